@@ -1,0 +1,39 @@
+// Layering (ARCHITECTURE.md): dependencies point downward only, and the pure layers
+// (src/core, src/protocols) do no I/O: they import nothing from Node and no adapter.
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'net', 'tls', 'http', 'https', 'crypto', 'os', 'path', 'child_process', 'dgram', 'dns', 'worker_threads', 'stream', 'process'];
+const forbid = (groups, message) => ({
+  'no-restricted-imports': ['error', { patterns: [{ group: groups, message }] }],
+});
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'data/**', '.tmp/**'] },
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parser: tseslint.parser },
+    plugins: { '@typescript-eslint': tseslint.plugin },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: forbid([...nodeBuiltins, '**/protocols/**', '**/adapters/**', '**/roles/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
+      'src/core is the pure domain: no I/O, no Node built-ins, nothing from the layers above it.'),
+  },
+  {
+    files: ['src/protocols/**/*.ts'],
+    rules: forbid([...nodeBuiltins, '**/adapters/**', '**/roles/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
+      'src/protocols holds wire formats only: no I/O, no Node built-ins, no adapters or roles.'),
+  },
+  {
+    files: ['src/adapters/**/*.ts'],
+    rules: forbid(['**/roles/**', '**/cli/**'], 'src/adapters may not depend on roles or the CLI.'),
+  },
+  {
+    files: ['src/roles/**/*.ts'],
+    rules: forbid(['**/cli/**'], 'src/roles may not depend on the CLI.'),
+  },
+);

@@ -1,0 +1,91 @@
+/**
+ * One error type for all of Airlock, with a closed set of codes `ERR_<AREA>_<WHAT>`.
+ * Tests assert codes, never wording. Only protocol bindings (src/adapters/http) map codes
+ * to HTTP status; messages never carry secrets.
+ */
+export const ErrorCodes = {
+  // Generic input
+  ERR_INPUT_MALFORMED_JSON: 'the body is not well-formed JSON',
+  ERR_INPUT_SCHEMA: 'the message does not match its schema',
+  ERR_INPUT_TOO_LARGE: 'the request body exceeds the size limit',
+  ERR_INPUT_MEDIA_TYPE: 'unsupported media type',
+  // JWS
+  ERR_JWS_MALFORMED: 'the JWS is not well-formed',
+  ERR_JWS_ALGORITHM: 'the JWS algorithm is not accepted',
+  ERR_JWS_SIGNATURE: 'the JWS signature does not verify',
+  // Certificates
+  ERR_CERT_MALFORMED: 'the certificate cannot be parsed',
+  ERR_CERT_UNTRUSTED: 'the certificate does not chain to a trust anchor',
+  ERR_CERT_EXPIRED: 'the certificate is outside its validity period',
+  ERR_CERT_REVOKED: 'the certificate has been revoked',
+  // Device identity
+  ERR_IDEVID_MISSING: 'no device birth certificate was presented',
+  ERR_IDEVID_UNTRUSTED: 'the birth certificate is not from a known manufacturer',
+  ERR_IDEVID_MISMATCH: 'the signer is not the device that holds the TLS connection',
+  ERR_IDEVID_INVALID: 'the birth certificate lacks a required field',
+  // Vouchers and voucher requests
+  ERR_VOUCHER_MALFORMED: 'the voucher does not match its schema',
+  ERR_VOUCHER_SIGNER_UNTRUSTED: 'the voucher is not signed by the manufacturer',
+  ERR_VOUCHER_SERIAL_MISMATCH: 'the voucher is for another device',
+  ERR_VOUCHER_NONCE_MISMATCH: 'the voucher does not carry this request\'s nonce',
+  ERR_VOUCHER_EXPIRED: 'the voucher has expired',
+  ERR_VOUCHER_REQUEST_MALFORMED: 'the voucher request does not match its schema',
+  ERR_VOUCHER_REQUEST_REPLAYED: 'the voucher request reuses a nonce',
+  ERR_VOUCHER_REQUEST_PROXIMITY: 'the voucher request names another registrar',
+  // MASA
+  ERR_MASA_UNKNOWN_DEVICE: 'the MASA knows no such device',
+  ERR_MASA_NOT_AUTHORIZED: 'the registrar\'s owner may not onboard this device',
+  ERR_MASA_UNREACHABLE: 'the MASA could not be reached',
+  ERR_MASA_REFUSED: 'the MASA refused the voucher request',
+  // Declarations
+  ERR_DECLARATION_MALFORMED: 'the declaration does not match its schema',
+  ERR_DECLARATION_CHAIN: 'the declaration chain is broken',
+  ERR_DECLARATION_STALE: 'the declaration is not the latest in its chain',
+  ERR_DECLARATION_FORBIDDEN: 'only the device owner may change its declaration',
+  ERR_DECLARATION_NOT_FOUND: 'no declaration exists for this device',
+  // Network authentication (device side)
+  ERR_NETWORK_UNTRUSTED: 'the registrar certificate does not chain to the pinned domain CA',
+  ERR_NETWORK_NOT_AUTHORIZED: 'the network owner is neither the device owner nor an authorized onboarder',
+  // Registrar / EST
+  ERR_REGISTRAR_SEQUENCE: 'the onboarding step is out of order',
+  ERR_REGISTRAR_BINDING: 'the status proof is not bound to this channel',
+  ERR_CSR_MALFORMED: 'the PKCS#10 request cannot be parsed',
+  ERR_CSR_SIGNATURE: 'the PKCS#10 request signature does not verify',
+  ERR_CSR_KEY: 'the PKCS#10 request key is not acceptable',
+  // Devices, inventory, lifecycle
+  ERR_DEVICE_NOT_FOUND: 'no such device',
+  ERR_DEVICE_STATE: 'the device is not in a state that allows this',
+  ERR_DEVICE_NOT_ONBOARDED: 'the device holds no onboarding credentials',
+  ERR_SECURE_STORE: 'the secure store cannot be read',
+  ERR_PARTY_UNKNOWN: 'no such party',
+  // Transport, configuration, internal
+  ERR_TRANSPORT: 'the connection failed',
+  ERR_PEER_REFUSED: 'the peer refused the request',
+  ERR_CONFIG: 'the configuration is invalid',
+  ERR_NOT_FOUND: 'no such resource',
+  ERR_INTERNAL: 'internal error',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class AirlockError extends Error {
+  override readonly name = 'AirlockError';
+  readonly code: ErrorCode;
+  /** Structured, non-secret details for logs and problem bodies. */
+  readonly details: Readonly<Record<string, string | number | boolean>>;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; details?: Record<string, string | number | boolean> }) {
+    super(detail ? `${ErrorCodes[code]}: ${detail}` : ErrorCodes[code], options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = Object.freeze({ ...(options?.details ?? {}) });
+  }
+}
+
+export function isAirlockError(e: unknown, code?: ErrorCode): e is AirlockError {
+  return e instanceof AirlockError && (code === undefined || e.code === code);
+}
+
+/** Throws `code` unless `condition` holds. */
+export function ensure(condition: unknown, code: ErrorCode, detail?: string): asserts condition {
+  if (!condition) throw new AirlockError(code, detail);
+}

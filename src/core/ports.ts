@@ -1,0 +1,52 @@
+/**
+ * Ports: what the pure layers need from the outside world. Adapters implement them;
+ * tests may fix the clock (many real certificates have expired) or the randomness.
+ */
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface Random {
+  bytes(length: number): Uint8Array;
+}
+
+/** An opaque private key. Only the crypto adapter can see inside. */
+export interface PrivateKeyHandle {
+  readonly kind: 'private-key';
+  /** DER SubjectPublicKeyInfo of the matching public key. */
+  readonly spki: Uint8Array;
+}
+
+/**
+ * The cryptographic primitives the protocols need. Signatures are ECDSA P-256 with SHA-256
+ * in the IEEE P1363 form (r || s) that JWS uses, unless `der` is asked for.
+ */
+export interface Crypto extends Random {
+  sha256(data: Uint8Array): Uint8Array;
+  signEs256(key: PrivateKeyHandle, data: Uint8Array): Uint8Array;
+  verifyEs256(spki: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean;
+  /** True when `certDer` carries a valid signature by the key `issuerSpki`. */
+  verifyCertificateSignature(certDer: Uint8Array, issuerSpki: Uint8Array): boolean;
+}
+
+/** Append-only record of what happened and why. Never receives secrets. */
+export interface AuditSink {
+  record(event: AuditEvent): void | Promise<void>;
+}
+
+export interface AuditEvent {
+  readonly actor: string;
+  readonly action: string;
+  readonly subject?: string;
+  readonly outcome: 'ok' | 'refused' | 'error';
+  readonly code?: string;
+  readonly detail?: Record<string, string | number | boolean | null>;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export function fixedClock(at: Date | string): Clock {
+  const t = new Date(at);
+  return { now: () => new Date(t) };
+}

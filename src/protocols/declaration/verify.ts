@@ -1,0 +1,70 @@
+/**
+ * Verifying a declaration chain: every link is signed by the manufacturer, names the same
+ * device, counts up from 0 and carries the hash of the one before it; the first names the
+ * manufacturer as owner. The result is the latest declaration, which alone says who may
+ * onboard the device now.
+ */
+import { AirlockError, ensure } from '../../core/errors.js';
+import type { Crypto } from '../../core/ports.js';
+import type { Party } from '../../core/party.js';
+import { decodeCompact, payloadJson, verifyCompact } from '../jws/compact.js';
+import { verifyChain } from '../x509/chain.js';
+import { parseCertificateBase64, type Certificate } from '../x509/certificate.js';
+import { declarationHash } from './sign.js';
+import { Declaration, type DeclarationBody } from './schema.js';
+
+export interface VerifiedDeclarationChain {
+  readonly latest: DeclarationBody;
+  readonly latestHash: string;
+  readonly links: readonly DeclarationBody[];
+}
+
+export function verifyDeclarationChain(
+  crypto: Crypto,
+  chain: readonly string[],
+  ctx: { manufacturerAnchors: readonly Certificate[]; serialNumber?: string; at: Date },
+): VerifiedDeclarationChain {
+  ensure(chain.length > 0, 'ERR_DECLARATION_CHAIN', 'empty chain');
+  const links: DeclarationBody[] = [];
+  let previousHash: string | null = null;
+  for (const [i, compact] of chain.entries()) {
+    const body = verifyDeclaration(crypto, compact, ctx);
+    ensure(body.sequence === i, 'ERR_DECLARATION_CHAIN', `link ${i} has sequence ${body.sequence}`);
+    ensure(body.previous === previousHash, 'ERR_DECLARATION_CHAIN', `link ${i} does not follow link ${i - 1}`);
+    ensure(body['serial-number'] === links[0]?.['serial-number'] || i === 0, 'ERR_DECLARATION_CHAIN', 'links name different devices');
+    ensure(body.manufacturer.id === (links[0] ?? body).manufacturer.id, 'ERR_DECLARATION_CHAIN', 'links name different manufacturers');
+    if (i === 0) ensure(body.owner.id === body.manufacturer.id && body.event === 'minted', 'ERR_DECLARATION_CHAIN', 'the manufacturer is the first owner');
+    links.push(body);
+    previousHash = declarationHash(crypto, compact);
+  }
+  if (ctx.serialNumber !== undefined) ensure(links[0]!['serial-number'] === ctx.serialNumber, 'ERR_DECLARATION_CHAIN', 'the chain is for another device');
+  return { latest: links[links.length - 1]!, latestHash: previousHash!, links };
+}
+
+/** One declaration: signature to the manufacturer anchors and schema. */
+export function verifyDeclaration(crypto: Crypto, compact: string, ctx: { manufacturerAnchors: readonly Certificate[]; at: Date }): DeclarationBody {
+  const jws = decodeCompact(compact);
+  ensure(jws.header.x5c, 'ERR_DECLARATION_MALFORMED', 'x5c is required');
+  const chain = jws.header.x5c.map(parseCertificateBase64);
+  try {
+    verifyChain(crypto, { leaf: chain[0]!, intermediates: chain.slice(1), anchors: ctx.manufacturerAnchors, at: ctx.at });
+  } catch (cause) {
+    throw new AirlockError('ERR_DECLARATION_CHAIN', 'not signed by the manufacturer', { cause });
+  }
+  verifyCompact(crypto, jws, chain[0]!.spki);
+  const parsed = Declaration.safeParse(payloadJson(jws));
+  if (!parsed.success) throw new AirlockError('ERR_DECLARATION_MALFORMED', parsed.error.issues[0]?.message);
+  return parsed.data['airlock-declaration'];
+}
+
+/** Step 9's check: the network owner is the device owner or one of its authorized onboarders. */
+export function mayOnboard(declaration: DeclarationBody, networkOwnerId: string): boolean {
+  return declaration.owner.id === networkOwnerId || declaration['authorized-onboarders'].some((p: Party) => p.id === networkOwnerId);
+}
+
+/** Refuses a chain whose latest link is older than one already seen for the same device. */
+export function assertNotStale(candidate: VerifiedDeclarationChain, knownSequence: number | undefined): void {
+  if (knownSequence !== undefined && candidate.latest.sequence < knownSequence) {
+    throw new AirlockError('ERR_DECLARATION_STALE', `sequence ${candidate.latest.sequence} is older than ${knownSequence}`);
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Decoding signed voucher artifacts: the JWS, its schema-checked payload, and its signer
+ * certificate chain from `x5c`. Verification of who signed it is the caller's (verify-*.ts).
+ */
+import type { z } from 'zod';
+import { AirlockError, type ErrorCode } from '../../core/errors.js';
+import { decodeCompact, payloadJson, type DecodedJws } from '../jws/compact.js';
+import { parseCertificateBase64, type Certificate } from '../x509/certificate.js';
+import { Voucher, VoucherRequest } from './schema.js';
+
+export interface SignedArtifact<T> {
+  readonly jws: DecodedJws;
+  readonly body: T;
+  /** The x5c chain, signer first. */
+  readonly signerChain: Certificate[];
+}
+
+function decode<S extends z.ZodType>(text: string, schema: S, code: ErrorCode): SignedArtifact<z.infer<S>> {
+  const jws = decodeCompact(text);
+  const parsed = schema.safeParse(payloadJson(jws));
+  if (!parsed.success) throw new AirlockError(code, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!jws.header.x5c) throw new AirlockError(code, 'the signer certificate (x5c) is missing');
+  return { jws, body: parsed.data, signerChain: jws.header.x5c.map(parseCertificateBase64) };
+}
+
+export function decodeVoucher(text: string): SignedArtifact<Voucher['ietf-voucher:voucher']> {
+  const a = decode(text, Voucher, 'ERR_VOUCHER_MALFORMED');
+  return { ...a, body: a.body['ietf-voucher:voucher'] };
+}
+
+export function decodeVoucherRequest(text: string): SignedArtifact<VoucherRequest['ietf-voucher-request:voucher']> {
+  const a = decode(text, VoucherRequest, 'ERR_VOUCHER_REQUEST_MALFORMED');
+  return { ...a, body: a.body['ietf-voucher-request:voucher'] };
+}

@@ -1,0 +1,52 @@
+/**
+ * Certification path validation, as much of RFC 5280 section 6 as Airlock's PKIs need:
+ * each certificate is signed by the next, intermediates and anchors are CAs, every
+ * certificate is inside its validity period at `at`, and the path ends at a trust anchor
+ * (matched by exact DER or by issuer name and signature). Fails closed with a typed error.
+ */
+import { AirlockError } from '../../core/errors.js';
+import { equalBytes } from '../../core/bytes.js';
+import type { Crypto } from '../../core/ports.js';
+import type { Certificate } from './certificate.js';
+
+export interface ChainInput {
+  leaf: Certificate;
+  intermediates?: readonly Certificate[];
+  anchors: readonly Certificate[];
+  at: Date;
+  /** Maximum number of certificates between leaf and anchor. */
+  maxIntermediates?: number;
+}
+
+/** Returns the path from the leaf to the anchor that validates it, anchor last. */
+export function verifyChain(crypto: Crypto, input: ChainInput): Certificate[] {
+  const { leaf, anchors, at } = input;
+  const pool = input.intermediates ?? [];
+  const max = input.maxIntermediates ?? 3;
+  const path: Certificate[] = [leaf];
+  checkValidity(leaf, at);
+  let current = leaf;
+  for (let depth = 0; depth <= max; depth++) {
+    for (const anchor of anchors) {
+      if (equalBytes(anchor.der, current.der)) return path;
+      if (anchor.subject === current.issuer && crypto.verifyCertificateSignature(current.der, anchor.spki)) {
+        if (!anchor.isCa) throw new AirlockError('ERR_CERT_UNTRUSTED', 'the anchor is not a CA');
+        checkValidity(anchor, at);
+        path.push(anchor);
+        return path;
+      }
+    }
+    const issuer = pool.find((c) => c.subject === current.issuer && c !== current && !equalBytes(c.der, current.der));
+    if (!issuer || !issuer.isCa || !crypto.verifyCertificateSignature(current.der, issuer.spki)) break;
+    checkValidity(issuer, at);
+    path.push(issuer);
+    current = issuer;
+  }
+  throw new AirlockError('ERR_CERT_UNTRUSTED', `no path from "${leaf.subject}" to a trust anchor`);
+}
+
+function checkValidity(c: Certificate, at: Date): void {
+  if (at < c.notBefore || at > c.notAfter) {
+    throw new AirlockError('ERR_CERT_EXPIRED', `"${c.subject}" is valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}`);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Certificate profiles: what each kind of certificate in Airlock contains. Pure data; the
+ * crypto adapter turns a template into a signed certificate.
+ */
+import { Oid } from './oids.js';
+import { encodeIa5String } from './ia5-extension.js';
+
+export interface CertificateTemplate {
+  /** RFC 4514 string; write `2.5.4.5=` for serialNumber. */
+  subject: string;
+  notBefore: Date;
+  notAfter: Date;
+  ca: { pathLength?: number } | false;
+  keyUsage: Array<'digitalSignature' | 'keyCertSign' | 'cRLSign' | 'keyAgreement'>;
+  extendedKeyUsage?: string[];
+  dnsNames?: string[];
+  /** Extensions carried verbatim: OID, DER value, criticality. */
+  extra?: Array<{ oid: string; value: Uint8Array; critical: boolean }>;
+}
+
+/** IEEE 802.1AR: an IDevID never expires (RFC 5280 section 4.1.2.5, GeneralizedTime 99991231235959Z). */
+export const IDEVID_NOT_AFTER = new Date('9999-12-31T23:59:59Z');
+
+export interface IdevidFields {
+  serialNumber: string;
+  model: string;
+  manufacturer: string;
+  masaUrl: string;
+  mudUrl?: string;
+  notBefore: Date;
+}
+
+export function idevidProfile(f: IdevidFields): CertificateTemplate {
+  const extra: NonNullable<CertificateTemplate["extra"]> = [{ oid: Oid.masaUrl, value: encodeIa5String(f.masaUrl), critical: false }];
+  if (f.mudUrl) extra.push({ oid: Oid.mudUrl, value: encodeIa5String(f.mudUrl), critical: false });
+  return {
+    subject: `CN=${escapeRdn(f.model)}, O=${escapeRdn(f.manufacturer)}, 2.5.4.5=${escapeRdn(f.serialNumber)}`,
+    notBefore: f.notBefore,
+    notAfter: IDEVID_NOT_AFTER,
+    ca: false,
+    keyUsage: ['digitalSignature'],
+    extendedKeyUsage: [Oid.clientAuth],
+    extra,
+  };
+}
+
+/** The locally significant device identity issued by the domain CA (step 15). */
+export function ldevidProfile(f: { serialNumber: string; domain: string; notBefore: Date; notAfter: Date }): CertificateTemplate {
+  return {
+    subject: `CN=${escapeRdn(f.serialNumber)}, 2.5.4.5=${escapeRdn(f.serialNumber)}, O=${escapeRdn(f.domain)}`,
+    notBefore: f.notBefore,
+    notAfter: f.notAfter,
+    ca: false,
+    keyUsage: ['digitalSignature'],
+    extendedKeyUsage: [Oid.clientAuth],
+  };
+}
+
+/** RFC 8995 section 2.3.2 and 5.3: the registrar's TLS certificate, with id-kp-cmcRA. */
+export function registrarProfile(f: { name: string; dnsNames: string[]; notBefore: Date; notAfter: Date }): CertificateTemplate {
+  return {
+    subject: `CN=${escapeRdn(f.name)}`,
+    notBefore: f.notBefore,
+    notAfter: f.notAfter,
+    ca: false,
+    keyUsage: ['digitalSignature'],
+    extendedKeyUsage: [Oid.serverAuth, Oid.clientAuth, Oid.cmcRA],
+    dnsNames: f.dnsNames,
+  };
+}
+
+export function caProfile(f: { name: string; notBefore: Date; notAfter: Date; pathLength?: number }): CertificateTemplate {
+  return {
+    subject: `CN=${escapeRdn(f.name)}`,
+    notBefore: f.notBefore,
+    notAfter: f.notAfter,
+    ca: f.pathLength === undefined ? {} : { pathLength: f.pathLength },
+    keyUsage: ['keyCertSign', 'cRLSign', 'digitalSignature'],
+  };
+}
+
+/** A signing certificate (MASA, declarations, TLS server). */
+export function signerProfile(f: { name: string; notBefore: Date; notAfter: Date; dnsNames?: string[]; serverAuth?: boolean }): CertificateTemplate {
+  return {
+    subject: `CN=${escapeRdn(f.name)}`,
+    notBefore: f.notBefore,
+    notAfter: f.notAfter,
+    ca: false,
+    keyUsage: ['digitalSignature'],
+    ...(f.serverAuth ? { extendedKeyUsage: [Oid.serverAuth] } : {}),
+    ...(f.dnsNames ? { dnsNames: f.dnsNames } : {}),
+  };
+}
+
+function escapeRdn(v: string): string {
+  return v.replace(/([,+"\\<>;=])/g, '\\$1').replace(/^([ #])/, '\\$1').replace(/ $/, '\\ ');
+}
