@@ -50,3 +50,14 @@ export function fixedClock(at: Date | string): Clock {
   const t = new Date(at);
   return { now: () => new Date(t) };
 }
+
+/**
+ * The device's secure store (report section 5.1.1, step 1): where birth and onboarding
+ * credentials live. A file adapter encrypts each entry; a hardware element can replace it.
+ */
+export interface SecureStore {
+  read(name: string): Promise<Uint8Array | undefined>;
+  write(name: string, data: Uint8Array): Promise<void>;
+  erase(name: string): Promise<void>;
+  names(): Promise<string[]>;
+}

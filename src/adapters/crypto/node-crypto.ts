@@ -1,0 +1,100 @@
+/**
+ * The Crypto port on node:crypto: synchronous ECDSA P-256 (the onboarding hot path), key
+ * generation, PKCS#8 import and export. Public keys are cached by SPKI, since the same CA
+ * and signer keys are verified against on every onboarding.
+ */
+import * as nodeCrypto from 'node:crypto';
+import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
+import { toPem } from '../../core/bytes.js';
+
+export interface NodePrivateKey extends PrivateKeyHandle {
+  readonly keyObject: nodeCrypto.KeyObject;
+}
+
+const P1363 = 'ieee-p1363' as const;
+
+export class NodeCrypto implements Crypto {
+  readonly #publicKeys = new Map<string, nodeCrypto.KeyObject>();
+
+  bytes(length: number): Uint8Array {
+    return new Uint8Array(nodeCrypto.randomBytes(length));
+  }
+
+  sha256(data: Uint8Array): Uint8Array {
+    return new Uint8Array(nodeCrypto.createHash('sha256').update(data).digest());
+  }
+
+  signEs256(key: PrivateKeyHandle, data: Uint8Array): Uint8Array {
+    return new Uint8Array(nodeCrypto.sign('sha256', data, { key: asNodeKey(key).keyObject, dsaEncoding: P1363 }));
+  }
+
+  verifyEs256(spki: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+    const key = this.#publicKey(spki);
+    if (!key || key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return false;
+    return nodeCrypto.verify('sha256', data, { key, dsaEncoding: P1363 }, signature);
+  }
+
+  verifyCertificateSignature(certDer: Uint8Array, issuerSpki: Uint8Array): boolean {
+    const key = this.#publicKey(issuerSpki);
+    if (!key) return false;
+    try {
+      return new nodeCrypto.X509Certificate(certDer).verify(key);
+    } catch {
+      return false;
+    }
+  }
+
+  #publicKey(spki: Uint8Array): nodeCrypto.KeyObject | undefined {
+    const id = Buffer.from(spki).toString('base64');
+    let key = this.#publicKeys.get(id);
+    if (!key) {
+      try {
+        key = nodeCrypto.createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+      } catch {
+        return undefined;
+      }
+      if (this.#publicKeys.size > 10_000) this.#publicKeys.clear();
+      this.#publicKeys.set(id, key);
+    }
+    return key;
+  }
+}
+
+export function asNodeKey(key: PrivateKeyHandle): NodePrivateKey {
+  if (!('keyObject' in key)) throw new TypeError('not a node:crypto key');
+  return key as NodePrivateKey;
+}
+
+export function generateP256Key(): NodePrivateKey {
+  const { privateKey, publicKey } = nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return wrap(privateKey, publicKey);
+}
+
+export function importPkcs8(der: Uint8Array): NodePrivateKey {
+  const privateKey = nodeCrypto.createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
+  return wrap(privateKey, nodeCrypto.createPublicKey(privateKey));
+}
+
+export function exportPkcs8(key: PrivateKeyHandle): Uint8Array {
+  return new Uint8Array(asNodeKey(key).keyObject.export({ format: 'der', type: 'pkcs8' }));
+}
+
+/** PEM for node:tls. Only ever handed to a TLS context in memory. */
+export function privateKeyPem(key: PrivateKeyHandle): string {
+  return toPem('PRIVATE KEY', exportPkcs8(key));
+}
+
+/** The WebCrypto form of the key, for @peculiar/x509's certificate and CRL generators. */
+export async function toCryptoKey(key: PrivateKeyHandle): Promise<CryptoKey> {
+  const cached = cryptoKeys.get(key);
+  if (cached) return cached;
+  const ck = await nodeCrypto.webcrypto.subtle.importKey('pkcs8', exportPkcs8(key), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  cryptoKeys.set(key, ck as CryptoKey);
+  return ck as CryptoKey;
+}
+const cryptoKeys = new WeakMap<PrivateKeyHandle, CryptoKey>();
+
+function wrap(privateKey: nodeCrypto.KeyObject, publicKey: nodeCrypto.KeyObject): NodePrivateKey {
+  const spki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
+  return Object.freeze({ kind: 'private-key' as const, spki, keyObject: privateKey });
+}

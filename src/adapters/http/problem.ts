@@ -1,0 +1,78 @@
+/**
+ * The one place where Airlock error codes become HTTP status codes, and back: RFC 9457
+ * problem details, with `code` carrying the AirlockError code.
+ */
+import { AirlockError, ErrorCodes, type ErrorCode } from '../../core/errors.js';
+
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
+
+const status: Partial<Record<ErrorCode, number>> = {
+  ERR_INPUT_TOO_LARGE: 413,
+  ERR_INPUT_MEDIA_TYPE: 415,
+  ERR_IDEVID_MISSING: 401,
+  ERR_IDEVID_UNTRUSTED: 403,
+  ERR_IDEVID_MISMATCH: 403,
+  ERR_MASA_NOT_AUTHORIZED: 403,
+  ERR_DECLARATION_FORBIDDEN: 403,
+  ERR_REGISTRAR_BINDING: 403,
+  ERR_CERT_UNTRUSTED: 403,
+  ERR_CERT_REVOKED: 403,
+  ERR_CERT_EXPIRED: 403,
+  ERR_VOUCHER_REQUEST_PROXIMITY: 403,
+  ERR_NETWORK_UNTRUSTED: 403,
+  ERR_NETWORK_NOT_AUTHORIZED: 403,
+  ERR_NOT_FOUND: 404,
+  ERR_DEVICE_NOT_FOUND: 404,
+  ERR_MASA_UNKNOWN_DEVICE: 404,
+  ERR_DECLARATION_NOT_FOUND: 404,
+  ERR_PARTY_UNKNOWN: 404,
+  ERR_VOUCHER_REQUEST_REPLAYED: 409,
+  ERR_DECLARATION_STALE: 409,
+  ERR_DEVICE_STATE: 409,
+  ERR_REGISTRAR_SEQUENCE: 409,
+  ERR_DEVICE_NOT_ONBOARDED: 409,
+  ERR_MASA_UNREACHABLE: 502,
+  ERR_MASA_REFUSED: 502,
+  ERR_PEER_REFUSED: 502,
+  ERR_TRANSPORT: 502,
+  ERR_INTERNAL: 500,
+  ERR_SECURE_STORE: 500,
+  ERR_CONFIG: 500,
+};
+
+export function httpStatus(code: ErrorCode): number {
+  return status[code] ?? 400;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail?: string;
+}
+
+export function toProblem(e: AirlockError): Problem {
+  const s = httpStatus(e.code);
+  return {
+    type: `urn:airlock:error:${e.code}`,
+    title: ErrorCodes[e.code],
+    status: s,
+    code: e.code,
+    // Internal errors say nothing more: their messages may name internals.
+    ...(s >= 500 && e.code === 'ERR_INTERNAL' ? {} : { detail: e.message }),
+  };
+}
+
+/** A peer's problem body back into an AirlockError with the peer's code. */
+export function fromProblem(statusCode: number, body: string): AirlockError {
+  try {
+    const p = JSON.parse(body) as Partial<Problem>;
+    if (typeof p.code === 'string' && p.code in ErrorCodes) {
+      return new AirlockError(p.code as ErrorCode, typeof p.detail === 'string' ? p.detail.slice(0, 500) : undefined, { details: { status: statusCode } });
+    }
+  } catch {
+    // fall through
+  }
+  return new AirlockError('ERR_PEER_REFUSED', `HTTP ${statusCode}`, { details: { status: statusCode } });
+}

@@ -1,0 +1,54 @@
+import type { Kysely, Migration } from 'kysely';
+
+export const manufacturerMigrations: Record<string, Migration> = {
+  '0001_manufacturer': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('mfg_keys')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('sealed_key', 'text', (c) => c.notNull())
+        .addColumn('cert_der', 'blob', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('mfg_devices')
+        .addColumn('serial', 'text', (c) => c.primaryKey())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('idevid_der', 'blob', (c) => c.notNull())
+        .addColumn('masa_url', 'text', (c) => c.notNull())
+        .addColumn('mud_url', 'text')
+        .addColumn('minted_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('mfg_parties')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('ca_der', 'blob')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('mfg_declarations')
+        .addColumn('serial', 'text', (c) => c.notNull().references('mfg_devices.serial'))
+        .addColumn('sequence', 'integer', (c) => c.notNull())
+        .addColumn('jws', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('owner_id', 'text', (c) => c.notNull())
+        .addColumn('issued_on', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('mfg_declarations_pk', ['serial', 'sequence'])
+        .execute();
+      await db.schema.createIndex('mfg_declarations_owner').on('mfg_declarations').columns(['owner_id']).execute();
+      await db.schema.createTable('masa_nonces')
+        .addColumn('serial', 'text', (c) => c.notNull())
+        .addColumn('nonce', 'text', (c) => c.notNull())
+        .addColumn('seen_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('masa_nonces_pk', ['serial', 'nonce'])
+        .execute();
+      await db.schema.createTable('masa_audit')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('code', 'text')
+        .addColumn('detail', 'text')
+        .execute();
+    },
+  },
+};

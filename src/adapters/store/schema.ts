@@ -1,0 +1,82 @@
+/**
+ * The tables, as Kysely sees them. The manufacturer and the network are separate parties:
+ * each role has its own database, created by its own migrations (./migrations).
+ * Secrets are only ever stored sealed (AES-256-GCM, adapters/crypto/seal.ts).
+ */
+import type { Generated } from 'kysely';
+
+/** Named key pairs and certificates of a role's PKI; the key is sealed. */
+export interface KeyTable {
+  name: string;
+  sealed_key: string;
+  cert_der: Uint8Array;
+  created_at: string;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  subject: string | null;
+  outcome: string;
+  code: string | null;
+  detail: string | null;
+}
+
+export interface ManufacturerDb {
+  mfg_keys: KeyTable;
+  mfg_devices: {
+    serial: string;
+    model: string;
+    idevid_der: Uint8Array;
+    masa_url: string;
+    mud_url: string | null;
+    minted_at: string;
+  };
+  mfg_parties: { id: string; name: string; ca_der: Uint8Array | null; created_at: string };
+  mfg_declarations: { serial: string; sequence: number; jws: string; hash: string; owner_id: string; issued_on: string };
+  masa_nonces: { serial: string; nonce: string; seen_at: string };
+  masa_audit: AuditTable;
+}
+
+export type DeviceState = 'vouched' | 'authenticated' | 'provisioned' | 'onboarded' | 'failed' | 'decommissioned';
+
+export interface NetworkDb {
+  net_keys: KeyTable;
+  net_declarations: { serial: string; sequence: number; latest_hash: string; chain: string; source: string; installed_at: string };
+  net_devices: {
+    serial: string;
+    idevid_der: Uint8Array;
+    manufacturer: string | null;
+    state: DeviceState;
+    nonce: string | null;
+    voucher_at: string | null;
+    authenticated_at: string | null;
+    onboarded_at: string | null;
+    ldevid_serial: string | null;
+    psk_id: string | null;
+    onboardings: number;
+    updated_at: string;
+  };
+  net_certificates: {
+    serial: string;
+    device_serial: string;
+    not_before: string;
+    not_after: string;
+    issued_at: string;
+    revoked_at: string | null;
+    revocation_reason: string | null;
+  };
+  net_psks: { id: string; device_serial: string; sealed_psk: string; created_at: string; retired_at: string | null };
+  net_events: {
+    id: Generated<number>;
+    at: string;
+    device_serial: string | null;
+    step: number | null;
+    action: string;
+    outcome: string;
+    code: string | null;
+    detail: string | null;
+  };
+}

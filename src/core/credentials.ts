@@ -1,0 +1,44 @@
+/**
+ * What a device holds (NIST IR 8350 section 3), as stored in its secure store. Binary values
+ * are base64 so that the records are plain JSON.
+ */
+
+/** Device bootstrapping credentials: installed at manufacture, never change. */
+export interface BirthCredentials {
+  serialNumber: string;
+  model: string;
+  /** IDevID certificate, then the IDevID CA. */
+  idevidChain: string[];
+  /** PKCS#8 private key of the IDevID. Secret. */
+  idevidKey: string;
+  /** The manufacturer's root certificate: the device's trust anchor for vouchers and declarations. */
+  manufacturerAnchor: string;
+  masaUrl: string;
+  mudUrl?: string;
+  /** Application-layer bootstrapping information from the manufacturer (report step 5 of 5.1.1). */
+  application?: { url: string };
+}
+
+/** Onboarding credentials: locally significant, replaced on every onboarding. */
+export interface OnboardingCredentials {
+  networkOwner: { id: string; name: string };
+  /** The domain CA pinned by the voucher. */
+  domainCa: string;
+  /** LDevID certificate for EAP-TLS, with its chain. */
+  ldevid: string;
+  ldevidChain: string[];
+  /** PKCS#8 private key of the LDevID, generated on the device. Secret. */
+  ldevidKey: string;
+  /** Per-device Wi-Fi credentials. The PSK is secret. */
+  wifi: { ssid: string; psk: string };
+  app: AppBootstrap;
+  declaration: { sequence: number; hash: string };
+  onboardedAt: string;
+}
+
+/** Step 14: how to reach and authenticate the application layer. */
+export interface AppBootstrap {
+  applicationUrl: string;
+  /** PEM trust anchor of the application server. */
+  trustAnchor: string;
+}

@@ -1,0 +1,134 @@
+/**
+ * Device information declarations (report sections 3 and 5.1.1 step 6): the manufacturer
+ * issues the first at minting, and a new, linked one at every transfer of ownership or change
+ * of authorized onboarders. Only the current owner may make such a change.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import { z } from 'zod';
+import { AirlockError, ensure } from '../../core/errors.js';
+import type { Party } from '../../core/party.js';
+import { partyIdFromSpki } from '../../core/party.js';
+import type { ManufacturerDb } from '../../adapters/store/schema.js';
+import { decodeCompact, payloadJson, verifyCompact } from '../../protocols/jws/compact.js';
+import { verifyChain } from '../../protocols/x509/chain.js';
+import { parseCertificateBase64 } from '../../protocols/x509/certificate.js';
+import { declarationHash, signDeclaration } from '../../protocols/declaration/sign.js';
+import { PartySchema, type DeclarationBody, type DeclarationEvent, type DeclarationExport } from '../../protocols/declaration/schema.js';
+import type { RoleContext } from '../shared/context.js';
+import type { ManufacturerPki } from './pki.js';
+
+export class DeclarationService {
+  constructor(
+    private readonly ctx: RoleContext,
+    private readonly db: Kysely<ManufacturerDb>,
+    private readonly pki: ManufacturerPki,
+    readonly manufacturer: Party,
+  ) {}
+
+  /** The chain for one device, oldest first. */
+  async chain(serial: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('mfg_declarations').select('jws').where('serial', '=', serial).orderBy('sequence').execute();
+    if (rows.length === 0) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
+    return rows.map((r) => r.jws);
+  }
+
+  async latest(serial: string, trx: Kysely<ManufacturerDb> = this.db): Promise<{ body: DeclarationBody; hash: string } | undefined> {
+    const row = await trx.selectFrom('mfg_declarations').select(['jws', 'hash']).where('serial', '=', serial).orderBy('sequence', 'desc').limit(1).executeTakeFirst();
+    if (!row) return undefined;
+    const body = (payloadJson(decodeCompact(row.jws)) as { 'airlock-declaration': DeclarationBody })['airlock-declaration'];
+    return { body, hash: row.hash };
+  }
+
+  /** The first declaration of a newly minted device: the manufacturer owns it. */
+  async issueFirst(trx: Transaction<ManufacturerDb>, serial: string): Promise<void> {
+    await this.#append(trx, serial, undefined, 'minted', this.manufacturer, []);
+  }
+
+  /** Sells (transfers) a device: the new owner starts with no authorized onboarders. */
+  async transfer(serial: string, actorId: string, to: Party): Promise<string[]> {
+    return this.#change(serial, actorId, (prev) => ({ event: 'transferred', owner: to, onboarders: prev.owner.id === to.id ? prev['authorized-onboarders'] : [] }));
+  }
+
+  async addOnboarder(serial: string, actorId: string, party: Party): Promise<string[]> {
+    return this.#change(serial, actorId, (prev) => ({
+      event: 'onboarders-changed',
+      owner: prev.owner,
+      onboarders: [...prev['authorized-onboarders'].filter((p) => p.id !== party.id), party],
+    }));
+  }
+
+  async removeOnboarder(serial: string, actorId: string, partyId: string): Promise<string[]> {
+    return this.#change(serial, actorId, (prev) => {
+      ensure(prev['authorized-onboarders'].some((p) => p.id === partyId), 'ERR_PARTY_UNKNOWN', 'not an authorized onboarder');
+      return { event: 'onboarders-changed', owner: prev.owner, onboarders: prev['authorized-onboarders'].filter((p) => p.id !== partyId) };
+    });
+  }
+
+  /** The export file for a network owner (report section 5.1.2): every device it may onboard. */
+  async exportFor(partyId: string): Promise<DeclarationExport> {
+    const serials = await this.db.selectFrom('mfg_declarations').select('serial').distinct().execute();
+    const devices: DeclarationExport['devices'] = [];
+    for (const { serial } of serials) {
+      const latest = await this.latest(serial);
+      if (latest && (latest.body.owner.id === partyId || latest.body['authorized-onboarders'].some((p) => p.id === partyId))) {
+        devices.push({ 'serial-number': serial, chain: await this.chain(serial) });
+      }
+    }
+    return { format: 'airlock-declarations/1', 'exported-on': this.ctx.clock.now().toISOString(), devices };
+  }
+
+  /**
+   * An ownership operation sent over the network: a JWS signed by a key that the owner's CA
+   * certified (x5c: signer, ..., CA). The CA's key hash is the acting party.
+   */
+  verifyOwnershipRequest(text: string, maxSkewSeconds: number): { actorId: string; op: OwnershipOp } {
+    const jws = decodeCompact(text);
+    ensure(jws.header.x5c && jws.header.x5c.length >= 2, 'ERR_DECLARATION_FORBIDDEN', 'x5c must carry the signer and the owner CA');
+    const chain = jws.header.x5c.map(parseCertificateBase64);
+    const ca = chain[chain.length - 1]!;
+    verifyChain(this.ctx.crypto, { leaf: chain[0]!, intermediates: chain.slice(1, -1), anchors: [ca], at: this.ctx.clock.now() });
+    verifyCompact(this.ctx.crypto, jws, chain[0]!.spki);
+    const parsed = OwnershipOp.safeParse(payloadJson(jws));
+    if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);
+    const skew = Math.abs(new Date(parsed.data['created-on']).getTime() - this.ctx.clock.now().getTime()) / 1000;
+    ensure(skew <= maxSkewSeconds, 'ERR_DECLARATION_FORBIDDEN', 'the request is too old or from the future');
+    return { actorId: partyIdFromSpki(this.ctx.crypto, ca.spki), op: parsed.data };
+  }
+
+  async #change(serial: string, actorId: string, next: (prev: DeclarationBody) => { event: DeclarationEvent; owner: Party; onboarders: Party[] }): Promise<string[]> {
+    await this.db.transaction().execute(async (trx) => {
+      const prev = await this.latest(serial, trx);
+      if (!prev) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
+      // Report section 6: only the device owner may transfer or name authorized onboarders.
+      ensure(prev.body.owner.id === actorId, 'ERR_DECLARATION_FORBIDDEN');
+      const n = next(prev.body);
+      await this.#append(trx, serial, prev, n.event, n.owner, n.onboarders);
+    });
+    return this.chain(serial);
+  }
+
+  async #append(trx: Kysely<ManufacturerDb>, serial: string, prev: { body: DeclarationBody; hash: string } | undefined, event: DeclarationEvent, owner: Party, onboarders: Party[]): Promise<void> {
+    const body: DeclarationBody = {
+      'serial-number': serial,
+      sequence: prev ? prev.body.sequence + 1 : 0,
+      previous: prev ? prev.hash : null,
+      'issued-on': this.ctx.clock.now().toISOString(),
+      event,
+      manufacturer: this.manufacturer,
+      owner,
+      'authorized-onboarders': onboarders,
+    };
+    const jws = signDeclaration(this.ctx.crypto, this.pki.declarations.key, [this.pki.declarations.cert], body);
+    await trx
+      .insertInto('mfg_declarations')
+      .values({ serial, sequence: body.sequence, jws, hash: declarationHash(this.ctx.crypto, jws), owner_id: owner.id, issued_on: body['issued-on'] })
+      .execute();
+  }
+}
+
+export const OwnershipOp = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('transfer'), 'serial-number': z.string(), party: PartySchema, 'created-on': z.iso.datetime({ offset: true }) }),
+  z.object({ op: z.literal('add-onboarder'), 'serial-number': z.string(), party: PartySchema, 'created-on': z.iso.datetime({ offset: true }) }),
+  z.object({ op: z.literal('remove-onboarder'), 'serial-number': z.string(), party: PartySchema.pick({ id: true }), 'created-on': z.iso.datetime({ offset: true }) }),
+]);
+export type OwnershipOp = z.infer<typeof OwnershipOp>;

@@ -1,0 +1,64 @@
+/**
+ * Minting (report section 5.1.1 steps 1, 2, 4, 5): a fresh key pair per device, an IEEE
+ * 802.1AR IDevID carrying the MASA and MUD URLs, the birth credentials written to the
+ * device's own secure store with the manufacturer's trust anchor, and the first declaration.
+ */
+import type { Kysely } from 'kysely';
+import { AirlockError } from '../../core/errors.js';
+import { toBase64, toHex, utf8 } from '../../core/bytes.js';
+import type { BirthCredentials } from '../../core/credentials.js';
+import type { SecureStore } from '../../core/ports.js';
+import type { ManufacturerDb } from '../../adapters/store/schema.js';
+import { exportPkcs8, generateP256Key } from '../../adapters/crypto/node-crypto.js';
+import { issueCertificate } from '../../adapters/crypto/issue.js';
+import { idevidProfile } from '../../protocols/x509/profiles.js';
+import type { RoleContext } from '../shared/context.js';
+import { notBefore } from '../shared/pki.js';
+import type { DeclarationService } from './declarations.js';
+import type { ManufacturerPki } from './pki.js';
+import type { ManufacturerConfig } from './defaults.js';
+
+export const BIRTH_ENTRY = 'birth';
+
+const SERIAL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export class Factory {
+  constructor(
+    private readonly ctx: RoleContext,
+    private readonly db: Kysely<ManufacturerDb>,
+    private readonly pki: ManufacturerPki,
+    private readonly declarations: DeclarationService,
+    private readonly config: ManufacturerConfig,
+  ) {}
+
+  /** Mints one device into `store`, its secure element. */
+  async mint(store: SecureStore, opts: { model: string; serialNumber?: string }): Promise<BirthCredentials> {
+    const serial = opts.serialNumber ?? `AL-${toHex(this.ctx.crypto.bytes(6)).toUpperCase()}`;
+    if (!SERIAL.test(serial)) throw new AirlockError('ERR_INPUT_SCHEMA', 'serial numbers are 1-64 letters, digits, . _ -');
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(opts.model)) throw new AirlockError('ERR_INPUT_SCHEMA', 'model names are 1-64 letters, digits, . _ -');
+    const at = this.ctx.clock.now();
+    const key = generateP256Key();
+    const masaUrl = this.config.publicUrl;
+    const mudUrl = `${this.config.mudBaseUrl}/${opts.model}.json`;
+    const profile = idevidProfile({ serialNumber: serial, model: opts.model, manufacturer: this.config.name, masaUrl, mudUrl, notBefore: notBefore(at) });
+    const idevid = await issueCertificate(profile, key.spki, this.pki.idevidCa);
+    const birth: BirthCredentials = {
+      serialNumber: serial,
+      model: opts.model,
+      idevidChain: [toBase64(idevid), toBase64(this.pki.idevidCa.cert.der)],
+      idevidKey: toBase64(exportPkcs8(key)),
+      manufacturerAnchor: toBase64(this.pki.root.cert.der),
+      masaUrl,
+      mudUrl,
+      application: { url: this.config.applicationUrl },
+    };
+    await this.db.transaction().execute(async (trx) => {
+      const exists = await trx.selectFrom('mfg_devices').select('serial').where('serial', '=', serial).executeTakeFirst();
+      if (exists) throw new AirlockError('ERR_DEVICE_STATE', `serial ${serial} was already minted`);
+      await trx.insertInto('mfg_devices').values({ serial, model: opts.model, idevid_der: idevid, masa_url: masaUrl, mud_url: mudUrl, minted_at: at.toISOString() }).execute();
+      await this.declarations.issueFirst(trx, serial);
+    });
+    await store.write(BIRTH_ENTRY, utf8(JSON.stringify(birth)));
+    return birth;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The manufacturer role: PKI, factory, declarations and MASA, over one database.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Party } from '../../core/party.js';
+import { partyIdFromSpki } from '../../core/party.js';
+import { toPem } from '../../core/bytes.js';
+import { KeyRing } from '../../adapters/store/key-ring.js';
+import type { ManufacturerDb } from '../../adapters/store/schema.js';
+import { openSqlite, type OpenedDb } from '../../adapters/store/sqlite.js';
+import { manufacturerMigrations } from '../../adapters/store/migrations/manufacturer.js';
+import { Sealer } from '../../adapters/crypto/seal.js';
+import { createHttpsServer, listen } from '../../adapters/http/server.js';
+import type { Certificate } from '../../protocols/x509/certificate.js';
+import type { RoleContext } from '../shared/context.js';
+import { manufacturerDefaults, type ManufacturerConfig } from './defaults.js';
+import { DeclarationService } from './declarations.js';
+import { Factory } from './factory.js';
+import { Masa } from './masa.js';
+import { openManufacturerPki, type ManufacturerPki } from './pki.js';
+import { manufacturerRoutes } from './routes.js';
+
+export interface ManufacturerOptions {
+  ctx: RoleContext;
+  databaseFile: string;
+  kek: Uint8Array;
+  config?: Partial<ManufacturerConfig>;
+}
+
+export class Manufacturer {
+  private server: FastifyInstance | undefined;
+
+  private constructor(
+    readonly ctx: RoleContext,
+    readonly config: ManufacturerConfig,
+    private readonly store: OpenedDb<ManufacturerDb>,
+    readonly pki: ManufacturerPki,
+    readonly party: Party,
+    readonly declarations: DeclarationService,
+    readonly factory: Factory,
+    readonly masa: Masa,
+  ) {}
+
+  static async open(opts: ManufacturerOptions): Promise<Manufacturer> {
+    const config = { ...manufacturerDefaults, ...opts.config };
+    const store = await openSqlite<ManufacturerDb>(opts.databaseFile, manufacturerMigrations);
+    const at = opts.ctx.clock.now();
+    const pki = await openManufacturerPki(new KeyRing(store.db, 'mfg_keys', new Sealer(opts.kek)), config.name, ['localhost'], at);
+    const party: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.root.cert.spki), name: config.name };
+    const declarations = new DeclarationService(opts.ctx, store.db, pki, party);
+    const factory = new Factory(opts.ctx, store.db, pki, declarations, config);
+    const masa = new Masa(opts.ctx, store.db, pki, declarations, config.voucherLifetimeSeconds);
+    return new Manufacturer(opts.ctx, config, store, pki, party, declarations, factory, masa);
+  }
+
+  get db(): Kysely<ManufacturerDb> {
+    return this.store.db;
+  }
+
+  /**
+   * What a network installs to trust this manufacturer: the root (TLS to the MASA, vouchers,
+   * declarations) and the IDevID CA (device birth certificates).
+   */
+  trustBundle(): { root: Certificate; idevidCa: Certificate; pem: string } {
+    return { root: this.pki.root.cert, idevidCa: this.pki.idevidCa.cert, pem: toPem('CERTIFICATE', this.pki.root.cert.der) + toPem('CERTIFICATE', this.pki.idevidCa.cert.der) };
+  }
+
+  /** Sells a device the manufacturer still owns to a purchaser (report section 5.1.1 step 6). */
+  async sell(serial: string, to: Party): Promise<string[]> {
+    return this.declarations.transfer(serial, this.party.id, to);
+  }
+
+  async serve(port: number, host = '127.0.0.1'): Promise<string> {
+    const app = createHttpsServer({ key: this.pki.tls.key, certChain: [this.pki.tls.cert, this.pki.root.cert], requestClientCert: false, logger: this.ctx.logger });
+    manufacturerRoutes(app, this);
+    const { url } = await listen(app, port, host);
+    this.server = app;
+    this.ctx.logger.info({ url }, 'manufacturer: MASA and declarations listening');
+    return url;
+  }
+
+  async close(): Promise<void> {
+    await this.server?.close();
+    await this.store.close();
+  }
+}

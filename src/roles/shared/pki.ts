@@ -1,0 +1,30 @@
+/**
+ * Creating or loading a role's named key pairs: generated once, sealed in the role's
+ * database, reloaded at every start.
+ */
+import type { KeyRing, KeyPair } from '../../adapters/store/key-ring.js';
+import { generateP256Key } from '../../adapters/crypto/node-crypto.js';
+import { issueCertificate, type Issuer } from '../../adapters/crypto/issue.js';
+import { parseCertificate } from '../../protocols/x509/certificate.js';
+import type { CertificateTemplate } from '../../protocols/x509/profiles.js';
+
+export async function ensureKeyPair(ring: KeyRing, name: string, template: CertificateTemplate, issuer: KeyPair | 'self', at: Date): Promise<KeyPair> {
+  const existing = await ring.get(name);
+  if (existing) return existing;
+  const key = generateP256Key();
+  const signer: Issuer = issuer === 'self' ? { key } : { key: issuer.key, cert: issuer.cert };
+  const pair = { key, cert: parseCertificate(await issueCertificate(template, key.spki, signer)) };
+  await ring.put(name, pair, at);
+  return pair;
+}
+
+export function years(from: Date, n: number): Date {
+  const d = new Date(from);
+  d.setUTCFullYear(d.getUTCFullYear() + n);
+  return d;
+}
+
+/** Backdated a little, so that peers with a slightly slow clock accept new certificates. */
+export function notBefore(at: Date): Date {
+  return new Date(at.getTime() - 5 * 60_000);
+}
