@@ -76,6 +76,9 @@ export class Manufacturer {
     manufacturerRoutes(app, this);
     const { url } = await listen(app, port, host);
     this.server = app;
+    // New IDevIDs carry the address this role actually listens on.
+    this.config.publicUrl = url;
+    this.config.mudBaseUrl = `${url}/mud`;
     this.ctx.logger.info({ url }, 'manufacturer: MASA and declarations listening');
     return url;
   }

@@ -1,0 +1,62 @@
+/**
+ * The registrar's client for MASAs (RFC 8995 section 5.4): TLS to the MASA URL named in the
+ * device's IDevID, authenticated against the manufacturer trust anchors the network
+ * installed, with one keep-alive pool per MASA origin.
+ */
+import { Pool } from 'undici';
+import { AirlockError, isAirlockError } from '../../core/errors.js';
+import { PROBLEM_MEDIA_TYPE, fromProblem } from './problem.js';
+
+export interface MasaClient {
+  requestVoucher(masaUrl: string, registrarVoucherRequest: string): Promise<string>;
+  fetchDeclarationChain(masaUrl: string, serial: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export class HttpMasaClient implements MasaClient {
+  readonly #pools = new Map<string, Pool>();
+
+  constructor(private readonly trustAnchorsPem: string) {}
+
+  async requestVoucher(masaUrl: string, rvr: string): Promise<string> {
+    const body = await this.#call(masaUrl, 'POST', '/.well-known/brski/requestvoucher', rvr, 'application/voucher-jws+json');
+    return body;
+  }
+
+  async fetchDeclarationChain(masaUrl: string, serial: string): Promise<string[]> {
+    const body = await this.#call(masaUrl, 'GET', `/declarations/${encodeURIComponent(serial)}`);
+    const parsed = JSON.parse(body) as { chain?: unknown };
+    if (!Array.isArray(parsed.chain) || !parsed.chain.every((c) => typeof c === 'string')) throw new AirlockError('ERR_DECLARATION_MALFORMED', 'the manufacturer sent no chain');
+    return parsed.chain as string[];
+  }
+
+  async #call(masaUrl: string, method: 'GET' | 'POST', path: string, body?: string, contentType?: string): Promise<string> {
+    let origin: string;
+    try {
+      const u = new URL(masaUrl);
+      if (u.protocol !== 'https:') throw new Error('not https');
+      origin = u.origin;
+    } catch {
+      throw new AirlockError('ERR_IDEVID_INVALID', 'the MASA URL is not an https URL');
+    }
+    let pool = this.#pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, { connections: 8, pipelining: 1, connect: { ca: this.trustAnchorsPem, rejectUnauthorized: true, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' } });
+      this.#pools.set(origin, pool);
+    }
+    try {
+      const res = await pool.request({ method, path, body, headers: contentType ? { 'content-type': contentType } : {} });
+      const text = await res.body.text();
+      if (res.statusCode >= 200 && res.statusCode < 300) return text;
+      const ct = String(res.headers['content-type'] ?? '');
+      throw ct.startsWith(PROBLEM_MEDIA_TYPE) ? fromProblem(res.statusCode, text) : new AirlockError('ERR_MASA_REFUSED', `HTTP ${res.statusCode}`);
+    } catch (e) {
+      if (isAirlockError(e)) throw e;
+      throw new AirlockError('ERR_MASA_UNREACHABLE', (e as Error).message, { cause: e });
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((p) => p.close()));
+  }
+}

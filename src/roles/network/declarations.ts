@@ -1,0 +1,63 @@
+/**
+ * Declarations at the network (report section 5.1.2, second activity): installed ahead of
+ * time from the manufacturer's export file, or fetched in real time when none is installed.
+ * An installed chain is never replaced by an older one.
+ */
+import type { Kysely } from 'kysely';
+import { AirlockError } from '../../core/errors.js';
+import type { NetworkDb } from '../../adapters/store/schema.js';
+import type { MasaClient } from '../../adapters/http/masa-client.js';
+import { DeclarationExport } from '../../protocols/declaration/schema.js';
+import { assertNotStale, verifyDeclarationChain } from '../../protocols/declaration/verify.js';
+import type { Certificate } from '../../protocols/x509/certificate.js';
+import type { RoleContext } from '../shared/context.js';
+
+export class NetworkDeclarations {
+  constructor(
+    private readonly ctx: RoleContext,
+    private readonly db: Kysely<NetworkDb>,
+    private readonly manufacturerAnchors: () => readonly Certificate[],
+    private readonly masa: MasaClient,
+    private readonly realtime: boolean,
+  ) {}
+
+  /** Installs an export file. All or nothing: one bad chain refuses the whole file. */
+  async importExport(json: unknown): Promise<{ installed: number }> {
+    const parsed = DeclarationExport.safeParse(json);
+    if (!parsed.success) throw new AirlockError('ERR_DECLARATION_MALFORMED', parsed.error.issues[0]?.message);
+    const at = this.ctx.clock.now();
+    const verified = parsed.data.devices.map((d) => ({
+      serial: d['serial-number'],
+      chain: d.chain,
+      v: verifyDeclarationChain(this.ctx.crypto, d.chain, { manufacturerAnchors: this.manufacturerAnchors(), serialNumber: d['serial-number'], at }),
+    }));
+    await this.db.transaction().execute(async (trx) => {
+      for (const d of verified) {
+        const known = await trx.selectFrom('net_declarations').select('sequence').where('serial', '=', d.serial).executeTakeFirst();
+        assertNotStale(d.v, known?.sequence);
+        await this.#put(trx, d.serial, d.chain, d.v.latest.sequence, d.v.latestHash, 'import');
+      }
+    });
+    return { installed: verified.length };
+  }
+
+  /** The chain to send a device in step 6. */
+  async chainFor(serial: string, masaUrl: string | undefined): Promise<string[]> {
+    const row = await this.db.selectFrom('net_declarations').select('chain').where('serial', '=', serial).executeTakeFirst();
+    if (row) return JSON.parse(row.chain) as string[];
+    if (!this.realtime || !masaUrl) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
+    const chain = await this.masa.fetchDeclarationChain(masaUrl, serial);
+    const v = verifyDeclarationChain(this.ctx.crypto, chain, { manufacturerAnchors: this.manufacturerAnchors(), serialNumber: serial, at: this.ctx.clock.now() });
+    await this.db.transaction().execute(async (trx) => {
+      const known = await trx.selectFrom('net_declarations').select('sequence').where('serial', '=', serial).executeTakeFirst();
+      assertNotStale(v, known?.sequence);
+      await this.#put(trx, serial, chain, v.latest.sequence, v.latestHash, 'realtime');
+    });
+    return chain;
+  }
+
+  async #put(trx: Kysely<NetworkDb>, serial: string, chain: string[], sequence: number, hash: string, source: string): Promise<void> {
+    const values = { serial, sequence, latest_hash: hash, chain: JSON.stringify(chain), source, installed_at: this.ctx.clock.now().toISOString() };
+    await trx.insertInto('net_declarations').values(values).onConflict((oc) => oc.column('serial').doUpdateSet(values)).execute();
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Network role configuration (the owner's network onboarding component). Every key is
+ * documented here; the CLI and environment override them.
+ */
+export interface NetworkConfig {
+  /** The network owner's display name; its party id is the hash of the domain CA key. */
+  ownerName: string;
+  /** The Wi-Fi network devices are given a per-device PSK for. */
+  ssid: string;
+  /** Step 14: where onboarded devices find their application server. */
+  applicationUrl: string;
+  /** Step 14: the application server's trust anchor (PEM). Empty: the domain CA. */
+  applicationTrustAnchorPem: string;
+  /** Lifetime of issued LDevIDs, in days. */
+  ldevidValidityDays: number;
+  /** Largest request body the registrar accepts, in bytes. */
+  bodyLimitBytes: number;
+  /** Fetch a device's declaration from its manufacturer when none is installed. */
+  realtimeDeclarations: boolean;
+  /** Names in the registrar's TLS certificate. */
+  hostnames: string[];
+}
+
+export const networkDefaults: NetworkConfig = {
+  ownerName: 'Doe Family',
+  ssid: 'airlock-iot',
+  applicationUrl: 'https://127.0.0.1:8445/app',
+  applicationTrustAnchorPem: '',
+  ldevidValidityDays: 365,
+  bodyLimitBytes: 64 * 1024,
+  realtimeDeclarations: true,
+  hostnames: ['localhost', 'registrar.airlock.test'],
+};

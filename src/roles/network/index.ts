@@ -1,0 +1,107 @@
+/**
+ * The network role: the owner's network onboarding component (registrar with EST), its
+ * PKI, the declarations it holds, and its inventory, over one database.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Party } from '../../core/party.js';
+import { partyIdFromSpki } from '../../core/party.js';
+import { toPem } from '../../core/bytes.js';
+import { KeyRing } from '../../adapters/store/key-ring.js';
+import type { NetworkDb } from '../../adapters/store/schema.js';
+import { openSqlite, type OpenedDb } from '../../adapters/store/sqlite.js';
+import { networkMigrations } from '../../adapters/store/migrations/network.js';
+import { Sealer } from '../../adapters/crypto/seal.js';
+import { createHttpsServer, listen } from '../../adapters/http/server.js';
+import { HttpMasaClient, type MasaClient } from '../../adapters/http/masa-client.js';
+import type { Certificate } from '../../protocols/x509/certificate.js';
+import { encodeCertsOnly } from '../../protocols/est/certs-only.js';
+import type { RoleContext } from '../shared/context.js';
+import { networkDefaults, type NetworkConfig } from './defaults.js';
+import { openNetworkPki, type NetworkPki } from './pki.js';
+import { Inventory } from './inventory.js';
+import { NetworkDeclarations } from './declarations.js';
+import { CredentialIssuer } from './credentials.js';
+import { Registrar } from './registrar.js';
+import { registrarRoutes } from './routes.js';
+
+export interface NetworkOptions {
+  ctx: RoleContext;
+  databaseFile: string;
+  kek: Uint8Array;
+  /** Trusted manufacturers: their root and IDevID CA certificates. */
+  manufacturerAnchors: Certificate[];
+  config?: Partial<NetworkConfig>;
+  /** Replaces the HTTPS MASA client (a test can wire an attacker's MASA here). */
+  masaClient?: MasaClient;
+}
+
+export class Network {
+  private server: FastifyInstance | undefined;
+  readonly cacertsBody: string;
+
+  private constructor(
+    readonly ctx: RoleContext,
+    readonly config: NetworkConfig,
+    private readonly store: OpenedDb<NetworkDb>,
+    readonly pki: NetworkPki,
+    readonly owner: Party,
+    readonly manufacturerAnchors: Certificate[],
+    readonly masa: MasaClient,
+    readonly declarations: NetworkDeclarations,
+    readonly credentials: CredentialIssuer,
+    readonly inventory: Inventory,
+    readonly registrar: Registrar,
+  ) {
+    this.cacertsBody = encodeCertsOnly([pki.domainCa.cert.der]);
+  }
+
+  static async open(opts: NetworkOptions): Promise<Network> {
+    const config = { ...networkDefaults, ...opts.config };
+    const store = await openSqlite<NetworkDb>(opts.databaseFile, networkMigrations);
+    const sealer = new Sealer(opts.kek);
+    const pki = await openNetworkPki(new KeyRing(store.db, 'net_keys', sealer), config.ownerName, config.hostnames, opts.ctx.clock.now());
+    const owner: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.domainCa.cert.spki), name: config.ownerName };
+    const anchors = [...opts.manufacturerAnchors];
+    const masa = opts.masaClient ?? new HttpMasaClient(anchors.map((c) => toPem('CERTIFICATE', c.der)).join(''));
+    const declarations = new NetworkDeclarations(opts.ctx, store.db, () => anchors, masa, config.realtimeDeclarations);
+    const credentials = new CredentialIssuer(opts.ctx, store.db, pki, sealer, { ownerName: config.ownerName, ldevidValidityDays: config.ldevidValidityDays });
+    const inventory = new Inventory(store.db);
+    const registrar = new Registrar(opts.ctx, store.db, pki, config, { manufacturerAnchors: () => anchors }, masa, declarations, credentials, inventory);
+    return new Network(opts.ctx, config, store, pki, owner, anchors, masa, declarations, credentials, inventory, registrar);
+  }
+
+  get db(): Kysely<NetworkDb> {
+    return this.store.db;
+  }
+
+  get databaseFile(): string {
+    return this.store.file;
+  }
+
+  /** The domain CA in PEM: what a device, or curl, trusts once onboarded. */
+  domainCaPem(): string {
+    return toPem('CERTIFICATE', this.pki.domainCa.cert.der);
+  }
+
+  async serve(port: number, host = '127.0.0.1'): Promise<string> {
+    const app = createHttpsServer({
+      key: this.pki.registrar.key,
+      certChain: [this.pki.registrar.cert, this.pki.domainCa.cert],
+      requestClientCert: true,
+      logger: this.ctx.logger,
+      bodyLimit: this.config.bodyLimitBytes,
+    });
+    registrarRoutes(app, this);
+    const { url } = await listen(app, port, host);
+    this.server = app;
+    this.ctx.logger.info({ url, owner: this.owner.id }, 'network: registrar listening');
+    return url;
+  }
+
+  async close(): Promise<void> {
+    await this.server?.close();
+    await this.masa.close();
+    await this.store.close();
+  }
+}

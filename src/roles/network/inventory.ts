@@ -1,0 +1,54 @@
+/**
+ * The inventory: every device the network has onboarded or is onboarding, its state, the
+ * identifiers of its credentials (never the secrets), and its audit trail, step by step.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { AirlockError } from '../../core/errors.js';
+import type { OnboardingStepNumber } from '../../core/onboarding-steps.js';
+import type { NetworkDb } from '../../adapters/store/schema.js';
+
+export type DeviceRecord = Omit<Selectable<NetworkDb['net_devices']>, 'idevid_der'>;
+export type EventRecord = Selectable<NetworkDb['net_events']>;
+
+export interface EventInput {
+  serial: string | null;
+  step?: OnboardingStepNumber;
+  action: string;
+  outcome: 'ok' | 'refused' | 'error';
+  code?: string;
+  detail?: Record<string, string | number | boolean | null>;
+}
+
+export class Inventory {
+  constructor(private readonly db: Kysely<NetworkDb>) {}
+
+  async record(e: EventInput, at: Date, trx: Kysely<NetworkDb> = this.db): Promise<void> {
+    await trx
+      .insertInto('net_events')
+      .values({ at: at.toISOString(), device_serial: e.serial, step: e.step ?? null, action: e.action, outcome: e.outcome, code: e.code ?? null, detail: e.detail ? JSON.stringify(e.detail) : null })
+      .execute();
+  }
+
+  async device(serial: string): Promise<DeviceRecord> {
+    const row = await this.db.selectFrom('net_devices').selectAll().where('serial', '=', serial).executeTakeFirst();
+    if (!row) throw new AirlockError('ERR_DEVICE_NOT_FOUND', serial);
+    const { idevid_der: _omit, ...rest } = row;
+    return rest;
+  }
+
+  async devices(): Promise<DeviceRecord[]> {
+    return this.db
+      .selectFrom('net_devices')
+      .select(['serial', 'manufacturer', 'state', 'nonce', 'voucher_at', 'authenticated_at', 'onboarded_at', 'ldevid_serial', 'psk_id', 'onboardings', 'updated_at'])
+      .orderBy('serial')
+      .execute();
+  }
+
+  async events(serial: string): Promise<EventRecord[]> {
+    return this.db.selectFrom('net_events').selectAll().where('device_serial', '=', serial).orderBy('id').execute();
+  }
+
+  async certificates(serial: string): Promise<Selectable<NetworkDb['net_certificates']>[]> {
+    return this.db.selectFrom('net_certificates').selectAll().where('device_serial', '=', serial).orderBy('issued_at').execute();
+  }
+}

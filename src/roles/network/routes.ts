@@ -1,0 +1,69 @@
+/**
+ * The registrar's wire binding: RFC 8995 (/.well-known/brski), RFC 7030 (/.well-known/est),
+ * and Airlock's additions for the steps BRSKI leaves open (/.well-known/airlock).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AirlockError } from '../../core/errors.js';
+import { channelBinding, clientCertificate } from '../../adapters/http/server.js';
+import { VOUCHER_JWS_MEDIA_TYPE } from '../../protocols/voucher/schema.js';
+import { CERTS_ONLY_MEDIA_TYPE, encodeCertsOnly } from '../../protocols/est/certs-only.js';
+import { csrAttributes } from '../../protocols/est/csr.js';
+import { toBase64 } from '../../core/bytes.js';
+import type { ChannelContext } from './registrar.js';
+import type { Network } from './index.js';
+
+function channel(req: FastifyRequest): ChannelContext {
+  return { clientCert: clientCertificate(req), exporter: (label, length) => channelBinding(req, label, length), peer: req.ip };
+}
+
+function textBody(req: FastifyRequest, mediaType: string): string {
+  if (typeof req.body !== 'string' || !req.headers['content-type']?.toLowerCase().startsWith(mediaType)) {
+    throw new AirlockError('ERR_INPUT_MEDIA_TYPE', `expected ${mediaType}`);
+  }
+  return req.body;
+}
+
+export function registrarRoutes(app: FastifyInstance, n: Network): void {
+  const r = n.registrar;
+
+  app.post('/.well-known/brski/requestvoucher', async (req, reply) => {
+    const voucher = await r.requestVoucher(channel(req), textBody(req, VOUCHER_JWS_MEDIA_TYPE));
+    return reply.type(VOUCHER_JWS_MEDIA_TYPE).send(voucher);
+  });
+
+  app.get('/.well-known/airlock/declaration', async (req) => ({ chain: await r.declaration(channel(req)) }));
+
+  app.post('/.well-known/brski/voucher_status', async (req) => r.voucherStatus(channel(req), textBody(req, 'application/jose')));
+
+  app.post('/.well-known/airlock/app-bootstrap', async (req) => r.appBootstrap(channel(req), req.body));
+
+  app.get('/.well-known/est/cacerts', async (_req, reply) => {
+    return reply.type(CERTS_ONLY_MEDIA_TYPE).header('content-transfer-encoding', 'base64').send(n.cacertsBody);
+  });
+
+  app.get('/.well-known/est/csrattrs', async (_req, reply) => {
+    return reply.type('application/csrattrs').header('content-transfer-encoding', 'base64').send(toBase64(csrAttributes()));
+  });
+
+  app.post('/.well-known/est/simpleenroll', async (req, reply) => {
+    const cert = await r.simpleEnroll(channel(req), textBody(req, 'application/pkcs10'));
+    return reply.type(CERTS_ONLY_MEDIA_TYPE).header('content-transfer-encoding', 'base64').send(encodeCertsOnly([cert.der]));
+  });
+
+  app.post('/.well-known/est/simplereenroll', async (req, reply) => {
+    const cert = await r.simpleReenroll(channel(req), textBody(req, 'application/pkcs10'));
+    return reply.type(CERTS_ONLY_MEDIA_TYPE).header('content-transfer-encoding', 'base64').send(encodeCertsOnly([cert.der]));
+  });
+
+  app.post('/.well-known/airlock/wifi', async (req, reply) => {
+    // Credentials: never cached by anything between the device and the registrar.
+    return reply.header('cache-control', 'no-store').send(await r.wifiCredentials(channel(req)));
+  });
+
+  app.post('/.well-known/brski/enrollstatus', async (req, reply) => {
+    await r.enrollStatus(channel(req), req.body);
+    return reply.code(200).send({ ok: true });
+  });
+
+  app.get('/.well-known/airlock/crl', async (_req, reply) => reply.type('application/pkix-crl').send(Buffer.from(await n.credentials.crl())));
+}
