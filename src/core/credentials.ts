@@ -1,3 +1,6 @@
+/** The entries of a device's secure store. */
+export const SecureStoreEntry = { birth: 'birth', onboarding: 'onboarding' } as const;
+
 /**
  * What a device holds (NIST IR 8350 section 3), as stored in its secure store. Binary values
  * are base64 so that the records are plain JSON.

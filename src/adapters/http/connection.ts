@@ -1,11 +1,11 @@
 /**
- * A client's one TLS connection to a peer, with HTTP/1.1 requests over it (undici). The
+ * A client's one TLS connection to a peer, with HTTP/1.1 requests over it. The
  * connection is opened here, not by undici, so that the caller can see the peer's
  * certificate and export keying material, and so that it never silently reconnects: a
  * device's provisional connection must not be replaced by another one.
  */
 import * as tls from 'node:tls';
-import { Client } from 'undici';
+import * as https from 'node:https';
 import { AirlockError } from '../../core/errors.js';
 import { PROBLEM_MEDIA_TYPE, fromProblem } from './problem.js';
 
@@ -32,8 +32,9 @@ export interface HttpResponse {
 export class PeerConnection {
   private constructor(
     readonly socket: tls.TLSSocket,
-    private readonly client: Client,
+    private readonly agent: https.Agent,
     readonly origin: string,
+    private readonly timeoutMs: number,
   ) {}
 
   static async open(url: string, opts: ConnectionOptions): Promise<PeerConnection> {
@@ -60,17 +61,14 @@ export class PeerConnection {
     });
     socket.setTimeout(0);
     let handedOut = false;
-    const client = new Client(u.origin, {
-      pipelining: 1,
-      connect: (_o, cb) => {
-        if (handedOut) return cb(new AirlockError('ERR_TRANSPORT', 'the connection was closed'), null);
-        handedOut = true;
-        return cb(null, socket);
-      },
-      headersTimeout: opts.timeoutMs ?? 30_000,
-      bodyTimeout: opts.timeoutMs ?? 30_000,
-    });
-    return new PeerConnection(socket, client, u.origin);
+    // A keep-alive agent whose only connection is the one made above.
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    (agent as unknown as { createConnection: () => tls.TLSSocket }).createConnection = () => {
+      if (handedOut) throw new AirlockError('ERR_TRANSPORT', 'the connection was closed');
+      handedOut = true;
+      return socket;
+    };
+    return new PeerConnection(socket, agent, u.origin, opts.timeoutMs ?? 30_000);
   }
 
   /** The server's leaf certificate (DER). */
@@ -83,23 +81,33 @@ export class PeerConnection {
   }
 
   async request(method: 'GET' | 'POST', path: string, opts: { body?: string; contentType?: string; accept?: string } = {}): Promise<HttpResponse> {
-    let res;
-    try {
-      res = await this.client.request({
-        method,
-        path,
-        body: opts.body,
-        headers: {
-          ...(opts.contentType ? { 'content-type': opts.contentType } : {}),
-          ...(opts.accept ? { accept: opts.accept } : {}),
+    const u = new URL(this.origin);
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const req = https.request(
+        {
+          agent: this.agent,
+          host: u.hostname,
+          port: u.port,
+          method,
+          path,
+          headers: {
+            ...(opts.contentType ? { 'content-type': opts.contentType } : {}),
+            ...(opts.accept ? { accept: opts.accept } : {}),
+            ...(opts.body !== undefined ? { 'content-length': Buffer.byteLength(opts.body) } : {}),
+          },
+          timeout: this.timeoutMs,
         },
-      });
-    } catch (cause) {
-      throw new AirlockError('ERR_TRANSPORT', (cause as Error).message, { cause });
-    }
-    const body = await res.body.text();
-    const contentType = String(res.headers['content-type'] ?? '');
-    return { status: res.statusCode, contentType, body };
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', (cause) => reject(new AirlockError('ERR_TRANSPORT', cause.message, { cause })));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('request timed out')));
+      req.on('error', (cause) => reject(cause instanceof AirlockError ? cause : new AirlockError('ERR_TRANSPORT', cause.message, { cause })));
+      req.end(opts.body);
+    });
   }
 
   /** A request whose non-2xx answer becomes the peer's AirlockError. */
@@ -112,7 +120,7 @@ export class PeerConnection {
   }
 
   async close(): Promise<void> {
-    await this.client.close().catch(() => undefined);
+    this.agent.destroy();
     this.socket.destroy();
   }
 }

@@ -6,7 +6,7 @@
 import type { Kysely } from 'kysely';
 import { AirlockError } from '../../core/errors.js';
 import { toBase64, toHex, utf8 } from '../../core/bytes.js';
-import type { BirthCredentials } from '../../core/credentials.js';
+import { SecureStoreEntry, type BirthCredentials } from '../../core/credentials.js';
 import type { SecureStore } from '../../core/ports.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
 import { exportPkcs8, generateP256Key } from '../../adapters/crypto/node-crypto.js';
@@ -17,8 +17,6 @@ import { notBefore } from '../shared/pki.js';
 import type { DeclarationService } from './declarations.js';
 import type { ManufacturerPki } from './pki.js';
 import type { ManufacturerConfig } from './defaults.js';
-
-export const BIRTH_ENTRY = 'birth';
 
 const SERIAL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -58,7 +56,7 @@ export class Factory {
       await trx.insertInto('mfg_devices').values({ serial, model: opts.model, idevid_der: idevid, masa_url: masaUrl, mud_url: mudUrl, minted_at: at.toISOString() }).execute();
       await this.declarations.issueFirst(trx, serial);
     });
-    await store.write(BIRTH_ENTRY, utf8(JSON.stringify(birth)));
+    await store.write(SecureStoreEntry.birth, utf8(JSON.stringify(birth)));
     return birth;
   }
 }

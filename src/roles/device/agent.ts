@@ -1,0 +1,169 @@
+/**
+ * The device agent: what runs on the IoT device. It onboards itself with no human input
+ * (RFC 8995 pledge, RFC 7030 EST client), recording each NIST IR 8350 Figure 9 step it
+ * performs, keeps its credentials in its secure store, and can be factory-reset.
+ */
+import { AirlockError, ensure } from '../../core/errors.js';
+import { equalBytes, fromBase64, fromUtf8, toBase64, toPem, utf8 } from '../../core/bytes.js';
+import { SecureStoreEntry, type AppBootstrap, type BirthCredentials, type OnboardingCredentials } from '../../core/credentials.js';
+import { OnboardingStep, stepName, type OnboardingStepNumber } from '../../core/onboarding-steps.js';
+import { partyIdFromSpki } from '../../core/party.js';
+import type { SecureStore } from '../../core/ports.js';
+import { exportPkcs8, importPkcs8, privateKeyPem } from '../../adapters/crypto/node-crypto.js';
+import { generateKeyAndCsr } from '../../adapters/crypto/csr.js';
+import { PeerConnection } from '../../adapters/http/connection.js';
+import { parseCertificate, parseCertificateBase64, type Certificate } from '../../protocols/x509/certificate.js';
+import { verifyChain } from '../../protocols/x509/chain.js';
+import { signPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
+import { verifyVoucher } from '../../protocols/voucher/voucher.js';
+import { VOUCHER_JWS_MEDIA_TYPE } from '../../protocols/voucher/schema.js';
+import { assertNotStale, mayOnboard, verifyDeclarationChain } from '../../protocols/declaration/verify.js';
+import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, signVoucherStatus } from '../../protocols/brski/status.js';
+import { decodeCertsOnly } from '../../protocols/est/certs-only.js';
+import type { RoleContext } from '../shared/context.js';
+
+export interface JournalEntry {
+  step: OnboardingStepNumber;
+  name: string;
+  at: string;
+}
+
+export interface OnboardingReport {
+  serialNumber: string;
+  networkOwner: { id: string; name: string };
+  ldevidSerial: string;
+  ssid: string;
+  steps: JournalEntry[];
+}
+
+export class DeviceAgent {
+  constructor(
+    readonly store: SecureStore,
+    private readonly ctx: RoleContext,
+  ) {}
+
+  async birth(): Promise<BirthCredentials> {
+    return this.#readJson<BirthCredentials>(SecureStoreEntry.birth, 'the device has no birth credentials');
+  }
+
+  async onboardingCredentials(): Promise<OnboardingCredentials | undefined> {
+    return (await this.store.read(SecureStoreEntry.onboarding)) ? this.#readJson<OnboardingCredentials>(SecureStoreEntry.onboarding, '') : undefined;
+  }
+
+  /** Report section 6 (device manager): erase everything but the birth credentials. */
+  async factoryReset(): Promise<void> {
+    for (const name of await this.store.names()) if (name !== SecureStoreEntry.birth) await this.store.erase(name);
+  }
+
+  /** Onboards to the registrar at `registrarUrl`; nothing is stored unless every step succeeds. */
+  async onboard(registrarUrl: string): Promise<OnboardingReport> {
+    const { crypto, clock } = this.ctx;
+    const birth = await this.birth();
+    const idevid = parseCertificateBase64(birth.idevidChain[0]!);
+    const anchors = [parseCertificateBase64(birth.manufacturerAnchor)];
+    const idevidKey = importPkcs8(fromBase64(birth.idevidKey)!);
+    const journal: JournalEntry[] = [];
+    const done = (step: OnboardingStepNumber) => journal.push({ step, name: stepName[step], at: clock.now().toISOString() });
+
+    // Step 2: onboarding mode. The connection is provisional until step 9 (RFC 8995 section 5.1).
+    const conn = await PeerConnection.open(registrarUrl, {
+      cert: birth.idevidChain.map((c) => toPem('CERTIFICATE', fromBase64(c)!)).join(''),
+      key: privateKeyPem(idevidKey),
+    });
+    done(OnboardingStep.OnboardingMode);
+    try {
+      const registrarCert = parseCertificate(conn.peerCertificate());
+
+      // Step 5: trusted introduction, the voucher exchange.
+      const nonce = toBase64(crypto.bytes(16));
+      const pvr = signPledgeVoucherRequest(crypto, idevidKey, idevid, { serialNumber: birth.serialNumber, nonce, createdOn: clock.now(), proximityRegistrarCert: registrarCert.der });
+      const voucherText = (await conn.call('POST', '/.well-known/brski/requestvoucher', { body: pvr, contentType: VOUCHER_JWS_MEDIA_TYPE, accept: VOUCHER_JWS_MEDIA_TYPE })).body;
+      const voucher = verifyVoucher(crypto, voucherText, { manufacturerAnchors: anchors, serialNumber: birth.serialNumber, nonce, at: clock.now() });
+      const domainCa = voucher.pinnedDomainCert;
+      done(OnboardingStep.TrustedIntroduction);
+
+      // Step 6: the device information declaration, checked to the manufacturer.
+      const chain = JSON.parse((await conn.call('GET', '/.well-known/airlock/declaration')).body) as { chain?: unknown };
+      ensure(Array.isArray(chain.chain) && chain.chain.every((c) => typeof c === 'string'), 'ERR_DECLARATION_MALFORMED', 'no chain');
+      const declaration = verifyDeclarationChain(crypto, chain.chain as string[], { manufacturerAnchors: anchors, serialNumber: birth.serialNumber, at: clock.now() });
+      assertNotStale(declaration, (await this.onboardingCredentials())?.declaration.sequence);
+      done(OnboardingStep.DeclarationDelivered);
+
+      // Step 7: prove, bound to this channel, that this device received this voucher.
+      const binding = conn.exportKeyingMaterial(CHANNEL_BINDING_LENGTH, CHANNEL_BINDING_LABEL);
+      const status = signVoucherStatus(crypto, idevidKey, idevid, { ok: true, reason: 'voucher accepted', nonce, channelBinding: binding });
+      await conn.call('POST', '/.well-known/brski/voucher_status', { body: status, contentType: 'application/jose' });
+      done(OnboardingStep.DeviceAuthenticated);
+
+      // Step 9: authenticate the network, and check its owner may onboard this device.
+      authenticateNetwork(this.ctx, registrarCert, domainCa);
+      const networkOwnerId = partyIdFromSpki(crypto, domainCa.spki);
+      if (!mayOnboard(declaration.latest, networkOwnerId)) throw new AirlockError('ERR_NETWORK_NOT_AUTHORIZED', `serial ${birth.serialNumber}`);
+      const ownerName = declaration.latest.owner.id === networkOwnerId ? declaration.latest.owner.name
+        : declaration.latest['authorized-onboarders'].find((p) => p.id === networkOwnerId)!.name;
+      done(OnboardingStep.NetworkAuthenticated);
+
+      // Step 10: the TLS channel is now authenticated both ways; nothing else is trusted.
+      done(OnboardingStep.SecureChannel);
+
+      // Step 14: application-layer bootstrapping information.
+      const app = JSON.parse((await conn.call('POST', '/.well-known/airlock/app-bootstrap', {
+        body: JSON.stringify({ 'application-url': birth.application?.url ?? null }),
+        contentType: 'application/json',
+      })).body) as AppBootstrap;
+      ensure(typeof app.applicationUrl === 'string' && typeof app.trustAnchor === 'string', 'ERR_INPUT_SCHEMA', 'bad application bootstrap');
+      done(OnboardingStep.AppBootstrap);
+
+      // Step 15: onboarding credentials. An LDevID for a key made here, and a Wi-Fi PSK.
+      const cacerts = decodeCertsOnly((await conn.call('GET', '/.well-known/est/cacerts')).body);
+      ensure(cacerts.some((c) => equalBytes(c, domainCa.der)), 'ERR_NETWORK_UNTRUSTED', 'the EST CA is not the pinned domain CA');
+      const { key, csrDer } = await generateKeyAndCsr(`CN=${birth.serialNumber}`);
+      const issued = decodeCertsOnly((await conn.call('POST', '/.well-known/est/simpleenroll', { body: toBase64(csrDer), contentType: 'application/pkcs10' })).body);
+      const ldevid = parseCertificate(issued[0]!);
+      verifyChain(crypto, { leaf: ldevid, anchors: [domainCa], at: clock.now() });
+      ensure(equalBytes(ldevid.spki, key.spki), 'ERR_CERT_UNTRUSTED', 'the LDevID is for another key');
+      const wifi = JSON.parse((await conn.call('POST', '/.well-known/airlock/wifi')).body) as { ssid?: unknown; psk?: unknown };
+      ensure(typeof wifi.ssid === 'string' && typeof wifi.psk === 'string' && wifi.psk.length >= 8 && wifi.psk.length <= 63, 'ERR_INPUT_SCHEMA', 'bad Wi-Fi credentials');
+
+      const credentials: OnboardingCredentials = {
+        networkOwner: { id: networkOwnerId, name: ownerName },
+        domainCa: toBase64(domainCa.der),
+        ldevid: toBase64(ldevid.der),
+        ldevidChain: [toBase64(domainCa.der)],
+        ldevidKey: toBase64(exportPkcs8(key)),
+        wifi: { ssid: wifi.ssid, psk: wifi.psk },
+        app,
+        declaration: { sequence: declaration.latest.sequence, hash: declaration.latestHash },
+        onboardedAt: clock.now().toISOString(),
+      };
+      await this.store.write(SecureStoreEntry.onboarding, utf8(JSON.stringify(credentials)));
+      await conn.call('POST', '/.well-known/brski/enrollstatus', {
+        body: JSON.stringify({ version: 1, status: true, reason: 'credentials installed' }),
+        contentType: 'application/json',
+      });
+      done(OnboardingStep.Provisioning);
+      return { serialNumber: birth.serialNumber, networkOwner: credentials.networkOwner, ldevidSerial: ldevid.serial, ssid: wifi.ssid, steps: journal };
+    } finally {
+      await conn.close();
+    }
+  }
+
+  async #readJson<T>(name: string, missing: string): Promise<T> {
+    const raw = await this.store.read(name);
+    if (!raw) throw new AirlockError('ERR_SECURE_STORE', missing);
+    try {
+      return JSON.parse(fromUtf8(raw)) as T;
+    } catch (cause) {
+      throw new AirlockError('ERR_SECURE_STORE', `${name} is corrupt`, { cause });
+    }
+  }
+}
+
+/** Step 9 (RFC 8995 section 5.6.2): the provisional server certificate chains to the pinned domain CA. */
+export function authenticateNetwork(ctx: RoleContext, registrarCert: Certificate, pinnedDomainCa: Certificate): void {
+  try {
+    verifyChain(ctx.crypto, { leaf: registrarCert, anchors: [pinnedDomainCa], at: ctx.clock.now() });
+  } catch (cause) {
+    throw new AirlockError('ERR_NETWORK_UNTRUSTED', undefined, { cause });
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Every role in one process on loopback (`airlock up`), and the demonstration that mints,
+ * sells and onboards a handful of devices.
+ */
+import * as path from 'node:path';
+import { NodeCrypto } from '../adapters/crypto/node-crypto.js';
+import { loadKek } from '../adapters/crypto/kek.js';
+import type { Logger } from '../adapters/log/logger.js';
+import type { Clock, SecureStore } from '../core/ports.js';
+import { systemClock } from '../core/ports.js';
+import { toHex, utf8 } from '../core/bytes.js';
+import { isAirlockError } from '../core/errors.js';
+import type { OnboardingStepNumber } from '../core/onboarding-steps.js';
+import { Manufacturer } from './manufacturer/index.js';
+import { Network } from './network/index.js';
+import { DeviceAgent, type OnboardingReport } from './device/agent.js';
+import type { RoleContext } from './shared/context.js';
+import type { ManufacturerConfig } from './manufacturer/defaults.js';
+import type { NetworkConfig } from './network/defaults.js';
+
+export interface SystemOptions {
+  dataDir: string;
+  logger: Logger;
+  clock?: Clock;
+  manufacturerPort?: number;
+  networkPort?: number;
+  manufacturer?: Partial<ManufacturerConfig>;
+  network?: Partial<NetworkConfig>;
+}
+
+export interface System {
+  ctx: RoleContext;
+  manufacturer: Manufacturer;
+  network: Network;
+  manufacturerUrl: string;
+  registrarUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startSystem(opts: SystemOptions): Promise<System> {
+  const ctx: RoleContext = { crypto: new NodeCrypto(), clock: opts.clock ?? systemClock, logger: opts.logger };
+  const manufacturer = await Manufacturer.open({
+    ctx,
+    databaseFile: path.join(opts.dataDir, 'manufacturer.db'),
+    kek: loadKek({ envVar: 'AIRLOCK_MANUFACTURER_KEK', file: path.join(opts.dataDir, 'keys', 'manufacturer.kek') }).kek,
+    config: opts.manufacturer,
+  });
+  const manufacturerUrl = await manufacturer.serve(opts.manufacturerPort ?? 0);
+  const bundle = manufacturer.trustBundle();
+  const network = await Network.open({
+    ctx,
+    databaseFile: path.join(opts.dataDir, 'network.db'),
+    kek: loadKek({ envVar: 'AIRLOCK_NETWORK_KEK', file: path.join(opts.dataDir, 'keys', 'network.kek') }).kek,
+    manufacturerAnchors: [bundle.root, bundle.idevidCa],
+    config: opts.network,
+  });
+  const registrarUrl = await network.serve(opts.networkPort ?? 0);
+  return {
+    ctx,
+    manufacturer,
+    network,
+    manufacturerUrl,
+    registrarUrl,
+    async close() {
+      await network.close();
+      await manufacturer.close();
+    },
+  };
+}
+
+export interface DemoResult {
+  devices: number;
+  onboarded: number;
+  failed: number;
+  uniqueCredentials: boolean;
+  /** NIST IR 8350 Figure 9 step numbers performed, in the order first performed. */
+  steps: OnboardingStepNumber[];
+  results: Array<{ serialNumber: string; ok: boolean; ldevidSerial?: string; error?: string; steps?: number[] }>;
+}
+
+export interface DemoEvents {
+  onStep?(message: string): void;
+}
+
+/**
+ * Mints `count` devices, sells them to the network's owner, installs half of their
+ * declarations from an export file (the rest are fetched in real time), and onboards each.
+ */
+export async function runDemo(sys: System, opts: { count: number; store: (i: number) => Promise<SecureStore>; model?: string } & DemoEvents): Promise<DemoResult> {
+  const say = opts.onStep ?? (() => undefined);
+  const { manufacturer, network } = sys;
+  const agents: DeviceAgent[] = [];
+  say(`manufacturer "${manufacturer.config.name}" (party ${manufacturer.party.id.slice(0, 12)}...) mints ${opts.count} device(s)`);
+  for (let i = 0; i < opts.count; i++) {
+    const store = await opts.store(i);
+    const birth = await manufacturer.factory.mint(store, { model: opts.model ?? 'thermostat-t1' });
+    await manufacturer.sell(birth.serialNumber, network.owner);
+    agents.push(new DeviceAgent(store, sys.ctx));
+    say(`  minted ${birth.serialNumber}: IDevID, declaration #0 (owner: manufacturer); sold to "${network.owner.name}": declaration #1`);
+  }
+  const half = agents.slice(0, Math.ceil(agents.length / 2));
+  const exported = await manufacturer.declarations.exportFor(network.owner.id);
+  const wanted = new Set(await Promise.all(half.map(async (a) => (await a.birth()).serialNumber)));
+  const { installed } = await network.declarations.importExport({ ...exported, devices: exported.devices.filter((d) => wanted.has(d['serial-number'])) });
+  say(`network "${network.owner.name}" installs ${installed} declaration(s) from the manufacturer's export file; the rest are fetched in real time`);
+
+  const results: DemoResult['results'] = [];
+  const steps: OnboardingStepNumber[] = [];
+  for (const agent of agents) {
+    const serial = (await agent.birth()).serialNumber;
+    try {
+      const r: OnboardingReport = await agent.onboard(sys.registrarUrl);
+      for (const s of r.steps) if (!steps.includes(s.step)) steps.push(s.step);
+      results.push({ serialNumber: serial, ok: true, ldevidSerial: r.ldevidSerial, steps: r.steps.map((s) => s.step) });
+      say(`  ${serial} onboarded: ${r.steps.map((s) => `${s.step} ${s.name}`).join(' -> ')}`);
+    } catch (e) {
+      results.push({ serialNumber: serial, ok: false, error: isAirlockError(e) ? e.code : 'ERR_INTERNAL' });
+      say(`  ${serial} FAILED: ${isAirlockError(e) ? e.code : (e as Error).message}`);
+    }
+  }
+  const creds = await Promise.all(agents.map((a) => a.onboardingCredentials()));
+  const fingerprints = creds.flatMap((c) => (c ? [c.ldevid, c.ldevidKey, c.wifi.psk] : [])).map((s) => toHex(sys.ctx.crypto.sha256(utf8(s))));
+  const onboarded = results.filter((r) => r.ok).length;
+  return {
+    devices: opts.count,
+    onboarded,
+    failed: opts.count - onboarded,
+    uniqueCredentials: onboarded > 0 && new Set(fingerprints).size === fingerprints.length,
+    steps,
+    results,
+  };
+}
