@@ -112,7 +112,8 @@ export async function runDemo(sys: System, opts: { count: number; store: (i: num
       const r: OnboardingReport = await agent.onboard(sys.registrarUrl);
       for (const s of r.steps) if (!steps.includes(s.step)) steps.push(s.step);
       results.push({ serialNumber: serial, ok: true, ldevidSerial: r.ldevidSerial, steps: r.steps.map((s) => s.step) });
-      say(`  ${serial} onboarded: ${r.steps.map((s) => `${s.step} ${s.name}`).join(' -> ')}`);
+      say(`  ${serial} onboarded to "${r.networkOwner.name}" (LDevID ${r.ldevidSerial.slice(0, 12)}..., SSID ${r.ssid}):`);
+      for (const s of r.steps) say(`    step ${String(s.step).padStart(2)}  ${s.name}`);
     } catch (e) {
       results.push({ serialNumber: serial, ok: false, error: isAirlockError(e) ? e.code : 'ERR_INTERNAL' });
       say(`  ${serial} FAILED: ${isAirlockError(e) ? e.code : (e as Error).message}`);
