@@ -25,8 +25,12 @@ export interface PrivateKeyHandle {
 export interface Crypto extends Random {
   sha256(data: Uint8Array): Uint8Array;
   signEs256(key: PrivateKeyHandle, data: Uint8Array): Uint8Array;
-  verifyEs256(spki: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean;
-  /** True when `certDer` carries a valid signature by the key `issuerSpki`. */
+  /** `signature` is r || s (JWS) unless `encoding` is 'der' (X.509, PKCS#10, CMS). */
+  verifyEs256(spki: Uint8Array, data: Uint8Array, signature: Uint8Array, encoding?: 'p1363' | 'der'): boolean;
+  /**
+   * True when `certDer` carries a valid signature by the key `issuerSpki`, whatever its
+   * algorithm (RSA included): the general path, for certificates not signed with ES256.
+   */
   verifyCertificateSignature(certDer: Uint8Array, issuerSpki: Uint8Array): boolean;
 }
 

@@ -28,10 +28,14 @@ export class NodeCrypto implements Crypto {
     return new Uint8Array(nodeCrypto.sign('sha256', data, { key: asNodeKey(key).keyObject, dsaEncoding: P1363 }));
   }
 
-  verifyEs256(spki: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+  verifyEs256(spki: Uint8Array, data: Uint8Array, signature: Uint8Array, encoding: 'p1363' | 'der' = 'p1363'): boolean {
     const key = this.#publicKey(spki);
     if (!key || key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return false;
-    return nodeCrypto.verify('sha256', data, { key, dsaEncoding: P1363 }, signature);
+    try {
+      return nodeCrypto.verify('sha256', data, { key, dsaEncoding: encoding === 'der' ? 'der' : P1363 }, signature);
+    } catch {
+      return false;
+    }
   }
 
   verifyCertificateSignature(certDer: Uint8Array, issuerSpki: Uint8Array): boolean {

@@ -10,6 +10,8 @@ import { PROBLEM_MEDIA_TYPE, fromProblem } from './problem.js';
 export interface MasaClient {
   requestVoucher(masaUrl: string, registrarVoucherRequest: string): Promise<string>;
   fetchDeclarationChain(masaUrl: string, serial: string): Promise<string[]>;
+  /** Sends an owner's signed ownership request; returns the new declaration chain. */
+  sendOwnershipRequest(manufacturerUrl: string, serial: string, request: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -24,10 +26,11 @@ export class HttpMasaClient implements MasaClient {
   }
 
   async fetchDeclarationChain(masaUrl: string, serial: string): Promise<string[]> {
-    const body = await this.#call(masaUrl, 'GET', `/declarations/${encodeURIComponent(serial)}`);
-    const parsed = JSON.parse(body) as { chain?: unknown };
-    if (!Array.isArray(parsed.chain) || !parsed.chain.every((c) => typeof c === 'string')) throw new AirlockError('ERR_DECLARATION_MALFORMED', 'the manufacturer sent no chain');
-    return parsed.chain as string[];
+    return chainOf(await this.#call(masaUrl, 'GET', `/declarations/${encodeURIComponent(serial)}`));
+  }
+
+  async sendOwnershipRequest(manufacturerUrl: string, serial: string, request: string): Promise<string[]> {
+    return chainOf(await this.#call(manufacturerUrl, 'POST', `/declarations/${encodeURIComponent(serial)}`, request, 'application/jose'));
   }
 
   async #call(masaUrl: string, method: 'GET' | 'POST', path: string, body?: string, contentType?: string): Promise<string> {
@@ -59,4 +62,15 @@ export class HttpMasaClient implements MasaClient {
   async close(): Promise<void> {
     await Promise.all([...this.#pools.values()].map((p) => p.close()));
   }
+}
+
+function chainOf(body: string): string[] {
+  let parsed: { chain?: unknown };
+  try {
+    parsed = JSON.parse(body) as { chain?: unknown };
+  } catch (cause) {
+    throw new AirlockError('ERR_DECLARATION_MALFORMED', 'the manufacturer sent no JSON', { cause });
+  }
+  if (!Array.isArray(parsed.chain) || !parsed.chain.every((c) => typeof c === 'string')) throw new AirlockError('ERR_DECLARATION_MALFORMED', 'the manufacturer sent no chain');
+  return parsed.chain as string[];
 }

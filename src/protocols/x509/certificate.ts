@@ -1,19 +1,27 @@
 /**
- * A parsed X.509 certificate: the fields Airlock reads, decoded once. Parsing is pure
- * (@peculiar/x509 over asn1js); signatures are checked through the Crypto port (chain.ts).
+ * A parsed X.509 certificate (RFC 5280 section 4.1): the fields Airlock reads, decoded once
+ * with the DER walker in der.ts. Signatures are checked through the Crypto port (chain.ts).
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { AirlockError } from '../../core/errors.js';
-import { fromBase64, toBase64 } from '../../core/bytes.js';
+import { equalBytes, fromBase64, toBase64, toHex } from '../../core/bytes.js';
+import { DerReader, Tag, decodeOid, decodeString, decodeTime, type Tlv } from './der.js';
 import { Oid } from './oids.js';
 import { decodeIa5String } from './ia5-extension.js';
 
 export interface Certificate {
   readonly der: Uint8Array;
+  /** The signed part (TBSCertificate), as it appears in `der`. */
+  readonly tbs: Uint8Array;
+  readonly signatureAlgorithm: string;
+  /** The signature value (for ECDSA, a DER Ecdsa-Sig-Value). */
+  readonly signature: Uint8Array;
+  /** RFC 4514-style display string, e.g. `CN=x, O=y, 2.5.4.5=z`. */
   readonly subject: string;
   readonly issuer: string;
-  /** Lower-case hex, as @peculiar/x509 and OpenSSL print it. */
+  /** Raw DER of the subject and issuer Names: what path building compares. */
+  readonly subjectDer: Uint8Array;
+  readonly issuerDer: Uint8Array;
+  /** Lower-case hex without leading zero bytes, as OpenSSL prints it. */
   readonly serial: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
@@ -30,49 +38,119 @@ export interface Certificate {
 }
 
 const MAX_CERT_BYTES = 16 * 1024;
+const CODE = 'ERR_CERT_MALFORMED';
+
+const SHORT_NAMES: Record<string, string> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '0.9.2342.19200300.100.1.25': 'DC',
+};
 
 export function parseCertificate(der: Uint8Array): Certificate {
-  if (der.length === 0 || der.length > MAX_CERT_BYTES) throw new AirlockError('ERR_CERT_MALFORMED', 'size');
-  let c: x509.X509Certificate;
-  try {
-    c = new x509.X509Certificate(der as Uint8Array<ArrayBuffer>);
-  } catch (cause) {
-    throw new AirlockError('ERR_CERT_MALFORMED', undefined, { cause });
+  if (der.length === 0 || der.length > MAX_CERT_BYTES) throw new AirlockError(CODE, 'size');
+  const outer = new DerReader(der, CODE);
+  const cert = outer.enter(Tag.SEQUENCE);
+  outer.end();
+  const tbsTlv = cert.read(Tag.SEQUENCE);
+  const signatureAlgorithm = decodeOid(cert.enter(Tag.SEQUENCE).read(Tag.OID).value);
+  const sigBits = cert.read(Tag.BIT_STRING).value;
+  cert.end();
+  if (sigBits[0] !== 0) throw new AirlockError(CODE, 'signature has unused bits');
+
+  const tbs = new DerReader(tbsTlv.value, CODE);
+  const version = tbs.readOptional(0xa0);
+  if (version && !(version.value.length === 3 && version.value[2] === 2)) throw new AirlockError(CODE, 'only X.509 v3 is accepted');
+  const serialBytes = tbs.read(Tag.INTEGER).value;
+  tbs.read(Tag.SEQUENCE); // signature algorithm, repeated
+  const issuerTlv = tbs.read(Tag.SEQUENCE);
+  const validity = tbs.enter(Tag.SEQUENCE);
+  const notBefore = decodeTime(validity.read(), CODE);
+  const notAfter = decodeTime(validity.read(), CODE);
+  validity.end();
+  const subjectTlv = tbs.read(Tag.SEQUENCE);
+  const spki = tbs.read(Tag.SEQUENCE).raw;
+  tbs.readOptional(0x81);
+  tbs.readOptional(0x82);
+  const extensions = new Map<string, Uint8Array>();
+  const extWrapper = tbs.readOptional(0xa3);
+  tbs.end();
+  if (extWrapper) {
+    const list = new DerReader(extWrapper.value, CODE);
+    const exts = list.enter(Tag.SEQUENCE);
+    list.end();
+    while (!exts.done) {
+      const e = exts.enter(Tag.SEQUENCE);
+      const oid = decodeOid(e.read(Tag.OID).value);
+      e.readOptional(Tag.BOOLEAN);
+      const value = e.read(Tag.OCTET_STRING).value;
+      e.end();
+      if (extensions.has(oid)) throw new AirlockError(CODE, `duplicate extension ${oid}`);
+      extensions.set(oid, value);
+    }
   }
-  try {
-    const extensions = new Map<string, Uint8Array>();
-    for (const e of c.extensions) extensions.set(e.type, new Uint8Array(e.value));
-    const bc = c.getExtension(x509.BasicConstraintsExtension);
-    const serialAttr = c.subjectName.getField(Oid.serialNumber)[0];
-    const ia5 = (oid: string) => {
-      const v = extensions.get(oid);
-      return v === undefined ? undefined : decodeIa5String(v);
-    };
-    return {
-      der,
-      subject: c.subject,
-      issuer: c.issuer,
-      serial: c.serialNumber.toLowerCase(),
-      notBefore: c.notBefore,
-      notAfter: c.notAfter,
-      spki: new Uint8Array(c.publicKey.rawData),
-      subjectSerialNumber: serialAttr,
-      isCa: bc?.ca === true,
-      extensions,
-      masaUrl: ia5(Oid.masaUrl),
-      mudUrl: ia5(Oid.mudUrl),
-      selfIssued: c.subject === c.issuer,
-    };
-  } catch (cause) {
-    if (cause instanceof AirlockError) throw cause;
-    throw new AirlockError('ERR_CERT_MALFORMED', undefined, { cause });
+  const subject = readName(subjectTlv);
+  const ia5 = (oid: string) => {
+    const v = extensions.get(oid);
+    return v === undefined ? undefined : decodeIa5String(v);
+  };
+  let s = 0;
+  while (s < serialBytes.length - 1 && serialBytes[s] === 0) s++;
+  return {
+    der,
+    tbs: tbsTlv.raw,
+    signatureAlgorithm,
+    signature: sigBits.subarray(1),
+    subject: subject.text,
+    issuer: readName(issuerTlv).text,
+    subjectDer: subjectTlv.raw,
+    issuerDer: issuerTlv.raw,
+    serial: toHex(serialBytes.subarray(s)),
+    notBefore,
+    notAfter,
+    spki,
+    subjectSerialNumber: subject.attributes.get(Oid.serialNumber),
+    isCa: basicConstraintsCa(extensions.get(Oid.basicConstraints)),
+    extensions,
+    masaUrl: ia5(Oid.masaUrl),
+    mudUrl: ia5(Oid.mudUrl),
+    selfIssued: equalBytes(subjectTlv.raw, issuerTlv.raw),
+  };
+}
+
+function readName(name: Tlv): { text: string; attributes: Map<string, string> } {
+  const rdns = new DerReader(name.value, CODE);
+  const parts: string[] = [];
+  const attributes = new Map<string, string>();
+  while (!rdns.done) {
+    const set = rdns.enter(Tag.SET);
+    while (!set.done) {
+      const atv = set.enter(Tag.SEQUENCE);
+      const oid = decodeOid(atv.read(Tag.OID).value);
+      const value = decodeString(atv.read());
+      atv.end();
+      if (!attributes.has(oid)) attributes.set(oid, value);
+      parts.push(`${SHORT_NAMES[oid] ?? oid}=${value}`);
+    }
   }
+  return { text: parts.join(', '), attributes };
+}
+
+function basicConstraintsCa(value: Uint8Array | undefined): boolean {
+  if (!value) return false;
+  const outer = new DerReader(value, CODE);
+  const bc = outer.enter(Tag.SEQUENCE);
+  const ca = bc.readOptional(Tag.BOOLEAN);
+  return ca !== undefined && ca.value[0] !== 0;
 }
 
 /** From an `x5c` entry or any base64 DER. */
 export function parseCertificateBase64(b64: string): Certificate {
   const der = fromBase64(b64);
-  if (!der) throw new AirlockError('ERR_CERT_MALFORMED', 'not base64');
+  if (!der) throw new AirlockError(CODE, 'not base64');
   return parseCertificate(der);
 }
 

@@ -2,12 +2,13 @@
  * Certification path validation, as much of RFC 5280 section 6 as Airlock's PKIs need:
  * each certificate is signed by the next, intermediates and anchors are CAs, every
  * certificate is inside its validity period at `at`, and the path ends at a trust anchor
- * (matched by exact DER or by issuer name and signature). Fails closed with a typed error.
+ * (matched by exact DER, or by issuer Name bytes and signature). Fails closed with a typed error.
  */
 import { AirlockError } from '../../core/errors.js';
 import { equalBytes } from '../../core/bytes.js';
 import type { Crypto } from '../../core/ports.js';
 import type { Certificate } from './certificate.js';
+import { Oid } from './oids.js';
 
 export interface ChainInput {
   leaf: Certificate;
@@ -29,20 +30,26 @@ export function verifyChain(crypto: Crypto, input: ChainInput): Certificate[] {
   for (let depth = 0; depth <= max; depth++) {
     for (const anchor of anchors) {
       if (equalBytes(anchor.der, current.der)) return path;
-      if (anchor.subject === current.issuer && crypto.verifyCertificateSignature(current.der, anchor.spki)) {
+      if (equalBytes(anchor.subjectDer, current.issuerDer) && signedBy(crypto, current, anchor)) {
         if (!anchor.isCa) throw new AirlockError('ERR_CERT_UNTRUSTED', 'the anchor is not a CA');
         checkValidity(anchor, at);
         path.push(anchor);
         return path;
       }
     }
-    const issuer = pool.find((c) => c.subject === current.issuer && c !== current && !equalBytes(c.der, current.der));
-    if (!issuer || !issuer.isCa || !crypto.verifyCertificateSignature(current.der, issuer.spki)) break;
+    const issuer = pool.find((c) => equalBytes(c.subjectDer, current.issuerDer) && !equalBytes(c.der, current.der));
+    if (!issuer || !issuer.isCa || !signedBy(crypto, current, issuer)) break;
     checkValidity(issuer, at);
     path.push(issuer);
     current = issuer;
   }
   throw new AirlockError('ERR_CERT_UNTRUSTED', `no path from "${leaf.subject}" to a trust anchor`);
+}
+
+/** ES256 (the only algorithm Airlock issues) on the fast path; anything else through the port. */
+function signedBy(crypto: Crypto, cert: Certificate, issuer: Certificate): boolean {
+  if (cert.signatureAlgorithm === Oid.ecdsaWithSha256) return crypto.verifyEs256(issuer.spki, cert.tbs, cert.signature, 'der');
+  return crypto.verifyCertificateSignature(cert.der, issuer.spki);
 }
 
 function checkValidity(c: Certificate, at: Date): void {

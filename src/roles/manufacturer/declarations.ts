@@ -4,16 +4,13 @@
  * of authorized onboarders. Only the current owner may make such a change.
  */
 import type { Kysely, Transaction } from 'kysely';
-import { z } from 'zod';
 import { AirlockError, ensure } from '../../core/errors.js';
 import type { Party } from '../../core/party.js';
-import { partyIdFromSpki } from '../../core/party.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
-import { decodeCompact, payloadJson, verifyCompact } from '../../protocols/jws/compact.js';
-import { verifyChain } from '../../protocols/x509/chain.js';
-import { parseCertificateBase64 } from '../../protocols/x509/certificate.js';
+import { decodeCompact, payloadJson } from '../../protocols/jws/compact.js';
+import { verifyOwnershipRequest } from '../../protocols/declaration/ownership-request.js';
 import { declarationHash, signDeclaration } from '../../protocols/declaration/sign.js';
-import { PartySchema, type DeclarationBody, type DeclarationEvent, type DeclarationExport } from '../../protocols/declaration/schema.js';
+import { type DeclarationBody, type DeclarationEvent, type DeclarationExport } from '../../protocols/declaration/schema.js';
 import type { RoleContext } from '../shared/context.js';
 import type { ManufacturerPki } from './pki.js';
 
@@ -77,22 +74,18 @@ export class DeclarationService {
     return { format: 'airlock-declarations/1', 'exported-on': this.ctx.clock.now().toISOString(), devices };
   }
 
-  /**
-   * An ownership operation sent over the network: a JWS signed by a key that the owner's CA
-   * certified (x5c: signer, ..., CA). The CA's key hash is the acting party.
-   */
-  verifyOwnershipRequest(text: string, maxSkewSeconds: number): { actorId: string; op: OwnershipOp } {
-    const jws = decodeCompact(text);
-    ensure(jws.header.x5c && jws.header.x5c.length >= 2, 'ERR_DECLARATION_FORBIDDEN', 'x5c must carry the signer and the owner CA');
-    const chain = jws.header.x5c.map(parseCertificateBase64);
-    const ca = chain[chain.length - 1]!;
-    verifyChain(this.ctx.crypto, { leaf: chain[0]!, intermediates: chain.slice(1, -1), anchors: [ca], at: this.ctx.clock.now() });
-    verifyCompact(this.ctx.crypto, jws, chain[0]!.spki);
-    const parsed = OwnershipOp.safeParse(payloadJson(jws));
-    if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);
-    const skew = Math.abs(new Date(parsed.data['created-on']).getTime() - this.ctx.clock.now().getTime()) / 1000;
-    ensure(skew <= maxSkewSeconds, 'ERR_DECLARATION_FORBIDDEN', 'the request is too old or from the future');
-    return { actorId: partyIdFromSpki(this.ctx.crypto, ca.spki), op: parsed.data };
+  /** Applies an owner's signed request (see protocols/declaration/ownership-request.ts). */
+  async applyOwnershipRequest(serial: string, text: string, maxSkewSeconds: number): Promise<string[]> {
+    const { actorId, op } = verifyOwnershipRequest(this.ctx.crypto, text, { at: this.ctx.clock.now(), maxSkewSeconds });
+    ensure(op['serial-number'] === serial, 'ERR_INPUT_SCHEMA', 'serial-number differs from the URL');
+    switch (op.op) {
+      case 'transfer':
+        return this.transfer(serial, actorId, op.party);
+      case 'add-onboarder':
+        return this.addOnboarder(serial, actorId, op.party);
+      case 'remove-onboarder':
+        return this.removeOnboarder(serial, actorId, op.party.id);
+    }
   }
 
   async #change(serial: string, actorId: string, next: (prev: DeclarationBody) => { event: DeclarationEvent; owner: Party; onboarders: Party[] }): Promise<string[]> {
@@ -125,10 +118,3 @@ export class DeclarationService {
       .execute();
   }
 }
-
-export const OwnershipOp = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('transfer'), 'serial-number': z.string(), party: PartySchema, 'created-on': z.iso.datetime({ offset: true }) }),
-  z.object({ op: z.literal('add-onboarder'), 'serial-number': z.string(), party: PartySchema, 'created-on': z.iso.datetime({ offset: true }) }),
-  z.object({ op: z.literal('remove-onboarder'), 'serial-number': z.string(), party: PartySchema.pick({ id: true }), 'created-on': z.iso.datetime({ offset: true }) }),
-]);
-export type OwnershipOp = z.infer<typeof OwnershipOp>;

@@ -22,13 +22,7 @@ export function manufacturerRoutes(app: FastifyInstance, m: Manufacturer): void 
     if (typeof req.body !== 'string' || !req.headers['content-type']?.startsWith('application/jose')) {
       throw new AirlockError('ERR_INPUT_MEDIA_TYPE', 'expected application/jose');
     }
-    const { actorId, op } = m.declarations.verifyOwnershipRequest(req.body, m.config.ownershipRequestSkewSeconds);
-    if (op['serial-number'] !== req.params.serial) throw new AirlockError('ERR_INPUT_SCHEMA', 'serial-number differs from the URL');
-    const serial = req.params.serial;
-    const chain =
-      op.op === 'transfer' ? await m.declarations.transfer(serial, actorId, op.party)
-      : op.op === 'add-onboarder' ? await m.declarations.addOnboarder(serial, actorId, op.party)
-      : await m.declarations.removeOnboarder(serial, actorId, op.party.id);
+    const chain = await m.declarations.applyOwnershipRequest(req.params.serial, req.body, m.config.ownershipRequestSkewSeconds);
     return { chain };
   });
 }

@@ -8,7 +8,7 @@ import { AirlockError } from '../../core/errors.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
 import type { MasaClient } from '../../adapters/http/masa-client.js';
 import { DeclarationExport } from '../../protocols/declaration/schema.js';
-import { assertNotStale, verifyDeclarationChain } from '../../protocols/declaration/verify.js';
+import { assertNotStale, mayOnboard, verifyDeclarationChain, type VerifiedDeclarationChain } from '../../protocols/declaration/verify.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
 import type { RoleContext } from '../shared/context.js';
 
@@ -19,6 +19,7 @@ export class NetworkDeclarations {
     private readonly manufacturerAnchors: () => readonly Certificate[],
     private readonly masa: MasaClient,
     private readonly realtime: boolean,
+    private readonly ownerId: string,
   ) {}
 
   /** Installs an export file. All or nothing: one bad chain refuses the whole file. */
@@ -35,29 +36,40 @@ export class NetworkDeclarations {
       for (const d of verified) {
         const known = await trx.selectFrom('net_declarations').select('sequence').where('serial', '=', d.serial).executeTakeFirst();
         assertNotStale(d.v, known?.sequence);
-        await this.#put(trx, d.serial, d.chain, d.v.latest.sequence, d.v.latestHash, 'import');
+        await this.#put(trx, d.serial, d.chain, d.v, 'import');
       }
     });
     return { installed: verified.length };
   }
 
-  /** The chain to send a device in step 6. */
+  /**
+   * The chain to send a device in step 6: the installed one while it names this network,
+   * else the manufacturer's current one (the device may have been resold to us since).
+   */
   async chainFor(serial: string, masaUrl: string | undefined): Promise<string[]> {
-    const row = await this.db.selectFrom('net_declarations').select('chain').where('serial', '=', serial).executeTakeFirst();
-    if (row) return JSON.parse(row.chain) as string[];
+    const row = await this.db.selectFrom('net_declarations').select(['chain', 'authorizes_owner']).where('serial', '=', serial).executeTakeFirst();
+    if (row && (row.authorizes_owner === 1 || !this.realtime || !masaUrl)) return JSON.parse(row.chain) as string[];
     if (!this.realtime || !masaUrl) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
     const chain = await this.masa.fetchDeclarationChain(masaUrl, serial);
     const v = verifyDeclarationChain(this.ctx.crypto, chain, { manufacturerAnchors: this.manufacturerAnchors(), serialNumber: serial, at: this.ctx.clock.now() });
     await this.db.transaction().execute(async (trx) => {
       const known = await trx.selectFrom('net_declarations').select('sequence').where('serial', '=', serial).executeTakeFirst();
       assertNotStale(v, known?.sequence);
-      await this.#put(trx, serial, chain, v.latest.sequence, v.latestHash, 'realtime');
+      await this.#put(trx, serial, chain, v, 'realtime');
     });
     return chain;
   }
 
-  async #put(trx: Kysely<NetworkDb>, serial: string, chain: string[], sequence: number, hash: string, source: string): Promise<void> {
-    const values = { serial, sequence, latest_hash: hash, chain: JSON.stringify(chain), source, installed_at: this.ctx.clock.now().toISOString() };
+  async #put(trx: Kysely<NetworkDb>, serial: string, chain: string[], v: VerifiedDeclarationChain, source: string): Promise<void> {
+    const values = {
+      serial,
+      sequence: v.latest.sequence,
+      latest_hash: v.latestHash,
+      authorizes_owner: mayOnboard(v.latest, this.ownerId) ? 1 : 0,
+      chain: JSON.stringify(chain),
+      source,
+      installed_at: this.ctx.clock.now().toISOString(),
+    };
     await trx.insertInto('net_declarations').values(values).onConflict((oc) => oc.column('serial').doUpdateSet(values)).execute();
   }
 }

@@ -16,6 +16,7 @@ import { createHttpsServer, listen } from '../../adapters/http/server.js';
 import { HttpMasaClient, type MasaClient } from '../../adapters/http/masa-client.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
 import { encodeCertsOnly } from '../../protocols/est/certs-only.js';
+import { signOwnershipRequest, type OwnershipOp } from '../../protocols/declaration/ownership-request.js';
 import type { RoleContext } from '../shared/context.js';
 import { networkDefaults, type NetworkConfig } from './defaults.js';
 import { openNetworkPki, type NetworkPki } from './pki.js';
@@ -64,7 +65,7 @@ export class Network {
     const owner: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.domainCa.cert.spki), name: config.ownerName };
     const anchors = [...opts.manufacturerAnchors];
     const masa = opts.masaClient ?? new HttpMasaClient(anchors.map((c) => toPem('CERTIFICATE', c.der)).join(''));
-    const declarations = new NetworkDeclarations(opts.ctx, store.db, () => anchors, masa, config.realtimeDeclarations);
+    const declarations = new NetworkDeclarations(opts.ctx, store.db, () => anchors, masa, config.realtimeDeclarations, owner.id);
     const credentials = new CredentialIssuer(opts.ctx, store.db, pki, sealer, { ownerName: config.ownerName, ldevidValidityDays: config.ldevidValidityDays });
     const inventory = new Inventory(store.db);
     const registrar = new Registrar(opts.ctx, store.db, pki, config, { manufacturerAnchors: () => anchors }, masa, declarations, credentials, inventory);
@@ -82,6 +83,16 @@ export class Network {
   /** The domain CA in PEM: what a device, or curl, trusts once onboarded. */
   domainCaPem(): string {
     return toPem('CERTIFICATE', this.pki.domainCa.cert.der);
+  }
+
+  /**
+   * As the device's owner, asks its manufacturer to transfer it or to add or remove an
+   * authorized onboarder. Signed with the registrar key, which the domain CA (the owner's
+   * identity) certifies. Returns the new declaration chain.
+   */
+  async changeDeclaration(manufacturerUrl: string, op: DistributiveOmit<OwnershipOp, 'created-on'>): Promise<string[]> {
+    const request = signOwnershipRequest(this.ctx.crypto, this.pki.registrar.key, { signer: this.pki.registrar.cert, ownerCa: this.pki.domainCa.cert }, { ...op, 'created-on': this.ctx.clock.now().toISOString() } as OwnershipOp);
+    return this.masa.sendOwnershipRequest(manufacturerUrl, op['serial-number'], request);
   }
 
   async serve(port: number, host = '127.0.0.1'): Promise<string> {
@@ -105,3 +116,5 @@ export class Network {
     await this.store.close();
   }
 }
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

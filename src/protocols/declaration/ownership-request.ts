@@ -1,0 +1,49 @@
+/**
+ * An owner's request to change a device's declaration (report section 6: only the device
+ * owner may transfer ownership or name authorized onboarders). A JWS signed by a key that the
+ * owner's CA certified; x5c carries the signer first and the owner's CA last, whose key hash
+ * is the acting party.
+ */
+import { z } from 'zod';
+import { AirlockError, ensure } from '../../core/errors.js';
+import { toBase64 } from '../../core/bytes.js';
+import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
+import { partyIdFromSpki } from '../../core/party.js';
+import { decodeCompact, payloadJson, signCompact, verifyCompact } from '../jws/compact.js';
+import { verifyChain } from '../x509/chain.js';
+import { parseCertificateBase64, type Certificate } from '../x509/certificate.js';
+import { PartySchema } from './schema.js';
+
+const createdOn = z.iso.datetime({ offset: true });
+
+export const OwnershipOp = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('transfer'), 'serial-number': z.string(), party: PartySchema, 'created-on': createdOn }),
+  z.object({ op: z.literal('add-onboarder'), 'serial-number': z.string(), party: PartySchema, 'created-on': createdOn }),
+  z.object({ op: z.literal('remove-onboarder'), 'serial-number': z.string(), party: PartySchema.pick({ id: true }), 'created-on': createdOn }),
+]);
+export type OwnershipOp = z.infer<typeof OwnershipOp>;
+
+export const OWNERSHIP_REQUEST_MEDIA_TYPE = 'application/jose';
+
+export function signOwnershipRequest(crypto: Crypto, key: PrivateKeyHandle, chain: { signer: Certificate; ownerCa: Certificate }, op: OwnershipOp): string {
+  const x5c = [toBase64(chain.signer.der), toBase64(chain.ownerCa.der)];
+  return signCompact(crypto, key, { alg: 'ES256', typ: 'airlock-ownership+jws', x5c }, op);
+}
+
+export function verifyOwnershipRequest(crypto: Crypto, text: string, ctx: { at: Date; maxSkewSeconds: number }): { actorId: string; op: OwnershipOp } {
+  const jws = decodeCompact(text);
+  ensure(jws.header.x5c && jws.header.x5c.length >= 2, 'ERR_DECLARATION_FORBIDDEN', 'x5c must carry the signer and the owner CA');
+  const chain = jws.header.x5c.map(parseCertificateBase64);
+  const ca = chain[chain.length - 1]!;
+  try {
+    verifyChain(crypto, { leaf: chain[0]!, intermediates: chain.slice(1, -1), anchors: [ca], at: ctx.at });
+  } catch (cause) {
+    throw new AirlockError('ERR_DECLARATION_FORBIDDEN', 'the signer is not certified by the owner CA', { cause });
+  }
+  verifyCompact(crypto, jws, chain[0]!.spki);
+  const parsed = OwnershipOp.safeParse(payloadJson(jws));
+  if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);
+  const skew = Math.abs(new Date(parsed.data['created-on']).getTime() - ctx.at.getTime()) / 1000;
+  ensure(skew <= ctx.maxSkewSeconds, 'ERR_DECLARATION_FORBIDDEN', 'the request is too old or from the future');
+  return { actorId: partyIdFromSpki(crypto, ca.spki), op: parsed.data };
+}

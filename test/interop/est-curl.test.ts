@@ -1,0 +1,150 @@
+/**
+ * curl and OpenSSL as a real RFC 7030 EST client of Airlock's registrar. The device's BRSKI
+ * steps 5-7 run as the device agent runs them (leaving it 'authenticated'), then curl
+ * enrolls with a CSR made by `openssl req`, and `openssl verify` checks the LDevID.
+ * The servers run in this process: curl and openssl are always spawned asynchronously.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importPkcs8 } from '../../src/adapters/crypto/node-crypto.js';
+import { PeerConnection } from '../../src/adapters/http/connection.js';
+import { equalBytes, fromBase64, fromPem, toBase64, toPem } from '../../src/core/bytes.js';
+import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, signVoucherStatus } from '../../src/protocols/brski/status.js';
+import { decodeCertsOnly } from '../../src/protocols/est/certs-only.js';
+import { signPledgeVoucherRequest } from '../../src/protocols/voucher/pledge-voucher-request.js';
+import { verifyVoucher } from '../../src/protocols/voucher/voucher.js';
+import { VOUCHER_JWS_MEDIA_TYPE } from '../../src/protocols/voucher/schema.js';
+import { parseCertificate, parseCertificateBase64 } from '../../src/protocols/x509/certificate.js';
+import { startTestSystem, type TestSystem } from '../support/harness.js';
+
+const run = promisify(execFile);
+
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const toolsPresent = onPath('curl') && onPath('openssl');
+if (!toolsPresent) console.log('skipped: curl/openssl not installed');
+
+describe.skipIf(!toolsPresent)('interop: curl + OpenSSL as an RFC 7030 EST client', () => {
+  let sys: TestSystem;
+  let dir: string;
+  let base: string;
+  let port: string;
+  let serial: string;
+  const file = (name: string) => path.join(dir, name);
+
+  /** curl with the registrar's host name pinned to loopback; returns status, content type and body. */
+  async function curl(args: string[]): Promise<{ status: number; contentType: string; body: string }> {
+    const bodyFile = file(`body-${Math.random().toString(36).slice(2)}`);
+    const { stdout } = await run('curl', [
+      '-sS', '--tlsv1.3', '--resolve', `localhost:${port}:127.0.0.1`, '--cacert', file('domainca.pem'),
+      '-o', bodyFile, '-w', '%{http_code} %{content_type}', ...args,
+    ]);
+    const [status, ...ct] = stdout.trim().split(' ');
+    return { status: Number(status), contentType: ct.join(' '), body: fs.readFileSync(bodyFile, 'utf8') };
+  }
+
+  beforeAll(async () => {
+    sys = await startTestSystem();
+    dir = fs.mkdtempSync(path.join(sys.dir, 'curl-'));
+    port = new URL(sys.registrarUrl).port;
+    base = `https://localhost:${port}`;
+    fs.writeFileSync(file('domainca.pem'), sys.network.domainCaPem());
+
+    // BRSKI steps 5-7, exactly as the device agent does them.
+    const device = await sys.newDevice();
+    serial = device.serial;
+    const { crypto, clock } = sys.ctx;
+    const birth = await device.agent.birth();
+    const idevid = parseCertificateBase64(birth.idevidChain[0]!);
+    const idevidKey = importPkcs8(fromBase64(birth.idevidKey)!);
+    const chainPem = birth.idevidChain.map((c) => toPem('CERTIFICATE', fromBase64(c)!)).join('');
+    const keyPem = toPem('PRIVATE KEY', fromBase64(birth.idevidKey)!);
+    const conn = await PeerConnection.open(sys.registrarUrl, { cert: chainPem, key: keyPem });
+    try {
+      const registrarCert = parseCertificate(conn.peerCertificate());
+      const nonce = toBase64(crypto.bytes(16));
+      const pvr = signPledgeVoucherRequest(crypto, idevidKey, idevid, { serialNumber: serial, nonce, createdOn: clock.now(), proximityRegistrarCert: registrarCert.der });
+      const voucherText = (await conn.call('POST', '/.well-known/brski/requestvoucher', { body: pvr, contentType: VOUCHER_JWS_MEDIA_TYPE, accept: VOUCHER_JWS_MEDIA_TYPE })).body;
+      verifyVoucher(crypto, voucherText, { manufacturerAnchors: [parseCertificateBase64(birth.manufacturerAnchor)], serialNumber: serial, nonce, at: clock.now() });
+      const binding = conn.exportKeyingMaterial(CHANNEL_BINDING_LENGTH, CHANNEL_BINDING_LABEL);
+      const status = signVoucherStatus(crypto, idevidKey, idevid, { ok: true, reason: 'voucher accepted', nonce, channelBinding: binding });
+      await conn.call('POST', '/.well-known/brski/voucher_status', { body: status, contentType: 'application/jose' });
+    } finally {
+      await conn.close();
+    }
+    expect((await sys.network.inventory.device(serial)).state).toBe('authenticated');
+
+    fs.writeFileSync(file('idevid.pem'), chainPem, { mode: 0o600 });
+    fs.writeFileSync(file('idevid.key'), keyPem, { mode: 0o600 });
+    await run('openssl', [
+      'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', file('ldevid.key'), '-subj', `/CN=${serial}`, '-outform', 'DER', '-out', file('csr.der'),
+    ]);
+    fs.chmodSync(file('ldevid.key'), 0o600);
+    fs.writeFileSync(file('csr.b64'), fs.readFileSync(file('csr.der')).toString('base64'));
+  });
+  afterAll(async () => sys?.close());
+
+  /** A base64 certs-only reply -> PEM certificates, by OpenSSL. */
+  async function opensslCerts(body: string, name: string): Promise<string> {
+    fs.writeFileSync(file(`${name}.p7`), Buffer.from(body.replace(/\r/g, '').replace(/\s+/g, ''), 'base64'));
+    await run('openssl', ['pkcs7', '-inform', 'DER', '-in', file(`${name}.p7`), '-print_certs', '-out', file(`${name}.pem`)]);
+    return fs.readFileSync(file(`${name}.pem`), 'utf8');
+  }
+
+  it('GET /cacerts over curl: a certs-only reply that OpenSSL decodes to the domain CA', async () => {
+    const res = await curl([`${base}/.well-known/est/cacerts`]);
+    expect(res.status).toBe(200);
+    expect(res.contentType).toMatch(/^application\/pkcs7-mime/);
+    const certs = fromPem(await opensslCerts(res.body, 'cacerts'));
+    const domainCa = fromPem(sys.network.domainCaPem())[0]!;
+    expect(certs).toHaveLength(1);
+    expect(equalBytes(certs[0]!, domainCa)).toBe(true);
+    expect(decodeCertsOnly(res.body.replace(/\r/g, '')).map((c) => toBase64(c))).toEqual([toBase64(domainCa)]);
+  });
+
+  it('POST /simpleenroll without a client certificate: 401 problem+json ERR_IDEVID_MISSING', async () => {
+    const res = await curl(['-H', 'Content-Type: application/pkcs10', '--data-binary', `@${file('csr.b64')}`, `${base}/.well-known/est/simpleenroll`]);
+    expect(res.status).toBe(401);
+    expect(res.contentType).toMatch(/^application\/problem\+json/);
+    expect((JSON.parse(res.body) as { code?: string }).code).toBe('ERR_IDEVID_MISSING');
+    expect((await sys.network.inventory.device(serial)).state).toBe('authenticated');
+  });
+
+  it('POST /simpleenroll with the IDevID: an LDevID for the OpenSSL key that `openssl verify` accepts against the domain CA', async () => {
+    const res = await curl([
+      '--cert', file('idevid.pem'), '--key', file('idevid.key'),
+      '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${file('csr.b64')}`, `${base}/.well-known/est/simpleenroll`,
+    ]);
+    expect(res.status, res.body).toBe(200);
+    expect(res.contentType).toMatch(/^application\/pkcs7-mime/);
+    expect(res.contentType).toContain('smime-type=certs-only');
+    const pem = await opensslCerts(res.body, 'ldevid');
+    expect(fromPem(pem)).toHaveLength(1);
+
+    const verified = await run('openssl', ['verify', '-CAfile', file('domainca.pem'), file('ldevid.pem')]);
+    expect(verified.stdout.trim()).toBe(`${file('ldevid.pem')}: OK`);
+    // And OpenSSL does refuse it against another CA (the IDevID chain's): the check can fail.
+    await expect(run('openssl', ['verify', '-CAfile', file('idevid.pem'), file('ldevid.pem')])).rejects.toThrow();
+
+    // The certificate is for the key OpenSSL generated, not the IDevID's.
+    const certKey = (await run('openssl', ['x509', '-in', file('ldevid.pem'), '-noout', '-pubkey'])).stdout;
+    const csrKey = (await run('openssl', ['pkey', '-in', file('ldevid.key'), '-pubout'])).stdout;
+    expect(certKey).toBe(csrKey);
+    const ldevid = parseCertificate(fromPem(pem)[0]!);
+    expect(ldevid.subject).toContain(serial);
+    expect((await sys.network.inventory.device(serial)).state).toBe('provisioned');
+  });
+});
