@@ -1,63 +1,77 @@
 /**
- * EST enrollment requests (RFC 7030 section 4.2): a base64 PKCS#10 body. The device
- * generates its own key; the registrar checks the proof of possession and the key type.
+ * EST enrollment requests (RFC 7030 section 4.2): a base64 PKCS#10 (RFC 2986) body. The
+ * device generates its own key; the registrar checks the proof of possession and the key.
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { AirlockError, ensure } from '../../core/errors.js';
 import { fromBase64 } from '../../core/bytes.js';
+import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
+import { DerReader, Tag, decodeOid, encodeOid, tlv } from '../x509/der.js';
 import { Oid } from '../x509/oids.js';
 
 export interface VerifiedCsr {
   readonly der: Uint8Array;
-  readonly subject: string;
   readonly spki: Uint8Array;
 }
 
 const MAX_CSR_BYTES = 8 * 1024;
+const CODE = 'ERR_CSR_MALFORMED';
 
 export function decodeCsrBody(body: string): Uint8Array {
   const der = fromBase64(body);
-  if (!der || der.length === 0) throw new AirlockError('ERR_CSR_MALFORMED', 'the body is not base64');
-  if (der.length > MAX_CSR_BYTES) throw new AirlockError('ERR_CSR_MALFORMED', 'too large');
+  if (!der || der.length === 0) throw new AirlockError(CODE, 'the body is not base64');
+  if (der.length > MAX_CSR_BYTES) throw new AirlockError(CODE, 'too large');
   return der;
 }
 
-export async function verifyCsr(der: Uint8Array): Promise<VerifiedCsr> {
-  let csr: x509.Pkcs10CertificateRequest;
-  try {
-    csr = new x509.Pkcs10CertificateRequest(der as Uint8Array<ArrayBuffer>);
-  } catch (cause) {
-    throw new AirlockError('ERR_CSR_MALFORMED', undefined, { cause });
-  }
-  const alg = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
-  ensure(alg.name === 'ECDSA' && alg.namedCurve === 'P-256', 'ERR_CSR_KEY', 'Airlock issues certificates for ECDSA P-256 keys');
-  let ok = false;
-  try {
-    ok = await csr.verify();
-  } catch (cause) {
-    throw new AirlockError('ERR_CSR_SIGNATURE', undefined, { cause });
-  }
-  ensure(ok, 'ERR_CSR_SIGNATURE');
-  return { der, subject: csr.subject, spki: new Uint8Array(csr.publicKey.rawData) };
+/** Parses the request, checks its key is ECDSA P-256 and that it is signed by that key. */
+export function verifyCsr(crypto: Crypto, der: Uint8Array): VerifiedCsr {
+  const outer = new DerReader(der, CODE);
+  const req = outer.enter(Tag.SEQUENCE);
+  outer.end();
+  const info = req.read(Tag.SEQUENCE);
+  const sigAlg = decodeOid(req.enter(Tag.SEQUENCE).read(Tag.OID).value);
+  const sig = req.read(Tag.BIT_STRING).value;
+  req.end();
+
+  const fields = new DerReader(info.value, CODE);
+  const version = fields.read(Tag.INTEGER).value;
+  ensure(version.length === 1 && version[0] === 0, CODE, 'PKCS#10 version must be 0');
+  fields.read(Tag.SEQUENCE); // subject: the registrar decides the subject itself
+  const spkiTlv = fields.read(Tag.SEQUENCE);
+  fields.readOptional(0xa0);
+  fields.end();
+
+  const spki = new DerReader(spkiTlv.value, CODE);
+  const alg = spki.enter(Tag.SEQUENCE);
+  const keyType = decodeOid(alg.read(Tag.OID).value);
+  const curve = alg.done ? undefined : decodeOid(alg.read(Tag.OID).value);
+  ensure(keyType === Oid.ecPublicKey && curve === Oid.secp256r1, 'ERR_CSR_KEY', 'Airlock issues certificates for ECDSA P-256 keys');
+  ensure(sigAlg === Oid.ecdsaWithSha256, 'ERR_CSR_SIGNATURE', 'the request must be signed with ecdsa-with-SHA256');
+  ensure(sig[0] === 0 && crypto.verifyEs256(spkiTlv.raw, info.raw, sig.subarray(1), 'der'), 'ERR_CSR_SIGNATURE');
+  return { der, spki: spkiTlv.raw };
+}
+
+/** Device side: a request for `key`, subject CN=`commonName`, signed by that key (proof of possession). */
+export function buildCsr(crypto: Crypto, key: PrivateKeyHandle, commonName: string): Uint8Array {
+  const name = tlv(Tag.SEQUENCE, tlv(Tag.SET, tlv(Tag.SEQUENCE, encodeOid('2.5.4.3'), tlv(Tag.UTF8String, new TextEncoder().encode(commonName)))));
+  const info = tlv(Tag.SEQUENCE, tlv(Tag.INTEGER, new Uint8Array([0])), name, key.spki, tlv(0xa0));
+  const signature = p1363ToDer(crypto.signEs256(key, info));
+  return tlv(Tag.SEQUENCE, info, tlv(Tag.SEQUENCE, encodeOid(Oid.ecdsaWithSha256)), tlv(Tag.BIT_STRING, new Uint8Array([0]), signature));
+}
+
+/** r || s (64 bytes) to the DER Ecdsa-Sig-Value that X.509 and PKCS#10 carry. */
+export function p1363ToDer(sig: Uint8Array): Uint8Array {
+  const int = (b: Uint8Array) => {
+    let i = 0;
+    while (i < b.length - 1 && b[i] === 0) i++;
+    const v = b.subarray(i);
+    return tlv(Tag.INTEGER, ...(v[0]! & 0x80 ? [new Uint8Array([0]), v] : [v]));
+  };
+  return tlv(Tag.SEQUENCE, int(sig.subarray(0, 32)), int(sig.subarray(32)));
 }
 
 /** RFC 7030 section 4.5: the attributes the registrar wants: ECDSA with SHA-256 on P-256. */
 export function csrAttributes(): Uint8Array {
   // SEQUENCE { OID ecdsa-with-SHA256, SEQUENCE { OID ecPublicKey, SET { OID secp256r1 } } }
-  const oid = (dotted: string) => encodeOid(dotted);
-  const tlv = (tag: number, body: Uint8Array) => new Uint8Array([tag, body.length, ...body]);
-  const attr = tlv(0x30, new Uint8Array([...oid(Oid.ecPublicKey), ...tlv(0x31, oid(Oid.secp256r1))]));
-  return tlv(0x30, new Uint8Array([...oid(Oid.ecdsaWithSha256), ...attr]));
-}
-
-function encodeOid(dotted: string): Uint8Array {
-  const arcs = dotted.split('.').map(Number);
-  const out = [40 * arcs[0]! + arcs[1]!];
-  for (const arc of arcs.slice(2)) {
-    const bytes = [arc & 0x7f];
-    for (let v = arc >>> 7; v > 0; v >>>= 7) bytes.unshift((v & 0x7f) | 0x80);
-    out.push(...bytes);
-  }
-  return new Uint8Array([0x06, out.length, ...out]);
+  return tlv(Tag.SEQUENCE, encodeOid(Oid.ecdsaWithSha256), tlv(Tag.SEQUENCE, encodeOid(Oid.ecPublicKey), tlv(Tag.SET, encodeOid(Oid.secp256r1))));
 }

@@ -9,8 +9,7 @@ import { SecureStoreEntry, type AppBootstrap, type BirthCredentials, type Onboar
 import { OnboardingStep, stepName, type OnboardingStepNumber } from '../../core/onboarding-steps.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import type { SecureStore } from '../../core/ports.js';
-import { exportPkcs8, importPkcs8, privateKeyPem } from '../../adapters/crypto/node-crypto.js';
-import { generateKeyAndCsr } from '../../adapters/crypto/csr.js';
+import { exportPkcs8, generateP256Key, importPkcs8, privateKeyPem } from '../../adapters/crypto/node-crypto.js';
 import { PeerConnection } from '../../adapters/http/connection.js';
 import { parseCertificate, parseCertificateBase64, type Certificate } from '../../protocols/x509/certificate.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
@@ -20,6 +19,7 @@ import { VOUCHER_JWS_MEDIA_TYPE } from '../../protocols/voucher/schema.js';
 import { assertNotStale, mayOnboard, verifyDeclarationChain } from '../../protocols/declaration/verify.js';
 import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, signVoucherStatus } from '../../protocols/brski/status.js';
 import { decodeCertsOnly } from '../../protocols/est/certs-only.js';
+import { buildCsr } from '../../protocols/est/csr.js';
 import type { RoleContext } from '../shared/context.js';
 
 export interface JournalEntry {
@@ -117,7 +117,8 @@ export class DeviceAgent {
       // Step 15: onboarding credentials. An LDevID for a key made here, and a Wi-Fi PSK.
       const cacerts = decodeCertsOnly((await conn.call('GET', '/.well-known/est/cacerts')).body);
       ensure(cacerts.some((c) => equalBytes(c, domainCa.der)), 'ERR_NETWORK_UNTRUSTED', 'the EST CA is not the pinned domain CA');
-      const { key, csrDer } = await generateKeyAndCsr(`CN=${birth.serialNumber}`);
+      const key = generateP256Key();
+      const csrDer = buildCsr(crypto, key, birth.serialNumber);
       const issued = decodeCertsOnly((await conn.call('POST', '/.well-known/est/simpleenroll', { body: toBase64(csrDer), contentType: 'application/pkcs10' })).body);
       const ldevid = parseCertificate(issued[0]!);
       verifyChain(crypto, { leaf: ldevid, anchors: [domainCa], at: clock.now() });

@@ -114,7 +114,7 @@ export class Registrar {
   async simpleEnroll(ch: ChannelContext, body: string): Promise<Certificate> {
     return this.#audited(ch, 'simpleenroll', OnboardingStep.Provisioning, async (setSerial) => {
       const device = await this.#session(ch, ['authenticated', 'provisioned'], setSerial);
-      const csr = await verifyCsr(decodeCsrBody(body));
+      const csr = verifyCsr(this.ctx.crypto, decodeCsrBody(body));
       ensure(!equalBytes(csr.spki, device.idevid.spki), 'ERR_CSR_KEY', 'the LDevID key must not be the IDevID key');
       const cert = await this.credentials.signLdevid(device.serial, csr.spki);
       const at = this.ctx.clock.now().toISOString();
@@ -135,7 +135,7 @@ export class Registrar {
       const holder = await this.credentials.isCurrent(current.serial);
       ensure(holder, 'ERR_CERT_REVOKED', 'the LDevID is not current');
       setSerial(holder.device);
-      const csr = await verifyCsr(decodeCsrBody(body));
+      const csr = verifyCsr(this.ctx.crypto, decodeCsrBody(body));
       const cert = await this.credentials.signLdevid(holder.device, csr.spki);
       const at = this.ctx.clock.now().toISOString();
       await this.db.transaction().execute(async (trx) => {
