@@ -1,7 +1,7 @@
 /** Small PKIs for protocol tests, made with the project's own issuer. */
 import { generateP256Key, NodeCrypto, type NodePrivateKey } from '../../src/adapters/crypto/node-crypto.js';
-import { issueCertificate } from '../../src/adapters/crypto/issue.js';
-import { parseCertificate, type Certificate } from '../../src/protocols/x509/certificate.js';
+import { issueCertificate } from '../../src/protocols/x509/issue.js';
+import type { Certificate } from '../../src/protocols/x509/certificate.js';
 import { caProfile, idevidProfile, signerProfile, type CertificateTemplate } from '../../src/protocols/x509/profiles.js';
 
 export const crypto = new NodeCrypto();
@@ -13,8 +13,7 @@ export interface Pair {
 
 export async function issue(template: CertificateTemplate, issuer?: Pair): Promise<Pair> {
   const key = generateP256Key();
-  const der = await issueCertificate(template, key.spki, issuer ? { key: issuer.key, cert: issuer.cert } : { key });
-  return { key, cert: parseCertificate(der) };
+  return { key, cert: issueCertificate(crypto, template, key.spki, issuer ? { key: issuer.key, cert: issuer.cert } : { key }) };
 }
 
 export const T0 = new Date('2026-01-01T00:00:00Z');

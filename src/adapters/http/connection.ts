@@ -42,7 +42,9 @@ export class PeerConnection {
     if (u.protocol !== 'https:') throw new AirlockError('ERR_CONFIG', 'only https URLs are accepted');
     const port = Number(u.port || 443);
     const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const s = tls.connect({
+      let s: tls.TLSSocket;
+      try {
+        s = tls.connect({
         host: u.hostname,
         port,
         servername: opts.servername ?? (/^[\d.]+$/.test(u.hostname) ? undefined : u.hostname),
@@ -53,7 +55,12 @@ export class PeerConnection {
         rejectUnauthorized: opts.ca !== undefined,
         checkServerIdentity: () => undefined,
         ALPNProtocols: ['http/1.1'],
-      });
+        });
+      } catch (cause) {
+        // A key that does not match its certificate, or PEM that does not parse.
+        reject(new AirlockError('ERR_CONFIG', 'the client credentials are not usable', { cause }));
+        return;
+      }
       s.setNoDelay(true);
       s.once('secureConnect', () => resolve(s));
       s.once('error', (cause) => reject(new AirlockError('ERR_TRANSPORT', cause.message, { cause })));
@@ -63,8 +70,14 @@ export class PeerConnection {
     let handedOut = false;
     // A keep-alive agent whose only connection is the one made above.
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
-    (agent as unknown as { createConnection: () => tls.TLSSocket }).createConnection = () => {
-      if (handedOut) throw new AirlockError('ERR_TRANSPORT', 'the connection was closed');
+    // A request queued when the peer closes the connection must fail, not wait for a socket
+    // that will never come: the error goes to the callback, as node:http expects.
+    type Create = (o: unknown, cb: (err: Error | null, s?: tls.TLSSocket) => void) => tls.TLSSocket | undefined;
+    (agent as unknown as { createConnection: Create }).createConnection = (_o, cb) => {
+      if (handedOut || socket.destroyed) {
+        cb(new AirlockError('ERR_TRANSPORT', 'the peer closed the connection'));
+        return undefined;
+      }
       handedOut = true;
       return socket;
     };

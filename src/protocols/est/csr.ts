@@ -7,6 +7,7 @@ import { fromBase64 } from '../../core/bytes.js';
 import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
 import { DerReader, Tag, decodeOid, encodeOid, tlv } from '../x509/der.js';
 import { Oid } from '../x509/oids.js';
+import { p1363ToDer } from '../x509/ecdsa.js';
 
 export interface VerifiedCsr {
   readonly der: Uint8Array;
@@ -57,17 +58,6 @@ export function buildCsr(crypto: Crypto, key: PrivateKeyHandle, commonName: stri
   const info = tlv(Tag.SEQUENCE, tlv(Tag.INTEGER, new Uint8Array([0])), name, key.spki, tlv(0xa0));
   const signature = p1363ToDer(crypto.signEs256(key, info));
   return tlv(Tag.SEQUENCE, info, tlv(Tag.SEQUENCE, encodeOid(Oid.ecdsaWithSha256)), tlv(Tag.BIT_STRING, new Uint8Array([0]), signature));
-}
-
-/** r || s (64 bytes) to the DER Ecdsa-Sig-Value that X.509 and PKCS#10 carry. */
-export function p1363ToDer(sig: Uint8Array): Uint8Array {
-  const int = (b: Uint8Array) => {
-    let i = 0;
-    while (i < b.length - 1 && b[i] === 0) i++;
-    const v = b.subarray(i);
-    return tlv(Tag.INTEGER, ...(v[0]! & 0x80 ? [new Uint8Array([0]), v] : [v]));
-  };
-  return tlv(Tag.SEQUENCE, int(sig.subarray(0, 32)), int(sig.subarray(32)));
 }
 
 /** RFC 7030 section 4.5: the attributes the registrar wants: ECDSA with SHA-256 on P-256. */

@@ -5,9 +5,18 @@
 import { Oid } from './oids.js';
 import { encodeIa5String } from './ia5-extension.js';
 
+/** One attribute of a distinguished name, in order, each its own RDN. */
+export interface NameAttribute {
+  oid: string;
+  value: string;
+}
+
+export const cn = (value: string): NameAttribute => ({ oid: '2.5.4.3', value });
+export const org = (value: string): NameAttribute => ({ oid: '2.5.4.10', value });
+export const serialNumberAttr = (value: string): NameAttribute => ({ oid: Oid.serialNumber, value });
+
 export interface CertificateTemplate {
-  /** RFC 4514 string; write `2.5.4.5=` for serialNumber. */
-  subject: string;
+  subject: NameAttribute[];
   notBefore: Date;
   notAfter: Date;
   ca: { pathLength?: number } | false;
@@ -34,7 +43,7 @@ export function idevidProfile(f: IdevidFields): CertificateTemplate {
   const extra: NonNullable<CertificateTemplate["extra"]> = [{ oid: Oid.masaUrl, value: encodeIa5String(f.masaUrl), critical: false }];
   if (f.mudUrl) extra.push({ oid: Oid.mudUrl, value: encodeIa5String(f.mudUrl), critical: false });
   return {
-    subject: `CN=${escapeRdn(f.model)}, O=${escapeRdn(f.manufacturer)}, 2.5.4.5=${escapeRdn(f.serialNumber)}`,
+    subject: [cn(f.model), org(f.manufacturer), serialNumberAttr(f.serialNumber)],
     notBefore: f.notBefore,
     notAfter: IDEVID_NOT_AFTER,
     ca: false,
@@ -47,7 +56,7 @@ export function idevidProfile(f: IdevidFields): CertificateTemplate {
 /** The locally significant device identity issued by the domain CA (step 15). */
 export function ldevidProfile(f: { serialNumber: string; domain: string; notBefore: Date; notAfter: Date }): CertificateTemplate {
   return {
-    subject: `CN=${escapeRdn(f.serialNumber)}, 2.5.4.5=${escapeRdn(f.serialNumber)}, O=${escapeRdn(f.domain)}`,
+    subject: [cn(f.serialNumber), serialNumberAttr(f.serialNumber), org(f.domain)],
     notBefore: f.notBefore,
     notAfter: f.notAfter,
     ca: false,
@@ -59,7 +68,7 @@ export function ldevidProfile(f: { serialNumber: string; domain: string; notBefo
 /** RFC 8995 section 2.3.2 and 5.3: the registrar's TLS certificate, with id-kp-cmcRA. */
 export function registrarProfile(f: { name: string; dnsNames: string[]; notBefore: Date; notAfter: Date }): CertificateTemplate {
   return {
-    subject: `CN=${escapeRdn(f.name)}`,
+    subject: [cn(f.name)],
     notBefore: f.notBefore,
     notAfter: f.notAfter,
     ca: false,
@@ -71,7 +80,7 @@ export function registrarProfile(f: { name: string; dnsNames: string[]; notBefor
 
 export function caProfile(f: { name: string; notBefore: Date; notAfter: Date; pathLength?: number }): CertificateTemplate {
   return {
-    subject: `CN=${escapeRdn(f.name)}`,
+    subject: [cn(f.name)],
     notBefore: f.notBefore,
     notAfter: f.notAfter,
     ca: f.pathLength === undefined ? {} : { pathLength: f.pathLength },
@@ -82,7 +91,7 @@ export function caProfile(f: { name: string; notBefore: Date; notAfter: Date; pa
 /** A signing certificate (MASA, declarations, TLS server). */
 export function signerProfile(f: { name: string; notBefore: Date; notAfter: Date; dnsNames?: string[]; serverAuth?: boolean }): CertificateTemplate {
   return {
-    subject: `CN=${escapeRdn(f.name)}`,
+    subject: [cn(f.name)],
     notBefore: f.notBefore,
     notAfter: f.notAfter,
     ca: false,
@@ -90,8 +99,4 @@ export function signerProfile(f: { name: string; notBefore: Date; notAfter: Date
     ...(f.serverAuth ? { extendedKeyUsage: [Oid.serverAuth] } : {}),
     ...(f.dnsNames ? { dnsNames: f.dnsNames } : {}),
   };
-}
-
-function escapeRdn(v: string): string {
-  return v.replace(/([,+"\\<>;=])/g, '\\$1').replace(/^([ #])/, '\\$1').replace(/ $/, '\\ ');
 }

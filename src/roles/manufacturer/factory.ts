@@ -10,7 +10,7 @@ import { SecureStoreEntry, type BirthCredentials } from '../../core/credentials.
 import type { SecureStore } from '../../core/ports.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
 import { exportPkcs8, generateP256Key } from '../../adapters/crypto/node-crypto.js';
-import { issueCertificate } from '../../adapters/crypto/issue.js';
+import { issueCertificate } from '../../protocols/x509/issue.js';
 import { idevidProfile } from '../../protocols/x509/profiles.js';
 import type { RoleContext } from '../shared/context.js';
 import { notBefore } from '../shared/pki.js';
@@ -39,7 +39,7 @@ export class Factory {
     const masaUrl = this.config.publicUrl;
     const mudUrl = `${this.config.mudBaseUrl}/${opts.model}.json`;
     const profile = idevidProfile({ serialNumber: serial, model: opts.model, manufacturer: this.config.name, masaUrl, mudUrl, notBefore: notBefore(at) });
-    const idevid = await issueCertificate(profile, key.spki, this.pki.idevidCa);
+    const idevid = issueCertificate(this.ctx.crypto, profile, key.spki, this.pki.idevidCa).der;
     const birth: BirthCredentials = {
       serialNumber: serial,
       model: opts.model,

@@ -5,9 +5,10 @@
 import type { Kysely } from 'kysely';
 import { toBase64Url } from '../../core/bytes.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
-import { issueCertificate, issueCrl } from '../../adapters/crypto/issue.js';
+import { issueCrl } from '../../adapters/crypto/issue.js';
+import { issueCertificate } from '../../protocols/x509/issue.js';
 import type { Sealer } from '../../adapters/crypto/seal.js';
-import { parseCertificate, type Certificate } from '../../protocols/x509/certificate.js';
+import type { Certificate } from '../../protocols/x509/certificate.js';
 import { ldevidProfile } from '../../protocols/x509/profiles.js';
 import type { RoleContext } from '../shared/context.js';
 import { notBefore } from '../shared/pki.js';
@@ -25,10 +26,10 @@ export class CredentialIssuer {
   ) {}
 
   /** Signs an LDevID; the caller records it with `recordLdevid` in its transaction. */
-  async signLdevid(serial: string, spki: Uint8Array): Promise<Certificate> {
+  signLdevid(serial: string, spki: Uint8Array): Certificate {
     const at = this.ctx.clock.now();
     const template = ldevidProfile({ serialNumber: serial, domain: this.opts.ownerName, notBefore: notBefore(at), notAfter: new Date(at.getTime() + this.opts.ldevidValidityDays * 86_400_000) });
-    return parseCertificate(await issueCertificate(template, spki, this.pki.domainCa));
+    return issueCertificate(this.ctx.crypto, template, spki, this.pki.domainCa);
   }
 
   /** Records a new LDevID and revokes every earlier one of the device (superseded). */

@@ -61,7 +61,7 @@ export class Network {
     const config = { ...networkDefaults, ...opts.config };
     const store = await openSqlite<NetworkDb>(opts.databaseFile, networkMigrations);
     const sealer = new Sealer(opts.kek);
-    const pki = await openNetworkPki(new KeyRing(store.db, 'net_keys', sealer), config.ownerName, config.hostnames, opts.ctx.clock.now());
+    const pki = await openNetworkPki(opts.ctx.crypto, new KeyRing(store.db, 'net_keys', sealer), config.ownerName, config.hostnames, opts.ctx.clock.now());
     const owner: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.domainCa.cert.spki), name: config.ownerName };
     const anchors = [...opts.manufacturerAnchors];
     const masa = opts.masaClient ?? new HttpMasaClient(anchors.map((c) => toPem('CERTIFICATE', c.der)).join(''));

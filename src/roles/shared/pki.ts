@@ -4,16 +4,16 @@
  */
 import type { KeyRing, KeyPair } from '../../adapters/store/key-ring.js';
 import { generateP256Key } from '../../adapters/crypto/node-crypto.js';
-import { issueCertificate, type Issuer } from '../../adapters/crypto/issue.js';
-import { parseCertificate } from '../../protocols/x509/certificate.js';
+import { issueCertificate, type Issuer } from '../../protocols/x509/issue.js';
 import type { CertificateTemplate } from '../../protocols/x509/profiles.js';
+import type { Crypto } from '../../core/ports.js';
 
-export async function ensureKeyPair(ring: KeyRing, name: string, template: CertificateTemplate, issuer: KeyPair | 'self', at: Date): Promise<KeyPair> {
+export async function ensureKeyPair(crypto: Crypto, ring: KeyRing, name: string, template: CertificateTemplate, issuer: KeyPair | 'self', at: Date): Promise<KeyPair> {
   const existing = await ring.get(name);
   if (existing) return existing;
   const key = generateP256Key();
   const signer: Issuer = issuer === 'self' ? { key } : { key: issuer.key, cert: issuer.cert };
-  const pair = { key, cert: parseCertificate(await issueCertificate(template, key.spki, signer)) };
+  const pair = { key, cert: issueCertificate(crypto, template, key.spki, signer) };
   await ring.put(name, pair, at);
   return pair;
 }

@@ -1,0 +1,112 @@
+/**
+ * Issuing certificates (RFC 5280 section 4.1) from the templates in profiles.ts: the
+ * TBSCertificate is built here with the DER writer and signed through the Crypto port. This
+ * is on the onboarding hot path (one LDevID per device): @peculiar/x509's generator took
+ * about 1 ms and several async hops per certificate; this takes one ECDSA signature.
+ */
+import { AirlockError } from '../../core/errors.js';
+import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
+import { DerReader, Tag, encodeOid, tlv } from './der.js';
+import { Oid } from './oids.js';
+import { parseCertificate, type Certificate } from './certificate.js';
+import type { CertificateTemplate, NameAttribute } from './profiles.js';
+import { p1363ToDer } from './ecdsa.js';
+
+export interface Issuer {
+  key: PrivateKeyHandle;
+  /** Absent for a self-signed certificate. */
+  cert?: Certificate;
+}
+
+const KEY_USAGE_BITS: Record<CertificateTemplate['keyUsage'][number], number> = {
+  digitalSignature: 0,
+  keyAgreement: 4,
+  keyCertSign: 5,
+  cRLSign: 6,
+};
+
+export function issueCertificate(crypto: Crypto, template: CertificateTemplate, subjectSpki: Uint8Array, issuer: Issuer): Certificate {
+  const subjectName = encodeName(template.subject);
+  const issuerName = issuer.cert ? issuer.cert.subjectDer : subjectName;
+  const ski = keyIdentifier(crypto, subjectSpki);
+  const aki = issuer.cert ? (subjectKeyIdentifier(issuer.cert) ?? keyIdentifier(crypto, issuer.cert.spki)) : ski;
+  const extensions: Uint8Array[] = [
+    extension(Oid.basicConstraints, true, tlv(Tag.SEQUENCE, ...(template.ca ? [tlv(Tag.BOOLEAN, new Uint8Array([0xff])), ...(template.ca.pathLength === undefined ? [] : [integer(template.ca.pathLength)])] : []))),
+    extension(Oid.keyUsage, true, bitString(template.keyUsage.map((u) => KEY_USAGE_BITS[u]))),
+    extension(Oid.subjectKeyIdentifier, false, tlv(Tag.OCTET_STRING, ski)),
+    extension(Oid.authorityKeyIdentifier, false, tlv(Tag.SEQUENCE, tlv(0x80, aki))),
+  ];
+  if (template.extendedKeyUsage?.length) extensions.push(extension(Oid.extKeyUsage, false, tlv(Tag.SEQUENCE, ...template.extendedKeyUsage.map(encodeOid))));
+  if (template.dnsNames?.length) extensions.push(extension(Oid.subjectAltName, false, tlv(Tag.SEQUENCE, ...template.dnsNames.map((d) => tlv(0x82, ascii(d))))));
+  for (const e of template.extra ?? []) extensions.push(extension(e.oid, e.critical, e.value));
+
+  const serial = crypto.bytes(16);
+  serial[0] = (serial[0]! & 0x7f) | 0x01;
+  const algorithm = tlv(Tag.SEQUENCE, encodeOid(Oid.ecdsaWithSha256));
+  const tbs = tlv(
+    Tag.SEQUENCE,
+    tlv(0xa0, integer(2)),
+    tlv(Tag.INTEGER, serial),
+    algorithm,
+    issuerName,
+    tlv(Tag.SEQUENCE, time(template.notBefore), time(template.notAfter)),
+    subjectName,
+    subjectSpki,
+    tlv(0xa3, tlv(Tag.SEQUENCE, ...extensions)),
+  );
+  const signature = p1363ToDer(crypto.signEs256(issuer.key, tbs));
+  return parseCertificate(tlv(Tag.SEQUENCE, tbs, algorithm, tlv(Tag.BIT_STRING, new Uint8Array([0]), signature)));
+}
+
+export function encodeName(attrs: readonly NameAttribute[]): Uint8Array {
+  return tlv(
+    Tag.SEQUENCE,
+    ...attrs.map((a) => {
+      // countryName and serialNumber are PrintableString (RFC 5280 appendix A); the rest UTF8String.
+      const printable = (a.oid === '2.5.4.6' || a.oid === Oid.serialNumber) && /^[A-Za-z0-9 '()+,./:=?-]*$/.test(a.value);
+      return tlv(Tag.SET, tlv(Tag.SEQUENCE, encodeOid(a.oid), tlv(printable ? Tag.PrintableString : Tag.UTF8String, new TextEncoder().encode(a.value))));
+    }),
+  );
+}
+
+/** RFC 7093 section 2 method 1: the leftmost 160 bits of the SHA-256 of the public key bits. */
+function keyIdentifier(crypto: Crypto, spki: Uint8Array): Uint8Array {
+  const r = new DerReader(spki, 'ERR_CERT_MALFORMED').enter(Tag.SEQUENCE);
+  r.read(Tag.SEQUENCE);
+  const bits = r.read(Tag.BIT_STRING).value;
+  return crypto.sha256(bits.subarray(1)).subarray(0, 20);
+}
+
+function subjectKeyIdentifier(cert: Certificate): Uint8Array | undefined {
+  const v = cert.extensions.get(Oid.subjectKeyIdentifier);
+  return v ? new DerReader(v, 'ERR_CERT_MALFORMED').read(Tag.OCTET_STRING).value : undefined;
+}
+
+function extension(oid: string, critical: boolean, value: Uint8Array): Uint8Array {
+  return tlv(Tag.SEQUENCE, encodeOid(oid), ...(critical ? [tlv(Tag.BOOLEAN, new Uint8Array([0xff]))] : []), tlv(Tag.OCTET_STRING, value));
+}
+
+function integer(n: number): Uint8Array {
+  if (!Number.isInteger(n) || n < 0 || n > 127) throw new AirlockError('ERR_INTERNAL', 'small integers only');
+  return tlv(Tag.INTEGER, new Uint8Array([n]));
+}
+
+/** A named-bit BIT STRING in DER: trailing zero bits dropped. */
+function bitString(bits: number[]): Uint8Array {
+  const max = Math.max(...bits);
+  const bytes = new Uint8Array((max >> 3) + 1);
+  for (const b of bits) bytes[b >> 3]! |= 0x80 >> (b & 7);
+  const unused = 7 - (max & 7);
+  return tlv(Tag.BIT_STRING, new Uint8Array([unused]), bytes);
+}
+
+function time(d: Date): Uint8Array {
+  const iso = d.toISOString();
+  const y = d.getUTCFullYear();
+  const body = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  return y >= 1950 && y < 2050 ? tlv(Tag.UTCTime, ascii(body.slice(2))) : tlv(Tag.GeneralizedTime, ascii(body));
+}
+
+function ascii(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}

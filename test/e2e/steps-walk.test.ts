@@ -1,0 +1,48 @@
+/**
+ * One device walked through NIST IR 8350 Figure 9: the device's journal and the registrar's
+ * audit trail both record the steps Airlock performs, in order.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stepName } from '../../src/core/onboarding-steps.js';
+import { startTestSystem, type TestSystem } from '../support/harness.js';
+
+describe('the onboarding steps, device journal and registrar audit trail', () => {
+  let sys: TestSystem;
+  beforeAll(async () => {
+    sys = await startTestSystem();
+  });
+  afterAll(async () => sys?.close());
+
+  it('records steps 2, 5, 6, 7, 9, 10, 14, 15 on the device and 2, 5, 6, 7, 14, 15 at the registrar', async () => {
+    const { agent, serial } = await sys.newDevice();
+    const before = new Date();
+    const report = await agent.onboard(sys.registrarUrl);
+    const after = new Date();
+
+    expect(report.steps.map((s) => s.step)).toEqual([2, 5, 6, 7, 9, 10, 14, 15]);
+    for (const s of report.steps) expect(s.name).toBe(stepName[s.step]);
+    const times = report.steps.map((s) => Date.parse(s.at));
+    for (const t of times) {
+      expect(Number.isNaN(t)).toBe(false);
+      expect(t).toBeGreaterThanOrEqual(before.getTime());
+      expect(t).toBeLessThanOrEqual(after.getTime());
+    }
+    for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]!);
+
+    const events = await sys.network.inventory.events(serial);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.filter((e) => e.outcome !== 'ok')).toEqual([]);
+    const stepped = events.filter((e) => e.step !== null);
+    // Every registrar step, in the order first recorded, and nothing out of order after.
+    const firsts: number[] = [];
+    for (const e of stepped) if (!firsts.includes(e.step!)) firsts.push(e.step!);
+    expect(firsts).toEqual([2, 5, 6, 7, 14, 15]);
+    const seq = stepped.map((e) => e.step!);
+    for (let i = 1; i < seq.length; i++) expect(seq[i]!).toBeGreaterThanOrEqual(seq[i - 1]!);
+    const eventTimes = events.map((e) => Date.parse(e.at));
+    for (let i = 1; i < eventTimes.length; i++) expect(eventTimes[i]!).toBeGreaterThanOrEqual(eventTimes[i - 1]!);
+    // The device's onboarding ended with enrollment status, after step 15.
+    expect(events[events.length - 1]!.action).toBe('enrollstatus');
+    expect((await sys.network.inventory.device(serial)).state).toBe('onboarded');
+  });
+});
