@@ -54,7 +54,7 @@ try {
   await shutdown(1);
 }
 
-process.on('message', (m: { type?: string; count?: number }) => {
+process.on('message', (m: { type?: string; count?: number; declarations?: string }) => {
   void (async () => {
     if (m.type === 'mint') {
       const count = Math.max(0, Math.min(Number(m.count) | 0, 100_000));
@@ -65,6 +65,10 @@ process.on('message', (m: { type?: string; count?: number }) => {
         const birth = await sys!.manufacturer.factory.mint(store, { model: 'bench-sensor' });
         await sys!.manufacturer.sell(birth.serialNumber, sys!.network.owner);
         births.push(Buffer.from((await store.read('birth'))!).toString('base64'));
+      }
+      if (m.declarations !== 'realtime') {
+        // The network administrator installs the manufacturer's export file ahead of time.
+        await sys!.network.declarations.importExport(await sys!.manufacturer.declarations.exportFor(sys!.network.owner.id));
       }
       await send({ type: 'births', births, mintMs: performance.now() - started });
     } else if (m.type === 'cpu') {

@@ -7,10 +7,10 @@
 import * as tls from 'node:tls';
 import * as nodeCrypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { generateP256Key, privateKeyPem } from '../src/adapters/crypto/node-crypto.js';
-import { issueCertificate } from '../src/adapters/crypto/issue.js';
+import { NodeCrypto, generateP256Key, privateKeyPem } from '../src/adapters/crypto/node-crypto.js';
+import { issueCertificate } from '../src/protocols/x509/issue.js';
 import { toPem } from '../src/core/bytes.js';
-import type { CertificateTemplate } from '../src/protocols/x509/profiles.js';
+import { cn, type CertificateTemplate } from '../src/protocols/x509/profiles.js';
 
 if (typeof process.send !== 'function') {
   process.stderr.write('bench/tls-baseline-server.ts must be spawned with an IPC channel\n');
@@ -33,8 +33,8 @@ process.on('message', (m: { type?: string; caPem?: string }) => {
     // Any P-256 server certificate: self-signed, made here.
     const key = generateP256Key();
     const now = Date.now();
-    const der = await issueCertificate({
-      subject: 'CN=tls-baseline',
+    const { der } = issueCertificate(new NodeCrypto(), {
+      subject: [cn('tls-baseline')],
       notBefore: new Date(now - 60_000),
       notAfter: new Date(now + 86_400_000),
       keyUsage: ['digitalSignature'],
@@ -53,7 +53,11 @@ process.on('message', (m: { type?: string; caPem?: string }) => {
       socket.on('error', () => undefined);
       socket.end(Buffer.from([1]));
     });
-    server.on('tlsClientError', () => undefined);
+    let reported = false;
+    server.on('tlsClientError', (e) => {
+      if (!reported) process.stderr.write(`tls baseline server: first client error: ${e.message}\n`);
+      reported = true;
+    });
     server.listen(0, '127.0.0.1', () => {
       process.send!({ type: 'listening', port: (server!.address() as AddressInfo).port, fingerprint: nodeCrypto.createHash('sha256').update(der).digest('hex').slice(0, 16) });
     });

@@ -11,19 +11,44 @@ export function fromUtf8(b: Uint8Array): string {
   return new TextDecoder('utf-8', { fatal: true }).decode(b);
 }
 
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const DECODE = new Int16Array(128).fill(-1);
+for (let i = 0; i < 64; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+
+/** Standard base64. Table-driven: it runs several times per message on the onboarding path. */
 export function toBase64(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
-  return btoa(s);
+  const out: string[] = [];
+  let chunk = '';
+  let i = 0;
+  for (; i + 2 < b.length; i += 3) {
+    const n = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!;
+    chunk += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!;
+    if (chunk.length >= 4096) {
+      out.push(chunk);
+      chunk = '';
+    }
+  }
+  if (i < b.length) {
+    const n = (b[i]! << 16) | ((b[i + 1] ?? 0) << 8);
+    chunk += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + (i + 1 < b.length ? ALPHABET[(n >> 6) & 63]! : '=') + '=';
+  }
+  out.push(chunk);
+  return out.join('');
 }
 
 /** Decodes standard base64; returns undefined for anything that is not. White space is ignored. */
 export function fromBase64(s: string): Uint8Array | undefined {
-  const clean = s.replace(/[\s]/g, '');
+  const clean = /\s/.test(s) ? s.replace(/\s/g, '') : s;
   if (clean.length % 4 !== 0 || !B64.test(clean)) return undefined;
-  const bin = atob(clean);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  const pad = clean.endsWith('==') ? 2 : clean.endsWith('=') ? 1 : 0;
+  const out = new Uint8Array((clean.length / 4) * 3 - pad);
+  let o = 0;
+  for (let i = 0; i < clean.length; i += 4) {
+    const n = (DECODE[clean.charCodeAt(i)]! << 18) | (DECODE[clean.charCodeAt(i + 1)]! << 12) | ((DECODE[clean.charCodeAt(i + 2)]! & 63) << 6) | (DECODE[clean.charCodeAt(i + 3)]! & 63);
+    out[o++] = n >> 16;
+    if (o < out.length) out[o++] = (n >> 8) & 255;
+    if (o < out.length) out[o++] = n & 255;
+  }
   return out;
 }
 

@@ -20,7 +20,7 @@ export async function openSqlite<T>(file: string, migrations: Record<string, Mig
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<T>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<T>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   const { error } = await migrator.migrateToLatest();
   if (error) {
@@ -29,3 +29,26 @@ export async function openSqlite<T>(file: string, migrations: Record<string, Mig
   }
   return { db, file, close: () => db.destroy() };
 }
+
+/**
+ * Kysely prepares every query anew; preparing cost as much as running on the onboarding path.
+ * The same few SQL texts recur, so their statements are kept (better-sqlite3 statements are
+ * reusable; Kysely only runs them with all() and run()).
+ */
+function withStatementCache(sqlite: Database.Database): SqliteDialectDatabase {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let st = cache.get(sql);
+      if (!st) {
+        if (cache.size >= 512) cache.clear();
+        st = sqlite.prepare(sql);
+        cache.set(sql, st);
+      }
+      return st;
+    },
+  } as unknown as SqliteDialectDatabase;
+}
+
+type SqliteDialectDatabase = ConstructorParameters<typeof SqliteDialect>[0]['database'] & object;

@@ -59,8 +59,8 @@ export class CredentialIssuer {
   }
 
   /** Whether an LDevID of ours is current (issued by us, not revoked). */
-  async isCurrent(serialHex: string): Promise<{ device: string } | undefined> {
-    const row = await this.db.selectFrom('net_certificates').select(['device_serial', 'revoked_at']).where('serial', '=', serialHex).executeTakeFirst();
+  async isCurrent(serialHex: string, db: Kysely<NetworkDb> = this.db): Promise<{ device: string } | undefined> {
+    const row = await db.selectFrom('net_certificates').select(['device_serial', 'revoked_at']).where('serial', '=', serialHex).executeTakeFirst();
     return row && row.revoked_at === null ? { device: row.device_serial } : undefined;
   }
 

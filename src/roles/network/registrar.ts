@@ -42,7 +42,11 @@ export class Registrar {
     private readonly declarations: NetworkDeclarations,
     private readonly credentials: CredentialIssuer,
     private readonly inventory: Inventory,
-  ) {}
+  ) {
+    this.#appTrustAnchor = config.applicationTrustAnchorPem || toPem('CERTIFICATE', pki.domainCa.cert.der);
+  }
+
+  readonly #appTrustAnchor: string;
 
   /**
    * Steps 2 and 5: the device, in onboarding mode, asks for a voucher. The registrar checks
@@ -50,7 +54,7 @@ export class Registrar {
    */
   async requestVoucher(ch: ChannelContext, pledgeVoucherRequest: string): Promise<string> {
     const started = this.ctx.clock.now();
-    return this.#audited(ch, 'requestvoucher', OnboardingStep.TrustedIntroduction, async (setSerial) => {
+    return this.#audited(ch, 'requestvoucher', OnboardingStep.TrustedIntroduction, async ({ setSerial }) => {
       const idevid = this.#birthCertificate(ch);
       setSerial(idevid.subjectSerialNumber);
       const pvr = verifyPledgeVoucherRequest(this.ctx.crypto, pledgeVoucherRequest, { tlsClientCert: idevid, registrarCert: this.pki.registrar.cert });
@@ -73,8 +77,8 @@ export class Registrar {
 
   /** Step 6: the device information declaration, installed or fetched in real time. */
   async declaration(ch: ChannelContext): Promise<string[]> {
-    return this.#audited(ch, 'declaration', OnboardingStep.DeclarationDelivered, async (setSerial) => {
-      const device = await this.#session(ch, ['vouched', 'authenticated', 'provisioned'], setSerial);
+    return this.#audited(ch, 'declaration', OnboardingStep.DeclarationDelivered, async ({ db, setSerial }) => {
+      const device = await this.#session(db, ch, ['vouched', 'authenticated', 'provisioned'], setSerial);
       return this.declarations.chainFor(device.serial, device.idevid.masaUrl);
     });
   }
@@ -82,96 +86,84 @@ export class Registrar {
   /**
    * Step 7: the device proves, with its IDevID key, that it is the party on this TLS channel
    * that received this voucher (RFC 8995 section 5.7 status, signed and channel-bound).
+   * A status that reports a rejected voucher is recorded, and authenticates nothing.
    */
   async voucherStatus(ch: ChannelContext, signedStatus: string): Promise<{ authenticated: boolean }> {
-    return this.#audited(ch, 'voucher_status', OnboardingStep.DeviceAuthenticated, async (setSerial) => {
-      const device = await this.#session(ch, ['vouched'], setSerial);
+    return this.#audited(ch, 'voucher_status', OnboardingStep.DeviceAuthenticated, async ({ db, setSerial }) => {
+      const device = await this.#session(db, ch, ['vouched'], setSerial);
       const status = verifyVoucherStatus(this.ctx.crypto, signedStatus, {
         tlsClientCert: device.idevid,
         nonce: device.nonce!,
         channelBinding: ch.exporter(CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH),
       });
       const at = this.ctx.clock.now().toISOString();
-      await this.db.updateTable('net_devices').set(status.status ? { state: 'authenticated', authenticated_at: at, updated_at: at } : { state: 'failed', updated_at: at }).where('serial', '=', device.serial).execute();
-      if (!status.status) throw new AirlockError('ERR_PEER_REFUSED', `the device rejected the voucher: ${String(status.reason ?? '').slice(0, 200)}`);
-      return { authenticated: true };
-    });
+      await db.updateTable('net_devices').set(status.status ? { state: 'authenticated', authenticated_at: at, updated_at: at } : { state: 'failed', updated_at: at }).where('serial', '=', device.serial).execute();
+      return { authenticated: status.status };
+    }, { transactional: true, detail: (r) => ({ authenticated: r.authenticated }) });
   }
 
   /** Step 14: application-layer bootstrapping information, in exchange for the device's. */
   async appBootstrap(ch: ChannelContext, deviceInfo: unknown): Promise<AppBootstrap> {
-    return this.#audited(ch, 'app-bootstrap', OnboardingStep.AppBootstrap, async (setSerial) => {
-      await this.#session(ch, ['authenticated', 'provisioned'], setSerial);
+    return this.#audited(ch, 'app-bootstrap', OnboardingStep.AppBootstrap, async ({ db, setSerial }) => {
+      await this.#session(db, ch, ['authenticated', 'provisioned'], setSerial);
       ensure(typeof deviceInfo === 'object' && deviceInfo !== null && !Array.isArray(deviceInfo), 'ERR_INPUT_SCHEMA', 'expected a JSON object');
-      return {
-        applicationUrl: this.config.applicationUrl,
-        trustAnchor: this.config.applicationTrustAnchorPem || toPem('CERTIFICATE', this.pki.domainCa.cert.der),
-      };
-    });
+      return { applicationUrl: this.config.applicationUrl, trustAnchor: this.#appTrustAnchor };
+    }, { transactional: true });
   }
 
   /** Step 15, RFC 7030 section 4.2.1: an LDevID for a key the device generated itself. */
   async simpleEnroll(ch: ChannelContext, body: string): Promise<Certificate> {
-    return this.#audited(ch, 'simpleenroll', OnboardingStep.Provisioning, async (setSerial) => {
-      const device = await this.#session(ch, ['authenticated', 'provisioned'], setSerial);
+    return this.#audited(ch, 'simpleenroll', OnboardingStep.Provisioning, async ({ db, setSerial }) => {
+      const device = await this.#session(db, ch, ['authenticated', 'provisioned'], setSerial);
       const csr = verifyCsr(this.ctx.crypto, decodeCsrBody(body));
       ensure(!equalBytes(csr.spki, device.idevid.spki), 'ERR_CSR_KEY', 'the LDevID key must not be the IDevID key');
-      const cert = await this.credentials.signLdevid(device.serial, csr.spki);
-      const at = this.ctx.clock.now().toISOString();
-      await this.db.transaction().execute(async (trx) => {
-        await this.credentials.recordLdevid(trx, device.serial, cert);
-        await trx.updateTable('net_devices').set({ state: 'provisioned', ldevid_serial: cert.serial, updated_at: at }).where('serial', '=', device.serial).execute();
-      });
+      const cert = this.credentials.signLdevid(device.serial, csr.spki);
+      await this.credentials.recordLdevid(db, device.serial, cert);
+      await db.updateTable('net_devices').set({ state: 'provisioned', ldevid_serial: cert.serial, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', device.serial).execute();
       return cert;
-    }, { detail: (c) => ({ ldevid: c.serial }) });
+    }, { transactional: true, detail: (c) => ({ ldevid: c.serial }) });
   }
 
   /** RFC 7030 section 4.2.2: renewal, authenticated by the current LDevID. */
   async simpleReenroll(ch: ChannelContext, body: string): Promise<Certificate> {
-    return this.#audited(ch, 'simplereenroll', undefined, async (setSerial) => {
+    return this.#audited(ch, 'simplereenroll', undefined, async ({ db, setSerial }) => {
       const current = ch.clientCert;
       ensure(current, 'ERR_IDEVID_MISSING', 'renewal needs the current LDevID');
       verifyChain(this.ctx.crypto, { leaf: current, anchors: [this.pki.domainCa.cert], at: this.ctx.clock.now() });
-      const holder = await this.credentials.isCurrent(current.serial);
+      const holder = await this.credentials.isCurrent(current.serial, db);
       ensure(holder, 'ERR_CERT_REVOKED', 'the LDevID is not current');
       setSerial(holder.device);
       const csr = verifyCsr(this.ctx.crypto, decodeCsrBody(body));
-      const cert = await this.credentials.signLdevid(holder.device, csr.spki);
-      const at = this.ctx.clock.now().toISOString();
-      await this.db.transaction().execute(async (trx) => {
-        await this.credentials.recordLdevid(trx, holder.device, cert);
-        await trx.updateTable('net_devices').set({ ldevid_serial: cert.serial, updated_at: at }).where('serial', '=', holder.device).execute();
-      });
+      const cert = this.credentials.signLdevid(holder.device, csr.spki);
+      await this.credentials.recordLdevid(db, holder.device, cert);
+      await db.updateTable('net_devices').set({ ldevid_serial: cert.serial, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', holder.device).execute();
       return cert;
-    }, { detail: (c) => ({ ldevid: c.serial }) });
+    }, { transactional: true, detail: (c) => ({ ldevid: c.serial }) });
   }
 
   /** Step 15: the SSID and a unique per-device PSK. */
   async wifiCredentials(ch: ChannelContext): Promise<{ ssid: string; psk: string }> {
-    const issued = await this.#audited(ch, 'wifi', OnboardingStep.Provisioning, async (setSerial) => {
-      const device = await this.#session(ch, ['authenticated', 'provisioned'], setSerial);
-      const at = this.ctx.clock.now().toISOString();
-      return this.db.transaction().execute(async (trx) => {
-        const p = await this.credentials.newPsk(trx, device.serial);
-        await trx.updateTable('net_devices').set({ psk_id: p.id, updated_at: at }).where('serial', '=', device.serial).execute();
-        return p;
-      });
-    }, { detail: (p) => ({ psk: p.id }) });
+    const issued = await this.#audited(ch, 'wifi', OnboardingStep.Provisioning, async ({ db, setSerial }) => {
+      const device = await this.#session(db, ch, ['authenticated', 'provisioned'], setSerial);
+      const p = await this.credentials.newPsk(db, device.serial);
+      await db.updateTable('net_devices').set({ psk_id: p.id, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', device.serial).execute();
+      return p;
+    }, { transactional: true, detail: (p) => ({ psk: p.id }) });
     return { ssid: this.config.ssid, psk: issued.psk };
   }
 
   /** RFC 8995 section 5.9.4: the device reports whether it could use what it received. */
   async enrollStatus(ch: ChannelContext, json: unknown): Promise<void> {
-    return this.#audited(ch, 'enrollstatus', undefined, async (setSerial) => {
-      const device = await this.#session(ch, ['provisioned'], setSerial);
+    return this.#audited(ch, 'enrollstatus', undefined, async ({ db, setSerial }) => {
+      const device = await this.#session(db, ch, ['provisioned'], setSerial);
       const parsed = StatusTelemetry.safeParse(json);
       if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);
       const at = this.ctx.clock.now().toISOString();
       const update = parsed.data.status
         ? { state: 'onboarded' as const, onboarded_at: at, onboardings: device.onboardings + 1, nonce: null, updated_at: at }
         : { state: 'failed' as const, updated_at: at };
-      await this.db.updateTable('net_devices').set(update).where('serial', '=', device.serial).execute();
-    });
+      await db.updateTable('net_devices').set(update).where('serial', '=', device.serial).execute();
+    }, { transactional: true });
   }
 
   /** The birth certificate on the channel, from a manufacturer this network trusts. */
@@ -188,32 +180,39 @@ export class Registrar {
   }
 
   /** The device's onboarding session: same birth certificate, and in one of `states`. */
-  async #session(ch: ChannelContext, states: readonly string[], setSerial: (s: string | undefined) => void) {
+  async #session(db: Kysely<NetworkDb>, ch: ChannelContext, states: readonly string[], setSerial: (s: string | undefined) => void) {
     const idevid = ch.clientCert;
     if (!idevid) throw new AirlockError('ERR_IDEVID_MISSING');
     setSerial(idevid.subjectSerialNumber);
     const row = idevid.subjectSerialNumber === undefined ? undefined
-      : await this.db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings']).where('serial', '=', idevid.subjectSerialNumber).executeTakeFirst();
+      : await db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings']).where('serial', '=', idevid.subjectSerialNumber).executeTakeFirst();
     if (!row || !equalBytes(new Uint8Array(row.idevid_der), idevid.der)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no voucher was issued to this device');
     if (!states.includes(row.state)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${row.state}`);
     return { serial: row.serial, idevid, nonce: row.nonce, onboardings: row.onboardings };
   }
 
-  /** Runs a handler and records its outcome in the device's audit trail, refusals included. */
+  /**
+   * Runs a handler and records its outcome in the device's audit trail, refusals included.
+   * A transactional handler's changes and its audit event commit together, or not at all.
+   */
   async #audited<T>(
     ch: ChannelContext,
     action: string,
     step: (typeof OnboardingStep)[keyof typeof OnboardingStep] | undefined,
-    fn: (setSerial: (s: string | undefined) => void) => Promise<T>,
-    opts: { recordSuccess?: boolean; detail?: (r: T) => Record<string, string | number | null> } = {},
+    fn: (h: { db: Kysely<NetworkDb>; setSerial: (s: string | undefined) => void }) => Promise<T>,
+    opts: { transactional?: boolean; recordSuccess?: boolean; detail?: (r: T) => Record<string, string | number | boolean | null> } = {},
   ): Promise<T> {
     let serial: string | undefined;
-    try {
-      const result = await fn((s) => (serial = s));
+    const setSerial = (s: string | undefined) => (serial = s);
+    const run = async (db: Kysely<NetworkDb>) => {
+      const result = await fn({ db, setSerial });
       if (opts.recordSuccess !== false) {
-        await this.inventory.record({ serial: serial ?? null, ...(step ? { step } : {}), action, outcome: 'ok', ...(opts.detail ? { detail: opts.detail(result) } : {}) }, this.ctx.clock.now());
+        await this.inventory.record({ serial: serial ?? null, ...(step ? { step } : {}), action, outcome: 'ok', ...(opts.detail ? { detail: opts.detail(result) } : {}) }, this.ctx.clock.now(), db);
       }
       return result;
+    };
+    try {
+      return opts.transactional ? await this.db.transaction().execute(run) : await run(this.db);
     } catch (e) {
       const code = isAirlockError(e) ? e.code : 'ERR_INTERNAL';
       await this.inventory.record({ serial: serial ?? null, action, outcome: 'refused', code, detail: { peer: ch.peer } }, this.ctx.clock.now());

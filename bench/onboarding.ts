@@ -1,0 +1,403 @@
+/**
+ * Onboarding throughput: N devices, C concurrent, against a registrar and MASA running in a
+ * separate process (bench/server.ts), compared with a bare TLS 1.3 mutual-auth handshake
+ * baseline (bench/tls-baseline-server.ts) measured before and after in the same arrangement.
+ */
+import * as os from 'node:os';
+import * as tls from 'node:tls';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { NodeCrypto } from '../src/adapters/crypto/node-crypto.js';
+import { systemClock } from '../src/core/ports.js';
+import { silentLogger } from '../src/adapters/log/logger.js';
+import { MemorySecureStore } from '../src/adapters/secure-store/memory-store.js';
+import { DeviceAgent } from '../src/roles/device/agent.js';
+import { PeerConnection } from '../src/adapters/http/connection.js';
+import { isAirlockError } from '../src/core/errors.js';
+import { fromBase64, fromUtf8, toPem } from '../src/core/bytes.js';
+import type { BirthCredentials } from '../src/core/credentials.js';
+import type { RoleContext } from '../src/roles/shared/context.js';
+
+export interface OnboardingOptions {
+  devices: number;
+  concurrency: number;
+  /** Handshakes per baseline run; default max(devices, 2000). */
+  baselineHandshakes?: number;
+  /** Time each HTTP call and the TLS open on the client side (small overhead). */
+  phases?: boolean;
+  /**
+   * Where the registrar gets declarations: 'installed' (the manufacturer's export file, installed
+   * ahead of time, report section 5.1.2) or 'realtime' (fetched from the manufacturer per device).
+   */
+  declarations?: 'installed' | 'realtime';
+  /** Whole-run guard, in milliseconds. */
+  timeoutMs?: number;
+}
+
+export interface OnboardingResult {
+  benchmark: 'onboarding';
+  declarations: 'installed' | 'realtime';
+  devices: number;
+  concurrency: number;
+  devicesPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  failures: number;
+  failureCodes?: Record<string, number>;
+  baselineHandshakesPerSecond: number;
+  baselineBefore: number;
+  baselineAfter: number;
+  baselineFailures: number;
+  ratio: number;
+  /** CPU milliseconds per device/handshake, user+system, in each process. */
+  cpuMsPerOnboarding: { server: number; client: number };
+  cpuMsPerHandshake: { server: number; client: number };
+  onboardingWallMs: number;
+  mintMs: number;
+  phases?: Record<string, { count: number; meanMs: number; totalMs: number }>;
+  /** The code measured: HEAD and whether src/ had uncommitted changes. */
+  git: { commit: string; srcDirty: boolean } | undefined;
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  date: string;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const projectRoot = path.resolve(here, '..');
+
+// ---------------------------------------------------------------------------------------
+// Child processes
+
+interface Child {
+  proc: ChildProcess;
+  request<T>(msg: object, replyType: string, timeoutMs: number): Promise<T>;
+  firstLine(timeoutMs: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+function startChild(file: string): Child {
+  // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of each child to <dir> (node --cpu-prof).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(here, file)], {
+    cwd: projectRoot,
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    env: { ...process.env, AIRLOCK_LOG_LEVEL: 'silent' },
+  });
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  let stdout = '';
+  proc.stdout!.setEncoding('utf8');
+  proc.stdout!.on('data', (d: string) => (stdout += d));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return {
+    proc,
+    request<T>(msg: object, replyType: string, timeoutMs: number): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const onMessage = (m: { type?: string; message?: string }) => {
+          if (m.type === replyType) done(() => resolve(m as T));
+          else if (m.type === 'error') done(() => reject(new Error(`${file}: ${m.message}`)));
+        };
+        const onExit = (code: number | null) => done(() => reject(new Error(`${file} exited (${code}) before answering ${replyType}`)));
+        const timer = setTimeout(() => done(() => reject(new Error(`${file}: no ${replyType} within ${timeoutMs} ms`))), timeoutMs);
+        const done = (f: () => void) => {
+          clearTimeout(timer);
+          proc.off('message', onMessage);
+          proc.off('exit', onExit);
+          f();
+        };
+        proc.on('message', onMessage);
+        proc.once('exit', onExit);
+        proc.send(msg);
+      });
+    },
+    firstLine(timeoutMs: number): Promise<string> {
+      return new Promise<string>((resolve, reject) => {
+        const check = () => {
+          const nl = stdout.indexOf('\n');
+          if (nl >= 0) done(() => resolve(stdout.slice(0, nl)));
+        };
+        const onExit = (code: number | null) => done(() => reject(new Error(`${file} exited (${code}) before it was ready`)));
+        const timer = setTimeout(() => done(() => reject(new Error(`${file}: not ready within ${timeoutMs} ms`))), timeoutMs);
+        const done = (f: () => void) => {
+          clearTimeout(timer);
+          proc.stdout!.off('data', check);
+          proc.off('exit', onExit);
+          f();
+        };
+        proc.stdout!.on('data', check);
+        proc.once('exit', onExit);
+        check();
+      });
+    },
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      if (proc.connected) proc.send({ type: 'stop' });
+      const killTimer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(killTimer);
+    },
+  };
+}
+
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+async function childCpu(c: Child): Promise<number> {
+  return cpuMs((await c.request<{ usage: NodeJS.CpuUsage }>({ type: 'cpu' }, 'cpu', 10_000)).usage);
+}
+
+function gitState(): OnboardingResult['git'] {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: projectRoot, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: projectRoot, encoding: 'utf8' }).trim() !== '';
+    return { commit, srcDirty: dirty };
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Workers
+
+async function runPool(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      await job(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+interface ClientIdentity {
+  cert: string;
+  key: string;
+}
+
+/** One mutual-TLS handshake, as the onboarding client makes it; resolves when the server has accepted us. */
+function handshake(port: number, id: ClientIdentity): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const s = tls.connect({
+      host: '127.0.0.1',
+      port,
+      minVersion: 'TLSv1.3',
+      cert: id.cert,
+      key: id.key,
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
+      ALPNProtocols: ['http/1.1'],
+    });
+    s.setNoDelay(true);
+    s.setTimeout(15_000, () => s.destroy(new Error('handshake timed out')));
+    // The server writes one byte once it has verified our certificate (TLS 1.3 clients
+    // finish before the server has judged the client certificate).
+    s.once('data', () => {
+      s.destroy();
+      resolve();
+    });
+    s.once('error', reject);
+    s.once('end', () => reject(new Error('closed before the server accepted the client certificate')));
+  });
+}
+
+async function baselineRun(port: number, ids: ClientIdentity[], handshakes: number, concurrency: number): Promise<{ perSecond: number; failures: number; wallMs: number; firstError?: string }> {
+  let failures = 0;
+  let firstError: string | undefined;
+  const t0 = performance.now();
+  await runPool(handshakes, concurrency, async (i) => {
+    try {
+      await handshake(port, ids[i % ids.length]!);
+    } catch (e) {
+      failures++;
+      firstError ??= (e as Error).message;
+    }
+  });
+  const wallMs = performance.now() - t0;
+  return { perSecond: (handshakes - failures) / (wallMs / 1000), failures, wallMs, firstError };
+}
+
+// ---------------------------------------------------------------------------------------
+// Client-side phase timers (monkey-patched onto PeerConnection; --phases only)
+
+function instrumentPhases(): { phases: Map<string, { count: number; totalMs: number }>; restore: () => void } {
+  const phases = new Map<string, { count: number; totalMs: number }>();
+  const add = (name: string, ms: number) => {
+    const p = phases.get(name) ?? { count: 0, totalMs: 0 };
+    p.count++;
+    p.totalMs += ms;
+    phases.set(name, p);
+  };
+  const origOpen = PeerConnection.open.bind(PeerConnection);
+  const origCall = PeerConnection.prototype.call;
+  (PeerConnection as unknown as { open: typeof PeerConnection.open }).open = async (url, opts) => {
+    const t = performance.now();
+    try {
+      return await origOpen(url, opts);
+    } finally {
+      add('tls-open (mutual TLS handshake)', performance.now() - t);
+    }
+  };
+  PeerConnection.prototype.call = async function (this: PeerConnection, method, p, o) {
+    const t = performance.now();
+    try {
+      return await origCall.call(this, method, p, o);
+    } finally {
+      add(`${method} ${p}`, performance.now() - t);
+    }
+  };
+  return {
+    phases,
+    restore() {
+      (PeerConnection as unknown as { open: typeof PeerConnection.open }).open = origOpen;
+      PeerConnection.prototype.call = origCall;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+
+export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: (msg: string) => void = () => undefined): Promise<OnboardingResult> {
+  const devices = Math.max(1, Math.min(opts.devices, 100_000));
+  const concurrency = Math.max(1, Math.min(opts.concurrency, 1024));
+  const baselineHandshakes = Math.max(1, Math.min(opts.baselineHandshakes ?? Math.max(devices, 2000), 1_000_000));
+  const guard = setTimeout(() => {
+    process.stderr.write(`bench: giving up after ${opts.timeoutMs ?? 1_800_000} ms\n`);
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(3);
+  }, opts.timeoutMs ?? 1_800_000);
+  guard.unref();
+
+  let server: Child | undefined;
+  let baseline: Child | undefined;
+  try {
+    server = startChild('server.ts');
+    baseline = startChild('tls-baseline-server.ts');
+    const ready = JSON.parse(await server.firstLine(60_000)) as { registrarUrl: string; manufacturerUrl: string; idevidCaPem: string; rootPem: string };
+    if (!new URL(ready.registrarUrl).hostname.startsWith('127.')) throw new Error(`registrar is not on loopback: ${ready.registrarUrl}`);
+    progress(`roles up: registrar ${ready.registrarUrl}, MASA ${ready.manufacturerUrl}`);
+
+    // The IDevID CA is an intermediate; OpenSSL (without X509_V_FLAG_PARTIAL_CHAIN, which
+    // Node 20 does not expose) only accepts a chain that ends at a self-signed anchor, so the
+    // baseline trusts the manufacturer root too: IDevID CA + root, the network's trust bundle.
+    const { port: baselinePort } = await baseline.request<{ port: number }>({ type: 'start', caPem: ready.idevidCaPem + ready.rootPem }, 'listening', 60_000);
+    progress(`TLS baseline server on 127.0.0.1:${baselinePort}`);
+
+    // A few extra devices warm the onboarding path (JIT, the registrar's MASA pool); not counted.
+    const warmups = Math.min(2 * concurrency, 32);
+    progress(`minting ${devices} + ${warmups} warm-up device(s) (not timed)...`);
+    const minted = await server.request<{ births: string[]; mintMs: number }>({ type: 'mint', count: devices + warmups, declarations: opts.declarations ?? 'installed' }, 'births', 900_000);
+    if (minted.births.length !== devices + warmups) throw new Error(`minted ${minted.births.length} of ${devices + warmups}`);
+    progress(`minted in ${round(minted.mintMs / 1000)} s`);
+
+    const ctx: RoleContext = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
+    const agents: DeviceAgent[] = [];
+    const ids: ClientIdentity[] = [];
+    for (const b64 of minted.births) {
+      const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
+      const store = new MemorySecureStore();
+      await store.write('birth', bytes);
+      agents.push(new DeviceAgent(store, ctx));
+      const birth = JSON.parse(fromUtf8(bytes)) as BirthCredentials;
+      ids.push({
+        cert: birth.idevidChain.map((c) => toPem('CERTIFICATE', fromBase64(c)!)).join(''),
+        key: toPem('PRIVATE KEY', fromBase64(birth.idevidKey)!),
+      });
+    }
+
+    // Warm-up (JIT, TLS contexts): a few handshakes, not counted; they must all succeed.
+    const warm = await baselineRun(baselinePort, ids, Math.min(50, baselineHandshakes), concurrency);
+    if (warm.failures) throw new Error(`the TLS baseline fails: ${warm.firstError}`);
+
+    const cpuB0 = [await childCpu(baseline), cpuMs(process.cpuUsage())];
+    const before = await baselineRun(baselinePort, ids, baselineHandshakes, concurrency);
+    const cpuB1 = [await childCpu(baseline), cpuMs(process.cpuUsage())];
+    progress(`baseline before: ${round(before.perSecond)} handshakes/s (${before.failures} failures)`);
+
+    const warmFailures: string[] = [];
+    await runPool(warmups, concurrency, async (i) => {
+      await agents[devices + i]!.onboard(ready.registrarUrl).catch((e: unknown) => warmFailures.push(isAirlockError(e) ? e.code : String(e)));
+    });
+    if (warmFailures.length) progress(`warm-up onboarding failures: ${warmFailures.join(', ')}`);
+
+    const instr = opts.phases ? instrumentPhases() : undefined;
+    const latencies: number[] = [];
+    const failureCodes: Record<string, number> = {};
+    const cpuO0 = [await childCpu(server), cpuMs(process.cpuUsage())];
+    const t0 = performance.now();
+    await runPool(devices, concurrency, async (i) => {
+      const t = performance.now();
+      try {
+        await agents[i]!.onboard(ready.registrarUrl);
+        latencies.push(performance.now() - t);
+      } catch (e) {
+        const code = isAirlockError(e) ? e.code : `${(e as Error).name}: ${(e as Error).message}`;
+        failureCodes[code] = (failureCodes[code] ?? 0) + 1;
+      }
+    });
+    const onboardingWallMs = performance.now() - t0;
+    const cpuO1 = [await childCpu(server), cpuMs(process.cpuUsage())];
+    instr?.restore();
+    const failures = devices - latencies.length;
+    progress(`onboarded ${latencies.length}/${devices} in ${round(onboardingWallMs / 1000, 2)} s`);
+
+    const cpuA0 = [await childCpu(baseline), cpuMs(process.cpuUsage())];
+    const after = await baselineRun(baselinePort, ids, baselineHandshakes, concurrency);
+    const cpuA1 = [await childCpu(baseline), cpuMs(process.cpuUsage())];
+    progress(`baseline after: ${round(after.perSecond)} handshakes/s (${after.failures} failures)`);
+
+    latencies.sort((a, b) => a - b);
+    const devicesPerSecond = latencies.length / (onboardingWallMs / 1000);
+    const baselineMean = (before.perSecond + after.perSecond) / 2;
+    const hs = 2 * baselineHandshakes;
+    const result: OnboardingResult = {
+      benchmark: 'onboarding',
+      declarations: opts.declarations ?? 'installed',
+      devices,
+      concurrency,
+      devicesPerSecond: round(devicesPerSecond),
+      p50Ms: round(percentile(latencies, 50)),
+      p99Ms: round(percentile(latencies, 99)),
+      failures,
+      ...(failures ? { failureCodes } : {}),
+      baselineHandshakesPerSecond: round(baselineMean),
+      baselineBefore: round(before.perSecond),
+      baselineAfter: round(after.perSecond),
+      baselineFailures: before.failures + after.failures,
+      ratio: Math.round((devicesPerSecond / baselineMean) * 1000) / 1000,
+      cpuMsPerOnboarding: { server: round((cpuO1[0]! - cpuO0[0]!) / devices, 2), client: round((cpuO1[1]! - cpuO0[1]!) / devices, 2) },
+      cpuMsPerHandshake: {
+        server: round((cpuB1[0]! - cpuB0[0]! + cpuA1[0]! - cpuA0[0]!) / hs, 2),
+        client: round((cpuB1[1]! - cpuB0[1]! + cpuA1[1]! - cpuA0[1]!) / hs, 2),
+      },
+      onboardingWallMs: Math.round(onboardingWallMs),
+      mintMs: Math.round(minted.mintMs),
+      ...(instr ? {
+        phases: Object.fromEntries([...instr.phases].map(([k, v]) => [k, { count: v.count, meanMs: round(v.totalMs / v.count, 2), totalMs: Math.round(v.totalMs) }])),
+      } : {}),
+      git: gitState(),
+      node: process.version,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      date: new Date().toISOString(),
+    };
+    return result;
+  } finally {
+    clearTimeout(guard);
+    await Promise.all([server?.stop(), baseline?.stop()]);
+  }
+}
