@@ -14,7 +14,8 @@ export interface NodePrivateKey extends PrivateKeyHandle {
 const P1363 = 'ieee-p1363' as const;
 
 export class NodeCrypto implements Crypto {
-  readonly #publicKeys = new Map<string, nodeCrypto.KeyObject>();
+  /** Public keys by SPKI, with whether they are P-256 keys (the getter is not free). */
+  readonly #publicKeys = new Map<string, { key: nodeCrypto.KeyObject; p256: boolean }>();
 
   bytes(length: number): Uint8Array {
     return new Uint8Array(nodeCrypto.randomBytes(length));
@@ -29,8 +30,9 @@ export class NodeCrypto implements Crypto {
   }
 
   verifyEs256(spki: Uint8Array, data: Uint8Array, signature: Uint8Array, encoding: 'p1363' | 'der' = 'p1363'): boolean {
-    const key = this.#publicKey(spki);
-    if (!key || key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return false;
+    const entry = this.#publicKey(spki);
+    if (!entry?.p256) return false;
+    const key = entry.key;
     try {
       return nodeCrypto.verify('sha256', data, { key, dsaEncoding: encoding === 'der' ? 'der' : P1363 }, signature);
     } catch {
@@ -39,28 +41,30 @@ export class NodeCrypto implements Crypto {
   }
 
   verifyCertificateSignature(certDer: Uint8Array, issuerSpki: Uint8Array): boolean {
-    const key = this.#publicKey(issuerSpki);
-    if (!key) return false;
+    const entry = this.#publicKey(issuerSpki);
+    if (!entry) return false;
     try {
-      return new nodeCrypto.X509Certificate(certDer).verify(key);
+      return new nodeCrypto.X509Certificate(certDer).verify(entry.key);
     } catch {
       return false;
     }
   }
 
-  #publicKey(spki: Uint8Array): nodeCrypto.KeyObject | undefined {
-    const id = Buffer.from(spki).toString('base64');
-    let key = this.#publicKeys.get(id);
-    if (!key) {
+  #publicKey(spki: Uint8Array): { key: nodeCrypto.KeyObject; p256: boolean } | undefined {
+    const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('base64');
+    let entry = this.#publicKeys.get(id);
+    if (!entry) {
+      let key: nodeCrypto.KeyObject;
       try {
         key = nodeCrypto.createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
       } catch {
         return undefined;
       }
+      entry = { key, p256: key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1' };
       if (this.#publicKeys.size > 10_000) this.#publicKeys.clear();
-      this.#publicKeys.set(id, key);
+      this.#publicKeys.set(id, entry);
     }
-    return key;
+    return entry;
   }
 }
 

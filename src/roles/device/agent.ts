@@ -9,7 +9,7 @@ import { SecureStoreEntry, type AppBootstrap, type BirthCredentials, type Onboar
 import { OnboardingStep, stepName, type OnboardingStepNumber } from '../../core/onboarding-steps.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import type { SecureStore } from '../../core/ports.js';
-import { exportPkcs8, generateP256Key, importPkcs8, privateKeyPem } from '../../adapters/crypto/node-crypto.js';
+import { exportPkcs8, generateP256Key, importPkcs8 } from '../../adapters/crypto/node-crypto.js';
 import { PeerConnection } from '../../adapters/http/connection.js';
 import { parseCertificate, parseCertificateBase64, type Certificate } from '../../protocols/x509/certificate.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
@@ -61,14 +61,16 @@ export class DeviceAgent {
     const birth = await this.birth();
     const idevid = parseCertificateBase64(birth.idevidChain[0]!);
     const anchors = [parseCertificateBase64(birth.manufacturerAnchor)];
-    const idevidKey = importPkcs8(fromBase64(birth.idevidKey)!);
+    const idevidPkcs8 = fromBase64(birth.idevidKey);
+    if (!idevidPkcs8) throw new AirlockError('ERR_SECURE_STORE', 'the birth key is corrupt');
+    const idevidKey = importPkcs8(idevidPkcs8);
     const journal: JournalEntry[] = [];
     const done = (step: OnboardingStepNumber) => journal.push({ step, name: stepName[step], at: clock.now().toISOString() });
 
     // Step 2: onboarding mode. The connection is provisional until step 9 (RFC 8995 section 5.1).
     const conn = await PeerConnection.open(registrarUrl, {
       cert: birth.idevidChain.map((c) => toPem('CERTIFICATE', fromBase64(c)!)).join(''),
-      key: privateKeyPem(idevidKey),
+      key: toPem('PRIVATE KEY', idevidPkcs8),
     });
     done(OnboardingStep.OnboardingMode);
     try {

@@ -32,10 +32,10 @@ export class Masa {
       const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest, { idevidAnchors: [this.pki.idevidCa.cert], at });
       serial = rvr.serialNumber;
       registrarOwner = partyIdFromSpki(this.ctx.crypto, rvr.domainCa.spki);
-      const known = await this.db.selectFrom('mfg_devices').select('serial').where('serial', '=', serial).executeTakeFirst();
-      if (!known) throw new AirlockError('ERR_MASA_UNKNOWN_DEVICE', serial);
+      // Every minted device has a declaration from birth: none means we never made it.
       const latest = await this.declarations.latest(serial);
-      if (!latest || !mayOnboard(latest.body, registrarOwner)) throw new AirlockError('ERR_MASA_NOT_AUTHORIZED', `serial ${serial}`);
+      if (!latest) throw new AirlockError('ERR_MASA_UNKNOWN_DEVICE', serial);
+      if (!mayOnboard(latest.body, registrarOwner)) throw new AirlockError('ERR_MASA_NOT_AUTHORIZED', `serial ${serial}`);
       const voucher = signVoucher(this.ctx.crypto, this.pki.masa.key, [this.pki.masa.cert], {
         serialNumber: serial,
         nonce: rvr.nonce,

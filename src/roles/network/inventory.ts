@@ -22,11 +22,11 @@ export interface EventInput {
 export class Inventory {
   constructor(private readonly db: Kysely<NetworkDb>) {}
 
-  async record(e: EventInput, at: Date, trx: Kysely<NetworkDb> = this.db): Promise<void> {
-    await trx
-      .insertInto('net_events')
-      .values({ at: at.toISOString(), device_serial: e.serial, step: e.step ?? null, action: e.action, outcome: e.outcome, code: e.code ?? null, detail: e.detail ? JSON.stringify(e.detail) : null })
-      .execute();
+  async record(e: EventInput | EventInput[], at: Date, trx: Kysely<NetworkDb> = this.db): Promise<void> {
+    const rows = (Array.isArray(e) ? e : [e]).map((x) => ({
+      at: at.toISOString(), device_serial: x.serial, step: x.step ?? null, action: x.action, outcome: x.outcome, code: x.code ?? null, detail: x.detail ? JSON.stringify(x.detail) : null,
+    }));
+    await trx.insertInto('net_events').values(rows).execute();
   }
 
   async device(serial: string): Promise<DeviceRecord> {

@@ -68,8 +68,10 @@ export class Registrar {
         const values = { idevid_der: idevid.der, manufacturer: idevid.issuer, state: 'vouched' as const, nonce: pvr.nonce, voucher_at: at.toISOString(), authenticated_at: null, updated_at: at.toISOString() };
         await trx.insertInto('net_devices').values({ serial: pvr.serialNumber, ...values, onboarded_at: null, ldevid_serial: null, psk_id: null, onboardings: 0 })
           .onConflict((oc) => oc.column('serial').doUpdateSet(values)).execute();
-        await this.inventory.record({ serial: pvr.serialNumber, step: OnboardingStep.OnboardingMode, action: 'onboarding mode: device contacted the registrar', outcome: 'ok', detail: { peer: ch.peer } }, started, trx);
-        await this.inventory.record({ serial: pvr.serialNumber, step: OnboardingStep.TrustedIntroduction, action: 'voucher issued by the MASA and delivered', outcome: 'ok' }, at, trx);
+        await this.inventory.record([
+          { serial: pvr.serialNumber, step: OnboardingStep.OnboardingMode, action: 'onboarding mode: device contacted the registrar', outcome: 'ok', detail: { peer: ch.peer, since: started.toISOString() } },
+          { serial: pvr.serialNumber, step: OnboardingStep.TrustedIntroduction, action: 'voucher issued by the MASA and delivered', outcome: 'ok' },
+        ], at, trx);
       });
       return voucher;
     }, { recordSuccess: false });
