@@ -1,11 +1,11 @@
 /**
- * A client's one TLS connection to a peer, with HTTP/1.1 requests over it. The
+ * A client's one TLS connection to a peer, with HTTP/1.1 requests over it (undici). The
  * connection is opened here, not by undici, so that the caller can see the peer's
  * certificate and export keying material, and so that it never silently reconnects: a
  * device's provisional connection must not be replaced by another one.
  */
 import * as tls from 'node:tls';
-import * as https from 'node:https';
+import { Client } from 'undici';
 import { AirlockError } from '../../core/errors.js';
 import { PROBLEM_MEDIA_TYPE, fromProblem } from './problem.js';
 
@@ -32,9 +32,8 @@ export interface HttpResponse {
 export class PeerConnection {
   private constructor(
     readonly socket: tls.TLSSocket,
-    private readonly agent: https.Agent,
+    private readonly client: Client,
     readonly origin: string,
-    private readonly timeoutMs: number,
   ) {}
 
   static async open(url: string, opts: ConnectionOptions): Promise<PeerConnection> {
@@ -68,20 +67,21 @@ export class PeerConnection {
     });
     socket.setTimeout(0);
     let handedOut = false;
-    // A keep-alive agent whose only connection is the one made above.
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
-    // A request queued when the peer closes the connection must fail, not wait for a socket
-    // that will never come: the error goes to the callback, as node:http expects.
-    type Create = (o: unknown, cb: (err: Error | null, s?: tls.TLSSocket) => void) => tls.TLSSocket | undefined;
-    (agent as unknown as { createConnection: Create }).createConnection = (_o, cb) => {
-      if (handedOut || socket.destroyed) {
-        cb(new AirlockError('ERR_TRANSPORT', 'the peer closed the connection'));
-        return undefined;
-      }
-      handedOut = true;
-      return socket;
-    };
-    return new PeerConnection(socket, agent, u.origin, opts.timeoutMs ?? 30_000);
+    // undici asks for a connection when it needs one: the first time it gets this one; after
+    // the peer has closed it, the request fails (typed) instead of reconnecting or waiting.
+    // The callback must not run synchronously, or undici never starts the request.
+    const client = new Client(u.origin, {
+      pipelining: 1,
+      headersTimeout: opts.timeoutMs ?? 30_000,
+      bodyTimeout: opts.timeoutMs ?? 30_000,
+      connect: (_o, cb) => {
+        const reuse = !handedOut && !socket.destroyed;
+        handedOut = true;
+        process.nextTick(() => (reuse ? cb(null, socket) : cb(new AirlockError('ERR_TRANSPORT', 'the peer closed the connection'), null)));
+        return reuse ? socket : undefined;
+      },
+    });
+    return new PeerConnection(socket, client, u.origin);
   }
 
   /** The server's leaf certificate (DER). */
@@ -94,33 +94,22 @@ export class PeerConnection {
   }
 
   async request(method: 'GET' | 'POST', path: string, opts: { body?: string; contentType?: string; accept?: string } = {}): Promise<HttpResponse> {
-    const u = new URL(this.origin);
-    return new Promise<HttpResponse>((resolve, reject) => {
-      const req = https.request(
-        {
-          agent: this.agent,
-          host: u.hostname,
-          port: u.port,
-          method,
-          path,
-          headers: {
-            ...(opts.contentType ? { 'content-type': opts.contentType } : {}),
-            ...(opts.accept ? { accept: opts.accept } : {}),
-            ...(opts.body !== undefined ? { 'content-length': Buffer.byteLength(opts.body) } : {}),
-          },
-          timeout: this.timeoutMs,
+    try {
+      const res = await this.client.request({
+        method,
+        path,
+        body: opts.body,
+        headers: {
+          ...(opts.contentType ? { 'content-type': opts.contentType } : {}),
+          ...(opts.accept ? { accept: opts.accept } : {}),
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', (cause) => reject(new AirlockError('ERR_TRANSPORT', cause.message, { cause })));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('request timed out')));
-      req.on('error', (cause) => reject(cause instanceof AirlockError ? cause : new AirlockError('ERR_TRANSPORT', cause.message, { cause })));
-      req.end(opts.body);
-    });
+      });
+      const body = await res.body.text();
+      return { status: res.statusCode, contentType: String(res.headers['content-type'] ?? ''), body };
+    } catch (cause) {
+      if (cause instanceof AirlockError) throw cause;
+      throw new AirlockError('ERR_TRANSPORT', (cause as Error).message, { cause });
+    }
   }
 
   /** A request whose non-2xx answer becomes the peer's AirlockError. */
@@ -133,7 +122,7 @@ export class PeerConnection {
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    await this.client.destroy().catch(() => undefined);
     this.socket.destroy();
   }
 }
