@@ -6,6 +6,7 @@
 import * as nodeCrypto from 'node:crypto';
 import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
 import { toPem } from '../../core/bytes.js';
+import { jwkFromPkcs8, jwkFromSpki, pkcs8FromJwk, spkiFromJwk } from './p256-encoding.js';
 
 export interface NodePrivateKey extends PrivateKeyHandle {
   readonly keyObject: nodeCrypto.KeyObject;
@@ -56,7 +57,8 @@ export class NodeCrypto implements Crypto {
     if (!entry) {
       let key: nodeCrypto.KeyObject;
       try {
-        key = nodeCrypto.createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+        const jwk = jwkFromSpki(spki);
+        key = jwk ? nodeCrypto.createPublicKey({ key: { ...jwk }, format: 'jwk' }) : nodeCrypto.createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
       } catch {
         return undefined;
       }
@@ -79,12 +81,15 @@ export function generateP256Key(): NodePrivateKey {
 }
 
 export function importPkcs8(der: Uint8Array): NodePrivateKey {
-  const privateKey = nodeCrypto.createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
+  const jwk = jwkFromPkcs8(der);
+  const privateKey = jwk ? nodeCrypto.createPrivateKey({ key: { ...jwk }, format: 'jwk' }) : nodeCrypto.createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
   return wrap(privateKey, nodeCrypto.createPublicKey(privateKey));
 }
 
 export function exportPkcs8(key: PrivateKeyHandle): Uint8Array {
-  return new Uint8Array(asNodeKey(key).keyObject.export({ format: 'der', type: 'pkcs8' }));
+  const k = asNodeKey(key).keyObject;
+  if (k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1') return pkcs8FromJwk(k.export({ format: 'jwk' }));
+  return new Uint8Array(k.export({ format: 'der', type: 'pkcs8' }));
 }
 
 /** PEM for node:tls. Only ever handed to a TLS context in memory. */
@@ -103,6 +108,7 @@ export async function toCryptoKey(key: PrivateKeyHandle): Promise<CryptoKey> {
 const cryptoKeys = new WeakMap<PrivateKeyHandle, CryptoKey>();
 
 function wrap(privateKey: nodeCrypto.KeyObject, publicKey: nodeCrypto.KeyObject): NodePrivateKey {
-  const spki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
+  const p256 = publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  const spki = p256 ? spkiFromJwk(publicKey.export({ format: 'jwk' })) : new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
   return Object.freeze({ kind: 'private-key' as const, spki, keyObject: privateKey });
 }
