@@ -44,7 +44,7 @@ export type DeviceState = 'vouched' | 'authenticated' | 'provisioned' | 'onboard
 
 export interface NetworkDb {
   net_keys: KeyTable;
-  net_declarations: { serial: string; sequence: number; latest_hash: string; authorizes_owner: number; chain: string; source: string; installed_at: string };
+  net_declarations: { serial: string; sequence: number; latest_hash: string; chain: string; source: string; installed_at: string };
   net_devices: {
     serial: string;
     idevid_der: Uint8Array;

@@ -8,7 +8,7 @@ import { AirlockError } from '../../core/errors.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
 import type { MasaClient } from '../../adapters/http/masa-client.js';
 import { DeclarationExport } from '../../protocols/declaration/schema.js';
-import { assertNotStale, mayOnboard, verifyDeclarationChain, type VerifiedDeclarationChain } from '../../protocols/declaration/verify.js';
+import { assertNotStale, verifyDeclarationChain, type VerifiedDeclarationChain } from '../../protocols/declaration/verify.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
 import type { RoleContext } from '../shared/context.js';
 
@@ -19,7 +19,6 @@ export class NetworkDeclarations {
     private readonly manufacturerAnchors: () => readonly Certificate[],
     private readonly masa: MasaClient,
     private readonly realtime: boolean,
-    private readonly ownerId: string,
   ) {}
 
   /** Installs an export file. All or nothing: one bad chain refuses the whole file. */
@@ -43,12 +42,13 @@ export class NetworkDeclarations {
   }
 
   /**
-   * The chain to send a device in step 6: the installed one while it names this network,
-   * else the manufacturer's current one (the device may have been resold to us since).
+   * The chain to send a device in step 6: the installed one, else the manufacturer's current
+   * one. Freshness is not the registrar's to judge: the MASA issued the voucher on the latest
+   * declaration, and the device refuses a chain older than one it has seen.
    */
   async chainFor(serial: string, masaUrl: string | undefined): Promise<string[]> {
-    const row = await this.db.selectFrom('net_declarations').select(['chain', 'authorizes_owner']).where('serial', '=', serial).executeTakeFirst();
-    if (row && (row.authorizes_owner === 1 || !this.realtime || !masaUrl)) return JSON.parse(row.chain) as string[];
+    const row = await this.db.selectFrom('net_declarations').select('chain').where('serial', '=', serial).executeTakeFirst();
+    if (row) return JSON.parse(row.chain) as string[];
     if (!this.realtime || !masaUrl) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
     const chain = await this.masa.fetchDeclarationChain(masaUrl, serial);
     const v = verifyDeclarationChain(this.ctx.crypto, chain, { manufacturerAnchors: this.manufacturerAnchors(), serialNumber: serial, at: this.ctx.clock.now() });
@@ -65,7 +65,6 @@ export class NetworkDeclarations {
       serial,
       sequence: v.latest.sequence,
       latest_hash: v.latestHash,
-      authorizes_owner: mayOnboard(v.latest, this.ownerId) ? 1 : 0,
       chain: JSON.stringify(chain),
       source,
       installed_at: this.ctx.clock.now().toISOString(),

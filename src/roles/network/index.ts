@@ -65,7 +65,7 @@ export class Network {
     const owner: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.domainCa.cert.spki), name: config.ownerName };
     const anchors = [...opts.manufacturerAnchors];
     const masa = opts.masaClient ?? new HttpMasaClient(anchors.map((c) => toPem('CERTIFICATE', c.der)).join(''));
-    const declarations = new NetworkDeclarations(opts.ctx, store.db, () => anchors, masa, config.realtimeDeclarations, owner.id);
+    const declarations = new NetworkDeclarations(opts.ctx, store.db, () => anchors, masa, config.realtimeDeclarations);
     const credentials = new CredentialIssuer(opts.ctx, store.db, pki, sealer, { ownerName: config.ownerName, ldevidValidityDays: config.ldevidValidityDays });
     const inventory = new Inventory(store.db);
     const registrar = new Registrar(opts.ctx, store.db, pki, config, { manufacturerAnchors: () => anchors }, masa, declarations, credentials, inventory);

@@ -13,7 +13,6 @@ export const networkMigrations: Record<string, Migration> = {
         .addColumn('serial', 'text', (c) => c.primaryKey())
         .addColumn('sequence', 'integer', (c) => c.notNull())
         .addColumn('latest_hash', 'text', (c) => c.notNull())
-        .addColumn('authorizes_owner', 'integer', (c) => c.notNull())
         .addColumn('chain', 'text', (c) => c.notNull())
         .addColumn('source', 'text', (c) => c.notNull())
         .addColumn('installed_at', 'text', (c) => c.notNull())
