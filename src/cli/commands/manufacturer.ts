@@ -3,8 +3,8 @@
  */
 import type { Command } from 'commander';
 import { FileSecureStore } from '../../adapters/secure-store/file-store.js';
-import { fail, printJson } from '../output.js';
-import { openLocal } from './network.js';
+import { printJson } from '../output.js';
+import { withLocal } from './network.js';
 
 export function manufacturerCommand(program: Command): void {
   const mfg = program.command('manufacturer').description('the manufacturer: mint devices and sell them (device information declarations)');
@@ -17,18 +17,10 @@ export function manufacturerCommand(program: Command): void {
     .option('--sell', "sell it at once to the local network's owner")
     .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
     .action(async (o: { store: string; model: string; serial?: string; sell?: boolean; dataDir: string }) => {
-      try {
-        const { network, manufacturer } = await openLocal(o.dataDir);
-        try {
-          const birth = await manufacturer.factory.mint(await FileSecureStore.open(o.store), { model: o.model, ...(o.serial ? { serialNumber: o.serial } : {}) });
-          if (o.sell) await manufacturer.sell(birth.serialNumber, network.owner);
-          printJson({ serialNumber: birth.serialNumber, masaUrl: birth.masaUrl, mudUrl: birth.mudUrl, soldTo: o.sell ? network.owner : null });
-        } finally {
-          await network.close();
-          await manufacturer.close();
-        }
-      } catch (e) {
-        fail(e);
-      }
+      await withLocal(o.dataDir, async ({ network, manufacturer }) => {
+        const birth = await manufacturer.factory.mint(await FileSecureStore.open(o.store), { model: o.model, ...(o.serial ? { serialNumber: o.serial } : {}) });
+        if (o.sell) await manufacturer.sell(birth.serialNumber, network.owner);
+        printJson({ serialNumber: birth.serialNumber, masaUrl: birth.masaUrl, mudUrl: birth.mudUrl, soldTo: o.sell ? network.owner : null });
+      });
     });
 }

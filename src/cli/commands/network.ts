@@ -23,6 +23,21 @@ export async function openLocal(dataDir: string): Promise<{ network: Network; ma
   return { network, manufacturer };
 }
 
+/** Opens the roles of a local data directory, runs `fn`, closes them, and turns errors into exit 1. */
+export async function withLocal(dataDir: string, fn: (roles: { network: Network; manufacturer: Manufacturer }) => Promise<void>): Promise<void> {
+  try {
+    const roles = await openLocal(dataDir);
+    try {
+      await fn(roles);
+    } finally {
+      await roles.network.close();
+      await roles.manufacturer.close();
+    }
+  } catch (e) {
+    fail(e);
+  }
+}
+
 export function networkCommand(program: Command): void {
   const net = program.command('network').description("the network owner's onboarding component: inventory and declarations");
   net
@@ -32,53 +47,35 @@ export function networkCommand(program: Command): void {
     .option('--json', 'print JSON')
     .option('--events <serial>', "print one device's audit trail instead")
     .action(async (o: { dataDir: string; json?: boolean; events?: string }) => {
-      try {
-        const { network, manufacturer } = await openLocal(o.dataDir);
-        try {
-          const rows = o.events ? await network.inventory.events(o.events) : await network.inventory.devices();
-          if (o.json) printJson(rows);
-          else console.table(rows);
-        } finally {
-          await network.close();
-          await manufacturer.close();
+      await withLocal(o.dataDir, async ({ network }) => {
+        if (o.events) {
+          const events = await network.inventory.events(o.events);
+          if (o.json) printJson(events);
+          else console.table(events.map((e) => ({ at: e.at, step: e.step, action: e.action, outcome: e.outcome, code: e.code })));
+          return;
         }
-      } catch (e) {
-        fail(e);
-      }
+        const devices = await network.inventory.devices();
+        if (o.json) printJson(devices);
+        else console.table(devices.map((d) => ({ serial: d.serial, state: d.state, onboardings: d.onboardings, ldevid: d.ldevid_serial, psk: d.psk_id, onboarded: d.onboarded_at })));
+      });
     });
   net
     .command('import-declarations <file>')
     .description("install a manufacturer's declaration export file (NIST IR 8350 section 5.1.2)")
     .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
     .action(async (file: string, o: { dataDir: string }) => {
-      try {
-        const { network, manufacturer } = await openLocal(o.dataDir);
-        try {
-          const { installed } = await network.declarations.importExport(JSON.parse(fs.readFileSync(file, 'utf8')));
-          console.log(`installed ${installed} declaration chain(s)`);
-        } finally {
-          await network.close();
-          await manufacturer.close();
-        }
-      } catch (e) {
-        fail(e);
-      }
+      await withLocal(o.dataDir, async ({ network }) => {
+        const { installed } = await network.declarations.importExport(JSON.parse(fs.readFileSync(file, 'utf8')));
+        console.log(`installed ${installed} declaration chain(s)`);
+      });
     });
   net
     .command('export-declarations')
     .description("write the manufacturer's declaration export for this network's owner (what a purchaser receives)")
     .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
     .action(async (o: { dataDir: string }) => {
-      try {
-        const { network, manufacturer } = await openLocal(o.dataDir);
-        try {
-          printJson(await manufacturer.declarations.exportFor(network.owner.id));
-        } finally {
-          await network.close();
-          await manufacturer.close();
-        }
-      } catch (e) {
-        fail(e);
-      }
+      await withLocal(o.dataDir, async ({ network, manufacturer }) => {
+        printJson(await manufacturer.declarations.exportFor(network.owner.id));
+      });
     });
 }

@@ -1,14 +1,10 @@
 import type { Kysely, Migration } from 'kysely';
+import { createKeyTable } from './common.js';
 
 export const manufacturerMigrations: Record<string, Migration> = {
   '0001_manufacturer': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('mfg_keys')
-        .addColumn('name', 'text', (c) => c.primaryKey())
-        .addColumn('sealed_key', 'text', (c) => c.notNull())
-        .addColumn('cert_der', 'blob', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .execute();
+      await createKeyTable(db, 'mfg_keys');
       await db.schema.createTable('mfg_devices')
         .addColumn('serial', 'text', (c) => c.primaryKey())
         .addColumn('model', 'text', (c) => c.notNull())

@@ -1,14 +1,10 @@
 import type { Kysely, Migration } from 'kysely';
+import { createKeyTable } from './common.js';
 
 export const networkMigrations: Record<string, Migration> = {
   '0001_network': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('net_keys')
-        .addColumn('name', 'text', (c) => c.primaryKey())
-        .addColumn('sealed_key', 'text', (c) => c.notNull())
-        .addColumn('cert_der', 'blob', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .execute();
+      await createKeyTable(db, 'net_keys');
       await db.schema.createTable('net_declarations')
         .addColumn('serial', 'text', (c) => c.primaryKey())
         .addColumn('sequence', 'integer', (c) => c.notNull())
