@@ -14,7 +14,7 @@ async function agentAt(store: string): Promise<DeviceAgent> {
 }
 
 export function deviceCommand(program: Command): void {
-  const dev = program.command('device').description('the device agent: onboard, show status, factory-reset');
+  const dev = program.command('device').description('the device agent: onboard, renew, show status, factory-reset');
   dev
     .command('onboard')
     .description('onboard with no human input: voucher, declaration, LDevID and Wi-Fi PSK (prints no secrets)')
@@ -26,6 +26,18 @@ export function deviceCommand(program: Command): void {
         const report = await (await agentAt(o.store)).onboard(o.registrar);
         if (o.json) printJson(report);
         else for (const s of report.steps) console.log(`step ${String(s.step).padStart(2)}  ${s.name}`);
+      } catch (e) {
+        fail(e);
+      }
+    });
+  dev
+    .command('renew')
+    .description('renew the LDevID (EST simplereenroll), authenticated by the current one')
+    .requiredOption('--store <dir>', "the device's secure store")
+    .requiredOption('--registrar <url>', 'the registrar, e.g. https://127.0.0.1:8444')
+    .action(async (o: { store: string; registrar: string }) => {
+      try {
+        printJson(await (await agentAt(o.store)).renew(o.registrar));
       } catch (e) {
         fail(e);
       }

@@ -151,6 +151,35 @@ export class DeviceAgent {
     }
   }
 
+  /**
+   * Credential renewal (RFC 7030 section 4.2.2): a new key and LDevID, authenticated by the
+   * current LDevID over TLS that is validated against the domain CA from the start.
+   */
+  async renew(registrarUrl: string): Promise<{ ldevidSerial: string; previousSerial: string }> {
+    const { crypto, clock } = this.ctx;
+    const current = await this.onboardingCredentials();
+    if (!current) throw new AirlockError('ERR_DEVICE_NOT_ONBOARDED');
+    const domainCa = parseCertificateBase64(current.domainCa);
+    const previous = parseCertificateBase64(current.ldevid);
+    const conn = await PeerConnection.open(registrarUrl, {
+      cert: toPem('CERTIFICATE', previous.der),
+      key: toPem('PRIVATE KEY', fromBase64(current.ldevidKey)!),
+      ca: toPem('CERTIFICATE', domainCa.der),
+    });
+    try {
+      const key = generateP256Key();
+      const issued = decodeCertsOnly((await conn.call('POST', '/.well-known/est/simplereenroll', { body: toBase64(buildCsr(crypto, key, previous.subjectSerialNumber ?? 'device')), contentType: 'application/pkcs10' })).body);
+      const ldevid = parseCertificate(issued[0]!);
+      verifyChain(crypto, { leaf: ldevid, anchors: [domainCa], at: clock.now() });
+      ensure(equalBytes(ldevid.spki, key.spki), 'ERR_CERT_UNTRUSTED', 'the LDevID is for another key');
+      const renewed: OnboardingCredentials = { ...current, ldevid: toBase64(ldevid.der), ldevidKey: toBase64(exportPkcs8(key)) };
+      await this.store.write(SecureStoreEntry.onboarding, utf8(JSON.stringify(renewed)));
+      return { ldevidSerial: ldevid.serial, previousSerial: previous.serial };
+    } finally {
+      await conn.close();
+    }
+  }
+
   async #readJson<T>(name: string, missing: string): Promise<T> {
     const raw = await this.store.read(name);
     if (!raw) throw new AirlockError('ERR_SECURE_STORE', missing);
