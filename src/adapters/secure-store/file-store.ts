@@ -18,7 +18,12 @@ export class FileSecureStore implements SecureStore {
     private readonly sealer: Sealer,
   ) {}
 
-  static async open(dir: string): Promise<FileSecureStore> {
+  /** Opens the store in `dir`; `create: false` refuses a directory that is not a store yet. */
+  static async open(dir: string, opts: { create?: boolean } = {}): Promise<FileSecureStore> {
+    if (opts.create === false) {
+      const exists = await fs.stat(dir).then((st) => st.isDirectory(), () => false);
+      if (!exists) throw new AirlockError('ERR_SECURE_STORE', `no secure store at ${dir}`);
+    }
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     await fs.chmod(dir, 0o700);
     const { kek } = loadKek({ envVar: 'AIRLOCK_DEVICE_KEK', file: path.join(dir, 'store.kek') });

@@ -10,7 +10,7 @@ import { DeviceAgent } from '../../roles/device/agent.js';
 import { fail, printJson } from '../output.js';
 
 async function agentAt(store: string): Promise<DeviceAgent> {
-  return new DeviceAgent(await FileSecureStore.open(store), { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger({ level: 'warn' }) });
+  return new DeviceAgent(await FileSecureStore.open(store, { create: false }), { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger({ level: 'warn' }) });
 }
 
 export function deviceCommand(program: Command): void {

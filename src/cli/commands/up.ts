@@ -2,6 +2,7 @@
  * `airlock up`: every role in one process on loopback, SQLite under the data directory, and
  * (with --demo) a demonstration; then serves until interrupted.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../../adapters/log/logger.js';
@@ -21,6 +22,7 @@ export function upCommand(program: Command): void {
     .action(async (o: { dataDir: string; manufacturerPort: string; networkPort: string; demo?: boolean; devices: string }) => {
       try {
         const dataDir = path.resolve(o.dataDir);
+        fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
         const logger = createLogger({ destination: path.join(dataDir, 'airlock.log') });
         const sys = await startSystem({ dataDir, logger, manufacturerPort: Number(o.manufacturerPort), networkPort: Number(o.networkPort) });
         console.log(`Airlock is up (data in ${dataDir}, log in ${path.join(dataDir, 'airlock.log')})`);
