@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
-import { equalBytes, toPem } from '../../core/bytes.js';
+import { equalBytes, toBase64, toPem } from '../../core/bytes.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import type { AppBootstrap } from '../../core/credentials.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
@@ -44,9 +44,11 @@ export class Registrar {
     private readonly inventory: Inventory,
   ) {
     this.#appTrustAnchor = config.applicationTrustAnchorPem || toPem('CERTIFICATE', pki.domainCa.cert.der);
+    this.#domainCaBase64 = toBase64(pki.domainCa.cert.der);
   }
 
   readonly #appTrustAnchor: string;
+  readonly #domainCaBase64: string;
 
   /**
    * Steps 2 and 5: the device, in onboarding mode, asks for a voucher. The registrar checks
@@ -59,15 +61,20 @@ export class Registrar {
       setSerial(idevid.subjectSerialNumber);
       const pvr = verifyPledgeVoucherRequest(this.ctx.crypto, pledgeVoucherRequest, { tlsClientCert: idevid, registrarCert: this.pki.registrar.cert });
       ensure(idevid.masaUrl, 'ERR_IDEVID_INVALID', 'the birth certificate names no MASA');
+      // Serial numbers are unique per manufacturer only: a record belongs to one birth certificate.
+      const known = await this.db.selectFrom('net_devices').select('idevid_der').where('serial', '=', pvr.serialNumber).executeTakeFirst();
+      ensure(!known || equalBytes(new Uint8Array(known.idevid_der), idevid.der), 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
       const rvr = signRegistrarVoucherRequest(this.ctx.crypto, this.pki.registrar.key, { registrarCert: this.pki.registrar.cert, domainCa: this.pki.domainCa.cert }, pvr, this.ctx.clock.now());
       const voucher = await this.masa.requestVoucher(idevid.masaUrl, rvr);
       const v = decodeVoucher(voucher).body;
       ensure(v['serial-number'] === pvr.serialNumber && v.nonce === pvr.nonce, 'ERR_MASA_REFUSED', 'the MASA answered for another request');
+      ensure(v['pinned-domain-cert']?.replace(/\s/g, '') === this.#domainCaBase64, 'ERR_MASA_REFUSED', 'the voucher pins another domain');
       const at = this.ctx.clock.now();
       await this.db.transaction().execute(async (trx) => {
         const values = { idevid_der: idevid.der, manufacturer: idevid.issuer, state: 'vouched' as const, nonce: pvr.nonce, voucher_at: at.toISOString(), authenticated_at: null, updated_at: at.toISOString() };
-        await trx.insertInto('net_devices').values({ serial: pvr.serialNumber, ...values, onboarded_at: null, ldevid_serial: null, psk_id: null, onboardings: 0 })
-          .onConflict((oc) => oc.column('serial').doUpdateSet(values)).execute();
+        const written = await trx.insertInto('net_devices').values({ serial: pvr.serialNumber, ...values, onboarded_at: null, ldevid_serial: null, psk_id: null, onboardings: 0 })
+          .onConflict((oc) => oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', idevid.der)).executeTakeFirst();
+        ensure(written.numInsertedOrUpdatedRows === 1n, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
         await this.inventory.record([
           { serial: pvr.serialNumber, step: OnboardingStep.OnboardingMode, action: 'onboarding mode: device contacted the registrar', outcome: 'ok', detail: { peer: ch.peer, since: started.toISOString() } },
           { serial: pvr.serialNumber, step: OnboardingStep.TrustedIntroduction, action: 'voucher issued by the MASA and delivered', outcome: 'ok' },

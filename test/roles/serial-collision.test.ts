@@ -1,0 +1,53 @@
+/**
+ * Serial numbers are unique per manufacturer only. A network that trusts two manufacturers
+ * must not let one's device take over the inventory record, and so revoke the credentials,
+ * of the other's device with the same serial number.
+ */
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Manufacturer } from '../../src/roles/manufacturer/index.js';
+import { Network } from '../../src/roles/network/index.js';
+import { DeviceAgent } from '../../src/roles/device/agent.js';
+import { MemorySecureStore } from '../../src/adapters/secure-store/memory-store.js';
+import { loadKek } from '../../src/adapters/crypto/kek.js';
+import { startTestSystem, type TestSystem } from '../support/harness.js';
+
+describe('two manufacturers, one serial number', () => {
+  let sys: TestSystem;
+  let other: Manufacturer;
+  let network: Network;
+  let registrarUrl: string;
+
+  beforeAll(async () => {
+    sys = await startTestSystem();
+    const kek = (name: string) => loadKek({ envVar: 'UNSET_FOR_TEST', file: path.join(sys.dir, `${name}.kek`) }).kek;
+    other = await Manufacturer.open({ ctx: sys.ctx, databaseFile: path.join(sys.dir, 'other-mfg.db'), kek: kek('other-mfg'), config: { name: 'Other Devices Ltd' } });
+    await other.serve(0);
+    const a = sys.manufacturer.trustBundle();
+    const b = other.trustBundle();
+    network = await Network.open({ ctx: sys.ctx, databaseFile: path.join(sys.dir, 'both.db'), kek: kek('both'), manufacturerAnchors: [a.root, a.idevidCa, b.root, b.idevidCa], config: { ownerName: 'Two-Vendor Site' } });
+    registrarUrl = await network.serve(0);
+  });
+  afterAll(async () => {
+    await network?.close();
+    await other?.close();
+    await sys?.close();
+  });
+
+  it('refuses the second device and keeps the first one\'s credentials', async () => {
+    const first = new DeviceAgent(new MemorySecureStore(), sys.ctx);
+    await sys.manufacturer.factory.mint(first.store, { model: 'm', serialNumber: 'SN-SHARED-1' });
+    await sys.manufacturer.sell('SN-SHARED-1', network.owner);
+    const second = new DeviceAgent(new MemorySecureStore(), sys.ctx);
+    await other.factory.mint(second.store, { model: 'm', serialNumber: 'SN-SHARED-1' });
+    await other.sell('SN-SHARED-1', network.owner);
+
+    const onboarded = await first.onboard(registrarUrl);
+    await expect(second.onboard(registrarUrl)).rejects.toMatchObject({ code: 'ERR_IDEVID_MISMATCH' });
+    const record = await network.inventory.device('SN-SHARED-1');
+    expect(record.state).toBe('onboarded');
+    expect(record.ldevid_serial).toBe(onboarded.ldevidSerial);
+    expect((await network.inventory.certificates('SN-SHARED-1')).every((c) => c.revoked_at === null)).toBe(true);
+    expect(await second.onboardingCredentials()).toBeUndefined();
+  });
+});
