@@ -14,8 +14,12 @@ export interface BirthCredentials {
   idevidChain: string[];
   /** PKCS#8 private key of the IDevID. Secret. */
   idevidKey: string;
-  /** The manufacturer's root certificate: the device's trust anchor for vouchers and declarations. */
+  /** The manufacturer's root certificate: it names the manufacturer (its party id). */
   manufacturerAnchor: string;
+  /** The only anchor for vouchers: the CA of the manufacturer's MASA signing keys. */
+  masaAnchor: string;
+  /** The only anchor for declarations: the CA of the manufacturer's declaration signing keys. */
+  declarationAnchor: string;
   masaUrl: string;
   mudUrl?: string;
   /** Application-layer bootstrapping information from the manufacturer (report step 5 of 5.1.1). */

@@ -51,7 +51,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     ctx,
     databaseFile: path.join(opts.dataDir, 'network.db'),
     kek: loadKek({ envVar: 'AIRLOCK_NETWORK_KEK', file: path.join(opts.dataDir, 'keys', 'network.kek') }).kek,
-    manufacturerAnchors: [bundle.root, bundle.idevidCa],
+    manufacturers: [bundle],
     config: opts.network,
   });
   const registrarUrl = await network.serve(opts.networkPort ?? 0);

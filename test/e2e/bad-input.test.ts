@@ -57,34 +57,34 @@ describe('bad input changes nothing', () => {
   it('the device refuses vouchers for another serial number, expired, or tampered with', () => {
     const { crypto } = sys.ctx;
     const masa = sys.manufacturer.pki.masa;
-    const anchors = [sys.manufacturer.pki.root.cert];
+    const anchors = [sys.manufacturer.pki.masaCa.cert];
     const now = new Date();
     const nonce = toBase64(crypto.bytes(16));
     const input = { serialNumber: 'AL-VICTIM', nonce, pinnedDomainCert: sys.network.pki.domainCa.cert, createdOn: now, expiresOn: new Date(now.getTime() + 600_000), assertion: 'logged' as const };
     const good = signVoucher(crypto, masa.key, [masa.cert], input);
     // The control: the same voucher is accepted as it is.
-    expect(verifyVoucher(crypto, good, { manufacturerAnchors: anchors, serialNumber: 'AL-VICTIM', nonce, at: now }).pinnedDomainCert.der).toEqual(sys.network.pki.domainCa.cert.der);
+    expect(verifyVoucher(crypto, good, { masaAnchors: anchors, serialNumber: 'AL-VICTIM', nonce, at: now }).pinnedDomainCert.der).toEqual(sys.network.pki.domainCa.cert.der);
 
-    expect(codeOf(() => verifyVoucher(crypto, good, { manufacturerAnchors: anchors, serialNumber: 'AL-OTHER', nonce, at: now }))).toBe('ERR_VOUCHER_SERIAL_MISMATCH');
-    expect(codeOf(() => verifyVoucher(crypto, good, { manufacturerAnchors: anchors, serialNumber: 'AL-VICTIM', nonce: toBase64(crypto.bytes(16)), at: now }))).toBe('ERR_VOUCHER_NONCE_MISMATCH');
+    expect(codeOf(() => verifyVoucher(crypto, good, { masaAnchors: anchors, serialNumber: 'AL-OTHER', nonce, at: now }))).toBe('ERR_VOUCHER_SERIAL_MISMATCH');
+    expect(codeOf(() => verifyVoucher(crypto, good, { masaAnchors: anchors, serialNumber: 'AL-VICTIM', nonce: toBase64(crypto.bytes(16)), at: now }))).toBe('ERR_VOUCHER_NONCE_MISMATCH');
 
     const expired = signVoucher(crypto, masa.key, [masa.cert], { ...input, createdOn: new Date(now.getTime() - 7_200_000), expiresOn: new Date(now.getTime() - 3_600_000) });
-    expect(codeOf(() => verifyVoucher(crypto, expired, { manufacturerAnchors: anchors, serialNumber: 'AL-VICTIM', nonce, at: now }))).toBe('ERR_VOUCHER_EXPIRED');
+    expect(codeOf(() => verifyVoucher(crypto, expired, { masaAnchors: anchors, serialNumber: 'AL-VICTIM', nonce, at: now }))).toBe('ERR_VOUCHER_EXPIRED');
 
     // Tampered: the payload still decodes and matches the schema, but names another device.
     const [h, p, s] = good.split('.') as [string, string, string];
     const payload = new TextDecoder().decode(fromBase64Url(p)!);
     expect(payload).toContain('AL-VICTIM');
     const tampered = `${h}.${toBase64Url(utf8(payload.replace('AL-VICTIM', 'AL-VICTIN')))}.${s}`;
-    expect(codeOf(() => verifyVoucher(crypto, tampered, { manufacturerAnchors: anchors, serialNumber: 'AL-VICTIN', nonce, at: now }))).toBe('ERR_JWS_SIGNATURE');
+    expect(codeOf(() => verifyVoucher(crypto, tampered, { masaAnchors: anchors, serialNumber: 'AL-VICTIN', nonce, at: now }))).toBe('ERR_JWS_SIGNATURE');
     // A flipped signature byte, too.
     const sig = fromBase64Url(s)!;
     sig[10] = sig[10]! ^ 0x01;
-    expect(codeOf(() => verifyVoucher(crypto, `${h}.${p}.${toBase64Url(sig)}`, { manufacturerAnchors: anchors, serialNumber: 'AL-VICTIM', nonce, at: now }))).toBe('ERR_JWS_SIGNATURE');
+    expect(codeOf(() => verifyVoucher(crypto, `${h}.${p}.${toBase64Url(sig)}`, { masaAnchors: anchors, serialNumber: 'AL-VICTIM', nonce, at: now }))).toBe('ERR_JWS_SIGNATURE');
     // Signed by a manufacturer key that is not the MASA's own chain: the declarations key is under the root too,
     // so use the network's registrar key, which is not under the manufacturer root.
     const foreign = signVoucher(crypto, sys.network.pki.registrar.key, [sys.network.pki.registrar.cert], input);
-    expect(codeOf(() => verifyVoucher(crypto, foreign, { manufacturerAnchors: anchors, serialNumber: 'AL-VICTIM', nonce, at: now }))).toBe('ERR_VOUCHER_SIGNER_UNTRUSTED');
+    expect(codeOf(() => verifyVoucher(crypto, foreign, { masaAnchors: anchors, serialNumber: 'AL-VICTIM', nonce, at: now }))).toBe('ERR_VOUCHER_SIGNER_UNTRUSTED');
   });
 
   it('the network refuses an older declaration export, and the device an older chain', async () => {
@@ -108,8 +108,8 @@ describe('bad input changes nothing', () => {
     expect(installed.sequence).toBe(2);
 
     // The pure check.
-    const anchors = [sys.manufacturer.pki.root.cert];
-    const v1 = verifyDeclarationChain(sys.ctx.crypto, olderFile.devices[0]!.chain, { manufacturerAnchors: anchors, serialNumber: serial, at: new Date() });
+    const anchors = [sys.manufacturer.pki.declarationsCa.cert];
+    const v1 = verifyDeclarationChain(sys.ctx.crypto, olderFile.devices[0]!.chain, { declarationAnchors: anchors, serialNumber: serial, at: new Date() });
     expect(codeOf(() => assertNotStale(v1, 2))).toBe('ERR_DECLARATION_STALE');
     expect(() => assertNotStale(v1, 1)).not.toThrow();
 
@@ -127,13 +127,13 @@ describe('bad input changes nothing', () => {
     const b = await sys.newDevice();
     const chainA = await sys.manufacturer.declarations.chain(a.serial);
     const chainB = await sys.manufacturer.declarations.chain(b.serial);
-    const anchors = [sys.manufacturer.pki.root.cert];
+    const anchors = [sys.manufacturer.pki.declarationsCa.cert];
     const at = new Date();
-    expect(verifyDeclarationChain(sys.ctx.crypto, chainA, { manufacturerAnchors: anchors, serialNumber: a.serial, at }).latest.sequence).toBe(1);
-    expect(codeOf(() => verifyDeclarationChain(sys.ctx.crypto, [chainA[1]!, chainA[0]!], { manufacturerAnchors: anchors, at }))).toBe('ERR_DECLARATION_CHAIN');
-    expect(codeOf(() => verifyDeclarationChain(sys.ctx.crypto, [chainA[0]!, chainB[1]!], { manufacturerAnchors: anchors, at }))).toBe('ERR_DECLARATION_CHAIN');
-    expect(codeOf(() => verifyDeclarationChain(sys.ctx.crypto, [chainA[1]!], { manufacturerAnchors: anchors, at }))).toBe('ERR_DECLARATION_CHAIN');
-    expect(codeOf(() => verifyDeclarationChain(sys.ctx.crypto, chainB, { manufacturerAnchors: anchors, serialNumber: a.serial, at }))).toBe('ERR_DECLARATION_CHAIN');
+    expect(verifyDeclarationChain(sys.ctx.crypto, chainA, { declarationAnchors: anchors, serialNumber: a.serial, at }).latest.sequence).toBe(1);
+    expect(codeOf(() => verifyDeclarationChain(sys.ctx.crypto, [chainA[1]!, chainA[0]!], { declarationAnchors: anchors, at }))).toBe('ERR_DECLARATION_CHAIN');
+    expect(codeOf(() => verifyDeclarationChain(sys.ctx.crypto, [chainA[0]!, chainB[1]!], { declarationAnchors: anchors, at }))).toBe('ERR_DECLARATION_CHAIN');
+    expect(codeOf(() => verifyDeclarationChain(sys.ctx.crypto, [chainA[1]!], { declarationAnchors: anchors, at }))).toBe('ERR_DECLARATION_CHAIN');
+    expect(codeOf(() => verifyDeclarationChain(sys.ctx.crypto, chainB, { declarationAnchors: anchors, serialNumber: a.serial, at }))).toBe('ERR_DECLARATION_CHAIN');
 
     // All or nothing: one good chain and one broken one install neither.
     const before = await stateSnapshot(sys);
@@ -159,7 +159,7 @@ describe('bad input changes nothing', () => {
     // Over the wire: another network owner's signed request to the manufacturer.
     const mallory = await Network.open({
       ctx: sys.ctx, databaseFile: path.join(tempDir('airlock-mallory-'), 'network.db'), kek: randomKek(),
-      manufacturerAnchors: [sys.manufacturer.pki.root.cert, sys.manufacturer.pki.idevidCa.cert], config: { ownerName: 'Mallory' },
+      manufacturers: [sys.manufacturer.trustBundle()], config: { ownerName: 'Mallory' },
     });
     try {
       const op = { op: 'add-onboarder', 'serial-number': serial, party: mallory.owner, 'created-on': new Date().toISOString() };

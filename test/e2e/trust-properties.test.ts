@@ -85,8 +85,8 @@ describe('(2) mutual authentication', () => {
 
   beforeAll(async () => {
     sys = await startTestSystem();
-    const anchors = [sys.manufacturer.pki.root.cert, sys.manufacturer.pki.idevidCa.cert];
-    mallory = await Network.open({ ctx: sys.ctx, databaseFile: path.join(tempDir('airlock-mallory-'), 'network.db'), kek: randomKek(), manufacturerAnchors: anchors, config: { ownerName: 'Mallory' } });
+    const anchors = [sys.manufacturer.trustBundle()];
+    mallory = await Network.open({ ctx: sys.ctx, databaseFile: path.join(tempDir('airlock-mallory-'), 'network.db'), kek: randomKek(), manufacturers: anchors, config: { ownerName: 'Mallory' } });
     malloryUrl = await mallory.serve(0);
     closers.push(() => mallory.close());
 
@@ -105,7 +105,7 @@ describe('(2) mutual authentication', () => {
       },
       close: async () => undefined,
     };
-    rogue = await Network.open({ ctx: sys.ctx, databaseFile: path.join(tempDir('airlock-rogue-'), 'network.db'), kek: randomKek(), manufacturerAnchors: anchors, config: { ownerName: 'Rogue' }, masaClient: forging });
+    rogue = await Network.open({ ctx: sys.ctx, databaseFile: path.join(tempDir('airlock-rogue-'), 'network.db'), kek: randomKek(), manufacturers: anchors, config: { ownerName: 'Rogue' }, masaClient: forging });
     rogueUrl = await rogue.serve(0);
     closers.push(() => rogue.close());
 

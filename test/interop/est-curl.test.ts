@@ -77,7 +77,7 @@ describe.skipIf(!toolsPresent)('interop: curl + OpenSSL as an RFC 7030 EST clien
       const nonce = toBase64(crypto.bytes(16));
       const pvr = signPledgeVoucherRequest(crypto, idevidKey, idevid, { serialNumber: serial, nonce, createdOn: clock.now(), proximityRegistrarCert: registrarCert.der });
       const voucherText = (await conn.call('POST', '/.well-known/brski/requestvoucher', { body: pvr, contentType: VOUCHER_JWS_MEDIA_TYPE, accept: VOUCHER_JWS_MEDIA_TYPE })).body;
-      verifyVoucher(crypto, voucherText, { manufacturerAnchors: [parseCertificateBase64(birth.manufacturerAnchor)], serialNumber: serial, nonce, at: clock.now() });
+      verifyVoucher(crypto, voucherText, { masaAnchors: [parseCertificateBase64(birth.masaAnchor)], serialNumber: serial, nonce, at: clock.now() });
       const binding = conn.exportKeyingMaterial(CHANNEL_BINDING_LENGTH, CHANNEL_BINDING_LABEL);
       const status = signVoucherStatus(crypto, idevidKey, idevid, { ok: true, reason: 'voucher accepted', nonce, channelBinding: binding });
       await conn.call('POST', '/.well-known/brski/voucher_status', { body: status, contentType: 'application/jose' });

@@ -21,7 +21,7 @@ describe('ownership and authorized onboarders', () => {
       ctx: sys.ctx,
       databaseFile: path.join(sys.dir, 'other-network.db'),
       kek: loadKek({ envVar: 'UNSET_FOR_TEST', file: path.join(sys.dir, 'other.kek') }).kek,
-      manufacturerAnchors: [b.root, b.idevidCa],
+      manufacturers: [b],
       config: { ownerName: 'Acme Facilities' },
     });
     otherUrl = await other.serve(0);

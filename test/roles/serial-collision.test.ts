@@ -25,7 +25,7 @@ describe('two manufacturers, one serial number', () => {
     await other.serve(0);
     const a = sys.manufacturer.trustBundle();
     const b = other.trustBundle();
-    network = await Network.open({ ctx: sys.ctx, databaseFile: path.join(sys.dir, 'both.db'), kek: kek('both'), manufacturerAnchors: [a.root, a.idevidCa, b.root, b.idevidCa], config: { ownerName: 'Two-Vendor Site' } });
+    network = await Network.open({ ctx: sys.ctx, databaseFile: path.join(sys.dir, 'both.db'), kek: kek('both'), manufacturers: [a, b], config: { ownerName: 'Two-Vendor Site' } });
     registrarUrl = await network.serve(0);
   });
   afterAll(async () => {

@@ -23,7 +23,11 @@ export async function manufacturerPki(name = 'Test Maker') {
   const root = await issue(caProfile({ name: `${name} Root`, notBefore: T0, notAfter: inYears(20) }));
   const idevidCa = await issue(caProfile({ name: `${name} IDevID CA`, notBefore: T0, notAfter: inYears(20), pathLength: 0 }), root);
   const signer = await issue(signerProfile({ name: `${name} Signer`, notBefore: T0, notAfter: inYears(5) }), root);
-  return { root, idevidCa, signer };
+  const declarationsCa = await issue(caProfile({ name: `${name} Declarations CA`, notBefore: T0, notAfter: inYears(20), pathLength: 0 }), root);
+  const declarationSigner = await issue(signerProfile({ name: `${name} Declarations`, notBefore: T0, notAfter: inYears(5) }), declarationsCa);
+  const masaCa = await issue(caProfile({ name: `${name} MASA CA`, notBefore: T0, notAfter: inYears(20), pathLength: 0 }), root);
+  const masaSigner = await issue(signerProfile({ name: `${name} MASA`, notBefore: T0, notAfter: inYears(5) }), masaCa);
+  return { root, idevidCa, signer, declarationsCa, declarationSigner, masaCa, masaSigner };
 }
 
 export async function device(idevidCa: Pair, serialNumber: string, masaUrl = 'https://masa.example:8443') {

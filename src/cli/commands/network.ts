@@ -19,7 +19,7 @@ export async function openLocal(dataDir: string): Promise<{ network: Network; ma
   const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
   const manufacturer = await Manufacturer.open({ ctx, databaseFile: path.join(dir, 'manufacturer.db'), kek: loadKek({ envVar: 'AIRLOCK_MANUFACTURER_KEK', file: path.join(dir, 'keys', 'manufacturer.kek') }).kek });
   const b = manufacturer.trustBundle();
-  const network = await Network.open({ ctx, databaseFile: path.join(dir, 'network.db'), kek: loadKek({ envVar: 'AIRLOCK_NETWORK_KEK', file: path.join(dir, 'keys', 'network.kek') }).kek, manufacturerAnchors: [b.root, b.idevidCa] });
+  const network = await Network.open({ ctx, databaseFile: path.join(dir, 'network.db'), kek: loadKek({ envVar: 'AIRLOCK_NETWORK_KEK', file: path.join(dir, 'keys', 'network.kek') }).kek, manufacturers: [b] });
   return { network, manufacturer };
 }
 

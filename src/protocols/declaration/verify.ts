@@ -10,7 +10,7 @@ import type { Party } from '../../core/party.js';
 import { decodeCompact, payloadJson, verifyCompact } from '../jws/compact.js';
 import { verifyChain } from '../x509/chain.js';
 import { parseCertificateBase64, type Certificate } from '../x509/certificate.js';
-import { declarationHash } from './sign.js';
+import { DECLARATION_JWS_TYP, declarationHash } from './sign.js';
 import { Declaration, type DeclarationBody } from './schema.js';
 
 export interface VerifiedDeclarationChain {
@@ -22,7 +22,7 @@ export interface VerifiedDeclarationChain {
 export function verifyDeclarationChain(
   crypto: Crypto,
   chain: readonly string[],
-  ctx: { manufacturerAnchors: readonly Certificate[]; serialNumber?: string; at: Date },
+  ctx: DeclarationContext & { serialNumber?: string },
 ): VerifiedDeclarationChain {
   ensure(chain.length > 0, 'ERR_DECLARATION_CHAIN', 'empty chain');
   const links: DeclarationBody[] = [];
@@ -33,7 +33,10 @@ export function verifyDeclarationChain(
     ensure(body.previous === previousHash, 'ERR_DECLARATION_CHAIN', `link ${i} does not follow link ${i - 1}`);
     ensure(body['serial-number'] === links[0]?.['serial-number'] || i === 0, 'ERR_DECLARATION_CHAIN', 'links name different devices');
     ensure(body.manufacturer.id === (links[0] ?? body).manufacturer.id, 'ERR_DECLARATION_CHAIN', 'links name different manufacturers');
-    if (i === 0) ensure(body.owner.id === body.manufacturer.id && body.event === 'minted', 'ERR_DECLARATION_CHAIN', 'the manufacturer is the first owner');
+    if (i === 0) {
+      ensure(body.owner.id === body.manufacturer.id && body.event === 'minted', 'ERR_DECLARATION_CHAIN', 'the manufacturer is the first owner');
+      if (ctx.manufacturerId !== undefined) ensure(body.manufacturer.id === ctx.manufacturerId, 'ERR_DECLARATION_CHAIN', 'the chain names another manufacturer');
+    }
     links.push(body);
     previousHash = declarationHash(crypto, compact);
   }
@@ -41,13 +44,22 @@ export function verifyDeclarationChain(
   return { latest: links[links.length - 1]!, latestHash: previousHash!, links };
 }
 
-/** One declaration: signature to the manufacturer anchors and schema. */
-export function verifyDeclaration(crypto: Crypto, compact: string, ctx: { manufacturerAnchors: readonly Certificate[]; at: Date }): DeclarationBody {
+export interface DeclarationContext {
+  /** The manufacturer's declarations CA: the only anchor for declaration signers. */
+  declarationAnchors: readonly Certificate[];
+  /** The manufacturer's party id (hash of its root key), which the chain must name. */
+  manufacturerId?: string;
+  at: Date;
+}
+
+/** One declaration: signature to the declarations CA, type and schema. */
+export function verifyDeclaration(crypto: Crypto, compact: string, ctx: DeclarationContext): DeclarationBody {
   const jws = decodeCompact(compact);
+  ensure(jws.header.typ === DECLARATION_JWS_TYP, 'ERR_DECLARATION_MALFORMED', 'not a declaration');
   ensure(jws.header.x5c, 'ERR_DECLARATION_MALFORMED', 'x5c is required');
   const chain = jws.header.x5c.map(parseCertificateBase64);
   try {
-    verifyChain(crypto, { leaf: chain[0]!, intermediates: chain.slice(1), anchors: ctx.manufacturerAnchors, at: ctx.at });
+    verifyChain(crypto, { leaf: chain[0]!, intermediates: chain.slice(1), anchors: ctx.declarationAnchors, at: ctx.at });
   } catch (cause) {
     throw new AirlockError('ERR_DECLARATION_CHAIN', 'not signed by the manufacturer', { cause });
   }

@@ -8,6 +8,8 @@ import { decodeCompact, payloadJson, type DecodedJws } from '../jws/compact.js';
 import { parseCertificateBase64, type Certificate } from '../x509/certificate.js';
 import { Voucher, VoucherRequest } from './schema.js';
 
+export const VOUCHER_JWS_TYP = 'voucher-jws+json';
+
 export interface SignedArtifact<T> {
   readonly jws: DecodedJws;
   readonly body: T;
@@ -20,6 +22,8 @@ function decode<S extends z.ZodType>(text: string, schema: S, code: ErrorCode): 
   const parsed = schema.safeParse(payloadJson(jws));
   if (!parsed.success) throw new AirlockError(code, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   if (!jws.header.x5c) throw new AirlockError(code, 'the signer certificate (x5c) is missing');
+  // Published vouchers often carry no typ; one that names another type is not a voucher.
+  if (jws.header.typ !== undefined && jws.header.typ !== VOUCHER_JWS_TYP) throw new AirlockError(code, `typ ${String(jws.header.typ)}`);
   return { jws, body: parsed.data, signerChain: jws.header.x5c.map(parseCertificateBase64) };
 }
 

@@ -41,18 +41,19 @@ export interface VerifiedVoucher {
 }
 
 /**
- * Pledge side: the voucher is signed by a key that chains to the manufacturer's trust
- * anchor, is for this device and this request's nonce, and has not expired.
+ * Pledge side: the voucher is signed by a key that chains to the manufacturer's MASA CA (not
+ * merely to its root, under which birth keys live too), is for this device and this request's
+ * nonce, and has not expired.
  */
 export function verifyVoucher(
   crypto: Crypto,
   text: string,
-  ctx: { manufacturerAnchors: readonly Certificate[]; serialNumber: string; nonce: string; at: Date },
+  ctx: { masaAnchors: readonly Certificate[]; serialNumber: string; nonce: string; at: Date },
 ): VerifiedVoucher {
   const artifact = decodeVoucher(text);
   const signer = artifact.signerChain[0]!;
   try {
-    verifyChain(crypto, { leaf: signer, intermediates: artifact.signerChain.slice(1), anchors: ctx.manufacturerAnchors, at: ctx.at });
+    verifyChain(crypto, { leaf: signer, intermediates: artifact.signerChain.slice(1), anchors: ctx.masaAnchors, at: ctx.at });
   } catch (cause) {
     throw new AirlockError('ERR_VOUCHER_SIGNER_UNTRUSTED', undefined, { cause });
   }

@@ -30,6 +30,12 @@ export interface Certificate {
   /** The X.520 serialNumber attribute of the subject, if any (an IDevID carries one). */
   readonly subjectSerialNumber: string | undefined;
   readonly isCa: boolean;
+  /** KeyUsage bits (bit n of RFC 5280 section 4.2.1.3 is `1 << n`), undefined when absent. */
+  readonly keyUsage: number | undefined;
+  /** ExtendedKeyUsage purposes, undefined when absent. */
+  readonly extendedKeyUsage: readonly string[] | undefined;
+  /** OIDs of the extensions marked critical. */
+  readonly criticalExtensions: readonly string[];
   /** Extension values (DER, inside the OCTET STRING) by OID. */
   readonly extensions: ReadonlyMap<string, Uint8Array>;
   readonly masaUrl: string | undefined;
@@ -56,7 +62,8 @@ export function parseCertificate(der: Uint8Array): Certificate {
   const cert = outer.enter(Tag.SEQUENCE);
   outer.end();
   const tbsTlv = cert.read(Tag.SEQUENCE);
-  const signatureAlgorithm = decodeOid(cert.enter(Tag.SEQUENCE).read(Tag.OID).value);
+  const outerAlgorithm = cert.read(Tag.SEQUENCE);
+  const signatureAlgorithm = decodeOid(new DerReader(outerAlgorithm.value, CODE).read(Tag.OID).value);
   const sigBits = cert.read(Tag.BIT_STRING).value;
   cert.end();
   if (sigBits[0] !== 0) throw new AirlockError(CODE, 'signature has unused bits');
@@ -65,7 +72,8 @@ export function parseCertificate(der: Uint8Array): Certificate {
   const version = tbs.readOptional(0xa0);
   if (version && !(version.value.length === 3 && version.value[2] === 2)) throw new AirlockError(CODE, 'only X.509 v3 is accepted');
   const serialBytes = tbs.read(Tag.INTEGER).value;
-  tbs.read(Tag.SEQUENCE); // signature algorithm, repeated
+  const innerAlgorithm = tbs.read(Tag.SEQUENCE);
+  if (!equalBytes(innerAlgorithm.raw, outerAlgorithm.raw)) throw new AirlockError(CODE, 'the signature algorithms inside and outside differ');
   const issuerTlv = tbs.read(Tag.SEQUENCE);
   const validity = tbs.enter(Tag.SEQUENCE);
   const notBefore = decodeTime(validity.read(), CODE);
@@ -76,6 +84,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
   tbs.readOptional(0x81);
   tbs.readOptional(0x82);
   const extensions = new Map<string, Uint8Array>();
+  const criticalExtensions: string[] = [];
   const extWrapper = tbs.readOptional(0xa3);
   tbs.end();
   if (extWrapper) {
@@ -85,7 +94,8 @@ export function parseCertificate(der: Uint8Array): Certificate {
     while (!exts.done) {
       const e = exts.enter(Tag.SEQUENCE);
       const oid = decodeOid(e.read(Tag.OID).value);
-      e.readOptional(Tag.BOOLEAN);
+      const critical = e.readOptional(Tag.BOOLEAN);
+      if (critical && readBoolean(critical)) criticalExtensions.push(oid);
       const value = e.read(Tag.OCTET_STRING).value;
       e.end();
       if (extensions.has(oid)) throw new AirlockError(CODE, `duplicate extension ${oid}`);
@@ -114,6 +124,9 @@ export function parseCertificate(der: Uint8Array): Certificate {
     spki,
     subjectSerialNumber: subject.attributes.get(Oid.serialNumber),
     isCa: basicConstraintsCa(extensions.get(Oid.basicConstraints)),
+    keyUsage: keyUsageBits(extensions.get(Oid.keyUsage)),
+    extendedKeyUsage: extendedKeyUsage(extensions.get(Oid.extKeyUsage)),
+    criticalExtensions,
     extensions,
     masaUrl: ia5(Oid.masaUrl),
     mudUrl: ia5(Oid.mudUrl),
@@ -143,8 +156,37 @@ function basicConstraintsCa(value: Uint8Array | undefined): boolean {
   if (!value) return false;
   const outer = new DerReader(value, CODE);
   const bc = outer.enter(Tag.SEQUENCE);
+  outer.end();
   const ca = bc.readOptional(Tag.BOOLEAN);
-  return ca !== undefined && ca.value[0] !== 0;
+  return ca !== undefined && readBoolean(ca);
+}
+
+function readBoolean(t: Tlv): boolean {
+  if (t.value.length !== 1 || (t.value[0] !== 0 && t.value[0] !== 0xff)) throw new AirlockError(CODE, 'DER: bad BOOLEAN');
+  return t.value[0] === 0xff;
+}
+
+function keyUsageBits(value: Uint8Array | undefined): number | undefined {
+  if (!value) return undefined;
+  const outer = new DerReader(value, CODE);
+  const bits = outer.read(Tag.BIT_STRING).value;
+  outer.end();
+  if (bits.length < 2 || bits[0]! > 7) throw new AirlockError(CODE, 'DER: bad KeyUsage');
+  let mask = 0;
+  for (let i = 1; i < Math.min(bits.length, 3); i++) {
+    for (let b = 0; b < 8; b++) if (bits[i]! & (0x80 >> b)) mask |= 1 << ((i - 1) * 8 + b);
+  }
+  return mask;
+}
+
+function extendedKeyUsage(value: Uint8Array | undefined): string[] | undefined {
+  if (!value) return undefined;
+  const outer = new DerReader(value, CODE);
+  const seq = outer.enter(Tag.SEQUENCE);
+  outer.end();
+  const out: string[] = [];
+  while (!seq.done) out.push(decodeOid(seq.read(Tag.OID).value));
+  return out;
 }
 
 /** From an `x5c` entry or any base64 DER. */

@@ -25,21 +25,21 @@ export function verifyChain(crypto: Crypto, input: ChainInput): Certificate[] {
   const pool = input.intermediates ?? [];
   const max = input.maxIntermediates ?? 3;
   const path: Certificate[] = [leaf];
-  checkValidity(leaf, at);
+  checkCertificate(leaf, at, 'leaf');
   let current = leaf;
   for (let depth = 0; depth <= max; depth++) {
     for (const anchor of anchors) {
       if (equalBytes(anchor.der, current.der)) return path;
       if (equalBytes(anchor.subjectDer, current.issuerDer) && signedBy(crypto, current, anchor)) {
         if (!anchor.isCa) throw new AirlockError('ERR_CERT_UNTRUSTED', 'the anchor is not a CA');
-        checkValidity(anchor, at);
+        checkCertificate(anchor, at, 'issuer');
         path.push(anchor);
         return path;
       }
     }
     const issuer = pool.find((c) => equalBytes(c.subjectDer, current.issuerDer) && !equalBytes(c.der, current.der));
     if (!issuer || !issuer.isCa || !signedBy(crypto, current, issuer)) break;
-    checkValidity(issuer, at);
+    checkCertificate(issuer, at, 'issuer');
     path.push(issuer);
     current = issuer;
   }
@@ -50,6 +50,17 @@ export function verifyChain(crypto: Crypto, input: ChainInput): Certificate[] {
 function signedBy(crypto: Crypto, cert: Certificate, issuer: Certificate): boolean {
   if (cert.signatureAlgorithm === Oid.ecdsaWithSha256) return crypto.verifyEs256(issuer.spki, cert.tbs, cert.signature, 'der');
   return crypto.verifyCertificateSignature(cert.der, issuer.spki);
+}
+
+/** The critical extensions Airlock understands (RFC 5280 section 4.2: refuse any other). */
+const UNDERSTOOD = new Set<string>([Oid.basicConstraints, Oid.keyUsage, Oid.extKeyUsage, Oid.subjectAltName]);
+const KEY_CERT_SIGN = 1 << 5;
+
+function checkCertificate(c: Certificate, at: Date, role: 'leaf' | 'issuer'): void {
+  const unknown = c.criticalExtensions.find((oid) => !UNDERSTOOD.has(oid));
+  if (unknown) throw new AirlockError('ERR_CERT_UNTRUSTED', `"${c.subject}" has a critical extension ${unknown} that is not understood`);
+  if (role === 'issuer' && c.keyUsage !== undefined && (c.keyUsage & KEY_CERT_SIGN) === 0) throw new AirlockError('ERR_CERT_UNTRUSTED', `"${c.subject}" may not sign certificates`);
+  checkValidity(c, at);
 }
 
 function checkValidity(c: Certificate, at: Date): void {

@@ -93,10 +93,14 @@ export class DerReader {
   }
 }
 
-export function decodeOid(value: Uint8Array): string {
+/** Decodes an OBJECT IDENTIFIER; an empty, truncated or non-minimal encoding is refused. */
+export function decodeOid(value: Uint8Array, code: ErrorCode = 'ERR_CERT_MALFORMED'): string {
+  if (value.length === 0 || (value[value.length - 1]! & 0x80) !== 0) throw new AirlockError(code, 'DER: bad OBJECT IDENTIFIER');
   const arcs: number[] = [];
   let v = 0;
-  for (const byte of value) {
+  for (let i = 0; i < value.length; i++) {
+    const byte = value[i]!;
+    if (byte === 0x80 && (i === 0 || (value[i - 1]! & 0x80) === 0)) throw new AirlockError(code, 'DER: non-minimal OBJECT IDENTIFIER');
     v = v * 128 + (byte & 0x7f);
     if (!(byte & 0x80)) {
       if (arcs.length === 0) arcs.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);

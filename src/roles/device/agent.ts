@@ -60,7 +60,9 @@ export class DeviceAgent {
     const { crypto, clock } = this.ctx;
     const birth = await this.birth();
     const idevid = parseCertificateBase64(birth.idevidChain[0]!);
-    const anchors = [parseCertificateBase64(birth.manufacturerAnchor)];
+    const manufacturerId = partyIdFromSpki(crypto, parseCertificateBase64(birth.manufacturerAnchor).spki);
+    const masaAnchors = [parseCertificateBase64(birth.masaAnchor)];
+    const declarationAnchors = [parseCertificateBase64(birth.declarationAnchor)];
     const idevidPkcs8 = fromBase64(birth.idevidKey);
     if (!idevidPkcs8) throw new AirlockError('ERR_SECURE_STORE', 'the birth key is corrupt');
     const idevidKey = importPkcs8(idevidPkcs8);
@@ -80,14 +82,14 @@ export class DeviceAgent {
       const nonce = toBase64(crypto.bytes(16));
       const pvr = signPledgeVoucherRequest(crypto, idevidKey, idevid, { serialNumber: birth.serialNumber, nonce, createdOn: clock.now(), proximityRegistrarCert: registrarCert.der });
       const voucherText = (await conn.call('POST', '/.well-known/brski/requestvoucher', { body: pvr, contentType: VOUCHER_JWS_MEDIA_TYPE, accept: VOUCHER_JWS_MEDIA_TYPE })).body;
-      const voucher = verifyVoucher(crypto, voucherText, { manufacturerAnchors: anchors, serialNumber: birth.serialNumber, nonce, at: clock.now() });
+      const voucher = verifyVoucher(crypto, voucherText, { masaAnchors, serialNumber: birth.serialNumber, nonce, at: clock.now() });
       const domainCa = voucher.pinnedDomainCert;
       done(OnboardingStep.TrustedIntroduction);
 
       // Step 6: the device information declaration, checked to the manufacturer.
       const chain = JSON.parse((await conn.call('GET', '/.well-known/airlock/declaration')).body) as { chain?: unknown };
       ensure(Array.isArray(chain.chain) && chain.chain.every((c) => typeof c === 'string'), 'ERR_DECLARATION_MALFORMED', 'no chain');
-      const declaration = verifyDeclarationChain(crypto, chain.chain as string[], { manufacturerAnchors: anchors, serialNumber: birth.serialNumber, at: clock.now() });
+      const declaration = verifyDeclarationChain(crypto, chain.chain as string[], { declarationAnchors, manufacturerId, serialNumber: birth.serialNumber, at: clock.now() });
       assertNotStale(declaration, (await this.onboardingCredentials())?.declaration.sequence);
       done(OnboardingStep.DeclarationDelivered);
 

@@ -46,6 +46,8 @@ export class Factory {
       idevidChain: [toBase64(idevid), toBase64(this.pki.idevidCa.cert.der)],
       idevidKey: toBase64(exportPkcs8(key)),
       manufacturerAnchor: toBase64(this.pki.root.cert.der),
+      masaAnchor: toBase64(this.pki.masaCa.cert.der),
+      declarationAnchor: toBase64(this.pki.declarationsCa.cert.der),
       masaUrl,
       mudUrl,
       application: { url: this.config.applicationUrl },

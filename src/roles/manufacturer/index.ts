@@ -5,14 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Party } from '../../core/party.js';
 import { partyIdFromSpki } from '../../core/party.js';
-import { toPem } from '../../core/bytes.js';
 import { KeyRing } from '../../adapters/store/key-ring.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
 import { openSqlite, type OpenedDb } from '../../adapters/store/sqlite.js';
 import { manufacturerMigrations } from '../../adapters/store/migrations/manufacturer.js';
 import { Sealer } from '../../adapters/crypto/seal.js';
 import { createHttpsServer, listen } from '../../adapters/http/server.js';
-import type { Certificate } from '../../protocols/x509/certificate.js';
+import type { ManufacturerTrust } from '../shared/trust.js';
 import type { RoleContext } from '../shared/context.js';
 import { manufacturerDefaults, type ManufacturerConfig } from './defaults.js';
 import { DeclarationService } from './declarations.js';
@@ -58,12 +57,9 @@ export class Manufacturer {
     return this.store.db;
   }
 
-  /**
-   * What a network installs to trust this manufacturer: the root (TLS to the MASA, vouchers,
-   * declarations) and the IDevID CA (device birth certificates).
-   */
-  trustBundle(): { root: Certificate; idevidCa: Certificate; pem: string } {
-    return { root: this.pki.root.cert, idevidCa: this.pki.idevidCa.cert, pem: toPem('CERTIFICATE', this.pki.root.cert.der) + toPem('CERTIFICATE', this.pki.idevidCa.cert.der) };
+  /** What a network installs to trust this manufacturer: one CA per purpose. */
+  trustBundle(): ManufacturerTrust {
+    return { root: this.pki.root.cert, idevidCa: this.pki.idevidCa.cert, masaCa: this.pki.masaCa.cert, declarationsCa: this.pki.declarationsCa.cert };
   }
 
   /** Sells a device the manufacturer still owns to a purchaser (report section 5.1.1 step 6). */

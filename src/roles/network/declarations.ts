@@ -8,15 +8,16 @@ import { AirlockError } from '../../core/errors.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
 import type { MasaClient } from '../../adapters/http/masa-client.js';
 import { DeclarationExport } from '../../protocols/declaration/schema.js';
-import { assertNotStale, verifyDeclarationChain, type VerifiedDeclarationChain } from '../../protocols/declaration/verify.js';
-import type { Certificate } from '../../protocols/x509/certificate.js';
+import { assertNotStale, type VerifiedDeclarationChain } from '../../protocols/declaration/verify.js';
+import type { ManufacturerTrust } from '../shared/trust.js';
+import type { TrustedManufacturers } from './manufacturers.js';
 import type { RoleContext } from '../shared/context.js';
 
 export class NetworkDeclarations {
   constructor(
     private readonly ctx: RoleContext,
     private readonly db: Kysely<NetworkDb>,
-    private readonly manufacturerAnchors: () => readonly Certificate[],
+    private readonly manufacturers: TrustedManufacturers,
     private readonly masa: MasaClient,
     private readonly realtime: boolean,
   ) {}
@@ -29,7 +30,7 @@ export class NetworkDeclarations {
     const verified = parsed.data.devices.map((d) => ({
       serial: d['serial-number'],
       chain: d.chain,
-      v: verifyDeclarationChain(this.ctx.crypto, d.chain, { manufacturerAnchors: this.manufacturerAnchors(), serialNumber: d['serial-number'], at }),
+      v: this.manufacturers.verifyDeclarations(d.chain, d['serial-number'], at),
     }));
     await this.db.transaction().execute(async (trx) => {
       for (const d of verified) {
@@ -46,12 +47,12 @@ export class NetworkDeclarations {
    * one. Freshness is not the registrar's to judge: the MASA issued the voucher on the latest
    * declaration, and the device refuses a chain older than one it has seen.
    */
-  async chainFor(serial: string, masaUrl: string | undefined): Promise<string[]> {
+  async chainFor(serial: string, masaUrl: string | undefined, manufacturer: ManufacturerTrust): Promise<string[]> {
     const row = await this.db.selectFrom('net_declarations').select('chain').where('serial', '=', serial).executeTakeFirst();
     if (row) return JSON.parse(row.chain) as string[];
     if (!this.realtime || !masaUrl) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
     const chain = await this.masa.fetchDeclarationChain(masaUrl, serial);
-    const v = verifyDeclarationChain(this.ctx.crypto, chain, { manufacturerAnchors: this.manufacturerAnchors(), serialNumber: serial, at: this.ctx.clock.now() });
+    const v = this.manufacturers.verifyDeclarations(chain, serial, this.ctx.clock.now(), manufacturer);
     await this.db.transaction().execute(async (trx) => {
       const known = await trx.selectFrom('net_declarations').select('sequence').where('serial', '=', serial).executeTakeFirst();
       assertNotStale(v, known?.sequence);

@@ -14,7 +14,8 @@ import { networkMigrations } from '../../adapters/store/migrations/network.js';
 import { Sealer } from '../../adapters/crypto/seal.js';
 import { createHttpsServer, listen } from '../../adapters/http/server.js';
 import { HttpMasaClient, type MasaClient } from '../../adapters/http/masa-client.js';
-import type { Certificate } from '../../protocols/x509/certificate.js';
+import type { ManufacturerTrust } from '../shared/trust.js';
+import { TrustedManufacturers } from './manufacturers.js';
 import { encodeCertsOnly } from '../../protocols/est/certs-only.js';
 import { signOwnershipRequest, type OwnershipOp } from '../../protocols/declaration/ownership-request.js';
 import type { RoleContext } from '../shared/context.js';
@@ -30,8 +31,8 @@ export interface NetworkOptions {
   ctx: RoleContext;
   databaseFile: string;
   kek: Uint8Array;
-  /** Trusted manufacturers: their root and IDevID CA certificates. */
-  manufacturerAnchors: Certificate[];
+  /** The manufacturers this network trusts (their trust bundles). */
+  manufacturers: ManufacturerTrust[];
   config?: Partial<NetworkConfig>;
   /** Replaces the HTTPS MASA client (a test can wire an attacker's MASA here). */
   masaClient?: MasaClient;
@@ -47,7 +48,7 @@ export class Network {
     private readonly store: OpenedDb<NetworkDb>,
     readonly pki: NetworkPki,
     readonly owner: Party,
-    readonly manufacturerAnchors: Certificate[],
+    readonly manufacturers: TrustedManufacturers,
     readonly masa: MasaClient,
     readonly declarations: NetworkDeclarations,
     readonly credentials: CredentialIssuer,
@@ -63,13 +64,13 @@ export class Network {
     const sealer = new Sealer(opts.kek);
     const pki = await openNetworkPki(opts.ctx.crypto, new KeyRing(store.db, 'net_keys', sealer), config.ownerName, config.hostnames, opts.ctx.clock.now());
     const owner: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.domainCa.cert.spki), name: config.ownerName };
-    const anchors = [...opts.manufacturerAnchors];
-    const masa = opts.masaClient ?? new HttpMasaClient(anchors.map((c) => toPem('CERTIFICATE', c.der)).join(''));
-    const declarations = new NetworkDeclarations(opts.ctx, store.db, () => anchors, masa, config.realtimeDeclarations);
+    const manufacturers = new TrustedManufacturers(opts.ctx.crypto, [...opts.manufacturers]);
+    const masa = opts.masaClient ?? new HttpMasaClient(opts.manufacturers.map((m) => toPem('CERTIFICATE', m.root.der)).join(''));
+    const declarations = new NetworkDeclarations(opts.ctx, store.db, manufacturers, masa, config.realtimeDeclarations);
     const credentials = new CredentialIssuer(opts.ctx, store.db, pki, sealer, { ownerName: config.ownerName, ldevidValidityDays: config.ldevidValidityDays });
     const inventory = new Inventory(store.db);
-    const registrar = new Registrar(opts.ctx, store.db, pki, config, { manufacturerAnchors: () => anchors }, masa, declarations, credentials, inventory);
-    return new Network(opts.ctx, config, store, pki, owner, anchors, masa, declarations, credentials, inventory, registrar);
+    const registrar = new Registrar(opts.ctx, store.db, pki, config, manufacturers, masa, declarations, credentials, inventory);
+    return new Network(opts.ctx, config, store, pki, owner, manufacturers, masa, declarations, credentials, inventory, registrar);
   }
 
   get db(): Kysely<NetworkDb> {

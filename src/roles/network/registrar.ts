@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
-import { equalBytes, toBase64, toPem } from '../../core/bytes.js';
+import { equalBytes, toPem } from '../../core/bytes.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import type { AppBootstrap } from '../../core/credentials.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
@@ -14,13 +14,15 @@ import { verifyChain } from '../../protocols/x509/chain.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
 import { verifyPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
 import { signRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
-import { decodeVoucher } from '../../protocols/voucher/artifact.js';
+import { verifyVoucher } from '../../protocols/voucher/voucher.js';
 import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, StatusTelemetry, verifyVoucherStatus } from '../../protocols/brski/status.js';
 import { decodeCsrBody, verifyCsr } from '../../protocols/est/csr.js';
 import type { RoleContext } from '../shared/context.js';
 import type { CredentialIssuer } from './credentials.js';
 import type { NetworkDeclarations } from './declarations.js';
 import type { Inventory } from './inventory.js';
+import type { TrustedManufacturers } from './manufacturers.js';
+import type { ManufacturerTrust } from '../shared/trust.js';
 import type { NetworkPki } from './pki.js';
 import type { NetworkConfig } from './defaults.js';
 
@@ -37,18 +39,16 @@ export class Registrar {
     private readonly db: Kysely<NetworkDb>,
     private readonly pki: NetworkPki,
     private readonly config: NetworkConfig,
-    private readonly trust: { manufacturerAnchors: () => readonly Certificate[] },
+    private readonly manufacturers: TrustedManufacturers,
     private readonly masa: MasaClient,
     private readonly declarations: NetworkDeclarations,
     private readonly credentials: CredentialIssuer,
     private readonly inventory: Inventory,
   ) {
     this.#appTrustAnchor = config.applicationTrustAnchorPem || toPem('CERTIFICATE', pki.domainCa.cert.der);
-    this.#domainCaBase64 = toBase64(pki.domainCa.cert.der);
   }
 
   readonly #appTrustAnchor: string;
-  readonly #domainCaBase64: string;
 
   /**
    * Steps 2 and 5: the device, in onboarding mode, asks for a voucher. The registrar checks
@@ -57,7 +57,7 @@ export class Registrar {
   async requestVoucher(ch: ChannelContext, pledgeVoucherRequest: string): Promise<string> {
     const started = this.ctx.clock.now();
     return this.#audited(ch, 'requestvoucher', OnboardingStep.TrustedIntroduction, async ({ setSerial }) => {
-      const idevid = this.#birthCertificate(ch);
+      const { idevid, manufacturer } = this.#birthCertificate(ch);
       setSerial(idevid.subjectSerialNumber);
       const pvr = verifyPledgeVoucherRequest(this.ctx.crypto, pledgeVoucherRequest, { tlsClientCert: idevid, registrarCert: this.pki.registrar.cert });
       ensure(idevid.masaUrl, 'ERR_IDEVID_INVALID', 'the birth certificate names no MASA');
@@ -66,9 +66,9 @@ export class Registrar {
       ensure(!known || equalBytes(new Uint8Array(known.idevid_der), idevid.der), 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
       const rvr = signRegistrarVoucherRequest(this.ctx.crypto, this.pki.registrar.key, { registrarCert: this.pki.registrar.cert, domainCa: this.pki.domainCa.cert }, pvr, this.ctx.clock.now());
       const voucher = await this.masa.requestVoucher(idevid.masaUrl, rvr);
-      const v = decodeVoucher(voucher).body;
-      ensure(v['serial-number'] === pvr.serialNumber && v.nonce === pvr.nonce, 'ERR_MASA_REFUSED', 'the MASA answered for another request');
-      ensure(v['pinned-domain-cert']?.replace(/\s/g, '') === this.#domainCaBase64, 'ERR_MASA_REFUSED', 'the voucher pins another domain');
+      // What the device will check, checked here first: it records nothing it would refuse.
+      const v = verifyVoucher(this.ctx.crypto, voucher, { masaAnchors: [manufacturer.masaCa], serialNumber: pvr.serialNumber, nonce: pvr.nonce, at: this.ctx.clock.now() });
+      ensure(equalBytes(v.pinnedDomainCert.der, this.pki.domainCa.cert.der), 'ERR_MASA_REFUSED', 'the voucher pins another domain');
       const at = this.ctx.clock.now();
       await this.db.transaction().execute(async (trx) => {
         const values = { idevid_der: idevid.der, manufacturer: idevid.issuer, state: 'vouched' as const, nonce: pvr.nonce, voucher_at: at.toISOString(), authenticated_at: null, updated_at: at.toISOString() };
@@ -88,7 +88,7 @@ export class Registrar {
   async declaration(ch: ChannelContext): Promise<string[]> {
     return this.#audited(ch, 'declaration', OnboardingStep.DeclarationDelivered, async ({ db, setSerial }) => {
       const device = await this.#session(db, ch, ['vouched', 'authenticated', 'provisioned'], setSerial);
-      return this.declarations.chainFor(device.serial, device.idevid.masaUrl);
+      return this.declarations.chainFor(device.serial, device.idevid.masaUrl, this.manufacturers.ofBirthCertificate(device.idevid, this.ctx.clock.now()));
     });
   }
 
@@ -176,16 +176,12 @@ export class Registrar {
   }
 
   /** The birth certificate on the channel, from a manufacturer this network trusts. */
-  #birthCertificate(ch: ChannelContext): Certificate {
+  #birthCertificate(ch: ChannelContext): { idevid: Certificate; manufacturer: ManufacturerTrust } {
     const idevid = ch.clientCert;
     if (!idevid) throw new AirlockError('ERR_IDEVID_MISSING');
-    try {
-      verifyChain(this.ctx.crypto, { leaf: idevid, anchors: this.trust.manufacturerAnchors(), at: this.ctx.clock.now() });
-    } catch (cause) {
-      throw new AirlockError('ERR_IDEVID_UNTRUSTED', undefined, { cause });
-    }
+    const manufacturer = this.manufacturers.ofBirthCertificate(idevid, this.ctx.clock.now());
     ensure(idevid.subjectSerialNumber, 'ERR_IDEVID_INVALID', 'the birth certificate has no serialNumber');
-    return idevid;
+    return { idevid, manufacturer };
   }
 
   /** The device's onboarding session: same birth certificate, and in one of `states`. */
