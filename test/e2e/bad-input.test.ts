@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64, toBase64Url, utf8 } from '../../src/core/bytes.js';
 import { generateP256Key } from '../../src/adapters/crypto/node-crypto.js';
 import { buildCsr } from '../../src/protocols/est/csr.js';
+import { signOwnershipRequest } from '../../src/protocols/declaration/ownership-request.js';
 import { PeerConnection } from '../../src/adapters/http/connection.js';
 import { Network } from '../../src/roles/network/index.js';
-import { signCompact } from '../../src/protocols/jws/compact.js';
 import { signVoucher, verifyVoucher } from '../../src/protocols/voucher/voucher.js';
 import { assertNotStale, verifyDeclarationChain } from '../../src/protocols/declaration/verify.js';
 import type { DeclarationExport } from '../../src/protocols/declaration/schema.js';
@@ -162,8 +162,10 @@ describe('bad input changes nothing', () => {
       manufacturers: [sys.manufacturer.trustBundle()], config: { ownerName: 'Mallory' },
     });
     try {
-      const op = { op: 'add-onboarder', 'serial-number': serial, party: mallory.owner, 'created-on': new Date().toISOString() };
-      const jws = signCompact(sys.ctx.crypto, mallory.pki.registrar.key, { alg: 'ES256', x5c: [toBase64(mallory.pki.registrar.cert.der), toBase64(mallory.pki.domainCa.cert.der)] }, op);
+      const previous = (await sys.manufacturer.declarations.latest(serial))!.hash;
+      const jws = signOwnershipRequest(sys.ctx.crypto, mallory.pki.registrar.key, { signer: mallory.pki.registrar.cert, ownerCa: mallory.pki.domainCa.cert }, {
+        op: 'add-onboarder', 'serial-number': serial, party: mallory.owner, previous, 'created-on': new Date().toISOString(),
+      });
       const conn = await PeerConnection.open(sys.manufacturerUrl, {});
       try {
         expectProblem(await conn.request('POST', `/declarations/${serial}`, { body: jws, contentType: 'application/jose' }), 'ERR_DECLARATION_FORBIDDEN', 403);

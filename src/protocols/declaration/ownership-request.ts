@@ -1,8 +1,10 @@
 /**
  * An owner's request to change a device's declaration (report section 6: only the device
- * owner may transfer ownership or name authorized onboarders). A JWS signed by a key that the
- * owner's CA certified; x5c carries the signer first and the owner's CA last, whose key hash
- * is the acting party.
+ * owner may transfer ownership or name authorized onboarders). A JWS signed by the owner's
+ * registrar key (certified by the owner's CA with id-kp-cmcRA: a device's LDevID, certified by
+ * the same CA, cannot sign one); x5c carries the signer first and the owner's CA last, whose
+ * key hash is the acting party. It names the declaration it changes (`previous`), so it applies
+ * once and cannot be replayed after the declaration has moved on.
  */
 import { z } from 'zod';
 import { AirlockError, ensure } from '../../core/errors.js';
@@ -13,25 +15,32 @@ import { decodeCompact, payloadJson, signCompact, verifyCompact } from '../jws/c
 import { verifyChain } from '../x509/chain.js';
 import { parseCertificateBase64, type Certificate } from '../x509/certificate.js';
 import { PartySchema } from './schema.js';
+import { Oid } from '../x509/oids.js';
 
-const createdOn = z.iso.datetime({ offset: true });
+const common = {
+  'serial-number': z.string(),
+  /** The hash of the latest declaration this request changes (sign.ts declarationHash). */
+  previous: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  'created-on': z.iso.datetime({ offset: true }),
+};
 
 export const OwnershipOp = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('transfer'), 'serial-number': z.string(), party: PartySchema, 'created-on': createdOn }),
-  z.object({ op: z.literal('add-onboarder'), 'serial-number': z.string(), party: PartySchema, 'created-on': createdOn }),
-  z.object({ op: z.literal('remove-onboarder'), 'serial-number': z.string(), party: PartySchema.pick({ id: true }), 'created-on': createdOn }),
+  z.object({ op: z.literal('transfer'), party: PartySchema, ...common }),
+  z.object({ op: z.literal('add-onboarder'), party: PartySchema, ...common }),
+  z.object({ op: z.literal('remove-onboarder'), party: PartySchema.pick({ id: true }), ...common }),
 ]);
 export type OwnershipOp = z.infer<typeof OwnershipOp>;
 
-export const OWNERSHIP_REQUEST_MEDIA_TYPE = 'application/jose';
+export const OWNERSHIP_JWS_TYP = 'airlock-ownership+jws';
 
 export function signOwnershipRequest(crypto: Crypto, key: PrivateKeyHandle, chain: { signer: Certificate; ownerCa: Certificate }, op: OwnershipOp): string {
   const x5c = [toBase64(chain.signer.der), toBase64(chain.ownerCa.der)];
-  return signCompact(crypto, key, { alg: 'ES256', typ: 'airlock-ownership+jws', x5c }, op);
+  return signCompact(crypto, key, { alg: 'ES256', typ: OWNERSHIP_JWS_TYP, x5c }, op);
 }
 
 export function verifyOwnershipRequest(crypto: Crypto, text: string, ctx: { at: Date; maxSkewSeconds: number }): { actorId: string; op: OwnershipOp } {
   const jws = decodeCompact(text);
+  ensure(jws.header.typ === OWNERSHIP_JWS_TYP, 'ERR_INPUT_SCHEMA', 'not an ownership request');
   ensure(jws.header.x5c && jws.header.x5c.length >= 2, 'ERR_DECLARATION_FORBIDDEN', 'x5c must carry the signer and the owner CA');
   const chain = jws.header.x5c.map(parseCertificateBase64);
   const ca = chain[chain.length - 1]!;
@@ -40,6 +49,7 @@ export function verifyOwnershipRequest(crypto: Crypto, text: string, ctx: { at: 
   } catch (cause) {
     throw new AirlockError('ERR_DECLARATION_FORBIDDEN', 'the signer is not certified by the owner CA', { cause });
   }
+  ensure(chain[0]!.extendedKeyUsage?.includes(Oid.cmcRA), 'ERR_DECLARATION_FORBIDDEN', 'only the owner\'s registrar key may sign ownership requests');
   verifyCompact(crypto, jws, chain[0]!.spki);
   const parsed = OwnershipOp.safeParse(payloadJson(jws));
   if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);

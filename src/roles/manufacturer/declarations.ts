@@ -42,20 +42,20 @@ export class DeclarationService {
   }
 
   /** Sells (transfers) a device: the new owner starts with no authorized onboarders. */
-  async transfer(serial: string, actorId: string, to: Party): Promise<string[]> {
-    return this.#change(serial, actorId, (prev) => ({ event: 'transferred', owner: to, onboarders: prev.owner.id === to.id ? prev['authorized-onboarders'] : [] }));
+  async transfer(serial: string, actorId: string, to: Party, expectedPrevious?: string): Promise<string[]> {
+    return this.#change(serial, actorId, expectedPrevious, (prev) => ({ event: 'transferred', owner: to, onboarders: prev.owner.id === to.id ? prev['authorized-onboarders'] : [] }));
   }
 
-  async addOnboarder(serial: string, actorId: string, party: Party): Promise<string[]> {
-    return this.#change(serial, actorId, (prev) => ({
+  async addOnboarder(serial: string, actorId: string, party: Party, expectedPrevious?: string): Promise<string[]> {
+    return this.#change(serial, actorId, expectedPrevious, (prev) => ({
       event: 'onboarders-changed',
       owner: prev.owner,
       onboarders: [...prev['authorized-onboarders'].filter((p) => p.id !== party.id), party],
     }));
   }
 
-  async removeOnboarder(serial: string, actorId: string, partyId: string): Promise<string[]> {
-    return this.#change(serial, actorId, (prev) => {
+  async removeOnboarder(serial: string, actorId: string, partyId: string, expectedPrevious?: string): Promise<string[]> {
+    return this.#change(serial, actorId, expectedPrevious, (prev) => {
       ensure(prev['authorized-onboarders'].some((p) => p.id === partyId), 'ERR_PARTY_UNKNOWN', 'not an authorized onboarder');
       return { event: 'onboarders-changed', owner: prev.owner, onboarders: prev['authorized-onboarders'].filter((p) => p.id !== partyId) };
     });
@@ -80,20 +80,22 @@ export class DeclarationService {
     ensure(op['serial-number'] === serial, 'ERR_INPUT_SCHEMA', 'serial-number differs from the URL');
     switch (op.op) {
       case 'transfer':
-        return this.transfer(serial, actorId, op.party);
+        return this.transfer(serial, actorId, op.party, op.previous);
       case 'add-onboarder':
-        return this.addOnboarder(serial, actorId, op.party);
+        return this.addOnboarder(serial, actorId, op.party, op.previous);
       case 'remove-onboarder':
-        return this.removeOnboarder(serial, actorId, op.party.id);
+        return this.removeOnboarder(serial, actorId, op.party.id, op.previous);
     }
   }
 
-  async #change(serial: string, actorId: string, next: (prev: DeclarationBody) => { event: DeclarationEvent; owner: Party; onboarders: Party[] }): Promise<string[]> {
+  async #change(serial: string, actorId: string, expectedPrevious: string | undefined, next: (prev: DeclarationBody) => { event: DeclarationEvent; owner: Party; onboarders: Party[] }): Promise<string[]> {
     await this.db.transaction().execute(async (trx) => {
       const prev = await this.latest(serial, trx);
       if (!prev) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
       // Report section 6: only the device owner may transfer or name authorized onboarders.
       ensure(prev.body.owner.id === actorId, 'ERR_DECLARATION_FORBIDDEN');
+      // A request names the declaration it changes: a replayed or crossed one no longer does.
+      if (expectedPrevious !== undefined) ensure(prev.hash === expectedPrevious, 'ERR_DECLARATION_STALE', 'the declaration has changed since the request was made');
       const n = next(prev.body);
       await this.#append(trx, serial, prev, n.event, n.owner, n.onboarders);
     });

@@ -91,8 +91,14 @@ export class Network {
    * authorized onboarder. Signed with the registrar key, which the domain CA (the owner's
    * identity) certifies. Returns the new declaration chain.
    */
-  async changeDeclaration(manufacturerUrl: string, op: DistributiveOmit<OwnershipOp, 'created-on'>): Promise<string[]> {
-    const request = signOwnershipRequest(this.ctx.crypto, this.pki.registrar.key, { signer: this.pki.registrar.cert, ownerCa: this.pki.domainCa.cert }, { ...op, 'created-on': this.ctx.clock.now().toISOString() } as OwnershipOp);
+  async changeDeclaration(manufacturerUrl: string, op: DistributiveOmit<OwnershipOp, 'created-on' | 'previous'>): Promise<string[]> {
+    const current = await this.masa.fetchDeclarationChain(manufacturerUrl, op['serial-number']);
+    const { latestHash } = this.manufacturers.verifyDeclarations(current, op['serial-number'], this.ctx.clock.now());
+    const request = signOwnershipRequest(this.ctx.crypto, this.pki.registrar.key, { signer: this.pki.registrar.cert, ownerCa: this.pki.domainCa.cert }, {
+      ...op,
+      previous: latestHash,
+      'created-on': this.ctx.clock.now().toISOString(),
+    } as OwnershipOp);
     return this.masa.sendOwnershipRequest(manufacturerUrl, op['serial-number'], request);
   }
 
