@@ -1,7 +1,7 @@
 /**
  * The registrar's client for MASAs (RFC 8995 section 5.4): TLS to the MASA URL named in the
  * device's IDevID, authenticated against the manufacturer trust anchors the network
- * installed, with one keep-alive pool per MASA origin.
+ * installed and the URL's host name, with one keep-alive pool per MASA origin.
  */
 import { Pool } from 'undici';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
@@ -44,7 +44,7 @@ export class HttpMasaClient implements MasaClient {
     }
     let pool = this.#pools.get(origin);
     if (!pool) {
-      pool = new Pool(origin, { connections: 8, pipelining: 1, connect: { ca: this.trustAnchorsPem, rejectUnauthorized: true, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' } });
+      pool = new Pool(origin, { connections: 8, pipelining: 1, connect: { ca: this.trustAnchorsPem, rejectUnauthorized: true, minVersion: 'TLSv1.3' } });
       this.#pools.set(origin, pool);
     }
     try {

@@ -37,7 +37,7 @@ export function issueCertificate(crypto: Crypto, template: CertificateTemplate, 
     extension(Oid.authorityKeyIdentifier, false, tlv(Tag.SEQUENCE, tlv(0x80, aki))),
   ];
   if (template.extendedKeyUsage?.length) extensions.push(extension(Oid.extKeyUsage, false, tlv(Tag.SEQUENCE, ...template.extendedKeyUsage.map(encodeOid))));
-  if (template.dnsNames?.length) extensions.push(extension(Oid.subjectAltName, false, tlv(Tag.SEQUENCE, ...template.dnsNames.map((d) => tlv(0x82, ascii(d))))));
+  if (template.dnsNames?.length) extensions.push(extension(Oid.subjectAltName, false, tlv(Tag.SEQUENCE, ...template.dnsNames.map(generalName))));
   for (const e of template.extra ?? []) extensions.push(extension(e.oid, e.critical, e.value));
 
   const serial = crypto.bytes(16);
@@ -105,6 +105,13 @@ function time(d: Date): Uint8Array {
   const y = d.getUTCFullYear();
   const body = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
   return y >= 1950 && y < 2050 ? tlv(Tag.UTCTime, ascii(body.slice(2))) : tlv(Tag.GeneralizedTime, ascii(body));
+}
+
+/** dNSName [2], or iPAddress [7] for an IPv4 dotted quad. */
+function generalName(name: string): Uint8Array {
+  const ip = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(name);
+  if (ip && ip.slice(1).every((o) => Number(o) <= 255)) return tlv(0x87, new Uint8Array(ip.slice(1).map(Number)));
+  return tlv(0x82, ascii(name));
 }
 
 function ascii(s: string): Uint8Array {

@@ -22,6 +22,7 @@ export interface CertificateTemplate {
   ca: { pathLength?: number } | false;
   keyUsage: Array<'digitalSignature' | 'keyCertSign' | 'cRLSign' | 'keyAgreement'>;
   extendedKeyUsage?: string[];
+  /** subjectAltName entries: host names, and IPv4 addresses written as dotted quads. */
   dnsNames?: string[];
   /** Extensions carried verbatim: OID, DER value, criticality. */
   extra?: Array<{ oid: string; value: Uint8Array; critical: boolean }>;

@@ -7,6 +7,8 @@ export interface ManufacturerConfig {
   name: string;
   /** Public base URL of this role (MASA, declarations). Goes into every IDevID as the MASA URL. */
   publicUrl: string;
+  /** Names in the services' TLS certificate (host names or IPv4 addresses): the MASA URL's host must be one. */
+  hostnames: string[];
   /** Device intent (MUD) base URL; each model's MUD file is `<mudBaseUrl>/<model>.json`. */
   mudBaseUrl: string;
   /** Application server URL installed in birth credentials (report section 5.1.1, step 5). */
@@ -20,6 +22,7 @@ export interface ManufacturerConfig {
 export const manufacturerDefaults: ManufacturerConfig = {
   name: 'Airlock Devices Inc.',
   publicUrl: 'https://127.0.0.1:8443',
+  hostnames: ['localhost', '127.0.0.1'],
   mudBaseUrl: 'https://127.0.0.1:8443/mud',
   applicationUrl: 'https://127.0.0.1:8445/app',
   voucherLifetimeSeconds: 600,

@@ -45,7 +45,7 @@ export class Manufacturer {
     const config = { ...manufacturerDefaults, ...opts.config };
     const store = await openSqlite<ManufacturerDb>(opts.databaseFile, manufacturerMigrations);
     const at = opts.ctx.clock.now();
-    const pki = await openManufacturerPki(opts.ctx.crypto, new KeyRing(store.db, 'mfg_keys', new Sealer(opts.kek)), config.name, ['localhost'], at);
+    const pki = await openManufacturerPki(opts.ctx.crypto, new KeyRing(store.db, 'mfg_keys', new Sealer(opts.kek)), config.name, config.hostnames, at);
     const party: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.root.cert.spki), name: config.name };
     const declarations = new DeclarationService(opts.ctx, store.db, pki, party);
     const factory = new Factory(opts.ctx, store.db, pki, declarations, config);
