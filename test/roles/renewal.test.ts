@@ -9,6 +9,8 @@ import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { buildCsr } from '../../src/protocols/est/csr.js';
 import { fromBase64, toBase64, toPem } from '../../src/core/bytes.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { DeviceAgent } from '../../src/roles/device/agent.js';
+import { MemorySecureStore } from '../../src/adapters/secure-store/memory-store.js';
 
 describe('LDevID renewal', () => {
   let sys: TestSystem;
@@ -59,5 +61,26 @@ describe('LDevID renewal', () => {
   it('needs onboarding credentials first', async () => {
     const { agent } = await sys.newDevice();
     await expect(agent.renew(sys.registrarUrl)).rejects.toMatchObject({ code: 'ERR_DEVICE_NOT_ONBOARDED' });
+  });
+});
+
+describe('minting', () => {
+  let sys: TestSystem;
+  beforeAll(async () => {
+    sys = await startTestSystem();
+  });
+  afterAll(async () => sys?.close());
+
+  it('refuses a serial number twice and a store that already holds a device, leaving both as they were', async () => {
+    const { agent, serial } = await sys.newDevice({ sell: false });
+    const birth = await agent.birth();
+    const rows = await sys.manufacturer.db.selectFrom('mfg_devices').selectAll().execute();
+    const other = new DeviceAgent(new MemorySecureStore(), sys.ctx);
+    await expect(sys.manufacturer.factory.mint(other.store, { model: 'm', serialNumber: serial })).rejects.toMatchObject({ code: 'ERR_DEVICE_STATE' });
+    expect(await other.store.names()).toEqual([]);
+    await expect(sys.manufacturer.factory.mint(agent.store, { model: 'm' })).rejects.toMatchObject({ code: 'ERR_DEVICE_STATE' });
+    expect(await agent.birth()).toEqual(birth);
+    expect(await sys.manufacturer.db.selectFrom('mfg_devices').selectAll().execute()).toEqual(rows);
+    await expect(sys.manufacturer.factory.mint(other.store, { model: 'bad model!' })).rejects.toMatchObject({ code: 'ERR_INPUT_SCHEMA' });
   });
 });

@@ -6,6 +6,7 @@
 import { Pool } from 'undici';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { PROBLEM_MEDIA_TYPE, fromProblem } from './problem.js';
+import { DeclarationReply, parseJson } from '../../protocols/airlock/messages.js';
 
 export interface MasaClient {
   requestVoucher(masaUrl: string, registrarVoucherRequest: string): Promise<string>;
@@ -65,12 +66,9 @@ export class HttpMasaClient implements MasaClient {
 }
 
 function chainOf(body: string): string[] {
-  let parsed: { chain?: unknown };
   try {
-    parsed = JSON.parse(body) as { chain?: unknown };
+    return parseJson(body, DeclarationReply).chain;
   } catch (cause) {
-    throw new AirlockError('ERR_DECLARATION_MALFORMED', 'the manufacturer sent no JSON', { cause });
+    throw new AirlockError('ERR_DECLARATION_MALFORMED', 'the manufacturer sent no declaration chain', { cause });
   }
-  if (!Array.isArray(parsed.chain) || !parsed.chain.every((c) => typeof c === 'string')) throw new AirlockError('ERR_DECLARATION_MALFORMED', 'the manufacturer sent no chain');
-  return parsed.chain as string[];
 }

@@ -19,6 +19,7 @@ import { VOUCHER_JWS_MEDIA_TYPE } from '../../protocols/voucher/schema.js';
 import { assertNotStale, mayOnboard, verifyDeclarationChain } from '../../protocols/declaration/verify.js';
 import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, signVoucherStatus } from '../../protocols/brski/status.js';
 import { decodeCertsOnly } from '../../protocols/est/certs-only.js';
+import { AppBootstrapReply, DeclarationReply, WifiReply, parseJson } from '../../protocols/airlock/messages.js';
 import { buildCsr } from '../../protocols/est/csr.js';
 import type { RoleContext } from '../shared/context.js';
 
@@ -55,7 +56,10 @@ export class DeviceAgent {
     for (const name of await this.store.names()) if (name !== SecureStoreEntry.birth) await this.store.erase(name);
   }
 
-  /** Onboards to the registrar at `registrarUrl`; nothing is stored unless every step succeeds. */
+  /**
+   * Onboards to the registrar at `registrarUrl`. The credentials are stored once every step up
+   * to provisioning has succeeded, then reported to the registrar (enrollment status).
+   */
   async onboard(registrarUrl: string): Promise<OnboardingReport> {
     const { crypto, clock } = this.ctx;
     const birth = await this.birth();
@@ -87,9 +91,8 @@ export class DeviceAgent {
       done(OnboardingStep.TrustedIntroduction);
 
       // Step 6: the device information declaration, checked to the manufacturer.
-      const chain = JSON.parse((await conn.call('GET', '/.well-known/airlock/declaration')).body) as { chain?: unknown };
-      ensure(Array.isArray(chain.chain) && chain.chain.every((c) => typeof c === 'string'), 'ERR_DECLARATION_MALFORMED', 'no chain');
-      const declaration = verifyDeclarationChain(crypto, chain.chain as string[], { declarationAnchors, manufacturerId, serialNumber: birth.serialNumber, at: clock.now() });
+      const { chain } = parseJson((await conn.call('GET', '/.well-known/airlock/declaration')).body, DeclarationReply);
+      const declaration = verifyDeclarationChain(crypto, chain, { declarationAnchors, manufacturerId, serialNumber: birth.serialNumber, at: clock.now() });
       assertNotStale(declaration, (await this.onboardingCredentials())?.declaration.sequence);
       done(OnboardingStep.DeclarationDelivered);
 
@@ -111,11 +114,10 @@ export class DeviceAgent {
       done(OnboardingStep.SecureChannel);
 
       // Step 14: application-layer bootstrapping information.
-      const app = JSON.parse((await conn.call('POST', '/.well-known/airlock/app-bootstrap', {
+      const app: AppBootstrap = parseJson((await conn.call('POST', '/.well-known/airlock/app-bootstrap', {
         body: JSON.stringify({ 'application-url': birth.application?.url ?? null }),
         contentType: 'application/json',
-      })).body) as AppBootstrap;
-      ensure(typeof app.applicationUrl === 'string' && typeof app.trustAnchor === 'string', 'ERR_INPUT_SCHEMA', 'bad application bootstrap');
+      })).body, AppBootstrapReply);
       done(OnboardingStep.AppBootstrap);
 
       // Step 15: onboarding credentials. An LDevID for a key made here, and a Wi-Fi PSK.
@@ -124,11 +126,10 @@ export class DeviceAgent {
       const key = generateP256Key();
       const csrDer = buildCsr(crypto, key, birth.serialNumber);
       const issued = decodeCertsOnly((await conn.call('POST', '/.well-known/est/simpleenroll', { body: toBase64(csrDer), contentType: 'application/pkcs10' })).body);
-      const ldevid = parseCertificate(issued[0]!);
+      const ldevid = issuedCertificate(issued);
       verifyChain(crypto, { leaf: ldevid, anchors: [domainCa], at: clock.now() });
       ensure(equalBytes(ldevid.spki, key.spki), 'ERR_CERT_UNTRUSTED', 'the LDevID is for another key');
-      const wifi = JSON.parse((await conn.call('POST', '/.well-known/airlock/wifi')).body) as { ssid?: unknown; psk?: unknown };
-      ensure(typeof wifi.ssid === 'string' && typeof wifi.psk === 'string' && wifi.psk.length >= 8 && wifi.psk.length <= 63, 'ERR_INPUT_SCHEMA', 'bad Wi-Fi credentials');
+      const wifi = parseJson((await conn.call('POST', '/.well-known/airlock/wifi')).body, WifiReply);
 
       const credentials: OnboardingCredentials = {
         networkOwner: { id: networkOwnerId, name: ownerName },
@@ -171,7 +172,7 @@ export class DeviceAgent {
     try {
       const key = generateP256Key();
       const issued = decodeCertsOnly((await conn.call('POST', '/.well-known/est/simplereenroll', { body: toBase64(buildCsr(crypto, key, previous.subjectSerialNumber ?? 'device')), contentType: 'application/pkcs10' })).body);
-      const ldevid = parseCertificate(issued[0]!);
+      const ldevid = issuedCertificate(issued);
       verifyChain(crypto, { leaf: ldevid, anchors: [domainCa], at: clock.now() });
       ensure(equalBytes(ldevid.spki, key.spki), 'ERR_CERT_UNTRUSTED', 'the LDevID is for another key');
       const renewed: OnboardingCredentials = { ...current, ldevid: toBase64(ldevid.der), ldevidKey: toBase64(exportPkcs8(key)) };
@@ -191,6 +192,12 @@ export class DeviceAgent {
       throw new AirlockError('ERR_SECURE_STORE', `${name} is corrupt`, { cause });
     }
   }
+}
+
+/** The one certificate of an EST certs-only answer. */
+function issuedCertificate(certs: Uint8Array[]): Certificate {
+  if (certs.length !== 1) throw new AirlockError('ERR_CERT_MALFORMED', `expected one certificate, got ${certs.length}`);
+  return parseCertificate(certs[0]!);
 }
 
 /** Step 9 (RFC 8995 section 5.6.2): the provisional server certificate chains to the pinned domain CA. */

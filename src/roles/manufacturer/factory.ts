@@ -52,13 +52,20 @@ export class Factory {
       mudUrl,
       application: { url: this.config.applicationUrl },
     };
-    await this.db.transaction().execute(async (trx) => {
-      const exists = await trx.selectFrom('mfg_devices').select('serial').where('serial', '=', serial).executeTakeFirst();
-      if (exists) throw new AirlockError('ERR_DEVICE_STATE', `serial ${serial} was already minted`);
-      await trx.insertInto('mfg_devices').values({ serial, model: opts.model, idevid_der: idevid, masa_url: masaUrl, mud_url: mudUrl, minted_at: at.toISOString() }).execute();
-      await this.declarations.issueFirst(trx, serial);
-    });
+    const exists = await this.db.selectFrom('mfg_devices').select('serial').where('serial', '=', serial).executeTakeFirst();
+    if (exists) throw new AirlockError('ERR_DEVICE_STATE', `serial ${serial} was already minted`);
+    if (await store.read(SecureStoreEntry.birth)) throw new AirlockError('ERR_DEVICE_STATE', 'the secure store already holds birth credentials');
+    // The device first: a record of a device that holds no birth credentials would be a lie.
     await store.write(SecureStoreEntry.birth, utf8(JSON.stringify(birth)));
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('mfg_devices').values({ serial, model: opts.model, idevid_der: idevid, masa_url: masaUrl, mud_url: mudUrl, minted_at: at.toISOString() }).execute();
+        await this.declarations.issueFirst(trx, serial);
+      });
+    } catch (e) {
+      await store.erase(SecureStoreEntry.birth);
+      throw e;
+    }
     return birth;
   }
 }

@@ -1,0 +1,35 @@
+/**
+ * Airlock's messages for the steps BRSKI leaves open (under /.well-known/airlock): the
+ * declaration chain (step 6), application bootstrap (step 14) and Wi-Fi credentials (step 15).
+ * A device receives them from a registrar it has not fully judged yet, so each is parsed
+ * against its schema before anything reads it.
+ */
+import { z } from 'zod';
+import { AirlockError } from '../../core/errors.js';
+import { DeclarationChain } from '../declaration/schema.js';
+
+export const DeclarationReply = z.object({ chain: DeclarationChain });
+
+export const AppBootstrapReply = z.object({
+  applicationUrl: z.url({ protocol: /^https$/ }),
+  trustAnchor: z.string().min(1).max(16_384),
+});
+
+export const WifiReply = z.object({
+  ssid: z.string().min(1).max(32),
+  /** A WPA2 passphrase: 8 to 63 printable ASCII characters. */
+  psk: z.string().regex(/^[\x20-\x7e]{8,63}$/),
+});
+
+/** JSON text to a schema-checked value, or a typed error. */
+export function parseJson<S extends z.ZodType>(text: string, schema: S): z.infer<S> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new AirlockError('ERR_INPUT_MALFORMED_JSON', undefined, { cause });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  return parsed.data;
+}
