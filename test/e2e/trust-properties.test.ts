@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64, toBase64 } from '../../src/core/bytes.js';
 import type { OnboardingCredentials } from '../../src/core/credentials.js';
 import { MemorySecureStore } from '../../src/adapters/secure-store/memory-store.js';
+import { exportPkcs8 } from '../../src/adapters/crypto/node-crypto.js';
 import type { MasaClient } from '../../src/adapters/http/masa-client.js';
 import { PeerConnection, type HttpResponse } from '../../src/adapters/http/connection.js';
 import { Manufacturer } from '../../src/roles/manufacturer/index.js';
@@ -320,12 +321,28 @@ describe('(4) nobody but the device sees its credentials', () => {
       await d.agent.onboard(sys.registrarUrl);
       devices.push(d);
     }
-    // A re-onboarding too: a superseded credential is still a secret.
-    await devices[0]!.agent.factoryReset();
-    await devices[0]!.agent.onboard(sys.registrarUrl);
-
     const needles: Array<{ label: string; bytes: Buffer }> = [];
     const plain: Array<{ label: string; bytes: Buffer }> = [];
+    // A re-onboarding and a renewal too: a superseded credential is still a secret.
+    const superseded = [(await devices[0]!.agent.onboardingCredentials())!];
+    await devices[0]!.agent.factoryReset();
+    await devices[0]!.agent.onboard(sys.registrarUrl);
+    superseded.push((await devices[0]!.agent.onboardingCredentials())!);
+    await devices[0]!.agent.renew(sys.registrarUrl);
+    for (const [j, c] of superseded.entries()) {
+      needles.push(...secretForms(`superseded ${j} PSK`, c.wifi.psk), ...secretForms(`superseded ${j} LDevID key`, fromBase64(c.ldevidKey)!));
+      plain.push({ label: `superseded ${j} PSK`, bytes: Buffer.from(c.wifi.psk) }, { label: `superseded ${j} LDevID key`, bytes: Buffer.from(c.ldevidKey) });
+    }
+    // The roles' own private keys are secrets too.
+    const roleKeys = {
+      'manufacturer root': sys.manufacturer.pki.root.key,
+      'MASA signing': sys.manufacturer.pki.masa.key,
+      'declaration signing': sys.manufacturer.pki.declarations.key,
+      'domain CA': sys.network.pki.domainCa.key,
+      registrar: sys.network.pki.registrar.key,
+    };
+    for (const [label, key] of Object.entries(roleKeys)) needles.push(...secretForms(`${label} key`, exportPkcs8(key)));
+
     for (const [i, d] of devices.entries()) {
       const c = (await d.agent.onboardingCredentials())!;
       const b = await d.agent.birth();
