@@ -34,26 +34,7 @@ export interface Crypto extends Random {
   verifyCertificateSignature(certDer: Uint8Array, issuerSpki: Uint8Array): boolean;
 }
 
-/** Append-only record of what happened and why. Never receives secrets. */
-export interface AuditSink {
-  record(event: AuditEvent): void | Promise<void>;
-}
-
-export interface AuditEvent {
-  readonly actor: string;
-  readonly action: string;
-  readonly subject?: string;
-  readonly outcome: 'ok' | 'refused' | 'error';
-  readonly code?: string;
-  readonly detail?: Record<string, string | number | boolean | null>;
-}
-
 export const systemClock: Clock = { now: () => new Date() };
-
-export function fixedClock(at: Date | string): Clock {
-  const t = new Date(at);
-  return { now: () => new Date(t) };
-}
 
 /**
  * The device's secure store (report section 5.1.1, step 1): where birth and onboarding

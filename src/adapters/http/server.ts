@@ -95,10 +95,12 @@ export function clientCertificate(req: FastifyRequest): Certificate | undefined 
   return cached ?? undefined;
 }
 
-export function requireClientCertificate(req: FastifyRequest): Certificate {
-  const c = clientCertificate(req);
-  if (!c) throw new AirlockError('ERR_IDEVID_MISSING');
-  return c;
+/** The body of a request that must be of `mediaType` (as a string); ERR_INPUT_MEDIA_TYPE otherwise. */
+export function textBody(req: FastifyRequest, mediaType: string): string {
+  if (typeof req.body !== 'string' || !req.headers['content-type']?.toLowerCase().startsWith(mediaType)) {
+    throw new AirlockError('ERR_INPUT_MEDIA_TYPE', `expected ${mediaType}`);
+  }
+  return req.body;
 }
 
 /** An RFC 5705 exporter value for the request's TLS connection. */

@@ -41,4 +41,3 @@ export const DeclarationExport = z.object({
 });
 export type DeclarationExport = z.infer<typeof DeclarationExport>;
 
-export const DECLARATION_MEDIA_TYPE = 'application/airlock-declaration-chain+json';

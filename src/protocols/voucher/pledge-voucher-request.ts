@@ -3,7 +3,7 @@
  * with its IDevID key, checked by the registrar against the TLS client certificate.
  */
 import { AirlockError, ensure } from '../../core/errors.js';
-import { equalBytes, toBase64 } from '../../core/bytes.js';
+import { equalBytes, fromBase64, toBase64 } from '../../core/bytes.js';
 import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
 import { signCompact, verifyCompact } from '../jws/compact.js';
 import type { Certificate } from '../x509/certificate.js';
@@ -51,7 +51,7 @@ export function verifyPledgeVoucherRequest(
   const body = artifact.body;
   ensure(body['serial-number'] === signer.subjectSerialNumber, 'ERR_IDEVID_MISMATCH', 'serial-number differs from the certificate');
   ensure(body.nonce, 'ERR_VOUCHER_REQUEST_MALFORMED', 'a nonce is required');
-  const prox = body['proximity-registrar-cert'];
-  ensure(prox !== undefined && prox.replace(/\s/g, '') === toBase64(ctx.registrarCert.der), 'ERR_VOUCHER_REQUEST_PROXIMITY');
+  const prox = fromBase64(body['proximity-registrar-cert'] ?? '');
+  ensure(prox && equalBytes(prox, ctx.registrarCert.der), 'ERR_VOUCHER_REQUEST_PROXIMITY');
   return { artifact, serialNumber: body['serial-number'], nonce: body.nonce };
 }

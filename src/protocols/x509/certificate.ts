@@ -3,7 +3,7 @@
  * with the DER walker in der.ts. Signatures are checked through the Crypto port (chain.ts).
  */
 import { AirlockError } from '../../core/errors.js';
-import { equalBytes, fromBase64, toBase64, toHex } from '../../core/bytes.js';
+import { equalBytes, fromBase64, toHex } from '../../core/bytes.js';
 import { DerReader, Tag, decodeOid, decodeString, decodeTime, type Tlv } from './der.js';
 import { Oid } from './oids.js';
 import { decodeIa5String } from './ia5-extension.js';
@@ -194,8 +194,4 @@ export function parseCertificateBase64(b64: string): Certificate {
   const der = fromBase64(b64);
   if (!der) throw new AirlockError(CODE, 'not base64');
   return parseCertificate(der);
-}
-
-export function certificateBase64(cert: Certificate | Uint8Array): string {
-  return toBase64(cert instanceof Uint8Array ? cert : cert.der);
 }

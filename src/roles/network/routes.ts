@@ -3,8 +3,7 @@
  * and Airlock's additions for the steps BRSKI leaves open (/.well-known/airlock).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AirlockError } from '../../core/errors.js';
-import { channelBinding, clientCertificate } from '../../adapters/http/server.js';
+import { channelBinding, clientCertificate, textBody } from '../../adapters/http/server.js';
 import { VOUCHER_JWS_MEDIA_TYPE } from '../../protocols/voucher/schema.js';
 import { CERTS_ONLY_MEDIA_TYPE, encodeCertsOnly } from '../../protocols/est/certs-only.js';
 import { csrAttributes } from '../../protocols/est/csr.js';
@@ -14,13 +13,6 @@ import type { Network } from './index.js';
 
 function channel(req: FastifyRequest): ChannelContext {
   return { clientCert: clientCertificate(req), exporter: (label, length) => channelBinding(req, label, length), peer: req.ip };
-}
-
-function textBody(req: FastifyRequest, mediaType: string): string {
-  if (typeof req.body !== 'string' || !req.headers['content-type']?.toLowerCase().startsWith(mediaType)) {
-    throw new AirlockError('ERR_INPUT_MEDIA_TYPE', `expected ${mediaType}`);
-  }
-  return req.body;
 }
 
 export function registrarRoutes(app: FastifyInstance, n: Network): void {
