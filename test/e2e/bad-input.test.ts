@@ -14,6 +14,7 @@ import { assertNotStale, verifyDeclarationChain } from '../../src/protocols/decl
 import type { DeclarationExport } from '../../src/protocols/declaration/schema.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 import * as path from 'node:path';
+import { codeOf } from '../support/errors.js';
 import {
   authenticateByHand, connectAs, errorCode, expectProblem, identityOf, pledgeVoucherRequest, postVoucherRequest, randomKek, stateSnapshot, tempDir,
 } from '../support/wire.js';
@@ -240,13 +241,3 @@ describe('bad input changes nothing', () => {
   });
 });
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    throw e;
-  }
-  throw new Error('expected an AirlockError, got success');
-}

@@ -6,13 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { equalBytes, fromBase64 } from '../../src/core/bytes.js';
-import { isAirlockError } from '../../src/core/errors.js';
 import { decodeCompact, verifyCompact } from '../../src/protocols/jws/compact.js';
 import { decodeVoucher, decodeVoucherRequest } from '../../src/protocols/voucher/artifact.js';
 import { verifyPledgeVoucherRequest } from '../../src/protocols/voucher/pledge-voucher-request.js';
 import { verifyRegistrarVoucherRequest } from '../../src/protocols/voucher/registrar-voucher-request.js';
 import { verifyChain } from '../../src/protocols/x509/chain.js';
 import { interopAvailable, readInterop } from '../support/interop.js';
+import { codeOf } from '../support/errors.js';
 
 const crypto = new NodeCrypto();
 /** When the examples were made (their created-on), inside every certificate's validity. */
@@ -23,14 +23,6 @@ const NONCE = 'eDs++/FuDHGUnRxN3E14CQ==';
 /** The compact JWS in a corpus file; line breaks, if any, are not part of it. */
 const jwsText = (name: string) => readInterop('vouchers', 'jws', name).replace(/\s+/g, '');
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return isAirlockError(e) ? e.code : `not an AirlockError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 /** Replaces one character in the middle of the signature segment (not the last, whose low bits may be padding). */
 function flipSignatureChar(text: string): string {

@@ -9,24 +9,16 @@ import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { equalBytes, fromPem } from '../../src/core/bytes.js';
-import { isAirlockError } from '../../src/core/errors.js';
 import { Voucher, VoucherRequest } from '../../src/protocols/voucher/schema.js';
 import { parseCertificate, parseCertificateBase64, type Certificate } from '../../src/protocols/x509/certificate.js';
 import { verifyChain } from '../../src/protocols/x509/chain.js';
 import { decodeIa5String } from '../../src/protocols/x509/ia5-extension.js';
 import { interopAvailable, interopPath, readInterop } from '../support/interop.js';
+import { codeOf } from '../support/errors.js';
 
 const crypto = new NodeCrypto();
 const json = (...p: string[]) => JSON.parse(readInterop(...p)) as Record<string, unknown>;
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return isAirlockError(e) ? e.code : `not an AirlockError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 /** The single certificate in a PEM file (text before the armour, as `openssl x509 -text` writes, is ignored). */
 function pemCert(...p: string[]): Certificate {

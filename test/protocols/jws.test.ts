@@ -6,21 +6,12 @@ import * as nodeCrypto from 'node:crypto';
 import * as jose from 'jose';
 import { describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/core/bytes.js';
-import { isAirlockError } from '../../src/core/errors.js';
 import { NodeCrypto, asNodeKey, generateP256Key } from '../../src/adapters/crypto/node-crypto.js';
 import { decodeCompact, payloadJson, signCompact, verifyCompact } from '../../src/protocols/jws/compact.js';
+import { codeOf } from '../support/errors.js';
 
 const crypto = new NodeCrypto();
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isAirlockError(e)) return e.code;
-    throw e;
-  }
-  return 'OK';
-}
 
 describe('JWS compact ES256 against jose', () => {
   it('jose verifies what Airlock signs', async () => {
