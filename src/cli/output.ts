@@ -5,6 +5,16 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** Keeps serving until SIGINT or SIGTERM, then closes and exits 0. */
+export function serveUntilInterrupted(close: () => Promise<void>): void {
+  const stop = async () => {
+    await close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
 export function fail(e: unknown): never {
   if (isAirlockError(e)) {
     process.stderr.write(`airlock: ${e.code}: ${e.message}\n`);

@@ -17,6 +17,7 @@ import { DeviceAgent, type OnboardingReport } from './device/agent.js';
 import type { RoleContext } from './shared/context.js';
 import type { ManufacturerConfig } from './manufacturer/defaults.js';
 import type { NetworkConfig } from './network/defaults.js';
+import type { ManufacturerTrust } from './shared/trust.js';
 
 export interface SystemOptions {
   dataDir: string;
@@ -37,23 +38,28 @@ export interface System {
   close(): Promise<void>;
 }
 
+/**
+ * The manufacturer role over `<dataDir>/manufacturer.db`. Its key-encryption key comes from
+ * AIRLOCK_MANUFACTURER_KEK, else from `<dataDir>/keys/manufacturer.kek` (a development default).
+ */
+export async function openManufacturer(ctx: RoleContext, dataDir: string, config?: Partial<ManufacturerConfig>): Promise<Manufacturer> {
+  const kek = loadKek({ envVar: 'AIRLOCK_MANUFACTURER_KEK', file: path.join(dataDir, 'keys', 'manufacturer.kek') });
+  if (kek.origin === 'file') ctx.logger.warn('manufacturer: the key-encryption key is a file beside the data (development default); set AIRLOCK_MANUFACTURER_KEK in production');
+  return Manufacturer.open({ ctx, databaseFile: path.join(dataDir, 'manufacturer.db'), kek: kek.kek, config });
+}
+
+/** The network role over `<dataDir>/network.db`; its key from AIRLOCK_NETWORK_KEK or `<dataDir>/keys/network.kek`. */
+export async function openNetwork(ctx: RoleContext, dataDir: string, manufacturers: ManufacturerTrust[], config?: Partial<NetworkConfig>): Promise<Network> {
+  const kek = loadKek({ envVar: 'AIRLOCK_NETWORK_KEK', file: path.join(dataDir, 'keys', 'network.kek') });
+  if (kek.origin === 'file') ctx.logger.warn('network: the key-encryption key is a file beside the data (development default); set AIRLOCK_NETWORK_KEK in production');
+  return Network.open({ ctx, databaseFile: path.join(dataDir, 'network.db'), kek: kek.kek, manufacturers, config });
+}
+
 export async function startSystem(opts: SystemOptions): Promise<System> {
   const ctx: RoleContext = { crypto: new NodeCrypto(), clock: opts.clock ?? systemClock, logger: opts.logger };
-  const manufacturer = await Manufacturer.open({
-    ctx,
-    databaseFile: path.join(opts.dataDir, 'manufacturer.db'),
-    kek: loadKek({ envVar: 'AIRLOCK_MANUFACTURER_KEK', file: path.join(opts.dataDir, 'keys', 'manufacturer.kek') }).kek,
-    config: opts.manufacturer,
-  });
+  const manufacturer = await openManufacturer(ctx, opts.dataDir, opts.manufacturer);
   const manufacturerUrl = await manufacturer.serve(opts.manufacturerPort ?? 0);
-  const bundle = manufacturer.trustBundle();
-  const network = await Network.open({
-    ctx,
-    databaseFile: path.join(opts.dataDir, 'network.db'),
-    kek: loadKek({ envVar: 'AIRLOCK_NETWORK_KEK', file: path.join(opts.dataDir, 'keys', 'network.kek') }).kek,
-    manufacturers: [bundle],
-    config: opts.network,
-  });
+  const network = await openNetwork(ctx, opts.dataDir, [manufacturer.trustBundle()], opts.network);
   const registrarUrl = await network.serve(opts.networkPort ?? 0);
   return {
     ctx,

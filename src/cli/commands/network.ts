@@ -5,21 +5,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
-import { loadKek } from '../../adapters/crypto/kek.js';
-import { silentLogger } from '../../adapters/log/logger.js';
+import { createLogger, silentLogger } from '../../adapters/log/logger.js';
+import { decodeTrustFile } from '../../roles/shared/trust.js';
 import { systemClock } from '../../core/ports.js';
 import { AirlockError } from '../../core/errors.js';
-import { Manufacturer } from '../../roles/manufacturer/index.js';
-import { Network } from '../../roles/network/index.js';
-import { fail, printJson } from '../output.js';
+import type { Manufacturer } from '../../roles/manufacturer/index.js';
+import type { Network } from '../../roles/network/index.js';
+import { openManufacturer, openNetwork } from '../../roles/system.js';
+import { fail, printJson, serveUntilInterrupted } from '../output.js';
 
 export async function openLocal(dataDir: string): Promise<{ network: Network; manufacturer: Manufacturer }> {
   const dir = path.resolve(dataDir);
   if (!fs.existsSync(path.join(dir, 'network.db'))) throw new AirlockError('ERR_CONFIG', `no network database in ${dir}; run \`airlock up\` first`);
   const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
-  const manufacturer = await Manufacturer.open({ ctx, databaseFile: path.join(dir, 'manufacturer.db'), kek: loadKek({ envVar: 'AIRLOCK_MANUFACTURER_KEK', file: path.join(dir, 'keys', 'manufacturer.kek') }).kek });
-  const b = manufacturer.trustBundle();
-  const network = await Network.open({ ctx, databaseFile: path.join(dir, 'network.db'), kek: loadKek({ envVar: 'AIRLOCK_NETWORK_KEK', file: path.join(dir, 'keys', 'network.kek') }).kek, manufacturers: [b] });
+  const manufacturer = await openManufacturer(ctx, dir);
+  const network = await openNetwork(ctx, dir, [manufacturer.trustBundle()]);
   return { network, manufacturer };
 }
 
@@ -40,6 +40,29 @@ export async function withLocal(dataDir: string, fn: (roles: { network: Network;
 
 export function networkCommand(program: Command): void {
   const net = program.command('network').description("the network owner's onboarding component: inventory and declarations");
+  net
+    .command('serve')
+    .description("run the network role alone: the registrar (BRSKI + EST), trusting the manufacturers named by --trust")
+    .requiredOption('--trust <files...>', 'manufacturer trust files (`airlock manufacturer trust-bundle`)')
+    .option('--data-dir <dir>', 'where its database and keys live', './data')
+    .option('--port <port>', 'HTTPS port', '8444')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--owner <name>', "the network owner's display name (only when the data directory is new)")
+    .option('--ssid <ssid>', 'the Wi-Fi network devices get a per-device PSK for')
+    .action(async (o: { trust: string[]; dataDir: string; port: string; host: string; owner?: string; ssid?: string }) => {
+      try {
+        const dir = path.resolve(o.dataDir);
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger() };
+        const trusts = o.trust.map((f) => decodeTrustFile(ctx.crypto, JSON.parse(fs.readFileSync(f, 'utf8')), ctx.clock.now()));
+        const n = await openNetwork(ctx, dir, trusts, { ...(o.owner ? { ownerName: o.owner } : {}), ...(o.ssid ? { ssid: o.ssid } : {}) });
+        const url = await n.serve(Number(o.port), o.host);
+        console.log(`registrar for "${n.owner.name}" (party ${n.owner.id}) serving at ${url}, trusting ${trusts.length} manufacturer(s)`);
+        serveUntilInterrupted(() => n.close());
+      } catch (e) {
+        fail(e);
+      }
+    });
   net
     .command('devices')
     .description('the inventory: every device, its state and its credential identifiers (never secrets)')

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../../adapters/log/logger.js';
 import { FileSecureStore } from '../../adapters/secure-store/file-store.js';
 import { runDemo, startSystem } from '../../roles/system.js';
-import { fail } from '../output.js';
+import { fail, serveUntilInterrupted } from '../output.js';
 
 export function upCommand(program: Command): void {
   program
@@ -41,12 +41,7 @@ export function upCommand(program: Command): void {
           console.log('Inventory: `airlock network devices --data-dir ' + o.dataDir + '`');
         }
         console.log('\nServing. Press Ctrl-C to stop.');
-        const stop = async () => {
-          await sys.close();
-          process.exit(0);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        serveUntilInterrupted(() => sys.close());
       } catch (e) {
         fail(e);
       }
