@@ -17,7 +17,7 @@ import { fail, printJson, serveUntilInterrupted } from '../output.js';
 import { withLocal } from './network.js';
 
 export function manufacturerCommand(program: Command): void {
-  const mfg = program.command('manufacturer').description('the manufacturer: mint devices and sell them (device information declarations)');
+  const mfg = program.command('manufacturer').description('the manufacturer: MASA and declarations service; mints devices and sells them');
   mfg
     .command('serve')
     .description('run the manufacturer alone: MASA and declarations over HTTPS')
