@@ -42,6 +42,18 @@ describe('verifyChain', () => {
     expect(() => verifyChain(crypto, { leaf: d.cert, anchors: [impostor.cert], at })).toThrow(expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }));
   });
 
+  it('honours pathLenConstraint', async () => {
+    const { root, idevidCa } = await manufacturerPki();
+    // idevidCa has pathLength 0: a CA under it may not issue certificates that chain through it.
+    const sub = await issue(caProfile({ name: 'Sub CA', notBefore: T0, notAfter: new Date('2040-01-01') }), idevidCa);
+    const leaf = await device(sub, 'SN-3');
+    const at = new Date('2027-01-01');
+    expect(idevidCa.cert.pathLength).toBe(0);
+    expect(() => verifyChain(crypto, { leaf: leaf.cert, intermediates: [sub.cert, idevidCa.cert], anchors: [root.cert], at })).toThrow(expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }));
+    expect(() => verifyChain(crypto, { leaf: leaf.cert, intermediates: [sub.cert], anchors: [idevidCa.cert], at })).toThrow(expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }));
+    expect(verifyChain(crypto, { leaf: leaf.cert, anchors: [sub.cert], at })).toHaveLength(2);
+  });
+
   it('checks validity at the given time, so that expired corpora are tested with a fixed clock', async () => {
     const { root, signer } = await manufacturerPki();
     expect(() => verifyChain(crypto, { leaf: signer.cert, anchors: [root.cert], at: new Date('2025-06-01') })).toThrow(expect.objectContaining({ code: 'ERR_CERT_EXPIRED' }));

@@ -30,6 +30,8 @@ export interface Certificate {
   /** The X.520 serialNumber attribute of the subject, if any (an IDevID carries one). */
   readonly subjectSerialNumber: string | undefined;
   readonly isCa: boolean;
+  /** BasicConstraints pathLenConstraint: how many CAs may follow this one, if limited. */
+  readonly pathLength: number | undefined;
   /** KeyUsage bits (bit n of RFC 5280 section 4.2.1.3 is `1 << n`), undefined when absent. */
   readonly keyUsage: number | undefined;
   /** ExtendedKeyUsage purposes, undefined when absent. */
@@ -123,7 +125,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
     notAfter,
     spki,
     subjectSerialNumber: subject.attributes.get(Oid.serialNumber),
-    isCa: basicConstraintsCa(extensions.get(Oid.basicConstraints)),
+    ...basicConstraints(extensions.get(Oid.basicConstraints)),
     keyUsage: keyUsageBits(extensions.get(Oid.keyUsage)),
     extendedKeyUsage: extendedKeyUsage(extensions.get(Oid.extKeyUsage)),
     criticalExtensions,
@@ -152,13 +154,16 @@ function readName(name: Tlv): { text: string; attributes: Map<string, string> } 
   return { text: parts.join(', '), attributes };
 }
 
-function basicConstraintsCa(value: Uint8Array | undefined): boolean {
-  if (!value) return false;
+function basicConstraints(value: Uint8Array | undefined): { isCa: boolean; pathLength: number | undefined } {
+  if (!value) return { isCa: false, pathLength: undefined };
   const outer = new DerReader(value, CODE);
   const bc = outer.enter(Tag.SEQUENCE);
   outer.end();
   const ca = bc.readOptional(Tag.BOOLEAN);
-  return ca !== undefined && readBoolean(ca);
+  const len = bc.readOptional(Tag.INTEGER);
+  bc.end();
+  if (len && (len.value.length !== 1 || len.value[0]! > 0x7f)) throw new AirlockError(CODE, 'unsupported pathLenConstraint');
+  return { isCa: ca !== undefined && readBoolean(ca), pathLength: len ? len.value[0] : undefined };
 }
 
 function readBoolean(t: Tlv): boolean {

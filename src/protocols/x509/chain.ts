@@ -33,6 +33,7 @@ export function verifyChain(crypto: Crypto, input: ChainInput): Certificate[] {
       if (equalBytes(anchor.subjectDer, current.issuerDer) && signedBy(crypto, current, anchor)) {
         if (!anchor.isCa) throw new AirlockError('ERR_CERT_UNTRUSTED', 'the anchor is not a CA');
         checkCertificate(anchor, at, 'issuer');
+        checkPathLength(anchor, path);
         path.push(anchor);
         return path;
       }
@@ -40,6 +41,7 @@ export function verifyChain(crypto: Crypto, input: ChainInput): Certificate[] {
     const issuer = pool.find((c) => equalBytes(c.subjectDer, current.issuerDer) && !equalBytes(c.der, current.der));
     if (!issuer || !issuer.isCa || !signedBy(crypto, current, issuer)) break;
     checkCertificate(issuer, at, 'issuer');
+    checkPathLength(issuer, path);
     path.push(issuer);
     current = issuer;
   }
@@ -61,6 +63,14 @@ function checkCertificate(c: Certificate, at: Date, role: 'leaf' | 'issuer'): vo
   if (unknown) throw new AirlockError('ERR_CERT_UNTRUSTED', `"${c.subject}" has a critical extension ${unknown} that is not understood`);
   if (role === 'issuer' && c.keyUsage !== undefined && (c.keyUsage & KEY_CERT_SIGN) === 0) throw new AirlockError('ERR_CERT_UNTRUSTED', `"${c.subject}" may not sign certificates`);
   checkValidity(c, at);
+}
+
+/** RFC 5280 section 4.2.1.9: no more CAs below an issuer than its pathLenConstraint allows. */
+function checkPathLength(issuer: Certificate, below: readonly Certificate[]): void {
+  const intermediates = below.length - 1;
+  if (issuer.pathLength !== undefined && intermediates > issuer.pathLength) {
+    throw new AirlockError('ERR_CERT_UNTRUSTED', `"${issuer.subject}" allows ${issuer.pathLength} CA(s) below it, the path has ${intermediates}`);
+  }
 }
 
 function checkValidity(c: Certificate, at: Date): void {
