@@ -1,0 +1,30 @@
+/**
+ * The command a newcomer runs: `airlock` through its package bin, as `npx airlock` would.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
+
+describe('airlock CLI', () => {
+  it('prints help naming every role', async () => {
+    const { stdout } = await run(process.execPath, [bin, '--help']);
+    for (const word of ['up', 'demo', 'manufacturer', 'network', 'device']) expect(stdout).toContain(word);
+  });
+
+  it('demo --json onboards every device with unique credentials and exits 0', async () => {
+    const { stdout } = await run(process.execPath, [bin, 'demo', '--devices', '2', '--json'], { timeout: 60_000 });
+    const result = JSON.parse(stdout) as { devices: number; onboarded: number; failed: number; uniqueCredentials: boolean; steps: number[] };
+    expect(result).toMatchObject({ devices: 2, onboarded: 2, failed: 0, uniqueCredentials: true });
+    expect(result.steps).toEqual([2, 5, 6, 7, 9, 10, 14, 15]);
+  });
+
+  it('refuses a bad device count with exit 1 and a message', async () => {
+    const err = await run(process.execPath, [bin, 'demo', '--devices', 'lots']).then(() => undefined, (e: { code: number; stderr: string; stdout: string }) => e);
+    expect(err?.code).toBe(1);
+    expect(err?.stderr).toMatch(/--devices/);
+  });
+});
