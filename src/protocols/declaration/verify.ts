@@ -26,9 +26,10 @@ export function verifyDeclarationChain(
 ): VerifiedDeclarationChain {
   ensure(chain.length > 0, 'ERR_DECLARATION_CHAIN', 'empty chain');
   const links: DeclarationBody[] = [];
+  const signers = new Map<string, Certificate>();
   let previousHash: string | null = null;
   for (const [i, compact] of chain.entries()) {
-    const body = verifyDeclaration(crypto, compact, ctx);
+    const body = verifyDeclaration(crypto, compact, ctx, signers);
     ensure(body.sequence === i, 'ERR_DECLARATION_CHAIN', `link ${i} has sequence ${body.sequence}`);
     ensure(body.previous === previousHash, 'ERR_DECLARATION_CHAIN', `link ${i} does not follow link ${i - 1}`);
     ensure(body['serial-number'] === links[0]?.['serial-number'] || i === 0, 'ERR_DECLARATION_CHAIN', 'links name different devices');
@@ -53,17 +54,24 @@ export interface DeclarationContext {
 }
 
 /** One declaration: signature to the declarations CA, type and schema. */
-export function verifyDeclaration(crypto: Crypto, compact: string, ctx: DeclarationContext): DeclarationBody {
+export function verifyDeclaration(crypto: Crypto, compact: string, ctx: DeclarationContext, verifiedSigners?: Map<string, Certificate>): DeclarationBody {
   const jws = decodeCompact(compact);
   ensure(jws.header.typ === DECLARATION_JWS_TYP, 'ERR_DECLARATION_MALFORMED', 'not a declaration');
   ensure(jws.header.x5c, 'ERR_DECLARATION_MALFORMED', 'x5c is required');
-  const chain = jws.header.x5c.map(parseCertificateBase64);
-  try {
-    verifyChain(crypto, { leaf: chain[0]!, intermediates: chain.slice(1), anchors: ctx.declarationAnchors, at: ctx.at });
-  } catch (cause) {
-    throw new AirlockError('ERR_DECLARATION_CHAIN', 'not signed by the manufacturer', { cause });
+  // The links of one chain usually share their signer: its path is checked once per chain.
+  const key = jws.header.x5c.join('.');
+  let signer = verifiedSigners?.get(key);
+  if (!signer) {
+    const chain = jws.header.x5c.map(parseCertificateBase64);
+    try {
+      verifyChain(crypto, { leaf: chain[0]!, intermediates: chain.slice(1), anchors: ctx.declarationAnchors, at: ctx.at });
+    } catch (cause) {
+      throw new AirlockError('ERR_DECLARATION_CHAIN', 'not signed by the manufacturer', { cause });
+    }
+    signer = chain[0]!;
+    verifiedSigners?.set(key, signer);
   }
-  verifyCompact(crypto, jws, chain[0]!.spki);
+  verifyCompact(crypto, jws, signer.spki);
   const parsed = Declaration.safeParse(payloadJson(jws));
   if (!parsed.success) throw new AirlockError('ERR_DECLARATION_MALFORMED', parsed.error.issues[0]?.message);
   return parsed.data['airlock-declaration'];

@@ -31,6 +31,16 @@ export class TrustedManufacturers {
     throw new AirlockError('ERR_IDEVID_UNTRUSTED', 'no trusted manufacturer issued this birth certificate');
   }
 
+  /**
+   * The manufacturer of a birth certificate already verified on this device's voucher request
+   * (the session holds its exact bytes): found by issuer, without verifying it again.
+   */
+  ofVerifiedBirthCertificate(idevid: Certificate): ManufacturerTrust {
+    const m = this.all.find((t) => equalBytes(t.idevidCa.subjectDer, idevid.issuerDer));
+    if (!m) throw new AirlockError('ERR_IDEVID_UNTRUSTED', 'no trusted manufacturer issued this birth certificate');
+    return m;
+  }
+
   /** Verifies a declaration chain against the one manufacturer it names. */
   verifyDeclarations(chain: readonly string[], serialNumber: string, at: Date, only?: ManufacturerTrust): VerifiedDeclarationChain {
     let last: unknown;

@@ -88,7 +88,7 @@ export class Registrar {
   async declaration(ch: ChannelContext): Promise<string[]> {
     return this.#audited(ch, 'declaration', OnboardingStep.DeclarationDelivered, async ({ db, setSerial }) => {
       const device = await this.#session(db, ch, ['vouched', 'authenticated', 'provisioned'], setSerial);
-      return this.declarations.chainFor(device.serial, device.idevid.masaUrl, this.manufacturers.ofBirthCertificate(device.idevid, this.ctx.clock.now()));
+      return this.declarations.chainFor(device.serial, device.idevid.masaUrl, this.manufacturers.ofVerifiedBirthCertificate(device.idevid));
     });
   }
 
@@ -117,7 +117,7 @@ export class Registrar {
       await this.#session(db, ch, ['authenticated', 'provisioned'], setSerial);
       ensure(typeof deviceInfo === 'object' && deviceInfo !== null && !Array.isArray(deviceInfo), 'ERR_INPUT_SCHEMA', 'expected a JSON object');
       return { applicationUrl: this.config.applicationUrl, trustAnchor: this.#appTrustAnchor };
-    }, { transactional: true });
+    });
   }
 
   /** Step 15, RFC 7030 section 4.2.1: an LDevID for a key the device generated itself. */
