@@ -57,9 +57,10 @@ export async function openNetwork(ctx: RoleContext, dataDir: string, manufacture
 
 export async function startSystem(opts: SystemOptions): Promise<System> {
   const ctx: RoleContext = { crypto: new NodeCrypto(), clock: opts.clock ?? systemClock, logger: opts.logger };
-  const manufacturer = await openManufacturer(ctx, opts.dataDir, opts.manufacturer);
+  // Each role its own crypto (and so its own key and verification caches), as on its own machine.
+  const manufacturer = await openManufacturer({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, opts.manufacturer);
   const manufacturerUrl = await manufacturer.serve(opts.manufacturerPort ?? 0);
-  const network = await openNetwork(ctx, opts.dataDir, [manufacturer.trustBundle()], opts.network);
+  const network = await openNetwork({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, [manufacturer.trustBundle()], opts.network);
   const registrarUrl = await network.serve(opts.networkPort ?? 0);
   return {
     ctx,

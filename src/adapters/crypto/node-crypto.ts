@@ -15,8 +15,13 @@ export interface NodePrivateKey extends PrivateKeyHandle {
 const P1363 = 'ieee-p1363' as const;
 
 export class NodeCrypto implements Crypto {
+  /**
+   * Certificate signatures already found valid, by key, hash of the signed bytes and signature.
+   * A role sees the same few certificates (a MASA's, a registrar's) on every request.
+   */
+  readonly #verifiedDer = new Set<string>();
   /** Public keys by SPKI, with whether they are P-256 keys (the getter is not free). */
-  readonly #publicKeys = new Map<string, { key: nodeCrypto.KeyObject; p256: boolean }>();
+  readonly #publicKeys = new Map<string, { id: string; key: nodeCrypto.KeyObject; p256: boolean }>();
 
   bytes(length: number): Uint8Array {
     return new Uint8Array(nodeCrypto.randomBytes(length));
@@ -33,12 +38,19 @@ export class NodeCrypto implements Crypto {
   verifyEs256(spki: Uint8Array, data: Uint8Array, signature: Uint8Array, encoding: 'p1363' | 'der' = 'p1363'): boolean {
     const entry = this.#publicKey(spki);
     if (!entry?.p256) return false;
-    const key = entry.key;
+    const memo = encoding === 'der' ? `${entry.id}:${nodeCrypto.createHash('sha256').update(data).digest('base64')}:${Buffer.from(signature).toString('base64')}` : undefined;
+    if (memo && this.#verifiedDer.has(memo)) return true;
+    let ok: boolean;
     try {
-      return nodeCrypto.verify('sha256', data, { key, dsaEncoding: encoding === 'der' ? 'der' : P1363 }, signature);
+      ok = nodeCrypto.verify('sha256', data, { key: entry.key, dsaEncoding: encoding === 'der' ? 'der' : P1363 }, signature);
     } catch {
       return false;
     }
+    if (ok && memo) {
+      if (this.#verifiedDer.size >= 4096) this.#verifiedDer.clear();
+      this.#verifiedDer.add(memo);
+    }
+    return ok;
   }
 
   verifyCertificateSignature(certDer: Uint8Array, issuerSpki: Uint8Array): boolean {
@@ -51,7 +63,7 @@ export class NodeCrypto implements Crypto {
     }
   }
 
-  #publicKey(spki: Uint8Array): { key: nodeCrypto.KeyObject; p256: boolean } | undefined {
+  #publicKey(spki: Uint8Array): { id: string; key: nodeCrypto.KeyObject; p256: boolean } | undefined {
     const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('base64');
     let entry = this.#publicKeys.get(id);
     if (!entry) {
@@ -62,7 +74,7 @@ export class NodeCrypto implements Crypto {
       } catch {
         return undefined;
       }
-      entry = { key, p256: key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1' };
+      entry = { id, key, p256: key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1' };
       if (this.#publicKeys.size > 10_000) this.#publicKeys.clear();
       this.#publicKeys.set(id, entry);
     }
