@@ -2,6 +2,7 @@
  * The command a newcomer runs: `airlock` through its package bin, as `npx airlock` would.
  */
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -26,5 +27,12 @@ describe('airlock CLI', () => {
     const err = await run(process.execPath, [bin, 'demo', '--devices', 'lots']).then(() => undefined, (e: { code: number; stderr: string; stdout: string }) => e);
     expect(err?.code).toBe(1);
     expect(err?.stderr).toMatch(/--devices/);
+  });
+
+  it('refuses a trust file that is not JSON with a typed error', async () => {
+    const err = await run(process.execPath, [bin, 'network', 'serve', '--trust', bin, '--data-dir', '/nonexistent-airlock-test', '--port', '0']).then(() => undefined, (e: { code: number; stderr: string }) => e);
+    expect(err?.code).toBe(1);
+    expect(err?.stderr).toMatch(/ERR_CONFIG/);
+    expect(fs.existsSync('/nonexistent-airlock-test')).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { signVoucher, verifyVoucher } from '../../src/protocols/voucher/voucher.js';
+import { signCompact } from '../../src/protocols/jws/compact.js';
 import { crypto, device, manufacturerPki } from '../support/pki.js';
 
 const at = new Date('2027-01-01T00:00:00Z');
@@ -25,5 +26,11 @@ describe('voucher signer', async () => {
       const forged = signVoucher(crypto, signer.key, signer.chain, input);
       expect(() => verifyVoucher(crypto, forged, ctx)).toThrow(expect.objectContaining({ code: 'ERR_VOUCHER_SIGNER_UNTRUSTED' }));
     }
+  });
+
+  it('refuses base64url where YANG binary (standard base64) is required', () => {
+    const body = { 'ietf-voucher:voucher': { 'created-on': at.toISOString(), 'serial-number': 'SN-1', nonce: 'bm9uY2U=', 'pinned-domain-cert': 'MIIB-_x' } };
+    const jws = signCompact(crypto, pki.masaSigner.key, { alg: 'ES256', x5c: [Buffer.from(pki.masaSigner.cert.der).toString('base64')] }, body);
+    expect(() => verifyVoucher(crypto, jws, ctx)).toThrow(expect.objectContaining({ code: 'ERR_VOUCHER_MALFORMED' }));
   });
 });

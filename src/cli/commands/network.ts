@@ -23,6 +23,15 @@ export async function openLocal(dataDir: string): Promise<{ network: Network; ma
   return { network, manufacturer };
 }
 
+/** A JSON file given on the command line; ERR_CONFIG when it cannot be read or parsed. */
+function readJsonFile(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (cause) {
+    throw new AirlockError('ERR_CONFIG', `${file} is not a readable JSON file`, { cause });
+  }
+}
+
 /** Opens the roles of a local data directory, runs `fn`, closes them, and turns errors into exit 1. */
 export async function withLocal(dataDir: string, fn: (roles: { network: Network; manufacturer: Manufacturer }) => Promise<void>): Promise<void> {
   try {
@@ -51,10 +60,10 @@ export function networkCommand(program: Command): void {
     .option('--ssid <ssid>', 'the Wi-Fi network devices get a per-device PSK for')
     .action(async (o: { trust: string[]; dataDir: string; port: string; host: string; owner?: string; ssid?: string }) => {
       try {
+        const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger() };
+        const trusts = o.trust.map((f) => decodeTrustFile(ctx.crypto, readJsonFile(f), ctx.clock.now()));
         const dir = path.resolve(o.dataDir);
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger() };
-        const trusts = o.trust.map((f) => decodeTrustFile(ctx.crypto, JSON.parse(fs.readFileSync(f, 'utf8')), ctx.clock.now()));
         const n = await openNetwork(ctx, dir, trusts, { ...(o.owner ? { ownerName: o.owner } : {}), ...(o.ssid ? { ssid: o.ssid } : {}) });
         const url = await n.serve(Number(o.port), o.host);
         console.log(`registrar for "${n.owner.name}" (party ${n.owner.id}) serving at ${url}, trusting ${trusts.length} manufacturer(s)`);
@@ -88,7 +97,7 @@ export function networkCommand(program: Command): void {
     .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
     .action(async (file: string, o: { dataDir: string }) => {
       await withLocal(o.dataDir, async ({ network }) => {
-        const { installed } = await network.declarations.importExport(JSON.parse(fs.readFileSync(file, 'utf8')));
+        const { installed } = await network.declarations.importExport(readJsonFile(file));
         console.log(`installed ${installed} declaration chain(s)`);
       });
     });

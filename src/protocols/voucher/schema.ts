@@ -6,7 +6,8 @@
 import { z } from 'zod';
 
 const dateTime = z.iso.datetime({ offset: true });
-const binary = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'base64');
+/** YANG `binary` in JSON: standard base64 (RFC 7951 section 6.6), not base64url. */
+const binary = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
 /** YANG booleans in JSON are true/false; some published examples quote them. */
 const yangBoolean = z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')]);
 

@@ -15,7 +15,7 @@ import { notBefore } from '../shared/pki.js';
 import type { NetworkPki } from './pki.js';
 
 export class CredentialIssuer {
-  #crl: { der: Uint8Array; revoked: number; nextUpdate: Date } | undefined;
+  #crl: { der: Uint8Array; nextUpdate: Date } | undefined;
 
   constructor(
     private readonly ctx: RoleContext,
@@ -76,7 +76,7 @@ export class CredentialIssuer {
       now,
       nextUpdate,
     );
-    this.#crl = { der, revoked: revoked.length, nextUpdate };
+    this.#crl = { der, nextUpdate };
     return der;
   }
 }
