@@ -1,7 +1,7 @@
 /**
- * The interoperability corpus (artifacts written by other implementations): where it is,
- * and whether it is there. Tests read it from AIRLOCK_INTEROP_DIR or, by default, from
- * ../shared/interop next to the repository, and skip (saying so) when it is absent.
+ * The interoperability corpus: artifacts written by other implementations, copied into
+ * test/fixtures/interop with their sources (test/fixtures/interop/SOURCES.md). Tests read it
+ * from there, or from AIRLOCK_INTEROP_DIR to try another copy.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,7 +11,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 export const interopDir = process.env.AIRLOCK_INTEROP_DIR
   ? path.resolve(process.env.AIRLOCK_INTEROP_DIR)
-  : path.resolve(repoRoot, '../shared/interop');
+  : path.resolve(repoRoot, 'test/fixtures/interop');
 
 /** True when the corpus is present; otherwise prints why the suite is skipped. */
 export function interopAvailable(): boolean {
