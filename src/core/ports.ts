@@ -32,6 +32,12 @@ export interface Crypto extends Random {
    * algorithm (RSA included): the general path, for certificates not signed with ES256.
    */
   verifyCertificateSignature(certDer: Uint8Array, issuerSpki: Uint8Array): boolean;
+  /**
+   * True when `signature` over `data` verifies with the key `spki` (ECDSA on any curve
+   * node:crypto knows, RSA PKCS#1 v1.5), with `hash`. ECDSA signatures are DER unless
+   * `encoding` is 'p1363'. The general path: PKCS#10 requests with P-384 or RSA keys.
+   */
+  verifySignature(spki: Uint8Array, hash: 'sha256' | 'sha384' | 'sha512', data: Uint8Array, signature: Uint8Array, encoding?: 'p1363' | 'der'): boolean;
 }
 
 export const systemClock: Clock = { now: () => new Date() };

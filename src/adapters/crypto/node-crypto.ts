@@ -63,6 +63,19 @@ export class NodeCrypto implements Crypto {
     }
   }
 
+  verifySignature(spki: Uint8Array, hash: 'sha256' | 'sha384' | 'sha512', data: Uint8Array, signature: Uint8Array, encoding: 'p1363' | 'der' = 'der'): boolean {
+    const entry = this.#publicKey(spki);
+    if (!entry) return false;
+    try {
+      const type = entry.key.asymmetricKeyType;
+      if (type === 'ec') return nodeCrypto.verify(hash, data, { key: entry.key, dsaEncoding: encoding === 'der' ? 'der' : P1363 }, signature);
+      if (type === 'rsa') return nodeCrypto.verify(hash, data, { key: entry.key, padding: nodeCrypto.constants.RSA_PKCS1_PADDING }, signature);
+      return false;
+    } catch {
+      return false;
+    }
+  }
+
   #publicKey(spki: Uint8Array): { id: string; key: nodeCrypto.KeyObject; p256: boolean } | undefined {
     const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('base64');
     let entry = this.#publicKeys.get(id);

@@ -58,6 +58,8 @@ export interface NetworkDb {
     psk_id: string | null;
     onboardings: number;
     updated_at: string;
+    /** SHA-256 (base64url) of the IDevID's SubjectPublicKeyInfo; filled in lazily for older rows. */
+    idevid_spki_sha256: string | null;
   };
   net_certificates: {
     serial: string;
@@ -68,6 +70,10 @@ export interface NetworkDb {
     revoked_at: string | null;
     revocation_reason: string | null;
   };
+  /** Every key certified for a device: its birth key ('idevid') and each LDevID key ('ldevid'). */
+  net_certified_keys: { fingerprint: string; device_serial: string; kind: 'idevid' | 'ldevid'; certificate_serial: string | null; recorded_at: string };
+  /** Every CRL the domain CA issued; `revocations` identifies the revocation set it covers. */
+  net_crls: { crl_number: number; this_update: string; next_update: string; revocations: string; der: Uint8Array };
   net_psks: { id: string; device_serial: string; sealed_psk: string; created_at: string; retired_at: string | null };
   net_events: {
     id: Generated<number>;

@@ -38,6 +38,10 @@ export function issueCertificate(crypto: Crypto, template: CertificateTemplate, 
   ];
   if (template.extendedKeyUsage?.length) extensions.push(extension(Oid.extKeyUsage, false, tlv(Tag.SEQUENCE, ...template.extendedKeyUsage.map(encodeOid))));
   if (template.dnsNames?.length) extensions.push(extension(Oid.subjectAltName, false, tlv(Tag.SEQUENCE, ...template.dnsNames.map(generalName))));
+  if (template.crlDistributionPoints?.length) {
+    // DistributionPoint { distributionPoint [0] { fullName [0] { uniformResourceIdentifier [6] } } }
+    extensions.push(extension(CRL_DISTRIBUTION_POINTS, false, tlv(Tag.SEQUENCE, ...template.crlDistributionPoints.map((uri) => tlv(Tag.SEQUENCE, tlv(0xa0, tlv(0xa0, tlv(0x86, ascii(uri)))))))));
+  }
   for (const e of template.extra ?? []) extensions.push(extension(e.oid, e.critical, e.value));
 
   const serial = crypto.bytes(16);
@@ -56,6 +60,79 @@ export function issueCertificate(crypto: Crypto, template: CertificateTemplate, 
   );
   const signature = p1363ToDer(crypto.signEs256(issuer.key, tbs));
   return parseCertificate(tlv(Tag.SEQUENCE, tbs, algorithm, tlv(Tag.BIT_STRING, new Uint8Array([0]), signature)));
+}
+
+const CRL_DISTRIBUTION_POINTS = '2.5.29.31';
+const CRL_NUMBER = '2.5.29.20';
+const CRL_REASON = '2.5.29.21';
+
+/** RFC 5280 section 5.3.1 CRLReason codes. */
+const CRL_REASONS = { unspecified: 0, keyCompromise: 1, superseded: 4, cessationOfOperation: 5 } as const;
+
+export interface RevokedEntry {
+  /** The certificate serial number in hex, as `Certificate.serial` gives it. */
+  serial: string;
+  revokedAt: Date;
+  reason: keyof typeof CRL_REASONS;
+}
+
+/**
+ * A version 2 CRL (RFC 5280 section 5), signed ecdsa-with-SHA256 by the issuing CA: its issuer
+ * is the CA certificate's subject, byte for byte (section 5.1.2.3); its authorityKeyIdentifier
+ * is the CA's subjectKeyIdentifier (section 5.2.1); it carries `crlNumber` (section 5.2.3),
+ * which the caller keeps monotonic.
+ */
+export function issueCrl(crypto: Crypto, issuer: Required<Issuer>, crl: { entries: readonly RevokedEntry[]; thisUpdate: Date; nextUpdate: Date; crlNumber: number }): Uint8Array {
+  if (!Number.isSafeInteger(crl.crlNumber) || crl.crlNumber < 0) throw new AirlockError('ERR_INTERNAL', 'bad CRL number');
+  const aki = subjectKeyIdentifier(issuer.cert) ?? keyIdentifier(crypto, issuer.cert.spki);
+  const algorithm = tlv(Tag.SEQUENCE, encodeOid(Oid.ecdsaWithSha256));
+  const revoked = crl.entries.map((e) => {
+    const entryExtensions = e.reason === 'unspecified' ? [] : [tlv(Tag.SEQUENCE, extension(CRL_REASON, false, tlv(0x0a, new Uint8Array([CRL_REASONS[e.reason]]))))];
+    return tlv(Tag.SEQUENCE, tlv(Tag.INTEGER, unsignedInteger(hexBytes(e.serial))), time(e.revokedAt), ...entryExtensions);
+  });
+  const tbs = tlv(
+    Tag.SEQUENCE,
+    tlv(Tag.INTEGER, new Uint8Array([1])),
+    algorithm,
+    issuer.cert.subjectDer,
+    time(crl.thisUpdate),
+    time(crl.nextUpdate),
+    ...(revoked.length ? [tlv(Tag.SEQUENCE, ...revoked)] : []),
+    tlv(0xa0, tlv(Tag.SEQUENCE,
+      extension(Oid.authorityKeyIdentifier, false, tlv(Tag.SEQUENCE, tlv(0x80, aki))),
+      extension(CRL_NUMBER, false, tlv(Tag.INTEGER, unsignedInteger(numberBytes(crl.crlNumber)))),
+    )),
+  );
+  const signature = p1363ToDer(crypto.signEs256(issuer.key, tbs));
+  return tlv(Tag.SEQUENCE, tbs, algorithm, tlv(Tag.BIT_STRING, new Uint8Array([0]), signature));
+}
+
+/** A non-negative INTEGER's contents: minimal, with a leading zero when the top bit is set. */
+function unsignedInteger(magnitude: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < magnitude.length - 1 && magnitude[i] === 0) i++;
+  const m = magnitude.subarray(i);
+  if (m.length === 0) return new Uint8Array([0]);
+  if (m[0]! & 0x80) {
+    const out = new Uint8Array(m.length + 1);
+    out.set(m, 1);
+    return out;
+  }
+  return m;
+}
+
+function hexBytes(hex: string): Uint8Array {
+  if (!/^[0-9a-fA-F]+$/.test(hex)) throw new AirlockError('ERR_INTERNAL', 'bad serial number');
+  const h = hex.length % 2 ? `0${hex}` : hex;
+  const out = new Uint8Array(h.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function numberBytes(n: number): Uint8Array {
+  const out: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) out.unshift(v % 256);
+  return new Uint8Array(out.length ? out : [0]);
 }
 
 export function encodeName(attrs: readonly NameAttribute[]): Uint8Array {

@@ -24,6 +24,8 @@ export interface CertificateTemplate {
   extendedKeyUsage?: string[];
   /** subjectAltName entries: host names, and IPv4 addresses written as dotted quads. */
   dnsNames?: string[];
+  /** cRLDistributionPoints: one distribution point per URI (fullName). */
+  crlDistributionPoints?: string[];
   /** Extensions carried verbatim: OID, DER value, criticality. */
   extra?: Array<{ oid: string; value: Uint8Array; critical: boolean }>;
 }
@@ -54,9 +56,13 @@ export function idevidProfile(f: IdevidFields): CertificateTemplate {
   };
 }
 
-/** The locally significant device identity issued by the domain CA (step 15). */
-export function ldevidProfile(f: { serialNumber: string; domain: string; notBefore: Date; notAfter: Date }): CertificateTemplate {
+/**
+ * The locally significant device identity issued by the domain CA (step 15). With `crlUrl`,
+ * a cRLDistributionPoints extension (RFC 5280 section 4.2.1.13) names where the CRL is served.
+ */
+export function ldevidProfile(f: { serialNumber: string; domain: string; notBefore: Date; notAfter: Date; crlUrl?: string }): CertificateTemplate {
   return {
+    ...(f.crlUrl ? { crlDistributionPoints: [f.crlUrl] } : {}),
     subject: [cn(f.serialNumber), serialNumberAttr(f.serialNumber), org(f.domain)],
     notBefore: f.notBefore,
     notAfter: f.notAfter,

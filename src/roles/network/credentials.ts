@@ -1,12 +1,14 @@
 /**
  * Onboarding credentials (step 15): LDevIDs from the domain CA, revocation of the ones they
- * supersede, the CRL, and per-device Wi-Fi PSKs, sealed at rest.
+ * supersede, the CRL (RFC 5280 section 5, numbered and persisted), the keys certified per
+ * device (so that a key is certified for one device only, once), and per-device Wi-Fi PSKs,
+ * sealed at rest.
  */
 import type { Kysely } from 'kysely';
 import { toBase64Url } from '../../core/bytes.js';
+import { ensure } from '../../core/errors.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
-import { issueCrl } from '../../adapters/crypto/issue.js';
-import { issueCertificate } from '../../protocols/x509/issue.js';
+import { issueCertificate, issueCrl } from '../../protocols/x509/issue.js';
 import type { Sealer } from '../../adapters/crypto/seal.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
 import { ldevidProfile } from '../../protocols/x509/profiles.js';
@@ -14,8 +16,15 @@ import type { RoleContext } from '../shared/context.js';
 import { notBefore } from '../shared/pki.js';
 import type { NetworkPki } from './pki.js';
 
+/** The CRL is re-signed when this little of its validity is left. */
+const CRL_REFRESH_MS = 3_600_000;
+const CRL_VALIDITY_MS = 7 * 86_400_000;
+export const CRL_PATH = '/.well-known/airlock/crl';
+
 export class CredentialIssuer {
-  #crl: { der: Uint8Array; nextUpdate: Date } | undefined;
+  #crl: { der: Uint8Array; nextUpdate: Date; revocations: string } | undefined;
+  /** Where LDevIDs say the CRL is (cRLDistributionPoints); set when the registrar knows its URL. */
+  #crlUrl: string | undefined;
 
   constructor(
     private readonly ctx: RoleContext,
@@ -25,16 +34,53 @@ export class CredentialIssuer {
     private readonly opts: { ownerName: string; ldevidValidityDays: number },
   ) {}
 
+  /** The registrar's public base URL (https://host:port): LDevIDs name its CRL from now on. */
+  setPublicUrl(baseUrl: string): void {
+    this.#crlUrl = `${baseUrl.replace(/\/+$/, '')}${CRL_PATH}`;
+  }
+
+  get crlUrl(): string | undefined {
+    return this.#crlUrl;
+  }
+
   /** Signs an LDevID; the caller records it with `recordLdevid` in its transaction. */
   signLdevid(serial: string, spki: Uint8Array): Certificate {
     const at = this.ctx.clock.now();
-    const template = ldevidProfile({ serialNumber: serial, domain: this.opts.ownerName, notBefore: notBefore(at), notAfter: new Date(at.getTime() + this.opts.ldevidValidityDays * 86_400_000) });
+    const template = ldevidProfile({
+      serialNumber: serial,
+      domain: this.opts.ownerName,
+      notBefore: notBefore(at),
+      notAfter: new Date(at.getTime() + this.opts.ldevidValidityDays * 86_400_000),
+      ...(this.#crlUrl ? { crlUrl: this.#crlUrl } : {}),
+    });
     return issueCertificate(this.ctx.crypto, template, spki, this.pki.domainCa);
   }
 
-  /** Records a new LDevID and revokes every earlier one of the device (superseded). */
-  async recordLdevid(trx: Kysely<NetworkDb>, serial: string, cert: Certificate): Promise<void> {
+  /** The fingerprint under which a key is recorded: SHA-256 of its SubjectPublicKeyInfo, base64url. */
+  fingerprint(spki: Uint8Array): string {
+    return toBase64Url(this.ctx.crypto.sha256(spki));
+  }
+
+  /**
+   * Records a new LDevID, binds its key to the device (a key already bound to any device,
+   * this one's superseded keys included, is ERR_CSR_KEY unless `sameKeyAs` names the current
+   * LDevID whose key it is: an RFC 7030 renewal without rekeying), and revokes every earlier
+   * LDevID of the device (superseded).
+   */
+  async recordLdevid(trx: Kysely<NetworkDb>, serial: string, cert: Certificate, sameKeyAs?: string): Promise<void> {
     const at = this.ctx.clock.now().toISOString();
+    const fingerprint = this.fingerprint(cert.spki);
+    const bound = sameKeyAs === undefined ? { numUpdatedRows: 0n }
+      : await trx.updateTable('net_certified_keys').set({ certificate_serial: cert.serial, recorded_at: at })
+        .where('fingerprint', '=', fingerprint).where('device_serial', '=', serial).where('kind', '=', 'ldevid').where('certificate_serial', '=', sameKeyAs)
+        .executeTakeFirst();
+    if (bound.numUpdatedRows !== 1n) {
+      const inserted = await trx.insertInto('net_certified_keys')
+        .values({ fingerprint, device_serial: serial, kind: 'ldevid', certificate_serial: cert.serial, recorded_at: at })
+        .onConflict((oc) => oc.column('fingerprint').doNothing())
+        .executeTakeFirst();
+      ensure(inserted.numInsertedOrUpdatedRows === 1n, 'ERR_CSR_KEY', 'the key is already certified');
+    }
     await trx
       .updateTable('net_certificates')
       .set({ revoked_at: at, revocation_reason: 'superseded' })
@@ -45,7 +91,6 @@ export class CredentialIssuer {
       .insertInto('net_certificates')
       .values({ serial: cert.serial, device_serial: serial, not_before: cert.notBefore.toISOString(), not_after: cert.notAfter.toISOString(), issued_at: at, revoked_at: null, revocation_reason: null })
       .execute();
-    this.#crl = undefined;
   }
 
   /** A new per-device PSK (a WPA2 passphrase of 32 characters, 192 bits), sealed for storage. */
@@ -64,19 +109,34 @@ export class CredentialIssuer {
     return row && row.revoked_at === null ? { device: row.device_serial } : undefined;
   }
 
-  /** The domain CA's CRL, re-signed when a revocation happened or it is near its next update. */
+  /**
+   * The domain CA's CRL. A new one, with the next cRLNumber, is signed when the set of
+   * revocations changed or the latest is near its next update; every CRL is kept in the
+   * database, so the number never goes back and every registrar sharing it serves the same.
+   */
   async crl(): Promise<Uint8Array> {
     const now = this.ctx.clock.now();
-    if (this.#crl && this.#crl.nextUpdate.getTime() - now.getTime() > 3_600_000) return this.#crl.der;
-    const revoked = await this.db.selectFrom('net_certificates').select(['serial', 'revoked_at', 'revocation_reason']).where('revoked_at', 'is not', null).execute();
-    const nextUpdate = new Date(now.getTime() + 7 * 86_400_000);
-    const der = await issueCrl(
-      this.pki.domainCa,
-      revoked.map((r) => ({ serial: r.serial, revokedAt: new Date(r.revoked_at!), reason: r.revocation_reason === 'superseded' ? 'superseded' : 'unspecified' })),
-      now,
-      nextUpdate,
-    );
-    this.#crl = { der, nextUpdate };
-    return der;
+    const revoked = await this.db.selectFrom('net_certificates').select(['serial', 'revoked_at', 'revocation_reason']).where('revoked_at', 'is not', null).orderBy('serial').execute();
+    const revocations = toBase64Url(this.ctx.crypto.sha256(new TextEncoder().encode(revoked.map((r) => `${r.serial}:${r.revoked_at}:${r.revocation_reason}`).join('\n'))));
+    const fresh = (c: { nextUpdate: Date; revocations: string }) => c.revocations === revocations && c.nextUpdate.getTime() - now.getTime() > CRL_REFRESH_MS;
+    if (this.#crl && fresh(this.#crl)) return this.#crl.der;
+    return this.db.transaction().execute(async (trx) => {
+      const latest = await trx.selectFrom('net_crls').selectAll().orderBy('crl_number', 'desc').limit(1).executeTakeFirst();
+      if (latest) {
+        const cached = { der: new Uint8Array(latest.der), nextUpdate: new Date(latest.next_update), revocations: latest.revocations };
+        if (fresh(cached)) return (this.#crl = cached).der;
+      }
+      const crlNumber = (latest?.crl_number ?? 0) + 1;
+      const nextUpdate = new Date(now.getTime() + CRL_VALIDITY_MS);
+      const der = issueCrl(this.ctx.crypto, this.pki.domainCa, {
+        entries: revoked.map((r) => ({ serial: r.serial, revokedAt: new Date(r.revoked_at!), reason: r.revocation_reason === 'superseded' ? 'superseded' : 'unspecified' })),
+        thisUpdate: now,
+        nextUpdate,
+        crlNumber,
+      });
+      await trx.insertInto('net_crls').values({ crl_number: crlNumber, this_update: now.toISOString(), next_update: nextUpdate.toISOString(), revocations, der }).execute();
+      this.#crl = { der, nextUpdate, revocations };
+      return der;
+    });
   }
 }

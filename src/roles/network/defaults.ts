@@ -19,6 +19,12 @@ export interface NetworkConfig {
   realtimeDeclarations: boolean;
   /** Names in the registrar's TLS certificate (host names or IPv4 addresses). */
   hostnames: string[];
+  /**
+   * The registrar's public base URL (https://host:port), where devices and relying parties
+   * reach it: LDevIDs name `<publicUrl>/.well-known/airlock/crl` as their CRL distribution
+   * point. Empty: the URL the registrar listens on.
+   */
+  publicUrl: string;
 }
 
 export const networkDefaults: NetworkConfig = {
@@ -30,4 +36,5 @@ export const networkDefaults: NetworkConfig = {
   bodyLimitBytes: 64 * 1024,
   realtimeDeclarations: true,
   hostnames: ['localhost', '127.0.0.1'],
+  publicUrl: '',
 };

@@ -68,6 +68,7 @@ export class Network {
     const masa = opts.masaClient ?? new HttpMasaClient(opts.manufacturers.map((m) => toPem('CERTIFICATE', m.root.der)).join(''));
     const declarations = new NetworkDeclarations(opts.ctx, store.db, manufacturers, masa, config.realtimeDeclarations);
     const credentials = new CredentialIssuer(opts.ctx, store.db, pki, sealer, { ownerName: config.ownerName, ldevidValidityDays: config.ldevidValidityDays });
+    if (config.publicUrl) credentials.setPublicUrl(config.publicUrl);
     const inventory = new Inventory(store.db);
     const registrar = new Registrar(opts.ctx, store.db, pki, config, manufacturers, masa, declarations, credentials, inventory);
     return new Network(opts.ctx, config, store, pki, owner, manufacturers, masa, declarations, credentials, inventory, registrar);
@@ -112,6 +113,7 @@ export class Network {
     });
     registrarRoutes(app, this);
     const { url } = await listen(app, port, host);
+    if (!this.config.publicUrl) this.credentials.setPublicUrl(url);
     this.server = app;
     this.ctx.logger.info({ url, owner: this.owner.id }, 'network: registrar listening');
     return url;

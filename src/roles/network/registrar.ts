@@ -8,10 +8,10 @@ import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
 import { equalBytes, toPem } from '../../core/bytes.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import type { AppBootstrap } from '../../core/credentials.js';
-import type { NetworkDb } from '../../adapters/store/schema.js';
+import type { DeviceState, NetworkDb } from '../../adapters/store/schema.js';
 import type { MasaClient } from '../../adapters/http/masa-client.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
-import type { Certificate } from '../../protocols/x509/certificate.js';
+import { parseCertificate, type Certificate } from '../../protocols/x509/certificate.js';
 import { verifyPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
 import { signRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
 import { verifyVoucher } from '../../protocols/voucher/voucher.js';
@@ -31,6 +31,25 @@ export interface ChannelContext {
   clientCert: Certificate | undefined;
   exporter(label: string, length: number): Uint8Array;
   peer: string;
+}
+
+/** A device whose voucher was issued is authenticated (step 7) and may enroll (RFC 7030). */
+const EST_STATES: readonly DeviceState[] = ['vouched', 'authenticated', 'provisioned'];
+/** States in which a voucher status is meaningful: a voucher was issued in this onboarding. */
+const SESSION_STATES: readonly DeviceState[] = ['vouched', 'authenticated', 'provisioned', 'failed'];
+/** States of a device still being onboarded: a failure report moves these to 'failed'. */
+const ONBOARDING_STATES: readonly DeviceState[] = ['vouched', 'authenticated', 'provisioned'];
+const ALL_STATES: readonly DeviceState[] = ['vouched', 'authenticated', 'provisioned', 'onboarded', 'failed', 'decommissioned'];
+
+function parseStatus(json: unknown): StatusTelemetry {
+  const parsed = StatusTelemetry.safeParse(json);
+  if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);
+  return parsed.data;
+}
+
+/** What the audit trail keeps of a status report: never more than 256 characters of reason. */
+function statusDetail(report: StatusTelemetry | undefined): Record<string, string | boolean | null> {
+  return { status: report?.status ?? null, reason: report?.reason?.slice(0, 256) ?? null };
 }
 
 export class Registrar {
@@ -87,45 +106,66 @@ export class Registrar {
   /** Step 6: the device information declaration, installed or fetched in real time. */
   async declaration(ch: ChannelContext): Promise<string[]> {
     return this.#audited(ch, 'declaration', OnboardingStep.DeclarationDelivered, async ({ db, setSerial }) => {
-      const device = await this.#session(db, ch, ['vouched', 'authenticated', 'provisioned'], setSerial);
+      const device = await this.#session(db, ch, EST_STATES, setSerial);
       return this.declarations.chainFor(device.serial, device.idevid.masaUrl, this.manufacturers.ofVerifiedBirthCertificate(device.idevid));
     });
   }
 
   /**
-   * Step 7: the device proves, with its IDevID key, that it is the party on this TLS channel
-   * that received this voucher (RFC 8995 section 5.7 status, signed and channel-bound).
-   * A status that reports a rejected voucher is recorded, and authenticates nothing.
+   * RFC 8995 section 5.7: the device says whether it accepted the voucher. Telemetry, recorded
+   * in the audit trail: it gates nothing, since step 7 (the network authenticates the device)
+   * is the IDevID's proof of possession in the TLS handshake together with the signed pledge
+   * voucher request the registrar verified before it asked for the voucher.
+   *
+   * `application/json` is the RFC's form. `application/jose` is Airlock's optional extension:
+   * the same status signed with the IDevID key over the voucher nonce and a TLS exporter value
+   * of this channel; one that does not verify is refused (and recorded), one that does is
+   * recorded as step 7 and marks the device 'authenticated'.
    */
-  async voucherStatus(ch: ChannelContext, signedStatus: string): Promise<{ authenticated: boolean }> {
-    return this.#audited(ch, 'voucher_status', OnboardingStep.DeviceAuthenticated, async ({ db, setSerial }) => {
-      const device = await this.#session(db, ch, ['vouched'], setSerial);
-      const status = verifyVoucherStatus(this.ctx.crypto, signedStatus, {
+  async voucherStatus(ch: ChannelContext, body: { json: unknown } | { jose: string }): Promise<{ status: boolean; authenticated: boolean }> {
+    const signed = 'jose' in body;
+    let report: StatusTelemetry | undefined;
+    return this.#audited(ch, 'voucher_status', signed ? OnboardingStep.DeviceAuthenticated : undefined, async ({ db, setSerial }) => {
+      if (!signed) {
+        const device = await this.#session(db, ch, SESSION_STATES, setSerial);
+        report = parseStatus(body.json);
+        return { status: report.status, authenticated: device.state === 'authenticated' };
+      }
+      const device = await this.#session(db, ch, ['vouched', 'authenticated'], setSerial);
+      ensure(device.nonce, 'ERR_REGISTRAR_SEQUENCE', 'no voucher is outstanding');
+      report = verifyVoucherStatus(this.ctx.crypto, body.jose, {
         tlsClientCert: device.idevid,
-        nonce: device.nonce!,
+        nonce: device.nonce,
         channelBinding: ch.exporter(CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH),
       });
-      const at = this.ctx.clock.now().toISOString();
-      await db.updateTable('net_devices').set(status.status ? { state: 'authenticated', authenticated_at: at, updated_at: at } : { state: 'failed', updated_at: at }).where('serial', '=', device.serial).execute();
-      return { authenticated: status.status };
-    }, { transactional: true, detail: (r) => ({ authenticated: r.authenticated }) });
+      if (report.status) {
+        const at = this.ctx.clock.now().toISOString();
+        await db.updateTable('net_devices').set({ state: 'authenticated', authenticated_at: at, updated_at: at }).where('serial', '=', device.serial).execute();
+      }
+      return { status: report.status, authenticated: report.status };
+    }, { transactional: true, outcome: (r) => (r.status ? 'ok' : 'error'), detail: (r) => ({ ...statusDetail(report), format: signed ? 'jose' : 'json', authenticated: r.authenticated }) });
   }
 
   /** Step 14: application-layer bootstrapping information, in exchange for the device's. */
   async appBootstrap(ch: ChannelContext, deviceInfo: unknown): Promise<AppBootstrap> {
     return this.#audited(ch, 'app-bootstrap', OnboardingStep.AppBootstrap, async ({ db, setSerial }) => {
-      await this.#session(db, ch, ['authenticated', 'provisioned'], setSerial);
+      await this.#session(db, ch, EST_STATES, setSerial);
       ensure(typeof deviceInfo === 'object' && deviceInfo !== null && !Array.isArray(deviceInfo), 'ERR_INPUT_SCHEMA', 'expected a JSON object');
       return { applicationUrl: this.config.applicationUrl, trustAnchor: this.#appTrustAnchor };
     });
   }
 
-  /** Step 15, RFC 7030 section 4.2.1: an LDevID for a key the device generated itself. */
+  /**
+   * Step 15, RFC 7030 section 4.2.1: an LDevID for a key the device generated itself. The
+   * device is authenticated by its IDevID on this channel and the voucher issued to it.
+   * A key certified before, for any device, or any device's birth key, is ERR_CSR_KEY.
+   */
   async simpleEnroll(ch: ChannelContext, body: string): Promise<Certificate> {
     return this.#audited(ch, 'simpleenroll', OnboardingStep.Provisioning, async ({ db, setSerial }) => {
-      const device = await this.#session(db, ch, ['authenticated', 'provisioned'], setSerial);
+      const device = await this.#session(db, ch, EST_STATES, setSerial);
       const csr = verifyCsr(this.ctx.crypto, decodeCsrBody(body));
-      ensure(!equalBytes(csr.spki, device.idevid.spki), 'ERR_CSR_KEY', 'the LDevID key must not be the IDevID key');
+      await this.#recordBirthKey(db, device.serial, device.idevid);
+      await this.#ensureKeyFree(db, csr.spki);
       const cert = this.credentials.signLdevid(device.serial, csr.spki);
       await this.credentials.recordLdevid(db, device.serial, cert);
       await db.updateTable('net_devices').set({ state: 'provisioned', ldevid_serial: cert.serial, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', device.serial).execute();
@@ -133,7 +173,12 @@ export class Registrar {
     }, { transactional: true, detail: (c) => ({ ldevid: c.serial }) });
   }
 
-  /** RFC 7030 section 4.2.2: renewal, authenticated by the current LDevID. */
+  /**
+   * RFC 7030 section 4.2.2: renewal, authenticated by the current LDevID. The new LDevID names
+   * the device of the LDevID that authenticated the request, whatever the request's subject.
+   * The key may be the current LDevID's (renewal) or a fresh one (rekey); never a key
+   * certified for another device, a superseded key, or a birth key.
+   */
   async simpleReenroll(ch: ChannelContext, body: string): Promise<Certificate> {
     return this.#audited(ch, 'simplereenroll', undefined, async ({ db, setSerial }) => {
       const current = ch.clientCert;
@@ -143,8 +188,10 @@ export class Registrar {
       ensure(holder, 'ERR_CERT_REVOKED', 'the LDevID is not current');
       setSerial(holder.device);
       const csr = verifyCsr(this.ctx.crypto, decodeCsrBody(body));
+      const sameKey = equalBytes(csr.spki, current.spki);
+      if (!sameKey) await this.#ensureKeyFree(db, csr.spki);
       const cert = this.credentials.signLdevid(holder.device, csr.spki);
-      await this.credentials.recordLdevid(db, holder.device, cert);
+      await this.credentials.recordLdevid(db, holder.device, cert, sameKey ? current.serial : undefined);
       await db.updateTable('net_devices').set({ ldevid_serial: cert.serial, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', holder.device).execute();
       return cert;
     }, { transactional: true, detail: (c) => ({ ldevid: c.serial }) });
@@ -153,7 +200,7 @@ export class Registrar {
   /** Step 15: the SSID and a unique per-device PSK. */
   async wifiCredentials(ch: ChannelContext): Promise<{ ssid: string; psk: string }> {
     const issued = await this.#audited(ch, 'wifi', OnboardingStep.Provisioning, async ({ db, setSerial }) => {
-      const device = await this.#session(db, ch, ['authenticated', 'provisioned'], setSerial);
+      const device = await this.#session(db, ch, EST_STATES, setSerial);
       const p = await this.credentials.newPsk(db, device.serial);
       await db.updateTable('net_devices').set({ psk_id: p.id, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', device.serial).execute();
       return p;
@@ -161,18 +208,83 @@ export class Registrar {
     return { ssid: this.config.ssid, psk: issued.psk };
   }
 
-  /** RFC 8995 section 5.9.4: the device reports whether it could use what it received. */
+  /**
+   * RFC 8995 section 5.9.4: the device reports whether it could use what it received, on the
+   * onboarding connection (IDevID) or on a new one authenticated with its new LDevID.
+   * Success moves a provisioned device to 'onboarded'. A failure is recorded whatever the
+   * state: a device still onboarding becomes 'failed' (it starts again with a new voucher);
+   * credentials already issued stay as they are, and an onboarded device stays onboarded.
+   */
   async enrollStatus(ch: ChannelContext, json: unknown): Promise<void> {
+    let report: StatusTelemetry | undefined;
+    let via: 'idevid' | 'ldevid' = 'idevid';
     return this.#audited(ch, 'enrollstatus', undefined, async ({ db, setSerial }) => {
-      const device = await this.#session(db, ch, ['provisioned'], setSerial);
-      const parsed = StatusTelemetry.safeParse(json);
-      if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);
+      const ldevid = await this.#currentLdevid(db, ch);
+      if (ldevid) via = 'ldevid';
+      const device = ldevid ? await this.#device(db, ldevid.device, setSerial) : await this.#session(db, ch, ALL_STATES, setSerial);
+      report = parseStatus(json);
       const at = this.ctx.clock.now().toISOString();
-      const update = parsed.data.status
-        ? { state: 'onboarded' as const, onboarded_at: at, onboardings: device.onboardings + 1, nonce: null, updated_at: at }
-        : { state: 'failed' as const, updated_at: at };
-      await db.updateTable('net_devices').set(update).where('serial', '=', device.serial).execute();
-    }, { transactional: true });
+      if (report.status) {
+        if (device.state === 'onboarded') return; // a repeated success report: nothing changes
+        ensure(device.state === 'provisioned', 'ERR_REGISTRAR_SEQUENCE', `the device is ${device.state}`);
+        await db.updateTable('net_devices').set({ state: 'onboarded', onboarded_at: at, onboardings: device.onboardings + 1, nonce: null, updated_at: at }).where('serial', '=', device.serial).execute();
+      } else if (ONBOARDING_STATES.includes(device.state)) {
+        await db.updateTable('net_devices').set({ state: 'failed', updated_at: at }).where('serial', '=', device.serial).execute();
+      }
+    }, { transactional: true, outcome: () => (report?.status === false ? 'error' : 'ok'), detail: () => ({ ...statusDetail(report), via }) });
+  }
+
+  /** The LDevID on the channel, if it is a current one of ours. */
+  async #currentLdevid(db: Kysely<NetworkDb>, ch: ChannelContext): Promise<{ device: string } | undefined> {
+    const cert = ch.clientCert;
+    if (!cert || !equalBytes(cert.issuerDer, this.pki.domainCa.cert.subjectDer)) return undefined;
+    verifyChain(this.ctx.crypto, { leaf: cert, anchors: [this.pki.domainCa.cert], at: this.ctx.clock.now() });
+    const holder = await this.credentials.isCurrent(cert.serial, db);
+    ensure(holder, 'ERR_CERT_REVOKED', 'the LDevID is not current');
+    return holder;
+  }
+
+  async #device(db: Kysely<NetworkDb>, serial: string, setSerial: (s: string | undefined) => void) {
+    setSerial(serial);
+    const row = await db.selectFrom('net_devices').select(['serial', 'state', 'onboardings']).where('serial', '=', serial).executeTakeFirst();
+    if (!row) throw new AirlockError('ERR_DEVICE_NOT_FOUND');
+    return row;
+  }
+
+  /**
+   * Records the birth key of a device as certified for it, on its row (an indexed lookup for
+   * every later request) and among its certified keys. Rows written before a fingerprint was
+   * kept, or by a registrar that does not write one, are filled in here first.
+   */
+  async #recordBirthKey(db: Kysely<NetworkDb>, serial: string, idevid: Certificate): Promise<void> {
+    const missing = await db.selectFrom('net_devices').select(['serial', 'idevid_der']).where('idevid_spki_sha256', 'is', null).execute();
+    for (const row of missing) {
+      let fingerprint: string;
+      try {
+        fingerprint = this.credentials.fingerprint(parseCertificate(new Uint8Array(row.idevid_der)).spki);
+      } catch {
+        continue;
+      }
+      await db.updateTable('net_devices').set({ idevid_spki_sha256: fingerprint }).where('serial', '=', row.serial).execute();
+    }
+    await db.insertInto('net_certified_keys')
+      .values({ fingerprint: this.credentials.fingerprint(idevid.spki), device_serial: serial, kind: 'idevid', certificate_serial: idevid.serial, recorded_at: this.ctx.clock.now().toISOString() })
+      .onConflict((oc) => oc.column('fingerprint').doNothing())
+      .execute();
+  }
+
+  /**
+   * Refuses a request key that is already certified: for any device (its LDevIDs, current or
+   * superseded), as any device's birth key the registrar has seen, or as one of the network's
+   * own keys.
+   */
+  async #ensureKeyFree(db: Kysely<NetworkDb>, spki: Uint8Array): Promise<void> {
+    ensure(!equalBytes(spki, this.pki.domainCa.cert.spki) && !equalBytes(spki, this.pki.registrar.cert.spki), 'ERR_CSR_KEY', 'the key is the network\'s own');
+    const fingerprint = this.credentials.fingerprint(spki);
+    const certified = await db.selectFrom('net_certified_keys').select('kind').where('fingerprint', '=', fingerprint).executeTakeFirst();
+    ensure(!certified, 'ERR_CSR_KEY', certified?.kind === 'idevid' ? 'the key is a birth key' : 'the key is already certified');
+    const birth = await db.selectFrom('net_devices').select('serial').where('idevid_spki_sha256', '=', fingerprint).executeTakeFirst();
+    ensure(!birth, 'ERR_CSR_KEY', 'the key is a birth key');
   }
 
   /** The birth certificate on the channel, from a manufacturer this network trusts. */
@@ -185,7 +297,7 @@ export class Registrar {
   }
 
   /** The device's onboarding session: same birth certificate, and in one of `states`. */
-  async #session(db: Kysely<NetworkDb>, ch: ChannelContext, states: readonly string[], setSerial: (s: string | undefined) => void) {
+  async #session(db: Kysely<NetworkDb>, ch: ChannelContext, states: readonly DeviceState[], setSerial: (s: string | undefined) => void) {
     const idevid = ch.clientCert;
     if (!idevid) throw new AirlockError('ERR_IDEVID_MISSING');
     setSerial(idevid.subjectSerialNumber);
@@ -193,7 +305,7 @@ export class Registrar {
       : await db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings']).where('serial', '=', idevid.subjectSerialNumber).executeTakeFirst();
     if (!row || !equalBytes(new Uint8Array(row.idevid_der), idevid.der)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no voucher was issued to this device');
     if (!states.includes(row.state)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${row.state}`);
-    return { serial: row.serial, idevid, nonce: row.nonce, onboardings: row.onboardings };
+    return { serial: row.serial, idevid, nonce: row.nonce, onboardings: row.onboardings, state: row.state };
   }
 
   /**
@@ -205,14 +317,14 @@ export class Registrar {
     action: string,
     step: (typeof OnboardingStep)[keyof typeof OnboardingStep] | undefined,
     fn: (h: { db: Kysely<NetworkDb>; setSerial: (s: string | undefined) => void }) => Promise<T>,
-    opts: { transactional?: boolean; recordSuccess?: boolean; detail?: (r: T) => Record<string, string | number | boolean | null> } = {},
+    opts: { transactional?: boolean; recordSuccess?: boolean; outcome?: (r: T) => 'ok' | 'error'; detail?: (r: T) => Record<string, string | number | boolean | null> } = {},
   ): Promise<T> {
     let serial: string | undefined;
     const setSerial = (s: string | undefined) => (serial = s);
     const run = async (db: Kysely<NetworkDb>) => {
       const result = await fn({ db, setSerial });
       if (opts.recordSuccess !== false) {
-        await this.inventory.record({ serial: serial ?? null, ...(step ? { step } : {}), action, outcome: 'ok', ...(opts.detail ? { detail: opts.detail(result) } : {}) }, this.ctx.clock.now(), db);
+        await this.inventory.record({ serial: serial ?? null, ...(step ? { step } : {}), action, outcome: opts.outcome?.(result) ?? 'ok', ...(opts.detail ? { detail: opts.detail(result) } : {}) }, this.ctx.clock.now(), db);
       }
       return result;
     };
@@ -220,7 +332,10 @@ export class Registrar {
       return opts.transactional ? await this.db.transaction().execute(run) : await run(this.db);
     } catch (e) {
       const code = isAirlockError(e) ? e.code : 'ERR_INTERNAL';
-      await this.inventory.record({ serial: serial ?? null, action, outcome: 'refused', code, detail: { peer: ch.peer } }, this.ctx.clock.now());
+      // Refusals before a device is known (serial null) say who asked, and with what certificate.
+      const cert = ch.clientCert;
+      const detail = { peer: ch.peer, ...(cert ? { subject: cert.subject, issuer: cert.issuer, certificate: cert.serial } : {}) };
+      await this.inventory.record({ serial: serial ?? null, action, outcome: 'refused', code, detail }, this.ctx.clock.now());
       throw e;
     }
   }

@@ -25,7 +25,11 @@ export function registrarRoutes(app: FastifyInstance, n: Network): void {
 
   app.get('/.well-known/airlock/declaration', async (req) => ({ chain: await r.declaration(channel(req)) }));
 
-  app.post('/.well-known/brski/voucher_status', async (req) => r.voucherStatus(channel(req), textBody(req, 'application/jose')));
+  // RFC 8995 section 5.7: application/json telemetry; application/jose is Airlock's signed, channel-bound form.
+  app.post('/.well-known/brski/voucher_status', async (req) => {
+    const json = req.headers['content-type']?.toLowerCase().startsWith('application/json');
+    return r.voucherStatus(channel(req), json ? { json: req.body } : { jose: textBody(req, 'application/jose') });
+  });
 
   app.post('/.well-known/airlock/app-bootstrap', async (req) => r.appBootstrap(channel(req), req.body));
 
