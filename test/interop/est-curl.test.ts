@@ -1,7 +1,9 @@
 /**
  * curl and OpenSSL as a real RFC 7030 EST client of Airlock's registrar. The device's BRSKI
- * steps 5-7 run as the device agent runs them (leaving it 'authenticated'), then curl
- * enrolls with a CSR made by `openssl req`, and `openssl verify` checks the LDevID.
+ * voucher exchange runs as any RFC 8995 pledge does it, with a plain JSON voucher status
+ * (leaving it 'vouched': no Airlock extension needed), then curl enrolls with a CSR made by
+ * `openssl req`, `openssl verify` checks the LDevID, and `openssl verify -crl_check` checks
+ * it against the CRL its cRLDistributionPoints names, before and after a renewal.
  * The servers run in this process: curl and openssl are always spawned asynchronously.
  */
 import { execFile } from 'node:child_process';
@@ -12,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importPkcs8 } from '../../src/adapters/crypto/node-crypto.js';
 import { PeerConnection } from '../../src/adapters/http/connection.js';
 import { equalBytes, fromBase64, fromPem, toBase64, toPem } from '../../src/core/bytes.js';
-import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, signVoucherStatus } from '../../src/protocols/brski/status.js';
 import { decodeCertsOnly } from '../../src/protocols/est/certs-only.js';
 import { signPledgeVoucherRequest } from '../../src/protocols/voucher/pledge-voucher-request.js';
 import { verifyVoucher } from '../../src/protocols/voucher/voucher.js';
@@ -78,13 +79,11 @@ describe.skipIf(!toolsPresent)('interop: curl + OpenSSL as an RFC 7030 EST clien
       const pvr = signPledgeVoucherRequest(crypto, idevidKey, idevid, { serialNumber: serial, nonce, createdOn: clock.now(), proximityRegistrarCert: registrarCert.der });
       const voucherText = (await conn.call('POST', '/.well-known/brski/requestvoucher', { body: pvr, contentType: VOUCHER_JWS_MEDIA_TYPE, accept: VOUCHER_JWS_MEDIA_TYPE })).body;
       verifyVoucher(crypto, voucherText, { masaAnchors: [parseCertificateBase64(birth.masaAnchor)], serialNumber: serial, nonce, at: clock.now() });
-      const binding = conn.exportKeyingMaterial(CHANNEL_BINDING_LENGTH, CHANNEL_BINDING_LABEL);
-      const status = signVoucherStatus(crypto, idevidKey, idevid, { ok: true, reason: 'voucher accepted', nonce, channelBinding: binding });
-      await conn.call('POST', '/.well-known/brski/voucher_status', { body: status, contentType: 'application/jose' });
+      await conn.call('POST', '/.well-known/brski/voucher_status', { body: JSON.stringify({ version: 1, status: true, reason: 'voucher accepted' }), contentType: 'application/json' });
     } finally {
       await conn.close();
     }
-    expect((await sys.network.inventory.device(serial)).state).toBe('authenticated');
+    expect((await sys.network.inventory.device(serial)).state).toBe('vouched');
 
     fs.writeFileSync(file('idevid.pem'), chainPem, { mode: 0o600 });
     fs.writeFileSync(file('idevid.key'), keyPem, { mode: 0o600 });
@@ -120,7 +119,7 @@ describe.skipIf(!toolsPresent)('interop: curl + OpenSSL as an RFC 7030 EST clien
     expect(res.status).toBe(401);
     expect(res.contentType).toMatch(/^application\/problem\+json/);
     expect((JSON.parse(res.body) as { code?: string }).code).toBe('ERR_IDEVID_MISSING');
-    expect((await sys.network.inventory.device(serial)).state).toBe('authenticated');
+    expect((await sys.network.inventory.device(serial)).state).toBe('vouched');
   });
 
   it('POST /simpleenroll with the IDevID: an LDevID for the OpenSSL key that `openssl verify` accepts against the domain CA', async () => {
@@ -146,5 +145,74 @@ describe.skipIf(!toolsPresent)('interop: curl + OpenSSL as an RFC 7030 EST clien
     const ldevid = parseCertificate(fromPem(pem)[0]!);
     expect(ldevid.subject).toContain(serial);
     expect((await sys.network.inventory.device(serial)).state).toBe('provisioned');
+  });
+
+  /** The CRL an LDevID names, fetched with curl from that very URL, as PEM. */
+  async function fetchCrl(ldevidPem: string, name: string): Promise<string> {
+    const dp = (await run('openssl', ['x509', '-in', ldevidPem, '-noout', '-ext', 'crlDistributionPoints'])).stdout;
+    const url = /URI:(\S+)/.exec(dp)?.[1];
+    expect(url).toBe(`${sys.registrarUrl}/.well-known/airlock/crl`);
+    const res = await run('curl', ['-sS', '--cacert', file('domainca.pem'), '-o', file(`${name}.der`), '-w', '%{http_code}', url!]);
+    expect(res.stdout).toBe('200');
+    await run('openssl', ['crl', '-inform', 'DER', '-in', file(`${name}.der`), '-out', file(`${name}.pem`)]);
+    return file(`${name}.pem`);
+  }
+
+  async function verifyWithCrl(crlPem: string, certPem: string): Promise<string> {
+    try {
+      const r = await run('openssl', ['verify', '-crl_check', '-CAfile', file('domainca.pem'), '-CRLfile', crlPem, certPem]);
+      return r.stdout.trim();
+    } catch (e) {
+      const err = e as { stdout?: string; stderr?: string };
+      return `${err.stdout ?? ''}${err.stderr ?? ''}`;
+    }
+  }
+
+  const crlNumber = async (crlPem: string) => Number(/X509v3 CRL Number:\s*\n\s*(\d+)/.exec((await run('openssl', ['crl', '-in', crlPem, '-noout', '-text'])).stdout)?.[1]);
+
+  it('openssl verify -crl_check: OK for the current LDevID, "certificate revoked" for one renewed away (curl renewal with an RSA key)', async () => {
+    const crl1 = await fetchCrl(file('ldevid.pem'), 'crl1');
+    expect(await verifyWithCrl(crl1, file('ldevid.pem'))).toBe(`${file('ldevid.pem')}: OK`);
+    // RFC 5280: the CRL's issuer is the CA's subject, its authorityKeyIdentifier the CA's subjectKeyIdentifier.
+    const crlText = (await run('openssl', ['crl', '-in', crl1, '-noout', '-text'])).stdout;
+    const caSki = (await run('openssl', ['x509', '-in', file('domainca.pem'), '-noout', '-ext', 'subjectKeyIdentifier'])).stdout.split('\n')[1]!.trim();
+    expect(crlText).toMatch(new RegExp(`Authority Key Identifier:\\s*\\n\\s*(keyid:)?${caSki}`));
+    const issuer = (await run('openssl', ['crl', '-in', crl1, '-noout', '-issuer', '-nameopt', 'RFC2253'])).stdout;
+    const caSubject = (await run('openssl', ['x509', '-in', file('domainca.pem'), '-noout', '-subject', '-nameopt', 'RFC2253'])).stdout;
+    expect(issuer.replace(/^issuer=/, '')).toBe(caSubject.replace(/^subject=/, ''));
+    const n1 = await crlNumber(crl1);
+    expect(n1).toBeGreaterThanOrEqual(1);
+
+    // Renewal over curl with the LDevID, for an RSA-2048 key, with a subject naming someone else.
+    await run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ldevid2.key'), '-subj', '/CN=SOMEONE-ELSE/serialNumber=SOMEONE-ELSE', '-outform', 'DER', '-out', file('csr2.der')]);
+    fs.writeFileSync(file('csr2.b64'), fs.readFileSync(file('csr2.der')).toString('base64'));
+    const res = await curl(['--cert', file('ldevid.pem'), '--key', file('ldevid.key'), '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${file('csr2.b64')}`, `${base}/.well-known/est/simplereenroll`]);
+    expect(res.status, res.body).toBe(200);
+    const pem2 = await opensslCerts(res.body, 'ldevid2');
+    expect(parseCertificate(fromPem(pem2)[0]!).subjectSerialNumber).toBe(serial);
+
+    const crl2 = await fetchCrl(file('ldevid2.pem'), 'crl2');
+    expect(await crlNumber(crl2)).toBeGreaterThan(n1);
+    expect(await verifyWithCrl(crl2, file('ldevid2.pem'))).toBe(`${file('ldevid2.pem')}: OK`);
+    expect(await verifyWithCrl(crl2, file('ldevid.pem'))).toContain('certificate revoked');
+    // Nothing revoked since: the same CRL, the same number.
+    expect(await crlNumber(await fetchCrl(file('ldevid2.pem'), 'crl3'))).toBe(await crlNumber(crl2));
+
+    // Enrollment status over a new connection with the new LDevID (RFC 8995 section 5.9.4).
+    const st = await curl(['--cert', file('ldevid2.pem'), '--key', file('ldevid2.key'), '-H', 'Content-Type: application/json', '--data', '{"version":1,"status":true}', `${base}/.well-known/brski/enrollstatus`]);
+    expect(st.status, st.body).toBe(200);
+    expect((await sys.network.inventory.device(serial)).state).toBe('onboarded');
+  });
+
+  it('curl: a CSR for an RSA-1024 or P-521 key is 400 ERR_CSR_KEY, and nothing is issued', async () => {
+    const before = await sys.network.db.selectFrom('net_certificates').selectAll().execute();
+    for (const [name, args] of [['rsa1024', ['-newkey', 'rsa:1024']], ['p521', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-521']]] as const) {
+      await run('openssl', ['req', '-new', ...args, '-nodes', '-keyout', file(`${name}.key`), '-subj', `/CN=${serial}`, '-outform', 'DER', '-out', file(`${name}.der`)]);
+      fs.writeFileSync(file(`${name}.b64`), fs.readFileSync(file(`${name}.der`)).toString('base64'));
+      const res = await curl(['--cert', file('ldevid2.pem'), '--key', file('ldevid2.key'), '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${file(`${name}.b64`)}`, `${base}/.well-known/est/simplereenroll`]);
+      expect(res.status, name).toBe(400);
+      expect((JSON.parse(res.body) as { code?: string }).code).toBe('ERR_CSR_KEY');
+    }
+    expect(await sys.network.db.selectFrom('net_certificates').selectAll().execute()).toEqual(before);
   });
 });
