@@ -25,6 +25,9 @@ import { VOUCHER_JWS_MEDIA_TYPE } from '../../src/protocols/voucher/schema.js';
 import { CERTS_ONLY_MEDIA_TYPE, encodeCertsOnly } from '../../src/protocols/est/certs-only.js';
 import { parseCertificateBase64 } from '../../src/protocols/x509/certificate.js';
 import { Oid } from '../../src/protocols/x509/oids.js';
+import { issueCertificate } from '../../src/protocols/x509/issue.js';
+import { signerProfile } from '../../src/protocols/x509/profiles.js';
+import { generateP256Key, privateKeyPem } from '../../src/adapters/crypto/node-crypto.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 import { errorCode } from '../support/wire.js';
 
@@ -35,15 +38,19 @@ interface Impostor {
   close(): Promise<void>;
 }
 
-/** An HTTPS "registrar" with A's LDevID, relaying certificate requests under A's identity. */
-async function startImpostor(sys: TestSystem, a: OnboardingCredentials, victimSerial: string): Promise<Impostor> {
+/**
+ * An HTTPS "registrar" serving TLS with `serve` (by default A's LDevID), relaying certificate
+ * requests to the real registrar under A's LDevID.
+ */
+async function startImpostor(sys: TestSystem, a: OnboardingCredentials, victimSerial: string, serve?: { certPem: string; keyPem: string }): Promise<Impostor> {
   const seen: string[] = [];
   const aCert = toPem('CERTIFICATE', fromBase64(a.ldevid)!);
   const aKey = toPem('PRIVATE KEY', fromBase64(a.ldevidKey)!);
   const domainCa = sys.network.pki.domainCa.cert;
   const { masa } = sys.manufacturer.pki;
+  const tls = serve ?? { certPem: aCert, keyPem: aKey };
 
-  const server = https.createServer({ cert: aCert + toPem('CERTIFICATE', domainCa.der), key: aKey, minVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: false }, (req, res) => {
+  const server = https.createServer({ cert: tls.certPem + toPem('CERTIFICATE', domainCa.der), key: tls.keyPem, minVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: false }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -66,7 +73,8 @@ async function startImpostor(sys: TestSystem, a: OnboardingCredentials, victimSe
             return send(200, 'application/json', JSON.stringify({ applicationUrl: 'https://127.0.0.1:1/evil', trustAnchor: aCert }));
           case 'GET /.well-known/est/cacerts':
             return send(200, CERTS_ONLY_MEDIA_TYPE, encodeCertsOnly([domainCa.der]));
-          case 'POST /.well-known/est/simpleenroll': {
+          case 'POST /.well-known/est/simpleenroll':
+          case 'POST /.well-known/est/simplereenroll': {
             // The victim's request, relayed to the real registrar under A's LDevID.
             const conn = await PeerConnection.open(sys.registrarUrl, { cert: aCert, key: aKey });
             try {
@@ -101,12 +109,15 @@ describe('an onboarded device posing as the registrar', () => {
   let sys: TestSystem;
   let a: OnboardingCredentials;
   let aSerial: string;
-  beforeAll(async () => {
-    sys = await startTestSystem();
+  /** An onboarded device A: a fresh one for each test whose relay supersedes A's LDevID. */
+  const onboardedDevice = async () => {
     const dev = await sys.newDevice();
     await dev.agent.onboard(sys.registrarUrl);
-    a = (await dev.agent.onboardingCredentials())!;
-    aSerial = dev.serial;
+    return { credentials: (await dev.agent.onboardingCredentials())!, serial: dev.serial };
+  };
+  beforeAll(async () => {
+    sys = await startTestSystem();
+    ({ credentials: a, serial: aSerial } = await onboardedDevice());
   });
   afterAll(async () => sys?.close());
 
@@ -150,7 +161,51 @@ describe('an onboarded device posing as the registrar', () => {
     expect((await sys.network.inventory.certificates(b.serial)).map((c) => c.serial)).toEqual([report.ldevidSerial]);
   });
 
+  it('renewal: TLS already refuses a server with A\'s LDevID (no serverAuth); the device keeps its credentials', async () => {
+    const b = await sys.newDevice();
+    await b.agent.onboard(sys.registrarUrl);
+    const before = await b.agent.onboardingCredentials();
+    const certsBefore = await sys.network.inventory.certificates(b.serial);
+    const impostor = await startImpostor(sys, a, b.serial);
+    try {
+      expect(await errorCode(() => b.agent.renew(impostor.url))).toBe('ERR_TRANSPORT');
+      expect(impostor.seen).toEqual([]);
+      expect(await b.agent.onboardingCredentials()).toEqual(before);
+      expect(await sys.network.inventory.certificates(b.serial)).toEqual(certsBefore);
+    } finally {
+      await impostor.close();
+    }
+  });
+
+  it('renewal: a domain server certificate without cmcRA is refused, unless requireRegistrarRa is off', async () => {
+    // A certificate of the domain for a TLS server that is not the registrar (e.g. a web UI).
+    const key = generateP256Key();
+    const at = new Date();
+    const server = issueCertificate(sys.ctx.crypto, signerProfile({ name: 'Doe Family web UI', notBefore: new Date(at.getTime() - 60_000), notAfter: new Date(at.getTime() + 86_400_000), serverAuth: true, dnsNames: ['localhost'] }), key.spki, sys.network.pki.domainCa);
+    const serve = { certPem: toPem('CERTIFICATE', server.der), keyPem: privateKeyPem(key) };
+    const relayVia = await onboardedDevice();
+    const b = await sys.newDevice();
+    await b.agent.onboard(sys.registrarUrl);
+    const before = await b.agent.onboardingCredentials();
+    const certsBefore = await sys.network.inventory.certificates(b.serial);
+    const impostor = await startImpostor(sys, relayVia.credentials, b.serial, serve);
+    try {
+      expect(await errorCode(() => b.agent.renew(impostor.url))).toBe('ERR_NETWORK_NOT_REGISTRAR');
+      expect(impostor.seen).toEqual([]);
+      // Without the check the request reaches the impostor, which relays it under another
+      // device's LDevID: the certificate that comes back names that device and is refused.
+      const lax = new DeviceAgent(b.agent.store, sys.ctx, { requireRegistrarRa: false });
+      expect(await errorCode(() => lax.renew(impostor.url))).toBe('ERR_NETWORK_LDEVID_MISMATCH');
+      expect(impostor.seen).toEqual(['POST /.well-known/est/simplereenroll']);
+      expect(await b.agent.onboardingCredentials()).toEqual(before);
+      expect(await sys.network.inventory.certificates(b.serial)).toEqual(certsBefore);
+    } finally {
+      await impostor.close();
+    }
+  });
+
   it('with requireRegistrarRa off the impostor gets past step 9, and B refuses the relayed LDevID that names A', async () => {
+    const { credentials: a, serial: aSerial } = await onboardedDevice();
     const b = await sys.newDevice();
     const lax = new DeviceAgent(b.agent.store, sys.ctx, { requireRegistrarRa: false });
     const impostor = await startImpostor(sys, a, b.serial);
