@@ -170,6 +170,8 @@ export class DeviceAgent {
         body: JSON.stringify({ version: 1, status: true, reason: 'credentials installed' }),
         contentType: 'application/json',
       });
+      // Should this write fail, the device keeps its previous (now superseded) credentials and
+      // must onboard again: the reverse, keeping credentials the registrar refused, is not possible.
       await this.store.write(SecureStoreEntry.onboarding, utf8(JSON.stringify(credentials)));
       done(OnboardingStep.Provisioning);
       return { serialNumber: birth.serialNumber, networkOwner: credentials.networkOwner, ldevidSerial: ldevid.serial, ssid: wifi.ssid, steps: journal };
