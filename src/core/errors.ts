@@ -46,6 +46,8 @@ export const ErrorCodes = {
   // Network authentication (device side)
   ERR_NETWORK_UNTRUSTED: 'the registrar certificate does not chain to the pinned domain CA',
   ERR_NETWORK_NOT_AUTHORIZED: 'the network owner is neither the device owner nor an authorized onboarder',
+  ERR_NETWORK_NOT_REGISTRAR: 'the registrar certificate is not a registrar (RA) certificate',
+  ERR_NETWORK_LDEVID_MISMATCH: 'the issued LDevID names another device or another key',
   // Registrar / EST
   ERR_REGISTRAR_SEQUENCE: 'the onboarding step is out of order',
   ERR_REGISTRAR_BINDING: 'the status proof is not bound to this channel',

@@ -3,11 +3,25 @@
  * connection is opened here, not by undici, so that the caller can see the peer's
  * certificate and export keying material, and so that it never silently reconnects: a
  * device's provisional connection must not be replaced by another one.
+ *
+ * Every wait has a deadline, so that a stalled or hostile peer cannot hang a device: the TCP
+ * connect plus TLS handshake (`handshakeTimeoutMs`), and each request from sending it to the
+ * last byte of its answer, headers and body together (`requestTimeoutMs`: a total, not an
+ * idle timer, so a peer that drips a byte at a time is cut off too). An answer body larger
+ * than `maxResponseBytes` is refused. A request that times out or is refused for its size
+ * closes the connection (its state is unknown); every failure is ERR_TRANSPORT.
  */
 import * as tls from 'node:tls';
 import { Client } from 'undici';
 import { AirlockError } from '../../core/errors.js';
 import { PROBLEM_MEDIA_TYPE, fromProblem } from './problem.js';
+
+/** The limits used when the caller gives none. */
+export const connectionLimits = {
+  handshakeTimeoutMs: 15_000,
+  requestTimeoutMs: 30_000,
+  maxResponseBytes: 1024 * 1024,
+} as const;
 
 export interface ConnectionOptions {
   /** Client certificate chain (PEM) and key (PEM), when the peer asks for one. */
@@ -20,7 +34,12 @@ export interface ConnectionOptions {
    */
   ca?: string;
   servername?: string;
-  timeoutMs?: number;
+  /** TCP connect plus TLS handshake deadline, in milliseconds (default 15 s). */
+  handshakeTimeoutMs?: number;
+  /** Deadline of one request, headers and whole body, in milliseconds (default 30 s). */
+  requestTimeoutMs?: number;
+  /** Largest answer body accepted, in bytes (default 1 MiB). */
+  maxResponseBytes?: number;
 }
 
 export interface HttpResponse {
@@ -34,12 +53,15 @@ export class PeerConnection {
     readonly socket: tls.TLSSocket,
     private readonly client: Client,
     readonly origin: string,
+    private readonly limits: { requestTimeoutMs: number; maxResponseBytes: number },
   ) {}
 
   static async open(url: string, opts: ConnectionOptions): Promise<PeerConnection> {
     const u = new URL(url);
     if (u.protocol !== 'https:') throw new AirlockError('ERR_CONFIG', 'only https URLs are accepted');
     const port = Number(u.port || 443);
+    const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? connectionLimits.handshakeTimeoutMs;
+    const limits = { requestTimeoutMs: opts.requestTimeoutMs ?? connectionLimits.requestTimeoutMs, maxResponseBytes: opts.maxResponseBytes ?? connectionLimits.maxResponseBytes };
     const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
       let s: tls.TLSSocket;
       try {
@@ -61,19 +83,25 @@ export class PeerConnection {
         return;
       }
       s.setNoDelay(true);
-      s.once('secureConnect', () => resolve(s));
-      s.once('error', (cause) => reject(new AirlockError('ERR_TRANSPORT', cause.message, { cause })));
-      s.setTimeout(opts.timeoutMs ?? 15_000, () => s.destroy(new Error('TLS handshake timed out')));
+      // A deadline, not an idle timer: a peer that drips handshake bytes is cut off too.
+      const deadline = setTimeout(() => s.destroy(new Error('TLS handshake timed out')), handshakeTimeoutMs);
+      s.once('secureConnect', () => {
+        clearTimeout(deadline);
+        resolve(s);
+      });
+      s.once('error', (cause) => {
+        clearTimeout(deadline);
+        reject(new AirlockError('ERR_TRANSPORT', cause.message, { cause }));
+      });
     });
-    socket.setTimeout(0);
     let handedOut = false;
     // undici asks for a connection when it needs one: the first time it gets this one; after
     // the peer has closed it, the request fails (typed) instead of reconnecting or waiting.
     // The callback must not run synchronously, or undici never starts the request.
     const client = new Client(u.origin, {
       pipelining: 1,
-      headersTimeout: opts.timeoutMs ?? 30_000,
-      bodyTimeout: opts.timeoutMs ?? 30_000,
+      headersTimeout: limits.requestTimeoutMs,
+      bodyTimeout: limits.requestTimeoutMs,
       connect: (_o, cb) => {
         const reuse = !handedOut && !socket.destroyed;
         handedOut = true;
@@ -81,7 +109,7 @@ export class PeerConnection {
         return reuse ? socket : undefined;
       },
     });
-    return new PeerConnection(socket, client, u.origin);
+    return new PeerConnection(socket, client, u.origin, limits);
   }
 
   /** The server's leaf certificate (DER). */
@@ -93,22 +121,48 @@ export class PeerConnection {
     return new Uint8Array(this.socket.exportKeyingMaterial(length, label, Buffer.alloc(0)));
   }
 
+  /** One request; its answer (headers and body) must arrive within `requestTimeoutMs`. */
   async request(method: 'GET' | 'POST', path: string, opts: { body?: string; contentType?: string; accept?: string } = {}): Promise<HttpResponse> {
+    const abort = new AbortController();
+    let failure: AirlockError | undefined;
+    // On a deadline or an oversized answer the connection's state is unknown: close it, so
+    // that a later request fails (typed) instead of reading the rest of this answer.
+    const giveUp = (why: string): AirlockError => {
+      failure ??= new AirlockError('ERR_TRANSPORT', why);
+      abort.abort(failure);
+      this.socket.destroy();
+      return failure;
+    };
+    const timer = setTimeout(() => giveUp('the peer did not answer in time'), this.limits.requestTimeoutMs);
     try {
       const res = await this.client.request({
         method,
         path,
         body: opts.body,
+        signal: abort.signal,
         headers: {
           ...(opts.contentType ? { 'content-type': opts.contentType } : {}),
           ...(opts.accept ? { accept: opts.accept } : {}),
         },
       });
-      const body = await res.body.text();
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > this.limits.maxResponseBytes) throw giveUp('the answer exceeds the size limit');
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        size += chunk.length;
+        if (size > this.limits.maxResponseBytes) throw giveUp('the answer exceeds the size limit');
+        chunks.push(chunk);
+      }
+      if (failure) throw failure;
+      const body = Buffer.concat(chunks).toString('utf8');
       return { status: res.statusCode, contentType: String(res.headers['content-type'] ?? ''), body };
     } catch (cause) {
+      if (failure) throw failure;
       if (cause instanceof AirlockError) throw cause;
       throw new AirlockError('ERR_TRANSPORT', (cause as Error).message, { cause });
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -2,6 +2,10 @@
  * The device agent: what runs on the IoT device. It onboards itself with no human input
  * (RFC 8995 pledge, RFC 7030 EST client), recording each NIST IR 8350 Figure 9 step it
  * performs, keeps its credentials in its secure store, and can be factory-reset.
+ *
+ * It keeps only credentials that are live: what it receives is committed to the secure store
+ * only once the registrar has accepted it (onboarding: the enrollment status was answered 2xx;
+ * renewal: the new LDevID verified), and until then the store holds exactly what it held.
  */
 import { AirlockError, ensure } from '../../core/errors.js';
 import { equalBytes, fromBase64, fromUtf8, toBase64, toPem, utf8 } from '../../core/bytes.js';
@@ -9,8 +13,9 @@ import { SecureStoreEntry, type AppBootstrap, type BirthCredentials, type Onboar
 import { OnboardingStep, stepName, type OnboardingStepNumber } from '../../core/onboarding-steps.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import type { SecureStore } from '../../core/ports.js';
-import { exportPkcs8, generateP256Key, importPkcs8 } from '../../adapters/crypto/node-crypto.js';
-import { PeerConnection } from '../../adapters/http/connection.js';
+import { exportPkcs8, generateP256Key, importPkcs8, type NodePrivateKey } from '../../adapters/crypto/node-crypto.js';
+import { PeerConnection, type ConnectionOptions } from '../../adapters/http/connection.js';
+import { Oid } from '../../protocols/x509/oids.js';
 import { parseCertificate, parseCertificateBase64, type Certificate } from '../../protocols/x509/certificate.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
 import { signPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
@@ -22,6 +27,7 @@ import { decodeCertsOnly } from '../../protocols/est/certs-only.js';
 import { AppBootstrapReply, DeclarationReply, WifiReply, parseJson } from '../../protocols/airlock/messages.js';
 import { buildCsr } from '../../protocols/est/csr.js';
 import type { RoleContext } from '../shared/context.js';
+import { deviceDefaults, type DeviceConfig } from './defaults.js';
 
 export interface JournalEntry {
   step: OnboardingStepNumber;
@@ -37,11 +43,26 @@ export interface OnboardingReport {
   steps: JournalEntry[];
 }
 
+/** Settings of one agent: `deviceDefaults`, with any key overridden. */
+export interface DeviceAgentOptions {
+  requireRegistrarRa?: boolean;
+  connection?: Partial<DeviceConfig['connection']>;
+}
+
 export class DeviceAgent {
+  readonly config: DeviceConfig;
+
   constructor(
     readonly store: SecureStore,
     private readonly ctx: RoleContext,
-  ) {}
+    opts: DeviceAgentOptions = {},
+  ) {
+    this.config = {
+      requireRegistrarRa: opts.requireRegistrarRa ?? deviceDefaults.requireRegistrarRa,
+      connection: { ...deviceDefaults.connection, ...opts.connection },
+    };
+    if (!this.config.requireRegistrarRa) ctx.logger.warn('requireRegistrarRa is off: any certificate of the pinned domain is accepted as its registrar');
+  }
 
   async birth(): Promise<BirthCredentials> {
     return this.#readJson<BirthCredentials>(SecureStoreEntry.birth, 'the device has no birth credentials');
@@ -57,8 +78,10 @@ export class DeviceAgent {
   }
 
   /**
-   * Onboards to the registrar at `registrarUrl`. The credentials are stored once every step up
-   * to provisioning has succeeded, then reported to the registrar (enrollment status).
+   * Onboards to the registrar at `registrarUrl`. The credentials are checked (they name this
+   * device and the key made here), reported to the registrar (enrollment status), and stored
+   * only once the registrar has accepted that report: a device whose credentials were already
+   * superseded (another copy of it onboarded meanwhile) keeps what it had before.
    */
   async onboard(registrarUrl: string): Promise<OnboardingReport> {
     const { crypto, clock } = this.ctx;
@@ -75,6 +98,7 @@ export class DeviceAgent {
 
     // Step 2: onboarding mode. The connection is provisional until step 9 (RFC 8995 section 5.1).
     const conn = await PeerConnection.open(registrarUrl, {
+      ...this.#limits(),
       cert: birth.idevidChain.map((c) => toPem('CERTIFICATE', fromBase64(c)!)).join(''),
       key: toPem('PRIVATE KEY', idevidPkcs8),
     });
@@ -103,7 +127,7 @@ export class DeviceAgent {
       done(OnboardingStep.DeviceAuthenticated);
 
       // Step 9: authenticate the network, and check its owner may onboard this device.
-      authenticateNetwork(this.ctx, registrarCert, domainCa);
+      authenticateNetwork(this.ctx, registrarCert, domainCa, { requireRa: this.config.requireRegistrarRa });
       const networkOwnerId = partyIdFromSpki(crypto, domainCa.spki);
       if (!mayOnboard(declaration.latest, networkOwnerId)) throw new AirlockError('ERR_NETWORK_NOT_AUTHORIZED', `serial ${birth.serialNumber}`);
       const ownerName = declaration.latest.owner.id === networkOwnerId ? declaration.latest.owner.name
@@ -126,9 +150,7 @@ export class DeviceAgent {
       const key = generateP256Key();
       const csrDer = buildCsr(crypto, key, birth.serialNumber);
       const issued = decodeCertsOnly((await conn.call('POST', '/.well-known/est/simpleenroll', { body: toBase64(csrDer), contentType: 'application/pkcs10' })).body);
-      const ldevid = issuedCertificate(issued);
-      verifyChain(crypto, { leaf: ldevid, anchors: [domainCa], at: clock.now() });
-      ensure(equalBytes(ldevid.spki, key.spki), 'ERR_CERT_UNTRUSTED', 'the LDevID is for another key');
+      const ldevid = acceptLdevid(this.ctx, issued, { domainCa, key, serialNumber: birth.serialNumber });
       const wifi = parseJson((await conn.call('POST', '/.well-known/airlock/wifi')).body, WifiReply);
 
       const credentials: OnboardingCredentials = {
@@ -142,11 +164,15 @@ export class DeviceAgent {
         declaration: { sequence: declaration.latest.sequence, hash: declaration.latestHash },
         onboardedAt: clock.now().toISOString(),
       };
-      await this.store.write(SecureStoreEntry.onboarding, utf8(JSON.stringify(credentials)));
+      // The registrar accepts the credentials only while they are current (a later onboarding of
+      // this serial number revokes them): nothing is stored unless it does.
       await conn.call('POST', '/.well-known/brski/enrollstatus', {
         body: JSON.stringify({ version: 1, status: true, reason: 'credentials installed' }),
         contentType: 'application/json',
       });
+      // Should this write fail, the device keeps its previous (now superseded) credentials and
+      // must onboard again: the reverse, keeping credentials the registrar refused, is not possible.
+      await this.store.write(SecureStoreEntry.onboarding, utf8(JSON.stringify(credentials)));
       done(OnboardingStep.Provisioning);
       return { serialNumber: birth.serialNumber, networkOwner: credentials.networkOwner, ldevidSerial: ldevid.serial, ssid: wifi.ssid, steps: journal };
     } finally {
@@ -156,31 +182,39 @@ export class DeviceAgent {
 
   /**
    * Credential renewal (RFC 7030 section 4.2.2): a new key and LDevID, authenticated by the
-   * current LDevID over TLS that is validated against the domain CA from the start.
+   * current LDevID over TLS that is validated against the domain CA from the start, with a
+   * registrar (RA) certificate. The new LDevID is stored only once it is verified: it chains
+   * to the domain CA, names this device and holds the key made here.
    */
   async renew(registrarUrl: string): Promise<{ ldevidSerial: string; previousSerial: string }> {
-    const { crypto, clock } = this.ctx;
+    const { crypto } = this.ctx;
     const current = await this.onboardingCredentials();
     if (!current) throw new AirlockError('ERR_DEVICE_NOT_ONBOARDED');
+    const { serialNumber } = await this.birth();
     const domainCa = parseCertificateBase64(current.domainCa);
     const previous = parseCertificateBase64(current.ldevid);
     const conn = await PeerConnection.open(registrarUrl, {
+      ...this.#limits(),
       cert: toPem('CERTIFICATE', previous.der),
       key: toPem('PRIVATE KEY', fromBase64(current.ldevidKey)!),
       ca: toPem('CERTIFICATE', domainCa.der),
     });
     try {
+      // TLS checked the chain to the domain CA; the certificate must also be a registrar's.
+      authenticateNetwork(this.ctx, parseCertificate(conn.peerCertificate()), domainCa, { requireRa: this.config.requireRegistrarRa });
       const key = generateP256Key();
-      const issued = decodeCertsOnly((await conn.call('POST', '/.well-known/est/simplereenroll', { body: toBase64(buildCsr(crypto, key, previous.subjectSerialNumber ?? 'device')), contentType: 'application/pkcs10' })).body);
-      const ldevid = issuedCertificate(issued);
-      verifyChain(crypto, { leaf: ldevid, anchors: [domainCa], at: clock.now() });
-      ensure(equalBytes(ldevid.spki, key.spki), 'ERR_CERT_UNTRUSTED', 'the LDevID is for another key');
+      const issued = decodeCertsOnly((await conn.call('POST', '/.well-known/est/simplereenroll', { body: toBase64(buildCsr(crypto, key, serialNumber)), contentType: 'application/pkcs10' })).body);
+      const ldevid = acceptLdevid(this.ctx, issued, { domainCa, key, serialNumber });
       const renewed: OnboardingCredentials = { ...current, ldevid: toBase64(ldevid.der), ldevidKey: toBase64(exportPkcs8(key)) };
       await this.store.write(SecureStoreEntry.onboarding, utf8(JSON.stringify(renewed)));
       return { ldevidSerial: ldevid.serial, previousSerial: previous.serial };
     } finally {
       await conn.close();
     }
+  }
+
+  #limits(): Pick<ConnectionOptions, 'handshakeTimeoutMs' | 'requestTimeoutMs' | 'maxResponseBytes'> {
+    return { ...this.config.connection };
   }
 
   async #readJson<T>(name: string, missing: string): Promise<T> {
@@ -200,11 +234,29 @@ function issuedCertificate(certs: Uint8Array[]): Certificate {
   return parseCertificate(certs[0]!);
 }
 
-/** Step 9 (RFC 8995 section 5.6.2): the provisional server certificate chains to the pinned domain CA. */
-export function authenticateNetwork(ctx: RoleContext, registrarCert: Certificate, pinnedDomainCa: Certificate): void {
+/**
+ * Step 15: the LDevID the registrar issued is accepted only if it chains to the pinned domain
+ * CA, names this device (subject serialNumber, IEEE 802.1AR) and certifies the key made here.
+ * A registrar that relays the request elsewhere gets back a certificate naming someone else.
+ */
+export function acceptLdevid(ctx: RoleContext, issued: Uint8Array[], expected: { domainCa: Certificate; key: NodePrivateKey; serialNumber: string }): Certificate {
+  const ldevid = issuedCertificate(issued);
+  verifyChain(ctx.crypto, { leaf: ldevid, anchors: [expected.domainCa], at: ctx.clock.now() });
+  ensure(equalBytes(ldevid.spki, expected.key.spki), 'ERR_NETWORK_LDEVID_MISMATCH', 'the LDevID is for another key');
+  ensure(ldevid.subjectSerialNumber === expected.serialNumber, 'ERR_NETWORK_LDEVID_MISMATCH', 'the LDevID names another device');
+  return ldevid;
+}
+
+/**
+ * Step 9 (RFC 8995 sections 2.3.2 and 5.6.2): the provisional server certificate chains to the
+ * pinned domain CA and, unless `requireRa` is off, is a registrar certificate (id-kp-cmcRA):
+ * every LDevID of the domain chains to the same CA, and none of them may act as the registrar.
+ */
+export function authenticateNetwork(ctx: RoleContext, registrarCert: Certificate, pinnedDomainCa: Certificate, opts: { requireRa: boolean } = { requireRa: true }): void {
   try {
     verifyChain(ctx.crypto, { leaf: registrarCert, anchors: [pinnedDomainCa], at: ctx.clock.now() });
   } catch (cause) {
     throw new AirlockError('ERR_NETWORK_UNTRUSTED', undefined, { cause });
   }
+  if (opts.requireRa) ensure(registrarCert.extendedKeyUsage?.includes(Oid.cmcRA), 'ERR_NETWORK_NOT_REGISTRAR', 'the registrar certificate lacks id-kp-cmcRA');
 }
