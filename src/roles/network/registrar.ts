@@ -15,6 +15,7 @@ import type { Certificate } from '../../protocols/x509/certificate.js';
 import { verifyPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
 import { signRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
 import { verifyVoucher } from '../../protocols/voucher/voucher.js';
+import { normaliseMasaUrl } from '../../protocols/x509/masa-url.js';
 import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, StatusTelemetry, verifyVoucherStatus } from '../../protocols/brski/status.js';
 import { decodeCsrBody, verifyCsr } from '../../protocols/est/csr.js';
 import type { RoleContext } from '../shared/context.js';
@@ -60,15 +61,26 @@ export class Registrar {
       const { idevid, manufacturer } = this.#birthCertificate(ch);
       setSerial(idevid.subjectSerialNumber);
       const pvr = verifyPledgeVoucherRequest(this.ctx.crypto, pledgeVoucherRequest, { tlsClientCert: idevid, registrarCert: this.pki.registrar.cert });
-      ensure(idevid.masaUrl, 'ERR_IDEVID_INVALID', 'the birth certificate names no MASA');
+      const masaUrl = normaliseMasaUrl(idevid.masaUrl);
       // Serial numbers are unique per manufacturer only: a record belongs to one birth certificate.
       const known = await this.db.selectFrom('net_devices').select('idevid_der').where('serial', '=', pvr.serialNumber).executeTakeFirst();
       ensure(!known || equalBytes(new Uint8Array(known.idevid_der), idevid.der), 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
-      const rvr = signRegistrarVoucherRequest(this.ctx.crypto, this.pki.registrar.key, { registrarCert: this.pki.registrar.cert, domainCa: this.pki.domainCa.cert }, pvr, this.ctx.clock.now());
-      const voucher = await this.masa.requestVoucher(idevid.masaUrl, rvr);
+      const withCa = this.config.voucherRequestChain !== 'registrar-only';
+      const chain = { registrarCert: this.pki.registrar.cert, ...(withCa ? { domainCa: this.pki.domainCa.cert } : {}) };
+      const rvr = signRegistrarVoucherRequest(this.ctx.crypto, this.pki.registrar.key, chain, pvr, this.ctx.clock.now());
+      const voucher = await this.masa.requestVoucher(masaUrl, rvr);
       // What the device will check, checked here first: it records nothing it would refuse.
-      const v = verifyVoucher(this.ctx.crypto, voucher, { masaAnchors: [manufacturer.masaCa], serialNumber: pvr.serialNumber, nonce: pvr.nonce, at: this.ctx.clock.now() });
-      ensure(equalBytes(v.pinnedDomainCert.der, this.pki.domainCa.cert.der), 'ERR_MASA_REFUSED', 'the voucher pins another domain');
+      const v = verifyVoucher(this.ctx.crypto, voucher, {
+        masaAnchors: [manufacturer.masaCa],
+        serialNumber: pvr.serialNumber,
+        nonce: pvr.nonce,
+        at: this.ctx.clock.now(),
+        idevid,
+        policy: { minimumAssertion: this.config.minimumVoucherAssertion, clockSkewSeconds: this.config.voucherClockSkewSeconds },
+      });
+      // The voucher pins our domain CA, or our registrar certificate when that alone is what we sent.
+      const pinsUs = equalBytes(v.pinnedDomainCert.der, this.pki.domainCa.cert.der) || (!withCa && equalBytes(v.pinnedDomainCert.der, this.pki.registrar.cert.der));
+      ensure(pinsUs, 'ERR_MASA_REFUSED', 'the voucher pins another domain');
       const at = this.ctx.clock.now();
       await this.db.transaction().execute(async (trx) => {
         const values = { idevid_der: idevid.der, manufacturer: idevid.issuer, state: 'vouched' as const, nonce: pvr.nonce, voucher_at: at.toISOString(), authenticated_at: null, updated_at: at.toISOString() };
@@ -88,7 +100,8 @@ export class Registrar {
   async declaration(ch: ChannelContext): Promise<string[]> {
     return this.#audited(ch, 'declaration', OnboardingStep.DeclarationDelivered, async ({ db, setSerial }) => {
       const device = await this.#session(db, ch, ['vouched', 'authenticated', 'provisioned'], setSerial);
-      return this.declarations.chainFor(device.serial, device.idevid.masaUrl, this.manufacturers.ofVerifiedBirthCertificate(device.idevid));
+      const masaUrl = device.idevid.masaUrl === undefined ? undefined : normaliseMasaUrl(device.idevid.masaUrl);
+      return this.declarations.chainFor(device.serial, masaUrl, this.manufacturers.ofVerifiedBirthCertificate(device.idevid));
     });
   }
 
