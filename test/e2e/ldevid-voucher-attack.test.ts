@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64, toBase64, toPem } from '../../src/core/bytes.js';
 import { isAirlockError } from '../../src/core/errors.js';
+import type { PrivateKeyHandle } from '../../src/core/ports.js';
 import { importPkcs8, type NodePrivateKey } from '../../src/adapters/crypto/node-crypto.js';
 import { HttpMasaClient } from '../../src/adapters/http/masa-client.js';
 import { parseCertificateBase64, type Certificate } from '../../src/protocols/x509/certificate.js';
@@ -48,7 +49,7 @@ describe('attack: an onboarded device signs a registrar voucher request with its
   });
 
   /** B's pledge request naming `registrarCert`, wrapped and signed by `registrarKey` with x5c `chain`. */
-  function registrarRequestForB(registrarCert: Certificate, registrarKey: NodePrivateKey, domain: Certificate | undefined): { rvr: string; nonce: string } {
+  function registrarRequestForB(registrarCert: Certificate, registrarKey: PrivateKeyHandle, domain: Certificate | undefined): { rvr: string; nonce: string } {
     const nonce = toBase64(globalThis.crypto.getRandomValues(new Uint8Array(16)));
     const pvrText = signPledgeVoucherRequest(sys.ctx.crypto, victim.id.key, victim.id.idevid, { serialNumber: victim.serial, nonce, createdOn: new Date(), proximityRegistrarCert: registrarCert.der });
     const pvr = verifyPledgeVoucherRequest(sys.ctx.crypto, pvrText, { tlsClientCert: victim.id.idevid, registrarCert });
@@ -73,13 +74,13 @@ describe('attack: an onboarded device signs a registrar voucher request with its
   });
 
   it('the MASA refuses the request signed by the LDevID (x5c [LDevID, domain CA]), and issues nothing', async () => {
-    const auditBefore = await sys.manufacturer.db.selectFrom('masa_audit').selectAll().execute();
+    const auditBefore = await sys.manufacturer.db.selectFrom('masa_audit').selectAll().orderBy('id').execute();
     const { rvr, nonce } = registrarRequestForB(ldevid, ldevidKey, domainCa);
     expect(await refusal(rvr)).toEqual({ code: 'ERR_VOUCHER_REQUEST_NOT_RA', status: 403 });
 
     expect(await sys.manufacturer.db.selectFrom('masa_nonces').selectAll().where('serial', '=', victim.serial).execute()).toEqual([]);
     expect(await sys.manufacturer.db.selectFrom('masa_nonces').selectAll().where('nonce', '=', nonce).execute()).toEqual([]);
-    const audit = await sys.manufacturer.db.selectFrom('masa_audit').selectAll().execute();
+    const audit = await sys.manufacturer.db.selectFrom('masa_audit').selectAll().orderBy('id').execute();
     const added = audit.slice(auditBefore.length);
     expect(added.map((r) => [r.action, r.outcome, r.code])).toEqual([['requestvoucher', 'refused', 'ERR_VOUCHER_REQUEST_NOT_RA']]);
     expect(audit.filter((r) => r.subject === victim.serial && r.outcome === 'ok')).toEqual([]);
