@@ -97,7 +97,7 @@ describe('(2) mutual authentication', () => {
         const at = new Date();
         const v = verifyRegistrarVoucherRequest(sys.ctx.crypto, rvr, { idevidAnchors: [sys.manufacturer.pki.idevidCa.cert], at });
         return signVoucher(sys.ctx.crypto, sys.manufacturer.pki.masa.key, [sys.manufacturer.pki.masa.cert], {
-          serialNumber: v.serialNumber, nonce: v.nonce, pinnedDomainCert: v.domainCa, createdOn: at, expiresOn: new Date(at.getTime() + 600_000), assertion: 'logged',
+          serialNumber: v.serialNumber, nonce: v.nonce, pinnedDomainCert: v.domainCa ?? v.registrarCert, createdOn: at, expiresOn: new Date(at.getTime() + 600_000), assertion: 'logged',
         });
       },
       fetchDeclarationChain: async (_masaUrl, serial) => sys.manufacturer.declarations.chain(serial),

@@ -1,21 +1,58 @@
 /**
  * The registrar voucher request (RFC 8995 section 5.5): the registrar wraps the pledge's
  * request, signs it with its own key, and sends it to the MASA, which checks both layers.
+ *
+ * - The signer must be a registrar: its certificate carries id-kp-cmcRA (section 5.5.4), so
+ *   that no other certificate of the domain (a device's LDevID) can ask for a voucher.
+ * - x5c is the registrar certificate, then optionally its chain up to the domain CA (section
+ *   5.5: one end-entity certificate is enough). With a chain, the last certificate is the
+ *   domain CA; without one, the MASA knows only the registrar certificate (masa.ts decides).
+ * - `prior-signed-voucher-request` is YANG `binary`: the base64 of the pledge's artifact
+ *   bytes, for a JWS the UTF-8 bytes of its compact text. A raw compact JWS string, as the
+ *   anima-jws-voucher examples carry, is accepted too.
+ * - `created-on` of either layer later than now plus the allowed skew is refused.
+ * - Proximity (section 5.5.6): the pledge's `proximity-registrar-cert` must be the signer's
+ *   certificate when present; when absent, proximity is not verified (or, if required, refused).
  */
 import { AirlockError, ensure } from '../../core/errors.js';
-import { equalBytes, fromBase64, toBase64 } from '../../core/bytes.js';
+import { equalBytes, fromBase64, fromUtf8, toBase64, utf8 } from '../../core/bytes.js';
 import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
 import { signCompact, verifyCompact } from '../jws/compact.js';
 import { verifyChain } from '../x509/chain.js';
 import type { Certificate } from '../x509/certificate.js';
+import { Oid } from '../x509/oids.js';
 import { decodeVoucherRequest } from './artifact.js';
 import type { VerifiedPledgeVoucherRequest } from './pledge-voucher-request.js';
 import type { VoucherRequestBody } from './schema.js';
+import { ensureNotFromFuture } from './voucher.js';
+
+/** YANG binary of the pledge's artifact: base64 of the UTF-8 bytes of its compact JWS. */
+export function encodePriorSignedVoucherRequest(compactJws: string): string {
+  return toBase64(utf8(compactJws));
+}
+
+/** The pledge's compact JWS from `prior-signed-voucher-request`: base64 of it, or (legacy) the text itself. */
+export function decodePriorSignedVoucherRequest(value: string): string {
+  const text = value.trim();
+  // base64 has no '.', a compact JWS always has two.
+  if (text.includes('.')) return text;
+  const bytes = fromBase64(text);
+  if (!bytes || bytes.length === 0) throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is not base64');
+  let decoded: string;
+  try {
+    decoded = fromUtf8(bytes);
+  } catch (cause) {
+    throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is not a JWS', { cause });
+  }
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(decoded.trim())) throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is not a compact JWS');
+  return decoded.trim();
+}
 
 export function signRegistrarVoucherRequest(
   crypto: Crypto,
   registrarKey: PrivateKeyHandle,
-  chain: { registrarCert: Certificate; domainCa: Certificate },
+  /** Without `domainCa`, x5c is the registrar certificate alone. */
+  chain: { registrarCert: Certificate; domainCa?: Certificate | undefined },
   pledge: VerifiedPledgeVoucherRequest,
   createdOn: Date,
 ): string {
@@ -24,9 +61,9 @@ export function signRegistrarVoucherRequest(
     'serial-number': pledge.serialNumber,
     nonce: pledge.nonce,
     'created-on': createdOn.toISOString(),
-    'prior-signed-voucher-request': pledge.artifact.jws.compact,
+    'prior-signed-voucher-request': encodePriorSignedVoucherRequest(pledge.artifact.jws.compact),
   };
-  const x5c = [toBase64(chain.registrarCert.der), toBase64(chain.domainCa.der)];
+  const x5c = [toBase64(chain.registrarCert.der), ...(chain.domainCa ? [toBase64(chain.domainCa.der)] : [])];
   return signCompact(crypto, registrarKey, { alg: 'ES256', typ: 'voucher-jws+json', x5c }, { 'ietf-voucher-request:voucher': body });
 }
 
@@ -34,31 +71,51 @@ export interface VerifiedRegistrarVoucherRequest {
   readonly serialNumber: string;
   readonly nonce: string;
   readonly registrarCert: Certificate;
-  /** The CA that issued the registrar certificate: it identifies the network owner. */
-  readonly domainCa: Certificate;
+  /** The CA at the end of x5c, which issued the registrar certificate; undefined when x5c is the registrar certificate alone. */
+  readonly domainCa: Certificate | undefined;
   readonly idevid: Certificate;
+  /** The pledge named this registrar's certificate (proximity-registrar-cert), so the MASA may assert `proximity`. */
+  readonly proximity: boolean;
+}
+
+export interface VerifyRegistrarVoucherRequestContext {
+  idevidAnchors: readonly Certificate[];
+  at: Date;
+  /** How far in the future either layer's created-on may be. Default 300 s. */
+  clockSkewSeconds?: number;
+  /** Refuse a pledge request without proximity-registrar-cert (default) rather than report `proximity: false`. */
+  requireProximity?: boolean;
+}
+
+export function isRegistrarCertificate(cert: Certificate): boolean {
+  return cert.extendedKeyUsage?.includes(Oid.cmcRA) === true;
 }
 
 /**
- * MASA side (RFC 8995 section 5.5): the registrar's signature, its certificate's issuer (the
- * domain CA, last in x5c), the pledge's signature inside, the pledge's IDevID to the
- * manufacturer's anchors, and that both layers agree on serial number, nonce and registrar.
+ * MASA side (RFC 8995 section 5.5): the registrar's certificate (id-kp-cmcRA) and signature,
+ * its chain to the domain CA when one is given, the pledge's signature inside, the pledge's
+ * IDevID to the manufacturer's anchors, the creation times, and that both layers agree on
+ * serial number, nonce and registrar.
  */
-export function verifyRegistrarVoucherRequest(
-  crypto: Crypto,
-  text: string,
-  ctx: { idevidAnchors: readonly Certificate[]; at: Date },
-): VerifiedRegistrarVoucherRequest {
+export function verifyRegistrarVoucherRequest(crypto: Crypto, text: string, ctx: VerifyRegistrarVoucherRequestContext): VerifiedRegistrarVoucherRequest {
+  const skew = ctx.clockSkewSeconds ?? 300;
   const rvr = decodeVoucherRequest(text);
   const registrarCert = rvr.signerChain[0]!;
+  if (!isRegistrarCertificate(registrarCert)) throw new AirlockError('ERR_VOUCHER_REQUEST_NOT_RA', `"${registrarCert.subject}" lacks id-kp-cmcRA`);
   verifyCompact(crypto, rvr.jws, registrarCert.spki);
-  ensure(rvr.signerChain.length >= 2, 'ERR_VOUCHER_REQUEST_MALFORMED', 'x5c must end with the domain CA');
-  const domainCa = rvr.signerChain[rvr.signerChain.length - 1]!;
-  verifyChain(crypto, { leaf: registrarCert, intermediates: rvr.signerChain.slice(1, -1), anchors: [domainCa], at: ctx.at });
+  let domainCa: Certificate | undefined;
+  if (rvr.signerChain.length >= 2) {
+    domainCa = rvr.signerChain[rvr.signerChain.length - 1]!;
+    verifyChain(crypto, { leaf: registrarCert, intermediates: rvr.signerChain.slice(1, -1), anchors: [domainCa], at: ctx.at });
+  } else {
+    // Only the registrar certificate: its own validity, and nothing to chain it to.
+    verifyChain(crypto, { leaf: registrarCert, anchors: [registrarCert], at: ctx.at });
+  }
+  ensureNotFromFuture(rvr.body['created-on'], ctx.at, skew, 'ERR_VOUCHER_REQUEST_NOT_YET_VALID');
 
   const prior = rvr.body['prior-signed-voucher-request'];
   ensure(prior, 'ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is required');
-  const pvr = decodeVoucherRequest(prior);
+  const pvr = decodeVoucherRequest(decodePriorSignedVoucherRequest(prior));
   const idevid = pvr.signerChain[0]!;
   verifyCompact(crypto, pvr.jws, idevid.spki);
   try {
@@ -66,10 +123,16 @@ export function verifyRegistrarVoucherRequest(
   } catch (cause) {
     throw new AirlockError('ERR_IDEVID_UNTRUSTED', undefined, { cause });
   }
+  ensureNotFromFuture(pvr.body['created-on'], ctx.at, skew, 'ERR_VOUCHER_REQUEST_NOT_YET_VALID');
   const serial = rvr.body['serial-number'];
   ensure(pvr.body['serial-number'] === serial && idevid.subjectSerialNumber === serial, 'ERR_IDEVID_MISMATCH', 'serial numbers differ');
   ensure(pvr.body.nonce && pvr.body.nonce === rvr.body.nonce, 'ERR_VOUCHER_NONCE_MISMATCH', 'the registrar and pledge nonces differ');
-  const prox = fromBase64(pvr.body['proximity-registrar-cert'] ?? '');
-  ensure(prox && equalBytes(prox, registrarCert.der), 'ERR_VOUCHER_REQUEST_PROXIMITY', 'the pledge saw another registrar');
-  return { serialNumber: serial, nonce: pvr.body.nonce, registrarCert, domainCa, idevid };
+  const named = pvr.body['proximity-registrar-cert'];
+  if (named === undefined) {
+    ensure(ctx.requireProximity === false, 'ERR_VOUCHER_REQUEST_PROXIMITY', 'the pledge named no registrar');
+  } else {
+    const prox = fromBase64(named);
+    ensure(prox && equalBytes(prox, registrarCert.der), 'ERR_VOUCHER_REQUEST_PROXIMITY', 'the pledge saw another registrar');
+  }
+  return { serialNumber: serial, nonce: pvr.body.nonce, registrarCert, domainCa, idevid, proximity: named !== undefined };
 }

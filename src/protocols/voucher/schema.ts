@@ -12,6 +12,7 @@ const binary = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
 const yangBoolean = z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')]);
 
 export const Assertion = z.enum(['verified', 'logged', 'proximity', 'agent-proximity']);
+export type Assertion = z.infer<typeof Assertion>;
 
 export const VoucherBody = z.object({
   'created-on': dateTime,

@@ -1,6 +1,8 @@
 /**
- * The voucher (RFC 8366bis): issued and signed by the MASA, verified by the pledge, which
- * then trusts the pinned domain CA (RFC 8995 section 5.6.1).
+ * The voucher (RFC 8366bis): issued and signed by the MASA, verified by the pledge (and first
+ * by the registrar, RFC 8995 section 5.5.8), which then trusts the pinned domain certificate
+ * (RFC 8995 section 5.6.1). Acceptance also reads `created-on`, `assertion` and
+ * `idevid-issuer` against a stated policy (VoucherPolicy).
  */
 import { AirlockError, ensure } from '../../core/errors.js';
 import { toBase64 } from '../../core/bytes.js';
@@ -9,15 +11,49 @@ import { signCompact, verifyCompact } from '../jws/compact.js';
 import { verifyChain } from '../x509/chain.js';
 import { parseCertificateBase64, type Certificate } from '../x509/certificate.js';
 import { decodeVoucher, type SignedArtifact } from './artifact.js';
-import type { VoucherBody } from './schema.js';
+import { authorityKeyIdentifier, checkIdevidIssuer } from './idevid-issuer.js';
+import type { Assertion, VoucherBody } from './schema.js';
+
+/**
+ * Airlock's ranking of RFC 8366bis assertions, weakest first. The RFC defines no order; this
+ * one reads "how much the MASA vouches for": `logged` (the claim is only recorded) <
+ * `proximity` (the MASA saw that the pledge named the very registrar that asked; RFC 8995
+ * section 5.5.5) = `agent-proximity` (the same, through a registrar agent; RFC 9733) <
+ * `verified` (ownership positively verified, e.g. through sales records). `none` stands for
+ * a voucher with no assertion at all, and as a minimum accepts any voucher.
+ */
+export const ASSERTION_RANK = { none: 0, logged: 1, proximity: 2, 'agent-proximity': 2, verified: 3 } as const;
+export type MinimumAssertion = 'none' | 'logged' | 'proximity' | 'verified';
+
+export function meetsMinimumAssertion(assertion: Assertion | undefined, minimum: MinimumAssertion): boolean {
+  return ASSERTION_RANK[assertion ?? 'none'] >= ASSERTION_RANK[minimum];
+}
+
+/** What a pledge or registrar requires of a voucher beyond its signature, device and nonce. */
+export interface VoucherPolicy {
+  /** The weakest assertion accepted. `logged` is what every standard MASA gives. */
+  minimumAssertion: MinimumAssertion;
+  /** How far in the future `created-on` may be, for the MASA's clock running ahead of ours. */
+  clockSkewSeconds: number;
+}
+
+export const defaultVoucherPolicy: VoucherPolicy = { minimumAssertion: 'logged', clockSkewSeconds: 300 };
+
+/** `created-on` no later than `at` plus the allowed skew, else `code`. */
+export function ensureNotFromFuture(createdOn: string | undefined, at: Date, skewSeconds: number, code: 'ERR_VOUCHER_NOT_YET_VALID' | 'ERR_VOUCHER_REQUEST_NOT_YET_VALID'): void {
+  if (createdOn === undefined) return;
+  if (new Date(createdOn).getTime() > at.getTime() + skewSeconds * 1000) throw new AirlockError(code, `created-on ${createdOn}`);
+}
 
 export interface VoucherInput {
   serialNumber: string;
   nonce: string;
+  /** The domain CA, or the registrar certificate when that is what policy pins (masa.ts). */
   pinnedDomainCert: Certificate;
   createdOn: Date;
   expiresOn?: Date;
   assertion: 'verified' | 'logged' | 'proximity';
+  /** The keyIdentifier of the pledge IDevID's AuthorityKeyIdentifier. */
   idevidIssuer?: Uint8Array;
 }
 
@@ -40,16 +76,24 @@ export interface VerifiedVoucher {
   readonly pinnedDomainCert: Certificate;
 }
 
+export interface VerifyVoucherContext {
+  masaAnchors: readonly Certificate[];
+  serialNumber: string;
+  nonce: string;
+  at: Date;
+  /** The pledge's IDevID, as the verifier knows it: `idevid-issuer` is checked against it. */
+  idevid?: Certificate | undefined;
+  policy?: Partial<VoucherPolicy>;
+}
+
 /**
  * Pledge side: the voucher is signed by a key that chains to the manufacturer's MASA CA (not
  * merely to its root, under which birth keys live too), is for this device and this request's
- * nonce, and has not expired.
+ * nonce, was not created in the future (beyond the skew), has not expired, asserts at least
+ * the minimum, and, when it names an `idevid-issuer`, names this IDevID's.
  */
-export function verifyVoucher(
-  crypto: Crypto,
-  text: string,
-  ctx: { masaAnchors: readonly Certificate[]; serialNumber: string; nonce: string; at: Date },
-): VerifiedVoucher {
+export function verifyVoucher(crypto: Crypto, text: string, ctx: VerifyVoucherContext): VerifiedVoucher {
+  const policy = { ...defaultVoucherPolicy, ...ctx.policy };
   const artifact = decodeVoucher(text);
   const signer = artifact.signerChain[0]!;
   try {
@@ -61,8 +105,11 @@ export function verifyVoucher(
   const v = artifact.body;
   ensure(v['serial-number'] === ctx.serialNumber, 'ERR_VOUCHER_SERIAL_MISMATCH');
   ensure(v.nonce === ctx.nonce, 'ERR_VOUCHER_NONCE_MISMATCH');
+  ensureNotFromFuture(v['created-on'], ctx.at, policy.clockSkewSeconds, 'ERR_VOUCHER_NOT_YET_VALID');
   const expires = v['expires-on'];
   if (expires !== undefined && new Date(expires) < ctx.at) throw new AirlockError('ERR_VOUCHER_EXPIRED', `expired ${expires}`);
+  if (!meetsMinimumAssertion(v.assertion, policy.minimumAssertion)) throw new AirlockError('ERR_VOUCHER_ASSERTION', `${v.assertion ?? 'none'} < ${policy.minimumAssertion}`);
+  if (ctx.idevid) checkIdevidIssuer(v['idevid-issuer'], authorityKeyIdentifier(ctx.idevid));
   ensure(v['pinned-domain-cert'], 'ERR_VOUCHER_MALFORMED', 'Airlock requires pinned-domain-cert');
   return { artifact, pinnedDomainCert: parseCertificateBase64(v['pinned-domain-cert']) };
 }

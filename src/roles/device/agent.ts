@@ -19,7 +19,7 @@ import { Oid } from '../../protocols/x509/oids.js';
 import { parseCertificate, parseCertificateBase64, type Certificate } from '../../protocols/x509/certificate.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
 import { signPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
-import { verifyVoucher } from '../../protocols/voucher/voucher.js';
+import { verifyVoucher, type VoucherPolicy } from '../../protocols/voucher/voucher.js';
 import { VOUCHER_JWS_MEDIA_TYPE } from '../../protocols/voucher/schema.js';
 import { assertNotStale, mayOnboard, verifyDeclarationChain } from '../../protocols/declaration/verify.js';
 import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, signVoucherStatus } from '../../protocols/brski/status.js';
@@ -47,6 +47,8 @@ export interface OnboardingReport {
 export interface DeviceAgentOptions {
   requireRegistrarRa?: boolean;
   connection?: Partial<DeviceConfig['connection']>;
+  /** What the pledge requires of a voucher (minimum assertion, clock skew); defaults: defaultVoucherPolicy. */
+  voucherPolicy?: Partial<VoucherPolicy>;
 }
 
 export class DeviceAgent {
@@ -61,8 +63,12 @@ export class DeviceAgent {
       requireRegistrarRa: opts.requireRegistrarRa ?? deviceDefaults.requireRegistrarRa,
       connection: { ...deviceDefaults.connection, ...opts.connection },
     };
+    this.voucherPolicy = opts.voucherPolicy ?? {};
     if (!this.config.requireRegistrarRa) ctx.logger.warn('requireRegistrarRa is off: any certificate of the pinned domain is accepted as its registrar');
   }
+
+  /** What the pledge requires of a voucher (minimum assertion, clock skew); defaults: defaultVoucherPolicy. */
+  private readonly voucherPolicy: Partial<VoucherPolicy>;
 
   async birth(): Promise<BirthCredentials> {
     return this.#readJson<BirthCredentials>(SecureStoreEntry.birth, 'the device has no birth credentials');
@@ -110,7 +116,7 @@ export class DeviceAgent {
       const nonce = toBase64(crypto.bytes(16));
       const pvr = signPledgeVoucherRequest(crypto, idevidKey, idevid, { serialNumber: birth.serialNumber, nonce, createdOn: clock.now(), proximityRegistrarCert: registrarCert.der });
       const voucherText = (await conn.call('POST', '/.well-known/brski/requestvoucher', { body: pvr, contentType: VOUCHER_JWS_MEDIA_TYPE, accept: VOUCHER_JWS_MEDIA_TYPE })).body;
-      const voucher = verifyVoucher(crypto, voucherText, { masaAnchors, serialNumber: birth.serialNumber, nonce, at: clock.now() });
+      const voucher = verifyVoucher(crypto, voucherText, { masaAnchors, serialNumber: birth.serialNumber, nonce, at: clock.now(), idevid, policy: this.voucherPolicy });
       const domainCa = voucher.pinnedDomainCert;
       done(OnboardingStep.TrustedIntroduction);
 

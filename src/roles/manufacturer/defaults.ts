@@ -17,6 +17,27 @@ export interface ManufacturerConfig {
   voucherLifetimeSeconds: number;
   /** How far an ownership operation's created-on may be from the manufacturer's clock. */
   ownershipRequestSkewSeconds: number;
+  /**
+   * MASA: how far in the future a voucher request's `created-on` (registrar's or pledge's)
+   * may be, in seconds, for clocks that run ahead of ours. Later ones are refused
+   * (ERR_VOUCHER_REQUEST_NOT_YET_VALID). Default 5 minutes.
+   */
+  voucherRequestClockSkewSeconds: number;
+  /**
+   * MASA: what a voucher pins when the registrar voucher request's x5c is the registrar
+   * certificate alone (RFC 8995 section 5.5 allows it), so that no domain CA is known.
+   * `registrar-cert`: the domain is identified by the registrar certificate itself (its party
+   * id is the SHA-256 of ITS SubjectPublicKeyInfo, as for a CA) and the voucher pins that
+   * certificate. `refuse`: such requests are ERR_VOUCHER_REQUEST_MALFORMED. A chain that ends
+   * in a CA always identifies the domain by that CA, and the voucher pins the CA.
+   */
+  pinWhenNoCa: 'registrar-cert' | 'refuse';
+  /**
+   * MASA: refuse a pledge request that names no registrar (no proximity-registrar-cert).
+   * When false (the default), such a request gets a voucher asserting `logged`; one that
+   * names the signing registrar gets `proximity`; one that names another is always refused.
+   */
+  requireProximity: boolean;
 }
 
 export const manufacturerDefaults: ManufacturerConfig = {
@@ -27,4 +48,7 @@ export const manufacturerDefaults: ManufacturerConfig = {
   applicationUrl: 'https://127.0.0.1:8445/app',
   voucherLifetimeSeconds: 600,
   ownershipRequestSkewSeconds: 300,
+  voucherRequestClockSkewSeconds: 300,
+  pinWhenNoCa: 'registrar-cert',
+  requireProximity: false,
 };

@@ -49,7 +49,7 @@ export class Manufacturer {
     const party: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.root.cert.spki), name: config.name };
     const declarations = new DeclarationService(opts.ctx, store.db, pki, party);
     const factory = new Factory(opts.ctx, store.db, pki, declarations, config);
-    const masa = new Masa(opts.ctx, store.db, pki, declarations, config.voucherLifetimeSeconds);
+    const masa = new Masa(opts.ctx, store.db, pki, declarations, config);
     return new Manufacturer(opts.ctx, config, store, pki, party, declarations, factory, masa);
   }
 

@@ -1,8 +1,16 @@
 /**
  * The MASA (RFC 8995 section 5.5): verifies the registrar voucher request and the pledge's
- * request inside it, and issues a voucher pinning the registrar's domain CA only when the
- * domain CA's party is the device's owner or one of its authorized onboarders in the
- * current declaration. Every request and decision goes to the audit log.
+ * request inside it, and issues a voucher only when the registrar's domain is the device's
+ * owner or one of its authorized onboarders in the current declaration. Every request and
+ * decision goes to the audit log.
+ *
+ * - Only a registrar certificate (id-kp-cmcRA, section 5.5.4) may sign the request: a device
+ *   of the domain, whose LDevID also chains to the domain CA, cannot ask for a voucher.
+ * - The domain is the CA at the end of x5c (party id: SHA-256 of its SPKI), which the voucher
+ *   pins. With the registrar certificate alone (section 5.5), `pinWhenNoCa` decides: by
+ *   default the registrar certificate is the domain's identity and what the voucher pins.
+ * - `assertion` is `proximity` when the pledge named this very registrar (section 5.5.6),
+ *   else `logged`. `idevid-issuer` is the IDevID's AuthorityKeyIdentifier keyIdentifier.
  */
 import type { Kysely } from 'kysely';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
@@ -10,44 +18,68 @@ import { partyIdFromSpki } from '../../core/party.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
 import { verifyRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
 import { signVoucher } from '../../protocols/voucher/voucher.js';
+import { authorityKeyIdentifier } from '../../protocols/voucher/idevid-issuer.js';
 import { mayOnboard } from '../../protocols/declaration/verify.js';
 import type { RoleContext } from '../shared/context.js';
 import type { DeclarationService } from './declarations.js';
 import type { ManufacturerPki } from './pki.js';
+import { manufacturerDefaults, type ManufacturerConfig } from './defaults.js';
+
+export type MasaConfig = Pick<ManufacturerConfig, 'voucherLifetimeSeconds' | 'voucherRequestClockSkewSeconds' | 'pinWhenNoCa' | 'requireProximity'>;
 
 export class Masa {
+  readonly #config: MasaConfig;
+
   constructor(
     private readonly ctx: RoleContext,
     private readonly db: Kysely<ManufacturerDb>,
     private readonly pki: ManufacturerPki,
     private readonly declarations: DeclarationService,
-    private readonly voucherLifetimeSeconds: number,
-  ) {}
+    config: Partial<MasaConfig> = {},
+  ) {
+    this.#config = { ...manufacturerDefaults, ...config };
+  }
 
   async requestVoucher(registrarVoucherRequest: string, peer: string): Promise<string> {
     const at = this.ctx.clock.now();
     let serial: string | undefined;
     let registrarOwner: string | undefined;
     try {
-      const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest, { idevidAnchors: [this.pki.idevidCa.cert], at });
+      const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest, {
+        idevidAnchors: [this.pki.idevidCa.cert],
+        at,
+        clockSkewSeconds: this.#config.voucherRequestClockSkewSeconds,
+        requireProximity: this.#config.requireProximity,
+      });
       serial = rvr.serialNumber;
-      registrarOwner = partyIdFromSpki(this.ctx.crypto, rvr.domainCa.spki);
+      if (!rvr.domainCa && this.#config.pinWhenNoCa === 'refuse') throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'x5c must end with the domain CA');
+      // The voucher pins what identifies the domain: its CA, or else the registrar certificate.
+      const pinned = rvr.domainCa ?? rvr.registrarCert;
+      registrarOwner = partyIdFromSpki(this.ctx.crypto, pinned.spki);
       // Every minted device has a declaration from birth: none means we never made it.
       const latest = await this.declarations.latest(serial);
       if (!latest) throw new AirlockError('ERR_MASA_UNKNOWN_DEVICE', serial);
       if (!mayOnboard(latest.body, registrarOwner)) throw new AirlockError('ERR_MASA_NOT_AUTHORIZED', `serial ${serial}`);
+      const assertion = rvr.proximity ? 'proximity' : 'logged';
+      const idevidIssuer = authorityKeyIdentifier(rvr.idevid);
       const voucher = signVoucher(this.ctx.crypto, this.pki.masa.key, [this.pki.masa.cert], {
         serialNumber: serial,
         nonce: rvr.nonce,
-        pinnedDomainCert: rvr.domainCa,
+        pinnedDomainCert: pinned,
         createdOn: at,
-        expiresOn: new Date(at.getTime() + this.voucherLifetimeSeconds * 1000),
-        assertion: 'logged',
+        expiresOn: new Date(at.getTime() + this.#config.voucherLifetimeSeconds * 1000),
+        assertion,
+        ...(idevidIssuer ? { idevidIssuer } : {}),
       });
       await this.db.transaction().execute(async (trx) => {
         const seen = await trx.insertInto('masa_nonces').values({ serial: serial!, nonce: rvr.nonce, seen_at: at.toISOString() }).onConflict((oc) => oc.doNothing()).executeTakeFirst();
         if (seen.numInsertedOrUpdatedRows === 0n) throw new AirlockError('ERR_VOUCHER_REQUEST_REPLAYED', `serial ${serial}`);
-        await this.#audit(trx, at, peer, serial!, 'ok', undefined, { owner: registrarOwner!, declaration: latest.body.sequence });
+        await this.#audit(trx, at, peer, serial!, 'ok', undefined, {
+          owner: registrarOwner!,
+          declaration: latest.body.sequence,
+          assertion,
+          pinned: rvr.domainCa ? 'domain-ca' : 'registrar-cert',
+        });
       });
       return voucher;
     } catch (e) {

@@ -1,3 +1,5 @@
+import type { MinimumAssertion } from '../../protocols/voucher/voucher.js';
+
 /**
  * Network role configuration (the owner's network onboarding component). Every key is
  * documented here; the CLI and environment override them.
@@ -25,6 +27,22 @@ export interface NetworkConfig {
    * point. Empty: the URL the registrar listens on.
    */
   publicUrl: string;
+  /**
+   * The weakest voucher assertion the registrar accepts from a MASA, by Airlock's ranking
+   * none < logged < proximity (= agent-proximity) < verified (src/protocols/voucher/voucher.ts).
+   * `logged` (the default) is met by every standard MASA; `proximity` requires the MASA to
+   * have verified that the device named this registrar. Below it: ERR_VOUCHER_ASSERTION.
+   */
+  minimumVoucherAssertion: MinimumAssertion;
+  /** How far in the future a voucher's created-on may be (the MASA's clock ahead of ours), in seconds. Default 5 minutes. */
+  voucherClockSkewSeconds: number;
+  /**
+   * The x5c of registrar voucher requests (RFC 8995 section 5.5). `registrar-and-ca`: the
+   * registrar certificate and the domain CA, so the MASA identifies the owner by the CA and the
+   * voucher pins it. `registrar-only`: the registrar certificate alone; a MASA that accepts
+   * it (Airlock's: `pinWhenNoCa`) identifies the domain by that certificate and pins it.
+   */
+  voucherRequestChain: 'registrar-and-ca' | 'registrar-only';
 }
 
 export const networkDefaults: NetworkConfig = {
@@ -37,4 +55,7 @@ export const networkDefaults: NetworkConfig = {
   realtimeDeclarations: true,
   hostnames: ['localhost', '127.0.0.1'],
   publicUrl: '',
+  minimumVoucherAssertion: 'logged',
+  voucherClockSkewSeconds: 300,
+  voucherRequestChain: 'registrar-and-ca',
 };

@@ -15,6 +15,7 @@ import { parseCertificate, type Certificate } from '../../protocols/x509/certifi
 import { verifyPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
 import { signRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
 import { verifyVoucher } from '../../protocols/voucher/voucher.js';
+import { normaliseMasaUrl } from '../../protocols/x509/masa-url.js';
 import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, StatusTelemetry, verifyVoucherStatus } from '../../protocols/brski/status.js';
 import { decodeCsrBody, verifyCsr } from '../../protocols/est/csr.js';
 import type { RoleContext } from '../shared/context.js';
@@ -31,6 +32,8 @@ export interface ChannelContext {
   clientCert: Certificate | undefined;
   exporter(label: string, length: number): Uint8Array;
   peer: string;
+  /** The request's connection: what was issued on it is remembered for as long as it lives. */
+  connection: object;
 }
 
 /** A device whose voucher was issued is authenticated (step 7) and may enroll (RFC 7030). */
@@ -68,6 +71,8 @@ export class Registrar {
   }
 
   readonly #appTrustAnchor: string;
+  /** Per connection: what was issued on it. Connection state, not device state: it dies with the socket. */
+  readonly #issuedOn = new WeakMap<object, { ldevid?: string; psk?: string }>();
 
   /**
    * Steps 2 and 5: the device, in onboarding mode, asks for a voucher. The registrar checks
@@ -79,15 +84,26 @@ export class Registrar {
       const { idevid, manufacturer } = this.#birthCertificate(ch);
       setSerial(idevid.subjectSerialNumber);
       const pvr = verifyPledgeVoucherRequest(this.ctx.crypto, pledgeVoucherRequest, { tlsClientCert: idevid, registrarCert: this.pki.registrar.cert });
-      ensure(idevid.masaUrl, 'ERR_IDEVID_INVALID', 'the birth certificate names no MASA');
+      const masaUrl = normaliseMasaUrl(idevid.masaUrl);
       // Serial numbers are unique per manufacturer only: a record belongs to one birth certificate.
       const known = await this.db.selectFrom('net_devices').select('idevid_der').where('serial', '=', pvr.serialNumber).executeTakeFirst();
       ensure(!known || equalBytes(new Uint8Array(known.idevid_der), idevid.der), 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
-      const rvr = signRegistrarVoucherRequest(this.ctx.crypto, this.pki.registrar.key, { registrarCert: this.pki.registrar.cert, domainCa: this.pki.domainCa.cert }, pvr, this.ctx.clock.now());
-      const voucher = await this.masa.requestVoucher(idevid.masaUrl, rvr);
+      const withCa = this.config.voucherRequestChain !== 'registrar-only';
+      const chain = { registrarCert: this.pki.registrar.cert, ...(withCa ? { domainCa: this.pki.domainCa.cert } : {}) };
+      const rvr = signRegistrarVoucherRequest(this.ctx.crypto, this.pki.registrar.key, chain, pvr, this.ctx.clock.now());
+      const voucher = await this.masa.requestVoucher(masaUrl, rvr);
       // What the device will check, checked here first: it records nothing it would refuse.
-      const v = verifyVoucher(this.ctx.crypto, voucher, { masaAnchors: [manufacturer.masaCa], serialNumber: pvr.serialNumber, nonce: pvr.nonce, at: this.ctx.clock.now() });
-      ensure(equalBytes(v.pinnedDomainCert.der, this.pki.domainCa.cert.der), 'ERR_MASA_REFUSED', 'the voucher pins another domain');
+      const v = verifyVoucher(this.ctx.crypto, voucher, {
+        masaAnchors: [manufacturer.masaCa],
+        serialNumber: pvr.serialNumber,
+        nonce: pvr.nonce,
+        at: this.ctx.clock.now(),
+        idevid,
+        policy: { minimumAssertion: this.config.minimumVoucherAssertion, clockSkewSeconds: this.config.voucherClockSkewSeconds },
+      });
+      // The voucher pins our domain CA, or our registrar certificate when that alone is what we sent.
+      const pinsUs = equalBytes(v.pinnedDomainCert.der, this.pki.domainCa.cert.der) || (!withCa && equalBytes(v.pinnedDomainCert.der, this.pki.registrar.cert.der));
+      ensure(pinsUs, 'ERR_MASA_REFUSED', 'the voucher pins another domain');
       const at = this.ctx.clock.now();
       await this.db.transaction().execute(async (trx) => {
         const values = { idevid_der: idevid.der, manufacturer: idevid.issuer, state: 'vouched' as const, nonce: pvr.nonce, voucher_at: at.toISOString(), authenticated_at: null, updated_at: at.toISOString() };
@@ -107,7 +123,8 @@ export class Registrar {
   async declaration(ch: ChannelContext): Promise<string[]> {
     return this.#audited(ch, 'declaration', OnboardingStep.DeclarationDelivered, async ({ db, setSerial }) => {
       const device = await this.#session(db, ch, EST_STATES, setSerial);
-      return this.declarations.chainFor(device.serial, device.idevid.masaUrl, this.manufacturers.ofVerifiedBirthCertificate(device.idevid));
+      const masaUrl = device.idevid.masaUrl === undefined ? undefined : normaliseMasaUrl(device.idevid.masaUrl);
+      return this.declarations.chainFor(device.serial, masaUrl, this.manufacturers.ofVerifiedBirthCertificate(device.idevid));
     });
   }
 
@@ -161,7 +178,7 @@ export class Registrar {
    * A key certified before, for any device, or any device's birth key, is ERR_CSR_KEY.
    */
   async simpleEnroll(ch: ChannelContext, body: string): Promise<Certificate> {
-    return this.#audited(ch, 'simpleenroll', OnboardingStep.Provisioning, async ({ db, setSerial }) => {
+    const cert = await this.#audited(ch, 'simpleenroll', OnboardingStep.Provisioning, async ({ db, setSerial }) => {
       const device = await this.#session(db, ch, EST_STATES, setSerial);
       const csr = verifyCsr(this.ctx.crypto, decodeCsrBody(body));
       await this.#recordBirthKey(db, device.serial, device.idevid);
@@ -171,6 +188,8 @@ export class Registrar {
       await db.updateTable('net_devices').set({ state: 'provisioned', ldevid_serial: cert.serial, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', device.serial).execute();
       return cert;
     }, { transactional: true, detail: (c) => ({ ldevid: c.serial }) });
+    this.#issued(ch).ldevid = cert.serial;
+    return cert;
   }
 
   /**
@@ -205,6 +224,7 @@ export class Registrar {
       await db.updateTable('net_devices').set({ psk_id: p.id, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', device.serial).execute();
       return p;
     }, { transactional: true, detail: (p) => ({ psk: p.id }) });
+    this.#issued(ch).psk = issued.id;
     return { ssid: this.config.ssid, psk: issued.psk };
   }
 
@@ -221,10 +241,15 @@ export class Registrar {
     return this.#audited(ch, 'enrollstatus', undefined, async ({ db, setSerial }) => {
       const ldevid = await this.#currentLdevid(db, ch);
       if (ldevid) via = 'ldevid';
-      const device = ldevid ? await this.#device(db, ldevid.device, setSerial) : await this.#session(db, ch, ALL_STATES, setSerial);
+      const session = ldevid ? undefined : await this.#session(db, ch, ALL_STATES, setSerial);
+      const device = session ?? await this.#device(db, ldevid!.device, setSerial);
       report = parseStatus(json);
       const at = this.ctx.clock.now().toISOString();
       if (report.status) {
+        // Over the onboarding connection, success speaks for what was issued on it: when another
+        // copy of the device has since been issued newer credentials, these are revoked or
+        // retired, and the device must not keep them (it stores only what this accepts).
+        if (session) this.#ensureIssuedHereAreCurrent(ch, session);
         if (device.state === 'onboarded') return; // a repeated success report: nothing changes
         ensure(device.state === 'provisioned', 'ERR_REGISTRAR_SEQUENCE', `the device is ${device.state}`);
         await db.updateTable('net_devices').set({ state: 'onboarded', onboarded_at: at, onboardings: device.onboardings + 1, nonce: null, updated_at: at }).where('serial', '=', device.serial).execute();
@@ -232,6 +257,19 @@ export class Registrar {
         await db.updateTable('net_devices').set({ state: 'failed', updated_at: at }).where('serial', '=', device.serial).execute();
       }
     }, { transactional: true, outcome: () => (report?.status === false ? 'error' : 'ok'), detail: () => ({ ...statusDetail(report), via }) });
+  }
+
+  /** What was issued on this connection (the LDevID and PSK of this onboarding). */
+  #issued(ch: ChannelContext): { ldevid?: string; psk?: string } {
+    let issued = this.#issuedOn.get(ch.connection);
+    if (!issued) this.#issuedOn.set(ch.connection, (issued = {}));
+    return issued;
+  }
+
+  #ensureIssuedHereAreCurrent(ch: ChannelContext, device: { ldevidSerial: string | null; pskId: string | null }): void {
+    const issued = this.#issuedOn.get(ch.connection);
+    ensure(issued?.ldevid !== undefined && issued.ldevid === device.ldevidSerial, 'ERR_REGISTRAR_SEQUENCE', 'the LDevID issued on this connection is not the device\'s current one');
+    ensure(issued.psk === undefined || issued.psk === device.pskId, 'ERR_REGISTRAR_SEQUENCE', 'the PSK issued on this connection is not the device\'s current one');
   }
 
   /** The LDevID on the channel, if it is a current one of ours. */
@@ -302,10 +340,10 @@ export class Registrar {
     if (!idevid) throw new AirlockError('ERR_IDEVID_MISSING');
     setSerial(idevid.subjectSerialNumber);
     const row = idevid.subjectSerialNumber === undefined ? undefined
-      : await db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings']).where('serial', '=', idevid.subjectSerialNumber).executeTakeFirst();
+      : await db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id']).where('serial', '=', idevid.subjectSerialNumber).executeTakeFirst();
     if (!row || !equalBytes(new Uint8Array(row.idevid_der), idevid.der)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no voucher was issued to this device');
     if (!states.includes(row.state)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${row.state}`);
-    return { serial: row.serial, idevid, nonce: row.nonce, onboardings: row.onboardings, state: row.state };
+    return { serial: row.serial, idevid, nonce: row.nonce, onboardings: row.onboardings, state: row.state, ldevidSerial: row.ldevid_serial, pskId: row.psk_id };
   }
 
   /**

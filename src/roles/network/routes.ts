@@ -12,7 +12,7 @@ import type { ChannelContext } from './registrar.js';
 import type { Network } from './index.js';
 
 function channel(req: FastifyRequest): ChannelContext {
-  return { clientCert: clientCertificate(req), exporter: (label, length) => channelBinding(req, label, length), peer: req.ip };
+  return { clientCert: clientCertificate(req), exporter: (label, length) => channelBinding(req, label, length), peer: req.ip, connection: req.raw.socket };
 }
 
 export function registrarRoutes(app: FastifyInstance, n: Network): void {
