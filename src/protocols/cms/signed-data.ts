@@ -19,7 +19,9 @@ import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { p1363ToDer } from '../x509/ecdsa.js';
 
 export const OID_SIGNED_DATA = '1.2.840.113549.1.7.2';
-export const OID_DATA = '1.2.840.113549.1.7.1';
+export const OID_DATA_CONTENT = '1.2.840.113549.1.7.1';
+/** id-ct-animaJSONVoucher (RFC 8366 section 8.3). */
+export const ID_CT_ANIMA_JSON_VOUCHER = '1.2.840.113549.1.9.16.1.40';
 const OID_CONTENT_TYPE = '1.2.840.113549.1.9.3';
 const OID_MESSAGE_DIGEST = '1.2.840.113549.1.9.4';
 const OID_SIGNING_TIME = '1.2.840.113549.1.9.5';
@@ -107,7 +109,7 @@ export function signSignedData(crypto: Crypto, key: PrivateKeyHandle, input: Sig
   encap.eContent = new asn1js.OctetString({ valueHex: new Uint8Array(input.content) });
   const signedData = new pkijs.SignedData({
     // RFC 5652 section 5.1: version 3 when eContentType is not id-data.
-    version: input.eContentType === OID_DATA ? 1 : 3,
+    version: input.eContentType === OID_DATA_CONTENT ? 1 : 3,
     digestAlgorithms: [new pkijs.AlgorithmIdentifier({ algorithmId: OID_SHA256 })],
     encapContentInfo: encap,
     certificates: certs,
