@@ -3,7 +3,7 @@
  * and ietf-voucher-request@2025-12-18; test/fixtures/interop/vouchers/*.sid) to the JSON form
  * of RFC 8366bis, for the leaves Airlock reads. Member keys inside the container are SID
  * deltas (RFC 9254 section 3.2). The older fountain encoding (container 1001100 / 1001154,
- * from early constrained-voucher drafts) is read too, for the leaves its files use.
+ * from early constrained-voucher drafts), and the 2018 one (60200), are read too, for the leaves its files use.
  * Unknown members are kept under `sid:<number>`; binary values become base64 (RFC 7951
  * section 6.6), CBOR dates (tag 1) RFC 3339 strings.
  */
@@ -27,6 +27,8 @@ const SCHEMES = new Map<number, Scheme>([
   // Pre-SID-file numbering (AnimaGUS-minerva/fountain spec/files).
   [1001100, { kind: 'voucher', module: 'ietf-voucher:voucher', leaves: { 5: 'assertion', 6: 'created-on', 11: 'nonce', 12: 'pinned-domain-cert', 14: 'serial-number' } }],
   [1001154, { kind: 'voucher-request', module: 'ietf-voucher-request:voucher', leaves: { 1: 'assertion', 2: 'created-on', 7: 'nonce', 10: 'serial-number', 11: 'prior-signed-voucher-request', 12: 'proximity-registrar-cert' } }],
+  // Older still (fountain vr_*.cwt, 2018): container 60200, negative deltas.
+  [60200, { kind: 'voucher-request', module: 'ietf-voucher-request:voucher', leaves: { [-99]: 'assertion', [-98]: 'created-on', [-93]: 'nonce', [-89]: 'serial-number', [-88]: 'proximity-registrar-cert' } }],
 ]);
 
 export interface CborVoucher {
