@@ -154,6 +154,10 @@ export function decodeSignedData(der: Uint8Array): DecodedSignedData {
   const signer = findSigner(si, certificates);
   if (!signer) throw new AirlockError(MALFORMED, 'the signer certificate is not in the SignedData');
 
+  // RFC 5652 section 5.1: digestAlgorithms lists the signers' digest algorithms.
+  if (!signedData.digestAlgorithms.some((a) => a.algorithmId === si.digestAlgorithm.algorithmId)) {
+    throw new AirlockError(MALFORMED, 'the signer\'s digest algorithm is not in digestAlgorithms');
+  }
   const digest = DIGESTS[si.digestAlgorithm.algorithmId];
   if (!digest) throw new AirlockError(MALFORMED, `digest algorithm ${si.digestAlgorithm.algorithmId}`);
   const sigAlg = SIGNATURES[si.signatureAlgorithm.algorithmId];
