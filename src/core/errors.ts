@@ -13,6 +13,11 @@ export const ErrorCodes = {
   ERR_JWS_MALFORMED: 'the JWS is not well-formed',
   ERR_JWS_ALGORITHM: 'the JWS algorithm is not accepted',
   ERR_JWS_SIGNATURE: 'the JWS signature does not verify',
+  // CMS and COSE signed objects
+  ERR_CMS_MALFORMED: 'the CMS SignedData is not well-formed',
+  ERR_CMS_SIGNATURE: 'the CMS signature does not verify',
+  ERR_COSE_MALFORMED: 'the COSE_Sign1 object is not well-formed',
+  ERR_COSE_SIGNATURE: 'the COSE signature does not verify',
   // Certificates
   ERR_CERT_MALFORMED: 'the certificate cannot be parsed',
   ERR_CERT_UNTRUSTED: 'the certificate does not chain to a trust anchor',
@@ -25,6 +30,7 @@ export const ErrorCodes = {
   ERR_IDEVID_INVALID: 'the birth certificate lacks a required field',
   // Vouchers and voucher requests
   ERR_VOUCHER_MALFORMED: 'the voucher does not match its schema',
+  ERR_VOUCHER_FORMAT: 'the voucher format is not supported here',
   ERR_VOUCHER_SIGNER_UNTRUSTED: 'the voucher is not signed by the manufacturer',
   ERR_VOUCHER_SERIAL_MISMATCH: 'the voucher is for another device',
   ERR_VOUCHER_NONCE_MISMATCH: 'the voucher does not carry this request\'s nonce',

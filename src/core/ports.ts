@@ -18,6 +18,9 @@ export interface PrivateKeyHandle {
   readonly spki: Uint8Array;
 }
 
+/** The hash functions the signed formats name (CMS digestAlgorithm, COSE alg). */
+export type HashName = 'sha256' | 'sha384' | 'sha512';
+
 /**
  * The cryptographic primitives the protocols need. Signatures are ECDSA P-256 with SHA-256
  * in the IEEE P1363 form (r || s) that JWS uses, unless `der` is asked for.
@@ -32,12 +35,14 @@ export interface Crypto extends Random {
    * algorithm (RSA included): the general path, for certificates not signed with ES256.
    */
   verifyCertificateSignature(certDer: Uint8Array, issuerSpki: Uint8Array): boolean;
+  digest(hash: HashName, data: Uint8Array): Uint8Array;
   /**
-   * True when `signature` over `data` verifies with the key `spki` (ECDSA on any curve
-   * node:crypto knows, RSA PKCS#1 v1.5), with `hash`. ECDSA signatures are DER unless
-   * `encoding` is 'p1363'. The general path: PKCS#10 requests with P-384 or RSA keys.
+   * The general signature check, for artifacts written by others (CMS and COSE vouchers):
+   * ECDSA on any named curve the platform knows, or RSA PKCS#1 v1.5, with `hash` over `data`.
+   * An ECDSA `signature` is DER (CMS) or r || s (COSE, JWS) as `encoding` says; for RSA the
+   * encoding is ignored. ECDSA signatures are DER unless `encoding` is 'p1363'. False for a key it cannot use.
    */
-  verifySignature(spki: Uint8Array, hash: 'sha256' | 'sha384' | 'sha512', data: Uint8Array, signature: Uint8Array, encoding?: 'p1363' | 'der'): boolean;
+  verifySignature(spki: Uint8Array, hash: HashName, data: Uint8Array, signature: Uint8Array, encoding?: 'der' | 'p1363'): boolean;
 }
 
 export const systemClock: Clock = { now: () => new Date() };

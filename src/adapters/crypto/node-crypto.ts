@@ -4,7 +4,7 @@
  * and signer keys are verified against on every onboarding.
  */
 import * as nodeCrypto from 'node:crypto';
-import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
+import type { Crypto, HashName, PrivateKeyHandle } from '../../core/ports.js';
 import { toPem } from '../../core/bytes.js';
 import { jwkFromPkcs8, jwkFromSpki, pkcs8FromJwk, spkiFromJwk } from './p256-encoding.js';
 
@@ -63,14 +63,18 @@ export class NodeCrypto implements Crypto {
     }
   }
 
-  verifySignature(spki: Uint8Array, hash: 'sha256' | 'sha384' | 'sha512', data: Uint8Array, signature: Uint8Array, encoding: 'p1363' | 'der' = 'der'): boolean {
+  digest(hash: HashName, data: Uint8Array): Uint8Array {
+    return new Uint8Array(nodeCrypto.createHash(hash).update(data).digest());
+  }
+
+  verifySignature(spki: Uint8Array, hash: HashName, data: Uint8Array, signature: Uint8Array, encoding: 'der' | 'p1363' = 'der'): boolean {
+    if (hash !== 'sha256' && hash !== 'sha384' && hash !== 'sha512') return false;
     const entry = this.#publicKey(spki);
     if (!entry) return false;
+    const type = entry.key.asymmetricKeyType;
+    if (type !== 'ec' && type !== 'rsa') return false;
     try {
-      const type = entry.key.asymmetricKeyType;
-      if (type === 'ec') return nodeCrypto.verify(hash, data, { key: entry.key, dsaEncoding: encoding === 'der' ? 'der' : P1363 }, signature);
-      if (type === 'rsa') return nodeCrypto.verify(hash, data, { key: entry.key, padding: nodeCrypto.constants.RSA_PKCS1_PADDING }, signature);
-      return false;
+      return nodeCrypto.verify(hash, data, type === 'ec' ? { key: entry.key, dsaEncoding: encoding === 'der' ? 'der' : P1363 } : entry.key, signature);
     } catch {
       return false;
     }

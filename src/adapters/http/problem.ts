@@ -9,6 +9,7 @@ export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 const status: Partial<Record<ErrorCode, number>> = {
   ERR_INPUT_TOO_LARGE: 413,
   ERR_INPUT_MEDIA_TYPE: 415,
+  ERR_VOUCHER_FORMAT: 406,
   ERR_IDEVID_MISSING: 401,
   ERR_IDEVID_UNTRUSTED: 403,
   ERR_IDEVID_MISMATCH: 403,
