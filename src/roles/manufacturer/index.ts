@@ -68,7 +68,7 @@ export class Manufacturer {
   }
 
   async serve(port: number, host = '127.0.0.1'): Promise<string> {
-    const app = createHttpsServer({ key: this.pki.tls.key, certChain: [this.pki.tls.cert, this.pki.root.cert], requestClientCert: false, logger: this.ctx.logger });
+    const app = createHttpsServer({ key: this.pki.tls.key, certChain: [this.pki.tls.cert, this.pki.root.cert], requestClientCert: true, logger: this.ctx.logger });
     manufacturerRoutes(app, this);
     const { url } = await listen(app, port, host);
     this.server = app;
