@@ -9,6 +9,7 @@ import { Pool } from 'undici';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { PROBLEM_MEDIA_TYPE, fromProblem } from './problem.js';
 import { DeclarationReply, parseJson } from '../../protocols/airlock/messages.js';
+import { parseAuditLog, type AuditLog } from '../../protocols/brski/audit-log.js';
 import { DECLARATION_READ_HEADER } from '../../protocols/declaration/read-request.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
 import type { PrivateKeyHandle } from '../../core/ports.js';
@@ -22,6 +23,8 @@ export interface MasaClient {
    * authenticated by the client certificate, or by `readRequest` (protocols/declaration/read-request.ts).
    */
   fetchDeclarationChain(masaUrl: string, serial: string, opts?: { readRequest?: string }): Promise<string[]>;
+  /** RFC 8995 section 5.8: the device's audit log, for the registrar voucher request sent for it. */
+  requestAuditLog?(masaUrl: string, registrarVoucherRequest: string): Promise<AuditLog>;
   /** Sends an owner's signed ownership request; returns the new declaration chain. */
   sendOwnershipRequest(manufacturerUrl: string, serial: string, request: string): Promise<string[]>;
   close(): Promise<void>;
@@ -45,6 +48,10 @@ export class HttpMasaClient implements MasaClient {
   async fetchDeclarationChain(masaUrl: string, serial: string, opts: { readRequest?: string } = {}): Promise<string[]> {
     const headers: Record<string, string> = opts.readRequest ? { [DECLARATION_READ_HEADER]: opts.readRequest } : {};
     return chainOf(await this.#call(masaUrl, 'GET', `/declarations/${encodeURIComponent(serial)}`, undefined, undefined, headers));
+  }
+
+  async requestAuditLog(masaUrl: string, rvr: string): Promise<AuditLog> {
+    return parseAuditLog(await this.#call(masaUrl, 'POST', '/.well-known/brski/requestauditlog', rvr, 'application/voucher-jws+json'));
   }
 
   async sendOwnershipRequest(manufacturerUrl: string, serial: string, request: string): Promise<string[]> {

@@ -14,6 +14,7 @@ import { mayOnboard } from '../../protocols/declaration/verify.js';
 import type { RoleContext } from '../shared/context.js';
 import type { DeclarationService } from './declarations.js';
 import type { ManufacturerPki } from './pki.js';
+import type { MasaAuditLog } from './audit-log.js';
 
 export class Masa {
   constructor(
@@ -22,6 +23,8 @@ export class Masa {
     private readonly pki: ManufacturerPki,
     private readonly declarations: DeclarationService,
     private readonly voucherLifetimeSeconds: number,
+    /** RFC 8995 section 5.8: where issued vouchers are logged (audit-log.ts). */
+    private readonly auditLog?: MasaAuditLog,
   ) {}
 
   async requestVoucher(registrarVoucherRequest: string, peer: string): Promise<string> {
@@ -48,6 +51,7 @@ export class Masa {
         const seen = await trx.insertInto('masa_nonces').values({ serial: serial!, nonce: rvr.nonce, seen_at: at.toISOString() }).onConflict((oc) => oc.doNothing()).executeTakeFirst();
         if (seen.numInsertedOrUpdatedRows === 0n) throw new AirlockError('ERR_VOUCHER_REQUEST_REPLAYED', `serial ${serial}`);
         await this.#audit(trx, at, peer, serial!, 'ok', undefined, { owner: registrarOwner!, declaration: latest.body.sequence });
+        await this.auditLog?.record(trx, { serial: serial!, at, domainCa: rvr.domainCa, nonce: rvr.nonce, assertion: 'logged' });
       });
       return voucher;
     } catch (e) {

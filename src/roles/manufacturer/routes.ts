@@ -8,12 +8,19 @@ import { textBody } from '../../adapters/http/server.js';
 import { clientCertificateChain } from '../../adapters/http/peer-chain.js';
 import { DECLARATION_READ_HEADER, partyOfRegistrarChain, verifyDeclarationReadRequest } from '../../protocols/declaration/read-request.js';
 import { VOUCHER_JWS_MEDIA_TYPE } from '../../protocols/voucher/schema.js';
+import { AUDIT_LOG_MEDIA_TYPE } from '../../protocols/brski/audit-log.js';
 import type { Manufacturer } from './index.js';
 
 export function manufacturerRoutes(app: FastifyInstance, m: Manufacturer): void {
   app.post('/.well-known/brski/requestvoucher', async (req, reply) => {
     const voucher = await m.masa.requestVoucher(textBody(req, VOUCHER_JWS_MEDIA_TYPE), req.ip);
     return reply.type(VOUCHER_JWS_MEDIA_TYPE).send(voucher);
+  });
+
+  // RFC 8995 section 5.8: the registrar voucher request in, the device's audit log out.
+  app.post('/.well-known/brski/requestauditlog', async (req, reply) => {
+    const log = await m.auditLog.forRequest(textBody(req, VOUCHER_JWS_MEDIA_TYPE), req.ip);
+    return reply.type(AUDIT_LOG_MEDIA_TYPE).send(JSON.stringify(log));
   });
 
   // Only the owner's registrar and authorized onboarders may read a chain (read-request.ts):

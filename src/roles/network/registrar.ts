@@ -17,6 +17,7 @@ import { signRegistrarVoucherRequest } from '../../protocols/voucher/registrar-v
 import { verifyVoucher } from '../../protocols/voucher/voucher.js';
 import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, StatusTelemetry, verifyVoucherStatus } from '../../protocols/brski/status.js';
 import { decodeCsrBody, verifyCsr } from '../../protocols/est/csr.js';
+import { domainIdOf, otherDomains } from '../../protocols/brski/audit-log.js';
 import type { RoleContext } from '../shared/context.js';
 import type { CredentialIssuer } from './credentials.js';
 import type { NetworkDeclarations } from './declarations.js';
@@ -80,6 +81,7 @@ export class Registrar {
           { serial: pvr.serialNumber, step: OnboardingStep.TrustedIntroduction, action: 'voucher issued by the MASA and delivered', outcome: 'ok' },
         ], at, trx);
       });
+      await this.#recordMasaAuditLog(idevid.masaUrl, rvr, pvr.serialNumber);
       return voucher;
     }, { recordSuccess: false });
   }
@@ -173,6 +175,27 @@ export class Registrar {
         : { state: 'failed' as const, updated_at: at };
       await db.updateTable('net_devices').set(update).where('serial', '=', device.serial).execute();
     }, { transactional: true });
+  }
+
+  /**
+   * RFC 8995 section 5.8.3: after a voucher, the MASA's audit log of the device, into its audit
+   * trail; every other domain that claimed the device is a warning. Informational: a MASA
+   * without the log, or one that fails, is recorded and does not stop the onboarding.
+   */
+  async #recordMasaAuditLog(masaUrl: string, rvr: string, serial: string): Promise<void> {
+    if (!this.masa.requestAuditLog) return;
+    const step = OnboardingStep.TrustedIntroduction;
+    try {
+      const log = await this.masa.requestAuditLog(masaUrl, rvr);
+      const own = domainIdOf(this.ctx.crypto, this.pki.domainCa.cert);
+      const others = otherDomains(log, own);
+      await this.inventory.record([
+        { serial, step, action: 'masa audit log', outcome: 'ok', detail: { vouchers: log.events.length, otherDomains: others.length, truncated: JSON.stringify(log.truncation ?? {}) } },
+        ...others.map((d) => ({ serial, step, action: 'masa audit log: the device was claimed by another domain', outcome: 'warning' as const, detail: { domainID: d.domainID, lastClaimed: d.lastClaimed, vouchers: d.vouchers } })),
+      ], this.ctx.clock.now());
+    } catch (e) {
+      await this.inventory.record({ serial, step, action: 'masa audit log', outcome: 'error', code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' }, this.ctx.clock.now());
+    }
   }
 
   /** The birth certificate on the channel, from a manufacturer this network trusts. */
