@@ -7,8 +7,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Network } from '../../src/roles/network/index.js';
 import { loadKek } from '../../src/adapters/crypto/kek.js';
-import { HttpMasaClient, type MasaClient } from '../../src/adapters/http/masa-client.js';
-import { toPem } from '../../src/core/bytes.js';
+import type { MasaClient } from '../../src/adapters/http/masa-client.js';
 import { domainIdOf, buildAuditLog } from '../../src/protocols/brski/audit-log.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 
