@@ -17,7 +17,7 @@ import { DeviceAgent, type OnboardingReport } from './device/agent.js';
 import type { RoleContext } from './shared/context.js';
 import type { ManufacturerConfig } from './manufacturer/defaults.js';
 import type { NetworkConfig } from './network/defaults.js';
-import type { ManufacturerTrust } from './shared/trust.js';
+import type { AnyManufacturerTrust } from './shared/trust.js';
 
 export interface SystemOptions {
   dataDir: string;
@@ -49,7 +49,7 @@ export async function openManufacturer(ctx: RoleContext, dataDir: string, config
 }
 
 /** The network role over `<dataDir>/network.db`; its key from AIRLOCK_NETWORK_KEK or `<dataDir>/keys/network.kek`. */
-export async function openNetwork(ctx: RoleContext, dataDir: string, manufacturers: ManufacturerTrust[], config?: Partial<NetworkConfig>): Promise<Network> {
+export async function openNetwork(ctx: RoleContext, dataDir: string, manufacturers: AnyManufacturerTrust[], config?: Partial<NetworkConfig>): Promise<Network> {
   const kek = loadKek({ envVar: 'AIRLOCK_NETWORK_KEK', file: path.join(dataDir, 'keys', 'network.kek') });
   if (kek.origin === 'file') ctx.logger.warn('network: the key-encryption key is a file beside the data (development default); set AIRLOCK_NETWORK_KEK in production');
   return Network.open({ ctx, databaseFile: path.join(dataDir, 'network.db'), kek: kek.kek, manufacturers, config });

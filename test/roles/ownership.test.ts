@@ -37,7 +37,13 @@ describe('ownership and authorized onboarders', () => {
   it('refuses a change from anyone but the owner, and applies the owner\'s', async () => {
     const { serial } = await sys.newDevice();
     const before = await sys.manufacturer.declarations.chain(serial);
-    await expect(other.changeDeclaration(sys.manufacturerUrl, { op: 'add-onboarder', 'serial-number': serial, party: other.owner })).rejects.toMatchObject({ code: 'ERR_DECLARATION_FORBIDDEN' });
+    // Another network cannot even read the chain (declarations-privacy.test.ts) ...
+    await expect(other.changeDeclaration(sys.manufacturerUrl, { op: 'add-onboarder', 'serial-number': serial, party: other.owner })).rejects.toMatchObject({ code: 'ERR_DECLARATION_NOT_FOUND' });
+    // ... and a request it signs anyway, naming the right declaration, is refused.
+    const forged = signOwnershipRequest(sys.ctx.crypto, other.pki.registrar.key, { signer: other.pki.registrar.cert, ownerCa: other.pki.domainCa.cert }, {
+      op: 'add-onboarder', 'serial-number': serial, party: other.owner, previous: (await sys.manufacturer.declarations.latest(serial))!.hash, 'created-on': new Date().toISOString(),
+    });
+    await expect(other.masa.sendOwnershipRequest(sys.manufacturerUrl, serial, forged)).rejects.toMatchObject({ code: 'ERR_DECLARATION_FORBIDDEN' });
     expect(await sys.manufacturer.declarations.chain(serial)).toEqual(before);
 
     const chain = await sys.network.changeDeclaration(sys.manufacturerUrl, { op: 'add-onboarder', 'serial-number': serial, party: other.owner });

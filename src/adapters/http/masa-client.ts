@@ -1,16 +1,30 @@
 /**
  * The registrar's client for MASAs (RFC 8995 section 5.4): TLS to the MASA URL named in the
  * device's IDevID, authenticated against the manufacturer trust anchors the network
- * installed and the URL's host name, with one keep-alive pool per MASA origin.
+ * installed and the URL's host name, with one keep-alive pool per MASA origin. When given
+ * the registrar's certificate and key, it presents them as its TLS client certificate
+ * (section 5.4 allows it; the manufacturer shows declarations only to parties it can name).
  */
 import { Pool } from 'undici';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { PROBLEM_MEDIA_TYPE, fromProblem } from './problem.js';
 import { DeclarationReply, parseJson } from '../../protocols/airlock/messages.js';
+import { parseAuditLog, type AuditLog } from '../../protocols/brski/audit-log.js';
+import { DECLARATION_READ_HEADER } from '../../protocols/declaration/read-request.js';
+import type { Certificate } from '../../protocols/x509/certificate.js';
+import type { PrivateKeyHandle } from '../../core/ports.js';
+import { toPem } from '../../core/bytes.js';
+import { privateKeyPem } from '../crypto/node-crypto.js';
 
 export interface MasaClient {
   requestVoucher(masaUrl: string, registrarVoucherRequest: string): Promise<string>;
-  fetchDeclarationChain(masaUrl: string, serial: string): Promise<string[]>;
+  /**
+   * A device's declaration chain, readable by its owner and authorized onboarders only:
+   * authenticated by the client certificate, or by `readRequest` (protocols/declaration/read-request.ts).
+   */
+  fetchDeclarationChain(masaUrl: string, serial: string, opts?: { readRequest?: string }): Promise<string[]>;
+  /** RFC 8995 section 5.8: the device's audit log, for the registrar voucher request sent for it. */
+  requestAuditLog?(masaUrl: string, registrarVoucherRequest: string): Promise<AuditLog>;
   /** Sends an owner's signed ownership request; returns the new declaration chain. */
   sendOwnershipRequest(manufacturerUrl: string, serial: string, request: string): Promise<string[]>;
   close(): Promise<void>;
@@ -19,22 +33,32 @@ export interface MasaClient {
 export class HttpMasaClient implements MasaClient {
   readonly #pools = new Map<string, Pool>();
 
-  constructor(private readonly trustAnchorsPem: string) {}
+  readonly #clientCert: { cert: string; key: string } | undefined;
+
+  /** `clientAuth`: the registrar's key and its certificate chain (leaf first, then its CA). */
+  constructor(private readonly trustAnchorsPem: string, clientAuth?: { key: PrivateKeyHandle; certChain: readonly Certificate[] }) {
+    this.#clientCert = clientAuth ? { cert: clientAuth.certChain.map((c) => toPem('CERTIFICATE', c.der)).join(''), key: privateKeyPem(clientAuth.key) } : undefined;
+  }
 
   async requestVoucher(masaUrl: string, rvr: string): Promise<string> {
     const body = await this.#call(masaUrl, 'POST', '/.well-known/brski/requestvoucher', rvr, 'application/voucher-jws+json');
     return body;
   }
 
-  async fetchDeclarationChain(masaUrl: string, serial: string): Promise<string[]> {
-    return chainOf(await this.#call(masaUrl, 'GET', `/declarations/${encodeURIComponent(serial)}`));
+  async fetchDeclarationChain(masaUrl: string, serial: string, opts: { readRequest?: string } = {}): Promise<string[]> {
+    const headers: Record<string, string> = opts.readRequest ? { [DECLARATION_READ_HEADER]: opts.readRequest } : {};
+    return chainOf(await this.#call(masaUrl, 'GET', `/declarations/${encodeURIComponent(serial)}`, undefined, undefined, headers));
+  }
+
+  async requestAuditLog(masaUrl: string, rvr: string): Promise<AuditLog> {
+    return parseAuditLog(await this.#call(masaUrl, 'POST', '/.well-known/brski/requestauditlog', rvr, 'application/voucher-jws+json'));
   }
 
   async sendOwnershipRequest(manufacturerUrl: string, serial: string, request: string): Promise<string[]> {
     return chainOf(await this.#call(manufacturerUrl, 'POST', `/declarations/${encodeURIComponent(serial)}`, request, 'application/jose'));
   }
 
-  async #call(masaUrl: string, method: 'GET' | 'POST', path: string, body?: string, contentType?: string): Promise<string> {
+  async #call(masaUrl: string, method: 'GET' | 'POST', path: string, body?: string, contentType?: string, extraHeaders: Record<string, string> = {}): Promise<string> {
     let origin: string;
     try {
       const u = new URL(masaUrl);
@@ -45,11 +69,11 @@ export class HttpMasaClient implements MasaClient {
     }
     let pool = this.#pools.get(origin);
     if (!pool) {
-      pool = new Pool(origin, { connections: 8, pipelining: 1, connect: { ca: this.trustAnchorsPem, rejectUnauthorized: true, minVersion: 'TLSv1.3' } });
+      pool = new Pool(origin, { connections: 8, pipelining: 1, connect: { ca: this.trustAnchorsPem, rejectUnauthorized: true, minVersion: 'TLSv1.3', ...this.#clientCert } });
       this.#pools.set(origin, pool);
     }
     try {
-      const res = await pool.request({ method, path, body, headers: contentType ? { 'content-type': contentType } : {} });
+      const res = await pool.request({ method, path, body, headers: { ...extraHeaders, ...(contentType ? { 'content-type': contentType } : {}) } });
       const text = await res.body.text();
       if (res.statusCode >= 200 && res.statusCode < 300) return text;
       const ct = String(res.headers['content-type'] ?? '');

@@ -38,6 +38,7 @@ export interface ManufacturerDb {
   mfg_declarations: { serial: string; sequence: number; jws: string; hash: string; owner_id: string; issued_on: string };
   masa_nonces: { serial: string; nonce: string; seen_at: string };
   masa_audit: AuditTable;
+  masa_vouchers: { id: Generated<number>; serial: string; issued_at: string; domain_id: string; owner_id: string; nonce: string | null; assertion: string };
 }
 
 export type DeviceState = 'vouched' | 'authenticated' | 'provisioned' | 'onboarded' | 'failed' | 'decommissioned';

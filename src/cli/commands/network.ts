@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
 import { createLogger, silentLogger } from '../../adapters/log/logger.js';
-import { decodeTrustFile } from '../../roles/shared/trust.js';
+import { decodeAnyTrustFile } from '../../roles/shared/trust.js';
 import { systemClock } from '../../core/ports.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Manufacturer } from '../../roles/manufacturer/index.js';
@@ -52,7 +52,7 @@ export function networkCommand(program: Command): void {
   net
     .command('serve')
     .description("run the network role alone: the registrar (BRSKI + EST), trusting the manufacturers named by --trust")
-    .requiredOption('--trust <files...>', 'manufacturer trust files (`airlock manufacturer trust-bundle`)')
+    .requiredOption('--trust <files...>', 'manufacturer trust files (`airlock manufacturer trust-bundle`, or airlock-foreign-manufacturer/1: docs/DESIGN.md)')
     .option('--data-dir <dir>', 'where its database and keys live', './data')
     .option('--port <port>', 'HTTPS port', '8444')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
@@ -61,7 +61,7 @@ export function networkCommand(program: Command): void {
     .action(async (o: { trust: string[]; dataDir: string; port: string; host: string; owner?: string; ssid?: string }) => {
       try {
         const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger() };
-        const trusts = o.trust.map((f) => decodeTrustFile(ctx.crypto, readJsonFile(f), ctx.clock.now()));
+        const trusts = o.trust.map((f) => decodeAnyTrustFile(ctx.crypto, readJsonFile(f), ctx.clock.now()));
         const dir = path.resolve(o.dataDir);
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         const n = await openNetwork(ctx, dir, trusts, { ...(o.owner ? { ownerName: o.owner } : {}), ...(o.ssid ? { ssid: o.ssid } : {}) });

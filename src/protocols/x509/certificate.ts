@@ -200,3 +200,48 @@ export function parseCertificateBase64(b64: string): Certificate {
   if (!der) throw new AirlockError(CODE, 'not base64');
   return parseCertificate(der);
 }
+
+/** X.520 commonName. */
+const COMMON_NAME = '2.5.4.3';
+/** RFC 4108 section 5: id-on-hardwareModuleName. */
+export const ID_ON_HARDWARE_MODULE_NAME = '1.3.6.1.5.5.7.8.4';
+
+/** The subject's first commonName (2.5.4.3), if any: where some vendors put a device's serial. */
+export function subjectCommonName(cert: Certificate): string | undefined {
+  return readName({ tag: Tag.SEQUENCE, value: new DerReader(cert.subjectDer, CODE).read(Tag.SEQUENCE).value, raw: cert.subjectDer }).attributes.get(COMMON_NAME);
+}
+
+/** RFC 4108 section 5 HardwareModuleName: the module type and its serial number (octets). */
+export interface HardwareModuleName {
+  readonly hwType: string;
+  readonly hwSerialNum: Uint8Array;
+}
+
+/**
+ * The hardwareModuleName in the subjectAltName otherName (id-on-hardwareModuleName,
+ * 1.3.6.1.5.5.7.8.4; RFC 8995 section 2.3.1 names it as a place for the serial number).
+ * Other otherNames (a vendor's private OID) are not it. Undefined when absent.
+ */
+export function hardwareModuleName(cert: Certificate): HardwareModuleName | undefined {
+  const san = cert.extensions.get(Oid.subjectAltName);
+  if (!san) return undefined;
+  const outer = new DerReader(san, CODE);
+  const names = outer.enter(Tag.SEQUENCE);
+  outer.end();
+  while (!names.done) {
+    const gn = names.read();
+    if (gn.tag !== 0xa0) continue; // [0] otherName; the other GeneralName forms are not it
+    const other = new DerReader(gn.value, CODE);
+    const typeId = decodeOid(other.read(Tag.OID).value);
+    if (typeId !== ID_ON_HARDWARE_MODULE_NAME) continue;
+    const explicit = other.enter(0xa0);
+    other.end();
+    const hmn = explicit.enter(Tag.SEQUENCE);
+    explicit.end();
+    const hwType = decodeOid(hmn.read(Tag.OID).value);
+    const hwSerialNum = hmn.read(Tag.OCTET_STRING).value;
+    hmn.end();
+    return { hwType, hwSerialNum };
+  }
+  return undefined;
+}

@@ -8,6 +8,7 @@ import { AirlockError, ensure } from '../../core/errors.js';
 import type { Party } from '../../core/party.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
 import { decodeCompact, payloadJson } from '../../protocols/jws/compact.js';
+import { mayOnboard } from '../../protocols/declaration/verify.js';
 import { verifyOwnershipRequest } from '../../protocols/declaration/ownership-request.js';
 import { declarationHash, signDeclaration } from '../../protocols/declaration/sign.js';
 import { type DeclarationBody, type DeclarationEvent, type DeclarationExport } from '../../protocols/declaration/schema.js';
@@ -21,6 +22,18 @@ export class DeclarationService {
     private readonly pki: ManufacturerPki,
     readonly manufacturer: Party,
   ) {}
+
+  /**
+   * The chain for one device, for `reader` (a party id, or undefined when the client proved
+   * none): only the current owner and authorized onboarders may read it. Anyone else gets the
+   * very error an unknown serial gets, so that the answer says nothing about the device.
+   */
+  async chainFor(serial: string, reader: string | undefined): Promise<string[]> {
+    const latest = reader === undefined ? undefined : await this.latest(serial);
+    // No serial in the error: the problem body is then byte-identical for every refusal.
+    if (!latest || !mayOnboard(latest.body, reader!)) throw new AirlockError('ERR_DECLARATION_NOT_FOUND');
+    return this.chain(serial);
+  }
 
   /** The chain for one device, oldest first. */
   async chain(serial: string): Promise<string[]> {

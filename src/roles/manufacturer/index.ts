@@ -17,6 +17,7 @@ import { manufacturerDefaults, type ManufacturerConfig } from './defaults.js';
 import { DeclarationService } from './declarations.js';
 import { Factory } from './factory.js';
 import { Masa } from './masa.js';
+import { MasaAuditLog } from './audit-log.js';
 import { openManufacturerPki, type ManufacturerPki } from './pki.js';
 import { manufacturerRoutes } from './routes.js';
 
@@ -39,6 +40,7 @@ export class Manufacturer {
     readonly declarations: DeclarationService,
     readonly factory: Factory,
     readonly masa: Masa,
+    readonly auditLog: MasaAuditLog,
   ) {}
 
   static async open(opts: ManufacturerOptions): Promise<Manufacturer> {
@@ -49,8 +51,9 @@ export class Manufacturer {
     const party: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.root.cert.spki), name: config.name };
     const declarations = new DeclarationService(opts.ctx, store.db, pki, party);
     const factory = new Factory(opts.ctx, store.db, pki, declarations, config);
-    const masa = new Masa(opts.ctx, store.db, pki, declarations, config);
-    return new Manufacturer(opts.ctx, config, store, pki, party, declarations, factory, masa);
+    const auditLog = new MasaAuditLog(opts.ctx, store.db, pki, declarations);
+    const masa = new Masa(opts.ctx, store.db, pki, declarations, config, auditLog);
+    return new Manufacturer(opts.ctx, config, store, pki, party, declarations, factory, masa, auditLog);
   }
 
   get db(): Kysely<ManufacturerDb> {
@@ -68,7 +71,7 @@ export class Manufacturer {
   }
 
   async serve(port: number, host = '127.0.0.1'): Promise<string> {
-    const app = createHttpsServer({ key: this.pki.tls.key, certChain: [this.pki.tls.cert, this.pki.root.cert], requestClientCert: false, logger: this.ctx.logger });
+    const app = createHttpsServer({ key: this.pki.tls.key, certChain: [this.pki.tls.cert, this.pki.root.cert], requestClientCert: true, logger: this.ctx.logger });
     manufacturerRoutes(app, this);
     const { url } = await listen(app, port, host);
     this.server = app;

@@ -26,6 +26,7 @@ import type { ManufacturerPki } from './pki.js';
 import { manufacturerDefaults, type ManufacturerConfig } from './defaults.js';
 
 export type MasaConfig = Pick<ManufacturerConfig, 'voucherLifetimeSeconds' | 'voucherRequestClockSkewSeconds' | 'pinWhenNoCa' | 'requireProximity'>;
+import type { MasaAuditLog } from './audit-log.js';
 
 export class Masa {
   readonly #config: MasaConfig;
@@ -36,6 +37,8 @@ export class Masa {
     private readonly pki: ManufacturerPki,
     private readonly declarations: DeclarationService,
     config: Partial<MasaConfig> = {},
+    /** RFC 8995 section 5.8: where issued vouchers are logged (audit-log.ts). */
+    private readonly auditLog?: MasaAuditLog,
   ) {
     this.#config = { ...manufacturerDefaults, ...config };
   }
@@ -80,6 +83,7 @@ export class Masa {
           assertion,
           pinned: rvr.domainCa ? 'domain-ca' : 'registrar-cert',
         });
+        await this.auditLog?.record(trx, { serial: serial!, at, domainCa: pinned, nonce: rvr.nonce, assertion });
       });
       return voucher;
     } catch (e) {

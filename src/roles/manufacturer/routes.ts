@@ -3,8 +3,12 @@
  * time (report section 5.1.1 step 6, 5.2 step 6).
  */
 import type { FastifyInstance } from 'fastify';
+import { isAirlockError } from '../../core/errors.js';
 import { textBody } from '../../adapters/http/server.js';
+import { clientCertificateChain } from '../../adapters/http/peer-chain.js';
+import { DECLARATION_READ_HEADER, partyOfRegistrarChain, verifyDeclarationReadRequest } from '../../protocols/declaration/read-request.js';
 import { VOUCHER_JWS_MEDIA_TYPE } from '../../protocols/voucher/schema.js';
+import { AUDIT_LOG_MEDIA_TYPE } from '../../protocols/brski/audit-log.js';
 import type { Manufacturer } from './index.js';
 
 export function manufacturerRoutes(app: FastifyInstance, m: Manufacturer): void {
@@ -13,7 +17,33 @@ export function manufacturerRoutes(app: FastifyInstance, m: Manufacturer): void 
     return reply.type(VOUCHER_JWS_MEDIA_TYPE).send(voucher);
   });
 
-  app.get<{ Params: { serial: string } }>('/declarations/:serial', async (req) => ({ chain: await m.declarations.chain(req.params.serial) }));
+  // RFC 8995 section 5.8: the registrar voucher request in, the device's audit log out.
+  app.post('/.well-known/brski/requestauditlog', async (req, reply) => {
+    const log = await m.auditLog.forRequest(textBody(req, VOUCHER_JWS_MEDIA_TYPE), req.ip);
+    return reply.type(AUDIT_LOG_MEDIA_TYPE).send(JSON.stringify(log));
+  });
+
+  // Only the owner's registrar and authorized onboarders may read a chain (read-request.ts):
+  // by TLS client certificate, or by a signed read request in a header. Anyone else, and an
+  // unknown serial, get the same 404.
+  app.get<{ Params: { serial: string } }>('/declarations/:serial', async (req) => {
+    const serial = req.params.serial;
+    const at = m.ctx.clock.now();
+    const attempt = (f: () => string): string | undefined => {
+      try {
+        return f();
+      } catch (e) {
+        if (!isAirlockError(e)) throw e;
+        return undefined;
+      }
+    };
+    const tlsChain = clientCertificateChain(req);
+    const header = req.headers[DECLARATION_READ_HEADER];
+    const reader =
+      (tlsChain.length > 0 ? attempt(() => partyOfRegistrarChain(m.ctx.crypto, tlsChain, at)) : undefined) ??
+      (typeof header === 'string' ? attempt(() => verifyDeclarationReadRequest(m.ctx.crypto, header, { serial, at, maxSkewSeconds: m.config.ownershipRequestSkewSeconds })) : undefined);
+    return { chain: await m.declarations.chainFor(serial, reader) };
+  });
 
   app.post<{ Params: { serial: string } }>('/declarations/:serial', async (req) => {
     const chain = await m.declarations.applyOwnershipRequest(req.params.serial, textBody(req, 'application/jose'), m.config.ownershipRequestSkewSeconds);

@@ -14,7 +14,7 @@ import { networkMigrations } from '../../adapters/store/migrations/network.js';
 import { Sealer } from '../../adapters/crypto/seal.js';
 import { createHttpsServer, listen } from '../../adapters/http/server.js';
 import { HttpMasaClient, type MasaClient } from '../../adapters/http/masa-client.js';
-import type { ManufacturerTrust } from '../shared/trust.js';
+import { masaTlsAnchors, type AnyManufacturerTrust } from '../shared/trust.js';
 import { TrustedManufacturers } from './manufacturers.js';
 import { encodeCertsOnly } from '../../protocols/est/certs-only.js';
 import { signOwnershipRequest, type OwnershipOp } from '../../protocols/declaration/ownership-request.js';
@@ -32,7 +32,7 @@ export interface NetworkOptions {
   databaseFile: string;
   kek: Uint8Array;
   /** The manufacturers this network trusts (their trust bundles). */
-  manufacturers: ManufacturerTrust[];
+  manufacturers: AnyManufacturerTrust[];
   config?: Partial<NetworkConfig>;
   /** Replaces the HTTPS MASA client (a test can wire an attacker's MASA here). */
   masaClient?: MasaClient;
@@ -65,7 +65,8 @@ export class Network {
     const pki = await openNetworkPki(opts.ctx.crypto, new KeyRing(store.db, 'net_keys', sealer), config.ownerName, config.hostnames, opts.ctx.clock.now());
     const owner: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.domainCa.cert.spki), name: config.ownerName };
     const manufacturers = new TrustedManufacturers(opts.ctx.crypto, [...opts.manufacturers]);
-    const masa = opts.masaClient ?? new HttpMasaClient(opts.manufacturers.map((m) => toPem('CERTIFICATE', m.root.der)).join(''));
+    // The registrar's certificate authenticates this network to manufacturers (declarations, audit log).
+    const masa = opts.masaClient ?? new HttpMasaClient(masaTlsAnchors(opts.manufacturers).map((c) => toPem('CERTIFICATE', c.der)).join(''), { key: pki.registrar.key, certChain: [pki.registrar.cert, pki.domainCa.cert] });
     const declarations = new NetworkDeclarations(opts.ctx, store.db, manufacturers, masa, config.realtimeDeclarations);
     const credentials = new CredentialIssuer(opts.ctx, store.db, pki, sealer, { ownerName: config.ownerName, ldevidValidityDays: config.ldevidValidityDays });
     if (config.publicUrl) credentials.setPublicUrl(config.publicUrl);
@@ -121,6 +122,7 @@ export class Network {
 
   async close(): Promise<void> {
     await this.server?.close();
+    await this.registrar.idle();
     await this.masa.close();
     await this.store.close();
   }

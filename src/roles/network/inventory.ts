@@ -14,7 +14,8 @@ export interface EventInput {
   serial: string | null;
   step?: OnboardingStepNumber;
   action: string;
-  outcome: 'ok' | 'refused' | 'error';
+  /** `warning`: the step went on, but something deserves a look (e.g. another domain claimed the device). */
+  outcome: 'ok' | 'refused' | 'error' | 'warning';
   code?: string;
   detail?: Record<string, string | number | boolean | null>;
 }

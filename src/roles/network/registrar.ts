@@ -18,6 +18,7 @@ import { verifyVoucher } from '../../protocols/voucher/voucher.js';
 import { normaliseMasaUrl } from '../../protocols/x509/masa-url.js';
 import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, StatusTelemetry, verifyVoucherStatus } from '../../protocols/brski/status.js';
 import { decodeCsrBody, verifyCsr } from '../../protocols/est/csr.js';
+import { domainIdOf, otherDomains } from '../../protocols/brski/audit-log.js';
 import type { RoleContext } from '../shared/context.js';
 import type { CredentialIssuer } from './credentials.js';
 import type { NetworkDeclarations } from './declarations.js';
@@ -106,7 +107,7 @@ export class Registrar {
       ensure(pinsUs, 'ERR_MASA_REFUSED', 'the voucher pins another domain');
       const at = this.ctx.clock.now();
       await this.db.transaction().execute(async (trx) => {
-        const values = { idevid_der: idevid.der, manufacturer: idevid.issuer, state: 'vouched' as const, nonce: pvr.nonce, voucher_at: at.toISOString(), authenticated_at: null, updated_at: at.toISOString() };
+        const values = { idevid_der: idevid.der, idevid_spki_sha256: this.credentials.fingerprint(idevid.spki), manufacturer: idevid.issuer, state: 'vouched' as const, nonce: pvr.nonce, voucher_at: at.toISOString(), authenticated_at: null, updated_at: at.toISOString() };
         const written = await trx.insertInto('net_devices').values({ serial: pvr.serialNumber, ...values, onboarded_at: null, ldevid_serial: null, psk_id: null, onboardings: 0 })
           .onConflict((oc) => oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', idevid.der)).executeTakeFirst();
         ensure(written.numInsertedOrUpdatedRows === 1n, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
@@ -115,6 +116,8 @@ export class Registrar {
           { serial: pvr.serialNumber, step: OnboardingStep.TrustedIntroduction, action: 'voucher issued by the MASA and delivered', outcome: 'ok' },
         ], at, trx);
       });
+      // Telemetry, off the device's path: the device does not wait for the MASA's audit log.
+      this.#inBackground(this.#recordMasaAuditLog(masaUrl, rvr, pvr.serialNumber));
       return voucher;
     }, { recordSuccess: false });
   }
@@ -259,6 +262,18 @@ export class Registrar {
     }, { transactional: true, outcome: () => (report?.status === false ? 'error' : 'ok'), detail: () => ({ ...statusDetail(report), via }) });
   }
 
+  readonly #pending = new Set<Promise<void>>();
+
+  #inBackground(work: Promise<void>): void {
+    const p = work.catch((e) => this.ctx.logger.error({ code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' }, 'registrar: background work failed')).finally(() => this.#pending.delete(p));
+    this.#pending.add(p);
+  }
+
+  /** Resolves when the work started in the background (MASA audit logs) has finished. */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  }
+
   /** What was issued on this connection (the LDevID and PSK of this onboarding). */
   #issued(ch: ChannelContext): { ldevid?: string; psk?: string } {
     let issued = this.#issuedOn.get(ch.connection);
@@ -323,6 +338,26 @@ export class Registrar {
     ensure(!certified, 'ERR_CSR_KEY', certified?.kind === 'idevid' ? 'the key is a birth key' : 'the key is already certified');
     const birth = await db.selectFrom('net_devices').select('serial').where('idevid_spki_sha256', '=', fingerprint).executeTakeFirst();
     ensure(!birth, 'ERR_CSR_KEY', 'the key is a birth key');
+  }
+
+  /**
+   * RFC 8995 section 5.8.3: after a voucher, the MASA's audit log of the device, into its audit
+   * trail; every other domain that claimed the device is a warning. Informational: a MASA
+   * without the log, or one that fails, is recorded and does not stop the onboarding.
+   */
+  async #recordMasaAuditLog(masaUrl: string, rvr: string, serial: string): Promise<void> {
+    if (!this.masa.requestAuditLog) return;
+    try {
+      const log = await this.masa.requestAuditLog(masaUrl, rvr);
+      const own = domainIdOf(this.ctx.crypto, this.pki.domainCa.cert);
+      const others = otherDomains(log, own);
+      await this.inventory.record([
+        { serial, action: 'masa audit log', outcome: 'ok', detail: { vouchers: log.events.length, otherDomains: others.length, truncated: JSON.stringify(log.truncation ?? {}) } },
+        ...others.map((d) => ({ serial, action: 'masa audit log: the device was claimed by another domain', outcome: 'warning' as const, detail: { domainID: d.domainID, lastClaimed: d.lastClaimed, vouchers: d.vouchers } })),
+      ], this.ctx.clock.now());
+    } catch (e) {
+      await this.inventory.record({ serial, action: 'masa audit log', outcome: 'error', code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' }, this.ctx.clock.now());
+    }
   }
 
   /** The birth certificate on the channel, from a manufacturer this network trusts. */

@@ -47,4 +47,19 @@ export const manufacturerMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /** RFC 8995 section 5.8: every voucher issued, with what the audit log reports of it. */
+  '0002_masa_vouchers': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('masa_vouchers')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('serial', 'text', (c) => c.notNull())
+        .addColumn('issued_at', 'text', (c) => c.notNull())
+        .addColumn('domain_id', 'text', (c) => c.notNull())
+        .addColumn('owner_id', 'text', (c) => c.notNull())
+        .addColumn('nonce', 'text')
+        .addColumn('assertion', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('masa_vouchers_serial').on('masa_vouchers').columns(['serial', 'id']).execute();
+    },
+  },
 };

@@ -1,0 +1,74 @@
+/**
+ * The MASA audit log (RFC 8995 section 5.8): every voucher the MASA issues is kept with its
+ * domainID, nonce and assertion; a registrar that may onboard the device (its owner or an
+ * authorized onboarder in the latest declaration, checked as for a voucher) gets the log of
+ * that device by POSTing the registrar voucher request it sent. Every request and decision
+ * goes to the MASA's own audit table.
+ */
+import type { Kysely } from 'kysely';
+import { AirlockError, isAirlockError } from '../../core/errors.js';
+import { partyIdFromSpki } from '../../core/party.js';
+import type { ManufacturerDb } from '../../adapters/store/schema.js';
+import { verifyRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
+import { mayOnboard } from '../../protocols/declaration/verify.js';
+import { buildAuditLog, domainIdOf, type AuditLog } from '../../protocols/brski/audit-log.js';
+import type { Certificate } from '../../protocols/x509/certificate.js';
+import type { RoleContext } from '../shared/context.js';
+import type { DeclarationService } from './declarations.js';
+import type { ManufacturerPki } from './pki.js';
+
+export interface IssuedVoucher {
+  serial: string;
+  at: Date;
+  /** The pinned domain certificate (the domain CA, or the registrar certificate when no CA was sent). */
+  domainCa: Certificate;
+  nonce: string | null;
+  assertion: string;
+}
+
+export class MasaAuditLog {
+  constructor(
+    private readonly ctx: RoleContext,
+    private readonly db: Kysely<ManufacturerDb>,
+    private readonly pki: ManufacturerPki,
+    private readonly declarations: DeclarationService,
+  ) {}
+
+  /** Records an issued voucher; call it in the transaction that issues it. */
+  async record(trx: Kysely<ManufacturerDb>, v: IssuedVoucher): Promise<void> {
+    await trx
+      .insertInto('masa_vouchers')
+      .values({ serial: v.serial, issued_at: v.at.toISOString(), domain_id: domainIdOf(this.ctx.crypto, v.domainCa), owner_id: partyIdFromSpki(this.ctx.crypto, v.domainCa.spki), nonce: v.nonce, assertion: v.assertion })
+      .execute();
+  }
+
+  /** RFC 8995 section 5.8: the log of the device a registrar voucher request names, for that registrar. */
+  async forRequest(registrarVoucherRequest: string, peer: string): Promise<AuditLog> {
+    const at = this.ctx.clock.now();
+    let serial: string | undefined;
+    let owner: string | undefined;
+    try {
+      const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest, { idevidAnchors: [this.pki.idevidCa.cert], at });
+      serial = rvr.serialNumber;
+      // The same identity the MASA gave the domain: its CA, or else the registrar certificate.
+      owner = partyIdFromSpki(this.ctx.crypto, (rvr.domainCa ?? rvr.registrarCert).spki);
+      const latest = await this.declarations.latest(serial);
+      if (!latest) throw new AirlockError('ERR_MASA_UNKNOWN_DEVICE', serial);
+      if (!mayOnboard(latest.body, owner)) throw new AirlockError('ERR_MASA_NOT_AUTHORIZED', `serial ${serial}`);
+      const rows = await this.db.selectFrom('masa_vouchers').select(['issued_at', 'domain_id', 'nonce', 'assertion']).where('serial', '=', serial).orderBy('id', 'desc').limit(4096).execute();
+      const log = buildAuditLog(rows.map((r) => ({ date: r.issued_at, domainID: r.domain_id, nonce: r.nonce, assertion: r.assertion })));
+      await this.#audit(at, peer, serial, 'ok', undefined, { owner, events: log.events.length });
+      return log;
+    } catch (e) {
+      await this.#audit(at, peer, serial ?? null, 'refused', isAirlockError(e) ? e.code : 'ERR_INTERNAL', owner ? { owner } : {});
+      throw e;
+    }
+  }
+
+  async #audit(at: Date, actor: string, subject: string | null, outcome: string, code: string | undefined, detail: Record<string, string | number>): Promise<void> {
+    await this.db
+      .insertInto('masa_audit')
+      .values({ at: at.toISOString(), actor, action: 'requestauditlog', subject, outcome, code: code ?? null, detail: JSON.stringify(detail) })
+      .execute();
+  }
+}
