@@ -32,9 +32,11 @@ export function rawTcp(url: string, opts: RawOptions = {}): Promise<net.Socket> 
 /** A TLS connection (the server is not authenticated), resolved once the handshake completed. */
 export function rawTls(url: string, opts: RawOptions = {}): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
+    const t = target(url);
+    const tcp = net.connect({ ...t, localAddress: opts.localAddress });
+    tcp.once('error', reject);
     const s = tls.connect({
-      ...target(url),
-      localAddress: opts.localAddress,
+      socket: tcp,
       rejectUnauthorized: false,
       maxVersion: opts.maxVersion,
       minVersion: opts.minVersion,
@@ -51,6 +53,8 @@ export function rawTls(url: string, opts: RawOptions = {}): Promise<tls.TLSSocke
 export function closedWithin(s: net.Socket, ms: number): Promise<boolean> {
   if (s.destroyed || s.closed) return Promise.resolve(true);
   s.on('error', () => undefined);
+  // A paused socket never sees the server's close: read (and drop what nobody collects).
+  s.resume();
   return new Promise((resolve) => {
     const t = setTimeout(() => resolve(false), ms);
     s.once('close', () => {

@@ -73,6 +73,8 @@ export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
     refused: (reason, address) => log.warn({ reason, peer: address }, 'connection refused: over the connection limit'),
   });
   const state: ServerState = { draining: false, guard };
+  // How often Node looks for requests over their time limits.
+  const checkEveryMs = Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4)));
   const app = Fastify({
     logger: false,
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
@@ -91,11 +93,12 @@ export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
           rejectUnauthorized: false,
           handshakeTimeout: limits.tlsHandshakeTimeoutMs,
           maxHeaderSize: limits.maxHeaderBytes,
+          // Runs from the connection's start for its first request, so a client that
+          // handshakes and then says nothing is closed too (test/e2e/slow-clients.test.ts).
           headersTimeout: limits.headersTimeoutMs,
           requestTimeout: limits.requestTimeoutMs,
           keepAliveTimeout: limits.keepAliveTimeoutMs,
-          // How often Node looks for requests over their time limits.
-          connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+          connectionsCheckingInterval: checkEveryMs,
         },
         handler,
       );
