@@ -5,6 +5,11 @@
  * as "closed within a generous bound"). Over the per-address cap, further connections are
  * refused at once. And a slow client cannot hold the role's shutdown open.
  */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as net from 'node:net';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
@@ -93,4 +98,40 @@ describe('shutdown with a slow client', () => {
     expect(await closedWithin(slow, 5000)).toBe(true);
     await sys.manufacturer.close();
   });
+});
+
+describe('airlock up and SIGTERM', () => {
+  it('drains and exits 0 within its drain bound although a client holds a request open; its log has a line per request', async () => {
+    const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-sigterm-'));
+    const child = spawn(process.execPath, [bin, 'up', '--data-dir', dataDir, '--network-port', '0', '--manufacturer-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!/Serving/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const registrar = /network\s+(https:\/\/\S+)/.exec(out)?.[1];
+      expect(registrar, out).toBeDefined();
+      const health = await rawTls(registrar!);
+      const seen = collect(health);
+      health.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect((await nextResponse(seen))?.status).toBe(200);
+      // Holds a request open: headers sent, the body a byte at a time.
+      const slow = await rawTls(registrar!);
+      slow.write('POST /.well-known/brski/requestvoucher HTTP/1.1\r\nHost: x\r\nContent-Type: application/voucher-jws+json\r\nContent-Length: 5000\r\n\r\n');
+      const stop = dribble(slow, 'x'.repeat(5000), 100);
+      child.kill('SIGTERM');
+      // Default drain bound: 10 s per role; generous here.
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 45_000))]);
+      stop();
+      expect(code, out).toBe(0);
+      expect(await closedWithin(slow, 5000)).toBe(true);
+      const lines = fs.readFileSync(path.join(dataDir, 'airlock.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.find((l) => l.msg === 'request' && l.path === '/healthz')).toMatchObject({ method: 'GET', status: 200 });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 120_000);
 });
