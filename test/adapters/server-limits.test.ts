@@ -15,7 +15,7 @@ import { channelBinding, closeGracefully, createHttpsServer, isDraining, listen,
 import { toPem } from '../../src/core/bytes.js';
 import { caProfile } from '../../src/protocols/x509/profiles.js';
 import { issue, T0 } from '../support/pki.js';
-import { tempDir } from '../support/wire.js';
+import { errorCode, tempDir } from '../support/wire.js';
 import { closedWithin, collect, dribble, nextResponse, rawTcp, rawTls } from '../support/raw-http.js';
 
 const run = promisify(execFile);
@@ -175,10 +175,20 @@ describe('HTTPS server: problem bodies, health, request log', () => {
     expect(await closedWithin(s, 10_000)).toBe(true);
   });
 
-  it('malformed HTTP is 400 ERR_HTTP_MALFORMED', async () => {
+  it('malformed HTTP, and a request target that is not a valid URL, are 400 ERR_HTTP_MALFORMED (not echoed)', async () => {
     const r = await rawRequest(srv.url, 'THIS IS NOT HTTP\r\n\r\n');
     expect(r?.status).toBe(400);
     expect(JSON.parse(r!.body).code).toBe('ERR_HTTP_MALFORMED');
+    const bad = await rawRequest(srv.url, 'GET /MARKER%zz HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(bad?.status).toBe(400);
+    expect(bad?.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(bad!.body).code).toBe('ERR_HTTP_MALFORMED');
+    expect(bad!.body).not.toContain('MARKER');
+  });
+
+  it('limits that cannot hold together are ERR_CONFIG, before anything listens', async () => {
+    expect(await errorCode(() => startServer({ headersTimeoutMs: 5000, requestTimeoutMs: 1000 }))).toBe('ERR_CONFIG');
+    expect(await errorCode(() => startServer({ maxConnections: 0 }))).toBe('ERR_CONFIG');
   });
 
   it('a body over the limit is 413 ERR_INPUT_TOO_LARGE; an internal failure is 500 ERR_INTERNAL without its detail', async () => {

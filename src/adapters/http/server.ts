@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { AirlockError, isAirlockError } from '../../core/errors.js';
+import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
 import type { PrivateKeyHandle } from '../../core/ports.js';
 import { toPem } from '../../core/bytes.js';
 import { parseCertificate, type Certificate } from '../../protocols/x509/certificate.js';
@@ -68,6 +68,8 @@ const states = new WeakMap<FastifyInstance, ServerState>();
 
 export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
   const limits: ServerLimits = { ...defaultServerLimits, ...opts.limits };
+  for (const [name, v] of Object.entries(limits)) ensure(Number.isSafeInteger(v) && v > 0, 'ERR_CONFIG', `${name} must be a positive integer`);
+  ensure(limits.headersTimeoutMs <= limits.requestTimeoutMs, 'ERR_CONFIG', 'headersTimeoutMs must not exceed requestTimeoutMs');
   const log = opts.logger;
   const guard = new ConnectionGuard(limits, {
     refused: (reason, address) => log.warn({ reason, peer: address }, 'connection refused: over the connection limit'),
