@@ -5,14 +5,20 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Keeps serving until SIGINT or SIGTERM, then closes and exits 0. */
+/**
+ * Keeps serving until SIGINT or SIGTERM, then closes gracefully (the roles drain: requests in
+ * flight get their drain bound, new ones a 503) and exits 0. A second signal exits at once.
+ */
 export function serveUntilInterrupted(close: () => Promise<void>): void {
-  const stop = async () => {
-    await close();
-    process.exit(0);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stderr.write(`airlock: ${signal}: draining, then stopping (send it again to stop at once)\n`);
+    close().then(() => process.exit(0), (e: unknown) => fail(e));
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 export function fail(e: unknown): never {

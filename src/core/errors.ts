@@ -9,6 +9,12 @@ export const ErrorCodes = {
   ERR_INPUT_SCHEMA: 'the message does not match its schema',
   ERR_INPUT_TOO_LARGE: 'the request body exceeds the size limit',
   ERR_INPUT_MEDIA_TYPE: 'unsupported media type',
+  ERR_HTTP_MALFORMED: 'the request is not well-formed HTTP/1.1',
+  ERR_HTTP_URI_TOO_LONG: 'the request target exceeds the length limit',
+  ERR_HTTP_HEADERS_TOO_LARGE: 'the request headers exceed the size limit',
+  ERR_HTTP_TIMEOUT: 'the request was not received within the time limit',
+  ERR_HTTP_OVERLOADED: 'the server holds as many connections as it allows',
+  ERR_HTTP_SHUTTING_DOWN: 'the server is shutting down',
   // JWS
   ERR_JWS_MALFORMED: 'the JWS is not well-formed',
   ERR_JWS_ALGORITHM: 'the JWS algorithm is not accepted',

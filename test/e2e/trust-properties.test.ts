@@ -289,18 +289,25 @@ describe('(3) encrypted channel', () => {
     expect(received.toString('latin1')).not.toContain('BEGIN CERTIFICATE');
   });
 
-  it('a TLS 1.2-only client is refused', async () => {
+  it('TLS 1.2 is accepted only with ECDHE and an AEAD cipher (RFC 8995 section 5.1); TLS 1.1, CBC and static-key suites are refused', async () => {
     const port = Number(new URL(sys.registrarUrl).port);
-    const outcome = await new Promise<{ connected: boolean; error?: string }>((resolve) => {
-      const s = tls.connect({ host: '127.0.0.1', port, maxVersion: 'TLSv1.2', minVersion: 'TLSv1.2', rejectUnauthorized: false });
-      s.once('secureConnect', () => {
-        resolve({ connected: true });
-        s.destroy();
+    const attempt = (o: tls.ConnectionOptions) =>
+      new Promise<{ connected: boolean; cipher?: string }>((resolve) => {
+        const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...o });
+        s.once('secureConnect', () => {
+          resolve({ connected: true, cipher: s.getCipher().standardName });
+          s.destroy();
+        });
+        s.once('error', () => resolve({ connected: false }));
+        s.once('close', () => resolve({ connected: false }));
       });
-      s.once('error', (e: NodeJS.ErrnoException) => resolve({ connected: false, error: e.code ?? e.message }));
-      s.once('close', () => resolve({ connected: false }));
-    });
-    expect(outcome.connected).toBe(false);
+    const ok = await attempt({ maxVersion: 'TLSv1.2', minVersion: 'TLSv1.2' });
+    expect(ok.connected).toBe(true);
+    expect(ok.cipher).toMatch(/^TLS_ECDHE_ECDSA_WITH_(AES_\d+_GCM_SHA\d+|CHACHA20_POLY1305_SHA256)$/);
+    for (const ciphers of ['ECDHE-ECDSA-AES128-SHA', 'AES128-SHA', 'AES128-GCM-SHA256']) {
+      expect((await attempt({ maxVersion: 'TLSv1.2', minVersion: 'TLSv1.2', ciphers })).connected, ciphers).toBe(false);
+    }
+    expect((await attempt({ maxVersion: 'TLSv1.1', minVersion: 'TLSv1' })).connected).toBe(false);
   });
 });
 

@@ -10,6 +10,11 @@ const status: Partial<Record<ErrorCode, number>> = {
   ERR_INPUT_TOO_LARGE: 413,
   ERR_INPUT_MEDIA_TYPE: 415,
   ERR_VOUCHER_FORMAT: 406,
+  ERR_HTTP_URI_TOO_LONG: 414,
+  ERR_HTTP_HEADERS_TOO_LARGE: 431,
+  ERR_HTTP_TIMEOUT: 408,
+  ERR_HTTP_OVERLOADED: 503,
+  ERR_HTTP_SHUTTING_DOWN: 503,
   ERR_IDEVID_MISSING: 401,
   ERR_IDEVID_UNTRUSTED: 403,
   ERR_IDEVID_MISMATCH: 403,
@@ -80,4 +85,19 @@ export function fromProblem(statusCode: number, body: string): AirlockError {
     // fall through
   }
   return new AirlockError('ERR_PEER_REFUSED', `HTTP ${statusCode}`, { details: { status: statusCode } });
+}
+
+/**
+ * A whole HTTP/1.1 response carrying `e`'s problem body, for a raw socket on which no
+ * request object exists (Node's parser refused the request before any route saw it). It
+ * always closes the connection.
+ */
+export function rawProblemResponse(e: AirlockError): string {
+  const p = toProblem(e);
+  const body = JSON.stringify(p);
+  return `HTTP/1.1 ${p.status} ${reasonPhrase(p.status)}\r\nContent-Type: ${PROBLEM_MEDIA_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+function reasonPhrase(s: number): string {
+  return { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 503: 'Service Unavailable' }[s] ?? 'Error';
 }

@@ -1,18 +1,26 @@
 /**
- * HTTPS servers for the roles: fastify over TLS 1.3, client certificates requested (and
- * judged by the routes, not by OpenSSL, so that a refusal is a typed problem body), bodies
- * bounded, every error a problem+json.
+ * HTTPS servers for the roles: fastify over TLS 1.3 and TLS 1.2 (RFC 8995 section 5.1: a
+ * registrar and a MASA must accept TLS 1.2 pledges and EST clients, RFC 7030 section 3.3.1),
+ * ECDHE with AEAD ciphers only. Client certificates are requested (and judged by the routes,
+ * not by OpenSSL, so that a refusal is a typed problem body). Every phase of a connection is
+ * time-limited and connections are capped (limits.ts); every error is an RFC 9457 problem
+ * body, those Node's parser raises before any route included; one log line per request;
+ * `GET /healthz`; and a bounded, graceful close (`closeGracefully`).
  */
+import * as https from 'node:https';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { AirlockError, isAirlockError } from '../../core/errors.js';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
 import type { PrivateKeyHandle } from '../../core/ports.js';
 import { toPem } from '../../core/bytes.js';
 import { parseCertificate, type Certificate } from '../../protocols/x509/certificate.js';
 import { privateKeyPem } from '../crypto/node-crypto.js';
 import type { Logger } from '../log/logger.js';
-import { PROBLEM_MEDIA_TYPE, toProblem } from './problem.js';
+import { PROBLEM_MEDIA_TYPE, rawProblemResponse, toProblem } from './problem.js';
+import { ConnectionGuard, defaultServerLimits, type ServerLimits } from './limits.js';
 
 export interface HttpsServerOptions {
   key: PrivateKeyHandle;
@@ -21,24 +29,93 @@ export interface HttpsServerOptions {
   requestClientCert: boolean;
   logger: Logger;
   bodyLimit?: number;
+  /** Time limits and connection caps; defaultServerLimits where absent. */
+  limits?: Partial<ServerLimits>;
 }
+
+/**
+ * The cipher suites the servers accept. TLS 1.3: its three AEAD suites. TLS 1.2: ECDHE key
+ * exchange (forward secrecy) with ECDSA authentication (the servers' keys are P-256) and an
+ * AEAD cipher; no CBC, no static RSA, no SHA-1 MAC.
+ */
+export const TLS13_CIPHER_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'] as const;
+export const TLS12_CIPHERS = ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305'] as const;
 
 /** Media types whose body a route receives as a string. */
 const TEXT_TYPES = ['application/voucher-jws+json', 'application/jose', 'application/pkcs10', 'application/airlock-declaration-chain+json', 'text/plain'];
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The device serial number this request is about, once a route knows it (for the request log). */
+    airlockSerial: string | undefined;
+    /** The AirlockError code of the request's problem response, if any (for the request log). */
+    airlockCode: string | undefined;
+  }
+}
+
+/** Names the device a request is about, for its log line. Routes call it once they know. */
+export function setRequestSerial(req: FastifyRequest, serial: string): void {
+  req.airlockSerial = serial;
+}
+
+interface ServerState {
+  draining: boolean;
+  guard: ConnectionGuard;
+  closing?: Promise<void>;
+}
+
+const states = new WeakMap<FastifyInstance, ServerState>();
+
 export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
+  const limits: ServerLimits = { ...defaultServerLimits, ...opts.limits };
+  for (const [name, v] of Object.entries(limits)) ensure(Number.isSafeInteger(v) && v > 0, 'ERR_CONFIG', `${name} must be a positive integer`);
+  ensure(limits.headersTimeoutMs <= limits.requestTimeoutMs, 'ERR_CONFIG', 'headersTimeoutMs must not exceed requestTimeoutMs');
+  const log = opts.logger;
+  const guard = new ConnectionGuard(limits, {
+    refused: (reason, address) => log.warn({ reason, peer: address }, 'connection refused: over the connection limit'),
+  });
+  const state: ServerState = { draining: false, guard };
+  // How often Node looks for requests over their time limits.
+  const checkEveryMs = Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4)));
   const app = Fastify({
     logger: false,
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
-    https: {
-      key: privateKeyPem(opts.key),
-      cert: opts.certChain.map((c) => toPem('CERTIFICATE', c.der)).join(''),
-      minVersion: 'TLSv1.3',
-      requestCert: opts.requestClientCert,
-      rejectUnauthorized: false,
+    // Shutdown is ours (closeGracefully): a 503 problem body, not fastify's.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    serverFactory: (handler) => {
+      const server = https.createServer(
+        {
+          key: privateKeyPem(opts.key),
+          cert: opts.certChain.map((c) => toPem('CERTIFICATE', c.der)).join(''),
+          minVersion: 'TLSv1.2',
+          ciphers: [...TLS13_CIPHER_SUITES, ...TLS12_CIPHERS].join(':'),
+          honorCipherOrder: true,
+          requestCert: opts.requestClientCert,
+          rejectUnauthorized: false,
+          handshakeTimeout: limits.tlsHandshakeTimeoutMs,
+          maxHeaderSize: limits.maxHeaderBytes,
+          // Runs from the connection's start for its first request, so a client that
+          // handshakes and then says nothing is closed too (test/e2e/slow-clients.test.ts).
+          headersTimeout: limits.headersTimeoutMs,
+          requestTimeout: limits.requestTimeoutMs,
+          keepAliveTimeout: limits.keepAliveTimeoutMs,
+          connectionsCheckingInterval: checkEveryMs,
+        },
+        handler,
+      );
+      guard.attach(server);
+      server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+        log.debug({ code: err.code, peer: socket.remoteAddress }, 'TLS handshake failed');
+      });
+      return server;
     },
-    keepAliveTimeout: 30_000,
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket, log),
+    frameworkErrors: (_err, req, reply) => sendProblem(req, reply, new AirlockError('ERR_HTTP_MALFORMED', 'the request target is not a valid URL')),
   });
+  states.set(app, state);
+  app.decorateRequest('airlockSerial', undefined);
+  app.decorateRequest('airlockCode', undefined);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(TEXT_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
@@ -48,18 +125,108 @@ export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
       done(new AirlockError('ERR_INPUT_MALFORMED_JSON'), undefined);
     }
   });
+  app.addHook('onRequest', async (req, reply) => {
+    if (state.draining) {
+      void reply.header('connection', 'close');
+      return sendProblem(req, reply, new AirlockError('ERR_HTTP_SHUTTING_DOWN'));
+    }
+    // Node's parser bounds the request line with the headers; the target has its own, lower bound.
+    if ((req.raw.url ?? '').length > limits.maxUrlBytes) return sendProblem(req, reply, new AirlockError('ERR_HTTP_URI_TOO_LONG'));
+    return undefined;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    // A response finished while draining ends its connection.
+    if (state.draining) void reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    log.info(
+      {
+        method: req.method,
+        path: logPath(req.raw.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ...(req.airlockSerial !== undefined ? { serial: req.airlockSerial } : presentedSerial(req)),
+        ...(req.airlockCode !== undefined ? { code: req.airlockCode } : {}),
+      },
+      'request',
+    );
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
   app.setNotFoundHandler((req, reply) => {
-    const p = toProblem(new AirlockError('ERR_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`));
-    void reply.code(p.status).type(PROBLEM_MEDIA_TYPE).send(p);
+    // The path is never echoed: it is the client's input.
+    void sendProblem(req, reply, new AirlockError('ERR_NOT_FOUND'));
   });
   app.setErrorHandler((err, req, reply) => {
     const e = asAirlockError(err);
     const p = toProblem(e);
     if (p.status >= 500) opts.logger.error({ code: e.code, route: req.routeOptions.url, err: { message: e.message, cause: String((e.cause as Error | undefined)?.message ?? '') } }, 'request failed');
     else opts.logger.debug({ code: e.code, route: req.routeOptions.url }, 'request refused');
-    void reply.code(p.status).type(PROBLEM_MEDIA_TYPE).send(p);
+    return sendProblem(req, reply, e);
   });
   return app;
+}
+
+function sendProblem(req: FastifyRequest, reply: FastifyReply, e: AirlockError): FastifyReply {
+  const p = toProblem(e);
+  req.airlockCode = e.code;
+  return reply.code(p.status).type(PROBLEM_MEDIA_TYPE).send(p);
+}
+
+/**
+ * A request Node's HTTP parser refused before any route saw it: headers too large, a request
+ * too slow, malformed HTTP. Answered with a problem body on the raw socket, then closed.
+ */
+function clientError(err: NodeJS.ErrnoException, socket: Socket, log: Logger): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const code =
+    err.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HTTP_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'ERR_HTTP_TIMEOUT' : 'ERR_HTTP_MALFORMED';
+  const e = new AirlockError(code);
+  const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  const status = toProblem(e).status;
+  // A response already started cannot be replaced: the connection just ends.
+  if (socket.writable && !pending?.headersSent) socket.write(rawProblemResponse(e));
+  log.info({ status, code, peer: socket.remoteAddress }, 'request');
+  socket.destroy();
+}
+
+/** The request path for the log: no query (it may carry anything), bounded in length. */
+function logPath(url: string | undefined): string {
+  const p = (url ?? '').split('?')[0] ?? '';
+  return p.length > 128 ? `${p.slice(0, 128)}...` : p;
+}
+
+/** The serialNumber of the certificate the client presented, once a route has read it: a claim, named as one. */
+function presentedSerial(req: FastifyRequest): { claimedSerial?: string } {
+  const cert = peerCerts.get(req.raw.socket);
+  return cert?.subjectSerialNumber ? { claimedSerial: cert.subjectSerialNumber } : {};
+}
+
+/**
+ * Drains and closes the server: no new connections; new requests on kept-alive connections
+ * get a 503 problem (ERR_HTTP_SHUTTING_DOWN) and the connection closes; requests in flight
+ * may finish for up to `boundMs`, then every connection left is destroyed. Resolves once the
+ * server is closed, so at most about `boundMs` after the call. Calling it again returns the
+ * same promise.
+ */
+export function closeGracefully(app: FastifyInstance, boundMs: number): Promise<void> {
+  const state = states.get(app);
+  if (!state) return app.close();
+  state.closing ??= (async () => {
+    state.draining = true;
+    state.guard.startDraining();
+    const timer = setTimeout(() => state.guard.destroyAll(), boundMs);
+    try {
+      await app.close();
+    } finally {
+      clearTimeout(timer);
+    }
+  })();
+  return state.closing;
+}
+
+/** Whether the server is draining (closeGracefully has been called). */
+export function isDraining(app: FastifyInstance): boolean {
+  return states.get(app)?.draining ?? false;
 }
 
 function asAirlockError(err: unknown): AirlockError {

@@ -2,7 +2,13 @@
  * Manufacturer role configuration. Every key is documented here; the CLI and environment
  * override them (AIRLOCK_MANUFACTURER_*).
  */
-export interface ManufacturerConfig {
+import type { ServerLimits } from '../../adapters/http/limits.js';
+
+/**
+ * The HTTPS server's time limits, connection caps and drain bound are part of this
+ * configuration (ServerLimits); their values are stated in the defaults below.
+ */
+export interface ManufacturerConfig extends ServerLimits {
   /** Display name; also the O= of every IDevID. */
   name: string;
   /** Public base URL of this role (MASA, declarations). Goes into every IDevID as the MASA URL. */
@@ -51,4 +57,21 @@ export const manufacturerDefaults: ManufacturerConfig = {
   voucherRequestClockSkewSeconds: 300,
   pinWhenNoCa: 'registrar-cert',
   requireProximity: false,
+  // The HTTPS server's limits (ServerLimits in src/adapters/http/limits.ts documents each).
+  /** TLS handshake: 10 s. */
+  tlsHandshakeTimeoutMs: 10_000,
+  /** Request line and headers: 10 s. */
+  headersTimeoutMs: 10_000,
+  /** Whole request, headers and body: 30 s. */
+  requestTimeoutMs: 30_000,
+  /** Idle kept-alive connection: 30 s. */
+  keepAliveTimeoutMs: 30_000,
+  /** Connections held at once: 1024 in all, 64 from one address. */
+  maxConnections: 1024,
+  maxConnectionsPerAddress: 64,
+  /** Request line and headers: 16 KiB; request target: 2 KiB. */
+  maxHeaderBytes: 16 * 1024,
+  maxUrlBytes: 2048,
+  /** Shutdown: requests in flight get 10 s to finish. */
+  drainTimeoutMs: 10_000,
 };

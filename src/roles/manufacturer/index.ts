@@ -10,7 +10,8 @@ import type { ManufacturerDb } from '../../adapters/store/schema.js';
 import { openSqlite, type OpenedDb } from '../../adapters/store/sqlite.js';
 import { manufacturerMigrations } from '../../adapters/store/migrations/manufacturer.js';
 import { Sealer } from '../../adapters/crypto/seal.js';
-import { createHttpsServer, listen } from '../../adapters/http/server.js';
+import { closeGracefully, createHttpsServer, listen } from '../../adapters/http/server.js';
+import { serverLimitsOf } from '../../adapters/http/limits.js';
 import type { ManufacturerTrust } from '../shared/trust.js';
 import type { RoleContext } from '../shared/context.js';
 import { manufacturerDefaults, type ManufacturerConfig } from './defaults.js';
@@ -71,7 +72,13 @@ export class Manufacturer {
   }
 
   async serve(port: number, host = '127.0.0.1'): Promise<string> {
-    const app = createHttpsServer({ key: this.pki.tls.key, certChain: [this.pki.tls.cert, this.pki.root.cert], requestClientCert: true, logger: this.ctx.logger });
+    const app = createHttpsServer({
+      key: this.pki.tls.key,
+      certChain: [this.pki.tls.cert, this.pki.root.cert],
+      requestClientCert: true,
+      logger: this.ctx.logger,
+      limits: serverLimitsOf(this.config),
+    });
     manufacturerRoutes(app, this);
     const { url } = await listen(app, port, host);
     this.server = app;
@@ -82,8 +89,9 @@ export class Manufacturer {
     return url;
   }
 
-  async close(): Promise<void> {
-    await this.server?.close();
+  /** Drains the MASA (requests in flight get up to `drainMs`, new ones a 503 problem), then closes the database. */
+  async close(drainMs = this.config.drainTimeoutMs): Promise<void> {
+    if (this.server) await closeGracefully(this.server, drainMs);
     await this.store.close();
   }
 }

@@ -4,7 +4,13 @@ import type { MinimumAssertion } from '../../protocols/voucher/voucher.js';
  * Network role configuration (the owner's network onboarding component). Every key is
  * documented here; the CLI and environment override them.
  */
-export interface NetworkConfig {
+import type { ServerLimits } from '../../adapters/http/limits.js';
+
+/**
+ * The HTTPS server's time limits, connection caps and drain bound are part of this
+ * configuration (ServerLimits); their values are stated in the defaults below.
+ */
+export interface NetworkConfig extends ServerLimits {
   /** The network owner's display name; its party id is the hash of the domain CA key. */
   ownerName: string;
   /** The Wi-Fi network devices are given a per-device PSK for. */
@@ -58,4 +64,21 @@ export const networkDefaults: NetworkConfig = {
   minimumVoucherAssertion: 'logged',
   voucherClockSkewSeconds: 300,
   voucherRequestChain: 'registrar-and-ca',
+  // The HTTPS server's limits (ServerLimits in src/adapters/http/limits.ts documents each).
+  /** TLS handshake: 10 s. */
+  tlsHandshakeTimeoutMs: 10_000,
+  /** Request line and headers: 10 s. */
+  headersTimeoutMs: 10_000,
+  /** Whole request, headers and body: 30 s. */
+  requestTimeoutMs: 30_000,
+  /** Idle kept-alive connection: 30 s. */
+  keepAliveTimeoutMs: 30_000,
+  /** Connections held at once: 1024 in all, 64 from one address. */
+  maxConnections: 1024,
+  maxConnectionsPerAddress: 64,
+  /** Request line and headers: 16 KiB; request target: 2 KiB. */
+  maxHeaderBytes: 16 * 1024,
+  maxUrlBytes: 2048,
+  /** Shutdown: requests in flight get 10 s to finish. */
+  drainTimeoutMs: 10_000,
 };

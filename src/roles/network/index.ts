@@ -12,7 +12,8 @@ import type { NetworkDb } from '../../adapters/store/schema.js';
 import { openSqlite, type OpenedDb } from '../../adapters/store/sqlite.js';
 import { networkMigrations } from '../../adapters/store/migrations/network.js';
 import { Sealer } from '../../adapters/crypto/seal.js';
-import { createHttpsServer, listen } from '../../adapters/http/server.js';
+import { closeGracefully, createHttpsServer, listen } from '../../adapters/http/server.js';
+import { serverLimitsOf } from '../../adapters/http/limits.js';
 import { HttpMasaClient, type MasaClient } from '../../adapters/http/masa-client.js';
 import { masaTlsAnchors, type AnyManufacturerTrust } from '../shared/trust.js';
 import { TrustedManufacturers } from './manufacturers.js';
@@ -111,6 +112,7 @@ export class Network {
       requestClientCert: true,
       logger: this.ctx.logger,
       bodyLimit: this.config.bodyLimitBytes,
+      limits: serverLimitsOf(this.config),
     });
     registrarRoutes(app, this);
     const { url } = await listen(app, port, host);
@@ -120,8 +122,12 @@ export class Network {
     return url;
   }
 
-  async close(): Promise<void> {
-    await this.server?.close();
+  /**
+   * Drains the registrar (requests in flight get up to `drainMs`, new ones a 503 problem),
+   * then closes the MASA client and the database.
+   */
+  async close(drainMs = this.config.drainTimeoutMs): Promise<void> {
+    if (this.server) await closeGracefully(this.server, drainMs);
     await this.registrar.idle();
     await this.masa.close();
     await this.store.close();
