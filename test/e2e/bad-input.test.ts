@@ -2,6 +2,7 @@
  * Bad input, replays and out-of-order requests: each gets a typed error (on the wire an
  * HTTP 4xx problem+json with its code) and changes no state. Audit and event tables may grow.
  */
+import { decodeJws } from '../../src/protocols/jws/json.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64, toBase64Url, utf8 } from '../../src/core/bytes.js';
 import { generateP256Key } from '../../src/adapters/crypto/node-crypto.js';
@@ -73,7 +74,7 @@ describe('bad input changes nothing', () => {
     expect(codeOf(() => verifyVoucher(crypto, expired, { masaAnchors: anchors, serialNumber: 'AL-VICTIM', nonce, at: now }))).toBe('ERR_VOUCHER_EXPIRED');
 
     // Tampered: the payload still decodes and matches the schema, but names another device.
-    const [h, p, s] = good.split('.') as [string, string, string];
+    const [h, p, s] = decodeJws(good).compact.split('.') as [string, string, string];
     const payload = new TextDecoder().decode(fromBase64Url(p)!);
     expect(payload).toContain('AL-VICTIM');
     const tampered = `${h}.${toBase64Url(utf8(payload.replace('AL-VICTIM', 'AL-VICTIN')))}.${s}`;

@@ -4,6 +4,7 @@
  * the device's audit trail, a warning naming the previous owner's domainID.
  */
 import * as path from 'node:path';
+import { decodeVoucherRequest } from '../../src/protocols/voucher/artifact.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Network } from '../../src/roles/network/index.js';
 import { loadKek } from '../../src/adapters/crypto/kek.js';
@@ -33,7 +34,7 @@ describe('MASA audit log', () => {
     const real = sys.network.masa;
     const recording: MasaClient = {
       requestVoucher: async (url, rvr) => {
-        const serial = (JSON.parse(Buffer.from(rvr.split('.')[1]!, 'base64url').toString()) as { 'ietf-voucher-request:voucher': { 'serial-number': string } })['ietf-voucher-request:voucher']['serial-number'];
+        const serial = decodeVoucherRequest(rvr).body['serial-number'];
         sent.set(serial, rvr);
         return real.requestVoucher(url, rvr);
       },

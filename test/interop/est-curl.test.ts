@@ -19,20 +19,10 @@ import { signPledgeVoucherRequest } from '../../src/protocols/voucher/pledge-vou
 import { verifyVoucher } from '../../src/protocols/voucher/voucher.js';
 import { VOUCHER_JWS_MEDIA_TYPE } from '../../src/protocols/voucher/schema.js';
 import { parseCertificate, parseCertificateBase64 } from '../../src/protocols/x509/certificate.js';
+import { onPath } from '../support/tools.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 
 const run = promisify(execFile);
-
-function onPath(cmd: string): boolean {
-  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
-    try {
-      fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 const toolsPresent = onPath('curl') && onPath('openssl');
 if (!toolsPresent) console.log('skipped: curl/openssl not installed');

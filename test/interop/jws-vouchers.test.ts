@@ -41,11 +41,11 @@ describe.skipIf(!interopAvailable())('interop: anima-jws-voucher examples', () =
 
   it('decodes the voucher, and its signature verifies with its x5c signer', () => {
     const v = decodeVoucher(jwsText(files.voucher));
-    expect(v.jws.header.alg).toBe('ES256');
+    expect(v.jws!.header.alg).toBe('ES256');
     expect(v.body).toMatchObject({ assertion: 'logged', 'serial-number': SERIAL, nonce: NONCE, 'created-on': '2020-10-22T02:37:39.921Z' });
     expect(v.signerChain).toHaveLength(1);
     expect(v.signerChain[0]!.subject).toContain('CN=JingJingCorp Voucher Signing Key');
-    expect(() => verifyCompact(crypto, v.jws, v.signerChain[0]!.spki)).not.toThrow();
+    expect(() => verifyCompact(crypto, v.jws!, v.signerChain[0]!.spki)).not.toThrow();
   });
 
   it('decodes the pledge voucher request, signed by an IDevID that names the same serial number', () => {
@@ -54,7 +54,7 @@ describe.skipIf(!interopAvailable())('interop: anima-jws-voucher examples', () =
     const idevid = pvr.signerChain[0]!;
     expect(idevid.subjectSerialNumber).toBe(SERIAL);
     expect(idevid.isCa).toBe(false);
-    expect(() => verifyCompact(crypto, pvr.jws, idevid.spki)).not.toThrow();
+    expect(() => verifyCompact(crypto, pvr.jws!, idevid.spki)).not.toThrow();
   });
 
   it('decodes the registrar (parboiled) request: its prior-signed-voucher-request is the pledge request, and both signatures verify', () => {
@@ -65,14 +65,14 @@ describe.skipIf(!interopAvailable())('interop: anima-jws-voucher examples', () =
       'O=MyBusiness, L=Site, CN=Registrar Voucher Request Signing Key',
       'O=MyBusiness, L=Site, CN=TestCA',
     ]);
-    expect(() => verifyCompact(crypto, rvr.jws, rvr.signerChain[0]!.spki)).not.toThrow();
+    expect(() => verifyCompact(crypto, rvr.jws!, rvr.signerChain[0]!.spki)).not.toThrow();
 
     const prior = rvr.body['prior-signed-voucher-request']!;
     expect(prior).toBe(jwsText(files.pledgeRequest));
     const pvr = decodeVoucherRequest(prior);
     expect(pvr.body['serial-number']).toBe(rvr.body['serial-number']);
     expect(pvr.body.nonce).toBe(rvr.body.nonce);
-    expect(() => verifyCompact(crypto, pvr.jws, pvr.signerChain[0]!.spki)).not.toThrow();
+    expect(() => verifyCompact(crypto, pvr.jws!, pvr.signerChain[0]!.spki)).not.toThrow();
   });
 
   it('the voucher pins the CA that issued the registrar certificate, and that chain verifies on a fixed clock', () => {
@@ -91,8 +91,8 @@ describe.skipIf(!interopAvailable())('interop: anima-jws-voucher examples', () =
   it('a signature does not verify with another artifact\'s signer key', () => {
     const v = decodeVoucher(jwsText(files.voucher));
     const pvr = decodeVoucherRequest(jwsText(files.pledgeRequest));
-    expect(codeOf(() => verifyCompact(crypto, v.jws, pvr.signerChain[0]!.spki))).toBe('ERR_JWS_SIGNATURE');
-    expect(codeOf(() => verifyCompact(crypto, pvr.jws, v.signerChain[0]!.spki))).toBe('ERR_JWS_SIGNATURE');
+    expect(codeOf(() => verifyCompact(crypto, v.jws!, pvr.signerChain[0]!.spki))).toBe('ERR_JWS_SIGNATURE');
+    expect(codeOf(() => verifyCompact(crypto, pvr.jws!, v.signerChain[0]!.spki))).toBe('ERR_JWS_SIGNATURE');
   });
 
   it('Airlock\'s registrar refuses the pledge request: RFC 8995 section 5.2 requires proximity-registrar-cert, which it lacks', () => {
@@ -120,8 +120,8 @@ describe.skipIf(!interopAvailable())('interop: anima-jws-voucher examples', () =
       const tampered = flipSignatureChar(original);
       expect(tampered).not.toBe(original);
       const a = decode(tampered);
-      expect(equalBytes(a.jws.signature, decodeCompact(original).signature)).toBe(false);
-      expect(codeOf(() => verifyCompact(crypto, a.jws, a.signerChain[0]!.spki))).toBe('ERR_JWS_SIGNATURE');
+      expect(equalBytes(a.jws!.signature, decodeCompact(original).signature)).toBe(false);
+      expect(codeOf(() => verifyCompact(crypto, a.jws!, a.signerChain[0]!.spki))).toBe('ERR_JWS_SIGNATURE');
     });
 
     it('the payload re-encoded with another serial number, signature kept: decodes, then ERR_JWS_SIGNATURE', () => {
@@ -133,7 +133,7 @@ describe.skipIf(!interopAvailable())('interop: anima-jws-voucher examples', () =
       body['serial-number'] = '9876543210';
       const a = decode(`${h}.${Buffer.from(JSON.stringify(doc)).toString('base64url')}.${s}`);
       expect(a.body['serial-number']).toBe('9876543210');
-      expect(codeOf(() => verifyCompact(crypto, a.jws, a.signerChain[0]!.spki))).toBe('ERR_JWS_SIGNATURE');
+      expect(codeOf(() => verifyCompact(crypto, a.jws!, a.signerChain[0]!.spki))).toBe('ERR_JWS_SIGNATURE');
     });
 
     it('one character of the payload flipped so that it is no longer JSON: ERR_JWS_MALFORMED', () => {

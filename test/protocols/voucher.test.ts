@@ -1,3 +1,4 @@
+import { decodeJws } from '../../src/protocols/jws/json.js';
 import { describe, expect, it } from 'vitest';
 import { meetsMinimumAssertion, signVoucher, verifyVoucher, type VoucherInput } from '../../src/protocols/voucher/voucher.js';
 import { signCompact } from '../../src/protocols/jws/compact.js';
@@ -129,8 +130,12 @@ describe('registrar voucher request (MASA side)', async () => {
     const prior = decodeVoucherRequest(rvr).body['prior-signed-voucher-request']!;
     expect(prior).toBe(encodePriorSignedVoucherRequest(pvrText));
     expect(Buffer.from(prior, 'base64').toString('utf8')).toBe(pvrText);
-    expect(decodePriorSignedVoucherRequest(prior)).toBe(pvrText);
-    expect(decodePriorSignedVoucherRequest(pvrText)).toBe(pvrText);
+    const jws = (p: { mediaType: string; bytes: Uint8Array }) => ({ mediaType: p.mediaType, text: Buffer.from(p.bytes).toString('utf8') });
+    expect(jws(decodePriorSignedVoucherRequest(prior))).toEqual({ mediaType: 'application/voucher-jws+json', text: pvrText });
+    const compact = decodeJws(pvrText).compact;
+    expect(jws(decodePriorSignedVoucherRequest(compact))).toEqual({ mediaType: 'application/voucher-jws+json', text: compact });
+    // CMS: the base64 of its DER.
+    expect(decodePriorSignedVoucherRequest(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]).toString('base64')).mediaType).toBe('application/voucher-cms+json');
     expect(codeOf(() => decodePriorSignedVoucherRequest('!!!'))).toBe('ERR_VOUCHER_REQUEST_MALFORMED');
     expect(codeOf(() => decodePriorSignedVoucherRequest(Buffer.from('not a jws').toString('base64')))).toBe('ERR_VOUCHER_REQUEST_MALFORMED');
     expect(codeOf(() => decodePriorSignedVoucherRequest(Buffer.from([0xff, 0xfe, 0x00]).toString('base64')))).toBe('ERR_VOUCHER_REQUEST_MALFORMED');

@@ -5,6 +5,7 @@
  * certificate, and the authority-only MASA URL.
  */
 import * as path from 'node:path';
+import { decodeJws } from '../../src/protocols/jws/json.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBase64, toPem } from '../../src/core/bytes.js';
 import { partyIdFromSpki, type Party } from '../../src/core/party.js';
@@ -245,7 +246,7 @@ describe('voucher policy, against running roles', () => {
       const n2 = nonce();
       const pvr2Text = signPledgeVoucherRequest(sys.ctx.crypto, id.key, id.idevid, { serialNumber: id.birth.serialNumber, nonce: n2, createdOn: new Date(), proximityRegistrarCert: registrar.cert.der });
       const legacy = signCompact(sys.ctx.crypto, registrar.key, { alg: 'ES256', typ: 'voucher-jws+json', x5c: [toBase64(registrar.cert.der), toBase64(sys.network.pki.domainCa.cert.der)] }, {
-        'ietf-voucher-request:voucher': { 'serial-number': id.birth.serialNumber, nonce: n2, 'created-on': new Date().toISOString(), 'prior-signed-voucher-request': pvr2Text },
+        'ietf-voucher-request:voucher': { 'serial-number': id.birth.serialNumber, nonce: n2, 'created-on': new Date().toISOString(), 'prior-signed-voucher-request': decodeJws(pvr2Text).compact },
       });
       expect(decodeVoucher(await masaClient.requestVoucher(sys.manufacturerUrl, legacy)).body.nonce).toBe(n2);
     });

@@ -13,18 +13,25 @@ import { parseAuditLog, type AuditLog } from '../../protocols/brski/audit-log.js
 import { DECLARATION_READ_HEADER } from '../../protocols/declaration/read-request.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
 import type { PrivateKeyHandle } from '../../core/ports.js';
-import { toPem } from '../../core/bytes.js';
+import { fromUtf8, toPem, utf8 } from '../../core/bytes.js';
+import { VOUCHER_JWS_MEDIA_TYPE, parseVoucherMediaType, type EncodedVoucher, type VoucherMediaType } from '../../protocols/voucher/codec.js';
 import { privateKeyPem } from '../crypto/node-crypto.js';
 
 export interface MasaClient {
+  /** A JWS registrar voucher request, a JWS voucher back. */
   requestVoucher(masaUrl: string, registrarVoucherRequest: string): Promise<string>;
+  /**
+   * A registrar voucher request in any format, the voucher in `accept` (RFC 8995 section 5.5:
+   * the registrar passes on the format the pledge asked for). Optional: without it, JWS only.
+   */
+  requestVoucherIn?(masaUrl: string, registrarVoucherRequest: EncodedVoucher, accept: VoucherMediaType): Promise<EncodedVoucher>;
   /**
    * A device's declaration chain, readable by its owner and authorized onboarders only:
    * authenticated by the client certificate, or by `readRequest` (protocols/declaration/read-request.ts).
    */
   fetchDeclarationChain(masaUrl: string, serial: string, opts?: { readRequest?: string }): Promise<string[]>;
   /** RFC 8995 section 5.8: the device's audit log, for the registrar voucher request sent for it. */
-  requestAuditLog?(masaUrl: string, registrarVoucherRequest: string): Promise<AuditLog>;
+  requestAuditLog?(masaUrl: string, registrarVoucherRequest: string | EncodedVoucher): Promise<AuditLog>;
   /** Sends an owner's signed ownership request; returns the new declaration chain. */
   sendOwnershipRequest(manufacturerUrl: string, serial: string, request: string): Promise<string[]>;
   close(): Promise<void>;
@@ -41,8 +48,20 @@ export class HttpMasaClient implements MasaClient {
   }
 
   async requestVoucher(masaUrl: string, rvr: string): Promise<string> {
-    const body = await this.#call(masaUrl, 'POST', '/.well-known/brski/requestvoucher', rvr, 'application/voucher-jws+json');
-    return body;
+    const voucher = await this.requestVoucherIn(masaUrl, { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(rvr) }, VOUCHER_JWS_MEDIA_TYPE);
+    return fromUtf8(voucher.bytes);
+  }
+
+  async requestVoucherIn(masaUrl: string, rvr: EncodedVoucher, accept: VoucherMediaType): Promise<EncodedVoucher> {
+    const res = await this.#send(masaUrl, 'POST', '/.well-known/brski/requestvoucher', rvr.bytes, rvr.mediaType, { accept });
+    let mediaType: VoucherMediaType;
+    try {
+      mediaType = parseVoucherMediaType(res.contentType);
+    } catch (cause) {
+      throw new AirlockError('ERR_MASA_REFUSED', 'the MASA answered with no voucher media type', { cause });
+    }
+    if (mediaType !== accept) throw new AirlockError('ERR_MASA_REFUSED', `asked for ${accept}, the MASA answered ${mediaType}`);
+    return { mediaType, bytes: res.bytes };
   }
 
   async fetchDeclarationChain(masaUrl: string, serial: string, opts: { readRequest?: string } = {}): Promise<string[]> {
@@ -50,8 +69,9 @@ export class HttpMasaClient implements MasaClient {
     return chainOf(await this.#call(masaUrl, 'GET', `/declarations/${encodeURIComponent(serial)}`, undefined, undefined, headers));
   }
 
-  async requestAuditLog(masaUrl: string, rvr: string): Promise<AuditLog> {
-    return parseAuditLog(await this.#call(masaUrl, 'POST', '/.well-known/brski/requestauditlog', rvr, 'application/voucher-jws+json'));
+  async requestAuditLog(masaUrl: string, rvr: string | EncodedVoucher): Promise<AuditLog> {
+    const request = typeof rvr === 'string' ? { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(rvr) } : rvr;
+    return parseAuditLog(fromUtf8((await this.#send(masaUrl, 'POST', '/.well-known/brski/requestauditlog', request.bytes, request.mediaType)).bytes));
   }
 
   async sendOwnershipRequest(manufacturerUrl: string, serial: string, request: string): Promise<string[]> {
@@ -59,6 +79,10 @@ export class HttpMasaClient implements MasaClient {
   }
 
   async #call(masaUrl: string, method: 'GET' | 'POST', path: string, body?: string, contentType?: string, extraHeaders: Record<string, string> = {}): Promise<string> {
+    return fromUtf8((await this.#send(masaUrl, method, path, body === undefined ? undefined : utf8(body), contentType, extraHeaders)).bytes);
+  }
+
+  async #send(masaUrl: string, method: 'GET' | 'POST', path: string, body?: Uint8Array, contentType?: string, extraHeaders: Record<string, string> = {}): Promise<{ contentType: string; bytes: Uint8Array }> {
     let origin: string;
     try {
       const u = new URL(masaUrl);
@@ -74,10 +98,10 @@ export class HttpMasaClient implements MasaClient {
     }
     try {
       const res = await pool.request({ method, path, body, headers: { ...extraHeaders, ...(contentType ? { 'content-type': contentType } : {}) } });
-      const text = await res.body.text();
-      if (res.statusCode >= 200 && res.statusCode < 300) return text;
+      const bytes = new Uint8Array(await res.body.arrayBuffer());
       const ct = String(res.headers['content-type'] ?? '');
-      throw ct.startsWith(PROBLEM_MEDIA_TYPE) ? fromProblem(res.statusCode, text) : new AirlockError('ERR_MASA_REFUSED', `HTTP ${res.statusCode}`);
+      if (res.statusCode >= 200 && res.statusCode < 300) return { contentType: ct, bytes };
+      throw ct.startsWith(PROBLEM_MEDIA_TYPE) ? fromProblem(res.statusCode, fromUtf8(bytes)) : new AirlockError('ERR_MASA_REFUSED', `HTTP ${res.statusCode}`);
     } catch (e) {
       if (isAirlockError(e)) throw e;
       throw new AirlockError('ERR_MASA_UNREACHABLE', (e as Error).message, { cause: e });

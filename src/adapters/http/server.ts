@@ -16,6 +16,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
 import type { PrivateKeyHandle } from '../../core/ports.js';
 import { toPem } from '../../core/bytes.js';
+import { VOUCHER_CMS_MEDIA_TYPE, VOUCHER_COSE_MEDIA_TYPE, parseVoucherMediaType, type EncodedVoucher } from '../../protocols/voucher/codec.js';
 import { parseCertificate, type Certificate } from '../../protocols/x509/certificate.js';
 import { privateKeyPem } from '../crypto/node-crypto.js';
 import type { Logger } from '../log/logger.js';
@@ -43,6 +44,9 @@ export const TLS12_CIPHERS = ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES2
 
 /** Media types whose body a route receives as a string. */
 const TEXT_TYPES = ['application/voucher-jws+json', 'application/jose', 'application/pkcs10', 'application/airlock-declaration-chain+json', 'text/plain'];
+
+/** Media types whose body a route receives as bytes. */
+const BINARY_TYPES = [VOUCHER_CMS_MEDIA_TYPE, VOUCHER_COSE_MEDIA_TYPE];
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -118,6 +122,7 @@ export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
   app.decorateRequest('airlockCode', undefined);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(TEXT_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(BINARY_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, JSON.parse(body as string));
@@ -263,6 +268,15 @@ export function clientCertificate(req: FastifyRequest): Certificate | undefined 
 }
 
 /** The body of a request that must be of `mediaType` (as a string); ERR_INPUT_MEDIA_TYPE otherwise. */
+/** A signed voucher or voucher request in the body, in whichever format its Content-Type names. */
+export function voucherBody(req: FastifyRequest): EncodedVoucher {
+  const mediaType = parseVoucherMediaType(req.headers['content-type'] ?? '');
+  const body: unknown = req.body;
+  if (typeof body === 'string') return { mediaType, bytes: new TextEncoder().encode(body) };
+  if (body instanceof Uint8Array) return { mediaType, bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
+  throw new AirlockError('ERR_INPUT_MEDIA_TYPE', `expected ${mediaType}`);
+}
+
 export function textBody(req: FastifyRequest, mediaType: string): string {
   if (typeof req.body !== 'string' || !req.headers['content-type']?.toLowerCase().startsWith(mediaType)) {
     throw new AirlockError('ERR_INPUT_MEDIA_TYPE', `expected ${mediaType}`);

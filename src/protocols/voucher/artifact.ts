@@ -1,41 +1,51 @@
 /**
- * Decoding JWS-signed voucher artifacts (`application/voucher-jws+json`): the JWS in any of
- * its three serializations (RFC 7515 section 7; draft-ietf-anima-jws-voucher signs the General
- * JSON one), its schema-checked payload, and its signer certificate chain from `x5c`.
- * Verification of who signed it is the caller's (verify-*.ts). Other formats: codec.ts.
+ * Decoding signed voucher artifacts in any format (codec.ts: JWS in its three serializations,
+ * CMS, COSE): the schema-checked JSON body, the signer certificate chain the artifact carries,
+ * and a `verify` of its signature. Who may have signed it is the caller's (voucher.ts,
+ * pledge-voucher-request.ts, registrar-voucher-request.ts).
  */
 import type { z } from 'zod';
 import { AirlockError, type ErrorCode } from '../../core/errors.js';
-import { payloadJson, type DecodedJws } from '../jws/compact.js';
-import { decodeJws } from '../jws/json.js';
-import { parseCertificateBase64, type Certificate } from '../x509/certificate.js';
+import { utf8 } from '../../core/bytes.js';
+import type { Crypto } from '../../core/ports.js';
+import type { DecodedJws } from '../jws/compact.js';
+import type { Certificate } from '../x509/certificate.js';
+import { VOUCHER_JWS_MEDIA_TYPE, VOUCHER_JWS_TYP, decodeVoucherArtifact, type VoucherMediaType } from './codec.js';
 import { Voucher, VoucherRequest } from './schema.js';
 
-export const VOUCHER_JWS_TYP = 'voucher-jws+json';
+export { VOUCHER_JWS_TYP };
 
 export interface SignedArtifact<T> {
-  readonly jws: DecodedJws;
+  readonly mediaType: VoucherMediaType;
+  /** The artifact's exact bytes (for JWS, the UTF-8 of its text). */
+  readonly bytes: Uint8Array;
   readonly body: T;
-  /** The x5c chain, signer first. */
+  /** The certificates the artifact carries, signer first. */
   readonly signerChain: Certificate[];
+  /** Throws the format's ERR_*_SIGNATURE unless the signature verifies with `spki`. */
+  verify(crypto: Crypto, spki: Uint8Array): void;
+  /** The decoded JWS, for a JWS artifact. */
+  readonly jws?: DecodedJws;
 }
 
-function decode<S extends z.ZodType>(text: string | Uint8Array, schema: S, code: ErrorCode): SignedArtifact<z.infer<S>> {
-  const jws = decodeJws(text);
-  const parsed = schema.safeParse(payloadJson(jws));
-  if (!parsed.success) throw new AirlockError(code, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-  if (!jws.header.x5c) throw new AirlockError(code, 'the signer certificate (x5c) is missing');
+function decode<S extends z.ZodType>(input: string | Uint8Array, mediaType: VoucherMediaType, schema: S, code: ErrorCode): SignedArtifact<z.infer<S>> {
+  const bytes = typeof input === 'string' ? utf8(input) : input;
+  const a = decodeVoucherArtifact(bytes, mediaType);
   // Published vouchers often carry no typ; one that names another type is not a voucher.
-  if (jws.header.typ !== undefined && jws.header.typ !== VOUCHER_JWS_TYP) throw new AirlockError(code, `typ ${String(jws.header.typ)}`);
-  return { jws, body: parsed.data, signerChain: jws.header.x5c.map(parseCertificateBase64) };
+  const typ = a.jws?.header.typ;
+  if (typ !== undefined && typ !== VOUCHER_JWS_TYP) throw new AirlockError(code, `typ ${String(typ)}`);
+  const parsed = schema.safeParse(a.json);
+  if (!parsed.success) throw new AirlockError(code, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (a.signerChain.length === 0) throw new AirlockError(code, 'the signer certificate is missing');
+  return { mediaType, bytes, body: parsed.data, signerChain: [...a.signerChain], verify: a.verify, ...(a.jws ? { jws: a.jws } : {}) };
 }
 
-export function decodeVoucher(text: string | Uint8Array): SignedArtifact<Voucher['ietf-voucher:voucher']> {
-  const a = decode(text, Voucher, 'ERR_VOUCHER_MALFORMED');
+export function decodeVoucher(input: string | Uint8Array, mediaType: VoucherMediaType = VOUCHER_JWS_MEDIA_TYPE): SignedArtifact<Voucher['ietf-voucher:voucher']> {
+  const a = decode(input, mediaType, Voucher, 'ERR_VOUCHER_MALFORMED');
   return { ...a, body: a.body['ietf-voucher:voucher'] };
 }
 
-export function decodeVoucherRequest(text: string | Uint8Array): SignedArtifact<VoucherRequest['ietf-voucher-request:voucher']> {
-  const a = decode(text, VoucherRequest, 'ERR_VOUCHER_REQUEST_MALFORMED');
+export function decodeVoucherRequest(input: string | Uint8Array, mediaType: VoucherMediaType = VOUCHER_JWS_MEDIA_TYPE): SignedArtifact<VoucherRequest['ietf-voucher-request:voucher']> {
+  const a = decode(input, mediaType, VoucherRequest, 'ERR_VOUCHER_REQUEST_MALFORMED');
   return { ...a, body: a.body['ietf-voucher-request:voucher'] };
 }

@@ -27,12 +27,13 @@ import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
 import { ID_CT_ANIMA_JSON_VOUCHER, OID_DATA_CONTENT, decodeSignedData, signSignedData, verifySignedData } from '../cms/signed-data.js';
 import { decodeItem, decodeSign1, verifySign1 } from '../cose/sign1.js';
 import { cborVoucherToJson } from '../cose/voucher-sid.js';
-import { payloadJson, verifyCompact } from '../jws/compact.js';
+import { payloadJson, verifyCompact, type DecodedJws } from '../jws/compact.js';
 import { decodeJws, signGeneral } from '../jws/json.js';
 import { parseStrictJson } from '../json/strict.js';
 import { parseCertificateBase64, type Certificate } from '../x509/certificate.js';
-import { VOUCHER_JWS_TYP } from './artifact.js';
 
+/** The `typ` of a JWS voucher or voucher request (draft-ietf-anima-jws-voucher). */
+export const VOUCHER_JWS_TYP = 'voucher-jws+json';
 export const VOUCHER_JWS_MEDIA_TYPE = 'application/voucher-jws+json';
 export const VOUCHER_CMS_MEDIA_TYPE = 'application/voucher-cms+json';
 export const VOUCHER_COSE_MEDIA_TYPE = 'application/voucher-cose+cbor';
@@ -48,6 +49,32 @@ export function parseVoucherMediaType(value: string): VoucherMediaType {
   return found;
 }
 
+/** A signed voucher or voucher request as it travels: its media type and its exact bytes. */
+export interface EncodedVoucher {
+  readonly mediaType: VoucherMediaType;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * The format a reply is given in (RFC 9110 section 12.5.1): the first media type of `accept`
+ * that Airlock can sign, in the client's order of preference (q-values honoured); no Accept,
+ * or a wildcard, means `fallback` (the request's own format). Only types it cannot sign:
+ * ERR_VOUCHER_FORMAT (406).
+ */
+export function negotiateVoucherFormat(accept: string | undefined, fallback: VoucherMediaType): VoucherMediaType {
+  if (accept === undefined || accept.trim() === '') return fallback;
+  const ranges = accept.split(',').map((part, i) => {
+    const [type, ...params] = part.split(';').map((x) => x.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    return { type: type ?? '', q: q ? Number(q.slice(2)) : 1, i };
+  }).filter((r) => r.type !== '' && !(r.q <= 0)).sort((a, b) => b.q - a.q || a.i - b.i);
+  for (const r of ranges) {
+    if (r.type === '*/*' || r.type === 'application/*') return fallback;
+    if (SIGNABLE.includes(r.type as VoucherMediaType)) return r.type as VoucherMediaType;
+  }
+  throw new AirlockError('ERR_VOUCHER_FORMAT', `cannot answer in ${accept.slice(0, 120)}`);
+}
+
 export interface VoucherArtifact {
   readonly mediaType: VoucherMediaType;
   readonly bytes: Uint8Array;
@@ -57,12 +84,17 @@ export interface VoucherArtifact {
   readonly signerChain: readonly Certificate[];
   /** Throws ERR_JWS_SIGNATURE / ERR_CMS_SIGNATURE / ERR_COSE_SIGNATURE unless the signature verifies with `spki`. */
   verify(crypto: Crypto, spki: Uint8Array): void;
+  /** The decoded JWS, for a JWS artifact (its header says more than the JSON does). */
+  readonly jws?: DecodedJws;
 }
 
 /**
  * Signs a voucher or voucher request (`json` is the whole `{"ietf-voucher:voucher": ...}`
  * object). `signingTime` (CMS only) defaults to the voucher's created-on.
  */
+/** The formats Airlock signs: JWS and CMS (COSE is read only). */
+export const SIGNABLE: readonly VoucherMediaType[] = [VOUCHER_JWS_MEDIA_TYPE, VOUCHER_CMS_MEDIA_TYPE];
+
 export function signVoucherArtifact(crypto: Crypto, format: VoucherMediaType, key: PrivateKeyHandle, signerChain: readonly Certificate[], json: object, signingTime?: Date): Uint8Array {
   if (signerChain.length === 0) throw new AirlockError('ERR_INTERNAL', 'a voucher is signed with its signer certificate');
   switch (format) {
@@ -81,7 +113,7 @@ export function decodeVoucherArtifact(bytes: Uint8Array, mediaType: VoucherMedia
       const jws = decodeJws(bytes);
       const json = payloadJson(jws);
       const signerChain = (jws.header.x5c ?? []).map(parseCertificateBase64);
-      return { mediaType, bytes, json, signerChain, verify: (crypto, spki) => verifyCompact(crypto, jws, spki) };
+      return { mediaType, bytes, json, signerChain, verify: (crypto, spki) => verifyCompact(crypto, jws, spki), jws };
     }
     case VOUCHER_CMS_MEDIA_TYPE: {
       const sd = decodeSignedData(cmsDer(bytes));

@@ -3,11 +3,11 @@
  * with its IDevID key, checked by the registrar against the TLS client certificate.
  */
 import { AirlockError, ensure } from '../../core/errors.js';
-import { equalBytes, fromBase64, toBase64 } from '../../core/bytes.js';
+import { equalBytes, fromBase64, fromUtf8, toBase64 } from '../../core/bytes.js';
 import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
-import { signCompact, verifyCompact } from '../jws/compact.js';
 import type { Certificate } from '../x509/certificate.js';
 import { decodeVoucherRequest, type SignedArtifact } from './artifact.js';
+import { VOUCHER_JWS_MEDIA_TYPE, signVoucherArtifact, type VoucherMediaType } from './codec.js';
 import type { VoucherRequestBody } from './schema.js';
 
 export interface PledgeVoucherRequestInput {
@@ -18,7 +18,12 @@ export interface PledgeVoucherRequestInput {
   proximityRegistrarCert: Uint8Array;
 }
 
+/** A JWS pledge voucher request (General JSON serialization), as text. */
 export function signPledgeVoucherRequest(crypto: Crypto, idevidKey: PrivateKeyHandle, idevid: Certificate, input: PledgeVoucherRequestInput): string {
+  return fromUtf8(signPledgeVoucherRequestAs(crypto, VOUCHER_JWS_MEDIA_TYPE, idevidKey, idevid, input));
+}
+
+export function signPledgeVoucherRequestAs(crypto: Crypto, format: VoucherMediaType, idevidKey: PrivateKeyHandle, idevid: Certificate, input: PledgeVoucherRequestInput): Uint8Array {
   const body: VoucherRequestBody = {
     assertion: 'proximity',
     'serial-number': input.serialNumber,
@@ -26,7 +31,7 @@ export function signPledgeVoucherRequest(crypto: Crypto, idevidKey: PrivateKeyHa
     'created-on': input.createdOn.toISOString(),
     'proximity-registrar-cert': toBase64(input.proximityRegistrarCert),
   };
-  return signCompact(crypto, idevidKey, { alg: 'ES256', typ: 'voucher-jws+json', x5c: [toBase64(idevid.der)] }, { 'ietf-voucher-request:voucher': body });
+  return signVoucherArtifact(crypto, format, idevidKey, [idevid], { 'ietf-voucher-request:voucher': body }, input.createdOn);
 }
 
 export interface VerifiedPledgeVoucherRequest {
@@ -41,13 +46,13 @@ export interface VerifiedPledgeVoucherRequest {
  */
 export function verifyPledgeVoucherRequest(
   crypto: Crypto,
-  text: string,
-  ctx: { tlsClientCert: Certificate; registrarCert: Certificate },
+  request: string | Uint8Array,
+  ctx: { tlsClientCert: Certificate; registrarCert: Certificate; mediaType?: VoucherMediaType },
 ): VerifiedPledgeVoucherRequest {
-  const artifact = decodeVoucherRequest(text);
+  const artifact = decodeVoucherRequest(request, ctx.mediaType);
   const signer = artifact.signerChain[0]!;
   if (!equalBytes(signer.der, ctx.tlsClientCert.der)) throw new AirlockError('ERR_IDEVID_MISMATCH', 'x5c differs from the TLS client certificate');
-  verifyCompact(crypto, artifact.jws, signer.spki);
+  artifact.verify(crypto, signer.spki);
   const body = artifact.body;
   ensure(body['serial-number'] === signer.subjectSerialNumber, 'ERR_IDEVID_MISMATCH', 'serial-number differs from the certificate');
   ensure(body.nonce, 'ERR_VOUCHER_REQUEST_MALFORMED', 'a nonce is required');

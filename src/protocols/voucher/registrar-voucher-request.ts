@@ -8,8 +8,9 @@
  *   5.5: one end-entity certificate is enough). With a chain, the last certificate is the
  *   domain CA; without one, the MASA knows only the registrar certificate (masa.ts decides).
  * - `prior-signed-voucher-request` is YANG `binary`: the base64 of the pledge's artifact
- *   bytes, for a JWS the UTF-8 bytes of its compact text. A raw compact JWS string, as the
- *   anima-jws-voucher examples carry, is accepted too.
+ *   bytes (a JWS's UTF-8 text in any serialization, or CMS DER). A raw compact JWS string, as
+ *   the anima-jws-voucher examples carry, is accepted too. The registrar request is signed in
+ *   the pledge request's format.
  * - `created-on` of either layer later than now plus the allowed skew is refused.
  * - Proximity (section 5.5.6): the pledge's `proximity-registrar-cert` must be the signer's
  *   certificate when present; when absent, proximity is not verified (or, if required, refused).
@@ -17,54 +18,70 @@
 import { AirlockError, ensure } from '../../core/errors.js';
 import { equalBytes, fromBase64, fromUtf8, toBase64, utf8 } from '../../core/bytes.js';
 import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
-import { signCompact, verifyCompact } from '../jws/compact.js';
 import { verifyChain } from '../x509/chain.js';
 import type { Certificate } from '../x509/certificate.js';
 import { Oid } from '../x509/oids.js';
 import { decodeVoucherRequest } from './artifact.js';
+import { VOUCHER_CMS_MEDIA_TYPE, VOUCHER_JWS_MEDIA_TYPE, signVoucherArtifact, type EncodedVoucher, type VoucherMediaType } from './codec.js';
 import type { VerifiedPledgeVoucherRequest } from './pledge-voucher-request.js';
 import type { VoucherRequestBody } from './schema.js';
 import { ensureNotFromFuture } from './voucher.js';
 
-/** YANG binary of the pledge's artifact: base64 of the UTF-8 bytes of its compact JWS. */
-export function encodePriorSignedVoucherRequest(compactJws: string): string {
-  return toBase64(utf8(compactJws));
+/** YANG binary of the pledge's artifact: the base64 of its bytes. */
+export function encodePriorSignedVoucherRequest(artifact: Uint8Array | string): string {
+  return toBase64(typeof artifact === 'string' ? utf8(artifact) : artifact);
 }
 
-/** The pledge's compact JWS from `prior-signed-voucher-request`: base64 of it, or (legacy) the text itself. */
-export function decodePriorSignedVoucherRequest(value: string): string {
+/**
+ * The pledge's artifact from `prior-signed-voucher-request`: base64 of CMS DER or of a JWS
+ * (any serialization), or (legacy, the anima-jws-voucher examples) a compact JWS as it is.
+ */
+export function decodePriorSignedVoucherRequest(value: string): EncodedVoucher {
   const text = value.trim();
-  // base64 has no '.', a compact JWS always has two.
-  if (text.includes('.')) return text;
+  if (/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(text)) return { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(text) };
   const bytes = fromBase64(text);
   if (!bytes || bytes.length === 0) throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is not base64');
+  if (bytes[0] === 0x30) return { mediaType: VOUCHER_CMS_MEDIA_TYPE, bytes };
   let decoded: string;
   try {
-    decoded = fromUtf8(bytes);
+    decoded = fromUtf8(bytes).trim();
   } catch (cause) {
-    throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is not a JWS', { cause });
+    throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is neither CMS nor a JWS', { cause });
   }
-  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(decoded.trim())) throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is not a compact JWS');
-  return decoded.trim();
+  const compact = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(decoded);
+  if (!compact && !decoded.startsWith('{')) throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is neither CMS nor a JWS');
+  return { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(decoded) };
 }
 
+/** A JWS registrar voucher request (General JSON serialization), as text. */
 export function signRegistrarVoucherRequest(
   crypto: Crypto,
+  registrarKey: PrivateKeyHandle,
+  chain: { registrarCert: Certificate; domainCa?: Certificate | undefined },
+  pledge: VerifiedPledgeVoucherRequest,
+  createdOn: Date,
+): string {
+  return fromUtf8(signRegistrarVoucherRequestAs(crypto, VOUCHER_JWS_MEDIA_TYPE, registrarKey, chain, pledge, createdOn));
+}
+
+export function signRegistrarVoucherRequestAs(
+  crypto: Crypto,
+  format: VoucherMediaType,
   registrarKey: PrivateKeyHandle,
   /** Without `domainCa`, x5c is the registrar certificate alone. */
   chain: { registrarCert: Certificate; domainCa?: Certificate | undefined },
   pledge: VerifiedPledgeVoucherRequest,
   createdOn: Date,
-): string {
+): Uint8Array {
   const body: VoucherRequestBody = {
     assertion: 'proximity',
     'serial-number': pledge.serialNumber,
     nonce: pledge.nonce,
     'created-on': createdOn.toISOString(),
-    'prior-signed-voucher-request': encodePriorSignedVoucherRequest(pledge.artifact.jws.compact),
+    'prior-signed-voucher-request': encodePriorSignedVoucherRequest(pledge.artifact.bytes),
   };
-  const x5c = [toBase64(chain.registrarCert.der), ...(chain.domainCa ? [toBase64(chain.domainCa.der)] : [])];
-  return signCompact(crypto, registrarKey, { alg: 'ES256', typ: 'voucher-jws+json', x5c }, { 'ietf-voucher-request:voucher': body });
+  const signerChain = [chain.registrarCert, ...(chain.domainCa ? [chain.domainCa] : [])];
+  return signVoucherArtifact(crypto, format, registrarKey, signerChain, { 'ietf-voucher-request:voucher': body }, createdOn);
 }
 
 export interface VerifiedRegistrarVoucherRequest {
@@ -85,6 +102,8 @@ export interface VerifyRegistrarVoucherRequestContext {
   clockSkewSeconds?: number;
   /** Refuse a pledge request without proximity-registrar-cert (default) rather than report `proximity: false`. */
   requireProximity?: boolean;
+  /** The request's format; JWS unless said. */
+  mediaType?: VoucherMediaType;
 }
 
 export function isRegistrarCertificate(cert: Certificate): boolean {
@@ -97,12 +116,12 @@ export function isRegistrarCertificate(cert: Certificate): boolean {
  * IDevID to the manufacturer's anchors, the creation times, and that both layers agree on
  * serial number, nonce and registrar.
  */
-export function verifyRegistrarVoucherRequest(crypto: Crypto, text: string, ctx: VerifyRegistrarVoucherRequestContext): VerifiedRegistrarVoucherRequest {
+export function verifyRegistrarVoucherRequest(crypto: Crypto, request: string | Uint8Array, ctx: VerifyRegistrarVoucherRequestContext): VerifiedRegistrarVoucherRequest {
   const skew = ctx.clockSkewSeconds ?? 300;
-  const rvr = decodeVoucherRequest(text);
+  const rvr = decodeVoucherRequest(request, ctx.mediaType);
   const registrarCert = rvr.signerChain[0]!;
   if (!isRegistrarCertificate(registrarCert)) throw new AirlockError('ERR_VOUCHER_REQUEST_NOT_RA', `"${registrarCert.subject}" lacks id-kp-cmcRA`);
-  verifyCompact(crypto, rvr.jws, registrarCert.spki);
+  rvr.verify(crypto, registrarCert.spki);
   let domainCa: Certificate | undefined;
   if (rvr.signerChain.length >= 2) {
     domainCa = rvr.signerChain[rvr.signerChain.length - 1]!;
@@ -115,9 +134,10 @@ export function verifyRegistrarVoucherRequest(crypto: Crypto, text: string, ctx:
 
   const prior = rvr.body['prior-signed-voucher-request'];
   ensure(prior, 'ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is required');
-  const pvr = decodeVoucherRequest(decodePriorSignedVoucherRequest(prior));
+  const priorArtifact = decodePriorSignedVoucherRequest(prior);
+  const pvr = decodeVoucherRequest(priorArtifact.bytes, priorArtifact.mediaType);
   const idevid = pvr.signerChain[0]!;
-  verifyCompact(crypto, pvr.jws, idevid.spki);
+  pvr.verify(crypto, idevid.spki);
   try {
     verifyChain(crypto, { leaf: idevid, intermediates: pvr.signerChain.slice(1), anchors: ctx.idevidAnchors, at: ctx.at });
   } catch (cause) {

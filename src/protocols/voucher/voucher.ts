@@ -5,12 +5,12 @@
  * `idevid-issuer` against a stated policy (VoucherPolicy).
  */
 import { AirlockError, ensure } from '../../core/errors.js';
-import { toBase64 } from '../../core/bytes.js';
+import { fromUtf8, toBase64 } from '../../core/bytes.js';
 import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
-import { signCompact, verifyCompact } from '../jws/compact.js';
 import { verifyChain } from '../x509/chain.js';
 import { parseCertificateBase64, type Certificate } from '../x509/certificate.js';
 import { decodeVoucher, type SignedArtifact } from './artifact.js';
+import { VOUCHER_JWS_MEDIA_TYPE, signVoucherArtifact, type VoucherMediaType } from './codec.js';
 import { authorityKeyIdentifier, checkIdevidIssuer } from './idevid-issuer.js';
 import type { Assertion, VoucherBody } from './schema.js';
 
@@ -57,7 +57,13 @@ export interface VoucherInput {
   idevidIssuer?: Uint8Array;
 }
 
+/** A JWS voucher (General JSON serialization), as text. */
 export function signVoucher(crypto: Crypto, masaKey: PrivateKeyHandle, masaChain: readonly Certificate[], input: VoucherInput): string {
+  return fromUtf8(signVoucherAs(crypto, VOUCHER_JWS_MEDIA_TYPE, masaKey, masaChain, input));
+}
+
+/** A voucher in `format` (JWS or CMS), signed by the MASA with its chain in the artifact. */
+export function signVoucherAs(crypto: Crypto, format: VoucherMediaType, masaKey: PrivateKeyHandle, masaChain: readonly Certificate[], input: VoucherInput): Uint8Array {
   const body: VoucherBody = {
     'created-on': input.createdOn.toISOString(),
     ...(input.expiresOn ? { 'expires-on': input.expiresOn.toISOString() } : {}),
@@ -68,7 +74,7 @@ export function signVoucher(crypto: Crypto, masaKey: PrivateKeyHandle, masaChain
     'domain-cert-revocation-checks': false,
     nonce: input.nonce,
   };
-  return signCompact(crypto, masaKey, { alg: 'ES256', typ: 'voucher-jws+json', x5c: masaChain.map((c) => toBase64(c.der)) }, { 'ietf-voucher:voucher': body });
+  return signVoucherArtifact(crypto, format, masaKey, masaChain, { 'ietf-voucher:voucher': body }, input.createdOn);
 }
 
 export interface VerifiedVoucher {
@@ -84,6 +90,8 @@ export interface VerifyVoucherContext {
   /** The pledge's IDevID, as the verifier knows it: `idevid-issuer` is checked against it. */
   idevid?: Certificate | undefined;
   policy?: Partial<VoucherPolicy>;
+  /** The voucher's format; JWS unless said. */
+  mediaType?: VoucherMediaType;
 }
 
 /**
@@ -92,16 +100,16 @@ export interface VerifyVoucherContext {
  * nonce, was not created in the future (beyond the skew), has not expired, asserts at least
  * the minimum, and, when it names an `idevid-issuer`, names this IDevID's.
  */
-export function verifyVoucher(crypto: Crypto, text: string, ctx: VerifyVoucherContext): VerifiedVoucher {
+export function verifyVoucher(crypto: Crypto, voucher: string | Uint8Array, ctx: VerifyVoucherContext): VerifiedVoucher {
   const policy = { ...defaultVoucherPolicy, ...ctx.policy };
-  const artifact = decodeVoucher(text);
+  const artifact = decodeVoucher(voucher, ctx.mediaType);
   const signer = artifact.signerChain[0]!;
   try {
     verifyChain(crypto, { leaf: signer, intermediates: artifact.signerChain.slice(1), anchors: ctx.masaAnchors, at: ctx.at });
   } catch (cause) {
     throw new AirlockError('ERR_VOUCHER_SIGNER_UNTRUSTED', undefined, { cause });
   }
-  verifyCompact(crypto, artifact.jws, signer.spki);
+  artifact.verify(crypto, signer.spki);
   const v = artifact.body;
   ensure(v['serial-number'] === ctx.serialNumber, 'ERR_VOUCHER_SERIAL_MISMATCH');
   ensure(v.nonce === ctx.nonce, 'ERR_VOUCHER_NONCE_MISMATCH');

@@ -13,6 +13,7 @@ import { verifyRegistrarVoucherRequest } from '../../protocols/voucher/registrar
 import { mayOnboard } from '../../protocols/declaration/verify.js';
 import { buildAuditLog, domainIdOf, type AuditLog } from '../../protocols/brski/audit-log.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
+import type { EncodedVoucher } from '../../protocols/voucher/codec.js';
 import type { RoleContext } from '../shared/context.js';
 import type { DeclarationService } from './declarations.js';
 import type { ManufacturerPki } from './pki.js';
@@ -43,12 +44,12 @@ export class MasaAuditLog {
   }
 
   /** RFC 8995 section 5.8: the log of the device a registrar voucher request names, for that registrar. */
-  async forRequest(registrarVoucherRequest: string, peer: string): Promise<AuditLog> {
+  async forRequest(registrarVoucherRequest: EncodedVoucher, peer: string): Promise<AuditLog> {
     const at = this.ctx.clock.now();
     let serial: string | undefined;
     let owner: string | undefined;
     try {
-      const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest, { idevidAnchors: [this.pki.idevidCa.cert], at });
+      const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest.bytes, { mediaType: registrarVoucherRequest.mediaType, idevidAnchors: [this.pki.idevidCa.cert], at });
       serial = rvr.serialNumber;
       // The same identity the MASA gave the domain: its CA, or else the registrar certificate.
       owner = partyIdFromSpki(this.ctx.crypto, (rvr.domainCa ?? rvr.registrarCert).spki);

@@ -17,7 +17,9 @@ import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
 import { verifyRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
-import { signVoucher } from '../../protocols/voucher/voucher.js';
+import { signVoucherAs } from '../../protocols/voucher/voucher.js';
+import { SIGNABLE, VOUCHER_JWS_MEDIA_TYPE, type EncodedVoucher, type VoucherMediaType } from '../../protocols/voucher/codec.js';
+import { fromUtf8, utf8 } from '../../core/bytes.js';
 import { authorityKeyIdentifier } from '../../protocols/voucher/idevid-issuer.js';
 import { mayOnboard } from '../../protocols/declaration/verify.js';
 import type { RoleContext } from '../shared/context.js';
@@ -43,12 +45,25 @@ export class Masa {
     this.#config = { ...manufacturerDefaults, ...config };
   }
 
+  /** A JWS registrar voucher request in, a JWS voucher out. */
   async requestVoucher(registrarVoucherRequest: string, peer: string): Promise<string> {
+    const voucher = await this.issueVoucher({ mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(registrarVoucherRequest) }, peer);
+    return fromUtf8(voucher.bytes);
+  }
+
+  /**
+   * A registrar voucher request in any format Airlock reads; the voucher in `format` (the
+   * negotiated Accept; by default the request's own format). A format Airlock cannot sign is
+   * ERR_VOUCHER_FORMAT, refused before anything is checked or recorded.
+   */
+  async issueVoucher(registrarVoucherRequest: EncodedVoucher, peer: string, format: VoucherMediaType = registrarVoucherRequest.mediaType): Promise<EncodedVoucher> {
+    if (!SIGNABLE.includes(format)) throw new AirlockError('ERR_VOUCHER_FORMAT', `Airlock does not sign ${format}`);
     const at = this.ctx.clock.now();
     let serial: string | undefined;
     let registrarOwner: string | undefined;
     try {
-      const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest, {
+      const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest.bytes, {
+        mediaType: registrarVoucherRequest.mediaType,
         idevidAnchors: [this.pki.idevidCa.cert],
         at,
         clockSkewSeconds: this.#config.voucherRequestClockSkewSeconds,
@@ -65,7 +80,7 @@ export class Masa {
       if (!mayOnboard(latest.body, registrarOwner)) throw new AirlockError('ERR_MASA_NOT_AUTHORIZED', `serial ${serial}`);
       const assertion = rvr.proximity ? 'proximity' : 'logged';
       const idevidIssuer = authorityKeyIdentifier(rvr.idevid);
-      const voucher = signVoucher(this.ctx.crypto, this.pki.masa.key, [this.pki.masa.cert], {
+      const voucher = signVoucherAs(this.ctx.crypto, format, this.pki.masa.key, [this.pki.masa.cert], {
         serialNumber: serial,
         nonce: rvr.nonce,
         pinnedDomainCert: pinned,
@@ -85,7 +100,7 @@ export class Masa {
         });
         await this.auditLog?.record(trx, { serial: serial!, at, domainCa: pinned, nonce: rvr.nonce, assertion });
       });
-      return voucher;
+      return { mediaType: format, bytes: voucher };
     } catch (e) {
       const code = isAirlockError(e) ? e.code : 'ERR_INTERNAL';
       await this.#audit(this.db, at, peer, serial ?? null, 'refused', code, registrarOwner ? { owner: registrarOwner } : {});

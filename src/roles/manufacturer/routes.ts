@@ -4,22 +4,26 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { isAirlockError } from '../../core/errors.js';
-import { textBody } from '../../adapters/http/server.js';
+import { textBody, voucherBody } from '../../adapters/http/server.js';
 import { clientCertificateChain } from '../../adapters/http/peer-chain.js';
 import { DECLARATION_READ_HEADER, partyOfRegistrarChain, verifyDeclarationReadRequest } from '../../protocols/declaration/read-request.js';
-import { VOUCHER_JWS_MEDIA_TYPE } from '../../protocols/voucher/schema.js';
+import { negotiateVoucherFormat } from '../../protocols/voucher/codec.js';
 import { AUDIT_LOG_MEDIA_TYPE } from '../../protocols/brski/audit-log.js';
 import type { Manufacturer } from './index.js';
 
 export function manufacturerRoutes(app: FastifyInstance, m: Manufacturer): void {
+  // RFC 8995 section 5.5: the registrar voucher request in any format Airlock reads; the
+  // voucher in the format the Accept header asks for (by default the request's), else 406.
   app.post('/.well-known/brski/requestvoucher', async (req, reply) => {
-    const voucher = await m.masa.requestVoucher(textBody(req, VOUCHER_JWS_MEDIA_TYPE), req.ip);
-    return reply.type(VOUCHER_JWS_MEDIA_TYPE).send(voucher);
+    const rvr = voucherBody(req);
+    const format = negotiateVoucherFormat(req.headers.accept, rvr.mediaType);
+    const voucher = await m.masa.issueVoucher(rvr, req.ip, format);
+    return reply.type(voucher.mediaType).send(Buffer.from(voucher.bytes));
   });
 
   // RFC 8995 section 5.8: the registrar voucher request in, the device's audit log out.
   app.post('/.well-known/brski/requestauditlog', async (req, reply) => {
-    const log = await m.auditLog.forRequest(textBody(req, VOUCHER_JWS_MEDIA_TYPE), req.ip);
+    const log = await m.auditLog.forRequest(voucherBody(req), req.ip);
     return reply.type(AUDIT_LOG_MEDIA_TYPE).send(JSON.stringify(log));
   });
 

@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
-import { equalBytes, toPem } from '../../core/bytes.js';
+import { equalBytes, fromUtf8, toPem, utf8 } from '../../core/bytes.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import type { AppBootstrap } from '../../core/credentials.js';
 import type { DeviceState, NetworkDb } from '../../adapters/store/schema.js';
@@ -13,8 +13,9 @@ import type { MasaClient } from '../../adapters/http/masa-client.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
 import { parseCertificate, type Certificate } from '../../protocols/x509/certificate.js';
 import { verifyPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
-import { signRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
+import { signRegistrarVoucherRequestAs } from '../../protocols/voucher/registrar-voucher-request.js';
 import { verifyVoucher } from '../../protocols/voucher/voucher.js';
+import { SIGNABLE, VOUCHER_JWS_MEDIA_TYPE, type EncodedVoucher, type VoucherMediaType } from '../../protocols/voucher/codec.js';
 import { normaliseMasaUrl } from '../../protocols/x509/masa-url.js';
 import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, StatusTelemetry, verifyVoucherStatus } from '../../protocols/brski/status.js';
 import { decodeCsrBody, verifyCsr } from '../../protocols/est/csr.js';
@@ -80,21 +81,34 @@ export class Registrar {
    * the birth certificate against the manufacturers it trusts before it contacts any MASA.
    */
   async requestVoucher(ch: ChannelContext, pledgeVoucherRequest: string): Promise<string> {
+    const voucher = await this.requestVoucherIn(ch, { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(pledgeVoucherRequest) });
+    return fromUtf8(voucher.bytes);
+  }
+
+  /**
+   * Steps 2 and 5 in any format: the pledge's request in JWS or CMS; the registrar's request
+   * to the MASA in the same format; the voucher in `format` (the pledge's Accept, passed on
+   * to the MASA; by default the request's format). ERR_VOUCHER_FORMAT (406) before anything
+   * is sent when Airlock cannot carry that format.
+   */
+  async requestVoucherIn(ch: ChannelContext, pledgeVoucherRequest: EncodedVoucher, format: VoucherMediaType = pledgeVoucherRequest.mediaType): Promise<EncodedVoucher> {
     const started = this.ctx.clock.now();
     return this.#audited(ch, 'requestvoucher', OnboardingStep.TrustedIntroduction, async ({ setSerial }) => {
       const { idevid, manufacturer } = this.#birthCertificate(ch);
       setSerial(idevid.subjectSerialNumber);
-      const pvr = verifyPledgeVoucherRequest(this.ctx.crypto, pledgeVoucherRequest, { tlsClientCert: idevid, registrarCert: this.pki.registrar.cert });
+      if (!SIGNABLE.includes(format) || !SIGNABLE.includes(pledgeVoucherRequest.mediaType)) throw new AirlockError('ERR_VOUCHER_FORMAT', `the registrar does not carry ${format}`);
+      const pvr = verifyPledgeVoucherRequest(this.ctx.crypto, pledgeVoucherRequest.bytes, { tlsClientCert: idevid, registrarCert: this.pki.registrar.cert, mediaType: pledgeVoucherRequest.mediaType });
       const masaUrl = normaliseMasaUrl(idevid.masaUrl);
       // Serial numbers are unique per manufacturer only: a record belongs to one birth certificate.
       const known = await this.db.selectFrom('net_devices').select('idevid_der').where('serial', '=', pvr.serialNumber).executeTakeFirst();
       ensure(!known || equalBytes(new Uint8Array(known.idevid_der), idevid.der), 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
       const withCa = this.config.voucherRequestChain !== 'registrar-only';
       const chain = { registrarCert: this.pki.registrar.cert, ...(withCa ? { domainCa: this.pki.domainCa.cert } : {}) };
-      const rvr = signRegistrarVoucherRequest(this.ctx.crypto, this.pki.registrar.key, chain, pvr, this.ctx.clock.now());
-      const voucher = await this.masa.requestVoucher(masaUrl, rvr);
+      const rvr: EncodedVoucher = { mediaType: pvr.artifact.mediaType, bytes: signRegistrarVoucherRequestAs(this.ctx.crypto, pvr.artifact.mediaType, this.pki.registrar.key, chain, pvr, this.ctx.clock.now()) };
+      const voucher = await this.#askMasa(masaUrl, rvr, format);
       // What the device will check, checked here first: it records nothing it would refuse.
-      const v = verifyVoucher(this.ctx.crypto, voucher, {
+      const v = verifyVoucher(this.ctx.crypto, voucher.bytes, {
+        mediaType: voucher.mediaType,
         masaAnchors: [manufacturer.masaCa],
         serialNumber: pvr.serialNumber,
         nonce: pvr.nonce,
@@ -120,6 +134,13 @@ export class Registrar {
       this.#inBackground(this.#recordMasaAuditLog(masaUrl, rvr, pvr.serialNumber));
       return voucher;
     }, { recordSuccess: false });
+  }
+
+  /** The MASA, asked in the format the pledge wants; a MASA client without formats speaks JWS. */
+  async #askMasa(masaUrl: string, rvr: EncodedVoucher, format: VoucherMediaType): Promise<EncodedVoucher> {
+    if (this.masa.requestVoucherIn) return this.masa.requestVoucherIn(masaUrl, rvr, format);
+    if (rvr.mediaType !== VOUCHER_JWS_MEDIA_TYPE || format !== VOUCHER_JWS_MEDIA_TYPE) throw new AirlockError('ERR_VOUCHER_FORMAT', 'this MASA client speaks JWS only');
+    return { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(await this.masa.requestVoucher(masaUrl, fromUtf8(rvr.bytes))) };
   }
 
   /** Step 6: the device information declaration, installed or fetched in real time. */
@@ -345,7 +366,7 @@ export class Registrar {
    * trail; every other domain that claimed the device is a warning. Informational: a MASA
    * without the log, or one that fails, is recorded and does not stop the onboarding.
    */
-  async #recordMasaAuditLog(masaUrl: string, rvr: string, serial: string): Promise<void> {
+  async #recordMasaAuditLog(masaUrl: string, rvr: EncodedVoucher, serial: string): Promise<void> {
     if (!this.masa.requestAuditLog) return;
     try {
       const log = await this.masa.requestAuditLog(masaUrl, rvr);

@@ -3,8 +3,8 @@
  * and Airlock's additions for the steps BRSKI leaves open (/.well-known/airlock).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { channelBinding, clientCertificate, textBody } from '../../adapters/http/server.js';
-import { VOUCHER_JWS_MEDIA_TYPE } from '../../protocols/voucher/schema.js';
+import { channelBinding, clientCertificate, textBody, voucherBody } from '../../adapters/http/server.js';
+import { negotiateVoucherFormat } from '../../protocols/voucher/codec.js';
 import { CERTS_ONLY_MEDIA_TYPE, encodeCertsOnly } from '../../protocols/est/certs-only.js';
 import { csrAttributes } from '../../protocols/est/csr.js';
 import { toBase64 } from '../../core/bytes.js';
@@ -19,8 +19,11 @@ export function registrarRoutes(app: FastifyInstance, n: Network): void {
   const r = n.registrar;
 
   app.post('/.well-known/brski/requestvoucher', async (req, reply) => {
-    const voucher = await r.requestVoucher(channel(req), textBody(req, VOUCHER_JWS_MEDIA_TYPE));
-    return reply.type(VOUCHER_JWS_MEDIA_TYPE).send(voucher);
+    // RFC 8995 section 5.2: the pledge's request in JWS or CMS; the voucher in the format its
+    // Accept asks for (by default the request's own), passed on to the MASA; else 406.
+    const pvr = voucherBody(req);
+    const voucher = await r.requestVoucherIn(channel(req), pvr, negotiateVoucherFormat(req.headers.accept, pvr.mediaType));
+    return reply.type(voucher.mediaType).send(Buffer.from(voucher.bytes));
   });
 
   app.get('/.well-known/airlock/declaration', async (req) => ({ chain: await r.declaration(channel(req)) }));
