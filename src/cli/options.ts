@@ -42,7 +42,13 @@ export function parseName(value: string, option: string): string {
 /** The absolute path of a directory option; refused if something that is not a directory is there. */
 export function directoryPath(value: string, option: string): string {
   const dir = path.resolve(value);
-  const st = fs.statSync(dir, { throwIfNoEntry: false });
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir, { throwIfNoEntry: false });
+  } catch {
+    st = undefined; // ENOTDIR: something on the way is a file
+    if (!fs.statSync(path.dirname(dir), { throwIfNoEntry: false })?.isDirectory()) throw refuse(`${option} ${dir} is not a directory`, `give ${option} a directory (or a path where one can be made)`);
+  }
   if (st && !st.isDirectory()) throw refuse(`${option} ${dir} is not a directory`, `give ${option} a directory (or a path where one can be made)`);
   return dir;
 }

@@ -25,7 +25,8 @@ export function isSafeText(text: string): boolean {
 
 /** JSON with the unsafe characters JSON.stringify leaves alone (DEL, C1, bidi) escaped as `\uXXXX`: still the same JSON. */
 export function safeJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(UNSAFE_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // JSON.stringify already escapes C0 inside strings; the raw newlines left are its indentation.
+  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function printJson(value: unknown): void {

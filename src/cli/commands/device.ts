@@ -54,7 +54,8 @@ export function deviceCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { store: string; registrar: string; json?: boolean }) => {
       try {
-        const report = await (await agentAt(o.store)).onboard(parseHttpsUrl(o.registrar, '--registrar'));
+        const registrar = parseHttpsUrl(o.registrar, '--registrar');
+        const report = await (await agentAt(o.store)).onboard(registrar);
         if (o.json) printJson(report);
         else for (const s of report.steps) say(`step ${String(s.step).padStart(2)}  ${s.name}`);
       } catch (e) {
@@ -68,7 +69,8 @@ export function deviceCommand(program: Command): void {
     .requiredOption('--registrar <url>', 'the registrar, e.g. https://127.0.0.1:8444')
     .action(async (o: { store: string; registrar: string }) => {
       try {
-        printJson(await (await agentAt(o.store)).renew(parseHttpsUrl(o.registrar, '--registrar')));
+        const registrar = parseHttpsUrl(o.registrar, '--registrar');
+        printJson(await (await agentAt(o.store)).renew(registrar));
       } catch (e) {
         fail(e);
       }
