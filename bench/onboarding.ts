@@ -101,6 +101,8 @@ function installCleanup(): void {
   process.once('exit', () => signalChildren('SIGTERM'));
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     process.once(signal, () => {
+      // Whatever else ends the process meanwhile (a child that exits fails the run), it ends as interrupted.
+      process.once('exit', () => (process.exitCode = code));
       signalChildren('SIGTERM');
       const deadline = Date.now() + 3_000;
       const wait = setInterval(() => {
