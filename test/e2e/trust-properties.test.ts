@@ -313,12 +313,11 @@ describe('(3) encrypted channel', () => {
 
 describe('(4) nobody but the device sees its credentials', () => {
   let sys: TestSystem;
-  let closed = false;
   beforeAll(async () => {
     sys = await startTestSystem();
   });
   afterAll(async () => {
-    if (!closed) await sys?.close();
+    await sys?.close();
   });
 
   it('no issued secret is in any database, journal, log, inventory result, problem body, stdout, stderr or CLI output, in any encoding', async () => {
@@ -411,8 +410,7 @@ describe('(4) nobody but the device sees its credentials', () => {
     await cli('network', 'devices', '--events', devices[0]!.serial, '--json', '--data-dir', dataDir);
     await cli('device', 'status', '--store', devices[1]!.storeDir);
 
-    await sys.close();
-    closed = true;
+    await sys.closeRoles();
     const afterClose = scanFiles();
     printed = output.stop();
     sources.push({ name: 'stdout', bytes: Buffer.from(printed.stdout) }, { name: 'stderr', bytes: Buffer.from(printed.stderr) });

@@ -45,7 +45,7 @@ export async function exportDevice(agent: DeviceAgent, out: string): Promise<str
 }
 
 export function deviceCommand(program: Command): void {
-  const dev = program.command('device').description('the device agent: onboard, renew, show status, factory-reset');
+  const dev = program.command('device').description('the device agent: onboard, renew, show status, export to PEM, factory-reset');
   dev
     .command('onboard')
     .description('onboard with no human input: voucher, declaration, LDevID and Wi-Fi PSK (prints no secrets)')
