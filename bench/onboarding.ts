@@ -77,10 +77,44 @@ interface Child {
   stop(): Promise<void>;
 }
 
+/**
+ * Every child runs in its own process group (so a terminal's Ctrl-C reaches only the bench),
+ * and the whole group is ended when the bench exits or is interrupted: no server outlives it.
+ * SIGTERM first, as the servers remove their temporary data directory on it; SIGKILL for any
+ * still there after a grace period.
+ */
 const children = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
+function signalChildren(signal: NodeJS.Signals): void {
+  for (const c of children) {
+    if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) continue;
+    try {
+      process.kill(-c.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+let cleanupInstalled = false;
+function installCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.once('exit', () => signalChildren('SIGTERM'));
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.once(signal, () => {
+      // Whatever else ends the process meanwhile (a child that exits fails the run), it ends as interrupted.
+      process.once('exit', () => (process.exitCode = code));
+      signalChildren('SIGTERM');
+      const deadline = Date.now() + 3_000;
+      const wait = setInterval(() => {
+        if ([...children].every((c) => c.exitCode !== null || c.signalCode !== null) || Date.now() > deadline) {
+          clearInterval(wait);
+          signalChildren('SIGKILL');
+          process.exit(code);
+        }
+      }, 50);
+    });
+  }
+}
 
 function startChild(file: string): Child {
   // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of each child to <dir> (node --cpu-prof).
@@ -89,7 +123,9 @@ function startChild(file: string): Child {
     cwd: projectRoot,
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: { ...process.env, AIRLOCK_LOG_LEVEL: 'silent' },
+    detached: true,
   });
+  installCleanup();
   children.add(proc);
   proc.once('exit', () => children.delete(proc));
   let stdout = '';
@@ -277,7 +313,7 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
   const baselineHandshakes = Math.max(1, Math.min(opts.baselineHandshakes ?? Math.max(devices, 2000), 1_000_000));
   const guard = setTimeout(() => {
     process.stderr.write(`bench: giving up after ${opts.timeoutMs ?? 1_800_000} ms\n`);
-    for (const c of children) c.kill('SIGKILL');
+    signalChildren('SIGKILL');
     process.exit(3);
   }, opts.timeoutMs ?? 1_800_000);
   guard.unref();

@@ -26,6 +26,23 @@ const program = new Command()
     }
   });
 
+program.addHelpText(
+  'after',
+  `
+Keys are created only by an explicit step: \`airlock manufacturer init\`, \`airlock network init\`,
+or \`serve\`/\`up\` on a data directory that holds no role (each says so on stderr). Every other
+command refuses a directory with no role (ERR_CONFIG, with the command to run first).
+\`airlock device export\` writes a device's certificates and private keys as PEM files.
+
+Environment:
+  AIRLOCK_MANUFACTURER_KEK  the manufacturer's key-encryption key (base64, 32 bytes); default: a 0600 file under <data-dir>/keys
+  AIRLOCK_NETWORK_KEK       the network role's key-encryption key (base64, 32 bytes); default: a 0600 file under <data-dir>/keys
+  AIRLOCK_DEVICE_KEK        a device secure store's sealing key (base64, 32 bytes); default: a 0600 file in the store
+  AIRLOCK_LOG_LEVEL         log level: fatal, error, warn, info (default), debug, trace, silent (--log-level on serve commands)
+
+Errors print as \`airlock: ERR_...: message\` and, where there is one, \`airlock: hint: ...\`; the exit code is 1.`,
+);
+
 upCommand(program);
 demoCommand(program);
 manufacturerCommand(program);

@@ -2,6 +2,7 @@
  * Every role in one process on loopback (`airlock up`), and the demonstration that mints,
  * sells and onboards a handful of devices.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NodeCrypto } from '../adapters/crypto/node-crypto.js';
 import { loadKek } from '../adapters/crypto/kek.js';
@@ -9,7 +10,7 @@ import type { Logger } from '../adapters/log/logger.js';
 import type { Clock, SecureStore } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
 import { toHex, utf8 } from '../core/bytes.js';
-import { isAirlockError } from '../core/errors.js';
+import { AirlockError, isAirlockError } from '../core/errors.js';
 import type { OnboardingStepNumber } from '../core/onboarding-steps.js';
 import { Manufacturer } from './manufacturer/index.js';
 import { Network } from './network/index.js';
@@ -38,18 +39,56 @@ export interface System {
   close(): Promise<void>;
 }
 
+export type RoleName = 'manufacturer' | 'network';
+
+/** Whether `dataDir` holds the role (its database, and so its keys). */
+export function hasRole(dataDir: string, role: RoleName): boolean {
+  return fs.existsSync(path.join(dataDir, `${role}.db`));
+}
+
+export interface OpenRoleOptions {
+  /**
+   * Create the role (its database, key-encryption key and keys) when `dataDir` holds none.
+   * Without it, a missing role is ERR_CONFIG naming the command that creates it: no command
+   * creates keys as a side effect.
+   */
+  create?: boolean;
+}
+
+function requireRole(dataDir: string, role: RoleName, opts: OpenRoleOptions): void {
+  if (opts.create || hasRole(dataDir, role)) return;
+  throw new AirlockError('ERR_CONFIG', `no ${role} in ${dataDir}`, { details: { hint: `run \`airlock ${role} init --data-dir ${dataDir}\` (or \`airlock up\`) first` } });
+}
+
+/** Where the manufacturer records the URL it last served at: IDevIDs minted later name it. */
+function publicUrlFile(dataDir: string): string {
+  return path.join(dataDir, 'manufacturer.url');
+}
+
 /**
  * The manufacturer role over `<dataDir>/manufacturer.db`. Its key-encryption key comes from
  * AIRLOCK_MANUFACTURER_KEK, else from `<dataDir>/keys/manufacturer.kek` (a development default).
+ * Unless `config` names one, its public URL is the one it last served at (`serveManufacturer`).
  */
-export async function openManufacturer(ctx: RoleContext, dataDir: string, config?: Partial<ManufacturerConfig>): Promise<Manufacturer> {
+export async function openManufacturer(ctx: RoleContext, dataDir: string, config?: Partial<ManufacturerConfig>, opts: OpenRoleOptions = {}): Promise<Manufacturer> {
+  requireRole(dataDir, 'manufacturer', opts);
   const kek = loadKek({ envVar: 'AIRLOCK_MANUFACTURER_KEK', file: path.join(dataDir, 'keys', 'manufacturer.kek') });
   if (kek.origin === 'file') ctx.logger.warn('manufacturer: the key-encryption key is a file beside the data (development default); set AIRLOCK_MANUFACTURER_KEK in production');
-  return Manufacturer.open({ ctx, databaseFile: path.join(dataDir, 'manufacturer.db'), kek: kek.kek, config });
+  const served = config?.publicUrl === undefined && fs.existsSync(publicUrlFile(dataDir)) ? fs.readFileSync(publicUrlFile(dataDir), 'utf8').trim() : undefined;
+  const urls = served && /^https:\/\/[^\s]+$/.test(served) ? { publicUrl: served, mudBaseUrl: `${served}/mud` } : {};
+  return Manufacturer.open({ ctx, databaseFile: path.join(dataDir, 'manufacturer.db'), kek: kek.kek, config: { ...urls, ...config } });
+}
+
+/** Serves the manufacturer and records its URL in `dataDir`, so that later mints (`airlock manufacturer mint`) name it. */
+export async function serveManufacturer(m: Manufacturer, dataDir: string, port: number, host?: string): Promise<string> {
+  const url = await m.serve(port, host);
+  fs.writeFileSync(publicUrlFile(dataDir), `${url}\n`, { mode: 0o600 });
+  return url;
 }
 
 /** The network role over `<dataDir>/network.db`; its key from AIRLOCK_NETWORK_KEK or `<dataDir>/keys/network.kek`. */
-export async function openNetwork(ctx: RoleContext, dataDir: string, manufacturers: AnyManufacturerTrust[], config?: Partial<NetworkConfig>): Promise<Network> {
+export async function openNetwork(ctx: RoleContext, dataDir: string, manufacturers: AnyManufacturerTrust[], config?: Partial<NetworkConfig>, opts: OpenRoleOptions = {}): Promise<Network> {
+  requireRole(dataDir, 'network', opts);
   const kek = loadKek({ envVar: 'AIRLOCK_NETWORK_KEK', file: path.join(dataDir, 'keys', 'network.kek') });
   if (kek.origin === 'file') ctx.logger.warn('network: the key-encryption key is a file beside the data (development default); set AIRLOCK_NETWORK_KEK in production');
   return Network.open({ ctx, databaseFile: path.join(dataDir, 'network.db'), kek: kek.kek, manufacturers, config });
@@ -58,21 +97,30 @@ export async function openNetwork(ctx: RoleContext, dataDir: string, manufacture
 export async function startSystem(opts: SystemOptions): Promise<System> {
   const ctx: RoleContext = { crypto: new NodeCrypto(), clock: opts.clock ?? systemClock, logger: opts.logger };
   // Each role its own crypto (and so its own key and verification caches), as on its own machine.
-  const manufacturer = await openManufacturer({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, opts.manufacturer);
-  const manufacturerUrl = await manufacturer.serve(opts.manufacturerPort ?? 0);
-  const network = await openNetwork({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, [manufacturer.trustBundle()], opts.network);
-  const registrarUrl = await network.serve(opts.networkPort ?? 0);
-  return {
-    ctx,
-    manufacturer,
-    network,
-    manufacturerUrl,
-    registrarUrl,
-    async close() {
-      await network.close();
-      await manufacturer.close();
-    },
-  };
+  const manufacturer = await openManufacturer({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, opts.manufacturer, { create: true });
+  let network: Network | undefined;
+  try {
+    const manufacturerUrl = await serveManufacturer(manufacturer, opts.dataDir, opts.manufacturerPort ?? 0);
+    network = await openNetwork({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, [manufacturer.trustBundle()], opts.network, { create: true });
+    const registrarUrl = await network.serve(opts.networkPort ?? 0);
+    const net = network;
+    return {
+      ctx,
+      manufacturer,
+      network: net,
+      manufacturerUrl,
+      registrarUrl,
+      async close() {
+        await net.close();
+        await manufacturer.close();
+      },
+    };
+  } catch (e) {
+    // A port in use, say: close what was opened, so that the caller can exit cleanly.
+    await network?.close().catch(() => undefined);
+    await manufacturer.close().catch(() => undefined);
+    throw e;
+  }
 }
 
 export interface DemoResult {

@@ -2,7 +2,10 @@
  * The five properties of trusted network-layer onboarding (NIST IR 8350 section 3), each
  * checked against a whole system on loopback: real TLS, real SQLite files.
  */
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
@@ -23,9 +26,13 @@ import { signPledgeVoucherRequest } from '../../src/protocols/voucher/pledge-vou
 import { verifyRegistrarVoucherRequest } from '../../src/protocols/voucher/registrar-voucher-request.js';
 import { parseCertificate, parseCertificateBase64 } from '../../src/protocols/x509/certificate.js';
 import { filesUnder, startTestSystem, type TestSystem } from '../support/harness.js';
+import { captureOutput, findSecrets, privateKeyNeedles, textSecretNeedles, type Needle } from '../support/secrets.js';
 import {
   connectAs, errorCode, expectProblem, identityOf, leaks, pledgeVoucherRequest, postVoucherRequest, randomKek, secretForms, tempDir,
 } from '../support/wire.js';
+
+const runCli = promisify(execFile);
+const airlockBin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 
 /** A GET whose body is kept as bytes (the CRL is DER). */
 async function getBinary(base: string, p: string): Promise<{ status: number; contentType: string; body: Buffer }> {
@@ -313,22 +320,29 @@ describe('(3) encrypted channel', () => {
 
 describe('(4) nobody but the device sees its credentials', () => {
   let sys: TestSystem;
-  let closed = false;
   beforeAll(async () => {
     sys = await startTestSystem();
   });
   afterAll(async () => {
-    if (!closed) await sys?.close();
+    await sys?.close();
   });
 
-  it('no issued secret is in any database, journal, log, inventory result or problem body', async () => {
+  it('no issued secret is in any database, journal, log, inventory result, problem body, stdout, stderr or CLI output, in any encoding', async () => {
+    const output = captureOutput();
+    let printed: { stdout: string; stderr: string } | undefined;
+    try {
+      await checkNoSecretLeaves();
+    } finally {
+      printed ??= output.stop();
+    }
+    async function checkNoSecretLeaves(): Promise<void> {
     const devices = [];
     for (let i = 0; i < 3; i++) {
       const d = await sys.newDevice();
       await d.agent.onboard(sys.registrarUrl);
       devices.push(d);
     }
-    const needles: Array<{ label: string; bytes: Buffer }> = [];
+    const needles: Needle[] = [];
     const plain: Array<{ label: string; bytes: Buffer }> = [];
     // A re-onboarding and a renewal too: a superseded credential is still a secret.
     const superseded = [(await devices[0]!.agent.onboardingCredentials())!];
@@ -337,7 +351,7 @@ describe('(4) nobody but the device sees its credentials', () => {
     superseded.push((await devices[0]!.agent.onboardingCredentials())!);
     await devices[0]!.agent.renew(sys.registrarUrl);
     for (const [j, c] of superseded.entries()) {
-      needles.push(...secretForms(`superseded ${j} PSK`, c.wifi.psk), ...secretForms(`superseded ${j} LDevID key`, fromBase64(c.ldevidKey)!));
+      needles.push(...textSecretNeedles(`superseded ${j} PSK`, c.wifi.psk), ...privateKeyNeedles(`superseded ${j} LDevID key`, fromBase64(c.ldevidKey)!));
       plain.push({ label: `superseded ${j} PSK`, bytes: Buffer.from(c.wifi.psk) }, { label: `superseded ${j} LDevID key`, bytes: Buffer.from(c.ldevidKey) });
     }
     // The roles' own private keys are secrets too.
@@ -348,12 +362,12 @@ describe('(4) nobody but the device sees its credentials', () => {
       'domain CA': sys.network.pki.domainCa.key,
       registrar: sys.network.pki.registrar.key,
     };
-    for (const [label, key] of Object.entries(roleKeys)) needles.push(...secretForms(`${label} key`, exportPkcs8(key)));
+    for (const [label, key] of Object.entries(roleKeys)) needles.push(...privateKeyNeedles(`${label} key`, exportPkcs8(key)));
 
     for (const [i, d] of devices.entries()) {
       const c = (await d.agent.onboardingCredentials())!;
       const b = await d.agent.birth();
-      needles.push(...secretForms(`device ${i} PSK`, c.wifi.psk), ...secretForms(`device ${i} LDevID key`, fromBase64(c.ldevidKey)!), ...secretForms(`device ${i} IDevID key`, fromBase64(b.idevidKey)!));
+      needles.push(...textSecretNeedles(`device ${i} PSK`, c.wifi.psk), ...privateKeyNeedles(`device ${i} LDevID key`, fromBase64(c.ldevidKey)!), ...privateKeyNeedles(`device ${i} IDevID key`, fromBase64(b.idevidKey)!));
       plain.push({ label: `device ${i} PSK`, bytes: Buffer.from(c.wifi.psk) }, { label: `device ${i} LDevID key`, bytes: Buffer.from(c.ldevidKey) }, { label: `device ${i} IDevID key`, bytes: Buffer.from(b.idevidKey) });
     }
 
@@ -392,12 +406,24 @@ describe('(4) nobody but the device sees its credentials', () => {
     const whileOpen = scanFiles();
     expect(whileOpen.map((f) => f.name)).toEqual(expect.arrayContaining(['airlock.log', path.join('data', 'network.db'), path.join('data', 'manufacturer.db')]));
 
-    await sys.close();
-    closed = true;
+    // What the operator's commands print, on stdout and stderr.
+    const cli = async (...args: string[]) => {
+      const r = await runCli(process.execPath, [airlockBin, ...args], { timeout: 60_000 });
+      sources.push({ name: `airlock ${args.slice(0, 2).join(' ')} (stdout)`, bytes: Buffer.from(r.stdout) }, { name: `airlock ${args.slice(0, 2).join(' ')} (stderr)`, bytes: Buffer.from(r.stderr) });
+    };
+    const dataDir = path.join(sys.dir, 'data');
+    await cli('network', 'devices', '--data-dir', dataDir);
+    await cli('network', 'devices', '--json', '--data-dir', dataDir);
+    await cli('network', 'devices', '--events', devices[0]!.serial, '--json', '--data-dir', dataDir);
+    await cli('device', 'status', '--store', devices[1]!.storeDir);
+
+    await sys.closeRoles();
     const afterClose = scanFiles();
+    printed = output.stop();
+    sources.push({ name: 'stdout', bytes: Buffer.from(printed.stdout) }, { name: 'stderr', bytes: Buffer.from(printed.stderr) });
 
     const found: string[] = [];
-    for (const s of [...sources, ...whileOpen, ...afterClose]) for (const l of leaks(s.bytes, needles)) found.push(`${l} in ${s.name}`);
+    for (const s of [...sources, ...whileOpen, ...afterClose]) for (const l of findSecrets(s.bytes, needles)) found.push(`${l} in ${s.name}`);
     expect(found).toEqual([]);
 
     // The device's own secure store holds them, sealed, readable by its owner only.
@@ -407,10 +433,11 @@ describe('(4) nobody but the device sees its credentials', () => {
       for (const f of files) {
         expect(fs.statSync(f).mode & 0o777, f).toBe(0o600);
         const bytes = fs.readFileSync(f);
-        expect(leaks(bytes, needles), f).toEqual([]);
-        expect(leaks(bytes, plain), f).toEqual([]);
+        expect(findSecrets(bytes, needles), f).toEqual([]);
+        expect(findSecrets(bytes, plain), f).toEqual([]);
       }
       expect(fs.statSync(d.storeDir).mode & 0o777).toBe(0o700);
+    }
     }
   });
 });

@@ -1,6 +1,7 @@
 /**
  * A whole Airlock system on loopback for tests: manufacturer and network roles over real
- * TLS and SQLite files in a fresh temporary directory, logs written to a file there.
+ * TLS and SQLite files in a fresh temporary directory, logs written to a file there. close()
+ * removes the directory (its keys with it); test/setup.ts removes any a test file left open.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,7 +12,10 @@ import { DeviceAgent } from '../../src/roles/device/agent.js';
 import { startSystem, type System, type SystemOptions } from '../../src/roles/system.js';
 
 export interface TestSystem extends System {
+  /** The temporary directory: databases, keys, log, device stores. close() removes it. */
   dir: string;
+  /** Stops the roles but keeps the directory, to look at what they left on disk; close() still removes it. */
+  closeRoles(): Promise<void>;
   logFile: string;
   /** Mints a device into a file secure store, sells it to the network's owner, returns its agent. */
   newDevice(opts?: { sell?: boolean; model?: string }): Promise<{ agent: DeviceAgent; serial: string; storeDir: string }>;
@@ -20,8 +24,17 @@ export interface TestSystem extends System {
 export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promise<TestSystem> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-test-'));
   const logFile = path.join(dir, 'airlock.log');
-  const sys = await startSystem({ dataDir: path.join(dir, 'data'), logger: createLogger({ level: 'debug', destination: logFile }), ...opts });
+  live.add(dir);
+  let sys: System;
+  try {
+    sys = await startSystem({ dataDir: path.join(dir, 'data'), logger: createLogger({ level: 'debug', destination: logFile }), ...opts });
+  } catch (e) {
+    removeDir(dir);
+    throw e;
+  }
   let n = 0;
+  let rolesClosed: Promise<void> | undefined;
+  const closeRoles = () => (rolesClosed ??= sys.close());
   return {
     ...sys,
     dir,
@@ -33,10 +46,32 @@ export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promis
       if (o.sell !== false) await sys.manufacturer.sell(birth.serialNumber, sys.network.owner);
       return { agent: new DeviceAgent(store, sys.ctx), serial: birth.serialNumber, storeDir };
     },
+    closeRoles,
     async close() {
-      await sys.close();
+      try {
+        await closeRoles();
+      } finally {
+        removeDir(dir);
+      }
     },
   };
+}
+
+/** Temporary directories of systems not yet closed. */
+const live = new Set<string>();
+function removeDir(dir: string): void {
+  live.delete(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Removes the directories of test systems a test file did not close (test/setup.ts calls it
+ * after each file), and says how many there were: keys must not outlive the tests.
+ */
+export function removeLeftoverSystems(): number {
+  const left = live.size;
+  for (const d of [...live]) removeDir(d);
+  return left;
 }
 
 /** Every regular file under `dir`, recursively. */

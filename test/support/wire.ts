@@ -99,8 +99,17 @@ export async function stateSnapshot(sys: TestSystem): Promise<Record<string, unk
 }
 
 /** A fresh temporary directory, outside any test system's directory. */
+const tempDirs = new Set<string>();
+/** A fresh temporary directory, removed after the test file (test/setup.ts calls removeTempDirs). */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
 }
 
 export function randomKek(): Uint8Array {

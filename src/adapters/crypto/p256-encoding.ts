@@ -3,7 +3,8 @@
  * PKCS#8), so that keys move between DER and node:crypto through JWK. OpenSSL 3 decodes and
  * encodes DER keys slowly here: importing a PKCS#8 key took 380 us and exporting an SPKI 120 us,
  * against 70 us and 7 us through JWK (docs/BENCHMARKS.md). Anything not in exactly this layout
- * takes the general path.
+ * takes the general path. Keys are only ever imported through JWK, never exported: in Node 20
+ * exporting a generated key as JWK can deadlock (see generateP256Key in node-crypto.ts).
  */
 import { concatBytes, equalBytes, fromBase64Url, toBase64Url } from '../../core/bytes.js';
 
@@ -31,6 +32,17 @@ export function jwkFromSpki(spki: Uint8Array): P256Jwk | undefined {
 
 export function pkcs8FromJwk(jwk: { x?: string; y?: string; d?: string }): Uint8Array {
   return concatBytes(PKCS8_PREFIX, coord(jwk.d), PKCS8_MIDDLE, new Uint8Array([4]), coord(jwk.x), coord(jwk.y));
+}
+
+/**
+ * The PKCS#8 key of a P-256 scalar (big-endian, up to 32 bytes: ECDH drops leading zeros)
+ * and its uncompressed public point (0x04 || x || y).
+ */
+export function pkcs8FromRaw(d: Uint8Array, point: Uint8Array): Uint8Array {
+  if (d.length === 0 || d.length > 32 || point.length !== 65 || point[0] !== 4) throw new TypeError('not a P-256 key');
+  const scalar = new Uint8Array(32);
+  scalar.set(d, 32 - d.length);
+  return concatBytes(PKCS8_PREFIX, scalar, PKCS8_MIDDLE, point);
 }
 
 /** The JWK of a P-256 PKCS#8 key with its public key, or undefined if it is not exactly one. */

@@ -70,7 +70,7 @@ export function toProblem(e: AirlockError): Problem {
     status: s,
     code: e.code,
     // Internal errors say nothing more: their messages may name internals.
-    ...(s >= 500 && e.code === 'ERR_INTERNAL' ? {} : { detail: e.message }),
+    ...(s >= 500 && e.code === 'ERR_INTERNAL' ? {} : { detail: bareDetail(e.message) || e.message }),
   };
 }
 
@@ -79,7 +79,8 @@ export function fromProblem(statusCode: number, body: string): AirlockError {
   try {
     const p = JSON.parse(body) as Partial<Problem>;
     if (typeof p.code === 'string' && p.code in ErrorCodes) {
-      return new AirlockError(p.code as ErrorCode, typeof p.detail === 'string' ? p.detail.slice(0, 500) : undefined, { details: { status: statusCode } });
+      const detail = typeof p.detail === 'string' ? bareDetail(p.detail.slice(0, 500)) : undefined;
+      return new AirlockError(p.code as ErrorCode, detail || undefined, { details: { status: statusCode } });
     }
   } catch {
     // fall through
@@ -100,4 +101,25 @@ export function rawProblemResponse(e: AirlockError): string {
 
 function reasonPhrase(s: number): string {
   return { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 503: 'Service Unavailable' }[s] ?? 'Error';
+}
+
+const titles = Object.values(ErrorCodes) as string[];
+/**
+ * A message without the code titles it starts with: AirlockError prefixes its title, so a
+ * message that crossed a role (problem detail, back to an error, to a problem again) would
+ * otherwise repeat it ("the MASA refused ...: the MASA refused ...: ...").
+ */
+export function bareDetail(message: string): string {
+  let m = message;
+  for (let again = true; again; ) {
+    again = false;
+    for (const t of titles) {
+      if (m === t) return '';
+      if (m.startsWith(`${t}: `)) {
+        m = m.slice(t.length + 2);
+        again = true;
+      }
+    }
+  }
+  return m;
 }

@@ -9,7 +9,8 @@ import type { Command } from 'commander';
 import { createLogger } from '../../adapters/log/logger.js';
 import { FileSecureStore } from '../../adapters/secure-store/file-store.js';
 import { runDemo, startSystem } from '../../roles/system.js';
-import { fail, printJson } from '../output.js';
+import { AirlockError } from '../../core/errors.js';
+import { fail, printJson, say } from '../output.js';
 
 export function demoCommand(program: Command): void {
   program
@@ -20,7 +21,7 @@ export function demoCommand(program: Command): void {
     .option('--keep', 'keep the temporary directory')
     .action(async (o: { devices: string; json?: boolean; keep?: boolean }) => {
       const count = Number(o.devices);
-      if (!Number.isInteger(count) || count < 1 || count > 10_000) fail(new Error('--devices must be a whole number from 1 to 10000'));
+      if (!Number.isInteger(count) || count < 1 || count > 10_000) fail(new AirlockError('ERR_CONFIG', '--devices must be a whole number from 1 to 10000', { details: { hint: 'give --devices a whole number from 1 to 10000' } }));
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-demo-'));
       try {
         const sys = await startSystem({ dataDir: path.join(dir, 'data'), logger: createLogger({ destination: path.join(dir, 'airlock.log') }) });
@@ -28,18 +29,19 @@ export function demoCommand(program: Command): void {
           const result = await runDemo(sys, {
             count,
             store: (i) => FileSecureStore.open(path.join(dir, 'devices', String(i))),
-            onStep: o.json ? undefined : (m) => console.log(m),
+            onStep: o.json ? undefined : (m) => say(m),
           });
           if (o.json) printJson(result);
-          else console.log(`\n${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps: ${result.steps.join(', ')}`);
+          else say(`\n${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps: ${result.steps.join(', ')}`);
           process.exitCode = result.failed === 0 && result.uniqueCredentials ? 0 : 1;
         } finally {
           await sys.close();
         }
       } catch (e) {
-        fail(e);
-      } finally {
+        // fail() exits at once: remove the keys and stores first.
         if (!o.keep) fs.rmSync(dir, { recursive: true, force: true });
+        fail(e);
       }
+      if (!o.keep) fs.rmSync(dir, { recursive: true, force: true });
     });
 }

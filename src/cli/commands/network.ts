@@ -2,7 +2,6 @@
  * `airlock network ...`: the network owner's tools over the network role's database.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
 import { createLogger, silentLogger } from '../../adapters/log/logger.js';
@@ -11,16 +10,24 @@ import { systemClock } from '../../core/ports.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Manufacturer } from '../../roles/manufacturer/index.js';
 import type { Network } from '../../roles/network/index.js';
-import { openManufacturer, openNetwork } from '../../roles/system.js';
-import { fail, printJson, serveUntilInterrupted } from '../output.js';
+import { hasRole, openManufacturer, openNetwork } from '../../roles/system.js';
+import { note, printJson, printTable, say, serveUntilInterrupted } from '../output.js';
+import { directoryPath, parseName, parsePort, portError, run } from '../options.js';
 
+/** The roles of a data directory made by `airlock up` (or `manufacturer init` and `network init`); refuses one that lacks either. */
 export async function openLocal(dataDir: string): Promise<{ network: Network; manufacturer: Manufacturer }> {
-  const dir = path.resolve(dataDir);
-  if (!fs.existsSync(path.join(dir, 'network.db'))) throw new AirlockError('ERR_CONFIG', `no network database in ${dir}; run \`airlock up\` first`);
+  const dir = directoryPath(dataDir, '--data-dir');
+  for (const role of ['network', 'manufacturer'] as const) {
+    if (!hasRole(dir, role)) throw new AirlockError('ERR_CONFIG', `no ${role} in ${dir}`, { details: { hint: `run \`airlock up --data-dir ${dataDir}\` (or \`airlock ${role} init --data-dir ${dataDir}\`) first` } });
+  }
   const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
   const manufacturer = await openManufacturer(ctx, dir);
-  const network = await openNetwork(ctx, dir, [manufacturer.trustBundle()]);
-  return { network, manufacturer };
+  try {
+    return { network: await openNetwork(ctx, dir, [manufacturer.trustBundle()]), manufacturer };
+  } catch (e) {
+    await manufacturer.close();
+    throw e;
+  }
 }
 
 /** A JSON file given on the command line; ERR_CONFIG when it cannot be read or parsed. */
@@ -28,13 +35,13 @@ function readJsonFile(file: string): unknown {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (cause) {
-    throw new AirlockError('ERR_CONFIG', `${file} is not a readable JSON file`, { cause });
+    throw new AirlockError('ERR_CONFIG', `${file} is not a readable JSON file`, { cause, details: { hint: 'give the path of a JSON file' } });
   }
 }
 
 /** Opens the roles of a local data directory, runs `fn`, closes them, and turns errors into exit 1. */
 export async function withLocal(dataDir: string, fn: (roles: { network: Network; manufacturer: Manufacturer }) => Promise<void>): Promise<void> {
-  try {
+  await run(async () => {
     const roles = await openLocal(dataDir);
     try {
       await fn(roles);
@@ -42,35 +49,63 @@ export async function withLocal(dataDir: string, fn: (roles: { network: Network;
       await roles.network.close();
       await roles.manufacturer.close();
     }
-  } catch (e) {
-    fail(e);
-  }
+  });
+}
+
+/** Says on stderr that `dir` gets a new network role: keys are never created silently. */
+function announceNew(dir: string): void {
+  note(`creating the network in ${dir}: domain CA, registrar certificate and keys sealed in network.db`);
 }
 
 export function networkCommand(program: Command): void {
-  const net = program.command('network').description("the network owner's onboarding component: inventory and declarations");
+  const net = program.command('network').description("the network owner's onboarding component: registrar, inventory and declarations");
+  net
+    .command('init')
+    .description("create the network role in a data directory: the owner's domain CA, the registrar certificate and their keys")
+    .option('--data-dir <dir>', 'where its database and keys live', './data')
+    .option('--owner <name>', "the network owner's display name (1 to 128 characters)")
+    .option('--ssid <ssid>', 'the Wi-Fi network devices get a per-device PSK for')
+    .action(async (o: { dataDir: string; owner?: string; ssid?: string }) => {
+      await run(async (created) => {
+        const config = { ...(o.owner !== undefined ? { ownerName: parseName(o.owner, '--owner') } : {}), ...(o.ssid !== undefined ? { ssid: parseName(o.ssid, '--ssid') } : {}) };
+        const dir = created.track(directoryPath(o.dataDir, '--data-dir'));
+        if (hasRole(dir, 'network')) throw new AirlockError('ERR_CONFIG', `${dir} already holds a network`, { details: { hint: 'its keys are kept; nothing to do' } });
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        announceNew(dir);
+        const n = await openNetwork({ crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger }, dir, [], config, { create: true });
+        say(`network of "${n.owner.name}" created (party ${n.owner.id}); serve it with: airlock network serve --data-dir ${o.dataDir} --trust <manufacturer trust file>`);
+        await n.close();
+      });
+    });
   net
     .command('serve')
-    .description("run the network role alone: the registrar (BRSKI + EST), trusting the manufacturers named by --trust")
+    .description("run the network role alone: the registrar (BRSKI + EST), trusting the manufacturers named by --trust (creates it, saying so, if the data directory holds none)")
     .requiredOption('--trust <files...>', 'manufacturer trust files (`airlock manufacturer trust-bundle`, or airlock-foreign-manufacturer/1: docs/DESIGN.md)')
     .option('--data-dir <dir>', 'where its database and keys live', './data')
     .option('--port <port>', 'HTTPS port', '8444')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--owner <name>', "the network owner's display name (only when the data directory is new)")
+    .option('--owner <name>', "the network owner's display name, 1 to 128 characters (only when the data directory is new)")
     .option('--ssid <ssid>', 'the Wi-Fi network devices get a per-device PSK for')
     .action(async (o: { trust: string[]; dataDir: string; port: string; host: string; owner?: string; ssid?: string }) => {
-      try {
+      await run(async (created) => {
+        const port = parsePort(o.port, '--port');
+        const config = { ...(o.owner !== undefined ? { ownerName: parseName(o.owner, '--owner') } : {}), ...(o.ssid !== undefined ? { ssid: parseName(o.ssid, '--ssid') } : {}) };
         const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger() };
         const trusts = o.trust.map((f) => decodeAnyTrustFile(ctx.crypto, readJsonFile(f), ctx.clock.now()));
-        const dir = path.resolve(o.dataDir);
+        const dir = created.track(directoryPath(o.dataDir, '--data-dir'));
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const n = await openNetwork(ctx, dir, trusts, { ...(o.owner ? { ownerName: o.owner } : {}), ...(o.ssid ? { ssid: o.ssid } : {}) });
-        const url = await n.serve(Number(o.port), o.host);
-        console.log(`registrar for "${n.owner.name}" (party ${n.owner.id}) serving at ${url}, trusting ${trusts.length} manufacturer(s)`);
+        if (!hasRole(dir, 'network')) announceNew(dir);
+        const n = await openNetwork(ctx, dir, trusts, config, { create: true });
+        let url: string;
+        try {
+          url = await n.serve(port, o.host);
+        } catch (e) {
+          await n.close();
+          throw portError(e, () => '--port');
+        }
+        say(`registrar for "${n.owner.name}" (party ${n.owner.id}) serving at ${url}, trusting ${trusts.length} manufacturer(s)`);
         serveUntilInterrupted(() => n.close());
-      } catch (e) {
-        fail(e);
-      }
+      });
     });
   net
     .command('devices')
@@ -83,12 +118,12 @@ export function networkCommand(program: Command): void {
         if (o.events) {
           const events = await network.inventory.events(o.events);
           if (o.json) printJson(events);
-          else console.table(events.map((e) => ({ at: e.at, step: e.step, action: e.action, outcome: e.outcome, code: e.code })));
+          else printTable(events.map((e) => ({ at: e.at, step: e.step, action: e.action, outcome: e.outcome, code: e.code })));
           return;
         }
         const devices = await network.inventory.devices();
         if (o.json) printJson(devices);
-        else console.table(devices.map((d) => ({ serial: d.serial, state: d.state, onboardings: d.onboardings, ldevid: d.ldevid_serial, psk: d.psk_id, onboarded: d.onboarded_at })));
+        else printTable(devices.map((d) => ({ serial: d.serial, state: d.state, onboardings: d.onboardings, ldevid: d.ldevid_serial, psk: d.psk_id, onboarded: d.onboarded_at })));
       });
     });
   net
@@ -98,7 +133,7 @@ export function networkCommand(program: Command): void {
     .action(async (file: string, o: { dataDir: string }) => {
       await withLocal(o.dataDir, async ({ network }) => {
         const { installed } = await network.declarations.importExport(readJsonFile(file));
-        console.log(`installed ${installed} declaration chain(s)`);
+        say(`installed ${installed} declaration chain(s)`);
       });
     });
   net

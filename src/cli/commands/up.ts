@@ -1,49 +1,62 @@
 /**
  * `airlock up`: every role in one process on loopback, SQLite under the data directory, and
- * (with --demo) a demonstration; then serves until interrupted.
+ * (with --demo) a demonstration; then serves until interrupted. Creates the roles' keys
+ * when the data directory holds none, and says so on stderr.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../../adapters/log/logger.js';
 import { FileSecureStore } from '../../adapters/secure-store/file-store.js';
-import { runDemo, startSystem } from '../../roles/system.js';
-import { fail, serveUntilInterrupted } from '../output.js';
+import { AirlockError } from '../../core/errors.js';
+import { hasRole, runDemo, startSystem, type System } from '../../roles/system.js';
+import { note, say, serveUntilInterrupted } from '../output.js';
+import { directoryPath, parsePort, portError, run } from '../options.js';
 
 export function upCommand(program: Command): void {
   program
     .command('up')
-    .description('run the manufacturer and network roles on loopback (SQLite under --data-dir) and serve until interrupted')
+    .description('run the manufacturer and network roles on loopback (SQLite under --data-dir) and serve until interrupted; creates them, saying so, if --data-dir holds none')
     .option('--data-dir <dir>', 'where databases, keys and device stores live', './data')
     .option('--manufacturer-port <port>', 'MASA and declarations (HTTPS)', '8443')
     .option('--network-port <port>', 'registrar: BRSKI and EST (HTTPS)', '8444')
     .option('--demo', 'mint, sell and onboard a few devices, step by step')
     .option('--devices <n>', 'devices in the demonstration', '3')
     .action(async (o: { dataDir: string; manufacturerPort: string; networkPort: string; demo?: boolean; devices: string }) => {
-      try {
-        const dataDir = path.resolve(o.dataDir);
+      await run(async (created) => {
+        const manufacturerPort = parsePort(o.manufacturerPort, '--manufacturer-port');
+        const networkPort = parsePort(o.networkPort, '--network-port');
+        const devices = Number(o.devices);
+        if (!Number.isInteger(devices) || devices < 1 || devices > 1000) throw new AirlockError('ERR_CONFIG', '--devices must be a whole number from 1 to 1000', { details: { hint: 'give --devices a smaller number' } });
+        const dataDir = created.track(directoryPath(o.dataDir, '--data-dir'));
         fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        for (const role of ['manufacturer', 'network'] as const) if (!hasRole(dataDir, role)) note(`creating the ${role} in ${dataDir}: its CAs and keys, sealed in ${role}.db`);
         const logger = createLogger({ destination: path.join(dataDir, 'airlock.log') });
-        const sys = await startSystem({ dataDir, logger, manufacturerPort: Number(o.manufacturerPort), networkPort: Number(o.networkPort) });
-        console.log(`Airlock is up (data in ${dataDir}, log in ${path.join(dataDir, 'airlock.log')})`);
-        console.log(`  manufacturer  ${sys.manufacturerUrl}  MASA (RFC 8995), device information declarations`);
-        console.log(`  network       ${sys.registrarUrl}  registrar: BRSKI + EST, owner "${sys.network.owner.name}" (${sys.network.owner.id})`);
-        console.warn('  note: development defaults - key-encryption keys are files under the data directory; set AIRLOCK_MANUFACTURER_KEK and AIRLOCK_NETWORK_KEK in production');
+        let sys: System;
+        try {
+          sys = await startSystem({ dataDir, logger, manufacturerPort, networkPort });
+        } catch (e) {
+          throw portError(e, (port) => (port === networkPort ? '--network-port' : '--manufacturer-port'));
+        }
+        say(`Airlock is up (data in ${dataDir}, log in ${path.join(dataDir, 'airlock.log')})`);
+        say(`  manufacturer  ${sys.manufacturerUrl}  MASA (RFC 8995), device information declarations`);
+        say(`  network       ${sys.registrarUrl}  registrar: BRSKI + EST, owner "${sys.network.owner.name}" (${sys.network.owner.id})`);
+        if (!process.env['AIRLOCK_MANUFACTURER_KEK'] || !process.env['AIRLOCK_NETWORK_KEK']) {
+          note('development defaults: key-encryption keys are files under the data directory; set AIRLOCK_MANUFACTURER_KEK and AIRLOCK_NETWORK_KEK in production');
+        }
         if (o.demo) {
-          console.log('\nDemonstration (NIST IR 8350 Figure 9 steps):');
+          say('\nDemonstration (NIST IR 8350 Figure 9 steps):');
           const stamp = Date.now().toString(36);
           const result = await runDemo(sys, {
-            count: Number(o.devices),
+            count: devices,
             store: (i) => FileSecureStore.open(path.join(dataDir, 'devices', `${stamp}-${i}`)),
-            onStep: (m) => console.log(m),
+            onStep: (m) => say(m),
           });
-          console.log(`\n${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps performed: ${result.steps.join(', ')}`);
-          console.log('Inventory: `airlock network devices --data-dir ' + o.dataDir + '`');
+          say(`\n${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps performed: ${result.steps.join(', ')}`);
+          say('Inventory: `airlock network devices --data-dir ' + o.dataDir + '`');
         }
-        console.log('\nServing. Press Ctrl-C to stop.');
+        say('\nServing. Press Ctrl-C to stop.');
         serveUntilInterrupted(() => sys.close());
-      } catch (e) {
-        fail(e);
-      }
+      });
     });
 }

@@ -1,0 +1,101 @@
+/**
+ * Command-line values, checked before anything is created: ports, URLs, directories and
+ * names. Each refusal is ERR_CONFIG with a hint naming the option to change. `run` wraps a
+ * command so that a refused or failed command leaves behind no directory it created.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AirlockError } from '../core/errors.js';
+import { fail, isSafeText } from './output.js';
+
+function refuse(message: string, hint: string): AirlockError {
+  return new AirlockError('ERR_CONFIG', message, { details: { hint } });
+}
+
+/** A TCP port, 0 (any free port) to 65535. */
+export function parsePort(value: string, option: string): number {
+  const n = Number(value);
+  if (!/^\d{1,5}$/.test(value) || !Number.isInteger(n) || n > 65_535) throw refuse(`${option} ${JSON.stringify(value)} is not a port`, `give ${option} a whole number from 0 to 65535`);
+  return n;
+}
+
+/** An https URL with no credentials, query or fragment; returned without a trailing slash. */
+export function parseHttpsUrl(value: string, option: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw refuse(`${option} ${JSON.stringify(value)} is not a URL`, `give ${option} an https URL, e.g. https://127.0.0.1:8443`);
+  }
+  if (u.protocol !== 'https:' || u.username || u.password || u.search || u.hash) throw refuse(`${option} must be a plain https URL`, `give ${option} an https URL, e.g. https://127.0.0.1:8443`);
+  return u.href.replace(/\/$/, '');
+}
+
+/** A display name given on the command line: 1 to 128 characters, none of them control or bidirectional characters. */
+export function parseName(value: string, option: string): string {
+  if ([...value].length < 1 || [...value].length > 128 || !isSafeText(value) || value.trim() !== value) {
+    throw refuse(`${option} must be 1 to 128 characters with no control or bidirectional characters and no surrounding spaces`, `choose another ${option}`);
+  }
+  return value;
+}
+
+/** The absolute path of a directory option; refused if something that is not a directory is there. */
+export function directoryPath(value: string, option: string): string {
+  const dir = path.resolve(value);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir, { throwIfNoEntry: false });
+  } catch {
+    st = undefined; // ENOTDIR: something on the way is a file
+    if (!fs.statSync(path.dirname(dir), { throwIfNoEntry: false })?.isDirectory()) throw refuse(`${option} ${dir} is not a directory`, `give ${option} a directory (or a path where one can be made)`);
+  }
+  if (st && !st.isDirectory()) throw refuse(`${option} ${dir} is not a directory`, `give ${option} a directory (or a path where one can be made)`);
+  return dir;
+}
+
+/** An output directory: absent or empty. */
+export function emptyDirectoryPath(value: string, option: string): string {
+  const dir = directoryPath(value, option);
+  if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) throw refuse(`${option} ${dir} is not empty`, `give ${option} a new or empty directory`);
+  return dir;
+}
+
+/** A listen failure as ERR_CONFIG when the port is taken, naming the option that changes it. */
+export function portError(e: unknown, option: (port: number | undefined) => string): unknown {
+  const err = e as NodeJS.ErrnoException & { port?: number };
+  if (err?.code === 'EADDRINUSE') return refuse(`port ${err.port ?? ''} is in use`.replace(/ {2}/, ' '), `choose another port with ${option(err.port)}`);
+  if (err?.code === 'EACCES') return refuse(`port ${err.port ?? ''} may not be used by this user`, `choose another port with ${option(err.port)}`);
+  if (err?.code === 'EADDRNOTAVAIL') return refuse('the address to listen on is not this machine\'s', 'choose another with --host');
+  return e;
+}
+
+/** Directories a command created, removed again if it fails. */
+export class Created {
+  readonly #dirs: string[] = [];
+
+  /** `dir`, remembering to remove it on failure if it does not exist yet (from its first missing ancestor). */
+  track(dir: string): string {
+    let top: string | undefined;
+    for (let d = path.resolve(dir); !fs.existsSync(d); d = path.dirname(d)) top = d;
+    if (top) this.#dirs.push(top);
+    return dir;
+  }
+
+  removeAll(): void {
+    for (const d of this.#dirs.reverse()) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** Runs a command; on failure removes the directories it created, prints the error and exits 1. */
+export async function run(fn: (created: Created) => Promise<void>): Promise<void> {
+  const created = new Created();
+  try {
+    await fn(created);
+  } catch (e) {
+    try {
+      created.removeAll();
+    } finally {
+      fail(e);
+    }
+  }
+}
