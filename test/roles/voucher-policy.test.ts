@@ -213,6 +213,17 @@ describe('voucher policy, against running roles', () => {
       expect(ok.map((r) => JSON.parse(r.detail!))).toEqual([expect.objectContaining({ owner: registrarParty.id, pinned: 'registrar-cert' })]);
     });
 
+    it('Airlock\'s pledge onboards on such a voucher: the pinned registrar certificate names the owner, EST cacerts the CA that issued it', async () => {
+      const { network: solo, url } = await network('Solo Pledge Owner', { voucherRequestChain: 'registrar-only' });
+      const registrarParty: Party = { id: partyIdFromSpki(sys.ctx.crypto, solo.pki.registrar.cert.spki), name: 'Solo registrar' };
+      const { agent, serial } = await deviceFor(registrarParty);
+      const report = await agent.onboard(url);
+      expect(report.networkOwner.id).toBe(registrarParty.id);
+      const held = (await agent.onboardingCredentials())!;
+      expect(Buffer.from(held.domainCa, 'base64')).toEqual(Buffer.from(solo.pki.domainCa.cert.der));
+      expect((await netDevice(solo, serial))?.state).toBe('onboarded');
+    });
+
     it('then the domain CA is not the party: a device sold to the CA\'s owner is not authorized', async () => {
       const { network: solo, url } = await network('Solo CA Owner', { voucherRequestChain: 'registrar-only' });
       const { agent, serial } = await deviceFor(solo.owner);

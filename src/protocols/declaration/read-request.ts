@@ -5,7 +5,7 @@
  * with its registrar key (certified by its domain CA with id-kp-cmcRA, which a device's LDevID
  * does not carry; the party is the SHA-256 of the CA's SubjectPublicKeyInfo, core/party.ts):
  *
- * - a TLS client certificate chain [registrar, ..., domain CA] (`partyOfRegistrarChain`), or
+ * - a TLS client certificate chain [registrar, ..., domain CA] (`partiesOfRegistrarChain`), or
  * - for a client that cannot present one, a *read request*: a compact JWS
  *   (`typ: airlock-declaration-read+jws`, x5c [registrar, ..., domain CA]) over
  *   `{"serial-number", "created-on"}`, sent in the `Airlock-Declaration-Read` header of
@@ -39,7 +39,7 @@ export function signDeclarationReadRequest(crypto: Crypto, key: PrivateKeyHandle
  * The party of a registrar certificate chain, leaf first and the party's CA last: the leaf
  * must carry id-kp-cmcRA and chain to that CA at `at`. ERR_DECLARATION_FORBIDDEN otherwise.
  */
-export function partyOfRegistrarChain(crypto: Crypto, chain: readonly Certificate[], at: Date): string {
+export function partiesOfRegistrarChain(crypto: Crypto, chain: readonly Certificate[], at: Date): string[] {
   ensure(chain.length >= 2, 'ERR_DECLARATION_FORBIDDEN', 'the chain must carry the registrar and its CA');
   const ca = chain[chain.length - 1]!;
   ensure(ca.isCa, 'ERR_DECLARATION_FORBIDDEN', 'the last certificate is not a CA');
@@ -49,21 +49,23 @@ export function partyOfRegistrarChain(crypto: Crypto, chain: readonly Certificat
   } catch (cause) {
     throw new AirlockError('ERR_DECLARATION_FORBIDDEN', 'the registrar is not certified by its CA', { cause });
   }
-  return partyIdFromSpki(crypto, ca.spki);
+  // The domain is its CA; a registrar that a declaration names by its own certificate (a MASA
+  // pins it when the registrar sent no CA, RFC 8995 section 5.5) is that party too.
+  return [partyIdFromSpki(crypto, ca.spki), partyIdFromSpki(crypto, chain[0]!.spki)];
 }
 
 /** Verifies a read request for `serial`; returns the reading party. */
-export function verifyDeclarationReadRequest(crypto: Crypto, text: string, ctx: { serial: string; at: Date; maxSkewSeconds: number }): string {
+export function verifyDeclarationReadRequest(crypto: Crypto, text: string, ctx: { serial: string; at: Date; maxSkewSeconds: number }): string[] {
   const jws = decodeCompact(text);
   ensure(jws.header.typ === DECLARATION_READ_JWS_TYP, 'ERR_INPUT_SCHEMA', 'not a declaration read request');
   ensure(jws.header.x5c && jws.header.x5c.length >= 2, 'ERR_DECLARATION_FORBIDDEN', 'x5c must carry the signer and its CA');
   const chain = jws.header.x5c.map(parseCertificateBase64);
-  const party = partyOfRegistrarChain(crypto, chain, ctx.at);
+  const parties = partiesOfRegistrarChain(crypto, chain, ctx.at);
   verifyCompact(crypto, jws, chain[0]!.spki);
   const parsed = DeclarationReadRequest.safeParse(payloadJson(jws));
   if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);
   ensure(parsed.data['serial-number'] === ctx.serial, 'ERR_DECLARATION_FORBIDDEN', 'the request is for another device');
   const skew = Math.abs(new Date(parsed.data['created-on']).getTime() - ctx.at.getTime()) / 1000;
   ensure(skew <= ctx.maxSkewSeconds, 'ERR_DECLARATION_FORBIDDEN', 'the request is too old or from the future');
-  return party;
+  return parties;
 }

@@ -117,7 +117,9 @@ export class DeviceAgent {
       const pvr = signPledgeVoucherRequest(crypto, idevidKey, idevid, { serialNumber: birth.serialNumber, nonce, createdOn: clock.now(), proximityRegistrarCert: registrarCert.der });
       const voucherText = (await conn.call('POST', '/.well-known/brski/requestvoucher', { body: pvr, contentType: VOUCHER_JWS_MEDIA_TYPE, accept: VOUCHER_JWS_MEDIA_TYPE })).body;
       const voucher = verifyVoucher(crypto, voucherText, { masaAnchors, serialNumber: birth.serialNumber, nonce, at: clock.now(), idevid, policy: this.voucherPolicy });
-      const domainCa = voucher.pinnedDomainCert;
+      // The pinned domain certificate: the domain CA, or (RFC 8995 section 5.5, a registrar that
+      // sent only its own certificate) the registrar certificate itself. It names the network owner.
+      const pinned = voucher.pinnedDomainCert;
       done(OnboardingStep.TrustedIntroduction);
 
       // Step 6: the device information declaration, checked to the manufacturer.
@@ -133,8 +135,8 @@ export class DeviceAgent {
       done(OnboardingStep.DeviceAuthenticated);
 
       // Step 9: authenticate the network, and check its owner may onboard this device.
-      authenticateNetwork(this.ctx, registrarCert, domainCa, { requireRa: this.config.requireRegistrarRa });
-      const networkOwnerId = partyIdFromSpki(crypto, domainCa.spki);
+      authenticateNetwork(this.ctx, registrarCert, pinned, { requireRa: this.config.requireRegistrarRa });
+      const networkOwnerId = partyIdFromSpki(crypto, pinned.spki);
       if (!mayOnboard(declaration.latest, networkOwnerId)) throw new AirlockError('ERR_NETWORK_NOT_AUTHORIZED', `serial ${birth.serialNumber}`);
       const ownerName = declaration.latest.owner.id === networkOwnerId ? declaration.latest.owner.name
         : declaration.latest['authorized-onboarders'].find((p) => p.id === networkOwnerId)!.name;
@@ -152,7 +154,7 @@ export class DeviceAgent {
 
       // Step 15: onboarding credentials. An LDevID for a key made here, and a Wi-Fi PSK.
       const cacerts = decodeCertsOnly((await conn.call('GET', '/.well-known/est/cacerts')).body);
-      ensure(cacerts.some((c) => equalBytes(c, domainCa.der)), 'ERR_NETWORK_UNTRUSTED', 'the EST CA is not the pinned domain CA');
+      const domainCa = estDomainCa(this.ctx, cacerts, pinned);
       const key = generateP256Key();
       const csrDer = buildCsr(crypto, key, birth.serialNumber);
       const issued = decodeCertsOnly((await conn.call('POST', '/.well-known/est/simpleenroll', { body: toBase64(csrDer), contentType: 'application/pkcs10' })).body);
@@ -238,6 +240,29 @@ export class DeviceAgent {
 function issuedCertificate(certs: Uint8Array[]): Certificate {
   if (certs.length !== 1) throw new AirlockError('ERR_CERT_MALFORMED', `expected one certificate, got ${certs.length}`);
   return parseCertificate(certs[0]!);
+}
+
+/**
+ * Step 15: the CA that issues LDevIDs, from EST cacerts (RFC 7030 section 4.1), over the channel
+ * already authenticated to the pinned certificate: the pinned domain CA itself, or, when the
+ * voucher pinned the registrar's own certificate, the CA among cacerts that issued it.
+ */
+export function estDomainCa(ctx: RoleContext, cacerts: readonly Uint8Array[], pinned: Certificate): Certificate {
+  if (pinned.isCa) {
+    ensure(cacerts.some((c) => equalBytes(c, pinned.der)), 'ERR_NETWORK_UNTRUSTED', 'the EST CA is not the pinned domain CA');
+    return pinned;
+  }
+  for (const der of cacerts) {
+    const ca = parseCertificate(der);
+    if (!ca.isCa || !equalBytes(ca.subjectDer, pinned.issuerDer)) continue;
+    try {
+      verifyChain(ctx.crypto, { leaf: pinned, anchors: [ca], at: ctx.clock.now() });
+      return ca;
+    } catch {
+      // another CA of that name; keep looking
+    }
+  }
+  throw new AirlockError('ERR_NETWORK_UNTRUSTED', 'no EST CA issued the pinned registrar certificate');
 }
 
 /**

@@ -28,10 +28,11 @@ export class DeclarationService {
    * none): only the current owner and authorized onboarders may read it. Anyone else gets the
    * very error an unknown serial gets, so that the answer says nothing about the device.
    */
-  async chainFor(serial: string, reader: string | undefined): Promise<string[]> {
-    const latest = reader === undefined ? undefined : await this.latest(serial);
+  /** The chain, for a reader who is one of `readers` (the parties its credentials prove). */
+  async chainFor(serial: string, readers: readonly string[] | undefined): Promise<string[]> {
+    const latest = readers === undefined ? undefined : await this.latest(serial);
     // No serial in the error: the problem body is then byte-identical for every refusal.
-    if (!latest || !mayOnboard(latest.body, reader!)) throw new AirlockError('ERR_DECLARATION_NOT_FOUND');
+    if (!latest || !readers!.some((r) => mayOnboard(latest.body, r))) throw new AirlockError('ERR_DECLARATION_NOT_FOUND');
     return this.chain(serial);
   }
 

@@ -36,6 +36,8 @@ export interface ChannelContext {
   peer: string;
   /** The request's connection: what was issued on it is remembered for as long as it lives. */
   connection: object;
+  /** Told the device's serial number once a request of that device has succeeded (for the request log). */
+  identified?(serial: string): void;
 }
 
 /** A device whose voucher was issued is authenticated (step 7) and may enroll (RFC 7030). */
@@ -417,6 +419,7 @@ export class Registrar {
     const setSerial = (s: string | undefined) => (serial = s);
     const run = async (db: Kysely<NetworkDb>) => {
       const result = await fn({ db, setSerial });
+      if (serial !== undefined) ch.identified?.(serial);
       if (opts.recordSuccess !== false) {
         await this.inventory.record({ serial: serial ?? null, ...(step ? { step } : {}), action, outcome: opts.outcome?.(result) ?? 'ok', ...(opts.detail ? { detail: opts.detail(result) } : {}) }, this.ctx.clock.now(), db);
       }

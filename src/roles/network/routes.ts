@@ -3,7 +3,7 @@
  * and Airlock's additions for the steps BRSKI leaves open (/.well-known/airlock).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { channelBinding, clientCertificate, textBody, voucherBody } from '../../adapters/http/server.js';
+import { channelBinding, clientCertificate, setRequestSerial, textBody, voucherBody } from '../../adapters/http/server.js';
 import { negotiateVoucherFormat } from '../../protocols/voucher/codec.js';
 import { CERTS_ONLY_MEDIA_TYPE, encodeCertsOnly } from '../../protocols/est/certs-only.js';
 import { csrAttributes } from '../../protocols/est/csr.js';
@@ -12,7 +12,7 @@ import type { ChannelContext } from './registrar.js';
 import type { Network } from './index.js';
 
 function channel(req: FastifyRequest): ChannelContext {
-  return { clientCert: clientCertificate(req), exporter: (label, length) => channelBinding(req, label, length), peer: req.ip, connection: req.raw.socket };
+  return { clientCert: clientCertificate(req), exporter: (label, length) => channelBinding(req, label, length), peer: req.ip, connection: req.raw.socket, identified: (serial) => setRequestSerial(req, serial) };
 }
 
 export function registrarRoutes(app: FastifyInstance, n: Network): void {
