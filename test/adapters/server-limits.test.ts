@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/adapters/log/logger.js';
+import { sourceOf } from '../../src/adapters/http/limits.js';
 import { channelBinding, closeGracefully, createHttpsServer, isDraining, listen, setRequestSerial, TLS12_CIPHERS } from '../../src/adapters/http/server.js';
 import { toPem } from '../../src/core/bytes.js';
 import { caProfile } from '../../src/protocols/x509/profiles.js';
@@ -243,6 +244,40 @@ describe('HTTPS server: connection caps', () => {
     await new Promise((r) => setTimeout(r, 200));
     const again = await rawTls(srv.url, { localAddress: '127.0.0.2' });
     again.destroy();
+  });
+});
+
+describe('HTTPS server: no connection lives for ever', () => {
+  it('closes a busy connection at its lifetime, and after its last allowed request', async () => {
+    const srv = await startServer({ maxConnectionLifetimeMs: 600, maxRequestsPerConnection: 3, keepAliveTimeoutMs: 5_000 });
+    try {
+      // A client that keeps its connection busy (a request every 100 ms) is still closed.
+      const busy = await rawTls(srv.url);
+      const c = collect(busy);
+      const timer = setInterval(() => busy.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'), 100);
+      try {
+        expect(await closedWithin(busy, 5_000)).toBe(true);
+      } finally {
+        clearInterval(timer);
+      }
+      expect(c.text()).toContain('200');
+      // The third request on a connection is answered, and the connection then closes.
+      const counted = await rawTls(srv.url);
+      const d = collect(counted);
+      counted.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(3));
+      expect(await closedWithin(counted, 5_000)).toBe(true);
+      expect(d.text().match(/HTTP\/1\.1 200/g)).toHaveLength(3);
+    } finally {
+      await closeGracefully(srv.app, 1_000);
+    }
+  });
+
+  it('counts an IPv6 /64 as one source', () => {
+    expect(sourceOf('2001:db8:1:2:aaaa::1')).toBe(sourceOf('2001:db8:1:2:bbbb:cccc:dddd:eeee'));
+    expect(sourceOf('2001:db8:1:2::1')).not.toBe(sourceOf('2001:db8:1:3::1'));
+    expect(sourceOf('::1')).toBe('0:0:0:0::/64');
+    expect(sourceOf('127.0.0.1')).toBe('127.0.0.1');
+    expect(sourceOf('::ffff:10.0.0.1')).toBe('::ffff:10.0.0.1');
   });
 });
 

@@ -28,8 +28,20 @@ export interface ServerLimits {
   keepAliveTimeoutMs: number;
   /** Concurrent connections the server holds in total; further ones are closed on arrival. */
   maxConnections: number;
-  /** Concurrent connections from one source address; further ones are closed on arrival. */
+  /**
+   * Concurrent connections from one source (an IPv4 address, or an IPv6 /64, which one host
+   * usually holds whole); further ones are closed on arrival. A join proxy (RFC 8995 section 4)
+   * puts all its pledges behind one address: raise this for it.
+   */
   maxConnectionsPerAddress: number;
+  /**
+   * A connection is closed this many ms after it opened, however busy: without it, a client
+   * that sends a cheap request before each idle timeout holds its slot forever. A device's
+   * whole onboarding takes one connection for well under a second.
+   */
+  maxConnectionLifetimeMs: number;
+  /** Requests on one connection before the server closes it after answering (an onboarding makes about ten). */
+  maxRequestsPerConnection: number;
   /** Largest request line plus headers, in bytes: 431 otherwise (414 when the request target alone is over maxUrlBytes). */
   maxHeaderBytes: number;
   /** Longest request target (path and query), in bytes: 414 otherwise; the target is never echoed. */
@@ -46,6 +58,8 @@ export const defaultServerLimits: ServerLimits = {
   keepAliveTimeoutMs: 30_000,
   maxConnections: 1024,
   maxConnectionsPerAddress: 64,
+  maxConnectionLifetimeMs: 300_000,
+  maxRequestsPerConnection: 100,
   maxHeaderBytes: 16 * 1024,
   maxUrlBytes: 2048,
   drainTimeoutMs: 10_000,
@@ -71,7 +85,7 @@ export class ConnectionGuard {
   private draining = false;
 
   constructor(
-    private readonly limits: Pick<ServerLimits, 'maxConnections' | 'maxConnectionsPerAddress'>,
+    private readonly limits: Pick<ServerLimits, 'maxConnections' | 'maxConnectionsPerAddress' | 'maxConnectionLifetimeMs'>,
     private readonly events: ConnectionGuardEvents,
   ) {}
 
@@ -86,7 +100,7 @@ export class ConnectionGuard {
   }
 
   private admit(socket: Socket): void {
-    const address = socket.remoteAddress ?? '';
+    const address = sourceOf(socket.remoteAddress ?? '');
     const count = this.perAddress.get(address) ?? 0;
     const reason = this.draining ? 'draining' : this.sockets.size >= this.limits.maxConnections ? 'total' : count >= this.limits.maxConnectionsPerAddress ? 'address' : undefined;
     if (reason) {
@@ -98,7 +112,10 @@ export class ConnectionGuard {
     this.perAddress.set(address, count + 1);
     const k = key(socket);
     this.handshaking.set(k, socket);
+    const lifetime = setTimeout(() => socket.destroy(), this.limits.maxConnectionLifetimeMs);
+    lifetime.unref();
     socket.once('close', () => {
+      clearTimeout(lifetime);
       this.sockets.delete(socket);
       if (this.handshaking.get(k) === socket) this.handshaking.delete(k);
       const left = (this.perAddress.get(address) ?? 1) - 1;
@@ -118,6 +135,16 @@ export class ConnectionGuard {
   destroyAll(): void {
     for (const s of this.sockets) s.destroy();
   }
+}
+
+/** What the per-source cap counts: an IPv4 address (also IPv4-mapped), or an IPv6 address's /64. */
+export function sourceOf(address: string): string {
+  if (!address.includes(':') || address.startsWith('::ffff:')) return address;
+  const [head = '', tail = ''] = address.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '').toLowerCase()).join(':')}::/64`;
 }
 
 function key(s: Socket): string {

@@ -37,6 +37,16 @@ export interface MasaClient {
   close(): Promise<void>;
 }
 
+/** How long the MASA may take to connect, to start answering, or between bytes of its answer. */
+const MASA_TIMEOUT_MS = 15_000;
+/** The largest answer read from a MASA (vouchers, declaration chains and audit logs are small). */
+const MASA_MAX_RESPONSE_BYTES = 1024 * 1024;
+const MASA_TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 export class HttpMasaClient implements MasaClient {
   readonly #pools = new Map<string, Pool>();
 
@@ -84,20 +94,41 @@ export class HttpMasaClient implements MasaClient {
 
   async #send(masaUrl: string, method: 'GET' | 'POST', path: string, body?: Uint8Array, contentType?: string, extraHeaders: Record<string, string> = {}): Promise<{ contentType: string; bytes: Uint8Array }> {
     let origin: string;
+    let base: string;
     try {
       const u = new URL(masaUrl);
       if (u.protocol !== 'https:') throw new Error('not https');
       origin = u.origin;
+      // A MASA under a path prefix (normaliseMasaUrl keeps it) is asked under that prefix.
+      base = u.pathname.replace(/\/+$/, '');
     } catch {
       throw new AirlockError('ERR_IDEVID_INVALID', 'the MASA URL is not an https URL');
     }
     let pool = this.#pools.get(origin);
     if (!pool) {
-      pool = new Pool(origin, { connections: 8, pipelining: 1, connect: { ca: this.trustAnchorsPem, rejectUnauthorized: true, minVersion: 'TLSv1.3', ...this.#clientCert } });
+      pool = new Pool(origin, {
+        connections: 8,
+        pipelining: 1,
+        headersTimeout: MASA_TIMEOUT_MS,
+        bodyTimeout: MASA_TIMEOUT_MS,
+        maxResponseSize: MASA_MAX_RESPONSE_BYTES,
+        connect: {
+          ca: this.trustAnchorsPem,
+          rejectUnauthorized: true,
+          // RFC 8995 section 5.4 allows TLS 1.2: with ECDHE and AEAD only, as Airlock's servers.
+          minVersion: 'TLSv1.2',
+          ciphers: MASA_TLS_CIPHERS,
+          // Full handshakes only: a resumed TLS session would carry the registrar's certificate
+          // without the domain CA it sent, and the manufacturer names the registrar's party by it.
+          maxCachedSessions: 0,
+          timeout: MASA_TIMEOUT_MS,
+          ...this.#clientCert,
+        },
+      });
       this.#pools.set(origin, pool);
     }
     try {
-      const res = await pool.request({ method, path, body, headers: { ...extraHeaders, ...(contentType ? { 'content-type': contentType } : {}) } });
+      const res = await pool.request({ method, path: `${base}${path}`, body, headers: { ...extraHeaders, ...(contentType ? { 'content-type': contentType } : {}) } });
       const bytes = new Uint8Array(await res.body.arrayBuffer());
       const ct = String(res.headers['content-type'] ?? '');
       if (res.statusCode >= 200 && res.statusCode < 300) return { contentType: ct, bytes };

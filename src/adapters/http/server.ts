@@ -108,6 +108,7 @@ export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
         },
         handler,
       );
+      server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
       guard.attach(server);
       server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
         log.debug({ code: err.code, peer: socket.remoteAddress }, 'TLS handshake failed');

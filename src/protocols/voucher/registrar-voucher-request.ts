@@ -125,6 +125,8 @@ export function verifyRegistrarVoucherRequest(crypto: Crypto, request: string | 
   let domainCa: Certificate | undefined;
   if (rvr.signerChain.length >= 2) {
     domainCa = rvr.signerChain[rvr.signerChain.length - 1]!;
+    // The domain is a CA that issued the registrar certificate, never that certificate again.
+    ensure(domainCa.isCa && !equalBytes(domainCa.der, registrarCert.der), 'ERR_VOUCHER_REQUEST_MALFORMED', 'the last certificate of the chain is not a CA');
     verifyChain(crypto, { leaf: registrarCert, intermediates: rvr.signerChain.slice(1, -1), anchors: [domainCa], at: ctx.at });
   } else {
     // Only the registrar certificate: its own validity, and nothing to chain it to.

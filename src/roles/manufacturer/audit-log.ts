@@ -49,7 +49,7 @@ export class MasaAuditLog {
     let serial: string | undefined;
     let owner: string | undefined;
     try {
-      const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest.bytes, { mediaType: registrarVoucherRequest.mediaType, idevidAnchors: [this.pki.idevidCa.cert], at });
+      const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest.bytes, { mediaType: registrarVoucherRequest.mediaType, idevidAnchors: [this.pki.idevidCa.cert], at, requireProximity: false });
       serial = rvr.serialNumber;
       // The same identity the MASA gave the domain: its CA, or else the registrar certificate.
       owner = partyIdFromSpki(this.ctx.crypto, (rvr.domainCa ?? rvr.registrarCert).spki);

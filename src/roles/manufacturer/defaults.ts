@@ -66,9 +66,12 @@ export const manufacturerDefaults: ManufacturerConfig = {
   requestTimeoutMs: 30_000,
   /** Idle kept-alive connection: 30 s. */
   keepAliveTimeoutMs: 30_000,
-  /** Connections held at once: 1024 in all, 64 from one address. */
+  /** Connections held at once: 1024 in all, 64 from one address (an IPv6 /64 counts as one). */
   maxConnections: 1024,
   maxConnectionsPerAddress: 64,
+  /** A connection's whole life: 5 minutes; requests on it: 100. */
+  maxConnectionLifetimeMs: 300_000,
+  maxRequestsPerConnection: 100,
   /** Request line and headers: 16 KiB; request target: 2 KiB. */
   maxHeaderBytes: 16 * 1024,
   maxUrlBytes: 2048,

@@ -11,7 +11,7 @@ import type { AppBootstrap } from '../../core/credentials.js';
 import type { DeviceState, NetworkDb } from '../../adapters/store/schema.js';
 import type { MasaClient } from '../../adapters/http/masa-client.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
-import { parseCertificate, type Certificate } from '../../protocols/x509/certificate.js';
+import type { Certificate } from '../../protocols/x509/certificate.js';
 import { verifyPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
 import { signRegistrarVoucherRequestAs } from '../../protocols/voucher/registrar-voucher-request.js';
 import { verifyVoucher } from '../../protocols/voucher/voucher.js';
@@ -279,7 +279,10 @@ export class Registrar {
         if (device.state === 'onboarded') return; // a repeated success report: nothing changes
         ensure(device.state === 'provisioned', 'ERR_REGISTRAR_SEQUENCE', `the device is ${device.state}`);
         await db.updateTable('net_devices').set({ state: 'onboarded', onboarded_at: at, onboardings: device.onboardings + 1, nonce: null, updated_at: at }).where('serial', '=', device.serial).execute();
-      } else if (ONBOARDING_STATES.includes(device.state)) {
+      } else if (ONBOARDING_STATES.includes(device.state) && (session || (device.state === 'provisioned' && device.ldevidSerial === ch.clientCert?.serial))) {
+        // A failure ends the onboarding it speaks for: the one on this connection, or the one
+        // that issued this LDevID. An older LDevID, still current while a new onboarding is
+        // under way, is recorded and changes nothing (it could otherwise stall that onboarding).
         await db.updateTable('net_devices').set({ state: 'failed', updated_at: at }).where('serial', '=', device.serial).execute();
       }
     }, { transactional: true, outcome: () => (report?.status === false ? 'error' : 'ok'), detail: () => ({ ...statusDetail(report), via }) });
@@ -322,27 +325,17 @@ export class Registrar {
 
   async #device(db: Kysely<NetworkDb>, serial: string, setSerial: (s: string | undefined) => void) {
     setSerial(serial);
-    const row = await db.selectFrom('net_devices').select(['serial', 'state', 'onboardings']).where('serial', '=', serial).executeTakeFirst();
+    const row = await db.selectFrom('net_devices').select(['serial', 'state', 'onboardings', 'ldevid_serial']).where('serial', '=', serial).executeTakeFirst();
     if (!row) throw new AirlockError('ERR_DEVICE_NOT_FOUND');
-    return row;
+    return { serial: row.serial, state: row.state, onboardings: row.onboardings, ldevidSerial: row.ldevid_serial };
   }
 
   /**
-   * Records the birth key of a device as certified for it, on its row (an indexed lookup for
-   * every later request) and among its certified keys. Rows written before a fingerprint was
-   * kept, or by a registrar that does not write one, are filled in here first.
+   * Records the birth key of a device among its certified keys. Its row carries the key's
+   * fingerprint too (written with the voucher; migration 0002 filled in older rows), so that
+   * any device's birth key is refused as an LDevID key by an indexed lookup.
    */
   async #recordBirthKey(db: Kysely<NetworkDb>, serial: string, idevid: Certificate): Promise<void> {
-    const missing = await db.selectFrom('net_devices').select(['serial', 'idevid_der']).where('idevid_spki_sha256', 'is', null).execute();
-    for (const row of missing) {
-      let fingerprint: string;
-      try {
-        fingerprint = this.credentials.fingerprint(parseCertificate(new Uint8Array(row.idevid_der)).spki);
-      } catch {
-        continue;
-      }
-      await db.updateTable('net_devices').set({ idevid_spki_sha256: fingerprint }).where('serial', '=', row.serial).execute();
-    }
     await db.insertInto('net_certified_keys')
       .values({ fingerprint: this.credentials.fingerprint(idevid.spki), device_serial: serial, kind: 'idevid', certificate_serial: idevid.serial, recorded_at: this.ctx.clock.now().toISOString() })
       .onConflict((oc) => oc.column('fingerprint').doNothing())
