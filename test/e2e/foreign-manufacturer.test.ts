@@ -314,6 +314,16 @@ describe.skipIf(!toolsPresent)('e2e: a manufacturer that is not Airlock (openssl
     expect(problemCode(e)).toBe('ERR_REGISTRAR_SEQUENCE');
   });
 
+  it('refuses a voucher request naming another serial than the CN its birth certificate carries (ERR_IDEVID_MISMATCH), before any MASA is asked', async () => {
+    const count = asked.length;
+    const v = await requestVoucher(registrarUrl, 'FD-000125', 'FD-000999', VOUCHER_CMS_MEDIA_TYPE);
+    expect(v.status).toBe(403);
+    expect(problemCode(v)).toBe('ERR_IDEVID_MISMATCH');
+    expect(asked.length).toBe(count);
+    expect(await rows(network, 'FD-000125')).toEqual([]);
+    expect(await rows(network, 'FD-000999')).toEqual([]);
+  });
+
   it('where the trust says serialNumber, the CN-only birth certificate is refused (ERR_IDEVID_INVALID) and nothing is recorded', async () => {
     const serial = 'FD-000125';
     const count = asked.length;
