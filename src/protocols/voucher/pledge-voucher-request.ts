@@ -40,21 +40,30 @@ export interface VerifiedPledgeVoucherRequest {
   readonly nonce: string;
 }
 
+export interface PledgeVoucherRequestContext {
+  tlsClientCert: Certificate;
+  registrarCert: Certificate;
+  mediaType?: VoucherMediaType;
+  /**
+   * The device's serial number as the registrar read it from the birth certificate, where its
+   * manufacturer's trust says it is (RFC 8995 section 2.3.1: subject serialNumber, CN or
+   * hardwareModuleName). Default: the subject's serialNumber, as in Airlock's birth certificates.
+   */
+  serialNumber?: string;
+}
+
 /**
  * Registrar side (RFC 8995 section 5.5): the request is signed by the very certificate the
  * pledge presented in TLS, names that certificate's serial number and this registrar.
  */
-export function verifyPledgeVoucherRequest(
-  crypto: Crypto,
-  request: string | Uint8Array,
-  ctx: { tlsClientCert: Certificate; registrarCert: Certificate; mediaType?: VoucherMediaType },
-): VerifiedPledgeVoucherRequest {
+export function verifyPledgeVoucherRequest(crypto: Crypto, request: string | Uint8Array, ctx: PledgeVoucherRequestContext): VerifiedPledgeVoucherRequest {
   const artifact = decodeVoucherRequest(request, ctx.mediaType);
   const signer = artifact.signerChain[0]!;
   if (!equalBytes(signer.der, ctx.tlsClientCert.der)) throw new AirlockError('ERR_IDEVID_MISMATCH', 'x5c differs from the TLS client certificate');
   artifact.verify(crypto, signer.spki);
   const body = artifact.body;
-  ensure(body['serial-number'] === signer.subjectSerialNumber, 'ERR_IDEVID_MISMATCH', 'serial-number differs from the certificate');
+  const expected = ctx.serialNumber ?? signer.subjectSerialNumber;
+  ensure(expected !== undefined && body['serial-number'] === expected, 'ERR_IDEVID_MISMATCH', 'serial-number differs from the certificate');
   ensure(body.nonce, 'ERR_VOUCHER_REQUEST_MALFORMED', 'a nonce is required');
   const prox = fromBase64(body['proximity-registrar-cert'] ?? '');
   ensure(prox && equalBytes(prox, ctx.registrarCert.der), 'ERR_VOUCHER_REQUEST_PROXIMITY');

@@ -9,7 +9,7 @@ import type { NetworkDb } from '../../adapters/store/schema.js';
 import type { MasaClient } from '../../adapters/http/masa-client.js';
 import { DeclarationExport } from '../../protocols/declaration/schema.js';
 import { assertNotStale, type VerifiedDeclarationChain } from '../../protocols/declaration/verify.js';
-import type { ManufacturerTrust } from '../shared/trust.js';
+import { isForeign, type AnyManufacturerTrust } from '../shared/trust.js';
 import type { TrustedManufacturers } from './manufacturers.js';
 import type { RoleContext } from '../shared/context.js';
 
@@ -46,8 +46,13 @@ export class NetworkDeclarations {
    * The chain to send a device in step 6: the installed one, else the manufacturer's current
    * one. Freshness is not the registrar's to judge: the MASA issued the voucher on the latest
    * declaration, and the device refuses a chain older than one it has seen.
+   *
+   * A manufacturer that is not Airlock issues no declarations: ERR_DECLARATION_NOT_FOUND for
+   * its devices, whatever is installed under the same serial number (serial numbers are
+   * unique per manufacturer only). A standard pledge never asks for one.
    */
-  async chainFor(serial: string, masaUrl: string | undefined, manufacturer: ManufacturerTrust): Promise<string[]> {
+  async chainFor(serial: string, masaUrl: string | undefined, manufacturer: AnyManufacturerTrust): Promise<string[]> {
+    if (isForeign(manufacturer)) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', 'a manufacturer that is not Airlock issues no declarations');
     const row = await this.db.selectFrom('net_declarations').select('chain').where('serial', '=', serial).executeTakeFirst();
     if (row) return JSON.parse(row.chain) as string[];
     if (!this.realtime || !masaUrl) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);

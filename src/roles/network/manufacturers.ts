@@ -84,10 +84,7 @@ export class TrustedManufacturers {
    * trust says. ERR_IDEVID_UNTRUSTED when no trusted CA issued it.
    */
   identify(idevid: Certificate, at: Date): IdentifiedDevice {
-    const candidates: { trust: AnyManufacturerTrust; ca: Certificate }[] = [
-      ...this.all.map((t) => ({ trust: t, ca: t.idevidCa })),
-      ...this.foreign.flatMap((t) => t.idevidCas.map((ca) => ({ trust: t as AnyManufacturerTrust, ca }))),
-    ].filter((c) => equalBytes(c.ca.subjectDer, idevid.issuerDer));
+    const candidates = this.#candidates(idevid);
     let last: unknown;
     for (const { trust, ca } of candidates) {
       try {
@@ -102,7 +99,32 @@ export class TrustedManufacturers {
     throw new AirlockError('ERR_IDEVID_UNTRUSTED', last ? undefined : 'no trusted manufacturer issued this birth certificate', last ? { cause: last } : undefined);
   }
 
-  /** The manufacturer whose IDevID CA issued `idevid`, verified; ERR_IDEVID_UNTRUSTED if none. */
+  /**
+   * A birth certificate already verified on this device's voucher request (the session holds
+   * its exact bytes), read again as its manufacturer's trust says: the manufacturer is found
+   * by issuer name, and only when several trusted CAs share that name by which one signed it.
+   * ERR_IDEVID_UNTRUSTED when no trusted CA has its issuer's name.
+   */
+  identifyVerified(idevid: Certificate, at: Date): IdentifiedDevice {
+    const candidates = this.#candidates(idevid);
+    if (candidates.length > 1) return this.identify(idevid, at);
+    const only = candidates[0];
+    if (!only) throw new AirlockError('ERR_IDEVID_UNTRUSTED', 'no trusted manufacturer issued this birth certificate');
+    return { trust: only.trust, serial: serialOf(idevid, only.trust), masaUrl: masaUrlOf(idevid, only.trust) };
+  }
+
+  /** Every trusted IDevID CA with the name of `idevid`'s issuer, with its manufacturer. */
+  #candidates(idevid: Certificate): { trust: AnyManufacturerTrust; ca: Certificate }[] {
+    return [
+      ...this.all.map((t) => ({ trust: t as AnyManufacturerTrust, ca: t.idevidCa })),
+      ...this.foreign.flatMap((t) => t.idevidCas.map((ca) => ({ trust: t as AnyManufacturerTrust, ca }))),
+    ].filter((c) => equalBytes(c.ca.subjectDer, idevid.issuerDer));
+  }
+
+  /**
+   * The Airlock manufacturer whose IDevID CA issued `idevid`, verified; ERR_IDEVID_UNTRUSTED if
+   * none. The registrar uses `identify`, which admits foreign manufacturers too.
+   */
   ofBirthCertificate(idevid: Certificate, at: Date): ManufacturerTrust {
     for (const m of this.all) {
       if (!equalBytes(m.idevidCa.subjectDer, idevid.issuerDer)) continue;
@@ -114,16 +136,6 @@ export class TrustedManufacturers {
       }
     }
     throw new AirlockError('ERR_IDEVID_UNTRUSTED', 'no trusted manufacturer issued this birth certificate');
-  }
-
-  /**
-   * The manufacturer of a birth certificate already verified on this device's voucher request
-   * (the session holds its exact bytes): found by issuer, without verifying it again.
-   */
-  ofVerifiedBirthCertificate(idevid: Certificate): ManufacturerTrust {
-    const m = this.all.find((t) => equalBytes(t.idevidCa.subjectDer, idevid.issuerDer));
-    if (!m) throw new AirlockError('ERR_IDEVID_UNTRUSTED', 'no trusted manufacturer issued this birth certificate');
-    return m;
   }
 
   /** Verifies a declaration chain against the one manufacturer it names. */

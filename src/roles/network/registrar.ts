@@ -24,8 +24,7 @@ import type { RoleContext } from '../shared/context.js';
 import type { CredentialIssuer } from './credentials.js';
 import type { NetworkDeclarations } from './declarations.js';
 import type { Inventory } from './inventory.js';
-import type { TrustedManufacturers } from './manufacturers.js';
-import type { ManufacturerTrust } from '../shared/trust.js';
+import { voucherAnchorsOf, type IdentifiedDevice, type TrustedManufacturers } from './manufacturers.js';
 import type { NetworkPki } from './pki.js';
 import type { NetworkConfig } from './defaults.js';
 
@@ -96,11 +95,11 @@ export class Registrar {
   async requestVoucherIn(ch: ChannelContext, pledgeVoucherRequest: EncodedVoucher, format: VoucherMediaType = pledgeVoucherRequest.mediaType): Promise<EncodedVoucher> {
     const started = this.ctx.clock.now();
     return this.#audited(ch, 'requestvoucher', OnboardingStep.TrustedIntroduction, async ({ setSerial }) => {
-      const { idevid, manufacturer } = this.#birthCertificate(ch);
-      setSerial(idevid.subjectSerialNumber);
+      const { idevid, device } = this.#birthCertificate(ch);
+      setSerial(device.serial);
       if (!SIGNABLE.includes(format) || !SIGNABLE.includes(pledgeVoucherRequest.mediaType)) throw new AirlockError('ERR_VOUCHER_FORMAT', `the registrar does not carry ${format}`);
-      const pvr = verifyPledgeVoucherRequest(this.ctx.crypto, pledgeVoucherRequest.bytes, { tlsClientCert: idevid, registrarCert: this.pki.registrar.cert, mediaType: pledgeVoucherRequest.mediaType });
-      const masaUrl = normaliseMasaUrl(idevid.masaUrl);
+      const pvr = verifyPledgeVoucherRequest(this.ctx.crypto, pledgeVoucherRequest.bytes, { tlsClientCert: idevid, registrarCert: this.pki.registrar.cert, mediaType: pledgeVoucherRequest.mediaType, serialNumber: device.serial });
+      const masaUrl = normaliseMasaUrl(device.masaUrl);
       // Serial numbers are unique per manufacturer only: a record belongs to one birth certificate.
       const known = await this.db.selectFrom('net_devices').select('idevid_der').where('serial', '=', pvr.serialNumber).executeTakeFirst();
       ensure(!known || equalBytes(new Uint8Array(known.idevid_der), idevid.der), 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
@@ -111,7 +110,7 @@ export class Registrar {
       // What the device will check, checked here first: it records nothing it would refuse.
       const v = verifyVoucher(this.ctx.crypto, voucher.bytes, {
         mediaType: voucher.mediaType,
-        masaAnchors: [manufacturer.masaCa],
+        masaAnchors: voucherAnchorsOf(device.trust),
         serialNumber: pvr.serialNumber,
         nonce: pvr.nonce,
         at: this.ctx.clock.now(),
@@ -149,8 +148,8 @@ export class Registrar {
   async declaration(ch: ChannelContext): Promise<string[]> {
     return this.#audited(ch, 'declaration', OnboardingStep.DeclarationDelivered, async ({ db, setSerial }) => {
       const device = await this.#session(db, ch, EST_STATES, setSerial);
-      const masaUrl = device.idevid.masaUrl === undefined ? undefined : normaliseMasaUrl(device.idevid.masaUrl);
-      return this.declarations.chainFor(device.serial, masaUrl, this.manufacturers.ofVerifiedBirthCertificate(device.idevid));
+      const id = this.manufacturers.identifyVerified(device.idevid, this.ctx.clock.now());
+      return this.declarations.chainFor(device.serial, id.masaUrl === undefined ? undefined : normaliseMasaUrl(id.masaUrl), id.trust);
     });
   }
 
@@ -376,22 +375,35 @@ export class Registrar {
     }
   }
 
-  /** The birth certificate on the channel, from a manufacturer this network trusts. */
-  #birthCertificate(ch: ChannelContext): { idevid: Certificate; manufacturer: ManufacturerTrust } {
+  /**
+   * The birth certificate on the channel, from a manufacturer this network trusts (Airlock or
+   * not), with the serial number and MASA URL read where that manufacturer's trust says.
+   */
+  #birthCertificate(ch: ChannelContext): { idevid: Certificate; device: IdentifiedDevice } {
     const idevid = ch.clientCert;
     if (!idevid) throw new AirlockError('ERR_IDEVID_MISSING');
-    const manufacturer = this.manufacturers.ofBirthCertificate(idevid, this.ctx.clock.now());
-    ensure(idevid.subjectSerialNumber, 'ERR_IDEVID_INVALID', 'the birth certificate has no serialNumber');
-    return { idevid, manufacturer };
+    return { idevid, device: this.manufacturers.identify(idevid, this.ctx.clock.now()) };
+  }
+
+  /** The serial number of the birth certificate on the channel, if a trusted manufacturer's CA has its issuer's name. */
+  #sessionSerial(idevid: Certificate): string | undefined {
+    try {
+      return this.manufacturers.identifyVerified(idevid, this.ctx.clock.now()).serial;
+    } catch (e) {
+      if (isAirlockError(e)) return undefined;
+      throw e;
+    }
   }
 
   /** The device's onboarding session: same birth certificate, and in one of `states`. */
   async #session(db: Kysely<NetworkDb>, ch: ChannelContext, states: readonly DeviceState[], setSerial: (s: string | undefined) => void) {
     const idevid = ch.clientCert;
     if (!idevid) throw new AirlockError('ERR_IDEVID_MISSING');
-    setSerial(idevid.subjectSerialNumber);
-    const row = idevid.subjectSerialNumber === undefined ? undefined
-      : await db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id']).where('serial', '=', idevid.subjectSerialNumber).executeTakeFirst();
+    const serial = this.#sessionSerial(idevid);
+    // A certificate of no trusted manufacturer (an LDevID, say) is refused under the serial it claims.
+    setSerial(serial ?? idevid.subjectSerialNumber);
+    const row = serial === undefined ? undefined
+      : await db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id']).where('serial', '=', serial).executeTakeFirst();
     if (!row || !equalBytes(new Uint8Array(row.idevid_der), idevid.der)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no voucher was issued to this device');
     if (!states.includes(row.state)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${row.state}`);
     return { serial: row.serial, idevid, nonce: row.nonce, onboardings: row.onboardings, state: row.state, ldevidSerial: row.ldevid_serial, pskId: row.psk_id };
