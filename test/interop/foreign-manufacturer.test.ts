@@ -86,7 +86,7 @@ describe.runIf(interopAvailable())('foreign manufacturers', () => {
     expect(serialOf(await make(new Uint8Array([0x00, 0xd0, 0xe5, 0x10])), t)).toBe("00D0E510");
   });
 
-  it('Airlock\'s trust bundle beside a foreign one: each device goes to its own manufacturer; the registrar\'s path stays Airlock-only', async () => {
+  it('Airlock\'s trust bundle beside a foreign one: each device goes to its own manufacturer, and a foreign one is foreign', async () => {
     const pki = await manufacturerPki('Airlock Maker');
     const bundle = decodeAnyTrustFile(crypto, encodeTrustFile({ root: pki.root.cert, idevidCa: pki.idevidCa.cert, masaCa: pki.masaCa.cert, declarationsCa: pki.declarationsCa.cert }), T0);
     expect(isForeign(bundle)).toBe(false);
@@ -95,9 +95,9 @@ describe.runIf(interopAvailable())('foreign manufacturers', () => {
     const id = m.identify(ours, new Date(T0.getTime() + 86_400_000));
     expect(id).toMatchObject({ serial: 'AL-1', masaUrl: 'https://masa.example:8443' });
     expect(voucherAnchorsOf(id.trust).map((c) => toBase64(c.der))).toEqual([toBase64(pki.masaCa.cert.der)]);
-    expect(m.ofBirthCertificate(ours, new Date(T0.getTime() + 86_400_000))).toBe(bundle);
+    expect(id.trust).toBe(bundle);
     expect(m.identify(trustnetz, at2025).serial).toBe('idev-serial12345');
-    expect(codeOf(() => m.ofBirthCertificate(trustnetz, at2025))).toBe('ERR_IDEVID_UNTRUSTED');
+    expect(isForeign(m.identify(trustnetz, at2025).trust)).toBe(true);
   });
 
   it('refuses a foreign trust file that is incomplete or unsafe', () => {

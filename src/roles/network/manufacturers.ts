@@ -121,23 +121,6 @@ export class TrustedManufacturers {
     ].filter((c) => equalBytes(c.ca.subjectDer, idevid.issuerDer));
   }
 
-  /**
-   * The Airlock manufacturer whose IDevID CA issued `idevid`, verified; ERR_IDEVID_UNTRUSTED if
-   * none. The registrar uses `identify`, which admits foreign manufacturers too.
-   */
-  ofBirthCertificate(idevid: Certificate, at: Date): ManufacturerTrust {
-    for (const m of this.all) {
-      if (!equalBytes(m.idevidCa.subjectDer, idevid.issuerDer)) continue;
-      try {
-        verifyChain(this.crypto, { leaf: idevid, anchors: [m.idevidCa], at });
-        return m;
-      } catch (cause) {
-        throw new AirlockError('ERR_IDEVID_UNTRUSTED', undefined, { cause });
-      }
-    }
-    throw new AirlockError('ERR_IDEVID_UNTRUSTED', 'no trusted manufacturer issued this birth certificate');
-  }
-
   /** Verifies a declaration chain against the one manufacturer it names. */
   verifyDeclarations(chain: readonly string[], serialNumber: string, at: Date, only?: ManufacturerTrust): VerifiedDeclarationChain {
     let last: unknown;
