@@ -8,6 +8,7 @@
 import type { Kysely } from 'kysely';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { partyIdFromSpki } from '../../core/party.js';
+import { toBase64 } from '../../core/bytes.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
 import { verifyRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
 import { mayOnboard } from '../../protocols/declaration/verify.js';
@@ -27,6 +28,9 @@ export interface IssuedVoucher {
   assertion: string;
 }
 
+const VERIFIED_CACHE_ENTRIES = 4096;
+const VERIFIED_CACHE_MS = 300_000;
+
 export class MasaAuditLog {
   constructor(
     private readonly ctx: RoleContext,
@@ -43,16 +47,36 @@ export class MasaAuditLog {
       .execute();
   }
 
+  /**
+   * Registrar voucher requests this MASA verified when it issued their vouchers, by the
+   * SHA-256 of their exact bytes, for a few minutes: a registrar asks for the audit log with
+   * the very request it just sent (section 5.8), and the same bytes verify the same way. A miss
+   * (another MASA node, or later) verifies in full. Who may read is still decided on the latest
+   * declaration, every time.
+   */
+  readonly #verified = new Map<string, { serial: string; owner: string; until: number }>();
+
+  /** Remembers a request verified in full (masa.ts, on issuing its voucher). */
+  rememberVerified(request: Uint8Array, serial: string, owner: string, at: Date): void {
+    if (this.#verified.size >= VERIFIED_CACHE_ENTRIES) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(toBase64(this.ctx.crypto.sha256(request)), { serial, owner, until: at.getTime() + VERIFIED_CACHE_MS });
+  }
+
   /** RFC 8995 section 5.8: the log of the device a registrar voucher request names, for that registrar. */
   async forRequest(registrarVoucherRequest: EncodedVoucher, peer: string): Promise<AuditLog> {
     const at = this.ctx.clock.now();
     let serial: string | undefined;
     let owner: string | undefined;
     try {
-      const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest.bytes, { mediaType: registrarVoucherRequest.mediaType, idevidAnchors: [this.pki.idevidCa.cert], at, requireProximity: false });
-      serial = rvr.serialNumber;
-      // The same identity the MASA gave the domain: its CA, or else the registrar certificate.
-      owner = partyIdFromSpki(this.ctx.crypto, (rvr.domainCa ?? rvr.registrarCert).spki);
+      const known = this.#verified.get(toBase64(this.ctx.crypto.sha256(registrarVoucherRequest.bytes)));
+      if (known && known.until > at.getTime()) {
+        ({ serial, owner } = known);
+      } else {
+        const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest.bytes, { mediaType: registrarVoucherRequest.mediaType, idevidAnchors: [this.pki.idevidCa.cert], at, requireProximity: false });
+        serial = rvr.serialNumber;
+        // The same identity the MASA gave the domain: its CA, or else the registrar certificate.
+        owner = partyIdFromSpki(this.ctx.crypto, (rvr.domainCa ?? rvr.registrarCert).spki);
+      }
       const latest = await this.declarations.latest(serial);
       if (!latest) throw new AirlockError('ERR_MASA_UNKNOWN_DEVICE', serial);
       if (!mayOnboard(latest.body, owner)) throw new AirlockError('ERR_MASA_NOT_AUTHORIZED', `serial ${serial}`);

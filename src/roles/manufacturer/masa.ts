@@ -100,6 +100,7 @@ export class Masa {
         });
         await this.auditLog?.record(trx, { serial: serial!, at, domainCa: pinned, nonce: rvr.nonce, assertion });
       });
+      this.auditLog?.rememberVerified(registrarVoucherRequest.bytes, serial, registrarOwner, at);
       return { mediaType: format, bytes: voucher };
     } catch (e) {
       const code = isAirlockError(e) ? e.code : 'ERR_INTERNAL';
