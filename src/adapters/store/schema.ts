@@ -60,7 +60,6 @@ export interface NetworkDb {
     onboardings: number;
     updated_at: string;
     /** SHA-256 (base64url) of the IDevID's SubjectPublicKeyInfo; filled in lazily for older rows. */
-    idevid_spki_sha256: string | null;
   };
   net_certificates: {
     serial: string;

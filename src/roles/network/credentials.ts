@@ -6,7 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import { toBase64Url } from '../../core/bytes.js';
-import { ensure } from '../../core/errors.js';
+import { AirlockError } from '../../core/errors.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
 import { issueCertificate, issueCrl } from '../../protocols/x509/issue.js';
 import type { Sealer } from '../../adapters/crypto/seal.js';
@@ -61,6 +61,14 @@ export class CredentialIssuer {
     return toBase64Url(this.ctx.crypto.sha256(spki));
   }
 
+  /** Records a device's birth key as certified for it (with its voucher): no CSR may reuse it. */
+  async recordBirthKey(trx: Kysely<NetworkDb>, serial: string, idevid: Certificate): Promise<void> {
+    await trx.insertInto('net_certified_keys')
+      .values({ fingerprint: this.fingerprint(idevid.spki), device_serial: serial, kind: 'idevid', certificate_serial: idevid.serial, recorded_at: this.ctx.clock.now().toISOString() })
+      .onConflict((oc) => oc.column('fingerprint').doNothing())
+      .execute();
+  }
+
   /**
    * Records a new LDevID, binds its key to the device (a key already bound to any device,
    * this one's superseded keys included, is ERR_CSR_KEY unless `sameKeyAs` names the current
@@ -79,7 +87,10 @@ export class CredentialIssuer {
         .values({ fingerprint, device_serial: serial, kind: 'ldevid', certificate_serial: cert.serial, recorded_at: at })
         .onConflict((oc) => oc.column('fingerprint').doNothing())
         .executeTakeFirst();
-      ensure(inserted.numInsertedOrUpdatedRows === 1n, 'ERR_CSR_KEY', 'the key is already certified');
+      if (inserted.numInsertedOrUpdatedRows !== 1n) {
+        const held = await trx.selectFrom('net_certified_keys').select('kind').where('fingerprint', '=', fingerprint).executeTakeFirst();
+        throw new AirlockError('ERR_CSR_KEY', held?.kind === 'idevid' ? 'the key is a birth key' : 'the key is already certified');
+      }
     }
     await trx
       .updateTable('net_certificates')

@@ -7,7 +7,7 @@ import { AirlockError } from '../../core/errors.js';
 import type { OnboardingStepNumber } from '../../core/onboarding-steps.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
 
-export type DeviceRecord = Omit<Selectable<NetworkDb['net_devices']>, 'idevid_der' | 'idevid_spki_sha256'>;
+export type DeviceRecord = Omit<Selectable<NetworkDb['net_devices']>, 'idevid_der'>;
 export type EventRecord = Selectable<NetworkDb['net_events']>;
 
 export interface EventInput {
@@ -33,7 +33,7 @@ export class Inventory {
   async device(serial: string): Promise<DeviceRecord> {
     const row = await this.db.selectFrom('net_devices').selectAll().where('serial', '=', serial).executeTakeFirst();
     if (!row) throw new AirlockError('ERR_DEVICE_NOT_FOUND', serial);
-    const { idevid_der: _omit, idevid_spki_sha256: _fingerprint, ...rest } = row;
+    const { idevid_der: _omit, ...rest } = row;
     return rest;
   }
 

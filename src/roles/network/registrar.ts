@@ -122,10 +122,11 @@ export class Registrar {
       ensure(pinsUs, 'ERR_MASA_REFUSED', 'the voucher pins another domain');
       const at = this.ctx.clock.now();
       await this.db.transaction().execute(async (trx) => {
-        const values = { idevid_der: idevid.der, idevid_spki_sha256: this.credentials.fingerprint(idevid.spki), manufacturer: idevid.issuer, state: 'vouched' as const, nonce: pvr.nonce, voucher_at: at.toISOString(), authenticated_at: null, updated_at: at.toISOString() };
+        const values = { idevid_der: idevid.der, manufacturer: idevid.issuer, state: 'vouched' as const, nonce: pvr.nonce, voucher_at: at.toISOString(), authenticated_at: null, updated_at: at.toISOString() };
         const written = await trx.insertInto('net_devices').values({ serial: pvr.serialNumber, ...values, onboarded_at: null, ldevid_serial: null, psk_id: null, onboardings: 0 })
           .onConflict((oc) => oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', idevid.der)).executeTakeFirst();
         ensure(written.numInsertedOrUpdatedRows === 1n, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
+        await this.credentials.recordBirthKey(trx, pvr.serialNumber, idevid);
         await this.inventory.record([
           { serial: pvr.serialNumber, step: OnboardingStep.OnboardingMode, action: 'onboarding mode: device contacted the registrar', outcome: 'ok', detail: { peer: ch.peer, since: started.toISOString() } },
           { serial: pvr.serialNumber, step: OnboardingStep.TrustedIntroduction, action: 'voucher issued by the MASA and delivered', outcome: 'ok' },
@@ -206,8 +207,7 @@ export class Registrar {
     const cert = await this.#audited(ch, 'simpleenroll', OnboardingStep.Provisioning, async ({ db, setSerial }) => {
       const device = await this.#session(db, ch, EST_STATES, setSerial);
       const csr = verifyCsr(this.ctx.crypto, decodeCsrBody(body));
-      await this.#recordBirthKey(db, device.serial, device.idevid);
-      await this.#ensureKeyFree(db, csr.spki);
+      this.#ensureNotOurKey(csr.spki);
       const cert = this.credentials.signLdevid(device.serial, csr.spki);
       await this.credentials.recordLdevid(db, device.serial, cert);
       await db.updateTable('net_devices').set({ state: 'provisioned', ldevid_serial: cert.serial, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', device.serial).execute();
@@ -233,7 +233,7 @@ export class Registrar {
       setSerial(holder.device);
       const csr = verifyCsr(this.ctx.crypto, decodeCsrBody(body));
       const sameKey = equalBytes(csr.spki, current.spki);
-      if (!sameKey) await this.#ensureKeyFree(db, csr.spki);
+      if (!sameKey) this.#ensureNotOurKey(csr.spki);
       const cert = this.credentials.signLdevid(holder.device, csr.spki);
       await this.credentials.recordLdevid(db, holder.device, cert, sameKey ? current.serial : undefined);
       await db.updateTable('net_devices').set({ ldevid_serial: cert.serial, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', holder.device).execute();
@@ -330,29 +330,12 @@ export class Registrar {
   }
 
   /**
-   * Records the birth key of a device among its certified keys. Its row carries the key's
-   * fingerprint too (written with the voucher; migration 0002 filled in older rows), so that
-   * any device's birth key is refused as an LDevID key by an indexed lookup.
+   * The network's own keys are never a device's. Every other key is checked by the insert that
+   * binds it to the device (credentials.ts recordLdevid): a key certified before, for any
+   * device, or any device's birth key, is ERR_CSR_KEY.
    */
-  async #recordBirthKey(db: Kysely<NetworkDb>, serial: string, idevid: Certificate): Promise<void> {
-    await db.insertInto('net_certified_keys')
-      .values({ fingerprint: this.credentials.fingerprint(idevid.spki), device_serial: serial, kind: 'idevid', certificate_serial: idevid.serial, recorded_at: this.ctx.clock.now().toISOString() })
-      .onConflict((oc) => oc.column('fingerprint').doNothing())
-      .execute();
-  }
-
-  /**
-   * Refuses a request key that is already certified: for any device (its LDevIDs, current or
-   * superseded), as any device's birth key the registrar has seen, or as one of the network's
-   * own keys.
-   */
-  async #ensureKeyFree(db: Kysely<NetworkDb>, spki: Uint8Array): Promise<void> {
+  #ensureNotOurKey(spki: Uint8Array): void {
     ensure(!equalBytes(spki, this.pki.domainCa.cert.spki) && !equalBytes(spki, this.pki.registrar.cert.spki), 'ERR_CSR_KEY', 'the key is the network\'s own');
-    const fingerprint = this.credentials.fingerprint(spki);
-    const certified = await db.selectFrom('net_certified_keys').select('kind').where('fingerprint', '=', fingerprint).executeTakeFirst();
-    ensure(!certified, 'ERR_CSR_KEY', certified?.kind === 'idevid' ? 'the key is a birth key' : 'the key is already certified');
-    const birth = await db.selectFrom('net_devices').select('serial').where('idevid_spki_sha256', '=', fingerprint).executeTakeFirst();
-    ensure(!birth, 'ERR_CSR_KEY', 'the key is a birth key');
   }
 
   /**

@@ -60,23 +60,11 @@ export const networkMigrations: Record<string, Migration> = {
     },
   },
   /**
-   * EST key binding: the SHA-256 (base64url) of every key certified for a device, the IDevID
-   * key's on the device row (an indexed lookup), and the CRLs issued with their cRLNumber.
+   * EST key binding: the SHA-256 (base64url) of every key certified for a device, its birth
+   * key (IDevID) and its LDevIDs' keys, each once; and the CRLs issued with their cRLNumber.
    */
   '0002_network_key_binding': {
     async up(db: Kysely<any>) {
-      await db.schema.alterTable('net_devices').addColumn('idevid_spki_sha256', 'text').execute();
-      await db.schema.createIndex('net_devices_idevid_spki').on('net_devices').columns(['idevid_spki_sha256']).execute();
-      const rows = await db.selectFrom('net_devices').select(['serial', 'idevid_der']).execute();
-      for (const r of rows as Array<{ serial: string; idevid_der: Uint8Array }>) {
-        let fingerprint: string | null = null;
-        try {
-          fingerprint = createHash('sha256').update(parseCertificate(new Uint8Array(r.idevid_der)).spki).digest('base64url');
-        } catch {
-          // left null: the registrar fills in what it can parse when it next reads the row
-        }
-        await db.updateTable('net_devices').set({ idevid_spki_sha256: fingerprint }).where('serial', '=', r.serial).execute();
-      }
       await db.schema.createTable('net_certified_keys')
         .addColumn('fingerprint', 'text', (c) => c.primaryKey())
         .addColumn('device_serial', 'text', (c) => c.notNull().references('net_devices.serial'))
@@ -85,6 +73,20 @@ export const networkMigrations: Record<string, Migration> = {
         .addColumn('recorded_at', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('net_certified_keys_device').on('net_certified_keys').columns(['device_serial']).execute();
+      // Every birth key seen so far is certified for its device: no CSR may reuse it.
+      const rows = await db.selectFrom('net_devices').select(['serial', 'idevid_der']).execute();
+      for (const r of rows as Array<{ serial: string; idevid_der: Uint8Array }>) {
+        let idevid: { spki: Uint8Array; serial: string };
+        try {
+          idevid = parseCertificate(new Uint8Array(r.idevid_der));
+        } catch {
+          continue; // not a certificate Airlock can read: its device cannot enroll either
+        }
+        await db.insertInto('net_certified_keys')
+          .values({ fingerprint: createHash('sha256').update(idevid.spki).digest('base64url'), device_serial: r.serial, kind: 'idevid', certificate_serial: idevid.serial, recorded_at: new Date().toISOString() })
+          .onConflict((oc) => oc.column('fingerprint').doNothing())
+          .execute();
+      }
       await db.schema.createTable('net_crls')
         .addColumn('crl_number', 'integer', (c) => c.primaryKey())
         .addColumn('this_update', 'text', (c) => c.notNull())
