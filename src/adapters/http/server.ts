@@ -145,6 +145,7 @@ export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
     if (state.draining) void reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
+    if (!log.isLevelEnabled('info')) return;
     log.info(
       {
         method: req.method,
