@@ -23,6 +23,12 @@ describe('airlock CLI', () => {
     expect(result.steps).toEqual([2, 5, 6, 7, 9, 10, 14, 15]);
   });
 
+  it('demo prints its own lines as they are: only text a peer chose is escaped', async () => {
+    const { stdout } = await run(process.execPath, [bin, 'demo', '--devices', '1'], { timeout: 60_000 });
+    expect(stdout).toMatch(/\n1\/1 onboarded, unique credentials: true/);
+    expect(stdout).not.toContain('\\u{');
+  });
+
   it('refuses a bad device count with exit 1 and a message', async () => {
     const err = await run(process.execPath, [bin, 'demo', '--devices', 'lots']).then(() => undefined, (e: { code: number; stderr: string; stdout: string }) => e);
     expect(err?.code).toBe(1);

@@ -32,7 +32,10 @@ export function demoCommand(program: Command): void {
             onStep: o.json ? undefined : (m) => say(m),
           });
           if (o.json) printJson(result);
-          else say(`\n${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps: ${result.steps.join(', ')}`);
+          else {
+            say('');
+            say(`${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps: ${result.steps.join(', ')}`);
+          }
           process.exitCode = result.failed === 0 && result.uniqueCredentials ? 0 : 1;
         } finally {
           await sys.close();

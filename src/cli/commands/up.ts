@@ -45,17 +45,20 @@ export function upCommand(program: Command): void {
           note('development defaults: key-encryption keys are files under the data directory; set AIRLOCK_MANUFACTURER_KEK and AIRLOCK_NETWORK_KEK in production');
         }
         if (o.demo) {
-          say('\nDemonstration (NIST IR 8350 Figure 9 steps):');
+          say('');
+          say('Demonstration (NIST IR 8350 Figure 9 steps):');
           const stamp = Date.now().toString(36);
           const result = await runDemo(sys, {
             count: devices,
             store: (i) => FileSecureStore.open(path.join(dataDir, 'devices', `${stamp}-${i}`)),
             onStep: (m) => say(m),
           });
-          say(`\n${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps performed: ${result.steps.join(', ')}`);
+          say('');
+          say(`${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps performed: ${result.steps.join(', ')}`);
           say('Inventory: `airlock network devices --data-dir ' + o.dataDir + '`');
         }
-        say('\nServing. Press Ctrl-C to stop.');
+        say('');
+        say('Serving. Press Ctrl-C to stop.');
         serveUntilInterrupted(() => sys.close());
       });
     });
