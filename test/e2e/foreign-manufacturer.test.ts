@@ -26,7 +26,7 @@ import { decodeVoucherArtifact, parseVoucherMediaType, VOUCHER_CMS_MEDIA_TYPE, V
 import { decodeAnyTrustFile, type AnyManufacturerTrust } from '../../src/roles/shared/trust.js';
 import { Network } from '../../src/roles/network/index.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
-import { onPath } from '../support/tools.js';
+import { onPath, openssl } from '../support/tools.js';
 
 const run = promisify(execFile);
 const toolsPresent = onPath('curl') && onPath('openssl');
@@ -77,14 +77,6 @@ describe.skipIf(!toolsPresent)('e2e: a manufacturer that is not Airlock (openssl
   /** The serial numbers the foreign MASA was asked vouchers for. */
   const asked: string[] = [];
   const file = (name: string) => path.join(dir, name);
-
-  async function openssl(args: string[], input?: string): Promise<string> {
-    if (input === undefined) return (await run('openssl', args, { encoding: 'utf8' })).stdout;
-    return new Promise((resolve, reject) => {
-      const child = execFile('openssl', args, { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
-      child.stdin!.end(input);
-    });
-  }
 
   const newKey = (name: string) => openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file(`${name}.key`)]);
 

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64, toPem } from '../../src/core/bytes.js';
 import { privateKeyPem } from '../../src/adapters/crypto/node-crypto.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
-import { onPath } from '../support/tools.js';
+import { onPath, openssl } from '../support/tools.js';
 
 const run = promisify(execFile);
 const toolsPresent = onPath('curl') && onPath('openssl');
@@ -30,14 +30,6 @@ describe.skipIf(!toolsPresent)('interop: an openssl + curl pledge enrolls end to
   let serial: string;
   let host: string;
   const file = (name: string) => path.join(dir, name);
-
-  async function openssl(args: string[], input?: string): Promise<string> {
-    if (input === undefined) return (await run('openssl', args, { encoding: 'utf8' })).stdout;
-    return new Promise((resolve, reject) => {
-      const child = execFile('openssl', args, { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
-      child.stdin!.end(input);
-    });
-  }
 
   /** curl over TLS 1.2 exactly (--tlsv1.2 --tls-max 1.2), with the IDevID (or `cert`) as client certificate. */
   async function curl(url: string, args: string[], cert = { cert: file('idevid.pem'), key: file('idevid.key') }) {

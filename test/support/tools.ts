@@ -1,4 +1,5 @@
-/** Whether a program is on the PATH: tests of other software say `skipped:` without it. */
+/** Running the other software that tests use: whether it is there (tests say `skipped:` without it), and openssl. */
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -10,5 +11,13 @@ export function onPath(cmd: string): boolean {
     } catch {
       return false;
     }
+  });
+}
+
+/** Runs openssl with `args` (and `input` on its stdin); its stdout, or the error it failed with. */
+export function openssl(args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('openssl', args, { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    child.stdin!.end(input ?? '');
   });
 }

@@ -4,7 +4,7 @@ import type { MinimumAssertion } from '../../protocols/voucher/voucher.js';
  * Network role configuration (the owner's network onboarding component). Every key is
  * documented here; the CLI and environment override them.
  */
-import type { ServerLimits } from '../../adapters/http/limits.js';
+import { defaultServerLimits, type ServerLimits } from '../../adapters/http/limits.js';
 
 /**
  * The HTTPS server's time limits, connection caps and drain bound are part of this
@@ -64,24 +64,9 @@ export const networkDefaults: NetworkConfig = {
   minimumVoucherAssertion: 'logged',
   voucherClockSkewSeconds: 300,
   voucherRequestChain: 'registrar-and-ca',
-  // The HTTPS server's limits (ServerLimits in src/adapters/http/limits.ts documents each).
-  /** TLS handshake: 10 s. */
-  tlsHandshakeTimeoutMs: 10_000,
-  /** Request line and headers: 10 s. */
-  headersTimeoutMs: 10_000,
-  /** Whole request, headers and body: 30 s. */
-  requestTimeoutMs: 30_000,
-  /** Idle kept-alive connection: 30 s. */
-  keepAliveTimeoutMs: 30_000,
-  /** Connections held at once: 1024 in all, 64 from one address (an IPv6 /64 counts as one). */
-  maxConnections: 1024,
-  maxConnectionsPerAddress: 64,
-  /** A connection's whole life: 5 minutes; requests on it: 100. */
-  maxConnectionLifetimeMs: 300_000,
-  maxRequestsPerConnection: 100,
-  /** Request line and headers: 16 KiB; request target: 2 KiB. */
-  maxHeaderBytes: 16 * 1024,
-  maxUrlBytes: 2048,
-  /** Shutdown: requests in flight get 10 s to finish. */
-  drainTimeoutMs: 10_000,
+  // The HTTPS server's limits, each documented in src/adapters/http/limits.ts: TLS handshake
+  // 10 s, request headers 10 s, whole request 30 s, idle keep-alive 30 s, a connection's life
+  // 5 minutes and 100 requests, 1,024 connections and 64 per source, headers 16 KiB, request
+  // target 2 KiB, shutdown drain 10 s.
+  ...defaultServerLimits,
 };
