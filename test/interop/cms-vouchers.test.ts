@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { decodeVoucherArtifact, VOUCHER_CMS_MEDIA_TYPE } from '../../src/protocols/voucher/codec.js';
+import { decodeSignedDataBer, walkSignedData } from '../../src/protocols/cms/signed-data.js';
 import { interopAvailable, interopPath } from '../support/interop.js';
 import { codeOf } from '../support/errors.js';
 
@@ -33,6 +34,27 @@ function der(bytes: Uint8Array): Uint8Array {
 }
 
 describe.skipIf(!interopAvailable())('interop: CMS vouchers and voucher requests', () => {
+  // Two readers, one answer: the DER walker (the fast path) and pkijs (the BER path) must agree
+  // on every artifact another implementation wrote, so that no input means one thing to one.
+  it.each(cases)('$file: the DER walker and the pkijs reader agree on every field', (c) => {
+    const bytes = der(read(...(c.file.split('/') as [string, string])));
+    const fast = walkSignedData(bytes);
+    const ber = decodeSignedDataBer(bytes);
+    const view = (d: typeof fast) => ({
+      eContentType: d.eContentType,
+      content: Buffer.from(d.content).toString('hex'),
+      certificates: d.certificates.map((x) => Buffer.from(x.der).toString('hex')),
+      signer: Buffer.from(d.signerChain[0]!.der).toString('hex'),
+      signingTime: d.signingTime?.toISOString(),
+      signedAttributes: Buffer.from(d.signedAttributes).toString('hex'),
+      messageDigest: Buffer.from(d.messageDigest).toString('hex'),
+      digest: d.digest,
+      signatureHash: d.signatureHash,
+      signature: Buffer.from(d.signature).toString('hex'),
+    });
+    expect(view(fast)).toEqual(view(ber));
+  });
+
   it.each(cases)('$file parses and verifies with the certificate it carries', (c) => {
     const a = decodeVoucherArtifact(read(...(c.file.split('/') as [string, string])), VOUCHER_CMS_MEDIA_TYPE);
     const body = (a.json as Record<string, Record<string, unknown>>)[c.kind]!;

@@ -17,6 +17,7 @@ import { equalBytes, toHex } from '../../core/bytes.js';
 import type { Crypto, HashName, PrivateKeyHandle } from '../../core/ports.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { p1363ToDer } from '../x509/ecdsa.js';
+import { DerReader, Tag, decodeOid, decodeTime, type Tlv } from '../x509/der.js';
 
 export const OID_SIGNED_DATA = '1.2.840.113549.1.7.2';
 export const OID_DATA_CONTENT = '1.2.840.113549.1.7.1';
@@ -125,9 +126,147 @@ function signingTimeValue(at: Date): asn1js.UTCTime | asn1js.GeneralizedTime {
   return whole.getUTCFullYear() < 2050 ? new asn1js.UTCTime({ valueDate: whole }) : new asn1js.GeneralizedTime({ valueDate: whole });
 }
 
-/** Parses a SignedData ContentInfo with exactly one SignerInfo and its signer certificate. Does not verify. */
+/**
+ * Parses a SignedData ContentInfo with exactly one SignerInfo and its signer certificate. Does
+ * not verify. DER is read with Airlock's DER walker (microseconds; asn1js's schema matching took
+ * about 5 ms per voucher, on an endpoint anyone may call); BER that the walker refuses
+ * (indefinite lengths, constructed strings) is read with pkijs, as before.
+ */
 export function decodeSignedData(der: Uint8Array): DecodedSignedData {
   if (der.length === 0 || der.length > MAX_BYTES) throw new AirlockError(MALFORMED, 'size');
+  let walked: DecodedSignedData | undefined;
+  try {
+    walked = walkSignedData(der);
+  } catch (e) {
+    if (!(e instanceof AirlockError) || !e.message.includes('DER:')) throw e;
+  }
+  return walked ?? decodeSignedDataBer(der);
+}
+
+/** The DER walk of a SignedData (RFC 5652 section 5): the same checks as the BER path below. */
+export function walkSignedData(der: Uint8Array): DecodedSignedData {
+  const top = new DerReader(der, MALFORMED);
+  const ci = top.enter(Tag.SEQUENCE);
+  top.end();
+  if (decodeOid(ci.read(Tag.OID).value, MALFORMED) !== OID_SIGNED_DATA) throw new AirlockError(MALFORMED, 'not a SignedData');
+  const explicit = ci.enter(0xa0);
+  ci.end();
+  const sd = explicit.enter(Tag.SEQUENCE);
+  explicit.end();
+  sd.read(Tag.INTEGER);
+  const digestAlgorithms: string[] = [];
+  const algs = sd.enter(Tag.SET);
+  while (!algs.done) digestAlgorithms.push(algorithmOf(algs.read(Tag.SEQUENCE)));
+  const encap = sd.enter(Tag.SEQUENCE);
+  const eContentType = decodeOid(encap.read(Tag.OID).value, MALFORMED);
+  const wrapped = encap.readOptional(0xa0);
+  if (!wrapped) throw new AirlockError(MALFORMED, 'the content is detached');
+  encap.end();
+  const octets = new DerReader(wrapped.value, MALFORMED);
+  const content = octets.read(Tag.OCTET_STRING).value;
+  octets.end();
+
+  const certificates: Certificate[] = [];
+  const certSet = sd.readOptional(0xa0);
+  if (certSet) {
+    const certs = new DerReader(certSet.value, MALFORMED);
+    while (!certs.done) {
+      const c = certs.read();
+      if (c.tag === Tag.SEQUENCE) certificates.push(parseCertificate(c.raw)); // other choices: not signers
+    }
+  }
+  sd.readOptional(0xa1); // crls
+  const infos = sd.enter(Tag.SET);
+  sd.end();
+  const si = infos.enter(Tag.SEQUENCE);
+  if (!infos.done) throw new AirlockError(MALFORMED, 'exactly one signer is accepted');
+
+  si.read(Tag.INTEGER);
+  let signer: Certificate | undefined;
+  if (si.peekTag() === Tag.SEQUENCE) {
+    const ias = si.enter(Tag.SEQUENCE);
+    const issuer = ias.read(Tag.SEQUENCE).raw;
+    const serial = toHex(stripZeros(ias.read(Tag.INTEGER).value));
+    ias.end();
+    signer = certificates.find((c) => c.serial === serial && equalBytes(c.issuerDer, issuer));
+  } else {
+    signer = signerByKeyId(si.read(0x80).value, certificates);
+  }
+  if (!signer) throw new AirlockError(MALFORMED, 'the signer certificate is not in the SignedData');
+  const digestAlgorithm = algorithmOf(si.read(Tag.SEQUENCE));
+  const signedAttrsTlv = si.readOptional(0xa0);
+  const signatureAlgorithm = algorithmOf(si.read(Tag.SEQUENCE));
+  const signature = si.read(Tag.OCTET_STRING).value;
+  si.readOptional(0xa1); // unsigned attributes
+  si.end();
+
+  // RFC 5652 section 5.1: digestAlgorithms lists the signers' digest algorithms.
+  if (!digestAlgorithms.includes(digestAlgorithm)) throw new AirlockError(MALFORMED, 'the signer\'s digest algorithm is not in digestAlgorithms');
+  const digest = DIGESTS[digestAlgorithm];
+  if (!digest) throw new AirlockError(MALFORMED, `digest algorithm ${digestAlgorithm}`);
+  const sigAlg = SIGNATURES[signatureAlgorithm];
+  if (!sigAlg) throw new AirlockError(MALFORMED, `signature algorithm ${signatureAlgorithm}`);
+  // Without signed attributes the signature would be over the content itself; RFC 8366 vouchers carry them.
+  if (!signedAttrsTlv) throw new AirlockError(MALFORMED, 'signed attributes are missing');
+  const attrs = new Map<string, Tlv[]>();
+  const list = new DerReader(signedAttrsTlv.value, MALFORMED);
+  while (!list.done) {
+    const a = list.enter(Tag.SEQUENCE);
+    const type = decodeOid(a.read(Tag.OID).value, MALFORMED);
+    const valuesReader = a.enter(Tag.SET);
+    a.end();
+    const values: Tlv[] = [];
+    while (!valuesReader.done) values.push(valuesReader.read());
+    if (attrs.has(type)) throw new AirlockError(MALFORMED, `the attribute ${type} appears twice`);
+    attrs.set(type, values);
+  }
+  const ct = singleTlv(attrs, OID_CONTENT_TYPE);
+  if (ct?.tag !== Tag.OID || decodeOid(ct.value, MALFORMED) !== eContentType) throw new AirlockError(MALFORMED, 'the contentType attribute does not match the content');
+  const md = singleTlv(attrs, OID_MESSAGE_DIGEST);
+  if (md?.tag !== Tag.OCTET_STRING) throw new AirlockError(MALFORMED, 'the messageDigest attribute is missing');
+  const st = attrs.has(OID_SIGNING_TIME) ? singleTlv(attrs, OID_SIGNING_TIME) : undefined;
+  const signingTime = st && (st.tag === Tag.UTCTime || st.tag === Tag.GeneralizedTime) ? decodeTime(st, MALFORMED) : undefined;
+  // Signed as a SET OF (RFC 5652 section 5.4), sent as [0] IMPLICIT.
+  const signedAttributes = new Uint8Array(signedAttrsTlv.raw);
+  signedAttributes[0] = Tag.SET;
+  return {
+    der,
+    eContentType,
+    content,
+    certificates,
+    signerChain: [signer, ...certificates.filter((c) => c !== signer)],
+    signingTime,
+    signedAttributes,
+    messageDigest: md.value,
+    digest,
+    signatureHash: sigAlg.hash ?? digest,
+    signature,
+  };
+}
+
+/** The OID of an AlgorithmIdentifier. */
+function algorithmOf(t: Tlv): string {
+  return decodeOid(new DerReader(t.value, MALFORMED).read(Tag.OID).value, MALFORMED);
+}
+
+function singleTlv(attrs: Map<string, Tlv[]>, type: string): Tlv | undefined {
+  const values = attrs.get(type);
+  if (!values) return undefined;
+  if (values.length !== 1) throw new AirlockError(MALFORMED, `the attribute ${type} must have one value`);
+  return values[0];
+}
+
+/** The certificate whose subjectKeyIdentifier is `keyId`. */
+function signerByKeyId(keyId: Uint8Array, certs: readonly Certificate[]): Certificate | undefined {
+  return certs.find((c) => {
+    const ext = c.extensions.get(OID_SUBJECT_KEY_IDENTIFIER);
+    // The extension value is an OCTET STRING holding the identifier.
+    return ext !== undefined && ext.length >= 2 && ext[0] === 0x04 && equalBytes(ext.subarray(2), keyId);
+  });
+}
+
+/** The BER path (pkijs), for SignedData that is not DER. */
+export function decodeSignedDataBer(der: Uint8Array): DecodedSignedData {
   let signedData: pkijs.SignedData;
   try {
     const asn1 = asn1js.fromBER(new Uint8Array(der));
@@ -221,12 +360,7 @@ function findSigner(si: pkijs.SignerInfo, certs: readonly Certificate[]): Certif
   }
   if (sid instanceof asn1js.BaseBlock && sid.idBlock.tagClass === 3 && sid.idBlock.tagNumber === 0) {
     const view = (sid.valueBlock as unknown as { valueHexView?: Uint8Array }).valueHexView;
-    if (!view) return undefined;
-    return certs.find((c) => {
-      const ext = c.extensions.get(OID_SUBJECT_KEY_IDENTIFIER);
-      // The extension value is an OCTET STRING holding the identifier.
-      return ext !== undefined && ext.length >= 2 && ext[0] === 0x04 && equalBytes(ext.subarray(2), view);
-    });
+    return view ? signerByKeyId(view, certs) : undefined;
   }
   return undefined;
 }
