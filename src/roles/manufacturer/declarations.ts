@@ -43,10 +43,21 @@ export class DeclarationService {
     return rows.map((r) => r.jws);
   }
 
-  async latest(serial: string, trx: Kysely<ManufacturerDb> = this.db): Promise<{ body: DeclarationBody; hash: string } | undefined> {
+  /**
+   * Declarations this manufacturer signed, decoded, by their hash: the MASA reads a device's
+   * latest one for every voucher and every audit log request, and a declaration never changes.
+   */
+  readonly #decoded = new Map<string, Readonly<DeclarationBody>>();
+
+  async latest(serial: string, trx: Kysely<ManufacturerDb> = this.db): Promise<{ body: Readonly<DeclarationBody>; hash: string } | undefined> {
     const row = await trx.selectFrom('mfg_declarations').select(['jws', 'hash']).where('serial', '=', serial).orderBy('sequence', 'desc').limit(1).executeTakeFirst();
     if (!row) return undefined;
-    const body = (payloadJson(decodeCompact(row.jws)) as { 'airlock-declaration': DeclarationBody })['airlock-declaration'];
+    let body = this.#decoded.get(row.hash);
+    if (!body) {
+      body = (payloadJson(decodeCompact(row.jws)) as { 'airlock-declaration': DeclarationBody })['airlock-declaration'];
+      if (this.#decoded.size >= 4096) this.#decoded.delete(this.#decoded.keys().next().value!);
+      this.#decoded.set(row.hash, body);
+    }
     return { body, hash: row.hash };
   }
 

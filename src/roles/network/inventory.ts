@@ -2,7 +2,7 @@
  * The inventory: every device the network has onboarded or is onboarding, its state, the
  * identifiers of its credentials (never the secrets), and its audit trail, step by step.
  */
-import type { Kysely, Selectable } from 'kysely';
+import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
 import { AirlockError } from '../../core/errors.js';
 import type { OnboardingStepNumber } from '../../core/onboarding-steps.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
@@ -23,11 +23,21 @@ export interface EventInput {
 export class Inventory {
   constructor(private readonly db: Kysely<NetworkDb>) {}
 
+  /** The insert of `n` events, compiled once per `n`: every request records one or two (docs/BENCHMARKS.md). */
+  readonly #insertSql = new Map<number, string>();
+
   async record(e: EventInput | EventInput[], at: Date, trx: Kysely<NetworkDb> = this.db): Promise<void> {
-    const rows = (Array.isArray(e) ? e : [e]).map((x) => ({
-      at: at.toISOString(), device_serial: x.serial, step: x.step ?? null, action: x.action, outcome: x.outcome, code: x.code ?? null, detail: x.detail ? JSON.stringify(x.detail) : null,
-    }));
-    await trx.insertInto('net_events').values(rows).execute();
+    const events = Array.isArray(e) ? e : [e];
+    if (events.length === 0) return;
+    let sql = this.#insertSql.get(events.length);
+    if (!sql) {
+      const blank = { at: '', device_serial: null, step: null, action: '', outcome: '', code: null, detail: null };
+      sql = trx.insertInto('net_events').values(events.map(() => blank)).compile().sql;
+      this.#insertSql.set(events.length, sql);
+    }
+    // The parameters in the order of `blank`'s columns, row after row.
+    const parameters = events.flatMap((x) => [at.toISOString(), x.serial, x.step ?? null, x.action, x.outcome, x.code ?? null, x.detail ? JSON.stringify(x.detail) : null]);
+    await trx.executeQuery(CompiledQuery.raw(sql, parameters));
   }
 
   async device(serial: string): Promise<DeviceRecord> {

@@ -3,7 +3,7 @@
  * 8350. Each handler is one step of Figure 9 and records it in the device's audit trail.
  * State lives in the database only, so several registrars can share one.
  */
-import type { Kysely } from 'kysely';
+import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
 import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
 import { equalBytes, fromUtf8, toPem, utf8 } from '../../core/bytes.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
@@ -27,6 +27,8 @@ import type { Inventory } from './inventory.js';
 import { voucherAnchorsOf, type IdentifiedDevice, type TrustedManufacturers } from './manufacturers.js';
 import type { NetworkPki } from './pki.js';
 import type { NetworkConfig } from './defaults.js';
+
+type SessionRow = Pick<Selectable<NetworkDb['net_devices']>, 'serial' | 'idevid_der' | 'state' | 'nonce' | 'onboardings' | 'ldevid_serial' | 'psk_id'>;
 
 /** What a handler knows of the request's connection. */
 export interface ChannelContext {
@@ -379,14 +381,19 @@ export class Registrar {
   }
 
   /** The device's onboarding session: same birth certificate, and in one of `states`. */
+  /** The session's select, compiled once: every request of an onboarding runs it. */
+  #sessionSqlText: string | undefined;
+  #sessionSql(db: Kysely<NetworkDb>): string {
+    return (this.#sessionSqlText ??= db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id']).where('serial', '=', '').compile().sql);
+  }
+
   async #session(db: Kysely<NetworkDb>, ch: ChannelContext, states: readonly DeviceState[], setSerial: (s: string | undefined) => void) {
     const idevid = ch.clientCert;
     if (!idevid) throw new AirlockError('ERR_IDEVID_MISSING');
     const serial = this.#sessionSerial(idevid);
     // A certificate of no trusted manufacturer (an LDevID, say) is refused under the serial it claims.
     setSerial(serial ?? idevid.subjectSerialNumber);
-    const row = serial === undefined ? undefined
-      : await db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id']).where('serial', '=', serial).executeTakeFirst();
+    const row = serial === undefined ? undefined : (await db.executeQuery<SessionRow>(CompiledQuery.raw(this.#sessionSql(db), [serial]))).rows[0];
     if (!row || !equalBytes(new Uint8Array(row.idevid_der), idevid.der)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no voucher was issued to this device');
     if (!states.includes(row.state)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${row.state}`);
     return { serial: row.serial, idevid, nonce: row.nonce, onboardings: row.onboardings, state: row.state, ldevidSerial: row.ldevid_serial, pskId: row.psk_id };
