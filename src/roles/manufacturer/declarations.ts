@@ -50,11 +50,13 @@ export class DeclarationService {
   readonly #decoded = new Map<string, Readonly<DeclarationBody>>();
 
   async latest(serial: string, trx: Kysely<ManufacturerDb> = this.db): Promise<{ body: Readonly<DeclarationBody>; hash: string } | undefined> {
-    const row = await trx.selectFrom('mfg_declarations').select(['jws', 'hash']).where('serial', '=', serial).orderBy('sequence', 'desc').limit(1).executeTakeFirst();
+    // The hash first: the JWS (certificates and all) is read only for a declaration not yet decoded.
+    const row = await trx.selectFrom('mfg_declarations').select(['hash', 'sequence']).where('serial', '=', serial).orderBy('sequence', 'desc').limit(1).executeTakeFirst();
     if (!row) return undefined;
     let body = this.#decoded.get(row.hash);
     if (!body) {
-      body = (payloadJson(decodeCompact(row.jws)) as { 'airlock-declaration': DeclarationBody })['airlock-declaration'];
+      const { jws } = await trx.selectFrom('mfg_declarations').select('jws').where('serial', '=', serial).where('sequence', '=', row.sequence).executeTakeFirstOrThrow();
+      body = (payloadJson(decodeCompact(jws)) as { 'airlock-declaration': DeclarationBody })['airlock-declaration'];
       if (this.#decoded.size >= 4096) this.#decoded.delete(this.#decoded.keys().next().value!);
       this.#decoded.set(row.hash, body);
     }
