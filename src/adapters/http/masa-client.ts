@@ -17,6 +17,14 @@ import { fromUtf8, toPem, utf8 } from '../../core/bytes.js';
 import { VOUCHER_JWS_MEDIA_TYPE, parseVoucherMediaType, type EncodedVoucher, type VoucherMediaType } from '../../protocols/voucher/codec.js';
 import { privateKeyPem } from '../crypto/node-crypto.js';
 
+/**
+ * Whose TLS certificates may answer for a MASA: the anchors of the one manufacturer the device
+ * belongs to. Without it, any trusted manufacturer's (for a URL an operator gave, not a device).
+ */
+export interface MasaTls {
+  anchors: readonly Certificate[];
+}
+
 export interface MasaClient {
   /** A JWS registrar voucher request, a JWS voucher back. */
   requestVoucher(masaUrl: string, registrarVoucherRequest: string): Promise<string>;
@@ -24,14 +32,14 @@ export interface MasaClient {
    * A registrar voucher request in any format, the voucher in `accept` (RFC 8995 section 5.5:
    * the registrar passes on the format the pledge asked for). Optional: without it, JWS only.
    */
-  requestVoucherIn?(masaUrl: string, registrarVoucherRequest: EncodedVoucher, accept: VoucherMediaType): Promise<EncodedVoucher>;
+  requestVoucherIn?(masaUrl: string, registrarVoucherRequest: EncodedVoucher, accept: VoucherMediaType, tls?: MasaTls): Promise<EncodedVoucher>;
   /**
    * A device's declaration chain, readable by its owner and authorized onboarders only:
    * authenticated by the client certificate, or by `readRequest` (protocols/declaration/read-request.ts).
    */
-  fetchDeclarationChain(masaUrl: string, serial: string, opts?: { readRequest?: string }): Promise<string[]>;
+  fetchDeclarationChain(masaUrl: string, serial: string, opts?: { readRequest?: string; tls?: MasaTls }): Promise<string[]>;
   /** RFC 8995 section 5.8: the device's audit log, for the registrar voucher request sent for it. */
-  requestAuditLog?(masaUrl: string, registrarVoucherRequest: string | EncodedVoucher): Promise<AuditLog>;
+  requestAuditLog?(masaUrl: string, registrarVoucherRequest: string | EncodedVoucher, tls?: MasaTls): Promise<AuditLog>;
   /** Sends an owner's signed ownership request; returns the new declaration chain. */
   sendOwnershipRequest(manufacturerUrl: string, serial: string, request: string): Promise<string[]>;
   close(): Promise<void>;
@@ -62,8 +70,8 @@ export class HttpMasaClient implements MasaClient {
     return fromUtf8(voucher.bytes);
   }
 
-  async requestVoucherIn(masaUrl: string, rvr: EncodedVoucher, accept: VoucherMediaType): Promise<EncodedVoucher> {
-    const res = await this.#send(masaUrl, 'POST', '/.well-known/brski/requestvoucher', rvr.bytes, rvr.mediaType, { accept });
+  async requestVoucherIn(masaUrl: string, rvr: EncodedVoucher, accept: VoucherMediaType, tls?: MasaTls): Promise<EncodedVoucher> {
+    const res = await this.#send(masaUrl, 'POST', '/.well-known/brski/requestvoucher', rvr.bytes, rvr.mediaType, { accept }, tls);
     let mediaType: VoucherMediaType;
     try {
       mediaType = parseVoucherMediaType(res.contentType);
@@ -74,14 +82,14 @@ export class HttpMasaClient implements MasaClient {
     return { mediaType, bytes: res.bytes };
   }
 
-  async fetchDeclarationChain(masaUrl: string, serial: string, opts: { readRequest?: string } = {}): Promise<string[]> {
+  async fetchDeclarationChain(masaUrl: string, serial: string, opts: { readRequest?: string; tls?: MasaTls } = {}): Promise<string[]> {
     const headers: Record<string, string> = opts.readRequest ? { [DECLARATION_READ_HEADER]: opts.readRequest } : {};
-    return chainOf(await this.#call(masaUrl, 'GET', `/declarations/${encodeURIComponent(serial)}`, undefined, undefined, headers));
+    return chainOf(fromUtf8((await this.#send(masaUrl, 'GET', `/declarations/${encodeURIComponent(serial)}`, undefined, undefined, headers, opts.tls)).bytes));
   }
 
-  async requestAuditLog(masaUrl: string, rvr: string | EncodedVoucher): Promise<AuditLog> {
+  async requestAuditLog(masaUrl: string, rvr: string | EncodedVoucher, tls?: MasaTls): Promise<AuditLog> {
     const request = typeof rvr === 'string' ? { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(rvr) } : rvr;
-    return parseAuditLog(fromUtf8((await this.#send(masaUrl, 'POST', '/.well-known/brski/requestauditlog', request.bytes, request.mediaType)).bytes));
+    return parseAuditLog(fromUtf8((await this.#send(masaUrl, 'POST', '/.well-known/brski/requestauditlog', request.bytes, request.mediaType, {}, tls)).bytes));
   }
 
   async sendOwnershipRequest(manufacturerUrl: string, serial: string, request: string): Promise<string[]> {
@@ -92,7 +100,7 @@ export class HttpMasaClient implements MasaClient {
     return fromUtf8((await this.#send(masaUrl, method, path, body === undefined ? undefined : utf8(body), contentType, extraHeaders)).bytes);
   }
 
-  async #send(masaUrl: string, method: 'GET' | 'POST', path: string, body?: Uint8Array, contentType?: string, extraHeaders: Record<string, string> = {}): Promise<{ contentType: string; bytes: Uint8Array }> {
+  async #send(masaUrl: string, method: 'GET' | 'POST', path: string, body?: Uint8Array, contentType?: string, extraHeaders: Record<string, string> = {}, tls?: MasaTls): Promise<{ contentType: string; bytes: Uint8Array }> {
     let origin: string;
     let base: string;
     try {
@@ -104,7 +112,10 @@ export class HttpMasaClient implements MasaClient {
     } catch {
       throw new AirlockError('ERR_IDEVID_INVALID', 'the MASA URL is not an https URL');
     }
-    let pool = this.#pools.get(origin);
+    // One pool per origin and set of anchors: a manufacturer's MASA is trusted on its own anchors only.
+    const ca = tls ? tls.anchors.map((c) => toPem('CERTIFICATE', c.der)).join('') : this.trustAnchorsPem;
+    const poolKey = `${origin}|${ca}`;
+    let pool = this.#pools.get(poolKey);
     if (!pool) {
       pool = new Pool(origin, {
         connections: 8,
@@ -113,7 +124,7 @@ export class HttpMasaClient implements MasaClient {
         bodyTimeout: MASA_TIMEOUT_MS,
         maxResponseSize: MASA_MAX_RESPONSE_BYTES,
         connect: {
-          ca: this.trustAnchorsPem,
+          ca,
           rejectUnauthorized: true,
           // RFC 8995 section 5.4 allows TLS 1.2: with ECDHE and AEAD only, as Airlock's servers.
           minVersion: 'TLSv1.2',
@@ -125,7 +136,7 @@ export class HttpMasaClient implements MasaClient {
           ...this.#clientCert,
         },
       });
-      this.#pools.set(origin, pool);
+      this.#pools.set(poolKey, pool);
     }
     try {
       const res = await pool.request({ method, path: `${base}${path}`, body, headers: { ...extraHeaders, ...(contentType ? { 'content-type': contentType } : {}) } });

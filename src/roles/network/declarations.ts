@@ -9,7 +9,7 @@ import type { NetworkDb } from '../../adapters/store/schema.js';
 import type { MasaClient } from '../../adapters/http/masa-client.js';
 import { DeclarationExport } from '../../protocols/declaration/schema.js';
 import { assertNotStale, type VerifiedDeclarationChain } from '../../protocols/declaration/verify.js';
-import { isForeign, type AnyManufacturerTrust } from '../shared/trust.js';
+import { isForeign, masaTlsAnchors, type AnyManufacturerTrust } from '../shared/trust.js';
 import type { TrustedManufacturers } from './manufacturers.js';
 import type { RoleContext } from '../shared/context.js';
 
@@ -56,7 +56,7 @@ export class NetworkDeclarations {
     const row = await this.db.selectFrom('net_declarations').select('chain').where('serial', '=', serial).executeTakeFirst();
     if (row) return JSON.parse(row.chain) as string[];
     if (!this.realtime || !masaUrl) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
-    const chain = await this.masa.fetchDeclarationChain(masaUrl, serial);
+    const chain = await this.masa.fetchDeclarationChain(masaUrl, serial, { tls: { anchors: masaTlsAnchors([manufacturer]) } });
     const v = this.manufacturers.verifyDeclarations(chain, serial, this.ctx.clock.now(), manufacturer);
     await this.db.transaction().execute(async (trx) => {
       const known = await trx.selectFrom('net_declarations').select('sequence').where('serial', '=', serial).executeTakeFirst();

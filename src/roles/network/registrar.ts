@@ -9,7 +9,8 @@ import { equalBytes, fromUtf8, toPem, utf8 } from '../../core/bytes.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import type { AppBootstrap } from '../../core/credentials.js';
 import type { DeviceState, NetworkDb } from '../../adapters/store/schema.js';
-import type { MasaClient } from '../../adapters/http/masa-client.js';
+import type { MasaClient, MasaTls } from '../../adapters/http/masa-client.js';
+import { masaTlsAnchors } from '../shared/trust.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
 import { verifyPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
@@ -108,7 +109,8 @@ export class Registrar {
       const withCa = this.config.voucherRequestChain !== 'registrar-only';
       const chain = { registrarCert: this.pki.registrar.cert, ...(withCa ? { domainCa: this.pki.domainCa.cert } : {}) };
       const rvr: EncodedVoucher = { mediaType: pvr.artifact.mediaType, bytes: signRegistrarVoucherRequestAs(this.ctx.crypto, pvr.artifact.mediaType, this.pki.registrar.key, chain, pvr, this.ctx.clock.now()) };
-      const voucher = await this.#askMasa(masaUrl, rvr, format);
+      const tls: MasaTls = { anchors: masaTlsAnchors([device.trust]) };
+      const voucher = await this.#askMasa(masaUrl, rvr, format, tls);
       // What the device will check, checked here first: it records nothing it would refuse.
       const v = verifyVoucher(this.ctx.crypto, voucher.bytes, {
         mediaType: voucher.mediaType,
@@ -135,14 +137,14 @@ export class Registrar {
         ], at, trx);
       });
       // Telemetry, off the device's path: the device does not wait for the MASA's audit log.
-      this.#inBackground(this.#recordMasaAuditLog(masaUrl, rvr, pvr.serialNumber));
+      this.#inBackground(this.#recordMasaAuditLog(masaUrl, rvr, pvr.serialNumber, tls));
       return voucher;
     }, { recordSuccess: false });
   }
 
   /** The MASA, asked in the format the pledge wants; a MASA client without formats speaks JWS. */
-  async #askMasa(masaUrl: string, rvr: EncodedVoucher, format: VoucherMediaType): Promise<EncodedVoucher> {
-    if (this.masa.requestVoucherIn) return this.masa.requestVoucherIn(masaUrl, rvr, format);
+  async #askMasa(masaUrl: string, rvr: EncodedVoucher, format: VoucherMediaType, tls: MasaTls): Promise<EncodedVoucher> {
+    if (this.masa.requestVoucherIn) return this.masa.requestVoucherIn(masaUrl, rvr, format, tls);
     if (rvr.mediaType !== VOUCHER_JWS_MEDIA_TYPE || format !== VOUCHER_JWS_MEDIA_TYPE) throw new AirlockError('ERR_VOUCHER_FORMAT', 'this MASA client speaks JWS only');
     return { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(await this.masa.requestVoucher(masaUrl, fromUtf8(rvr.bytes))) };
   }
@@ -345,10 +347,10 @@ export class Registrar {
    * trail; every other domain that claimed the device is a warning. Informational: a MASA
    * without the log, or one that fails, is recorded and does not stop the onboarding.
    */
-  async #recordMasaAuditLog(masaUrl: string, rvr: EncodedVoucher, serial: string): Promise<void> {
+  async #recordMasaAuditLog(masaUrl: string, rvr: EncodedVoucher, serial: string, tls: MasaTls): Promise<void> {
     if (!this.masa.requestAuditLog) return;
     try {
-      const log = await this.masa.requestAuditLog(masaUrl, rvr);
+      const log = await this.masa.requestAuditLog(masaUrl, rvr, tls);
       const own = domainIdOf(this.ctx.crypto, this.pki.domainCa.cert);
       const others = otherDomains(log, own);
       await this.inventory.record([
