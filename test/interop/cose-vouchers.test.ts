@@ -5,6 +5,7 @@
  * the corpus names for it. A flipped byte makes each fail with a typed error.
  */
 import * as fs from 'node:fs';
+import { Decoder, Encoder } from 'cbor-x';
 import { describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { fromPem } from '../../src/core/bytes.js';
@@ -78,5 +79,21 @@ describe.skipIf(!interopAvailable())('interop: COSE vouchers and voucher request
     const a = decodeVoucherArtifact(read('fountain', 'vr_00-D0-E5-F2-00-01.vrq'), VOUCHER_COSE_MEDIA_TYPE);
     expect((a.json as Record<string, Record<string, unknown>>)['ietf-voucher-request:voucher']!['serial-number']).toBe('00-D0-E5-F2-00-01');
     expect(a.signerChain).toHaveLength(0);
+  });
+  it('refuses a map key twice, in the protected header or in the payload (last-one-wins would decide what was signed)', () => {
+    // The corpus voucher's own payload, under a protected header written here: the control
+    // decodes, and the same header with alg twice (ES384, then ES256) does not.
+    const [, , payload] = (new Decoder({ mapsAsObjects: false, useRecords: false }).decode(hex('cose', 'voucher.hex')) as { value: [Uint8Array, unknown, Uint8Array, Uint8Array] }).value;
+    const sign1 = (protectedMap: number[], body: Uint8Array) =>
+      new Encoder({ tagUint8Array: false, useRecords: false }).encode([new Uint8Array(protectedMap), new Map(), body, new Uint8Array(64)]);
+    expect(codeOf(() => decodeVoucherArtifact(sign1([0xa1, 0x01, 0x26], payload), VOUCHER_COSE_MEDIA_TYPE))).toBe('OK');
+    expect(codeOf(() => decodeVoucherArtifact(sign1([0xa2, 0x01, 0x38, 0x22, 0x01, 0x26], payload), VOUCHER_COSE_MEDIA_TYPE))).toBe('ERR_COSE_MALFORMED');
+    // The same key in two encodings (1, and 1 as 0x18 0x01) is the same key.
+    expect(codeOf(() => decodeVoucherArtifact(sign1([0xa2, 0x18, 0x01, 0x38, 0x22, 0x01, 0x26], payload), VOUCHER_COSE_MEDIA_TYPE))).toBe('ERR_COSE_MALFORMED');
+    // The payload's outer map with its one key twice.
+    const body = new Uint8Array(payload);
+    expect(body[0]).toBe(0xa1);
+    const twice = new Uint8Array([0xa2, ...body.subarray(1), ...body.subarray(1)]);
+    expect(codeOf(() => decodeVoucherArtifact(sign1([0xa1, 0x01, 0x26], twice), VOUCHER_COSE_MEDIA_TYPE))).toBe('ERR_COSE_MALFORMED');
   });
 });

@@ -12,7 +12,7 @@
  */
 import { Decoder, Encoder } from 'cbor-x';
 import { AirlockError } from '../../core/errors.js';
-import { concatBytes } from '../../core/bytes.js';
+import { concatBytes, toHex } from '../../core/bytes.js';
 import type { Crypto } from '../../core/ports.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 
@@ -103,13 +103,25 @@ export function verifySign1(crypto: Crypto, s: DecodedSign1, spki: Uint8Array): 
   if (!crypto.verifySignature(spki, 'sha256', s.toBeSigned, s.signature, 'p1363')) throw new AirlockError('ERR_COSE_SIGNATURE');
 }
 
-/** Decodes one CBOR data item (the whole of `bytes`). */
+/** Decodes one CBOR data item (the whole of `bytes`): definite lengths, no map key twice. */
 export function decodeItem(bytes: Uint8Array): unknown {
+  if (itemEnd(bytes, 0, 0) !== bytes.length) throw new AirlockError(MALFORMED, 'trailing bytes');
   try {
     return decoder.decode(bytes);
   } catch (cause) {
     throw new AirlockError(MALFORMED, 'not CBOR', { cause });
   }
+}
+
+/** A map key as the decoder sees it (1 and its longer encodings are one key), else its bytes. */
+function keyOf(encoded: Uint8Array): string {
+  let v: unknown;
+  try {
+    v = decoder.decode(encoded);
+  } catch (cause) {
+    throw new AirlockError(MALFORMED, 'not CBOR', { cause });
+  }
+  return typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string' ? `${typeof v}:${String(v)}` : `bytes:${toHex(encoded)}`;
 }
 
 function certs(v: unknown): Certificate[] {
@@ -154,10 +166,20 @@ function itemEnd(b: Uint8Array, p: number, depth: number): number {
       end = q;
       for (let i = 0; i < n; i++) end = itemEnd(b, end, depth + 1);
       break;
-    case 5:
+    case 5: {
+      // A key twice would mean what the decoder's last-one-wins makes of it: refused, as in JSON.
+      const keys = new Set<string>();
       end = q;
-      for (let i = 0; i < 2 * n; i++) end = itemEnd(b, end, depth + 1);
+      for (let i = 0; i < n; i++) {
+        const keyStart = end;
+        end = itemEnd(b, end, depth + 1);
+        const key = keyOf(b.subarray(keyStart, end));
+        if (keys.has(key)) throw new AirlockError(MALFORMED, 'a map key appears twice');
+        keys.add(key);
+        end = itemEnd(b, end, depth + 1);
+      }
       break;
+    }
     default: // 6: a tag and its content
       end = itemEnd(b, q, depth + 1);
   }
