@@ -47,8 +47,8 @@ describe('declarations privacy at the manufacturer', () => {
       await agent.close();
     }
   }
-  const readRequest = (n: Network, serial: string, createdOn = new Date()) =>
-    signDeclarationReadRequest(n.ctx.crypto, n.pki.registrar.key, { signer: n.pki.registrar.cert, ownerCa: n.pki.domainCa.cert }, { 'serial-number': serial, 'created-on': createdOn.toISOString() });
+  const readRequest = (n: Network, serial: string, createdOn = new Date(), manufacturer = sys.manufacturer.party.id) =>
+    signDeclarationReadRequest(n.ctx.crypto, n.pki.registrar.key, { signer: n.pki.registrar.cert, ownerCa: n.pki.domainCa.cert }, { 'serial-number': serial, manufacturer, 'created-on': createdOn.toISOString() });
 
   it('the owner reads the chain by client certificate; no one else does, and every refusal is the unknown-serial 404, byte for byte', async () => {
     const store = new MemorySecureStore();
@@ -114,6 +114,8 @@ describe('declarations privacy at the manufacturer', () => {
       readRequest(other, serial),
       readRequest(sys.network, another),
       readRequest(sys.network, serial, new Date(Date.now() - 3_600_000)),
+      // Signed by the owner, for this serial, but for another manufacturer (serials are unique per manufacturer only).
+      readRequest(sys.network, serial, new Date(), 'another-manufacturer-party-id'),
       'not-a-jws',
     ]) {
       const r = await get(serial, { header });

@@ -8,8 +8,10 @@
  * - a TLS client certificate chain [registrar, ..., domain CA] (`partiesOfRegistrarChain`), or
  * - for a client that cannot present one, a *read request*: a compact JWS
  *   (`typ: airlock-declaration-read+jws`, x5c [registrar, ..., domain CA]) over
- *   `{"serial-number", "created-on"}`, sent in the `Airlock-Declaration-Read` header of
- *   `GET /declarations/<serial>`, fresh within the manufacturer's skew.
+ *   `{"serial-number", "manufacturer", "created-on"}`, sent in the `Airlock-Declaration-Read`
+ *   header of `GET /declarations/<serial>`, fresh within the manufacturer's skew. It names the
+ *   manufacturer it is for (its party id): serial numbers are unique per manufacturer only, so
+ *   a request for one manufacturer must not open the same serial at another.
  */
 import { z } from 'zod';
 import { AirlockError, ensure } from '../../core/errors.js';
@@ -27,6 +29,8 @@ export const DECLARATION_READ_HEADER = 'airlock-declaration-read';
 
 export const DeclarationReadRequest = z.object({
   'serial-number': z.string().min(1).max(128),
+  /** The manufacturer the request is for: its party id (core/party.ts). */
+  manufacturer: z.string().min(1).max(64),
   'created-on': z.iso.datetime({ offset: true }),
 });
 export type DeclarationReadRequest = z.infer<typeof DeclarationReadRequest>;
@@ -55,7 +59,7 @@ export function partiesOfRegistrarChain(crypto: Crypto, chain: readonly Certific
 }
 
 /** Verifies a read request for `serial`; returns the reading party. */
-export function verifyDeclarationReadRequest(crypto: Crypto, text: string, ctx: { serial: string; at: Date; maxSkewSeconds: number }): string[] {
+export function verifyDeclarationReadRequest(crypto: Crypto, text: string, ctx: { serial: string; manufacturer: string; at: Date; maxSkewSeconds: number }): string[] {
   const jws = decodeCompact(text);
   ensure(jws.header.typ === DECLARATION_READ_JWS_TYP, 'ERR_INPUT_SCHEMA', 'not a declaration read request');
   ensure(jws.header.x5c && jws.header.x5c.length >= 2, 'ERR_DECLARATION_FORBIDDEN', 'x5c must carry the signer and its CA');
@@ -65,6 +69,7 @@ export function verifyDeclarationReadRequest(crypto: Crypto, text: string, ctx: 
   const parsed = DeclarationReadRequest.safeParse(payloadJson(jws));
   if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);
   ensure(parsed.data['serial-number'] === ctx.serial, 'ERR_DECLARATION_FORBIDDEN', 'the request is for another device');
+  ensure(parsed.data.manufacturer === ctx.manufacturer, 'ERR_DECLARATION_FORBIDDEN', 'the request is for another manufacturer');
   const skew = Math.abs(new Date(parsed.data['created-on']).getTime() - ctx.at.getTime()) / 1000;
   ensure(skew <= ctx.maxSkewSeconds, 'ERR_DECLARATION_FORBIDDEN', 'the request is too old or from the future');
   return parties;

@@ -45,7 +45,7 @@ export function manufacturerRoutes(app: FastifyInstance, m: Manufacturer): void 
     const header = req.headers[DECLARATION_READ_HEADER];
     const reader =
       (tlsChain.length > 0 ? attempt(() => partiesOfRegistrarChain(m.ctx.crypto, tlsChain, at)) : undefined) ??
-      (typeof header === 'string' ? attempt(() => verifyDeclarationReadRequest(m.ctx.crypto, header, { serial, at, maxSkewSeconds: m.config.ownershipRequestSkewSeconds })) : undefined);
+      (typeof header === 'string' ? attempt(() => verifyDeclarationReadRequest(m.ctx.crypto, header, { serial, manufacturer: m.party.id, at, maxSkewSeconds: m.config.ownershipRequestSkewSeconds })) : undefined);
     return { chain: await m.declarations.chainFor(serial, reader) };
   });
 
