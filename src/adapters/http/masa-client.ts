@@ -1,7 +1,8 @@
 /**
  * The registrar's client for MASAs (RFC 8995 section 5.4): TLS to the MASA URL named in the
- * device's IDevID, authenticated against the manufacturer trust anchors the network
- * installed and the URL's host name, with one keep-alive pool per MASA origin. When given
+ * device's IDevID, authenticated against that device's manufacturer's trust anchors (or, for a
+ * URL an operator gave, every trusted manufacturer's) and the URL's host name, with one
+ * keep-alive pool per MASA origin and set of anchors. When given
  * the registrar's certificate and key, it presents them as its TLS client certificate
  * (section 5.4 allows it; the manufacturer shows declarations only to parties it can name).
  */
