@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { fromPem, toPem } from '../../src/core/bytes.js';
-import { decodeSignedData } from '../../src/protocols/cms/signed-data.js';
+import { decodeSignedData, walkSignedData } from '../../src/protocols/cms/signed-data.js';
 import { ID_CT_ANIMA_JSON_VOUCHER, decodeVoucherArtifact, signVoucherArtifact, VOUCHER_CMS_MEDIA_TYPE } from '../../src/protocols/voucher/codec.js';
 import { parseCertificate } from '../../src/protocols/x509/certificate.js';
 import { T0, manufacturerPki } from '../support/pki.js';
@@ -87,5 +87,21 @@ describe.skipIf(!hasOpenssl)('interop: CMS vouchers with openssl cms', () => {
     const tampered = new Uint8Array(der);
     tampered[i + 5] = '2'.charCodeAt(0);
     expect(codeOf(() => decodeVoucherArtifact(tampered, VOUCHER_CMS_MEDIA_TYPE).verify(crypto, signer.spki))).toBe('ERR_CMS_SIGNATURE');
+  });
+  it('a streamed (BER, indefinite-length) voucher request from openssl is read by the BER path, the same as its DER form', () => {
+    const key = path.join(dir, 'ber-key.pem');
+    const cert = path.join(dir, 'ber-cert.pem');
+    expect(openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-subj', '/serialNumber=OSSL-BER', '-days', '2']).status).toBe(0);
+    const json = path.join(dir, 'ber.json');
+    fs.writeFileSync(json, JSON.stringify({ 'ietf-voucher-request:voucher': { 'serial-number': 'OSSL-BER', nonce: 'YWJjZA==', 'created-on': '2026-01-02T00:00:00Z' } }));
+    const sign = (extra: string[]) => openssl(['cms', '-sign', ...extra, '-nodetach', '-binary', '-md', 'sha256', '-econtent_type', ID_CT_ANIMA_JSON_VOUCHER, '-outform', 'DER', '-signer', cert, '-inkey', key, '-in', json]).stdout;
+    const ber = sign(['-stream']);
+    // The DER walker refuses indefinite lengths: this one goes through pkijs.
+    expect(codeOf(() => walkSignedData(ber))).toBe('ERR_CMS_MALFORMED');
+    const a = decodeVoucherArtifact(ber, VOUCHER_CMS_MEDIA_TYPE);
+    expect((a.json as Record<string, Record<string, unknown>>)['ietf-voucher-request:voucher']!['serial-number']).toBe('OSSL-BER');
+    const signer = parseCertificate(fromPem(fs.readFileSync(cert, 'utf8'))[0]!);
+    expect(codeOf(() => a.verify(crypto, signer.spki))).toBe('OK');
+    expect(a.json).toEqual(decodeVoucherArtifact(sign([]), VOUCHER_CMS_MEDIA_TYPE).json);
   });
 });
