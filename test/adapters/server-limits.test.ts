@@ -24,6 +24,7 @@ const run = promisify(execFile);
 function sClient(args: string[]): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => {
     const child = execFile('openssl', ['s_client', ...args], { timeout: 20_000 }, (err, stdout, stderr) => resolve({ ok: !err, out: `${stdout}${stderr}` }));
+    child.stdin?.on('error', () => undefined); // it may exit before its input closes
     child.stdin?.end();
   });
 }

@@ -18,6 +18,8 @@ export function onPath(cmd: string): boolean {
 export function openssl(args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile('openssl', args, { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    // openssl may exit before it reads its input (most commands never do): a closed pipe is not an error here.
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(input ?? '');
   });
 }
