@@ -200,47 +200,83 @@ export function walkSignedData(der: Uint8Array): DecodedSignedData {
   si.readOptional(0xa1); // unsigned attributes
   si.end();
 
-  // RFC 5652 section 5.1: digestAlgorithms lists the signers' digest algorithms.
-  if (!digestAlgorithms.includes(digestAlgorithm)) throw new AirlockError(MALFORMED, 'the signer\'s digest algorithm is not in digestAlgorithms');
-  const digest = DIGESTS[digestAlgorithm];
-  if (!digest) throw new AirlockError(MALFORMED, `digest algorithm ${digestAlgorithm}`);
-  const sigAlg = SIGNATURES[signatureAlgorithm];
-  if (!sigAlg) throw new AirlockError(MALFORMED, `signature algorithm ${signatureAlgorithm}`);
-  // Without signed attributes the signature would be over the content itself; RFC 8366 vouchers carry them.
-  if (!signedAttrsTlv) throw new AirlockError(MALFORMED, 'signed attributes are missing');
-  const attrs = new Map<string, Tlv[]>();
-  const list = new DerReader(signedAttrsTlv.value, MALFORMED);
-  while (!list.done) {
-    const a = list.enter(Tag.SEQUENCE);
-    const type = decodeOid(a.read(Tag.OID).value, MALFORMED);
-    const valuesReader = a.enter(Tag.SET);
-    a.end();
-    const values: Tlv[] = [];
-    while (!valuesReader.done) values.push(valuesReader.read());
-    if (attrs.has(type)) throw new AirlockError(MALFORMED, `the attribute ${type} appears twice`);
-    attrs.set(type, values);
+  let attributes: SignedAttributes | undefined;
+  if (signedAttrsTlv) {
+    const attrs = new Map<string, Tlv[]>();
+    const list = new DerReader(signedAttrsTlv.value, MALFORMED);
+    while (!list.done) {
+      const a = list.enter(Tag.SEQUENCE);
+      const type = decodeOid(a.read(Tag.OID).value, MALFORMED);
+      const valuesReader = a.enter(Tag.SET);
+      a.end();
+      const values: Tlv[] = [];
+      while (!valuesReader.done) values.push(valuesReader.read());
+      if (attrs.has(type)) throw new AirlockError(MALFORMED, `the attribute ${type} appears twice`);
+      attrs.set(type, values);
+    }
+    const ct = singleTlv(attrs, OID_CONTENT_TYPE);
+    const md = singleTlv(attrs, OID_MESSAGE_DIGEST);
+    const st = attrs.has(OID_SIGNING_TIME) ? singleTlv(attrs, OID_SIGNING_TIME) : undefined;
+    // Signed as a SET OF (RFC 5652 section 5.4), sent as [0] IMPLICIT.
+    const encoded = new Uint8Array(signedAttrsTlv.raw);
+    encoded[0] = Tag.SET;
+    attributes = {
+      encoded,
+      contentType: ct?.tag === Tag.OID ? decodeOid(ct.value, MALFORMED) : undefined,
+      messageDigest: md?.tag === Tag.OCTET_STRING ? md.value : undefined,
+      signingTime: st && (st.tag === Tag.UTCTime || st.tag === Tag.GeneralizedTime) ? decodeTime(st, MALFORMED) : undefined,
+    };
   }
-  const ct = singleTlv(attrs, OID_CONTENT_TYPE);
-  if (ct?.tag !== Tag.OID || decodeOid(ct.value, MALFORMED) !== eContentType) throw new AirlockError(MALFORMED, 'the contentType attribute does not match the content');
-  const md = singleTlv(attrs, OID_MESSAGE_DIGEST);
-  if (md?.tag !== Tag.OCTET_STRING) throw new AirlockError(MALFORMED, 'the messageDigest attribute is missing');
-  const st = attrs.has(OID_SIGNING_TIME) ? singleTlv(attrs, OID_SIGNING_TIME) : undefined;
-  const signingTime = st && (st.tag === Tag.UTCTime || st.tag === Tag.GeneralizedTime) ? decodeTime(st, MALFORMED) : undefined;
-  // Signed as a SET OF (RFC 5652 section 5.4), sent as [0] IMPLICIT.
-  const signedAttributes = new Uint8Array(signedAttrsTlv.raw);
-  signedAttributes[0] = Tag.SET;
+  return completeSignedData({ der, eContentType, content, certificates, signer, digestAlgorithms, digestAlgorithm, signatureAlgorithm, attributes, signature });
+}
+
+/** The signed attributes a reader found: their SET OF encoding (what is signed) and the three Airlock reads. */
+interface SignedAttributes {
+  encoded: Uint8Array;
+  contentType: string | undefined;
+  messageDigest: Uint8Array | undefined;
+  signingTime: Date | undefined;
+}
+
+/** What either reader takes out of a SignedData, before the checks they share. */
+interface SignedDataParts {
+  der: Uint8Array;
+  eContentType: string;
+  content: Uint8Array;
+  certificates: Certificate[];
+  signer: Certificate;
+  digestAlgorithms: readonly string[];
+  digestAlgorithm: string;
+  signatureAlgorithm: string;
+  attributes: SignedAttributes | undefined;
+  signature: Uint8Array;
+}
+
+/** The checks both readers share (RFC 5652 sections 5.1, 5.3, 11), and the decoded result. */
+function completeSignedData(p: SignedDataParts): DecodedSignedData {
+  // RFC 5652 section 5.1: digestAlgorithms lists the signers' digest algorithms.
+  if (!p.digestAlgorithms.includes(p.digestAlgorithm)) throw new AirlockError(MALFORMED, 'the signer\'s digest algorithm is not in digestAlgorithms');
+  const digest = DIGESTS[p.digestAlgorithm];
+  if (!digest) throw new AirlockError(MALFORMED, `digest algorithm ${p.digestAlgorithm}`);
+  const sigAlg = SIGNATURES[p.signatureAlgorithm];
+  if (!sigAlg) throw new AirlockError(MALFORMED, `signature algorithm ${p.signatureAlgorithm}`);
+  // Without signed attributes the signature would be over the content itself; RFC 8366 vouchers carry them.
+  const a = p.attributes;
+  if (!a) throw new AirlockError(MALFORMED, 'signed attributes are missing');
+  if (a.contentType !== p.eContentType) throw new AirlockError(MALFORMED, 'the contentType attribute does not match the content');
+  if (!a.messageDigest) throw new AirlockError(MALFORMED, 'the messageDigest attribute is missing');
   return {
-    der,
-    eContentType,
-    content,
-    certificates,
-    signerChain: [signer, ...certificates.filter((c) => c !== signer)],
-    signingTime,
-    signedAttributes,
-    messageDigest: md.value,
+    der: p.der,
+    eContentType: p.eContentType,
+    content: p.content,
+    certificates: p.certificates,
+    signerChain: [p.signer, ...p.certificates.filter((c) => c !== p.signer)],
+    signingTime: a.signingTime,
+    signedAttributes: a.encoded,
+    messageDigest: a.messageDigest,
     digest,
     signatureHash: sigAlg.hash ?? digest,
-    signature,
+    signature: p.signature,
   };
 }
 
@@ -293,45 +329,37 @@ export function decodeSignedDataBer(der: Uint8Array): DecodedSignedData {
   const signer = findSigner(si, certificates);
   if (!signer) throw new AirlockError(MALFORMED, 'the signer certificate is not in the SignedData');
 
-  // RFC 5652 section 5.1: digestAlgorithms lists the signers' digest algorithms.
-  if (!signedData.digestAlgorithms.some((a) => a.algorithmId === si.digestAlgorithm.algorithmId)) {
-    throw new AirlockError(MALFORMED, 'the signer\'s digest algorithm is not in digestAlgorithms');
+  let attributes: SignedAttributes | undefined;
+  if (si.signedAttrs) {
+    const attrs = new Map<string, asn1js.AsnType[]>();
+    for (const a of si.signedAttrs.attributes) {
+      if (attrs.has(a.type)) throw new AirlockError(MALFORMED, `the attribute ${a.type} appears twice`);
+      attrs.set(a.type, a.values);
+    }
+    const ct = single(attrs, OID_CONTENT_TYPE);
+    const md = single(attrs, OID_MESSAGE_DIGEST);
+    const st = attrs.has(OID_SIGNING_TIME) ? single(attrs, OID_SIGNING_TIME) : undefined;
+    const encoded = new Uint8Array(si.signedAttrs.encodedValue); // pkijs has retagged it as SET OF
+    if (encoded[0] !== Tag.SET) throw new AirlockError(MALFORMED, 'signed attributes');
+    attributes = {
+      encoded,
+      contentType: ct instanceof asn1js.ObjectIdentifier ? ct.valueBlock.toString() : undefined,
+      messageDigest: md instanceof asn1js.OctetString ? new Uint8Array(md.getValue()) : undefined,
+      signingTime: st instanceof asn1js.UTCTime || st instanceof asn1js.GeneralizedTime ? st.toDate() : undefined,
+    };
   }
-  const digest = DIGESTS[si.digestAlgorithm.algorithmId];
-  if (!digest) throw new AirlockError(MALFORMED, `digest algorithm ${si.digestAlgorithm.algorithmId}`);
-  const sigAlg = SIGNATURES[si.signatureAlgorithm.algorithmId];
-  if (!sigAlg) throw new AirlockError(MALFORMED, `signature algorithm ${si.signatureAlgorithm.algorithmId}`);
-  // Without signed attributes the signature would be over the content itself; RFC 8366 vouchers carry them.
-  if (!si.signedAttrs) throw new AirlockError(MALFORMED, 'signed attributes are missing');
-  const attrs = new Map<string, asn1js.AsnType[]>();
-  for (const a of si.signedAttrs.attributes) {
-    if (attrs.has(a.type)) throw new AirlockError(MALFORMED, `the attribute ${a.type} appears twice`);
-    attrs.set(a.type, a.values);
-  }
-  const ct = single(attrs, OID_CONTENT_TYPE);
-  if (!(ct instanceof asn1js.ObjectIdentifier) || ct.valueBlock.toString() !== eContentType) {
-    throw new AirlockError(MALFORMED, 'the contentType attribute does not match the content');
-  }
-  const md = single(attrs, OID_MESSAGE_DIGEST);
-  if (!(md instanceof asn1js.OctetString)) throw new AirlockError(MALFORMED, 'the messageDigest attribute is missing');
-  const st = attrs.has(OID_SIGNING_TIME) ? single(attrs, OID_SIGNING_TIME) : undefined;
-  const signingTime = st instanceof asn1js.UTCTime || st instanceof asn1js.GeneralizedTime ? st.toDate() : undefined;
-  const signedAttributes = new Uint8Array(si.signedAttrs.encodedValue); // pkijs has retagged it as SET OF
-  if (signedAttributes[0] !== 0x31) throw new AirlockError(MALFORMED, 'signed attributes');
-
-  return {
+  return completeSignedData({
     der,
     eContentType,
     content,
     certificates,
-    signerChain: [signer, ...certificates.filter((c) => c !== signer)],
-    signingTime,
-    signedAttributes,
-    messageDigest: new Uint8Array(md.getValue()),
-    digest,
-    signatureHash: sigAlg.hash ?? digest,
+    signer,
+    digestAlgorithms: signedData.digestAlgorithms.map((d) => d.algorithmId),
+    digestAlgorithm: si.digestAlgorithm.algorithmId,
+    signatureAlgorithm: si.signatureAlgorithm.algorithmId,
+    attributes,
     signature: new Uint8Array(si.signature.getValue()),
-  };
+  });
 }
 
 /**
