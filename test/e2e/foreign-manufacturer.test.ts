@@ -12,13 +12,11 @@
  * says serialNumber, and a voucher signed by a key outside the configured MASA anchors; each
  * a typed error, with nothing recorded for the device.
  */
-import { execFile } from 'node:child_process';
 import * as nodeCrypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadKek } from '../../src/adapters/crypto/kek.js';
@@ -26,9 +24,8 @@ import { decodeVoucherArtifact, parseVoucherMediaType, VOUCHER_CMS_MEDIA_TYPE, V
 import { decodeAnyTrustFile, type AnyManufacturerTrust } from '../../src/roles/shared/trust.js';
 import { Network } from '../../src/roles/network/index.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
-import { onPath, openssl } from '../support/tools.js';
+import { onPath, openssl, curlTls12 } from '../support/tools.js';
 
-const run = promisify(execFile);
 const toolsPresent = onPath('curl') && onPath('openssl');
 if (!toolsPresent) console.log('skipped: curl/openssl not installed');
 
@@ -185,15 +182,8 @@ describe.skipIf(!toolsPresent)('e2e: a manufacturer that is not Airlock (openssl
   });
 
   /** curl over TLS 1.2 exactly, with the device's birth certificate (or `cert`) as client certificate. */
-  async function curl(url: string, args: string[], cert: { cert: string; key: string }) {
-    const out = file(`body-${Math.random().toString(36).slice(2)}`);
-    const { stdout } = await run('curl', [
-      '-sS', '--tlsv1.2', '--tls-max', '1.2', '--cert', cert.cert, '--key', cert.key,
-      '-o', out, '-w', '%{http_code}|%{content_type}', ...args, url,
-    ]);
-    const [status, contentType] = stdout.trim().split('|');
-    return { status: Number(status), contentType: contentType ?? '', body: fs.readFileSync(out), bodyFile: out };
-  }
+  const curl = (url: string, args: string[], cert: { cert: string; key: string }) => curlTls12(dir, url, args, cert);
+
   const birth = (name: string) => ({ cert: file(`${name}.pem`), key: file(`${name}.key`) });
   const problemCode = (r: { body: Buffer }) => (JSON.parse(r.body.toString()) as { code: string }).code;
 

@@ -7,17 +7,14 @@
  *
  * And a registrar voucher request made with openssl gets a voucher from the MASA.
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64, toPem } from '../../src/core/bytes.js';
 import { privateKeyPem } from '../../src/adapters/crypto/node-crypto.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
-import { onPath, openssl } from '../support/tools.js';
+import { onPath, openssl, curlTls12 } from '../support/tools.js';
 
-const run = promisify(execFile);
 const toolsPresent = onPath('curl') && onPath('openssl');
 if (!toolsPresent) console.log('skipped: curl/openssl not installed');
 
@@ -31,16 +28,9 @@ describe.skipIf(!toolsPresent)('interop: an openssl + curl pledge enrolls end to
   let host: string;
   const file = (name: string) => path.join(dir, name);
 
-  /** curl over TLS 1.2 exactly (--tlsv1.2 --tls-max 1.2), with the IDevID (or `cert`) as client certificate. */
-  async function curl(url: string, args: string[], cert = { cert: file('idevid.pem'), key: file('idevid.key') }) {
-    const out = file(`body-${Math.random().toString(36).slice(2)}`);
-    const { stdout } = await run('curl', [
-      '-sS', '--tlsv1.2', '--tls-max', '1.2', '--cert', cert.cert, '--key', cert.key,
-      '-o', out, '-w', '%{http_code}|%{content_type}', ...args, url,
-    ]);
-    const [status, contentType] = stdout.trim().split('|');
-    return { status: Number(status), contentType: contentType ?? '', body: fs.readFileSync(out), bodyFile: out };
-  }
+  /** curl over TLS 1.2 exactly, with the IDevID (or `cert`) as client certificate. */
+  const curl = (url: string, args: string[], cert = { cert: file('idevid.pem'), key: file('idevid.key') }) => curlTls12(dir, url, args, cert);
+
 
   beforeAll(async () => {
     sys = await startTestSystem();
