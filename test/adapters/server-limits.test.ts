@@ -17,6 +17,7 @@ import { toPem } from '../../src/core/bytes.js';
 import { caProfile } from '../../src/protocols/x509/profiles.js';
 import { issue, T0 } from '../support/pki.js';
 import { errorCode, tempDir } from '../support/wire.js';
+import { onPath } from '../support/tools.js';
 import { closedWithin, collect, dribble, nextResponse, rawTcp, rawTls } from '../support/raw-http.js';
 
 const run = promisify(execFile);
@@ -28,15 +29,6 @@ function sClient(args: string[]): Promise<{ ok: boolean; out: string }> {
     child.stdin?.end();
   });
 }
-const onPath = (cmd: string) =>
-  (process.env.PATH ?? '').split(path.delimiter).some((d) => {
-    try {
-      fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 const tools = onPath('curl') && onPath('openssl');
 if (!tools) console.log('skipped: curl/openssl not installed');
 

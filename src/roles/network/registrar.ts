@@ -153,8 +153,8 @@ export class Registrar {
   async declaration(ch: ChannelContext): Promise<string[]> {
     return this.#audited(ch, 'declaration', OnboardingStep.DeclarationDelivered, async ({ db, setSerial }) => {
       const device = await this.#session(db, ch, EST_STATES, setSerial);
-      const id = this.manufacturers.identifyVerified(device.idevid, this.ctx.clock.now());
-      return this.declarations.chainFor(device.serial, id.masaUrl === undefined ? undefined : normaliseMasaUrl(id.masaUrl), id.trust);
+      const { masaUrl, trust } = device.identified;
+      return this.declarations.chainFor(device.serial, masaUrl === undefined ? undefined : normaliseMasaUrl(masaUrl), trust);
     });
   }
 
@@ -373,9 +373,9 @@ export class Registrar {
   }
 
   /** The serial number of the birth certificate on the channel, if a trusted manufacturer's CA has its issuer's name. */
-  #sessionSerial(idevid: Certificate): string | undefined {
+  #sessionDevice(idevid: Certificate): IdentifiedDevice | undefined {
     try {
-      return this.manufacturers.identifyVerified(idevid, this.ctx.clock.now()).serial;
+      return this.manufacturers.identifyVerified(idevid, this.ctx.clock.now());
     } catch (e) {
       if (isAirlockError(e)) return undefined;
       throw e;
@@ -392,13 +392,14 @@ export class Registrar {
   async #session(db: Kysely<NetworkDb>, ch: ChannelContext, states: readonly DeviceState[], setSerial: (s: string | undefined) => void) {
     const idevid = ch.clientCert;
     if (!idevid) throw new AirlockError('ERR_IDEVID_MISSING');
-    const serial = this.#sessionSerial(idevid);
+    const identified = this.#sessionDevice(idevid);
+    const serial = identified?.serial;
     // A certificate of no trusted manufacturer (an LDevID, say) is refused under the serial it claims.
     setSerial(serial ?? idevid.subjectSerialNumber);
     const row = serial === undefined ? undefined : (await db.executeQuery<SessionRow>(CompiledQuery.raw(this.#sessionSql(db), [serial]))).rows[0];
-    if (!row || !equalBytes(new Uint8Array(row.idevid_der), idevid.der)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no voucher was issued to this device');
+    if (!identified || !row || !equalBytes(new Uint8Array(row.idevid_der), idevid.der)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no voucher was issued to this device');
     if (!states.includes(row.state)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${row.state}`);
-    return { serial: row.serial, idevid, nonce: row.nonce, onboardings: row.onboardings, state: row.state, ldevidSerial: row.ldevid_serial, pskId: row.psk_id };
+    return { serial: row.serial, idevid, identified, nonce: row.nonce, onboardings: row.onboardings, state: row.state, ldevidSerial: row.ldevid_serial, pskId: row.psk_id };
   }
 
   /**
