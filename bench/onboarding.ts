@@ -1,7 +1,9 @@
 /**
- * Onboarding throughput: N devices, C concurrent, against a registrar and MASA running in a
- * separate process (bench/server.ts), compared with a bare TLS 1.3 mutual-auth handshake
- * baseline (bench/tls-baseline-server.ts) measured before and after in the same arrangement.
+ * Onboarding throughput: N devices, C concurrent, against a registrar and a MASA each in a
+ * process of its own, as they are deployed (the owner's network and the manufacturer), or in
+ * one process with `colocated` (bench/server.ts), compared with a bare TLS 1.3 mutual-auth
+ * handshake baseline (bench/tls-baseline-server.ts) measured before and after in the same
+ * arrangement.
  */
 import * as os from 'node:os';
 import * as tls from 'node:tls';
@@ -31,6 +33,11 @@ export interface OnboardingOptions {
    * ahead of time, report section 5.1.2) or 'realtime' (fetched from the manufacturer per device).
    */
   declarations?: 'installed' | 'realtime';
+  /**
+   * 'separate' (default): the registrar and the MASA in two processes, as the network owner's
+   * and the manufacturer's servers are; 'colocated': both in one process (one event loop).
+   */
+  topology?: 'separate' | 'colocated';
   /** Whole-run guard, in milliseconds. */
   timeoutMs?: number;
 }
@@ -38,6 +45,7 @@ export interface OnboardingOptions {
 export interface OnboardingResult {
   benchmark: 'onboarding';
   declarations: 'installed' | 'realtime';
+  topology: 'separate' | 'colocated';
   devices: number;
   concurrency: number;
   devicesPerSecond: number;
@@ -116,13 +124,13 @@ function installCleanup(): void {
   }
 }
 
-function startChild(file: string): Child {
+function startChild(file: string, env: Record<string, string> = {}): Child {
   // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of each child to <dir> (node --cpu-prof).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
   const proc = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(here, file)], {
     cwd: projectRoot,
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    env: { ...process.env, AIRLOCK_LOG_LEVEL: 'silent' },
+    env: { ...process.env, ...env, AIRLOCK_LOG_LEVEL: 'silent' },
     detached: true,
   });
   installCleanup();
@@ -318,14 +326,26 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
   }, opts.timeoutMs ?? 1_800_000);
   guard.unref();
 
-  let server: Child | undefined;
+  const topology = opts.topology ?? 'separate';
+  /** The server processes: the manufacturer's (mints) first, then the network's when separate. */
+  const servers: Child[] = [];
   let baseline: Child | undefined;
   try {
-    server = startChild('server.ts');
     baseline = startChild('tls-baseline-server.ts');
-    const ready = JSON.parse(await server.firstLine(60_000)) as { registrarUrl: string; manufacturerUrl: string; idevidCaPem: string; rootPem: string };
+    type Ready = { registrarUrl: string; manufacturerUrl: string; idevidCaPem: string; rootPem: string; trust: unknown; networkOwner: unknown };
+    const mfg = startChild('server.ts', { BENCH_ROLES: topology === 'separate' ? 'manufacturer' : 'both' });
+    servers.push(mfg);
+    const mfgReady = JSON.parse(await mfg.firstLine(60_000)) as Ready;
+    let net = mfg;
+    let ready = mfgReady;
+    if (topology === 'separate') {
+      net = startChild('server.ts', { BENCH_ROLES: 'network', BENCH_MANUFACTURER_TRUST: JSON.stringify(mfgReady.trust) });
+      servers.push(net);
+      ready = { ...mfgReady, ...(JSON.parse(await net.firstLine(60_000)) as Ready) };
+    }
     if (!new URL(ready.registrarUrl).hostname.startsWith('127.')) throw new Error(`registrar is not on loopback: ${ready.registrarUrl}`);
-    progress(`roles up: registrar ${ready.registrarUrl}, MASA ${ready.manufacturerUrl}`);
+    progress(`roles up (${topology}): registrar ${ready.registrarUrl}, MASA ${ready.manufacturerUrl}`);
+    const serversCpu = async () => (await Promise.all(servers.map(childCpu))).reduce((a, b) => a + b, 0);
 
     // The IDevID CA is an intermediate; OpenSSL (without X509_V_FLAG_PARTIAL_CHAIN, which
     // Node 20 does not expose) only accepts a chain that ends at a self-signed anchor, so the
@@ -336,8 +356,9 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     // A few extra devices warm the onboarding path (JIT, the registrar's MASA pool); not counted.
     const warmups = Math.min(2 * concurrency, 32);
     progress(`minting ${devices} + ${warmups} warm-up device(s) (not timed)...`);
-    const minted = await server.request<{ births: string[]; mintMs: number }>({ type: 'mint', count: devices + warmups, declarations: opts.declarations ?? 'installed' }, 'births', 900_000);
+    const minted = await mfg.request<{ births: string[]; mintMs: number; export?: unknown }>({ type: 'mint', count: devices + warmups, owner: ready.networkOwner, declarations: opts.declarations ?? 'installed' }, 'births', 900_000);
     if (minted.births.length !== devices + warmups) throw new Error(`minted ${minted.births.length} of ${devices + warmups}`);
+    if (minted.export !== undefined) await net.request({ type: 'import', export: minted.export }, 'imported', 300_000);
     progress(`minted in ${round(minted.mintMs / 1000)} s`);
 
     const ctx: RoleContext = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
@@ -373,7 +394,7 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     const instr = opts.phases ? instrumentPhases() : undefined;
     const latencies: number[] = [];
     const failureCodes: Record<string, number> = {};
-    const cpuO0 = [await childCpu(server), cpuMs(process.cpuUsage())];
+    const cpuO0 = [await serversCpu(), cpuMs(process.cpuUsage())];
     const t0 = performance.now();
     await runPool(devices, concurrency, async (i) => {
       const t = performance.now();
@@ -386,7 +407,7 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
       }
     });
     const onboardingWallMs = performance.now() - t0;
-    const cpuO1 = [await childCpu(server), cpuMs(process.cpuUsage())];
+    const cpuO1 = [await serversCpu(), cpuMs(process.cpuUsage())];
     instr?.restore();
     const failures = devices - latencies.length;
     progress(`onboarded ${latencies.length}/${devices} in ${round(onboardingWallMs / 1000, 2)} s`);
@@ -403,6 +424,7 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     const result: OnboardingResult = {
       benchmark: 'onboarding',
       declarations: opts.declarations ?? 'installed',
+      topology,
       devices,
       concurrency,
       devicesPerSecond: round(devicesPerSecond),
@@ -434,6 +456,6 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     return result;
   } finally {
     clearTimeout(guard);
-    await Promise.all([server?.stop(), baseline?.stop()]);
+    await Promise.all([...servers.map((c) => c.stop()), baseline?.stop()]);
   }
 }

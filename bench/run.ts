@@ -1,14 +1,18 @@
 /**
  * Benchmark entry point: `npm run bench -- <benchmark> [options]`.
  *
- *   onboarding --devices N --concurrency C [--baseline-handshakes H] [--declarations installed|realtime] [--phases] [--json]
+ *   onboarding --devices N --concurrency C [--baseline-handshakes H] [--declarations installed|realtime]
+ *              [--colocated] [--phases] [--json]
+ *
+ * --colocated runs the registrar and the MASA in one server process (by default each has its
+ * own, as the network owner's and the manufacturer's servers do).
  *
  * Without --json a human summary is printed (progress on stderr); with --json exactly one
  * JSON object is printed on stdout.
  */
 import { runOnboardingBenchmark, type OnboardingResult } from './onboarding.js';
 
-const USAGE = 'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--phases] [--json]';
+const USAGE = 'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--colocated] [--phases] [--json]';
 
 function parseArgs(argv: string[]): { command: string | undefined; flags: Map<string, string | true> } {
   const flags = new Map<string, string | true>();
@@ -36,7 +40,7 @@ function positiveInt(flags: Map<string, string | true>, name: string, fallback: 
 
 function summary(r: OnboardingResult): string {
   const lines = [
-    `onboarding: ${r.devices} devices, concurrency ${r.concurrency} (node ${r.node}, ${r.cpus} x ${r.cpuModel})`,
+    `onboarding: ${r.devices} devices, concurrency ${r.concurrency}, ${r.topology} server roles (node ${r.node}, ${r.cpus} x ${r.cpuModel})`,
     `  onboarding        ${r.devicesPerSecond} devices/s   p50 ${r.p50Ms} ms   p99 ${r.p99Ms} ms   failures ${r.failures}`,
     `  TLS baseline      ${r.baselineHandshakesPerSecond} handshakes/s (before ${r.baselineBefore}, after ${r.baselineAfter})`,
     `  ratio             ${r.ratio}`,
@@ -63,6 +67,7 @@ async function main(): Promise<number> {
           baselineHandshakes: flags.has('baseline-handshakes') ? positiveInt(flags, 'baseline-handshakes', 2000) : undefined,
           phases: flags.has('phases'),
           declarations: flags.get('declarations') === 'realtime' ? 'realtime' : 'installed',
+          topology: flags.has('colocated') ? 'colocated' : 'separate',
         },
         json ? undefined : (m) => process.stderr.write(`${m}\n`),
       );

@@ -1,19 +1,33 @@
 /**
- * Benchmark child process: the network (registrar) and manufacturer (MASA) roles, started
- * with startSystem over a temporary data directory. It prints one JSON line on stdout
- * with its URLs and the manufacturer trust material, then answers IPC requests:
- *   { type: 'mint', count }  ->  { type: 'births', births: string[] }  (base64 'birth' entries)
- *   { type: 'cpu' }          ->  { type: 'cpu', usage: process.cpuUsage() }
- *   { type: 'stop' }         ->  closes the roles and exits.
+ * Benchmark child process: Airlock's server roles over a temporary data directory. Which roles
+ * is `BENCH_ROLES`:
+ *   both          (default) the network (registrar) and the manufacturer (MASA), startSystem;
+ *   manufacturer  the MASA and declarations alone, as on the manufacturer's own machine;
+ *   network       the registrar alone, trusting the manufacturer of BENCH_MANUFACTURER_TRUST
+ *                 (its trust file, JSON), as on the owner's network.
+ * It prints one JSON line on stdout with its URLs (and, with the manufacturer, its trust
+ * material), then answers IPC requests:
+ *   { type: 'mint', count, owner, declarations } -> { type: 'births', births, mintMs, export? }
+ *        (manufacturer or both: mints, sells to `owner`; the declaration export file when
+ *        declarations are 'installed' and the network is elsewhere, else installs it itself)
+ *   { type: 'import', export }                   -> { type: 'imported' }   (network)
+ *   { type: 'cpu' }                              -> { type: 'cpu', usage: process.cpuUsage() }
+ *   { type: 'stop' }                             -> closes the roles and exits.
  * Minting happens here, before the parent starts its clock.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startSystem, type System } from '../src/roles/system.js';
+import { NodeCrypto } from '../src/adapters/crypto/node-crypto.js';
+import { openManufacturer, openNetwork, serveManufacturer, startSystem } from '../src/roles/system.js';
 import { silentLogger } from '../src/adapters/log/logger.js';
 import { MemorySecureStore } from '../src/adapters/secure-store/memory-store.js';
 import { toPem } from '../src/core/bytes.js';
+import { systemClock } from '../src/core/ports.js';
+import type { Party } from '../src/core/party.js';
+import { decodeTrustFile, encodeTrustFile } from '../src/roles/shared/trust.js';
+import type { Manufacturer } from '../src/roles/manufacturer/index.js';
+import type { Network } from '../src/roles/network/index.js';
 
 if (typeof process.send !== 'function') {
   process.stderr.write('bench/server.ts must be spawned with an IPC channel\n');
@@ -21,12 +35,15 @@ if (typeof process.send !== 'function') {
 }
 const send = (m: unknown) => new Promise<void>((resolve, reject) => process.send!(m, undefined, {}, (e) => (e ? reject(e) : resolve())));
 
+const roles = process.env.BENCH_ROLES ?? 'both';
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-'));
-let sys: System | undefined;
+let manufacturer: Manufacturer | undefined;
+let network: Network | undefined;
+let closeAll: (() => Promise<void>) | undefined;
 
 async function shutdown(code: number): Promise<never> {
   try {
-    await sys?.close();
+    await closeAll?.();
   } catch {
     // closing is best effort
   }
@@ -38,43 +55,70 @@ process.on('disconnect', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
 try {
-  sys = await startSystem({ dataDir, logger: silentLogger });
-  const bundle = sys.manufacturer.trustBundle();
-  process.stdout.write(JSON.stringify({
-    type: 'ready',
-    pid: process.pid,
-    registrarUrl: sys.registrarUrl,
-    manufacturerUrl: sys.manufacturerUrl,
-    idevidCaPem: toPem('CERTIFICATE', bundle.idevidCa.der),
-    rootPem: toPem('CERTIFICATE', bundle.root.der),
-    networkOwner: sys.network.owner,
-  }) + '\n');
+  const ctx = () => ({ crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger });
+  const ready: Record<string, unknown> = { type: 'ready', pid: process.pid };
+  if (roles === 'both') {
+    const sys = await startSystem({ dataDir, logger: silentLogger });
+    ({ manufacturer, network } = sys);
+    closeAll = () => sys.close();
+    Object.assign(ready, { registrarUrl: sys.registrarUrl, manufacturerUrl: sys.manufacturerUrl, networkOwner: sys.network.owner });
+  } else if (roles === 'manufacturer') {
+    const m = await openManufacturer(ctx(), dataDir, undefined, { create: true });
+    manufacturer = m;
+    closeAll = () => m.close();
+    ready.manufacturerUrl = await serveManufacturer(m, dataDir, 0);
+  } else if (roles === 'network') {
+    const trust = decodeTrustFile(new NodeCrypto(), JSON.parse(process.env.BENCH_MANUFACTURER_TRUST ?? 'null'), new Date());
+    const n = await openNetwork(ctx(), dataDir, [trust], undefined, { create: true });
+    network = n;
+    closeAll = () => n.close();
+    Object.assign(ready, { registrarUrl: await n.serve(0), networkOwner: n.owner });
+  } else {
+    throw new Error(`BENCH_ROLES: ${roles}`);
+  }
+  if (manufacturer) {
+    const bundle = manufacturer.trustBundle();
+    Object.assign(ready, { trust: encodeTrustFile(bundle), idevidCaPem: toPem('CERTIFICATE', bundle.idevidCa.der), rootPem: toPem('CERTIFICATE', bundle.root.der) });
+  }
+  process.stdout.write(JSON.stringify(ready) + '\n');
 } catch (e) {
   process.stderr.write(`bench server failed to start: ${(e as Error).stack ?? String(e)}\n`);
   await shutdown(1);
 }
 
-process.on('message', (m: { type?: string; count?: number; declarations?: string }) => {
+process.on('message', (m: { type?: string; count?: number; declarations?: string; owner?: Party; export?: unknown }) => {
   void (async () => {
-    if (m.type === 'mint') {
+    if (m.type === 'mint' && manufacturer) {
       const count = Math.max(0, Math.min(Number(m.count) | 0, 100_000));
+      const owner = m.owner ?? network?.owner;
+      if (!owner) throw new Error('mint: no owner to sell to');
       const started = performance.now();
       const births: string[] = [];
       for (let i = 0; i < count; i++) {
         const store = new MemorySecureStore();
-        const birth = await sys!.manufacturer.factory.mint(store, { model: 'bench-sensor' });
-        await sys!.manufacturer.sell(birth.serialNumber, sys!.network.owner);
+        const birth = await manufacturer.factory.mint(store, { model: 'bench-sensor' });
+        await manufacturer.sell(birth.serialNumber, owner);
         births.push(Buffer.from((await store.read('birth'))!).toString('base64'));
       }
+      let exported: unknown;
       if (m.declarations !== 'realtime') {
         // The network administrator installs the manufacturer's export file ahead of time.
-        await sys!.network.declarations.importExport(await sys!.manufacturer.declarations.exportFor(sys!.network.owner.id));
+        exported = await manufacturer.declarations.exportFor(owner.id);
+        if (network) {
+          await network.declarations.importExport(exported);
+          exported = undefined;
+        }
       }
-      await send({ type: 'births', births, mintMs: performance.now() - started });
+      await send({ type: 'births', births, mintMs: performance.now() - started, ...(exported === undefined ? {} : { export: exported }) });
+    } else if (m.type === 'import' && network) {
+      await network.declarations.importExport(m.export);
+      await send({ type: 'imported' });
     } else if (m.type === 'cpu') {
       await send({ type: 'cpu', usage: process.cpuUsage() });
     } else if (m.type === 'stop') {
       await shutdown(0);
+    } else {
+      throw new Error(`${roles}: cannot ${m.type}`);
     }
   })().catch(async (e: unknown) => {
     process.stderr.write(`bench server: ${(e as Error).stack ?? String(e)}\n`);

@@ -131,20 +131,28 @@ export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
       done(new AirlockError('ERR_INPUT_MALFORMED_JSON'), undefined);
     }
   });
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback hooks, not async ones: every request runs them, and a promise each is not free.
+  // A hook that answers the request itself does not call done.
+  app.addHook('onRequest', (req, reply, done) => {
     if (state.draining) {
       void reply.header('connection', 'close');
-      return sendProblem(req, reply, new AirlockError('ERR_HTTP_SHUTTING_DOWN'));
+      sendProblem(req, reply, new AirlockError('ERR_HTTP_SHUTTING_DOWN'));
+      return;
     }
     // Node's parser bounds the request line with the headers; the target has its own, lower bound.
-    if ((req.raw.url ?? '').length > limits.maxUrlBytes) return sendProblem(req, reply, new AirlockError('ERR_HTTP_URI_TOO_LONG'));
-    return undefined;
+    if ((req.raw.url ?? '').length > limits.maxUrlBytes) {
+      sendProblem(req, reply, new AirlockError('ERR_HTTP_URI_TOO_LONG'));
+      return;
+    }
+    done();
   });
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     // A response finished while draining ends its connection.
     if (state.draining) void reply.header('connection', 'close');
+    done(null, payload);
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
+    done();
     if (!log.isLevelEnabled('info')) return;
     log.info(
       {

@@ -7,6 +7,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { AirlockError, ensure } from '../../core/errors.js';
 import type { Party } from '../../core/party.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
+import { prepared, type Params } from '../../adapters/store/prepared.js';
 import { decodeCompact, payloadJson } from '../../protocols/jws/compact.js';
 import { mayOnboard } from '../../protocols/declaration/verify.js';
 import { verifyOwnershipRequest } from '../../protocols/declaration/ownership-request.js';
@@ -14,6 +15,10 @@ import { declarationHash, signDeclaration } from '../../protocols/declaration/si
 import { type DeclarationBody, type DeclarationEvent, type DeclarationExport } from '../../protocols/declaration/schema.js';
 import type { RoleContext } from '../shared/context.js';
 import type { ManufacturerPki } from './pki.js';
+
+/** The hash and sequence of a device's latest declaration: every voucher reads it (compiled once). */
+const latestSql = prepared((db: Kysely<ManufacturerDb>, p: Params<'serial'>) =>
+  db.selectFrom('mfg_declarations').select(['hash', 'sequence']).where('serial', '=', p.serial).orderBy('sequence', 'desc').limit(1));
 
 export class DeclarationService {
   constructor(
@@ -51,7 +56,7 @@ export class DeclarationService {
 
   async latest(serial: string, trx: Kysely<ManufacturerDb> = this.db): Promise<{ body: Readonly<DeclarationBody>; hash: string } | undefined> {
     // The hash first: the JWS (certificates and all) is read only for a declaration not yet decoded.
-    const row = await trx.selectFrom('mfg_declarations').select(['hash', 'sequence']).where('serial', '=', serial).orderBy('sequence', 'desc').limit(1).executeTakeFirst();
+    const row = await latestSql.first(trx, { serial });
     if (!row) return undefined;
     let body = this.#decoded.get(row.hash);
     if (!body) {

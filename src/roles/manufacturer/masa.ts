@@ -16,6 +16,7 @@ import type { Kysely } from 'kysely';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
+import { prepared, type Params } from '../../adapters/store/prepared.js';
 import { verifyRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
 import { signVoucherAs } from '../../protocols/voucher/voucher.js';
 import { SIGNABLE, VOUCHER_JWS_MEDIA_TYPE, type EncodedVoucher, type VoucherMediaType } from '../../protocols/voucher/codec.js';
@@ -29,6 +30,15 @@ import { manufacturerDefaults, type ManufacturerConfig } from './defaults.js';
 
 export type MasaConfig = Pick<ManufacturerConfig, 'voucherLifetimeSeconds' | 'voucherRequestClockSkewSeconds' | 'pinWhenNoCa' | 'requireProximity'>;
 import type { MasaAuditLog } from './audit-log.js';
+
+/** Every voucher runs these (adapters/store/prepared.ts): compiled once. */
+const sql = {
+  /** A nonce is used once per device: the insert that records it is the replay check. */
+  nonce: prepared((db: Kysely<ManufacturerDb>, p: Params<'serial' | 'nonce' | 'at'>) =>
+    db.insertInto('masa_nonces').values({ serial: p.serial, nonce: p.nonce, seen_at: p.at }).onConflict((oc) => oc.doNothing())),
+  audit: prepared((db: Kysely<ManufacturerDb>, p: Params<'at' | 'actor' | 'subject' | 'outcome' | 'code' | 'detail'>) =>
+    db.insertInto('masa_audit').values({ at: p.at, actor: p.actor, action: 'requestvoucher', subject: p.subject, outcome: p.outcome, code: p.code, detail: p.detail })),
+};
 
 export class Masa {
   readonly #config: MasaConfig;
@@ -90,8 +100,8 @@ export class Masa {
         ...(idevidIssuer ? { idevidIssuer } : {}),
       });
       await this.db.transaction().execute(async (trx) => {
-        const seen = await trx.insertInto('masa_nonces').values({ serial: serial!, nonce: rvr.nonce, seen_at: at.toISOString() }).onConflict((oc) => oc.doNothing()).executeTakeFirst();
-        if (seen.numInsertedOrUpdatedRows === 0n) throw new AirlockError('ERR_VOUCHER_REQUEST_REPLAYED', `serial ${serial}`);
+        const seen = await sql.nonce.run(trx, { serial: serial!, nonce: rvr.nonce, at: at.toISOString() });
+        if (seen.numAffectedRows !== 1n) throw new AirlockError('ERR_VOUCHER_REQUEST_REPLAYED', `serial ${serial}`);
         await this.#audit(trx, at, peer, serial!, 'ok', undefined, {
           owner: registrarOwner!,
           declaration: latest.body.sequence,
@@ -110,9 +120,6 @@ export class Masa {
   }
 
   async #audit(db: Kysely<ManufacturerDb>, at: Date, actor: string, subject: string | null, outcome: string, code: string | undefined, detail: Record<string, string | number>): Promise<void> {
-    await db
-      .insertInto('masa_audit')
-      .values({ at: at.toISOString(), actor, action: 'requestvoucher', subject, outcome, code: code ?? null, detail: JSON.stringify(detail) })
-      .execute();
+    await sql.audit.run(db, { at: at.toISOString(), actor, subject, outcome, code: code ?? null, detail: JSON.stringify(detail) });
   }
 }

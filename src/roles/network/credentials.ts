@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import { toBase64Url } from '../../core/bytes.js';
 import { AirlockError } from '../../core/errors.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
+import { prepared, type Params } from '../../adapters/store/prepared.js';
 import { issueCertificate, issueCrl } from '../../protocols/x509/issue.js';
 import type { Sealer } from '../../adapters/crypto/seal.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
@@ -20,6 +21,28 @@ import type { NetworkPki } from './pki.js';
 const CRL_REFRESH_MS = 3_600_000;
 const CRL_VALIDITY_MS = 7 * 86_400_000;
 export const CRL_PATH = '/.well-known/airlock/crl';
+
+/** The statements of every enrollment, each compiled once (adapters/store/prepared.ts). */
+const sql = {
+  /** Binds a key to a device; a key bound before (to any device, in any role) is not bound again. */
+  bindKey: prepared((db: Kysely<NetworkDb>, p: Params<'fingerprint' | 'serial' | 'kind' | 'certificate' | 'at'>) =>
+    db.insertInto('net_certified_keys').values({ fingerprint: p.fingerprint, device_serial: p.serial, kind: p.kind, certificate_serial: p.certificate, recorded_at: p.at })
+      .onConflict((oc) => oc.column('fingerprint').doNothing())),
+  /** A renewal that keeps the key: the binding moves to the new certificate. */
+  rebindKey: prepared((db: Kysely<NetworkDb>, p: Params<'fingerprint' | 'serial' | 'previous' | 'certificate' | 'at'>) =>
+    db.updateTable('net_certified_keys').set({ certificate_serial: p.certificate, recorded_at: p.at })
+      .where('fingerprint', '=', p.fingerprint).where('device_serial', '=', p.serial).where('kind', '=', 'ldevid').where('certificate_serial', '=', p.previous)),
+  keyKind: prepared((db: Kysely<NetworkDb>, p: Params<'fingerprint'>) => db.selectFrom('net_certified_keys').select('kind').where('fingerprint', '=', p.fingerprint)),
+  supersede: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'at'>) =>
+    db.updateTable('net_certificates').set({ revoked_at: p.at, revocation_reason: 'superseded' }).where('device_serial', '=', p.serial).where('revoked_at', 'is', null)),
+  certificate: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'device' | 'notBefore' | 'notAfter' | 'at'>) =>
+    db.insertInto('net_certificates').values({ serial: p.serial, device_serial: p.device, not_before: p.notBefore, not_after: p.notAfter, issued_at: p.at, revoked_at: null, revocation_reason: null })),
+  retirePsks: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'at'>) =>
+    db.updateTable('net_psks').set({ retired_at: p.at }).where('device_serial', '=', p.serial).where('retired_at', 'is', null)),
+  psk: prepared((db: Kysely<NetworkDb>, p: Params<'id' | 'serial' | 'sealed' | 'at'>) =>
+    db.insertInto('net_psks').values({ id: p.id, device_serial: p.serial, sealed_psk: p.sealed, created_at: p.at, retired_at: null })),
+  certificateState: prepared((db: Kysely<NetworkDb>, p: Params<'serial'>) => db.selectFrom('net_certificates').select(['device_serial', 'revoked_at']).where('serial', '=', p.serial)),
+};
 
 export class CredentialIssuer {
   #crl: { der: Uint8Array; nextUpdate: Date; revocations: string } | undefined;
@@ -63,10 +86,7 @@ export class CredentialIssuer {
 
   /** Records a device's birth key as certified for it (with its voucher): no CSR may reuse it. */
   async recordBirthKey(trx: Kysely<NetworkDb>, serial: string, idevid: Certificate): Promise<void> {
-    await trx.insertInto('net_certified_keys')
-      .values({ fingerprint: this.fingerprint(idevid.spki), device_serial: serial, kind: 'idevid', certificate_serial: idevid.serial, recorded_at: this.ctx.clock.now().toISOString() })
-      .onConflict((oc) => oc.column('fingerprint').doNothing())
-      .execute();
+    await sql.bindKey.run(trx, { fingerprint: this.fingerprint(idevid.spki), serial, kind: 'idevid', certificate: idevid.serial, at: this.ctx.clock.now().toISOString() });
   }
 
   /**
@@ -78,30 +98,16 @@ export class CredentialIssuer {
   async recordLdevid(trx: Kysely<NetworkDb>, serial: string, cert: Certificate, sameKeyAs?: string): Promise<void> {
     const at = this.ctx.clock.now().toISOString();
     const fingerprint = this.fingerprint(cert.spki);
-    const bound = sameKeyAs === undefined ? { numUpdatedRows: 0n }
-      : await trx.updateTable('net_certified_keys').set({ certificate_serial: cert.serial, recorded_at: at })
-        .where('fingerprint', '=', fingerprint).where('device_serial', '=', serial).where('kind', '=', 'ldevid').where('certificate_serial', '=', sameKeyAs)
-        .executeTakeFirst();
-    if (bound.numUpdatedRows !== 1n) {
-      const inserted = await trx.insertInto('net_certified_keys')
-        .values({ fingerprint, device_serial: serial, kind: 'ldevid', certificate_serial: cert.serial, recorded_at: at })
-        .onConflict((oc) => oc.column('fingerprint').doNothing())
-        .executeTakeFirst();
-      if (inserted.numInsertedOrUpdatedRows !== 1n) {
-        const held = await trx.selectFrom('net_certified_keys').select('kind').where('fingerprint', '=', fingerprint).executeTakeFirst();
+    const rebound = sameKeyAs === undefined ? 0n : (await sql.rebindKey.run(trx, { fingerprint, serial, previous: sameKeyAs, certificate: cert.serial, at })).numAffectedRows;
+    if (rebound !== 1n) {
+      const bound = await sql.bindKey.run(trx, { fingerprint, serial, kind: 'ldevid', certificate: cert.serial, at });
+      if (bound.numAffectedRows !== 1n) {
+        const held = await sql.keyKind.first(trx, { fingerprint });
         throw new AirlockError('ERR_CSR_KEY', held?.kind === 'idevid' ? 'the key is a birth key' : 'the key is already certified');
       }
     }
-    await trx
-      .updateTable('net_certificates')
-      .set({ revoked_at: at, revocation_reason: 'superseded' })
-      .where('device_serial', '=', serial)
-      .where('revoked_at', 'is', null)
-      .execute();
-    await trx
-      .insertInto('net_certificates')
-      .values({ serial: cert.serial, device_serial: serial, not_before: cert.notBefore.toISOString(), not_after: cert.notAfter.toISOString(), issued_at: at, revoked_at: null, revocation_reason: null })
-      .execute();
+    await sql.supersede.run(trx, { serial, at });
+    await sql.certificate.run(trx, { serial: cert.serial, device: serial, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString(), at });
   }
 
   /** A new per-device PSK (a WPA2 passphrase of 32 characters, 192 bits), sealed for storage. */
@@ -109,14 +115,14 @@ export class CredentialIssuer {
     const at = this.ctx.clock.now().toISOString();
     const psk = toBase64Url(this.ctx.crypto.bytes(24));
     const id = `psk-${toBase64Url(this.ctx.crypto.bytes(9))}`;
-    await trx.updateTable('net_psks').set({ retired_at: at }).where('device_serial', '=', serial).where('retired_at', 'is', null).execute();
-    await trx.insertInto('net_psks').values({ id, device_serial: serial, sealed_psk: this.sealer.seal(psk, `net_psks:${id}`), created_at: at, retired_at: null }).execute();
+    await sql.retirePsks.run(trx, { serial, at });
+    await sql.psk.run(trx, { id, serial, sealed: this.sealer.seal(psk, `net_psks:${id}`), at });
     return { id, psk };
   }
 
   /** Whether an LDevID of ours is current (issued by us, not revoked). */
   async isCurrent(serialHex: string, db: Kysely<NetworkDb> = this.db): Promise<{ device: string } | undefined> {
-    const row = await db.selectFrom('net_certificates').select(['device_serial', 'revoked_at']).where('serial', '=', serialHex).executeTakeFirst();
+    const row = await sql.certificateState.first(db, { serial: serialHex });
     return row && row.revoked_at === null ? { device: row.device_serial } : undefined;
   }
 

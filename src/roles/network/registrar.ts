@@ -3,12 +3,13 @@
  * 8350. Each handler is one step of Figure 9 and records it in the device's audit trail.
  * State lives in the database only, so several registrars can share one.
  */
-import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
 import { equalBytes, fromUtf8, toPem, utf8 } from '../../core/bytes.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import type { AppBootstrap } from '../../core/credentials.js';
 import type { DeviceState, NetworkDb } from '../../adapters/store/schema.js';
+import { prepared, type Params } from '../../adapters/store/prepared.js';
 import type { MasaClient, MasaTls } from '../../adapters/http/masa-client.js';
 import { masaTlsAnchors } from '../shared/trust.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
@@ -29,7 +30,31 @@ import { voucherAnchorsOf, type IdentifiedDevice, type TrustedManufacturers } fr
 import type { NetworkPki } from './pki.js';
 import type { NetworkConfig } from './defaults.js';
 
-type SessionRow = Pick<Selectable<NetworkDb['net_devices']>, 'serial' | 'idevid_der' | 'state' | 'nonce' | 'onboardings' | 'ldevid_serial' | 'psk_id'>;
+/** The registrar's statements, each compiled once (adapters/store/prepared.ts): every onboarding runs them. */
+const sql = {
+  birthCertificateOf: prepared((db: Kysely<NetworkDb>, p: Params<'serial'>) => db.selectFrom('net_devices').select('idevid_der').where('serial', '=', p.serial)),
+  /** A voucher issued: the device's record, new or renewed; never another device's (same serial, other birth certificate). */
+  vouched: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'idevid' | 'manufacturer' | 'nonce' | 'at'>) => {
+    const values = { idevid_der: p.idevid, manufacturer: p.manufacturer, state: 'vouched' as const, nonce: p.nonce, voucher_at: p.at, authenticated_at: null, updated_at: p.at };
+    return db.insertInto('net_devices').values({ serial: p.serial, ...values, onboarded_at: null, ldevid_serial: null, psk_id: null, onboardings: 0 })
+      .onConflict((oc) => oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', p.idevid));
+  }),
+  session: prepared((db: Kysely<NetworkDb>, p: Params<'serial'>) =>
+    db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id']).where('serial', '=', p.serial)),
+  device: prepared((db: Kysely<NetworkDb>, p: Params<'serial'>) => db.selectFrom('net_devices').select(['serial', 'state', 'onboardings', 'ldevid_serial']).where('serial', '=', p.serial)),
+  authenticated: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'at'>) =>
+    db.updateTable('net_devices').set({ state: 'authenticated', authenticated_at: p.at, updated_at: p.at }).where('serial', '=', p.serial)),
+  provisioned: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'ldevid' | 'at'>) =>
+    db.updateTable('net_devices').set({ state: 'provisioned', ldevid_serial: p.ldevid, updated_at: p.at }).where('serial', '=', p.serial)),
+  renewed: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'ldevid' | 'at'>) =>
+    db.updateTable('net_devices').set({ ldevid_serial: p.ldevid, updated_at: p.at }).where('serial', '=', p.serial)),
+  pskIssued: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'psk' | 'at'>) =>
+    db.updateTable('net_devices').set({ psk_id: p.psk, updated_at: p.at }).where('serial', '=', p.serial)),
+  onboarded: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'onboardings' | 'at'>) =>
+    db.updateTable('net_devices').set({ state: 'onboarded', onboarded_at: p.at, onboardings: p.onboardings, nonce: null, updated_at: p.at }).where('serial', '=', p.serial)),
+  failed: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'at'>) =>
+    db.updateTable('net_devices').set({ state: 'failed', updated_at: p.at }).where('serial', '=', p.serial)),
+};
 
 /** What a handler knows of the request's connection. */
 export interface ChannelContext {
@@ -104,7 +129,7 @@ export class Registrar {
       const pvr = verifyPledgeVoucherRequest(this.ctx.crypto, pledgeVoucherRequest.bytes, { tlsClientCert: idevid, registrarCert: this.pki.registrar.cert, mediaType: pledgeVoucherRequest.mediaType, serialNumber: device.serial });
       const masaUrl = normaliseMasaUrl(device.masaUrl);
       // Serial numbers are unique per manufacturer only: a record belongs to one birth certificate.
-      const known = await this.db.selectFrom('net_devices').select('idevid_der').where('serial', '=', pvr.serialNumber).executeTakeFirst();
+      const known = await sql.birthCertificateOf.first(this.db, { serial: pvr.serialNumber });
       ensure(!known || equalBytes(new Uint8Array(known.idevid_der), idevid.der), 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
       const withCa = this.config.voucherRequestChain !== 'registrar-only';
       const chain = { registrarCert: this.pki.registrar.cert, ...(withCa ? { domainCa: this.pki.domainCa.cert } : {}) };
@@ -126,10 +151,8 @@ export class Registrar {
       ensure(pinsUs, 'ERR_MASA_REFUSED', 'the voucher pins another domain');
       const at = this.ctx.clock.now();
       await this.db.transaction().execute(async (trx) => {
-        const values = { idevid_der: idevid.der, manufacturer: idevid.issuer, state: 'vouched' as const, nonce: pvr.nonce, voucher_at: at.toISOString(), authenticated_at: null, updated_at: at.toISOString() };
-        const written = await trx.insertInto('net_devices').values({ serial: pvr.serialNumber, ...values, onboarded_at: null, ldevid_serial: null, psk_id: null, onboardings: 0 })
-          .onConflict((oc) => oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', idevid.der)).executeTakeFirst();
-        ensure(written.numInsertedOrUpdatedRows === 1n, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
+        const written = await sql.vouched.run(trx, { serial: pvr.serialNumber, idevid: idevid.der, manufacturer: idevid.issuer, nonce: pvr.nonce, at: at.toISOString() });
+        ensure(written.numAffectedRows === 1n, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
         await this.credentials.recordBirthKey(trx, pvr.serialNumber, idevid);
         await this.inventory.record([
           { serial: pvr.serialNumber, step: OnboardingStep.OnboardingMode, action: 'onboarding mode: device contacted the registrar', outcome: 'ok', detail: { peer: ch.peer, since: started.toISOString() } },
@@ -187,7 +210,7 @@ export class Registrar {
       });
       if (report.status) {
         const at = this.ctx.clock.now().toISOString();
-        await db.updateTable('net_devices').set({ state: 'authenticated', authenticated_at: at, updated_at: at }).where('serial', '=', device.serial).execute();
+        await sql.authenticated.run(db, { serial: device.serial, at });
       }
       return { status: report.status, authenticated: report.status };
     }, { transactional: true, outcome: (r) => (r.status ? 'ok' : 'error'), detail: (r) => ({ ...statusDetail(report), format: signed ? 'jose' : 'json', authenticated: r.authenticated }) });
@@ -214,7 +237,7 @@ export class Registrar {
       this.#ensureNotOurKey(csr.spki);
       const cert = this.credentials.signLdevid(device.serial, csr.spki);
       await this.credentials.recordLdevid(db, device.serial, cert);
-      await db.updateTable('net_devices').set({ state: 'provisioned', ldevid_serial: cert.serial, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', device.serial).execute();
+      await sql.provisioned.run(db, { serial: device.serial, ldevid: cert.serial, at: this.ctx.clock.now().toISOString() });
       return cert;
     }, { transactional: true, detail: (c) => ({ ldevid: c.serial }) });
     this.#issued(ch).ldevid = cert.serial;
@@ -240,7 +263,7 @@ export class Registrar {
       if (!sameKey) this.#ensureNotOurKey(csr.spki);
       const cert = this.credentials.signLdevid(holder.device, csr.spki);
       await this.credentials.recordLdevid(db, holder.device, cert, sameKey ? current.serial : undefined);
-      await db.updateTable('net_devices').set({ ldevid_serial: cert.serial, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', holder.device).execute();
+      await sql.renewed.run(db, { serial: holder.device, ldevid: cert.serial, at: this.ctx.clock.now().toISOString() });
       return cert;
     }, { transactional: true, detail: (c) => ({ ldevid: c.serial }) });
   }
@@ -250,7 +273,7 @@ export class Registrar {
     const issued = await this.#audited(ch, 'wifi', OnboardingStep.Provisioning, async ({ db, setSerial }) => {
       const device = await this.#session(db, ch, EST_STATES, setSerial);
       const p = await this.credentials.newPsk(db, device.serial);
-      await db.updateTable('net_devices').set({ psk_id: p.id, updated_at: this.ctx.clock.now().toISOString() }).where('serial', '=', device.serial).execute();
+      await sql.pskIssued.run(db, { serial: device.serial, psk: p.id, at: this.ctx.clock.now().toISOString() });
       return p;
     }, { transactional: true, detail: (p) => ({ psk: p.id }) });
     this.#issued(ch).psk = issued.id;
@@ -281,12 +304,12 @@ export class Registrar {
         if (session) this.#ensureIssuedHereAreCurrent(ch, session);
         if (device.state === 'onboarded') return; // a repeated success report: nothing changes
         ensure(device.state === 'provisioned', 'ERR_REGISTRAR_SEQUENCE', `the device is ${device.state}`);
-        await db.updateTable('net_devices').set({ state: 'onboarded', onboarded_at: at, onboardings: device.onboardings + 1, nonce: null, updated_at: at }).where('serial', '=', device.serial).execute();
+        await sql.onboarded.run(db, { serial: device.serial, onboardings: device.onboardings + 1, at });
       } else if (ONBOARDING_STATES.includes(device.state) && (session || (device.state === 'provisioned' && device.ldevidSerial === ch.clientCert?.serial))) {
         // A failure ends the onboarding it speaks for: the one on this connection, or the one
         // that issued this LDevID. An older LDevID, still current while a new onboarding is
         // under way, is recorded and changes nothing (it could otherwise stall that onboarding).
-        await db.updateTable('net_devices').set({ state: 'failed', updated_at: at }).where('serial', '=', device.serial).execute();
+        await sql.failed.run(db, { serial: device.serial, at });
       }
     }, { transactional: true, outcome: () => (report?.status === false ? 'error' : 'ok'), detail: () => ({ ...statusDetail(report), via }) });
   }
@@ -328,7 +351,7 @@ export class Registrar {
 
   async #device(db: Kysely<NetworkDb>, serial: string, setSerial: (s: string | undefined) => void) {
     setSerial(serial);
-    const row = await db.selectFrom('net_devices').select(['serial', 'state', 'onboardings', 'ldevid_serial']).where('serial', '=', serial).executeTakeFirst();
+    const row = await sql.device.first(db, { serial });
     if (!row) throw new AirlockError('ERR_DEVICE_NOT_FOUND');
     return { serial: row.serial, state: row.state, onboardings: row.onboardings, ldevidSerial: row.ldevid_serial };
   }
@@ -383,12 +406,6 @@ export class Registrar {
   }
 
   /** The device's onboarding session: same birth certificate, and in one of `states`. */
-  /** The session's select, compiled once: every request of an onboarding runs it. */
-  #sessionSqlText: string | undefined;
-  #sessionSql(db: Kysely<NetworkDb>): string {
-    return (this.#sessionSqlText ??= db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id']).where('serial', '=', '').compile().sql);
-  }
-
   async #session(db: Kysely<NetworkDb>, ch: ChannelContext, states: readonly DeviceState[], setSerial: (s: string | undefined) => void) {
     const idevid = ch.clientCert;
     if (!idevid) throw new AirlockError('ERR_IDEVID_MISSING');
@@ -396,7 +413,7 @@ export class Registrar {
     const serial = identified?.serial;
     // A certificate of no trusted manufacturer (an LDevID, say) is refused under the serial it claims.
     setSerial(serial ?? idevid.subjectSerialNumber);
-    const row = serial === undefined ? undefined : (await db.executeQuery<SessionRow>(CompiledQuery.raw(this.#sessionSql(db), [serial]))).rows[0];
+    const row = serial === undefined ? undefined : await sql.session.first(db, { serial });
     if (!identified || !row || !equalBytes(new Uint8Array(row.idevid_der), idevid.der)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no voucher was issued to this device');
     if (!states.includes(row.state)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${row.state}`);
     return { serial: row.serial, idevid, identified, nonce: row.nonce, onboardings: row.onboardings, state: row.state, ldevidSerial: row.ldevid_serial, pskId: row.psk_id };

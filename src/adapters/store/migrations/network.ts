@@ -96,4 +96,10 @@ export const networkMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /** A device's PSKs are found by device (each new PSK retires the one before): not by a scan of every PSK. */
+  '0003_network_psk_device_index': {
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex('net_psks_device').on('net_psks').columns(['device_serial']).execute();
+    },
+  },
 };
