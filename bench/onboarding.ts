@@ -1,7 +1,7 @@
 /**
- * Onboarding throughput: N devices, C concurrent, against a registrar and a MASA each in a
- * process of its own, as they are deployed (the owner's network and the manufacturer), or in
- * one process with `colocated` (bench/server.ts), compared with a bare TLS 1.3 mutual-auth
+ * Onboarding throughput: N devices, C concurrent, against a registrar and a MASA in one server
+ * process, or with `separate` each in a process of its own as they are deployed (the owner's
+ * network and the manufacturer) (bench/server.ts), compared with a bare TLS 1.3 mutual-auth
  * handshake baseline (bench/tls-baseline-server.ts) measured before and after in the same
  * arrangement.
  */
@@ -34,8 +34,8 @@ export interface OnboardingOptions {
    */
   declarations?: 'installed' | 'realtime';
   /**
-   * 'separate' (default): the registrar and the MASA in two processes, as the network owner's
-   * and the manufacturer's servers are; 'colocated': both in one process (one event loop).
+   * 'colocated' (default): the registrar and the MASA in one process; 'separate': each in a
+   * process of its own, as the network owner's and the manufacturer's servers are.
    */
   topology?: 'separate' | 'colocated';
   /** Whole-run guard, in milliseconds. */
@@ -326,7 +326,7 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
   }, opts.timeoutMs ?? 1_800_000);
   guard.unref();
 
-  const topology = opts.topology ?? 'separate';
+  const topology = opts.topology ?? 'colocated';
   /** The server processes: the manufacturer's (mints) first, then the network's when separate. */
   const servers: Child[] = [];
   let baseline: Child | undefined;

@@ -2,17 +2,17 @@
  * Benchmark entry point: `npm run bench -- <benchmark> [options]`.
  *
  *   onboarding --devices N --concurrency C [--baseline-handshakes H] [--declarations installed|realtime]
- *              [--colocated] [--phases] [--json]
+ *              [--separate] [--phases] [--json]
  *
- * --colocated runs the registrar and the MASA in one server process (by default each has its
- * own, as the network owner's and the manufacturer's servers do).
+ * --separate runs the registrar and the MASA in a server process each, as the network owner's
+ * and the manufacturer's servers are (by default they share one).
  *
  * Without --json a human summary is printed (progress on stderr); with --json exactly one
  * JSON object is printed on stdout.
  */
 import { runOnboardingBenchmark, type OnboardingResult } from './onboarding.js';
 
-const USAGE = 'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--colocated] [--phases] [--json]';
+const USAGE = 'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--separate] [--phases] [--json]';
 
 function parseArgs(argv: string[]): { command: string | undefined; flags: Map<string, string | true> } {
   const flags = new Map<string, string | true>();
@@ -67,7 +67,7 @@ async function main(): Promise<number> {
           baselineHandshakes: flags.has('baseline-handshakes') ? positiveInt(flags, 'baseline-handshakes', 2000) : undefined,
           phases: flags.has('phases'),
           declarations: flags.get('declarations') === 'realtime' ? 'realtime' : 'installed',
-          topology: flags.has('colocated') ? 'colocated' : 'separate',
+          topology: flags.has('separate') ? 'separate' : 'colocated',
         },
         json ? undefined : (m) => process.stderr.write(`${m}\n`),
       );
