@@ -3,63 +3,103 @@
 const B64URL = /^[A-Za-z0-9_-]*$/;
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+const encoder = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** For ASCII the base64 encoders produce: any decoder reads it the same. */
+const ascii = new TextDecoder();
+
 export function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
+  return encoder.encode(s);
 }
 
 export function fromUtf8(b: Uint8Array): string {
-  return new TextDecoder('utf-8', { fatal: true }).decode(b);
+  return strictUtf8.decode(b);
 }
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const STANDARD = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const URL_SAFE = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const STANDARD_CODES = Uint8Array.from(STANDARD, (c) => c.charCodeAt(0));
+const URL_SAFE_CODES = Uint8Array.from(URL_SAFE, (c) => c.charCodeAt(0));
+/** Either alphabet's character to its value (the callers' patterns decide which alphabet is allowed). */
 const DECODE = new Int16Array(128).fill(-1);
-for (let i = 0; i < 64; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+for (let i = 0; i < 64; i++) {
+  DECODE[STANDARD.charCodeAt(i)] = i;
+  DECODE[URL_SAFE.charCodeAt(i)] = i;
+}
+const PAD = 61; // '='
 
-/** Standard base64. Table-driven: it runs several times per message on the onboarding path. */
-export function toBase64(b: Uint8Array): string {
-  const out: string[] = [];
-  let chunk = '';
-  let i = 0;
-  for (; i + 2 < b.length; i += 3) {
+/**
+ * Base64 of `b` in the alphabet `codes`, padded or not. The characters are written as bytes and
+ * decoded once: several kilobytes pass through here per message on the onboarding path, and
+ * building the string a character at a time was six times slower (docs/BENCHMARKS.md).
+ */
+function encode(b: Uint8Array, codes: Uint8Array, pad: boolean): string {
+  const full = b.length - (b.length % 3);
+  const rest = b.length - full;
+  const out = new Uint8Array((full / 3) * 4 + (rest === 0 ? 0 : pad ? 4 : rest + 1));
+  let o = 0;
+  for (let i = 0; i < full; i += 3) {
     const n = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!;
-    chunk += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!;
-    if (chunk.length >= 4096) {
-      out.push(chunk);
-      chunk = '';
-    }
+    out[o] = codes[n >> 18]!;
+    out[o + 1] = codes[(n >> 12) & 63]!;
+    out[o + 2] = codes[(n >> 6) & 63]!;
+    out[o + 3] = codes[n & 63]!;
+    o += 4;
   }
-  if (i < b.length) {
-    const n = (b[i]! << 16) | ((b[i + 1] ?? 0) << 8);
-    chunk += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + (i + 1 < b.length ? ALPHABET[(n >> 6) & 63]! : '=') + '=';
+  if (rest !== 0) {
+    const n = (b[full]! << 16) | (rest === 2 ? b[full + 1]! << 8 : 0);
+    out[o++] = codes[n >> 18]!;
+    out[o++] = codes[(n >> 12) & 63]!;
+    if (rest === 2) out[o++] = codes[(n >> 6) & 63]!;
+    else if (pad) out[o++] = PAD;
+    if (pad) out[o++] = PAD;
   }
-  out.push(chunk);
-  return out.join('');
+  return ascii.decode(out);
 }
 
-/** Decodes standard base64; returns undefined for anything that is not. White space is ignored. */
-export function fromBase64(s: string): Uint8Array | undefined {
-  const clean = /\s/.test(s) ? s.replace(/\s/g, '') : s;
-  if (clean.length % 4 !== 0 || !B64.test(clean)) return undefined;
-  const pad = clean.endsWith('==') ? 2 : clean.endsWith('=') ? 1 : 0;
-  const out = new Uint8Array((clean.length / 4) * 3 - pad);
+/** Decodes `s`, already checked to be base64 of either alphabet, without its padding characters. */
+function decode(s: string, length: number): Uint8Array {
+  const out = new Uint8Array(Math.floor((length * 3) / 4));
   let o = 0;
-  for (let i = 0; i < clean.length; i += 4) {
-    const n = (DECODE[clean.charCodeAt(i)]! << 18) | (DECODE[clean.charCodeAt(i + 1)]! << 12) | ((DECODE[clean.charCodeAt(i + 2)]! & 63) << 6) | (DECODE[clean.charCodeAt(i + 3)]! & 63);
+  let i = 0;
+  for (; i + 4 <= length; i += 4) {
+    const n = (DECODE[s.charCodeAt(i)]! << 18) | (DECODE[s.charCodeAt(i + 1)]! << 12) | (DECODE[s.charCodeAt(i + 2)]! << 6) | DECODE[s.charCodeAt(i + 3)]!;
+    out[o] = n >> 16;
+    out[o + 1] = (n >> 8) & 255;
+    out[o + 2] = n & 255;
+    o += 3;
+  }
+  const rest = length - i;
+  if (rest >= 2) {
+    const n = (DECODE[s.charCodeAt(i)]! << 18) | (DECODE[s.charCodeAt(i + 1)]! << 12) | (rest === 3 ? DECODE[s.charCodeAt(i + 2)]! << 6 : 0);
     out[o++] = n >> 16;
-    if (o < out.length) out[o++] = (n >> 8) & 255;
-    if (o < out.length) out[o++] = n & 255;
+    if (rest === 3) out[o] = (n >> 8) & 255;
   }
   return out;
 }
 
-export function toBase64Url(b: Uint8Array): string {
-  return toBase64(b).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+/** Standard base64, padded. */
+export function toBase64(b: Uint8Array): string {
+  return encode(b, STANDARD_CODES, true);
 }
 
+/** Decodes standard base64 (padded); returns undefined for anything that is not. White space is ignored. */
+export function fromBase64(s: string): Uint8Array | undefined {
+  const clean = /\s/.test(s) ? s.replace(/\s/g, '') : s;
+  if (clean.length % 4 !== 0 || !B64.test(clean)) return undefined;
+  const pad = clean.endsWith('==') ? 2 : clean.endsWith('=') ? 1 : 0;
+  return decode(clean, clean.length - pad);
+}
+
+/** Base64url without padding (RFC 7515 section 2). */
+export function toBase64Url(b: Uint8Array): string {
+  return encode(b, URL_SAFE_CODES, false);
+}
+
+/** Decodes base64url without padding; returns undefined for anything that is not. */
 export function fromBase64Url(s: string): Uint8Array | undefined {
-  if (!B64URL.test(s) || s.length % 4 === 1) return undefined;
-  const std = s.replace(/-/g, '+').replace(/_/g, '/');
-  return fromBase64(std + '='.repeat((4 - (std.length % 4)) % 4));
+  if (s.length % 4 === 1 || !B64URL.test(s)) return undefined;
+  return decode(s, s.length);
 }
 
 export function toHex(b: Uint8Array): string {
