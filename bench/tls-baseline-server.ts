@@ -49,6 +49,8 @@ process.on('message', (m: { type?: string; caPem?: string }) => {
       rejectUnauthorized: true,
       minVersion: 'TLSv1.3',
       ALPNProtocols: ['http/1.1'],
+      // As the registrar's server (src/adapters/http/server.ts): no stateless session tickets.
+      secureOptions: nodeCrypto.constants.SSL_OP_NO_TICKET,
     }, (socket) => {
       socket.on('error', () => undefined);
       socket.end(Buffer.from([1]));

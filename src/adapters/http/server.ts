@@ -8,6 +8,7 @@
  * `GET /healthz`; and a bounded, graceful close (`closeGracefully`).
  */
 import * as https from 'node:https';
+import { constants as cryptoConstants } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -95,6 +96,11 @@ export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
           minVersion: 'TLSv1.2',
           ciphers: [...TLS13_CIPHER_SUITES, ...TLS12_CIPHERS].join(':'),
           honorCipherOrder: true,
+          // No stateless session tickets: Airlock's clients never resume (a device onboards on
+          // one connection; the registrar keeps its MASA connections open), and sealing a copy
+          // of every session into two tickets cost the registrar a quarter of a handshake
+          // (docs/BENCHMARKS.md). TLS 1.3 then sends session IDs that no cache keeps.
+          secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
           requestCert: opts.requestClientCert,
           rejectUnauthorized: false,
           handshakeTimeout: limits.tlsHandshakeTimeoutMs,

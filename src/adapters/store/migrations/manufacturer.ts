@@ -62,4 +62,14 @@ export const manufacturerMigrations: Record<string, Migration> = {
       await db.schema.createIndex('masa_vouchers_serial').on('masa_vouchers').columns(['serial', 'id']).execute();
     },
   },
+  /**
+   * Every voucher and audit log request reads a device's latest declaration hash. The row holds
+   * the signed declaration (kilobytes, in overflow pages, before the hash): an index that
+   * covers (serial, sequence, hash) answers without reading it.
+   */
+  '0003_mfg_declarations_latest': {
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex('mfg_declarations_latest').on('mfg_declarations').columns(['serial', 'sequence', 'hash']).execute();
+    },
+  },
 };
