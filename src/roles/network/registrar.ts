@@ -11,7 +11,7 @@ import type { AppBootstrap } from '../../core/credentials.js';
 import type { DeviceState, NetworkDb } from '../../adapters/store/schema.js';
 import { prepared, type Params } from '../../adapters/store/prepared.js';
 import type { MasaClient, MasaTls } from '../../adapters/http/masa-client.js';
-import { masaTlsAnchors } from '../shared/trust.js';
+import { masaTlsAnchors, type AnyManufacturerTrust } from '../shared/trust.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
 import { verifyPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
@@ -134,7 +134,7 @@ export class Registrar {
       const withCa = this.config.voucherRequestChain !== 'registrar-only';
       const chain = { registrarCert: this.pki.registrar.cert, ...(withCa ? { domainCa: this.pki.domainCa.cert } : {}) };
       const rvr: EncodedVoucher = { mediaType: pvr.artifact.mediaType, bytes: signRegistrarVoucherRequestAs(this.ctx.crypto, pvr.artifact.mediaType, this.pki.registrar.key, chain, pvr, this.ctx.clock.now()) };
-      const tls: MasaTls = { anchors: masaTlsAnchors([device.trust]) };
+      const tls = this.#masaTlsFor(device.trust);
       const voucher = await this.#askMasa(masaUrl, rvr, format, tls);
       // What the device will check, checked here first: it records nothing it would refuse.
       const v = verifyVoucher(this.ctx.crypto, voucher.bytes, {
@@ -316,6 +316,17 @@ export class Registrar {
 
   readonly #pending = new Set<Promise<void>>();
 
+  /** How the MASA of each trusted manufacturer is reached: one object per manufacturer, so that the client's per-anchors state is found again. */
+  readonly #masaTls = new WeakMap<AnyManufacturerTrust, MasaTls>();
+  #masaTlsFor(trust: AnyManufacturerTrust): MasaTls {
+    let tls = this.#masaTls.get(trust);
+    if (!tls) this.#masaTls.set(trust, (tls = { anchors: masaTlsAnchors([trust]) }));
+    return tls;
+  }
+
+  /** This domain's identity in MASA audit logs (RFC 8995 section 5.8.2). */
+  #ownDomainId: string | undefined;
+
   #inBackground(work: Promise<void>): void {
     const p = work.catch((e) => this.ctx.logger.error({ code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' }, 'registrar: background work failed')).finally(() => this.#pending.delete(p));
     this.#pending.add(p);
@@ -374,7 +385,7 @@ export class Registrar {
     if (!this.masa.requestAuditLog) return;
     try {
       const log = await this.masa.requestAuditLog(masaUrl, rvr, tls);
-      const own = domainIdOf(this.ctx.crypto, this.pki.domainCa.cert);
+      const own = (this.#ownDomainId ??= domainIdOf(this.ctx.crypto, this.pki.domainCa.cert));
       const others = otherDomains(log, own);
       await this.inventory.record([
         { serial, action: 'masa audit log', outcome: 'ok', detail: { vouchers: log.events.length, otherDomains: others.length, truncated: JSON.stringify(log.truncation ?? {}) } },
