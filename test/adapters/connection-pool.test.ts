@@ -223,13 +223,21 @@ describe('the MASA connection pool', () => {
     expect(p.handshakes).toBe(3);
   });
 
-  it('answers that say connection: close are not reused, and each request is sent once', async () => {
+  it('answers that say connection: close are not reused, each request is sent once, and no TLS session is resumed', async () => {
     const p = await peer(masa, [root.cert]);
-    p.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json', connection: 'close' }).end(EMPTY_LOG);
+    const resumed: boolean[] = [];
+    p.handler = (req, res) => {
+      resumed.push((req.socket as tls.TLSSocket).isSessionReused());
+      res.writeHead(200, { 'content-type': 'application/json', connection: 'close' }).end(EMPTY_LOG);
+    };
     const c = client();
     for (let i = 0; i < 4; i++) await c.requestAuditLog(p.url, rvr);
     expect(p.requests).toBe(4);
     expect(p.handshakes).toBe(4);
+    // The server offers tickets (Node's default); the registrar's certificate is sent every time.
+    expect(resumed).toEqual([false, false, false, false]);
+    expect(p.clientCerts).toHaveLength(4);
+    expect(p.clientCerts.every((d) => d !== undefined && Buffer.from(registrar.cert.der).equals(d))).toBe(true);
   });
 
   it('a server Keep-Alive timeout of 2 s or less: the connection is not kept', async () => {

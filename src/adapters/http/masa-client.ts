@@ -167,12 +167,12 @@ export class HttpMasaClient implements MasaClient {
           // RFC 8995 section 5.4 allows TLS 1.2: with ECDHE and AEAD only, as Airlock's servers.
           minVersion: 'TLSv1.2',
           ciphers: MASA_TLS_CIPHERS,
-          // Full handshakes only (a connection never offers a session to resume): a resumed TLS
-          // session would carry the registrar's certificate without the domain CA it sent, and
-          // the manufacturer names the registrar's party by it.
           handshakeTimeoutMs: MASA_TIMEOUT_MS,
           requestTimeoutMs: MASA_TIMEOUT_MS,
           maxResponseBytes: MASA_MAX_RESPONSE_BYTES,
+          // Full handshakes only, and PeerConnection never offers a session to resume: a resumed
+          // TLS session would carry the registrar's certificate without the domain CA it sent,
+          // and the manufacturer names the registrar's party by it.
           ...this.#clientCert,
         },
       });
