@@ -187,6 +187,14 @@ describe('ResponseParser: refusals', () => {
     }
   });
 
+  it('a value loses the spaces and tabs around it, and only those', () => {
+    const res = feed('HTTP/1.1 200 OK\r\ncontent-type: \t application/json; a=b \t\r\nx-empty: \t \r\nx-nbsp: a\u00a0\r\ncontent-length: 0\r\n\r\n').res!;
+    expect(res.headers.get('content-type')).toBe('application/json; a=b');
+    expect(res.headers.get('x-empty')).toBe('');
+    expect(res.headers.get('x-nbsp')).toBe('a\u00a0');
+    for (const ws of ['\u000b', '\u000c']) expect(faultOf(() => feed(`HTTP/1.1 200 OK\r\nx-a: v${ws}\r\ncontent-length: 0\r\n\r\n`)), JSON.stringify(ws)).toBe('header-line');
+  });
+
   it('obs-fold, in the header section or in trailers', () => {
     expect(faultOf(() => feed('HTTP/1.1 200 OK\r\nx-a: one\r\n two\r\ncontent-length: 0\r\n\r\n'))).toBe('obs-fold');
     expect(faultOf(() => feed('HTTP/1.1 200 OK\r\nx-a: one\r\n\ttwo\r\ncontent-length: 0\r\n\r\n'))).toBe('obs-fold');

@@ -336,7 +336,16 @@ function fieldLine(line: string): [string, string] {
   const name = colon > 0 ? line.slice(0, colon) : '';
   // No whitespace before the colon either (RFC 9112 section 5.1): the name must be a bare token.
   if (!TOKEN.test(name)) throw http1Error('header-line', 'the answer has a malformed header line');
-  const value = line.slice(colon + 1).replace(/^[\t ]+|[\t ]+$/g, '');
+  // Optional whitespace around the value is SP and HTAB only (RFC 9110 section 5.5), not what String.trim() takes.
+  let start = colon + 1;
+  let end = line.length;
+  while (start < end && isOws(line.charCodeAt(start))) start++;
+  while (end > start && isOws(line.charCodeAt(end - 1))) end--;
+  const value = line.slice(start, end);
   if (!FIELD_TEXT.test(value)) throw http1Error('header-line', 'the answer has a malformed header line');
   return [name.toLowerCase(), value];
+}
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
 }

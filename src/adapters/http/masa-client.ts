@@ -155,7 +155,7 @@ export class HttpMasaClient implements MasaClient {
    */
   #poolFor(origin: string, tls: MasaTls | undefined): ConnectionPool {
     if (this.#closed) throw new AirlockError('ERR_TRANSPORT', 'the MASA client is closed');
-    const key = tls ? `${origin} ${tls.anchors.map(anchorId).join(',')}` : origin;
+    const key = tls === undefined ? origin : tls.anchors.length === 1 ? `${origin} ${anchorId(tls.anchors[0]!)}` : `${origin} ${tls.anchors.map(anchorId).join(',')}`;
     let pool = this.#pools.get(key);
     if (pool === undefined) {
       pool = new ConnectionPool(origin, {
