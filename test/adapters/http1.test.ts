@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isAirlockError } from '../../src/core/errors.js';
-import { ResponseParser, requestText, type Http1Fault, type Http1Limits, type Http1Response } from '../../src/adapters/http/http1.js';
+import { ResponseParser, requestBytes, requestText, type Http1Fault, type Http1Limits, type Http1Response } from '../../src/adapters/http/http1.js';
 
 const limits: Http1Limits = { maxBodyBytes: 1024 };
 
@@ -187,6 +187,14 @@ describe('ResponseParser: refusals', () => {
     }
   });
 
+  it('a value loses the spaces and tabs around it, and only those', () => {
+    const res = feed('HTTP/1.1 200 OK\r\ncontent-type: \t application/json; a=b \t\r\nx-empty: \t \r\nx-nbsp: a\u00a0\r\ncontent-length: 0\r\n\r\n').res!;
+    expect(res.headers.get('content-type')).toBe('application/json; a=b');
+    expect(res.headers.get('x-empty')).toBe('');
+    expect(res.headers.get('x-nbsp')).toBe('a\u00a0');
+    for (const ws of ['\u000b', '\u000c']) expect(faultOf(() => feed(`HTTP/1.1 200 OK\r\nx-a: v${ws}\r\ncontent-length: 0\r\n\r\n`)), JSON.stringify(ws)).toBe('header-line');
+  });
+
   it('obs-fold, in the header section or in trailers', () => {
     expect(faultOf(() => feed('HTTP/1.1 200 OK\r\nx-a: one\r\n two\r\ncontent-length: 0\r\n\r\n'))).toBe('obs-fold');
     expect(faultOf(() => feed('HTTP/1.1 200 OK\r\nx-a: one\r\n\ttwo\r\ncontent-length: 0\r\n\r\n'))).toBe('obs-fold');
@@ -258,5 +266,27 @@ describe('requestText', () => {
     for (const path of ['/a b', '/a\r\nx: y', 'relative', '', '/\u00e9']) expect(faultOf(() => requestText('GET', 'h', path, {})), JSON.stringify(path)).toBe('header-line');
     expect(faultOf(() => requestText('POST', 'h', '/', { contentType: 'text/plain\r\nx-injected: 1' }))).toBe('header-line');
     expect(faultOf(() => requestText('GET', 'h', '/', { accept: 'a\u0000' }))).toBe('header-line');
+  });
+});
+
+describe('requestBytes', () => {
+  it('writes the head, the given fields (names in lower case) and the body\'s bytes as they are', () => {
+    const body = new Uint8Array([0xa1, 0x00, 0xff, 0x0d, 0x0a]);
+    const out = requestBytes('POST', 'masa.example', '/p/.well-known/brski/requestvoucher', { 'Content-Type': 'application/voucher-cose+cbor', accept: 'application/voucher-cose+cbor' }, body);
+    const head = 'POST /p/.well-known/brski/requestvoucher HTTP/1.1\r\nhost: masa.example\r\ncontent-type: application/voucher-cose+cbor\r\naccept: application/voucher-cose+cbor\r\ncontent-length: 5\r\n\r\n';
+    expect(out.equals(Buffer.concat([Buffer.from(head, 'latin1'), body]))).toBe(true);
+  });
+
+  it('a GET without a body says no length; a POST without one says 0; empty values are left out', () => {
+    expect(requestBytes('GET', 'h', '/d/1', { 'airlock-declaration-read': 'a.b.c', accept: '' }).toString('latin1')).toBe('GET /d/1 HTTP/1.1\r\nhost: h\r\nairlock-declaration-read: a.b.c\r\n\r\n');
+    expect(requestBytes('POST', 'h', '/', {}).toString('latin1')).toBe('POST / HTTP/1.1\r\nhost: h\r\ncontent-length: 0\r\n\r\n');
+  });
+
+  it('refuses fields that frame or route the request, names that are not tokens, values that could split it', () => {
+    for (const name of ['Host', 'content-length', 'Transfer-Encoding', 'connection', 'upgrade', 'te', 'trailer', 'a b', 'x:y', '']) {
+      expect(faultOf(() => requestBytes('POST', 'h', '/', { [name]: 'v' })), name).toBe('header-line');
+    }
+    expect(faultOf(() => requestBytes('POST', 'h', '/', { 'x-a': 'v\r\nx-injected: 1' }))).toBe('header-line');
+    expect(faultOf(() => requestBytes('GET', 'h', '/a b', {}))).toBe('header-line');
   });
 });

@@ -100,7 +100,8 @@ describe('voucher policy, against running roles', () => {
       } finally {
         await conn.close();
       }
-      const ok = await sys.manufacturer.db.selectFrom('masa_audit').select('detail').where('subject', '=', serial).where('outcome', '=', 'ok').execute();
+      // The voucher's record; the registrar's audit-log request, sent in the background, is recorded apart (action requestauditlog).
+      const ok = await sys.manufacturer.db.selectFrom('masa_audit').select('detail').where('subject', '=', serial).where('action', '=', 'requestvoucher').where('outcome', '=', 'ok').execute();
       expect(ok.map((r) => JSON.parse(r.detail!))).toEqual([expect.objectContaining({ assertion: 'proximity', pinned: 'domain-ca' })]);
     });
 
@@ -211,7 +212,8 @@ describe('voucher policy, against running roles', () => {
         await conn.close();
       }
       expect((await netDevice(solo, serial))?.state).toBe('vouched');
-      const ok = await sys.manufacturer.db.selectFrom('masa_audit').select('detail').where('subject', '=', serial).where('outcome', '=', 'ok').execute();
+      // The voucher's record; the registrar's audit-log request, sent in the background, is recorded apart (action requestauditlog).
+      const ok = await sys.manufacturer.db.selectFrom('masa_audit').select('detail').where('subject', '=', serial).where('action', '=', 'requestvoucher').where('outcome', '=', 'ok').execute();
       expect(ok.map((r) => JSON.parse(r.detail!))).toEqual([expect.objectContaining({ owner: registrarParty.id, pinned: 'registrar-cert' })]);
     });
 

@@ -15,11 +15,19 @@
  * cut off too). An answer body larger than `maxResponseBytes` is refused. A request that
  * fails closes the connection (its state is unknown), and so do bytes the peer sends when no
  * request is outstanding (they answer nothing that was asked); a later request then fails.
- * Every failure is ERR_TRANSPORT.
+ * Every failure is ERR_TRANSPORT; one that is certain to have sent nothing (the connection was
+ * already unusable when the request's turn came) says so (`wasNotSent`), so that a caller may
+ * try another connection without risking a request the peer has seen twice.
+ *
+ * The defaults are the device's: TLS 1.3, and no host name check (the device judges the
+ * registrar's certificate itself, RFC 8995 section 5.1). A client that authenticates its
+ * peer by host name (the registrar to a MASA, connection-pool.ts) asks for it with
+ * `verifyHostname`, and may allow TLS 1.2 with `minVersion` and `ciphers`.
  */
+import { isIP } from 'node:net';
 import * as tls from 'node:tls';
-import { AirlockError } from '../../core/errors.js';
-import { ResponseParser, requestText } from './http1.js';
+import { AirlockError, isAirlockError } from '../../core/errors.js';
+import { ResponseParser, requestBytes, requestText, type Http1Response } from './http1.js';
 import { PROBLEM_MEDIA_TYPE, fromProblem } from './problem.js';
 
 /** The limits used when the caller gives none. */
@@ -46,6 +54,16 @@ export interface ConnectionOptions {
   requestTimeoutMs?: number;
   /** Largest answer body accepted, in bytes (default 1 MiB). */
   maxResponseBytes?: number;
+  /** Oldest TLS version offered (default TLS 1.3). */
+  minVersion?: tls.SecureVersion;
+  /** OpenSSL cipher list, TLS 1.3 suites included (default: Node's). */
+  ciphers?: string;
+  /**
+   * Check that the server certificate names the URL's host (Node's checkServerIdentity: DNS
+   * names, or IP addresses for an IP host). Default false: the device checks no name. It
+   * matters only with `ca`: without anchors nothing is verified.
+   */
+  verifyHostname?: boolean;
 }
 
 export interface HttpResponse {
@@ -58,16 +76,24 @@ export interface HttpResponse {
 interface Exchange {
   parser: ResponseParser;
   timer: NodeJS.Timeout;
-  resolve(res: HttpResponse): void;
+  resolve(res: Http1Response): void;
   reject(err: AirlockError): void;
 }
 
 type RequestOptions = { body?: string; contentType?: string; accept?: string };
 
+/** A request in bytes: header fields beyond the ones the writer owns, and a body of any bytes. */
+export type ExchangeOptions = { headers?: Readonly<Record<string, string>>; body?: Uint8Array };
+
+/** The request failed before any byte of it was written: the peer cannot have seen it. */
+export function wasNotSent(e: unknown): boolean {
+  return isAirlockError(e, 'ERR_TRANSPORT') && e.details.unsent === true;
+}
+
 export class PeerConnection {
   /** Settles when the last request made so far has settled: the next one starts after it. */
   private queue: Promise<unknown> = Promise.resolve();
-  private exchange: Exchange | undefined;
+  private current: Exchange | undefined;
   /** Why no further request can be sent, once that is so. */
   private unusable: string | undefined;
   private certificate: Uint8Array | undefined;
@@ -89,21 +115,26 @@ export class PeerConnection {
     const u = new URL(url);
     if (u.protocol !== 'https:') throw new AirlockError('ERR_CONFIG', 'only https URLs are accepted');
     const port = Number(u.port || 443);
+    // An IPv6 literal is written in brackets in a URL, and without them to connect.
+    const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
     const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? connectionLimits.handshakeTimeoutMs;
     const limits = { requestTimeoutMs: opts.requestTimeoutMs ?? connectionLimits.requestTimeoutMs, maxResponseBytes: opts.maxResponseBytes ?? connectionLimits.maxResponseBytes };
     return new Promise<PeerConnection>((resolve, reject) => {
       let s: tls.TLSSocket;
       try {
         s = tls.connect({
-          host: u.hostname,
+          host,
           port,
-          servername: opts.servername ?? (/^[\d.]+$/.test(u.hostname) ? undefined : u.hostname),
-          minVersion: 'TLSv1.3',
+          // SNI names a host, never an address (RFC 6066 section 3).
+          servername: opts.servername ?? (isIP(host) !== 0 ? undefined : host),
+          minVersion: opts.minVersion ?? 'TLSv1.3',
+          ...(opts.ciphers !== undefined ? { ciphers: opts.ciphers } : {}),
           cert: opts.cert,
           key: opts.key,
           ca: opts.ca,
           rejectUnauthorized: opts.ca !== undefined,
-          checkServerIdentity: () => undefined,
+          // Without it, Node's own check runs: the certificate must name `servername`, else the host.
+          ...(opts.verifyHostname === true ? {} : { checkServerIdentity: () => undefined }),
           ALPNProtocols: ['http/1.1'],
         });
       } catch (cause) {
@@ -138,11 +169,19 @@ export class PeerConnection {
     return new Uint8Array(this.socket.exportKeyingMaterial(length, label, Buffer.alloc(0)));
   }
 
+  /** False once no further request can be sent: the peer closed, a request failed, or close() was called. */
+  get usable(): boolean {
+    return this.unusable === undefined && !this.socket.destroyed;
+  }
+
   /** One request, after those made before it; its answer (headers and body) must arrive within `requestTimeoutMs`. */
   request(method: 'GET' | 'POST', path: string, opts: RequestOptions = {}): Promise<HttpResponse> {
-    const turn = this.queue.then(() => this.send(method, path, opts));
-    this.queue = turn.catch(() => undefined);
-    return turn;
+    return this.enqueue(() => requestText(method, this.host, path, opts)).then(textResponse);
+  }
+
+  /** As `request`, in bytes both ways: the answer as parsed (every header, the body as bytes). */
+  exchange(method: 'GET' | 'POST', path: string, opts: ExchangeOptions = {}): Promise<Http1Response> {
+    return this.enqueue(() => requestBytes(method, this.host, path, opts.headers ?? {}, opts.body));
   }
 
   /** A request whose non-2xx answer becomes the peer's AirlockError. */
@@ -159,26 +198,34 @@ export class PeerConnection {
     this.socket.destroy();
   }
 
-  private send(method: 'GET' | 'POST', path: string, opts: RequestOptions): Promise<HttpResponse> {
+  private enqueue(request: () => string | Buffer): Promise<Http1Response> {
+    const turn = this.queue.then(() => this.send(request));
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** Writes the request `request()` builds, once the connection is known to be usable. */
+  private send(request: () => string | Buffer): Promise<Http1Response> {
     if (this.socket.destroyed) this.unusable ??= 'the connection is closed';
-    if (this.unusable !== undefined) return Promise.reject(new AirlockError('ERR_TRANSPORT', this.unusable));
-    let text: string;
+    if (this.unusable !== undefined) return Promise.reject(new AirlockError('ERR_TRANSPORT', this.unusable, { details: { unsent: true } }));
+    let bytes: string | Buffer;
     try {
-      text = requestText(method, this.host, path, opts);
+      bytes = request();
     } catch (e) {
       return Promise.reject(transportError(e));
     }
-    return new Promise<HttpResponse>((resolve, reject) => {
+    return new Promise<Http1Response>((resolve, reject) => {
       // On a deadline the connection's state is unknown: it is closed, so that a later
       // request fails instead of reading the rest of this answer.
       const timer = setTimeout(() => this.fail(new AirlockError('ERR_TRANSPORT', 'the peer did not answer in time')), this.limits.requestTimeoutMs);
-      this.exchange = { parser: new ResponseParser({ maxBodyBytes: this.limits.maxResponseBytes }), timer, resolve, reject };
-      this.socket.write(text, 'utf8');
+      this.current = { parser: new ResponseParser({ maxBodyBytes: this.limits.maxResponseBytes }), timer, resolve, reject };
+      if (typeof bytes === 'string') this.socket.write(bytes, 'utf8');
+      else this.socket.write(bytes);
     });
   }
 
   private onData(data: Buffer): void {
-    const ex = this.exchange;
+    const ex = this.current;
     if (ex === undefined) {
       // Nothing was asked: whatever this is, it is not an answer, and later answers can no longer be trusted to be theirs.
       this.unusable ??= 'the peer sent bytes nobody asked for';
@@ -197,13 +244,13 @@ export class PeerConnection {
     else if (res.close) this.unusable ??= 'the peer closed the connection';
     this.settle(ex);
     if (this.unusable !== undefined) this.socket.destroy();
-    ex.resolve({ status: res.status, contentType: res.headers.get('content-type') ?? '', body: res.body.toString('utf8') });
+    ex.resolve(res);
   }
 
   /** The peer closed its side: an answer read until close is complete now; any other is cut short. */
   private onEnd(): void {
     this.unusable ??= 'the peer closed the connection';
-    const ex = this.exchange;
+    const ex = this.current;
     if (ex === undefined) return;
     let res;
     try {
@@ -213,14 +260,14 @@ export class PeerConnection {
       return;
     }
     this.settle(ex);
-    ex.resolve({ status: res.status, contentType: res.headers.get('content-type') ?? '', body: res.body.toString('utf8') });
+    ex.resolve(res);
   }
 
   /** Ends the outstanding request, if any, with `err`, and closes the connection. */
   private fail(err: AirlockError, why = err.message): void {
     this.unusable ??= why;
     this.socket.destroy();
-    const ex = this.exchange;
+    const ex = this.current;
     if (ex === undefined) return;
     this.settle(ex);
     ex.reject(err);
@@ -228,8 +275,12 @@ export class PeerConnection {
 
   private settle(ex: Exchange): void {
     clearTimeout(ex.timer);
-    this.exchange = undefined;
+    this.current = undefined;
   }
+}
+
+function textResponse(res: Http1Response): HttpResponse {
+  return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: res.body.toString('utf8') };
 }
 
 /** A parser fault is already typed; anything else thrown while parsing becomes ERR_TRANSPORT too. */

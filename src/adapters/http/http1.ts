@@ -1,7 +1,7 @@
 /**
- * HTTP/1.1 for the device's connection (connection.ts): the request head it writes, and an
- * incremental parser for the answer. No I/O here, so that every framing rule can be tested
- * byte by byte.
+ * HTTP/1.1 for our client connections (connection.ts: the device's, and those of the
+ * registrar's pool to its MASAs): the request head they write, and an incremental parser for
+ * the answer. No I/O here, so that every framing rule can be tested byte by byte.
  *
  * The answer comes from a peer that is not yet authenticated (a provisional connection, RFC
  * 8995 section 5.1), so parsing is strict and bounded: a header section of at most
@@ -72,17 +72,47 @@ export function http1Error(fault: Http1Fault, why: string): AirlockError {
  * record. Values that could split the request (CR, LF, spaces in the target) are refused.
  */
 export function requestText(method: 'GET' | 'POST', host: string, path: string, opts: { body?: string; contentType?: string; accept?: string }): string {
+  const fields: Array<[string, string | undefined]> = [['content-type', opts.contentType], ['accept', opts.accept]];
+  const body = opts.body ?? '';
+  return requestHead(method, host, path, fields, opts.body === undefined ? undefined : Buffer.byteLength(body, 'utf8')) + body;
+}
+
+/**
+ * A request head and a byte body in one buffer (one write, one TLS record): for bodies that
+ * are not text (CBOR, CMS) and for header fields beyond content-type and accept. Field names
+ * must be tokens, and none may be one that frames the message or names its host
+ * (host, content-length, transfer-encoding, connection): those are this module's to write.
+ */
+export function requestBytes(method: 'GET' | 'POST', host: string, path: string, fields: Readonly<Record<string, string>>, body?: Uint8Array): Buffer {
+  const list: Array<[string, string]> = [];
+  for (const name of Object.keys(fields)) {
+    const lower = name.toLowerCase();
+    if (!TOKEN.test(name) || RESERVED_FIELDS.has(lower)) throw http1Error('header-line', `the header field name ${JSON.stringify(name)} is not acceptable`);
+    list.push([lower, fields[name]!]);
+  }
+  const head = requestHead(method, host, path, list, body?.length);
+  // The head is ASCII (checked there): one byte per character.
+  const out = Buffer.allocUnsafe(head.length + (body?.length ?? 0));
+  out.write(head, 0, 'latin1');
+  if (body !== undefined) out.set(body, head.length);
+  return out;
+}
+
+/** Fields the request writer owns: a caller's value for one could frame or route the request differently. */
+const RESERVED_FIELDS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'te', 'upgrade', 'trailer']);
+
+/** The head up to and including the blank line; fields with an undefined or empty value are left out. */
+function requestHead(method: 'GET' | 'POST', host: string, path: string, fields: Iterable<readonly [string, string | undefined]>, bodyLength: number | undefined): string {
   if (!TARGET.test(path)) throw http1Error('header-line', 'the request target is not acceptable');
   let head = `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\n`;
-  for (const [name, value] of [['content-type', opts.contentType], ['accept', opts.accept]] as const) {
+  for (const [name, value] of fields) {
     if (value === undefined || value === '') continue;
     if (!/^[\x20-\x7e]+$/.test(value)) throw http1Error('header-line', `the ${name} value is not acceptable`);
     head += `${name}: ${value}\r\n`;
   }
-  const body = opts.body ?? '';
   // A POST without a body still says so: without a length, a server may wait for one.
-  if (opts.body !== undefined || method === 'POST') head += `content-length: ${Buffer.byteLength(body, 'utf8')}\r\n`;
-  return `${head}\r\n${body}`;
+  if (bodyLength !== undefined || method === 'POST') head += `content-length: ${bodyLength ?? 0}\r\n`;
+  return `${head}\r\n`;
 }
 
 type State = 'head' | 'fixed' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'until-close' | 'done';
@@ -306,7 +336,16 @@ function fieldLine(line: string): [string, string] {
   const name = colon > 0 ? line.slice(0, colon) : '';
   // No whitespace before the colon either (RFC 9112 section 5.1): the name must be a bare token.
   if (!TOKEN.test(name)) throw http1Error('header-line', 'the answer has a malformed header line');
-  const value = line.slice(colon + 1).replace(/^[\t ]+|[\t ]+$/g, '');
+  // Optional whitespace around the value is SP and HTAB only (RFC 9110 section 5.5), not what String.trim() takes.
+  let start = colon + 1;
+  let end = line.length;
+  while (start < end && isOws(line.charCodeAt(start))) start++;
+  while (end > start && isOws(line.charCodeAt(end - 1))) end--;
+  const value = line.slice(start, end);
   if (!FIELD_TEXT.test(value)) throw http1Error('header-line', 'the answer has a malformed header line');
   return [name.toLowerCase(), value];
+}
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
 }

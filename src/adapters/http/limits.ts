@@ -23,7 +23,8 @@ export interface ServerLimits {
    * A kept-alive connection with no request in progress is closed after this many ms. A
    * device keeps one connection for its whole onboarding (RFC 8995 section 5.1), so this must
    * exceed its pauses between requests; and under 2 s, the `Keep-Alive: timeout=1` hint makes
-   * undici clients (the registrar's, to a MASA) drop the connection after each response.
+   * the registrar's MASA client (connection-pool.ts, as undici clients) drop the connection
+   * after each response.
    */
   keepAliveTimeoutMs: number;
   /** Concurrent connections the server holds in total; further ones are closed on arrival. */
