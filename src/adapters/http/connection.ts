@@ -159,9 +159,18 @@ export class PeerConnection {
     });
   }
 
-  /** The server's leaf certificate (DER), read once: callers only read it. */
+  /**
+   * The server's leaf certificate (DER), read once: callers only read it. Through
+   * getPeerCertificate, not getPeerX509Certificate, which copies every certificate of the
+   * chain through OpenSSL's decoders (twice the CPU with a two-certificate chain), and which
+   * on a client removes the leaf from the chain it keeps, so that a second call returns none.
+   */
   peerCertificate(): Uint8Array {
-    this.certificate ??= new Uint8Array(this.socket.getPeerX509Certificate()!.raw);
+    if (!this.certificate) {
+      const raw = this.socket.getPeerCertificate(false)?.raw;
+      if (!raw) throw new AirlockError('ERR_TRANSPORT', 'the peer presented no certificate');
+      this.certificate = new Uint8Array(raw);
+    }
     return this.certificate;
   }
 
