@@ -1,9 +1,10 @@
 /**
  * Queries built once and compiled once, then run with values: Kysely compiles a query every
  * time it is built, which on the onboarding path cost about as much as SQLite running it
- * (docs/BENCHMARKS.md). A prepared query is written with Kysely as usual, with `param('name')`
- * where a value goes; the first run compiles it for that database's dialect and remembers the
- * SQL text and where each named value goes, and every run binds the values in that order.
+ * (docs/BENCHMARKS.md). A prepared query is written with Kysely as usual, with a named
+ * placeholder (`p.serial` below) where a value goes; the first run compiles it for that
+ * database's dialect and remembers the SQL text and where each named value goes, and every
+ * run binds the values in that order.
  *
  *   const selectState = prepared((db: Kysely<NetworkDb>, p: Params<'serial'>) =>
  *     db.selectFrom('net_devices').select('state').where('serial', '=', p.serial));
