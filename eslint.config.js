@@ -19,6 +19,15 @@ export default tseslint.config(
     },
   },
   {
+    // With types: a promise nobody awaits (its failure lost), or one passed where nothing awaits it.
+    files: ['src/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     files: ['src/core/**/*.ts'],
     rules: forbid([...nodeBuiltins, '**/protocols/**', '**/adapters/**', '**/roles/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
       'src/core is the pure domain: no I/O, no Node built-ins, nothing from the layers above it.'),

@@ -122,7 +122,9 @@ export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
       return server;
     },
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket, log),
-    frameworkErrors: (_err, req, reply) => sendProblem(req, reply, new AirlockError('ERR_HTTP_MALFORMED', 'the request target is not a valid URL')),
+    frameworkErrors: (_err, req, reply) => {
+      void sendProblem(req, reply, new AirlockError('ERR_HTTP_MALFORMED', 'the request target is not a valid URL'));
+    },
   });
   states.set(app, state);
   app.decorateRequest('airlockSerial', undefined);
