@@ -31,6 +31,7 @@ export const ErrorCodes = {
   ERR_CERT_REVOKED: 'the certificate has been revoked',
   // Device identity
   ERR_IDEVID_MISSING: 'no device birth certificate was presented',
+  ERR_LDEVID_MISSING: 'no LDevID was presented',
   ERR_IDEVID_UNTRUSTED: 'the birth certificate is not from a known manufacturer',
   ERR_IDEVID_MISMATCH: 'the signer is not the device that holds the TLS connection',
   ERR_IDEVID_INVALID: 'the birth certificate lacks a required field',
@@ -54,6 +55,8 @@ export const ErrorCodes = {
   ERR_MASA_NOT_AUTHORIZED: 'the registrar\'s owner may not onboard this device',
   ERR_MASA_UNREACHABLE: 'the MASA could not be reached',
   ERR_MASA_REFUSED: 'the MASA refused the voucher request',
+  ERR_MASA_ANSWER_MALFORMED: 'the MASA answered with something other than what was asked for',
+  ERR_VOUCHER_OTHER_DOMAIN: 'the voucher pins another domain',
   // Declarations
   ERR_DECLARATION_MALFORMED: 'the declaration does not match its schema',
   ERR_DECLARATION_CHAIN: 'the declaration chain is broken',

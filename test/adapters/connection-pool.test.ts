@@ -331,6 +331,17 @@ describe('the MASA connection pool', () => {
     expect(p.handshakes).toBe(1);
   });
 
+  it('a 2xx answer that is not what was asked for is ERR_MASA_ANSWER_MALFORMED, not a refusal', async () => {
+    const p = await peer(masa, [root.cert]);
+    const c = client();
+    p.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('<p>not a log</p>');
+    expect((await failure(c.requestAuditLog(p.url, rvr))).code).toBe('ERR_MASA_ANSWER_MALFORMED');
+    p.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ version: 'one', events: 'none' }));
+    expect((await failure(c.requestAuditLog(p.url, rvr))).code).toBe('ERR_MASA_ANSWER_MALFORMED');
+    p.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('a voucher?');
+    expect((await failure(c.requestVoucher(p.url, 'eyJ.e30.sig'))).code).toBe('ERR_MASA_ANSWER_MALFORMED');
+  });
+
   it('bodies are bytes both ways: a binary voucher request and voucher, headers as given', async () => {
     const p = await peer(masa, [root.cert]);
     const sent = new Uint8Array(4096).map((_, i) => (i * 7) & 0xff);

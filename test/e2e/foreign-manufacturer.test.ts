@@ -71,6 +71,8 @@ describe.skipIf(!toolsPresent)('e2e: a manufacturer that is not Airlock (openssl
   let strictUrl: string;
   /** Which key the foreign MASA signs with: its voucher-signing key, or one outside the anchors. */
   let signWith: 'masa' | 'rogue' = 'masa';
+  /** What the foreign MASA pins: the domain that asked, or another one (its own MASA CA, say). */
+  let pinWhat: 'asker' | 'other' = 'asker';
   /** The serial numbers the foreign MASA was asked vouchers for. */
   const asked: string[] = [];
   const file = (name: string) => path.join(dir, name);
@@ -100,7 +102,7 @@ describe.skipIf(!toolsPresent)('e2e: a manufacturer that is not Airlock (openssl
     const request = decodeVoucherArtifact(new Uint8Array(body), parseVoucherMediaType(String(req.headers['content-type'])));
     const vr = (request.json as { 'ietf-voucher-request:voucher': { 'serial-number': string; nonce: string } })['ietf-voucher-request:voucher'];
     asked.push(vr['serial-number']);
-    const domainCa = request.signerChain.at(-1)!;
+    const domainCa = pinWhat === 'asker' ? request.signerChain.at(-1)! : { der: new Uint8Array(der('masa-ca')) };
     const voucher = { 'ietf-voucher:voucher': {
       'created-on': new Date().toISOString(),
       assertion: 'logged',
@@ -152,7 +154,7 @@ describe.skipIf(!toolsPresent)('e2e: a manufacturer that is not Airlock (openssl
     // Outside the anchors: a CA of the very same name, another key.
     await rootCa('rogue-ca', '/O=Foreign Devices Ltd/CN=Foreign Devices MASA CA');
     await leaf('rogue-signer', '/O=Foreign Devices Ltd/CN=Foreign Devices voucher signer', 'rogue-ca', 'masa_signer');
-    for (const serial of ['FD-000123', 'FD-000124', 'FD-000125', 'FD-000126']) await leaf(serial, `/O=Foreign Devices Ltd/OU=Sensors/CN=${serial}`, 'idevid-ca', 'idevid');
+    for (const serial of ['FD-000123', 'FD-000124', 'FD-000125', 'FD-000126', 'FD-000127']) await leaf(serial, `/O=Foreign Devices Ltd/OU=Sensors/CN=${serial}`, 'idevid-ca', 'idevid');
     await leaf('no-cn', '/O=Foreign Devices Ltd/OU=Sensors', 'idevid-ca', 'idevid');
 
     masa = https.createServer({ key: fs.readFileSync(file('masa-tls.key')), cert: fs.readFileSync(file('masa-tls.pem')) }, (req, res) => {
@@ -341,6 +343,24 @@ describe.skipIf(!toolsPresent)('e2e: a manufacturer that is not Airlock (openssl
     const refusals = (await network.inventory.events(serial)).map((x) => [x.action, x.outcome, x.code]);
     expect(refusals).toEqual(expect.arrayContaining([['requestvoucher', 'refused', 'ERR_VOUCHER_SIGNER_UNTRUSTED']]));
     expect(refusals.every(([, outcome]) => outcome === 'refused')).toBe(true);
+  });
+
+  it('refuses a voucher that pins another domain (ERR_VOUCHER_OTHER_DOMAIN): nothing recorded, nothing issued', async () => {
+    const serial = 'FD-000127';
+    pinWhat = 'other';
+    try {
+      const count = asked.length;
+      const v = await requestVoucher(registrarUrl, serial, serial, VOUCHER_JWS_MEDIA_TYPE);
+      expect(v.status).toBe(502);
+      expect(problemCode(v)).toBe('ERR_VOUCHER_OTHER_DOMAIN');
+      expect(asked.length).toBe(count + 1);
+    } finally {
+      pinWhat = 'asker';
+    }
+    expect(await rows(network, serial)).toEqual([]);
+    expect(await keysOf(network, serial)).toEqual([]);
+    const refusals = (await network.inventory.events(serial)).map((x) => [x.action, x.outcome, x.code]);
+    expect(refusals).toEqual([['requestvoucher', 'refused', 'ERR_VOUCHER_OTHER_DOMAIN']]);
   });
 
   it('an Airlock device still onboards on the same network, beside the foreign manufacturer', async () => {

@@ -112,6 +112,15 @@ describe.skipIf(!toolsPresent)('interop: curl + OpenSSL as an RFC 7030 EST clien
     expect((await sys.network.inventory.device(serial)).state).toBe('vouched');
   });
 
+  it('POST /simplereenroll without a client certificate: 401 problem+json ERR_LDEVID_MISSING, nothing issued', async () => {
+    const before = await sys.network.inventory.certificates(serial);
+    const res = await curl(['-H', 'Content-Type: application/pkcs10', '--data-binary', `@${file('csr.b64')}`, `${base}/.well-known/est/simplereenroll`]);
+    expect(res.status).toBe(401);
+    expect(res.contentType).toMatch(/^application\/problem\+json/);
+    expect((JSON.parse(res.body) as { code?: string }).code).toBe('ERR_LDEVID_MISSING');
+    expect(await sys.network.inventory.certificates(serial)).toEqual(before);
+  });
+
   it('POST /simpleenroll with the IDevID: an LDevID for the OpenSSL key that `openssl verify` accepts against the domain CA', async () => {
     const res = await curl([
       '--cert', file('idevid.pem'), '--key', file('idevid.key'),

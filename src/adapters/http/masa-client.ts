@@ -90,9 +90,9 @@ export class HttpMasaClient implements MasaClient {
     try {
       mediaType = parseVoucherMediaType(res.contentType);
     } catch (cause) {
-      throw new AirlockError('ERR_MASA_REFUSED', 'the MASA answered with no voucher media type', { cause });
+      throw new AirlockError('ERR_MASA_ANSWER_MALFORMED', 'the MASA answered with no voucher media type', { cause });
     }
-    if (mediaType !== accept) throw new AirlockError('ERR_MASA_REFUSED', `asked for ${accept}, the MASA answered ${mediaType}`);
+    if (mediaType !== accept) throw new AirlockError('ERR_MASA_ANSWER_MALFORMED', `asked for ${accept}, the MASA answered ${mediaType}`);
     return { mediaType, bytes: res.bytes };
   }
 

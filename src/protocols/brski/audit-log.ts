@@ -91,16 +91,16 @@ export function buildAuditLog(entries: readonly IssuedVoucherEntry[], limits: { 
   };
 }
 
-/** A MASA's answer, read (section 5.8.1). ERR_MASA_REFUSED when it is not an audit log. */
+/** A MASA's answer, read (section 5.8.1). ERR_MASA_ANSWER_MALFORMED when it is not an audit log. */
 export function parseAuditLog(text: string): AuditLog {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw new AirlockError('ERR_MASA_REFUSED', 'the audit log is not JSON', { cause });
+    throw new AirlockError('ERR_MASA_ANSWER_MALFORMED', 'the audit log is not JSON', { cause });
   }
   const parsed = AuditLog.safeParse(json);
-  if (!parsed.success) throw new AirlockError('ERR_MASA_REFUSED', `the audit log does not match its schema: ${parsed.error.issues[0]?.message ?? ''}`);
+  if (!parsed.success) throw new AirlockError('ERR_MASA_ANSWER_MALFORMED', `the audit log does not match its schema: ${parsed.error.issues[0]?.message ?? ''}`);
   return parsed.data;
 }
 

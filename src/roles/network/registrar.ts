@@ -148,7 +148,7 @@ export class Registrar {
       });
       // The voucher pins our domain CA, or our registrar certificate when that alone is what we sent.
       const pinsUs = equalBytes(v.pinnedDomainCert.der, this.pki.domainCa.cert.der) || (!withCa && equalBytes(v.pinnedDomainCert.der, this.pki.registrar.cert.der));
-      ensure(pinsUs, 'ERR_MASA_REFUSED', 'the voucher pins another domain');
+      ensure(pinsUs, 'ERR_VOUCHER_OTHER_DOMAIN');
       const at = this.ctx.clock.now();
       await this.db.transaction().execute(async (trx) => {
         const written = await sql.vouched.run(trx, { serial: pvr.serialNumber, idevid: idevid.der, manufacturer: idevid.issuer, nonce: pvr.nonce, at: at.toISOString() });
@@ -253,7 +253,7 @@ export class Registrar {
   async simpleReenroll(ch: ChannelContext, body: string): Promise<Certificate> {
     return this.#audited(ch, 'simplereenroll', undefined, async ({ db, setSerial }) => {
       const current = ch.clientCert;
-      ensure(current, 'ERR_IDEVID_MISSING', 'renewal needs the current LDevID');
+      ensure(current, 'ERR_LDEVID_MISSING', 'renewal needs the current LDevID');
       verifyChain(this.ctx.crypto, { leaf: current, anchors: [this.pki.domainCa.cert], at: this.ctx.clock.now() });
       const holder = await this.credentials.isCurrent(current.serial, db);
       ensure(holder, 'ERR_CERT_REVOKED', 'the LDevID is not current');
