@@ -29,20 +29,24 @@ export default tseslint.config(
   },
   {
     files: ['src/core/**/*.ts'],
-    rules: forbid([...nodeBuiltins, '**/protocols/**', '**/adapters/**', '**/roles/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
+    rules: forbid([...nodeBuiltins, '**/protocols/**', '**/adapters/**', '**/roles/**', '**/app/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
       'src/core is the pure domain: no I/O, no Node built-ins, nothing from the layers above it.'),
   },
   {
     files: ['src/protocols/**/*.ts'],
-    rules: forbid([...nodeBuiltins, '**/adapters/**', '**/roles/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
+    rules: forbid([...nodeBuiltins, '**/adapters/**', '**/roles/**', '**/app/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
       'src/protocols holds wire formats only: no I/O, no Node built-ins, no adapters or roles.'),
   },
   {
     files: ['src/adapters/**/*.ts'],
-    rules: forbid(['**/roles/**', '**/cli/**'], 'src/adapters may not depend on roles or the CLI.'),
+    rules: forbid(['**/roles/**', '**/app/**', '**/cli/**'], 'src/adapters may not depend on roles, the composition root or the CLI.'),
   },
   {
     files: ['src/roles/**/*.ts'],
-    rules: forbid(['**/cli/**'], 'src/roles may not depend on the CLI.'),
+    rules: forbid(['**/app/**', '**/cli/**'], 'src/roles may not depend on the composition root (src/app) or the CLI.'),
+  },
+  {
+    files: ['src/app/**/*.ts'],
+    rules: forbid(['**/cli/**'], 'src/app (the composition root) may not depend on the CLI.'),
   },
 );

@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { NodeCrypto } from '../src/adapters/crypto/node-crypto.js';
-import { openManufacturer, openNetwork, serveManufacturer, startSystem } from '../src/roles/system.js';
+import { openManufacturer, openNetwork, serveManufacturer, startSystem } from '../src/app/system.js';
 import { silentLogger } from '../src/adapters/log/logger.js';
 import { MemorySecureStore } from '../src/adapters/secure-store/memory-store.js';
 import { toPem } from '../src/core/bytes.js';

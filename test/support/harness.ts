@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { createLogger } from '../../src/adapters/log/logger.js';
 import { FileSecureStore } from '../../src/adapters/secure-store/file-store.js';
 import { DeviceAgent } from '../../src/roles/device/agent.js';
-import { startSystem, type System, type SystemOptions } from '../../src/roles/system.js';
+import { startSystem, type System, type SystemOptions } from '../../src/app/system.js';
 
 export interface TestSystem extends System {
   /** The temporary directory: databases, keys, log, device stores. close() removes it. */

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../../adapters/log/logger.js';
 import { FileSecureStore } from '../../adapters/secure-store/file-store.js';
-import { runDemo, startSystem } from '../../roles/system.js';
+import { runDemo, startSystem } from '../../app/system.js';
 import { AirlockError } from '../../core/errors.js';
 import { fail, printJson, say } from '../output.js';
 

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
 import { createLogger, silentLogger } from '../../adapters/log/logger.js';
 import { systemClock } from '../../core/ports.js';
-import { hasRole, openManufacturer, serveManufacturer } from '../../roles/system.js';
+import { hasRole, openManufacturer, serveManufacturer } from '../../app/system.js';
 import type { Manufacturer } from '../../roles/manufacturer/index.js';
 import { AirlockError } from '../../core/errors.js';
 import { PARTY_ID, type Party } from '../../core/party.js';

@@ -10,7 +10,7 @@ import { systemClock } from '../../core/ports.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Manufacturer } from '../../roles/manufacturer/index.js';
 import type { Network } from '../../roles/network/index.js';
-import { hasRole, openManufacturer, openNetwork } from '../../roles/system.js';
+import { hasRole, openManufacturer, openNetwork } from '../../app/system.js';
 import { note, printJson, printTable, say, serveUntilInterrupted } from '../output.js';
 import { directoryPath, parseName, parsePort, portError, run } from '../options.js';
 

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../../adapters/log/logger.js';
 import { FileSecureStore } from '../../adapters/secure-store/file-store.js';
 import { AirlockError } from '../../core/errors.js';
-import { hasRole, runDemo, startSystem, type System } from '../../roles/system.js';
+import { hasRole, runDemo, startSystem, type System } from '../../app/system.js';
 import { note, say, serveUntilInterrupted } from '../output.js';
 import { directoryPath, parsePort, portError, run } from '../options.js';
 

@@ -1,6 +1,7 @@
 /**
- * Every role in one process on loopback (`airlock up`), and the demonstration that mints,
- * sells and onboards a handful of devices.
+ * The composition root: each role opened from a data directory, every role in one process on
+ * loopback (`airlock up`), and the demonstration that mints, sells and onboards a handful of
+ * devices. Above the roles, below the CLI: no role depends on it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,13 +13,13 @@ import { systemClock } from '../core/ports.js';
 import { toHex, utf8 } from '../core/bytes.js';
 import { AirlockError, isAirlockError } from '../core/errors.js';
 import type { OnboardingStepNumber } from '../core/onboarding-steps.js';
-import { Manufacturer } from './manufacturer/index.js';
-import { Network } from './network/index.js';
-import { DeviceAgent, type OnboardingReport } from './device/agent.js';
-import type { RoleContext } from './shared/context.js';
-import type { ManufacturerConfig } from './manufacturer/defaults.js';
-import type { NetworkConfig } from './network/defaults.js';
-import type { AnyManufacturerTrust } from './shared/trust.js';
+import { Manufacturer } from '../roles/manufacturer/index.js';
+import { Network } from '../roles/network/index.js';
+import { DeviceAgent, type OnboardingReport } from '../roles/device/agent.js';
+import type { RoleContext } from '../roles/shared/context.js';
+import type { ManufacturerConfig } from '../roles/manufacturer/defaults.js';
+import type { NetworkConfig } from '../roles/network/defaults.js';
+import type { AnyManufacturerTrust } from '../roles/shared/trust.js';
 
 export interface SystemOptions {
   dataDir: string;
