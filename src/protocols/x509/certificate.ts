@@ -4,7 +4,7 @@
  */
 import { AirlockError } from '../../core/errors.js';
 import { equalBytes, fromBase64, toHex } from '../../core/bytes.js';
-import { DerReader, Tag, decodeOid, decodeString, decodeTime, type Tlv } from './der.js';
+import { DerReader, Tag, checkInteger, decodeOid, decodeString, decodeTime, type Tlv } from './der.js';
 import { Oid } from './oids.js';
 import { decodeIa5String } from './ia5-extension.js';
 
@@ -72,8 +72,10 @@ export function parseCertificate(der: Uint8Array): Certificate {
 
   const tbs = new DerReader(tbsTlv.value, CODE);
   const version = tbs.readOptional(0xa0);
-  if (version && !(version.value.length === 3 && version.value[2] === 2)) throw new AirlockError(CODE, 'only X.509 v3 is accepted');
-  const serialBytes = tbs.read(Tag.INTEGER).value;
+  // [0] EXPLICIT INTEGER 2, byte for byte: the tag and length inside count too.
+  if (version && !(version.value.length === 3 && version.value[0] === Tag.INTEGER && version.value[1] === 1 && version.value[2] === 2)) throw new AirlockError(CODE, 'only X.509 v3 is accepted');
+  // RFC 5280 section 4.1.2.2: a serial of no octets, or padded, is not DER (and would print like another).
+  const serialBytes = checkInteger(tbs.read(Tag.INTEGER).value, CODE);
   const innerAlgorithm = tbs.read(Tag.SEQUENCE);
   if (!equalBytes(innerAlgorithm.raw, outerAlgorithm.raw)) throw new AirlockError(CODE, 'the signature algorithms inside and outside differ');
   const issuerTlv = tbs.read(Tag.SEQUENCE);
@@ -90,9 +92,12 @@ export function parseCertificate(der: Uint8Array): Certificate {
   const extWrapper = tbs.readOptional(0xa3);
   tbs.end();
   if (extWrapper) {
+    // RFC 5280 section 4.1.2.1: extensions make it v3, and a certificate without a version is v1.
+    if (!version) throw new AirlockError(CODE, 'extensions in a certificate that is not v3');
     const list = new DerReader(extWrapper.value, CODE);
     const exts = list.enter(Tag.SEQUENCE);
     list.end();
+    if (exts.done) throw new AirlockError(CODE, 'empty extensions'); // SEQUENCE SIZE (1..MAX)
     while (!exts.done) {
       const e = exts.enter(Tag.SEQUENCE);
       const oid = decodeOid(e.read(Tag.OID).value);

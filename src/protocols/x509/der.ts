@@ -122,13 +122,31 @@ export function decodeString(t: Tlv): string {
   return new TextDecoder().decode(t.value);
 }
 
+/**
+ * Decodes a UTCTime or GeneralizedTime in the one form RFC 5280 section 4.1.2.5 allows (seconds,
+ * Z). Any other tag is refused, and so are out-of-range fields: Date.UTC would roll month 13 or
+ * 31 April into the next year or month, and a peer's validity would silently read as another one.
+ */
 export function decodeTime(t: Tlv, code: ErrorCode): Date {
   const s = String.fromCharCode(...t.value);
-  const m = t.tag === Tag.UTCTime ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
+  const m =
+    t.tag === Tag.UTCTime ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : t.tag === Tag.GeneralizedTime ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : null;
   if (!m) throw new AirlockError(code, `DER: bad time ${s}`);
   let year = Number(m[1]);
   if (t.tag === Tag.UTCTime) year += year < 50 ? 2000 : 1900;
-  return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+  const [month, day, hour, minute, second] = m.slice(2).map(Number) as [number, number, number, number, number];
+  const d = new Date(0);
+  d.setUTCFullYear(year, month - 1, day); // not Date.UTC, which reads years 0..99 as 1900..1999
+  d.setUTCHours(hour, minute, second, 0);
+  if (d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) throw new AirlockError(code, `DER: bad time ${s}`);
+  return d;
+}
+
+/** Refuses an INTEGER's contents that are empty or not minimal (X.690 8.3.2: no leading 0x00 or 0xff that could be dropped). */
+export function checkInteger(value: Uint8Array, code: ErrorCode): Uint8Array {
+  if (value.length === 0) throw new AirlockError(code, 'DER: empty INTEGER');
+  if (value.length > 1 && ((value[0] === 0 && value[1]! < 0x80) || (value[0] === 0xff && value[1]! >= 0x80))) throw new AirlockError(code, 'DER: non-minimal INTEGER');
+  return value;
 }
 
 // ---- writer ----
