@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { AirlockError } from '../../core/errors.js';
+import { checked } from '../schema.js';
 import { DeclarationChain } from '../declaration/schema.js';
 
 export const DeclarationReply = z.object({ chain: DeclarationChain });
@@ -29,7 +30,5 @@ export function parseJson<S extends z.ZodType>(text: string, schema: S): z.infer
   } catch (cause) {
     throw new AirlockError('ERR_INPUT_MALFORMED_JSON', undefined, { cause });
   }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-  return parsed.data;
+  return checked(schema, value, 'ERR_INPUT_SCHEMA');
 }

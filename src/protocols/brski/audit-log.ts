@@ -16,6 +16,7 @@
  */
 import { z } from 'zod';
 import { AirlockError } from '../../core/errors.js';
+import { checked } from '../schema.js';
 import { toBase64 } from '../../core/bytes.js';
 import type { Crypto } from '../../core/ports.js';
 import { DerReader, Tag } from '../x509/der.js';
@@ -99,9 +100,7 @@ export function parseAuditLog(text: string): AuditLog {
   } catch (cause) {
     throw new AirlockError('ERR_MASA_ANSWER_MALFORMED', 'the audit log is not JSON', { cause });
   }
-  const parsed = AuditLog.safeParse(json);
-  if (!parsed.success) throw new AirlockError('ERR_MASA_ANSWER_MALFORMED', `the audit log does not match its schema: ${parsed.error.issues[0]?.message ?? ''}`);
-  return parsed.data;
+  return checked(AuditLog, json, 'ERR_MASA_ANSWER_MALFORMED', 'the audit log');
 }
 
 /** The domains other than `ownDomainId` that the log says claimed the device, newest claim first. */

@@ -5,7 +5,8 @@
  * network's authentication of the device on this very channel.
  */
 import { z } from 'zod';
-import { AirlockError, ensure } from '../../core/errors.js';
+import { ensure } from '../../core/errors.js';
+import { checked } from '../schema.js';
 import { equalBytes, fromBase64Url, toBase64, toBase64Url } from '../../core/bytes.js';
 import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
 import { decodeCompact, payloadJson, signCompact, verifyCompact } from '../jws/compact.js';
@@ -45,11 +46,10 @@ export function verifyVoucherStatus(
 ): StatusTelemetry {
   const jws = decodeCompact(text);
   verifyCompact(crypto, jws, ctx.tlsClientCert.spki);
-  const parsed = StatusTelemetry.safeParse(payloadJson(jws));
-  if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);
-  const rc = parsed.data['reason-context'] ?? {};
+  const message = checked(StatusTelemetry, payloadJson(jws), 'ERR_INPUT_SCHEMA');
+  const rc = message['reason-context'] ?? {};
   ensure(rc.nonce === ctx.nonce, 'ERR_REGISTRAR_BINDING', 'the status names another voucher');
   const binding = typeof rc['channel-binding'] === 'string' ? fromBase64Url(rc['channel-binding']) : undefined;
   ensure(binding && equalBytes(binding, ctx.channelBinding), 'ERR_REGISTRAR_BINDING', 'the status was made for another channel');
-  return parsed.data;
+  return message;
 }

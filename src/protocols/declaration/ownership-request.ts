@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { AirlockError, ensure } from '../../core/errors.js';
+import { checked } from '../schema.js';
 import { toBase64 } from '../../core/bytes.js';
 import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
 import { partyIdFromSpki } from '../../core/party.js';
@@ -51,9 +52,8 @@ export function verifyOwnershipRequest(crypto: Crypto, text: string, ctx: { at: 
   }
   ensure(chain[0]!.extendedKeyUsage?.includes(Oid.cmcRA), 'ERR_DECLARATION_FORBIDDEN', 'only the owner\'s registrar key may sign ownership requests');
   verifyCompact(crypto, jws, chain[0]!.spki);
-  const parsed = OwnershipOp.safeParse(payloadJson(jws));
-  if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);
-  const skew = Math.abs(new Date(parsed.data['created-on']).getTime() - ctx.at.getTime()) / 1000;
+  const message = checked(OwnershipOp, payloadJson(jws), 'ERR_INPUT_SCHEMA');
+  const skew = Math.abs(new Date(message['created-on']).getTime() - ctx.at.getTime()) / 1000;
   ensure(skew <= ctx.maxSkewSeconds, 'ERR_DECLARATION_FORBIDDEN', 'the request is too old or from the future');
-  return { actorId: partyIdFromSpki(crypto, ca.spki), op: parsed.data };
+  return { actorId: partyIdFromSpki(crypto, ca.spki), op: message };
 }

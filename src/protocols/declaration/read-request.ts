@@ -15,6 +15,7 @@
  */
 import { z } from 'zod';
 import { AirlockError, ensure } from '../../core/errors.js';
+import { checked } from '../schema.js';
 import { toBase64 } from '../../core/bytes.js';
 import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
 import { partyIdFromSpki } from '../../core/party.js';
@@ -66,11 +67,10 @@ export function verifyDeclarationReadRequest(crypto: Crypto, text: string, ctx: 
   const chain = jws.header.x5c.map(parseCertificateBase64);
   const parties = partiesOfRegistrarChain(crypto, chain, ctx.at);
   verifyCompact(crypto, jws, chain[0]!.spki);
-  const parsed = DeclarationReadRequest.safeParse(payloadJson(jws));
-  if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);
-  ensure(parsed.data['serial-number'] === ctx.serial, 'ERR_DECLARATION_FORBIDDEN', 'the request is for another device');
-  ensure(parsed.data.manufacturer === ctx.manufacturer, 'ERR_DECLARATION_FORBIDDEN', 'the request is for another manufacturer');
-  const skew = Math.abs(new Date(parsed.data['created-on']).getTime() - ctx.at.getTime()) / 1000;
+  const message = checked(DeclarationReadRequest, payloadJson(jws), 'ERR_INPUT_SCHEMA');
+  ensure(message['serial-number'] === ctx.serial, 'ERR_DECLARATION_FORBIDDEN', 'the request is for another device');
+  ensure(message.manufacturer === ctx.manufacturer, 'ERR_DECLARATION_FORBIDDEN', 'the request is for another manufacturer');
+  const skew = Math.abs(new Date(message['created-on']).getTime() - ctx.at.getTime()) / 1000;
   ensure(skew <= ctx.maxSkewSeconds, 'ERR_DECLARATION_FORBIDDEN', 'the request is too old or from the future');
   return parties;
 }

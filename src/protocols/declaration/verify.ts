@@ -5,6 +5,7 @@
  * onboard the device now.
  */
 import { AirlockError, ensure } from '../../core/errors.js';
+import { checked } from '../schema.js';
 import type { Crypto } from '../../core/ports.js';
 import type { Party } from '../../core/party.js';
 import { decodeCompact, payloadJson, verifyCompact } from '../jws/compact.js';
@@ -72,9 +73,7 @@ export function verifyDeclaration(crypto: Crypto, compact: string, ctx: Declarat
     verifiedSigners?.set(key, signer);
   }
   verifyCompact(crypto, jws, signer.spki);
-  const parsed = Declaration.safeParse(payloadJson(jws));
-  if (!parsed.success) throw new AirlockError('ERR_DECLARATION_MALFORMED', parsed.error.issues[0]?.message);
-  return parsed.data['airlock-declaration'];
+  return checked(Declaration, payloadJson(jws), 'ERR_DECLARATION_MALFORMED')['airlock-declaration'];
 }
 
 /** Step 9's check: the network owner is the device owner or one of its authorized onboarders. */

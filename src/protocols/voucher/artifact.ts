@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 import { AirlockError, type ErrorCode } from '../../core/errors.js';
+import { checked } from '../schema.js';
 import { utf8 } from '../../core/bytes.js';
 import type { Crypto } from '../../core/ports.js';
 import type { DecodedJws } from '../jws/compact.js';
@@ -34,10 +35,9 @@ function decode<S extends z.ZodType>(input: string | Uint8Array, mediaType: Vouc
   // Published vouchers often carry no typ; one that names another type is not a voucher.
   const typ = a.jws?.header.typ;
   if (typ !== undefined && typ !== VOUCHER_JWS_TYP) throw new AirlockError(code, `typ ${String(typ)}`);
-  const parsed = schema.safeParse(a.json);
-  if (!parsed.success) throw new AirlockError(code, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  const body = checked(schema, a.json, code);
   if (a.signerChain.length === 0) throw new AirlockError(code, 'the signer certificate is missing');
-  return { mediaType, bytes, body: parsed.data, signerChain: [...a.signerChain], verify: a.verify, ...(a.jws ? { jws: a.jws } : {}) };
+  return { mediaType, bytes, body, signerChain: [...a.signerChain], verify: a.verify, ...(a.jws ? { jws: a.jws } : {}) };
 }
 
 export function decodeVoucher(input: string | Uint8Array, mediaType: VoucherMediaType = VOUCHER_JWS_MEDIA_TYPE): SignedArtifact<Voucher['ietf-voucher:voucher']> {

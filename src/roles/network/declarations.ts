@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { AirlockError } from '../../core/errors.js';
+import { checked } from '../../protocols/schema.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
 import type { MasaClient } from '../../adapters/http/masa-client.js';
 import { DeclarationExport } from '../../protocols/declaration/schema.js';
@@ -24,10 +25,9 @@ export class NetworkDeclarations {
 
   /** Installs an export file. All or nothing: one bad chain refuses the whole file. */
   async importExport(json: unknown): Promise<{ installed: number }> {
-    const parsed = DeclarationExport.safeParse(json);
-    if (!parsed.success) throw new AirlockError('ERR_DECLARATION_MALFORMED', parsed.error.issues[0]?.message);
+    const message = checked(DeclarationExport, json, 'ERR_DECLARATION_MALFORMED', 'the export file');
     const at = this.ctx.clock.now();
-    const verified = parsed.data.devices.map((d) => ({
+    const verified = message.devices.map((d) => ({
       serial: d['serial-number'],
       chain: d.chain,
       v: this.manufacturers.verifyDeclarations(d.chain, d['serial-number'], at),

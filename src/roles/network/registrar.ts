@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
+import { checked } from '../../protocols/schema.js';
 import { equalBytes, fromUtf8, toPem, utf8 } from '../../core/bytes.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import type { AppBootstrap } from '../../core/credentials.js';
@@ -76,9 +77,7 @@ const ONBOARDING_STATES: readonly DeviceState[] = ['vouched', 'authenticated', '
 const ALL_STATES: readonly DeviceState[] = ['vouched', 'authenticated', 'provisioned', 'onboarded', 'failed', 'decommissioned'];
 
 function parseStatus(json: unknown): StatusTelemetry {
-  const parsed = StatusTelemetry.safeParse(json);
-  if (!parsed.success) throw new AirlockError('ERR_INPUT_SCHEMA', parsed.error.issues[0]?.message);
-  return parsed.data;
+  return checked(StatusTelemetry, json, 'ERR_INPUT_SCHEMA');
 }
 
 /** What the audit trail keeps of a status report: never more than 256 characters of reason. */
