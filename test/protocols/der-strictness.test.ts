@@ -7,6 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError } from '../../src/core/errors.js';
+import { concatBytes, utf8 } from '../../src/core/bytes.js';
 import { DerReader, Tag, decodeOid, decodeTime, encodeOid, tlv, type Tlv } from '../../src/protocols/x509/der.js';
 import { parseCertificate, type Certificate } from '../../src/protocols/x509/certificate.js';
 import { verifyChain } from '../../src/protocols/x509/chain.js';
@@ -16,16 +17,6 @@ import { T0, crypto, issue, manufacturerPki, type Pair } from '../support/pki.js
 
 const CODE = 'ERR_CERT_MALFORMED';
 const bytes = (...b: number[]) => new Uint8Array(b);
-const ascii = (s: string) => new TextEncoder().encode(s);
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** Asserts a typed refusal: an AirlockError with `code`, not another kind of exception. */
 function refuses(fn: () => unknown, code: string = CODE): void {
@@ -60,8 +51,8 @@ function children(contents: Uint8Array): Uint8Array[] {
 describe('DER reader', () => {
   it('reads minimal short, one-byte and two-byte lengths (controls)', () => {
     expect(readOne(bytes(0x04, 0x01, 0xaa)).value).toEqual(bytes(0xaa));
-    expect(readOne(concat(bytes(0x04, 0x81, 0x80), new Uint8Array(0x80))).value.length).toBe(0x80);
-    expect(readOne(concat(bytes(0x04, 0x82, 0x01, 0x00), new Uint8Array(0x100))).value.length).toBe(0x100);
+    expect(readOne(concatBytes(bytes(0x04, 0x81, 0x80), new Uint8Array(0x80))).value.length).toBe(0x80);
+    expect(readOne(concatBytes(bytes(0x04, 0x82, 0x01, 0x00), new Uint8Array(0x100))).value.length).toBe(0x100);
     expect(readOne(bytes(0x04, 0x00)).value.length).toBe(0);
   });
 
@@ -72,11 +63,11 @@ describe('DER reader', () => {
 
   it('refuses non-minimal lengths: 0x81 with a value below 128, 0x82 with a leading zero byte', () => {
     refuses(() => readOne(bytes(0x04, 0x81, 0x01, 0xaa)));
-    refuses(() => readOne(concat(bytes(0x04, 0x81, 0x7f), new Uint8Array(0x7f))));
+    refuses(() => readOne(concatBytes(bytes(0x04, 0x81, 0x7f), new Uint8Array(0x7f))));
     refuses(() => readOne(bytes(0x04, 0x81, 0x00)));
-    refuses(() => readOne(concat(bytes(0x04, 0x82, 0x00, 0x80), new Uint8Array(0x80))));
-    refuses(() => readOne(concat(bytes(0x04, 0x82, 0x00, 0x05), new Uint8Array(5))));
-    refuses(() => readOne(concat(bytes(0x04, 0x83, 0x00, 0x01, 0x00), new Uint8Array(0x100))));
+    refuses(() => readOne(concatBytes(bytes(0x04, 0x82, 0x00, 0x80), new Uint8Array(0x80))));
+    refuses(() => readOne(concatBytes(bytes(0x04, 0x82, 0x00, 0x05), new Uint8Array(5))));
+    refuses(() => readOne(concatBytes(bytes(0x04, 0x83, 0x00, 0x01, 0x00), new Uint8Array(0x100))));
   });
 
   it('refuses the indefinite length form (0x80)', () => {
@@ -85,8 +76,8 @@ describe('DER reader', () => {
   });
 
   it('refuses lengths with four or more length bytes', () => {
-    refuses(() => readOne(concat(bytes(0x04, 0x84, 0x00, 0x00, 0x00, 0x01), bytes(0xaa))));
-    refuses(() => readOne(concat(bytes(0x04, 0x84, 0x01, 0x00, 0x00, 0x00))));
+    refuses(() => readOne(concatBytes(bytes(0x04, 0x84, 0x00, 0x00, 0x00, 0x01), bytes(0xaa))));
+    refuses(() => readOne(concatBytes(bytes(0x04, 0x84, 0x01, 0x00, 0x00, 0x00))));
     refuses(() => readOne(bytes(0x04, 0x85, 0x00, 0x00, 0x00, 0x00, 0x01, 0xaa)));
     refuses(() => readOne(bytes(0x04, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)));
     refuses(() => readOne(bytes(0x04, 0xff)));
@@ -130,8 +121,8 @@ describe('DER reader', () => {
   });
 
   it('decodes times and refuses bad ones', () => {
-    const utc = (s: string): Tlv => readOne(tlv(Tag.UTCTime, ascii(s)));
-    const gen = (s: string): Tlv => readOne(tlv(Tag.GeneralizedTime, ascii(s)));
+    const utc = (s: string): Tlv => readOne(tlv(Tag.UTCTime, utf8(s)));
+    const gen = (s: string): Tlv => readOne(tlv(Tag.GeneralizedTime, utf8(s)));
     expect(decodeTime(utc('260101000000Z'), CODE).toISOString()).toBe('2026-01-01T00:00:00.000Z');
     expect(decodeTime(utc('491231235959Z'), CODE).toISOString()).toBe('2049-12-31T23:59:59.000Z');
     expect(decodeTime(utc('500101000000Z'), CODE).toISOString()).toBe('1950-01-01T00:00:00.000Z');
@@ -160,8 +151,8 @@ describe('DER reader', () => {
     for (const s of badUtc) refuses(() => decodeTime(utc(s), CODE));
     for (const s of ['2026010100000Z', '20260101000000', '20261301000000Z', '20260101000000.5Z', '260101000000Z', '2026010100000aZ']) refuses(() => decodeTime(gen(s), CODE));
     // A time under any other tag (OCTET STRING, PrintableString) is not a time.
-    refuses(() => decodeTime(readOne(tlv(Tag.OCTET_STRING, ascii('20260101000000Z'))), CODE));
-    refuses(() => decodeTime(readOne(tlv(Tag.PrintableString, ascii('260101000000Z'))), CODE));
+    refuses(() => decodeTime(readOne(tlv(Tag.OCTET_STRING, utf8('20260101000000Z'))), CODE));
+    refuses(() => decodeTime(readOne(tlv(Tag.PrintableString, utf8('260101000000Z'))), CODE));
   });
 });
 
@@ -219,7 +210,7 @@ describe('certificate parser', () => {
 
   it('refuses trailing bytes after the certificate, the signature, the TBS fields, the validity and an extension', () => {
     for (const tail of [bytes(0x00), bytes(0x00, 0x00), bytes(0x30, 0x00), bytes(0x05, 0x00)]) {
-      refuses(() => parseCertificate(concat(der, tail)));
+      refuses(() => parseCertificate(concatBytes(der, tail)));
       refuses(() => parseCertificate(withTbs(tbs, [...cert.slice(1), tail])));
       refuses(() => parseCertificate(withTbs([...tbs, tail])));
     }
@@ -235,24 +226,24 @@ describe('certificate parser', () => {
     const content = readOne(der).value;
     expect(content.length).toBeGreaterThan(0xff);
     expect(content.length).toBeLessThan(0x10000);
-    const long = (tag: number, c: Uint8Array) => concat(bytes(tag, 0x83, 0x00, c.length >> 8, c.length & 0xff), c);
+    const long = (tag: number, c: Uint8Array) => concatBytes(bytes(tag, 0x83, 0x00, c.length >> 8, c.length & 0xff), c);
     refuses(() => parseCertificate(long(0x30, content)));
-    refuses(() => parseCertificate(concat(bytes(0x30, 0x80), content, bytes(0x00, 0x00))));
-    refuses(() => parseCertificate(concat(bytes(0x30, 0x84, 0x00, 0x00, content.length >> 8, content.length & 0xff), content)));
+    refuses(() => parseCertificate(concatBytes(bytes(0x30, 0x80), content, bytes(0x00, 0x00))));
+    refuses(() => parseCertificate(concatBytes(bytes(0x30, 0x84, 0x00, 0x00, content.length >> 8, content.length & 0xff), content)));
     const tbsContent = readOne(cert[0]!).value;
     refuses(() => parseCertificate(tlv(Tag.SEQUENCE, long(0x30, tbsContent), ...cert.slice(1))));
     // A short length written in the long form, on a small inner element (the serial number).
     const serial = readOne(tbs[1]!).value;
-    refuses(() => parseCertificate(withTbs(replace(tbs, 1, concat(bytes(0x02, 0x81, serial.length), serial)))));
+    refuses(() => parseCertificate(withTbs(replace(tbs, 1, concatBytes(bytes(0x02, 0x81, serial.length), serial)))));
   });
 
   it('refuses a corrupt signature algorithm OID (inside and outside alike, so only the encoding is wrong)', () => {
     const oid = encodeOid(Oid.ecdsaWithSha256).subarray(2);
     const variants = [
       new Uint8Array(0), // empty
-      concat(bytes(0x80), oid), // 0x80 leading sub-identifier byte
-      concat(oid.subarray(0, 1), bytes(0x80), oid.subarray(1)), // 0x80 leading byte in a later arc
-      concat(oid.subarray(0, oid.length - 1), bytes(oid[oid.length - 1]! | 0x80)), // never ends
+      concatBytes(bytes(0x80), oid), // 0x80 leading sub-identifier byte
+      concatBytes(oid.subarray(0, 1), bytes(0x80), oid.subarray(1)), // 0x80 leading byte in a later arc
+      concatBytes(oid.subarray(0, oid.length - 1), bytes(oid[oid.length - 1]! | 0x80)), // never ends
     ];
     for (const v of variants) {
       const alg = tlv(Tag.SEQUENCE, tlv(Tag.OID, v));
@@ -278,14 +269,14 @@ describe('certificate parser', () => {
     expect(notBefore[0]).toBe(Tag.UTCTime);
     expect(notAfter[0]).toBe(Tag.GeneralizedTime); // the IDevID's 99991231235959Z
     const bad = [
-      tlv(Tag.UTCTime, ascii('2601010000Z')), // wrong length
-      tlv(Tag.UTCTime, ascii('26O101000000Z')), // letter
-      tlv(Tag.UTCTime, ascii('261301000000Z')), // month 13
-      tlv(Tag.UTCTime, ascii('260101000000')), // missing Z
-      tlv(Tag.GeneralizedTime, ascii('20261301000000Z')),
-      tlv(Tag.GeneralizedTime, ascii('99991231235959')),
-      tlv(Tag.GeneralizedTime, ascii('9999123123595Z')),
-      tlv(Tag.GeneralizedTime, ascii('99991231236059Z')),
+      tlv(Tag.UTCTime, utf8('2601010000Z')), // wrong length
+      tlv(Tag.UTCTime, utf8('26O101000000Z')), // letter
+      tlv(Tag.UTCTime, utf8('261301000000Z')), // month 13
+      tlv(Tag.UTCTime, utf8('260101000000')), // missing Z
+      tlv(Tag.GeneralizedTime, utf8('20261301000000Z')),
+      tlv(Tag.GeneralizedTime, utf8('99991231235959')),
+      tlv(Tag.GeneralizedTime, utf8('9999123123595Z')),
+      tlv(Tag.GeneralizedTime, utf8('99991231236059Z')),
       // Swapped type tags: each body under the other's tag.
       tlv(Tag.GeneralizedTime, readOne(notBefore).value),
       tlv(Tag.UTCTime, readOne(notAfter).value),
@@ -309,7 +300,7 @@ describe('certificate parser', () => {
     for (let i = 0; i < exts.length; i++) refuses(() => parseCertificate(withExtensions([...exts, exts[i]!])));
     // The same OID twice with different contents and criticality.
     const masa = exts.find((e) => decodeOid(readOne(children(readOne(e).value)[0]!).value) === Oid.masaUrl)!;
-    const other = tlv(Tag.SEQUENCE, encodeOid(Oid.masaUrl), tlv(Tag.BOOLEAN, bytes(0xff)), tlv(Tag.OCTET_STRING, tlv(Tag.IA5String, ascii('https://evil.example'))));
+    const other = tlv(Tag.SEQUENCE, encodeOid(Oid.masaUrl), tlv(Tag.BOOLEAN, bytes(0xff)), tlv(Tag.OCTET_STRING, tlv(Tag.IA5String, utf8('https://evil.example'))));
     refuses(() => parseCertificate(withExtensions([...exts.filter((e) => e !== masa), other, masa])));
   });
 
