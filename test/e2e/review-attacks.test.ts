@@ -54,7 +54,7 @@ describe('review findings, closed', () => {
     const registrarParty: Party = { id: partyIdFromSpki(sys.ctx.crypto, reg.spki), name: 'reg' };
     const { id, serial } = await deviceFor(registrarParty);
     const m = sys.manufacturer;
-    const refusing = new Masa(m.ctx, m.db, m.pki, m.declarations, { pinWhenNoCa: 'refuse' });
+    const refusing = new Masa(m.ctx, m.store, m.pki, m.declarations, { pinWhenNoCa: 'refuse' });
     expect(await errorCode(() => refusing.requestVoucher(rvrFor(id, [toBase64(reg.der)]), 'probe'))).toBe('ERR_VOUCHER_REQUEST_MALFORMED');
     expect(await errorCode(() => refusing.requestVoucher(rvrFor(id, [toBase64(reg.der), toBase64(reg.der)]), 'probe'))).toBe('ERR_VOUCHER_REQUEST_MALFORMED');
     expect(await m.db.selectFrom('masa_audit').select('detail').where('subject', '=', serial).where('outcome', '=', 'ok').execute()).toEqual([]);

@@ -63,7 +63,7 @@ describe('voucher policy, against running roles', () => {
   /** A MASA over the manufacturer's own database and keys, with its own clock and policy. */
   function inProcessMasa(clock: Clock, config: Partial<MasaConfig> = {}): MasaClient {
     const m = sys.manufacturer;
-    const masa = new Masa({ ...m.ctx, clock }, m.db, m.pki, m.declarations, config);
+    const masa = new Masa({ ...m.ctx, clock }, m.store, m.pki, m.declarations, config);
     return { requestVoucher: (_url, rvr) => masa.requestVoucher(rvr, 'in-process'), fetchDeclarationChain: (_url, serial) => m.declarations.chain(serial), sendOwnershipRequest: () => Promise.reject(new Error('unused')), close: async () => undefined };
   }
 

@@ -4,6 +4,9 @@
  * Secrets are only ever stored sealed (AES-256-GCM, adapters/crypto/seal.ts).
  */
 import type { Generated } from 'kysely';
+import type { DeviceState } from '../../core/onboarding-state.js';
+
+export type { DeviceState };
 
 /** Named key pairs and certificates of a role's PKI; the key is sealed. */
 export interface KeyTable {
@@ -40,8 +43,6 @@ export interface ManufacturerDb {
   masa_audit: AuditTable;
   masa_vouchers: { id: Generated<number>; serial: string; issued_at: string; domain_id: string; owner_id: string; nonce: string | null; assertion: string };
 }
-
-export type DeviceState = 'vouched' | 'authenticated' | 'provisioned' | 'onboarded' | 'failed' | 'decommissioned';
 
 export interface NetworkDb {
   net_keys: KeyTable;

@@ -5,12 +5,10 @@
  * that device by POSTing the registrar voucher request it sent. Every request and decision
  * goes to the MASA's own audit table.
  */
-import type { Kysely } from 'kysely';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import { toBase64 } from '../../core/bytes.js';
-import type { ManufacturerDb } from '../../adapters/store/schema.js';
-import { prepared, type Params } from '../../adapters/store/prepared.js';
+import type { ManufacturerStore, MasaRecords } from '../../core/store.js';
 import { verifyRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
 import { mayOnboard } from '../../protocols/declaration/verify.js';
 import { buildAuditLog, domainIdOf, type AuditLog } from '../../protocols/brski/audit-log.js';
@@ -29,30 +27,22 @@ export interface IssuedVoucher {
   assertion: string;
 }
 
-/** Every voucher and every audit log request run these (adapters/store/prepared.ts): compiled once. */
-const sql = {
-  voucher: prepared((db: Kysely<ManufacturerDb>, p: Params<'serial' | 'at' | 'domain' | 'owner' | 'nonce' | 'assertion'>) =>
-    db.insertInto('masa_vouchers').values({ serial: p.serial, issued_at: p.at, domain_id: p.domain, owner_id: p.owner, nonce: p.nonce, assertion: p.assertion })),
-  vouchersOf: prepared((db: Kysely<ManufacturerDb>, p: Params<'serial'>) =>
-    db.selectFrom('masa_vouchers').select(['issued_at', 'domain_id', 'nonce', 'assertion']).where('serial', '=', p.serial).orderBy('id', 'desc').limit(4096)),
-  audit: prepared((db: Kysely<ManufacturerDb>, p: Params<'at' | 'actor' | 'subject' | 'outcome' | 'code' | 'detail'>) =>
-    db.insertInto('masa_audit').values({ at: p.at, actor: p.actor, action: 'requestauditlog', subject: p.subject, outcome: p.outcome, code: p.code, detail: p.detail })),
-};
-
+/** The newest vouchers a log carries. */
+const LOG_VOUCHERS = 4096;
 const VERIFIED_CACHE_ENTRIES = 4096;
 const VERIFIED_CACHE_MS = 300_000;
 
 export class MasaAuditLog {
   constructor(
     private readonly ctx: RoleContext,
-    private readonly db: Kysely<ManufacturerDb>,
+    private readonly store: ManufacturerStore,
     private readonly pki: ManufacturerPki,
     private readonly declarations: DeclarationService,
   ) {}
 
   /** Records an issued voucher; call it in the transaction that issues it. */
-  async record(trx: Kysely<ManufacturerDb>, v: IssuedVoucher): Promise<void> {
-    await sql.voucher.run(trx, { serial: v.serial, at: v.at.toISOString(), domain: domainIdOf(this.ctx.crypto, v.domainCa), owner: partyIdFromSpki(this.ctx.crypto, v.domainCa.spki), nonce: v.nonce, assertion: v.assertion });
+  async record(records: MasaRecords, v: IssuedVoucher): Promise<void> {
+    await records.addVoucher({ serial: v.serial, domainId: domainIdOf(this.ctx.crypto, v.domainCa), ownerId: partyIdFromSpki(this.ctx.crypto, v.domainCa.spki), nonce: v.nonce, assertion: v.assertion }, v.at);
   }
 
   /**
@@ -88,8 +78,8 @@ export class MasaAuditLog {
       const latest = await this.declarations.latest(serial);
       if (!latest) throw new AirlockError('ERR_MASA_UNKNOWN_DEVICE', serial);
       if (!mayOnboard(latest.body, owner)) throw new AirlockError('ERR_MASA_NOT_AUTHORIZED', `serial ${serial}`);
-      const rows = await sql.vouchersOf.rows(this.db, { serial });
-      const log = buildAuditLog(rows.map((r) => ({ date: r.issued_at, domainID: r.domain_id, nonce: r.nonce, assertion: r.assertion })));
+      const rows = await this.store.run((r) => r.masa.vouchersOf(serial!, LOG_VOUCHERS));
+      const log = buildAuditLog(rows.map((r) => ({ date: r.issuedAt, domainID: r.domainId, nonce: r.nonce, assertion: r.assertion })));
       await this.#audit(at, peer, serial, 'ok', undefined, { owner, events: log.events.length });
       return log;
     } catch (e) {
@@ -99,6 +89,6 @@ export class MasaAuditLog {
   }
 
   async #audit(at: Date, actor: string, subject: string | null, outcome: string, code: string | undefined, detail: Record<string, string | number>): Promise<void> {
-    await sql.audit.run(this.db, { at: at.toISOString(), actor, subject, outcome, code: code ?? null, detail: JSON.stringify(detail) });
+    await this.store.run((r) => r.masa.audit({ action: 'requestauditlog', actor, subject, outcome, code: code ?? null, detail }, at));
   }
 }

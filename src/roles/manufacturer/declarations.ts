@@ -3,11 +3,9 @@
  * issues the first at minting, and a new, linked one at every transfer of ownership or change
  * of authorized onboarders. Only the current owner may make such a change.
  */
-import type { Kysely, Transaction } from 'kysely';
 import { AirlockError, ensure } from '../../core/errors.js';
 import type { Party } from '../../core/party.js';
-import type { ManufacturerDb } from '../../adapters/store/schema.js';
-import { prepared, type Params } from '../../adapters/store/prepared.js';
+import type { ManufacturerRepositories, ManufacturerStore } from '../../core/store.js';
 import { decodeCompact, payloadJson } from '../../protocols/jws/compact.js';
 import { mayOnboard } from '../../protocols/declaration/verify.js';
 import { verifyOwnershipRequest } from '../../protocols/declaration/ownership-request.js';
@@ -16,14 +14,10 @@ import { type DeclarationBody, type DeclarationEvent, type DeclarationExport } f
 import type { RoleContext } from '../shared/context.js';
 import type { ManufacturerPki } from './pki.js';
 
-/** The hash and sequence of a device's latest declaration: every voucher reads it (compiled once). */
-const latestSql = prepared((db: Kysely<ManufacturerDb>, p: Params<'serial'>) =>
-  db.selectFrom('mfg_declarations').select(['hash', 'sequence']).where('serial', '=', p.serial).orderBy('sequence', 'desc').limit(1));
-
 export class DeclarationService {
   constructor(
     private readonly ctx: RoleContext,
-    private readonly db: Kysely<ManufacturerDb>,
+    private readonly store: ManufacturerStore,
     private readonly pki: ManufacturerPki,
     readonly manufacturer: Party,
   ) {}
@@ -43,9 +37,9 @@ export class DeclarationService {
 
   /** The chain for one device, oldest first. */
   async chain(serial: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('mfg_declarations').select('jws').where('serial', '=', serial).orderBy('sequence').execute();
-    if (rows.length === 0) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
-    return rows.map((r) => r.jws);
+    const chain = await this.store.run((r) => r.declarations.chain(serial));
+    if (chain.length === 0) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
+    return chain;
   }
 
   /**
@@ -54,13 +48,19 @@ export class DeclarationService {
    */
   readonly #decoded = new Map<string, Readonly<DeclarationBody>>();
 
-  async latest(serial: string, trx: Kysely<ManufacturerDb> = this.db): Promise<{ body: Readonly<DeclarationBody>; hash: string } | undefined> {
+  async latest(serial: string): Promise<{ body: Readonly<DeclarationBody>; hash: string } | undefined> {
+    return this.store.run((r) => this.latestIn(r, serial));
+  }
+
+  /** The latest declaration, read in the caller's unit of work. */
+  async latestIn(r: ManufacturerRepositories, serial: string): Promise<{ body: Readonly<DeclarationBody>; hash: string } | undefined> {
     // The hash first: the JWS (certificates and all) is read only for a declaration not yet decoded.
-    const row = await latestSql.first(trx, { serial });
+    const row = await r.declarations.latest(serial);
     if (!row) return undefined;
     let body = this.#decoded.get(row.hash);
     if (!body) {
-      const { jws } = await trx.selectFrom('mfg_declarations').select('jws').where('serial', '=', serial).where('sequence', '=', row.sequence).executeTakeFirstOrThrow();
+      const jws = await r.declarations.jws(serial, row.sequence);
+      if (jws === undefined) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
       body = (payloadJson(decodeCompact(jws)) as { 'airlock-declaration': DeclarationBody })['airlock-declaration'];
       if (this.#decoded.size >= 4096) this.#decoded.delete(this.#decoded.keys().next().value!);
       this.#decoded.set(row.hash, body);
@@ -69,8 +69,8 @@ export class DeclarationService {
   }
 
   /** The first declaration of a newly minted device: the manufacturer owns it. */
-  async issueFirst(trx: Transaction<ManufacturerDb>, serial: string): Promise<void> {
-    await this.#append(trx, serial, undefined, 'minted', this.manufacturer, []);
+  async issueFirst(r: ManufacturerRepositories, serial: string): Promise<void> {
+    await this.#append(r, serial, undefined, 'minted', this.manufacturer, []);
   }
 
   /** Sells (transfers) a device: the new owner starts with no authorized onboarders. */
@@ -95,9 +95,9 @@ export class DeclarationService {
 
   /** The export file for a network owner (report section 5.1.2): every device it may onboard. */
   async exportFor(partyId: string): Promise<DeclarationExport> {
-    const serials = await this.db.selectFrom('mfg_declarations').select('serial').distinct().execute();
+    const serials = await this.store.run((r) => r.declarations.serials());
     const devices: DeclarationExport['devices'] = [];
-    for (const { serial } of serials) {
+    for (const serial of serials) {
       const latest = await this.latest(serial);
       if (latest && (latest.body.owner.id === partyId || latest.body['authorized-onboarders'].some((p) => p.id === partyId))) {
         devices.push({ 'serial-number': serial, chain: await this.chain(serial) });
@@ -121,20 +121,22 @@ export class DeclarationService {
   }
 
   async #change(serial: string, actorId: string, expectedPrevious: string | undefined, next: (prev: DeclarationBody) => { event: DeclarationEvent; owner: Party; onboarders: Party[] }): Promise<string[]> {
-    await this.db.transaction().execute(async (trx) => {
-      const prev = await this.latest(serial, trx);
+    await this.store.transaction(async (r) => {
+      // Changes to one device's declarations queue behind each other (PostgreSQL: its row is locked).
+      await r.devices.lock(serial);
+      const prev = await this.latestIn(r, serial);
       if (!prev) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
       // Report section 6: only the device owner may transfer or name authorized onboarders.
       ensure(prev.body.owner.id === actorId, 'ERR_DECLARATION_FORBIDDEN');
       // A request names the declaration it changes: a replayed or crossed one no longer does.
       if (expectedPrevious !== undefined) ensure(prev.hash === expectedPrevious, 'ERR_DECLARATION_STALE', 'the declaration has changed since the request was made');
       const n = next(prev.body);
-      await this.#append(trx, serial, prev, n.event, n.owner, n.onboarders);
+      await this.#append(r, serial, prev, n.event, n.owner, n.onboarders);
     });
     return this.chain(serial);
   }
 
-  async #append(trx: Kysely<ManufacturerDb>, serial: string, prev: { body: DeclarationBody; hash: string } | undefined, event: DeclarationEvent, owner: Party, onboarders: Party[]): Promise<void> {
+  async #append(r: ManufacturerRepositories, serial: string, prev: { body: DeclarationBody; hash: string } | undefined, event: DeclarationEvent, owner: Party, onboarders: Party[]): Promise<void> {
     const body: DeclarationBody = {
       'serial-number': serial,
       sequence: prev ? prev.body.sequence + 1 : 0,
@@ -146,9 +148,6 @@ export class DeclarationService {
       'authorized-onboarders': onboarders,
     };
     const jws = signDeclaration(this.ctx.crypto, this.pki.declarations.key, [this.pki.declarations.cert], body);
-    await trx
-      .insertInto('mfg_declarations')
-      .values({ serial, sequence: body.sequence, jws, hash: declarationHash(this.ctx.crypto, jws), owner_id: owner.id, issued_on: body['issued-on'] })
-      .execute();
+    await r.declarations.append({ serial, sequence: body.sequence, jws, hash: declarationHash(this.ctx.crypto, jws), ownerId: owner.id, issuedOn: body['issued-on'] });
   }
 }

@@ -3,12 +3,11 @@
  * 802.1AR IDevID carrying the MASA and MUD URLs, the birth credentials written to the
  * device's own secure store with the manufacturer's trust anchor, and the first declaration.
  */
-import type { Kysely } from 'kysely';
 import { AirlockError } from '../../core/errors.js';
 import { toBase64, toHex, utf8 } from '../../core/bytes.js';
 import { SecureStoreEntry, type BirthCredentials } from '../../core/credentials.js';
 import type { SecureStore } from '../../core/ports.js';
-import type { ManufacturerDb } from '../../adapters/store/schema.js';
+import type { ManufacturerStore } from '../../core/store.js';
 import { exportPkcs8, generateP256Key } from '../../adapters/crypto/node-crypto.js';
 import { issueCertificate } from '../../protocols/x509/issue.js';
 import { idevidProfile } from '../../protocols/x509/profiles.js';
@@ -23,7 +22,7 @@ const SERIAL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export class Factory {
   constructor(
     private readonly ctx: RoleContext,
-    private readonly db: Kysely<ManufacturerDb>,
+    private readonly store: ManufacturerStore,
     private readonly pki: ManufacturerPki,
     private readonly declarations: DeclarationService,
     private readonly config: ManufacturerConfig,
@@ -52,15 +51,14 @@ export class Factory {
       mudUrl,
       application: { url: this.config.applicationUrl },
     };
-    const exists = await this.db.selectFrom('mfg_devices').select('serial').where('serial', '=', serial).executeTakeFirst();
-    if (exists) throw new AirlockError('ERR_DEVICE_STATE', `serial ${serial} was already minted`);
+    if (await this.store.run((r) => r.devices.exists(serial))) throw new AirlockError('ERR_DEVICE_STATE', `serial ${serial} was already minted`);
     if (await store.read(SecureStoreEntry.birth)) throw new AirlockError('ERR_DEVICE_STATE', 'the secure store already holds birth credentials');
     // The device first: a record of a device that holds no birth credentials would be a lie.
     await store.write(SecureStoreEntry.birth, utf8(JSON.stringify(birth)));
     try {
-      await this.db.transaction().execute(async (trx) => {
-        await trx.insertInto('mfg_devices').values({ serial, model: opts.model, idevid_der: idevid, masa_url: masaUrl, mud_url: mudUrl, minted_at: at.toISOString() }).execute();
-        await this.declarations.issueFirst(trx, serial);
+      await this.store.transaction(async (r) => {
+        await r.devices.add({ serial, model: opts.model, idevidDer: idevid, masaUrl, mudUrl }, at);
+        await this.declarations.issueFirst(r, serial);
       });
     } catch (e) {
       await store.erase(SecureStoreEntry.birth);

@@ -4,10 +4,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Party } from '../../core/party.js';
+import type { ManufacturerStore } from '../../core/store.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import { KeyRing } from '../../adapters/store/key-ring.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
 import { openSqlite, type OpenedDb } from '../../adapters/store/sqlite.js';
+import { manufacturerStore } from '../../adapters/store/manufacturer-repositories.js';
 import { manufacturerMigrations } from '../../adapters/store/migrations/manufacturer.js';
 import { Sealer } from '../../adapters/crypto/seal.js';
 import { closeGracefully, createHttpsServer, listen } from '../../adapters/http/server.js';
@@ -35,7 +37,9 @@ export class Manufacturer {
   private constructor(
     readonly ctx: RoleContext,
     readonly config: ManufacturerConfig,
-    private readonly store: OpenedDb<ManufacturerDb>,
+    private readonly opened: OpenedDb<ManufacturerDb>,
+    /** The manufacturer's records, through a unit of work (core/store.ts). */
+    readonly store: ManufacturerStore,
     readonly pki: ManufacturerPki,
     readonly party: Party,
     readonly declarations: DeclarationService,
@@ -48,17 +52,18 @@ export class Manufacturer {
     const config = { ...manufacturerDefaults, ...opts.config };
     const store = await openSqlite<ManufacturerDb>(opts.databaseFile, manufacturerMigrations);
     const at = opts.ctx.clock.now();
-    const pki = await openManufacturerPki(opts.ctx.crypto, new KeyRing(store.db, 'mfg_keys', new Sealer(opts.kek)), config.name, config.hostnames, at);
+    const repos = manufacturerStore(store.db);
+    const pki = await openManufacturerPki(opts.ctx.crypto, new KeyRing(repos, 'mfg_keys', new Sealer(opts.kek)), config.name, config.hostnames, at);
     const party: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.root.cert.spki), name: config.name };
-    const declarations = new DeclarationService(opts.ctx, store.db, pki, party);
-    const factory = new Factory(opts.ctx, store.db, pki, declarations, config);
-    const auditLog = new MasaAuditLog(opts.ctx, store.db, pki, declarations);
-    const masa = new Masa(opts.ctx, store.db, pki, declarations, config, auditLog);
-    return new Manufacturer(opts.ctx, config, store, pki, party, declarations, factory, masa, auditLog);
+    const declarations = new DeclarationService(opts.ctx, repos, pki, party);
+    const factory = new Factory(opts.ctx, repos, pki, declarations, config);
+    const auditLog = new MasaAuditLog(opts.ctx, repos, pki, declarations);
+    const masa = new Masa(opts.ctx, repos, pki, declarations, config, auditLog);
+    return new Manufacturer(opts.ctx, config, store, repos, pki, party, declarations, factory, masa, auditLog);
   }
 
   get db(): Kysely<ManufacturerDb> {
-    return this.store.db;
+    return this.opened.db;
   }
 
   /** What a network installs to trust this manufacturer: one CA per purpose. */
@@ -92,6 +97,6 @@ export class Manufacturer {
   /** Drains the MASA (requests in flight get up to `drainMs`, new ones a 503 problem), then closes the database. */
   async close(drainMs = this.config.drainTimeoutMs): Promise<void> {
     if (this.server) await closeGracefully(this.server, drainMs);
-    await this.store.close();
+    await this.opened.close();
   }
 }

@@ -12,11 +12,9 @@
  * - `assertion` is `proximity` when the pledge named this very registrar (section 5.5.6),
  *   else `logged`. `idevid-issuer` is the IDevID's AuthorityKeyIdentifier keyIdentifier.
  */
-import type { Kysely } from 'kysely';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { partyIdFromSpki } from '../../core/party.js';
-import type { ManufacturerDb } from '../../adapters/store/schema.js';
-import { prepared, type Params } from '../../adapters/store/prepared.js';
+import type { ManufacturerStore, MasaRecords } from '../../core/store.js';
 import { verifyRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
 import { signVoucherAs } from '../../protocols/voucher/voucher.js';
 import { SIGNABLE, VOUCHER_JWS_MEDIA_TYPE, type EncodedVoucher, type VoucherMediaType } from '../../protocols/voucher/codec.js';
@@ -31,21 +29,12 @@ import { manufacturerDefaults, type ManufacturerConfig } from './defaults.js';
 export type MasaConfig = Pick<ManufacturerConfig, 'voucherLifetimeSeconds' | 'voucherRequestClockSkewSeconds' | 'pinWhenNoCa' | 'requireProximity'>;
 import type { MasaAuditLog } from './audit-log.js';
 
-/** Every voucher runs these (adapters/store/prepared.ts): compiled once. */
-const sql = {
-  /** A nonce is used once per device: the insert that records it is the replay check. */
-  nonce: prepared((db: Kysely<ManufacturerDb>, p: Params<'serial' | 'nonce' | 'at'>) =>
-    db.insertInto('masa_nonces').values({ serial: p.serial, nonce: p.nonce, seen_at: p.at }).onConflict((oc) => oc.doNothing())),
-  audit: prepared((db: Kysely<ManufacturerDb>, p: Params<'at' | 'actor' | 'subject' | 'outcome' | 'code' | 'detail'>) =>
-    db.insertInto('masa_audit').values({ at: p.at, actor: p.actor, action: 'requestvoucher', subject: p.subject, outcome: p.outcome, code: p.code, detail: p.detail })),
-};
-
 export class Masa {
   readonly #config: MasaConfig;
 
   constructor(
     private readonly ctx: RoleContext,
-    private readonly db: Kysely<ManufacturerDb>,
+    private readonly store: ManufacturerStore,
     private readonly pki: ManufacturerPki,
     private readonly declarations: DeclarationService,
     config: Partial<MasaConfig> = {},
@@ -99,27 +88,26 @@ export class Masa {
         assertion,
         ...(idevidIssuer ? { idevidIssuer } : {}),
       });
-      await this.db.transaction().execute(async (trx) => {
-        const seen = await sql.nonce.run(trx, { serial: serial!, nonce: rvr.nonce, at: at.toISOString() });
-        if (seen.numAffectedRows !== 1n) throw new AirlockError('ERR_VOUCHER_REQUEST_REPLAYED', `serial ${serial}`);
-        await this.#audit(trx, at, peer, serial!, 'ok', undefined, {
+      await this.store.transaction(async (r) => {
+        if (!(await r.masa.useNonce(serial!, rvr.nonce, at))) throw new AirlockError('ERR_VOUCHER_REQUEST_REPLAYED', `serial ${serial}`);
+        await this.#audit(r.masa, at, peer, serial!, 'ok', undefined, {
           owner: registrarOwner!,
           declaration: latest.body.sequence,
           assertion,
           pinned: rvr.domainCa ? 'domain-ca' : 'registrar-cert',
         });
-        await this.auditLog?.record(trx, { serial: serial!, at, domainCa: pinned, nonce: rvr.nonce, assertion });
+        await this.auditLog?.record(r.masa, { serial: serial!, at, domainCa: pinned, nonce: rvr.nonce, assertion });
       });
       this.auditLog?.rememberVerified(registrarVoucherRequest.bytes, serial, registrarOwner, at);
       return { mediaType: format, bytes: voucher };
     } catch (e) {
       const code = isAirlockError(e) ? e.code : 'ERR_INTERNAL';
-      await this.#audit(this.db, at, peer, serial ?? null, 'refused', code, registrarOwner ? { owner: registrarOwner } : {});
+      await this.store.run((r) => this.#audit(r.masa, at, peer, serial ?? null, 'refused', code, registrarOwner ? { owner: registrarOwner } : {}));
       throw e;
     }
   }
 
-  async #audit(db: Kysely<ManufacturerDb>, at: Date, actor: string, subject: string | null, outcome: string, code: string | undefined, detail: Record<string, string | number>): Promise<void> {
-    await sql.audit.run(db, { at: at.toISOString(), actor, subject, outcome, code: code ?? null, detail: JSON.stringify(detail) });
+  async #audit(records: MasaRecords, at: Date, actor: string, subject: string | null, outcome: string, code: string | undefined, detail: Record<string, string | number>): Promise<void> {
+    await records.audit({ action: 'requestvoucher', actor, subject, outcome, code: code ?? null, detail }, at);
   }
 }

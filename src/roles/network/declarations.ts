@@ -3,10 +3,9 @@
  * time from the manufacturer's export file, or fetched in real time when none is installed.
  * An installed chain is never replaced by an older one.
  */
-import type { Kysely } from 'kysely';
 import { AirlockError } from '../../core/errors.js';
 import { checked } from '../../protocols/schema.js';
-import type { NetworkDb } from '../../adapters/store/schema.js';
+import type { NetworkRepositories, NetworkStore } from '../../core/store.js';
 import type { MasaClient } from '../../adapters/http/masa-client.js';
 import { DeclarationExport } from '../../protocols/declaration/schema.js';
 import { assertNotStale, type VerifiedDeclarationChain } from '../../protocols/declaration/verify.js';
@@ -17,7 +16,7 @@ import type { RoleContext } from '../shared/context.js';
 export class NetworkDeclarations {
   constructor(
     private readonly ctx: RoleContext,
-    private readonly db: Kysely<NetworkDb>,
+    private readonly store: NetworkStore,
     private readonly manufacturers: TrustedManufacturers,
     private readonly masa: MasaClient,
     private readonly realtime: boolean,
@@ -32,11 +31,11 @@ export class NetworkDeclarations {
       chain: d.chain,
       v: this.manufacturers.verifyDeclarations(d.chain, d['serial-number'], at),
     }));
-    await this.db.transaction().execute(async (trx) => {
+    await this.store.transaction(async (r) => {
       for (const d of verified) {
-        const known = await trx.selectFrom('net_declarations').select('sequence').where('serial', '=', d.serial).executeTakeFirst();
+        const known = await r.declarations.get(d.serial);
         assertNotStale(d.v, known?.sequence);
-        await this.#put(trx, d.serial, d.chain, d.v, 'import');
+        await this.#put(r, d.serial, d.chain, d.v, 'import');
       }
     });
     return { installed: verified.length };
@@ -53,28 +52,20 @@ export class NetworkDeclarations {
    */
   async chainFor(serial: string, masaUrl: string | undefined, manufacturer: AnyManufacturerTrust): Promise<string[]> {
     if (isForeign(manufacturer)) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', 'a manufacturer that is not Airlock issues no declarations');
-    const row = await this.db.selectFrom('net_declarations').select('chain').where('serial', '=', serial).executeTakeFirst();
-    if (row) return JSON.parse(row.chain) as string[];
+    const row = await this.store.run((r) => r.declarations.get(serial));
+    if (row) return row.chain;
     if (!this.realtime || !masaUrl) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
     const chain = await this.masa.fetchDeclarationChain(masaUrl, serial, { tls: { anchors: masaTlsAnchors([manufacturer]) } });
     const v = this.manufacturers.verifyDeclarations(chain, serial, this.ctx.clock.now(), manufacturer);
-    await this.db.transaction().execute(async (trx) => {
-      const known = await trx.selectFrom('net_declarations').select('sequence').where('serial', '=', serial).executeTakeFirst();
+    await this.store.transaction(async (r) => {
+      const known = await r.declarations.get(serial);
       assertNotStale(v, known?.sequence);
-      await this.#put(trx, serial, chain, v, 'realtime');
+      await this.#put(r, serial, chain, v, 'realtime');
     });
     return chain;
   }
 
-  async #put(trx: Kysely<NetworkDb>, serial: string, chain: string[], v: VerifiedDeclarationChain, source: string): Promise<void> {
-    const values = {
-      serial,
-      sequence: v.latest.sequence,
-      latest_hash: v.latestHash,
-      chain: JSON.stringify(chain),
-      source,
-      installed_at: this.ctx.clock.now().toISOString(),
-    };
-    await trx.insertInto('net_declarations').values(values).onConflict((oc) => oc.column('serial').doUpdateSet(values)).execute();
+  async #put(r: NetworkRepositories, serial: string, chain: string[], v: VerifiedDeclarationChain, source: string): Promise<void> {
+    await r.declarations.put({ serial, sequence: v.latest.sequence, latestHash: v.latestHash, chain, source }, this.ctx.clock.now());
   }
 }

@@ -10,6 +10,8 @@ import { toPem } from '../../core/bytes.js';
 import { KeyRing } from '../../adapters/store/key-ring.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
 import { openSqlite, type OpenedDb } from '../../adapters/store/sqlite.js';
+import { networkStore } from '../../adapters/store/network-repositories.js';
+import type { NetworkStore } from '../../core/store.js';
 import { networkMigrations } from '../../adapters/store/migrations/network.js';
 import { Sealer } from '../../adapters/crypto/seal.js';
 import { closeGracefully, createHttpsServer, listen } from '../../adapters/http/server.js';
@@ -46,7 +48,9 @@ export class Network {
   private constructor(
     readonly ctx: RoleContext,
     readonly config: NetworkConfig,
-    private readonly store: OpenedDb<NetworkDb>,
+    private readonly opened: OpenedDb<NetworkDb>,
+    /** The network's records, through a unit of work (core/store.ts). */
+    readonly store: NetworkStore,
     readonly pki: NetworkPki,
     readonly owner: Party,
     readonly manufacturers: TrustedManufacturers,
@@ -63,25 +67,26 @@ export class Network {
     const config = { ...networkDefaults, ...opts.config };
     const store = await openSqlite<NetworkDb>(opts.databaseFile, networkMigrations);
     const sealer = new Sealer(opts.kek);
-    const pki = await openNetworkPki(opts.ctx.crypto, new KeyRing(store.db, 'net_keys', sealer), config.ownerName, config.hostnames, opts.ctx.clock.now());
+    const repos = networkStore(store.db);
+    const pki = await openNetworkPki(opts.ctx.crypto, new KeyRing(repos, 'net_keys', sealer), config.ownerName, config.hostnames, opts.ctx.clock.now());
     const owner: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.domainCa.cert.spki), name: config.ownerName };
     const manufacturers = new TrustedManufacturers(opts.ctx.crypto, [...opts.manufacturers]);
     // The registrar's certificate authenticates this network to manufacturers (declarations, audit log).
     const masa = opts.masaClient ?? new HttpMasaClient(masaTlsAnchors(opts.manufacturers).map((c) => toPem('CERTIFICATE', c.der)).join(''), { key: pki.registrar.key, certChain: [pki.registrar.cert, pki.domainCa.cert] });
-    const declarations = new NetworkDeclarations(opts.ctx, store.db, manufacturers, masa, config.realtimeDeclarations);
-    const credentials = new CredentialIssuer(opts.ctx, store.db, pki, sealer, { ownerName: config.ownerName, ldevidValidityDays: config.ldevidValidityDays });
+    const declarations = new NetworkDeclarations(opts.ctx, repos, manufacturers, masa, config.realtimeDeclarations);
+    const credentials = new CredentialIssuer(opts.ctx, repos, pki, sealer, { ownerName: config.ownerName, ldevidValidityDays: config.ldevidValidityDays });
     if (config.publicUrl) credentials.setPublicUrl(config.publicUrl);
-    const inventory = new Inventory(store.db);
-    const registrar = new Registrar(opts.ctx, store.db, pki, config, manufacturers, masa, declarations, credentials, inventory);
-    return new Network(opts.ctx, config, store, pki, owner, manufacturers, masa, declarations, credentials, inventory, registrar);
+    const inventory = new Inventory(repos);
+    const registrar = new Registrar(opts.ctx, repos, pki, config, manufacturers, masa, declarations, credentials, inventory);
+    return new Network(opts.ctx, config, store, repos, pki, owner, manufacturers, masa, declarations, credentials, inventory, registrar);
   }
 
   get db(): Kysely<NetworkDb> {
-    return this.store.db;
+    return this.opened.db;
   }
 
   get databaseFile(): string {
-    return this.store.file;
+    return this.opened.file;
   }
 
   /** The domain CA in PEM: what a device, or curl, trusts once onboarded. */
@@ -130,7 +135,7 @@ export class Network {
     if (this.server) await closeGracefully(this.server, drainMs);
     await this.registrar.idle();
     await this.masa.close();
-    await this.store.close();
+    await this.opened.close();
   }
 }
 

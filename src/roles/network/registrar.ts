@@ -3,14 +3,13 @@
  * 8350. Each handler is one step of Figure 9 and records it in the device's audit trail.
  * State lives in the database only, so several registrars can share one.
  */
-import type { Kysely } from 'kysely';
 import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
 import { checked } from '../../protocols/schema.js';
 import { equalBytes, fromUtf8, toPem, utf8 } from '../../core/bytes.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import type { AppBootstrap } from '../../core/credentials.js';
-import type { DeviceState, NetworkDb } from '../../adapters/store/schema.js';
-import { prepared, type Params } from '../../adapters/store/prepared.js';
+import { DEVICE_STATES, ONBOARDING_STATES, canTransition, requireState, transition, type DeviceState } from '../../core/onboarding-state.js';
+import type { NetworkRepositories, NetworkStore } from '../../core/store.js';
 import type { MasaClient, MasaTls } from '../../adapters/http/masa-client.js';
 import { masaTlsAnchors, type AnyManufacturerTrust } from '../shared/trust.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
@@ -31,32 +30,6 @@ import { voucherAnchorsOf, type IdentifiedDevice, type TrustedManufacturers } fr
 import type { NetworkPki } from './pki.js';
 import type { NetworkConfig } from './defaults.js';
 
-/** The registrar's statements, each compiled once (adapters/store/prepared.ts): every onboarding runs them. */
-const sql = {
-  birthCertificateOf: prepared((db: Kysely<NetworkDb>, p: Params<'serial'>) => db.selectFrom('net_devices').select('idevid_der').where('serial', '=', p.serial)),
-  /** A voucher issued: the device's record, new or renewed; never another device's (same serial, other birth certificate). */
-  vouched: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'idevid' | 'manufacturer' | 'nonce' | 'at'>) => {
-    const values = { idevid_der: p.idevid, manufacturer: p.manufacturer, state: 'vouched' as const, nonce: p.nonce, voucher_at: p.at, authenticated_at: null, updated_at: p.at };
-    return db.insertInto('net_devices').values({ serial: p.serial, ...values, onboarded_at: null, ldevid_serial: null, psk_id: null, onboardings: 0 })
-      .onConflict((oc) => oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', p.idevid));
-  }),
-  session: prepared((db: Kysely<NetworkDb>, p: Params<'serial'>) =>
-    db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id']).where('serial', '=', p.serial)),
-  device: prepared((db: Kysely<NetworkDb>, p: Params<'serial'>) => db.selectFrom('net_devices').select(['serial', 'state', 'onboardings', 'ldevid_serial']).where('serial', '=', p.serial)),
-  authenticated: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'at'>) =>
-    db.updateTable('net_devices').set({ state: 'authenticated', authenticated_at: p.at, updated_at: p.at }).where('serial', '=', p.serial)),
-  provisioned: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'ldevid' | 'at'>) =>
-    db.updateTable('net_devices').set({ state: 'provisioned', ldevid_serial: p.ldevid, updated_at: p.at }).where('serial', '=', p.serial)),
-  renewed: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'ldevid' | 'at'>) =>
-    db.updateTable('net_devices').set({ ldevid_serial: p.ldevid, updated_at: p.at }).where('serial', '=', p.serial)),
-  pskIssued: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'psk' | 'at'>) =>
-    db.updateTable('net_devices').set({ psk_id: p.psk, updated_at: p.at }).where('serial', '=', p.serial)),
-  onboarded: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'onboardings' | 'at'>) =>
-    db.updateTable('net_devices').set({ state: 'onboarded', onboarded_at: p.at, onboardings: p.onboardings, nonce: null, updated_at: p.at }).where('serial', '=', p.serial)),
-  failed: prepared((db: Kysely<NetworkDb>, p: Params<'serial' | 'at'>) =>
-    db.updateTable('net_devices').set({ state: 'failed', updated_at: p.at }).where('serial', '=', p.serial)),
-};
-
 /** What a handler knows of the request's connection. */
 export interface ChannelContext {
   clientCert: Certificate | undefined;
@@ -69,12 +42,11 @@ export interface ChannelContext {
 }
 
 /** A device whose voucher was issued is authenticated (step 7) and may enroll (RFC 7030). */
-const EST_STATES: readonly DeviceState[] = ['vouched', 'authenticated', 'provisioned'];
+const EST_STATES = ONBOARDING_STATES;
 /** States in which a voucher status is meaningful: a voucher was issued in this onboarding. */
-const SESSION_STATES: readonly DeviceState[] = ['vouched', 'authenticated', 'provisioned', 'failed'];
-/** States of a device still being onboarded: a failure report moves these to 'failed'. */
-const ONBOARDING_STATES: readonly DeviceState[] = ['vouched', 'authenticated', 'provisioned'];
-const ALL_STATES: readonly DeviceState[] = ['vouched', 'authenticated', 'provisioned', 'onboarded', 'failed', 'decommissioned'];
+/** The states each transition may start from (core/onboarding-state.ts). */
+const TRANSITIONS_FROM = { 'device-authenticated': ['vouched', 'authenticated'] } as const satisfies Record<string, readonly DeviceState[]>;
+const SESSION_STATES: readonly DeviceState[] = [...ONBOARDING_STATES, 'failed'];
 
 function parseStatus(json: unknown): StatusTelemetry {
   return checked(StatusTelemetry, json, 'ERR_INPUT_SCHEMA');
@@ -88,7 +60,7 @@ function statusDetail(report: StatusTelemetry | undefined): Record<string, strin
 export class Registrar {
   constructor(
     private readonly ctx: RoleContext,
-    private readonly db: Kysely<NetworkDb>,
+    private readonly store: NetworkStore,
     private readonly pki: NetworkPki,
     private readonly config: NetworkConfig,
     private readonly manufacturers: TrustedManufacturers,
@@ -128,8 +100,8 @@ export class Registrar {
       const pvr = verifyPledgeVoucherRequest(this.ctx.crypto, pledgeVoucherRequest.bytes, { tlsClientCert: idevid, registrarCert: this.pki.registrar.cert, mediaType: pledgeVoucherRequest.mediaType, serialNumber: device.serial });
       const masaUrl = normaliseMasaUrl(device.masaUrl);
       // Serial numbers are unique per manufacturer only: a record belongs to one birth certificate.
-      const known = await sql.birthCertificateOf.first(this.db, { serial: pvr.serialNumber });
-      ensure(!known || equalBytes(new Uint8Array(known.idevid_der), idevid.der), 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
+      const known = await this.store.run((r) => r.devices.birthCertificateOf(pvr.serialNumber));
+      ensure(!known || equalBytes(known, idevid.der), 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
       const withCa = this.config.voucherRequestChain !== 'registrar-only';
       const chain = { registrarCert: this.pki.registrar.cert, ...(withCa ? { domainCa: this.pki.domainCa.cert } : {}) };
       const rvr: EncodedVoucher = { mediaType: pvr.artifact.mediaType, bytes: signRegistrarVoucherRequestAs(this.ctx.crypto, pvr.artifact.mediaType, this.pki.registrar.key, chain, pvr, this.ctx.clock.now()) };
@@ -149,14 +121,14 @@ export class Registrar {
       const pinsUs = equalBytes(v.pinnedDomainCert.der, this.pki.domainCa.cert.der) || (!withCa && equalBytes(v.pinnedDomainCert.der, this.pki.registrar.cert.der));
       ensure(pinsUs, 'ERR_VOUCHER_OTHER_DOMAIN');
       const at = this.ctx.clock.now();
-      await this.db.transaction().execute(async (trx) => {
-        const written = await sql.vouched.run(trx, { serial: pvr.serialNumber, idevid: idevid.der, manufacturer: idevid.issuer, nonce: pvr.nonce, at: at.toISOString() });
-        ensure(written.numAffectedRows === 1n, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
-        await this.credentials.recordBirthKey(trx, pvr.serialNumber, idevid);
+      await this.store.transaction(async (r) => {
+        const written = await r.devices.vouched({ serial: pvr.serialNumber, idevidDer: idevid.der, manufacturer: idevid.issuer, nonce: pvr.nonce }, at);
+        ensure(written, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
+        await this.credentials.recordBirthKey(r, pvr.serialNumber, idevid);
         await this.inventory.record([
           { serial: pvr.serialNumber, step: OnboardingStep.OnboardingMode, action: 'onboarding mode: device contacted the registrar', outcome: 'ok', detail: { peer: ch.peer, since: started.toISOString() } },
           { serial: pvr.serialNumber, step: OnboardingStep.TrustedIntroduction, action: 'voucher issued by the MASA and delivered', outcome: 'ok' },
-        ], at, trx);
+        ], at, r);
       });
       // Telemetry, off the device's path: the device does not wait for the MASA's audit log.
       this.#inBackground(this.#recordMasaAuditLog(masaUrl, rvr, pvr.serialNumber, tls));
@@ -173,8 +145,8 @@ export class Registrar {
 
   /** Step 6: the device information declaration, installed or fetched in real time. */
   async declaration(ch: ChannelContext): Promise<string[]> {
-    return this.#audited(ch, 'declaration', OnboardingStep.DeclarationDelivered, async ({ db, setSerial }) => {
-      const device = await this.#session(db, ch, EST_STATES, setSerial);
+    return this.#audited(ch, 'declaration', OnboardingStep.DeclarationDelivered, async ({ r, setSerial }) => {
+      const device = await this.#session(r, ch, EST_STATES, setSerial);
       const { masaUrl, trust } = device.identified;
       return this.declarations.chainFor(device.serial, masaUrl === undefined ? undefined : normaliseMasaUrl(masaUrl), trust);
     });
@@ -194,13 +166,13 @@ export class Registrar {
   async voucherStatus(ch: ChannelContext, body: { json: unknown } | { jose: string }): Promise<{ status: boolean; authenticated: boolean }> {
     const signed = 'jose' in body;
     let report: StatusTelemetry | undefined;
-    return this.#audited(ch, 'voucher_status', signed ? OnboardingStep.DeviceAuthenticated : undefined, async ({ db, setSerial }) => {
+    return this.#audited(ch, 'voucher_status', signed ? OnboardingStep.DeviceAuthenticated : undefined, async ({ r, setSerial }) => {
       if (!signed) {
-        const device = await this.#session(db, ch, SESSION_STATES, setSerial);
+        const device = await this.#session(r, ch, SESSION_STATES, setSerial);
         report = parseStatus(body.json);
         return { status: report.status, authenticated: device.state === 'authenticated' };
       }
-      const device = await this.#session(db, ch, ['vouched', 'authenticated'], setSerial);
+      const device = await this.#session(r, ch, TRANSITIONS_FROM['device-authenticated'], setSerial, { lock: true });
       ensure(device.nonce, 'ERR_REGISTRAR_SEQUENCE', 'no voucher is outstanding');
       report = verifyVoucherStatus(this.ctx.crypto, body.jose, {
         tlsClientCert: device.idevid,
@@ -208,8 +180,8 @@ export class Registrar {
         channelBinding: ch.exporter(CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH),
       });
       if (report.status) {
-        const at = this.ctx.clock.now().toISOString();
-        await sql.authenticated.run(db, { serial: device.serial, at });
+        transition(device.state, 'device-authenticated');
+        await r.devices.update(device.serial, { state: 'authenticated' }, this.ctx.clock.now());
       }
       return { status: report.status, authenticated: report.status };
     }, { transactional: true, outcome: (r) => (r.status ? 'ok' : 'error'), detail: (r) => ({ ...statusDetail(report), format: signed ? 'jose' : 'json', authenticated: r.authenticated }) });
@@ -217,8 +189,8 @@ export class Registrar {
 
   /** Step 14: application-layer bootstrapping information, in exchange for the device's. */
   async appBootstrap(ch: ChannelContext, deviceInfo: unknown): Promise<AppBootstrap> {
-    return this.#audited(ch, 'app-bootstrap', OnboardingStep.AppBootstrap, async ({ db, setSerial }) => {
-      await this.#session(db, ch, EST_STATES, setSerial);
+    return this.#audited(ch, 'app-bootstrap', OnboardingStep.AppBootstrap, async ({ r, setSerial }) => {
+      await this.#session(r, ch, EST_STATES, setSerial);
       ensure(typeof deviceInfo === 'object' && deviceInfo !== null && !Array.isArray(deviceInfo), 'ERR_INPUT_SCHEMA', 'expected a JSON object');
       return { applicationUrl: this.config.applicationUrl, trustAnchor: this.#appTrustAnchor };
     });
@@ -230,13 +202,14 @@ export class Registrar {
    * A key certified before, for any device, or any device's birth key, is ERR_CSR_KEY.
    */
   async simpleEnroll(ch: ChannelContext, body: string): Promise<Certificate> {
-    const cert = await this.#audited(ch, 'simpleenroll', OnboardingStep.Provisioning, async ({ db, setSerial }) => {
-      const device = await this.#session(db, ch, EST_STATES, setSerial);
+    const cert = await this.#audited(ch, 'simpleenroll', OnboardingStep.Provisioning, async ({ r, setSerial }) => {
+      const device = await this.#session(r, ch, EST_STATES, setSerial, { lock: true });
+      const state = transition(device.state, 'ldevid-issued');
       const csr = verifyCsr(this.ctx.crypto, decodeCsrBody(body));
       this.#ensureNotOurKey(csr.spki);
       const cert = this.credentials.signLdevid(device.serial, csr.spki);
-      await this.credentials.recordLdevid(db, device.serial, cert);
-      await sql.provisioned.run(db, { serial: device.serial, ldevid: cert.serial, at: this.ctx.clock.now().toISOString() });
+      await this.credentials.recordLdevid(r, device.serial, cert);
+      await r.devices.update(device.serial, { state, ldevidSerial: cert.serial }, this.ctx.clock.now());
       return cert;
     }, { transactional: true, detail: (c) => ({ ldevid: c.serial }) });
     this.#issued(ch).ldevid = cert.serial;
@@ -250,29 +223,28 @@ export class Registrar {
    * certified for another device, a superseded key, or a birth key.
    */
   async simpleReenroll(ch: ChannelContext, body: string): Promise<Certificate> {
-    return this.#audited(ch, 'simplereenroll', undefined, async ({ db, setSerial }) => {
+    return this.#audited(ch, 'simplereenroll', undefined, async ({ r, setSerial }) => {
       const current = ch.clientCert;
       ensure(current, 'ERR_LDEVID_MISSING', 'renewal needs the current LDevID');
       verifyChain(this.ctx.crypto, { leaf: current, anchors: [this.pki.domainCa.cert], at: this.ctx.clock.now() });
-      const holder = await this.credentials.isCurrent(current.serial, db);
-      ensure(holder, 'ERR_CERT_REVOKED', 'the LDevID is not current');
+      const holder = await this.#currentHolder(r, current.serial);
       setSerial(holder.device);
       const csr = verifyCsr(this.ctx.crypto, decodeCsrBody(body));
       const sameKey = equalBytes(csr.spki, current.spki);
       if (!sameKey) this.#ensureNotOurKey(csr.spki);
       const cert = this.credentials.signLdevid(holder.device, csr.spki);
-      await this.credentials.recordLdevid(db, holder.device, cert, sameKey ? current.serial : undefined);
-      await sql.renewed.run(db, { serial: holder.device, ldevid: cert.serial, at: this.ctx.clock.now().toISOString() });
+      await this.credentials.recordLdevid(r, holder.device, cert, sameKey ? current.serial : undefined);
+      await r.devices.update(holder.device, { state: holder.state, ldevidSerial: cert.serial }, this.ctx.clock.now());
       return cert;
     }, { transactional: true, detail: (c) => ({ ldevid: c.serial }) });
   }
 
   /** Step 15: the SSID and a unique per-device PSK. */
   async wifiCredentials(ch: ChannelContext): Promise<{ ssid: string; psk: string }> {
-    const issued = await this.#audited(ch, 'wifi', OnboardingStep.Provisioning, async ({ db, setSerial }) => {
-      const device = await this.#session(db, ch, EST_STATES, setSerial);
-      const p = await this.credentials.newPsk(db, device.serial);
-      await sql.pskIssued.run(db, { serial: device.serial, psk: p.id, at: this.ctx.clock.now().toISOString() });
+    const issued = await this.#audited(ch, 'wifi', OnboardingStep.Provisioning, async ({ r, setSerial }) => {
+      const device = await this.#session(r, ch, EST_STATES, setSerial, { lock: true });
+      const p = await this.credentials.newPsk(r, device.serial);
+      await r.devices.update(device.serial, { pskId: p.id }, this.ctx.clock.now());
       return p;
     }, { transactional: true, detail: (p) => ({ psk: p.id }) });
     this.#issued(ch).psk = issued.id;
@@ -289,26 +261,26 @@ export class Registrar {
   async enrollStatus(ch: ChannelContext, json: unknown): Promise<void> {
     let report: StatusTelemetry | undefined;
     let via: 'idevid' | 'ldevid' = 'idevid';
-    return this.#audited(ch, 'enrollstatus', undefined, async ({ db, setSerial }) => {
-      const ldevid = await this.#currentLdevid(db, ch);
+    return this.#audited(ch, 'enrollstatus', undefined, async ({ r, setSerial }) => {
+      const ldevid = await this.#currentLdevid(r, ch);
       if (ldevid) via = 'ldevid';
-      const session = ldevid ? undefined : await this.#session(db, ch, ALL_STATES, setSerial);
-      const device = session ?? await this.#device(db, ldevid!.device, setSerial);
+      const session = ldevid ? undefined : await this.#session(r, ch, DEVICE_STATES, setSerial, { lock: true });
+      const device = session ?? await this.#device(r, ldevid!.device, setSerial);
       report = parseStatus(json);
-      const at = this.ctx.clock.now().toISOString();
+      const at = this.ctx.clock.now();
       if (report.status) {
         // Over the onboarding connection, success speaks for what was issued on it: when another
         // copy of the device has since been issued newer credentials, these are revoked or
         // retired, and the device must not keep them (it stores only what this accepts).
         if (session) this.#ensureIssuedHereAreCurrent(ch, session);
         if (device.state === 'onboarded') return; // a repeated success report: nothing changes
-        ensure(device.state === 'provisioned', 'ERR_REGISTRAR_SEQUENCE', `the device is ${device.state}`);
-        await sql.onboarded.run(db, { serial: device.serial, onboardings: device.onboardings + 1, at });
-      } else if (ONBOARDING_STATES.includes(device.state) && (session || (device.state === 'provisioned' && device.ldevidSerial === ch.clientCert?.serial))) {
+        transition(device.state, 'enrollment-confirmed');
+        await r.devices.update(device.serial, { state: 'onboarded', onboardings: device.onboardings + 1 }, at);
+      } else if (canTransition(device.state, 'enrollment-failed') && (session || (device.state === 'provisioned' && device.ldevidSerial === ch.clientCert?.serial))) {
         // A failure ends the onboarding it speaks for: the one on this connection, or the one
         // that issued this LDevID. An older LDevID, still current while a new onboarding is
         // under way, is recorded and changes nothing (it could otherwise stall that onboarding).
-        await sql.failed.run(db, { serial: device.serial, at });
+        await r.devices.update(device.serial, { state: transition(device.state, 'enrollment-failed') }, at);
       }
     }, { transactional: true, outcome: () => (report?.status === false ? 'error' : 'ok'), detail: () => ({ ...statusDetail(report), via }) });
   }
@@ -350,20 +322,32 @@ export class Registrar {
   }
 
   /** The LDevID on the channel, if it is a current one of ours. */
-  async #currentLdevid(db: Kysely<NetworkDb>, ch: ChannelContext): Promise<{ device: string } | undefined> {
+  async #currentLdevid(r: NetworkRepositories, ch: ChannelContext): Promise<{ device: string } | undefined> {
     const cert = ch.clientCert;
     if (!cert || !equalBytes(cert.issuerDer, this.pki.domainCa.cert.subjectDer)) return undefined;
     verifyChain(this.ctx.crypto, { leaf: cert, anchors: [this.pki.domainCa.cert], at: this.ctx.clock.now() });
-    const holder = await this.credentials.isCurrent(cert.serial, db);
-    ensure(holder, 'ERR_CERT_REVOKED', 'the LDevID is not current');
-    return holder;
+    return this.#currentHolder(r, cert.serial);
   }
 
-  async #device(db: Kysely<NetworkDb>, serial: string, setSerial: (s: string | undefined) => void) {
+  /**
+   * The device an LDevID of ours is current for, its row locked for the rest of the work: the
+   * LDevID is checked again once the lock is held, so that two renewals with one LDevID on two
+   * nodes cannot both succeed.
+   */
+  async #currentHolder(r: NetworkRepositories, ldevidSerial: string): Promise<{ device: string; state: DeviceState }> {
+    const first = await this.credentials.isCurrent(ldevidSerial, r);
+    ensure(first, 'ERR_CERT_REVOKED', 'the LDevID is not current');
+    const device = await r.devices.get(first.device, { lock: true });
+    const holder = await this.credentials.isCurrent(ldevidSerial, r);
+    ensure(device && holder, 'ERR_CERT_REVOKED', 'the LDevID is not current');
+    return { device: device.serial, state: device.state };
+  }
+
+  async #device(r: NetworkRepositories, serial: string, setSerial: (s: string | undefined) => void) {
     setSerial(serial);
-    const row = await sql.device.first(db, { serial });
+    const row = await r.devices.get(serial, { lock: true });
     if (!row) throw new AirlockError('ERR_DEVICE_NOT_FOUND');
-    return { serial: row.serial, state: row.state, onboardings: row.onboardings, ldevidSerial: row.ldevid_serial };
+    return row;
   }
 
   /**
@@ -416,17 +400,17 @@ export class Registrar {
   }
 
   /** The device's onboarding session: same birth certificate, and in one of `states`. */
-  async #session(db: Kysely<NetworkDb>, ch: ChannelContext, states: readonly DeviceState[], setSerial: (s: string | undefined) => void) {
+  async #session(r: NetworkRepositories, ch: ChannelContext, states: readonly DeviceState[], setSerial: (s: string | undefined) => void, opts?: { lock?: boolean }) {
     const idevid = ch.clientCert;
     if (!idevid) throw new AirlockError('ERR_IDEVID_MISSING');
     const identified = this.#sessionDevice(idevid);
     const serial = identified?.serial;
     // A certificate of no trusted manufacturer (an LDevID, say) is refused under the serial it claims.
     setSerial(serial ?? idevid.subjectSerialNumber);
-    const row = serial === undefined ? undefined : await sql.session.first(db, { serial });
-    if (!identified || !row || !equalBytes(new Uint8Array(row.idevid_der), idevid.der)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no voucher was issued to this device');
-    if (!states.includes(row.state)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${row.state}`);
-    return { serial: row.serial, idevid, identified, nonce: row.nonce, onboardings: row.onboardings, state: row.state, ldevidSerial: row.ldevid_serial, pskId: row.psk_id };
+    const row = serial === undefined ? undefined : await r.devices.get(serial, opts);
+    if (!identified || !row || !equalBytes(row.idevidDer, idevid.der)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no voucher was issued to this device');
+    requireState(row.state, states);
+    return { ...row, idevid, identified };
   }
 
   /**
@@ -437,21 +421,21 @@ export class Registrar {
     ch: ChannelContext,
     action: string,
     step: (typeof OnboardingStep)[keyof typeof OnboardingStep] | undefined,
-    fn: (h: { db: Kysely<NetworkDb>; setSerial: (s: string | undefined) => void }) => Promise<T>,
+    fn: (h: { r: NetworkRepositories; setSerial: (s: string | undefined) => void }) => Promise<T>,
     opts: { transactional?: boolean; recordSuccess?: boolean; outcome?: (r: T) => 'ok' | 'error'; detail?: (r: T) => Record<string, string | number | boolean | null> } = {},
   ): Promise<T> {
     let serial: string | undefined;
     const setSerial = (s: string | undefined) => (serial = s);
-    const run = async (db: Kysely<NetworkDb>) => {
-      const result = await fn({ db, setSerial });
+    const run = async (r: NetworkRepositories) => {
+      const result = await fn({ r, setSerial });
       if (serial !== undefined) ch.identified?.(serial);
       if (opts.recordSuccess !== false) {
-        await this.inventory.record({ serial: serial ?? null, ...(step ? { step } : {}), action, outcome: opts.outcome?.(result) ?? 'ok', ...(opts.detail ? { detail: opts.detail(result) } : {}) }, this.ctx.clock.now(), db);
+        await this.inventory.record({ serial: serial ?? null, ...(step ? { step } : {}), action, outcome: opts.outcome?.(result) ?? 'ok', ...(opts.detail ? { detail: opts.detail(result) } : {}) }, this.ctx.clock.now(), r);
       }
       return result;
     };
     try {
-      return opts.transactional ? await this.db.transaction().execute(run) : await run(this.db);
+      return opts.transactional ? await this.store.transaction(run) : await this.store.run(run);
     } catch (e) {
       const code = isAirlockError(e) ? e.code : 'ERR_INTERNAL';
       // Refusals before a device is known (serial null) say who asked, and with what certificate.

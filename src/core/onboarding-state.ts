@@ -1,0 +1,57 @@
+/**
+ * The onboarding state machine of a device at the network: its states, and the transitions
+ * the registrar may make, as data. The storage schema and the registrar's endpoint table use
+ * these; a transition not in the table is a typed error (ERR_REGISTRAR_SEQUENCE), whatever
+ * step asked for it.
+ *
+ *   (new) ──voucher-issued──▶ vouched ──device-authenticated──▶ authenticated
+ *                               │                                   │
+ *                               └──────────ldevid-issued────────────┴──▶ provisioned ──enrollment-confirmed──▶ onboarded
+ *   vouched, authenticated, provisioned ──enrollment-failed──▶ failed
+ *   any state ──voucher-issued──▶ vouched   (onboarding again: resale, factory reset, a failure)
+ */
+import { AirlockError } from './errors.js';
+
+export const DEVICE_STATES = ['vouched', 'authenticated', 'provisioned', 'onboarded', 'failed', 'decommissioned'] as const;
+
+export type DeviceState = (typeof DEVICE_STATES)[number];
+
+/** The states of a device still being onboarded: a voucher was issued, the onboarding is not over. */
+export const ONBOARDING_STATES: readonly DeviceState[] = ['vouched', 'authenticated', 'provisioned'];
+
+/** What happens to a device, and the state it leads to from each state it may happen in. */
+export const TRANSITIONS = {
+  /** Steps 2 and 5: a voucher was issued; a device onboards again from any state. */
+  'voucher-issued': { from: DEVICE_STATES, to: 'vouched' },
+  /** Step 7 (Airlock's signed voucher status): the IDevID holder proved it on this channel. */
+  'device-authenticated': { from: ['vouched', 'authenticated'], to: 'authenticated' },
+  /** Step 15: an LDevID was issued in this onboarding. */
+  'ldevid-issued': { from: ONBOARDING_STATES, to: 'provisioned' },
+  /** RFC 8995 section 5.9.4: the device reported success with what it received. */
+  'enrollment-confirmed': { from: ['provisioned'], to: 'onboarded' },
+  /** RFC 8995 section 5.9.4: the device reported failure; it starts again with a new voucher. */
+  'enrollment-failed': { from: ONBOARDING_STATES, to: 'failed' },
+} as const satisfies Record<string, { from: readonly DeviceState[]; to: DeviceState }>;
+
+export type DeviceEvent = keyof typeof TRANSITIONS;
+
+/** Whether `event` may happen to a device in `state`. */
+export function canTransition(state: DeviceState, event: DeviceEvent): boolean {
+  return (TRANSITIONS[event].from as readonly DeviceState[]).includes(state);
+}
+
+/** The state `event` leads to from `state`; ERR_REGISTRAR_SEQUENCE when it may not happen there. */
+export function transition<E extends DeviceEvent>(state: DeviceState, event: E): (typeof TRANSITIONS)[E]['to'] {
+  if (!canTransition(state, event)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${state}`);
+  return TRANSITIONS[event].to;
+}
+
+/** ERR_REGISTRAR_SEQUENCE unless `state` is one of `allowed` (what an endpoint requires). */
+export function requireState(state: DeviceState, allowed: readonly DeviceState[]): void {
+  if (!allowed.includes(state)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${state}`);
+}
+
+/** Whether a stored value is a state (a database row is read as text). */
+export function isDeviceState(value: unknown): value is DeviceState {
+  return typeof value === 'string' && (DEVICE_STATES as readonly string[]).includes(value);
+}

@@ -1,0 +1,224 @@
+/**
+ * The storage port: each role's records as repositories, reached only through a unit of work.
+ * A role or a step never holds a database handle: it asks the store to run its work, in one
+ * transaction (`transaction`) or statement by statement (`run`), and gets the repositories
+ * bound to that work. It cannot reach outside its transaction, nor forget to pass it along.
+ *
+ * Two implementations stand behind it (src/adapters/store): SQLite, embedded, and PostgreSQL,
+ * shared by several network nodes. Concurrency is decided by the database: a device's row is
+ * locked (`get(serial, { lock: true })`) by the work that changes what it holds, constraints
+ * decide every race on a key (a nonce, a certified key, a CRL number), never a process lock.
+ */
+import type { DeviceState } from './onboarding-state.js';
+
+export interface UnitOfWork<R> {
+  /** Runs `work` in one transaction: everything it writes commits together, or nothing does. */
+  transaction<T>(work: (repos: R) => Promise<T>): Promise<T>;
+  /** Runs `work` outside a transaction: each statement commits on its own (reads, single writes). */
+  run<T>(work: (repos: R) => Promise<T>): Promise<T>;
+}
+
+// ---- The network's records ----
+
+/** A device at the network, as the onboarding steps see it. */
+export interface NetworkDevice {
+  serial: string;
+  idevidDer: Uint8Array;
+  state: DeviceState;
+  /** The nonce of the voucher outstanding, until the device is onboarded. */
+  nonce: string | null;
+  onboardings: number;
+  ldevidSerial: string | null;
+  pskId: string | null;
+}
+
+/** A device as the inventory lists it: never its secrets, nor its birth certificate. */
+export interface DeviceRecord {
+  serial: string;
+  manufacturer: string | null;
+  state: DeviceState;
+  nonce: string | null;
+  voucher_at: string | null;
+  authenticated_at: string | null;
+  onboarded_at: string | null;
+  ldevid_serial: string | null;
+  psk_id: string | null;
+  onboardings: number;
+  updated_at: string;
+}
+
+export interface NetworkDevices {
+  /** The birth certificate recorded under `serial` (serial numbers are unique per manufacturer only). */
+  birthCertificateOf(serial: string): Promise<Uint8Array | undefined>;
+  /**
+   * A voucher issued: the device's record, new or onboarding again, in state 'vouched' with
+   * `nonce` outstanding. False, and nothing written, when another birth certificate holds `serial`.
+   */
+  vouched(d: { serial: string; idevidDer: Uint8Array; manufacturer: string; nonce: string }, at: Date): Promise<boolean>;
+  /** The device; with `lock`, its row is held until the unit of work ends (the work that changes it). */
+  get(serial: string, opts?: { lock?: boolean }): Promise<NetworkDevice | undefined>;
+  /** A new state, and what the step that led to it changed. */
+  update(serial: string, change: DeviceChange, at: Date): Promise<void>;
+  record(serial: string): Promise<DeviceRecord | undefined>;
+  list(): Promise<DeviceRecord[]>;
+}
+
+/** What a step changes on a device: its new state, and the credentials it issued. */
+export type DeviceChange =
+  | { state: 'authenticated' }
+  | { state: DeviceState; ldevidSerial: string }
+  | { pskId: string }
+  | { state: 'onboarded'; onboardings: number }
+  | { state: 'failed' };
+
+export type CertifiedKeyKind = 'idevid' | 'ldevid';
+
+export interface CertificateRecord {
+  serial: string;
+  device_serial: string;
+  not_before: string;
+  not_after: string;
+  issued_at: string;
+  revoked_at: string | null;
+  revocation_reason: string | null;
+}
+
+export interface CrlRecord {
+  crlNumber: number;
+  thisUpdate: string;
+  nextUpdate: string;
+  /** Identifies the set of revocations the CRL covers. */
+  revocations: string;
+  der: Uint8Array;
+}
+
+export interface NetworkCredentials {
+  /** Binds a key (by fingerprint) to a device; false when the key is bound already, to any device. */
+  bindKey(k: { fingerprint: string; device: string; kind: CertifiedKeyKind; certificate: string }, at: Date): Promise<boolean>;
+  /** A renewal that keeps the key: its binding moves from `previous` to `certificate`; false when it was not bound so. */
+  rebindKey(k: { fingerprint: string; device: string; previous: string; certificate: string }, at: Date): Promise<boolean>;
+  keyKind(fingerprint: string): Promise<CertifiedKeyKind | undefined>;
+  /** Revokes (superseded) every live LDevID of a device. */
+  supersede(device: string, at: Date): Promise<void>;
+  addCertificate(c: { serial: string; device: string; notBefore: Date; notAfter: Date }, at: Date): Promise<void>;
+  /** An LDevID's holder and whether it is revoked. */
+  certificate(serial: string): Promise<{ device: string; revokedAt: string | null } | undefined>;
+  certificatesOf(device: string): Promise<CertificateRecord[]>;
+  /** Every revoked certificate, by serial. */
+  revoked(): Promise<Array<{ serial: string; revokedAt: string; reason: string | null }>>;
+  /** Retires the device's PSKs and records a new one (sealed). */
+  replacePsk(p: { id: string; device: string; sealed: string }, at: Date): Promise<void>;
+  latestCrl(): Promise<CrlRecord | undefined>;
+  /** False when another node recorded a CRL of that number first. */
+  addCrl(c: CrlRecord): Promise<boolean>;
+}
+
+export interface EventInput {
+  serial: string | null;
+  step?: number;
+  action: string;
+  /** `warning`: the step went on, but something deserves a look (e.g. another domain claimed the device). */
+  outcome: 'ok' | 'refused' | 'error' | 'warning';
+  code?: string;
+  detail?: Record<string, string | number | boolean | null>;
+}
+
+export interface EventRecord {
+  id: number;
+  at: string;
+  device_serial: string | null;
+  step: number | null;
+  action: string;
+  outcome: string;
+  code: string | null;
+  detail: string | null;
+}
+
+export interface NetworkEvents {
+  record(events: readonly EventInput[], at: Date): Promise<void>;
+  of(serial: string): Promise<EventRecord[]>;
+}
+
+export interface InstalledDeclaration {
+  sequence: number;
+  chain: string[];
+}
+
+export interface NetworkDeclarationStore {
+  get(serial: string): Promise<InstalledDeclaration | undefined>;
+  put(d: { serial: string; sequence: number; latestHash: string; chain: readonly string[]; source: string }, at: Date): Promise<void>;
+}
+
+/** A role's named key pairs: the private key sealed, with its certificate. */
+export interface SealedKeyRecord {
+  sealedKey: string;
+  certDer: Uint8Array;
+}
+
+export interface KeyRecords {
+  get(name: string): Promise<SealedKeyRecord | undefined>;
+  put(name: string, k: SealedKeyRecord, at: Date): Promise<void>;
+}
+
+export interface NetworkRepositories {
+  devices: NetworkDevices;
+  credentials: NetworkCredentials;
+  events: NetworkEvents;
+  declarations: NetworkDeclarationStore;
+  keys: KeyRecords;
+}
+
+export type NetworkStore = UnitOfWork<NetworkRepositories>;
+
+// ---- The manufacturer's records ----
+
+export interface MintedDevice {
+  serial: string;
+  model: string;
+  idevidDer: Uint8Array;
+  masaUrl: string;
+  mudUrl: string | null;
+}
+
+export interface ManufacturerDevices {
+  exists(serial: string): Promise<boolean>;
+  add(d: MintedDevice, at: Date): Promise<void>;
+  /** Holds the device's row until the unit of work ends: changes to its declarations queue behind. */
+  lock(serial: string): Promise<void>;
+}
+
+export interface DeclarationRecord {
+  serial: string;
+  sequence: number;
+  jws: string;
+  hash: string;
+  ownerId: string;
+  issuedOn: string;
+}
+
+export interface ManufacturerDeclarations {
+  latest(serial: string): Promise<{ hash: string; sequence: number } | undefined>;
+  jws(serial: string, sequence: number): Promise<string | undefined>;
+  /** The device's declarations, oldest first. */
+  chain(serial: string): Promise<string[]>;
+  append(d: DeclarationRecord): Promise<void>;
+  serials(): Promise<string[]>;
+}
+
+export interface MasaRecords {
+  /** Records a nonce as used for `serial`; false when it was used before (a replay). */
+  useNonce(serial: string, nonce: string, at: Date): Promise<boolean>;
+  addVoucher(v: { serial: string; domainId: string; ownerId: string; nonce: string | null; assertion: string }, at: Date): Promise<void>;
+  /** The newest `limit` vouchers issued for `serial`, newest first. */
+  vouchersOf(serial: string, limit: number): Promise<Array<{ issuedAt: string; domainId: string; nonce: string | null; assertion: string }>>;
+  audit(e: { action: string; actor: string; subject: string | null; outcome: string; code: string | null; detail: Record<string, string | number> }, at: Date): Promise<void>;
+}
+
+export interface ManufacturerRepositories {
+  devices: ManufacturerDevices;
+  declarations: ManufacturerDeclarations;
+  masa: MasaRecords;
+  keys: KeyRecords;
+}
+
+export type ManufacturerStore = UnitOfWork<ManufacturerRepositories>;
