@@ -1,5 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
-import { createKeyTable } from './common.js';
+import { autoId, binaryType, createKeyTable } from './common.js';
 
 export const manufacturerMigrations: Record<string, Migration> = {
   '0001_manufacturer': {
@@ -8,7 +8,7 @@ export const manufacturerMigrations: Record<string, Migration> = {
       await db.schema.createTable('mfg_devices')
         .addColumn('serial', 'text', (c) => c.primaryKey())
         .addColumn('model', 'text', (c) => c.notNull())
-        .addColumn('idevid_der', 'blob', (c) => c.notNull())
+        .addColumn('idevid_der', binaryType(db), (c) => c.notNull())
         .addColumn('masa_url', 'text', (c) => c.notNull())
         .addColumn('mud_url', 'text')
         .addColumn('minted_at', 'text', (c) => c.notNull())
@@ -16,7 +16,7 @@ export const manufacturerMigrations: Record<string, Migration> = {
       await db.schema.createTable('mfg_parties')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('name', 'text', (c) => c.notNull())
-        .addColumn('ca_der', 'blob')
+        .addColumn('ca_der', binaryType(db))
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createTable('mfg_declarations')
@@ -36,7 +36,7 @@ export const manufacturerMigrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('masa_nonces_pk', ['serial', 'nonce'])
         .execute();
       await db.schema.createTable('masa_audit')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'integer', autoId(db))
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('actor', 'text', (c) => c.notNull())
         .addColumn('action', 'text', (c) => c.notNull())
@@ -51,7 +51,7 @@ export const manufacturerMigrations: Record<string, Migration> = {
   '0002_masa_vouchers': {
     async up(db: Kysely<any>) {
       await db.schema.createTable('masa_vouchers')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'integer', autoId(db))
         .addColumn('serial', 'text', (c) => c.notNull())
         .addColumn('issued_at', 'text', (c) => c.notNull())
         .addColumn('domain_id', 'text', (c) => c.notNull())

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely, Migration } from 'kysely';
 import { parseCertificate } from '../../../protocols/x509/certificate.js';
-import { createKeyTable } from './common.js';
+import { autoId, binaryType, createKeyTable } from './common.js';
 
 export const networkMigrations: Record<string, Migration> = {
   '0001_network': {
@@ -17,7 +17,7 @@ export const networkMigrations: Record<string, Migration> = {
         .execute();
       await db.schema.createTable('net_devices')
         .addColumn('serial', 'text', (c) => c.primaryKey())
-        .addColumn('idevid_der', 'blob', (c) => c.notNull())
+        .addColumn('idevid_der', binaryType(db), (c) => c.notNull())
         .addColumn('manufacturer', 'text')
         .addColumn('state', 'text', (c) => c.notNull())
         .addColumn('nonce', 'text')
@@ -47,7 +47,7 @@ export const networkMigrations: Record<string, Migration> = {
         .addColumn('retired_at', 'text')
         .execute();
       await db.schema.createTable('net_events')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'integer', autoId(db))
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('device_serial', 'text')
         .addColumn('step', 'integer')
@@ -92,7 +92,7 @@ export const networkMigrations: Record<string, Migration> = {
         .addColumn('this_update', 'text', (c) => c.notNull())
         .addColumn('next_update', 'text', (c) => c.notNull())
         .addColumn('revocations', 'text', (c) => c.notNull())
-        .addColumn('der', 'blob', (c) => c.notNull())
+        .addColumn('der', binaryType(db), (c) => c.notNull())
         .execute();
     },
   },
