@@ -23,6 +23,8 @@ import type { AnyManufacturerTrust } from '../roles/shared/trust.js';
 
 export interface SystemOptions {
   dataDir: string;
+  /** A postgres:// URL for both roles' records (each in a schema of its own); default: SQLite files in `dataDir`, or AIRLOCK_DATABASE_URL. */
+  databaseUrl?: string;
   logger: Logger;
   clock?: Clock;
   manufacturerPort?: number;
@@ -54,10 +56,23 @@ export interface OpenRoleOptions {
    * creates keys as a side effect.
    */
   create?: boolean;
+  /**
+   * A postgres:// URL: the role's records live there (several nodes may share them), not in
+   * `<dataDir>/<role>.db`. Default: AIRLOCK_DATABASE_URL, when set. The data directory still
+   * holds what is the node's own (the key-encryption key file of development setups).
+   */
+  databaseUrl?: string;
+}
+
+/** The database URL the options or the environment name, if any. */
+export function databaseUrlOf(opts: { databaseUrl?: string }): string | undefined {
+  const url = opts.databaseUrl ?? process.env.AIRLOCK_DATABASE_URL;
+  return url === undefined || url === '' ? undefined : url;
 }
 
 function requireRole(dataDir: string, role: RoleName, opts: OpenRoleOptions): void {
-  if (opts.create || hasRole(dataDir, role)) return;
+  // In a shared database, the role opens only if the database holds its keys (Network.open).
+  if (opts.create || databaseUrlOf(opts) !== undefined || hasRole(dataDir, role)) return;
   throw new AirlockError('ERR_CONFIG', `no ${role} in ${dataDir}`, { details: { hint: `run \`airlock ${role} init --data-dir ${dataDir}\` (or \`airlock up\`) first` } });
 }
 
@@ -77,7 +92,8 @@ export async function openManufacturer(ctx: RoleContext, dataDir: string, config
   if (kek.origin === 'file') ctx.logger.warn('manufacturer: the key-encryption key is a file beside the data (development default); set AIRLOCK_MANUFACTURER_KEK in production');
   const served = config?.publicUrl === undefined && fs.existsSync(publicUrlFile(dataDir)) ? fs.readFileSync(publicUrlFile(dataDir), 'utf8').trim() : undefined;
   const urls = served && /^https:\/\/[^\s]+$/.test(served) ? { publicUrl: served, mudBaseUrl: `${served}/mud` } : {};
-  return Manufacturer.open({ ctx, databaseFile: path.join(dataDir, 'manufacturer.db'), kek: kek.kek, config: { ...urls, ...config } });
+  const databaseUrl = databaseUrlOf(opts);
+  return Manufacturer.open({ ctx, databaseFile: path.join(dataDir, 'manufacturer.db'), ...(databaseUrl ? { databaseUrl } : {}), create: opts.create === true, kek: kek.kek, config: { ...urls, ...config } });
 }
 
 /** Serves the manufacturer and records its URL in `dataDir`, so that later mints (`airlock manufacturer mint`) name it. */
@@ -92,17 +108,19 @@ export async function openNetwork(ctx: RoleContext, dataDir: string, manufacture
   requireRole(dataDir, 'network', opts);
   const kek = loadKek({ envVar: 'AIRLOCK_NETWORK_KEK', file: path.join(dataDir, 'keys', 'network.kek') });
   if (kek.origin === 'file') ctx.logger.warn('network: the key-encryption key is a file beside the data (development default); set AIRLOCK_NETWORK_KEK in production');
-  return Network.open({ ctx, databaseFile: path.join(dataDir, 'network.db'), kek: kek.kek, manufacturers, config });
+  const databaseUrl = databaseUrlOf(opts);
+  return Network.open({ ctx, databaseFile: path.join(dataDir, 'network.db'), ...(databaseUrl ? { databaseUrl } : {}), create: opts.create === true, kek: kek.kek, manufacturers, config });
 }
 
 export async function startSystem(opts: SystemOptions): Promise<System> {
   const ctx: RoleContext = { crypto: new NodeCrypto(), clock: opts.clock ?? systemClock, logger: opts.logger };
   // Each role its own crypto (and so its own key and verification caches), as on its own machine.
-  const manufacturer = await openManufacturer({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, opts.manufacturer, { create: true });
+  const db = opts.databaseUrl !== undefined ? { databaseUrl: opts.databaseUrl } : {};
+  const manufacturer = await openManufacturer({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, opts.manufacturer, { create: true, ...db });
   let network: Network | undefined;
   try {
     const manufacturerUrl = await serveManufacturer(manufacturer, opts.dataDir, opts.manufacturerPort ?? 0);
-    network = await openNetwork({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, [manufacturer.trustBundle()], opts.network, { create: true });
+    network = await openNetwork({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, [manufacturer.trustBundle()], opts.network, { create: true, ...db });
     const registrarUrl = await network.serve(opts.networkPort ?? 0);
     const net = network;
     return {

@@ -99,3 +99,10 @@ export async function run(fn: (created: Created) => Promise<void>): Promise<void
     }
   }
 }
+
+/** `--database-url`, checked: a postgres:// URL, or ERR_CONFIG. Absent: nothing (AIRLOCK_DATABASE_URL, else SQLite). */
+export function databaseUrlOption(value: string | undefined): { databaseUrl?: string } {
+  if (value === undefined) return {};
+  if (!/^postgres(ql)?:\/\/\S+$/i.test(value)) throw new AirlockError('ERR_CONFIG', '--database-url must be a postgres:// URL', { details: { hint: 'postgres://user:password@host:5432/database' } });
+  return { databaseUrl: value };
+}

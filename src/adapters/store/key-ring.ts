@@ -6,6 +6,7 @@ import type { PrivateKeyHandle } from '../../core/ports.js';
 import { parseCertificate, type Certificate } from '../../protocols/x509/certificate.js';
 import { exportPkcs8, importPkcs8 } from '../crypto/node-crypto.js';
 import type { Sealer } from '../crypto/seal.js';
+import { isUniqueViolation } from './unique-violation.js';
 
 export interface KeyPair {
   readonly key: PrivateKeyHandle;
@@ -27,8 +28,19 @@ export class KeyRing {
     return { key, cert: parseCertificate(row.certDer) };
   }
 
-  async put(name: string, pair: KeyPair, at: Date): Promise<void> {
+  /**
+   * Stores a new pair under `name` and returns it; when another process sharing the database
+   * stored one under that name first (two nodes started at once), returns that one instead.
+   */
+  async put(name: string, pair: KeyPair, at: Date): Promise<KeyPair> {
     const sealedKey = this.sealer.seal(exportPkcs8(pair.key), `${this.table}:${name}`);
-    await this.store.run((r) => r.keys.put(name, { sealedKey, certDer: pair.cert.der }, at));
+    try {
+      await this.store.run((r) => r.keys.put(name, { sealedKey, certDer: pair.cert.der }, at));
+      return pair;
+    } catch (e) {
+      const stored = isUniqueViolation(e) ? await this.get(name) : undefined;
+      if (!stored) throw e;
+      return stored;
+    }
   }
 }

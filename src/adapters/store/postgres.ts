@@ -18,19 +18,30 @@
  * the same database at once, one migrates and the others then find nothing left to do.
  */
 import { Kysely, Migrator, PostgresDialect, type Migration } from 'kysely';
-import { Pool, TypeOverrides } from 'pg';
+import pg from 'pg';
 import type { OpenedDb } from './sqlite.js';
 
 export interface PostgresOptions {
   /** Connections in the pool (pg's default: 10). */
   poolSize?: number;
+  /** A schema of the role's own (created if absent): its tables and its record of migrations live there. */
+  schema?: string;
 }
 
 const INT8 = 20;
 const NUMERIC = 1700;
 
 export async function openPostgres<T>(url: string, migrations: Record<string, Migration>, opts: PostgresOptions = {}): Promise<OpenedDb<T>> {
-  const pool = new Pool({ connectionString: url, max: opts.poolSize ?? 10, types: sqliteLikeTypes() });
+  if (opts.schema !== undefined) {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(opts.schema)) throw new TypeError(`not a schema name: ${opts.schema}`);
+    await createSchema(url, opts.schema);
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 10,
+    types: sqliteLikeTypes(),
+    ...(opts.schema !== undefined ? { options: `-c search_path=${opts.schema}` } : {}),
+  });
   // An idle connection that the server ends (a restart, a killed backend) is reported here;
   // the pool has already dropped it and the next query opens another. Unheard, it would end
   // the process.
@@ -45,9 +56,24 @@ export async function openPostgres<T>(url: string, migrations: Record<string, Mi
   return { db, file: withoutPassword(url), close: () => db.destroy() };
 }
 
+/** Creates `schema` unless it exists; two processes doing so at once both succeed. */
+async function createSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    await client.query(`create schema if not exists ${schema}`);
+  } catch (e) {
+    // Another process created it between the check and the insert (unique_violation).
+    if ((e as { code?: unknown }).code !== '23505') throw e;
+  } finally {
+    await client.end();
+  }
+}
+
 /** pg's parsers, but bigint and numeric as numbers (what better-sqlite3 gives for the same query). */
-function sqliteLikeTypes(): TypeOverrides {
-  const types = new TypeOverrides();
+function sqliteLikeTypes(): pg.TypeOverrides {
+  const types = new pg.TypeOverrides();
   types.setTypeParser(INT8, (s: string) => {
     const n = Number(s);
     if (!Number.isSafeInteger(n)) throw new RangeError(`bigint ${s} is beyond a safe JavaScript integer`);

@@ -15,7 +15,7 @@ import { AirlockError } from '../../core/errors.js';
 import { PARTY_ID, type Party } from '../../core/party.js';
 import { encodeTrustFile } from '../../roles/shared/trust.js';
 import { note, printJson, say, serveUntilInterrupted } from '../output.js';
-import { directoryPath, parseHttpsUrl, parseName, parsePort, portError, run } from '../options.js';
+import { databaseUrlOption, directoryPath, parseHttpsUrl, parseName, parsePort, portError, run } from '../options.js';
 import { openLocal } from './network.js';
 
 /** Says on stderr that `dir` gets a new manufacturer: keys are never created silently. */
@@ -29,13 +29,14 @@ export function manufacturerCommand(program: Command): void {
     .command('init')
     .description('create the manufacturer in a data directory: its CAs and keys (the only step besides serve and up that creates them)')
     .option('--data-dir <dir>', 'where its database and keys live', './data')
-    .action(async (o: { dataDir: string }) => {
+    .option('--database-url <url>', "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)")
+    .action(async (o: { dataDir: string; databaseUrl?: string }) => {
       await run(async (created) => {
         const dir = created.track(directoryPath(o.dataDir, '--data-dir'));
         if (hasRole(dir, 'manufacturer')) throw new AirlockError('ERR_CONFIG', `${dir} already holds a manufacturer`, { details: { hint: 'its keys are kept; nothing to do' } });
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         announceNew(dir);
-        const m = await openManufacturer({ crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger }, dir, undefined, { create: true });
+        const m = await openManufacturer({ crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger }, dir, undefined, { create: true, ...databaseUrlOption(o.databaseUrl) });
         say(`manufacturer "${m.config.name}" created (party ${m.party.id}); serve it with: airlock manufacturer serve --data-dir ${o.dataDir}`);
         await m.close();
       });
@@ -44,16 +45,17 @@ export function manufacturerCommand(program: Command): void {
     .command('serve')
     .description('run the manufacturer alone: MASA and declarations over HTTPS (creates it, saying so, if the data directory holds none)')
     .option('--data-dir <dir>', 'where its database and keys live', './data')
+    .option('--database-url <url>', "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)")
     .option('--port <port>', 'HTTPS port', '8443')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .action(async (o: { dataDir: string; port: string; host: string }) => {
+    .action(async (o: { dataDir: string; databaseUrl?: string; port: string; host: string }) => {
       await run(async (created) => {
         const port = parsePort(o.port, '--port');
         const dir = created.track(directoryPath(o.dataDir, '--data-dir'));
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         if (!hasRole(dir, 'manufacturer')) announceNew(dir);
         const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger() };
-        const m = await openManufacturer(ctx, dir, undefined, { create: true });
+        const m = await openManufacturer(ctx, dir, undefined, { create: true, ...databaseUrlOption(o.databaseUrl) });
         let url: string;
         try {
           url = await serveManufacturer(m, dir, port, o.host);
@@ -69,10 +71,11 @@ export function manufacturerCommand(program: Command): void {
     .command('trust-bundle')
     .description('print the trust file a network installs to trust this manufacturer (one CA per purpose)')
     .option('--data-dir <dir>', 'where its database and keys live', './data')
-    .action(async (o: { dataDir: string }) => {
+    .option('--database-url <url>', "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)")
+    .action(async (o: { dataDir: string; databaseUrl?: string }) => {
       await run(async () => {
         const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
-        const m = await openManufacturer(ctx, directoryPath(o.dataDir, '--data-dir'));
+        const m = await openManufacturer(ctx, directoryPath(o.dataDir, '--data-dir'), undefined, databaseUrlOption(o.databaseUrl));
         try {
           printJson(encodeTrustFile(m.trustBundle()));
         } finally {

@@ -12,7 +12,7 @@ import type { Manufacturer } from '../../roles/manufacturer/index.js';
 import type { Network } from '../../roles/network/index.js';
 import { hasRole, openManufacturer, openNetwork } from '../../app/system.js';
 import { note, printJson, printTable, say, serveUntilInterrupted } from '../output.js';
-import { directoryPath, parseName, parsePort, portError, run } from '../options.js';
+import { databaseUrlOption, directoryPath, parseName, parsePort, portError, run } from '../options.js';
 
 /** The roles of a data directory made by `airlock up` (or `manufacturer init` and `network init`); refuses one that lacks either. */
 export async function openLocal(dataDir: string): Promise<{ network: Network; manufacturer: Manufacturer }> {
@@ -63,16 +63,17 @@ export function networkCommand(program: Command): void {
     .command('init')
     .description("create the network role in a data directory: the owner's domain CA, the registrar certificate and their keys")
     .option('--data-dir <dir>', 'where its database and keys live', './data')
+    .option('--database-url <url>', "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)")
     .option('--owner <name>', "the network owner's display name (1 to 128 characters)")
     .option('--ssid <ssid>', 'the Wi-Fi network devices get a per-device PSK for')
-    .action(async (o: { dataDir: string; owner?: string; ssid?: string }) => {
+    .action(async (o: { dataDir: string; databaseUrl?: string; owner?: string; ssid?: string }) => {
       await run(async (created) => {
         const config = { ...(o.owner !== undefined ? { ownerName: parseName(o.owner, '--owner') } : {}), ...(o.ssid !== undefined ? { ssid: parseName(o.ssid, '--ssid') } : {}) };
         const dir = created.track(directoryPath(o.dataDir, '--data-dir'));
         if (hasRole(dir, 'network')) throw new AirlockError('ERR_CONFIG', `${dir} already holds a network`, { details: { hint: 'its keys are kept; nothing to do' } });
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         announceNew(dir);
-        const n = await openNetwork({ crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger }, dir, [], config, { create: true });
+        const n = await openNetwork({ crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger }, dir, [], config, { create: true, ...databaseUrlOption(o.databaseUrl) });
         say(`network of "${n.owner.name}" created (party ${n.owner.id}); serve it with: airlock network serve --data-dir ${o.dataDir} --trust <manufacturer trust file>`);
         await n.close();
       });
@@ -82,11 +83,12 @@ export function networkCommand(program: Command): void {
     .description("run the network role alone: the registrar (BRSKI + EST), trusting the manufacturers named by --trust (creates it, saying so, if the data directory holds none)")
     .requiredOption('--trust <files...>', 'manufacturer trust files (`airlock manufacturer trust-bundle`, or airlock-foreign-manufacturer/1: docs/DESIGN.md)')
     .option('--data-dir <dir>', 'where its database and keys live', './data')
+    .option('--database-url <url>', "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)")
     .option('--port <port>', 'HTTPS port', '8444')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--owner <name>', "the network owner's display name, 1 to 128 characters (only when the data directory is new)")
     .option('--ssid <ssid>', 'the Wi-Fi network devices get a per-device PSK for')
-    .action(async (o: { trust: string[]; dataDir: string; port: string; host: string; owner?: string; ssid?: string }) => {
+    .action(async (o: { trust: string[]; dataDir: string; databaseUrl?: string; port: string; host: string; owner?: string; ssid?: string }) => {
       await run(async (created) => {
         const port = parsePort(o.port, '--port');
         const config = { ...(o.owner !== undefined ? { ownerName: parseName(o.owner, '--owner') } : {}), ...(o.ssid !== undefined ? { ssid: parseName(o.ssid, '--ssid') } : {}) };
@@ -95,7 +97,7 @@ export function networkCommand(program: Command): void {
         const dir = created.track(directoryPath(o.dataDir, '--data-dir'));
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         if (!hasRole(dir, 'network')) announceNew(dir);
-        const n = await openNetwork(ctx, dir, trusts, config, { create: true });
+        const n = await openNetwork(ctx, dir, trusts, config, { create: true, ...databaseUrlOption(o.databaseUrl) });
         let url: string;
         try {
           url = await n.serve(port, o.host);

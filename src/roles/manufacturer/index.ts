@@ -4,11 +4,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Party } from '../../core/party.js';
+import { AirlockError } from '../../core/errors.js';
 import type { ManufacturerStore } from '../../core/store.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import { KeyRing } from '../../adapters/store/key-ring.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
-import { openSqlite, type OpenedDb } from '../../adapters/store/sqlite.js';
+import type { OpenedDb } from '../../adapters/store/sqlite.js';
+import { openRoleDatabase } from '../../adapters/store/open.js';
 import { manufacturerStore } from '../../adapters/store/manufacturer-repositories.js';
 import { manufacturerMigrations } from '../../adapters/store/migrations/manufacturer.js';
 import { Sealer } from '../../adapters/crypto/seal.js';
@@ -26,7 +28,12 @@ import { manufacturerRoutes } from './routes.js';
 
 export interface ManufacturerOptions {
   ctx: RoleContext;
+  /** The SQLite file, unless `databaseUrl` is given. */
   databaseFile: string;
+  /** A postgres:// URL: the role's records in PostgreSQL (shared by several nodes), not in `databaseFile`. */
+  databaseUrl?: string;
+  /** False: a database that holds no keys of the role is ERR_CONFIG (no command creates keys as a side effect). Default true. */
+  create?: boolean;
   kek: Uint8Array;
   config?: Partial<ManufacturerConfig>;
 }
@@ -50,9 +57,13 @@ export class Manufacturer {
 
   static async open(opts: ManufacturerOptions): Promise<Manufacturer> {
     const config = { ...manufacturerDefaults, ...opts.config };
-    const store = await openSqlite<ManufacturerDb>(opts.databaseFile, manufacturerMigrations);
+    const store = await openRoleDatabase<ManufacturerDb>(opts.databaseUrl ?? opts.databaseFile, manufacturerMigrations, 'manufacturer');
     const at = opts.ctx.clock.now();
     const repos = manufacturerStore(store.db);
+    if (opts.create === false && !(await repos.run((r) => r.keys.get('root-ca')))) {
+      await store.close();
+      throw new AirlockError('ERR_CONFIG', 'the database holds no manufacturer', { details: { hint: 'create it first: `airlock manufacturer init`' } });
+    }
     const pki = await openManufacturerPki(opts.ctx.crypto, new KeyRing(repos, 'mfg_keys', new Sealer(opts.kek)), config.name, config.hostnames, at);
     const party: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.root.cert.spki), name: config.name };
     const declarations = new DeclarationService(opts.ctx, repos, pki, party);

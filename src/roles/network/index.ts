@@ -5,11 +5,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Party } from '../../core/party.js';
+import { AirlockError } from '../../core/errors.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import { toPem } from '../../core/bytes.js';
 import { KeyRing } from '../../adapters/store/key-ring.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
-import { openSqlite, type OpenedDb } from '../../adapters/store/sqlite.js';
+import type { OpenedDb } from '../../adapters/store/sqlite.js';
+import { openRoleDatabase } from '../../adapters/store/open.js';
 import { networkStore } from '../../adapters/store/network-repositories.js';
 import type { NetworkStore } from '../../core/store.js';
 import { networkMigrations } from '../../adapters/store/migrations/network.js';
@@ -32,7 +34,12 @@ import { registrarRoutes } from './routes.js';
 
 export interface NetworkOptions {
   ctx: RoleContext;
+  /** The SQLite file, unless `databaseUrl` is given. */
   databaseFile: string;
+  /** A postgres:// URL: the role's records in PostgreSQL (shared by several nodes), not in `databaseFile`. */
+  databaseUrl?: string;
+  /** False: a database that holds no keys of the role is ERR_CONFIG (no command creates keys as a side effect). Default true. */
+  create?: boolean;
   kek: Uint8Array;
   /** The manufacturers this network trusts (their trust bundles). */
   manufacturers: AnyManufacturerTrust[];
@@ -65,9 +72,13 @@ export class Network {
 
   static async open(opts: NetworkOptions): Promise<Network> {
     const config = { ...networkDefaults, ...opts.config };
-    const store = await openSqlite<NetworkDb>(opts.databaseFile, networkMigrations);
+    const store = await openRoleDatabase<NetworkDb>(opts.databaseUrl ?? opts.databaseFile, networkMigrations, 'network');
     const sealer = new Sealer(opts.kek);
     const repos = networkStore(store.db);
+    if (opts.create === false && !(await repos.run((r) => r.keys.get('domain-ca')))) {
+      await store.close();
+      throw new AirlockError('ERR_CONFIG', 'the database holds no network', { details: { hint: 'create it first: `airlock network init`' } });
+    }
     const pki = await openNetworkPki(opts.ctx.crypto, new KeyRing(repos, 'net_keys', sealer), config.ownerName, config.hostnames, opts.ctx.clock.now());
     const owner: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.domainCa.cert.spki), name: config.ownerName };
     const manufacturers = new TrustedManufacturers(opts.ctx.crypto, [...opts.manufacturers]);

@@ -14,8 +14,7 @@ export async function ensureKeyPair(crypto: Crypto, ring: KeyRing, name: string,
   const key = generateP256Key();
   const signer: Issuer = issuer === 'self' ? { key } : { key: issuer.key, cert: issuer.cert };
   const pair = { key, cert: issueCertificate(crypto, template, key.spki, signer) };
-  await ring.put(name, pair, at);
-  return pair;
+  return ring.put(name, pair, at);
 }
 
 export function years(from: Date, n: number): Date {
