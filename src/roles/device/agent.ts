@@ -30,9 +30,6 @@ import { keyStoreOf, type RoleContext } from '../shared/context.js';
 import { deviceDefaults, type DeviceConfig } from './defaults.js';
 
 export type { JournalEntry };
-/** The checks of steps 9 and 15, where they were first exported from. */
-export { authenticateNetwork } from '../../onboarding/pledge/step-09-network-authentication.js';
-export { acceptLdevid, estDomainCa } from '../../onboarding/pledge/step-15-provisioning.js';
 
 export interface OnboardingReport {
   serialNumber: string;
