@@ -1,5 +1,5 @@
 // Layering (ARCHITECTURE.md): dependencies point downward only, and the pure layers
-// (src/core, src/protocols) do no I/O: they import nothing from Node and no adapter.
+// (src/core, src/protocols, src/onboarding) do no I/O: they import nothing from Node and no adapter.
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'net', 'tls', 'http', 'https', 'crypto', 'os', 'path', 'child_process', 'dgram', 'dns', 'worker_threads', 'stream', 'process'];
@@ -29,13 +29,18 @@ export default tseslint.config(
   },
   {
     files: ['src/core/**/*.ts'],
-    rules: forbid([...nodeBuiltins, '**/protocols/**', '**/adapters/**', '**/roles/**', '**/app/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
+    rules: forbid([...nodeBuiltins, '**/protocols/**', '**/onboarding/**', '**/adapters/**', '**/roles/**', '**/app/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
       'src/core is the pure domain: no I/O, no Node built-ins, nothing from the layers above it.'),
   },
   {
     files: ['src/protocols/**/*.ts'],
-    rules: forbid([...nodeBuiltins, '**/adapters/**', '**/roles/**', '**/app/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
+    rules: forbid([...nodeBuiltins, '**/onboarding/**', '**/adapters/**', '**/roles/**', '**/app/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
       'src/protocols holds wire formats only: no I/O, no Node built-ins, no adapters or roles.'),
+  },
+  {
+    files: ['src/onboarding/**/*.ts'],
+    rules: forbid([...nodeBuiltins, '**/adapters/**', '**/roles/**', '**/app/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
+      'src/onboarding holds the steps of Figure 9: it calls ports (src/core) and wire formats (src/protocols), and does no I/O itself.'),
   },
   {
     files: ['src/adapters/**/*.ts'],

@@ -11,11 +11,11 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { NodeCrypto } from '../src/adapters/crypto/node-crypto.js';
-import { systemClock } from '../src/core/ports.js';
+import { systemClock, type PledgeChannel, type PledgeConnector } from '../src/core/ports.js';
 import { silentLogger } from '../src/adapters/log/logger.js';
 import { MemorySecureStore } from '../src/adapters/secure-store/memory-store.js';
 import { DeviceAgent } from '../src/roles/device/agent.js';
-import { PeerConnection } from '../src/adapters/http/connection.js';
+import { tlsPledgeConnector } from '../src/adapters/http/tls-pledge-channel.js';
 import { isAirlockError } from '../src/core/errors.js';
 import { fromBase64, fromUtf8, toPem } from '../src/core/bytes.js';
 import type { BirthCredentials } from '../src/core/credentials.js';
@@ -276,9 +276,10 @@ async function baselineRun(port: number, ids: ClientIdentity[], handshakes: numb
 }
 
 // ---------------------------------------------------------------------------------------
-// Client-side phase timers (monkey-patched onto PeerConnection; --phases only)
+// Client-side phase timers (--phases only): a connector that wraps the agents' own, timing
+// the channel's opening (the mutual TLS handshake) and each call on it.
 
-function instrumentPhases(): { phases: Map<string, { count: number; totalMs: number }>; restore: () => void } {
+export function timedConnector(inner: PledgeConnector): { phases: Map<string, { count: number; totalMs: number }>; connect: PledgeConnector } {
   const phases = new Map<string, { count: number; totalMs: number }>();
   const add = (name: string, ms: number) => {
     const p = phases.get(name) ?? { count: 0, totalMs: 0 };
@@ -286,31 +287,29 @@ function instrumentPhases(): { phases: Map<string, { count: number; totalMs: num
     p.totalMs += ms;
     phases.set(name, p);
   };
-  const origOpen = PeerConnection.open.bind(PeerConnection);
-  const origCall = PeerConnection.prototype.call;
-  (PeerConnection as unknown as { open: typeof PeerConnection.open }).open = async (url, opts) => {
+  const connect: PledgeConnector = async (url, opts) => {
     const t = performance.now();
+    let channel: PledgeChannel;
     try {
-      return await origOpen(url, opts);
+      channel = await inner(url, opts);
     } finally {
       add('tls-open (mutual TLS handshake)', performance.now() - t);
     }
+    return {
+      peerCertificate: () => channel.peerCertificate(),
+      exporter: (label, length) => channel.exporter(label, length),
+      async call(method, p, o) {
+        const t = performance.now();
+        try {
+          return await channel.call(method, p, o);
+        } finally {
+          add(`${method} ${p}`, performance.now() - t);
+        }
+      },
+      close: () => channel.close(),
+    };
   };
-  PeerConnection.prototype.call = async function (this: PeerConnection, method, p, o) {
-    const t = performance.now();
-    try {
-      return await origCall.call(this, method, p, o);
-    } finally {
-      add(`${method} ${p}`, performance.now() - t);
-    }
-  };
-  return {
-    phases,
-    restore() {
-      (PeerConnection as unknown as { open: typeof PeerConnection.open }).open = origOpen;
-      PeerConnection.prototype.call = origCall;
-    },
-  };
+  return { phases, connect };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -362,13 +361,17 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     progress(`minted in ${round(minted.mintMs / 1000)} s`);
 
     const ctx: RoleContext = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
+    // The agents' connector: TLS, timed while the onboarding runs are measured with --phases.
+    const tls = tlsPledgeConnector();
+    let connect: PledgeConnector = tls;
+    const connector: PledgeConnector = (url, o) => connect(url, o);
     const agents: DeviceAgent[] = [];
     const ids: ClientIdentity[] = [];
     for (const b64 of minted.births) {
       const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
       const store = new MemorySecureStore();
       await store.write('birth', bytes);
-      agents.push(new DeviceAgent(store, ctx));
+      agents.push(new DeviceAgent(store, ctx, { connector }));
       const birth = JSON.parse(fromUtf8(bytes)) as BirthCredentials;
       ids.push({
         cert: birth.idevidChain.map((c) => toPem('CERTIFICATE', fromBase64(c)!)).join(''),
@@ -391,7 +394,8 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     });
     if (warmFailures.length) progress(`warm-up onboarding failures: ${warmFailures.join(', ')}`);
 
-    const instr = opts.phases ? instrumentPhases() : undefined;
+    const instr = opts.phases ? timedConnector(tls) : undefined;
+    if (instr) connect = instr.connect;
     const latencies: number[] = [];
     const failureCodes: Record<string, number> = {};
     const cpuO0 = [await serversCpu(), cpuMs(process.cpuUsage())];
@@ -408,7 +412,7 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     });
     const onboardingWallMs = performance.now() - t0;
     const cpuO1 = [await serversCpu(), cpuMs(process.cpuUsage())];
-    instr?.restore();
+    connect = tls;
     const failures = devices - latencies.length;
     progress(`onboarded ${latencies.length}/${devices} in ${round(onboardingWallMs / 1000, 2)} s`);
 

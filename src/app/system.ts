@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NodeCrypto } from '../adapters/crypto/node-crypto.js';
+import { softwareKeyStore } from '../adapters/crypto/software-key-store.js';
 import { loadKek } from '../adapters/crypto/kek.js';
 import type { Logger } from '../adapters/log/logger.js';
 import type { Clock, SecureStore } from '../core/ports.js';
@@ -113,7 +114,7 @@ export async function openNetwork(ctx: RoleContext, dataDir: string, manufacture
 }
 
 export async function startSystem(opts: SystemOptions): Promise<System> {
-  const ctx: RoleContext = { crypto: new NodeCrypto(), clock: opts.clock ?? systemClock, logger: opts.logger };
+  const ctx: RoleContext = { crypto: new NodeCrypto(), clock: opts.clock ?? systemClock, logger: opts.logger, keys: softwareKeyStore };
   // Each role its own crypto (and so its own key and verification caches), as on its own machine.
   const db = opts.databaseUrl !== undefined ? { databaseUrl: opts.databaseUrl } : {};
   const manufacturer = await openManufacturer({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, opts.manufacturer, { create: true, ...db });

@@ -79,6 +79,7 @@ export const ErrorCodes = {
   ERR_DEVICE_STATE: 'the device is not in a state that allows this',
   ERR_DEVICE_NOT_ONBOARDED: 'the device holds no onboarding credentials',
   ERR_SECURE_STORE: 'the secure store cannot be read',
+  ERR_KEY_MALFORMED: 'the private key cannot be read',
   ERR_PARTY_UNKNOWN: 'no such party',
   // Transport, configuration, internal
   ERR_TRANSPORT: 'the connection failed',

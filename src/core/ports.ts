@@ -57,3 +57,81 @@ export interface SecureStore {
   erase(name: string): Promise<void>;
   names(): Promise<string[]>;
 }
+
+/**
+ * Where private keys are made and kept: generation, import and export, behind one interface,
+ * so that a PKCS#11 token or a TPM can hold the keys later without touching a role or a step.
+ * Keys leave it only as opaque handles; signing with a handle is the Crypto port's
+ * (`signEs256`), which every protocol already calls. Asynchronous because a hardware store
+ * answers over a bus. Software keys (src/adapters/crypto/software-key-store.ts) are the
+ * implementation today.
+ */
+export interface KeyStore {
+  /** A fresh P-256 key. */
+  generateP256(): Promise<PrivateKeyHandle>;
+  /** A key from its PKCS#8 DER (birth credentials, sealed storage); ERR_KEY_MALFORMED if it is not one. */
+  importPkcs8(der: Uint8Array): Promise<PrivateKeyHandle>;
+  /**
+   * The PKCS#8 DER of a key, for sealed storage (and, for software keys, a TLS stack that
+   * wants the key itself). A hardware store that never lets a key out may refuse.
+   */
+  exportPkcs8(key: PrivateKeyHandle): Promise<Uint8Array>;
+}
+
+/** A request on a pledge channel: a body (text), its media type, and the media type wanted back. */
+export interface ChannelRequest {
+  body?: string;
+  contentType?: string;
+  accept?: string;
+}
+
+/** A 2xx answer on a pledge channel. */
+export interface ChannelResponse {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/**
+ * The pledge's one channel to the registrar (RFC 8995 section 5.1): the TLS connection today
+ * (src/adapters/http/tls-pledge-channel.ts), DPP's transport later. It never reconnects
+ * silently: everything one onboarding sends goes over this one channel, whose peer
+ * certificate the pledge judges itself and whose keying material binds its proofs to it.
+ */
+export interface PledgeChannel {
+  /** The peer's certificate (DER) as presented: provisional, not yet trusted, until the pledge has judged it. */
+  peerCertificate(): Uint8Array;
+  /** Keying material exported from the channel (TLS exporter, RFC 8446 section 7.5), for channel binding. */
+  exporter(label: string, length: number): Uint8Array;
+  /**
+   * One request, after those made before it. An answer other than 2xx is thrown: the peer's
+   * AirlockError when it sent a problem with a code, else ERR_PEER_REFUSED; a failed channel
+   * is ERR_TRANSPORT.
+   */
+  call(method: 'GET' | 'POST', path: string, request?: ChannelRequest): Promise<ChannelResponse>;
+  close(): Promise<void>;
+}
+
+/** Deadlines and sizes that keep a stalled or hostile peer from hanging the pledge. */
+export interface ChannelLimits {
+  /** Connect plus handshake, in milliseconds. */
+  handshakeTimeoutMs?: number;
+  /** One request, from sending it to the last byte of its answer, in milliseconds. */
+  requestTimeoutMs?: number;
+  /** Largest answer body accepted, in bytes. */
+  maxResponseBytes?: number;
+}
+
+export interface PledgeConnectOptions {
+  /** The pledge's certificate chain (DER, its own certificate first) and the handle of its key. */
+  credentials: { chain: readonly Uint8Array[]; key: PrivateKeyHandle };
+  /**
+   * Anchors the peer must chain to (DER). Without them the channel is provisional (RFC 8995
+   * section 5.1) and the pledge must judge `peerCertificate()` before trusting anything.
+   */
+  trustAnchors?: readonly Uint8Array[];
+  limits?: ChannelLimits;
+}
+
+/** Opens a pledge channel to `url`. */
+export type PledgeConnector = (url: string, opts: PledgeConnectOptions) => Promise<PledgeChannel>;

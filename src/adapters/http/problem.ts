@@ -50,6 +50,7 @@ const status: Partial<Record<ErrorCode, number>> = {
   ERR_TRANSPORT: 502,
   ERR_INTERNAL: 500,
   ERR_SECURE_STORE: 500,
+  ERR_KEY_MALFORMED: 500,
   ERR_CONFIG: 500,
 };
 

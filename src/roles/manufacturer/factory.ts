@@ -8,10 +8,9 @@ import { toBase64, toHex, utf8 } from '../../core/bytes.js';
 import { SecureStoreEntry, type BirthCredentials } from '../../core/credentials.js';
 import type { SecureStore } from '../../core/ports.js';
 import type { ManufacturerStore } from '../../core/store.js';
-import { exportPkcs8, generateP256Key } from '../../adapters/crypto/node-crypto.js';
 import { issueCertificate } from '../../protocols/x509/issue.js';
 import { idevidProfile } from '../../protocols/x509/profiles.js';
-import type { RoleContext } from '../shared/context.js';
+import { keyStoreOf, type RoleContext } from '../shared/context.js';
 import { notBefore } from '../shared/pki.js';
 import type { DeclarationService } from './declarations.js';
 import type { ManufacturerPki } from './pki.js';
@@ -34,7 +33,8 @@ export class Factory {
     if (!SERIAL.test(serial)) throw new AirlockError('ERR_INPUT_SCHEMA', 'serial numbers are 1-64 letters, digits, . _ -');
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(opts.model)) throw new AirlockError('ERR_INPUT_SCHEMA', 'model names are 1-64 letters, digits, . _ -');
     const at = this.ctx.clock.now();
-    const key = generateP256Key();
+    const keys = keyStoreOf(this.ctx);
+    const key = await keys.generateP256();
     const masaUrl = this.config.publicUrl;
     const mudUrl = `${this.config.mudBaseUrl}/${opts.model}.json`;
     const profile = idevidProfile({ serialNumber: serial, model: opts.model, manufacturer: this.config.name, masaUrl, mudUrl, notBefore: notBefore(at) });
@@ -43,7 +43,7 @@ export class Factory {
       serialNumber: serial,
       model: opts.model,
       idevidChain: [toBase64(idevid), toBase64(this.pki.idevidCa.cert.der)],
-      idevidKey: toBase64(exportPkcs8(key)),
+      idevidKey: toBase64(await keys.exportPkcs8(key)),
       manufacturerAnchor: toBase64(this.pki.root.cert.der),
       masaAnchor: toBase64(this.pki.masaCa.cert.der),
       declarationAnchor: toBase64(this.pki.declarationsCa.cert.der),

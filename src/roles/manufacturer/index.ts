@@ -17,7 +17,7 @@ import { Sealer } from '../../adapters/crypto/seal.js';
 import { closeGracefully, createHttpsServer, listen } from '../../adapters/http/server.js';
 import { serverLimitsOf } from '../../adapters/http/limits.js';
 import type { ManufacturerTrust } from '../shared/trust.js';
-import type { RoleContext } from '../shared/context.js';
+import { keyStoreOf, type RoleContext } from '../shared/context.js';
 import { manufacturerDefaults, type ManufacturerConfig } from './defaults.js';
 import { DeclarationService } from './declarations.js';
 import { Factory } from './factory.js';
@@ -64,7 +64,7 @@ export class Manufacturer {
       await store.close();
       throw new AirlockError('ERR_CONFIG', 'the database holds no manufacturer', { details: { hint: 'create it first: `airlock manufacturer init`' } });
     }
-    const pki = await openManufacturerPki(opts.ctx.crypto, new KeyRing(repos, 'mfg_keys', new Sealer(opts.kek)), config.name, config.hostnames, at);
+    const pki = await openManufacturerPki(opts.ctx.crypto, new KeyRing(repos, 'mfg_keys', new Sealer(opts.kek), keyStoreOf(opts.ctx)), config.name, config.hostnames, at);
     const party: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.root.cert.spki), name: config.name };
     const declarations = new DeclarationService(opts.ctx, repos, pki, party);
     const factory = new Factory(opts.ctx, repos, pki, declarations, config);

@@ -23,7 +23,7 @@ import { masaTlsAnchors, type AnyManufacturerTrust } from '../shared/trust.js';
 import { TrustedManufacturers } from './manufacturers.js';
 import { encodeCertsOnly } from '../../protocols/est/certs-only.js';
 import { signOwnershipRequest, type OwnershipOp } from '../../protocols/declaration/ownership-request.js';
-import type { RoleContext } from '../shared/context.js';
+import { keyStoreOf, type RoleContext } from '../shared/context.js';
 import { networkDefaults, type NetworkConfig } from './defaults.js';
 import { openNetworkPki, type NetworkPki } from './pki.js';
 import { Inventory } from './inventory.js';
@@ -79,7 +79,7 @@ export class Network {
       await store.close();
       throw new AirlockError('ERR_CONFIG', 'the database holds no network', { details: { hint: 'create it first: `airlock network init`' } });
     }
-    const pki = await openNetworkPki(opts.ctx.crypto, new KeyRing(repos, 'net_keys', sealer), config.ownerName, config.hostnames, opts.ctx.clock.now());
+    const pki = await openNetworkPki(opts.ctx.crypto, new KeyRing(repos, 'net_keys', sealer, keyStoreOf(opts.ctx)), config.ownerName, config.hostnames, opts.ctx.clock.now());
     const owner: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.domainCa.cert.spki), name: config.ownerName };
     const manufacturers = new TrustedManufacturers(opts.ctx.crypto, [...opts.manufacturers]);
     // The registrar's certificate authenticates this network to manufacturers (declarations, audit log).

@@ -3,15 +3,15 @@
  * database, reloaded at every start.
  */
 import type { KeyRing, KeyPair } from '../../adapters/store/key-ring.js';
-import { generateP256Key } from '../../adapters/crypto/node-crypto.js';
 import { issueCertificate, type Issuer } from '../../protocols/x509/issue.js';
 import type { CertificateTemplate } from '../../protocols/x509/profiles.js';
-import type { Crypto } from '../../core/ports.js';
+import type { Crypto, KeyStore } from '../../core/ports.js';
 
-export async function ensureKeyPair(crypto: Crypto, ring: KeyRing, name: string, template: CertificateTemplate, issuer: KeyPair | 'self', at: Date): Promise<KeyPair> {
+/** A new pair's key is made in `keys` (software keys unless the role was wired with another store). */
+export async function ensureKeyPair(crypto: Crypto, ring: KeyRing, name: string, template: CertificateTemplate, issuer: KeyPair | 'self', at: Date, keys: KeyStore = ring.keys): Promise<KeyPair> {
   const existing = await ring.get(name);
   if (existing) return existing;
-  const key = generateP256Key();
+  const key = await keys.generateP256();
   const signer: Issuer = issuer === 'self' ? { key } : { key: issuer.key, cert: issuer.cert };
   const pair = { key, cert: issueCertificate(crypto, template, key.spki, signer) };
   return ring.put(name, pair, at);
