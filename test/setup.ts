@@ -1,10 +1,8 @@
 import 'reflect-metadata';
 import { afterAll } from 'vitest';
-import { removeLeftoverSystems } from './support/harness.js';
-import { removeTempDirs } from './support/wire.js';
+import { removeTracked } from './support/temp-dirs.js';
 
 // No key material outlives a test file: systems left open and temporary directories go.
 afterAll(() => {
-  removeLeftoverSystems();
-  removeTempDirs();
+  removeTracked();
 });

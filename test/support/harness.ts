@@ -10,6 +10,7 @@ import { createLogger } from '../../src/adapters/log/logger.js';
 import { FileSecureStore } from '../../src/adapters/secure-store/file-store.js';
 import { DeviceAgent } from '../../src/roles/device/agent.js';
 import { startSystem, type System, type SystemOptions } from '../../src/app/system.js';
+import { remove, track } from './temp-dirs.js';
 
 export interface TestSystem extends System {
   /** The temporary directory: databases, keys, log, device stores. close() removes it. */
@@ -24,7 +25,7 @@ export interface TestSystem extends System {
 export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promise<TestSystem> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-test-'));
   const logFile = path.join(dir, 'airlock.log');
-  live.add(dir);
+  track(dir);
   let sys: System;
   try {
     sys = await startSystem({ dataDir: path.join(dir, 'data'), logger: createLogger({ level: 'debug', destination: logFile }), ...opts });
@@ -57,22 +58,8 @@ export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promis
   };
 }
 
-/** Temporary directories of systems not yet closed. */
-const live = new Set<string>();
-function removeDir(dir: string): void {
-  live.delete(dir);
-  fs.rmSync(dir, { recursive: true, force: true });
-}
-
-/**
- * Removes the directories of test systems a test file did not close (test/setup.ts calls it
- * after each file), and says how many there were: keys must not outlive the tests.
- */
-export function removeLeftoverSystems(): number {
-  const left = live.size;
-  for (const d of [...live]) removeDir(d);
-  return left;
-}
+/** A system's directory is removed when it closes, or after the test file (test/setup.ts). */
+const removeDir = remove;
 
 /** Every regular file under `dir`, recursively. */
 export function filesUnder(dir: string): string[] {

@@ -19,6 +19,7 @@ import { VOUCHER_JWS_MEDIA_TYPE } from '../../src/protocols/voucher/schema.js';
 import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, signVoucherStatus } from '../../src/protocols/brski/status.js';
 import type { Crypto } from '../../src/core/ports.js';
 import type { TestSystem } from './harness.js';
+import { track } from './temp-dirs.js';
 
 export interface DeviceIdentity {
   birth: BirthCredentials;
@@ -99,17 +100,9 @@ export async function stateSnapshot(sys: TestSystem): Promise<Record<string, unk
 }
 
 /** A fresh temporary directory, outside any test system's directory. */
-const tempDirs = new Set<string>();
-/** A fresh temporary directory, removed after the test file (test/setup.ts calls removeTempDirs). */
+/** A fresh temporary directory, removed after the test file (test/setup.ts). */
 export function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.add(dir);
-  return dir;
-}
-
-export function removeTempDirs(): void {
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-  tempDirs.clear();
+  return track(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
 }
 
 export function randomKek(): Uint8Array {
