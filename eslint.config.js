@@ -1,5 +1,5 @@
 // Layering (ARCHITECTURE.md): dependencies point downward only, and the pure layers
-// (src/core, src/protocols) do no I/O: they import nothing from Node and no adapter.
+// (src/core, src/protocols, src/onboarding) do no I/O: they import nothing from Node and no adapter.
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'net', 'tls', 'http', 'https', 'crypto', 'os', 'path', 'child_process', 'dgram', 'dns', 'worker_threads', 'stream', 'process'];
@@ -36,6 +36,11 @@ export default tseslint.config(
     files: ['src/protocols/**/*.ts'],
     rules: forbid([...nodeBuiltins, '**/adapters/**', '**/roles/**', '**/app/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
       'src/protocols holds wire formats only: no I/O, no Node built-ins, no adapters or roles.'),
+  },
+  {
+    files: ['src/onboarding/**/*.ts'],
+    rules: forbid([...nodeBuiltins, '**/adapters/**', '**/roles/**', '**/app/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
+      'src/onboarding holds the steps: pure, it imports only src/core and src/protocols; ports come in.'),
   },
   {
     files: ['src/adapters/**/*.ts'],
