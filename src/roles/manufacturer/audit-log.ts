@@ -1,94 +1,40 @@
 /**
- * The MASA audit log (RFC 8995 section 5.8): every voucher the MASA issues is kept with its
- * domainID, nonce and assertion; a registrar that may onboard the device (its owner or an
- * authorized onboarder in the latest declaration, checked as for a voucher) gets the log of
- * that device by POSTing the registrar voucher request it sent. Every request and decision
- * goes to the MASA's own audit table.
+ * The MASA audit log (RFC 8995 section 5.8), wired: its steps are in
+ * src/onboarding/masa/audit-log.ts. Issued vouchers are recorded in the transaction that
+ * issues them; requests verified on issue are remembered for a few minutes.
  */
-import { AirlockError, isAirlockError } from '../../core/errors.js';
-import { partyIdFromSpki } from '../../core/party.js';
-import { toBase64 } from '../../core/bytes.js';
 import type { ManufacturerStore, MasaRecords } from '../../core/store.js';
-import { verifyRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
-import { mayOnboard } from '../../protocols/declaration/verify.js';
-import { buildAuditLog, domainIdOf, type AuditLog } from '../../protocols/brski/audit-log.js';
-import type { Certificate } from '../../protocols/x509/certificate.js';
+import type { AuditLog } from '../../protocols/brski/audit-log.js';
 import type { EncodedVoucher } from '../../protocols/voucher/codec.js';
+import type { IssuedVoucher, VoucherLog } from '../../onboarding/masa/ports.js';
+import { VerifiedRequests, auditLogFor, recordIssuedVoucher, type AuditLogContext } from '../../onboarding/masa/audit-log.js';
 import type { RoleContext } from '../shared/context.js';
 import type { DeclarationService } from './declarations.js';
 import type { ManufacturerPki } from './pki.js';
 
-export interface IssuedVoucher {
-  serial: string;
-  at: Date;
-  /** The pinned domain certificate (the domain CA, or the registrar certificate when no CA was sent). */
-  domainCa: Certificate;
-  nonce: string | null;
-  assertion: string;
-}
+export type { IssuedVoucher };
 
-/** The newest vouchers a log carries. */
-const LOG_VOUCHERS = 4096;
-const VERIFIED_CACHE_ENTRIES = 4096;
-const VERIFIED_CACHE_MS = 300_000;
+export class MasaAuditLog implements VoucherLog {
+  readonly #steps: AuditLogContext;
+  readonly #verified: VerifiedRequests;
 
-export class MasaAuditLog {
-  constructor(
-    private readonly ctx: RoleContext,
-    private readonly store: ManufacturerStore,
-    private readonly pki: ManufacturerPki,
-    private readonly declarations: DeclarationService,
-  ) {}
+  constructor(ctx: RoleContext, store: ManufacturerStore, pki: ManufacturerPki, declarations: DeclarationService) {
+    this.#steps = { crypto: ctx.crypto, clock: ctx.clock, store, pki, declarations };
+    this.#verified = new VerifiedRequests(ctx.crypto);
+  }
 
   /** Records an issued voucher; call it in the transaction that issues it. */
   async record(records: MasaRecords, v: IssuedVoucher): Promise<void> {
-    await records.addVoucher({ serial: v.serial, domainId: domainIdOf(this.ctx.crypto, v.domainCa), ownerId: partyIdFromSpki(this.ctx.crypto, v.domainCa.spki), nonce: v.nonce, assertion: v.assertion }, v.at);
+    await recordIssuedVoucher(this.#steps.crypto, records, v);
   }
 
-  /**
-   * Registrar voucher requests this MASA verified when it issued their vouchers, by the
-   * SHA-256 of their exact bytes, for a few minutes: a registrar asks for the audit log with
-   * the very request it just sent (section 5.8), and the same bytes verify the same way. A miss
-   * (another MASA node, or later) verifies in full. Who may read is still decided on the latest
-   * declaration, every time.
-   */
-  readonly #verified = new Map<string, { serial: string; owner: string; until: number }>();
-
-  /** Remembers a request verified in full (masa.ts, on issuing its voucher). */
+  /** Remembers a request verified in full (on issuing its voucher). */
   rememberVerified(request: Uint8Array, serial: string, owner: string, at: Date): void {
-    if (this.#verified.size >= VERIFIED_CACHE_ENTRIES) this.#verified.delete(this.#verified.keys().next().value!);
-    this.#verified.set(toBase64(this.ctx.crypto.sha256(request)), { serial, owner, until: at.getTime() + VERIFIED_CACHE_MS });
+    this.#verified.remember(request, serial, owner, at);
   }
 
   /** RFC 8995 section 5.8: the log of the device a registrar voucher request names, for that registrar. */
   async forRequest(registrarVoucherRequest: EncodedVoucher, peer: string): Promise<AuditLog> {
-    const at = this.ctx.clock.now();
-    let serial: string | undefined;
-    let owner: string | undefined;
-    try {
-      const known = this.#verified.get(toBase64(this.ctx.crypto.sha256(registrarVoucherRequest.bytes)));
-      if (known && known.until > at.getTime()) {
-        ({ serial, owner } = known);
-      } else {
-        const rvr = verifyRegistrarVoucherRequest(this.ctx.crypto, registrarVoucherRequest.bytes, { mediaType: registrarVoucherRequest.mediaType, idevidAnchors: [this.pki.idevidCa.cert], at, requireProximity: false });
-        serial = rvr.serialNumber;
-        // The same identity the MASA gave the domain: its CA, or else the registrar certificate.
-        owner = partyIdFromSpki(this.ctx.crypto, (rvr.domainCa ?? rvr.registrarCert).spki);
-      }
-      const latest = await this.declarations.latest(serial);
-      if (!latest) throw new AirlockError('ERR_MASA_UNKNOWN_DEVICE', serial);
-      if (!mayOnboard(latest.body, owner)) throw new AirlockError('ERR_MASA_NOT_AUTHORIZED', `serial ${serial}`);
-      const rows = await this.store.run((r) => r.masa.vouchersOf(serial!, LOG_VOUCHERS));
-      const log = buildAuditLog(rows.map((r) => ({ date: r.issuedAt, domainID: r.domainId, nonce: r.nonce, assertion: r.assertion })));
-      await this.#audit(at, peer, serial, 'ok', undefined, { owner, events: log.events.length });
-      return log;
-    } catch (e) {
-      await this.#audit(at, peer, serial ?? null, 'refused', isAirlockError(e) ? e.code : 'ERR_INTERNAL', owner ? { owner } : {});
-      throw e;
-    }
-  }
-
-  async #audit(at: Date, actor: string, subject: string | null, outcome: string, code: string | undefined, detail: Record<string, string | number>): Promise<void> {
-    await this.store.run((r) => r.masa.audit({ action: 'requestauditlog', actor, subject, outcome, code: code ?? null, detail }, at));
+    return auditLogFor(this.#steps, this.#verified, registrarVoucherRequest, peer);
   }
 }

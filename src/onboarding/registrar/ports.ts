@@ -1,0 +1,117 @@
+/**
+ * What the registrar's steps are given: the request's channel, and ports for everything that
+ * is not theirs to do (TLS, HTTP to the MASA, signing with the CA's key, sealing secrets,
+ * logging). The network role (src/roles/network/registrar.ts) builds a RegistrarContext from
+ * its adapters; a test builds one from an in-memory store and a fake channel.
+ */
+import type { Clock, Crypto, PrivateKeyHandle } from '../../core/ports.js';
+import type { NetworkRepositories, NetworkStore } from '../../core/store.js';
+import type { Certificate } from '../../protocols/x509/certificate.js';
+import type { EncodedVoucher, VoucherMediaType } from '../../protocols/voucher/codec.js';
+import type { MinimumAssertion } from '../../protocols/voucher/voucher.js';
+import type { AuditLog } from '../../protocols/brski/audit-log.js';
+
+/** What a handler knows of the request's connection. */
+export interface Channel {
+  clientCert: Certificate | undefined;
+  exporter(label: string, length: number): Uint8Array;
+  peer: string;
+  /** The request's connection: what was issued on it is remembered for as long as it lives. */
+  connection: object;
+  /** Told the device's serial number once a request of that device has succeeded (for the request log). */
+  identified?(serial: string): void;
+}
+
+/** The network bootstrapping credentials (report section 5.1.2): the domain CA and the registrar's certificate and key. */
+export interface RegistrarPki {
+  domainCa: { readonly cert: Certificate };
+  registrar: { readonly cert: Certificate; readonly key: PrivateKeyHandle };
+}
+
+/**
+ * A trusted manufacturer as the role knows it (an Airlock trust bundle, a foreign trust
+ * file): opaque to the steps, which only hand it back to the ports.
+ */
+export type ManufacturerRef = object;
+
+/** A birth certificate verified to its manufacturer, with what the registrar reads from it. */
+export interface IdentifiedDevice {
+  trust: ManufacturerRef;
+  serial: string;
+  masaUrl: string | undefined;
+}
+
+/** The manufacturers this network trusts (src/roles/network/manufacturers.ts). */
+export interface Manufacturers {
+  /** Verifies the birth certificate to a trusted IDevID CA at `at`; ERR_IDEVID_UNTRUSTED otherwise. */
+  identify(idevid: Certificate, at: Date): IdentifiedDevice;
+  /** A birth certificate verified before (the session holds its bytes), found again by issuer name. */
+  identifyVerified(idevid: Certificate, at: Date): IdentifiedDevice;
+  /** The anchors a voucher for one of this manufacturer's devices must chain to. */
+  voucherAnchors(trust: ManufacturerRef): readonly Certificate[];
+}
+
+/** The device's MASA (RFC 8995 sections 5.4 to 5.8), reached as its manufacturer's trust says. */
+export interface MasaPort {
+  /** The voucher for a registrar voucher request, in `format`; ERR_VOUCHER_FORMAT when the client cannot carry it. */
+  voucher(masaUrl: string, request: EncodedVoucher, format: VoucherMediaType, trust: ManufacturerRef): Promise<EncodedVoucher>;
+  /** The device's audit log for the request sent for it; undefined when this client cannot ask for one. */
+  auditLog(masaUrl: string, request: EncodedVoucher, trust: ManufacturerRef): Promise<AuditLog | undefined>;
+}
+
+/** Where step 6's declaration chain comes from: installed, or fetched in real time (src/roles/network/declarations.ts). */
+export interface DeclarationSource {
+  chainFor(serial: string, masaUrl: string | undefined, trust: ManufacturerRef): Promise<string[]>;
+}
+
+/**
+ * The domain CA's issuing side (src/roles/network/credentials.ts): it signs LDevIDs and seals
+ * PSKs, and records what it certified in the caller's unit of work.
+ */
+export interface CredentialIssuer {
+  signLdevid(serial: string, spki: Uint8Array): Certificate;
+  /** Records a device's birth key as certified for it: no CSR may reuse it. */
+  recordBirthKey(r: NetworkRepositories, serial: string, idevid: Certificate): Promise<void>;
+  /** Records an LDevID, binds its key (ERR_CSR_KEY when bound already, unless `sameKeyAs` renews it) and supersedes earlier ones. */
+  recordLdevid(r: NetworkRepositories, serial: string, cert: Certificate, sameKeyAs?: string): Promise<void>;
+  /** A new per-device PSK, recorded sealed; the caller delivers it. */
+  newPsk(r: NetworkRepositories, serial: string): Promise<{ id: string; psk: string }>;
+  /** Whether an LDevID of ours is current (issued by us, not revoked), and for which device. */
+  isCurrent(serialHex: string, r: NetworkRepositories): Promise<{ device: string } | undefined>;
+}
+
+/** The registrar's settings that change what it answers (src/roles/network/defaults.ts). */
+export interface RegistrarSettings {
+  ssid: string;
+  applicationUrl: string;
+  /** Step 14: the application server's trust anchor, PEM. */
+  applicationTrustAnchor: string;
+  voucherRequestChain: 'registrar-and-ca' | 'registrar-only';
+  minimumVoucherAssertion: MinimumAssertion;
+  voucherClockSkewSeconds: number;
+}
+
+/** What was issued on one connection (the LDevID and PSK of this onboarding). */
+export interface IssuedOnConnection {
+  ldevid?: string;
+  psk?: string;
+}
+
+export interface RegistrarContext {
+  crypto: Crypto;
+  clock: Clock;
+  store: NetworkStore;
+  pki: RegistrarPki;
+  settings: RegistrarSettings;
+  manufacturers: Manufacturers;
+  masa: MasaPort;
+  declarations: DeclarationSource;
+  credentials: CredentialIssuer;
+  /** Per connection: what was issued on it. Connection state, not device state: it dies with the socket. */
+  issuedOn: WeakMap<object, IssuedOnConnection>;
+  /**
+   * Work off the device's path (the MASA's audit log): the role keeps track of it, and logs
+   * it if it fails (it records its own outcome in the device's audit trail first).
+   */
+  background(work: Promise<void>): void;
+}

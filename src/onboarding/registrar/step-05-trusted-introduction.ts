@@ -1,0 +1,107 @@
+/**
+ * Steps 2 and 5 (RFC 8995 sections 5.2 to 5.6): the device, in onboarding mode, asks for a
+ * voucher. The registrar checks the birth certificate against the manufacturers it trusts
+ * before it contacts any MASA, asks the device's MASA in the format the pledge wants, checks
+ * the voucher as the device will, and records the device 'vouched' with the voucher's nonce
+ * outstanding. Then, off the device's path, the MASA's audit log of the device (section 5.8).
+ */
+import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
+import { equalBytes } from '../../core/bytes.js';
+import { OnboardingStep } from '../../core/onboarding-steps.js';
+import { verifyPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
+import { signRegistrarVoucherRequestAs } from '../../protocols/voucher/registrar-voucher-request.js';
+import { verifyVoucher } from '../../protocols/voucher/voucher.js';
+import { SIGNABLE, type EncodedVoucher, type VoucherMediaType } from '../../protocols/voucher/codec.js';
+import { normaliseMasaUrl } from '../../protocols/x509/masa-url.js';
+import { domainIdOf, otherDomains } from '../../protocols/brski/audit-log.js';
+import type { Endpoint } from './pipeline.js';
+import type { ManufacturerRef, RegistrarContext } from './ports.js';
+import { birthCertificate } from './session.js';
+
+export interface VoucherRequestIn {
+  /** The pledge voucher request, JWS or CMS. */
+  request: EncodedVoucher;
+  /** The voucher's format: the pledge's Accept, passed on to the MASA. */
+  format: VoucherMediaType;
+}
+
+export const requestVoucher: Endpoint<VoucherRequestIn, EncodedVoucher> = {
+  method: 'POST',
+  path: '/.well-known/brski/requestvoucher',
+  action: 'requestvoucher',
+  step: OnboardingStep.TrustedIntroduction,
+  device: 'birth certificate',
+  requires: null,
+  lock: false,
+  transactional: false,
+  // Success is recorded with the device's record, in the transaction that writes it.
+  recordSuccess: false,
+  async handler(ctx, call, { request, format }) {
+    const { idevid, device } = birthCertificate(ctx, call.ch);
+    call.identify(device.serial);
+    // ERR_VOUCHER_FORMAT (406) before anything is sent when Airlock cannot carry that format.
+    if (!SIGNABLE.includes(format) || !SIGNABLE.includes(request.mediaType)) throw new AirlockError('ERR_VOUCHER_FORMAT', `the registrar does not carry ${format}`);
+    const { pki, settings } = ctx;
+    const pvr = verifyPledgeVoucherRequest(ctx.crypto, request.bytes, { tlsClientCert: idevid, registrarCert: pki.registrar.cert, mediaType: request.mediaType, serialNumber: device.serial });
+    const masaUrl = normaliseMasaUrl(device.masaUrl);
+    // Serial numbers are unique per manufacturer only: a record belongs to one birth certificate.
+    const known = await call.r.devices.birthCertificateOf(pvr.serialNumber);
+    ensure(!known || equalBytes(known, idevid.der), 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
+    const withCa = settings.voucherRequestChain !== 'registrar-only';
+    const chain = { registrarCert: pki.registrar.cert, ...(withCa ? { domainCa: pki.domainCa.cert } : {}) };
+    const rvr: EncodedVoucher = { mediaType: pvr.artifact.mediaType, bytes: signRegistrarVoucherRequestAs(ctx.crypto, pvr.artifact.mediaType, pki.registrar.key, chain, pvr, ctx.clock.now()) };
+    const voucher = await ctx.masa.voucher(masaUrl, rvr, format, device.trust);
+    // What the device will check, checked here first: it records nothing it would refuse.
+    const v = verifyVoucher(ctx.crypto, voucher.bytes, {
+      mediaType: voucher.mediaType,
+      masaAnchors: ctx.manufacturers.voucherAnchors(device.trust),
+      serialNumber: pvr.serialNumber,
+      nonce: pvr.nonce,
+      at: ctx.clock.now(),
+      idevid,
+      policy: { minimumAssertion: settings.minimumVoucherAssertion, clockSkewSeconds: settings.voucherClockSkewSeconds },
+    });
+    // The voucher pins our domain CA, or our registrar certificate when that alone is what we sent.
+    const pinsUs = equalBytes(v.pinnedDomainCert.der, pki.domainCa.cert.der) || (!withCa && equalBytes(v.pinnedDomainCert.der, pki.registrar.cert.der));
+    ensure(pinsUs, 'ERR_VOUCHER_OTHER_DOMAIN');
+    const at = ctx.clock.now();
+    await ctx.store.transaction(async (r) => {
+      const written = await r.devices.vouched({ serial: pvr.serialNumber, idevidDer: idevid.der, manufacturer: idevid.issuer, nonce: pvr.nonce }, at);
+      ensure(written, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
+      await ctx.credentials.recordBirthKey(r, pvr.serialNumber, idevid);
+      await r.events.record([
+        { serial: pvr.serialNumber, step: OnboardingStep.OnboardingMode, action: 'onboarding mode: device contacted the registrar', outcome: 'ok', detail: { peer: call.ch.peer, since: call.received.toISOString() } },
+        { serial: pvr.serialNumber, step: OnboardingStep.TrustedIntroduction, action: 'voucher issued by the MASA and delivered', outcome: 'ok' },
+      ], at);
+    });
+    // Telemetry, off the device's path: the device does not wait for the MASA's audit log.
+    ctx.background(recordMasaAuditLog(ctx, masaUrl, rvr, pvr.serialNumber, device.trust));
+    return voucher;
+  },
+};
+
+/** This domain's identity in MASA audit logs (RFC 8995 section 5.8.2), by domain CA. */
+const domainIds = new WeakMap<object, string>();
+
+/**
+ * RFC 8995 section 5.8.3: after a voucher, the MASA's audit log of the device, into its audit
+ * trail; every other domain that claimed the device is a warning. Informational: a MASA
+ * without the log, or one that fails, is recorded and does not stop the onboarding.
+ */
+export async function recordMasaAuditLog(ctx: RegistrarContext, masaUrl: string, rvr: EncodedVoucher, serial: string, trust: ManufacturerRef): Promise<void> {
+  try {
+    const log = await ctx.masa.auditLog(masaUrl, rvr, trust);
+    if (!log) return;
+    const ca = ctx.pki.domainCa.cert;
+    let own = domainIds.get(ca);
+    if (own === undefined) domainIds.set(ca, (own = domainIdOf(ctx.crypto, ca)));
+    const others = otherDomains(log, own);
+    await ctx.store.run((r) => r.events.record([
+      { serial, action: 'masa audit log', outcome: 'ok', detail: { vouchers: log.events.length, otherDomains: others.length, truncated: JSON.stringify(log.truncation ?? {}) } },
+      ...others.map((d) => ({ serial, action: 'masa audit log: the device was claimed by another domain', outcome: 'warning' as const, detail: { domainID: d.domainID, lastClaimed: d.lastClaimed, vouchers: d.vouchers } })),
+    ], ctx.clock.now()));
+  } catch (e) {
+    const at = ctx.clock.now();
+    await ctx.store.run((r) => r.events.record([{ serial, action: 'masa audit log', outcome: 'error', code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' }], at));
+  }
+}
