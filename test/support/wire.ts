@@ -9,10 +9,8 @@ import * as path from 'node:path';
 import { expect } from 'vitest';
 import { fromBase64, toBase64, toPem } from '../../src/core/bytes.js';
 import type { BirthCredentials } from '../../src/core/credentials.js';
-import { isAirlockError, type ErrorCode } from '../../src/core/errors.js';
 import { importPkcs8, privateKeyPem, type NodePrivateKey } from '../../src/adapters/crypto/node-crypto.js';
 import { PeerConnection, type HttpResponse } from '../../src/adapters/http/connection.js';
-import { PROBLEM_MEDIA_TYPE } from '../../src/adapters/http/problem.js';
 import { parseCertificate, parseCertificateBase64, type Certificate } from '../../src/protocols/x509/certificate.js';
 import { signPledgeVoucherRequest } from '../../src/protocols/voucher/pledge-voucher-request.js';
 import { VOUCHER_JWS_MEDIA_TYPE } from '../../src/protocols/voucher/schema.js';
@@ -20,6 +18,9 @@ import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, signVoucherStatus } from
 import type { Crypto } from '../../src/core/ports.js';
 import type { TestSystem } from './harness.js';
 import { track } from './temp-dirs.js';
+
+// The error assertions live in errors.ts; tests still find them here.
+export { errorCode, expectProblem } from './errors.js';
 
 export interface DeviceIdentity {
   birth: BirthCredentials;
@@ -65,25 +66,6 @@ export async function authenticateByHand(c: Crypto, id: DeviceIdentity, conn: Pe
   expect((await conn.request('POST', '/.well-known/brski/voucher_status', { body: status, contentType: 'application/jose' })).status).toBe(200);
 }
 
-/** Asserts an RFC 9457 problem response carrying `code` with an HTTP status `status`. */
-export function expectProblem(res: HttpResponse, code: ErrorCode, status: number): void {
-  expect(res.contentType.startsWith(PROBLEM_MEDIA_TYPE), `content-type ${res.contentType}, body ${res.body.slice(0, 200)}`).toBe(true);
-  const p = JSON.parse(res.body) as { code?: unknown; status?: unknown };
-  expect(p.code).toBe(code);
-  expect(res.status).toBe(status);
-  expect(p.status).toBe(status);
-}
-
-/** Runs `fn` and returns the code of the AirlockError it rejects with. */
-export async function errorCode(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (e) {
-    if (isAirlockError(e)) return e.code;
-    throw e;
-  }
-  throw new Error('expected an AirlockError, got success');
-}
 
 /** Every row of the state tables (not the audit/event tables). */
 export async function stateSnapshot(sys: TestSystem): Promise<Record<string, unknown[]>> {
