@@ -3,11 +3,9 @@
  * log to a registrar that may onboard it. After a resale the new owner's registrar sees, in
  * the device's audit trail, a warning naming the previous owner's domainID.
  */
-import * as path from 'node:path';
 import { decodeVoucherRequest } from '../../src/protocols/voucher/artifact.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Network } from '../../src/roles/network/index.js';
-import { loadKek } from '../../src/adapters/crypto/kek.js';
 import type { MasaClient } from '../../src/adapters/http/masa-client.js';
 import { domainIdOf, buildAuditLog } from '../../src/protocols/brski/audit-log.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
@@ -21,15 +19,7 @@ describe('MASA audit log', () => {
 
   beforeAll(async () => {
     sys = await startTestSystem();
-    const b = sys.manufacturer.trustBundle();
-    other = await Network.open({
-      ctx: sys.ctx,
-      databaseFile: path.join(sys.dir, 'other-network.db'),
-      kek: loadKek({ envVar: 'UNSET_FOR_TEST', file: path.join(sys.dir, 'other.kek') }).kek,
-      manufacturers: [b],
-      config: { ownerName: 'Acme Facilities' },
-    });
-    otherUrl = await other.serve(0);
+    ({ network: other, url: otherUrl } = await sys.otherNetwork('other-network', { config: { ownerName: 'Acme Facilities' } }));
     // Record what the first network sends its MASA, to replay it later.
     const real = sys.network.masa;
     const recording: MasaClient = {
@@ -46,7 +36,6 @@ describe('MASA audit log', () => {
     (sys.network.registrar as unknown as { masa: MasaClient }).masa = recording;
   });
   afterAll(async () => {
-    await other?.close();
     await sys?.close();
   });
 

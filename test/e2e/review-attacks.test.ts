@@ -25,8 +25,7 @@ describe('review findings, closed', () => {
   const closers: Array<() => Promise<void>> = [];
   beforeAll(async () => {
     sys = await startTestSystem();
-    masaClient = new HttpMasaClient(toPem('CERTIFICATE', sys.manufacturer.pki.root.cert.der));
-    closers.push(() => masaClient.close());
+    masaClient = sys.masaClient();
   });
   afterAll(async () => {
     for (const c of closers.reverse()) await c();

@@ -2,13 +2,11 @@
  * The registrar reaches a MASA only over TLS that names the MASA URL's host and chains to a
  * manufacturer the network trusts.
  */
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Manufacturer } from '../../src/roles/manufacturer/index.js';
 import { Network } from '../../src/roles/network/index.js';
 import { DeviceAgent } from '../../src/roles/device/agent.js';
 import { MemorySecureStore } from '../../src/adapters/secure-store/memory-store.js';
-import { loadKek } from '../../src/adapters/crypto/kek.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 
 describe('TLS to the MASA', () => {
@@ -19,16 +17,11 @@ describe('TLS to the MASA', () => {
 
   beforeAll(async () => {
     sys = await startTestSystem();
-    const kek = (name: string) => loadKek({ envVar: 'UNSET_FOR_TEST', file: path.join(sys.dir, `${name}.kek`) }).kek;
     // Its TLS certificate names only example.invalid, but it serves on 127.0.0.1.
-    misnamed = await Manufacturer.open({ ctx: sys.ctx, databaseFile: path.join(sys.dir, 'misnamed.db'), kek: kek('misnamed'), config: { name: 'Misnamed Inc', hostnames: ['example.invalid'] } });
-    await misnamed.serve(0);
-    network = await Network.open({ ctx: sys.ctx, databaseFile: path.join(sys.dir, 'n.db'), kek: kek('n'), manufacturers: [misnamed.trustBundle()], config: { ownerName: 'Careful Site' } });
-    registrarUrl = await network.serve(0);
+    ({ manufacturer: misnamed } = await sys.otherManufacturer('misnamed', { name: 'Misnamed Inc', hostnames: ['example.invalid'] }));
+    ({ network, url: registrarUrl } = await sys.otherNetwork('n', { manufacturers: [misnamed.trustBundle()], config: { ownerName: 'Careful Site' } }));
   });
   afterAll(async () => {
-    await network?.close();
-    await misnamed?.close();
     await sys?.close();
   });
 

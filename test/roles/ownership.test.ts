@@ -2,11 +2,9 @@
  * Report section 6: only the device owner may name authorized onboarders or transfer the
  * device; the MASA and the device act on the latest declaration, through every resale.
  */
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Network } from '../../src/roles/network/index.js';
 import { signOwnershipRequest } from '../../src/protocols/declaration/ownership-request.js';
-import { loadKek } from '../../src/adapters/crypto/kek.js';
 import { importPkcs8 } from '../../src/adapters/crypto/node-crypto.js';
 import { parseCertificateBase64 } from '../../src/protocols/x509/certificate.js';
 import { fromBase64 } from '../../src/core/bytes.js';
@@ -19,18 +17,9 @@ describe('ownership and authorized onboarders', () => {
 
   beforeAll(async () => {
     sys = await startTestSystem();
-    const b = sys.manufacturer.trustBundle();
-    other = await Network.open({
-      ctx: sys.ctx,
-      databaseFile: path.join(sys.dir, 'other-network.db'),
-      kek: loadKek({ envVar: 'UNSET_FOR_TEST', file: path.join(sys.dir, 'other.kek') }).kek,
-      manufacturers: [b],
-      config: { ownerName: 'Acme Facilities' },
-    });
-    otherUrl = await other.serve(0);
+    ({ network: other, url: otherUrl } = await sys.otherNetwork('other-network', { config: { ownerName: 'Acme Facilities' } }));
   });
   afterAll(async () => {
-    await other?.close();
     await sys?.close();
   });
 

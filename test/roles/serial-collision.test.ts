@@ -3,13 +3,11 @@
  * must not let one's device take over the inventory record, and so revoke the credentials,
  * of the other's device with the same serial number.
  */
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Manufacturer } from '../../src/roles/manufacturer/index.js';
 import { Network } from '../../src/roles/network/index.js';
 import { DeviceAgent } from '../../src/roles/device/agent.js';
 import { MemorySecureStore } from '../../src/adapters/secure-store/memory-store.js';
-import { loadKek } from '../../src/adapters/crypto/kek.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 
 describe('two manufacturers, one serial number', () => {
@@ -20,17 +18,10 @@ describe('two manufacturers, one serial number', () => {
 
   beforeAll(async () => {
     sys = await startTestSystem();
-    const kek = (name: string) => loadKek({ envVar: 'UNSET_FOR_TEST', file: path.join(sys.dir, `${name}.kek`) }).kek;
-    other = await Manufacturer.open({ ctx: sys.ctx, databaseFile: path.join(sys.dir, 'other-mfg.db'), kek: kek('other-mfg'), config: { name: 'Other Devices Ltd' } });
-    await other.serve(0);
-    const a = sys.manufacturer.trustBundle();
-    const b = other.trustBundle();
-    network = await Network.open({ ctx: sys.ctx, databaseFile: path.join(sys.dir, 'both.db'), kek: kek('both'), manufacturers: [a, b], config: { ownerName: 'Two-Vendor Site' } });
-    registrarUrl = await network.serve(0);
+    ({ manufacturer: other } = await sys.otherManufacturer('other-mfg', { name: 'Other Devices Ltd' }));
+    ({ network, url: registrarUrl } = await sys.otherNetwork('both', { manufacturers: [sys.manufacturer.trustBundle(), other.trustBundle()], config: { ownerName: 'Two-Vendor Site' } }));
   });
   afterAll(async () => {
-    await network?.close();
-    await other?.close();
     await sys?.close();
   });
 

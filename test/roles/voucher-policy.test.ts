@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { decodeJws } from '../../src/protocols/jws/json.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toBase64, toPem } from '../../src/core/bytes.js';
+import { toBase64 } from '../../src/core/bytes.js';
 import { partyIdFromSpki, type Party } from '../../src/core/party.js';
 import type { Clock } from '../../src/core/ports.js';
 import { MemorySecureStore } from '../../src/adapters/secure-store/memory-store.js';
@@ -37,8 +37,7 @@ describe('voucher policy, against running roles', () => {
 
   beforeAll(async () => {
     sys = await startTestSystem();
-    masaClient = new HttpMasaClient(toPem('CERTIFICATE', sys.manufacturer.pki.root.cert.der));
-    closers.push(() => masaClient.close());
+    masaClient = sys.masaClient();
   });
   afterAll(async () => {
     for (const c of closers.reverse()) await c();

@@ -11,6 +11,14 @@ import { FileSecureStore } from '../../src/adapters/secure-store/file-store.js';
 import { DeviceAgent } from '../../src/roles/device/agent.js';
 import { startSystem, type System, type SystemOptions } from '../../src/app/system.js';
 import { remove, track } from './temp-dirs.js';
+import { loadKek } from '../../src/adapters/crypto/kek.js';
+import { HttpMasaClient } from '../../src/adapters/http/masa-client.js';
+import { toPem } from '../../src/core/bytes.js';
+import { Manufacturer } from '../../src/roles/manufacturer/index.js';
+import { Network } from '../../src/roles/network/index.js';
+import type { ManufacturerConfig } from '../../src/roles/manufacturer/defaults.js';
+import type { NetworkConfig } from '../../src/roles/network/defaults.js';
+import type { AnyManufacturerTrust } from '../../src/roles/shared/trust.js';
 
 export interface TestSystem extends System {
   /** The temporary directory: databases, keys, log, device stores. close() removes it. */
@@ -20,6 +28,16 @@ export interface TestSystem extends System {
   logFile: string;
   /** Mints a device into a file secure store, sells it to the network's owner, returns its agent. */
   newDevice(opts?: { sell?: boolean; model?: string }): Promise<{ agent: DeviceAgent; serial: string; storeDir: string }>;
+  /**
+   * Another network (another owner) in this system's directory, with a database and key of its
+   * own, trusting `manufacturers` (default: this system's manufacturer); served on loopback, and
+   * closed with the system.
+   */
+  otherNetwork(name: string, opts?: { manufacturers?: AnyManufacturerTrust[]; config?: Partial<NetworkConfig> }): Promise<{ network: Network; url: string }>;
+  /** Another manufacturer in this system's directory, served on loopback and closed with the system. */
+  otherManufacturer(name: string, config?: Partial<ManufacturerConfig>): Promise<{ manufacturer: Manufacturer; url: string }>;
+  /** An HTTPS MASA client trusting this system's manufacturer root; closed with the system. */
+  masaClient(): HttpMasaClient;
 }
 
 export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promise<TestSystem> {
@@ -35,7 +53,14 @@ export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promis
   }
   let n = 0;
   let rolesClosed: Promise<void> | undefined;
-  const closeRoles = () => (rolesClosed ??= sys.close());
+  /** What the fixture opened besides the system: closed first, newest first. */
+  const extras: Array<() => Promise<void>> = [];
+  const closeRoles = () =>
+    (rolesClosed ??= (async () => {
+      for (const close of extras.reverse()) await close();
+      await sys.close();
+    })());
+  const kek = (name: string) => loadKek({ envVar: 'AIRLOCK_TEST_UNSET_KEK', file: path.join(dir, `${name}.kek`) }).kek;
   return {
     ...sys,
     dir,
@@ -46,6 +71,21 @@ export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promis
       const birth = await sys.manufacturer.factory.mint(store, { model: o.model ?? 'sensor-s1' });
       if (o.sell !== false) await sys.manufacturer.sell(birth.serialNumber, sys.network.owner);
       return { agent: new DeviceAgent(store, sys.ctx), serial: birth.serialNumber, storeDir };
+    },
+    async otherNetwork(name, o = {}) {
+      const network = await Network.open({ ctx: sys.ctx, databaseFile: path.join(dir, `${name}.db`), kek: kek(name), manufacturers: o.manufacturers ?? [sys.manufacturer.trustBundle()], ...(o.config ? { config: o.config } : {}) });
+      extras.push(() => network.close());
+      return { network, url: await network.serve(0) };
+    },
+    async otherManufacturer(name, config) {
+      const manufacturer = await Manufacturer.open({ ctx: sys.ctx, databaseFile: path.join(dir, `${name}.db`), kek: kek(name), ...(config ? { config } : {}) });
+      extras.push(() => manufacturer.close());
+      return { manufacturer, url: await manufacturer.serve(0) };
+    },
+    masaClient() {
+      const client = new HttpMasaClient(toPem('CERTIFICATE', sys.manufacturer.pki.root.cert.der));
+      extras.push(() => client.close());
+      return client;
     },
     closeRoles,
     async close() {
