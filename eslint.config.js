@@ -2,7 +2,24 @@
 // (src/core, src/protocols, src/onboarding) do no I/O: they import nothing from Node and no adapter.
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'net', 'tls', 'http', 'https', 'crypto', 'os', 'path', 'child_process', 'dgram', 'dns', 'worker_threads', 'stream', 'process'];
+const nodeBuiltins = [
+  'node:*',
+  'fs',
+  'fs/*',
+  'net',
+  'tls',
+  'http',
+  'https',
+  'crypto',
+  'os',
+  'path',
+  'child_process',
+  'dgram',
+  'dns',
+  'worker_threads',
+  'stream',
+  'process',
+];
 const forbid = (groups, message) => ({
   'no-restricted-imports': ['error', { patterns: [{ group: groups, message }] }],
 });
@@ -14,14 +31,19 @@ export default tseslint.config(
     languageOptions: { parser: tseslint.parser },
     plugins: { '@typescript-eslint': tseslint.plugin },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'no-console': 'off',
     },
   },
   {
     // With types: a promise nobody awaits (its failure lost), or one passed where nothing awaits it.
     files: ['src/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
@@ -29,26 +51,74 @@ export default tseslint.config(
   },
   {
     files: ['src/core/**/*.ts'],
-    rules: forbid([...nodeBuiltins, '**/protocols/**', '**/onboarding/**', '**/adapters/**', '**/roles/**', '**/app/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
-      'src/core is the pure domain: no I/O, no Node built-ins, nothing from the layers above it.'),
+    rules: forbid(
+      [
+        ...nodeBuiltins,
+        '**/protocols/**',
+        '**/onboarding/**',
+        '**/adapters/**',
+        '**/roles/**',
+        '**/app/**',
+        '**/cli/**',
+        'better-sqlite3',
+        'kysely',
+        'fastify',
+        'undici',
+        'pino',
+      ],
+      'src/core is the pure domain: no I/O, no Node built-ins, nothing from the layers above it.',
+    ),
   },
   {
     files: ['src/protocols/**/*.ts'],
-    rules: forbid([...nodeBuiltins, '**/onboarding/**', '**/adapters/**', '**/roles/**', '**/app/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
-      'src/protocols holds wire formats only: no I/O, no Node built-ins, no adapters or roles.'),
+    rules: forbid(
+      [
+        ...nodeBuiltins,
+        '**/onboarding/**',
+        '**/adapters/**',
+        '**/roles/**',
+        '**/app/**',
+        '**/cli/**',
+        'better-sqlite3',
+        'kysely',
+        'fastify',
+        'undici',
+        'pino',
+      ],
+      'src/protocols holds wire formats only: no I/O, no Node built-ins, no adapters or roles.',
+    ),
   },
   {
     files: ['src/onboarding/**/*.ts'],
-    rules: forbid([...nodeBuiltins, '**/adapters/**', '**/roles/**', '**/app/**', '**/cli/**', 'better-sqlite3', 'kysely', 'fastify', 'undici', 'pino'],
-      'src/onboarding holds the steps of Figure 9: it calls ports (src/core) and wire formats (src/protocols), and does no I/O itself.'),
+    rules: forbid(
+      [
+        ...nodeBuiltins,
+        '**/adapters/**',
+        '**/roles/**',
+        '**/app/**',
+        '**/cli/**',
+        'better-sqlite3',
+        'kysely',
+        'fastify',
+        'undici',
+        'pino',
+      ],
+      'src/onboarding holds the steps of Figure 9: it calls ports (src/core) and wire formats (src/protocols), and does no I/O itself.',
+    ),
   },
   {
     files: ['src/adapters/**/*.ts'],
-    rules: forbid(['**/roles/**', '**/app/**', '**/cli/**'], 'src/adapters may not depend on roles, the composition root or the CLI.'),
+    rules: forbid(
+      ['**/roles/**', '**/app/**', '**/cli/**'],
+      'src/adapters may not depend on roles, the composition root or the CLI.',
+    ),
   },
   {
     files: ['src/roles/**/*.ts'],
-    rules: forbid(['**/app/**', '**/cli/**'], 'src/roles may not depend on the composition root (src/app) or the CLI.'),
+    rules: forbid(
+      ['**/app/**', '**/cli/**'],
+      'src/roles may not depend on the composition root (src/app) or the CLI.',
+    ),
   },
   {
     files: ['src/app/**/*.ts'],

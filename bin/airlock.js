@@ -37,12 +37,26 @@ function sourceStamp() {
 async function bundled() {
   try {
     const stamp = sourceStamp();
-    if (fs.existsSync(bundle) && fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === stamp) return bundle;
+    if (
+      fs.existsSync(bundle) &&
+      fs.existsSync(stampFile) &&
+      fs.readFileSync(stampFile, 'utf8') === stamp
+    )
+      return bundle;
     const { build } = await import('esbuild');
     fs.mkdirSync(cache, { recursive: true });
     // Several processes may start at once: each writes its own files, then renames them into place.
     const tmp = `${bundle}.${process.pid}.tmp`;
-    await build({ entryPoints: [path.join(src, 'cli', 'main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: tmp, logLevel: 'silent' });
+    await build({
+      entryPoints: [path.join(src, 'cli', 'main.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      outfile: tmp,
+      logLevel: 'silent',
+    });
     fs.writeFileSync(`${stampFile}.${process.pid}.tmp`, stamp);
     fs.renameSync(tmp, bundle);
     fs.renameSync(`${stampFile}.${process.pid}.tmp`, stampFile);

@@ -74,7 +74,11 @@ export function databaseUrlOf(opts: { databaseUrl?: string }): string | undefine
 function requireRole(dataDir: string, role: RoleName, opts: OpenRoleOptions): void {
   // In a shared database, the role opens only if the database holds its keys (Network.open).
   if (opts.create || databaseUrlOf(opts) !== undefined || hasRole(dataDir, role)) return;
-  throw new AirlockError('ERR_CONFIG', `no ${role} in ${dataDir}`, { details: { hint: `run \`airlock ${role} init --data-dir ${dataDir}\` (or \`airlock up\`) first` } });
+  throw new AirlockError('ERR_CONFIG', `no ${role} in ${dataDir}`, {
+    details: {
+      hint: `run \`airlock ${role} init --data-dir ${dataDir}\` (or \`airlock up\`) first`,
+    },
+  });
 }
 
 /** Where the manufacturer records the URL it last served at: IDevIDs minted later name it. */
@@ -87,41 +91,110 @@ function publicUrlFile(dataDir: string): string {
  * AIRLOCK_MANUFACTURER_KEK, else from `<dataDir>/keys/manufacturer.kek` (a development default).
  * Unless `config` names one, its public URL is the one it last served at (`serveManufacturer`).
  */
-export async function openManufacturer(ctx: RoleContext, dataDir: string, config?: Partial<ManufacturerConfig>, opts: OpenRoleOptions = {}): Promise<Manufacturer> {
+export async function openManufacturer(
+  ctx: RoleContext,
+  dataDir: string,
+  config?: Partial<ManufacturerConfig>,
+  opts: OpenRoleOptions = {},
+): Promise<Manufacturer> {
   requireRole(dataDir, 'manufacturer', opts);
-  const kek = loadKek({ envVar: 'AIRLOCK_MANUFACTURER_KEK', file: path.join(dataDir, 'keys', 'manufacturer.kek') });
-  if (kek.origin === 'file') ctx.logger.warn('manufacturer: the key-encryption key is a file beside the data (development default); set AIRLOCK_MANUFACTURER_KEK in production');
-  const served = config?.publicUrl === undefined && fs.existsSync(publicUrlFile(dataDir)) ? fs.readFileSync(publicUrlFile(dataDir), 'utf8').trim() : undefined;
-  const urls = served && /^https:\/\/[^\s]+$/.test(served) ? { publicUrl: served, mudBaseUrl: `${served}/mud` } : {};
+  const kek = loadKek({
+    envVar: 'AIRLOCK_MANUFACTURER_KEK',
+    file: path.join(dataDir, 'keys', 'manufacturer.kek'),
+  });
+  if (kek.origin === 'file')
+    ctx.logger.warn(
+      'manufacturer: the key-encryption key is a file beside the data (development default); set AIRLOCK_MANUFACTURER_KEK in production',
+    );
+  const served =
+    config?.publicUrl === undefined && fs.existsSync(publicUrlFile(dataDir))
+      ? fs.readFileSync(publicUrlFile(dataDir), 'utf8').trim()
+      : undefined;
+  const urls =
+    served && /^https:\/\/[^\s]+$/.test(served)
+      ? { publicUrl: served, mudBaseUrl: `${served}/mud` }
+      : {};
   const databaseUrl = databaseUrlOf(opts);
-  return Manufacturer.open({ ctx, databaseFile: path.join(dataDir, 'manufacturer.db'), ...(databaseUrl ? { databaseUrl } : {}), create: opts.create === true, kek: kek.kek, config: { ...urls, ...config } });
+  return Manufacturer.open({
+    ctx,
+    databaseFile: path.join(dataDir, 'manufacturer.db'),
+    ...(databaseUrl ? { databaseUrl } : {}),
+    create: opts.create === true,
+    kek: kek.kek,
+    config: { ...urls, ...config },
+  });
 }
 
 /** Serves the manufacturer and records its URL in `dataDir`, so that later mints (`airlock manufacturer mint`) name it. */
-export async function serveManufacturer(m: Manufacturer, dataDir: string, port: number, host?: string): Promise<string> {
+export async function serveManufacturer(
+  m: Manufacturer,
+  dataDir: string,
+  port: number,
+  host?: string,
+): Promise<string> {
   const url = await m.serve(port, host);
   fs.writeFileSync(publicUrlFile(dataDir), `${url}\n`, { mode: 0o600 });
   return url;
 }
 
 /** The network role over `<dataDir>/network.db`; its key from AIRLOCK_NETWORK_KEK or `<dataDir>/keys/network.kek`. */
-export async function openNetwork(ctx: RoleContext, dataDir: string, manufacturers: AnyManufacturerTrust[], config?: Partial<NetworkConfig>, opts: OpenRoleOptions = {}): Promise<Network> {
+export async function openNetwork(
+  ctx: RoleContext,
+  dataDir: string,
+  manufacturers: AnyManufacturerTrust[],
+  config?: Partial<NetworkConfig>,
+  opts: OpenRoleOptions = {},
+): Promise<Network> {
   requireRole(dataDir, 'network', opts);
-  const kek = loadKek({ envVar: 'AIRLOCK_NETWORK_KEK', file: path.join(dataDir, 'keys', 'network.kek') });
-  if (kek.origin === 'file') ctx.logger.warn('network: the key-encryption key is a file beside the data (development default); set AIRLOCK_NETWORK_KEK in production');
+  const kek = loadKek({
+    envVar: 'AIRLOCK_NETWORK_KEK',
+    file: path.join(dataDir, 'keys', 'network.kek'),
+  });
+  if (kek.origin === 'file')
+    ctx.logger.warn(
+      'network: the key-encryption key is a file beside the data (development default); set AIRLOCK_NETWORK_KEK in production',
+    );
   const databaseUrl = databaseUrlOf(opts);
-  return Network.open({ ctx, databaseFile: path.join(dataDir, 'network.db'), ...(databaseUrl ? { databaseUrl } : {}), create: opts.create === true, kek: kek.kek, manufacturers, config });
+  return Network.open({
+    ctx,
+    databaseFile: path.join(dataDir, 'network.db'),
+    ...(databaseUrl ? { databaseUrl } : {}),
+    create: opts.create === true,
+    kek: kek.kek,
+    manufacturers,
+    config,
+  });
 }
 
 export async function startSystem(opts: SystemOptions): Promise<System> {
-  const ctx: RoleContext = { crypto: new NodeCrypto(), clock: opts.clock ?? systemClock, logger: opts.logger, keys: softwareKeyStore };
+  const ctx: RoleContext = {
+    crypto: new NodeCrypto(),
+    clock: opts.clock ?? systemClock,
+    logger: opts.logger,
+    keys: softwareKeyStore,
+  };
   // Each role its own crypto (and so its own key and verification caches), as on its own machine.
   const db = opts.databaseUrl !== undefined ? { databaseUrl: opts.databaseUrl } : {};
-  const manufacturer = await openManufacturer({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, opts.manufacturer, { create: true, ...db });
+  const manufacturer = await openManufacturer(
+    { ...ctx, crypto: new NodeCrypto() },
+    opts.dataDir,
+    opts.manufacturer,
+    { create: true, ...db },
+  );
   let network: Network | undefined;
   try {
-    const manufacturerUrl = await serveManufacturer(manufacturer, opts.dataDir, opts.manufacturerPort ?? 0);
-    network = await openNetwork({ ...ctx, crypto: new NodeCrypto() }, opts.dataDir, [manufacturer.trustBundle()], opts.network, { create: true, ...db });
+    const manufacturerUrl = await serveManufacturer(
+      manufacturer,
+      opts.dataDir,
+      opts.manufacturerPort ?? 0,
+    );
+    network = await openNetwork(
+      { ...ctx, crypto: new NodeCrypto() },
+      opts.dataDir,
+      [manufacturer.trustBundle()],
+      opts.network,
+      { create: true, ...db },
+    );
     const registrarUrl = await network.serve(opts.networkPort ?? 0);
     const net = network;
     return {
@@ -150,7 +223,13 @@ export interface DemoResult {
   uniqueCredentials: boolean;
   /** NIST IR 8350 Figure 9 step numbers performed, in the order first performed. */
   steps: OnboardingStepNumber[];
-  results: Array<{ serialNumber: string; ok: boolean; ldevidSerial?: string; error?: string; steps?: number[] }>;
+  results: Array<{
+    serialNumber: string;
+    ok: boolean;
+    ldevidSerial?: string;
+    error?: string;
+    steps?: number[];
+  }>;
 }
 
 export interface DemoEvents {
@@ -161,23 +240,35 @@ export interface DemoEvents {
  * Mints `count` devices, sells them to the network's owner, installs half of their
  * declarations from an export file (the rest are fetched in real time), and onboards each.
  */
-export async function runDemo(sys: System, opts: { count: number; store: (i: number) => Promise<SecureStore>; model?: string } & DemoEvents): Promise<DemoResult> {
+export async function runDemo(
+  sys: System,
+  opts: { count: number; store: (i: number) => Promise<SecureStore>; model?: string } & DemoEvents,
+): Promise<DemoResult> {
   const say = opts.onStep ?? (() => undefined);
   const { manufacturer, network } = sys;
   const agents: DeviceAgent[] = [];
-  say(`manufacturer "${manufacturer.config.name}" (party ${manufacturer.party.id.slice(0, 12)}...) mints ${opts.count} device(s)`);
+  say(
+    `manufacturer "${manufacturer.config.name}" (party ${manufacturer.party.id.slice(0, 12)}...) mints ${opts.count} device(s)`,
+  );
   for (let i = 0; i < opts.count; i++) {
     const store = await opts.store(i);
     const birth = await manufacturer.factory.mint(store, { model: opts.model ?? 'thermostat-t1' });
     await manufacturer.sell(birth.serialNumber, network.owner);
     agents.push(new DeviceAgent(store, sys.ctx));
-    say(`  minted ${birth.serialNumber}: IDevID, declaration #0 (owner: manufacturer); sold to "${network.owner.name}": declaration #1`);
+    say(
+      `  minted ${birth.serialNumber}: IDevID, declaration #0 (owner: manufacturer); sold to "${network.owner.name}": declaration #1`,
+    );
   }
   const half = agents.slice(0, Math.ceil(agents.length / 2));
   const exported = await manufacturer.declarations.exportFor(network.owner.id);
   const wanted = new Set(await Promise.all(half.map(async (a) => (await a.birth()).serialNumber)));
-  const { installed } = await network.declarations.importExport({ ...exported, devices: exported.devices.filter((d) => wanted.has(d['serial-number'])) });
-  say(`network "${network.owner.name}" installs ${installed} declaration(s) from the manufacturer's export file; the rest are fetched in real time`);
+  const { installed } = await network.declarations.importExport({
+    ...exported,
+    devices: exported.devices.filter((d) => wanted.has(d['serial-number'])),
+  });
+  say(
+    `network "${network.owner.name}" installs ${installed} declaration(s) from the manufacturer's export file; the rest are fetched in real time`,
+  );
 
   const results: DemoResult['results'] = [];
   const steps: OnboardingStepNumber[] = [];
@@ -186,16 +277,29 @@ export async function runDemo(sys: System, opts: { count: number; store: (i: num
     try {
       const r: OnboardingReport = await agent.onboard(sys.registrarUrl);
       for (const s of r.steps) if (!steps.includes(s.step)) steps.push(s.step);
-      results.push({ serialNumber: serial, ok: true, ldevidSerial: r.ldevidSerial, steps: r.steps.map((s) => s.step) });
-      say(`  ${serial} onboarded to "${r.networkOwner.name}" (LDevID ${r.ldevidSerial.slice(0, 12)}..., SSID ${r.ssid}):`);
+      results.push({
+        serialNumber: serial,
+        ok: true,
+        ldevidSerial: r.ldevidSerial,
+        steps: r.steps.map((s) => s.step),
+      });
+      say(
+        `  ${serial} onboarded to "${r.networkOwner.name}" (LDevID ${r.ldevidSerial.slice(0, 12)}..., SSID ${r.ssid}):`,
+      );
       for (const s of r.steps) say(`    step ${String(s.step).padStart(2)}  ${s.name}`);
     } catch (e) {
-      results.push({ serialNumber: serial, ok: false, error: isAirlockError(e) ? e.code : 'ERR_INTERNAL' });
+      results.push({
+        serialNumber: serial,
+        ok: false,
+        error: isAirlockError(e) ? e.code : 'ERR_INTERNAL',
+      });
       say(`  ${serial} FAILED: ${isAirlockError(e) ? e.code : (e as Error).message}`);
     }
   }
   const creds = await Promise.all(agents.map((a) => a.onboardingCredentials()));
-  const fingerprints = creds.flatMap((c) => (c ? [c.ldevid, c.ldevidKey, c.wifi.psk] : [])).map((s) => toHex(sys.ctx.crypto.sha256(utf8(s))));
+  const fingerprints = creds
+    .flatMap((c) => (c ? [c.ldevid, c.ldevidKey, c.wifi.psk] : []))
+    .map((s) => toHex(sys.ctx.crypto.sha256(utf8(s))));
   const onboarded = results.filter((r) => r.ok).length;
   return {
     devices: opts.count,

@@ -13,9 +13,14 @@ import { fail } from './output.js';
 
 const program = new Command()
   .name('airlock')
-  .description('Trusted IoT device network-layer onboarding (NIST IR 8350): BRSKI registrar with EST, MASA, device information declarations, device agent')
+  .description(
+    'Trusted IoT device network-layer onboarding (NIST IR 8350): BRSKI registrar with EST, MASA, device information declarations, device agent',
+  )
   .version('0.1.0')
-  .option('--log-level <level>', 'log level: fatal, error, warn, info (one line per request), debug, trace or silent; default $AIRLOCK_LOG_LEVEL, else info')
+  .option(
+    '--log-level <level>',
+    'log level: fatal, error, warn, info (one line per request), debug, trace or silent; default $AIRLOCK_LOG_LEVEL, else info',
+  )
   .hook('preAction', () => {
     // Every role's logger reads AIRLOCK_LOG_LEVEL (src/adapters/log/logger.ts).
     const level = program.opts<{ logLevel?: string }>().logLevel;

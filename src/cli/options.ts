@@ -15,7 +15,11 @@ function refuse(message: string, hint: string): AirlockError {
 /** A TCP port, 0 (any free port) to 65535. */
 export function parsePort(value: string, option: string): number {
   const n = Number(value);
-  if (!/^\d{1,5}$/.test(value) || !Number.isInteger(n) || n > 65_535) throw refuse(`${option} ${JSON.stringify(value)} is not a port`, `give ${option} a whole number from 0 to 65535`);
+  if (!/^\d{1,5}$/.test(value) || !Number.isInteger(n) || n > 65_535)
+    throw refuse(
+      `${option} ${JSON.stringify(value)} is not a port`,
+      `give ${option} a whole number from 0 to 65535`,
+    );
   return n;
 }
 
@@ -25,16 +29,31 @@ export function parseHttpsUrl(value: string, option: string): string {
   try {
     u = new URL(value);
   } catch {
-    throw refuse(`${option} ${JSON.stringify(value)} is not a URL`, `give ${option} an https URL, e.g. https://127.0.0.1:8443`);
+    throw refuse(
+      `${option} ${JSON.stringify(value)} is not a URL`,
+      `give ${option} an https URL, e.g. https://127.0.0.1:8443`,
+    );
   }
-  if (u.protocol !== 'https:' || u.username || u.password || u.search || u.hash) throw refuse(`${option} must be a plain https URL`, `give ${option} an https URL, e.g. https://127.0.0.1:8443`);
+  if (u.protocol !== 'https:' || u.username || u.password || u.search || u.hash)
+    throw refuse(
+      `${option} must be a plain https URL`,
+      `give ${option} an https URL, e.g. https://127.0.0.1:8443`,
+    );
   return u.href.replace(/\/$/, '');
 }
 
 /** A display name given on the command line: 1 to 128 characters, none of them control or bidirectional characters. */
 export function parseName(value: string, option: string): string {
-  if ([...value].length < 1 || [...value].length > 128 || !isSafeText(value) || value.trim() !== value) {
-    throw refuse(`${option} must be 1 to 128 characters with no control or bidirectional characters and no surrounding spaces`, `choose another ${option}`);
+  if (
+    [...value].length < 1 ||
+    [...value].length > 128 ||
+    !isSafeText(value) ||
+    value.trim() !== value
+  ) {
+    throw refuse(
+      `${option} must be 1 to 128 characters with no control or bidirectional characters and no surrounding spaces`,
+      `choose another ${option}`,
+    );
   }
   return value;
 }
@@ -47,25 +66,43 @@ export function directoryPath(value: string, option: string): string {
     st = fs.statSync(dir, { throwIfNoEntry: false });
   } catch {
     st = undefined; // ENOTDIR: something on the way is a file
-    if (!fs.statSync(path.dirname(dir), { throwIfNoEntry: false })?.isDirectory()) throw refuse(`${option} ${dir} is not a directory`, `give ${option} a directory (or a path where one can be made)`);
+    if (!fs.statSync(path.dirname(dir), { throwIfNoEntry: false })?.isDirectory())
+      throw refuse(
+        `${option} ${dir} is not a directory`,
+        `give ${option} a directory (or a path where one can be made)`,
+      );
   }
-  if (st && !st.isDirectory()) throw refuse(`${option} ${dir} is not a directory`, `give ${option} a directory (or a path where one can be made)`);
+  if (st && !st.isDirectory())
+    throw refuse(
+      `${option} ${dir} is not a directory`,
+      `give ${option} a directory (or a path where one can be made)`,
+    );
   return dir;
 }
 
 /** An output directory: absent or empty. */
 export function emptyDirectoryPath(value: string, option: string): string {
   const dir = directoryPath(value, option);
-  if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) throw refuse(`${option} ${dir} is not empty`, `give ${option} a new or empty directory`);
+  if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0)
+    throw refuse(`${option} ${dir} is not empty`, `give ${option} a new or empty directory`);
   return dir;
 }
 
 /** A listen failure as ERR_CONFIG when the port is taken, naming the option that changes it. */
 export function portError(e: unknown, option: (port: number | undefined) => string): unknown {
   const err = e as NodeJS.ErrnoException & { port?: number };
-  if (err?.code === 'EADDRINUSE') return refuse(`port ${err.port ?? ''} is in use`.replace(/ {2}/, ' '), `choose another port with ${option(err.port)}`);
-  if (err?.code === 'EACCES') return refuse(`port ${err.port ?? ''} may not be used by this user`, `choose another port with ${option(err.port)}`);
-  if (err?.code === 'EADDRNOTAVAIL') return refuse('the address to listen on is not this machine\'s', 'choose another with --host');
+  if (err?.code === 'EADDRINUSE')
+    return refuse(
+      `port ${err.port ?? ''} is in use`.replace(/ {2}/, ' '),
+      `choose another port with ${option(err.port)}`,
+    );
+  if (err?.code === 'EACCES')
+    return refuse(
+      `port ${err.port ?? ''} may not be used by this user`,
+      `choose another port with ${option(err.port)}`,
+    );
+  if (err?.code === 'EADDRNOTAVAIL')
+    return refuse("the address to listen on is not this machine's", 'choose another with --host');
   return e;
 }
 
@@ -103,6 +140,9 @@ export async function run(fn: (created: Created) => Promise<void>): Promise<void
 /** `--database-url`, checked: a postgres:// URL, or ERR_CONFIG. Absent: nothing (AIRLOCK_DATABASE_URL, else SQLite). */
 export function databaseUrlOption(value: string | undefined): { databaseUrl?: string } {
   if (value === undefined) return {};
-  if (!/^postgres(ql)?:\/\/\S+$/i.test(value)) throw new AirlockError('ERR_CONFIG', '--database-url must be a postgres:// URL', { details: { hint: 'postgres://user:password@host:5432/database' } });
+  if (!/^postgres(ql)?:\/\/\S+$/i.test(value))
+    throw new AirlockError('ERR_CONFIG', '--database-url must be a postgres:// URL', {
+      details: { hint: 'postgres://user:password@host:5432/database' },
+    });
   return { databaseUrl: value };
 }

@@ -11,7 +11,8 @@ import { isAirlockError } from '../core/errors.js';
  * C0 controls, DEL, C1 controls, and the bidirectional marks, embeddings, overrides and
  * isolates (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069).
  */
-export const UNSAFE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+export const UNSAFE_CHARACTERS =
+  /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
 
 /** `text` with every unsafe character shown as a `\u{...}` escape. Pure. */
 export function safeText(text: string): string {
@@ -26,7 +27,10 @@ export function isSafeText(text: string): boolean {
 /** JSON with the unsafe characters JSON.stringify leaves alone (DEL, C1, bidi) escaped as `\uXXXX`: still the same JSON. */
 export function safeJson(value: unknown): string {
   // JSON.stringify already escapes C0 inside strings; the raw newlines left are its indentation.
-  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value, null, 2).replace(
+    /[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 export function printJson(value: unknown): void {
@@ -45,7 +49,13 @@ export function note(line: string): void {
 
 /** A table on stdout, every cell made safe. */
 export function printTable(rows: Array<Record<string, unknown>>): void {
-  console.table(rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'string' ? safeText(v) : v]))));
+  console.table(
+    rows.map((r) =>
+      Object.fromEntries(
+        Object.entries(r).map(([k, v]) => [k, typeof v === 'string' ? safeText(v) : v]),
+      ),
+    ),
+  );
 }
 
 /**
@@ -57,8 +67,13 @@ export function serveUntilInterrupted(close: () => Promise<void>): void {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(1);
     stopping = true;
-    process.stderr.write(`airlock: ${signal}: draining, then stopping (send it again to stop at once)\n`);
-    close().then(() => process.exit(0), (e: unknown) => fail(e));
+    process.stderr.write(
+      `airlock: ${signal}: draining, then stopping (send it again to stop at once)\n`,
+    );
+    close().then(
+      () => process.exit(0),
+      (e: unknown) => fail(e),
+    );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
@@ -68,7 +83,10 @@ export function serveUntilInterrupted(close: () => Promise<void>): void {
 export function errorLines(e: unknown): string[] {
   if (isAirlockError(e)) {
     const hint = e.details['hint'];
-    return [`airlock: ${e.code}: ${safeText(e.message)}`, ...(typeof hint === 'string' ? [`airlock: hint: ${safeText(hint)}`] : [])];
+    return [
+      `airlock: ${e.code}: ${safeText(e.message)}`,
+      ...(typeof hint === 'string' ? [`airlock: hint: ${safeText(hint)}`] : []),
+    ];
   }
   return [`airlock: ${safeText((e as Error)?.message ?? String(e))}`];
 }

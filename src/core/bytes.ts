@@ -63,7 +63,11 @@ function decode(s: string, length: number): Uint8Array {
   let o = 0;
   let i = 0;
   for (; i + 4 <= length; i += 4) {
-    const n = (DECODE[s.charCodeAt(i)]! << 18) | (DECODE[s.charCodeAt(i + 1)]! << 12) | (DECODE[s.charCodeAt(i + 2)]! << 6) | DECODE[s.charCodeAt(i + 3)]!;
+    const n =
+      (DECODE[s.charCodeAt(i)]! << 18) |
+      (DECODE[s.charCodeAt(i + 1)]! << 12) |
+      (DECODE[s.charCodeAt(i + 2)]! << 6) |
+      DECODE[s.charCodeAt(i + 3)]!;
     out[o] = n >> 16;
     out[o + 1] = (n >> 8) & 255;
     out[o + 2] = n & 255;
@@ -71,7 +75,10 @@ function decode(s: string, length: number): Uint8Array {
   }
   const rest = length - i;
   if (rest >= 2) {
-    const n = (DECODE[s.charCodeAt(i)]! << 18) | (DECODE[s.charCodeAt(i + 1)]! << 12) | (rest === 3 ? DECODE[s.charCodeAt(i + 2)]! << 6 : 0);
+    const n =
+      (DECODE[s.charCodeAt(i)]! << 18) |
+      (DECODE[s.charCodeAt(i + 1)]! << 12) |
+      (rest === 3 ? DECODE[s.charCodeAt(i + 2)]! << 6 : 0);
     out[o++] = n >> 16;
     if (rest === 3) out[o] = (n >> 8) & 255;
   }

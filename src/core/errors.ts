@@ -40,19 +40,21 @@ export const ErrorCodes = {
   ERR_VOUCHER_FORMAT: 'the voucher format is not supported here',
   ERR_VOUCHER_SIGNER_UNTRUSTED: 'the voucher is not signed by the manufacturer',
   ERR_VOUCHER_SERIAL_MISMATCH: 'the voucher is for another device',
-  ERR_VOUCHER_NONCE_MISMATCH: 'the voucher does not carry this request\'s nonce',
+  ERR_VOUCHER_NONCE_MISMATCH: "the voucher does not carry this request's nonce",
   ERR_VOUCHER_EXPIRED: 'the voucher has expired',
   ERR_VOUCHER_NOT_YET_VALID: 'the voucher was created later than now plus the allowed clock skew',
-  ERR_VOUCHER_ASSERTION: 'the voucher\'s assertion is below the required minimum',
+  ERR_VOUCHER_ASSERTION: "the voucher's assertion is below the required minimum",
   ERR_VOUCHER_IDEVID_ISSUER: 'the voucher names another birth certificate issuer',
   ERR_VOUCHER_REQUEST_MALFORMED: 'the voucher request does not match its schema',
   ERR_VOUCHER_REQUEST_REPLAYED: 'the voucher request reuses a nonce',
   ERR_VOUCHER_REQUEST_PROXIMITY: 'the voucher request names another registrar',
-  ERR_VOUCHER_REQUEST_NOT_RA: 'the voucher request is not signed by a registrar certificate (id-kp-cmcRA)',
-  ERR_VOUCHER_REQUEST_NOT_YET_VALID: 'the voucher request was created later than now plus the allowed clock skew',
+  ERR_VOUCHER_REQUEST_NOT_RA:
+    'the voucher request is not signed by a registrar certificate (id-kp-cmcRA)',
+  ERR_VOUCHER_REQUEST_NOT_YET_VALID:
+    'the voucher request was created later than now plus the allowed clock skew',
   // MASA
   ERR_MASA_UNKNOWN_DEVICE: 'the MASA knows no such device',
-  ERR_MASA_NOT_AUTHORIZED: 'the registrar\'s owner may not onboard this device',
+  ERR_MASA_NOT_AUTHORIZED: "the registrar's owner may not onboard this device",
   ERR_MASA_UNREACHABLE: 'the MASA could not be reached',
   ERR_MASA_REFUSED: 'the MASA refused the voucher request',
   ERR_MASA_ANSWER_MALFORMED: 'the MASA answered with something other than what was asked for',
@@ -65,7 +67,8 @@ export const ErrorCodes = {
   ERR_DECLARATION_NOT_FOUND: 'no declaration exists for this device',
   // Network authentication (device side)
   ERR_NETWORK_UNTRUSTED: 'the registrar certificate does not chain to the pinned domain CA',
-  ERR_NETWORK_NOT_AUTHORIZED: 'the network owner is neither the device owner nor an authorized onboarder',
+  ERR_NETWORK_NOT_AUTHORIZED:
+    'the network owner is neither the device owner nor an authorized onboarder',
   ERR_NETWORK_NOT_REGISTRAR: 'the registrar certificate is not a registrar (RA) certificate',
   ERR_NETWORK_LDEVID_MISMATCH: 'the issued LDevID names another device or another key',
   // Registrar / EST
@@ -97,8 +100,15 @@ export class AirlockError extends Error {
   /** Structured, non-secret details for logs and problem bodies. */
   readonly details: Readonly<Record<string, string | number | boolean>>;
 
-  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; details?: Record<string, string | number | boolean> }) {
-    super(detail ? `${ErrorCodes[code]}: ${detail}` : ErrorCodes[code], options?.cause === undefined ? undefined : { cause: options.cause });
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    options?: { cause?: unknown; details?: Record<string, string | number | boolean> },
+  ) {
+    super(
+      detail ? `${ErrorCodes[code]}: ${detail}` : ErrorCodes[code],
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.details = Object.freeze({ ...(options?.details ?? {}) });
   }

@@ -12,12 +12,23 @@
  */
 import { AirlockError } from './errors.js';
 
-export const DEVICE_STATES = ['vouched', 'authenticated', 'provisioned', 'onboarded', 'failed', 'decommissioned'] as const;
+export const DEVICE_STATES = [
+  'vouched',
+  'authenticated',
+  'provisioned',
+  'onboarded',
+  'failed',
+  'decommissioned',
+] as const;
 
 export type DeviceState = (typeof DEVICE_STATES)[number];
 
 /** The states of a device still being onboarded: a voucher was issued, the onboarding is not over. */
-export const ONBOARDING_STATES: readonly DeviceState[] = ['vouched', 'authenticated', 'provisioned'];
+export const ONBOARDING_STATES: readonly DeviceState[] = [
+  'vouched',
+  'authenticated',
+  'provisioned',
+];
 
 /** What happens to a device, and the state it leads to from each state it may happen in. */
 export const TRANSITIONS = {
@@ -41,14 +52,19 @@ export function canTransition(state: DeviceState, event: DeviceEvent): boolean {
 }
 
 /** The state `event` leads to from `state`; ERR_REGISTRAR_SEQUENCE when it may not happen there. */
-export function transition<E extends DeviceEvent>(state: DeviceState, event: E): (typeof TRANSITIONS)[E]['to'] {
-  if (!canTransition(state, event)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${state}`);
+export function transition<E extends DeviceEvent>(
+  state: DeviceState,
+  event: E,
+): (typeof TRANSITIONS)[E]['to'] {
+  if (!canTransition(state, event))
+    throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${state}`);
   return TRANSITIONS[event].to;
 }
 
 /** ERR_REGISTRAR_SEQUENCE unless `state` is one of `allowed` (what an endpoint requires). */
 export function requireState(state: DeviceState, allowed: readonly DeviceState[]): void {
-  if (!allowed.includes(state)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${state}`);
+  if (!allowed.includes(state))
+    throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${state}`);
 }
 
 /** Whether a stored value is a state (a database row is read as text). */

@@ -29,7 +29,12 @@ export interface Crypto extends Random {
   sha256(data: Uint8Array): Uint8Array;
   signEs256(key: PrivateKeyHandle, data: Uint8Array): Uint8Array;
   /** `signature` is r || s (JWS) unless `encoding` is 'der' (X.509, PKCS#10, CMS). */
-  verifyEs256(spki: Uint8Array, data: Uint8Array, signature: Uint8Array, encoding?: 'p1363' | 'der'): boolean;
+  verifyEs256(
+    spki: Uint8Array,
+    data: Uint8Array,
+    signature: Uint8Array,
+    encoding?: 'p1363' | 'der',
+  ): boolean;
   /**
    * True when `certDer` carries a valid signature by the key `issuerSpki`, whatever its
    * algorithm (RSA included): the general path, for certificates not signed with ES256.
@@ -42,7 +47,13 @@ export interface Crypto extends Random {
    * An ECDSA `signature` is DER (CMS) or r || s (COSE, JWS) as `encoding` says; for RSA the
    * encoding is ignored. ECDSA signatures are DER unless `encoding` is 'p1363'. False for a key it cannot use.
    */
-  verifySignature(spki: Uint8Array, hash: HashName, data: Uint8Array, signature: Uint8Array, encoding?: 'der' | 'p1363'): boolean;
+  verifySignature(
+    spki: Uint8Array,
+    hash: HashName,
+    data: Uint8Array,
+    signature: Uint8Array,
+    encoding?: 'der' | 'p1363',
+  ): boolean;
 }
 
 export const systemClock: Clock = { now: () => new Date() };

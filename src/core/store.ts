@@ -54,7 +54,10 @@ export interface NetworkDevices {
    * A voucher issued: the device's record, new or onboarding again, in state 'vouched' with
    * `nonce` outstanding. False, and nothing written, when another birth certificate holds `serial`.
    */
-  vouched(d: { serial: string; idevidDer: Uint8Array; manufacturer: string; nonce: string }, at: Date): Promise<boolean>;
+  vouched(
+    d: { serial: string; idevidDer: Uint8Array; manufacturer: string; nonce: string },
+    at: Date,
+  ): Promise<boolean>;
   /** The device; with `lock`, its row is held until the unit of work ends (the work that changes it). */
   get(serial: string, opts?: { lock?: boolean }): Promise<NetworkDevice | undefined>;
   /** A new state, and what the step that led to it changed. */
@@ -94,13 +97,22 @@ export interface CrlRecord {
 
 export interface NetworkCredentials {
   /** Binds a key (by fingerprint) to a device; false when the key is bound already, to any device. */
-  bindKey(k: { fingerprint: string; device: string; kind: CertifiedKeyKind; certificate: string }, at: Date): Promise<boolean>;
+  bindKey(
+    k: { fingerprint: string; device: string; kind: CertifiedKeyKind; certificate: string },
+    at: Date,
+  ): Promise<boolean>;
   /** A renewal that keeps the key: its binding moves from `previous` to `certificate`; false when it was not bound so. */
-  rebindKey(k: { fingerprint: string; device: string; previous: string; certificate: string }, at: Date): Promise<boolean>;
+  rebindKey(
+    k: { fingerprint: string; device: string; previous: string; certificate: string },
+    at: Date,
+  ): Promise<boolean>;
   keyKind(fingerprint: string): Promise<CertifiedKeyKind | undefined>;
   /** Revokes (superseded) every live LDevID of a device. */
   supersede(device: string, at: Date): Promise<void>;
-  addCertificate(c: { serial: string; device: string; notBefore: Date; notAfter: Date }, at: Date): Promise<void>;
+  addCertificate(
+    c: { serial: string; device: string; notBefore: Date; notAfter: Date },
+    at: Date,
+  ): Promise<void>;
   /** An LDevID's holder and whether it is revoked. */
   certificate(serial: string): Promise<{ device: string; revokedAt: string | null } | undefined>;
   certificatesOf(device: string): Promise<CertificateRecord[]>;
@@ -146,7 +158,16 @@ export interface InstalledDeclaration {
 
 export interface NetworkDeclarationStore {
   get(serial: string): Promise<InstalledDeclaration | undefined>;
-  put(d: { serial: string; sequence: number; latestHash: string; chain: readonly string[]; source: string }, at: Date): Promise<void>;
+  put(
+    d: {
+      serial: string;
+      sequence: number;
+      latestHash: string;
+      chain: readonly string[];
+      source: string;
+    },
+    at: Date,
+  ): Promise<void>;
 }
 
 /** A role's named key pairs: the private key sealed, with its certificate. */
@@ -208,10 +229,34 @@ export interface ManufacturerDeclarations {
 export interface MasaRecords {
   /** Records a nonce as used for `serial`; false when it was used before (a replay). */
   useNonce(serial: string, nonce: string, at: Date): Promise<boolean>;
-  addVoucher(v: { serial: string; domainId: string; ownerId: string; nonce: string | null; assertion: string }, at: Date): Promise<void>;
+  addVoucher(
+    v: {
+      serial: string;
+      domainId: string;
+      ownerId: string;
+      nonce: string | null;
+      assertion: string;
+    },
+    at: Date,
+  ): Promise<void>;
   /** The newest `limit` vouchers issued for `serial`, newest first. */
-  vouchersOf(serial: string, limit: number): Promise<Array<{ issuedAt: string; domainId: string; nonce: string | null; assertion: string }>>;
-  audit(e: { action: string; actor: string; subject: string | null; outcome: string; code: string | null; detail: Record<string, string | number> }, at: Date): Promise<void>;
+  vouchersOf(
+    serial: string,
+    limit: number,
+  ): Promise<
+    Array<{ issuedAt: string; domainId: string; nonce: string | null; assertion: string }>
+  >;
+  audit(
+    e: {
+      action: string;
+      actor: string;
+      subject: string | null;
+      outcome: string;
+      code: string | null;
+      detail: Record<string, string | number>;
+    },
+    at: Date,
+  ): Promise<void>;
 }
 
 export interface ManufacturerRepositories {

@@ -9,9 +9,17 @@ import { AirlockError, type ErrorCode } from '../core/errors.js';
 
 const MAX_ISSUES = 5;
 
-export function checked<S extends z.ZodType>(schema: S, value: unknown, code: ErrorCode, what?: string): z.infer<S> {
+export function checked<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  code: ErrorCode,
+  what?: string,
+): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.slice(0, MAX_ISSUES).map((i) => `${i.path.length > 0 ? i.path.join('.') : '(the whole)'}: ${i.message}`).join('; ');
+  const issues = parsed.error.issues
+    .slice(0, MAX_ISSUES)
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(the whole)'}: ${i.message}`)
+    .join('; ');
   throw new AirlockError(code, what ? `${what} does not match its schema: ${issues}` : issues);
 }

@@ -11,7 +11,11 @@ import * as tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toPem } from '../../src/core/bytes.js';
 import { isAirlockError } from '../../src/core/errors.js';
-import { NodeCrypto, generateP256Key, privateKeyPem } from '../../src/adapters/crypto/node-crypto.js';
+import {
+  NodeCrypto,
+  generateP256Key,
+  privateKeyPem,
+} from '../../src/adapters/crypto/node-crypto.js';
 import { issueCertificate } from '../../src/protocols/x509/issue.js';
 import { signerProfile } from '../../src/protocols/x509/profiles.js';
 import { PeerConnection } from '../../src/adapters/http/connection.js';
@@ -48,7 +52,17 @@ describe('PeerConnection over a raw TLS peer', () => {
   beforeAll(() => {
     const key = generateP256Key();
     const at = new Date();
-    const cert = issueCertificate(new NodeCrypto(), signerProfile({ name: 'raw peer', notBefore: new Date(at.getTime() - 60_000), notAfter: new Date(at.getTime() + 86_400_000), serverAuth: true }), key.spki, { key });
+    const cert = issueCertificate(
+      new NodeCrypto(),
+      signerProfile({
+        name: 'raw peer',
+        notBefore: new Date(at.getTime() - 60_000),
+        notAfter: new Date(at.getTime() + 86_400_000),
+        serverAuth: true,
+      }),
+      key.spki,
+      { key },
+    );
     tlsOpts = { cert: toPem('CERTIFICATE', cert.der), key: privateKeyPem(key), certDer: cert.der };
   });
   afterAll(async () => {
@@ -57,29 +71,43 @@ describe('PeerConnection over a raw TLS peer', () => {
   });
 
   /** A TLS peer calling `handler` for each connection; also counts the connections it accepted. */
-  async function peer(handler: (socket: tls.TLSSocket) => void): Promise<{ url: string; connections: () => number }> {
+  async function peer(
+    handler: (socket: tls.TLSSocket) => void,
+  ): Promise<{ url: string; connections: () => number }> {
     let count = 0;
-    const server = tls.createServer({ cert: tlsOpts.cert, key: tlsOpts.key, minVersion: 'TLSv1.3' }, (socket) => {
-      count++;
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => undefined);
-      handler(socket);
-    });
+    const server = tls.createServer(
+      { cert: tlsOpts.cert, key: tlsOpts.key, minVersion: 'TLSv1.3' },
+      (socket) => {
+        count++;
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        socket.on('error', () => undefined);
+        handler(socket);
+      },
+    );
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return { url: `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`, connections: () => count };
+    return {
+      url: `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+      connections: () => count,
+    };
   }
 
   it('writes the request as specified: request line, host with port, headers, UTF-8 length; no connection header', async () => {
     const seen: Seen[] = [];
-    const { url } = await peer((s) => readRequests(s, (req) => {
-      seen.push(req);
-      s.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
-    }));
+    const { url } = await peer((s) =>
+      readRequests(s, (req) => {
+        seen.push(req);
+        s.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
+      }),
+    );
     const conn = await PeerConnection.open(url, {});
     try {
-      await conn.request('POST', '/.well-known/brski/requestvoucher', { body: 'voucher \u20ac', contentType: 'application/voucher-jws+json', accept: 'application/voucher-jws+json' });
+      await conn.request('POST', '/.well-known/brski/requestvoucher', {
+        body: 'voucher \u20ac',
+        contentType: 'application/voucher-jws+json',
+        accept: 'application/voucher-jws+json',
+      });
       await conn.request('POST', '/.well-known/airlock/wifi');
       await conn.request('GET', '/.well-known/est/cacerts');
     } finally {
@@ -94,7 +122,7 @@ describe('PeerConnection over a raw TLS peer', () => {
     expect(seen[0]!.body).toBe('voucher \u20ac');
   });
 
-  it('peerCertificate is the peer\'s leaf, the same each time', async () => {
+  it("peerCertificate is the peer's leaf, the same each time", async () => {
     const { url } = await peer(() => undefined);
     const conn = await PeerConnection.open(url, {});
     try {
@@ -107,15 +135,27 @@ describe('PeerConnection over a raw TLS peer', () => {
   });
 
   it('a chunked answer written in pieces, then a second request on the same connection', async () => {
-    const { url, connections } = await peer((s) => readRequests(s, (_req, n) => {
-      s.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n4;x=y\r\n{"a"');
-      setTimeout(() => s.write(`\r\n${n === 0 ? 3 : 4}\r\n:${n}}`), 10);
-      setTimeout(() => s.write(`${n === 0 ? '' : ' '}\r\n0\r\nx-checksum: none\r\n\r\n`), 20);
-    }));
+    const { url, connections } = await peer((s) =>
+      readRequests(s, (_req, n) => {
+        s.write(
+          'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n4;x=y\r\n{"a"',
+        );
+        setTimeout(() => s.write(`\r\n${n === 0 ? 3 : 4}\r\n:${n}}`), 10);
+        setTimeout(() => s.write(`${n === 0 ? '' : ' '}\r\n0\r\nx-checksum: none\r\n\r\n`), 20);
+      }),
+    );
     const conn = await PeerConnection.open(url, {});
     try {
-      expect(await conn.request('GET', '/one')).toEqual({ status: 200, contentType: 'application/json', body: '{"a":0}' });
-      expect(await conn.request('GET', '/two')).toEqual({ status: 200, contentType: 'application/json', body: '{"a":1} ' });
+      expect(await conn.request('GET', '/one')).toEqual({
+        status: 200,
+        contentType: 'application/json',
+        body: '{"a":0}',
+      });
+      expect(await conn.request('GET', '/two')).toEqual({
+        status: 200,
+        contentType: 'application/json',
+        body: '{"a":1} ',
+      });
       expect(conn.socket.destroyed).toBe(false);
       expect(connections()).toBe(1);
     } finally {
@@ -124,10 +164,20 @@ describe('PeerConnection over a raw TLS peer', () => {
   });
 
   it('after an answer with connection: close, the next request fails ERR_TRANSPORT and nothing reconnects', async () => {
-    const { url, connections } = await peer((s) => readRequests(s, () => s.write('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: 3\r\n\r\nbad')));
+    const { url, connections } = await peer((s) =>
+      readRequests(s, () =>
+        s.write(
+          'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: 3\r\n\r\nbad',
+        ),
+      ),
+    );
     const conn = await PeerConnection.open(url, {});
     try {
-      expect(await conn.request('POST', '/x', { body: '{' })).toEqual({ status: 400, contentType: 'text/plain', body: 'bad' });
+      expect(await conn.request('POST', '/x', { body: '{' })).toEqual({
+        status: 400,
+        contentType: 'text/plain',
+        body: 'bad',
+      });
       expect(await errorCode(() => conn.request('GET', '/y'))).toBe('ERR_TRANSPORT');
       expect(await errorCode(() => conn.request('GET', '/z'))).toBe('ERR_TRANSPORT');
       expect(connections()).toBe(1);
@@ -137,10 +187,12 @@ describe('PeerConnection over a raw TLS peer', () => {
   });
 
   it('bytes sent when no request is outstanding close the connection', async () => {
-    const { url } = await peer((s) => readRequests(s, () => {
-      s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
-      setTimeout(() => s.write('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged'), 20);
-    }));
+    const { url } = await peer((s) =>
+      readRequests(s, () => {
+        s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        setTimeout(() => s.write('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged'), 20);
+      }),
+    );
     const conn = await PeerConnection.open(url, {});
     try {
       const closed = once(conn.socket, 'close');
@@ -153,7 +205,13 @@ describe('PeerConnection over a raw TLS peer', () => {
   });
 
   it('bytes after an answer, in the same write, are not taken as the next answer', async () => {
-    const { url } = await peer((s) => readRequests(s, () => s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged')));
+    const { url } = await peer((s) =>
+      readRequests(s, () =>
+        s.write(
+          'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged',
+        ),
+      ),
+    );
     const conn = await PeerConnection.open(url, {});
     try {
       expect((await conn.request('GET', '/')).body).toBe('ok');
@@ -166,20 +224,33 @@ describe('PeerConnection over a raw TLS peer', () => {
 
   it('two requests made at once are sent one after the other and answered in order', async () => {
     const arrivals: string[] = [];
-    const { url, connections } = await peer((s) => readRequests(s, (req) => {
-      const target = req.head.split(' ')[1]!;
-      arrivals.push(`request ${target}`);
-      // The answer is held back a while: a client that did not wait would send the second request meanwhile.
-      setTimeout(() => {
-        arrivals.push(`answer ${target}`);
-        s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${target.length}\r\n\r\n${target}`);
-      }, 50);
-    }));
+    const { url, connections } = await peer((s) =>
+      readRequests(s, (req) => {
+        const target = req.head.split(' ')[1]!;
+        arrivals.push(`request ${target}`);
+        // The answer is held back a while: a client that did not wait would send the second request meanwhile.
+        setTimeout(() => {
+          arrivals.push(`answer ${target}`);
+          s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${target.length}\r\n\r\n${target}`);
+        }, 50);
+      }),
+    );
     const conn = await PeerConnection.open(url, {});
     try {
-      const [a, b, c] = await Promise.all([conn.request('GET', '/first'), conn.request('POST', '/second', { body: 'x' }), conn.request('GET', '/third')]);
+      const [a, b, c] = await Promise.all([
+        conn.request('GET', '/first'),
+        conn.request('POST', '/second', { body: 'x' }),
+        conn.request('GET', '/third'),
+      ]);
       expect([a.body, b.body, c.body]).toEqual(['/first', '/second', '/third']);
-      expect(arrivals).toEqual(['request /first', 'answer /first', 'request /second', 'answer /second', 'request /third', 'answer /third']);
+      expect(arrivals).toEqual([
+        'request /first',
+        'answer /first',
+        'request /second',
+        'answer /second',
+        'request /third',
+        'answer /third',
+      ]);
       expect(connections()).toBe(1);
     } finally {
       await conn.close();
@@ -188,19 +259,29 @@ describe('PeerConnection over a raw TLS peer', () => {
 
   it('a request queued behind one that fails fails too, typed, and is never sent', async () => {
     let requests = 0;
-    const { url } = await peer((s) => readRequests(s, () => {
-      requests++;
-      s.write('HTTP/1.1 200 OK\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n');
-    }));
+    const { url } = await peer((s) =>
+      readRequests(s, () => {
+        requests++;
+        s.write(
+          'HTTP/1.1 200 OK\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n',
+        );
+      }),
+    );
     const conn = await PeerConnection.open(url, {});
     try {
-      const results = await Promise.allSettled([conn.request('GET', '/a'), conn.request('GET', '/b')]);
+      const results = await Promise.allSettled([
+        conn.request('GET', '/a'),
+        conn.request('GET', '/b'),
+      ]);
       for (const r of results) {
         expect(r.status).toBe('rejected');
         const e = (r as PromiseRejectedResult).reason as unknown;
         expect(isAirlockError(e, 'ERR_TRANSPORT')).toBe(true);
       }
-      expect(((results[0] as PromiseRejectedResult).reason as { details: { fault?: string } }).details.fault).toBe('ambiguous-length');
+      expect(
+        ((results[0] as PromiseRejectedResult).reason as { details: { fault?: string } }).details
+          .fault,
+      ).toBe('ambiguous-length');
       expect(conn.socket.destroyed).toBe(true);
       expect(requests).toBe(1);
     } finally {
@@ -209,13 +290,19 @@ describe('PeerConnection over a raw TLS peer', () => {
   });
 
   it('an answer without a length is read until the peer closes, and is the last', async () => {
-    const { url } = await peer((s) => readRequests(s, () => {
-      s.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\npart one, ');
-      setTimeout(() => s.end('part two'), 20);
-    }));
+    const { url } = await peer((s) =>
+      readRequests(s, () => {
+        s.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\npart one, ');
+        setTimeout(() => s.end('part two'), 20);
+      }),
+    );
     const conn = await PeerConnection.open(url, {});
     try {
-      expect(await conn.request('GET', '/')).toEqual({ status: 200, contentType: 'text/plain', body: 'part one, part two' });
+      expect(await conn.request('GET', '/')).toEqual({
+        status: 200,
+        contentType: 'text/plain',
+        body: 'part one, part two',
+      });
       expect(await errorCode(() => conn.request('GET', '/'))).toBe('ERR_TRANSPORT');
     } finally {
       await conn.close();
@@ -223,7 +310,9 @@ describe('PeerConnection over a raw TLS peer', () => {
   });
 
   it('an answer cut short by the peer closing fails ERR_TRANSPORT', async () => {
-    const { url } = await peer((s) => readRequests(s, () => s.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this')));
+    const { url } = await peer((s) =>
+      readRequests(s, () => s.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this')),
+    );
     const conn = await PeerConnection.open(url, {});
     try {
       expect(await errorCode(() => conn.request('GET', '/'))).toBe('ERR_TRANSPORT');
@@ -234,13 +323,17 @@ describe('PeerConnection over a raw TLS peer', () => {
 
   it('a request with a target that could split it is refused before anything is sent, and the connection stays usable', async () => {
     const seen: string[] = [];
-    const { url } = await peer((s) => readRequests(s, (req) => {
-      seen.push(req.head.split('\r\n')[0]!);
-      s.write('HTTP/1.1 204 No Content\r\n\r\n');
-    }));
+    const { url } = await peer((s) =>
+      readRequests(s, (req) => {
+        seen.push(req.head.split('\r\n')[0]!);
+        s.write('HTTP/1.1 204 No Content\r\n\r\n');
+      }),
+    );
     const conn = await PeerConnection.open(url, {});
     try {
-      expect(await errorCode(() => conn.request('GET', '/a HTTP/1.1\r\nx-smuggled: 1\r\n\r\nGET /b'))).toBe('ERR_TRANSPORT');
+      expect(
+        await errorCode(() => conn.request('GET', '/a HTTP/1.1\r\nx-smuggled: 1\r\n\r\nGET /b')),
+      ).toBe('ERR_TRANSPORT');
       expect((await conn.request('GET', '/ok')).status).toBe(204);
       expect(seen).toEqual(['GET /ok HTTP/1.1']);
     } finally {

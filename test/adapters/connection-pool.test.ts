@@ -13,7 +13,12 @@ import type * as tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toPem } from '../../src/core/bytes.js';
 import { isAirlockError } from '../../src/core/errors.js';
-import { NodeCrypto, generateP256Key, privateKeyPem, type NodePrivateKey } from '../../src/adapters/crypto/node-crypto.js';
+import {
+  NodeCrypto,
+  generateP256Key,
+  privateKeyPem,
+  type NodePrivateKey,
+} from '../../src/adapters/crypto/node-crypto.js';
 import { issueCertificate } from '../../src/protocols/x509/issue.js';
 import { caProfile, signerProfile } from '../../src/protocols/x509/profiles.js';
 import type { Certificate } from '../../src/protocols/x509/certificate.js';
@@ -32,11 +37,22 @@ interface Pair {
 }
 function ca(name: string): Pair {
   const key = generateP256Key();
-  return { key, cert: issueCertificate(crypto, caProfile({ name, ...validity }), key.spki, { key }) };
+  return {
+    key,
+    cert: issueCertificate(crypto, caProfile({ name, ...validity }), key.spki, { key }),
+  };
 }
 function leaf(issuer: Pair, name: string, dnsNames?: string[]): Pair {
   const key = generateP256Key();
-  return { key, cert: issueCertificate(crypto, signerProfile({ name, ...validity, serverAuth: true, ...(dnsNames ? { dnsNames } : {}) }), key.spki, { key: issuer.key, cert: issuer.cert }) };
+  return {
+    key,
+    cert: issueCertificate(
+      crypto,
+      signerProfile({ name, ...validity, serverAuth: true, ...(dnsNames ? { dnsNames } : {}) }),
+      key.spki,
+      { key: issuer.key, cert: issuer.cert },
+    ),
+  };
 }
 const pem = (...certs: Certificate[]) => certs.map((c) => toPem('CERTIFICATE', c.der)).join('');
 
@@ -59,7 +75,11 @@ interface Peer {
 }
 
 const servers: https.Server[] = [];
-async function peer(server: Pair, chain: Certificate[], opts: { maxVersion?: tls.SecureVersion; keepAliveTimeout?: number } = {}): Promise<Peer> {
+async function peer(
+  server: Pair,
+  chain: Certificate[],
+  opts: { maxVersion?: tls.SecureVersion; keepAliveTimeout?: number } = {},
+): Promise<Peer> {
   const sockets = new Set<net.Socket>();
   const p: Peer = {
     url: '',
@@ -69,11 +89,19 @@ async function peer(server: Pair, chain: Certificate[], opts: { maxVersion?: tls
     get open() {
       return sockets.size;
     },
-    handler: (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(EMPTY_LOG),
+    handler: (_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(EMPTY_LOG),
     clientCerts: [],
   };
   const s = https.createServer(
-    { key: privateKeyPem(server.key), cert: pem(server.cert, ...chain), requestCert: true, rejectUnauthorized: false, keepAliveTimeout: opts.keepAliveTimeout ?? 30_000, ...(opts.maxVersion ? { maxVersion: opts.maxVersion } : {}) },
+    {
+      key: privateKeyPem(server.key),
+      cert: pem(server.cert, ...chain),
+      requestCert: true,
+      rejectUnauthorized: false,
+      keepAliveTimeout: opts.keepAliveTimeout ?? 30_000,
+      ...(opts.maxVersion ? { maxVersion: opts.maxVersion } : {}),
+    },
     (req, res) => {
       p.requests++;
       // The whole request is read before the handler acts, as a MASA does.
@@ -98,7 +126,9 @@ async function peer(server: Pair, chain: Certificate[], opts: { maxVersion?: tls
 }
 
 /** The error `p` rejects with. */
-async function failure(p: Promise<unknown>): Promise<Error & { code?: string; cause?: unknown; details?: Record<string, unknown> }> {
+async function failure(
+  p: Promise<unknown>,
+): Promise<Error & { code?: string; cause?: unknown; details?: Record<string, unknown> }> {
   try {
     await p;
   } catch (e) {
@@ -117,12 +147,22 @@ describe('the MASA connection pool', () => {
   const clients: Array<{ close(): Promise<void> }> = [];
   /** A MASA client trusting `root`, presenting the registrar's certificate. */
   const client = (): HttpMasaClient => {
-    const c = new HttpMasaClient(pem(root.cert), { key: registrar.key, certChain: [registrar.cert, root.cert] });
+    const c = new HttpMasaClient(pem(root.cert), {
+      key: registrar.key,
+      certChain: [registrar.cert, root.cert],
+    });
     clients.push(c);
     return c;
   };
-  const connection = (): ConnectionOptions => ({ ca: pem(root.cert), verifyHostname: true, minVersion: 'TLSv1.2' });
-  const pool = (origin: string, extra: Partial<ConstructorParameters<typeof ConnectionPool>[1]> = {}): ConnectionPool => {
+  const connection = (): ConnectionOptions => ({
+    ca: pem(root.cert),
+    verifyHostname: true,
+    minVersion: 'TLSv1.2',
+  });
+  const pool = (
+    origin: string,
+    extra: Partial<ConstructorParameters<typeof ConnectionPool>[1]> = {},
+  ): ConnectionPool => {
     const p = new ConnectionPool(origin, { connection: connection(), ...extra });
     clients.push(p);
     return p;
@@ -143,10 +183,11 @@ describe('the MASA connection pool', () => {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   });
 
-  it('sequential requests share one connection, presenting the registrar\'s certificate', async () => {
+  it("sequential requests share one connection, presenting the registrar's certificate", async () => {
     const p = await peer(masa, [root.cert]);
     const c = client();
-    for (let i = 0; i < 10; i++) expect(await c.requestAuditLog(p.url, rvr)).toEqual({ version: '1', events: [] });
+    for (let i = 0; i < 10; i++)
+      expect(await c.requestAuditLog(p.url, rvr)).toEqual({ version: '1', events: [] });
     expect(p.requests).toBe(10);
     expect(p.handshakes).toBe(1);
     expect(p.clientCerts.map((d) => d && new Uint8Array(d))).toEqual([registrar.cert.der]);
@@ -200,7 +241,9 @@ describe('the MASA connection pool', () => {
       res.writeHead(200, { 'content-type': 'text/plain' }).end(req.url);
     };
     const one = pool(p.url, { maxConnections: 1 });
-    const answers = await Promise.all(['/a', '/b', '/c', '/d'].map((path) => one.request('GET', path)));
+    const answers = await Promise.all(
+      ['/a', '/b', '/c', '/d'].map((path) => one.request('GET', path)),
+    );
     expect(answers.map((a) => a.body.toString())).toEqual(['/a', '/b', '/c', '/d']);
     expect(order).toEqual(['/a', '/b', '/c', '/d']);
     expect(p.handshakes).toBe(1);
@@ -215,7 +258,13 @@ describe('the MASA connection pool', () => {
     };
     const masaPool = pool(p.url);
     for (let i = 1; i <= 3; i++) {
-      expect((await masaPool.request('POST', '/.well-known/brski/requestauditlog', { body: Buffer.from(rvr) })).status).toBe(200);
+      expect(
+        (
+          await masaPool.request('POST', '/.well-known/brski/requestauditlog', {
+            body: Buffer.from(rvr),
+          })
+        ).status,
+      ).toBe(200);
       // The client has seen the close: the pool holds nothing.
       await vi.waitFor(() => expect(masaPool.size).toBe(0));
       expect(p.requests).toBe(i);
@@ -228,7 +277,9 @@ describe('the MASA connection pool', () => {
     const resumed: boolean[] = [];
     p.handler = (req, res) => {
       resumed.push((req.socket as tls.TLSSocket).isSessionReused());
-      res.writeHead(200, { 'content-type': 'application/json', connection: 'close' }).end(EMPTY_LOG);
+      res
+        .writeHead(200, { 'content-type': 'application/json', connection: 'close' })
+        .end(EMPTY_LOG);
     };
     const c = client();
     for (let i = 0; i < 4; i++) await c.requestAuditLog(p.url, rvr);
@@ -237,7 +288,9 @@ describe('the MASA connection pool', () => {
     // The server offers tickets (Node's default); the registrar's certificate is sent every time.
     expect(resumed).toEqual([false, false, false, false]);
     expect(p.clientCerts).toHaveLength(4);
-    expect(p.clientCerts.every((d) => d !== undefined && Buffer.from(registrar.cert.der).equals(d))).toBe(true);
+    expect(
+      p.clientCerts.every((d) => d !== undefined && Buffer.from(registrar.cert.der).equals(d)),
+    ).toBe(true);
   });
 
   it('a server Keep-Alive timeout of 2 s or less: the connection is not kept', async () => {
@@ -259,18 +312,27 @@ describe('the MASA connection pool', () => {
     expect(p.handshakes).toBe(2);
   });
 
-  it('an idle connection found closed when its request\'s turn comes, nothing written, is retried once on another', async () => {
+  it("an idle connection found closed when its request's turn comes, nothing written, is retried once on another", async () => {
     const p = await peer(masa, [root.cert]);
     const masaPool = pool(p.url);
     await masaPool.request('GET', '/warm');
     expect(masaPool.size).toBe(1);
     // The idle connection closes between being taken and the request being written.
     const exchange = PeerConnection.prototype.exchange;
-    vi.spyOn(PeerConnection.prototype, 'exchange').mockImplementationOnce(function (this: PeerConnection, ...args) {
+    vi.spyOn(PeerConnection.prototype, 'exchange').mockImplementationOnce(function (
+      this: PeerConnection,
+      ...args
+    ) {
       void this.close();
       return exchange.apply(this, args);
     });
-    expect((await masaPool.request('POST', '/.well-known/brski/requestvoucher', { body: Buffer.from(rvr) })).status).toBe(200);
+    expect(
+      (
+        await masaPool.request('POST', '/.well-known/brski/requestvoucher', {
+          body: Buffer.from(rvr),
+        })
+      ).status,
+    ).toBe(200);
     expect(p.requests).toBe(2);
     expect(p.handshakes).toBe(2);
   });
@@ -282,12 +344,19 @@ describe('the MASA connection pool', () => {
     await Promise.all([masaPool.request('GET', '/a'), masaPool.request('GET', '/b')]);
     expect(masaPool.size).toBe(2);
     const exchange = PeerConnection.prototype.exchange;
-    const closing = function (this: PeerConnection, ...args: Parameters<PeerConnection['exchange']>) {
+    const closing = function (
+      this: PeerConnection,
+      ...args: Parameters<PeerConnection['exchange']>
+    ) {
       void this.close();
       return exchange.apply(this, args);
     };
-    vi.spyOn(PeerConnection.prototype, 'exchange').mockImplementationOnce(closing).mockImplementationOnce(closing);
-    const e = await failure(masaPool.request('POST', '/.well-known/brski/requestvoucher', { body: Buffer.from(rvr) }));
+    vi.spyOn(PeerConnection.prototype, 'exchange')
+      .mockImplementationOnce(closing)
+      .mockImplementationOnce(closing);
+    const e = await failure(
+      masaPool.request('POST', '/.well-known/brski/requestvoucher', { body: Buffer.from(rvr) }),
+    );
     expect(e.code).toBe('ERR_TRANSPORT');
     expect(p.requests).toBe(2);
   });
@@ -304,7 +373,8 @@ describe('the MASA connection pool', () => {
     expect(p.requests).toBe(2);
     expect(p.handshakes).toBe(1);
     // The next request has a new connection.
-    p.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(EMPTY_LOG);
+    p.handler = (_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(EMPTY_LOG);
     await c.requestAuditLog(p.url, rvr);
     expect(p.requests).toBe(3);
     expect(p.handshakes).toBe(2);
@@ -313,7 +383,10 @@ describe('the MASA connection pool', () => {
   it('an answer cut short mid-body is refused and not retried', async () => {
     const p = await peer(masa, [root.cert]);
     p.handler = (req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(EMPTY_LOG.length + 10) });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': String(EMPTY_LOG.length + 10),
+      });
       res.write(EMPTY_LOG, () => req.socket.destroy());
     };
     const e = await failure(client().requestAuditLog(p.url, rvr));
@@ -321,12 +394,23 @@ describe('the MASA connection pool', () => {
     expect(p.requests).toBe(1);
   });
 
-  it('the MASA\'s problem bodies keep their codes; another refusal is ERR_MASA_REFUSED; the connection is kept', async () => {
+  it("the MASA's problem bodies keep their codes; another refusal is ERR_MASA_REFUSED; the connection is kept", async () => {
     const p = await peer(masa, [root.cert]);
     const c = client();
-    p.handler = (_req, res) => res.writeHead(403, { 'content-type': PROBLEM_MEDIA_TYPE }).end(JSON.stringify({ type: 'urn:airlock:error:ERR_MASA_NOT_AUTHORIZED', code: 'ERR_MASA_NOT_AUTHORIZED', status: 403, detail: 'not yours' }));
+    p.handler = (_req, res) =>
+      res
+        .writeHead(403, { 'content-type': PROBLEM_MEDIA_TYPE })
+        .end(
+          JSON.stringify({
+            type: 'urn:airlock:error:ERR_MASA_NOT_AUTHORIZED',
+            code: 'ERR_MASA_NOT_AUTHORIZED',
+            status: 403,
+            detail: 'not yours',
+          }),
+        );
     expect((await failure(c.requestAuditLog(p.url, rvr))).code).toBe('ERR_MASA_NOT_AUTHORIZED');
-    p.handler = (_req, res) => res.writeHead(500, { 'content-type': 'text/html' }).end('<p>oops</p>');
+    p.handler = (_req, res) =>
+      res.writeHead(500, { 'content-type': 'text/html' }).end('<p>oops</p>');
     expect((await failure(c.requestAuditLog(p.url, rvr))).code).toBe('ERR_MASA_REFUSED');
     expect(p.handshakes).toBe(1);
   });
@@ -334,12 +418,19 @@ describe('the MASA connection pool', () => {
   it('a 2xx answer that is not what was asked for is ERR_MASA_ANSWER_MALFORMED, not a refusal', async () => {
     const p = await peer(masa, [root.cert]);
     const c = client();
-    p.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('<p>not a log</p>');
+    p.handler = (_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('<p>not a log</p>');
     expect((await failure(c.requestAuditLog(p.url, rvr))).code).toBe('ERR_MASA_ANSWER_MALFORMED');
-    p.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ version: 'one', events: 'none' }));
+    p.handler = (_req, res) =>
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ version: 'one', events: 'none' }));
     expect((await failure(c.requestAuditLog(p.url, rvr))).code).toBe('ERR_MASA_ANSWER_MALFORMED');
-    p.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('a voucher?');
-    expect((await failure(c.requestVoucher(p.url, 'eyJ.e30.sig'))).code).toBe('ERR_MASA_ANSWER_MALFORMED');
+    p.handler = (_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('a voucher?');
+    expect((await failure(c.requestVoucher(p.url, 'eyJ.e30.sig'))).code).toBe(
+      'ERR_MASA_ANSWER_MALFORMED',
+    );
   });
 
   it('bodies are bytes both ways: a binary voucher request and voucher, headers as given', async () => {
@@ -355,14 +446,28 @@ describe('the MASA connection pool', () => {
       const chunks: Buffer[] = [];
       req.on('data', (d: Buffer) => chunks.push(d));
       req.on('end', () => {
-        got = { body: Buffer.concat(chunks), type: req.headers['content-type'], accept: req.headers.accept, path: req.url };
+        got = {
+          body: Buffer.concat(chunks),
+          type: req.headers['content-type'],
+          accept: req.headers.accept,
+          path: req.url,
+        };
         res.writeHead(200, { 'content-type': 'application/voucher-cose+cbor' }).end(back);
       });
     });
-    const v = await client().requestVoucherIn(`${p.url}/prefix/`, { mediaType: 'application/voucher-cose+cbor', bytes: sent }, 'application/voucher-cose+cbor');
+    const v = await client().requestVoucherIn(
+      `${p.url}/prefix/`,
+      { mediaType: 'application/voucher-cose+cbor', bytes: sent },
+      'application/voucher-cose+cbor',
+    );
     expect(v.mediaType).toBe('application/voucher-cose+cbor');
     expect(Buffer.from(v.bytes).equals(Buffer.from(back))).toBe(true);
-    expect(got).toEqual({ body: Buffer.from(sent), type: 'application/voucher-cose+cbor', accept: 'application/voucher-cose+cbor', path: '/prefix/.well-known/brski/requestvoucher' });
+    expect(got).toEqual({
+      body: Buffer.from(sent),
+      type: 'application/voucher-cose+cbor',
+      accept: 'application/voucher-cose+cbor',
+      path: '/prefix/.well-known/brski/requestvoucher',
+    });
   });
 
   it('the server certificate must name the host: by DNS name, or by IP address', async () => {
@@ -375,8 +480,12 @@ describe('the MASA connection pool', () => {
     expect(e.code).toBe('ERR_MASA_UNREACHABLE');
     expect(e.message).toMatch(/does not match|altnames/i);
     const elsewhere = await peer(leaf(root, 'someone else', ['masa.example']), [root.cert]);
-    expect((await failure(c.requestAuditLog(elsewhere.url, rvr))).code).toBe('ERR_MASA_UNREACHABLE');
-    expect((await failure(c.requestAuditLog(elsewhere.localhostUrl, rvr))).code).toBe('ERR_MASA_UNREACHABLE');
+    expect((await failure(c.requestAuditLog(elsewhere.url, rvr))).code).toBe(
+      'ERR_MASA_UNREACHABLE',
+    );
+    expect((await failure(c.requestAuditLog(elsewhere.localhostUrl, rvr))).code).toBe(
+      'ERR_MASA_UNREACHABLE',
+    );
     expect(named.requests).toBe(1);
     expect(elsewhere.requests).toBe(0);
   });
@@ -386,7 +495,9 @@ describe('the MASA connection pool', () => {
     const c = client();
     expect((await failure(c.requestAuditLog(p.url, rvr))).code).toBe('ERR_MASA_UNREACHABLE');
     // Anchors given for the request replace the client's: the other root is not among them either.
-    expect((await failure(c.requestAuditLog(p.url, rvr, { anchors: [root.cert] }))).code).toBe('ERR_MASA_UNREACHABLE');
+    expect((await failure(c.requestAuditLog(p.url, rvr, { anchors: [root.cert] }))).code).toBe(
+      'ERR_MASA_UNREACHABLE',
+    );
     expect(p.requests).toBe(0);
     // Given its own anchors, the same server is trusted.
     await c.requestAuditLog(p.url, rvr, { anchors: [other.cert] });
@@ -406,7 +517,10 @@ describe('the MASA connection pool', () => {
     if ((servers.at(-1)!.address() as net.AddressInfo).family !== 'IPv6') ctx.skip();
     const port = new URL(p.url).port;
     // The issuer writes no IPv6 SANs, so no host name check here: the device's defaults.
-    const conn = await PeerConnection.open(`https://[::1]:${port}`, { ca: pem(root.cert), minVersion: 'TLSv1.2' });
+    const conn = await PeerConnection.open(`https://[::1]:${port}`, {
+      ca: pem(root.cert),
+      minVersion: 'TLSv1.2',
+    });
     try {
       expect((await conn.request('GET', '/')).status).toBe(200);
     } finally {
@@ -444,7 +558,8 @@ describe('the MASA connection pool', () => {
   it('close() lets a request already made finish, then closes its connection', async () => {
     const p = await peer(masa, [root.cert]);
     let release: (() => void) | undefined;
-    p.handler = (_req, res) => (release = () => res.writeHead(200, { 'content-type': 'text/plain' }).end('late'));
+    p.handler = (_req, res) =>
+      (release = () => res.writeHead(200, { 'content-type': 'text/plain' }).end('late'));
     const masaPool = pool(p.url);
     const pending = masaPool.request('GET', '/slow');
     await vi.waitFor(() => expect(release).toBeDefined());

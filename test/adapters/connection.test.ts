@@ -8,7 +8,11 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toPem } from '../../src/core/bytes.js';
-import { NodeCrypto, generateP256Key, privateKeyPem } from '../../src/adapters/crypto/node-crypto.js';
+import {
+  NodeCrypto,
+  generateP256Key,
+  privateKeyPem,
+} from '../../src/adapters/crypto/node-crypto.js';
 import { issueCertificate } from '../../src/protocols/x509/issue.js';
 import { signerProfile } from '../../src/protocols/x509/profiles.js';
 import { PeerConnection } from '../../src/adapters/http/connection.js';
@@ -16,11 +20,22 @@ import { startTestSystem, type TestSystem } from '../support/harness.js';
 import { connectAs, errorCode, expectProblem, identityOf } from '../support/wire.js';
 
 /** Settles with 'still pending' when `p` has not settled in `ms`: a hang made a failure, not a measurement. */
-async function settledWithin<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: unknown; pending?: true }> {
+async function settledWithin<T>(
+  p: Promise<T>,
+  ms: number,
+): Promise<{ value?: T; error?: unknown; pending?: true }> {
   let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<{ pending: true }>((resolve) => (timer = setTimeout(() => resolve({ pending: true }), ms)));
+  const bound = new Promise<{ pending: true }>(
+    (resolve) => (timer = setTimeout(() => resolve({ pending: true }), ms)),
+  );
   try {
-    return await Promise.race([p.then((value) => ({ value }), (error: unknown) => ({ error })), bound]);
+    return await Promise.race([
+      p.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+      bound,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -38,10 +53,18 @@ describe('PeerConnection', () => {
     const conn = await connectAs(sys.registrarUrl, identityOf(await agent.birth()));
     try {
       // The registrar closes the connection after this refusal (a body it could not parse).
-      expectProblem(await conn.request('POST', '/.well-known/brski/enrollstatus', { body: '{', contentType: 'application/json' }), 'ERR_INPUT_MALFORMED_JSON', 400);
+      expectProblem(
+        await conn.request('POST', '/.well-known/brski/enrollstatus', {
+          body: '{',
+          contentType: 'application/json',
+        }),
+        'ERR_INPUT_MALFORMED_JSON',
+        400,
+      );
       const next = await settledWithin(conn.request('GET', '/.well-known/est/cacerts'), 10_000);
       expect(next.pending, 'the request neither completed nor failed').toBeUndefined();
-      if (next.error !== undefined) expect((next.error as { code?: string }).code).toBe('ERR_TRANSPORT');
+      if (next.error !== undefined)
+        expect((next.error as { code?: string }).code).toBe('ERR_TRANSPORT');
     } finally {
       await conn.close();
     }
@@ -50,7 +73,11 @@ describe('PeerConnection', () => {
   it('a client key that does not match the certificate is a typed configuration error', async () => {
     const a = identityOf(await (await sys.newDevice()).agent.birth());
     const b = identityOf(await (await sys.newDevice()).agent.birth());
-    expect(await errorCode(() => PeerConnection.open(sys.registrarUrl, { cert: a.certPem, key: b.keyPem }))).toBe('ERR_CONFIG');
+    expect(
+      await errorCode(() =>
+        PeerConnection.open(sys.registrarUrl, { cert: a.certPem, key: b.keyPem }),
+      ),
+    ).toBe('ERR_CONFIG');
   });
 });
 
@@ -66,7 +93,17 @@ describe('PeerConnection limits', () => {
   beforeAll(() => {
     const key = generateP256Key();
     const at = new Date();
-    const cert = issueCertificate(new NodeCrypto(), signerProfile({ name: 'stalling peer', notBefore: new Date(at.getTime() - 60_000), notAfter: new Date(at.getTime() + 86_400_000), serverAuth: true }), key.spki, { key });
+    const cert = issueCertificate(
+      new NodeCrypto(),
+      signerProfile({
+        name: 'stalling peer',
+        notBefore: new Date(at.getTime() - 60_000),
+        notAfter: new Date(at.getTime() + 86_400_000),
+        serverAuth: true,
+      }),
+      key.spki,
+      { key },
+    );
     tlsOpts = { cert: toPem('CERTIFICATE', cert.der), key: privateKeyPem(key) };
   });
   afterAll(async () => {
@@ -85,7 +122,8 @@ describe('PeerConnection limits', () => {
   }
 
   /** An HTTPS server answering every request with `handler`. */
-  const httpsPeer = (handler: (req: http.IncomingMessage, res: http.ServerResponse) => void) => listen(https.createServer({ ...tlsOpts, minVersion: 'TLSv1.3' }, handler));
+  const httpsPeer = (handler: (req: http.IncomingMessage, res: http.ServerResponse) => void) =>
+    listen(https.createServer({ ...tlsOpts, minVersion: 'TLSv1.3' }, handler));
 
   it('a peer that never completes the TLS handshake', async () => {
     const url = await listen(net.createServer(() => undefined));
@@ -126,7 +164,11 @@ describe('PeerConnection limits', () => {
 
   it('an answer larger than maxResponseBytes is refused, declared or not', async () => {
     const big = 'y'.repeat(64 * 1024);
-    const declared = await httpsPeer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(big.length) }).end(big));
+    const declared = await httpsPeer((_req, res) =>
+      res
+        .writeHead(200, { 'content-type': 'text/plain', 'content-length': String(big.length) })
+        .end(big),
+    );
     const chunked = await httpsPeer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       for (let i = 0; i < 8; i++) res.write(big.slice(0, 8 * 1024));

@@ -5,7 +5,12 @@
  */
 import * as nodeCrypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { exportPkcs8, generateP256Key, importPkcs8, NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
+import {
+  exportPkcs8,
+  generateP256Key,
+  importPkcs8,
+  NodeCrypto,
+} from '../../src/adapters/crypto/node-crypto.js';
 import { pkcs8FromRaw } from '../../src/adapters/crypto/p256-encoding.js';
 
 describe('P-256 key generation and import', () => {
@@ -19,8 +24,12 @@ describe('P-256 key generation and import', () => {
       if (i % 5_000 === 0) {
         const again = importPkcs8(exportPkcs8(key));
         // Now and then, the long way: OpenSSL's own view of the key agrees with ours.
-        expect(Buffer.from(again.spki)).toEqual(nodeCrypto.createPublicKey(again.keyObject).export({ format: 'der', type: 'spki' }));
-        expect(Buffer.from(exportPkcs8(again))).toEqual(again.keyObject.export({ format: 'der', type: 'pkcs8' }));
+        expect(Buffer.from(again.spki)).toEqual(
+          nodeCrypto.createPublicKey(again.keyObject).export({ format: 'der', type: 'spki' }),
+        );
+        expect(Buffer.from(exportPkcs8(again))).toEqual(
+          again.keyObject.export({ format: 'der', type: 'pkcs8' }),
+        );
         expect(crypto.verifyEs256(key.spki, data, crypto.signEs256(again, data))).toBe(true);
         seen.add(Buffer.from(key.spki).toString('hex'));
       }
@@ -34,8 +43,12 @@ describe('P-256 key generation and import', () => {
     d[31] = 7; // a scalar with 31 leading zero bytes, as ECDH would return it: one byte
     ecdh.setPrivateKey(Buffer.from(d));
     const key = importPkcs8(pkcs8FromRaw(new Uint8Array([7]), new Uint8Array(ecdh.getPublicKey())));
-    expect(Buffer.from(exportPkcs8(key))).toEqual(key.keyObject.export({ format: 'der', type: 'pkcs8' }));
-    expect(() => pkcs8FromRaw(new Uint8Array(33), new Uint8Array(ecdh.getPublicKey()))).toThrow(TypeError);
+    expect(Buffer.from(exportPkcs8(key))).toEqual(
+      key.keyObject.export({ format: 'der', type: 'pkcs8' }),
+    );
+    expect(() => pkcs8FromRaw(new Uint8Array(33), new Uint8Array(ecdh.getPublicKey()))).toThrow(
+      TypeError,
+    );
     expect(() => pkcs8FromRaw(d, new Uint8Array(64))).toThrow(TypeError);
   });
 });

@@ -13,24 +13,31 @@ describe('log level', () => {
     else process.env.AIRLOCK_LOG_LEVEL = saved;
   });
 
-  it('is the caller\'s, else AIRLOCK_LOG_LEVEL, else info', () => {
+  it("is the caller's, else AIRLOCK_LOG_LEVEL, else info", () => {
     delete process.env.AIRLOCK_LOG_LEVEL;
     expect(logLevel()).toBe('info');
     process.env.AIRLOCK_LOG_LEVEL = 'Debug';
     expect(logLevel()).toBe('debug');
     expect(createLogger({ destination: { write: () => undefined } }).level).toBe('debug');
-    expect(createLogger({ level: 'warn', destination: { write: () => undefined } }).level).toBe('warn');
+    expect(createLogger({ level: 'warn', destination: { write: () => undefined } }).level).toBe(
+      'warn',
+    );
   });
 
   it('refuses a level that names none with ERR_CONFIG, from the caller or the environment', async () => {
     expect(await errorCode(() => logLevel('verbose'))).toBe('ERR_CONFIG');
     process.env.AIRLOCK_LOG_LEVEL = 'loud';
-    expect(await errorCode(() => createLogger({ destination: { write: () => undefined } }))).toBe('ERR_CONFIG');
+    expect(await errorCode(() => createLogger({ destination: { write: () => undefined } }))).toBe(
+      'ERR_CONFIG',
+    );
   });
 
   it('redacts secret-named fields even if code were to log them', () => {
     const out: string[] = [];
-    const log = createLogger({ level: 'info', destination: { write: (s: string) => void out.push(s) } });
+    const log = createLogger({
+      level: 'info',
+      destination: { write: (s: string) => void out.push(s) },
+    });
     log.info({ psk: 'PSK-MARKER', body: 'BODY-MARKER', nested: { key: 'KEY-MARKER' } }, 'x');
     expect(out.join('')).not.toMatch(/MARKER/);
   });

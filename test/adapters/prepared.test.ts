@@ -9,13 +9,31 @@ interface Db {
 
 async function open(): Promise<Kysely<Db>> {
   const db = new Kysely<Db>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) });
-  await db.schema.createTable('t').addColumn('serial', 'text', (c) => c.primaryKey()).addColumn('state', 'text').addColumn('n', 'integer', (c) => c.notNull()).execute();
+  await db.schema
+    .createTable('t')
+    .addColumn('serial', 'text', (c) => c.primaryKey())
+    .addColumn('state', 'text')
+    .addColumn('n', 'integer', (c) => c.notNull())
+    .execute();
   return db;
 }
 
-const insert = prepared((db: Kysely<Db>, p: Params<'serial' | 'n'>) => db.insertInto('t').values({ serial: p.serial, state: 'new', n: p.n }).onConflict((oc) => oc.doNothing()));
-const select = prepared((db: Kysely<Db>, p: Params<'serial'>) => db.selectFrom('t').select(['serial', 'state', 'n']).where('serial', '=', p.serial).where('state', 'in', ['new', 'old']));
-const bump = prepared((db: Kysely<Db>, p: Params<'serial' | 'n'>) => db.updateTable('t').set({ n: p.n }).where('serial', '=', p.serial).where('n', '<', p.n));
+const insert = prepared((db: Kysely<Db>, p: Params<'serial' | 'n'>) =>
+  db
+    .insertInto('t')
+    .values({ serial: p.serial, state: 'new', n: p.n })
+    .onConflict((oc) => oc.doNothing()),
+);
+const select = prepared((db: Kysely<Db>, p: Params<'serial'>) =>
+  db
+    .selectFrom('t')
+    .select(['serial', 'state', 'n'])
+    .where('serial', '=', p.serial)
+    .where('state', 'in', ['new', 'old']),
+);
+const bump = prepared((db: Kysely<Db>, p: Params<'serial' | 'n'>) =>
+  db.updateTable('t').set({ n: p.n }).where('serial', '=', p.serial).where('n', '<', p.n),
+);
 
 describe('prepared queries', () => {
   it('binds named values wherever they appear, constants kept, in a database and in its transactions', async () => {
@@ -36,10 +54,12 @@ describe('prepared queries', () => {
 
   it('a transaction that fails leaves nothing behind', async () => {
     const db = await open();
-    await expect(db.transaction().execute(async (trx) => {
-      await insert.run(trx, { serial: 'x', n: 1 });
-      throw new Error('step failed');
-    })).rejects.toThrow('step failed');
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await insert.run(trx, { serial: 'x', n: 1 });
+        throw new Error('step failed');
+      }),
+    ).rejects.toThrow('step failed');
     expect(await select.first(db, { serial: 'x' })).toBeUndefined();
     await db.destroy();
   });
@@ -47,7 +67,9 @@ describe('prepared queries', () => {
   it('refuses to run with a value missing, rather than binding null', async () => {
     const db = await open();
     await expect(select.run(db, {} as { serial: string })).rejects.toThrow(/no value for serial/);
-    await expect(insert.run(db, { serial: 'a' } as { serial: string; n: number })).rejects.toThrow(/no value for n/);
+    await expect(insert.run(db, { serial: 'a' } as { serial: string; n: number })).rejects.toThrow(
+      /no value for n/,
+    );
     expect(await db.selectFrom('t').selectAll().execute()).toEqual([]);
     await db.destroy();
   });

@@ -12,19 +12,39 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/adapters/log/logger.js';
 import { sourceOf } from '../../src/adapters/http/limits.js';
-import { channelBinding, closeGracefully, createHttpsServer, isDraining, listen, setRequestSerial, TLS12_CIPHERS } from '../../src/adapters/http/server.js';
+import {
+  channelBinding,
+  closeGracefully,
+  createHttpsServer,
+  isDraining,
+  listen,
+  setRequestSerial,
+  TLS12_CIPHERS,
+} from '../../src/adapters/http/server.js';
 import { toPem } from '../../src/core/bytes.js';
 import { caProfile } from '../../src/protocols/x509/profiles.js';
 import { issue, T0 } from '../support/pki.js';
 import { errorCode, tempDir } from '../support/wire.js';
 import { onPath } from '../support/tools.js';
-import { closedWithin, collect, dribble, nextResponse, rawTcp, rawTls } from '../support/raw-http.js';
+import {
+  closedWithin,
+  collect,
+  dribble,
+  nextResponse,
+  rawTcp,
+  rawTls,
+} from '../support/raw-http.js';
 
 const run = promisify(execFile);
 /** openssl s_client with its standard input closed, so that it ends after the handshake. */
 function sClient(args: string[]): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => {
-    const child = execFile('openssl', ['s_client', ...args], { timeout: 20_000 }, (err, stdout, stderr) => resolve({ ok: !err, out: `${stdout}${stderr}` }));
+    const child = execFile(
+      'openssl',
+      ['s_client', ...args],
+      { timeout: 20_000 },
+      (err, stdout, stderr) => resolve({ ok: !err, out: `${stdout}${stderr}` }),
+    );
     child.stdin?.on('error', () => undefined); // it may exit before its input closes
     child.stdin?.end();
   });
@@ -40,12 +60,29 @@ interface TestServer {
   logLines(): Array<Record<string, unknown>>;
 }
 
-async function startServer(limits: Parameters<typeof createHttpsServer>[0]['limits'] = {}): Promise<TestServer> {
+async function startServer(
+  limits: Parameters<typeof createHttpsServer>[0]['limits'] = {},
+): Promise<TestServer> {
   const dir = tempDir('airlock-server-');
   const logFile = path.join(dir, 'server.log');
-  const pair = await issue(caProfile({ name: 'Test Server', notBefore: T0, notAfter: new Date(T0.getTime() + 10 * 365 * 86_400_000) }));
-  const app = createHttpsServer({ key: pair.key, certChain: [pair.cert], requestClientCert: true, logger: createLogger({ level: 'debug', destination: logFile }), bodyLimit: 1024, limits });
-  app.get('/exporter', async (req) => ({ value: Buffer.from(channelBinding(req, 'EXPORTER-test', 32)).toString('hex') }));
+  const pair = await issue(
+    caProfile({
+      name: 'Test Server',
+      notBefore: T0,
+      notAfter: new Date(T0.getTime() + 10 * 365 * 86_400_000),
+    }),
+  );
+  const app = createHttpsServer({
+    key: pair.key,
+    certChain: [pair.cert],
+    requestClientCert: true,
+    logger: createLogger({ level: 'debug', destination: logFile }),
+    bodyLimit: 1024,
+    limits,
+  });
+  app.get('/exporter', async (req) => ({
+    value: Buffer.from(channelBinding(req, 'EXPORTER-test', 32)).toString('hex'),
+  }));
   app.post('/echo-length', async (req) => {
     setRequestSerial(req, 'SN-LOGGED');
     return { length: String(req.body).length };
@@ -92,11 +129,22 @@ describe('HTTPS server: TLS versions and suites', () => {
     for (const cipher of TLS12_CIPHERS) {
       const s = await rawTls(srv.url, { maxVersion: 'TLSv1.2', ciphers: cipher });
       expect(s.getProtocol()).toBe('TLSv1.2');
-      expect(s.getCipher().standardName).toMatch(/^TLS_ECDHE_ECDSA_WITH_(AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256)$/);
+      expect(s.getCipher().standardName).toMatch(
+        /^TLS_ECDHE_ECDSA_WITH_(AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256)$/,
+      );
       s.destroy();
     }
-    for (const refused of ['ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA384', 'AES128-SHA', 'AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256']) {
-      await expect(rawTls(srv.url, { maxVersion: 'TLSv1.2', ciphers: refused }), refused).rejects.toThrow();
+    for (const refused of [
+      'ECDHE-ECDSA-AES128-SHA',
+      'ECDHE-ECDSA-AES256-SHA384',
+      'AES128-SHA',
+      'AES128-GCM-SHA256',
+      'ECDHE-RSA-AES128-GCM-SHA256',
+    ]) {
+      await expect(
+        rawTls(srv.url, { maxVersion: 'TLSv1.2', ciphers: refused }),
+        refused,
+      ).rejects.toThrow();
     }
     await expect(rawTls(srv.url, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' })).rejects.toThrow();
   });
@@ -112,21 +160,38 @@ describe('HTTPS server: TLS versions and suites', () => {
     s.destroy();
   });
 
-  it.skipIf(!tools)('curl --tls-max 1.2 and openssl s_client -tls1_2 connect; a CBC or non-ECDHE suite is refused', async () => {
-    const port = new URL(srv.url).port;
-    const { stdout } = await run('curl', ['-sS', '-k', '--tls-max', '1.2', '-w', '\n%{http_code}', `${srv.url}/healthz`]);
-    expect(stdout.trim().split('\n')).toEqual(['{"status":"ok"}', '200']);
-    const ok = await sClient(['-connect', `127.0.0.1:${port}`, '-tls1_2']);
-    expect(ok.out).toMatch(/Protocol\s*:\s*TLSv1\.2/);
-    expect(ok.out).toMatch(/Cipher\s*:\s*ECDHE-ECDSA-(AES128-GCM-SHA256|AES256-GCM-SHA384|CHACHA20-POLY1305)/);
-    expect(ok.out).toMatch(/Extended master secret: yes/);
-    for (const cipher of ['AES128-SHA', 'ECDHE-ECDSA-AES128-SHA', 'ECDHE-RSA-AES128-GCM-SHA256']) {
-      const bad = await sClient(['-connect', `127.0.0.1:${port}`, '-tls1_2', '-cipher', cipher]);
-      expect(bad.ok, cipher).toBe(false);
-      expect(bad.out, cipher).toMatch(/handshake failure|no cipher|alert/i);
-      expect(bad.out, cipher).toMatch(/Cipher is \(NONE\)/);
-    }
-  });
+  it.skipIf(!tools)(
+    'curl --tls-max 1.2 and openssl s_client -tls1_2 connect; a CBC or non-ECDHE suite is refused',
+    async () => {
+      const port = new URL(srv.url).port;
+      const { stdout } = await run('curl', [
+        '-sS',
+        '-k',
+        '--tls-max',
+        '1.2',
+        '-w',
+        '\n%{http_code}',
+        `${srv.url}/healthz`,
+      ]);
+      expect(stdout.trim().split('\n')).toEqual(['{"status":"ok"}', '200']);
+      const ok = await sClient(['-connect', `127.0.0.1:${port}`, '-tls1_2']);
+      expect(ok.out).toMatch(/Protocol\s*:\s*TLSv1\.2/);
+      expect(ok.out).toMatch(
+        /Cipher\s*:\s*ECDHE-ECDSA-(AES128-GCM-SHA256|AES256-GCM-SHA384|CHACHA20-POLY1305)/,
+      );
+      expect(ok.out).toMatch(/Extended master secret: yes/);
+      for (const cipher of [
+        'AES128-SHA',
+        'ECDHE-ECDSA-AES128-SHA',
+        'ECDHE-RSA-AES128-GCM-SHA256',
+      ]) {
+        const bad = await sClient(['-connect', `127.0.0.1:${port}`, '-tls1_2', '-cipher', cipher]);
+        expect(bad.ok, cipher).toBe(false);
+        expect(bad.out, cipher).toMatch(/handshake failure|no cipher|alert/i);
+        expect(bad.out, cipher).toMatch(/Cipher is \(NONE\)/);
+      }
+    },
+  );
 });
 
 describe('HTTPS server: problem bodies, health, request log', () => {
@@ -152,7 +217,10 @@ describe('HTTPS server: problem bodies, health, request log', () => {
   });
 
   it('an unknown path is 404 ERR_NOT_FOUND and is not echoed', async () => {
-    const r = await rawRequest(srv.url, 'GET /no-such-MARKER-path?q=MARKER HTTP/1.1\r\nHost: x\r\n\r\n');
+    const r = await rawRequest(
+      srv.url,
+      'GET /no-such-MARKER-path?q=MARKER HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
     expect(r?.status).toBe(404);
     expect(JSON.parse(r!.body).code).toBe('ERR_NOT_FOUND');
     expect(r!.body).not.toContain('MARKER');
@@ -181,16 +249,24 @@ describe('HTTPS server: problem bodies, health, request log', () => {
   });
 
   it('limits that cannot hold together are ERR_CONFIG, before anything listens', async () => {
-    expect(await errorCode(() => startServer({ headersTimeoutMs: 5000, requestTimeoutMs: 1000 }))).toBe('ERR_CONFIG');
+    expect(
+      await errorCode(() => startServer({ headersTimeoutMs: 5000, requestTimeoutMs: 1000 })),
+    ).toBe('ERR_CONFIG');
     expect(await errorCode(() => startServer({ maxConnections: 0 }))).toBe('ERR_CONFIG');
   });
 
   it('a body over the limit is 413 ERR_INPUT_TOO_LARGE; an internal failure is 500 ERR_INTERNAL without its detail', async () => {
     const body = 'x'.repeat(2000);
-    const big = await rawRequest(srv.url, `POST /echo-length HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    const big = await rawRequest(
+      srv.url,
+      `POST /echo-length HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
     expect(big?.status).toBe(413);
     expect(JSON.parse(big!.body).code).toBe('ERR_INPUT_TOO_LARGE');
-    const fail = await rawRequest(srv.url, 'POST /fail HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx');
+    const fail = await rawRequest(
+      srv.url,
+      'POST /fail HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx',
+    );
     expect(fail?.status).toBe(500);
     expect(JSON.parse(fail!.body).code).toBe('ERR_INTERNAL');
     expect(fail!.body).not.toContain('internal detail');
@@ -198,7 +274,10 @@ describe('HTTPS server: problem bodies, health, request log', () => {
 
   it('logs one line per request: method, path without query, status, ms, serial, code; never the body or query', async () => {
     const body = 'BODY-MARKER';
-    const ok = await rawRequest(srv.url, `POST /echo-length?token=QUERY-MARKER HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    const ok = await rawRequest(
+      srv.url,
+      `POST /echo-length?token=QUERY-MARKER HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
     expect(ok?.status).toBe(200);
     await rawRequest(srv.url, 'GET /missing HTTP/1.1\r\nHost: x\r\n\r\n');
     const lines = srv.logLines().filter((l) => l.msg === 'request');
@@ -206,7 +285,11 @@ describe('HTTPS server: problem bodies, health, request log', () => {
     expect(echo).toHaveLength(1);
     expect(echo[0]).toMatchObject({ level: 30, method: 'POST', status: 200, serial: 'SN-LOGGED' });
     expect(typeof echo[0]!.ms).toBe('number');
-    expect(lines.find((l) => l.path === '/missing')).toMatchObject({ method: 'GET', status: 404, code: 'ERR_NOT_FOUND' });
+    expect(lines.find((l) => l.path === '/missing')).toMatchObject({
+      method: 'GET',
+      status: 404,
+      code: 'ERR_NOT_FOUND',
+    });
     const all = fs.readFileSync(srv.logFile, 'utf8');
     expect(all).not.toContain('BODY-MARKER');
     expect(all).not.toContain('QUERY-MARKER');
@@ -216,12 +299,18 @@ describe('HTTPS server: problem bodies, health, request log', () => {
 describe('HTTPS server: connection caps', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startServer({ maxConnections: 6, maxConnectionsPerAddress: 4, tlsHandshakeTimeoutMs: 60_000 });
+    srv = await startServer({
+      maxConnections: 6,
+      maxConnectionsPerAddress: 4,
+      tlsHandshakeTimeoutMs: 60_000,
+    });
   });
   afterAll(async () => srv?.app.close());
 
   it('refuses a connection over the per-address cap at once, while another address still gets in; then over the total cap', async () => {
-    const held = await Promise.all(Array.from({ length: 4 }, () => rawTcp(srv.url, { localAddress: '127.0.0.2' })));
+    const held = await Promise.all(
+      Array.from({ length: 4 }, () => rawTcp(srv.url, { localAddress: '127.0.0.2' })),
+    );
     // The fifth from the same address: closed without a handshake.
     await expect(rawTls(srv.url, { localAddress: '127.0.0.2' })).rejects.toThrow();
     // Another address is under its own cap.
@@ -242,7 +331,11 @@ describe('HTTPS server: connection caps', () => {
 
 describe('HTTPS server: no connection lives for ever', () => {
   it('closes a busy connection at its lifetime, and after its last allowed request', async () => {
-    const srv = await startServer({ maxConnectionLifetimeMs: 600, maxRequestsPerConnection: 3, keepAliveTimeoutMs: 5_000 });
+    const srv = await startServer({
+      maxConnectionLifetimeMs: 600,
+      maxRequestsPerConnection: 3,
+      keepAliveTimeoutMs: 5_000,
+    });
     try {
       // A client that keeps its connection busy (a request every 100 ms) is still closed.
       const busy = await rawTls(srv.url);
@@ -285,7 +378,9 @@ describe('HTTPS server: closeGracefully', () => {
     // A request in flight: headers sent, half of its body.
     const inflight = await rawTls(srv.url);
     const ic = collect(inflight);
-    inflight.write('POST /echo-length HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n12345');
+    inflight.write(
+      'POST /echo-length HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n12345',
+    );
     await new Promise((r) => setTimeout(r, 100));
 
     const closed = closeGracefully(srv.app, 60_000);
@@ -323,14 +418,23 @@ describe('HTTPS server: closeGracefully', () => {
   });
 
   it('a client that never finishes its request cannot hold the close beyond its bound', async () => {
-    const srv = await startServer({ requestTimeoutMs: 600_000, headersTimeoutMs: 600_000, tlsHandshakeTimeoutMs: 600_000 });
+    const srv = await startServer({
+      requestTimeoutMs: 600_000,
+      headersTimeoutMs: 600_000,
+      tlsHandshakeTimeoutMs: 600_000,
+    });
     const slow = await rawTls(srv.url);
-    slow.write('POST /echo-length HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n');
+    slow.write(
+      'POST /echo-length HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n',
+    );
     const stop = dribble(slow, 'x'.repeat(1000), 100);
     const noHandshake = await rawTcp(srv.url);
     await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();
-    const outcome = await Promise.race([closeGracefully(srv.app, 1000).then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 30_000))]);
+    const outcome = await Promise.race([
+      closeGracefully(srv.app, 1000).then(() => 'closed'),
+      new Promise((r) => setTimeout(() => r('still open'), 30_000)),
+    ]);
     stop();
     expect(outcome).toBe('closed');
     expect(Date.now() - t0).toBeLessThan(30_000);

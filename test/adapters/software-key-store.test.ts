@@ -29,7 +29,9 @@ describe('the software key store', () => {
   });
 
   it('refuses what is not a PKCS#8 key, and a handle it did not make, with ERR_KEY_MALFORMED', async () => {
-    expect(await errorCode(() => keys.importPkcs8(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00])))).toBe('ERR_KEY_MALFORMED');
+    expect(
+      await errorCode(() => keys.importPkcs8(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]))),
+    ).toBe('ERR_KEY_MALFORMED');
     expect(await errorCode(() => keys.importPkcs8(new Uint8Array()))).toBe('ERR_KEY_MALFORMED');
     const der = await keys.exportPkcs8(await keys.generateP256());
     der[40] = der[40]! ^ 0xff;

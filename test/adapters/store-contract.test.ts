@@ -31,8 +31,19 @@ afterAll(async () => {
 let databases = 0;
 type Backend = 'sqlite' | 'postgres';
 
-async function open<T>(backend: Backend, migrations: typeof networkMigrations, role: 'network' | 'manufacturer'): Promise<OpenedDb<T>> {
-  const o = backend === 'sqlite' ? await openSqlite<T>(':memory:', migrations) : await openRoleDatabase<T>(await createDatabase(server!.url, `contract_${++databases}`), migrations, role);
+async function open<T>(
+  backend: Backend,
+  migrations: typeof networkMigrations,
+  role: 'network' | 'manufacturer',
+): Promise<OpenedDb<T>> {
+  const o =
+    backend === 'sqlite'
+      ? await openSqlite<T>(':memory:', migrations)
+      : await openRoleDatabase<T>(
+          await createDatabase(server!.url, `contract_${++databases}`),
+          migrations,
+          role,
+        );
   opened.push(o as OpenedDb<unknown>);
   return o;
 }
@@ -42,7 +53,9 @@ async function network(backend: Backend): Promise<NetworkStore> {
 }
 
 async function manufacturer(backend: Backend): Promise<ManufacturerStore> {
-  return manufacturerStore((await open<ManufacturerDb>(backend, manufacturerMigrations, 'manufacturer')).db);
+  return manufacturerStore(
+    (await open<ManufacturerDb>(backend, manufacturerMigrations, 'manufacturer')).db,
+  );
 }
 
 const T = new Date('2026-06-01T00:00:00Z');
@@ -57,30 +70,73 @@ describe.each(backends)('the store contract on %s', (backend) => {
   describe.skipIf(skip)('network', () => {
     it('records a voucher for a new device, again for the same birth certificate, never for another', async () => {
       const s = await network(backend);
-      expect(await s.run((r) => r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n1' }, T))).toBe(true);
+      expect(
+        await s.run((r) =>
+          r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n1' }, T),
+        ),
+      ).toBe(true);
       expect(await s.run((r) => r.devices.birthCertificateOf('D1'))).toEqual(der(1));
-      expect(await s.run((r) => r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n2' }, later(1)))).toBe(true);
-      expect(await s.run((r) => r.devices.vouched({ serial: 'D1', idevidDer: der(2), manufacturer: 'M', nonce: 'n3' }, later(2)))).toBe(false);
+      expect(
+        await s.run((r) =>
+          r.devices.vouched(
+            { serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n2' },
+            later(1),
+          ),
+        ),
+      ).toBe(true);
+      expect(
+        await s.run((r) =>
+          r.devices.vouched(
+            { serial: 'D1', idevidDer: der(2), manufacturer: 'M', nonce: 'n3' },
+            later(2),
+          ),
+        ),
+      ).toBe(false);
       const d = await s.run((r) => r.devices.get('D1'));
-      expect(d).toEqual({ serial: 'D1', idevidDer: der(1), state: 'vouched', nonce: 'n2', onboardings: 0, ldevidSerial: null, pskId: null });
+      expect(d).toEqual({
+        serial: 'D1',
+        idevidDer: der(1),
+        state: 'vouched',
+        nonce: 'n2',
+        onboardings: 0,
+        ldevidSerial: null,
+        pskId: null,
+      });
       expect(await s.run((r) => r.devices.get('nobody'))).toBeUndefined();
       expect(await s.run((r) => r.devices.birthCertificateOf('nobody'))).toBeUndefined();
     });
 
     it('moves a device through its states and lists it without its birth certificate', async () => {
       const s = await network(backend);
-      await s.run((r) => r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n1' }, T));
+      await s.run((r) =>
+        r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n1' }, T),
+      );
       await s.transaction(async (r) => {
         await r.devices.update('D1', { state: 'authenticated' }, later(1));
         await r.devices.update('D1', { state: 'provisioned', ldevidSerial: 'aa' }, later(2));
         await r.devices.update('D1', { pskId: 'psk-1' }, later(3));
       });
-      expect(await s.run((r) => r.devices.get('D1'))).toMatchObject({ state: 'provisioned', ldevidSerial: 'aa', pskId: 'psk-1', nonce: 'n1' });
+      expect(await s.run((r) => r.devices.get('D1'))).toMatchObject({
+        state: 'provisioned',
+        ldevidSerial: 'aa',
+        pskId: 'psk-1',
+        nonce: 'n1',
+      });
       await s.run((r) => r.devices.update('D1', { state: 'onboarded', onboardings: 1 }, later(4)));
       const rec = await s.run((r) => r.devices.record('D1'));
-      expect(rec).toMatchObject({ serial: 'D1', state: 'onboarded', nonce: null, onboardings: 1, authenticated_at: later(1).toISOString(), onboarded_at: later(4).toISOString(), updated_at: later(4).toISOString() });
+      expect(rec).toMatchObject({
+        serial: 'D1',
+        state: 'onboarded',
+        nonce: null,
+        onboardings: 1,
+        authenticated_at: later(1).toISOString(),
+        onboarded_at: later(4).toISOString(),
+        updated_at: later(4).toISOString(),
+      });
       expect(rec).not.toHaveProperty('idevid_der');
-      await s.run((r) => r.devices.vouched({ serial: 'D0', idevidDer: der(0), manufacturer: 'M', nonce: 'x' }, T));
+      await s.run((r) =>
+        r.devices.vouched({ serial: 'D0', idevidDer: der(0), manufacturer: 'M', nonce: 'x' }, T),
+      );
       expect((await s.run((r) => r.devices.list())).map((d) => d.serial)).toEqual(['D0', 'D1']);
       await s.run((r) => r.devices.update('D0', { state: 'failed' }, later(5)));
       expect((await s.run((r) => r.devices.get('D0')))?.state).toBe('failed');
@@ -88,38 +144,101 @@ describe.each(backends)('the store contract on %s', (backend) => {
 
     it('binds a key once, to one device; moves a binding on renewal; supersedes and revokes', async () => {
       const s = await network(backend);
-      await s.run((r) => r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n' }, T));
-      await s.run((r) => r.devices.vouched({ serial: 'D2', idevidDer: der(2), manufacturer: 'M', nonce: 'n' }, T));
+      await s.run((r) =>
+        r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n' }, T),
+      );
+      await s.run((r) =>
+        r.devices.vouched({ serial: 'D2', idevidDer: der(2), manufacturer: 'M', nonce: 'n' }, T),
+      );
       const c = (r: Parameters<Parameters<NetworkStore['run']>[0]>[0]) => r.credentials;
-      expect(await s.run((r) => c(r).bindKey({ fingerprint: 'birth', device: 'D1', kind: 'idevid', certificate: 'i1' }, T))).toBe(true);
-      expect(await s.run((r) => c(r).bindKey({ fingerprint: 'k1', device: 'D1', kind: 'ldevid', certificate: 'c1' }, T))).toBe(true);
-      expect(await s.run((r) => c(r).bindKey({ fingerprint: 'k1', device: 'D2', kind: 'ldevid', certificate: 'c9' }, T))).toBe(false);
+      expect(
+        await s.run((r) =>
+          c(r).bindKey(
+            { fingerprint: 'birth', device: 'D1', kind: 'idevid', certificate: 'i1' },
+            T,
+          ),
+        ),
+      ).toBe(true);
+      expect(
+        await s.run((r) =>
+          c(r).bindKey({ fingerprint: 'k1', device: 'D1', kind: 'ldevid', certificate: 'c1' }, T),
+        ),
+      ).toBe(true);
+      expect(
+        await s.run((r) =>
+          c(r).bindKey({ fingerprint: 'k1', device: 'D2', kind: 'ldevid', certificate: 'c9' }, T),
+        ),
+      ).toBe(false);
       expect(await s.run((r) => c(r).keyKind('birth'))).toBe('idevid');
       expect(await s.run((r) => c(r).keyKind('k1'))).toBe('ldevid');
       expect(await s.run((r) => c(r).keyKind('none'))).toBeUndefined();
-      await s.run((r) => c(r).addCertificate({ serial: 'c1', device: 'D1', notBefore: T, notAfter: later(100) }, T));
+      await s.run((r) =>
+        c(r).addCertificate({ serial: 'c1', device: 'D1', notBefore: T, notAfter: later(100) }, T),
+      );
       expect(await s.run((r) => c(r).certificate('c1'))).toEqual({ device: 'D1', revokedAt: null });
       // Renewal with the same key: the binding moves only from the certificate it names.
-      expect(await s.run((r) => c(r).rebindKey({ fingerprint: 'k1', device: 'D1', previous: 'other', certificate: 'c2' }, later(1)))).toBe(false);
-      expect(await s.run((r) => c(r).rebindKey({ fingerprint: 'k1', device: 'D2', previous: 'c1', certificate: 'c2' }, later(1)))).toBe(false);
-      expect(await s.run((r) => c(r).rebindKey({ fingerprint: 'k1', device: 'D1', previous: 'c1', certificate: 'c2' }, later(1)))).toBe(true);
+      expect(
+        await s.run((r) =>
+          c(r).rebindKey(
+            { fingerprint: 'k1', device: 'D1', previous: 'other', certificate: 'c2' },
+            later(1),
+          ),
+        ),
+      ).toBe(false);
+      expect(
+        await s.run((r) =>
+          c(r).rebindKey(
+            { fingerprint: 'k1', device: 'D2', previous: 'c1', certificate: 'c2' },
+            later(1),
+          ),
+        ),
+      ).toBe(false);
+      expect(
+        await s.run((r) =>
+          c(r).rebindKey(
+            { fingerprint: 'k1', device: 'D1', previous: 'c1', certificate: 'c2' },
+            later(1),
+          ),
+        ),
+      ).toBe(true);
       await s.transaction(async (r) => {
         await c(r).supersede('D1', later(1));
-        await c(r).addCertificate({ serial: 'c2', device: 'D1', notBefore: T, notAfter: later(100) }, later(1));
+        await c(r).addCertificate(
+          { serial: 'c2', device: 'D1', notBefore: T, notAfter: later(100) },
+          later(1),
+        );
       });
-      expect(await s.run((r) => c(r).certificate('c1'))).toEqual({ device: 'D1', revokedAt: later(1).toISOString() });
+      expect(await s.run((r) => c(r).certificate('c1'))).toEqual({
+        device: 'D1',
+        revokedAt: later(1).toISOString(),
+      });
       expect(await s.run((r) => c(r).certificate('c2'))).toEqual({ device: 'D1', revokedAt: null });
-      expect(await s.run((r) => c(r).revoked())).toEqual([{ serial: 'c1', revokedAt: later(1).toISOString(), reason: 'superseded' }]);
-      expect((await s.run((r) => c(r).certificatesOf('D1'))).map((x) => x.serial)).toEqual(['c1', 'c2']);
+      expect(await s.run((r) => c(r).revoked())).toEqual([
+        { serial: 'c1', revokedAt: later(1).toISOString(), reason: 'superseded' },
+      ]);
+      expect((await s.run((r) => c(r).certificatesOf('D1'))).map((x) => x.serial)).toEqual([
+        'c1',
+        'c2',
+      ]);
     });
 
     it('keeps one live PSK per device, sealed as given', async () => {
       const s = await network(backend);
-      await s.run((r) => r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n' }, T));
-      await s.run((r) => r.credentials.replacePsk({ id: 'p1', device: 'D1', sealed: 'sealed-1' }, T));
-      await s.run((r) => r.credentials.replacePsk({ id: 'p2', device: 'D1', sealed: 'sealed-2' }, later(1)));
+      await s.run((r) =>
+        r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n' }, T),
+      );
+      await s.run((r) =>
+        r.credentials.replacePsk({ id: 'p1', device: 'D1', sealed: 'sealed-1' }, T),
+      );
+      await s.run((r) =>
+        r.credentials.replacePsk({ id: 'p2', device: 'D1', sealed: 'sealed-2' }, later(1)),
+      );
       const { db } = opened.at(-1)! as OpenedDb<NetworkDb>;
-      const rows = await db.selectFrom('net_psks').select(['id', 'sealed_psk', 'retired_at']).orderBy('id').execute();
+      const rows = await db
+        .selectFrom('net_psks')
+        .select(['id', 'sealed_psk', 'retired_at'])
+        .orderBy('id')
+        .execute();
       expect(rows).toEqual([
         { id: 'p1', sealed_psk: 'sealed-1', retired_at: later(1).toISOString() },
         { id: 'p2', sealed_psk: 'sealed-2', retired_at: null },
@@ -129,7 +248,13 @@ describe.each(backends)('the store contract on %s', (backend) => {
     it('takes each CRL number once: a second CRL of the same number is refused, not stored', async () => {
       const s = await network(backend);
       expect(await s.run((r) => r.credentials.latestCrl())).toBeUndefined();
-      const crl = (n: number, tag: string) => ({ crlNumber: n, thisUpdate: T.toISOString(), nextUpdate: later(60).toISOString(), revocations: tag, der: new Uint8Array([n, 1, 2]) });
+      const crl = (n: number, tag: string) => ({
+        crlNumber: n,
+        thisUpdate: T.toISOString(),
+        nextUpdate: later(60).toISOString(),
+        revocations: tag,
+        der: new Uint8Array([n, 1, 2]),
+      });
       expect(await s.run((r) => r.credentials.addCrl(crl(1, 'a')))).toBe(true);
       expect(await s.run((r) => r.credentials.addCrl(crl(1, 'b')))).toBe(false);
       expect(await s.run((r) => r.credentials.addCrl(crl(2, 'c')))).toBe(true);
@@ -138,46 +263,99 @@ describe.each(backends)('the store contract on %s', (backend) => {
 
     it('records events in order, one or several at once, and finds them by device', async () => {
       const s = await network(backend);
-      await s.run((r) => r.events.record([{ serial: 'D1', step: 2, action: 'a', outcome: 'ok', detail: { peer: 'x', n: 1, ok: true, none: null } }, { serial: null, action: 'b', outcome: 'refused', code: 'ERR_X' }], T));
-      await s.run((r) => r.events.record([{ serial: 'D1', action: 'c', outcome: 'warning' }], later(1)));
+      await s.run((r) =>
+        r.events.record(
+          [
+            {
+              serial: 'D1',
+              step: 2,
+              action: 'a',
+              outcome: 'ok',
+              detail: { peer: 'x', n: 1, ok: true, none: null },
+            },
+            { serial: null, action: 'b', outcome: 'refused', code: 'ERR_X' },
+          ],
+          T,
+        ),
+      );
+      await s.run((r) =>
+        r.events.record([{ serial: 'D1', action: 'c', outcome: 'warning' }], later(1)),
+      );
       await s.run((r) => r.events.record([], later(2)));
       const events = await s.run((r) => r.events.of('D1'));
-      expect(events.map((e) => [e.action, e.step, e.outcome, e.code])).toEqual([['a', 2, 'ok', null], ['c', null, 'warning', null]]);
+      expect(events.map((e) => [e.action, e.step, e.outcome, e.code])).toEqual([
+        ['a', 2, 'ok', null],
+        ['c', null, 'warning', null],
+      ]);
       expect(JSON.parse(events[0]!.detail!)).toEqual({ peer: 'x', n: 1, ok: true, none: null });
       expect(events[0]!.id).toBeLessThan(events[1]!.id);
     });
 
-    it('installs declarations, replacing a device\'s chain', async () => {
+    it("installs declarations, replacing a device's chain", async () => {
       const s = await network(backend);
       expect(await s.run((r) => r.declarations.get('D1'))).toBeUndefined();
-      await s.run((r) => r.declarations.put({ serial: 'D1', sequence: 1, latestHash: 'h1', chain: ['a', 'b'], source: 'import' }, T));
-      await s.run((r) => r.declarations.put({ serial: 'D1', sequence: 2, latestHash: 'h2', chain: ['a', 'b', 'c'], source: 'realtime' }, T));
-      expect(await s.run((r) => r.declarations.get('D1'))).toEqual({ sequence: 2, chain: ['a', 'b', 'c'] });
+      await s.run((r) =>
+        r.declarations.put(
+          { serial: 'D1', sequence: 1, latestHash: 'h1', chain: ['a', 'b'], source: 'import' },
+          T,
+        ),
+      );
+      await s.run((r) =>
+        r.declarations.put(
+          {
+            serial: 'D1',
+            sequence: 2,
+            latestHash: 'h2',
+            chain: ['a', 'b', 'c'],
+            source: 'realtime',
+          },
+          T,
+        ),
+      );
+      expect(await s.run((r) => r.declarations.get('D1'))).toEqual({
+        sequence: 2,
+        chain: ['a', 'b', 'c'],
+      });
     });
 
     it('keeps named keys once: a second key of the same name is a unique violation', async () => {
       const s = await network(backend);
       await s.run((r) => r.keys.put('domain-ca', { sealedKey: 'sealed', certDer: der(7) }, T));
-      expect(await s.run((r) => r.keys.get('domain-ca'))).toEqual({ sealedKey: 'sealed', certDer: der(7) });
+      expect(await s.run((r) => r.keys.get('domain-ca'))).toEqual({
+        sealedKey: 'sealed',
+        certDer: der(7),
+      });
       expect(await s.run((r) => r.keys.get('other'))).toBeUndefined();
-      const err = await s.run((r) => r.keys.put('domain-ca', { sealedKey: 'other', certDer: der(8) }, T)).then(() => undefined, (e: unknown) => e);
+      const err = await s
+        .run((r) => r.keys.put('domain-ca', { sealedKey: 'other', certDer: der(8) }, T))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(isUniqueViolation(err)).toBe(true);
     });
 
     it('leaves nothing of a unit of work that fails', async () => {
       const s = await network(backend);
-      await expect(s.transaction(async (r) => {
-        await r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n' }, T);
-        await r.events.record([{ serial: 'D1', action: 'a', outcome: 'ok' }], T);
-        throw new Error('the step failed');
-      })).rejects.toThrow('the step failed');
+      await expect(
+        s.transaction(async (r) => {
+          await r.devices.vouched(
+            { serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n' },
+            T,
+          );
+          await r.events.record([{ serial: 'D1', action: 'a', outcome: 'ok' }], T);
+          throw new Error('the step failed');
+        }),
+      ).rejects.toThrow('the step failed');
       expect(await s.run((r) => r.devices.get('D1'))).toBeUndefined();
       expect(await s.run((r) => r.events.of('D1'))).toEqual([]);
     });
 
     it('queues a second unit of work that locks a device behind the first', async () => {
       const s = await network(backend);
-      await s.run((r) => r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n' }, T));
+      await s.run((r) =>
+        r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n' }, T),
+      );
       const order: string[] = [];
       let release!: () => void;
       const held = new Promise<void>((resolve) => (release = resolve));
@@ -208,13 +386,30 @@ describe.each(backends)('the store contract on %s', (backend) => {
       const s = await manufacturer(backend);
       expect(await s.run((r) => r.devices.exists('D1'))).toBe(false);
       await s.transaction(async (r) => {
-        await r.devices.add({ serial: 'D1', model: 'm', idevidDer: der(1), masaUrl: 'https://masa', mudUrl: null }, T);
-        await r.declarations.append({ serial: 'D1', sequence: 0, jws: 'j0', hash: 'h0', ownerId: 'mfg', issuedOn: T.toISOString() });
+        await r.devices.add(
+          { serial: 'D1', model: 'm', idevidDer: der(1), masaUrl: 'https://masa', mudUrl: null },
+          T,
+        );
+        await r.declarations.append({
+          serial: 'D1',
+          sequence: 0,
+          jws: 'j0',
+          hash: 'h0',
+          ownerId: 'mfg',
+          issuedOn: T.toISOString(),
+        });
       });
       expect(await s.run((r) => r.devices.exists('D1'))).toBe(true);
       await s.transaction(async (r) => {
         await r.devices.lock('D1');
-        await r.declarations.append({ serial: 'D1', sequence: 1, jws: 'j1', hash: 'h1', ownerId: 'owner', issuedOn: T.toISOString() });
+        await r.declarations.append({
+          serial: 'D1',
+          sequence: 1,
+          jws: 'j1',
+          hash: 'h1',
+          ownerId: 'owner',
+          issuedOn: T.toISOString(),
+        });
       });
       expect(await s.run((r) => r.declarations.latest('D1'))).toEqual({ hash: 'h1', sequence: 1 });
       expect(await s.run((r) => r.declarations.jws('D1', 0))).toBe('j0');
@@ -222,7 +417,21 @@ describe.each(backends)('the store contract on %s', (backend) => {
       expect(await s.run((r) => r.declarations.chain('D1'))).toEqual(['j0', 'j1']);
       expect(await s.run((r) => r.declarations.chain('nobody'))).toEqual([]);
       expect(await s.run((r) => r.declarations.serials())).toEqual(['D1']);
-      const dup = await s.run((r) => r.declarations.append({ serial: 'D1', sequence: 1, jws: 'x', hash: 'x', ownerId: 'x', issuedOn: T.toISOString() })).then(() => undefined, (e: unknown) => e);
+      const dup = await s
+        .run((r) =>
+          r.declarations.append({
+            serial: 'D1',
+            sequence: 1,
+            jws: 'x',
+            hash: 'x',
+            ownerId: 'x',
+            issuedOn: T.toISOString(),
+          }),
+        )
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(isUniqueViolation(dup)).toBe(true);
     });
 
@@ -231,16 +440,45 @@ describe.each(backends)('the store contract on %s', (backend) => {
       expect(await s.run((r) => r.masa.useNonce('D1', 'n1', T))).toBe(true);
       expect(await s.run((r) => r.masa.useNonce('D1', 'n1', later(1)))).toBe(false);
       expect(await s.run((r) => r.masa.useNonce('D2', 'n1', T))).toBe(true);
-      for (let i = 0; i < 3; i++) await s.run((r) => r.masa.addVoucher({ serial: 'D1', domainId: `dom${i}`, ownerId: 'o', nonce: i === 1 ? null : `n${i}`, assertion: 'logged' }, later(i)));
+      for (let i = 0; i < 3; i++)
+        await s.run((r) =>
+          r.masa.addVoucher(
+            {
+              serial: 'D1',
+              domainId: `dom${i}`,
+              ownerId: 'o',
+              nonce: i === 1 ? null : `n${i}`,
+              assertion: 'logged',
+            },
+            later(i),
+          ),
+        );
       const log = await s.run((r) => r.masa.vouchersOf('D1', 2));
       expect(log).toEqual([
         { issuedAt: later(2).toISOString(), domainId: 'dom2', nonce: 'n2', assertion: 'logged' },
         { issuedAt: later(1).toISOString(), domainId: 'dom1', nonce: null, assertion: 'logged' },
       ]);
-      await s.run((r) => r.masa.audit({ action: 'requestvoucher', actor: 'peer', subject: 'D1', outcome: 'ok', code: null, detail: { owner: 'o', n: 1 } }, T));
+      await s.run((r) =>
+        r.masa.audit(
+          {
+            action: 'requestvoucher',
+            actor: 'peer',
+            subject: 'D1',
+            outcome: 'ok',
+            code: null,
+            detail: { owner: 'o', n: 1 },
+          },
+          T,
+        ),
+      );
       const { db } = opened.at(-1)! as OpenedDb<ManufacturerDb>;
-      const rows = await db.selectFrom('masa_audit').select(['action', 'subject', 'detail']).execute();
-      expect(rows).toEqual([{ action: 'requestvoucher', subject: 'D1', detail: JSON.stringify({ owner: 'o', n: 1 }) }]);
+      const rows = await db
+        .selectFrom('masa_audit')
+        .select(['action', 'subject', 'detail'])
+        .execute();
+      expect(rows).toEqual([
+        { action: 'requestvoucher', subject: 'D1', detail: JSON.stringify({ owner: 'o', n: 1 }) },
+      ]);
     });
   });
 });

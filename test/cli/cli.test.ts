@@ -13,30 +13,57 @@ const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 describe('airlock CLI', () => {
   it('prints help naming every role', async () => {
     const { stdout } = await run(process.execPath, [bin, '--help']);
-    for (const word of ['up', 'demo', 'manufacturer', 'network', 'device']) expect(stdout).toContain(word);
+    for (const word of ['up', 'demo', 'manufacturer', 'network', 'device'])
+      expect(stdout).toContain(word);
   });
 
   it('demo --json onboards every device with unique credentials and exits 0', async () => {
-    const { stdout } = await run(process.execPath, [bin, 'demo', '--devices', '2', '--json'], { timeout: 60_000 });
-    const result = JSON.parse(stdout) as { devices: number; onboarded: number; failed: number; uniqueCredentials: boolean; steps: number[] };
+    const { stdout } = await run(process.execPath, [bin, 'demo', '--devices', '2', '--json'], {
+      timeout: 60_000,
+    });
+    const result = JSON.parse(stdout) as {
+      devices: number;
+      onboarded: number;
+      failed: number;
+      uniqueCredentials: boolean;
+      steps: number[];
+    };
     expect(result).toMatchObject({ devices: 2, onboarded: 2, failed: 0, uniqueCredentials: true });
     expect(result.steps).toEqual([2, 5, 6, 7, 9, 10, 14, 15]);
   });
 
   it('demo prints its own lines as they are: only text a peer chose is escaped', async () => {
-    const { stdout } = await run(process.execPath, [bin, 'demo', '--devices', '1'], { timeout: 60_000 });
+    const { stdout } = await run(process.execPath, [bin, 'demo', '--devices', '1'], {
+      timeout: 60_000,
+    });
     expect(stdout).toMatch(/\n1\/1 onboarded, unique credentials: true/);
     expect(stdout).not.toContain('\\u{');
   });
 
   it('refuses a bad device count with exit 1 and a message', async () => {
-    const err = await run(process.execPath, [bin, 'demo', '--devices', 'lots']).then(() => undefined, (e: { code: number; stderr: string; stdout: string }) => e);
+    const err = await run(process.execPath, [bin, 'demo', '--devices', 'lots']).then(
+      () => undefined,
+      (e: { code: number; stderr: string; stdout: string }) => e,
+    );
     expect(err?.code).toBe(1);
     expect(err?.stderr).toMatch(/--devices/);
   });
 
   it('refuses a trust file that is not JSON with a typed error', async () => {
-    const err = await run(process.execPath, [bin, 'network', 'serve', '--trust', bin, '--data-dir', '/nonexistent-airlock-test', '--port', '0']).then(() => undefined, (e: { code: number; stderr: string }) => e);
+    const err = await run(process.execPath, [
+      bin,
+      'network',
+      'serve',
+      '--trust',
+      bin,
+      '--data-dir',
+      '/nonexistent-airlock-test',
+      '--port',
+      '0',
+    ]).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(err?.code).toBe(1);
     expect(err?.stderr).toMatch(/ERR_CONFIG/);
     expect(fs.existsSync('/nonexistent-airlock-test')).toBe(false);

@@ -25,7 +25,10 @@ interface Outcome {
 
 async function airlock(...args: string[]): Promise<Outcome> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], { cwd: root, timeout: 60_000 });
+    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], {
+      cwd: root,
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -57,23 +60,64 @@ function expectRefused(r: Outcome, hint: RegExp): void {
 describe('no command creates keys as a side effect', () => {
   it.each([
     ['network devices', (d: string) => ['network', 'devices', '--data-dir', d], /init|airlock up/],
-    ['network import-declarations', (d: string) => ['network', 'import-declarations', bin, '--data-dir', d], /init|airlock up/],
-    ['network export-declarations', (d: string) => ['network', 'export-declarations', '--data-dir', d], /init|airlock up/],
-    ['manufacturer trust-bundle', (d: string) => ['manufacturer', 'trust-bundle', '--data-dir', d], /manufacturer init/],
-    ['manufacturer mint', (d: string) => ['manufacturer', 'mint', '--store', path.join(d, '..', `store-of-${path.basename(d)}`), '--data-dir', d], /manufacturer init/],
-    ['manufacturer mint --sell', (d: string) => ['manufacturer', 'mint', '--sell', '--store', path.join(d, '..', `store-of-${path.basename(d)}`), '--data-dir', d], /init|airlock up/],
-  ])('%s on a directory with no role is refused and leaves nothing behind', async (_name, args, hint) => {
-    const dir = fresh('norole');
-    const r = await airlock(...args(dir));
-    expectRefused(r, hint);
-    expect(fs.existsSync(dir)).toBe(false);
-    expect(fs.existsSync(path.join(root, `store-of-${path.basename(dir)}`))).toBe(false);
-  });
+    [
+      'network import-declarations',
+      (d: string) => ['network', 'import-declarations', bin, '--data-dir', d],
+      /init|airlock up/,
+    ],
+    [
+      'network export-declarations',
+      (d: string) => ['network', 'export-declarations', '--data-dir', d],
+      /init|airlock up/,
+    ],
+    [
+      'manufacturer trust-bundle',
+      (d: string) => ['manufacturer', 'trust-bundle', '--data-dir', d],
+      /manufacturer init/,
+    ],
+    [
+      'manufacturer mint',
+      (d: string) => [
+        'manufacturer',
+        'mint',
+        '--store',
+        path.join(d, '..', `store-of-${path.basename(d)}`),
+        '--data-dir',
+        d,
+      ],
+      /manufacturer init/,
+    ],
+    [
+      'manufacturer mint --sell',
+      (d: string) => [
+        'manufacturer',
+        'mint',
+        '--sell',
+        '--store',
+        path.join(d, '..', `store-of-${path.basename(d)}`),
+        '--data-dir',
+        d,
+      ],
+      /init|airlock up/,
+    ],
+  ])(
+    '%s on a directory with no role is refused and leaves nothing behind',
+    async (_name, args, hint) => {
+      const dir = fresh('norole');
+      const r = await airlock(...args(dir));
+      expectRefused(r, hint);
+      expect(fs.existsSync(dir)).toBe(false);
+      expect(fs.existsSync(path.join(root, `store-of-${path.basename(dir)}`))).toBe(false);
+    },
+  );
 
   it('on an existing empty directory, creates no keys in it', async () => {
     const dir = fresh('empty');
     fs.mkdirSync(dir);
-    expectRefused(await airlock('manufacturer', 'trust-bundle', '--data-dir', dir), /manufacturer init/);
+    expectRefused(
+      await airlock('manufacturer', 'trust-bundle', '--data-dir', dir),
+      /manufacturer init/,
+    );
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
@@ -105,17 +149,40 @@ describe('bad values on the command line', () => {
   it.each([
     ['a port out of range', ['up', '--manufacturer-port', '70000'], /--manufacturer-port/],
     ['a port that is not a number', ['manufacturer', 'serve', '--port', 'http'], /--port/],
-    ['a registrar that is not a URL', ['device', 'onboard', '--store', '@store', '--registrar', 'not a url'], /--registrar/],
-    ['a public URL that is not https', ['manufacturer', 'mint', '--store', '@store', '--public-url', 'http://127.0.0.1:1'], /--public-url/],
-    ['a control character in an owner name', ['network', 'init', '--owner', 'Doe\u001b[2J'], /--owner/],
-    ['a bidi override in an owner name', ['network', 'init', '--owner', 'Doe \u202eylimaF'], /--owner/],
+    [
+      'a registrar that is not a URL',
+      ['device', 'onboard', '--store', '@store', '--registrar', 'not a url'],
+      /--registrar/,
+    ],
+    [
+      'a public URL that is not https',
+      ['manufacturer', 'mint', '--store', '@store', '--public-url', 'http://127.0.0.1:1'],
+      /--public-url/,
+    ],
+    [
+      'a control character in an owner name',
+      ['network', 'init', '--owner', 'Doe\u001b[2J'],
+      /--owner/,
+    ],
+    [
+      'a bidi override in an owner name',
+      ['network', 'init', '--owner', 'Doe \u202eylimaF'],
+      /--owner/,
+    ],
     ['an owner name too long', ['network', 'init', '--owner', 'x'.repeat(129)], /--owner/],
-    ['a buyer name with a newline', ['manufacturer', 'mint', '--store', '@store', '--sell-to', 'A'.repeat(43), '--buyer', 'a\nb'], /--buyer/],
+    [
+      'a buyer name with a newline',
+      ['manufacturer', 'mint', '--store', '@store', '--sell-to', 'A'.repeat(43), '--buyer', 'a\nb'],
+      /--buyer/,
+    ],
   ])('%s: ERR_CONFIG with a hint, exit 1, no data directory', async (_name, args, hint) => {
     const dir = fresh('bad');
     const store = fresh('badstore');
     fs.mkdirSync(store);
-    const r = await airlock(...args.map((a) => (a === '@store' ? store : a)), ...(args[0] === 'device' ? [] : ['--data-dir', dir]));
+    const r = await airlock(
+      ...args.map((a) => (a === '@store' ? store : a)),
+      ...(args[0] === 'device' ? [] : ['--data-dir', dir]),
+    );
     expectRefused(r, hint);
     expect(fs.existsSync(dir)).toBe(false);
   });
@@ -123,9 +190,15 @@ describe('bad values on the command line', () => {
   it('a path that is not a directory', async () => {
     const file = path.join(root, 'a-file');
     fs.writeFileSync(file, 'x');
-    expectRefused(await airlock('up', '--data-dir', file, '--manufacturer-port', '0', '--network-port', '0'), /--data-dir/);
+    expectRefused(
+      await airlock('up', '--data-dir', file, '--manufacturer-port', '0', '--network-port', '0'),
+      /--data-dir/,
+    );
     expectRefused(await airlock('device', 'status', '--store', file), /--store/);
-    expectRefused(await airlock('network', 'init', '--data-dir', path.join(file, 'below')), /--data-dir/);
+    expectRefused(
+      await airlock('network', 'init', '--data-dir', path.join(file, 'below')),
+      /--data-dir/,
+    );
   });
 });
 
@@ -140,7 +213,20 @@ describe('a running system', () => {
     dataDir = fresh('up');
     manufacturerPort = await freePort();
     networkPort = await freePort();
-    up = spawn(process.execPath, [bin, 'up', '--data-dir', dataDir, '--manufacturer-port', String(manufacturerPort), '--network-port', String(networkPort)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    up = spawn(
+      process.execPath,
+      [
+        bin,
+        'up',
+        '--data-dir',
+        dataDir,
+        '--manufacturer-port',
+        String(manufacturerPort),
+        '--network-port',
+        String(networkPort),
+      ],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     up.stderr!.on('data', (d: Buffer) => (upStderr += d.toString()));
     await new Promise<void>((resolve, reject) => {
       let out = '';
@@ -166,7 +252,15 @@ describe('a running system', () => {
   });
 
   it('mints devices whose IDevID names the port the manufacturer serves at', async () => {
-    const r = await airlock('manufacturer', 'mint', '--sell', '--store', fresh('dev'), '--data-dir', dataDir);
+    const r = await airlock(
+      'manufacturer',
+      'mint',
+      '--sell',
+      '--store',
+      fresh('dev'),
+      '--data-dir',
+      dataDir,
+    );
     expect(r.code).toBe(0);
     const minted = JSON.parse(r.stdout) as { masaUrl: string };
     expect(new URL(minted.masaUrl).port).toBe(String(manufacturerPort));
@@ -174,51 +268,126 @@ describe('a running system', () => {
 
   it('refuses a port in use, naming the option that changes it, and leaves no data directory', async () => {
     const dir = fresh('busy');
-    const r = await airlock('up', '--data-dir', dir, '--manufacturer-port', String(manufacturerPort), '--network-port', '0');
+    const r = await airlock(
+      'up',
+      '--data-dir',
+      dir,
+      '--manufacturer-port',
+      String(manufacturerPort),
+      '--network-port',
+      '0',
+    );
     expectRefused(r, /--manufacturer-port/);
     expect(fs.existsSync(dir)).toBe(false);
-    const r2 = await airlock('up', '--data-dir', dir, '--manufacturer-port', '0', '--network-port', String(networkPort));
+    const r2 = await airlock(
+      'up',
+      '--data-dir',
+      dir,
+      '--manufacturer-port',
+      '0',
+      '--network-port',
+      String(networkPort),
+    );
     expectRefused(r2, /--network-port/);
     expect(fs.existsSync(dir)).toBe(false);
-    const r3 = await airlock('manufacturer', 'serve', '--data-dir', dir, '--port', String(manufacturerPort));
+    const r3 = await airlock(
+      'manufacturer',
+      'serve',
+      '--data-dir',
+      dir,
+      '--port',
+      String(manufacturerPort),
+    );
     expectRefused(r3, /--port/);
     expect(fs.existsSync(dir)).toBe(false);
   });
 
   it('device export writes PEM files openssl uses, says keys left the store, and refuses a non-empty directory', async () => {
     const store = fresh('exp');
-    expect((await airlock('manufacturer', 'mint', '--sell', '--store', store, '--data-dir', dataDir)).code).toBe(0);
+    expect(
+      (await airlock('manufacturer', 'mint', '--sell', '--store', store, '--data-dir', dataDir))
+        .code,
+    ).toBe(0);
     const before = fresh('out');
     const birthOnly = await airlock('device', 'export', '--store', store, '--out', before);
     expect(birthOnly.code).toBe(0);
     expect(fs.readdirSync(before).sort()).toEqual(['idevid.key', 'idevid.pem']);
 
-    expect((await airlock('device', 'onboard', '--store', store, '--registrar', `https://127.0.0.1:${networkPort}`)).code).toBe(0);
+    expect(
+      (
+        await airlock(
+          'device',
+          'onboard',
+          '--store',
+          store,
+          '--registrar',
+          `https://127.0.0.1:${networkPort}`,
+        )
+      ).code,
+    ).toBe(0);
     const out = fresh('out');
     const r = await airlock('device', 'export', '--store', store, '--out', out);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/private keys left the secure store/);
-    expect(fs.readdirSync(out).sort()).toEqual(['domain-ca.pem', 'idevid.key', 'idevid.pem', 'ldevid.key', 'ldevid.pem']);
+    expect(fs.readdirSync(out).sort()).toEqual([
+      'domain-ca.pem',
+      'idevid.key',
+      'idevid.pem',
+      'ldevid.key',
+      'ldevid.pem',
+    ]);
     expect(fs.statSync(out).mode & 0o777).toBe(0o700);
-    for (const f of fs.readdirSync(out)) expect(fs.statSync(path.join(out, f)).mode & 0o777).toBe(0o600);
+    for (const f of fs.readdirSync(out))
+      expect(fs.statSync(path.join(out, f)).mode & 0o777).toBe(0o600);
 
     const openssl = async (...args: string[]) => (await exec('openssl', args)).stdout;
-    const serial = (JSON.parse((await airlock('device', 'status', '--store', store)).stdout) as { serialNumber: string }).serialNumber;
-    expect(await openssl('x509', '-noout', '-subject', '-in', path.join(out, 'idevid.pem'))).toContain(serial);
+    const serial = (
+      JSON.parse((await airlock('device', 'status', '--store', store)).stdout) as {
+        serialNumber: string;
+      }
+    ).serialNumber;
+    expect(
+      await openssl('x509', '-noout', '-subject', '-in', path.join(out, 'idevid.pem')),
+    ).toContain(serial);
     for (const kind of ['idevid', 'ldevid']) {
-      expect(fs.readFileSync(path.join(out, `${kind}.key`), 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+      expect(fs.readFileSync(path.join(out, `${kind}.key`), 'utf8')).toMatch(
+        /^-----BEGIN PRIVATE KEY-----/,
+      );
       await openssl('pkey', '-check', '-noout', '-in', path.join(out, `${kind}.key`));
       const fromKey = await openssl('pkey', '-pubout', '-in', path.join(out, `${kind}.key`));
-      const fromCert = await openssl('x509', '-noout', '-pubkey', '-in', path.join(out, `${kind}.pem`));
+      const fromCert = await openssl(
+        'x509',
+        '-noout',
+        '-pubkey',
+        '-in',
+        path.join(out, `${kind}.pem`),
+      );
       expect(fromKey).toBe(fromCert);
     }
     // The IDevID chain is leaf first: the leaf verifies against the CA after it.
-    const pems = fs.readFileSync(path.join(out, 'idevid.pem'), 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/g)!;
+    const pems = fs
+      .readFileSync(path.join(out, 'idevid.pem'), 'utf8')
+      .match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/g)!;
     expect(pems).toHaveLength(2);
     fs.writeFileSync(path.join(root, 'leaf.pem'), pems[0]!);
     fs.writeFileSync(path.join(root, 'ca.pem'), pems[1]!);
-    expect(await openssl('verify', '-partial_chain', '-CAfile', path.join(root, 'ca.pem'), path.join(root, 'leaf.pem'))).toMatch(/OK/);
-    expect(await openssl('verify', '-CAfile', path.join(out, 'domain-ca.pem'), path.join(out, 'ldevid.pem'))).toMatch(/OK/);
+    expect(
+      await openssl(
+        'verify',
+        '-partial_chain',
+        '-CAfile',
+        path.join(root, 'ca.pem'),
+        path.join(root, 'leaf.pem'),
+      ),
+    ).toMatch(/OK/);
+    expect(
+      await openssl(
+        'verify',
+        '-CAfile',
+        path.join(out, 'domain-ca.pem'),
+        path.join(out, 'ldevid.pem'),
+      ),
+    ).toMatch(/OK/);
 
     const again = await airlock('device', 'export', '--store', store, '--out', out);
     expectRefused(again, /--out/);

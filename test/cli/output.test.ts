@@ -23,7 +23,8 @@ describe('safeText', () => {
   });
 
   it('leaves ordinary text, accents and scripts alone', () => {
-    for (const t of ['Doe Family', 'Müller & Söhne', '東京ホーム', 'שלום', 'emoji 🙂']) expect(safeText(t)).toBe(t);
+    for (const t of ['Doe Family', 'Müller & Söhne', '東京ホーム', 'שלום', 'emoji 🙂'])
+      expect(safeText(t)).toBe(t);
   });
 
   it('JSON stays JSON with the same value, and holds no unsafe character', () => {
@@ -34,7 +35,9 @@ describe('safeText', () => {
   });
 
   it('error lines carry a peer message and hint neutralised', () => {
-    const e = new AirlockError('ERR_PEER_REFUSED', `registrar says \u001b[31mOK\u202e`, { details: { hint: 'try \u0007again' } });
+    const e = new AirlockError('ERR_PEER_REFUSED', `registrar says \u001b[31mOK\u202e`, {
+      details: { hint: 'try \u0007again' },
+    });
     const lines = errorLines(e);
     expect(lines).toHaveLength(2);
     for (const l of lines) expect(isSafeText(l)).toBe(true);
@@ -56,7 +59,10 @@ describe('messages across roles', () => {
   it('a peer that doubled the title itself is undoubled', () => {
     const t = ErrorCodes.ERR_MASA_REFUSED;
     expect(bareDetail(`${t}: ${t}: ${ErrorCodes.ERR_MASA_NOT_AUTHORIZED}: x`)).toBe('x');
-    const e = fromProblem(502, JSON.stringify({ code: 'ERR_MASA_REFUSED', detail: `${t}: ${t}: why` }));
+    const e = fromProblem(
+      502,
+      JSON.stringify({ code: 'ERR_MASA_REFUSED', detail: `${t}: ${t}: why` }),
+    );
     expect(e.message).toBe(`${t}: why`);
   });
 });

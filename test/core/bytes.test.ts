@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { fromBase64, fromBase64Url, fromUtf8, toBase64, toBase64Url, utf8 } from '../../src/core/bytes.js';
+import {
+  fromBase64,
+  fromBase64Url,
+  fromUtf8,
+  toBase64,
+  toBase64Url,
+  utf8,
+} from '../../src/core/bytes.js';
 
 describe('base64 and base64url', () => {
   it('agree with Node for every length up to 300 and for large inputs, both ways', () => {
@@ -17,13 +24,32 @@ describe('base64 and base64url', () => {
 
   it('reads base64 with white space (PEM bodies)', () => {
     const b = new Uint8Array(randomBytes(100));
-    const wrapped = Buffer.from(b).toString('base64').replace(/(.{64})/g, '$1\n');
+    const wrapped = Buffer.from(b)
+      .toString('base64')
+      .replace(/(.{64})/g, '$1\n');
     expect(fromBase64(` ${wrapped}\r\n`)).toEqual(b);
   });
 
   it('refuses what is not base64 of the expected alphabet', () => {
-    for (const bad of ['a', 'abc', 'ab=c', 'a===', '####', 'ab-_', 'QQ', 'QQ=', 'Q===', 'QQ=A', 'QUJD-A==', 'QUJD_A==', 'QU*D', 'QUJDé===']) expect(fromBase64(bad), bad).toBeUndefined();
-    for (const bad of ['ab+/', 'Q', 'QUJDR', 'QUJD+A', 'QUJD/A', 'QUI=', 'QU D', 'QUJDé']) expect(fromBase64Url(bad), bad).toBeUndefined();
+    for (const bad of [
+      'a',
+      'abc',
+      'ab=c',
+      'a===',
+      '####',
+      'ab-_',
+      'QQ',
+      'QQ=',
+      'Q===',
+      'QQ=A',
+      'QUJD-A==',
+      'QUJD_A==',
+      'QU*D',
+      'QUJDé===',
+    ])
+      expect(fromBase64(bad), bad).toBeUndefined();
+    for (const bad of ['ab+/', 'Q', 'QUJDR', 'QUJD+A', 'QUJD/A', 'QUI=', 'QU D', 'QUJDé'])
+      expect(fromBase64Url(bad), bad).toBeUndefined();
     expect(fromBase64('')).toEqual(new Uint8Array(0));
     expect(fromBase64Url('')).toEqual(new Uint8Array(0));
   });

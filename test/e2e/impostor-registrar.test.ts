@@ -42,7 +42,12 @@ interface Impostor {
  * An HTTPS "registrar" serving TLS with `serve` (by default A's LDevID), relaying certificate
  * requests to the real registrar under A's LDevID.
  */
-async function startImpostor(sys: TestSystem, a: OnboardingCredentials, victimSerial: string, serve?: { certPem: string; keyPem: string }): Promise<Impostor> {
+async function startImpostor(
+  sys: TestSystem,
+  a: OnboardingCredentials,
+  victimSerial: string,
+  serve?: { certPem: string; keyPem: string },
+): Promise<Impostor> {
   const seen: string[] = [];
   const aCert = toPem('CERTIFICATE', fromBase64(a.ldevid)!);
   const aKey = toPem('PRIVATE KEY', fromBase64(a.ldevidKey)!);
@@ -50,58 +55,90 @@ async function startImpostor(sys: TestSystem, a: OnboardingCredentials, victimSe
   const { masa } = sys.manufacturer.pki;
   const tls = serve ?? { certPem: aCert, keyPem: aKey };
 
-  const server = https.createServer({ cert: tls.certPem + toPem('CERTIFICATE', domainCa.der), key: tls.keyPem, minVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: false }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const route = `${req.method} ${req.url}`;
-      seen.push(route);
-      const send = (status: number, type: string, text: string) => res.writeHead(status, { 'content-type': type }).end(text);
-      void (async () => {
-        switch (route) {
-          case 'POST /.well-known/brski/requestvoucher': {
-            const pvr = decodeVoucherRequest(body).body;
-            const voucher = signVoucher(sys.ctx.crypto, masa.key, [masa.cert], { serialNumber: pvr['serial-number'], nonce: pvr.nonce!, pinnedDomainCert: domainCa, createdOn: new Date(), assertion: 'logged' });
-            return send(200, VOUCHER_JWS_MEDIA_TYPE, voucher);
-          }
-          case 'GET /.well-known/airlock/declaration':
-            return send(200, 'application/json', JSON.stringify({ chain: await sys.manufacturer.declarations.chain(victimSerial) }));
-          case 'POST /.well-known/brski/voucher_status':
-            return send(200, 'application/json', JSON.stringify({ authenticated: true }));
-          case 'POST /.well-known/airlock/app-bootstrap':
-            return send(200, 'application/json', JSON.stringify({ applicationUrl: 'https://127.0.0.1:1/evil', trustAnchor: aCert }));
-          case 'GET /.well-known/est/cacerts':
-            return send(200, CERTS_ONLY_MEDIA_TYPE, encodeCertsOnly([domainCa.der]));
-          case 'POST /.well-known/est/simpleenroll':
-          case 'POST /.well-known/est/simplereenroll': {
-            // The victim's request, relayed to the real registrar under A's LDevID.
-            const conn = await PeerConnection.open(sys.registrarUrl, { cert: aCert, key: aKey });
-            try {
-              const r = await conn.call('POST', '/.well-known/est/simplereenroll', { body, contentType: 'application/pkcs10' });
-              return send(200, CERTS_ONLY_MEDIA_TYPE, r.body);
-            } finally {
-              await conn.close();
+  const server = https.createServer(
+    {
+      cert: tls.certPem + toPem('CERTIFICATE', domainCa.der),
+      key: tls.keyPem,
+      minVersion: 'TLSv1.3',
+      requestCert: true,
+      rejectUnauthorized: false,
+    },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        const route = `${req.method} ${req.url}`;
+        seen.push(route);
+        const send = (status: number, type: string, text: string) =>
+          res.writeHead(status, { 'content-type': type }).end(text);
+        void (async () => {
+          switch (route) {
+            case 'POST /.well-known/brski/requestvoucher': {
+              const pvr = decodeVoucherRequest(body).body;
+              const voucher = signVoucher(sys.ctx.crypto, masa.key, [masa.cert], {
+                serialNumber: pvr['serial-number'],
+                nonce: pvr.nonce!,
+                pinnedDomainCert: domainCa,
+                createdOn: new Date(),
+                assertion: 'logged',
+              });
+              return send(200, VOUCHER_JWS_MEDIA_TYPE, voucher);
             }
+            case 'GET /.well-known/airlock/declaration':
+              return send(
+                200,
+                'application/json',
+                JSON.stringify({ chain: await sys.manufacturer.declarations.chain(victimSerial) }),
+              );
+            case 'POST /.well-known/brski/voucher_status':
+              return send(200, 'application/json', JSON.stringify({ authenticated: true }));
+            case 'POST /.well-known/airlock/app-bootstrap':
+              return send(
+                200,
+                'application/json',
+                JSON.stringify({ applicationUrl: 'https://127.0.0.1:1/evil', trustAnchor: aCert }),
+              );
+            case 'GET /.well-known/est/cacerts':
+              return send(200, CERTS_ONLY_MEDIA_TYPE, encodeCertsOnly([domainCa.der]));
+            case 'POST /.well-known/est/simpleenroll':
+            case 'POST /.well-known/est/simplereenroll': {
+              // The victim's request, relayed to the real registrar under A's LDevID.
+              const conn = await PeerConnection.open(sys.registrarUrl, { cert: aCert, key: aKey });
+              try {
+                const r = await conn.call('POST', '/.well-known/est/simplereenroll', {
+                  body,
+                  contentType: 'application/pkcs10',
+                });
+                return send(200, CERTS_ONLY_MEDIA_TYPE, r.body);
+              } finally {
+                await conn.close();
+              }
+            }
+            case 'POST /.well-known/airlock/wifi':
+              return send(
+                200,
+                'application/json',
+                JSON.stringify({ ssid: 'airlock-iot', psk: 'attacker-knows-this' }),
+              );
+            case 'POST /.well-known/brski/enrollstatus':
+              return send(200, 'application/json', '{"ok":true}');
+            default:
+              return send(404, 'text/plain', 'no');
           }
-          case 'POST /.well-known/airlock/wifi':
-            return send(200, 'application/json', JSON.stringify({ ssid: 'airlock-iot', psk: 'attacker-knows-this' }));
-          case 'POST /.well-known/brski/enrollstatus':
-            return send(200, 'application/json', '{"ok":true}');
-          default:
-            return send(404, 'text/plain', 'no');
-        }
-      })().catch(() => send(500, 'text/plain', 'impostor failed'));
-    });
-  });
+        })().catch(() => send(500, 'text/plain', 'impostor failed'));
+      });
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -121,7 +158,7 @@ describe('an onboarded device posing as the registrar', () => {
   });
   afterAll(async () => sys?.close());
 
-  it('the premise: A\'s LDevID chains to the pinned domain CA but is not a registrar certificate', () => {
+  it("the premise: A's LDevID chains to the pinned domain CA but is not a registrar certificate", () => {
     const ldevid = parseCertificateBase64(a.ldevid);
     expect(ldevid.issuer).toBe(sys.network.pki.domainCa.cert.subject);
     expect(ldevid.extendedKeyUsage ?? []).not.toContain(Oid.cmcRA);
@@ -133,7 +170,9 @@ describe('an onboarded device posing as the registrar', () => {
     const impostor = await startImpostor(sys, a, b.serial);
     const aCertsBefore = await sys.network.inventory.certificates(aSerial);
     try {
-      expect(await errorCode(() => b.agent.onboard(impostor.url))).toBe('ERR_NETWORK_NOT_REGISTRAR');
+      expect(await errorCode(() => b.agent.onboard(impostor.url))).toBe(
+        'ERR_NETWORK_NOT_REGISTRAR',
+      );
       // The attack ran up to step 9 and no further: nothing secret was asked for or sent.
       expect(impostor.seen).toContain('POST /.well-known/brski/requestvoucher');
       expect(impostor.seen).toContain('POST /.well-known/brski/voucher_status');
@@ -152,16 +191,22 @@ describe('an onboarded device posing as the registrar', () => {
     const b = await sys.newDevice();
     const impostor = await startImpostor(sys, a, b.serial);
     try {
-      await expect(b.agent.onboard(impostor.url)).rejects.toMatchObject({ code: 'ERR_NETWORK_NOT_REGISTRAR' });
+      await expect(b.agent.onboard(impostor.url)).rejects.toMatchObject({
+        code: 'ERR_NETWORK_NOT_REGISTRAR',
+      });
     } finally {
       await impostor.close();
     }
     const report = await b.agent.onboard(sys.registrarUrl);
-    expect(parseCertificateBase64((await b.agent.onboardingCredentials())!.ldevid).subjectSerialNumber).toBe(b.serial);
-    expect((await sys.network.inventory.certificates(b.serial)).map((c) => c.serial)).toEqual([report.ldevidSerial]);
+    expect(
+      parseCertificateBase64((await b.agent.onboardingCredentials())!.ldevid).subjectSerialNumber,
+    ).toBe(b.serial);
+    expect((await sys.network.inventory.certificates(b.serial)).map((c) => c.serial)).toEqual([
+      report.ldevidSerial,
+    ]);
   });
 
-  it('renewal: TLS already refuses a server with A\'s LDevID (no serverAuth); the device keeps its credentials', async () => {
+  it("renewal: TLS already refuses a server with A's LDevID (no serverAuth); the device keeps its credentials", async () => {
     const b = await sys.newDevice();
     await b.agent.onboard(sys.registrarUrl);
     const before = await b.agent.onboardingCredentials();
@@ -181,7 +226,18 @@ describe('an onboarded device posing as the registrar', () => {
     // A certificate of the domain for a TLS server that is not the registrar (e.g. a web UI).
     const key = generateP256Key();
     const at = new Date();
-    const server = issueCertificate(sys.ctx.crypto, signerProfile({ name: 'Doe Family web UI', notBefore: new Date(at.getTime() - 60_000), notAfter: new Date(at.getTime() + 86_400_000), serverAuth: true, dnsNames: ['localhost'] }), key.spki, sys.network.pki.domainCa);
+    const server = issueCertificate(
+      sys.ctx.crypto,
+      signerProfile({
+        name: 'Doe Family web UI',
+        notBefore: new Date(at.getTime() - 60_000),
+        notAfter: new Date(at.getTime() + 86_400_000),
+        serverAuth: true,
+        dnsNames: ['localhost'],
+      }),
+      key.spki,
+      sys.network.pki.domainCa,
+    );
     const serve = { certPem: toPem('CERTIFICATE', server.der), keyPem: privateKeyPem(key) };
     const relayVia = await onboardedDevice();
     const b = await sys.newDevice();

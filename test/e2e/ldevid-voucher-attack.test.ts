@@ -14,7 +14,10 @@ import { importPkcs8, type NodePrivateKey } from '../../src/adapters/crypto/node
 import { HttpMasaClient } from '../../src/adapters/http/masa-client.js';
 import { parseCertificateBase64, type Certificate } from '../../src/protocols/x509/certificate.js';
 import { Oid } from '../../src/protocols/x509/oids.js';
-import { signPledgeVoucherRequest, verifyPledgeVoucherRequest } from '../../src/protocols/voucher/pledge-voucher-request.js';
+import {
+  signPledgeVoucherRequest,
+  verifyPledgeVoucherRequest,
+} from '../../src/protocols/voucher/pledge-voucher-request.js';
 import { signRegistrarVoucherRequest } from '../../src/protocols/voucher/registrar-voucher-request.js';
 import { verifyVoucher } from '../../src/protocols/voucher/voucher.js';
 import type { DeviceAgent } from '../../src/roles/device/agent.js';
@@ -49,11 +52,32 @@ describe('attack: an onboarded device signs a registrar voucher request with its
   });
 
   /** B's pledge request naming `registrarCert`, wrapped and signed by `registrarKey` with x5c `chain`. */
-  function registrarRequestForB(registrarCert: Certificate, registrarKey: PrivateKeyHandle, domain: Certificate | undefined): { rvr: string; nonce: string } {
+  function registrarRequestForB(
+    registrarCert: Certificate,
+    registrarKey: PrivateKeyHandle,
+    domain: Certificate | undefined,
+  ): { rvr: string; nonce: string } {
     const nonce = toBase64(globalThis.crypto.getRandomValues(new Uint8Array(16)));
-    const pvrText = signPledgeVoucherRequest(sys.ctx.crypto, victim.id.key, victim.id.idevid, { serialNumber: victim.serial, nonce, createdOn: new Date(), proximityRegistrarCert: registrarCert.der });
-    const pvr = verifyPledgeVoucherRequest(sys.ctx.crypto, pvrText, { tlsClientCert: victim.id.idevid, registrarCert });
-    return { rvr: signRegistrarVoucherRequest(sys.ctx.crypto, registrarKey, { registrarCert, domainCa: domain }, pvr, new Date()), nonce };
+    const pvrText = signPledgeVoucherRequest(sys.ctx.crypto, victim.id.key, victim.id.idevid, {
+      serialNumber: victim.serial,
+      nonce,
+      createdOn: new Date(),
+      proximityRegistrarCert: registrarCert.der,
+    });
+    const pvr = verifyPledgeVoucherRequest(sys.ctx.crypto, pvrText, {
+      tlsClientCert: victim.id.idevid,
+      registrarCert,
+    });
+    return {
+      rvr: signRegistrarVoucherRequest(
+        sys.ctx.crypto,
+        registrarKey,
+        { registrarCert, domainCa: domain },
+        pvr,
+        new Date(),
+      ),
+      nonce,
+    };
   }
 
   async function refusal(rvr: string): Promise<{ code: string; status: unknown }> {
@@ -66,7 +90,7 @@ describe('attack: an onboarded device signs a registrar voucher request with its
     throw new Error('the MASA issued a voucher');
   }
 
-  it('the LDevID chains to the owner\'s domain CA but carries no id-kp-cmcRA: the precondition of the attack', () => {
+  it("the LDevID chains to the owner's domain CA but carries no id-kp-cmcRA: the precondition of the attack", () => {
     expect(ldevid.der).not.toEqual(sys.network.pki.registrar.cert.der);
     expect(domainCa.der).toEqual(sys.network.pki.domainCa.cert.der);
     expect(ldevid.extendedKeyUsage ?? []).not.toContain(Oid.cmcRA);
@@ -74,34 +98,80 @@ describe('attack: an onboarded device signs a registrar voucher request with its
   });
 
   it('the MASA refuses the request signed by the LDevID (x5c [LDevID, domain CA]), and issues nothing', async () => {
-    const auditBefore = await sys.manufacturer.db.selectFrom('masa_audit').selectAll().orderBy('id').execute();
+    const auditBefore = await sys.manufacturer.db
+      .selectFrom('masa_audit')
+      .selectAll()
+      .orderBy('id')
+      .execute();
     const { rvr, nonce } = registrarRequestForB(ldevid, ldevidKey, domainCa);
     expect(await refusal(rvr)).toEqual({ code: 'ERR_VOUCHER_REQUEST_NOT_RA', status: 403 });
 
-    expect(await sys.manufacturer.db.selectFrom('masa_nonces').selectAll().where('serial', '=', victim.serial).execute()).toEqual([]);
-    expect(await sys.manufacturer.db.selectFrom('masa_nonces').selectAll().where('nonce', '=', nonce).execute()).toEqual([]);
-    const audit = await sys.manufacturer.db.selectFrom('masa_audit').selectAll().orderBy('id').execute();
+    expect(
+      await sys.manufacturer.db
+        .selectFrom('masa_nonces')
+        .selectAll()
+        .where('serial', '=', victim.serial)
+        .execute(),
+    ).toEqual([]);
+    expect(
+      await sys.manufacturer.db
+        .selectFrom('masa_nonces')
+        .selectAll()
+        .where('nonce', '=', nonce)
+        .execute(),
+    ).toEqual([]);
+    const audit = await sys.manufacturer.db
+      .selectFrom('masa_audit')
+      .selectAll()
+      .orderBy('id')
+      .execute();
     const added = audit.slice(auditBefore.length);
-    expect(added.map((r) => [r.action, r.outcome, r.code])).toEqual([['requestvoucher', 'refused', 'ERR_VOUCHER_REQUEST_NOT_RA']]);
+    expect(added.map((r) => [r.action, r.outcome, r.code])).toEqual([
+      ['requestvoucher', 'refused', 'ERR_VOUCHER_REQUEST_NOT_RA'],
+    ]);
     expect(audit.filter((r) => r.subject === victim.serial && r.outcome === 'ok')).toEqual([]);
     // Nothing about B reached the network either.
-    expect(await sys.network.db.selectFrom('net_devices').selectAll().where('serial', '=', victim.serial).execute()).toEqual([]);
+    expect(
+      await sys.network.db
+        .selectFrom('net_devices')
+        .selectAll()
+        .where('serial', '=', victim.serial)
+        .execute(),
+    ).toEqual([]);
   });
 
   it('the LDevID alone in x5c (the single-certificate form) is refused the same way', async () => {
     const { rvr } = registrarRequestForB(ldevid, ldevidKey, undefined);
     expect(await refusal(rvr)).toEqual({ code: 'ERR_VOUCHER_REQUEST_NOT_RA', status: 403 });
-    expect(await sys.manufacturer.db.selectFrom('masa_nonces').selectAll().where('serial', '=', victim.serial).execute()).toEqual([]);
+    expect(
+      await sys.manufacturer.db
+        .selectFrom('masa_nonces')
+        .selectAll()
+        .where('serial', '=', victim.serial)
+        .execute(),
+    ).toEqual([]);
   });
 
-  it('the same request made with the real registrar\'s certificate and key gets a voucher for B', async () => {
+  it("the same request made with the real registrar's certificate and key gets a voucher for B", async () => {
     const registrar = sys.network.pki.registrar;
     const { rvr, nonce } = registrarRequestForB(registrar.cert, registrar.key, domainCa);
     const voucher = await masa.requestVoucher(sys.manufacturerUrl, rvr);
-    const v = verifyVoucher(sys.ctx.crypto, voucher, { masaAnchors: [sys.manufacturer.pki.masaCa.cert], serialNumber: victim.serial, nonce, at: new Date(), idevid: victim.id.idevid });
+    const v = verifyVoucher(sys.ctx.crypto, voucher, {
+      masaAnchors: [sys.manufacturer.pki.masaCa.cert],
+      serialNumber: victim.serial,
+      nonce,
+      at: new Date(),
+      idevid: victim.id.idevid,
+    });
     expect(v.pinnedDomainCert.der).toEqual(domainCa.der);
     expect(v.artifact.body.assertion).toBe('proximity');
-    expect(await sys.manufacturer.db.selectFrom('masa_nonces').select('nonce').where('serial', '=', victim.serial).execute()).toEqual([{ nonce }]);
+    expect(
+      await sys.manufacturer.db
+        .selectFrom('masa_nonces')
+        .select('nonce')
+        .where('serial', '=', victim.serial)
+        .execute(),
+    ).toEqual([{ nonce }]);
   });
 
   it('B still onboards through the real registrar afterwards', async () => {

@@ -19,7 +19,9 @@ describe('MASA audit log', () => {
 
   beforeAll(async () => {
     sys = await startTestSystem();
-    ({ network: other, url: otherUrl } = await sys.otherNetwork('other-network', { config: { ownerName: 'Acme Facilities' } }));
+    ({ network: other, url: otherUrl } = await sys.otherNetwork('other-network', {
+      config: { ownerName: 'Acme Facilities' },
+    }));
     // Record what the first network sends its MASA, to replay it later.
     const real = sys.network.masa;
     const recording: MasaClient = {
@@ -39,9 +41,10 @@ describe('MASA audit log', () => {
     await sys?.close();
   });
 
-  const warnings = async (n: Network, serial: string) => (await n.inventory.events(serial)).filter((e) => e.outcome === 'warning');
+  const warnings = async (n: Network, serial: string) =>
+    (await n.inventory.events(serial)).filter((e) => e.outcome === 'warning');
 
-  it('after a resale, the new owner\'s audit trail warns of the previous owner\'s domain; the previous owner may no longer read the log', async () => {
+  it("after a resale, the new owner's audit trail warns of the previous owner's domain; the previous owner may no longer read the log", async () => {
     const xDomain = domainIdOf(sys.ctx.crypto, sys.network.pki.domainCa.cert);
     const yDomain = domainIdOf(sys.ctx.crypto, other.pki.domainCa.cert);
     expect(xDomain).not.toBe(yDomain);
@@ -51,7 +54,10 @@ describe('MASA audit log', () => {
     await sys.network.registrar.idle(); // the audit log is fetched off the device's path
     const xEvents = await sys.network.inventory.events(serial);
     expect(xEvents.find((e) => e.action === 'masa audit log')).toMatchObject({ outcome: 'ok' });
-    expect(JSON.parse(xEvents.find((e) => e.action === 'masa audit log')!.detail!)).toMatchObject({ vouchers: 1, otherDomains: 0 });
+    expect(JSON.parse(xEvents.find((e) => e.action === 'masa audit log')!.detail!)).toMatchObject({
+      vouchers: 1,
+      otherDomains: 0,
+    });
     expect(await warnings(sys.network, serial)).toEqual([]);
 
     // X reads the log itself, with the request it sent: one voucher, its own domain.
@@ -59,10 +65,18 @@ describe('MASA audit log', () => {
     const log = await sys.network.masa.requestAuditLog!(sys.manufacturerUrl, rvr);
     expect(log.version).toBe('1');
     expect(log.events).toHaveLength(1);
-    expect(log.events[0]).toMatchObject({ domainID: xDomain, assertion: 'proximity', truncated: '0' });
+    expect(log.events[0]).toMatchObject({
+      domainID: xDomain,
+      assertion: 'proximity',
+      truncated: '0',
+    });
     expect(log.events[0]!.nonce).toEqual(expect.any(String));
 
-    await sys.network.changeDeclaration(sys.manufacturerUrl, { op: 'transfer', 'serial-number': serial, party: other.owner });
+    await sys.network.changeDeclaration(sys.manufacturerUrl, {
+      op: 'transfer',
+      'serial-number': serial,
+      party: other.owner,
+    });
     await agent.factoryReset();
     await agent.onboard(otherUrl);
     await other.registrar.idle();
@@ -73,25 +87,59 @@ describe('MASA audit log', () => {
     expect(w[0]!.detail).not.toContain(yDomain);
 
     // The previous owner's request, replayed, no longer opens the log: refused, and logged.
-    const before = await sys.manufacturer.db.selectFrom('masa_audit').select('id').where('action', '=', 'requestauditlog').execute();
-    await expect(sys.network.masa.requestAuditLog!(sys.manufacturerUrl, rvr)).rejects.toMatchObject({ code: 'ERR_MASA_NOT_AUTHORIZED' });
-    const after = await sys.manufacturer.db.selectFrom('masa_audit').selectAll().where('action', '=', 'requestauditlog').orderBy('id').execute();
+    const before = await sys.manufacturer.db
+      .selectFrom('masa_audit')
+      .select('id')
+      .where('action', '=', 'requestauditlog')
+      .execute();
+    await expect(sys.network.masa.requestAuditLog!(sys.manufacturerUrl, rvr)).rejects.toMatchObject(
+      { code: 'ERR_MASA_NOT_AUTHORIZED' },
+    );
+    const after = await sys.manufacturer.db
+      .selectFrom('masa_audit')
+      .selectAll()
+      .where('action', '=', 'requestauditlog')
+      .orderBy('id')
+      .execute();
     expect(after).toHaveLength(before.length + 1);
-    expect(after.at(-1)).toMatchObject({ outcome: 'refused', code: 'ERR_MASA_NOT_AUTHORIZED', subject: serial });
+    expect(after.at(-1)).toMatchObject({
+      outcome: 'refused',
+      code: 'ERR_MASA_NOT_AUTHORIZED',
+      subject: serial,
+    });
   });
 
   it('refuses what is not a registrar voucher request', async () => {
-    await expect(sys.network.masa.requestAuditLog!(sys.manufacturerUrl, 'not-a-jws')).rejects.toMatchObject({ code: 'ERR_JWS_MALFORMED' });
+    await expect(
+      sys.network.masa.requestAuditLog!(sys.manufacturerUrl, 'not-a-jws'),
+    ).rejects.toMatchObject({ code: 'ERR_JWS_MALFORMED' });
     // A device sold to X but never onboarded by Y: Y's voucher request is refused, so is its log.
     const { agent } = await sys.newDevice();
-    await expect(agent.onboard(otherUrl)).rejects.toMatchObject({ code: 'ERR_MASA_NOT_AUTHORIZED' });
+    await expect(agent.onboard(otherUrl)).rejects.toMatchObject({
+      code: 'ERR_MASA_NOT_AUTHORIZED',
+    });
   });
 
   it('truncates per domain and overall, counting what it dropped (section 5.8.1)', () => {
-    const e = (d: string, domainID: string, nonce: string | null = d) => ({ date: `2026-01-0${d}T00:00:00.000Z`, domainID, nonce, assertion: 'logged' });
-    const log = buildAuditLog([e('1', 'A'), e('2', 'A'), e('3', 'A', null), e('4', 'B'), e('5', 'A')], { perDomain: 2, total: 2 });
-    expect(log.events.map((x) => [x.date.slice(8, 10), x.domainID, x.truncated])).toEqual([['05', 'A', '2'], ['04', 'B', '0']]);
+    const e = (d: string, domainID: string, nonce: string | null = d) => ({
+      date: `2026-01-0${d}T00:00:00.000Z`,
+      domainID,
+      nonce,
+      assertion: 'logged',
+    });
+    const log = buildAuditLog(
+      [e('1', 'A'), e('2', 'A'), e('3', 'A', null), e('4', 'B'), e('5', 'A')],
+      { perDomain: 2, total: 2 },
+    );
+    expect(log.events.map((x) => [x.date.slice(8, 10), x.domainID, x.truncated])).toEqual([
+      ['05', 'A', '2'],
+      ['04', 'B', '0'],
+    ]);
     // 2A and 1A go as duplicates of A; 3A (nonceless, kept) then goes to the total limit.
-    expect(log.truncation).toEqual({ 'nonced duplicates': '2', 'nonceless duplicates': '0', arbitrary: '1' });
+    expect(log.truncation).toEqual({
+      'nonced duplicates': '2',
+      'nonceless duplicates': '0',
+      arbitrary: '1',
+    });
   });
 });

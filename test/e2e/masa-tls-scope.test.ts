@@ -14,7 +14,7 @@ import { Network } from '../../src/roles/network/index.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 import { errorCode, randomKek } from '../support/wire.js';
 
-describe('MASA TLS is trusted on its own manufacturer\'s anchors only', () => {
+describe("MASA TLS is trusted on its own manufacturer's anchors only", () => {
   let sys: TestSystem;
   let b: Manufacturer;
   let bUrl: string;
@@ -23,9 +23,20 @@ describe('MASA TLS is trusted on its own manufacturer\'s anchors only', () => {
 
   beforeAll(async () => {
     sys = await startTestSystem();
-    b = await Manufacturer.open({ ctx: sys.ctx, databaseFile: path.join(sys.dir, 'b.db'), kek: randomKek(), config: { name: 'Other Devices Ltd', publicUrl: 'https://127.0.0.1:1' } });
+    b = await Manufacturer.open({
+      ctx: sys.ctx,
+      databaseFile: path.join(sys.dir, 'b.db'),
+      kek: randomKek(),
+      config: { name: 'Other Devices Ltd', publicUrl: 'https://127.0.0.1:1' },
+    });
     bUrl = await b.serve(0);
-    network = await Network.open({ ctx: sys.ctx, databaseFile: path.join(sys.dir, 'both.db'), kek: randomKek(), manufacturers: [sys.manufacturer.trustBundle(), b.trustBundle()], config: { ownerName: 'Trusts Both' } });
+    network = await Network.open({
+      ctx: sys.ctx,
+      databaseFile: path.join(sys.dir, 'both.db'),
+      kek: randomKek(),
+      manufacturers: [sys.manufacturer.trustBundle(), b.trustBundle()],
+      config: { ownerName: 'Trusts Both' },
+    });
     networkUrl = await network.serve(0);
   });
   afterAll(async () => {
@@ -48,16 +59,22 @@ describe('MASA TLS is trusted on its own manufacturer\'s anchors only', () => {
     }
   }
 
-  it('a device of A whose MASA host answers with B\'s certificate is refused before anything is sent', async () => {
+  it("a device of A whose MASA host answers with B's certificate is refused before anything is sent", async () => {
     const before = await b.db.selectFrom('masa_audit').selectAll().execute();
     const { agent, serial } = await deviceOfA(bUrl);
     expect(await errorCode(() => agent.onboard(networkUrl))).toBe('ERR_MASA_UNREACHABLE');
     expect(await b.db.selectFrom('masa_audit').selectAll().execute()).toEqual(before);
-    expect(await network.db.selectFrom('net_devices').select('serial').where('serial', '=', serial).executeTakeFirst()).toBeUndefined();
+    expect(
+      await network.db
+        .selectFrom('net_devices')
+        .select('serial')
+        .where('serial', '=', serial)
+        .executeTakeFirst(),
+    ).toBeUndefined();
     expect(await agent.onboardingCredentials()).toBeUndefined();
   });
 
-  it('the control: a device of A with A\'s own MASA onboards on the same network', async () => {
+  it("the control: a device of A with A's own MASA onboards on the same network", async () => {
     const { agent, serial } = await deviceOfA(sys.manufacturerUrl);
     await agent.onboard(networkUrl);
     expect((await network.inventory.device(serial)).state).toBe('onboarded');

@@ -19,18 +19,35 @@ describe('request log', () => {
     const { agent, serial } = await sys.newDevice();
     await agent.onboard(sys.registrarUrl);
     const stranger = await sys.newDevice({ sell: false });
-    await expect(stranger.agent.onboard(sys.registrarUrl)).rejects.toMatchObject({ code: 'ERR_MASA_NOT_AUTHORIZED' });
+    await expect(stranger.agent.onboard(sys.registrarUrl)).rejects.toMatchObject({
+      code: 'ERR_MASA_NOT_AUTHORIZED',
+    });
 
-    const lines = fs.readFileSync(sys.logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    const requests = lines.filter((l) => typeof l.path === 'string' && typeof l.status === 'number');
+    const lines = fs
+      .readFileSync(sys.logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const requests = lines.filter(
+      (l) => typeof l.path === 'string' && typeof l.status === 'number',
+    );
     const enroll = requests.find((l) => l.path === '/.well-known/est/simpleenroll');
     expect(enroll).toMatchObject({ method: 'POST', status: 200, serial });
     expect(typeof enroll!.ms).toBe('number');
-    for (const path of ['/.well-known/brski/requestvoucher', '/.well-known/airlock/wifi', '/.well-known/brski/enrollstatus']) {
-      expect(requests.find((l) => l.path === path && l.serial === serial), path).toBeDefined();
+    for (const path of [
+      '/.well-known/brski/requestvoucher',
+      '/.well-known/airlock/wifi',
+      '/.well-known/brski/enrollstatus',
+    ]) {
+      expect(
+        requests.find((l) => l.path === path && l.serial === serial),
+        path,
+      ).toBeDefined();
     }
     // The refused device is not named as verified.
-    const refused = requests.find((l) => l.path === '/.well-known/brski/requestvoucher' && l.status === 403);
+    const refused = requests.find(
+      (l) => l.path === '/.well-known/brski/requestvoucher' && l.status === 403,
+    );
     expect(refused).toMatchObject({ code: 'ERR_MASA_NOT_AUTHORIZED' });
     expect(refused!.serial).toBeUndefined();
   });

@@ -5,11 +5,20 @@ import * as nodeCrypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { exportPkcs8, generateP256Key } from '../../src/adapters/crypto/node-crypto.js';
 import { toPem } from '../../src/core/bytes.js';
-import { captureOutput, findSecrets, privateKeyNeedles, textSecretNeedles } from '../support/secrets.js';
+import {
+  captureOutput,
+  findSecrets,
+  privateKeyNeedles,
+  textSecretNeedles,
+} from '../support/secrets.js';
 
 const psk = nodeCrypto.randomBytes(24).toString('base64url');
 const pkcs8 = exportPkcs8(generateP256Key());
-const keyObject = nodeCrypto.createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+const keyObject = nodeCrypto.createPrivateKey({
+  key: Buffer.from(pkcs8),
+  format: 'der',
+  type: 'pkcs8',
+});
 const jwk = keyObject.export({ format: 'jwk' });
 const sec1 = keyObject.export({ format: 'der', type: 'sec1' });
 const scalar = Buffer.from(jwk.d!, 'base64url');
@@ -24,8 +33,14 @@ describe('the secrets search', () => {
   const leaks: Array<[string, string | Buffer]> = [
     ['PSK in clear', `{"psk":"${psk}"}`],
     ['PSK as base64', Buffer.from(psk).toString('base64')],
-    ...[0, 1, 2].map((pad): [string, string] => [`PSK inside a base64 blob at offset ${pad}`, embedded(Buffer.from(psk), pad).toString('base64')]),
-    ...[0, 1, 2].map((pad): [string, string] => [`PSK inside a base64url blob at offset ${pad}`, embedded(Buffer.from(psk), pad).toString('base64url')]),
+    ...[0, 1, 2].map((pad): [string, string] => [
+      `PSK inside a base64 blob at offset ${pad}`,
+      embedded(Buffer.from(psk), pad).toString('base64'),
+    ]),
+    ...[0, 1, 2].map((pad): [string, string] => [
+      `PSK inside a base64url blob at offset ${pad}`,
+      embedded(Buffer.from(psk), pad).toString('base64url'),
+    ]),
     ['PSK as hex', Buffer.from(psk).toString('hex')],
     ['PSK as HEX', Buffer.from(psk).toString('hex').toUpperCase()],
     ['private key as a JWK d', JSON.stringify({ kty: 'EC', crv: 'P-256', d: jwk.d })],
@@ -59,7 +74,12 @@ describe('the secrets search', () => {
 
   it('finds nothing where there is nothing', () => {
     const other = exportPkcs8(generateP256Key());
-    for (const haystack of [nodeCrypto.randomBytes(4096), Buffer.from(other), toPem('PRIVATE KEY', other), Buffer.from(nodeCrypto.randomBytes(2048).toString('base64'))]) {
+    for (const haystack of [
+      nodeCrypto.randomBytes(4096),
+      Buffer.from(other),
+      toPem('PRIVATE KEY', other),
+      Buffer.from(nodeCrypto.randomBytes(2048).toString('base64')),
+    ]) {
       expect(findSecrets(haystack, needles)).toEqual([]);
     }
   });

@@ -13,7 +13,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as net from 'node:net';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
-import { closedWithin, collect, dribble, nextResponse, rawTcp, rawTls } from '../support/raw-http.js';
+import {
+  closedWithin,
+  collect,
+  dribble,
+  nextResponse,
+  rawTcp,
+  rawTls,
+} from '../support/raw-http.js';
 
 const limits = {
   tlsHandshakeTimeoutMs: 1500,
@@ -39,10 +46,16 @@ describe('slow clients against the registrar', () => {
     const noHandshake = await rawTcp(url, { localAddress: ATTACKER });
     const slowHeaders = await rawTls(url, { localAddress: ATTACKER });
     const headersSeen = collect(slowHeaders);
-    const stopHeaders = dribble(slowHeaders, `GET /.well-known/est/cacerts HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(500)}\r\n\r\n`, 200);
+    const stopHeaders = dribble(
+      slowHeaders,
+      `GET /.well-known/est/cacerts HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(500)}\r\n\r\n`,
+      200,
+    );
     const slowBody = await rawTls(url, { localAddress: ATTACKER });
     const bodySeen = collect(slowBody);
-    slowBody.write('POST /.well-known/brski/requestvoucher HTTP/1.1\r\nHost: x\r\nContent-Type: application/voucher-jws+json\r\nContent-Length: 5000\r\n\r\n');
+    slowBody.write(
+      'POST /.well-known/brski/requestvoucher HTTP/1.1\r\nHost: x\r\nContent-Type: application/voucher-jws+json\r\nContent-Length: 5000\r\n\r\n',
+    );
     const stopBody = dribble(slowBody, 'x'.repeat(5000), 200);
     const idle = await rawTls(url, { localAddress: ATTACKER });
     const idleSeen = collect(idle);
@@ -55,7 +68,9 @@ describe('slow clients against the registrar', () => {
     const reports = await Promise.all(devices.map((d) => d.agent.onboard(url)));
     for (const r of reports) expect(r.ldevidSerial).toMatch(/^[0-9a-f]+$/);
 
-    const closed = await Promise.all([noHandshake, slowHeaders, slowBody, idle, silent].map((s) => closedWithin(s, BOUND_MS)));
+    const closed = await Promise.all(
+      [noHandshake, slowHeaders, slowBody, idle, silent].map((s) => closedWithin(s, BOUND_MS)),
+    );
     stopHeaders();
     stopBody();
     expect(closed).toEqual([true, true, true, true, true]);
@@ -74,12 +89,15 @@ describe('slow clients against the registrar', () => {
   it('over the per-address cap, further connections are closed at once; other addresses still onboard', async () => {
     const url = sys.registrarUrl;
     const held: net.Socket[] = [];
-    for (let i = 0; i < limits.maxConnectionsPerAddress; i++) held.push(await rawTcp(url, { localAddress: ATTACKER }));
+    for (let i = 0; i < limits.maxConnectionsPerAddress; i++)
+      held.push(await rawTcp(url, { localAddress: ATTACKER }));
     await expect(rawTls(url, { localAddress: ATTACKER })).rejects.toThrow();
     const d = await sys.newDevice();
     expect((await d.agent.onboard(url)).ldevidSerial).toMatch(/^[0-9a-f]+$/);
     // The held connections never handshake: closed after the handshake limit, freeing the address.
-    expect(await Promise.all(held.map((s) => closedWithin(s, BOUND_MS)))).toEqual(held.map(() => true));
+    expect(await Promise.all(held.map((s) => closedWithin(s, BOUND_MS)))).toEqual(
+      held.map(() => true),
+    );
     const again = await rawTls(url, { localAddress: ATTACKER });
     again.destroy();
   });
@@ -87,12 +105,24 @@ describe('slow clients against the registrar', () => {
 
 describe('shutdown with a slow client', () => {
   it('the role closes within its drain bound although a client holds a request open', async () => {
-    const sys = await startTestSystem({ network: { ...limits, requestTimeoutMs: 600_000, headersTimeoutMs: 600_000, drainTimeoutMs: 1000 } });
+    const sys = await startTestSystem({
+      network: {
+        ...limits,
+        requestTimeoutMs: 600_000,
+        headersTimeoutMs: 600_000,
+        drainTimeoutMs: 1000,
+      },
+    });
     const slow = await rawTls(sys.registrarUrl);
-    slow.write('POST /.well-known/brski/requestvoucher HTTP/1.1\r\nHost: x\r\nContent-Type: application/voucher-jws+json\r\nContent-Length: 5000\r\n\r\n');
+    slow.write(
+      'POST /.well-known/brski/requestvoucher HTTP/1.1\r\nHost: x\r\nContent-Type: application/voucher-jws+json\r\nContent-Length: 5000\r\n\r\n',
+    );
     const stop = dribble(slow, 'x'.repeat(5000), 100);
     await new Promise((r) => setTimeout(r, 200));
-    const outcome = await Promise.race([sys.network.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), BOUND_MS))]);
+    const outcome = await Promise.race([
+      sys.network.close().then(() => 'closed'),
+      new Promise((r) => setTimeout(() => r('still open'), BOUND_MS)),
+    ]);
     stop();
     expect(outcome).toBe('closed');
     expect(await closedWithin(slow, 5000)).toBe(true);
@@ -104,14 +134,21 @@ describe('airlock up and SIGTERM', () => {
   it('drains and exits 0 within its drain bound although a client holds a request open; its log has a line per request', async () => {
     const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-sigterm-'));
-    const child = spawn(process.execPath, [bin, 'up', '--data-dir', dataDir, '--network-port', '0', '--manufacturer-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [bin, 'up', '--data-dir', dataDir, '--network-port', '0', '--manufacturer-port', '0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
     try {
       const deadline = Date.now() + 60_000;
-      while (!/Serving/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (!/Serving/.test(out) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       const registrar = /network\s+(https:\/\/\S+)/.exec(out)?.[1];
       expect(registrar, out).toBeDefined();
       const health = await rawTls(registrar!);
@@ -120,16 +157,28 @@ describe('airlock up and SIGTERM', () => {
       expect((await nextResponse(seen))?.status).toBe(200);
       // Holds a request open: headers sent, the body a byte at a time.
       const slow = await rawTls(registrar!);
-      slow.write('POST /.well-known/brski/requestvoucher HTTP/1.1\r\nHost: x\r\nContent-Type: application/voucher-jws+json\r\nContent-Length: 5000\r\n\r\n');
+      slow.write(
+        'POST /.well-known/brski/requestvoucher HTTP/1.1\r\nHost: x\r\nContent-Type: application/voucher-jws+json\r\nContent-Length: 5000\r\n\r\n',
+      );
       const stop = dribble(slow, 'x'.repeat(5000), 100);
       child.kill('SIGTERM');
       // Default drain bound: 10 s per role; generous here.
-      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 45_000))]);
+      const code = await Promise.race([
+        exited,
+        new Promise<string>((r) => setTimeout(() => r('still running'), 45_000)),
+      ]);
       stop();
       expect(code, out).toBe(0);
       expect(await closedWithin(slow, 5000)).toBe(true);
-      const lines = fs.readFileSync(path.join(dataDir, 'airlock.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(lines.find((l) => l.msg === 'request' && l.path === '/healthz')).toMatchObject({ method: 'GET', status: 200 });
+      const lines = fs
+        .readFileSync(path.join(dataDir, 'airlock.log'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.find((l) => l.msg === 'request' && l.path === '/healthz')).toMatchObject({
+        method: 'GET',
+        status: 200,
+      });
     } finally {
       child.kill('SIGKILL');
     }

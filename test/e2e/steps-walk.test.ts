@@ -40,7 +40,8 @@ describe('the onboarding steps, device journal and registrar audit trail', () =>
     const seq = stepped.map((e) => e.step!);
     for (let i = 1; i < seq.length; i++) expect(seq[i]!).toBeGreaterThanOrEqual(seq[i - 1]!);
     const eventTimes = events.map((e) => Date.parse(e.at));
-    for (let i = 1; i < eventTimes.length; i++) expect(eventTimes[i]!).toBeGreaterThanOrEqual(eventTimes[i - 1]!);
+    for (let i = 1; i < eventTimes.length; i++)
+      expect(eventTimes[i]!).toBeGreaterThanOrEqual(eventTimes[i - 1]!);
     // The device's onboarding ended with enrollment status, after step 15.
     expect(events[events.length - 1]!.action).toBe('enrollstatus');
     expect((await sys.network.inventory.device(serial)).state).toBe('onboarded');

@@ -26,24 +26,59 @@ import { signPledgeVoucherRequest } from '../../src/protocols/voucher/pledge-vou
 import { verifyRegistrarVoucherRequest } from '../../src/protocols/voucher/registrar-voucher-request.js';
 import { parseCertificate, parseCertificateBase64 } from '../../src/protocols/x509/certificate.js';
 import { filesUnder, startTestSystem, type TestSystem } from '../support/harness.js';
-import { captureOutput, findSecrets, privateKeyNeedles, textSecretNeedles, type Needle } from '../support/secrets.js';
 import {
-  connectAs, errorCode, expectProblem, identityOf, leaks, pledgeVoucherRequest, postVoucherRequest, randomKek, secretForms, tempDir,
+  captureOutput,
+  findSecrets,
+  privateKeyNeedles,
+  textSecretNeedles,
+  type Needle,
+} from '../support/secrets.js';
+import {
+  connectAs,
+  errorCode,
+  expectProblem,
+  identityOf,
+  leaks,
+  pledgeVoucherRequest,
+  postVoucherRequest,
+  randomKek,
+  secretForms,
+  tempDir,
 } from '../support/wire.js';
 
 const runCli = promisify(execFile);
 const airlockBin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 
 /** A GET whose body is kept as bytes (the CRL is DER). */
-async function getBinary(base: string, p: string): Promise<{ status: number; contentType: string; body: Buffer }> {
+async function getBinary(
+  base: string,
+  p: string,
+): Promise<{ status: number; contentType: string; body: Buffer }> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: u.hostname, port: u.port, path: p, method: 'GET', rejectUnauthorized: false, minVersion: 'TLSv1.3', agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = https.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: p,
+        method: 'GET',
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.3',
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -94,7 +129,13 @@ describe('(2) mutual authentication', () => {
   beforeAll(async () => {
     sys = await startTestSystem();
     const anchors = [sys.manufacturer.trustBundle()];
-    mallory = await Network.open({ ctx: sys.ctx, databaseFile: path.join(tempDir('airlock-mallory-'), 'network.db'), kek: randomKek(), manufacturers: anchors, config: { ownerName: 'Mallory' } });
+    mallory = await Network.open({
+      ctx: sys.ctx,
+      databaseFile: path.join(tempDir('airlock-mallory-'), 'network.db'),
+      kek: randomKek(),
+      manufacturers: anchors,
+      config: { ownerName: 'Mallory' },
+    });
     malloryUrl = await mallory.serve(0);
     closers.push(() => mallory.close());
 
@@ -102,22 +143,48 @@ describe('(2) mutual authentication', () => {
     const forging: MasaClient = {
       async requestVoucher(_masaUrl, rvr) {
         const at = new Date();
-        const v = verifyRegistrarVoucherRequest(sys.ctx.crypto, rvr, { idevidAnchors: [sys.manufacturer.pki.idevidCa.cert], at });
-        return signVoucher(sys.ctx.crypto, sys.manufacturer.pki.masa.key, [sys.manufacturer.pki.masa.cert], {
-          serialNumber: v.serialNumber, nonce: v.nonce, pinnedDomainCert: v.domainCa ?? v.registrarCert, createdOn: at, expiresOn: new Date(at.getTime() + 600_000), assertion: 'logged',
+        const v = verifyRegistrarVoucherRequest(sys.ctx.crypto, rvr, {
+          idevidAnchors: [sys.manufacturer.pki.idevidCa.cert],
+          at,
         });
+        return signVoucher(
+          sys.ctx.crypto,
+          sys.manufacturer.pki.masa.key,
+          [sys.manufacturer.pki.masa.cert],
+          {
+            serialNumber: v.serialNumber,
+            nonce: v.nonce,
+            pinnedDomainCert: v.domainCa ?? v.registrarCert,
+            createdOn: at,
+            expiresOn: new Date(at.getTime() + 600_000),
+            assertion: 'logged',
+          },
+        );
       },
-      fetchDeclarationChain: async (_masaUrl, serial) => sys.manufacturer.declarations.chain(serial),
+      fetchDeclarationChain: async (_masaUrl, serial) =>
+        sys.manufacturer.declarations.chain(serial),
       sendOwnershipRequest: async () => {
         throw new Error('not used by the rogue registrar');
       },
       close: async () => undefined,
     };
-    rogue = await Network.open({ ctx: sys.ctx, databaseFile: path.join(tempDir('airlock-rogue-'), 'network.db'), kek: randomKek(), manufacturers: anchors, config: { ownerName: 'Rogue' }, masaClient: forging });
+    rogue = await Network.open({
+      ctx: sys.ctx,
+      databaseFile: path.join(tempDir('airlock-rogue-'), 'network.db'),
+      kek: randomKek(),
+      manufacturers: anchors,
+      config: { ownerName: 'Rogue' },
+      masaClient: forging,
+    });
     rogueUrl = await rogue.serve(0);
     closers.push(() => rogue.close());
 
-    other = await Manufacturer.open({ ctx: sys.ctx, databaseFile: path.join(tempDir('airlock-othermfg-'), 'manufacturer.db'), kek: randomKek(), config: { name: 'Unknown Gadgets Ltd' } });
+    other = await Manufacturer.open({
+      ctx: sys.ctx,
+      databaseFile: path.join(tempDir('airlock-othermfg-'), 'manufacturer.db'),
+      kek: randomKek(),
+      config: { name: 'Unknown Gadgets Ltd' },
+    });
     closers.push(() => other.close());
   });
   afterAll(async () => {
@@ -130,10 +197,20 @@ describe('(2) mutual authentication', () => {
     expect(mallory.owner.id).not.toBe(sys.network.owner.id);
     expect(await errorCode(() => agent.onboard(malloryUrl))).toBe('ERR_MASA_NOT_AUTHORIZED');
     expect(await agent.onboardingCredentials()).toBeUndefined();
-    const refused = await sys.manufacturer.db.selectFrom('masa_audit').selectAll().where('subject', '=', serial).where('outcome', '=', 'refused').execute();
+    const refused = await sys.manufacturer.db
+      .selectFrom('masa_audit')
+      .selectAll()
+      .where('subject', '=', serial)
+      .where('outcome', '=', 'refused')
+      .execute();
     expect(refused.map((r) => r.code)).toEqual(['ERR_MASA_NOT_AUTHORIZED']);
     expect(JSON.parse(refused[0]!.detail!)).toMatchObject({ owner: mallory.owner.id });
-    const issued = await sys.manufacturer.db.selectFrom('masa_audit').selectAll().where('subject', '=', serial).where('outcome', '=', 'ok').execute();
+    const issued = await sys.manufacturer.db
+      .selectFrom('masa_audit')
+      .selectAll()
+      .where('subject', '=', serial)
+      .where('outcome', '=', 'ok')
+      .execute();
     expect(issued).toEqual([]);
     // The device is still good for its real owner.
     await agent.onboard(sys.registrarUrl);
@@ -145,7 +222,11 @@ describe('(2) mutual authentication', () => {
     expect(await agent.onboardingCredentials()).toBeUndefined();
     expect(await agent.store.names()).toEqual(['birth']);
     // The rogue network did get that far: it vouched and authenticated the device, but issued nothing.
-    const row = await rogue.db.selectFrom('net_devices').select(['state', 'ldevid_serial', 'psk_id']).where('serial', '=', serial).executeTakeFirst();
+    const row = await rogue.db
+      .selectFrom('net_devices')
+      .select(['state', 'ldevid_serial', 'psk_id'])
+      .where('serial', '=', serial)
+      .executeTakeFirst();
     expect(row).toMatchObject({ ldevid_serial: null, psk_id: null });
     const report = await agent.onboard(sys.registrarUrl);
     expect(report.networkOwner.id).toBe(sys.network.owner.id);
@@ -157,7 +238,13 @@ describe('(2) mutual authentication', () => {
     const agent = new DeviceAgent(store, sys.ctx);
     const before = await sys.network.db.selectFrom('net_devices').selectAll().execute();
     expect(await errorCode(() => agent.onboard(sys.registrarUrl))).toBe('ERR_IDEVID_UNTRUSTED');
-    expect(await sys.network.db.selectFrom('net_devices').selectAll().where('serial', '=', birth.serialNumber).execute()).toEqual([]);
+    expect(
+      await sys.network.db
+        .selectFrom('net_devices')
+        .selectAll()
+        .where('serial', '=', birth.serialNumber)
+        .execute(),
+    ).toEqual([]);
     expect(await sys.network.db.selectFrom('net_devices').selectAll().execute()).toEqual(before);
     expect(await agent.onboardingCredentials()).toBeUndefined();
   });
@@ -172,7 +259,12 @@ describe('(2) mutual authentication', () => {
     const c1 = await connectAs(sys.registrarUrl, forger);
     try {
       const registrarCert = parseCertificate(c1.peerCertificate());
-      const pvr = signPledgeVoucherRequest(sys.ctx.crypto, forger.key, victim.idevid, { serialNumber: victim.birth.serialNumber, nonce: 'bm9uY2Vub25jZQ==', createdOn: new Date(), proximityRegistrarCert: registrarCert.der });
+      const pvr = signPledgeVoucherRequest(sys.ctx.crypto, forger.key, victim.idevid, {
+        serialNumber: victim.birth.serialNumber,
+        nonce: 'bm9uY2Vub25jZQ==',
+        createdOn: new Date(),
+        proximityRegistrarCert: registrarCert.der,
+      });
       const res = await postVoucherRequest(c1, pvr);
       // The registrar judges the TLS certificate first: a device of an unknown manufacturer.
       expectProblem(res, 'ERR_IDEVID_UNTRUSTED', 403);
@@ -185,30 +277,68 @@ describe('(2) mutual authentication', () => {
     const c2 = await connectAs(sys.registrarUrl, accomplice);
     try {
       const registrarCert = parseCertificate(c2.peerCertificate());
-      const withVictimCert = signPledgeVoucherRequest(sys.ctx.crypto, accomplice.key, victim.idevid, { serialNumber: victim.birth.serialNumber, nonce: 'bm9uY2Vub25jZQ==', createdOn: new Date(), proximityRegistrarCert: registrarCert.der });
+      const withVictimCert = signPledgeVoucherRequest(
+        sys.ctx.crypto,
+        accomplice.key,
+        victim.idevid,
+        {
+          serialNumber: victim.birth.serialNumber,
+          nonce: 'bm9uY2Vub25jZQ==',
+          createdOn: new Date(),
+          proximityRegistrarCert: registrarCert.der,
+        },
+      );
       expectProblem(await postVoucherRequest(c2, withVictimCert), 'ERR_IDEVID_MISMATCH', 403);
       // Its own certificate, but the victim's serial number.
-      const withVictimSerial = signPledgeVoucherRequest(sys.ctx.crypto, accomplice.key, accomplice.idevid, { serialNumber: victim.birth.serialNumber, nonce: 'bm9uY2Vub25jZQ==', createdOn: new Date(), proximityRegistrarCert: registrarCert.der });
+      const withVictimSerial = signPledgeVoucherRequest(
+        sys.ctx.crypto,
+        accomplice.key,
+        accomplice.idevid,
+        {
+          serialNumber: victim.birth.serialNumber,
+          nonce: 'bm9uY2Vub25jZQ==',
+          createdOn: new Date(),
+          proximityRegistrarCert: registrarCert.der,
+        },
+      );
       expectProblem(await postVoucherRequest(c2, withVictimSerial), 'ERR_IDEVID_MISMATCH', 403);
     } finally {
       await c2.close();
     }
-    expect(await sys.network.db.selectFrom('net_devices').selectAll().where('serial', '=', victim.birth.serialNumber).execute()).toEqual([]);
+    expect(
+      await sys.network.db
+        .selectFrom('net_devices')
+        .selectAll()
+        .where('serial', '=', victim.birth.serialNumber)
+        .execute(),
+    ).toEqual([]);
 
     // The genuine IDevID certificate in TLS with another key: the TLS handshake itself fails.
     // (That this rejection is not a typed AirlockError is checked in test/adapters/connection.test.ts.)
-    await expect(PeerConnection.open(sys.registrarUrl, { cert: victim.certPem, key: forger.keyPem })).rejects.toThrow();
+    await expect(
+      PeerConnection.open(sys.registrarUrl, { cert: victim.certPem, key: forger.keyPem }),
+    ).rejects.toThrow();
 
     // No client certificate at all.
     const c3 = await connectAs(sys.registrarUrl, undefined);
     try {
       const { pvr } = pledgeVoucherRequest(sys.ctx.crypto, victim, c3);
       expectProblem(await postVoucherRequest(c3, pvr), 'ERR_IDEVID_MISSING', 401);
-      expectProblem(await c3.request('POST', '/.well-known/airlock/wifi'), 'ERR_IDEVID_MISSING', 401);
+      expectProblem(
+        await c3.request('POST', '/.well-known/airlock/wifi'),
+        'ERR_IDEVID_MISSING',
+        401,
+      );
     } finally {
       await c3.close();
     }
-    expect(await sys.network.db.selectFrom('net_devices').selectAll().where('serial', '=', victim.birth.serialNumber).execute()).toEqual([]);
+    expect(
+      await sys.network.db
+        .selectFrom('net_devices')
+        .selectAll()
+        .where('serial', '=', victim.birth.serialNumber)
+        .execute(),
+    ).toEqual([]);
   });
 });
 
@@ -275,7 +405,9 @@ describe('(3) encrypted channel', () => {
         { label: 'HTTP', bytes: Buffer.from('/.well-known/') },
       ];
       // The search works: the plain text would be found.
-      expect(leaks(Buffer.concat([Buffer.from('x'), ldevidDer, Buffer.from(creds.wifi.psk)]), needles)).toEqual(expect.arrayContaining(['LDevID (DER)', 'PSK']));
+      expect(
+        leaks(Buffer.concat([Buffer.from('x'), ldevidDer, Buffer.from(creds.wifi.psk)]), needles),
+      ).toEqual(expect.arrayContaining(['LDevID (DER)', 'PSK']));
       expect(leaks(wire, needles)).toEqual([]);
     } finally {
       await proxy.close();
@@ -285,7 +417,11 @@ describe('(3) encrypted channel', () => {
   it('plain HTTP to the registrar port gets no HTTP response', async () => {
     const port = Number(new URL(sys.registrarUrl).port);
     const received = await new Promise<Buffer>((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => s.write('GET /.well-known/est/cacerts HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'));
+      const s = net.connect(port, '127.0.0.1', () =>
+        s.write(
+          'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+        ),
+      );
       const got: Buffer[] = [];
       s.on('data', (d: Buffer) => got.push(d));
       s.on('error', () => undefined);
@@ -310,9 +446,14 @@ describe('(3) encrypted channel', () => {
       });
     const ok = await attempt({ maxVersion: 'TLSv1.2', minVersion: 'TLSv1.2' });
     expect(ok.connected).toBe(true);
-    expect(ok.cipher).toMatch(/^TLS_ECDHE_ECDSA_WITH_(AES_\d+_GCM_SHA\d+|CHACHA20_POLY1305_SHA256)$/);
+    expect(ok.cipher).toMatch(
+      /^TLS_ECDHE_ECDSA_WITH_(AES_\d+_GCM_SHA\d+|CHACHA20_POLY1305_SHA256)$/,
+    );
     for (const ciphers of ['ECDHE-ECDSA-AES128-SHA', 'AES128-SHA', 'AES128-GCM-SHA256']) {
-      expect((await attempt({ maxVersion: 'TLSv1.2', minVersion: 'TLSv1.2', ciphers })).connected, ciphers).toBe(false);
+      expect(
+        (await attempt({ maxVersion: 'TLSv1.2', minVersion: 'TLSv1.2', ciphers })).connected,
+        ciphers,
+      ).toBe(false);
     }
     expect((await attempt({ maxVersion: 'TLSv1.1', minVersion: 'TLSv1' })).connected).toBe(false);
   });
@@ -336,108 +477,163 @@ describe('(4) nobody but the device sees its credentials', () => {
       printed ??= output.stop();
     }
     async function checkNoSecretLeaves(): Promise<void> {
-    const devices = [];
-    for (let i = 0; i < 3; i++) {
-      const d = await sys.newDevice();
-      await d.agent.onboard(sys.registrarUrl);
-      devices.push(d);
-    }
-    const needles: Needle[] = [];
-    const plain: Array<{ label: string; bytes: Buffer }> = [];
-    // A re-onboarding and a renewal too: a superseded credential is still a secret.
-    const superseded = [(await devices[0]!.agent.onboardingCredentials())!];
-    await devices[0]!.agent.factoryReset();
-    await devices[0]!.agent.onboard(sys.registrarUrl);
-    superseded.push((await devices[0]!.agent.onboardingCredentials())!);
-    await devices[0]!.agent.renew(sys.registrarUrl);
-    for (const [j, c] of superseded.entries()) {
-      needles.push(...textSecretNeedles(`superseded ${j} PSK`, c.wifi.psk), ...privateKeyNeedles(`superseded ${j} LDevID key`, fromBase64(c.ldevidKey)!));
-      plain.push({ label: `superseded ${j} PSK`, bytes: Buffer.from(c.wifi.psk) }, { label: `superseded ${j} LDevID key`, bytes: Buffer.from(c.ldevidKey) });
-    }
-    // The roles' own private keys are secrets too.
-    const roleKeys = {
-      'manufacturer root': sys.manufacturer.pki.root.key,
-      'MASA signing': sys.manufacturer.pki.masa.key,
-      'declaration signing': sys.manufacturer.pki.declarations.key,
-      'domain CA': sys.network.pki.domainCa.key,
-      registrar: sys.network.pki.registrar.key,
-    };
-    for (const [label, key] of Object.entries(roleKeys)) needles.push(...privateKeyNeedles(`${label} key`, exportPkcs8(key)));
-
-    for (const [i, d] of devices.entries()) {
-      const c = (await d.agent.onboardingCredentials())!;
-      const b = await d.agent.birth();
-      needles.push(...textSecretNeedles(`device ${i} PSK`, c.wifi.psk), ...privateKeyNeedles(`device ${i} LDevID key`, fromBase64(c.ldevidKey)!), ...privateKeyNeedles(`device ${i} IDevID key`, fromBase64(b.idevidKey)!));
-      plain.push({ label: `device ${i} PSK`, bytes: Buffer.from(c.wifi.psk) }, { label: `device ${i} LDevID key`, bytes: Buffer.from(c.ldevidKey) }, { label: `device ${i} IDevID key`, bytes: Buffer.from(b.idevidKey) });
-    }
-
-    // Problem responses the registrar gives to a device's and to a stranger's mistakes.
-    const problems: HttpResponse[] = [];
-    const id = identityOf(await devices[1]!.agent.birth());
-    const asks: Array<[method: 'GET' | 'POST', path: string, body?: string, contentType?: string]> = [
-      ['POST', '/.well-known/airlock/wifi'],
-      ['POST', '/.well-known/est/simpleenroll', 'AAAA', 'application/pkcs10'],
-      ['POST', '/.well-known/brski/requestvoucher', 'not.a.jws', 'application/voucher-jws+json'],
-      ['POST', '/.well-known/brski/enrollstatus', '{', 'application/json'],
-      ['GET', '/.well-known/airlock/psk'],
-    ];
-    for (const [method, p, body, contentType] of asks) {
-      // One connection each: the registrar may close a connection after a refusal.
-      const conn = await connectAs(sys.registrarUrl, id);
-      try {
-        problems.push(await conn.request(method, p, { body, contentType }));
-      } finally {
-        await conn.close();
+      const devices = [];
+      for (let i = 0; i < 3; i++) {
+        const d = await sys.newDevice();
+        await d.agent.onboard(sys.registrarUrl);
+        devices.push(d);
       }
-    }
-    for (const p of problems) expect(p.status).toBeGreaterThanOrEqual(400);
-
-    const sources: Array<{ name: string; bytes: Buffer }> = [];
-    for (const d of devices) {
-      sources.push({ name: `events(${d.serial})`, bytes: Buffer.from(JSON.stringify(await sys.network.inventory.events(d.serial))) });
-      sources.push({ name: `device(${d.serial})`, bytes: Buffer.from(JSON.stringify(await sys.network.inventory.device(d.serial))) });
-      sources.push({ name: `certificates(${d.serial})`, bytes: Buffer.from(JSON.stringify(await sys.network.inventory.certificates(d.serial))) });
-    }
-    sources.push({ name: 'devices()', bytes: Buffer.from(JSON.stringify(await sys.network.inventory.devices())) });
-    problems.forEach((p, i) => sources.push({ name: `problem ${i}`, bytes: Buffer.from(p.body) }));
-
-    const devicesDir = path.join(sys.dir, 'devices') + path.sep;
-    const scanFiles = () => filesUnder(sys.dir).filter((f) => !f.startsWith(devicesDir)).map((f) => ({ name: path.relative(sys.dir, f), bytes: fs.readFileSync(f) }));
-    const whileOpen = scanFiles();
-    expect(whileOpen.map((f) => f.name)).toEqual(expect.arrayContaining(['airlock.log', path.join('data', 'network.db'), path.join('data', 'manufacturer.db')]));
-
-    // What the operator's commands print, on stdout and stderr.
-    const cli = async (...args: string[]) => {
-      const r = await runCli(process.execPath, [airlockBin, ...args], { timeout: 60_000 });
-      sources.push({ name: `airlock ${args.slice(0, 2).join(' ')} (stdout)`, bytes: Buffer.from(r.stdout) }, { name: `airlock ${args.slice(0, 2).join(' ')} (stderr)`, bytes: Buffer.from(r.stderr) });
-    };
-    const dataDir = path.join(sys.dir, 'data');
-    await cli('network', 'devices', '--data-dir', dataDir);
-    await cli('network', 'devices', '--json', '--data-dir', dataDir);
-    await cli('network', 'devices', '--events', devices[0]!.serial, '--json', '--data-dir', dataDir);
-    await cli('device', 'status', '--store', devices[1]!.storeDir);
-
-    await sys.closeRoles();
-    const afterClose = scanFiles();
-    printed = output.stop();
-    sources.push({ name: 'stdout', bytes: Buffer.from(printed.stdout) }, { name: 'stderr', bytes: Buffer.from(printed.stderr) });
-
-    const found: string[] = [];
-    for (const s of [...sources, ...whileOpen, ...afterClose]) for (const l of findSecrets(s.bytes, needles)) found.push(`${l} in ${s.name}`);
-    expect(found).toEqual([]);
-
-    // The device's own secure store holds them, sealed, readable by its owner only.
-    for (const d of devices) {
-      const files = filesUnder(d.storeDir);
-      expect(files.length).toBeGreaterThanOrEqual(2);
-      for (const f of files) {
-        expect(fs.statSync(f).mode & 0o777, f).toBe(0o600);
-        const bytes = fs.readFileSync(f);
-        expect(findSecrets(bytes, needles), f).toEqual([]);
-        expect(findSecrets(bytes, plain), f).toEqual([]);
+      const needles: Needle[] = [];
+      const plain: Array<{ label: string; bytes: Buffer }> = [];
+      // A re-onboarding and a renewal too: a superseded credential is still a secret.
+      const superseded = [(await devices[0]!.agent.onboardingCredentials())!];
+      await devices[0]!.agent.factoryReset();
+      await devices[0]!.agent.onboard(sys.registrarUrl);
+      superseded.push((await devices[0]!.agent.onboardingCredentials())!);
+      await devices[0]!.agent.renew(sys.registrarUrl);
+      for (const [j, c] of superseded.entries()) {
+        needles.push(
+          ...textSecretNeedles(`superseded ${j} PSK`, c.wifi.psk),
+          ...privateKeyNeedles(`superseded ${j} LDevID key`, fromBase64(c.ldevidKey)!),
+        );
+        plain.push(
+          { label: `superseded ${j} PSK`, bytes: Buffer.from(c.wifi.psk) },
+          { label: `superseded ${j} LDevID key`, bytes: Buffer.from(c.ldevidKey) },
+        );
       }
-      expect(fs.statSync(d.storeDir).mode & 0o777).toBe(0o700);
-    }
+      // The roles' own private keys are secrets too.
+      const roleKeys = {
+        'manufacturer root': sys.manufacturer.pki.root.key,
+        'MASA signing': sys.manufacturer.pki.masa.key,
+        'declaration signing': sys.manufacturer.pki.declarations.key,
+        'domain CA': sys.network.pki.domainCa.key,
+        registrar: sys.network.pki.registrar.key,
+      };
+      for (const [label, key] of Object.entries(roleKeys))
+        needles.push(...privateKeyNeedles(`${label} key`, exportPkcs8(key)));
+
+      for (const [i, d] of devices.entries()) {
+        const c = (await d.agent.onboardingCredentials())!;
+        const b = await d.agent.birth();
+        needles.push(
+          ...textSecretNeedles(`device ${i} PSK`, c.wifi.psk),
+          ...privateKeyNeedles(`device ${i} LDevID key`, fromBase64(c.ldevidKey)!),
+          ...privateKeyNeedles(`device ${i} IDevID key`, fromBase64(b.idevidKey)!),
+        );
+        plain.push(
+          { label: `device ${i} PSK`, bytes: Buffer.from(c.wifi.psk) },
+          { label: `device ${i} LDevID key`, bytes: Buffer.from(c.ldevidKey) },
+          { label: `device ${i} IDevID key`, bytes: Buffer.from(b.idevidKey) },
+        );
+      }
+
+      // Problem responses the registrar gives to a device's and to a stranger's mistakes.
+      const problems: HttpResponse[] = [];
+      const id = identityOf(await devices[1]!.agent.birth());
+      const asks: Array<
+        [method: 'GET' | 'POST', path: string, body?: string, contentType?: string]
+      > = [
+        ['POST', '/.well-known/airlock/wifi'],
+        ['POST', '/.well-known/est/simpleenroll', 'AAAA', 'application/pkcs10'],
+        ['POST', '/.well-known/brski/requestvoucher', 'not.a.jws', 'application/voucher-jws+json'],
+        ['POST', '/.well-known/brski/enrollstatus', '{', 'application/json'],
+        ['GET', '/.well-known/airlock/psk'],
+      ];
+      for (const [method, p, body, contentType] of asks) {
+        // One connection each: the registrar may close a connection after a refusal.
+        const conn = await connectAs(sys.registrarUrl, id);
+        try {
+          problems.push(await conn.request(method, p, { body, contentType }));
+        } finally {
+          await conn.close();
+        }
+      }
+      for (const p of problems) expect(p.status).toBeGreaterThanOrEqual(400);
+
+      const sources: Array<{ name: string; bytes: Buffer }> = [];
+      for (const d of devices) {
+        sources.push({
+          name: `events(${d.serial})`,
+          bytes: Buffer.from(JSON.stringify(await sys.network.inventory.events(d.serial))),
+        });
+        sources.push({
+          name: `device(${d.serial})`,
+          bytes: Buffer.from(JSON.stringify(await sys.network.inventory.device(d.serial))),
+        });
+        sources.push({
+          name: `certificates(${d.serial})`,
+          bytes: Buffer.from(JSON.stringify(await sys.network.inventory.certificates(d.serial))),
+        });
+      }
+      sources.push({
+        name: 'devices()',
+        bytes: Buffer.from(JSON.stringify(await sys.network.inventory.devices())),
+      });
+      problems.forEach((p, i) =>
+        sources.push({ name: `problem ${i}`, bytes: Buffer.from(p.body) }),
+      );
+
+      const devicesDir = path.join(sys.dir, 'devices') + path.sep;
+      const scanFiles = () =>
+        filesUnder(sys.dir)
+          .filter((f) => !f.startsWith(devicesDir))
+          .map((f) => ({ name: path.relative(sys.dir, f), bytes: fs.readFileSync(f) }));
+      const whileOpen = scanFiles();
+      expect(whileOpen.map((f) => f.name)).toEqual(
+        expect.arrayContaining([
+          'airlock.log',
+          path.join('data', 'network.db'),
+          path.join('data', 'manufacturer.db'),
+        ]),
+      );
+
+      // What the operator's commands print, on stdout and stderr.
+      const cli = async (...args: string[]) => {
+        const r = await runCli(process.execPath, [airlockBin, ...args], { timeout: 60_000 });
+        sources.push(
+          { name: `airlock ${args.slice(0, 2).join(' ')} (stdout)`, bytes: Buffer.from(r.stdout) },
+          { name: `airlock ${args.slice(0, 2).join(' ')} (stderr)`, bytes: Buffer.from(r.stderr) },
+        );
+      };
+      const dataDir = path.join(sys.dir, 'data');
+      await cli('network', 'devices', '--data-dir', dataDir);
+      await cli('network', 'devices', '--json', '--data-dir', dataDir);
+      await cli(
+        'network',
+        'devices',
+        '--events',
+        devices[0]!.serial,
+        '--json',
+        '--data-dir',
+        dataDir,
+      );
+      await cli('device', 'status', '--store', devices[1]!.storeDir);
+
+      await sys.closeRoles();
+      const afterClose = scanFiles();
+      printed = output.stop();
+      sources.push(
+        { name: 'stdout', bytes: Buffer.from(printed.stdout) },
+        { name: 'stderr', bytes: Buffer.from(printed.stderr) },
+      );
+
+      const found: string[] = [];
+      for (const s of [...sources, ...whileOpen, ...afterClose])
+        for (const l of findSecrets(s.bytes, needles)) found.push(`${l} in ${s.name}`);
+      expect(found).toEqual([]);
+
+      // The device's own secure store holds them, sealed, readable by its owner only.
+      for (const d of devices) {
+        const files = filesUnder(d.storeDir);
+        expect(files.length).toBeGreaterThanOrEqual(2);
+        for (const f of files) {
+          expect(fs.statSync(f).mode & 0o777, f).toBe(0o600);
+          const bytes = fs.readFileSync(f);
+          expect(findSecrets(bytes, needles), f).toEqual([]);
+          expect(findSecrets(bytes, plain), f).toEqual([]);
+        }
+        expect(fs.statSync(d.storeDir).mode & 0o777).toBe(0o700);
+      }
     }
   });
 });
@@ -463,13 +659,21 @@ describe('(5) repeatable onboarding', () => {
     expect(second.ldevidSerial).not.toBe(first.ldevidSerial);
     expect(c2.wifi.psk).not.toBe(c1.wifi.psk);
     expect(c2.ldevidKey).not.toBe(c1.ldevidKey);
-    expect(toBase64(parseCertificateBase64(c2.ldevid).spki)).not.toBe(toBase64(parseCertificateBase64(c1.ldevid).spki));
+    expect(toBase64(parseCertificateBase64(c2.ldevid).spki)).not.toBe(
+      toBase64(parseCertificateBase64(c1.ldevid).spki),
+    );
 
-    const { status, contentType, body: crlDer } = await getBinary(sys.registrarUrl, '/.well-known/airlock/crl');
+    const {
+      status,
+      contentType,
+      body: crlDer,
+    } = await getBinary(sys.registrarUrl, '/.well-known/airlock/crl');
     expect(status).toBe(200);
     expect(contentType).toMatch(/^application\/pkix-crl/);
     const crl = new X509Crl(new Uint8Array(crlDer));
-    const domainCa = new X509Certificate(sys.network.pki.domainCa.cert.der as Uint8Array<ArrayBuffer>);
+    const domainCa = new X509Certificate(
+      sys.network.pki.domainCa.cert.der as Uint8Array<ArrayBuffer>,
+    );
     expect(await crl.verify({ publicKey: domainCa })).toBe(true);
     const revoked = crl.entries.map((e) => normalizeSerial(e.serialNumber));
     expect(revoked).toContain(normalizeSerial(first.ldevidSerial));
@@ -482,7 +686,12 @@ describe('(5) repeatable onboarding', () => {
     expect(old?.revocation_reason).toBe('superseded');
     expect(current?.revoked_at).toBeNull();
 
-    const psks = await sys.network.db.selectFrom('net_psks').selectAll().where('device_serial', '=', serial).orderBy('created_at').execute();
+    const psks = await sys.network.db
+      .selectFrom('net_psks')
+      .selectAll()
+      .where('device_serial', '=', serial)
+      .orderBy('created_at')
+      .execute();
     expect(psks.filter((p) => p.retired_at === null)).toHaveLength(1);
 
     const record = await sys.network.inventory.device(serial);

@@ -37,7 +37,13 @@ beforeAll(async () => {
   sys = await startTestSystem({ databaseUrl });
   urlA = sys.registrarUrl;
   // The second node: its own objects and port, the same database and key-encryption key.
-  nodeB = await openNetwork({ ...sys.ctx, crypto: new NodeCrypto() }, path.join(sys.dir, 'data'), [sys.manufacturer.trustBundle()], undefined, { databaseUrl });
+  nodeB = await openNetwork(
+    { ...sys.ctx, crypto: new NodeCrypto() },
+    path.join(sys.dir, 'data'),
+    [sys.manufacturer.trustBundle()],
+    undefined,
+    { databaseUrl },
+  );
   urlB = await nodeB.serve(0);
 }, 60_000);
 
@@ -49,7 +55,12 @@ afterAll(async () => {
 
 /** The unrevoked LDevIDs of a device, as the shared database holds them. */
 async function liveLdevids(serial: string): Promise<string[]> {
-  const rows = await sys.network.db.selectFrom('net_certificates').select('serial').where('device_serial', '=', serial).where('revoked_at', 'is', null).execute();
+  const rows = await sys.network.db
+    .selectFrom('net_certificates')
+    .select('serial')
+    .where('device_serial', '=', serial)
+    .where('revoked_at', 'is', null)
+    .execute();
   return rows.map((r) => r.serial);
 }
 
@@ -57,12 +68,26 @@ async function liveLdevids(serial: string): Promise<string[]> {
 function getBinary(base: string, p: string): Promise<Buffer> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: u.hostname, port: u.port, path: p, method: 'GET', rejectUnauthorized: false, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`CRL: HTTP ${res.statusCode}`))));
-      res.on('error', reject);
-    });
+    const req = https.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: p,
+        method: 'GET',
+        rejectUnauthorized: false,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(Buffer.concat(chunks))
+            : reject(new Error(`CRL: HTTP ${res.statusCode}`)),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -70,7 +95,11 @@ function getBinary(base: string, p: string): Promise<Buffer> {
 
 async function revokedIn(base: string): Promise<string[]> {
   const crl = new X509Crl(new Uint8Array(await getBinary(base, '/.well-known/airlock/crl')));
-  expect(await crl.verify({ publicKey: new X509Certificate(sys.network.pki.domainCa.cert.der as Uint8Array<ArrayBuffer>) })).toBe(true);
+  expect(
+    await crl.verify({
+      publicKey: new X509Certificate(sys.network.pki.domainCa.cert.der as Uint8Array<ArrayBuffer>),
+    }),
+  ).toBe(true);
   return crl.entries.map((e) => e.serialNumber.toLowerCase().replace(/^0+/, ''));
 }
 
@@ -98,7 +127,10 @@ describe.skipIf(!server)('two network nodes on one PostgreSQL', () => {
       // A copy that reports success holds the one live LDevID; a copy that failed stored nothing.
       for (const [i, a] of [agent, copy].entries()) {
         const creds = await a.onboardingCredentials();
-        if (outcomes[i]!.status === 'fulfilled') expect((outcomes[i] as PromiseFulfilledResult<{ ldevidSerial: string }>).value.ldevidSerial).toBe(live[0]);
+        if (outcomes[i]!.status === 'fulfilled')
+          expect(
+            (outcomes[i] as PromiseFulfilledResult<{ ldevidSerial: string }>).value.ldevidSerial,
+          ).toBe(live[0]);
         else expect(creds).toBeUndefined();
       }
     }
@@ -106,9 +138,12 @@ describe.skipIf(!server)('two network nodes on one PostgreSQL', () => {
 
   it('onboards devices spread over both nodes, each with exactly one live LDevID', async () => {
     const devices = await Promise.all(Array.from({ length: 24 }, () => sys.newDevice()));
-    const reports = await Promise.all(devices.map((d, i) => d.agent.onboard(i % 2 === 0 ? urlA : urlB)));
+    const reports = await Promise.all(
+      devices.map((d, i) => d.agent.onboard(i % 2 === 0 ? urlA : urlB)),
+    );
     expect(new Set(reports.map((r) => r.ldevidSerial)).size).toBe(devices.length);
-    for (const [i, d] of devices.entries()) expect(await liveLdevids(d.serial)).toEqual([reports[i]!.ldevidSerial]);
+    for (const [i, d] of devices.entries())
+      expect(await liveLdevids(d.serial)).toEqual([reports[i]!.ldevidSerial]);
     const states = await Promise.all(devices.map((d) => nodeB.inventory.device(d.serial)));
     expect(states.every((s) => s.state === 'onboarded' && s.onboardings === 1)).toBe(true);
   });

@@ -7,7 +7,10 @@
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
-import { decodeVoucherArtifact, VOUCHER_CMS_MEDIA_TYPE } from '../../src/protocols/voucher/codec.js';
+import {
+  decodeVoucherArtifact,
+  VOUCHER_CMS_MEDIA_TYPE,
+} from '../../src/protocols/voucher/codec.js';
 import { decodeSignedDataBer, walkSignedData } from '../../src/protocols/cms/signed-data.js';
 import { interopAvailable, interopPath } from '../support/interop.js';
 import { codeOf } from '../support/errors.js';
@@ -16,21 +19,63 @@ const crypto = new NodeCrypto();
 const read = (...p: string[]) => new Uint8Array(fs.readFileSync(interopPath('vouchers', ...p)));
 
 const cases = [
-  { file: 'cms/voucher_00-D0-E5-F2-00-02.pkcs', kind: 'ietf-voucher:voucher', serial: '00-D0-E5-F2-00-02', signer: 'CN=highway-test.example.com MASA' },
-  { file: 'cms/voucher_00-D0-E5-F2-00-02.b64', kind: 'ietf-voucher:voucher', serial: '00-D0-E5-F2-00-02', signer: 'CN=highway-test.example.com MASA' },
-  { file: 'cms/vr_00-D0-E5-F2-00-02.pkcs', kind: 'ietf-voucher-request:voucher', serial: '00-D0-E5-F2-00-02', signer: '2.5.4.5=00-D0-E5-F2-00-02' },
-  { file: 'cms/vr_00-D0-E5-F2-00-02.b64', kind: 'ietf-voucher-request:voucher', serial: '00-D0-E5-F2-00-02', signer: '2.5.4.5=00-D0-E5-F2-00-02' },
-  { file: 'fountain/voucher-00-D0-E5-F2-00-02.pkcs', kind: 'ietf-voucher:voucher', serial: '00-D0-E5-F2-00-02', signer: 'C=Canada, ST=Ontario, OU=Sandelman, CN=highway-test.example.com MASA' },
+  {
+    file: 'cms/voucher_00-D0-E5-F2-00-02.pkcs',
+    kind: 'ietf-voucher:voucher',
+    serial: '00-D0-E5-F2-00-02',
+    signer: 'CN=highway-test.example.com MASA',
+  },
+  {
+    file: 'cms/voucher_00-D0-E5-F2-00-02.b64',
+    kind: 'ietf-voucher:voucher',
+    serial: '00-D0-E5-F2-00-02',
+    signer: 'CN=highway-test.example.com MASA',
+  },
+  {
+    file: 'cms/vr_00-D0-E5-F2-00-02.pkcs',
+    kind: 'ietf-voucher-request:voucher',
+    serial: '00-D0-E5-F2-00-02',
+    signer: '2.5.4.5=00-D0-E5-F2-00-02',
+  },
+  {
+    file: 'cms/vr_00-D0-E5-F2-00-02.b64',
+    kind: 'ietf-voucher-request:voucher',
+    serial: '00-D0-E5-F2-00-02',
+    signer: '2.5.4.5=00-D0-E5-F2-00-02',
+  },
+  {
+    file: 'fountain/voucher-00-D0-E5-F2-00-02.pkcs',
+    kind: 'ietf-voucher:voucher',
+    serial: '00-D0-E5-F2-00-02',
+    signer: 'C=Canada, ST=Ontario, OU=Sandelman, CN=highway-test.example.com MASA',
+  },
   // P-384 MASA key signing with SHA-256.
   // Despite its name, this file is the same voucher for 081196FFFE0181E0.
-  { file: 'fountain/voucher_00123456789A.pkcs', kind: 'ietf-voucher:voucher', serial: '081196FFFE0181E0', signer: 'DC=ca, DC=sandelman, CN=Unstrung MASA' },
-  { file: 'fountain/voucher_081196FFFE0181E0.pkcs', kind: 'ietf-voucher:voucher', serial: '081196FFFE0181E0', signer: 'DC=ca, DC=sandelman, CN=Unstrung MASA' },
-  { file: 'fountain/voucher_request-00-D0-E5-F2-00-02.pkcs', kind: 'ietf-voucher-request:voucher', serial: '00-D0-E5-F2-00-02', signer: '2.5.4.5=00-D0-E5-F2-00-02' },
+  {
+    file: 'fountain/voucher_00123456789A.pkcs',
+    kind: 'ietf-voucher:voucher',
+    serial: '081196FFFE0181E0',
+    signer: 'DC=ca, DC=sandelman, CN=Unstrung MASA',
+  },
+  {
+    file: 'fountain/voucher_081196FFFE0181E0.pkcs',
+    kind: 'ietf-voucher:voucher',
+    serial: '081196FFFE0181E0',
+    signer: 'DC=ca, DC=sandelman, CN=Unstrung MASA',
+  },
+  {
+    file: 'fountain/voucher_request-00-D0-E5-F2-00-02.pkcs',
+    kind: 'ietf-voucher-request:voucher',
+    serial: '00-D0-E5-F2-00-02',
+    signer: '2.5.4.5=00-D0-E5-F2-00-02',
+  },
 ] as const;
 
 /** The DER of a corpus file, whichever way it is stored. */
 function der(bytes: Uint8Array): Uint8Array {
-  return bytes[0] === 0x30 ? bytes : new Uint8Array(Buffer.from(Buffer.from(bytes).toString('utf8'), 'base64'));
+  return bytes[0] === 0x30
+    ? bytes
+    : new Uint8Array(Buffer.from(Buffer.from(bytes).toString('utf8'), 'base64'));
 }
 
 describe.skipIf(!interopAvailable())('interop: CMS vouchers and voucher requests', () => {
@@ -56,12 +101,23 @@ describe.skipIf(!interopAvailable())('interop: CMS vouchers and voucher requests
   });
 
   it.each(cases)('$file parses and verifies with the certificate it carries', (c) => {
-    const a = decodeVoucherArtifact(read(...(c.file.split('/') as [string, string])), VOUCHER_CMS_MEDIA_TYPE);
+    const a = decodeVoucherArtifact(
+      read(...(c.file.split('/') as [string, string])),
+      VOUCHER_CMS_MEDIA_TYPE,
+    );
     const body = (a.json as Record<string, Record<string, unknown>>)[c.kind]!;
     expect(body['serial-number']).toBe(c.serial);
     expect(a.signerChain[0]!.subject).toBe(c.signer);
     expect(codeOf(() => a.verify(crypto, a.signerChain[0]!.spki))).toBe('OK');
-    const other = decodeVoucherArtifact(read('cms', c.kind === 'ietf-voucher:voucher' ? 'vr_00-D0-E5-F2-00-02.pkcs' : 'voucher_00-D0-E5-F2-00-02.pkcs'), VOUCHER_CMS_MEDIA_TYPE);
+    const other = decodeVoucherArtifact(
+      read(
+        'cms',
+        c.kind === 'ietf-voucher:voucher'
+          ? 'vr_00-D0-E5-F2-00-02.pkcs'
+          : 'voucher_00-D0-E5-F2-00-02.pkcs',
+      ),
+      VOUCHER_CMS_MEDIA_TYPE,
+    );
     expect(codeOf(() => a.verify(crypto, other.signerChain[0]!.spki))).toBe('ERR_CMS_SIGNATURE');
   });
 
@@ -73,16 +129,28 @@ describe.skipIf(!interopAvailable())('interop: CMS vouchers and voucher requests
     for (const at of [inContent, original.length - 5, 40]) {
       const bad = new Uint8Array(original);
       bad[at]! ^= 0x01;
-      const code = codeOf(() => decodeVoucherArtifact(bad, VOUCHER_CMS_MEDIA_TYPE).verify(crypto, signer.spki));
+      const code = codeOf(() =>
+        decodeVoucherArtifact(bad, VOUCHER_CMS_MEDIA_TYPE).verify(crypto, signer.spki),
+      );
       expect(code, `byte ${at}`).toMatch(/^ERR_(CMS|CERT)_/);
     }
-    expect(codeOf(() => decodeVoucherArtifact(original.subarray(0, original.length - 7), VOUCHER_CMS_MEDIA_TYPE))).toBe('ERR_CMS_MALFORMED');
+    expect(
+      codeOf(() =>
+        decodeVoucherArtifact(original.subarray(0, original.length - 7), VOUCHER_CMS_MEDIA_TYPE),
+      ),
+    ).toBe('ERR_CMS_MALFORMED');
   });
 
   it('the certificates taken out of the SignedData are byte for byte the ones the corpus ships', () => {
-    const a = decodeVoucherArtifact(read('cms', 'voucher_00-D0-E5-F2-00-02.pkcs'), VOUCHER_CMS_MEDIA_TYPE);
+    const a = decodeVoucherArtifact(
+      read('cms', 'voucher_00-D0-E5-F2-00-02.pkcs'),
+      VOUCHER_CMS_MEDIA_TYPE,
+    );
     const masa = fs.readFileSync(interopPath('vouchers', 'cms', 'masa-00-D0-E5-F2-00-02.crt'));
-    const pemOrDer = masa[0] === 0x30 ? masa : Buffer.from(masa.toString('utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    const pemOrDer =
+      masa[0] === 0x30
+        ? masa
+        : Buffer.from(masa.toString('utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64');
     expect(Buffer.from(a.signerChain[0]!.der).equals(pemOrDer)).toBe(true);
   });
 });

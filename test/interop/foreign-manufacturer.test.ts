@@ -12,8 +12,20 @@ import { parseCertificate, type Certificate } from '../../src/protocols/x509/cer
 import { encodeOid, tlv, Tag } from '../../src/protocols/x509/der.js';
 import { Oid } from '../../src/protocols/x509/oids.js';
 import { idevidProfile } from '../../src/protocols/x509/profiles.js';
-import { decodeAnyTrustFile, encodeForeignTrustFile, encodeTrustFile, isForeign, type ForeignManufacturerTrust, type SerialNumberFrom } from '../../src/roles/shared/trust.js';
-import { masaUrlOf, serialOf, TrustedManufacturers, voucherAnchorsOf } from '../../src/roles/network/manufacturers.js';
+import {
+  decodeAnyTrustFile,
+  encodeForeignTrustFile,
+  encodeTrustFile,
+  isForeign,
+  type ForeignManufacturerTrust,
+  type SerialNumberFrom,
+} from '../../src/roles/shared/trust.js';
+import {
+  masaUrlOf,
+  serialOf,
+  TrustedManufacturers,
+  voucherAnchorsOf,
+} from '../../src/roles/network/manufacturers.js';
 import { interopAvailable, readInterop } from '../support/interop.js';
 import { codeOf } from '../support/errors.js';
 import { device, issue, manufacturerPki, T0 } from '../support/pki.js';
@@ -22,10 +34,24 @@ const crypto = new NodeCrypto();
 const pem = (...p: string[]): Certificate => parseCertificate(fromPem(readInterop(...p))[0]!);
 const at2025 = new Date('2025-01-01T00:00:00Z');
 
-function foreign(idevidCas: Certificate[], serialNumberFrom: SerialNumberFrom, masaUrl?: string): ForeignManufacturerTrust {
-  const file = encodeForeignTrustFile({ kind: 'foreign', idevidCas, masaTrustAnchors: [pem('vouchers', 'cose', 'masa_ca.pem')], masaUrl, serialNumberFrom });
+function foreign(
+  idevidCas: Certificate[],
+  serialNumberFrom: SerialNumberFrom,
+  masaUrl?: string,
+): ForeignManufacturerTrust {
+  const file = encodeForeignTrustFile({
+    kind: 'foreign',
+    idevidCas,
+    masaTrustAnchors: [pem('vouchers', 'cose', 'masa_ca.pem')],
+    masaUrl,
+    serialNumberFrom,
+  });
   // Installed while its CA is valid (the file refuses a CA outside its validity).
-  const t = decodeAnyTrustFile(crypto, JSON.parse(JSON.stringify(file)), new Date(idevidCas[0]!.notBefore.getTime() + 86_400_000));
+  const t = decodeAnyTrustFile(
+    crypto,
+    JSON.parse(JSON.stringify(file)),
+    new Date(idevidCas[0]!.notBefore.getTime() + 86_400_000),
+  );
   if (!isForeign(t)) throw new Error('expected a foreign trust');
   return t;
 }
@@ -39,12 +65,29 @@ describe.runIf(interopAvailable())('foreign manufacturers', () => {
 
   it('TrustNetZ: serial from the subject serialNumber, verified to its CA at the injected time, MASA URL only from the override', () => {
     const plain = new TrustedManufacturers(crypto, [foreign([trustnetzCa], 'serialNumber')]);
-    expect(plain.identify(trustnetz, at2025)).toMatchObject({ serial: 'idev-serial12345', masaUrl: undefined });
-    const withUrl = new TrustedManufacturers(crypto, [foreign([trustnetzCa], 'serialNumber', 'https://masa.trustnetz.example:8443')]);
-    expect(withUrl.identify(trustnetz, at2025)).toMatchObject({ serial: 'idev-serial12345', masaUrl: 'https://masa.trustnetz.example:8443' });
+    expect(plain.identify(trustnetz, at2025)).toMatchObject({
+      serial: 'idev-serial12345',
+      masaUrl: undefined,
+    });
+    const withUrl = new TrustedManufacturers(crypto, [
+      foreign([trustnetzCa], 'serialNumber', 'https://masa.trustnetz.example:8443'),
+    ]);
+    expect(withUrl.identify(trustnetz, at2025)).toMatchObject({
+      serial: 'idev-serial12345',
+      masaUrl: 'https://masa.trustnetz.example:8443',
+    });
     // Before the CA's validity, and under a CA of another name, it is refused.
-    expect(codeOf(() => plain.identify(trustnetz, new Date('2023-01-01T00:00:00Z')))).toBe('ERR_IDEVID_UNTRUSTED');
-    expect(codeOf(() => new TrustedManufacturers(crypto, [foreign([fountainCa], 'serialNumber')]).identify(trustnetz, at2025))).toBe('ERR_IDEVID_UNTRUSTED');
+    expect(codeOf(() => plain.identify(trustnetz, new Date('2023-01-01T00:00:00Z')))).toBe(
+      'ERR_IDEVID_UNTRUSTED',
+    );
+    expect(
+      codeOf(() =>
+        new TrustedManufacturers(crypto, [foreign([fountainCa], 'serialNumber')]).identify(
+          trustnetz,
+          at2025,
+        ),
+      ),
+    ).toBe('ERR_IDEVID_UNTRUSTED');
     // CN says something else: the configuration decides, not a guess.
     expect(serialOf(trustnetz, foreign([trustnetzCa], 'cn'))).toBe('idev-meta');
   });
@@ -53,48 +96,112 @@ describe.runIf(interopAvailable())('foreign manufacturers', () => {
     const t = foreign([fountainCa], 'cn');
     expect(serialOf(fountain, t)).toBe('00-D0-E5-02-00-1B');
     expect(masaUrlOf(fountain, t)).toBeUndefined();
-    expect(masaUrlOf(fountain, foreign([fountainCa], 'cn', 'https://masa.honeydukes.sandelman.ca'))).toBe('https://masa.honeydukes.sandelman.ca');
+    expect(
+      masaUrlOf(fountain, foreign([fountainCa], 'cn', 'https://masa.honeydukes.sandelman.ca')),
+    ).toBe('https://masa.honeydukes.sandelman.ca');
     // Its SAN otherName is fountain's private OID, not an RFC 4108 hardwareModuleName.
-    expect(codeOf(() => serialOf(fountain, foreign([fountainCa], 'hardwareModuleName')))).toBe('ERR_IDEVID_INVALID');
-    expect(codeOf(() => serialOf(fountain, foreign([fountainCa], 'serialNumber')))).toBe('ERR_IDEVID_INVALID');
-    expect(codeOf(() => new TrustedManufacturers(crypto, [t]).identify(fountain, new Date('2019-01-01T00:00:00Z')))).toBe('ERR_IDEVID_UNTRUSTED');
+    expect(codeOf(() => serialOf(fountain, foreign([fountainCa], 'hardwareModuleName')))).toBe(
+      'ERR_IDEVID_INVALID',
+    );
+    expect(codeOf(() => serialOf(fountain, foreign([fountainCa], 'serialNumber')))).toBe(
+      'ERR_IDEVID_INVALID',
+    );
+    expect(
+      codeOf(() =>
+        new TrustedManufacturers(crypto, [t]).identify(fountain, new Date('2019-01-01T00:00:00Z')),
+      ),
+    ).toBe('ERR_IDEVID_UNTRUSTED');
   });
 
   it('the vendor RSA IDevID (Cisco SUDI): serial from the subject serialNumber; without its CA configured, it is not trusted', () => {
-    expect(serialOf(cisco, foreign([trustnetzCa], 'serialNumber'))).toBe('PID:CHIMAY-U-AC SN:FDO27361XTF');
-    expect(codeOf(() => new TrustedManufacturers(crypto, [foreign([trustnetzCa], 'serialNumber')]).identify(cisco, at2025))).toBe('ERR_IDEVID_UNTRUSTED');
+    expect(serialOf(cisco, foreign([trustnetzCa], 'serialNumber'))).toBe(
+      'PID:CHIMAY-U-AC SN:FDO27361XTF',
+    );
+    expect(
+      codeOf(() =>
+        new TrustedManufacturers(crypto, [foreign([trustnetzCa], 'serialNumber')]).identify(
+          cisco,
+          at2025,
+        ),
+      ),
+    ).toBe('ERR_IDEVID_UNTRUSTED');
   });
 
   it('id-pe-masa-url without a scheme (anima-wg/voucher example) is taken as https; the override wins', () => {
     const c = pem('vouchers', 'cms', '00-D0-E5-F2-00-02.crt');
-    expect(masaUrlOf(c, foreign([trustnetzCa], 'serialNumber'))).toBe('https://highway-test.example.com:9443');
-    expect(masaUrlOf(c, foreign([trustnetzCa], 'serialNumber', 'https://other.example'))).toBe('https://other.example');
+    expect(masaUrlOf(c, foreign([trustnetzCa], 'serialNumber'))).toBe(
+      'https://highway-test.example.com:9443',
+    );
+    expect(masaUrlOf(c, foreign([trustnetzCa], 'serialNumber', 'https://other.example'))).toBe(
+      'https://other.example',
+    );
   });
 
   it('hardwareModuleName (RFC 4108) in the SAN otherName: text serials as text, binary ones as hex', async () => {
     const pki = await manufacturerPki('Foreign');
     const hmn = (serial: Uint8Array) =>
-      tlv(Tag.SEQUENCE, tlv(0xa0, encodeOid('1.3.6.1.5.5.7.8.4'), tlv(0xa0, tlv(Tag.SEQUENCE, encodeOid('1.3.6.1.4.1.99999.1'), tlv(Tag.OCTET_STRING, serial)))));
+      tlv(
+        Tag.SEQUENCE,
+        tlv(
+          0xa0,
+          encodeOid('1.3.6.1.5.5.7.8.4'),
+          tlv(
+            0xa0,
+            tlv(Tag.SEQUENCE, encodeOid('1.3.6.1.4.1.99999.1'), tlv(Tag.OCTET_STRING, serial)),
+          ),
+        ),
+      );
     const make = async (serial: Uint8Array) => {
-      const template = idevidProfile({ serialNumber: 'IGNORED', model: 'm', manufacturer: 'Foreign', masaUrl: 'https://masa.foreign.example', notBefore: T0 });
-      return (await issue({ ...template, extra: [...(template.extra ?? []), { oid: Oid.subjectAltName, value: hmn(serial), critical: false }] }, pki.idevidCa)).cert;
+      const template = idevidProfile({
+        serialNumber: 'IGNORED',
+        model: 'm',
+        manufacturer: 'Foreign',
+        masaUrl: 'https://masa.foreign.example',
+        notBefore: T0,
+      });
+      return (
+        await issue(
+          {
+            ...template,
+            extra: [
+              ...(template.extra ?? []),
+              { oid: Oid.subjectAltName, value: hmn(serial), critical: false },
+            ],
+          },
+          pki.idevidCa,
+        )
+      ).cert;
     };
     const t = foreign([pki.idevidCa.cert], 'hardwareModuleName');
     const text = await make(new TextEncoder().encode('HW-0042'));
     const m = new TrustedManufacturers(crypto, [t]);
-    expect(m.identify(text, new Date(T0.getTime() + 86_400_000))).toMatchObject({ serial: 'HW-0042', masaUrl: 'https://masa.foreign.example' });
-    expect(serialOf(await make(new Uint8Array([0x00, 0xd0, 0xe5, 0x10])), t)).toBe("00D0E510");
+    expect(m.identify(text, new Date(T0.getTime() + 86_400_000))).toMatchObject({
+      serial: 'HW-0042',
+      masaUrl: 'https://masa.foreign.example',
+    });
+    expect(serialOf(await make(new Uint8Array([0x00, 0xd0, 0xe5, 0x10])), t)).toBe('00D0E510');
   });
 
-  it('Airlock\'s trust bundle beside a foreign one: each device goes to its own manufacturer, and a foreign one is foreign', async () => {
+  it("Airlock's trust bundle beside a foreign one: each device goes to its own manufacturer, and a foreign one is foreign", async () => {
     const pki = await manufacturerPki('Airlock Maker');
-    const bundle = decodeAnyTrustFile(crypto, encodeTrustFile({ root: pki.root.cert, idevidCa: pki.idevidCa.cert, masaCa: pki.masaCa.cert, declarationsCa: pki.declarationsCa.cert }), T0);
+    const bundle = decodeAnyTrustFile(
+      crypto,
+      encodeTrustFile({
+        root: pki.root.cert,
+        idevidCa: pki.idevidCa.cert,
+        masaCa: pki.masaCa.cert,
+        declarationsCa: pki.declarationsCa.cert,
+      }),
+      T0,
+    );
     expect(isForeign(bundle)).toBe(false);
     const ours = (await device(pki.idevidCa, 'AL-1')).cert;
     const m = new TrustedManufacturers(crypto, [bundle, foreign([trustnetzCa], 'serialNumber')]);
     const id = m.identify(ours, new Date(T0.getTime() + 86_400_000));
     expect(id).toMatchObject({ serial: 'AL-1', masaUrl: 'https://masa.example:8443' });
-    expect(voucherAnchorsOf(id.trust).map((c) => toBase64(c.der))).toEqual([toBase64(pki.masaCa.cert.der)]);
+    expect(voucherAnchorsOf(id.trust).map((c) => toBase64(c.der))).toEqual([
+      toBase64(pki.masaCa.cert.der),
+    ]);
     expect(id.trust).toBe(bundle);
     expect(m.identify(trustnetz, at2025).serial).toBe('idev-serial12345');
     expect(isForeign(m.identify(trustnetz, at2025).trust)).toBe(true);
@@ -102,7 +209,8 @@ describe.runIf(interopAvailable())('foreign manufacturers', () => {
 
   it('refuses a foreign trust file that is incomplete or unsafe', () => {
     const good = encodeForeignTrustFile(foreign([trustnetzCa], 'cn'));
-    const bad = (patch: object) => codeOf(() => decodeAnyTrustFile(crypto, { ...good, ...patch }, at2025));
+    const bad = (patch: object) =>
+      codeOf(() => decodeAnyTrustFile(crypto, { ...good, ...patch }, at2025));
     expect(bad({ serialNumberFrom: 'subjectAltName' })).toBe('ERR_CONFIG');
     expect(bad({ masaUrl: 'http://masa.example' })).toBe('ERR_CONFIG');
     expect(bad({ idevidCas: [] })).toBe('ERR_CONFIG');

@@ -23,7 +23,6 @@ const NONCE = 'eDs++/FuDHGUnRxN3E14CQ==';
 /** The compact JWS in a corpus file; line breaks, if any, are not part of it. */
 const jwsText = (name: string) => readInterop('vouchers', 'jws', name).replace(/\s+/g, '');
 
-
 /** Replaces one character in the middle of the signature segment (not the last, whose low bits may be padding). */
 function flipSignatureChar(text: string): string {
   const dot = text.lastIndexOf('.');
@@ -42,7 +41,12 @@ describe.skipIf(!interopAvailable())('interop: anima-jws-voucher examples', () =
   it('decodes the voucher, and its signature verifies with its x5c signer', () => {
     const v = decodeVoucher(jwsText(files.voucher));
     expect(v.jws!.header.alg).toBe('ES256');
-    expect(v.body).toMatchObject({ assertion: 'logged', 'serial-number': SERIAL, nonce: NONCE, 'created-on': '2020-10-22T02:37:39.921Z' });
+    expect(v.body).toMatchObject({
+      assertion: 'logged',
+      'serial-number': SERIAL,
+      nonce: NONCE,
+      'created-on': '2020-10-22T02:37:39.921Z',
+    });
     expect(v.signerChain).toHaveLength(1);
     expect(v.signerChain[0]!.subject).toContain('CN=JingJingCorp Voucher Signing Key');
     expect(() => verifyCompact(crypto, v.jws!, v.signerChain[0]!.spki)).not.toThrow();
@@ -50,7 +54,11 @@ describe.skipIf(!interopAvailable())('interop: anima-jws-voucher examples', () =
 
   it('decodes the pledge voucher request, signed by an IDevID that names the same serial number', () => {
     const pvr = decodeVoucherRequest(jwsText(files.pledgeRequest));
-    expect(pvr.body).toEqual({ 'created-on': '2020-10-22T02:37:39.000Z', nonce: NONCE, 'serial-number': SERIAL });
+    expect(pvr.body).toEqual({
+      'created-on': '2020-10-22T02:37:39.000Z',
+      nonce: NONCE,
+      'serial-number': SERIAL,
+    });
     const idevid = pvr.signerChain[0]!;
     expect(idevid.subjectSerialNumber).toBe(SERIAL);
     expect(idevid.isCa).toBe(false);
@@ -80,36 +88,73 @@ describe.skipIf(!interopAvailable())('interop: anima-jws-voucher examples', () =
     const rvr = decodeVoucherRequest(jwsText(files.registrarRequest));
     const pinned = fromBase64(v.body['pinned-domain-cert']!)!;
     expect(equalBytes(pinned, rvr.signerChain[1]!.der)).toBe(true);
-    const [registrarCert, domainCa] = rvr.signerChain as [typeof rvr.signerChain[0], typeof rvr.signerChain[0]];
+    const [registrarCert, domainCa] = rvr.signerChain as [
+      (typeof rvr.signerChain)[0],
+      (typeof rvr.signerChain)[0],
+    ];
     const path = verifyChain(crypto, { leaf: registrarCert, anchors: [domainCa], at: MADE_AT });
     expect(path.map((c) => c.subject)).toEqual([registrarCert.subject, domainCa.subject]);
     // The same chain after its certificates expired (2029-09-11), and before they existed.
-    expect(codeOf(() => verifyChain(crypto, { leaf: registrarCert, anchors: [domainCa], at: new Date('2030-01-01T00:00:00Z') }))).toBe('ERR_CERT_EXPIRED');
-    expect(codeOf(() => verifyChain(crypto, { leaf: registrarCert, anchors: [domainCa], at: new Date('2019-01-01T00:00:00Z') }))).toBe('ERR_CERT_EXPIRED');
+    expect(
+      codeOf(() =>
+        verifyChain(crypto, {
+          leaf: registrarCert,
+          anchors: [domainCa],
+          at: new Date('2030-01-01T00:00:00Z'),
+        }),
+      ),
+    ).toBe('ERR_CERT_EXPIRED');
+    expect(
+      codeOf(() =>
+        verifyChain(crypto, {
+          leaf: registrarCert,
+          anchors: [domainCa],
+          at: new Date('2019-01-01T00:00:00Z'),
+        }),
+      ),
+    ).toBe('ERR_CERT_EXPIRED');
   });
 
-  it('a signature does not verify with another artifact\'s signer key', () => {
+  it("a signature does not verify with another artifact's signer key", () => {
     const v = decodeVoucher(jwsText(files.voucher));
     const pvr = decodeVoucherRequest(jwsText(files.pledgeRequest));
-    expect(codeOf(() => verifyCompact(crypto, v.jws!, pvr.signerChain[0]!.spki))).toBe('ERR_JWS_SIGNATURE');
-    expect(codeOf(() => verifyCompact(crypto, pvr.jws!, v.signerChain[0]!.spki))).toBe('ERR_JWS_SIGNATURE');
+    expect(codeOf(() => verifyCompact(crypto, v.jws!, pvr.signerChain[0]!.spki))).toBe(
+      'ERR_JWS_SIGNATURE',
+    );
+    expect(codeOf(() => verifyCompact(crypto, pvr.jws!, v.signerChain[0]!.spki))).toBe(
+      'ERR_JWS_SIGNATURE',
+    );
   });
 
-  it('Airlock\'s registrar refuses the pledge request: RFC 8995 section 5.2 requires proximity-registrar-cert, which it lacks', () => {
+  it("Airlock's registrar refuses the pledge request: RFC 8995 section 5.2 requires proximity-registrar-cert, which it lacks", () => {
     const text = jwsText(files.pledgeRequest);
     const idevid = decodeVoucherRequest(text).signerChain[0]!;
     const registrarCert = decodeVoucherRequest(jwsText(files.registrarRequest)).signerChain[0]!;
-    expect(codeOf(() => verifyPledgeVoucherRequest(crypto, text, { tlsClientCert: idevid, registrarCert }))).toBe('ERR_VOUCHER_REQUEST_PROXIMITY');
+    expect(
+      codeOf(() =>
+        verifyPledgeVoucherRequest(crypto, text, { tlsClientCert: idevid, registrarCert }),
+      ),
+    ).toBe('ERR_VOUCHER_REQUEST_PROXIMITY');
     // The signer check comes first: the same request from another TLS client is a mismatch.
-    expect(codeOf(() => verifyPledgeVoucherRequest(crypto, text, { tlsClientCert: registrarCert, registrarCert }))).toBe('ERR_IDEVID_MISMATCH');
+    expect(
+      codeOf(() =>
+        verifyPledgeVoucherRequest(crypto, text, { tlsClientCert: registrarCert, registrarCert }),
+      ),
+    ).toBe('ERR_IDEVID_MISMATCH');
   });
 
-  it('Airlock\'s MASA checks both layers of the registrar request up to the same missing proximity-registrar-cert', () => {
+  it("Airlock's MASA checks both layers of the registrar request up to the same missing proximity-registrar-cert", () => {
     const text = jwsText(files.registrarRequest);
     const idevid = decodeVoucherRequest(jwsText(files.pledgeRequest)).signerChain[0]!;
     // The IDevID's issuer (JingJingTestCA) is not in the corpus: trust the IDevID itself.
-    expect(codeOf(() => verifyRegistrarVoucherRequest(crypto, text, { idevidAnchors: [idevid], at: MADE_AT }))).toBe('ERR_VOUCHER_REQUEST_PROXIMITY');
-    expect(codeOf(() => verifyRegistrarVoucherRequest(crypto, text, { idevidAnchors: [], at: MADE_AT }))).toBe('ERR_IDEVID_UNTRUSTED');
+    expect(
+      codeOf(() =>
+        verifyRegistrarVoucherRequest(crypto, text, { idevidAnchors: [idevid], at: MADE_AT }),
+      ),
+    ).toBe('ERR_VOUCHER_REQUEST_PROXIMITY');
+    expect(
+      codeOf(() => verifyRegistrarVoucherRequest(crypto, text, { idevidAnchors: [], at: MADE_AT })),
+    ).toBe('ERR_IDEVID_UNTRUSTED');
   });
 
   describe.each(Object.entries(files))('%s tampered', (kind, name) => {
@@ -121,19 +166,26 @@ describe.skipIf(!interopAvailable())('interop: anima-jws-voucher examples', () =
       expect(tampered).not.toBe(original);
       const a = decode(tampered);
       expect(equalBytes(a.jws!.signature, decodeCompact(original).signature)).toBe(false);
-      expect(codeOf(() => verifyCompact(crypto, a.jws!, a.signerChain[0]!.spki))).toBe('ERR_JWS_SIGNATURE');
+      expect(codeOf(() => verifyCompact(crypto, a.jws!, a.signerChain[0]!.spki))).toBe(
+        'ERR_JWS_SIGNATURE',
+      );
     });
 
     it('the payload re-encoded with another serial number, signature kept: decodes, then ERR_JWS_SIGNATURE', () => {
       const original = jwsText(name);
       const [h, p, s] = original.split('.') as [string, string, string];
-      const doc = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, Record<string, unknown>>;
+      const doc = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<
+        string,
+        Record<string, unknown>
+      >;
       const body = Object.values(doc)[0]!;
       expect(body['serial-number']).toBe(SERIAL);
       body['serial-number'] = '9876543210';
       const a = decode(`${h}.${Buffer.from(JSON.stringify(doc)).toString('base64url')}.${s}`);
       expect(a.body['serial-number']).toBe('9876543210');
-      expect(codeOf(() => verifyCompact(crypto, a.jws!, a.signerChain[0]!.spki))).toBe('ERR_JWS_SIGNATURE');
+      expect(codeOf(() => verifyCompact(crypto, a.jws!, a.signerChain[0]!.spki))).toBe(
+        'ERR_JWS_SIGNATURE',
+      );
     });
 
     it('one character of the payload flipped so that it is no longer JSON: ERR_JWS_MALFORMED', () => {
@@ -141,14 +193,20 @@ describe.skipIf(!interopAvailable())('interop: anima-jws-voucher examples', () =
       const [h, p, s] = original.split('.') as [string, string, string];
       // The payload starts with '{"' (eyJ...): changing its third character changes the quote byte.
       expect(p.slice(0, 3)).toBe('eyJ');
-      expect(codeOf(() => decode(`${h}.${p.slice(0, 2)}A${p.slice(3)}.${s}`))).toBe('ERR_JWS_MALFORMED');
+      expect(codeOf(() => decode(`${h}.${p.slice(0, 2)}A${p.slice(3)}.${s}`))).toBe(
+        'ERR_JWS_MALFORMED',
+      );
     });
 
     it('truncated: ERR_JWS_MALFORMED', () => {
       const original = jwsText(name);
       expect(codeOf(() => decode(original.slice(0, -4)))).toBe('ERR_JWS_MALFORMED');
-      expect(codeOf(() => decode(original.slice(0, original.lastIndexOf('.'))))).toBe('ERR_JWS_MALFORMED');
-      expect(codeOf(() => decode(original.slice(0, original.length / 2)))).toBe('ERR_JWS_MALFORMED');
+      expect(codeOf(() => decode(original.slice(0, original.lastIndexOf('.'))))).toBe(
+        'ERR_JWS_MALFORMED',
+      );
+      expect(codeOf(() => decode(original.slice(0, original.length / 2)))).toBe(
+        'ERR_JWS_MALFORMED',
+      );
     });
   });
 });

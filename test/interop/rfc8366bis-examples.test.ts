@@ -10,7 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { equalBytes, fromPem } from '../../src/core/bytes.js';
 import { Voucher, VoucherRequest } from '../../src/protocols/voucher/schema.js';
-import { parseCertificate, parseCertificateBase64, type Certificate } from '../../src/protocols/x509/certificate.js';
+import {
+  parseCertificate,
+  parseCertificateBase64,
+  type Certificate,
+} from '../../src/protocols/x509/certificate.js';
 import { verifyChain } from '../../src/protocols/x509/chain.js';
 import { decodeIa5String } from '../../src/protocols/x509/ia5-extension.js';
 import { interopAvailable, interopPath, readInterop } from '../support/interop.js';
@@ -18,7 +22,6 @@ import { codeOf } from '../support/errors.js';
 
 const crypto = new NodeCrypto();
 const json = (...p: string[]) => JSON.parse(readInterop(...p)) as Record<string, unknown>;
-
 
 /** The single certificate in a PEM file (text before the armour, as `openssl x509 -text` writes, is ignored). */
 function pemCert(...p: string[]): Certificate {
@@ -29,7 +32,9 @@ function pemCert(...p: string[]): Certificate {
   const node = new nodeCrypto.X509Certificate(Buffer.from(ders[0]!));
   expect(cert.serial).toBe(node.serialNumber.toLowerCase());
   expect(cert.notAfter.getTime()).toBe(new Date(node.validTo).getTime());
-  expect(equalBytes(cert.spki, new Uint8Array(node.publicKey.export({ format: 'der', type: 'spki' })))).toBe(true);
+  expect(
+    equalBytes(cert.spki, new Uint8Array(node.publicKey.export({ format: 'der', type: 'spki' }))),
+  ).toBe(true);
   return cert;
 }
 
@@ -38,7 +43,9 @@ const FOUNTAIN_MASA_OID = '1.3.6.1.4.1.46930.2';
 
 describe.skipIf(!interopAvailable())('interop: RFC 8366bis JSON examples', () => {
   it('refs_ex-file-voucher-ephemeral.json is a voucher', () => {
-    const parsed = Voucher.safeParse(json('vouchers', 'cms', 'refs_ex-file-voucher-ephemeral.json'));
+    const parsed = Voucher.safeParse(
+      json('vouchers', 'cms', 'refs_ex-file-voucher-ephemeral.json'),
+    );
     expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
     expect(parsed.data!['ietf-voucher:voucher']).toEqual({
       'created-on': '2016-10-07T19:31:42Z',
@@ -51,7 +58,9 @@ describe.skipIf(!interopAvailable())('interop: RFC 8366bis JSON examples', () =>
   });
 
   it('refs_ex-file-voucher-long-lived.json is a voucher; its quoted YANG boolean reads as true', () => {
-    const parsed = Voucher.safeParse(json('vouchers', 'cms', 'refs_ex-file-voucher-long-lived.json'));
+    const parsed = Voucher.safeParse(
+      json('vouchers', 'cms', 'refs_ex-file-voucher-long-lived.json'),
+    );
     expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
     const v = parsed.data!['ietf-voucher:voucher'];
     expect(v.assertion).toBe('verified');
@@ -62,7 +71,10 @@ describe.skipIf(!interopAvailable())('interop: RFC 8366bis JSON examples', () =>
   });
 
   it('the vouchers are not voucher requests (another module name)', () => {
-    for (const f of ['refs_ex-file-voucher-ephemeral.json', 'refs_ex-file-voucher-long-lived.json']) {
+    for (const f of [
+      'refs_ex-file-voucher-ephemeral.json',
+      'refs_ex-file-voucher-long-lived.json',
+    ]) {
       expect(VoucherRequest.safeParse(json('vouchers', 'cms', f)).success).toBe(false);
     }
   });
@@ -71,11 +83,15 @@ describe.skipIf(!interopAvailable())('interop: RFC 8366bis JSON examples', () =>
     const doc = json('vouchers', 'fountain', 'raw_unsigned_vr_00-D0-E5-F2-00-01.json');
     const parsed = VoucherRequest.safeParse(doc);
     expect(parsed.success).toBe(false);
-    expect(parsed.error!.issues.map((i) => i.path.join('/'))).toEqual(['ietf-voucher-request:voucher/serial-number']);
+    expect(parsed.error!.issues.map((i) => i.path.join('/'))).toEqual([
+      'ietf-voucher-request:voucher/serial-number',
+    ]);
 
     // With the serial number its file name gives it, everything else in it is well-formed.
     const body = doc['ietf-voucher-request:voucher'] as Record<string, unknown>;
-    const fixed = VoucherRequest.safeParse({ 'ietf-voucher-request:voucher': { ...body, 'serial-number': '00-D0-E5-F2-00-01' } });
+    const fixed = VoucherRequest.safeParse({
+      'ietf-voucher-request:voucher': { ...body, 'serial-number': '00-D0-E5-F2-00-01' },
+    });
     expect(fixed.success, JSON.stringify(fixed.error?.issues)).toBe(true);
     const vr = fixed.data!['ietf-voucher-request:voucher'];
     expect(vr.assertion).toBe('proximity');
@@ -129,11 +145,21 @@ describe.skipIf(!interopAvailable())('interop: device birth certificates', () =>
     expect(leaf.subjectSerialNumber).toBe('idev-serial12345');
     expect(leaf.masaUrl).toBeUndefined();
     expect(ca.isCa).toBe(true);
-    expect(verifyChain(crypto, { leaf, anchors: [ca], at: new Date('2025-01-01T00:00:00Z') })).toHaveLength(2);
-    expect(codeOf(() => verifyChain(crypto, { leaf, anchors: [ca], at: new Date('2023-01-01T00:00:00Z') }))).toBe('ERR_CERT_EXPIRED');
+    expect(
+      verifyChain(crypto, { leaf, anchors: [ca], at: new Date('2025-01-01T00:00:00Z') }),
+    ).toHaveLength(2);
+    expect(
+      codeOf(() =>
+        verifyChain(crypto, { leaf, anchors: [ca], at: new Date('2023-01-01T00:00:00Z') }),
+      ),
+    ).toBe('ERR_CERT_EXPIRED');
     // A CA of the same name but another key is not its issuer.
     const other = pemCert('vouchers', 'fountain', 'cert_vendor_secp384r1.crt');
-    expect(codeOf(() => verifyChain(crypto, { leaf, anchors: [other], at: new Date('2025-01-01T00:00:00Z') }))).toBe('ERR_CERT_UNTRUSTED');
+    expect(
+      codeOf(() =>
+        verifyChain(crypto, { leaf, anchors: [other], at: new Date('2025-01-01T00:00:00Z') }),
+      ),
+    ).toBe('ERR_CERT_UNTRUSTED');
   });
 
   describe.each([
@@ -156,10 +182,14 @@ describe.skipIf(!interopAvailable())('interop: device birth certificates', () =>
     });
   });
 
-  it('the fountain vendor CA in the corpus has the IDevIDs\' issuer name but not the key that signed them', () => {
+  it("the fountain vendor CA in the corpus has the IDevIDs' issuer name but not the key that signed them", () => {
     const ca = pemCert('vouchers', 'fountain', 'cert_vendor_secp384r1.crt');
     const leaf = pemCert('idevid', 'spec_certs_010009-idevid.pem');
     expect(leaf.issuer).toBe(ca.subject);
-    expect(codeOf(() => verifyChain(crypto, { leaf, anchors: [ca], at: new Date('2018-01-01T00:00:00Z') }))).toBe('ERR_CERT_UNTRUSTED');
+    expect(
+      codeOf(() =>
+        verifyChain(crypto, { leaf, anchors: [ca], at: new Date('2018-01-01T00:00:00Z') }),
+      ),
+    ).toBe('ERR_CERT_UNTRUSTED');
   });
 });

@@ -8,7 +8,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError } from '../../src/core/errors.js';
 import { concatBytes, utf8 } from '../../src/core/bytes.js';
-import { DerReader, Tag, decodeOid, decodeTime, encodeOid, tlv, type Tlv } from '../../src/protocols/x509/der.js';
+import {
+  DerReader,
+  Tag,
+  decodeOid,
+  decodeTime,
+  encodeOid,
+  tlv,
+  type Tlv,
+} from '../../src/protocols/x509/der.js';
 import { parseCertificate, type Certificate } from '../../src/protocols/x509/certificate.js';
 import { verifyChain } from '../../src/protocols/x509/chain.js';
 import { Oid } from '../../src/protocols/x509/oids.js';
@@ -51,8 +59,12 @@ function children(contents: Uint8Array): Uint8Array[] {
 describe('DER reader', () => {
   it('reads minimal short, one-byte and two-byte lengths (controls)', () => {
     expect(readOne(bytes(0x04, 0x01, 0xaa)).value).toEqual(bytes(0xaa));
-    expect(readOne(concatBytes(bytes(0x04, 0x81, 0x80), new Uint8Array(0x80))).value.length).toBe(0x80);
-    expect(readOne(concatBytes(bytes(0x04, 0x82, 0x01, 0x00), new Uint8Array(0x100))).value.length).toBe(0x100);
+    expect(readOne(concatBytes(bytes(0x04, 0x81, 0x80), new Uint8Array(0x80))).value.length).toBe(
+      0x80,
+    );
+    expect(
+      readOne(concatBytes(bytes(0x04, 0x82, 0x01, 0x00), new Uint8Array(0x100))).value.length,
+    ).toBe(0x100);
     expect(readOne(bytes(0x04, 0x00)).value.length).toBe(0);
   });
 
@@ -149,7 +161,15 @@ describe('DER reader', () => {
       '',
     ];
     for (const s of badUtc) refuses(() => decodeTime(utc(s), CODE));
-    for (const s of ['2026010100000Z', '20260101000000', '20261301000000Z', '20260101000000.5Z', '260101000000Z', '2026010100000aZ']) refuses(() => decodeTime(gen(s), CODE));
+    for (const s of [
+      '2026010100000Z',
+      '20260101000000',
+      '20261301000000Z',
+      '20260101000000.5Z',
+      '260101000000Z',
+      '2026010100000aZ',
+    ])
+      refuses(() => decodeTime(gen(s), CODE));
     // A time under any other tag (OCTET STRING, PrintableString) is not a time.
     refuses(() => decodeTime(readOne(tlv(Tag.OCTET_STRING, utf8('20260101000000Z'))), CODE));
     refuses(() => decodeTime(readOne(tlv(Tag.PrintableString, utf8('260101000000Z'))), CODE));
@@ -168,23 +188,45 @@ describe('certificate parser', () => {
 
   beforeAll(async () => {
     pki = await manufacturerPki();
-    leaf = await issue(idevidProfile({ serialNumber: 'SN-DER', model: 'm1', manufacturer: 'Test Maker', masaUrl: 'https://masa.example', notBefore: T0 }), pki.idevidCa);
+    leaf = await issue(
+      idevidProfile({
+        serialNumber: 'SN-DER',
+        model: 'm1',
+        manufacturer: 'Test Maker',
+        masaUrl: 'https://masa.example',
+        notBefore: T0,
+      }),
+      pki.idevidCa,
+    );
     der = leaf.cert.der;
     cert = children(readOne(der).value);
     tbs = children(readOne(cert[0]!).value);
   });
 
   /** A certificate with the TBS fields replaced (the signature no longer matches: parsing does not check it). */
-  const withTbs = (fields: Uint8Array[], rest: Uint8Array[] = cert.slice(1)) => tlv(Tag.SEQUENCE, tlv(Tag.SEQUENCE, ...fields), ...rest);
-  const replace = (fields: Uint8Array[], i: number, ...by: Uint8Array[]) => [...fields.slice(0, i), ...by, ...fields.slice(i + 1)];
+  const withTbs = (fields: Uint8Array[], rest: Uint8Array[] = cert.slice(1)) =>
+    tlv(Tag.SEQUENCE, tlv(Tag.SEQUENCE, ...fields), ...rest);
+  const replace = (fields: Uint8Array[], i: number, ...by: Uint8Array[]) => [
+    ...fields.slice(0, i),
+    ...by,
+    ...fields.slice(i + 1),
+  ];
   const extensionList = () => children(readOne(readOne(tbs[7]!).value).value);
-  const withExtensions = (exts: Uint8Array[]) => withTbs(replace(tbs, 7, tlv(0xa3, tlv(Tag.SEQUENCE, ...exts))));
+  const withExtensions = (exts: Uint8Array[]) =>
+    withTbs(replace(tbs, 7, tlv(0xa3, tlv(Tag.SEQUENCE, ...exts))));
 
   it('parses the unmutated certificate and its rebuilt copy (controls)', () => {
     expect(tbs).toHaveLength(8);
     expect(parseCertificate(der).subjectSerialNumber).toBe('SN-DER');
     expect(withTbs(tbs)).toEqual(der);
-    expect(verifyChain(crypto, { leaf: leaf.cert, intermediates: [pki.idevidCa.cert], anchors: [pki.root.cert], at: new Date('2027-01-01') })).toHaveLength(3);
+    expect(
+      verifyChain(crypto, {
+        leaf: leaf.cert,
+        intermediates: [pki.idevidCa.cert],
+        anchors: [pki.root.cert],
+        at: new Date('2027-01-01'),
+      }),
+    ).toHaveLength(3);
   });
 
   it('refuses the certificate truncated at every offset', () => {
@@ -215,26 +257,51 @@ describe('certificate parser', () => {
       refuses(() => parseCertificate(withTbs([...tbs, tail])));
     }
     const validity = children(readOne(tbs[4]!).value);
-    refuses(() => parseCertificate(withTbs(replace(tbs, 4, tlv(Tag.SEQUENCE, ...validity, validity[1]!)))));
+    refuses(() =>
+      parseCertificate(withTbs(replace(tbs, 4, tlv(Tag.SEQUENCE, ...validity, validity[1]!)))),
+    );
     const exts = extensionList();
-    refuses(() => parseCertificate(withExtensions([tlv(Tag.SEQUENCE, ...children(readOne(exts[0]!).value), bytes(0x05, 0x00)), ...exts.slice(1)])));
+    refuses(() =>
+      parseCertificate(
+        withExtensions([
+          tlv(Tag.SEQUENCE, ...children(readOne(exts[0]!).value), bytes(0x05, 0x00)),
+          ...exts.slice(1),
+        ]),
+      ),
+    );
     // After the extensions SEQUENCE, inside [3].
-    refuses(() => parseCertificate(withTbs(replace(tbs, 7, tlv(0xa3, tlv(Tag.SEQUENCE, ...exts), bytes(0x05, 0x00))))));
+    refuses(() =>
+      parseCertificate(
+        withTbs(replace(tbs, 7, tlv(0xa3, tlv(Tag.SEQUENCE, ...exts), bytes(0x05, 0x00)))),
+      ),
+    );
   });
 
   it('refuses non-minimal and indefinite lengths on the outer SEQUENCE and the TBS', () => {
     const content = readOne(der).value;
     expect(content.length).toBeGreaterThan(0xff);
     expect(content.length).toBeLessThan(0x10000);
-    const long = (tag: number, c: Uint8Array) => concatBytes(bytes(tag, 0x83, 0x00, c.length >> 8, c.length & 0xff), c);
+    const long = (tag: number, c: Uint8Array) =>
+      concatBytes(bytes(tag, 0x83, 0x00, c.length >> 8, c.length & 0xff), c);
     refuses(() => parseCertificate(long(0x30, content)));
     refuses(() => parseCertificate(concatBytes(bytes(0x30, 0x80), content, bytes(0x00, 0x00))));
-    refuses(() => parseCertificate(concatBytes(bytes(0x30, 0x84, 0x00, 0x00, content.length >> 8, content.length & 0xff), content)));
+    refuses(() =>
+      parseCertificate(
+        concatBytes(
+          bytes(0x30, 0x84, 0x00, 0x00, content.length >> 8, content.length & 0xff),
+          content,
+        ),
+      ),
+    );
     const tbsContent = readOne(cert[0]!).value;
     refuses(() => parseCertificate(tlv(Tag.SEQUENCE, long(0x30, tbsContent), ...cert.slice(1))));
     // A short length written in the long form, on a small inner element (the serial number).
     const serial = readOne(tbs[1]!).value;
-    refuses(() => parseCertificate(withTbs(replace(tbs, 1, concatBytes(bytes(0x02, 0x81, serial.length), serial)))));
+    refuses(() =>
+      parseCertificate(
+        withTbs(replace(tbs, 1, concatBytes(bytes(0x02, 0x81, serial.length), serial))),
+      ),
+    );
   });
 
   it('refuses a corrupt signature algorithm OID (inside and outside alike, so only the encoding is wrong)', () => {
@@ -252,14 +319,20 @@ describe('certificate parser', () => {
     // An algorithm that is not an OID at all, and one that differs inside and outside.
     const notOid = tlv(Tag.SEQUENCE, tlv(Tag.OCTET_STRING, oid));
     refuses(() => parseCertificate(withTbs(replace(tbs, 2, notOid), [notOid, cert[2]!])));
-    refuses(() => parseCertificate(withTbs(tbs, [tlv(Tag.SEQUENCE, encodeOid('1.2.840.10045.4.3.3')), cert[2]!])));
+    refuses(() =>
+      parseCertificate(
+        withTbs(tbs, [tlv(Tag.SEQUENCE, encodeOid('1.2.840.10045.4.3.3')), cert[2]!]),
+      ),
+    );
     refuses(() => parseCertificate(withTbs(tbs, [tlv(Tag.SEQUENCE), cert[2]!])));
   });
 
   it('refuses a malformed signature BIT STRING', () => {
     const sig = readOne(cert[2]!).value;
     refuses(() => parseCertificate(withTbs(tbs, [cert[1]!, tlv(Tag.BIT_STRING)])));
-    refuses(() => parseCertificate(withTbs(tbs, [cert[1]!, tlv(Tag.BIT_STRING, bytes(0x03), sig.subarray(1))])));
+    refuses(() =>
+      parseCertificate(withTbs(tbs, [cert[1]!, tlv(Tag.BIT_STRING, bytes(0x03), sig.subarray(1))])),
+    );
     refuses(() => parseCertificate(withTbs(tbs, [cert[1]!, tlv(Tag.OCTET_STRING, sig)])));
     refuses(() => parseCertificate(withTbs(tbs, [cert[1]!])));
   });
@@ -297,20 +370,33 @@ describe('certificate parser', () => {
 
   it('refuses a duplicate extension (RFC 5280 section 4.2)', () => {
     const exts = extensionList();
-    for (let i = 0; i < exts.length; i++) refuses(() => parseCertificate(withExtensions([...exts, exts[i]!])));
+    for (let i = 0; i < exts.length; i++)
+      refuses(() => parseCertificate(withExtensions([...exts, exts[i]!])));
     // The same OID twice with different contents and criticality.
-    const masa = exts.find((e) => decodeOid(readOne(children(readOne(e).value)[0]!).value) === Oid.masaUrl)!;
-    const other = tlv(Tag.SEQUENCE, encodeOid(Oid.masaUrl), tlv(Tag.BOOLEAN, bytes(0xff)), tlv(Tag.OCTET_STRING, tlv(Tag.IA5String, utf8('https://evil.example'))));
-    refuses(() => parseCertificate(withExtensions([...exts.filter((e) => e !== masa), other, masa])));
+    const masa = exts.find(
+      (e) => decodeOid(readOne(children(readOne(e).value)[0]!).value) === Oid.masaUrl,
+    )!;
+    const other = tlv(
+      Tag.SEQUENCE,
+      encodeOid(Oid.masaUrl),
+      tlv(Tag.BOOLEAN, bytes(0xff)),
+      tlv(Tag.OCTET_STRING, tlv(Tag.IA5String, utf8('https://evil.example'))),
+    );
+    refuses(() =>
+      parseCertificate(withExtensions([...exts.filter((e) => e !== masa), other, masa])),
+    );
   });
 
   it('refuses malformed extensions: bad BOOLEAN, missing value, wrong order, an empty list', () => {
     const exts = extensionList();
     const first = children(readOne(exts[0]!).value); // basicConstraints: OID, critical TRUE, value
     expect(first).toHaveLength(3);
-    const withFirst = (...fields: Uint8Array[]) => withExtensions([tlv(Tag.SEQUENCE, ...fields), ...exts.slice(1)]);
+    const withFirst = (...fields: Uint8Array[]) =>
+      withExtensions([tlv(Tag.SEQUENCE, ...fields), ...exts.slice(1)]);
     refuses(() => parseCertificate(withFirst(first[0]!, tlv(Tag.BOOLEAN, bytes(0x01)), first[2]!))); // BOOLEAN neither 0x00 nor 0xff
-    refuses(() => parseCertificate(withFirst(first[0]!, tlv(Tag.BOOLEAN, bytes(0xff, 0xff)), first[2]!)));
+    refuses(() =>
+      parseCertificate(withFirst(first[0]!, tlv(Tag.BOOLEAN, bytes(0xff, 0xff)), first[2]!)),
+    );
     refuses(() => parseCertificate(withFirst(first[0]!, tlv(Tag.BOOLEAN), first[2]!)));
     refuses(() => parseCertificate(withFirst(first[0]!, first[1]!))); // no extnValue
     refuses(() => parseCertificate(withFirst(first[1]!, first[0]!, first[2]!))); // critical before the OID
@@ -323,10 +409,21 @@ describe('certificate parser', () => {
   });
 
   it('refuses a version other than v3, and a certificate with extensions but no version', () => {
-    for (const v of [0, 1, 3, 0x7f]) refuses(() => parseCertificate(withTbs(replace(tbs, 0, tlv(0xa0, tlv(Tag.INTEGER, bytes(v)))))));
-    refuses(() => parseCertificate(withTbs(replace(tbs, 0, tlv(0xa0, tlv(Tag.INTEGER, bytes(0x00, 0x02))))))); // non-minimal 2
-    refuses(() => parseCertificate(withTbs(replace(tbs, 0, tlv(0xa0, tlv(Tag.OCTET_STRING, bytes(0x02))))))); // 2, but not an INTEGER
-    refuses(() => parseCertificate(withTbs(replace(tbs, 0, tlv(0xa0, tlv(Tag.INTEGER, bytes(0x02)), bytes(0x00))))));
+    for (const v of [0, 1, 3, 0x7f])
+      refuses(() =>
+        parseCertificate(withTbs(replace(tbs, 0, tlv(0xa0, tlv(Tag.INTEGER, bytes(v)))))),
+      );
+    refuses(() =>
+      parseCertificate(withTbs(replace(tbs, 0, tlv(0xa0, tlv(Tag.INTEGER, bytes(0x00, 0x02)))))),
+    ); // non-minimal 2
+    refuses(() =>
+      parseCertificate(withTbs(replace(tbs, 0, tlv(0xa0, tlv(Tag.OCTET_STRING, bytes(0x02)))))),
+    ); // 2, but not an INTEGER
+    refuses(() =>
+      parseCertificate(
+        withTbs(replace(tbs, 0, tlv(0xa0, tlv(Tag.INTEGER, bytes(0x02)), bytes(0x00)))),
+      ),
+    );
     refuses(() => parseCertificate(withTbs(replace(tbs, 0, tlv(0xa0)))));
     // Absent version means v1, and a v1 certificate has no extensions (RFC 5280 section 4.1.2.1).
     refuses(() => parseCertificate(withTbs(tbs.slice(1))));
@@ -335,17 +432,25 @@ describe('certificate parser', () => {
   it('refuses an empty or non-minimal serial number', () => {
     const serial = readOne(tbs[1]!).value;
     refuses(() => parseCertificate(withTbs(replace(tbs, 1, tlv(Tag.INTEGER)))));
-    refuses(() => parseCertificate(withTbs(replace(tbs, 1, tlv(Tag.INTEGER, bytes(0x00), serial)))));
+    refuses(() =>
+      parseCertificate(withTbs(replace(tbs, 1, tlv(Tag.INTEGER, bytes(0x00), serial)))),
+    );
     refuses(() => parseCertificate(withTbs(replace(tbs, 1, tlv(Tag.INTEGER, bytes(0x00, 0x01))))));
     refuses(() => parseCertificate(withTbs(replace(tbs, 1, tlv(Tag.INTEGER, bytes(0xff, 0x80))))));
     refuses(() => parseCertificate(withTbs(replace(tbs, 1, tlv(Tag.OCTET_STRING, serial)))));
     // Controls: a positive serial with its high bit set carries one 0x00, and that is minimal.
-    expect(parseCertificate(withTbs(replace(tbs, 1, tlv(Tag.INTEGER, bytes(0x00, 0x80, 0x01))))).serial).toBe('8001');
-    expect(parseCertificate(withTbs(replace(tbs, 1, tlv(Tag.INTEGER, bytes(0x01))))).serial).toBe('01');
+    expect(
+      parseCertificate(withTbs(replace(tbs, 1, tlv(Tag.INTEGER, bytes(0x00, 0x80, 0x01))))).serial,
+    ).toBe('8001');
+    expect(parseCertificate(withTbs(replace(tbs, 1, tlv(Tag.INTEGER, bytes(0x01))))).serial).toBe(
+      '01',
+    );
   });
 
   it('refuses high-tag-number and unknown elements in the TBS', () => {
-    refuses(() => parseCertificate(withTbs([...tbs.slice(0, 7), bytes(0x9f, 0x1f, 0x00), tbs[7]!])));
+    refuses(() =>
+      parseCertificate(withTbs([...tbs.slice(0, 7), bytes(0x9f, 0x1f, 0x00), tbs[7]!])),
+    );
     refuses(() => parseCertificate(withTbs([...tbs.slice(0, 7), bytes(0xa4, 0x00), tbs[7]!])));
     refuses(() => parseCertificate(withTbs([...tbs.slice(0, 7), tbs[7]!, bytes(0xa4, 0x00)])));
   });
@@ -353,17 +458,83 @@ describe('certificate parser', () => {
   it('parses an unknown critical extension, and the chain check refuses it', async () => {
     const value = tlv(Tag.SEQUENCE, tlv(Tag.INTEGER, bytes(0x01)));
     const unknownOid = '1.3.6.1.4.1.55555.1';
-    const d = await issue({ ...idevidProfile({ serialNumber: 'SN-CRIT', model: 'm1', manufacturer: 'Test Maker', masaUrl: 'https://masa.example', notBefore: T0 }), extra: [{ oid: unknownOid, value, critical: true }] }, pki.idevidCa);
+    const d = await issue(
+      {
+        ...idevidProfile({
+          serialNumber: 'SN-CRIT',
+          model: 'm1',
+          manufacturer: 'Test Maker',
+          masaUrl: 'https://masa.example',
+          notBefore: T0,
+        }),
+        extra: [{ oid: unknownOid, value, critical: true }],
+      },
+      pki.idevidCa,
+    );
     expect(d.cert.criticalExtensions).toContain(unknownOid);
     const at = new Date('2027-01-01');
-    refuses(() => verifyChain(crypto, { leaf: d.cert, intermediates: [pki.idevidCa.cert], anchors: [pki.root.cert], at }), 'ERR_CERT_UNTRUSTED');
+    refuses(
+      () =>
+        verifyChain(crypto, {
+          leaf: d.cert,
+          intermediates: [pki.idevidCa.cert],
+          anchors: [pki.root.cert],
+          at,
+        }),
+      'ERR_CERT_UNTRUSTED',
+    );
     // Not critical: understood or not, it is ignored.
-    const ok = await issue({ ...idevidProfile({ serialNumber: 'SN-NC', model: 'm1', manufacturer: 'Test Maker', masaUrl: 'https://masa.example', notBefore: T0 }), extra: [{ oid: unknownOid, value, critical: false }] }, pki.idevidCa);
-    expect(verifyChain(crypto, { leaf: ok.cert, intermediates: [pki.idevidCa.cert], anchors: [pki.root.cert], at })).toHaveLength(3);
+    const ok = await issue(
+      {
+        ...idevidProfile({
+          serialNumber: 'SN-NC',
+          model: 'm1',
+          manufacturer: 'Test Maker',
+          masaUrl: 'https://masa.example',
+          notBefore: T0,
+        }),
+        extra: [{ oid: unknownOid, value, critical: false }],
+      },
+      pki.idevidCa,
+    );
+    expect(
+      verifyChain(crypto, {
+        leaf: ok.cert,
+        intermediates: [pki.idevidCa.cert],
+        anchors: [pki.root.cert],
+        at,
+      }),
+    ).toHaveLength(3);
     // On an intermediate CA too.
-    const ca = await issue({ ...caProfile({ name: 'Crit CA', notBefore: T0, notAfter: new Date('2040-01-01') }), extra: [{ oid: unknownOid, value, critical: true }] }, pki.root);
-    const under: Certificate = (await issue(idevidProfile({ serialNumber: 'SN-U', model: 'm1', manufacturer: 'Test Maker', masaUrl: 'https://masa.example', notBefore: T0 }), ca)).cert;
-    refuses(() => verifyChain(crypto, { leaf: under, intermediates: [ca.cert], anchors: [pki.root.cert], at }), 'ERR_CERT_UNTRUSTED');
+    const ca = await issue(
+      {
+        ...caProfile({ name: 'Crit CA', notBefore: T0, notAfter: new Date('2040-01-01') }),
+        extra: [{ oid: unknownOid, value, critical: true }],
+      },
+      pki.root,
+    );
+    const under: Certificate = (
+      await issue(
+        idevidProfile({
+          serialNumber: 'SN-U',
+          model: 'm1',
+          manufacturer: 'Test Maker',
+          masaUrl: 'https://masa.example',
+          notBefore: T0,
+        }),
+        ca,
+      )
+    ).cert;
+    refuses(
+      () =>
+        verifyChain(crypto, {
+          leaf: under,
+          intermediates: [ca.cert],
+          anchors: [pki.root.cert],
+          at,
+        }),
+      'ERR_CERT_UNTRUSTED',
+    );
   });
 
   it('never throws anything but AirlockError for single-byte corruptions of the certificate', () => {

@@ -17,8 +17,12 @@ describe('IEEE 802.1AR IDevID profile', () => {
   });
 
   it('rejects bytes that are not a certificate with ERR_CERT_MALFORMED', () => {
-    expect(() => parseCertificate(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]))).toThrow(expect.objectContaining({ code: 'ERR_CERT_MALFORMED' }));
-    expect(() => parseCertificate(new Uint8Array(0))).toThrow(expect.objectContaining({ code: 'ERR_CERT_MALFORMED' }));
+    expect(() => parseCertificate(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]))).toThrow(
+      expect.objectContaining({ code: 'ERR_CERT_MALFORMED' }),
+    );
+    expect(() => parseCertificate(new Uint8Array(0))).toThrow(
+      expect.objectContaining({ code: 'ERR_CERT_MALFORMED' }),
+    );
   });
 });
 
@@ -26,8 +30,17 @@ describe('verifyChain', () => {
   it('builds leaf -> intermediate -> anchor', async () => {
     const { root, idevidCa } = await manufacturerPki();
     const d = await device(idevidCa, 'SN-1');
-    const path = verifyChain(crypto, { leaf: d.cert, intermediates: [idevidCa.cert], anchors: [root.cert], at: new Date('2027-01-01') });
-    expect(path.map((c) => c.subject)).toEqual([d.cert.subject, idevidCa.cert.subject, root.cert.subject]);
+    const path = verifyChain(crypto, {
+      leaf: d.cert,
+      intermediates: [idevidCa.cert],
+      anchors: [root.cert],
+      at: new Date('2027-01-01'),
+    });
+    expect(path.map((c) => c.subject)).toEqual([
+      d.cert.subject,
+      idevidCa.cert.subject,
+      root.cert.subject,
+    ]);
   });
 
   it('refuses another PKI, an anchor that is not a CA, and a missing intermediate', async () => {
@@ -35,29 +48,65 @@ describe('verifyChain', () => {
     const b = await manufacturerPki('B');
     const d = await device(a.idevidCa, 'SN-2');
     const at = new Date('2027-01-01');
-    expect(() => verifyChain(crypto, { leaf: d.cert, intermediates: [a.idevidCa.cert], anchors: [b.root.cert], at })).toThrow(expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }));
-    expect(() => verifyChain(crypto, { leaf: d.cert, anchors: [a.root.cert], at })).toThrow(expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }));
+    expect(() =>
+      verifyChain(crypto, {
+        leaf: d.cert,
+        intermediates: [a.idevidCa.cert],
+        anchors: [b.root.cert],
+        at,
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }));
+    expect(() => verifyChain(crypto, { leaf: d.cert, anchors: [a.root.cert], at })).toThrow(
+      expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }),
+    );
     // Same subject name, other key: the signature decides, not the name.
-    const impostor = await issue(caProfile({ name: 'A IDevID CA', notBefore: T0, notAfter: new Date('2040-01-01') }));
-    expect(() => verifyChain(crypto, { leaf: d.cert, anchors: [impostor.cert], at })).toThrow(expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }));
+    const impostor = await issue(
+      caProfile({ name: 'A IDevID CA', notBefore: T0, notAfter: new Date('2040-01-01') }),
+    );
+    expect(() => verifyChain(crypto, { leaf: d.cert, anchors: [impostor.cert], at })).toThrow(
+      expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }),
+    );
   });
 
   it('honours pathLenConstraint', async () => {
     const { root, idevidCa } = await manufacturerPki();
     // idevidCa has pathLength 0: a CA under it may not issue certificates that chain through it.
-    const sub = await issue(caProfile({ name: 'Sub CA', notBefore: T0, notAfter: new Date('2040-01-01') }), idevidCa);
+    const sub = await issue(
+      caProfile({ name: 'Sub CA', notBefore: T0, notAfter: new Date('2040-01-01') }),
+      idevidCa,
+    );
     const leaf = await device(sub, 'SN-3');
     const at = new Date('2027-01-01');
     expect(idevidCa.cert.pathLength).toBe(0);
-    expect(() => verifyChain(crypto, { leaf: leaf.cert, intermediates: [sub.cert, idevidCa.cert], anchors: [root.cert], at })).toThrow(expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }));
-    expect(() => verifyChain(crypto, { leaf: leaf.cert, intermediates: [sub.cert], anchors: [idevidCa.cert], at })).toThrow(expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }));
+    expect(() =>
+      verifyChain(crypto, {
+        leaf: leaf.cert,
+        intermediates: [sub.cert, idevidCa.cert],
+        anchors: [root.cert],
+        at,
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }));
+    expect(() =>
+      verifyChain(crypto, {
+        leaf: leaf.cert,
+        intermediates: [sub.cert],
+        anchors: [idevidCa.cert],
+        at,
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }));
     expect(verifyChain(crypto, { leaf: leaf.cert, anchors: [sub.cert], at })).toHaveLength(2);
   });
 
   it('checks validity at the given time, so that expired corpora are tested with a fixed clock', async () => {
     const { root, signer } = await manufacturerPki();
-    expect(() => verifyChain(crypto, { leaf: signer.cert, anchors: [root.cert], at: new Date('2025-06-01') })).toThrow(expect.objectContaining({ code: 'ERR_CERT_EXPIRED' }));
-    expect(() => verifyChain(crypto, { leaf: signer.cert, anchors: [root.cert], at: new Date('2040-06-01') })).toThrow(expect.objectContaining({ code: 'ERR_CERT_EXPIRED' }));
-    expect(verifyChain(crypto, { leaf: signer.cert, anchors: [root.cert], at: new Date('2027-06-01') })).toHaveLength(2);
+    expect(() =>
+      verifyChain(crypto, { leaf: signer.cert, anchors: [root.cert], at: new Date('2025-06-01') }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CERT_EXPIRED' }));
+    expect(() =>
+      verifyChain(crypto, { leaf: signer.cert, anchors: [root.cert], at: new Date('2040-06-01') }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CERT_EXPIRED' }));
+    expect(
+      verifyChain(crypto, { leaf: signer.cert, anchors: [root.cert], at: new Date('2027-06-01') }),
+    ).toHaveLength(2);
   });
 });

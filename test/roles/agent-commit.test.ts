@@ -31,7 +31,10 @@ describe('the device agent commits only credentials the registrar accepted', () 
   afterAll(async () => sys?.close());
 
   /** Replaces one registrar handler for the rest of the test. */
-  function intercept<K extends 'enrollStatus' | 'wifiCredentials'>(name: K, replacement: (original: (typeof sys.network.registrar)[K]) => (typeof sys.network.registrar)[K]): void {
+  function intercept<K extends 'enrollStatus' | 'wifiCredentials'>(
+    name: K,
+    replacement: (original: (typeof sys.network.registrar)[K]) => (typeof sys.network.registrar)[K],
+  ): void {
     const registrar = sys.network.registrar;
     const original = registrar[name].bind(registrar) as (typeof registrar)[K];
     registrar[name] = replacement(original);
@@ -90,13 +93,17 @@ describe('the device agent commits only credentials the registrar accepted', () 
     expect((await sys.network.inventory.device(serial)).ldevid_serial).toBe(winnerSerial);
     // Three LDevIDs: the first onboarding's, the loser's (revoked by the winner's) and the winner's.
     expect(certs.length).toBe(3);
-    const losers = certs.map((c) => c.serial).filter((s) => s !== winnerSerial && s !== parseCertificateBase64(previous!.ldevid).serial);
+    const losers = certs
+      .map((c) => c.serial)
+      .filter((s) => s !== winnerSerial && s !== parseCertificateBase64(previous!.ldevid).serial);
     expect(losers.length).toBe(1);
     expect(await ldevidSerial(agent)).not.toBe(losers[0]);
     // The losing store is byte for byte what it was: the previous onboarding entry untouched.
     expect(sealedOnboarding(storeDir)!.equals(previousSealed)).toBe(true);
     expect(await agent.onboardingCredentials()).toEqual(previous);
-    expect(await agent.store.names()).toEqual(expect.arrayContaining([SecureStoreEntry.birth, SecureStoreEntry.onboarding]));
+    expect(await agent.store.names()).toEqual(
+      expect.arrayContaining([SecureStoreEntry.birth, SecureStoreEntry.onboarding]),
+    );
     expect((await agent.store.names()).length).toBe(2);
   });
 
@@ -131,7 +138,9 @@ describe('the device agent commits only credentials the registrar accepted', () 
       credentials.signLdevid = sign;
     });
 
-    expect(await errorCode(() => agent.onboard(sys.registrarUrl))).toBe('ERR_NETWORK_LDEVID_MISMATCH');
+    expect(await errorCode(() => agent.onboard(sys.registrarUrl))).toBe(
+      'ERR_NETWORK_LDEVID_MISMATCH',
+    );
     expect(await agent.store.names()).toEqual([SecureStoreEntry.birth]);
 
     restore.pop()!();
@@ -141,9 +150,13 @@ describe('the device agent commits only credentials the registrar accepted', () 
     restore.push(() => {
       credentials.signLdevid = sign;
     });
-    expect(await errorCode(() => agent.renew(sys.registrarUrl))).toBe('ERR_NETWORK_LDEVID_MISMATCH');
+    expect(await errorCode(() => agent.renew(sys.registrarUrl))).toBe(
+      'ERR_NETWORK_LDEVID_MISMATCH',
+    );
     expect(sealedOnboarding(storeDir)!.equals(before)).toBe(true);
-    expect(parseCertificateBase64((await agent.onboardingCredentials())!.ldevid).subjectSerialNumber).toBe(serial);
+    expect(
+      parseCertificateBase64((await agent.onboardingCredentials())!.ldevid).subjectSerialNumber,
+    ).toBe(serial);
   });
 
   it('renewal stores the new LDevID once verified, for this device', async () => {

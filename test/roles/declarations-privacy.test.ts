@@ -12,7 +12,10 @@ import { MemorySecureStore } from '../../src/adapters/secure-store/memory-store.
 import { Agent, request } from 'undici';
 import { privateKeyPem, importPkcs8 } from '../../src/adapters/crypto/node-crypto.js';
 import { fromBase64, toPem } from '../../src/core/bytes.js';
-import { DECLARATION_READ_HEADER, signDeclarationReadRequest } from '../../src/protocols/declaration/read-request.js';
+import {
+  DECLARATION_READ_HEADER,
+  signDeclarationReadRequest,
+} from '../../src/protocols/declaration/read-request.js';
 import { parseCertificateBase64, type Certificate } from '../../src/protocols/x509/certificate.js';
 import type { PrivateKeyHandle } from '../../src/core/ports.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
@@ -36,26 +39,51 @@ describe('declarations privacy at the manufacturer', () => {
     await sys?.close();
   });
 
-  const pem = (chain: Certificate[], key: PrivateKeyHandle) => ({ cert: chain.map((c) => toPem('CERTIFICATE', c.der)).join(''), key: privateKeyPem(key) });
+  const pem = (chain: Certificate[], key: PrivateKeyHandle) => ({
+    cert: chain.map((c) => toPem('CERTIFICATE', c.der)).join(''),
+    key: privateKeyPem(key),
+  });
   /** One GET on a fresh connection (no session resumption), with optional client credentials and header. */
   async function get(serial: string, opts: { cert?: string; key?: string; header?: string } = {}) {
-    const agent = new Agent({ connect: { ca: toPem('CERTIFICATE', sys.manufacturer.pki.root.cert.der), rejectUnauthorized: true, ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}) } });
+    const agent = new Agent({
+      connect: {
+        ca: toPem('CERTIFICATE', sys.manufacturer.pki.root.cert.der),
+        rejectUnauthorized: true,
+        ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}),
+      },
+    });
     try {
-      const res = await request(`${sys.manufacturerUrl}/declarations/${serial}`, { dispatcher: agent, headers: opts.header ? { [DECLARATION_READ_HEADER]: opts.header } : {} });
+      const res = await request(`${sys.manufacturerUrl}/declarations/${serial}`, {
+        dispatcher: agent,
+        headers: opts.header ? { [DECLARATION_READ_HEADER]: opts.header } : {},
+      });
       return { status: res.statusCode, body: await res.body.text() };
     } finally {
       await agent.close();
     }
   }
-  const readRequest = (n: Network, serial: string, createdOn = new Date(), manufacturer = sys.manufacturer.party.id) =>
-    signDeclarationReadRequest(n.ctx.crypto, n.pki.registrar.key, { signer: n.pki.registrar.cert, ownerCa: n.pki.domainCa.cert }, { 'serial-number': serial, manufacturer, 'created-on': createdOn.toISOString() });
+  const readRequest = (
+    n: Network,
+    serial: string,
+    createdOn = new Date(),
+    manufacturer = sys.manufacturer.party.id,
+  ) =>
+    signDeclarationReadRequest(
+      n.ctx.crypto,
+      n.pki.registrar.key,
+      { signer: n.pki.registrar.cert, ownerCa: n.pki.domainCa.cert },
+      { 'serial-number': serial, manufacturer, 'created-on': createdOn.toISOString() },
+    );
 
   it('the owner reads the chain by client certificate; no one else does, and every refusal is the unknown-serial 404, byte for byte', async () => {
     const store = new MemorySecureStore();
     const birth = await sys.manufacturer.factory.mint(store, { model: 'sensor-s1' });
     const serial = birth.serialNumber;
     await sys.manufacturer.sell(serial, sys.network.owner);
-    const owner = pem([sys.network.pki.registrar.cert, sys.network.pki.domainCa.cert], sys.network.pki.registrar.key);
+    const owner = pem(
+      [sys.network.pki.registrar.cert, sys.network.pki.domainCa.cert],
+      sys.network.pki.registrar.key,
+    );
     const ok = await get(serial, owner);
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body).chain).toEqual(await sys.manufacturer.declarations.chain(serial));
@@ -68,7 +96,10 @@ describe('declarations privacy at the manufacturer', () => {
     const idevid = birth.idevidChain.map(parseCertificateBase64);
     const refusals = [
       await get(serial),
-      await get(serial, pem([other.pki.registrar.cert, other.pki.domainCa.cert], other.pki.registrar.key)),
+      await get(
+        serial,
+        pem([other.pki.registrar.cert, other.pki.domainCa.cert], other.pki.registrar.key),
+      ),
       // The device's own birth certificate (with its chain) does not open its declaration.
       await get(serial, pem(idevid, importPkcs8(fromBase64(birth.idevidKey)!))),
       // The owner's registrar certificate presented without its CA names no party.
@@ -80,11 +111,17 @@ describe('declarations privacy at the manufacturer', () => {
     }
   });
 
-  it('an LDevID of the owner\'s own domain CA (no id-kp-cmcRA) is refused the same way', async () => {
+  it("an LDevID of the owner's own domain CA (no id-kp-cmcRA) is refused the same way", async () => {
     const { agent, serial } = await sys.newDevice();
     await agent.onboard(sys.registrarUrl);
     const creds = (await agent.onboardingCredentials())!;
-    const r = await get(serial, pem([parseCertificateBase64(creds.ldevid), sys.network.pki.domainCa.cert], importPkcs8(fromBase64(creds.ldevidKey)!)));
+    const r = await get(
+      serial,
+      pem(
+        [parseCertificateBase64(creds.ldevid), sys.network.pki.domainCa.cert],
+        importPkcs8(fromBase64(creds.ldevidKey)!),
+      ),
+    );
     const unknown = await get('NO-SUCH-SERIAL');
     expect(r.status).toBe(404);
     expect(r.body).toBe(unknown.body);
@@ -92,14 +129,32 @@ describe('declarations privacy at the manufacturer', () => {
 
   it('an authorized onboarder reads it until removed; a previous owner no longer reads it after a resale', async () => {
     const { serial } = await sys.newDevice();
-    await expect(other.masa.fetchDeclarationChain(sys.manufacturerUrl, serial)).rejects.toMatchObject({ code: 'ERR_DECLARATION_NOT_FOUND' });
-    await sys.network.changeDeclaration(sys.manufacturerUrl, { op: 'add-onboarder', 'serial-number': serial, party: other.owner });
+    await expect(
+      other.masa.fetchDeclarationChain(sys.manufacturerUrl, serial),
+    ).rejects.toMatchObject({ code: 'ERR_DECLARATION_NOT_FOUND' });
+    await sys.network.changeDeclaration(sys.manufacturerUrl, {
+      op: 'add-onboarder',
+      'serial-number': serial,
+      party: other.owner,
+    });
     expect(await other.masa.fetchDeclarationChain(sys.manufacturerUrl, serial)).toHaveLength(3);
-    await sys.network.changeDeclaration(sys.manufacturerUrl, { op: 'remove-onboarder', 'serial-number': serial, party: { id: other.owner.id } });
-    await expect(other.masa.fetchDeclarationChain(sys.manufacturerUrl, serial)).rejects.toMatchObject({ code: 'ERR_DECLARATION_NOT_FOUND' });
+    await sys.network.changeDeclaration(sys.manufacturerUrl, {
+      op: 'remove-onboarder',
+      'serial-number': serial,
+      party: { id: other.owner.id },
+    });
+    await expect(
+      other.masa.fetchDeclarationChain(sys.manufacturerUrl, serial),
+    ).rejects.toMatchObject({ code: 'ERR_DECLARATION_NOT_FOUND' });
 
-    await sys.network.changeDeclaration(sys.manufacturerUrl, { op: 'transfer', 'serial-number': serial, party: other.owner });
-    await expect(sys.network.masa.fetchDeclarationChain(sys.manufacturerUrl, serial)).rejects.toMatchObject({ code: 'ERR_DECLARATION_NOT_FOUND' });
+    await sys.network.changeDeclaration(sys.manufacturerUrl, {
+      op: 'transfer',
+      'serial-number': serial,
+      party: other.owner,
+    });
+    await expect(
+      sys.network.masa.fetchDeclarationChain(sys.manufacturerUrl, serial),
+    ).rejects.toMatchObject({ code: 'ERR_DECLARATION_NOT_FOUND' });
     expect(await other.masa.fetchDeclarationChain(sys.manufacturerUrl, serial)).toHaveLength(5);
   });
 

@@ -18,8 +18,14 @@ describe('TLS to the MASA', () => {
   beforeAll(async () => {
     sys = await startTestSystem();
     // Its TLS certificate names only example.invalid, but it serves on 127.0.0.1.
-    ({ manufacturer: misnamed } = await sys.otherManufacturer('misnamed', { name: 'Misnamed Inc', hostnames: ['example.invalid'] }));
-    ({ network, url: registrarUrl } = await sys.otherNetwork('n', { manufacturers: [misnamed.trustBundle()], config: { ownerName: 'Careful Site' } }));
+    ({ manufacturer: misnamed } = await sys.otherManufacturer('misnamed', {
+      name: 'Misnamed Inc',
+      hostnames: ['example.invalid'],
+    }));
+    ({ network, url: registrarUrl } = await sys.otherNetwork('n', {
+      manufacturers: [misnamed.trustBundle()],
+      config: { ownerName: 'Careful Site' },
+    }));
   });
   afterAll(async () => {
     await sys?.close();
@@ -29,13 +35,21 @@ describe('TLS to the MASA', () => {
     const agent = new DeviceAgent(new MemorySecureStore(), sys.ctx);
     const birth = await misnamed.factory.mint(agent.store, { model: 'm' });
     await misnamed.sell(birth.serialNumber, network.owner);
-    await expect(agent.onboard(registrarUrl)).rejects.toMatchObject({ code: 'ERR_MASA_UNREACHABLE' });
-    await expect(network.inventory.device(birth.serialNumber)).rejects.toMatchObject({ code: 'ERR_DEVICE_NOT_FOUND' });
+    await expect(agent.onboard(registrarUrl)).rejects.toMatchObject({
+      code: 'ERR_MASA_UNREACHABLE',
+    });
+    await expect(network.inventory.device(birth.serialNumber)).rejects.toMatchObject({
+      code: 'ERR_DEVICE_NOT_FOUND',
+    });
   });
 
   it('refuses a device whose manufacturer the network does not trust, before any MASA is asked', async () => {
     const { agent } = await sys.newDevice({ sell: false });
-    await expect(agent.onboard(registrarUrl)).rejects.toMatchObject({ code: 'ERR_IDEVID_UNTRUSTED' });
-    expect((await sys.manufacturer.db.selectFrom('masa_audit').selectAll().execute()).length).toBe(0);
+    await expect(agent.onboard(registrarUrl)).rejects.toMatchObject({
+      code: 'ERR_IDEVID_UNTRUSTED',
+    });
+    expect((await sys.manufacturer.db.selectFrom('masa_audit').selectAll().execute()).length).toBe(
+      0,
+    );
   });
 });

@@ -30,7 +30,9 @@ describe('LDevID renewal', () => {
     expect(after?.ldevidKey).not.toBe(before?.ldevidKey);
     expect(after?.wifi).toEqual(before?.wifi);
     const certs = await sys.network.inventory.certificates(serial);
-    expect(certs.find((c) => c.serial === first.ldevidSerial)?.revocation_reason).toBe('superseded');
+    expect(certs.find((c) => c.serial === first.ldevidSerial)?.revocation_reason).toBe(
+      'superseded',
+    );
     expect(certs.find((c) => c.serial === renewed.ldevidSerial)?.revoked_at).toBeNull();
     expect((await sys.network.inventory.device(serial)).ldevid_serial).toBe(renewed.ldevidSerial);
   });
@@ -44,8 +46,16 @@ describe('LDevID renewal', () => {
     const crypto = new NodeCrypto();
     const csr = toBase64(buildCsr(crypto, generateP256Key(), serial));
 
-    const withOld = await PeerConnection.open(sys.registrarUrl, { cert: toPem('CERTIFICATE', fromBase64(old.ldevid)!), key: toPem('PRIVATE KEY', fromBase64(old.ldevidKey)!) });
-    await expect(withOld.call('POST', '/.well-known/est/simplereenroll', { body: csr, contentType: 'application/pkcs10' })).rejects.toMatchObject({ code: 'ERR_CERT_REVOKED' });
+    const withOld = await PeerConnection.open(sys.registrarUrl, {
+      cert: toPem('CERTIFICATE', fromBase64(old.ldevid)!),
+      key: toPem('PRIVATE KEY', fromBase64(old.ldevidKey)!),
+    });
+    await expect(
+      withOld.call('POST', '/.well-known/est/simplereenroll', {
+        body: csr,
+        contentType: 'application/pkcs10',
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_CERT_REVOKED' });
     await withOld.close();
 
     const birth = await agent.birth();
@@ -53,14 +63,21 @@ describe('LDevID renewal', () => {
       cert: birth.idevidChain.map((c) => toPem('CERTIFICATE', fromBase64(c)!)).join(''),
       key: toPem('PRIVATE KEY', fromBase64(birth.idevidKey)!),
     });
-    await expect(withBirth.call('POST', '/.well-known/est/simplereenroll', { body: csr, contentType: 'application/pkcs10' })).rejects.toMatchObject({ code: 'ERR_CERT_UNTRUSTED' });
+    await expect(
+      withBirth.call('POST', '/.well-known/est/simplereenroll', {
+        body: csr,
+        contentType: 'application/pkcs10',
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_CERT_UNTRUSTED' });
     await withBirth.close();
     expect(await sys.network.inventory.certificates(serial)).toEqual(certsBefore);
   });
 
   it('needs onboarding credentials first', async () => {
     const { agent } = await sys.newDevice();
-    await expect(agent.renew(sys.registrarUrl)).rejects.toMatchObject({ code: 'ERR_DEVICE_NOT_ONBOARDED' });
+    await expect(agent.renew(sys.registrarUrl)).rejects.toMatchObject({
+      code: 'ERR_DEVICE_NOT_ONBOARDED',
+    });
   });
 });
 
@@ -76,11 +93,17 @@ describe('minting', () => {
     const birth = await agent.birth();
     const rows = await sys.manufacturer.db.selectFrom('mfg_devices').selectAll().execute();
     const other = new DeviceAgent(new MemorySecureStore(), sys.ctx);
-    await expect(sys.manufacturer.factory.mint(other.store, { model: 'm', serialNumber: serial })).rejects.toMatchObject({ code: 'ERR_DEVICE_STATE' });
+    await expect(
+      sys.manufacturer.factory.mint(other.store, { model: 'm', serialNumber: serial }),
+    ).rejects.toMatchObject({ code: 'ERR_DEVICE_STATE' });
     expect(await other.store.names()).toEqual([]);
-    await expect(sys.manufacturer.factory.mint(agent.store, { model: 'm' })).rejects.toMatchObject({ code: 'ERR_DEVICE_STATE' });
+    await expect(sys.manufacturer.factory.mint(agent.store, { model: 'm' })).rejects.toMatchObject({
+      code: 'ERR_DEVICE_STATE',
+    });
     expect(await agent.birth()).toEqual(birth);
     expect(await sys.manufacturer.db.selectFrom('mfg_devices').selectAll().execute()).toEqual(rows);
-    await expect(sys.manufacturer.factory.mint(other.store, { model: 'bad model!' })).rejects.toMatchObject({ code: 'ERR_INPUT_SCHEMA' });
+    await expect(
+      sys.manufacturer.factory.mint(other.store, { model: 'bad model!' }),
+    ).rejects.toMatchObject({ code: 'ERR_INPUT_SCHEMA' });
   });
 });

@@ -18,14 +18,19 @@ describe('two manufacturers, one serial number', () => {
 
   beforeAll(async () => {
     sys = await startTestSystem();
-    ({ manufacturer: other } = await sys.otherManufacturer('other-mfg', { name: 'Other Devices Ltd' }));
-    ({ network, url: registrarUrl } = await sys.otherNetwork('both', { manufacturers: [sys.manufacturer.trustBundle(), other.trustBundle()], config: { ownerName: 'Two-Vendor Site' } }));
+    ({ manufacturer: other } = await sys.otherManufacturer('other-mfg', {
+      name: 'Other Devices Ltd',
+    }));
+    ({ network, url: registrarUrl } = await sys.otherNetwork('both', {
+      manufacturers: [sys.manufacturer.trustBundle(), other.trustBundle()],
+      config: { ownerName: 'Two-Vendor Site' },
+    }));
   });
   afterAll(async () => {
     await sys?.close();
   });
 
-  it('refuses the second device and keeps the first one\'s credentials', async () => {
+  it("refuses the second device and keeps the first one's credentials", async () => {
     const first = new DeviceAgent(new MemorySecureStore(), sys.ctx);
     await sys.manufacturer.factory.mint(first.store, { model: 'm', serialNumber: 'SN-SHARED-1' });
     await sys.manufacturer.sell('SN-SHARED-1', network.owner);
@@ -34,11 +39,15 @@ describe('two manufacturers, one serial number', () => {
     await other.sell('SN-SHARED-1', network.owner);
 
     const onboarded = await first.onboard(registrarUrl);
-    await expect(second.onboard(registrarUrl)).rejects.toMatchObject({ code: 'ERR_IDEVID_MISMATCH' });
+    await expect(second.onboard(registrarUrl)).rejects.toMatchObject({
+      code: 'ERR_IDEVID_MISMATCH',
+    });
     const record = await network.inventory.device('SN-SHARED-1');
     expect(record.state).toBe('onboarded');
     expect(record.ldevid_serial).toBe(onboarded.ldevidSerial);
-    expect((await network.inventory.certificates('SN-SHARED-1')).every((c) => c.revoked_at === null)).toBe(true);
+    expect(
+      (await network.inventory.certificates('SN-SHARED-1')).every((c) => c.revoked_at === null),
+    ).toBe(true);
     expect(await second.onboardingCredentials()).toBeUndefined();
   });
 });

@@ -15,9 +15,12 @@ export interface TestKey {
 }
 
 export function testKey(spec: TestKeySpec): TestKey {
-  const pair = spec === 'Ed25519' ? nodeCrypto.generateKeyPairSync('ed25519')
-    : spec.startsWith('RSA') ? nodeCrypto.generateKeyPairSync('rsa', { modulusLength: Number(spec.slice(4)) })
-      : nodeCrypto.generateKeyPairSync('ec', { namedCurve: spec });
+  const pair =
+    spec === 'Ed25519'
+      ? nodeCrypto.generateKeyPairSync('ed25519')
+      : spec.startsWith('RSA')
+        ? nodeCrypto.generateKeyPairSync('rsa', { modulusLength: Number(spec.slice(4)) })
+        : nodeCrypto.generateKeyPairSync('ec', { namedCurve: spec });
   return {
     spec,
     privateKey: pair.privateKey,
@@ -29,15 +32,39 @@ export function testKey(spec: TestKeySpec): TestKey {
 const SIG = {
   'ecdsa-with-SHA256': { oid: '1.2.840.10045.4.3.2', hash: 'sha256', params: false },
   'ecdsa-with-SHA384': { oid: '1.2.840.10045.4.3.3', hash: 'sha384', params: false },
-  'sha256WithRSAEncryption': { oid: '1.2.840.113549.1.1.11', hash: 'sha256', params: true },
+  sha256WithRSAEncryption: { oid: '1.2.840.113549.1.1.11', hash: 'sha256', params: true },
   Ed25519: { oid: '1.3.101.112', hash: null, params: false },
 } as const;
 
 /** A request for `key`, subject CN=`commonName`, signed by `signer` (by default the key itself). */
-export function testCsr(key: TestKey, commonName: string, opts: { alg?: keyof typeof SIG; signer?: TestKey } = {}): Uint8Array {
+export function testCsr(
+  key: TestKey,
+  commonName: string,
+  opts: { alg?: keyof typeof SIG; signer?: TestKey } = {},
+): Uint8Array {
   const signer = opts.signer ?? key;
-  const alg = SIG[opts.alg ?? (signer.spec === 'Ed25519' ? 'Ed25519' : signer.spec.startsWith('RSA') ? 'sha256WithRSAEncryption' : signer.spec === 'P-384' ? 'ecdsa-with-SHA384' : 'ecdsa-with-SHA256')];
-  const name = tlv(Tag.SEQUENCE, tlv(Tag.SET, tlv(Tag.SEQUENCE, encodeOid('2.5.4.3'), tlv(Tag.UTF8String, new TextEncoder().encode(commonName)))));
+  const alg =
+    SIG[
+      opts.alg ??
+        (signer.spec === 'Ed25519'
+          ? 'Ed25519'
+          : signer.spec.startsWith('RSA')
+            ? 'sha256WithRSAEncryption'
+            : signer.spec === 'P-384'
+              ? 'ecdsa-with-SHA384'
+              : 'ecdsa-with-SHA256')
+    ];
+  const name = tlv(
+    Tag.SEQUENCE,
+    tlv(
+      Tag.SET,
+      tlv(
+        Tag.SEQUENCE,
+        encodeOid('2.5.4.3'),
+        tlv(Tag.UTF8String, new TextEncoder().encode(commonName)),
+      ),
+    ),
+  );
   const info = tlv(Tag.SEQUENCE, tlv(Tag.INTEGER, new Uint8Array([0])), name, key.spki, tlv(0xa0));
   const signature = new Uint8Array(nodeCrypto.sign(alg.hash, info, signer.privateKey));
   const algId = tlv(Tag.SEQUENCE, encodeOid(alg.oid), ...(alg.params ? [tlv(Tag.NULL)] : []));

@@ -35,7 +35,10 @@ export async function errorCode(fn: () => unknown): Promise<string> {
 
 /** Asserts an RFC 9457 problem response carrying `code` with an HTTP status `status`. */
 export function expectProblem(res: HttpResponse, code: ErrorCode, status: number): void {
-  expect(res.contentType.startsWith(PROBLEM_MEDIA_TYPE), `content-type ${res.contentType}, body ${res.body.slice(0, 200)}`).toBe(true);
+  expect(
+    res.contentType.startsWith(PROBLEM_MEDIA_TYPE),
+    `content-type ${res.contentType}, body ${res.body.slice(0, 200)}`,
+  ).toBe(true);
   const p = JSON.parse(res.body) as { code?: unknown; status?: unknown };
   expect(p.code).toBe(code);
   expect(res.status).toBe(status);

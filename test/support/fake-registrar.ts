@@ -10,7 +10,12 @@ import { AirlockError } from '../../src/core/errors.js';
 import { toBase64, toPem } from '../../src/core/bytes.js';
 import type { BirthCredentials } from '../../src/core/credentials.js';
 import { partyIdFromSpki, type Party } from '../../src/core/party.js';
-import type { Clock, PledgeChannel, PledgeConnectOptions, PledgeConnector } from '../../src/core/ports.js';
+import type {
+  Clock,
+  PledgeChannel,
+  PledgeConnectOptions,
+  PledgeConnector,
+} from '../../src/core/ports.js';
 import { exportPkcs8 } from '../../src/adapters/crypto/node-crypto.js';
 import type { Certificate } from '../../src/protocols/x509/certificate.js';
 import { caProfile, ldevidProfile, registrarProfile } from '../../src/protocols/x509/profiles.js';
@@ -33,8 +38,23 @@ export async function pledgeWorld(serialNumber = 'SN-PLEDGE-1') {
   const mfg = await manufacturerPki();
   const idevid = await device(mfg.idevidCa, serialNumber);
   const maker: Party = { id: partyIdFromSpki(crypto, mfg.root.cert.spki), name: 'Test Maker' };
-  const domainCa = await issue(caProfile({ name: 'Owner Domain CA', notBefore: T0, notAfter: new Date(T0.getTime() + 10 * 365 * 86_400_000), pathLength: 0 }));
-  const registrar = await issue(registrarProfile({ name: 'Owner Registrar', dnsNames: ['registrar.example'], notBefore: T0, notAfter: new Date(T0.getTime() + 2 * 365 * 86_400_000) }), domainCa);
+  const domainCa = await issue(
+    caProfile({
+      name: 'Owner Domain CA',
+      notBefore: T0,
+      notAfter: new Date(T0.getTime() + 10 * 365 * 86_400_000),
+      pathLength: 0,
+    }),
+  );
+  const registrar = await issue(
+    registrarProfile({
+      name: 'Owner Registrar',
+      dnsNames: ['registrar.example'],
+      notBefore: T0,
+      notAfter: new Date(T0.getTime() + 2 * 365 * 86_400_000),
+    }),
+    domainCa,
+  );
   const owner: Party = { id: partyIdFromSpki(crypto, domainCa.cert.spki), name: 'Owner' };
   const birth: BirthCredentials = {
     serialNumber,
@@ -59,9 +79,16 @@ export function declarationChain(world: PledgeWorld, owner: Party = world.owner)
   ];
   const out: string[] = [];
   for (const [i, s] of steps.entries()) {
-    out.push(signDeclaration(crypto, world.mfg.declarationSigner.key, [world.mfg.declarationSigner.cert], {
-      'serial-number': world.serialNumber, sequence: i, previous: i === 0 ? null : declarationHash(crypto, out[i - 1]!), 'issued-on': T0.toISOString(), manufacturer: world.maker, ...s,
-    }));
+    out.push(
+      signDeclaration(crypto, world.mfg.declarationSigner.key, [world.mfg.declarationSigner.cert], {
+        'serial-number': world.serialNumber,
+        sequence: i,
+        previous: i === 0 ? null : declarationHash(crypto, out[i - 1]!),
+        'issued-on': T0.toISOString(),
+        manufacturer: world.maker,
+        ...s,
+      }),
+    );
   }
   return out;
 }
@@ -116,26 +143,49 @@ export class FakeRegistrar {
     const client = world.idevid.cert;
     switch (`${ex.method} ${ex.path}`) {
       case 'POST /.well-known/brski/requestvoucher': {
-        const pvr = verifyPledgeVoucherRequest(crypto, body!, { tlsClientCert: client, registrarCert: channel.serverCert });
+        const pvr = verifyPledgeVoucherRequest(crypto, body!, {
+          tlsClientCert: client,
+          registrarCert: channel.serverCert,
+        });
         channel.nonce = pvr.nonce;
-        const input: VoucherInput = { serialNumber: pvr.serialNumber, nonce: pvr.nonce, pinnedDomainCert: world.domainCa.cert, createdOn: NOW, assertion: 'logged' };
-        return signVoucher(crypto, world.mfg.masaSigner.key, [world.mfg.masaSigner.cert], script.voucher ? script.voucher(input) : input);
+        const input: VoucherInput = {
+          serialNumber: pvr.serialNumber,
+          nonce: pvr.nonce,
+          pinnedDomainCert: world.domainCa.cert,
+          createdOn: NOW,
+          assertion: 'logged',
+        };
+        return signVoucher(
+          crypto,
+          world.mfg.masaSigner.key,
+          [world.mfg.masaSigner.cert],
+          script.voucher ? script.voucher(input) : input,
+        );
       }
       case 'GET /.well-known/airlock/declaration':
         return JSON.stringify({ chain: script.declarationChain ?? declarationChain(world) });
       case 'POST /.well-known/brski/voucher_status':
-        verifyVoucherStatus(crypto, body!, { tlsClientCert: client, nonce: channel.nonce!, channelBinding: channel.binding });
+        verifyVoucherStatus(crypto, body!, {
+          tlsClientCert: client,
+          nonce: channel.nonce!,
+          channelBinding: channel.binding,
+        });
         this.statuses++;
         return '';
       case 'POST /.well-known/airlock/app-bootstrap':
-        return JSON.stringify({ applicationUrl: 'https://app.example', trustAnchor: toPem('CERTIFICATE', world.domainCa.cert.der) });
+        return JSON.stringify({
+          applicationUrl: 'https://app.example',
+          trustAnchor: toPem('CERTIFICATE', world.domainCa.cert.der),
+        });
       case 'GET /.well-known/est/cacerts':
         return encodeCertsOnly(script.cacerts ?? [world.domainCa.cert.der]);
       case 'POST /.well-known/est/simpleenroll':
       case 'POST /.well-known/est/simplereenroll': {
         const csr = verifyCsr(crypto, decodeCsrBody(body!));
         const requested = { spki: csr.spki, serialNumber: world.serialNumber };
-        return encodeCertsOnly([script.ldevid ? await script.ldevid(requested) : this.issueLdevid(requested)]);
+        return encodeCertsOnly([
+          script.ldevid ? await script.ldevid(requested) : this.issueLdevid(requested),
+        ]);
       }
       case 'POST /.well-known/airlock/wifi':
         return JSON.stringify({ ssid: 'airlock-test', psk: 'correct horse battery' });
@@ -148,8 +198,21 @@ export class FakeRegistrar {
   }
 
   /** An LDevID from the domain CA. */
-  issueLdevid(requested: { spki: Uint8Array; serialNumber: string }, ca: Pair = this.world.domainCa): Uint8Array {
-    return issueCertificate(crypto, ldevidProfile({ serialNumber: requested.serialNumber, domain: 'Owner', notBefore: T0, notAfter: new Date(T0.getTime() + 365 * 86_400_000) }), requested.spki, { key: ca.key, cert: ca.cert }).der;
+  issueLdevid(
+    requested: { spki: Uint8Array; serialNumber: string },
+    ca: Pair = this.world.domainCa,
+  ): Uint8Array {
+    return issueCertificate(
+      crypto,
+      ldevidProfile({
+        serialNumber: requested.serialNumber,
+        domain: 'Owner',
+        notBefore: T0,
+        notAfter: new Date(T0.getTime() + 365 * 86_400_000),
+      }),
+      requested.spki,
+      { key: ca.key, cert: ca.cert },
+    ).der;
   }
 }
 
@@ -172,13 +235,26 @@ export class FakeChannel implements PledgeChannel {
   }
 
   exporter(label: string, length: number): Uint8Array {
-    if (label !== 'EXPORTER-airlock-voucher-status' || length !== 32) throw new Error(`unexpected exporter ${label}/${length}`);
+    if (label !== 'EXPORTER-airlock-voucher-status' || length !== 32)
+      throw new Error(`unexpected exporter ${label}/${length}`);
     return this.binding;
   }
 
-  async call(method: 'GET' | 'POST', path: string, request: { body?: string; contentType?: string; accept?: string } = {}) {
-    if (this.#closed) throw new AirlockError('ERR_TRANSPORT', 'the channel is closed', { details: { unsent: true } });
-    const ex: Exchange = { method, path, ...(request.contentType ? { contentType: request.contentType } : {}), ...(request.accept ? { accept: request.accept } : {}) };
+  async call(
+    method: 'GET' | 'POST',
+    path: string,
+    request: { body?: string; contentType?: string; accept?: string } = {},
+  ) {
+    if (this.#closed)
+      throw new AirlockError('ERR_TRANSPORT', 'the channel is closed', {
+        details: { unsent: true },
+      });
+    const ex: Exchange = {
+      method,
+      path,
+      ...(request.contentType ? { contentType: request.contentType } : {}),
+      ...(request.accept ? { accept: request.accept } : {}),
+    };
     this.registrar.requests.push(ex);
     const body = await this.registrar.answer(this, ex, request.body);
     return { status: 200, contentType: 'application/octet-stream', body };

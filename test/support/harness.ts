@@ -27,15 +27,24 @@ export interface TestSystem extends System {
   closeRoles(): Promise<void>;
   logFile: string;
   /** Mints a device into a file secure store, sells it to the network's owner, returns its agent. */
-  newDevice(opts?: { sell?: boolean; model?: string }): Promise<{ agent: DeviceAgent; serial: string; storeDir: string }>;
+  newDevice(opts?: {
+    sell?: boolean;
+    model?: string;
+  }): Promise<{ agent: DeviceAgent; serial: string; storeDir: string }>;
   /**
    * Another network (another owner) in this system's directory, with a database and key of its
    * own, trusting `manufacturers` (default: this system's manufacturer); served on loopback, and
    * closed with the system.
    */
-  otherNetwork(name: string, opts?: { manufacturers?: AnyManufacturerTrust[]; config?: Partial<NetworkConfig> }): Promise<{ network: Network; url: string }>;
+  otherNetwork(
+    name: string,
+    opts?: { manufacturers?: AnyManufacturerTrust[]; config?: Partial<NetworkConfig> },
+  ): Promise<{ network: Network; url: string }>;
   /** Another manufacturer in this system's directory, served on loopback and closed with the system. */
-  otherManufacturer(name: string, config?: Partial<ManufacturerConfig>): Promise<{ manufacturer: Manufacturer; url: string }>;
+  otherManufacturer(
+    name: string,
+    config?: Partial<ManufacturerConfig>,
+  ): Promise<{ manufacturer: Manufacturer; url: string }>;
   /** An HTTPS MASA client trusting this system's manufacturer root; closed with the system. */
   masaClient(): HttpMasaClient;
 }
@@ -46,7 +55,11 @@ export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promis
   track(dir);
   let sys: System;
   try {
-    sys = await startSystem({ dataDir: path.join(dir, 'data'), logger: createLogger({ level: 'debug', destination: logFile }), ...opts });
+    sys = await startSystem({
+      dataDir: path.join(dir, 'data'),
+      logger: createLogger({ level: 'debug', destination: logFile }),
+      ...opts,
+    });
   } catch (e) {
     removeDir(dir);
     throw e;
@@ -60,7 +73,8 @@ export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promis
       for (const close of extras.reverse()) await close();
       await sys.close();
     })());
-  const kek = (name: string) => loadKek({ envVar: 'AIRLOCK_TEST_UNSET_KEK', file: path.join(dir, `${name}.kek`) }).kek;
+  const kek = (name: string) =>
+    loadKek({ envVar: 'AIRLOCK_TEST_UNSET_KEK', file: path.join(dir, `${name}.kek`) }).kek;
   return {
     ...sys,
     dir,
@@ -73,12 +87,23 @@ export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promis
       return { agent: new DeviceAgent(store, sys.ctx), serial: birth.serialNumber, storeDir };
     },
     async otherNetwork(name, o = {}) {
-      const network = await Network.open({ ctx: sys.ctx, databaseFile: path.join(dir, `${name}.db`), kek: kek(name), manufacturers: o.manufacturers ?? [sys.manufacturer.trustBundle()], ...(o.config ? { config: o.config } : {}) });
+      const network = await Network.open({
+        ctx: sys.ctx,
+        databaseFile: path.join(dir, `${name}.db`),
+        kek: kek(name),
+        manufacturers: o.manufacturers ?? [sys.manufacturer.trustBundle()],
+        ...(o.config ? { config: o.config } : {}),
+      });
       extras.push(() => network.close());
       return { network, url: await network.serve(0) };
     },
     async otherManufacturer(name, config) {
-      const manufacturer = await Manufacturer.open({ ctx: sys.ctx, databaseFile: path.join(dir, `${name}.db`), kek: kek(name), ...(config ? { config } : {}) });
+      const manufacturer = await Manufacturer.open({
+        ctx: sys.ctx,
+        databaseFile: path.join(dir, `${name}.db`),
+        kek: kek(name),
+        ...(config ? { config } : {}),
+      });
       extras.push(() => manufacturer.close());
       return { manufacturer, url: await manufacturer.serve(0) };
     },

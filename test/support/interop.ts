@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 /** The copy in this repository: test/fixtures/interop, beside this file's folder. */
 const inRepository = fileURLToPath(new URL('../fixtures/interop', import.meta.url));
 
-export const interopDir = process.env.AIRLOCK_INTEROP_DIR ? path.resolve(process.env.AIRLOCK_INTEROP_DIR) : inRepository;
+export const interopDir = process.env.AIRLOCK_INTEROP_DIR
+  ? path.resolve(process.env.AIRLOCK_INTEROP_DIR)
+  : inRepository;
 
 /** True when the corpus is present; otherwise prints why the suite is skipped. */
 export function interopAvailable(): boolean {

@@ -39,13 +39,23 @@ const DATABASE = 'airlock';
 
 export async function startPostgres(): Promise<PostgresServer | { skipped: string }> {
   const bin = findBinaries();
-  if (!bin) return { skipped: 'PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin or on PATH (Debian: apt-get install postgresql)' };
+  if (!bin)
+    return {
+      skipped:
+        'PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin or on PATH (Debian: apt-get install postgresql)',
+    };
   let runAs: RunAs | undefined;
   if (process.getuid?.() === 0) {
     const user = systemUser(SUPERUSER);
-    if (!user) return { skipped: `running as root, and there is no '${SUPERUSER}' user to run PostgreSQL as (PostgreSQL refuses to run as root)` };
+    if (!user)
+      return {
+        skipped: `running as root, and there is no '${SUPERUSER}' user to run PostgreSQL as (PostgreSQL refuses to run as root)`,
+      };
     const wrapper = findOnPath('runuser') ?? findOnPath('su');
-    if (!wrapper) return { skipped: `running as root, and neither runuser nor su is there to run PostgreSQL as '${SUPERUSER}'` };
+    if (!wrapper)
+      return {
+        skipped: `running as root, and neither runuser nor su is there to run PostgreSQL as '${SUPERUSER}'`,
+      };
     runAs = { ...user, name: SUPERUSER, wrapper };
   }
 
@@ -60,8 +70,13 @@ export async function startPostgres(): Promise<PostgresServer | { skipped: strin
   const onExit = () => {
     if (started) {
       try {
-        execFileSync(...command(runAs, pgCtl, ['stop', '-D', data, '-m', 'immediate', '-w']), { cwd: os.tmpdir(), stdio: 'ignore' });
-      } catch { /* already stopped */ }
+        execFileSync(...command(runAs, pgCtl, ['stop', '-D', data, '-m', 'immediate', '-w']), {
+          cwd: os.tmpdir(),
+          stdio: 'ignore',
+        });
+      } catch {
+        /* already stopped */
+      }
     }
     removeDir();
   };
@@ -75,20 +90,40 @@ export async function startPostgres(): Promise<PostgresServer | { skipped: strin
     if (runAs) for (const p of [dir, socket, pwfile]) fs.chownSync(p, runAs.uid, runAs.gid);
 
     // Over the socket (in a directory only the server's user may enter): trust; over TCP: the password.
-    await run(runAs, path.join(bin, 'initdb'), ['-D', data, '-U', SUPERUSER, '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C', '--no-sync'], dir);
+    await run(
+      runAs,
+      path.join(bin, 'initdb'),
+      [
+        '-D',
+        data,
+        '-U',
+        SUPERUSER,
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
+        `--pwfile=${pwfile}`,
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--no-sync',
+      ],
+      dir,
+    );
     fs.rmSync(pwfile);
-    fs.appendFileSync(path.join(data, 'postgresql.conf'), [
-      '',
-      '# airlock test cluster (test/support/postgres-server.ts)',
-      "listen_addresses = '127.0.0.1'",
-      `unix_socket_directories = '${socket}'`,
-      'fsync = off',
-      'synchronous_commit = off',
-      'full_page_writes = off',
-      'shared_buffers = 32MB',
-      'max_connections = 100',
-      '',
-    ].join('\n'));
+    fs.appendFileSync(
+      path.join(data, 'postgresql.conf'),
+      [
+        '',
+        '# airlock test cluster (test/support/postgres-server.ts)',
+        "listen_addresses = '127.0.0.1'",
+        `unix_socket_directories = '${socket}'`,
+        'fsync = off',
+        'synchronous_commit = off',
+        'full_page_writes = off',
+        'shared_buffers = 32MB',
+        'max_connections = 100',
+        '',
+      ].join('\n'),
+    );
 
     // A free port now may be taken before the server binds it (other test files start servers
     // too): then another port.
@@ -96,7 +131,12 @@ export async function startPostgres(): Promise<PostgresServer | { skipped: strin
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
       try {
-        await run(runAs, pgCtl, ['start', '-D', data, '-l', log, '-w', '-t', '30', '-o', `-p ${port}`], dir);
+        await run(
+          runAs,
+          pgCtl,
+          ['start', '-D', data, '-l', log, '-w', '-t', '30', '-o', `-p ${port}`],
+          dir,
+        );
         started = true;
         break;
       } catch (err) {
@@ -111,14 +151,15 @@ export async function startPostgres(): Promise<PostgresServer | { skipped: strin
     let stopped: Promise<void> | undefined;
     return {
       url,
-      stop: () => (stopped ??= (async () => {
-        process.off('exit', onExit);
-        try {
-          await run(runAs, pgCtl, ['stop', '-D', data, '-m', 'immediate', '-w'], dir);
-        } finally {
-          removeDir();
-        }
-      })()),
+      stop: () =>
+        (stopped ??= (async () => {
+          process.off('exit', onExit);
+          try {
+            await run(runAs, pgCtl, ['stop', '-D', data, '-m', 'immediate', '-w'], dir);
+          } finally {
+            removeDir();
+          }
+        })()),
     };
   } catch (err) {
     process.off('exit', onExit);
@@ -132,7 +173,8 @@ export async function startPostgres(): Promise<PostgresServer | { skipped: strin
  * the new one: a test file that takes its own database shares no state with the others.
  */
 export async function createDatabase(url: string, name: string): Promise<string> {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new TypeError(`not a plain database name: ${name}`);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+    throw new TypeError(`not a plain database name: ${name}`);
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -156,7 +198,8 @@ interface RunAs {
 /** The command line that runs `bin args` as `runAs` (no shell, except su's, with every word quoted). */
 function command(runAs: RunAs | undefined, bin: string, args: string[]): [string, string[]] {
   if (!runAs) return [bin, args];
-  if (path.basename(runAs.wrapper) === 'runuser') return [runAs.wrapper, ['-u', runAs.name, '--', bin, ...args]];
+  if (path.basename(runAs.wrapper) === 'runuser')
+    return [runAs.wrapper, ['-u', runAs.name, '--', bin, ...args]];
   const quoted = [bin, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   return [runAs.wrapper, [runAs.name, '-s', '/bin/sh', '-c', quoted]];
 }
@@ -164,10 +207,20 @@ function command(runAs: RunAs | undefined, bin: string, args: string[]): [string
 function run(runAs: RunAs | undefined, bin: string, args: string[], cwd: string): Promise<void> {
   const [file, argv] = command(runAs, bin, args);
   return new Promise((resolve, reject) => {
-    execFile(file, argv, { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${path.basename(bin)} ${args[0] ?? ''} failed: ${err.message}\n${stdout}${stderr}`.trim()));
-      else resolve();
-    });
+    execFile(
+      file,
+      argv,
+      { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } },
+      (err, stdout, stderr) => {
+        if (err)
+          reject(
+            new Error(
+              `${path.basename(bin)} ${args[0] ?? ''} failed: ${err.message}\n${stdout}${stderr}`.trim(),
+            ),
+          );
+        else resolve();
+      },
+    );
   });
 }
 
@@ -177,8 +230,13 @@ function findBinaries(): string | undefined {
   const root = '/usr/lib/postgresql';
   let versions: string[] = [];
   try {
-    versions = fs.readdirSync(root).filter((v) => /^\d+(\.\d+)?$/.test(v)).sort((a, b) => Number(b) - Number(a));
-  } catch { /* not Debian's layout */ }
+    versions = fs
+      .readdirSync(root)
+      .filter((v) => /^\d+(\.\d+)?$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
+  } catch {
+    /* not Debian's layout */
+  }
   for (const v of versions) {
     const dir = path.join(root, v, 'bin');
     if (has(dir)) return dir;
@@ -188,8 +246,17 @@ function findBinaries(): string | undefined {
 }
 
 function findOnPath(cmd: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
-  return dirs.filter(Boolean).map((d) => path.join(d, cmd)).find(isExecutable);
+  const dirs = [
+    ...(process.env.PATH ?? '').split(path.delimiter),
+    '/usr/sbin',
+    '/sbin',
+    '/usr/bin',
+    '/bin',
+  ];
+  return dirs
+    .filter(Boolean)
+    .map((d) => path.join(d, cmd))
+    .find(isExecutable);
 }
 
 function isExecutable(file: string): boolean {

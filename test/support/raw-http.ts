@@ -96,7 +96,11 @@ export function parseResponse(text: string): RawResponse | undefined {
 }
 
 /** Waits until a whole response has arrived on a collected socket, or `ms` passed. */
-export async function nextResponse(c: { text: () => string }, ms = 10_000, skip = 0): Promise<RawResponse | undefined> {
+export async function nextResponse(
+  c: { text: () => string },
+  ms = 10_000,
+  skip = 0,
+): Promise<RawResponse | undefined> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     let rest = c.text();

@@ -28,12 +28,19 @@ function encodings(label: string, bytes: Buffer): Needle[] {
   const needles: Needle[] = [{ label: `${label} (raw)`, bytes }];
   for (const [i, b64] of base64Forms(bytes).entries()) {
     needles.push({ label: `${label} (base64, alignment ${i})`, bytes: Buffer.from(b64) });
-    needles.push({ label: `${label} (base64url, alignment ${i})`, bytes: Buffer.from(b64.replace(/\+/g, '-').replace(/\//g, '_')) });
+    needles.push({
+      label: `${label} (base64url, alignment ${i})`,
+      bytes: Buffer.from(b64.replace(/\+/g, '-').replace(/\//g, '_')),
+    });
   }
-  needles.push({ label: `${label} (hex)`, bytes: Buffer.from(bytes.toString('hex')) }, { label: `${label} (HEX)`, bytes: Buffer.from(bytes.toString('hex').toUpperCase()) });
+  needles.push(
+    { label: `${label} (hex)`, bytes: Buffer.from(bytes.toString('hex')) },
+    { label: `${label} (HEX)`, bytes: Buffer.from(bytes.toString('hex').toUpperCase()) },
+  );
   // A PEM wraps base64 at 64 characters: a whole line of the body.
   const b64 = bytes.toString('base64');
-  if (b64.length >= 128) needles.push({ label: `${label} (PEM body line)`, bytes: Buffer.from(b64.slice(64, 128)) });
+  if (b64.length >= 128)
+    needles.push({ label: `${label} (PEM body line)`, bytes: Buffer.from(b64.slice(64, 128)) });
   return needles.filter((n) => n.bytes.length >= 12);
 }
 
@@ -44,14 +51,22 @@ export function textSecretNeedles(label: string, secret: string): Needle[] {
 
 /** A private key given as PKCS#8 DER: the scalar, the PKCS#8 and the SEC1 forms, each in every encoding. */
 export function privateKeyNeedles(label: string, pkcs8: Uint8Array): Needle[] {
-  const key = nodeCrypto.createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+  const key = nodeCrypto.createPrivateKey({
+    key: Buffer.from(pkcs8),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const sec1 = key.export({ format: 'der', type: 'sec1' });
   // RFC 5915 ECPrivateKey: SEQUENCE { INTEGER 1, OCTET STRING privateKey, ... }
   const lengthBytes = sec1[1]! & 0x80 ? (sec1[1]! & 0x7f) + 2 : 2;
   const at = lengthBytes + 3; // INTEGER 1 is 02 01 01
   if (sec1[at] !== 0x04) throw new Error('unexpected SEC1 layout');
   const scalar = sec1.subarray(at + 2, at + 2 + sec1[at + 1]!);
-  return [...encodings(`${label} scalar`, Buffer.from(scalar)), ...encodings(`${label} PKCS#8`, Buffer.from(pkcs8)), ...encodings(`${label} SEC1`, sec1)];
+  return [
+    ...encodings(`${label} scalar`, Buffer.from(scalar)),
+    ...encodings(`${label} PKCS#8`, Buffer.from(pkcs8)),
+    ...encodings(`${label} SEC1`, sec1),
+  ];
 }
 
 /** Which needles occur in the haystack. */
@@ -76,7 +91,10 @@ export function captureOutput(): { stop(): { stdout: string; stderr: string } } 
     stop() {
       process.stdout.write = originals.stdout;
       process.stderr.write = originals.stderr;
-      return { stdout: Buffer.concat(chunks.stdout).toString(), stderr: Buffer.concat(chunks.stderr).toString() };
+      return {
+        stdout: Buffer.concat(chunks.stdout).toString(),
+        stderr: Buffer.concat(chunks.stderr).toString(),
+      };
     },
   };
 }

@@ -9,12 +9,24 @@ import * as path from 'node:path';
 import { expect } from 'vitest';
 import { fromBase64, toBase64, toPem } from '../../src/core/bytes.js';
 import type { BirthCredentials } from '../../src/core/credentials.js';
-import { importPkcs8, privateKeyPem, type NodePrivateKey } from '../../src/adapters/crypto/node-crypto.js';
+import {
+  importPkcs8,
+  privateKeyPem,
+  type NodePrivateKey,
+} from '../../src/adapters/crypto/node-crypto.js';
 import { PeerConnection, type HttpResponse } from '../../src/adapters/http/connection.js';
-import { parseCertificate, parseCertificateBase64, type Certificate } from '../../src/protocols/x509/certificate.js';
+import {
+  parseCertificate,
+  parseCertificateBase64,
+  type Certificate,
+} from '../../src/protocols/x509/certificate.js';
 import { signPledgeVoucherRequest } from '../../src/protocols/voucher/pledge-voucher-request.js';
 import { VOUCHER_JWS_MEDIA_TYPE } from '../../src/protocols/voucher/schema.js';
-import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, signVoucherStatus } from '../../src/protocols/brski/status.js';
+import {
+  CHANNEL_BINDING_LABEL,
+  CHANNEL_BINDING_LENGTH,
+  signVoucherStatus,
+} from '../../src/protocols/brski/status.js';
 import type { Crypto } from '../../src/core/ports.js';
 import type { TestSystem } from './harness.js';
 import { track } from './temp-dirs.js';
@@ -41,31 +53,63 @@ export function identityOf(birth: BirthCredentials): DeviceIdentity {
   };
 }
 
-export async function connectAs(url: string, id: DeviceIdentity | undefined): Promise<PeerConnection> {
+export async function connectAs(
+  url: string,
+  id: DeviceIdentity | undefined,
+): Promise<PeerConnection> {
   return PeerConnection.open(url, id ? { cert: id.certPem, key: id.keyPem } : {});
 }
 
 /** A pledge voucher request as the device would build it for the registrar on `conn`. */
-export function pledgeVoucherRequest(c: Crypto, id: DeviceIdentity, conn: PeerConnection, nonce = toBase64(crypto.randomBytes(16))): { pvr: string; nonce: string } {
+export function pledgeVoucherRequest(
+  c: Crypto,
+  id: DeviceIdentity,
+  conn: PeerConnection,
+  nonce = toBase64(crypto.randomBytes(16)),
+): { pvr: string; nonce: string } {
   const registrarCert = parseCertificate(conn.peerCertificate());
-  const pvr = signPledgeVoucherRequest(c, id.key, id.idevid, { serialNumber: id.birth.serialNumber, nonce, createdOn: new Date(), proximityRegistrarCert: registrarCert.der });
+  const pvr = signPledgeVoucherRequest(c, id.key, id.idevid, {
+    serialNumber: id.birth.serialNumber,
+    nonce,
+    createdOn: new Date(),
+    proximityRegistrarCert: registrarCert.der,
+  });
   return { pvr, nonce };
 }
 
 export async function postVoucherRequest(conn: PeerConnection, pvr: string): Promise<HttpResponse> {
-  return conn.request('POST', '/.well-known/brski/requestvoucher', { body: pvr, contentType: VOUCHER_JWS_MEDIA_TYPE, accept: VOUCHER_JWS_MEDIA_TYPE });
+  return conn.request('POST', '/.well-known/brski/requestvoucher', {
+    body: pvr,
+    contentType: VOUCHER_JWS_MEDIA_TYPE,
+    accept: VOUCHER_JWS_MEDIA_TYPE,
+  });
 }
 
 /** Steps 5 to 7 by hand: voucher, declaration, channel-bound status. Leaves the device `authenticated`. */
-export async function authenticateByHand(c: Crypto, id: DeviceIdentity, conn: PeerConnection): Promise<void> {
+export async function authenticateByHand(
+  c: Crypto,
+  id: DeviceIdentity,
+  conn: PeerConnection,
+): Promise<void> {
   const { pvr, nonce } = pledgeVoucherRequest(c, id, conn);
   expect((await postVoucherRequest(conn, pvr)).status).toBe(200);
   expect((await conn.request('GET', '/.well-known/airlock/declaration')).status).toBe(200);
   const binding = conn.exportKeyingMaterial(CHANNEL_BINDING_LENGTH, CHANNEL_BINDING_LABEL);
-  const status = signVoucherStatus(c, id.key, id.idevid, { ok: true, reason: 'voucher accepted', nonce, channelBinding: binding });
-  expect((await conn.request('POST', '/.well-known/brski/voucher_status', { body: status, contentType: 'application/jose' })).status).toBe(200);
+  const status = signVoucherStatus(c, id.key, id.idevid, {
+    ok: true,
+    reason: 'voucher accepted',
+    nonce,
+    channelBinding: binding,
+  });
+  expect(
+    (
+      await conn.request('POST', '/.well-known/brski/voucher_status', {
+        body: status,
+        contentType: 'application/jose',
+      })
+    ).status,
+  ).toBe(200);
 }
-
 
 /** Every row of the state tables (not the audit/event tables). */
 export async function stateSnapshot(sys: TestSystem): Promise<Record<string, unknown[]>> {
@@ -73,11 +117,29 @@ export async function stateSnapshot(sys: TestSystem): Promise<Record<string, unk
   const m = sys.manufacturer.db;
   return {
     net_devices: await n.selectFrom('net_devices').selectAll().orderBy('serial').execute(),
-    net_certificates: await n.selectFrom('net_certificates').selectAll().orderBy('serial').execute(),
+    net_certificates: await n
+      .selectFrom('net_certificates')
+      .selectAll()
+      .orderBy('serial')
+      .execute(),
     net_psks: await n.selectFrom('net_psks').selectAll().orderBy('id').execute(),
-    net_declarations: await n.selectFrom('net_declarations').selectAll().orderBy('serial').execute(),
-    mfg_declarations: await m.selectFrom('mfg_declarations').selectAll().orderBy('serial').orderBy('sequence').execute(),
-    masa_nonces: await m.selectFrom('masa_nonces').selectAll().orderBy('serial').orderBy('nonce').execute(),
+    net_declarations: await n
+      .selectFrom('net_declarations')
+      .selectAll()
+      .orderBy('serial')
+      .execute(),
+    mfg_declarations: await m
+      .selectFrom('mfg_declarations')
+      .selectAll()
+      .orderBy('serial')
+      .orderBy('sequence')
+      .execute(),
+    masa_nonces: await m
+      .selectFrom('masa_nonces')
+      .selectAll()
+      .orderBy('serial')
+      .orderBy('nonce')
+      .execute(),
   };
 }
 
@@ -92,7 +154,10 @@ export function randomKek(): Uint8Array {
 }
 
 /** The encodings under which a secret could leak. */
-export function secretForms(label: string, secret: string | Uint8Array): Array<{ label: string; bytes: Buffer }> {
+export function secretForms(
+  label: string,
+  secret: string | Uint8Array,
+): Array<{ label: string; bytes: Buffer }> {
   if (typeof secret === 'string') return [{ label, bytes: Buffer.from(secret, 'utf8') }];
   const b = Buffer.from(secret);
   return [
@@ -100,11 +165,17 @@ export function secretForms(label: string, secret: string | Uint8Array): Array<{
     { label: `${label} (base64)`, bytes: Buffer.from(b.toString('base64'), 'utf8') },
     { label: `${label} (base64url)`, bytes: Buffer.from(b.toString('base64url'), 'utf8') },
     { label: `${label} (hex)`, bytes: Buffer.from(b.toString('hex'), 'utf8') },
-    { label: `${label} (PEM body line)`, bytes: Buffer.from(b.toString('base64').slice(64, 128), 'utf8') },
+    {
+      label: `${label} (PEM body line)`,
+      bytes: Buffer.from(b.toString('base64').slice(64, 128), 'utf8'),
+    },
   ];
 }
 
 /** Which of `needles` occur in `haystack`. */
-export function leaks(haystack: Buffer, needles: Array<{ label: string; bytes: Buffer }>): string[] {
+export function leaks(
+  haystack: Buffer,
+  needles: Array<{ label: string; bytes: Buffer }>,
+): string[] {
   return needles.filter((n) => haystack.indexOf(n.bytes) >= 0).map((n) => n.label);
 }

@@ -13,12 +13,17 @@ export interface KekSource {
   readonly origin: 'environment' | 'file' | 'memory';
 }
 
-export function loadKek(opts: { envVar: string; file?: string; env?: NodeJS.ProcessEnv }): KekSource {
+export function loadKek(opts: {
+  envVar: string;
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+}): KekSource {
   const env = opts.env ?? process.env;
   const fromEnv = env[opts.envVar];
   if (fromEnv) {
     const kek = Buffer.from(fromEnv, 'base64');
-    if (kek.length !== 32) throw new AirlockError('ERR_CONFIG', `${opts.envVar} must be 32 bytes, base64`);
+    if (kek.length !== 32)
+      throw new AirlockError('ERR_CONFIG', `${opts.envVar} must be 32 bytes, base64`);
     return { kek: new Uint8Array(kek), origin: 'environment' };
   }
   if (!opts.file) return { kek: new Uint8Array(nodeCrypto.randomBytes(32)), origin: 'memory' };

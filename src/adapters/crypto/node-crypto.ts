@@ -21,7 +21,10 @@ export class NodeCrypto implements Crypto {
    */
   readonly #verifiedDer = new Set<string>();
   /** Public keys by SPKI, with whether they are P-256 keys (the getter is not free). */
-  readonly #publicKeys = new Map<string, { id: string; key: nodeCrypto.KeyObject; p256: boolean }>();
+  readonly #publicKeys = new Map<
+    string,
+    { id: string; key: nodeCrypto.KeyObject; p256: boolean }
+  >();
 
   bytes(length: number): Uint8Array {
     return new Uint8Array(nodeCrypto.randomBytes(length));
@@ -32,17 +35,32 @@ export class NodeCrypto implements Crypto {
   }
 
   signEs256(key: PrivateKeyHandle, data: Uint8Array): Uint8Array {
-    return new Uint8Array(nodeCrypto.sign('sha256', data, { key: asNodeKey(key).keyObject, dsaEncoding: P1363 }));
+    return new Uint8Array(
+      nodeCrypto.sign('sha256', data, { key: asNodeKey(key).keyObject, dsaEncoding: P1363 }),
+    );
   }
 
-  verifyEs256(spki: Uint8Array, data: Uint8Array, signature: Uint8Array, encoding: 'p1363' | 'der' = 'p1363'): boolean {
+  verifyEs256(
+    spki: Uint8Array,
+    data: Uint8Array,
+    signature: Uint8Array,
+    encoding: 'p1363' | 'der' = 'p1363',
+  ): boolean {
     const entry = this.#publicKey(spki);
     if (!entry?.p256) return false;
-    const memo = encoding === 'der' ? `${entry.id}:${nodeCrypto.createHash('sha256').update(data).digest('base64')}:${Buffer.from(signature).toString('base64')}` : undefined;
+    const memo =
+      encoding === 'der'
+        ? `${entry.id}:${nodeCrypto.createHash('sha256').update(data).digest('base64')}:${Buffer.from(signature).toString('base64')}`
+        : undefined;
     if (memo && this.#verifiedDer.has(memo)) return true;
     let ok: boolean;
     try {
-      ok = nodeCrypto.verify('sha256', data, { key: entry.key, dsaEncoding: encoding === 'der' ? 'der' : P1363 }, signature);
+      ok = nodeCrypto.verify(
+        'sha256',
+        data,
+        { key: entry.key, dsaEncoding: encoding === 'der' ? 'der' : P1363 },
+        signature,
+      );
     } catch {
       return false;
     }
@@ -67,31 +85,53 @@ export class NodeCrypto implements Crypto {
     return new Uint8Array(nodeCrypto.createHash(hash).update(data).digest());
   }
 
-  verifySignature(spki: Uint8Array, hash: HashName, data: Uint8Array, signature: Uint8Array, encoding: 'der' | 'p1363' = 'der'): boolean {
+  verifySignature(
+    spki: Uint8Array,
+    hash: HashName,
+    data: Uint8Array,
+    signature: Uint8Array,
+    encoding: 'der' | 'p1363' = 'der',
+  ): boolean {
     if (hash !== 'sha256' && hash !== 'sha384' && hash !== 'sha512') return false;
     const entry = this.#publicKey(spki);
     if (!entry) return false;
     const type = entry.key.asymmetricKeyType;
     if (type !== 'ec' && type !== 'rsa') return false;
     try {
-      return nodeCrypto.verify(hash, data, type === 'ec' ? { key: entry.key, dsaEncoding: encoding === 'der' ? 'der' : P1363 } : entry.key, signature);
+      return nodeCrypto.verify(
+        hash,
+        data,
+        type === 'ec'
+          ? { key: entry.key, dsaEncoding: encoding === 'der' ? 'der' : P1363 }
+          : entry.key,
+        signature,
+      );
     } catch {
       return false;
     }
   }
 
-  #publicKey(spki: Uint8Array): { id: string; key: nodeCrypto.KeyObject; p256: boolean } | undefined {
+  #publicKey(
+    spki: Uint8Array,
+  ): { id: string; key: nodeCrypto.KeyObject; p256: boolean } | undefined {
     const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('base64');
     let entry = this.#publicKeys.get(id);
     if (!entry) {
       let key: nodeCrypto.KeyObject;
       try {
         const jwk = jwkFromSpki(spki);
-        key = jwk ? nodeCrypto.createPublicKey({ key: { ...jwk }, format: 'jwk' }) : nodeCrypto.createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+        key = jwk
+          ? nodeCrypto.createPublicKey({ key: { ...jwk }, format: 'jwk' })
+          : nodeCrypto.createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
       } catch {
         return undefined;
       }
-      entry = { id, key, p256: key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1' };
+      entry = {
+        id,
+        key,
+        p256:
+          key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1',
+      };
       if (this.#publicKeys.size > 10_000) this.#publicKeys.clear();
       this.#publicKeys.set(id, entry);
     }
@@ -114,18 +154,36 @@ export function asNodeKey(key: PrivateKeyHandle): NodePrivateKey {
 export function generateP256Key(): NodePrivateKey {
   const ecdh = nodeCrypto.createECDH('prime256v1');
   ecdh.generateKeys();
-  return importPkcs8(pkcs8FromRaw(new Uint8Array(ecdh.getPrivateKey()), new Uint8Array(ecdh.getPublicKey())));
+  return importPkcs8(
+    pkcs8FromRaw(new Uint8Array(ecdh.getPrivateKey()), new Uint8Array(ecdh.getPublicKey())),
+  );
 }
 
 export function importPkcs8(der: Uint8Array): NodePrivateKey {
   const jwk = jwkFromPkcs8(der);
   if (jwk) {
     const privateKey = nodeCrypto.createPrivateKey({ key: { ...jwk }, format: 'jwk' });
-    return remember(Object.freeze({ kind: 'private-key' as const, spki: spkiFromJwk(jwk), keyObject: privateKey }), der);
+    return remember(
+      Object.freeze({
+        kind: 'private-key' as const,
+        spki: spkiFromJwk(jwk),
+        keyObject: privateKey,
+      }),
+      der,
+    );
   }
-  const privateKey = nodeCrypto.createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
-  const spki = new Uint8Array(nodeCrypto.createPublicKey(privateKey).export({ format: 'der', type: 'spki' }));
-  return remember(Object.freeze({ kind: 'private-key' as const, spki, keyObject: privateKey }), der);
+  const privateKey = nodeCrypto.createPrivateKey({
+    key: Buffer.from(der),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const spki = new Uint8Array(
+    nodeCrypto.createPublicKey(privateKey).export({ format: 'der', type: 'spki' }),
+  );
+  return remember(
+    Object.freeze({ kind: 'private-key' as const, spki, keyObject: privateKey }),
+    der,
+  );
 }
 
 /** The PKCS#8 DER of a key: the bytes it was made from, never a JWK export (see generateP256Key). */
@@ -151,7 +209,13 @@ export function privateKeyPem(key: PrivateKeyHandle): string {
 export async function toCryptoKey(key: PrivateKeyHandle): Promise<CryptoKey> {
   const cached = cryptoKeys.get(key);
   if (cached) return cached;
-  const ck = await nodeCrypto.webcrypto.subtle.importKey('pkcs8', exportPkcs8(key), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  const ck = await nodeCrypto.webcrypto.subtle.importKey(
+    'pkcs8',
+    exportPkcs8(key),
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    false,
+    ['sign'],
+  );
   cryptoKeys.set(key, ck as CryptoKey);
   return ck as CryptoKey;
 }

@@ -9,7 +9,9 @@
 import { concatBytes, equalBytes, fromBase64Url, toBase64Url } from '../../core/bytes.js';
 
 const SPKI_PREFIX = hex('3059301306072a8648ce3d020106082a8648ce3d030107034200');
-const PKCS8_PREFIX = hex('308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420');
+const PKCS8_PREFIX = hex(
+  '308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420',
+);
 const PKCS8_MIDDLE = hex('a144034200');
 
 export interface P256Jwk {
@@ -26,12 +28,25 @@ export function spkiFromJwk(jwk: { x?: string; y?: string }): Uint8Array {
 
 /** The JWK of a P-256 SubjectPublicKeyInfo, or undefined if it is not exactly one. */
 export function jwkFromSpki(spki: Uint8Array): P256Jwk | undefined {
-  if (spki.length !== 91 || !equalBytes(spki.subarray(0, 26), SPKI_PREFIX) || spki[26] !== 4) return undefined;
-  return { kty: 'EC', crv: 'P-256', x: toBase64Url(spki.subarray(27, 59)), y: toBase64Url(spki.subarray(59, 91)) };
+  if (spki.length !== 91 || !equalBytes(spki.subarray(0, 26), SPKI_PREFIX) || spki[26] !== 4)
+    return undefined;
+  return {
+    kty: 'EC',
+    crv: 'P-256',
+    x: toBase64Url(spki.subarray(27, 59)),
+    y: toBase64Url(spki.subarray(59, 91)),
+  };
 }
 
 export function pkcs8FromJwk(jwk: { x?: string; y?: string; d?: string }): Uint8Array {
-  return concatBytes(PKCS8_PREFIX, coord(jwk.d), PKCS8_MIDDLE, new Uint8Array([4]), coord(jwk.x), coord(jwk.y));
+  return concatBytes(
+    PKCS8_PREFIX,
+    coord(jwk.d),
+    PKCS8_MIDDLE,
+    new Uint8Array([4]),
+    coord(jwk.x),
+    coord(jwk.y),
+  );
 }
 
 /**
@@ -39,7 +54,8 @@ export function pkcs8FromJwk(jwk: { x?: string; y?: string; d?: string }): Uint8
  * and its uncompressed public point (0x04 || x || y).
  */
 export function pkcs8FromRaw(d: Uint8Array, point: Uint8Array): Uint8Array {
-  if (d.length === 0 || d.length > 32 || point.length !== 65 || point[0] !== 4) throw new TypeError('not a P-256 key');
+  if (d.length === 0 || d.length > 32 || point.length !== 65 || point[0] !== 4)
+    throw new TypeError('not a P-256 key');
   const scalar = new Uint8Array(32);
   scalar.set(d, 32 - d.length);
   return concatBytes(PKCS8_PREFIX, scalar, PKCS8_MIDDLE, point);
@@ -47,8 +63,20 @@ export function pkcs8FromRaw(d: Uint8Array, point: Uint8Array): Uint8Array {
 
 /** The JWK of a P-256 PKCS#8 key with its public key, or undefined if it is not exactly one. */
 export function jwkFromPkcs8(der: Uint8Array): P256Jwk | undefined {
-  if (der.length !== 138 || !equalBytes(der.subarray(0, 36), PKCS8_PREFIX) || !equalBytes(der.subarray(68, 73), PKCS8_MIDDLE) || der[73] !== 4) return undefined;
-  return { kty: 'EC', crv: 'P-256', d: toBase64Url(der.subarray(36, 68)), x: toBase64Url(der.subarray(74, 106)), y: toBase64Url(der.subarray(106, 138)) };
+  if (
+    der.length !== 138 ||
+    !equalBytes(der.subarray(0, 36), PKCS8_PREFIX) ||
+    !equalBytes(der.subarray(68, 73), PKCS8_MIDDLE) ||
+    der[73] !== 4
+  )
+    return undefined;
+  return {
+    kty: 'EC',
+    crv: 'P-256',
+    d: toBase64Url(der.subarray(36, 68)),
+    x: toBase64Url(der.subarray(74, 106)),
+    y: toBase64Url(der.subarray(106, 138)),
+  };
 }
 
 function coord(b64url: string | undefined): Uint8Array {

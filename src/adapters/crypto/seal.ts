@@ -10,7 +10,8 @@ export class Sealer {
   readonly #kek: Buffer;
 
   constructor(kek: Uint8Array) {
-    if (kek.length !== 32) throw new AirlockError('ERR_CONFIG', 'the key-encryption key must be 32 bytes');
+    if (kek.length !== 32)
+      throw new AirlockError('ERR_CONFIG', 'the key-encryption key must be 32 bytes');
     this.#kek = Buffer.from(kek);
   }
 
@@ -18,13 +19,18 @@ export class Sealer {
     const iv = nodeCrypto.randomBytes(12);
     const c = nodeCrypto.createCipheriv('aes-256-gcm', this.#kek, iv);
     c.setAAD(Buffer.from(aad));
-    const ct = Buffer.concat([c.update(typeof plaintext === 'string' ? Buffer.from(plaintext) : plaintext), c.final(), c.getAuthTag()]);
+    const ct = Buffer.concat([
+      c.update(typeof plaintext === 'string' ? Buffer.from(plaintext) : plaintext),
+      c.final(),
+      c.getAuthTag(),
+    ]);
     return `v1.${iv.toString('base64url')}.${ct.toString('base64url')}`;
   }
 
   open(sealed: string, aad: string): Uint8Array {
     const [v, ivB64, ctB64] = sealed.split('.');
-    if (v !== 'v1' || !ivB64 || !ctB64) throw new AirlockError('ERR_SECURE_STORE', 'unknown sealed format');
+    if (v !== 'v1' || !ivB64 || !ctB64)
+      throw new AirlockError('ERR_SECURE_STORE', 'unknown sealed format');
     const iv = Buffer.from(ivB64, 'base64url');
     const ct = Buffer.from(ctB64, 'base64url');
     if (iv.length !== 12 || ct.length < 16) throw new AirlockError('ERR_SECURE_STORE', 'truncated');
@@ -34,7 +40,11 @@ export class Sealer {
       d.setAuthTag(ct.subarray(ct.length - 16));
       return new Uint8Array(Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]));
     } catch (cause) {
-      throw new AirlockError('ERR_SECURE_STORE', 'authentication failed (wrong key or tampered data)', { cause });
+      throw new AirlockError(
+        'ERR_SECURE_STORE',
+        'authentication failed (wrong key or tampered data)',
+        { cause },
+      );
     }
   }
 

@@ -24,7 +24,12 @@
  * cannot be used).
  */
 import { AirlockError } from '../../core/errors.js';
-import { PeerConnection, wasNotSent, type ConnectionOptions, type ExchangeOptions } from './connection.js';
+import {
+  PeerConnection,
+  wasNotSent,
+  type ConnectionOptions,
+  type ExchangeOptions,
+} from './connection.js';
 import type { Http1Response } from './http1.js';
 
 export interface PoolOptions {
@@ -38,7 +43,11 @@ export interface PoolOptions {
   maxIdleTimeoutMs?: number;
 }
 
-export const poolDefaults = { maxConnections: 8, idleTimeoutMs: 4_000, maxIdleTimeoutMs: 30_000 } as const;
+export const poolDefaults = {
+  maxConnections: 8,
+  idleTimeoutMs: 4_000,
+  maxIdleTimeoutMs: 30_000,
+} as const;
 
 /** How long before the server's announced keep-alive timeout a connection is given up. */
 const KEEP_ALIVE_MARGIN_MS = 2_000;
@@ -85,7 +94,11 @@ export class ConnectionPool {
   }
 
   /** One request on a connection of the pool; the answer as parsed, whatever its status. */
-  async request(method: 'GET' | 'POST', path: string, opts: ExchangeOptions = {}): Promise<Http1Response> {
+  async request(
+    method: 'GET' | 'POST',
+    path: string,
+    opts: ExchangeOptions = {},
+  ): Promise<Http1Response> {
     for (let retried = false; ; retried = true) {
       const { conn, reused } = await this.#acquire();
       let res: Http1Response;
@@ -116,7 +129,8 @@ export class ConnectionPool {
   }
 
   #acquire(): Promise<{ conn: PeerConnection; reused: boolean }> {
-    if (this.#closed) return Promise.reject(new AirlockError('ERR_TRANSPORT', 'the connection pool is closed'));
+    if (this.#closed)
+      return Promise.reject(new AirlockError('ERR_TRANSPORT', 'the connection pool is closed'));
     const now = Date.now();
     for (let idle = this.#idle.pop(); idle !== undefined; idle = this.#idle.pop()) {
       if (idle.conn.usable && idle.until > now) {
@@ -177,7 +191,8 @@ export class ConnectionPool {
   /** How long the answer's connection may stay idle: the server's Keep-Alive timeout less a margin, else the default. */
   #keepIdleMs(res: Http1Response): number {
     const hint = res.headers.get('keep-alive');
-    const m = hint === undefined ? null : /(?:^|[\s,;])timeout\s*=\s*(\d{1,9})(?:$|[\s,;])/i.exec(hint);
+    const m =
+      hint === undefined ? null : /(?:^|[\s,;])timeout\s*=\s*(\d{1,9})(?:$|[\s,;])/i.exec(hint);
     if (m === null) return this.#idleMs;
     return Math.min(Number(m[1]) * 1000 - KEEP_ALIVE_MARGIN_MS, this.#maxIdleMs);
   }
@@ -200,14 +215,17 @@ export class ConnectionPool {
   }
 
   #isDrained(): boolean {
-    return this.#closed && this.#live.size === 0 && this.#opening === 0 && this.#waiters.length === 0;
+    return (
+      this.#closed && this.#live.size === 0 && this.#opening === 0 && this.#waiters.length === 0
+    );
   }
 
   #startSweeper(): void {
     if (this.#sweeper !== undefined || this.#closed) return;
     this.#sweeper = setInterval(() => {
       const now = Date.now();
-      for (const idle of this.#idle.filter((x) => x.until <= now || !x.conn.usable)) this.#drop(idle.conn);
+      for (const idle of this.#idle.filter((x) => x.until <= now || !x.conn.usable))
+        this.#drop(idle.conn);
     }, SWEEP_EVERY_MS);
     this.#sweeper.unref();
   }

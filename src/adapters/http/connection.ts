@@ -107,18 +107,29 @@ export class PeerConnection {
   ) {
     socket.on('data', (data: Buffer) => this.onData(data));
     socket.on('end', () => this.onEnd());
-    socket.on('error', (cause) => this.fail(new AirlockError('ERR_TRANSPORT', cause.message, { cause })));
-    socket.on('close', () => this.fail(new AirlockError('ERR_TRANSPORT', 'the connection closed before the answer was complete'), 'the connection is closed'));
+    socket.on('error', (cause) =>
+      this.fail(new AirlockError('ERR_TRANSPORT', cause.message, { cause })),
+    );
+    socket.on('close', () =>
+      this.fail(
+        new AirlockError('ERR_TRANSPORT', 'the connection closed before the answer was complete'),
+        'the connection is closed',
+      ),
+    );
   }
 
   static async open(url: string, opts: ConnectionOptions): Promise<PeerConnection> {
     const u = new URL(url);
-    if (u.protocol !== 'https:') throw new AirlockError('ERR_CONFIG', 'only https URLs are accepted');
+    if (u.protocol !== 'https:')
+      throw new AirlockError('ERR_CONFIG', 'only https URLs are accepted');
     const port = Number(u.port || 443);
     // An IPv6 literal is written in brackets in a URL, and without them to connect.
     const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
     const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? connectionLimits.handshakeTimeoutMs;
-    const limits = { requestTimeoutMs: opts.requestTimeoutMs ?? connectionLimits.requestTimeoutMs, maxResponseBytes: opts.maxResponseBytes ?? connectionLimits.maxResponseBytes };
+    const limits = {
+      requestTimeoutMs: opts.requestTimeoutMs ?? connectionLimits.requestTimeoutMs,
+      maxResponseBytes: opts.maxResponseBytes ?? connectionLimits.maxResponseBytes,
+    };
     return new Promise<PeerConnection>((resolve, reject) => {
       let s: tls.TLSSocket;
       try {
@@ -144,7 +155,10 @@ export class PeerConnection {
       }
       s.setNoDelay(true);
       // A deadline, not an idle timer: a peer that drips handshake bytes is cut off too.
-      const deadline = setTimeout(() => s.destroy(new Error('TLS handshake timed out')), handshakeTimeoutMs);
+      const deadline = setTimeout(
+        () => s.destroy(new Error('TLS handshake timed out')),
+        handshakeTimeoutMs,
+      );
       const failed = (cause: Error): void => {
         clearTimeout(deadline);
         reject(new AirlockError('ERR_TRANSPORT', cause.message, { cause }));
@@ -189,15 +203,25 @@ export class PeerConnection {
   }
 
   /** As `request`, in bytes both ways: the answer as parsed (every header, the body as bytes). */
-  exchange(method: 'GET' | 'POST', path: string, opts: ExchangeOptions = {}): Promise<Http1Response> {
+  exchange(
+    method: 'GET' | 'POST',
+    path: string,
+    opts: ExchangeOptions = {},
+  ): Promise<Http1Response> {
     return this.enqueue(() => requestBytes(method, this.host, path, opts.headers ?? {}, opts.body));
   }
 
   /** A request whose non-2xx answer becomes the peer's AirlockError. */
-  async call(method: 'GET' | 'POST', path: string, opts: RequestOptions = {}): Promise<HttpResponse> {
+  async call(
+    method: 'GET' | 'POST',
+    path: string,
+    opts: RequestOptions = {},
+  ): Promise<HttpResponse> {
     const res = await this.request(method, path, opts);
     if (res.status < 200 || res.status > 299) {
-      throw res.contentType.startsWith(PROBLEM_MEDIA_TYPE) ? fromProblem(res.status, res.body) : new AirlockError('ERR_PEER_REFUSED', `HTTP ${res.status}`);
+      throw res.contentType.startsWith(PROBLEM_MEDIA_TYPE)
+        ? fromProblem(res.status, res.body)
+        : new AirlockError('ERR_PEER_REFUSED', `HTTP ${res.status}`);
     }
     return res;
   }
@@ -216,7 +240,10 @@ export class PeerConnection {
   /** Writes the request `request()` builds, once the connection is known to be usable. */
   private send(request: () => string | Buffer): Promise<Http1Response> {
     if (this.socket.destroyed) this.unusable ??= 'the connection is closed';
-    if (this.unusable !== undefined) return Promise.reject(new AirlockError('ERR_TRANSPORT', this.unusable, { details: { unsent: true } }));
+    if (this.unusable !== undefined)
+      return Promise.reject(
+        new AirlockError('ERR_TRANSPORT', this.unusable, { details: { unsent: true } }),
+      );
     let bytes: string | Buffer;
     try {
       bytes = request();
@@ -226,8 +253,16 @@ export class PeerConnection {
     return new Promise<Http1Response>((resolve, reject) => {
       // On a deadline the connection's state is unknown: it is closed, so that a later
       // request fails instead of reading the rest of this answer.
-      const timer = setTimeout(() => this.fail(new AirlockError('ERR_TRANSPORT', 'the peer did not answer in time')), this.limits.requestTimeoutMs);
-      this.current = { parser: new ResponseParser({ maxBodyBytes: this.limits.maxResponseBytes }), timer, resolve, reject };
+      const timer = setTimeout(
+        () => this.fail(new AirlockError('ERR_TRANSPORT', 'the peer did not answer in time')),
+        this.limits.requestTimeoutMs,
+      );
+      this.current = {
+        parser: new ResponseParser({ maxBodyBytes: this.limits.maxResponseBytes }),
+        timer,
+        resolve,
+        reject,
+      };
       if (typeof bytes === 'string') this.socket.write(bytes, 'utf8');
       else this.socket.write(bytes);
     });
@@ -289,10 +324,16 @@ export class PeerConnection {
 }
 
 function textResponse(res: Http1Response): HttpResponse {
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: res.body.toString('utf8') };
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    body: res.body.toString('utf8'),
+  };
 }
 
 /** A parser fault is already typed; anything else thrown while parsing becomes ERR_TRANSPORT too. */
 function transportError(e: unknown): AirlockError {
-  return e instanceof AirlockError ? e : new AirlockError('ERR_TRANSPORT', (e as Error).message, { cause: e });
+  return e instanceof AirlockError
+    ? e
+    : new AirlockError('ERR_TRANSPORT', (e as Error).message, { cause: e });
 }

@@ -71,10 +71,26 @@ export function http1Error(fault: Http1Fault, why: string): AirlockError {
  * A request head (and body) as one string, so that it goes out in one write and one TLS
  * record. Values that could split the request (CR, LF, spaces in the target) are refused.
  */
-export function requestText(method: 'GET' | 'POST', host: string, path: string, opts: { body?: string; contentType?: string; accept?: string }): string {
-  const fields: Array<[string, string | undefined]> = [['content-type', opts.contentType], ['accept', opts.accept]];
+export function requestText(
+  method: 'GET' | 'POST',
+  host: string,
+  path: string,
+  opts: { body?: string; contentType?: string; accept?: string },
+): string {
+  const fields: Array<[string, string | undefined]> = [
+    ['content-type', opts.contentType],
+    ['accept', opts.accept],
+  ];
   const body = opts.body ?? '';
-  return requestHead(method, host, path, fields, opts.body === undefined ? undefined : Buffer.byteLength(body, 'utf8')) + body;
+  return (
+    requestHead(
+      method,
+      host,
+      path,
+      fields,
+      opts.body === undefined ? undefined : Buffer.byteLength(body, 'utf8'),
+    ) + body
+  );
 }
 
 /**
@@ -83,11 +99,21 @@ export function requestText(method: 'GET' | 'POST', host: string, path: string, 
  * must be tokens, and none may be one that frames the message or names its host
  * (host, content-length, transfer-encoding, connection): those are this module's to write.
  */
-export function requestBytes(method: 'GET' | 'POST', host: string, path: string, fields: Readonly<Record<string, string>>, body?: Uint8Array): Buffer {
+export function requestBytes(
+  method: 'GET' | 'POST',
+  host: string,
+  path: string,
+  fields: Readonly<Record<string, string>>,
+  body?: Uint8Array,
+): Buffer {
   const list: Array<[string, string]> = [];
   for (const name of Object.keys(fields)) {
     const lower = name.toLowerCase();
-    if (!TOKEN.test(name) || RESERVED_FIELDS.has(lower)) throw http1Error('header-line', `the header field name ${JSON.stringify(name)} is not acceptable`);
+    if (!TOKEN.test(name) || RESERVED_FIELDS.has(lower))
+      throw http1Error(
+        'header-line',
+        `the header field name ${JSON.stringify(name)} is not acceptable`,
+      );
     list.push([lower, fields[name]!]);
   }
   const head = requestHead(method, host, path, list, body?.length);
@@ -99,23 +125,47 @@ export function requestBytes(method: 'GET' | 'POST', host: string, path: string,
 }
 
 /** Fields the request writer owns: a caller's value for one could frame or route the request differently. */
-const RESERVED_FIELDS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'te', 'upgrade', 'trailer']);
+const RESERVED_FIELDS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'te',
+  'upgrade',
+  'trailer',
+]);
 
 /** The head up to and including the blank line; fields with an undefined or empty value are left out. */
-function requestHead(method: 'GET' | 'POST', host: string, path: string, fields: Iterable<readonly [string, string | undefined]>, bodyLength: number | undefined): string {
+function requestHead(
+  method: 'GET' | 'POST',
+  host: string,
+  path: string,
+  fields: Iterable<readonly [string, string | undefined]>,
+  bodyLength: number | undefined,
+): string {
   if (!TARGET.test(path)) throw http1Error('header-line', 'the request target is not acceptable');
   let head = `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\n`;
   for (const [name, value] of fields) {
     if (value === undefined || value === '') continue;
-    if (!/^[\x20-\x7e]+$/.test(value)) throw http1Error('header-line', `the ${name} value is not acceptable`);
+    if (!/^[\x20-\x7e]+$/.test(value))
+      throw http1Error('header-line', `the ${name} value is not acceptable`);
     head += `${name}: ${value}\r\n`;
   }
   // A POST without a body still says so: without a length, a server may wait for one.
-  if (bodyLength !== undefined || method === 'POST') head += `content-length: ${bodyLength ?? 0}\r\n`;
+  if (bodyLength !== undefined || method === 'POST')
+    head += `content-length: ${bodyLength ?? 0}\r\n`;
   return `${head}\r\n`;
 }
 
-type State = 'head' | 'fixed' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'until-close' | 'done';
+type State =
+  | 'head'
+  | 'fixed'
+  | 'chunk-size'
+  | 'chunk-data'
+  | 'chunk-end'
+  | 'trailers'
+  | 'until-close'
+  | 'done';
 
 /**
  * One answer, fed as it arrives. `push` returns the answer once it is complete, undefined
@@ -188,7 +238,8 @@ export class ResponseParser {
           break;
         case 'chunk-end':
           if (this.pending.length < 2) return undefined;
-          if (this.pending[0] !== 0x0d || this.pending[1] !== 0x0a) throw http1Error('chunk', 'a chunk does not end with CRLF');
+          if (this.pending[0] !== 0x0d || this.pending[1] !== 0x0a)
+            throw http1Error('chunk', 'a chunk does not end with CRLF');
           this.pending = this.pending.subarray(2);
           this.state = 'chunk-size';
           break;
@@ -210,7 +261,8 @@ export class ResponseParser {
     const n = Math.min(this.remaining, this.pending.length);
     if (n === 0) return;
     this.bodyBytes += n;
-    if (this.bodyBytes > this.maxBodyBytes) throw http1Error('body-too-large', 'the answer exceeds the size limit');
+    if (this.bodyBytes > this.maxBodyBytes)
+      throw http1Error('body-too-large', 'the answer exceeds the size limit');
     this.chunks.push(this.pending.subarray(0, n));
     this.pending = this.pending.subarray(n);
     this.remaining -= n;
@@ -218,7 +270,8 @@ export class ResponseParser {
 
   private finish(): Http1Response {
     this.state = 'done';
-    const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bodyBytes);
+    const body =
+      this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bodyBytes);
     this.response = { status: this.status, headers: this.headers, body, close: this.close };
     return this.response;
   }
@@ -227,20 +280,23 @@ export class ResponseParser {
   private readHead(): boolean {
     const end = this.pending.indexOf(CRLFCRLF, this.scanFrom);
     if (end < 0) {
-      if (this.headerBytes + this.pending.length > this.maxHeaderBytes) throw http1Error('headers-too-large', 'the answer\'s header section exceeds the size limit');
+      if (this.headerBytes + this.pending.length > this.maxHeaderBytes)
+        throw http1Error('headers-too-large', "the answer's header section exceeds the size limit");
       this.scanFrom = Math.max(0, this.pending.length - 3);
       return false;
     }
     this.headerBytes += end + 4;
-    if (this.headerBytes > this.maxHeaderBytes) throw http1Error('headers-too-large', 'the answer\'s header section exceeds the size limit');
+    if (this.headerBytes > this.maxHeaderBytes)
+      throw http1Error('headers-too-large', "the answer's header section exceeds the size limit");
     const lines = this.pending.toString('latin1', 0, end).split('\r\n');
     this.pending = this.pending.subarray(end + 4);
     this.scanFrom = 0;
     const m = STATUS_LINE.exec(lines[0]!);
-    if (!m) throw http1Error('status-line', 'the answer\'s status line is malformed');
+    if (!m) throw http1Error('status-line', "the answer's status line is malformed");
     const http10 = m[1] === '0';
     const status = Number(m[2]);
-    if (lines.length - 1 > this.maxHeaderLines) throw http1Error('too-many-headers', 'the answer has too many header lines');
+    if (lines.length - 1 > this.maxHeaderLines)
+      throw http1Error('too-many-headers', 'the answer has too many header lines');
     const headers = new Map<string, string>();
     for (let i = 1; i < lines.length; i++) {
       const [name, value] = fieldLine(lines[i]!);
@@ -258,19 +314,29 @@ export class ResponseParser {
 
   /** How the body is delimited (RFC 9112 section 6.3), refusing every ambiguous case. */
   private frame(http10: boolean, headers: Map<string, string>): void {
-    const connection = (headers.get('connection') ?? '').toLowerCase().split(',').map((t) => t.trim());
+    const connection = (headers.get('connection') ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((t) => t.trim());
     this.close = connection.includes('close') || (http10 && !connection.includes('keep-alive'));
     const te = headers.get('transfer-encoding');
     const cl = headers.get('content-length');
-    if (te !== undefined && cl !== undefined) throw http1Error('ambiguous-length', 'the answer has both Transfer-Encoding and Content-Length');
+    if (te !== undefined && cl !== undefined)
+      throw http1Error(
+        'ambiguous-length',
+        'the answer has both Transfer-Encoding and Content-Length',
+      );
     let length: number | undefined;
     if (te !== undefined) {
       // Nothing but chunked was asked for (no TE or Accept-Encoding is sent); HTTP/1.0 has no transfer codings.
-      if (http10 || te.toLowerCase() !== 'chunked') throw http1Error('transfer-encoding', 'the answer\'s transfer coding is not supported');
+      if (http10 || te.toLowerCase() !== 'chunked')
+        throw http1Error('transfer-encoding', "the answer's transfer coding is not supported");
     } else if (cl !== undefined) {
       const values = cl.split(',').map((v) => v.trim());
-      if (!values.every((v) => /^\d{1,15}$/.test(v))) throw http1Error('content-length', 'the answer\'s Content-Length is malformed');
-      if (values.some((v) => Number(v) !== Number(values[0]))) throw http1Error('ambiguous-length', 'the answer has conflicting Content-Length values');
+      if (!values.every((v) => /^\d{1,15}$/.test(v)))
+        throw http1Error('content-length', "the answer's Content-Length is malformed");
+      if (values.some((v) => Number(v) !== Number(values[0])))
+        throw http1Error('ambiguous-length', 'the answer has conflicting Content-Length values');
       length = Number(values[0]);
     }
     if (this.status === 204 || this.status === 304) {
@@ -278,7 +344,8 @@ export class ResponseParser {
     } else if (te !== undefined) {
       this.state = 'chunk-size';
     } else if (length !== undefined) {
-      if (length > this.maxBodyBytes) throw http1Error('body-too-large', 'the answer exceeds the size limit');
+      if (length > this.maxBodyBytes)
+        throw http1Error('body-too-large', 'the answer exceeds the size limit');
       this.remaining = length;
       this.state = 'fixed';
     } else {
@@ -292,16 +359,19 @@ export class ResponseParser {
   private readChunkSize(): boolean {
     const end = this.pending.indexOf(CRLF);
     if (end < 0) {
-      if (this.pending.length > MAX_CHUNK_LINE) throw http1Error('chunk', 'a chunk-size line exceeds the length limit');
+      if (this.pending.length > MAX_CHUNK_LINE)
+        throw http1Error('chunk', 'a chunk-size line exceeds the length limit');
       return false;
     }
-    if (end > MAX_CHUNK_LINE) throw http1Error('chunk', 'a chunk-size line exceeds the length limit');
+    if (end > MAX_CHUNK_LINE)
+      throw http1Error('chunk', 'a chunk-size line exceeds the length limit');
     const m = CHUNK_LINE.exec(this.pending.toString('latin1', 0, end));
     if (!m) throw http1Error('chunk', 'a chunk-size line is malformed');
     this.pending = this.pending.subarray(end + 2);
     // parseInt of up to 16 hex digits is exact up to 2^53 and far above any limit beyond it.
     const size = parseInt(m[1]!, 16);
-    if (this.bodyBytes + size > this.maxBodyBytes) throw http1Error('body-too-large', 'the answer exceeds the size limit');
+    if (this.bodyBytes + size > this.maxBodyBytes)
+      throw http1Error('body-too-large', 'the answer exceeds the size limit');
     this.remaining = size;
     this.state = size === 0 ? 'trailers' : 'chunk-data';
     return true;
@@ -311,18 +381,24 @@ export class ResponseParser {
   private readTrailer(): boolean {
     const end = this.pending.indexOf(CRLF);
     if (end < 0) {
-      if (this.headerBytes + this.pending.length > this.maxHeaderBytes) throw http1Error('headers-too-large', 'the answer\'s trailer section exceeds the size limit');
+      if (this.headerBytes + this.pending.length > this.maxHeaderBytes)
+        throw http1Error(
+          'headers-too-large',
+          "the answer's trailer section exceeds the size limit",
+        );
       return false;
     }
     this.headerBytes += end + 2;
-    if (this.headerBytes > this.maxHeaderBytes) throw http1Error('headers-too-large', 'the answer\'s trailer section exceeds the size limit');
+    if (this.headerBytes > this.maxHeaderBytes)
+      throw http1Error('headers-too-large', "the answer's trailer section exceeds the size limit");
     const line = this.pending.toString('latin1', 0, end);
     this.pending = this.pending.subarray(end + 2);
     if (line === '') {
       this.finish();
       return true;
     }
-    if (++this.trailerLines > this.maxHeaderLines) throw http1Error('too-many-headers', 'the answer has too many trailer lines');
+    if (++this.trailerLines > this.maxHeaderLines)
+      throw http1Error('too-many-headers', 'the answer has too many trailer lines');
     fieldLine(line);
     return true;
   }
@@ -331,7 +407,8 @@ export class ResponseParser {
 /** A field line as [lower-case name, value without surrounding whitespace]. */
 function fieldLine(line: string): [string, string] {
   // A continuation line (obs-fold) is refused, not unfolded (RFC 9112 section 5.2).
-  if (line.startsWith(' ') || line.startsWith('\t')) throw http1Error('obs-fold', 'the answer folds a header line');
+  if (line.startsWith(' ') || line.startsWith('\t'))
+    throw http1Error('obs-fold', 'the answer folds a header line');
   const colon = line.indexOf(':');
   const name = colon > 0 ? line.slice(0, colon) : '';
   // No whitespace before the colon either (RFC 9112 section 5.1): the name must be a bare token.
@@ -342,7 +419,8 @@ function fieldLine(line: string): [string, string] {
   while (start < end && isOws(line.charCodeAt(start))) start++;
   while (end > start && isOws(line.charCodeAt(end - 1))) end--;
   const value = line.slice(start, end);
-  if (!FIELD_TEXT.test(value)) throw http1Error('header-line', 'the answer has a malformed header line');
+  if (!FIELD_TEXT.test(value))
+    throw http1Error('header-line', 'the answer has a malformed header line');
   return [name.toLowerCase(), value];
 }
 

@@ -86,7 +86,10 @@ export class ConnectionGuard {
   private draining = false;
 
   constructor(
-    private readonly limits: Pick<ServerLimits, 'maxConnections' | 'maxConnectionsPerAddress' | 'maxConnectionLifetimeMs'>,
+    private readonly limits: Pick<
+      ServerLimits,
+      'maxConnections' | 'maxConnectionsPerAddress' | 'maxConnectionLifetimeMs'
+    >,
     private readonly events: ConnectionGuardEvents,
   ) {}
 
@@ -103,7 +106,13 @@ export class ConnectionGuard {
   private admit(socket: Socket): void {
     const address = sourceOf(socket.remoteAddress ?? '');
     const count = this.perAddress.get(address) ?? 0;
-    const reason = this.draining ? 'draining' : this.sockets.size >= this.limits.maxConnections ? 'total' : count >= this.limits.maxConnectionsPerAddress ? 'address' : undefined;
+    const reason = this.draining
+      ? 'draining'
+      : this.sockets.size >= this.limits.maxConnections
+        ? 'total'
+        : count >= this.limits.maxConnectionsPerAddress
+          ? 'address'
+          : undefined;
     if (reason) {
       socket.destroy();
       this.events.refused(reason, address);
@@ -144,8 +153,13 @@ export function sourceOf(address: string): string {
   const [head = '', tail = ''] = address.split('::');
   const left = head === '' ? [] : head.split(':');
   const right = tail === '' ? [] : tail.split(':');
-  const groups = address.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '').toLowerCase()).join(':')}::/64`;
+  const groups = address.includes('::')
+    ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, '').toLowerCase())
+    .join(':')}::/64`;
 }
 
 function key(s: Socket): string {

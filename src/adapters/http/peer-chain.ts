@@ -21,7 +21,9 @@ export function clientCertificateChain(req: FastifyRequest): Certificate[] {
   if (chain === undefined) {
     chain = [];
     if (typeof socket.getPeerCertificate === 'function') {
-      let c: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true) as DetailedPeerCertificate;
+      let c: DetailedPeerCertificate | undefined = socket.getPeerCertificate(
+        true,
+      ) as DetailedPeerCertificate;
       const seen = new Set<string>();
       while (c && c.raw && chain.length < 8) {
         const key = c.fingerprint256;
@@ -39,7 +41,8 @@ export function clientCertificateChain(req: FastifyRequest): Certificate[] {
     if (leaf) {
       const key = Buffer.from(leaf.der).toString('base64');
       if (chain.length > 1) {
-        if (issuersByLeaf.size >= MAX_REMEMBERED && !issuersByLeaf.has(key)) issuersByLeaf.delete(issuersByLeaf.keys().next().value!);
+        if (issuersByLeaf.size >= MAX_REMEMBERED && !issuersByLeaf.has(key))
+          issuersByLeaf.delete(issuersByLeaf.keys().next().value!);
         issuersByLeaf.set(key, chain.slice(1));
       } else if (socket.isSessionReused()) {
         chain.push(...(issuersByLeaf.get(key) ?? []));

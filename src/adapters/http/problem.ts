@@ -74,7 +74,9 @@ export function toProblem(e: AirlockError): Problem {
     status: s,
     code: e.code,
     // Internal errors say nothing more: their messages may name internals.
-    ...(s >= 500 && e.code === 'ERR_INTERNAL' ? {} : { detail: bareDetail(e.message) || e.message }),
+    ...(s >= 500 && e.code === 'ERR_INTERNAL'
+      ? {}
+      : { detail: bareDetail(e.message) || e.message }),
   };
 }
 
@@ -84,12 +86,16 @@ export function fromProblem(statusCode: number, body: string): AirlockError {
     const p = JSON.parse(body) as Partial<Problem>;
     if (typeof p.code === 'string' && p.code in ErrorCodes) {
       const detail = typeof p.detail === 'string' ? bareDetail(p.detail.slice(0, 500)) : undefined;
-      return new AirlockError(p.code as ErrorCode, detail || undefined, { details: { status: statusCode } });
+      return new AirlockError(p.code as ErrorCode, detail || undefined, {
+        details: { status: statusCode },
+      });
     }
   } catch {
     // fall through
   }
-  return new AirlockError('ERR_PEER_REFUSED', `HTTP ${statusCode}`, { details: { status: statusCode } });
+  return new AirlockError('ERR_PEER_REFUSED', `HTTP ${statusCode}`, {
+    details: { status: statusCode },
+  });
 }
 
 /**
@@ -104,7 +110,16 @@ export function rawProblemResponse(e: AirlockError): string {
 }
 
 function reasonPhrase(s: number): string {
-  return { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 503: 'Service Unavailable' }[s] ?? 'Error';
+  return (
+    {
+      400: 'Bad Request',
+      408: 'Request Timeout',
+      413: 'Content Too Large',
+      414: 'URI Too Long',
+      431: 'Request Header Fields Too Large',
+      503: 'Service Unavailable',
+    }[s] ?? 'Error'
+  );
 }
 
 const titles = Object.values(ErrorCodes) as string[];
@@ -115,7 +130,7 @@ const titles = Object.values(ErrorCodes) as string[];
  */
 export function bareDetail(message: string): string {
   let m = message;
-  for (let again = true; again; ) {
+  for (let again = true; again;) {
     again = false;
     for (const t of titles) {
       if (m === t) return '';

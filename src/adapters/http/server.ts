@@ -17,7 +17,12 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
 import type { PrivateKeyHandle } from '../../core/ports.js';
 import { toPem } from '../../core/bytes.js';
-import { VOUCHER_CMS_MEDIA_TYPE, VOUCHER_COSE_MEDIA_TYPE, parseVoucherMediaType, type EncodedVoucher } from '../../protocols/voucher/codec.js';
+import {
+  VOUCHER_CMS_MEDIA_TYPE,
+  VOUCHER_COSE_MEDIA_TYPE,
+  parseVoucherMediaType,
+  type EncodedVoucher,
+} from '../../protocols/voucher/codec.js';
 import { parseCertificate, type Certificate } from '../../protocols/x509/certificate.js';
 import { privateKeyPem } from '../crypto/node-crypto.js';
 import type { Logger } from '../log/logger.js';
@@ -40,11 +45,25 @@ export interface HttpsServerOptions {
  * exchange (forward secrecy) with ECDSA authentication (the servers' keys are P-256) and an
  * AEAD cipher; no CBC, no static RSA, no SHA-1 MAC.
  */
-export const TLS13_CIPHER_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'] as const;
-export const TLS12_CIPHERS = ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305'] as const;
+export const TLS13_CIPHER_SUITES = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+] as const;
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+] as const;
 
 /** Media types whose body a route receives as a string. */
-const TEXT_TYPES = ['application/voucher-jws+json', 'application/jose', 'application/pkcs10', 'application/airlock-declaration-chain+json', 'text/plain'];
+const TEXT_TYPES = [
+  'application/voucher-jws+json',
+  'application/jose',
+  'application/pkcs10',
+  'application/airlock-declaration-chain+json',
+  'text/plain',
+];
 
 /** Media types whose body a route receives as bytes. */
 const BINARY_TYPES = [VOUCHER_CMS_MEDIA_TYPE, VOUCHER_COSE_MEDIA_TYPE];
@@ -73,11 +92,17 @@ const states = new WeakMap<FastifyInstance, ServerState>();
 
 export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
   const limits: ServerLimits = { ...defaultServerLimits, ...opts.limits };
-  for (const [name, v] of Object.entries(limits)) ensure(Number.isSafeInteger(v) && v > 0, 'ERR_CONFIG', `${name} must be a positive integer`);
-  ensure(limits.headersTimeoutMs <= limits.requestTimeoutMs, 'ERR_CONFIG', 'headersTimeoutMs must not exceed requestTimeoutMs');
+  for (const [name, v] of Object.entries(limits))
+    ensure(Number.isSafeInteger(v) && v > 0, 'ERR_CONFIG', `${name} must be a positive integer`);
+  ensure(
+    limits.headersTimeoutMs <= limits.requestTimeoutMs,
+    'ERR_CONFIG',
+    'headersTimeoutMs must not exceed requestTimeoutMs',
+  );
   const log = opts.logger;
   const guard = new ConnectionGuard(limits, {
-    refused: (reason, address) => log.warn({ reason, peer: address }, 'connection refused: over the connection limit'),
+    refused: (reason, address) =>
+      log.warn({ reason, peer: address }, 'connection refused: over the connection limit'),
   });
   const state: ServerState = { draining: false, guard };
   // How often Node looks for requests over their time limits.
@@ -121,17 +146,26 @@ export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
       });
       return server;
     },
-    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket, log),
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) =>
+      clientError(err, socket, log),
     frameworkErrors: (_err, req, reply) => {
-      void sendProblem(req, reply, new AirlockError('ERR_HTTP_MALFORMED', 'the request target is not a valid URL'));
+      void sendProblem(
+        req,
+        reply,
+        new AirlockError('ERR_HTTP_MALFORMED', 'the request target is not a valid URL'),
+      );
     },
   });
   states.set(app, state);
   app.decorateRequest('airlockSerial', undefined);
   app.decorateRequest('airlockCode', undefined);
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(TEXT_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
-  app.addContentTypeParser(BINARY_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(TEXT_TYPES, { parseAs: 'string' }, (_req, body, done) =>
+    done(null, body),
+  );
+  app.addContentTypeParser(BINARY_TYPES, { parseAs: 'buffer' }, (_req, body, done) =>
+    done(null, body),
+  );
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, JSON.parse(body as string));
@@ -182,7 +216,15 @@ export function createHttpsServer(opts: HttpsServerOptions): FastifyInstance {
   app.setErrorHandler((err, req, reply) => {
     const e = asAirlockError(err);
     const p = toProblem(e);
-    if (p.status >= 500) opts.logger.error({ code: e.code, route: req.routeOptions.url, err: { message: e.message, cause: String((e.cause as Error | undefined)?.message ?? '') } }, 'request failed');
+    if (p.status >= 500)
+      opts.logger.error(
+        {
+          code: e.code,
+          route: req.routeOptions.url,
+          err: { message: e.message, cause: String((e.cause as Error | undefined)?.message ?? '') },
+        },
+        'request failed',
+      );
     else opts.logger.debug({ code: e.code, route: req.routeOptions.url }, 'request refused');
     return sendProblem(req, reply, e);
   });
@@ -202,7 +244,11 @@ function sendProblem(req: FastifyRequest, reply: FastifyReply, e: AirlockError):
 function clientError(err: NodeJS.ErrnoException, socket: Socket, log: Logger): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const code =
-    err.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HTTP_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'ERR_HTTP_TIMEOUT' : 'ERR_HTTP_MALFORMED';
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 'ERR_HTTP_HEADERS_TOO_LARGE'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'ERR_HTTP_TIMEOUT'
+        : 'ERR_HTTP_MALFORMED';
   const e = new AirlockError(code);
   const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
   const status = toProblem(e).status;
@@ -282,7 +328,10 @@ export function clientCertificate(req: FastifyRequest): Certificate | undefined 
   const socket = req.raw.socket as TLSSocket;
   let cached = peerCerts.get(socket);
   if (cached === undefined) {
-    const raw = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false)?.raw : undefined;
+    const raw =
+      typeof socket.getPeerCertificate === 'function'
+        ? socket.getPeerCertificate(false)?.raw
+        : undefined;
     cached = raw ? parseCertificate(new Uint8Array(raw)) : null;
     peerCerts.set(socket, cached);
   }
@@ -295,12 +344,16 @@ export function voucherBody(req: FastifyRequest): EncodedVoucher {
   const mediaType = parseVoucherMediaType(req.headers['content-type'] ?? '');
   const body: unknown = req.body;
   if (typeof body === 'string') return { mediaType, bytes: new TextEncoder().encode(body) };
-  if (body instanceof Uint8Array) return { mediaType, bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
+  if (body instanceof Uint8Array)
+    return { mediaType, bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
   throw new AirlockError('ERR_INPUT_MEDIA_TYPE', `expected ${mediaType}`);
 }
 
 export function textBody(req: FastifyRequest, mediaType: string): string {
-  if (typeof req.body !== 'string' || !req.headers['content-type']?.toLowerCase().startsWith(mediaType)) {
+  if (
+    typeof req.body !== 'string' ||
+    !req.headers['content-type']?.toLowerCase().startsWith(mediaType)
+  ) {
     throw new AirlockError('ERR_INPUT_MEDIA_TYPE', `expected ${mediaType}`);
   }
   return req.body;
@@ -308,11 +361,20 @@ export function textBody(req: FastifyRequest, mediaType: string): string {
 
 /** An RFC 5705 exporter value for the request's TLS connection. */
 export function channelBinding(req: FastifyRequest, label: string, length: number): Uint8Array {
-  return new Uint8Array((req.raw.socket as TLSSocket).exportKeyingMaterial(length, label, Buffer.alloc(0)));
+  return new Uint8Array(
+    (req.raw.socket as TLSSocket).exportKeyingMaterial(length, label, Buffer.alloc(0)),
+  );
 }
 
-export async function listen(app: FastifyInstance, port: number, host = '127.0.0.1'): Promise<{ port: number; url: string }> {
+export async function listen(
+  app: FastifyInstance,
+  port: number,
+  host = '127.0.0.1',
+): Promise<{ port: number; url: string }> {
   await app.listen({ port, host });
   const addr = app.server.address() as AddressInfo;
-  return { port: addr.port, url: `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}` };
+  return {
+    port: addr.port,
+    url: `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`,
+  };
 }

@@ -5,7 +5,13 @@
  * a hardware key store would need a TLS stack that signs through it (an OpenSSL provider).
  */
 import { toPem } from '../../core/bytes.js';
-import type { ChannelRequest, ChannelResponse, KeyStore, PledgeChannel, PledgeConnector } from '../../core/ports.js';
+import type {
+  ChannelRequest,
+  ChannelResponse,
+  KeyStore,
+  PledgeChannel,
+  PledgeConnector,
+} from '../../core/ports.js';
 import { softwareKeyStore } from '../crypto/software-key-store.js';
 import { PeerConnection } from './connection.js';
 
@@ -17,7 +23,9 @@ export function tlsPledgeConnector(keys: KeyStore = softwareKeyStore): PledgeCon
       ...limits,
       cert: credentials.chain.map((der) => toPem('CERTIFICATE', der)).join(''),
       key,
-      ...(trustAnchors ? { ca: trustAnchors.map((der) => toPem('CERTIFICATE', der)).join('') } : {}),
+      ...(trustAnchors
+        ? { ca: trustAnchors.map((der) => toPem('CERTIFICATE', der)).join('') }
+        : {}),
     });
     return new TlsPledgeChannel(conn);
   };

@@ -10,9 +10,26 @@ import { AirlockError } from '../../core/errors.js';
 export type { Logger };
 
 export const REDACTED_PATHS = [
-  'key', '*.key', 'privateKey', '*.privateKey', 'psk', '*.psk', 'passphrase', '*.passphrase',
-  'secret', '*.secret', 'kek', '*.kek', 'password', '*.password', 'authorization', '*.authorization',
-  'req.headers.authorization', 'req.headers.cookie', 'body', '*.body',
+  'key',
+  '*.key',
+  'privateKey',
+  '*.privateKey',
+  'psk',
+  '*.psk',
+  'passphrase',
+  '*.passphrase',
+  'secret',
+  '*.secret',
+  'kek',
+  '*.kek',
+  'password',
+  '*.password',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'body',
+  '*.body',
 ];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -20,15 +37,25 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 /** The level named by `level`, else by AIRLOCK_LOG_LEVEL, else info; ERR_CONFIG if it names none. */
 export function logLevel(level?: string): string {
   const l = (level ?? process.env.AIRLOCK_LOG_LEVEL ?? 'info').trim().toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(l)) throw new AirlockError('ERR_CONFIG', `log level must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!(LOG_LEVELS as readonly string[]).includes(l))
+    throw new AirlockError('ERR_CONFIG', `log level must be one of ${LOG_LEVELS.join(', ')}`);
   return l;
 }
 
-export function createLogger(opts: { level?: string; destination?: DestinationStream | string; name?: string } = {}): Logger {
+export function createLogger(
+  opts: { level?: string; destination?: DestinationStream | string; name?: string } = {},
+): Logger {
   const level = logLevel(opts.level);
-  const dest = typeof opts.destination === 'string' ? pino.destination({ dest: opts.destination, sync: true, mkdir: true }) : opts.destination;
+  const dest =
+    typeof opts.destination === 'string'
+      ? pino.destination({ dest: opts.destination, sync: true, mkdir: true })
+      : opts.destination;
   return pino(
-    { level, name: opts.name ?? 'airlock', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    {
+      level,
+      name: opts.name ?? 'airlock',
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    },
     dest ?? pino.destination(2),
   );
 }

@@ -21,7 +21,10 @@ export class FileSecureStore implements SecureStore {
   /** Opens the store in `dir`; `create: false` refuses a directory that is not a store yet. */
   static async open(dir: string, opts: { create?: boolean } = {}): Promise<FileSecureStore> {
     if (opts.create === false) {
-      const exists = await fs.stat(dir).then((st) => st.isDirectory(), () => false);
+      const exists = await fs.stat(dir).then(
+        (st) => st.isDirectory(),
+        () => false,
+      );
       if (!exists) throw new AirlockError('ERR_SECURE_STORE', `no secure store at ${dir}`);
     }
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -53,7 +56,9 @@ export class FileSecureStore implements SecureStore {
   }
 
   async names(): Promise<string[]> {
-    return (await fs.readdir(this.dir)).filter((f) => f.endsWith('.sealed')).map((f) => f.slice(0, -'.sealed'.length));
+    return (await fs.readdir(this.dir))
+      .filter((f) => f.endsWith('.sealed'))
+      .map((f) => f.slice(0, -'.sealed'.length));
   }
 
   #file(name: string): string {

@@ -12,11 +12,23 @@ export function kyselyKeyRecords(db: Kysely<any>, table: keyof KeyDb): KeyRecord
   const keys = db as Kysely<KeyDb>;
   return {
     async get(name) {
-      const row = await keys.selectFrom(table).select(['sealed_key', 'cert_der']).where('name', '=', name).executeTakeFirst();
+      const row = await keys
+        .selectFrom(table)
+        .select(['sealed_key', 'cert_der'])
+        .where('name', '=', name)
+        .executeTakeFirst();
       return row && { sealedKey: row.sealed_key, certDer: new Uint8Array(row.cert_der) };
     },
     async put(name, k, at) {
-      await keys.insertInto(table).values({ name, sealed_key: k.sealedKey, cert_der: k.certDer, created_at: at.toISOString() }).execute();
+      await keys
+        .insertInto(table)
+        .values({
+          name,
+          sealed_key: k.sealedKey,
+          cert_der: k.certDer,
+          created_at: at.toISOString(),
+        })
+        .execute();
     },
   };
 }

@@ -26,7 +26,9 @@ export class KeyRing {
   async get(name: string): Promise<KeyPair | undefined> {
     const row = await this.store.run((r) => r.keys.get(name));
     if (!row) return undefined;
-    const key = await this.keys.importPkcs8(this.sealer.open(row.sealedKey, `${this.table}:${name}`));
+    const key = await this.keys.importPkcs8(
+      this.sealer.open(row.sealedKey, `${this.table}:${name}`),
+    );
     return { key, cert: parseCertificate(row.certDer) };
   }
 
@@ -35,7 +37,10 @@ export class KeyRing {
    * stored one under that name first (two nodes started at once), returns that one instead.
    */
   async put(name: string, pair: KeyPair, at: Date): Promise<KeyPair> {
-    const sealedKey = this.sealer.seal(await this.keys.exportPkcs8(pair.key), `${this.table}:${name}`);
+    const sealedKey = this.sealer.seal(
+      await this.keys.exportPkcs8(pair.key),
+      `${this.table}:${name}`,
+    );
     try {
       await this.store.run((r) => r.keys.put(name, { sealedKey, certDer: pair.cert.der }, at));
       return pair;

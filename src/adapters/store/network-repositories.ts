@@ -25,58 +25,168 @@ import { kyselyKeyRecords } from './key-records.js';
 type Db = Kysely<NetworkDb>;
 
 const sql = {
-  birthCertificateOf: prepared((db: Db, p: Params<'serial'>) => db.selectFrom('net_devices').select('idevid_der').where('serial', '=', p.serial)),
+  birthCertificateOf: prepared((db: Db, p: Params<'serial'>) =>
+    db.selectFrom('net_devices').select('idevid_der').where('serial', '=', p.serial),
+  ),
   /** A voucher issued: the device's record, new or renewed; never another device's (same serial, other birth certificate). */
   vouched: prepared((db: Db, p: Params<'serial' | 'idevid' | 'manufacturer' | 'nonce' | 'at'>) => {
-    const values = { idevid_der: p.idevid, manufacturer: p.manufacturer, state: 'vouched' as const, nonce: p.nonce, voucher_at: p.at, authenticated_at: null, updated_at: p.at };
+    const values = {
+      idevid_der: p.idevid,
+      manufacturer: p.manufacturer,
+      state: 'vouched' as const,
+      nonce: p.nonce,
+      voucher_at: p.at,
+      authenticated_at: null,
+      updated_at: p.at,
+    };
     return db
       .insertInto('net_devices')
-      .values({ serial: p.serial, ...values, onboarded_at: null, ldevid_serial: null, psk_id: null, onboardings: 0 })
-      .onConflict((oc) => oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', p.idevid));
+      .values({
+        serial: p.serial,
+        ...values,
+        onboarded_at: null,
+        ldevid_serial: null,
+        psk_id: null,
+        onboardings: 0,
+      })
+      .onConflict((oc) =>
+        oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', p.idevid),
+      );
   }),
   device: prepared((db: Db, p: Params<'serial'>) =>
-    db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id']).where('serial', '=', p.serial)),
+    db
+      .selectFrom('net_devices')
+      .select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id'])
+      .where('serial', '=', p.serial),
+  ),
   deviceLocked: prepared((db: Db, p: Params<'serial'>) =>
-    db.selectFrom('net_devices').select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id']).where('serial', '=', p.serial).forUpdate()),
+    db
+      .selectFrom('net_devices')
+      .select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id'])
+      .where('serial', '=', p.serial)
+      .forUpdate(),
+  ),
   authenticated: prepared((db: Db, p: Params<'serial' | 'at'>) =>
-    db.updateTable('net_devices').set({ state: 'authenticated', authenticated_at: p.at, updated_at: p.at }).where('serial', '=', p.serial)),
+    db
+      .updateTable('net_devices')
+      .set({ state: 'authenticated', authenticated_at: p.at, updated_at: p.at })
+      .where('serial', '=', p.serial),
+  ),
   ldevid: prepared((db: Db, p: Params<'serial' | 'state' | 'ldevid' | 'at'>) =>
-    db.updateTable('net_devices').set({ state: p.state, ldevid_serial: p.ldevid, updated_at: p.at }).where('serial', '=', p.serial)),
-  psk: prepared((db: Db, p: Params<'serial' | 'psk' | 'at'>) => db.updateTable('net_devices').set({ psk_id: p.psk, updated_at: p.at }).where('serial', '=', p.serial)),
+    db
+      .updateTable('net_devices')
+      .set({ state: p.state, ldevid_serial: p.ldevid, updated_at: p.at })
+      .where('serial', '=', p.serial),
+  ),
+  psk: prepared((db: Db, p: Params<'serial' | 'psk' | 'at'>) =>
+    db
+      .updateTable('net_devices')
+      .set({ psk_id: p.psk, updated_at: p.at })
+      .where('serial', '=', p.serial),
+  ),
   onboarded: prepared((db: Db, p: Params<'serial' | 'onboardings' | 'at'>) =>
-    db.updateTable('net_devices').set({ state: 'onboarded', onboarded_at: p.at, onboardings: p.onboardings, nonce: null, updated_at: p.at }).where('serial', '=', p.serial)),
-  failed: prepared((db: Db, p: Params<'serial' | 'at'>) => db.updateTable('net_devices').set({ state: 'failed', updated_at: p.at }).where('serial', '=', p.serial)),
+    db
+      .updateTable('net_devices')
+      .set({
+        state: 'onboarded',
+        onboarded_at: p.at,
+        onboardings: p.onboardings,
+        nonce: null,
+        updated_at: p.at,
+      })
+      .where('serial', '=', p.serial),
+  ),
+  failed: prepared((db: Db, p: Params<'serial' | 'at'>) =>
+    db
+      .updateTable('net_devices')
+      .set({ state: 'failed', updated_at: p.at })
+      .where('serial', '=', p.serial),
+  ),
 
   /** Binds a key to a device; a key bound before (to any device, in any role) is not bound again. */
   bindKey: prepared((db: Db, p: Params<'fingerprint' | 'serial' | 'kind' | 'certificate' | 'at'>) =>
     db
       .insertInto('net_certified_keys')
-      .values({ fingerprint: p.fingerprint, device_serial: p.serial, kind: p.kind, certificate_serial: p.certificate, recorded_at: p.at })
-      .onConflict((oc) => oc.column('fingerprint').doNothing())),
-  rebindKey: prepared((db: Db, p: Params<'fingerprint' | 'serial' | 'previous' | 'certificate' | 'at'>) =>
-    db
-      .updateTable('net_certified_keys')
-      .set({ certificate_serial: p.certificate, recorded_at: p.at })
-      .where('fingerprint', '=', p.fingerprint)
-      .where('device_serial', '=', p.serial)
-      .where('kind', '=', 'ldevid')
-      .where('certificate_serial', '=', p.previous)),
-  keyKind: prepared((db: Db, p: Params<'fingerprint'>) => db.selectFrom('net_certified_keys').select('kind').where('fingerprint', '=', p.fingerprint)),
+      .values({
+        fingerprint: p.fingerprint,
+        device_serial: p.serial,
+        kind: p.kind,
+        certificate_serial: p.certificate,
+        recorded_at: p.at,
+      })
+      .onConflict((oc) => oc.column('fingerprint').doNothing()),
+  ),
+  rebindKey: prepared(
+    (db: Db, p: Params<'fingerprint' | 'serial' | 'previous' | 'certificate' | 'at'>) =>
+      db
+        .updateTable('net_certified_keys')
+        .set({ certificate_serial: p.certificate, recorded_at: p.at })
+        .where('fingerprint', '=', p.fingerprint)
+        .where('device_serial', '=', p.serial)
+        .where('kind', '=', 'ldevid')
+        .where('certificate_serial', '=', p.previous),
+  ),
+  keyKind: prepared((db: Db, p: Params<'fingerprint'>) =>
+    db.selectFrom('net_certified_keys').select('kind').where('fingerprint', '=', p.fingerprint),
+  ),
   supersede: prepared((db: Db, p: Params<'serial' | 'at'>) =>
-    db.updateTable('net_certificates').set({ revoked_at: p.at, revocation_reason: 'superseded' }).where('device_serial', '=', p.serial).where('revoked_at', 'is', null)),
-  certificate: prepared((db: Db, p: Params<'serial' | 'device' | 'notBefore' | 'notAfter' | 'at'>) =>
     db
-      .insertInto('net_certificates')
-      .values({ serial: p.serial, device_serial: p.device, not_before: p.notBefore, not_after: p.notAfter, issued_at: p.at, revoked_at: null, revocation_reason: null })),
-  certificateState: prepared((db: Db, p: Params<'serial'>) => db.selectFrom('net_certificates').select(['device_serial', 'revoked_at']).where('serial', '=', p.serial)),
+      .updateTable('net_certificates')
+      .set({ revoked_at: p.at, revocation_reason: 'superseded' })
+      .where('device_serial', '=', p.serial)
+      .where('revoked_at', 'is', null),
+  ),
+  certificate: prepared(
+    (db: Db, p: Params<'serial' | 'device' | 'notBefore' | 'notAfter' | 'at'>) =>
+      db
+        .insertInto('net_certificates')
+        .values({
+          serial: p.serial,
+          device_serial: p.device,
+          not_before: p.notBefore,
+          not_after: p.notAfter,
+          issued_at: p.at,
+          revoked_at: null,
+          revocation_reason: null,
+        }),
+  ),
+  certificateState: prepared((db: Db, p: Params<'serial'>) =>
+    db
+      .selectFrom('net_certificates')
+      .select(['device_serial', 'revoked_at'])
+      .where('serial', '=', p.serial),
+  ),
   retirePsks: prepared((db: Db, p: Params<'serial' | 'at'>) =>
-    db.updateTable('net_psks').set({ retired_at: p.at }).where('device_serial', '=', p.serial).where('retired_at', 'is', null)),
+    db
+      .updateTable('net_psks')
+      .set({ retired_at: p.at })
+      .where('device_serial', '=', p.serial)
+      .where('retired_at', 'is', null),
+  ),
   addPsk: prepared((db: Db, p: Params<'id' | 'serial' | 'sealed' | 'at'>) =>
-    db.insertInto('net_psks').values({ id: p.id, device_serial: p.serial, sealed_psk: p.sealed, created_at: p.at, retired_at: null })),
-  latestCrl: prepared((db: Db) => db.selectFrom('net_crls').selectAll().orderBy('crl_number', 'desc').limit(1)),
+    db
+      .insertInto('net_psks')
+      .values({
+        id: p.id,
+        device_serial: p.serial,
+        sealed_psk: p.sealed,
+        created_at: p.at,
+        retired_at: null,
+      }),
+  ),
+  latestCrl: prepared((db: Db) =>
+    db.selectFrom('net_crls').selectAll().orderBy('crl_number', 'desc').limit(1),
+  ),
   revoked: prepared((db: Db) =>
-    db.selectFrom('net_certificates').select(['serial', 'revoked_at', 'revocation_reason']).where('revoked_at', 'is not', null).orderBy('serial')),
-  declaration: prepared((db: Db, p: Params<'serial'>) => db.selectFrom('net_declarations').select(['sequence', 'chain']).where('serial', '=', p.serial)),
+    db
+      .selectFrom('net_certificates')
+      .select(['serial', 'revoked_at', 'revocation_reason'])
+      .where('revoked_at', 'is not', null)
+      .orderBy('serial'),
+  ),
+  declaration: prepared((db: Db, p: Params<'serial'>) =>
+    db.selectFrom('net_declarations').select(['sequence', 'chain']).where('serial', '=', p.serial),
+  ),
 };
 
 function devices(db: Db, dialect: Dialect): NetworkDevices {
@@ -86,27 +196,63 @@ function devices(db: Db, dialect: Dialect): NetworkDevices {
       return row ? new Uint8Array(row.idevid_der) : undefined;
     },
     async vouched(d, at) {
-      const r = await sql.vouched.run(db, { serial: d.serial, idevid: d.idevidDer, manufacturer: d.manufacturer, nonce: d.nonce, at: at.toISOString() });
+      const r = await sql.vouched.run(db, {
+        serial: d.serial,
+        idevid: d.idevidDer,
+        manufacturer: d.manufacturer,
+        nonce: d.nonce,
+        at: at.toISOString(),
+      });
       return r.numAffectedRows === 1n;
     },
     async get(serial, opts) {
       // SQLite has no row locks: its transaction holds the whole database.
-      const row = await (opts?.lock && dialect === 'postgres' ? sql.deviceLocked : sql.device).first(db, { serial });
+      const row = await (
+        opts?.lock && dialect === 'postgres' ? sql.deviceLocked : sql.device
+      ).first(db, { serial });
       if (!row) return undefined;
-      return { serial: row.serial, idevidDer: new Uint8Array(row.idevid_der), state: row.state, nonce: row.nonce, onboardings: row.onboardings, ldevidSerial: row.ldevid_serial, pskId: row.psk_id };
+      return {
+        serial: row.serial,
+        idevidDer: new Uint8Array(row.idevid_der),
+        state: row.state,
+        nonce: row.nonce,
+        onboardings: row.onboardings,
+        ldevidSerial: row.ldevid_serial,
+        pskId: row.psk_id,
+      };
     },
     async update(serial, change: DeviceChange, at) {
       const when = at.toISOString();
-      if ('ldevidSerial' in change) await sql.ldevid.run(db, { serial, state: change.state, ldevid: change.ldevidSerial, at: when });
+      if ('ldevidSerial' in change)
+        await sql.ldevid.run(db, {
+          serial,
+          state: change.state,
+          ldevid: change.ldevidSerial,
+          at: when,
+        });
       else if ('pskId' in change) await sql.psk.run(db, { serial, psk: change.pskId, at: when });
-      else if (change.state === 'onboarded') await sql.onboarded.run(db, { serial, onboardings: change.onboardings, at: when });
-      else if (change.state === 'authenticated') await sql.authenticated.run(db, { serial, at: when });
+      else if (change.state === 'onboarded')
+        await sql.onboarded.run(db, { serial, onboardings: change.onboardings, at: when });
+      else if (change.state === 'authenticated')
+        await sql.authenticated.run(db, { serial, at: when });
       else await sql.failed.run(db, { serial, at: when });
     },
     async record(serial) {
       const row = await db
         .selectFrom('net_devices')
-        .select(['serial', 'manufacturer', 'state', 'nonce', 'voucher_at', 'authenticated_at', 'onboarded_at', 'ldevid_serial', 'psk_id', 'onboardings', 'updated_at'])
+        .select([
+          'serial',
+          'manufacturer',
+          'state',
+          'nonce',
+          'voucher_at',
+          'authenticated_at',
+          'onboarded_at',
+          'ldevid_serial',
+          'psk_id',
+          'onboardings',
+          'updated_at',
+        ])
         .where('serial', '=', serial)
         .executeTakeFirst();
       return row;
@@ -114,7 +260,19 @@ function devices(db: Db, dialect: Dialect): NetworkDevices {
     list() {
       return db
         .selectFrom('net_devices')
-        .select(['serial', 'manufacturer', 'state', 'nonce', 'voucher_at', 'authenticated_at', 'onboarded_at', 'ldevid_serial', 'psk_id', 'onboardings', 'updated_at'])
+        .select([
+          'serial',
+          'manufacturer',
+          'state',
+          'nonce',
+          'voucher_at',
+          'authenticated_at',
+          'onboarded_at',
+          'ldevid_serial',
+          'psk_id',
+          'onboardings',
+          'updated_at',
+        ])
         .orderBy('serial')
         .execute();
     },
@@ -124,11 +282,23 @@ function devices(db: Db, dialect: Dialect): NetworkDevices {
 function credentials(db: Db): NetworkCredentials {
   return {
     async bindKey(k, at) {
-      const r = await sql.bindKey.run(db, { fingerprint: k.fingerprint, serial: k.device, kind: k.kind, certificate: k.certificate, at: at.toISOString() });
+      const r = await sql.bindKey.run(db, {
+        fingerprint: k.fingerprint,
+        serial: k.device,
+        kind: k.kind,
+        certificate: k.certificate,
+        at: at.toISOString(),
+      });
       return r.numAffectedRows === 1n;
     },
     async rebindKey(k, at) {
-      const r = await sql.rebindKey.run(db, { fingerprint: k.fingerprint, serial: k.device, previous: k.previous, certificate: k.certificate, at: at.toISOString() });
+      const r = await sql.rebindKey.run(db, {
+        fingerprint: k.fingerprint,
+        serial: k.device,
+        previous: k.previous,
+        certificate: k.certificate,
+        at: at.toISOString(),
+      });
       return r.numAffectedRows === 1n;
     },
     async keyKind(fingerprint) {
@@ -138,18 +308,33 @@ function credentials(db: Db): NetworkCredentials {
       await sql.supersede.run(db, { serial: device, at: at.toISOString() });
     },
     async addCertificate(c, at) {
-      await sql.certificate.run(db, { serial: c.serial, device: c.device, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), at: at.toISOString() });
+      await sql.certificate.run(db, {
+        serial: c.serial,
+        device: c.device,
+        notBefore: c.notBefore.toISOString(),
+        notAfter: c.notAfter.toISOString(),
+        at: at.toISOString(),
+      });
     },
     async certificate(serial) {
       const row = await sql.certificateState.first(db, { serial });
       return row && { device: row.device_serial, revokedAt: row.revoked_at };
     },
     certificatesOf(device) {
-      return db.selectFrom('net_certificates').selectAll().where('device_serial', '=', device).orderBy('issued_at').execute();
+      return db
+        .selectFrom('net_certificates')
+        .selectAll()
+        .where('device_serial', '=', device)
+        .orderBy('issued_at')
+        .execute();
     },
     async revoked() {
       const rows = await sql.revoked.rows(db, {});
-      return rows.map((r) => ({ serial: r.serial, revokedAt: r.revoked_at!, reason: r.revocation_reason }));
+      return rows.map((r) => ({
+        serial: r.serial,
+        revokedAt: r.revoked_at!,
+        reason: r.revocation_reason,
+      }));
     },
     async replacePsk(p, at) {
       const when = at.toISOString();
@@ -158,12 +343,26 @@ function credentials(db: Db): NetworkCredentials {
     },
     async latestCrl() {
       const row = await sql.latestCrl.first(db, {});
-      return row && { crlNumber: Number(row.crl_number), thisUpdate: row.this_update, nextUpdate: row.next_update, revocations: row.revocations, der: new Uint8Array(row.der) };
+      return (
+        row && {
+          crlNumber: Number(row.crl_number),
+          thisUpdate: row.this_update,
+          nextUpdate: row.next_update,
+          revocations: row.revocations,
+          der: new Uint8Array(row.der),
+        }
+      );
     },
     async addCrl(c: CrlRecord) {
       const r = await db
         .insertInto('net_crls')
-        .values({ crl_number: c.crlNumber, this_update: c.thisUpdate, next_update: c.nextUpdate, revocations: c.revocations, der: c.der })
+        .values({
+          crl_number: c.crlNumber,
+          this_update: c.thisUpdate,
+          next_update: c.nextUpdate,
+          revocations: c.revocations,
+          der: c.der,
+        })
         .onConflict((oc) => oc.column('crl_number').doNothing())
         .executeTakeFirst();
       return r.numInsertedOrUpdatedRows === 1n;
@@ -181,17 +380,41 @@ function events(db: Db, dialect: Dialect): NetworkEvents {
       const key = `${dialect}:${list.length}`;
       let text = eventInserts.get(key);
       if (!text) {
-        const blank = { at: '', device_serial: null, step: null, action: '', outcome: '', code: null, detail: null };
-        text = db.insertInto('net_events').values(list.map(() => blank)).compile().sql;
+        const blank = {
+          at: '',
+          device_serial: null,
+          step: null,
+          action: '',
+          outcome: '',
+          code: null,
+          detail: null,
+        };
+        text = db
+          .insertInto('net_events')
+          .values(list.map(() => blank))
+          .compile().sql;
         eventInserts.set(key, text);
       }
       // The parameters in the order of `blank`'s columns, row after row.
       const when = at.toISOString();
-      const parameters = list.flatMap((x) => [when, x.serial, x.step ?? null, x.action, x.outcome, x.code ?? null, x.detail ? JSON.stringify(x.detail) : null]);
+      const parameters = list.flatMap((x) => [
+        when,
+        x.serial,
+        x.step ?? null,
+        x.action,
+        x.outcome,
+        x.code ?? null,
+        x.detail ? JSON.stringify(x.detail) : null,
+      ]);
       await db.executeQuery(CompiledQuery.raw(text, parameters));
     },
     of(serial) {
-      return db.selectFrom('net_events').selectAll().where('device_serial', '=', serial).orderBy('id').execute();
+      return db
+        .selectFrom('net_events')
+        .selectAll()
+        .where('device_serial', '=', serial)
+        .orderBy('id')
+        .execute();
     },
   };
 }
@@ -203,8 +426,19 @@ function declarations(db: Db): NetworkDeclarationStore {
       return row && { sequence: row.sequence, chain: JSON.parse(row.chain) as string[] };
     },
     async put(d, at) {
-      const values = { serial: d.serial, sequence: d.sequence, latest_hash: d.latestHash, chain: JSON.stringify(d.chain), source: d.source, installed_at: at.toISOString() };
-      await db.insertInto('net_declarations').values(values).onConflict((oc) => oc.column('serial').doUpdateSet(values)).execute();
+      const values = {
+        serial: d.serial,
+        sequence: d.sequence,
+        latest_hash: d.latestHash,
+        chain: JSON.stringify(d.chain),
+        source: d.source,
+        installed_at: at.toISOString(),
+      };
+      await db
+        .insertInto('net_declarations')
+        .values(values)
+        .onConflict((oc) => oc.column('serial').doUpdateSet(values))
+        .execute();
     },
   };
 }

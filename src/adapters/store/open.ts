@@ -12,6 +12,12 @@ export function isDatabaseUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
 }
 
-export async function openRoleDatabase<T>(location: string, migrations: Record<string, Migration>, role: 'network' | 'manufacturer'): Promise<OpenedDb<T>> {
-  return isDatabaseUrl(location) ? openPostgres<T>(location, migrations, { schema: `airlock_${role}` }) : openSqlite<T>(location, migrations);
+export async function openRoleDatabase<T>(
+  location: string,
+  migrations: Record<string, Migration>,
+  role: 'network' | 'manufacturer',
+): Promise<OpenedDb<T>> {
+  return isDatabaseUrl(location)
+    ? openPostgres<T>(location, migrations, { schema: `airlock_${role}` })
+    : openSqlite<T>(location, migrations);
 }

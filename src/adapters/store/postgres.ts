@@ -31,9 +31,14 @@ export interface PostgresOptions {
 const INT8 = 20;
 const NUMERIC = 1700;
 
-export async function openPostgres<T>(url: string, migrations: Record<string, Migration>, opts: PostgresOptions = {}): Promise<OpenedDb<T>> {
+export async function openPostgres<T>(
+  url: string,
+  migrations: Record<string, Migration>,
+  opts: PostgresOptions = {},
+): Promise<OpenedDb<T>> {
   if (opts.schema !== undefined) {
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(opts.schema)) throw new TypeError(`not a schema name: ${opts.schema}`);
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(opts.schema))
+      throw new TypeError(`not a schema name: ${opts.schema}`);
     await createSchema(url, opts.schema);
   }
   const pool = new pg.Pool({
@@ -48,7 +53,11 @@ export async function openPostgres<T>(url: string, migrations: Record<string, Mi
   pool.on('error', () => undefined);
   const db = new Kysely<T>({ dialect: new PostgresDialect({ pool }) });
   // The record of migrations in the role's own schema: Kysely looks for it by schema, and would otherwise find another role's.
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, ...(opts.schema !== undefined ? { migrationTableSchema: opts.schema } : {}) });
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    ...(opts.schema !== undefined ? { migrationTableSchema: opts.schema } : {}),
+  });
   const { error } = await migrator.migrateToLatest();
   if (error) {
     await db.destroy();
@@ -77,7 +86,8 @@ function sqliteLikeTypes(): pg.TypeOverrides {
   const types = new pg.TypeOverrides();
   types.setTypeParser(INT8, (s: string) => {
     const n = Number(s);
-    if (!Number.isSafeInteger(n)) throw new RangeError(`bigint ${s} is beyond a safe JavaScript integer`);
+    if (!Number.isSafeInteger(n))
+      throw new RangeError(`bigint ${s} is beyond a safe JavaScript integer`);
     return n;
   });
   types.setTypeParser(NUMERIC, (s: string) => Number(s));

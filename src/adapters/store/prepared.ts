@@ -49,7 +49,9 @@ export interface PreparedQuery<K extends string, Row> {
 
 type RowOf<Q> = Q extends Compilable<infer R> ? R : never;
 
-export function prepared<DB, K extends string, Q extends Compilable<any>>(build: (db: Kysely<DB>, p: Params<K>) => Q): PreparedQuery<K, RowOf<Q>> {
+export function prepared<DB, K extends string, Q extends Compilable<any>>(
+  build: (db: Kysely<DB>, p: Params<K>) => Q,
+): PreparedQuery<K, RowOf<Q>> {
   // One compilation per dialect: a transaction shares its database's adapter.
   const byAdapter = new WeakMap<object, Compiled>();
   const compiled = (db: Kysely<any>): Compiled => {
@@ -57,12 +59,18 @@ export function prepared<DB, K extends string, Q extends Compilable<any>>(build:
     let c = byAdapter.get(adapter);
     if (!c) {
       const q = build(db as Kysely<DB>, placeholders as unknown as Params<K>).compile();
-      c = { sql: q.sql, slots: q.parameters.map((v) => (isPlaceholder(v) ? { name: v[PARAM] } : { value: v })) };
+      c = {
+        sql: q.sql,
+        slots: q.parameters.map((v) => (isPlaceholder(v) ? { name: v[PARAM] } : { value: v })),
+      };
       byAdapter.set(adapter, c);
     }
     return c;
   };
-  const run = async (db: Kysely<any>, values: Record<string, unknown>): Promise<QueryResult<RowOf<Q>>> => {
+  const run = async (
+    db: Kysely<any>,
+    values: Record<string, unknown>,
+  ): Promise<QueryResult<RowOf<Q>>> => {
     const c = compiled(db);
     const parameters = c.slots.map((s) => {
       if (!('name' in s)) return s.value;

@@ -38,15 +38,37 @@ export interface ManufacturerDb {
     minted_at: string;
   };
   mfg_parties: { id: string; name: string; ca_der: Uint8Array | null; created_at: string };
-  mfg_declarations: { serial: string; sequence: number; jws: string; hash: string; owner_id: string; issued_on: string };
+  mfg_declarations: {
+    serial: string;
+    sequence: number;
+    jws: string;
+    hash: string;
+    owner_id: string;
+    issued_on: string;
+  };
   masa_nonces: { serial: string; nonce: string; seen_at: string };
   masa_audit: AuditTable;
-  masa_vouchers: { id: Generated<number>; serial: string; issued_at: string; domain_id: string; owner_id: string; nonce: string | null; assertion: string };
+  masa_vouchers: {
+    id: Generated<number>;
+    serial: string;
+    issued_at: string;
+    domain_id: string;
+    owner_id: string;
+    nonce: string | null;
+    assertion: string;
+  };
 }
 
 export interface NetworkDb {
   net_keys: KeyTable;
-  net_declarations: { serial: string; sequence: number; latest_hash: string; chain: string; source: string; installed_at: string };
+  net_declarations: {
+    serial: string;
+    sequence: number;
+    latest_hash: string;
+    chain: string;
+    source: string;
+    installed_at: string;
+  };
   net_devices: {
     serial: string;
     idevid_der: Uint8Array;
@@ -72,10 +94,28 @@ export interface NetworkDb {
     revocation_reason: string | null;
   };
   /** Every key certified for a device: its birth key ('idevid') and each LDevID key ('ldevid'). */
-  net_certified_keys: { fingerprint: string; device_serial: string; kind: 'idevid' | 'ldevid'; certificate_serial: string | null; recorded_at: string };
+  net_certified_keys: {
+    fingerprint: string;
+    device_serial: string;
+    kind: 'idevid' | 'ldevid';
+    certificate_serial: string | null;
+    recorded_at: string;
+  };
   /** Every CRL the domain CA issued; `revocations` identifies the revocation set it covers. */
-  net_crls: { crl_number: number; this_update: string; next_update: string; revocations: string; der: Uint8Array };
-  net_psks: { id: string; device_serial: string; sealed_psk: string; created_at: string; retired_at: string | null };
+  net_crls: {
+    crl_number: number;
+    this_update: string;
+    next_update: string;
+    revocations: string;
+    der: Uint8Array;
+  };
+  net_psks: {
+    id: string;
+    device_serial: string;
+    sealed_psk: string;
+    created_at: string;
+    retired_at: string | null;
+  };
   net_events: {
     id: Generated<number>;
     at: string;

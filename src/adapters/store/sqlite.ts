@@ -12,7 +12,10 @@ export interface OpenedDb<T> {
   close(): Promise<void>;
 }
 
-export async function openSqlite<T>(file: string, migrations: Record<string, Migration>): Promise<OpenedDb<T>> {
+export async function openSqlite<T>(
+  file: string,
+  migrations: Record<string, Migration>,
+): Promise<OpenedDb<T>> {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const sqlite = new Database(file);
   if (file !== ':memory:') fs.chmodSync(file, 0o600);
@@ -20,7 +23,9 @@ export async function openSqlite<T>(file: string, migrations: Record<string, Mig
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<T>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const db = new Kysely<T>({
+    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+  });
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   const { error } = await migrator.migrateToLatest();
   if (error) {

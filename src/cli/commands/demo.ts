@@ -15,16 +15,29 @@ import { fail, printJson, say } from '../output.js';
 export function demoCommand(program: Command): void {
   program
     .command('demo')
-    .description('mint, sell and onboard devices on a fresh temporary system, then exit (0 only if all were onboarded)')
+    .description(
+      'mint, sell and onboard devices on a fresh temporary system, then exit (0 only if all were onboarded)',
+    )
     .option('--devices <n>', 'how many devices', '3')
-    .option('--json', 'print the result as JSON: devices, onboarded, failed, uniqueCredentials, steps')
+    .option(
+      '--json',
+      'print the result as JSON: devices, onboarded, failed, uniqueCredentials, steps',
+    )
     .option('--keep', 'keep the temporary directory')
     .action(async (o: { devices: string; json?: boolean; keep?: boolean }) => {
       const count = Number(o.devices);
-      if (!Number.isInteger(count) || count < 1 || count > 10_000) fail(new AirlockError('ERR_CONFIG', '--devices must be a whole number from 1 to 10000', { details: { hint: 'give --devices a whole number from 1 to 10000' } }));
+      if (!Number.isInteger(count) || count < 1 || count > 10_000)
+        fail(
+          new AirlockError('ERR_CONFIG', '--devices must be a whole number from 1 to 10000', {
+            details: { hint: 'give --devices a whole number from 1 to 10000' },
+          }),
+        );
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-demo-'));
       try {
-        const sys = await startSystem({ dataDir: path.join(dir, 'data'), logger: createLogger({ destination: path.join(dir, 'airlock.log') }) });
+        const sys = await startSystem({
+          dataDir: path.join(dir, 'data'),
+          logger: createLogger({ destination: path.join(dir, 'airlock.log') }),
+        });
         try {
           const result = await runDemo(sys, {
             count,
@@ -34,7 +47,9 @@ export function demoCommand(program: Command): void {
           if (o.json) printJson(result);
           else {
             say('');
-            say(`${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps: ${result.steps.join(', ')}`);
+            say(
+              `${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps: ${result.steps.join(', ')}`,
+            );
           }
           process.exitCode = result.failed === 0 && result.uniqueCredentials ? 0 : 1;
         } finally {

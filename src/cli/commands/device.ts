@@ -16,7 +16,11 @@ import { directoryPath, emptyDirectoryPath, parseHttpsUrl, run } from '../option
 
 async function agentAt(store: string): Promise<DeviceAgent> {
   const dir = directoryPath(store, '--store');
-  return new DeviceAgent(await FileSecureStore.open(dir, { create: false }), { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger({ level: 'warn' }) });
+  return new DeviceAgent(await FileSecureStore.open(dir, { create: false }), {
+    crypto: new NodeCrypto(),
+    clock: systemClock,
+    logger: createLogger({ level: 'warn' }),
+  });
 }
 
 function certificatesPem(base64s: string[]): string {
@@ -36,20 +40,32 @@ export async function exportDevice(agent: DeviceAgent, out: string): Promise<str
     ['idevid.key', toPem('PRIVATE KEY', fromBase64(birth.idevidKey)!)],
   ];
   if (creds) {
-    files.push(['ldevid.pem', certificatesPem([creds.ldevid, ...creds.ldevidChain])], ['ldevid.key', toPem('PRIVATE KEY', fromBase64(creds.ldevidKey)!)], ['domain-ca.pem', certificatesPem([creds.domainCa])]);
+    files.push(
+      ['ldevid.pem', certificatesPem([creds.ldevid, ...creds.ldevidChain])],
+      ['ldevid.key', toPem('PRIVATE KEY', fromBase64(creds.ldevidKey)!)],
+      ['domain-ca.pem', certificatesPem([creds.domainCa])],
+    );
   }
   fs.mkdirSync(out, { recursive: true, mode: 0o700 });
   fs.chmodSync(out, 0o700);
-  for (const [name, text] of files) fs.writeFileSync(path.join(out, name), text, { mode: 0o600, flag: 'wx' });
+  for (const [name, text] of files)
+    fs.writeFileSync(path.join(out, name), text, { mode: 0o600, flag: 'wx' });
   return files.map(([name]) => name);
 }
 
 export function deviceCommand(program: Command): void {
-  const dev = program.command('device').description('the device agent: onboard, renew, show status, export to PEM, factory-reset');
+  const dev = program
+    .command('device')
+    .description('the device agent: onboard, renew, show status, export to PEM, factory-reset');
   dev
     .command('onboard')
-    .description('onboard with no human input: voucher, declaration, LDevID and Wi-Fi PSK (prints no secrets)')
-    .requiredOption('--store <dir>', "the device's secure store (written by `airlock manufacturer mint`)")
+    .description(
+      'onboard with no human input: voucher, declaration, LDevID and Wi-Fi PSK (prints no secrets)',
+    )
+    .requiredOption(
+      '--store <dir>',
+      "the device's secure store (written by `airlock manufacturer mint`)",
+    )
     .requiredOption('--registrar <url>', 'the registrar, e.g. https://127.0.0.1:8444')
     .option('--json', 'print JSON')
     .action(async (o: { store: string; registrar: string; json?: boolean }) => {
@@ -77,7 +93,9 @@ export function deviceCommand(program: Command): void {
     });
   dev
     .command('status')
-    .description('what the device holds: serial number, and whether and to whom it is onboarded (no secrets)')
+    .description(
+      'what the device holds: serial number, and whether and to whom it is onboarded (no secrets)',
+    )
     .requiredOption('--store <dir>', "the device's secure store")
     .action(async (o: { store: string }) => {
       try {
@@ -88,7 +106,14 @@ export function deviceCommand(program: Command): void {
           serialNumber: birth.serialNumber,
           model: birth.model,
           masaUrl: birth.masaUrl,
-          onboarded: creds ? { networkOwner: creds.networkOwner, ssid: creds.wifi.ssid, onboardedAt: creds.onboardedAt, declarationSequence: creds.declaration.sequence } : null,
+          onboarded: creds
+            ? {
+                networkOwner: creds.networkOwner,
+                ssid: creds.wifi.ssid,
+                onboardedAt: creds.onboardedAt,
+                declarationSequence: creds.declaration.sequence,
+              }
+            : null,
         });
       } catch (e) {
         fail(e);
@@ -96,7 +121,9 @@ export function deviceCommand(program: Command): void {
     });
   dev
     .command('export')
-    .description('write the device\'s certificates and PRIVATE KEYS as PEM files (idevid.pem/.key; once onboarded ldevid.pem/.key, domain-ca.pem) for curl or openssl; the keys leave the secure store')
+    .description(
+      "write the device's certificates and PRIVATE KEYS as PEM files (idevid.pem/.key; once onboarded ldevid.pem/.key, domain-ca.pem) for curl or openssl; the keys leave the secure store",
+    )
     .requiredOption('--store <dir>', "the device's secure store")
     .requiredOption('--out <dir>', 'a new or empty directory; made 0700, files 0600')
     .action(async (o: { store: string; out: string }) => {
@@ -104,7 +131,9 @@ export function deviceCommand(program: Command): void {
         const agent = await agentAt(o.store);
         const out = created.track(emptyDirectoryPath(o.out, '--out'));
         const names = await exportDevice(agent, out);
-        note(`private keys left the secure store: ${names.filter((n) => n.endsWith('.key')).join(', ')} in ${out} (0600); delete them when done`);
+        note(
+          `private keys left the secure store: ${names.filter((n) => n.endsWith('.key')).join(', ')} in ${out} (0600); delete them when done`,
+        );
         say(`wrote ${names.join(', ')} to ${out}`);
       });
     });

@@ -15,37 +15,69 @@ import { AirlockError } from '../../core/errors.js';
 import { PARTY_ID, type Party } from '../../core/party.js';
 import { encodeTrustFile } from '../../roles/shared/trust.js';
 import { note, printJson, say, serveUntilInterrupted } from '../output.js';
-import { databaseUrlOption, directoryPath, parseHttpsUrl, parseName, parsePort, portError, run } from '../options.js';
+import {
+  databaseUrlOption,
+  directoryPath,
+  parseHttpsUrl,
+  parseName,
+  parsePort,
+  portError,
+  run,
+} from '../options.js';
 import { openLocal } from './network.js';
 
 /** Says on stderr that `dir` gets a new manufacturer: keys are never created silently. */
 function announceNew(dir: string): void {
-  note(`creating the manufacturer in ${dir}: root, IDevID, MASA and declaration CAs, keys sealed in manufacturer.db`);
+  note(
+    `creating the manufacturer in ${dir}: root, IDevID, MASA and declaration CAs, keys sealed in manufacturer.db`,
+  );
 }
 
 export function manufacturerCommand(program: Command): void {
-  const mfg = program.command('manufacturer').description('the manufacturer: MASA and declarations service; mints devices and sells them');
+  const mfg = program
+    .command('manufacturer')
+    .description('the manufacturer: MASA and declarations service; mints devices and sells them');
   mfg
     .command('init')
-    .description('create the manufacturer in a data directory: its CAs and keys (the only step besides serve and up that creates them)')
+    .description(
+      'create the manufacturer in a data directory: its CAs and keys (the only step besides serve and up that creates them)',
+    )
     .option('--data-dir <dir>', 'where its database and keys live', './data')
-    .option('--database-url <url>', "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)")
+    .option(
+      '--database-url <url>',
+      "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)",
+    )
     .action(async (o: { dataDir: string; databaseUrl?: string }) => {
       await run(async (created) => {
         const dir = created.track(directoryPath(o.dataDir, '--data-dir'));
-        if (hasRole(dir, 'manufacturer')) throw new AirlockError('ERR_CONFIG', `${dir} already holds a manufacturer`, { details: { hint: 'its keys are kept; nothing to do' } });
+        if (hasRole(dir, 'manufacturer'))
+          throw new AirlockError('ERR_CONFIG', `${dir} already holds a manufacturer`, {
+            details: { hint: 'its keys are kept; nothing to do' },
+          });
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         announceNew(dir);
-        const m = await openManufacturer({ crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger }, dir, undefined, { create: true, ...databaseUrlOption(o.databaseUrl) });
-        say(`manufacturer "${m.config.name}" created (party ${m.party.id}); serve it with: airlock manufacturer serve --data-dir ${o.dataDir}`);
+        const m = await openManufacturer(
+          { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger },
+          dir,
+          undefined,
+          { create: true, ...databaseUrlOption(o.databaseUrl) },
+        );
+        say(
+          `manufacturer "${m.config.name}" created (party ${m.party.id}); serve it with: airlock manufacturer serve --data-dir ${o.dataDir}`,
+        );
         await m.close();
       });
     });
   mfg
     .command('serve')
-    .description('run the manufacturer alone: MASA and declarations over HTTPS (creates it, saying so, if the data directory holds none)')
+    .description(
+      'run the manufacturer alone: MASA and declarations over HTTPS (creates it, saying so, if the data directory holds none)',
+    )
     .option('--data-dir <dir>', 'where its database and keys live', './data')
-    .option('--database-url <url>', "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)")
+    .option(
+      '--database-url <url>',
+      "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)",
+    )
     .option('--port <port>', 'HTTPS port', '8443')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .action(async (o: { dataDir: string; databaseUrl?: string; port: string; host: string }) => {
@@ -55,7 +87,10 @@ export function manufacturerCommand(program: Command): void {
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         if (!hasRole(dir, 'manufacturer')) announceNew(dir);
         const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger() };
-        const m = await openManufacturer(ctx, dir, undefined, { create: true, ...databaseUrlOption(o.databaseUrl) });
+        const m = await openManufacturer(ctx, dir, undefined, {
+          create: true,
+          ...databaseUrlOption(o.databaseUrl),
+        });
         let url: string;
         try {
           url = await serveManufacturer(m, dir, port, o.host);
@@ -63,19 +98,31 @@ export function manufacturerCommand(program: Command): void {
           await m.close();
           throw portError(e, () => '--port');
         }
-        say(`manufacturer "${m.config.name}" serving at ${url} (party ${m.party.id}); its trust file: airlock manufacturer trust-bundle --data-dir ${o.dataDir}`);
+        say(
+          `manufacturer "${m.config.name}" serving at ${url} (party ${m.party.id}); its trust file: airlock manufacturer trust-bundle --data-dir ${o.dataDir}`,
+        );
         serveUntilInterrupted(() => m.close());
       });
     });
   mfg
     .command('trust-bundle')
-    .description('print the trust file a network installs to trust this manufacturer (one CA per purpose)')
+    .description(
+      'print the trust file a network installs to trust this manufacturer (one CA per purpose)',
+    )
     .option('--data-dir <dir>', 'where its database and keys live', './data')
-    .option('--database-url <url>', "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)")
+    .option(
+      '--database-url <url>',
+      "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)",
+    )
     .action(async (o: { dataDir: string; databaseUrl?: string }) => {
       await run(async () => {
         const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
-        const m = await openManufacturer(ctx, directoryPath(o.dataDir, '--data-dir'), undefined, databaseUrlOption(o.databaseUrl));
+        const m = await openManufacturer(
+          ctx,
+          directoryPath(o.dataDir, '--data-dir'),
+          undefined,
+          databaseUrlOption(o.databaseUrl),
+        );
         try {
           printJson(encodeTrustFile(m.trustBundle()));
         } finally {
@@ -85,48 +132,90 @@ export function manufacturerCommand(program: Command): void {
     });
   mfg
     .command('mint')
-    .description("mint a device: key pair, IDevID, birth credentials in the device's secure store, declaration #0")
+    .description(
+      "mint a device: key pair, IDevID, birth credentials in the device's secure store, declaration #0",
+    )
     .requiredOption('--store <dir>', "the new device's secure store directory")
     .option('--model <model>', 'device model', 'thermostat-t1')
     .option('--serial <serial>', 'serial number (default: random)')
-    .option('--sell', "sell it at once to the owner of the network in the same data directory (`airlock up`)")
-    .option('--sell-to <party-id>', 'sell it at once to this party (its domain CA key hash, printed by `airlock network serve`)')
-    .option('--buyer <name>', 'the display name of the --sell-to party (1 to 128 characters)', 'buyer')
-    .option('--public-url <url>', 'the MASA URL written into the IDevID (default: the URL the manufacturer last served at)')
+    .option(
+      '--sell',
+      'sell it at once to the owner of the network in the same data directory (`airlock up`)',
+    )
+    .option(
+      '--sell-to <party-id>',
+      'sell it at once to this party (its domain CA key hash, printed by `airlock network serve`)',
+    )
+    .option(
+      '--buyer <name>',
+      'the display name of the --sell-to party (1 to 128 characters)',
+      'buyer',
+    )
+    .option(
+      '--public-url <url>',
+      'the MASA URL written into the IDevID (default: the URL the manufacturer last served at)',
+    )
     .option('--data-dir <dir>', "the manufacturer's data directory", './data')
-    .action(async (o: { store: string; model: string; serial?: string; sell?: boolean; sellTo?: string; buyer: string; publicUrl?: string; dataDir: string }) => {
-      await run(async (created) => {
-        if (o.sellTo !== undefined && !PARTY_ID.test(o.sellTo)) throw new AirlockError('ERR_INPUT_SCHEMA', '--sell-to takes a party id (43 base64url characters)');
-        const buyerName = parseName(o.buyer, '--buyer');
-        const publicUrl = o.publicUrl === undefined ? undefined : parseHttpsUrl(o.publicUrl, '--public-url');
-        const storeDir = directoryPath(o.store, '--store');
-        const dataDir = directoryPath(o.dataDir, '--data-dir');
-        const mint = async (manufacturer: Manufacturer, buyer: Party | undefined) => {
-          if (publicUrl) {
-            manufacturer.config.publicUrl = publicUrl;
-            manufacturer.config.mudBaseUrl = `${publicUrl}/mud`;
+    .action(
+      async (o: {
+        store: string;
+        model: string;
+        serial?: string;
+        sell?: boolean;
+        sellTo?: string;
+        buyer: string;
+        publicUrl?: string;
+        dataDir: string;
+      }) => {
+        await run(async (created) => {
+          if (o.sellTo !== undefined && !PARTY_ID.test(o.sellTo))
+            throw new AirlockError(
+              'ERR_INPUT_SCHEMA',
+              '--sell-to takes a party id (43 base64url characters)',
+            );
+          const buyerName = parseName(o.buyer, '--buyer');
+          const publicUrl =
+            o.publicUrl === undefined ? undefined : parseHttpsUrl(o.publicUrl, '--public-url');
+          const storeDir = directoryPath(o.store, '--store');
+          const dataDir = directoryPath(o.dataDir, '--data-dir');
+          const mint = async (manufacturer: Manufacturer, buyer: Party | undefined) => {
+            if (publicUrl) {
+              manufacturer.config.publicUrl = publicUrl;
+              manufacturer.config.mudBaseUrl = `${publicUrl}/mud`;
+            }
+            const store = await FileSecureStore.open(created.track(storeDir));
+            const birth = await manufacturer.factory.mint(store, {
+              model: o.model,
+              ...(o.serial ? { serialNumber: o.serial } : {}),
+            });
+            if (buyer) await manufacturer.sell(birth.serialNumber, buyer);
+            printJson({
+              serialNumber: birth.serialNumber,
+              masaUrl: birth.masaUrl,
+              mudUrl: birth.mudUrl,
+              soldTo: buyer ?? null,
+            });
+          };
+          if (o.sell) {
+            const { network, manufacturer } = await openLocal(dataDir);
+            try {
+              await mint(manufacturer, network.owner);
+            } finally {
+              await network.close();
+              await manufacturer.close();
+            }
+            return;
           }
-          const store = await FileSecureStore.open(created.track(storeDir));
-          const birth = await manufacturer.factory.mint(store, { model: o.model, ...(o.serial ? { serialNumber: o.serial } : {}) });
-          if (buyer) await manufacturer.sell(birth.serialNumber, buyer);
-          printJson({ serialNumber: birth.serialNumber, masaUrl: birth.masaUrl, mudUrl: birth.mudUrl, soldTo: buyer ?? null });
-        };
-        if (o.sell) {
-          const { network, manufacturer } = await openLocal(dataDir);
+          const manufacturer = await openManufacturer(
+            { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger },
+            dataDir,
+          );
           try {
-            await mint(manufacturer, network.owner);
+            await mint(manufacturer, o.sellTo ? { id: o.sellTo, name: buyerName } : undefined);
           } finally {
-            await network.close();
             await manufacturer.close();
           }
-          return;
-        }
-        const manufacturer = await openManufacturer({ crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger }, dataDir);
-        try {
-          await mint(manufacturer, o.sellTo ? { id: o.sellTo, name: buyerName } : undefined);
-        } finally {
-          await manufacturer.close();
-        }
-      });
-    });
+        });
+      },
+    );
 }

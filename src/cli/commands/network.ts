@@ -12,13 +12,27 @@ import type { Manufacturer } from '../../roles/manufacturer/index.js';
 import type { Network } from '../../roles/network/index.js';
 import { hasRole, openManufacturer, openNetwork } from '../../app/system.js';
 import { note, printJson, printTable, say, serveUntilInterrupted } from '../output.js';
-import { databaseUrlOption, directoryPath, parseName, parsePort, portError, run } from '../options.js';
+import {
+  databaseUrlOption,
+  directoryPath,
+  parseName,
+  parsePort,
+  portError,
+  run,
+} from '../options.js';
 
 /** The roles of a data directory made by `airlock up` (or `manufacturer init` and `network init`); refuses one that lacks either. */
-export async function openLocal(dataDir: string): Promise<{ network: Network; manufacturer: Manufacturer }> {
+export async function openLocal(
+  dataDir: string,
+): Promise<{ network: Network; manufacturer: Manufacturer }> {
   const dir = directoryPath(dataDir, '--data-dir');
   for (const role of ['network', 'manufacturer'] as const) {
-    if (!hasRole(dir, role)) throw new AirlockError('ERR_CONFIG', `no ${role} in ${dir}`, { details: { hint: `run \`airlock up --data-dir ${dataDir}\` (or \`airlock ${role} init --data-dir ${dataDir}\`) first` } });
+    if (!hasRole(dir, role))
+      throw new AirlockError('ERR_CONFIG', `no ${role} in ${dir}`, {
+        details: {
+          hint: `run \`airlock up --data-dir ${dataDir}\` (or \`airlock ${role} init --data-dir ${dataDir}\`) first`,
+        },
+      });
   }
   const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
   const manufacturer = await openManufacturer(ctx, dir);
@@ -35,12 +49,18 @@ function readJsonFile(file: string): unknown {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (cause) {
-    throw new AirlockError('ERR_CONFIG', `${file} is not a readable JSON file`, { cause, details: { hint: 'give the path of a JSON file' } });
+    throw new AirlockError('ERR_CONFIG', `${file} is not a readable JSON file`, {
+      cause,
+      details: { hint: 'give the path of a JSON file' },
+    });
   }
 }
 
 /** Opens the roles of a local data directory, runs `fn`, closes them, and turns errors into exit 1. */
-export async function withLocal(dataDir: string, fn: (roles: { network: Network; manufacturer: Manufacturer }) => Promise<void>): Promise<void> {
+export async function withLocal(
+  dataDir: string,
+  fn: (roles: { network: Network; manufacturer: Manufacturer }) => Promise<void>,
+): Promise<void> {
   await run(async () => {
     const roles = await openLocal(dataDir);
     try {
@@ -54,64 +74,120 @@ export async function withLocal(dataDir: string, fn: (roles: { network: Network;
 
 /** Says on stderr that `dir` gets a new network role: keys are never created silently. */
 function announceNew(dir: string): void {
-  note(`creating the network in ${dir}: domain CA, registrar certificate and keys sealed in network.db`);
+  note(
+    `creating the network in ${dir}: domain CA, registrar certificate and keys sealed in network.db`,
+  );
 }
 
 export function networkCommand(program: Command): void {
-  const net = program.command('network').description("the network owner's onboarding component: registrar, inventory and declarations");
+  const net = program
+    .command('network')
+    .description("the network owner's onboarding component: registrar, inventory and declarations");
   net
     .command('init')
-    .description("create the network role in a data directory: the owner's domain CA, the registrar certificate and their keys")
+    .description(
+      "create the network role in a data directory: the owner's domain CA, the registrar certificate and their keys",
+    )
     .option('--data-dir <dir>', 'where its database and keys live', './data')
-    .option('--database-url <url>', "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)")
+    .option(
+      '--database-url <url>',
+      "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)",
+    )
     .option('--owner <name>', "the network owner's display name (1 to 128 characters)")
     .option('--ssid <ssid>', 'the Wi-Fi network devices get a per-device PSK for')
     .action(async (o: { dataDir: string; databaseUrl?: string; owner?: string; ssid?: string }) => {
       await run(async (created) => {
-        const config = { ...(o.owner !== undefined ? { ownerName: parseName(o.owner, '--owner') } : {}), ...(o.ssid !== undefined ? { ssid: parseName(o.ssid, '--ssid') } : {}) };
+        const config = {
+          ...(o.owner !== undefined ? { ownerName: parseName(o.owner, '--owner') } : {}),
+          ...(o.ssid !== undefined ? { ssid: parseName(o.ssid, '--ssid') } : {}),
+        };
         const dir = created.track(directoryPath(o.dataDir, '--data-dir'));
-        if (hasRole(dir, 'network')) throw new AirlockError('ERR_CONFIG', `${dir} already holds a network`, { details: { hint: 'its keys are kept; nothing to do' } });
+        if (hasRole(dir, 'network'))
+          throw new AirlockError('ERR_CONFIG', `${dir} already holds a network`, {
+            details: { hint: 'its keys are kept; nothing to do' },
+          });
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         announceNew(dir);
-        const n = await openNetwork({ crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger }, dir, [], config, { create: true, ...databaseUrlOption(o.databaseUrl) });
-        say(`network of "${n.owner.name}" created (party ${n.owner.id}); serve it with: airlock network serve --data-dir ${o.dataDir} --trust <manufacturer trust file>`);
+        const n = await openNetwork(
+          { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger },
+          dir,
+          [],
+          config,
+          { create: true, ...databaseUrlOption(o.databaseUrl) },
+        );
+        say(
+          `network of "${n.owner.name}" created (party ${n.owner.id}); serve it with: airlock network serve --data-dir ${o.dataDir} --trust <manufacturer trust file>`,
+        );
         await n.close();
       });
     });
   net
     .command('serve')
-    .description("run the network role alone: the registrar (BRSKI + EST), trusting the manufacturers named by --trust (creates it, saying so, if the data directory holds none)")
-    .requiredOption('--trust <files...>', 'manufacturer trust files (`airlock manufacturer trust-bundle`, or airlock-foreign-manufacturer/1: docs/DESIGN.md)')
+    .description(
+      'run the network role alone: the registrar (BRSKI + EST), trusting the manufacturers named by --trust (creates it, saying so, if the data directory holds none)',
+    )
+    .requiredOption(
+      '--trust <files...>',
+      'manufacturer trust files (`airlock manufacturer trust-bundle`, or airlock-foreign-manufacturer/1: docs/DESIGN.md)',
+    )
     .option('--data-dir <dir>', 'where its database and keys live', './data')
-    .option('--database-url <url>', "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)")
+    .option(
+      '--database-url <url>',
+      "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)",
+    )
     .option('--port <port>', 'HTTPS port', '8444')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--owner <name>', "the network owner's display name, 1 to 128 characters (only when the data directory is new)")
+    .option(
+      '--owner <name>',
+      "the network owner's display name, 1 to 128 characters (only when the data directory is new)",
+    )
     .option('--ssid <ssid>', 'the Wi-Fi network devices get a per-device PSK for')
-    .action(async (o: { trust: string[]; dataDir: string; databaseUrl?: string; port: string; host: string; owner?: string; ssid?: string }) => {
-      await run(async (created) => {
-        const port = parsePort(o.port, '--port');
-        const config = { ...(o.owner !== undefined ? { ownerName: parseName(o.owner, '--owner') } : {}), ...(o.ssid !== undefined ? { ssid: parseName(o.ssid, '--ssid') } : {}) };
-        const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger() };
-        const trusts = o.trust.map((f) => decodeAnyTrustFile(ctx.crypto, readJsonFile(f), ctx.clock.now()));
-        const dir = created.track(directoryPath(o.dataDir, '--data-dir'));
-        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-        if (!hasRole(dir, 'network')) announceNew(dir);
-        const n = await openNetwork(ctx, dir, trusts, config, { create: true, ...databaseUrlOption(o.databaseUrl) });
-        let url: string;
-        try {
-          url = await n.serve(port, o.host);
-        } catch (e) {
-          await n.close();
-          throw portError(e, () => '--port');
-        }
-        say(`registrar for "${n.owner.name}" (party ${n.owner.id}) serving at ${url}, trusting ${trusts.length} manufacturer(s)`);
-        serveUntilInterrupted(() => n.close());
-      });
-    });
+    .action(
+      async (o: {
+        trust: string[];
+        dataDir: string;
+        databaseUrl?: string;
+        port: string;
+        host: string;
+        owner?: string;
+        ssid?: string;
+      }) => {
+        await run(async (created) => {
+          const port = parsePort(o.port, '--port');
+          const config = {
+            ...(o.owner !== undefined ? { ownerName: parseName(o.owner, '--owner') } : {}),
+            ...(o.ssid !== undefined ? { ssid: parseName(o.ssid, '--ssid') } : {}),
+          };
+          const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger() };
+          const trusts = o.trust.map((f) =>
+            decodeAnyTrustFile(ctx.crypto, readJsonFile(f), ctx.clock.now()),
+          );
+          const dir = created.track(directoryPath(o.dataDir, '--data-dir'));
+          fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+          if (!hasRole(dir, 'network')) announceNew(dir);
+          const n = await openNetwork(ctx, dir, trusts, config, {
+            create: true,
+            ...databaseUrlOption(o.databaseUrl),
+          });
+          let url: string;
+          try {
+            url = await n.serve(port, o.host);
+          } catch (e) {
+            await n.close();
+            throw portError(e, () => '--port');
+          }
+          say(
+            `registrar for "${n.owner.name}" (party ${n.owner.id}) serving at ${url}, trusting ${trusts.length} manufacturer(s)`,
+          );
+          serveUntilInterrupted(() => n.close());
+        });
+      },
+    );
   net
     .command('devices')
-    .description('the inventory: every device, its state and its credential identifiers (never secrets)')
+    .description(
+      'the inventory: every device, its state and its credential identifiers (never secrets)',
+    )
     .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
     .option('--json', 'print JSON')
     .option('--events <serial>', "print one device's audit trail instead")
@@ -120,12 +196,31 @@ export function networkCommand(program: Command): void {
         if (o.events) {
           const events = await network.inventory.events(o.events);
           if (o.json) printJson(events);
-          else printTable(events.map((e) => ({ at: e.at, step: e.step, action: e.action, outcome: e.outcome, code: e.code })));
+          else
+            printTable(
+              events.map((e) => ({
+                at: e.at,
+                step: e.step,
+                action: e.action,
+                outcome: e.outcome,
+                code: e.code,
+              })),
+            );
           return;
         }
         const devices = await network.inventory.devices();
         if (o.json) printJson(devices);
-        else printTable(devices.map((d) => ({ serial: d.serial, state: d.state, onboardings: d.onboardings, ldevid: d.ldevid_serial, psk: d.psk_id, onboarded: d.onboarded_at })));
+        else
+          printTable(
+            devices.map((d) => ({
+              serial: d.serial,
+              state: d.state,
+              onboardings: d.onboardings,
+              ldevid: d.ldevid_serial,
+              psk: d.psk_id,
+              onboarded: d.onboarded_at,
+            })),
+          );
       });
     });
   net
@@ -140,7 +235,9 @@ export function networkCommand(program: Command): void {
     });
   net
     .command('export-declarations')
-    .description("write the manufacturer's declaration export for this network's owner (what a purchaser receives)")
+    .description(
+      "write the manufacturer's declaration export for this network's owner (what a purchaser receives)",
+    )
     .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
     .action(async (o: { dataDir: string }) => {
       await withLocal(o.dataDir, async ({ network, manufacturer }) => {

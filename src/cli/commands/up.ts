@@ -16,50 +16,77 @@ import { directoryPath, parsePort, portError, run } from '../options.js';
 export function upCommand(program: Command): void {
   program
     .command('up')
-    .description('run the manufacturer and network roles on loopback (SQLite under --data-dir) and serve until interrupted; creates them, saying so, if --data-dir holds none')
+    .description(
+      'run the manufacturer and network roles on loopback (SQLite under --data-dir) and serve until interrupted; creates them, saying so, if --data-dir holds none',
+    )
     .option('--data-dir <dir>', 'where databases, keys and device stores live', './data')
     .option('--manufacturer-port <port>', 'MASA and declarations (HTTPS)', '8443')
     .option('--network-port <port>', 'registrar: BRSKI and EST (HTTPS)', '8444')
     .option('--demo', 'mint, sell and onboard a few devices, step by step')
     .option('--devices <n>', 'devices in the demonstration', '3')
-    .action(async (o: { dataDir: string; manufacturerPort: string; networkPort: string; demo?: boolean; devices: string }) => {
-      await run(async (created) => {
-        const manufacturerPort = parsePort(o.manufacturerPort, '--manufacturer-port');
-        const networkPort = parsePort(o.networkPort, '--network-port');
-        const devices = Number(o.devices);
-        if (!Number.isInteger(devices) || devices < 1 || devices > 1000) throw new AirlockError('ERR_CONFIG', '--devices must be a whole number from 1 to 1000', { details: { hint: 'give --devices a smaller number' } });
-        const dataDir = created.track(directoryPath(o.dataDir, '--data-dir'));
-        fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-        for (const role of ['manufacturer', 'network'] as const) if (!hasRole(dataDir, role)) note(`creating the ${role} in ${dataDir}: its CAs and keys, sealed in ${role}.db`);
-        const logger = createLogger({ destination: path.join(dataDir, 'airlock.log') });
-        let sys: System;
-        try {
-          sys = await startSystem({ dataDir, logger, manufacturerPort, networkPort });
-        } catch (e) {
-          throw portError(e, (port) => (port === networkPort ? '--network-port' : '--manufacturer-port'));
-        }
-        say(`Airlock is up (data in ${dataDir}, log in ${path.join(dataDir, 'airlock.log')})`);
-        say(`  manufacturer  ${sys.manufacturerUrl}  MASA (RFC 8995), device information declarations`);
-        say(`  network       ${sys.registrarUrl}  registrar: BRSKI + EST, owner "${sys.network.owner.name}" (${sys.network.owner.id})`);
-        if (!process.env['AIRLOCK_MANUFACTURER_KEK'] || !process.env['AIRLOCK_NETWORK_KEK']) {
-          note('development defaults: key-encryption keys are files under the data directory; set AIRLOCK_MANUFACTURER_KEK and AIRLOCK_NETWORK_KEK in production');
-        }
-        if (o.demo) {
+    .action(
+      async (o: {
+        dataDir: string;
+        manufacturerPort: string;
+        networkPort: string;
+        demo?: boolean;
+        devices: string;
+      }) => {
+        await run(async (created) => {
+          const manufacturerPort = parsePort(o.manufacturerPort, '--manufacturer-port');
+          const networkPort = parsePort(o.networkPort, '--network-port');
+          const devices = Number(o.devices);
+          if (!Number.isInteger(devices) || devices < 1 || devices > 1000)
+            throw new AirlockError(
+              'ERR_CONFIG',
+              '--devices must be a whole number from 1 to 1000',
+              { details: { hint: 'give --devices a smaller number' } },
+            );
+          const dataDir = created.track(directoryPath(o.dataDir, '--data-dir'));
+          fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+          for (const role of ['manufacturer', 'network'] as const)
+            if (!hasRole(dataDir, role))
+              note(`creating the ${role} in ${dataDir}: its CAs and keys, sealed in ${role}.db`);
+          const logger = createLogger({ destination: path.join(dataDir, 'airlock.log') });
+          let sys: System;
+          try {
+            sys = await startSystem({ dataDir, logger, manufacturerPort, networkPort });
+          } catch (e) {
+            throw portError(e, (port) =>
+              port === networkPort ? '--network-port' : '--manufacturer-port',
+            );
+          }
+          say(`Airlock is up (data in ${dataDir}, log in ${path.join(dataDir, 'airlock.log')})`);
+          say(
+            `  manufacturer  ${sys.manufacturerUrl}  MASA (RFC 8995), device information declarations`,
+          );
+          say(
+            `  network       ${sys.registrarUrl}  registrar: BRSKI + EST, owner "${sys.network.owner.name}" (${sys.network.owner.id})`,
+          );
+          if (!process.env['AIRLOCK_MANUFACTURER_KEK'] || !process.env['AIRLOCK_NETWORK_KEK']) {
+            note(
+              'development defaults: key-encryption keys are files under the data directory; set AIRLOCK_MANUFACTURER_KEK and AIRLOCK_NETWORK_KEK in production',
+            );
+          }
+          if (o.demo) {
+            say('');
+            say('Demonstration (NIST IR 8350 Figure 9 steps):');
+            const stamp = Date.now().toString(36);
+            const result = await runDemo(sys, {
+              count: devices,
+              store: (i) => FileSecureStore.open(path.join(dataDir, 'devices', `${stamp}-${i}`)),
+              onStep: (m) => say(m),
+            });
+            say('');
+            say(
+              `${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps performed: ${result.steps.join(', ')}`,
+            );
+            say('Inventory: `airlock network devices --data-dir ' + o.dataDir + '`');
+          }
           say('');
-          say('Demonstration (NIST IR 8350 Figure 9 steps):');
-          const stamp = Date.now().toString(36);
-          const result = await runDemo(sys, {
-            count: devices,
-            store: (i) => FileSecureStore.open(path.join(dataDir, 'devices', `${stamp}-${i}`)),
-            onStep: (m) => say(m),
-          });
-          say('');
-          say(`${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps performed: ${result.steps.join(', ')}`);
-          say('Inventory: `airlock network devices --data-dir ' + o.dataDir + '`');
-        }
-        say('');
-        say('Serving. Press Ctrl-C to stop.');
-        serveUntilInterrupted(() => sys.close());
-      });
-    });
+          say('Serving. Press Ctrl-C to stop.');
+          serveUntilInterrupted(() => sys.close());
+        });
+      },
+    );
 }

@@ -22,8 +22,21 @@ const VERIFIED_CACHE_ENTRIES = 4096;
 const VERIFIED_CACHE_MS = 300_000;
 
 /** Records an issued voucher; call it in the transaction that issues it. */
-export async function recordIssuedVoucher(crypto: Crypto, records: MasaRecords, v: IssuedVoucher): Promise<void> {
-  await records.addVoucher({ serial: v.serial, domainId: domainIdOf(crypto, v.domainCa), ownerId: partyIdFromSpki(crypto, v.domainCa.spki), nonce: v.nonce, assertion: v.assertion }, v.at);
+export async function recordIssuedVoucher(
+  crypto: Crypto,
+  records: MasaRecords,
+  v: IssuedVoucher,
+): Promise<void> {
+  await records.addVoucher(
+    {
+      serial: v.serial,
+      domainId: domainIdOf(crypto, v.domainCa),
+      ownerId: partyIdFromSpki(crypto, v.domainCa.spki),
+      nonce: v.nonce,
+      assertion: v.assertion,
+    },
+    v.at,
+  );
 }
 
 /**
@@ -40,8 +53,13 @@ export class VerifiedRequests {
 
   /** Remembers a request verified in full (on issuing its voucher). */
   remember(request: Uint8Array, serial: string, owner: string, at: Date): void {
-    if (this.#verified.size >= VERIFIED_CACHE_ENTRIES) this.#verified.delete(this.#verified.keys().next().value!);
-    this.#verified.set(toBase64(this.crypto.sha256(request)), { serial, owner, until: at.getTime() + VERIFIED_CACHE_MS });
+    if (this.#verified.size >= VERIFIED_CACHE_ENTRIES)
+      this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(toBase64(this.crypto.sha256(request)), {
+      serial,
+      owner,
+      until: at.getTime() + VERIFIED_CACHE_MS,
+    });
   }
 
   /** The device and domain of a request verified in the last few minutes. */
@@ -55,7 +73,12 @@ export class VerifiedRequests {
 export type AuditLogContext = Omit<MasaContext, 'policy' | 'log'>;
 
 /** RFC 8995 section 5.8: the log of the device a registrar voucher request names, for that registrar. */
-export async function auditLogFor(ctx: AuditLogContext, verified: VerifiedRequests, registrarVoucherRequest: EncodedVoucher, peer: string): Promise<AuditLog> {
+export async function auditLogFor(
+  ctx: AuditLogContext,
+  verified: VerifiedRequests,
+  registrarVoucherRequest: EncodedVoucher,
+  peer: string,
+): Promise<AuditLog> {
   const at = ctx.clock.now();
   let serial: string | undefined;
   let owner: string | undefined;
@@ -64,24 +87,58 @@ export async function auditLogFor(ctx: AuditLogContext, verified: VerifiedReques
     if (known) {
       ({ serial, owner } = known);
     } else {
-      const rvr = verifyRegistrarVoucherRequest(ctx.crypto, registrarVoucherRequest.bytes, { mediaType: registrarVoucherRequest.mediaType, idevidAnchors: [ctx.pki.idevidCa.cert], at, requireProximity: false });
+      const rvr = verifyRegistrarVoucherRequest(ctx.crypto, registrarVoucherRequest.bytes, {
+        mediaType: registrarVoucherRequest.mediaType,
+        idevidAnchors: [ctx.pki.idevidCa.cert],
+        at,
+        requireProximity: false,
+      });
       serial = rvr.serialNumber;
       // The same identity the MASA gave the domain: its CA, or else the registrar certificate.
       owner = partyIdFromSpki(ctx.crypto, (rvr.domainCa ?? rvr.registrarCert).spki);
     }
     const latest = await ctx.declarations.latest(serial);
     if (!latest) throw new AirlockError('ERR_MASA_UNKNOWN_DEVICE', serial);
-    if (!mayOnboard(latest.body, owner)) throw new AirlockError('ERR_MASA_NOT_AUTHORIZED', `serial ${serial}`);
+    if (!mayOnboard(latest.body, owner))
+      throw new AirlockError('ERR_MASA_NOT_AUTHORIZED', `serial ${serial}`);
     const rows = await ctx.store.run((r) => r.masa.vouchersOf(serial!, LOG_VOUCHERS));
-    const log = buildAuditLog(rows.map((r) => ({ date: r.issuedAt, domainID: r.domainId, nonce: r.nonce, assertion: r.assertion })));
+    const log = buildAuditLog(
+      rows.map((r) => ({
+        date: r.issuedAt,
+        domainID: r.domainId,
+        nonce: r.nonce,
+        assertion: r.assertion,
+      })),
+    );
     await audit(ctx, at, peer, serial, 'ok', undefined, { owner, events: log.events.length });
     return log;
   } catch (e) {
-    await audit(ctx, at, peer, serial ?? null, 'refused', isAirlockError(e) ? e.code : 'ERR_INTERNAL', owner ? { owner } : {});
+    await audit(
+      ctx,
+      at,
+      peer,
+      serial ?? null,
+      'refused',
+      isAirlockError(e) ? e.code : 'ERR_INTERNAL',
+      owner ? { owner } : {},
+    );
     throw e;
   }
 }
 
-async function audit(ctx: AuditLogContext, at: Date, actor: string, subject: string | null, outcome: string, code: string | undefined, detail: Record<string, string | number>): Promise<void> {
-  await ctx.store.run((r) => r.masa.audit({ action: 'requestauditlog', actor, subject, outcome, code: code ?? null, detail }, at));
+async function audit(
+  ctx: AuditLogContext,
+  at: Date,
+  actor: string,
+  subject: string | null,
+  outcome: string,
+  code: string | undefined,
+  detail: Record<string, string | number>,
+): Promise<void> {
+  await ctx.store.run((r) =>
+    r.masa.audit(
+      { action: 'requestauditlog', actor, subject, outcome, code: code ?? null, detail },
+      at,
+    ),
+  );
 }

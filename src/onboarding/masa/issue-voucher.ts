@@ -17,7 +17,11 @@ import { partyIdFromSpki } from '../../core/party.js';
 import type { MasaRecords } from '../../core/store.js';
 import { verifyRegistrarVoucherRequest } from '../../protocols/voucher/registrar-voucher-request.js';
 import { signVoucherAs } from '../../protocols/voucher/voucher.js';
-import { SIGNABLE, type EncodedVoucher, type VoucherMediaType } from '../../protocols/voucher/codec.js';
+import {
+  SIGNABLE,
+  type EncodedVoucher,
+  type VoucherMediaType,
+} from '../../protocols/voucher/codec.js';
 import { authorityKeyIdentifier } from '../../protocols/voucher/idevid-issuer.js';
 import { mayOnboard } from '../../protocols/declaration/verify.js';
 import type { MasaContext } from './ports.js';
@@ -27,8 +31,14 @@ import type { MasaContext } from './ports.js';
  * negotiated Accept). A format Airlock cannot sign is ERR_VOUCHER_FORMAT, refused before
  * anything is checked or recorded.
  */
-export async function issueVoucher(ctx: MasaContext, registrarVoucherRequest: EncodedVoucher, peer: string, format: VoucherMediaType): Promise<EncodedVoucher> {
-  if (!SIGNABLE.includes(format)) throw new AirlockError('ERR_VOUCHER_FORMAT', `Airlock does not sign ${format}`);
+export async function issueVoucher(
+  ctx: MasaContext,
+  registrarVoucherRequest: EncodedVoucher,
+  peer: string,
+  format: VoucherMediaType,
+): Promise<EncodedVoucher> {
+  if (!SIGNABLE.includes(format))
+    throw new AirlockError('ERR_VOUCHER_FORMAT', `Airlock does not sign ${format}`);
   const { crypto, pki, policy } = ctx;
   const at = ctx.clock.now();
   let serial: string | undefined;
@@ -42,14 +52,16 @@ export async function issueVoucher(ctx: MasaContext, registrarVoucherRequest: En
       requireProximity: policy.requireProximity,
     });
     serial = rvr.serialNumber;
-    if (!rvr.domainCa && policy.pinWhenNoCa === 'refuse') throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'x5c must end with the domain CA');
+    if (!rvr.domainCa && policy.pinWhenNoCa === 'refuse')
+      throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'x5c must end with the domain CA');
     // The voucher pins what identifies the domain: its CA, or else the registrar certificate.
     const pinned = rvr.domainCa ?? rvr.registrarCert;
     registrarOwner = partyIdFromSpki(crypto, pinned.spki);
     // Every minted device has a declaration from birth: none means we never made it.
     const latest = await ctx.declarations.latest(serial);
     if (!latest) throw new AirlockError('ERR_MASA_UNKNOWN_DEVICE', serial);
-    if (!mayOnboard(latest.body, registrarOwner)) throw new AirlockError('ERR_MASA_NOT_AUTHORIZED', `serial ${serial}`);
+    if (!mayOnboard(latest.body, registrarOwner))
+      throw new AirlockError('ERR_MASA_NOT_AUTHORIZED', `serial ${serial}`);
     const assertion = rvr.proximity ? 'proximity' : 'logged';
     const idevidIssuer = authorityKeyIdentifier(rvr.idevid);
     const voucher = signVoucherAs(crypto, format, pki.masa.key, [pki.masa.cert], {
@@ -62,24 +74,52 @@ export async function issueVoucher(ctx: MasaContext, registrarVoucherRequest: En
       ...(idevidIssuer ? { idevidIssuer } : {}),
     });
     await ctx.store.transaction(async (r) => {
-      if (!(await r.masa.useNonce(serial!, rvr.nonce, at))) throw new AirlockError('ERR_VOUCHER_REQUEST_REPLAYED', `serial ${serial}`);
+      if (!(await r.masa.useNonce(serial!, rvr.nonce, at)))
+        throw new AirlockError('ERR_VOUCHER_REQUEST_REPLAYED', `serial ${serial}`);
       await audit(r.masa, at, peer, serial!, 'ok', undefined, {
         owner: registrarOwner!,
         declaration: latest.body.sequence,
         assertion,
         pinned: rvr.domainCa ? 'domain-ca' : 'registrar-cert',
       });
-      await ctx.log?.record(r.masa, { serial: serial!, at, domainCa: pinned, nonce: rvr.nonce, assertion });
+      await ctx.log?.record(r.masa, {
+        serial: serial!,
+        at,
+        domainCa: pinned,
+        nonce: rvr.nonce,
+        assertion,
+      });
     });
     ctx.log?.rememberVerified(registrarVoucherRequest.bytes, serial, registrarOwner, at);
     return { mediaType: format, bytes: voucher };
   } catch (e) {
     const code = isAirlockError(e) ? e.code : 'ERR_INTERNAL';
-    await ctx.store.run((r) => audit(r.masa, at, peer, serial ?? null, 'refused', code, registrarOwner ? { owner: registrarOwner } : {}));
+    await ctx.store.run((r) =>
+      audit(
+        r.masa,
+        at,
+        peer,
+        serial ?? null,
+        'refused',
+        code,
+        registrarOwner ? { owner: registrarOwner } : {},
+      ),
+    );
     throw e;
   }
 }
 
-async function audit(records: MasaRecords, at: Date, actor: string, subject: string | null, outcome: string, code: string | undefined, detail: Record<string, string | number>): Promise<void> {
-  await records.audit({ action: 'requestvoucher', actor, subject, outcome, code: code ?? null, detail }, at);
+async function audit(
+  records: MasaRecords,
+  at: Date,
+  actor: string,
+  subject: string | null,
+  outcome: string,
+  code: string | undefined,
+  detail: Record<string, string | number>,
+): Promise<void> {
+  await records.audit(
+    { action: 'requestvoucher', actor, subject, outcome, code: code ?? null, detail },
+    at,
+  );
 }

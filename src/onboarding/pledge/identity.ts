@@ -27,13 +27,20 @@ export interface PledgeIdentity {
   readonly applicationUrl: string | undefined;
 }
 
-export async function openBirthCredentials(ctx: PledgeContext, birth: BirthCredentials): Promise<PledgeIdentity> {
+export async function openBirthCredentials(
+  ctx: PledgeContext,
+  birth: BirthCredentials,
+): Promise<PledgeIdentity> {
   const idevid = parseCertificateBase64(birth.idevidChain[0]!);
-  const manufacturerId = partyIdFromSpki(ctx.crypto, parseCertificateBase64(birth.manufacturerAnchor).spki);
+  const manufacturerId = partyIdFromSpki(
+    ctx.crypto,
+    parseCertificateBase64(birth.manufacturerAnchor).spki,
+  );
   const masaAnchors = [parseCertificateBase64(birth.masaAnchor)];
   const declarationAnchors = [parseCertificateBase64(birth.declarationAnchor)];
   const idevidChain = birth.idevidChain.map((c) => fromBase64(c));
-  if (idevidChain.some((c) => c === undefined)) throw new AirlockError('ERR_SECURE_STORE', 'the birth certificate chain is corrupt');
+  if (idevidChain.some((c) => c === undefined))
+    throw new AirlockError('ERR_SECURE_STORE', 'the birth certificate chain is corrupt');
   const idevidKey = await importStoredKey(ctx.keys, birth.idevidKey, 'the birth key');
   return {
     serialNumber: birth.serialNumber,

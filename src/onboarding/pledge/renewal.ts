@@ -7,8 +7,17 @@
  */
 import { toBase64 } from '../../core/bytes.js';
 import type { OnboardingCredentials } from '../../core/credentials.js';
-import type { ChannelLimits, PledgeChannel, PledgeConnector, PrivateKeyHandle } from '../../core/ports.js';
-import { parseCertificate, parseCertificateBase64, type Certificate } from '../../protocols/x509/certificate.js';
+import type {
+  ChannelLimits,
+  PledgeChannel,
+  PledgeConnector,
+  PrivateKeyHandle,
+} from '../../core/ports.js';
+import {
+  parseCertificate,
+  parseCertificateBase64,
+  type Certificate,
+} from '../../protocols/x509/certificate.js';
 import { decodeCertsOnly } from '../../protocols/est/certs-only.js';
 import { buildCsr } from '../../protocols/est/csr.js';
 import type { PledgeContext } from './context.js';
@@ -23,28 +32,65 @@ export interface CurrentLdevid {
   readonly key: PrivateKeyHandle;
 }
 
-export async function openCurrentLdevid(ctx: PledgeContext, current: OnboardingCredentials): Promise<CurrentLdevid> {
+export async function openCurrentLdevid(
+  ctx: PledgeContext,
+  current: OnboardingCredentials,
+): Promise<CurrentLdevid> {
   const domainCa = parseCertificateBase64(current.domainCa);
   const ldevid = parseCertificateBase64(current.ldevid);
-  return { domainCa, ldevid, key: await importStoredKey(ctx.keys, current.ldevidKey, 'the LDevID key') };
+  return {
+    domainCa,
+    ldevid,
+    key: await importStoredKey(ctx.keys, current.ldevidKey, 'the LDevID key'),
+  };
 }
 
 /** A channel to the registrar, authenticated by the current LDevID and validated against the domain CA. */
-export function connectForRenewal(connect: PledgeConnector, registrarUrl: string, current: CurrentLdevid, limits: ChannelLimits): Promise<PledgeChannel> {
-  return connect(registrarUrl, { credentials: { chain: [current.ldevid.der], key: current.key }, trustAnchors: [current.domainCa.der], limits });
+export function connectForRenewal(
+  connect: PledgeConnector,
+  registrarUrl: string,
+  current: CurrentLdevid,
+  limits: ChannelLimits,
+): Promise<PledgeChannel> {
+  return connect(registrarUrl, {
+    credentials: { chain: [current.ldevid.der], key: current.key },
+    trustAnchors: [current.domainCa.der],
+    limits,
+  });
 }
 
 export async function renewLdevid(
   ctx: PledgeContext,
   channel: PledgeChannel,
-  input: { credentials: OnboardingCredentials; current: CurrentLdevid; serialNumber: string; requireRa: boolean },
+  input: {
+    credentials: OnboardingCredentials;
+    current: CurrentLdevid;
+    serialNumber: string;
+    requireRa: boolean;
+  },
 ): Promise<{ credentials: OnboardingCredentials; ldevid: Certificate }> {
   const { crypto, keys } = ctx;
   const { domainCa } = input.current;
   // The channel checked the chain to the domain CA; the certificate must also be a registrar's.
-  authenticateNetwork(ctx, parseCertificate(channel.peerCertificate()), domainCa, { requireRa: input.requireRa });
+  authenticateNetwork(ctx, parseCertificate(channel.peerCertificate()), domainCa, {
+    requireRa: input.requireRa,
+  });
   const key = await keys.generateP256();
-  const issued = decodeCertsOnly((await channel.call('POST', '/.well-known/est/simplereenroll', { body: toBase64(buildCsr(crypto, key, input.serialNumber)), contentType: 'application/pkcs10' })).body);
+  const issued = decodeCertsOnly(
+    (
+      await channel.call('POST', '/.well-known/est/simplereenroll', {
+        body: toBase64(buildCsr(crypto, key, input.serialNumber)),
+        contentType: 'application/pkcs10',
+      })
+    ).body,
+  );
   const ldevid = acceptLdevid(ctx, issued, { domainCa, key, serialNumber: input.serialNumber });
-  return { credentials: { ...input.credentials, ldevid: toBase64(ldevid.der), ldevidKey: toBase64(await keys.exportPkcs8(key)) }, ldevid };
+  return {
+    credentials: {
+      ...input.credentials,
+      ldevid: toBase64(ldevid.der),
+      ldevidKey: toBase64(await keys.exportPkcs8(key)),
+    },
+    ldevid,
+  };
 }

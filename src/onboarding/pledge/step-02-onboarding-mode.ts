@@ -7,6 +7,14 @@
 import type { ChannelLimits, PledgeChannel, PledgeConnector } from '../../core/ports.js';
 import type { PledgeIdentity } from './identity.js';
 
-export function enterOnboardingMode(connect: PledgeConnector, registrarUrl: string, identity: PledgeIdentity, limits: ChannelLimits): Promise<PledgeChannel> {
-  return connect(registrarUrl, { credentials: { chain: identity.idevidChain, key: identity.idevidKey }, limits });
+export function enterOnboardingMode(
+  connect: PledgeConnector,
+  registrarUrl: string,
+  identity: PledgeIdentity,
+  limits: ChannelLimits,
+): Promise<PledgeChannel> {
+  return connect(registrarUrl, {
+    credentials: { chain: identity.idevidChain, key: identity.idevidKey },
+    limits,
+  });
 }

@@ -9,7 +9,11 @@ import { toBase64 } from '../../core/bytes.js';
 import type { PledgeChannel } from '../../core/ports.js';
 import { parseCertificate, type Certificate } from '../../protocols/x509/certificate.js';
 import { signPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
-import { verifyVoucher, type VerifiedVoucher, type VoucherPolicy } from '../../protocols/voucher/voucher.js';
+import {
+  verifyVoucher,
+  type VerifiedVoucher,
+  type VoucherPolicy,
+} from '../../protocols/voucher/voucher.js';
 import { VOUCHER_JWS_MEDIA_TYPE } from '../../protocols/voucher/schema.js';
 import type { PledgeContext } from './context.js';
 import type { PledgeIdentity } from './identity.js';
@@ -27,12 +31,35 @@ export interface TrustedIntroduction {
   readonly pinned: Certificate;
 }
 
-export async function trustedIntroduction(ctx: PledgeContext, channel: PledgeChannel, identity: PledgeIdentity, policy: Partial<VoucherPolicy>): Promise<TrustedIntroduction> {
+export async function trustedIntroduction(
+  ctx: PledgeContext,
+  channel: PledgeChannel,
+  identity: PledgeIdentity,
+  policy: Partial<VoucherPolicy>,
+): Promise<TrustedIntroduction> {
   const { crypto, clock } = ctx;
   const registrarCert = parseCertificate(channel.peerCertificate());
   const nonce = toBase64(crypto.bytes(16));
-  const pvr = signPledgeVoucherRequest(crypto, identity.idevidKey, identity.idevid, { serialNumber: identity.serialNumber, nonce, createdOn: clock.now(), proximityRegistrarCert: registrarCert.der });
-  const voucherText = (await channel.call('POST', '/.well-known/brski/requestvoucher', { body: pvr, contentType: VOUCHER_JWS_MEDIA_TYPE, accept: VOUCHER_JWS_MEDIA_TYPE })).body;
-  const voucher = verifyVoucher(crypto, voucherText, { masaAnchors: identity.masaAnchors, serialNumber: identity.serialNumber, nonce, at: clock.now(), idevid: identity.idevid, policy });
+  const pvr = signPledgeVoucherRequest(crypto, identity.idevidKey, identity.idevid, {
+    serialNumber: identity.serialNumber,
+    nonce,
+    createdOn: clock.now(),
+    proximityRegistrarCert: registrarCert.der,
+  });
+  const voucherText = (
+    await channel.call('POST', '/.well-known/brski/requestvoucher', {
+      body: pvr,
+      contentType: VOUCHER_JWS_MEDIA_TYPE,
+      accept: VOUCHER_JWS_MEDIA_TYPE,
+    })
+  ).body;
+  const voucher = verifyVoucher(crypto, voucherText, {
+    masaAnchors: identity.masaAnchors,
+    serialNumber: identity.serialNumber,
+    nonce,
+    at: clock.now(),
+    idevid: identity.idevid,
+    policy,
+  });
   return { registrarCert, nonce, voucher, pinned: voucher.pinnedDomainCert };
 }

@@ -5,7 +5,11 @@
  * nonce): a status relayed from another channel does not verify.
  */
 import type { PledgeChannel } from '../../core/ports.js';
-import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, signVoucherStatus } from '../../protocols/brski/status.js';
+import {
+  CHANNEL_BINDING_LABEL,
+  CHANNEL_BINDING_LENGTH,
+  signVoucherStatus,
+} from '../../protocols/brski/status.js';
 import type { PledgeContext } from './context.js';
 import type { PledgeIdentity } from './identity.js';
 import type { TrustedIntroduction } from './step-05-trusted-introduction.js';
@@ -15,9 +19,22 @@ export interface DeviceAuthentication {
   readonly channelBinding: Uint8Array;
 }
 
-export async function authenticateDevice(ctx: PledgeContext, channel: PledgeChannel, identity: PledgeIdentity, introduction: Pick<TrustedIntroduction, 'nonce'>): Promise<DeviceAuthentication> {
+export async function authenticateDevice(
+  ctx: PledgeContext,
+  channel: PledgeChannel,
+  identity: PledgeIdentity,
+  introduction: Pick<TrustedIntroduction, 'nonce'>,
+): Promise<DeviceAuthentication> {
   const channelBinding = channel.exporter(CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH);
-  const status = signVoucherStatus(ctx.crypto, identity.idevidKey, identity.idevid, { ok: true, reason: 'voucher accepted', nonce: introduction.nonce, channelBinding });
-  await channel.call('POST', '/.well-known/brski/voucher_status', { body: status, contentType: 'application/jose' });
+  const status = signVoucherStatus(ctx.crypto, identity.idevidKey, identity.idevid, {
+    ok: true,
+    reason: 'voucher accepted',
+    nonce: introduction.nonce,
+    channelBinding,
+  });
+  await channel.call('POST', '/.well-known/brski/voucher_status', {
+    body: status,
+    contentType: 'application/jose',
+  });
   return { channelBinding };
 }

@@ -24,20 +24,43 @@ export interface NetworkOwner {
  * LDevID of the domain chains to the same CA, and none of them may act as the registrar.
  * Renewal checks its registrar the same way.
  */
-export function authenticateNetwork(ctx: { crypto: Crypto; clock: Clock }, registrarCert: Certificate, pinnedDomainCa: Certificate, opts: { requireRa: boolean } = { requireRa: true }): void {
+export function authenticateNetwork(
+  ctx: { crypto: Crypto; clock: Clock },
+  registrarCert: Certificate,
+  pinnedDomainCa: Certificate,
+  opts: { requireRa: boolean } = { requireRa: true },
+): void {
   try {
-    verifyChain(ctx.crypto, { leaf: registrarCert, anchors: [pinnedDomainCa], at: ctx.clock.now() });
+    verifyChain(ctx.crypto, {
+      leaf: registrarCert,
+      anchors: [pinnedDomainCa],
+      at: ctx.clock.now(),
+    });
   } catch (cause) {
     throw new AirlockError('ERR_NETWORK_UNTRUSTED', undefined, { cause });
   }
-  if (opts.requireRa) ensure(registrarCert.extendedKeyUsage?.includes(Oid.cmcRA), 'ERR_NETWORK_NOT_REGISTRAR', 'the registrar certificate lacks id-kp-cmcRA');
+  if (opts.requireRa)
+    ensure(
+      registrarCert.extendedKeyUsage?.includes(Oid.cmcRA),
+      'ERR_NETWORK_NOT_REGISTRAR',
+      'the registrar certificate lacks id-kp-cmcRA',
+    );
 }
 
 /** The owner the pinned certificate names may onboard this device: its owner, or an authorized onboarder. */
-export function authorizeNetworkOwner(ctx: { crypto: Crypto }, pinned: Certificate, declaration: VerifiedDeclarationChain, serialNumber: string): NetworkOwner {
+export function authorizeNetworkOwner(
+  ctx: { crypto: Crypto },
+  pinned: Certificate,
+  declaration: VerifiedDeclarationChain,
+  serialNumber: string,
+): NetworkOwner {
   const id = partyIdFromSpki(ctx.crypto, pinned.spki);
   const latest = declaration.latest;
-  if (!mayOnboard(latest, id)) throw new AirlockError('ERR_NETWORK_NOT_AUTHORIZED', `serial ${serialNumber}`);
-  const name = latest.owner.id === id ? latest.owner.name : latest['authorized-onboarders'].find((p) => p.id === id)!.name;
+  if (!mayOnboard(latest, id))
+    throw new AirlockError('ERR_NETWORK_NOT_AUTHORIZED', `serial ${serialNumber}`);
+  const name =
+    latest.owner.id === id
+      ? latest.owner.name
+      : latest['authorized-onboarders'].find((p) => p.id === id)!.name;
   return { id, name };
 }

@@ -14,6 +14,9 @@ declare const authenticatedBothWays: unique symbol;
 /** A pledge channel authenticated both ways. */
 export type SecureChannel = PledgeChannel & { readonly [authenticatedBothWays]: true };
 
-export function establishSecureChannel(channel: PledgeChannel, _proofs: { device: DeviceAuthentication; network: NetworkOwner }): SecureChannel {
+export function establishSecureChannel(
+  channel: PledgeChannel,
+  _proofs: { device: DeviceAuthentication; network: NetworkOwner },
+): SecureChannel {
   return channel as SecureChannel;
 }

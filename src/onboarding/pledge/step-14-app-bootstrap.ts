@@ -8,9 +8,17 @@ import { AppBootstrapReply, parseJson } from '../../protocols/airlock/messages.j
 import type { PledgeIdentity } from './identity.js';
 import type { SecureChannel } from './step-10-secure-channel.js';
 
-export async function exchangeAppBootstrap(channel: SecureChannel, identity: Pick<PledgeIdentity, 'applicationUrl'>): Promise<AppBootstrap> {
-  return parseJson((await channel.call('POST', '/.well-known/airlock/app-bootstrap', {
-    body: JSON.stringify({ 'application-url': identity.applicationUrl ?? null }),
-    contentType: 'application/json',
-  })).body, AppBootstrapReply);
+export async function exchangeAppBootstrap(
+  channel: SecureChannel,
+  identity: Pick<PledgeIdentity, 'applicationUrl'>,
+): Promise<AppBootstrap> {
+  return parseJson(
+    (
+      await channel.call('POST', '/.well-known/airlock/app-bootstrap', {
+        body: JSON.stringify({ 'application-url': identity.applicationUrl ?? null }),
+        contentType: 'application/json',
+      })
+    ).body,
+    AppBootstrapReply,
+  );
 }

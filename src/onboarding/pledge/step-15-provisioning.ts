@@ -29,14 +29,27 @@ export interface Provisioned {
 export async function provisionCredentials(
   ctx: PledgeContext,
   channel: SecureChannel,
-  input: { serialNumber: string; pinned: Certificate; networkOwner: NetworkOwner; declaration: VerifiedDeclarationChain; app: AppBootstrap },
+  input: {
+    serialNumber: string;
+    pinned: Certificate;
+    networkOwner: NetworkOwner;
+    declaration: VerifiedDeclarationChain;
+    app: AppBootstrap;
+  },
 ): Promise<Provisioned> {
   const { crypto, clock, keys } = ctx;
   const cacerts = decodeCertsOnly((await channel.call('GET', '/.well-known/est/cacerts')).body);
   const domainCa = estDomainCa(ctx, cacerts, input.pinned);
   const key = await keys.generateP256();
   const csrDer = buildCsr(crypto, key, input.serialNumber);
-  const issued = decodeCertsOnly((await channel.call('POST', '/.well-known/est/simpleenroll', { body: toBase64(csrDer), contentType: 'application/pkcs10' })).body);
+  const issued = decodeCertsOnly(
+    (
+      await channel.call('POST', '/.well-known/est/simpleenroll', {
+        body: toBase64(csrDer),
+        contentType: 'application/pkcs10',
+      })
+    ).body,
+  );
   const ldevid = acceptLdevid(ctx, issued, { domainCa, key, serialNumber: input.serialNumber });
   const wifi = parseJson((await channel.call('POST', '/.well-known/airlock/wifi')).body, WifiReply);
   const credentials: OnboardingCredentials = {
@@ -47,7 +60,10 @@ export async function provisionCredentials(
     ldevidKey: toBase64(await keys.exportPkcs8(key)),
     wifi: { ssid: wifi.ssid, psk: wifi.psk },
     app: input.app,
-    declaration: { sequence: input.declaration.latest.sequence, hash: input.declaration.latestHash },
+    declaration: {
+      sequence: input.declaration.latest.sequence,
+      hash: input.declaration.latestHash,
+    },
     onboardedAt: clock.now().toISOString(),
   };
   return { credentials, ldevid };
@@ -67,7 +83,8 @@ export async function reportEnrollment(channel: SecureChannel): Promise<void> {
 
 /** The one certificate of an EST certs-only answer. */
 function issuedCertificate(certs: Uint8Array[]): Certificate {
-  if (certs.length !== 1) throw new AirlockError('ERR_CERT_MALFORMED', `expected one certificate, got ${certs.length}`);
+  if (certs.length !== 1)
+    throw new AirlockError('ERR_CERT_MALFORMED', `expected one certificate, got ${certs.length}`);
   return parseCertificate(certs[0]!);
 }
 
@@ -76,9 +93,17 @@ function issuedCertificate(certs: Uint8Array[]): Certificate {
  * already authenticated to the pinned certificate: the pinned domain CA itself, or, when the
  * voucher pinned the registrar's own certificate, the CA among cacerts that issued it.
  */
-export function estDomainCa(ctx: Pick<PledgeContext, 'crypto' | 'clock'>, cacerts: readonly Uint8Array[], pinned: Certificate): Certificate {
+export function estDomainCa(
+  ctx: Pick<PledgeContext, 'crypto' | 'clock'>,
+  cacerts: readonly Uint8Array[],
+  pinned: Certificate,
+): Certificate {
   if (pinned.isCa) {
-    ensure(cacerts.some((c) => equalBytes(c, pinned.der)), 'ERR_NETWORK_UNTRUSTED', 'the EST CA is not the pinned domain CA');
+    ensure(
+      cacerts.some((c) => equalBytes(c, pinned.der)),
+      'ERR_NETWORK_UNTRUSTED',
+      'the EST CA is not the pinned domain CA',
+    );
     return pinned;
   }
   for (const der of cacerts) {
@@ -91,7 +116,10 @@ export function estDomainCa(ctx: Pick<PledgeContext, 'crypto' | 'clock'>, cacert
       // another CA of that name; keep looking
     }
   }
-  throw new AirlockError('ERR_NETWORK_UNTRUSTED', 'no EST CA issued the pinned registrar certificate');
+  throw new AirlockError(
+    'ERR_NETWORK_UNTRUSTED',
+    'no EST CA issued the pinned registrar certificate',
+  );
 }
 
 /**
@@ -100,10 +128,22 @@ export function estDomainCa(ctx: Pick<PledgeContext, 'crypto' | 'clock'>, cacert
  * registrar that relays the request elsewhere gets back a certificate naming someone else.
  * Renewal accepts its LDevID the same way.
  */
-export function acceptLdevid(ctx: Pick<PledgeContext, 'crypto' | 'clock'>, issued: Uint8Array[], expected: { domainCa: Certificate; key: PrivateKeyHandle; serialNumber: string }): Certificate {
+export function acceptLdevid(
+  ctx: Pick<PledgeContext, 'crypto' | 'clock'>,
+  issued: Uint8Array[],
+  expected: { domainCa: Certificate; key: PrivateKeyHandle; serialNumber: string },
+): Certificate {
   const ldevid = issuedCertificate(issued);
   verifyChain(ctx.crypto, { leaf: ldevid, anchors: [expected.domainCa], at: ctx.clock.now() });
-  ensure(equalBytes(ldevid.spki, expected.key.spki), 'ERR_NETWORK_LDEVID_MISMATCH', 'the LDevID is for another key');
-  ensure(ldevid.subjectSerialNumber === expected.serialNumber, 'ERR_NETWORK_LDEVID_MISMATCH', 'the LDevID names another device');
+  ensure(
+    equalBytes(ldevid.spki, expected.key.spki),
+    'ERR_NETWORK_LDEVID_MISMATCH',
+    'the LDevID is for another key',
+  );
+  ensure(
+    ldevid.subjectSerialNumber === expected.serialNumber,
+    'ERR_NETWORK_LDEVID_MISMATCH',
+    'the LDevID names another device',
+  );
   return ldevid;
 }

@@ -36,11 +36,32 @@ export const registrarEndpoints: readonly AnyEndpoint[] = [
   voucherStatus, //                  POST brski/voucher_status json  -   vouched, authenticated, provisioned, failed
   deviceAuthentication, //           POST brski/voucher_status jose  7   vouched, authenticated
   appBootstrap, //                   POST airlock/app-bootstrap     14   vouched, authenticated, provisioned
-  { method: 'GET', path: '/.well-known/est/cacerts', step: OnboardingStep.Provisioning, device: 'none', requires: null, handler: null },
-  { method: 'GET', path: '/.well-known/est/csrattrs', step: OnboardingStep.Provisioning, device: 'none', requires: null, handler: null },
+  {
+    method: 'GET',
+    path: '/.well-known/est/cacerts',
+    step: OnboardingStep.Provisioning,
+    device: 'none',
+    requires: null,
+    handler: null,
+  },
+  {
+    method: 'GET',
+    path: '/.well-known/est/csrattrs',
+    step: OnboardingStep.Provisioning,
+    device: 'none',
+    requires: null,
+    handler: null,
+  },
   simpleEnroll, //                   POST est/simpleenroll          15   vouched, authenticated, provisioned
   simpleReenroll, //                 POST est/simplereenroll         -   its current LDevID, any state
   wifi, //                           POST airlock/wifi              15   vouched, authenticated, provisioned
   enrollStatus, //                   POST brski/enrollstatus         -   any state
-  { method: 'GET', path: '/.well-known/airlock/crl', step: undefined, device: 'none', requires: null, handler: null },
+  {
+    method: 'GET',
+    path: '/.well-known/airlock/crl',
+    step: undefined,
+    device: 'none',
+    requires: null,
+    handler: null,
+  },
 ];

@@ -34,7 +34,7 @@ export const enrollStatus: Endpoint<unknown, EnrollStatusOut> = {
     const ldevid = await currentLdevid(ctx, r, ch);
     const via = ldevid ? 'ldevid' : 'idevid';
     const session = ldevid ? undefined : await call.session();
-    const device = session ?? await lockedDevice(r, ldevid!.device, call.identify);
+    const device = session ?? (await lockedDevice(r, ldevid!.device, call.identify));
     const report = parseStatus(json);
     const at = ctx.clock.now();
     if (report.status) {
@@ -44,12 +44,23 @@ export const enrollStatus: Endpoint<unknown, EnrollStatusOut> = {
       if (session) ensureIssuedHereAreCurrent(ctx, ch, session);
       if (device.state === 'onboarded') return { report, via }; // a repeated success report: nothing changes
       transition(device.state, 'enrollment-confirmed');
-      await r.devices.update(device.serial, { state: 'onboarded', onboardings: device.onboardings + 1 }, at);
-    } else if (canTransition(device.state, 'enrollment-failed') && (session || (device.state === 'provisioned' && device.ldevidSerial === ch.clientCert?.serial))) {
+      await r.devices.update(
+        device.serial,
+        { state: 'onboarded', onboardings: device.onboardings + 1 },
+        at,
+      );
+    } else if (
+      canTransition(device.state, 'enrollment-failed') &&
+      (session || (device.state === 'provisioned' && device.ldevidSerial === ch.clientCert?.serial))
+    ) {
       // A failure ends the onboarding it speaks for: the one on this connection, or the one
       // that issued this LDevID. An older LDevID, still current while a new onboarding is
       // under way, is recorded and changes nothing (it could otherwise stall that onboarding).
-      await r.devices.update(device.serial, { state: transition(device.state, 'enrollment-failed') }, at);
+      await r.devices.update(
+        device.serial,
+        { state: transition(device.state, 'enrollment-failed') },
+        at,
+      );
     }
     return { report, via };
   },
@@ -58,8 +69,20 @@ export const enrollStatus: Endpoint<unknown, EnrollStatusOut> = {
 };
 
 /** The LDevID (and PSK, if any) issued on this connection are the device's current ones; else ERR_REGISTRAR_SEQUENCE. */
-function ensureIssuedHereAreCurrent(ctx: RegistrarContext, ch: Channel, device: { ldevidSerial: string | null; pskId: string | null }): void {
+function ensureIssuedHereAreCurrent(
+  ctx: RegistrarContext,
+  ch: Channel,
+  device: { ldevidSerial: string | null; pskId: string | null },
+): void {
   const issued = ctx.issuedOn.get(ch.connection);
-  ensure(issued?.ldevid !== undefined && issued.ldevid === device.ldevidSerial, 'ERR_REGISTRAR_SEQUENCE', 'the LDevID issued on this connection is not the device\'s current one');
-  ensure(issued.psk === undefined || issued.psk === device.pskId, 'ERR_REGISTRAR_SEQUENCE', 'the PSK issued on this connection is not the device\'s current one');
+  ensure(
+    issued?.ldevid !== undefined && issued.ldevid === device.ldevidSerial,
+    'ERR_REGISTRAR_SEQUENCE',
+    "the LDevID issued on this connection is not the device's current one",
+  );
+  ensure(
+    issued.psk === undefined || issued.psk === device.pskId,
+    'ERR_REGISTRAR_SEQUENCE',
+    "the PSK issued on this connection is not the device's current one",
+  );
 }

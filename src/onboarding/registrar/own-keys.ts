@@ -9,5 +9,9 @@ import type { RegistrarContext } from './ports.js';
  * device, or any device's birth key, is ERR_CSR_KEY.
  */
 export function ensureNotOurKey(ctx: RegistrarContext, spki: Uint8Array): void {
-  ensure(!equalBytes(spki, ctx.pki.domainCa.cert.spki) && !equalBytes(spki, ctx.pki.registrar.cert.spki), 'ERR_CSR_KEY', 'the key is the network\'s own');
+  ensure(
+    !equalBytes(spki, ctx.pki.domainCa.cert.spki) && !equalBytes(spki, ctx.pki.registrar.cert.spki),
+    'ERR_CSR_KEY',
+    "the key is the network's own",
+  );
 }

@@ -21,7 +21,8 @@ export type Detail = Record<string, string | number | boolean | null>;
  * - `current LDevID`: an LDevID of ours, not revoked, on the channel;
  * - `none`: public material, no device.
  */
-export type DeviceBy = 'birth certificate' | 'session' | 'current LDevID' | 'session or current LDevID' | 'none';
+export type DeviceBy =
+  'birth certificate' | 'session' | 'current LDevID' | 'session or current LDevID' | 'none';
 
 /** What a handler is given for one request. */
 export interface Call {
@@ -62,17 +63,39 @@ export interface Endpoint<In, Out> {
 }
 
 /** Runs `endpoint` for one request; its outcome is in the device's audit trail whatever happens. */
-export async function runEndpoint<In, Out>(ctx: RegistrarContext, endpoint: Endpoint<In, Out>, ch: Channel, input: In): Promise<Out> {
+export async function runEndpoint<In, Out>(
+  ctx: RegistrarContext,
+  endpoint: Endpoint<In, Out>,
+  ch: Channel,
+  input: In,
+): Promise<Out> {
   const received = ctx.clock.now();
   let serial: string | undefined;
   const identify = (s: string | undefined) => (serial = s);
   const work = async (r: NetworkRepositories) => {
-    const call: Call = { ch, r, received, identify, session: () => session(ctx, r, ch, endpoint, identify) };
+    const call: Call = {
+      ch,
+      r,
+      received,
+      identify,
+      session: () => session(ctx, r, ch, endpoint, identify),
+    };
     const result = await endpoint.handler(ctx, call, input);
     if (serial !== undefined) ch.identified?.(serial);
     if (endpoint.recordSuccess !== false) {
       const { step, detail } = endpoint;
-      await r.events.record([{ serial: serial ?? null, ...(step ? { step } : {}), action: endpoint.action, outcome: endpoint.outcome?.(result) ?? 'ok', ...(detail ? { detail: detail(result) } : {}) }], ctx.clock.now());
+      await r.events.record(
+        [
+          {
+            serial: serial ?? null,
+            ...(step ? { step } : {}),
+            action: endpoint.action,
+            outcome: endpoint.outcome?.(result) ?? 'ok',
+            ...(detail ? { detail: detail(result) } : {}),
+          },
+        ],
+        ctx.clock.now(),
+      );
     }
     return result;
   };
@@ -83,9 +106,17 @@ export async function runEndpoint<In, Out>(ctx: RegistrarContext, endpoint: Endp
     const code = isAirlockError(e) ? e.code : 'ERR_INTERNAL';
     // Refusals before a device is known (serial null) say who asked, and with what certificate.
     const cert = ch.clientCert;
-    const detail = { peer: ch.peer, ...(cert ? { subject: cert.subject, issuer: cert.issuer, certificate: cert.serial } : {}) };
+    const detail = {
+      peer: ch.peer,
+      ...(cert ? { subject: cert.subject, issuer: cert.issuer, certificate: cert.serial } : {}),
+    };
     const at = ctx.clock.now();
-    await ctx.store.run((r) => r.events.record([{ serial: serial ?? null, action: endpoint.action, outcome: 'refused', code, detail }], at));
+    await ctx.store.run((r) =>
+      r.events.record(
+        [{ serial: serial ?? null, action: endpoint.action, outcome: 'refused', code, detail }],
+        at,
+      ),
+    );
     throw e;
   }
   endpoint.committed?.(ctx, ch, out);

@@ -54,9 +54,18 @@ export interface Manufacturers {
 /** The device's MASA (RFC 8995 sections 5.4 to 5.8), reached as its manufacturer's trust says. */
 export interface MasaPort {
   /** The voucher for a registrar voucher request, in `format`; ERR_VOUCHER_FORMAT when the client cannot carry it. */
-  voucher(masaUrl: string, request: EncodedVoucher, format: VoucherMediaType, trust: ManufacturerRef): Promise<EncodedVoucher>;
+  voucher(
+    masaUrl: string,
+    request: EncodedVoucher,
+    format: VoucherMediaType,
+    trust: ManufacturerRef,
+  ): Promise<EncodedVoucher>;
   /** The device's audit log for the request sent for it; undefined when this client cannot ask for one. */
-  auditLog(masaUrl: string, request: EncodedVoucher, trust: ManufacturerRef): Promise<AuditLog | undefined>;
+  auditLog(
+    masaUrl: string,
+    request: EncodedVoucher,
+    trust: ManufacturerRef,
+  ): Promise<AuditLog | undefined>;
 }
 
 /** Where step 6's declaration chain comes from: installed, or fetched in real time (src/roles/network/declarations.ts). */
@@ -73,7 +82,12 @@ export interface CredentialIssuer {
   /** Records a device's birth key as certified for it: no CSR may reuse it. */
   recordBirthKey(r: NetworkRepositories, serial: string, idevid: Certificate): Promise<void>;
   /** Records an LDevID, binds its key (ERR_CSR_KEY when bound already, unless `sameKeyAs` renews it) and supersedes earlier ones. */
-  recordLdevid(r: NetworkRepositories, serial: string, cert: Certificate, sameKeyAs?: string): Promise<void>;
+  recordLdevid(
+    r: NetworkRepositories,
+    serial: string,
+    cert: Certificate,
+    sameKeyAs?: string,
+  ): Promise<void>;
   /** A new per-device PSK, recorded sealed; the caller delivers it. */
   newPsk(r: NetworkRepositories, serial: string): Promise<{ id: string; psk: string }>;
   /** Whether an LDevID of ours is current (issued by us, not revoked), and for which device. */

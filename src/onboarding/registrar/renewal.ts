@@ -26,15 +26,28 @@ export const simpleReenroll: Endpoint<string, Certificate> = {
   async handler(ctx, call, body) {
     const current = call.ch.clientCert;
     ensure(current, 'ERR_LDEVID_MISSING', 'renewal needs the current LDevID');
-    verifyChain(ctx.crypto, { leaf: current, anchors: [ctx.pki.domainCa.cert], at: ctx.clock.now() });
+    verifyChain(ctx.crypto, {
+      leaf: current,
+      anchors: [ctx.pki.domainCa.cert],
+      at: ctx.clock.now(),
+    });
     const holder = await currentHolder(ctx, call.r, current.serial);
     call.identify(holder.device);
     const csr = verifyCsr(ctx.crypto, decodeCsrBody(body));
     const sameKey = equalBytes(csr.spki, current.spki);
     if (!sameKey) ensureNotOurKey(ctx, csr.spki);
     const cert = ctx.credentials.signLdevid(holder.device, csr.spki);
-    await ctx.credentials.recordLdevid(call.r, holder.device, cert, sameKey ? current.serial : undefined);
-    await call.r.devices.update(holder.device, { state: holder.state, ldevidSerial: cert.serial }, ctx.clock.now());
+    await ctx.credentials.recordLdevid(
+      call.r,
+      holder.device,
+      cert,
+      sameKey ? current.serial : undefined,
+    );
+    await call.r.devices.update(
+      holder.device,
+      { state: holder.state, ldevidSerial: cert.serial },
+      ctx.clock.now(),
+    );
     return cert;
   },
   detail: (c) => ({ ldevid: c.serial }),

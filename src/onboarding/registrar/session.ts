@@ -18,7 +18,10 @@ export type Session = NetworkDevice & { idevid: Certificate; identified: Identif
  * The birth certificate on the channel, from a manufacturer this network trusts (Airlock or
  * not), with the serial number and MASA URL read where that manufacturer's trust says.
  */
-export function birthCertificate(ctx: RegistrarContext, ch: Channel): { idevid: Certificate; device: IdentifiedDevice } {
+export function birthCertificate(
+  ctx: RegistrarContext,
+  ch: Channel,
+): { idevid: Certificate; device: IdentifiedDevice } {
   const idevid = ch.clientCert;
   if (!idevid) throw new AirlockError('ERR_IDEVID_MISSING');
   return { idevid, device: ctx.manufacturers.identify(idevid, ctx.clock.now()) };
@@ -51,8 +54,12 @@ export async function session(
   const serial = identified?.serial;
   // A certificate of no trusted manufacturer (an LDevID, say) is refused under the serial it claims.
   identify(serial ?? idevid.subjectSerialNumber);
-  const row = serial === undefined ? undefined : await r.devices.get(serial, endpoint.lock ? { lock: true } : undefined);
-  if (!identified || !row || !equalBytes(row.idevidDer, idevid.der)) throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no voucher was issued to this device');
+  const row =
+    serial === undefined
+      ? undefined
+      : await r.devices.get(serial, endpoint.lock ? { lock: true } : undefined);
+  if (!identified || !row || !equalBytes(row.idevidDer, idevid.der))
+    throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no voucher was issued to this device');
   if (endpoint.requires) requireState(row.state, endpoint.requires);
   return { ...row, idevid, identified };
 }
@@ -62,7 +69,11 @@ export async function session(
  * LDevID is checked again once the lock is held, so that two renewals with one LDevID on two
  * nodes cannot both succeed.
  */
-export async function currentHolder(ctx: RegistrarContext, r: NetworkRepositories, ldevidSerial: string): Promise<{ device: string; state: DeviceState }> {
+export async function currentHolder(
+  ctx: RegistrarContext,
+  r: NetworkRepositories,
+  ldevidSerial: string,
+): Promise<{ device: string; state: DeviceState }> {
   const first = await ctx.credentials.isCurrent(ldevidSerial, r);
   ensure(first, 'ERR_CERT_REVOKED', 'the LDevID is not current');
   const device = await r.devices.get(first.device, { lock: true });
@@ -72,7 +83,11 @@ export async function currentHolder(ctx: RegistrarContext, r: NetworkRepositorie
 }
 
 /** The LDevID on the channel, if it is a current one of ours. */
-export async function currentLdevid(ctx: RegistrarContext, r: NetworkRepositories, ch: Channel): Promise<{ device: string } | undefined> {
+export async function currentLdevid(
+  ctx: RegistrarContext,
+  r: NetworkRepositories,
+  ch: Channel,
+): Promise<{ device: string } | undefined> {
   const cert = ch.clientCert;
   if (!cert || !equalBytes(cert.issuerDer, ctx.pki.domainCa.cert.subjectDer)) return undefined;
   verifyChain(ctx.crypto, { leaf: cert, anchors: [ctx.pki.domainCa.cert], at: ctx.clock.now() });
@@ -80,7 +95,11 @@ export async function currentLdevid(ctx: RegistrarContext, r: NetworkRepositorie
 }
 
 /** A device by serial number, its row locked; ERR_DEVICE_NOT_FOUND when there is none. */
-export async function lockedDevice(r: NetworkRepositories, serial: string, identify: (serial: string | undefined) => void): Promise<NetworkDevice> {
+export async function lockedDevice(
+  r: NetworkRepositories,
+  serial: string,
+  identify: (serial: string | undefined) => void,
+): Promise<NetworkDevice> {
   identify(serial);
   const row = await r.devices.get(serial, { lock: true });
   if (!row) throw new AirlockError('ERR_DEVICE_NOT_FOUND');

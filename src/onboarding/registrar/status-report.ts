@@ -7,6 +7,8 @@ export function parseStatus(json: unknown): StatusTelemetry {
 }
 
 /** What the audit trail keeps of a status report: never more than 256 characters of reason. */
-export function statusDetail(report: StatusTelemetry | undefined): Record<string, string | boolean | null> {
+export function statusDetail(
+  report: StatusTelemetry | undefined,
+): Record<string, string | boolean | null> {
   return { status: report?.status ?? null, reason: report?.reason?.slice(0, 256) ?? null };
 }

@@ -11,7 +11,11 @@ import { OnboardingStep } from '../../core/onboarding-steps.js';
 import { verifyPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
 import { signRegistrarVoucherRequestAs } from '../../protocols/voucher/registrar-voucher-request.js';
 import { verifyVoucher } from '../../protocols/voucher/voucher.js';
-import { SIGNABLE, type EncodedVoucher, type VoucherMediaType } from '../../protocols/voucher/codec.js';
+import {
+  SIGNABLE,
+  type EncodedVoucher,
+  type VoucherMediaType,
+} from '../../protocols/voucher/codec.js';
 import { normaliseMasaUrl } from '../../protocols/x509/masa-url.js';
 import { domainIdOf, otherDomains } from '../../protocols/brski/audit-log.js';
 import type { Endpoint } from './pipeline.js';
@@ -40,16 +44,39 @@ export const requestVoucher: Endpoint<VoucherRequestIn, EncodedVoucher> = {
     const { idevid, device } = birthCertificate(ctx, call.ch);
     call.identify(device.serial);
     // ERR_VOUCHER_FORMAT (406) before anything is sent when Airlock cannot carry that format.
-    if (!SIGNABLE.includes(format) || !SIGNABLE.includes(request.mediaType)) throw new AirlockError('ERR_VOUCHER_FORMAT', `the registrar does not carry ${format}`);
+    if (!SIGNABLE.includes(format) || !SIGNABLE.includes(request.mediaType))
+      throw new AirlockError('ERR_VOUCHER_FORMAT', `the registrar does not carry ${format}`);
     const { pki, settings } = ctx;
-    const pvr = verifyPledgeVoucherRequest(ctx.crypto, request.bytes, { tlsClientCert: idevid, registrarCert: pki.registrar.cert, mediaType: request.mediaType, serialNumber: device.serial });
+    const pvr = verifyPledgeVoucherRequest(ctx.crypto, request.bytes, {
+      tlsClientCert: idevid,
+      registrarCert: pki.registrar.cert,
+      mediaType: request.mediaType,
+      serialNumber: device.serial,
+    });
     const masaUrl = normaliseMasaUrl(device.masaUrl);
     // Serial numbers are unique per manufacturer only: a record belongs to one birth certificate.
     const known = await call.r.devices.birthCertificateOf(pvr.serialNumber);
-    ensure(!known || equalBytes(known, idevid.der), 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
+    ensure(
+      !known || equalBytes(known, idevid.der),
+      'ERR_IDEVID_MISMATCH',
+      'another device holds this serial number here',
+    );
     const withCa = settings.voucherRequestChain !== 'registrar-only';
-    const chain = { registrarCert: pki.registrar.cert, ...(withCa ? { domainCa: pki.domainCa.cert } : {}) };
-    const rvr: EncodedVoucher = { mediaType: pvr.artifact.mediaType, bytes: signRegistrarVoucherRequestAs(ctx.crypto, pvr.artifact.mediaType, pki.registrar.key, chain, pvr, ctx.clock.now()) };
+    const chain = {
+      registrarCert: pki.registrar.cert,
+      ...(withCa ? { domainCa: pki.domainCa.cert } : {}),
+    };
+    const rvr: EncodedVoucher = {
+      mediaType: pvr.artifact.mediaType,
+      bytes: signRegistrarVoucherRequestAs(
+        ctx.crypto,
+        pvr.artifact.mediaType,
+        pki.registrar.key,
+        chain,
+        pvr,
+        ctx.clock.now(),
+      ),
+    };
     const voucher = await ctx.masa.voucher(masaUrl, rvr, format, device.trust);
     // What the device will check, checked here first: it records nothing it would refuse.
     const v = verifyVoucher(ctx.crypto, voucher.bytes, {
@@ -59,20 +86,47 @@ export const requestVoucher: Endpoint<VoucherRequestIn, EncodedVoucher> = {
       nonce: pvr.nonce,
       at: ctx.clock.now(),
       idevid,
-      policy: { minimumAssertion: settings.minimumVoucherAssertion, clockSkewSeconds: settings.voucherClockSkewSeconds },
+      policy: {
+        minimumAssertion: settings.minimumVoucherAssertion,
+        clockSkewSeconds: settings.voucherClockSkewSeconds,
+      },
     });
     // The voucher pins our domain CA, or our registrar certificate when that alone is what we sent.
-    const pinsUs = equalBytes(v.pinnedDomainCert.der, pki.domainCa.cert.der) || (!withCa && equalBytes(v.pinnedDomainCert.der, pki.registrar.cert.der));
+    const pinsUs =
+      equalBytes(v.pinnedDomainCert.der, pki.domainCa.cert.der) ||
+      (!withCa && equalBytes(v.pinnedDomainCert.der, pki.registrar.cert.der));
     ensure(pinsUs, 'ERR_VOUCHER_OTHER_DOMAIN');
     const at = ctx.clock.now();
     await ctx.store.transaction(async (r) => {
-      const written = await r.devices.vouched({ serial: pvr.serialNumber, idevidDer: idevid.der, manufacturer: idevid.issuer, nonce: pvr.nonce }, at);
+      const written = await r.devices.vouched(
+        {
+          serial: pvr.serialNumber,
+          idevidDer: idevid.der,
+          manufacturer: idevid.issuer,
+          nonce: pvr.nonce,
+        },
+        at,
+      );
       ensure(written, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
       await ctx.credentials.recordBirthKey(r, pvr.serialNumber, idevid);
-      await r.events.record([
-        { serial: pvr.serialNumber, step: OnboardingStep.OnboardingMode, action: 'onboarding mode: device contacted the registrar', outcome: 'ok', detail: { peer: call.ch.peer, since: call.received.toISOString() } },
-        { serial: pvr.serialNumber, step: OnboardingStep.TrustedIntroduction, action: 'voucher issued by the MASA and delivered', outcome: 'ok' },
-      ], at);
+      await r.events.record(
+        [
+          {
+            serial: pvr.serialNumber,
+            step: OnboardingStep.OnboardingMode,
+            action: 'onboarding mode: device contacted the registrar',
+            outcome: 'ok',
+            detail: { peer: call.ch.peer, since: call.received.toISOString() },
+          },
+          {
+            serial: pvr.serialNumber,
+            step: OnboardingStep.TrustedIntroduction,
+            action: 'voucher issued by the MASA and delivered',
+            outcome: 'ok',
+          },
+        ],
+        at,
+      );
     });
     // Telemetry, off the device's path: the device does not wait for the MASA's audit log.
     ctx.background(recordMasaAuditLog(ctx, masaUrl, rvr, pvr.serialNumber, device.trust));
@@ -88,7 +142,13 @@ const domainIds = new WeakMap<object, string>();
  * trail; every other domain that claimed the device is a warning. Informational: a MASA
  * without the log, or one that fails, is recorded and does not stop the onboarding.
  */
-export async function recordMasaAuditLog(ctx: RegistrarContext, masaUrl: string, rvr: EncodedVoucher, serial: string, trust: ManufacturerRef): Promise<void> {
+export async function recordMasaAuditLog(
+  ctx: RegistrarContext,
+  masaUrl: string,
+  rvr: EncodedVoucher,
+  serial: string,
+  trust: ManufacturerRef,
+): Promise<void> {
   try {
     const log = await ctx.masa.auditLog(masaUrl, rvr, trust);
     if (!log) return;
@@ -96,12 +156,43 @@ export async function recordMasaAuditLog(ctx: RegistrarContext, masaUrl: string,
     let own = domainIds.get(ca);
     if (own === undefined) domainIds.set(ca, (own = domainIdOf(ctx.crypto, ca)));
     const others = otherDomains(log, own);
-    await ctx.store.run((r) => r.events.record([
-      { serial, action: 'masa audit log', outcome: 'ok', detail: { vouchers: log.events.length, otherDomains: others.length, truncated: JSON.stringify(log.truncation ?? {}) } },
-      ...others.map((d) => ({ serial, action: 'masa audit log: the device was claimed by another domain', outcome: 'warning' as const, detail: { domainID: d.domainID, lastClaimed: d.lastClaimed, vouchers: d.vouchers } })),
-    ], ctx.clock.now()));
+    await ctx.store.run((r) =>
+      r.events.record(
+        [
+          {
+            serial,
+            action: 'masa audit log',
+            outcome: 'ok',
+            detail: {
+              vouchers: log.events.length,
+              otherDomains: others.length,
+              truncated: JSON.stringify(log.truncation ?? {}),
+            },
+          },
+          ...others.map((d) => ({
+            serial,
+            action: 'masa audit log: the device was claimed by another domain',
+            outcome: 'warning' as const,
+            detail: { domainID: d.domainID, lastClaimed: d.lastClaimed, vouchers: d.vouchers },
+          })),
+        ],
+        ctx.clock.now(),
+      ),
+    );
   } catch (e) {
     const at = ctx.clock.now();
-    await ctx.store.run((r) => r.events.record([{ serial, action: 'masa audit log', outcome: 'error', code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' }], at));
+    await ctx.store.run((r) =>
+      r.events.record(
+        [
+          {
+            serial,
+            action: 'masa audit log',
+            outcome: 'error',
+            code: isAirlockError(e) ? e.code : 'ERR_INTERNAL',
+          },
+        ],
+        at,
+      ),
+    );
   }
 }

@@ -19,6 +19,10 @@ export const declaration: Endpoint<void, string[]> = {
   async handler(ctx, call) {
     const device = await call.session();
     const { masaUrl, trust } = device.identified;
-    return ctx.declarations.chainFor(device.serial, masaUrl === undefined ? undefined : normaliseMasaUrl(masaUrl), trust);
+    return ctx.declarations.chainFor(
+      device.serial,
+      masaUrl === undefined ? undefined : normaliseMasaUrl(masaUrl),
+      trust,
+    );
   },
 };

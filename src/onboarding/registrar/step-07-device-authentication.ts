@@ -11,8 +11,18 @@
  */
 import { ensure } from '../../core/errors.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
-import { ONBOARDING_STATES, TRANSITIONS, transition, type DeviceState } from '../../core/onboarding-state.js';
-import { CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH, verifyVoucherStatus, type StatusTelemetry } from '../../protocols/brski/status.js';
+import {
+  ONBOARDING_STATES,
+  TRANSITIONS,
+  transition,
+  type DeviceState,
+} from '../../core/onboarding-state.js';
+import {
+  CHANNEL_BINDING_LABEL,
+  CHANNEL_BINDING_LENGTH,
+  verifyVoucherStatus,
+  type StatusTelemetry,
+} from '../../protocols/brski/status.js';
 import type { Endpoint } from './pipeline.js';
 import { parseStatus, statusDetail } from './status-report.js';
 

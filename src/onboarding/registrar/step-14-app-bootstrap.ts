@@ -16,7 +16,14 @@ export const appBootstrap: Endpoint<unknown, AppBootstrap> = {
   transactional: false,
   async handler(ctx, call, deviceInfo) {
     await call.session();
-    ensure(typeof deviceInfo === 'object' && deviceInfo !== null && !Array.isArray(deviceInfo), 'ERR_INPUT_SCHEMA', 'expected a JSON object');
-    return { applicationUrl: ctx.settings.applicationUrl, trustAnchor: ctx.settings.applicationTrustAnchor };
+    ensure(
+      typeof deviceInfo === 'object' && deviceInfo !== null && !Array.isArray(deviceInfo),
+      'ERR_INPUT_SCHEMA',
+      'expected a JSON object',
+    );
+    return {
+      applicationUrl: ctx.settings.applicationUrl,
+      trustAnchor: ctx.settings.applicationTrustAnchor,
+    };
   },
 };

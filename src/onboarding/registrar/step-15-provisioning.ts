@@ -32,7 +32,11 @@ export const simpleEnroll: Endpoint<string, Certificate> = {
     ensureNotOurKey(ctx, csr.spki);
     const cert = ctx.credentials.signLdevid(device.serial, csr.spki);
     await ctx.credentials.recordLdevid(call.r, device.serial, cert);
-    await call.r.devices.update(device.serial, { state, ldevidSerial: cert.serial }, ctx.clock.now());
+    await call.r.devices.update(
+      device.serial,
+      { state, ldevidSerial: cert.serial },
+      ctx.clock.now(),
+    );
     return cert;
   },
   detail: (c) => ({ ldevid: c.serial }),

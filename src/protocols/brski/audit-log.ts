@@ -40,7 +40,11 @@ export const AuditLog = z.object({
   version: z.literal('1'),
   events: z.array(AuditLogEvent).max(1024),
   truncation: z
-    .object({ 'nonced duplicates': Count.optional(), 'nonceless duplicates': Count.optional(), arbitrary: Count.optional() })
+    .object({
+      'nonced duplicates': Count.optional(),
+      'nonceless duplicates': Count.optional(),
+      arbitrary: Count.optional(),
+    })
     .optional(),
 });
 export type AuditLog = z.infer<typeof AuditLog>;
@@ -64,7 +68,10 @@ export interface IssuedVoucherEntry {
 }
 
 /** The log for one device from its issued vouchers (any order), newest first, truncated. */
-export function buildAuditLog(entries: readonly IssuedVoucherEntry[], limits: { perDomain: number; total: number } = { perDomain: 16, total: 256 }): AuditLog {
+export function buildAuditLog(
+  entries: readonly IssuedVoucherEntry[],
+  limits: { perDomain: number; total: number } = { perDomain: 16, total: 256 },
+): AuditLog {
   const newest = [...entries].sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : 0));
   const perDomain = new Map<string, { kept: number; event?: AuditLogEvent }>();
   let noncedDuplicates = 0;
@@ -79,7 +86,13 @@ export function buildAuditLog(entries: readonly IssuedVoucherEntry[], limits: { 
       d.event!.truncated = String(Number(d.event!.truncated ?? '0') + 1);
       continue;
     }
-    const event: AuditLogEvent = { date: e.date, domainID: e.domainID, nonce: e.nonce, assertion: e.assertion, truncated: '0' };
+    const event: AuditLogEvent = {
+      date: e.date,
+      domainID: e.domainID,
+      nonce: e.nonce,
+      assertion: e.assertion,
+      truncated: '0',
+    };
     if (d.kept === 0) d.event = event;
     d.kept++;
     kept.push(event);
@@ -88,7 +101,11 @@ export function buildAuditLog(entries: readonly IssuedVoucherEntry[], limits: { 
   return {
     version: '1',
     events: kept.slice(0, limits.total),
-    truncation: { 'nonced duplicates': String(noncedDuplicates), 'nonceless duplicates': String(noncelessDuplicates), arbitrary: String(arbitrary) },
+    truncation: {
+      'nonced duplicates': String(noncedDuplicates),
+      'nonceless duplicates': String(noncelessDuplicates),
+      arbitrary: String(arbitrary),
+    },
   };
 }
 
@@ -104,7 +121,10 @@ export function parseAuditLog(text: string): AuditLog {
 }
 
 /** The domains other than `ownDomainId` that the log says claimed the device, newest claim first. */
-export function otherDomains(log: AuditLog, ownDomainId: string): { domainID: string; lastClaimed: string; vouchers: number }[] {
+export function otherDomains(
+  log: AuditLog,
+  ownDomainId: string,
+): { domainID: string; lastClaimed: string; vouchers: number }[] {
   const out = new Map<string, { domainID: string; lastClaimed: string; vouchers: number }>();
   for (const e of log.events) {
     if (e.domainID === ownDomainId) continue;

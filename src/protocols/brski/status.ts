@@ -34,9 +34,17 @@ export function signVoucherStatus(
     version: 1,
     status: status.ok,
     reason: status.reason,
-    'reason-context': { nonce: status.nonce, 'channel-binding': toBase64Url(status.channelBinding) },
+    'reason-context': {
+      nonce: status.nonce,
+      'channel-binding': toBase64Url(status.channelBinding),
+    },
   };
-  return signCompact(crypto, idevidKey, { alg: 'ES256', typ: 'voucher-status+jws', x5c: [toBase64(idevid.der)] }, body);
+  return signCompact(
+    crypto,
+    idevidKey,
+    { alg: 'ES256', typ: 'voucher-status+jws', x5c: [toBase64(idevid.der)] },
+    body,
+  );
 }
 
 export function verifyVoucherStatus(
@@ -49,7 +57,12 @@ export function verifyVoucherStatus(
   const message = checked(StatusTelemetry, payloadJson(jws), 'ERR_INPUT_SCHEMA');
   const rc = message['reason-context'] ?? {};
   ensure(rc.nonce === ctx.nonce, 'ERR_REGISTRAR_BINDING', 'the status names another voucher');
-  const binding = typeof rc['channel-binding'] === 'string' ? fromBase64Url(rc['channel-binding']) : undefined;
-  ensure(binding && equalBytes(binding, ctx.channelBinding), 'ERR_REGISTRAR_BINDING', 'the status was made for another channel');
+  const binding =
+    typeof rc['channel-binding'] === 'string' ? fromBase64Url(rc['channel-binding']) : undefined;
+  ensure(
+    binding && equalBytes(binding, ctx.channelBinding),
+    'ERR_REGISTRAR_BINDING',
+    'the status was made for another channel',
+  );
   return message;
 }

@@ -77,15 +77,27 @@ export interface SignInput {
 }
 
 /** Signs `content` with ES256; returns the DER ContentInfo. */
-export function signSignedData(crypto: Crypto, key: PrivateKeyHandle, input: SignInput): Uint8Array {
+export function signSignedData(
+  crypto: Crypto,
+  key: PrivateKeyHandle,
+  input: SignInput,
+): Uint8Array {
   const signer = input.signerChain[0];
-  if (!signer) throw new AirlockError('ERR_INTERNAL', 'a CMS signature needs the signer certificate');
-  if (!equalBytes(signer.spki, key.spki)) throw new AirlockError('ERR_INTERNAL', 'the signer certificate is not for this key');
+  if (!signer)
+    throw new AirlockError('ERR_INTERNAL', 'a CMS signature needs the signer certificate');
+  if (!equalBytes(signer.spki, key.spki))
+    throw new AirlockError('ERR_INTERNAL', 'the signer certificate is not for this key');
   const certs = input.signerChain.map((c) => pkijs.Certificate.fromBER(new Uint8Array(c.der)));
   const attributes = [
-    new pkijs.Attribute({ type: OID_CONTENT_TYPE, values: [new asn1js.ObjectIdentifier({ value: input.eContentType })] }),
+    new pkijs.Attribute({
+      type: OID_CONTENT_TYPE,
+      values: [new asn1js.ObjectIdentifier({ value: input.eContentType })],
+    }),
     new pkijs.Attribute({ type: OID_SIGNING_TIME, values: [signingTimeValue(input.signingTime)] }),
-    new pkijs.Attribute({ type: OID_MESSAGE_DIGEST, values: [new asn1js.OctetString({ valueHex: new Uint8Array(crypto.sha256(input.content)) })] }),
+    new pkijs.Attribute({
+      type: OID_MESSAGE_DIGEST,
+      values: [new asn1js.OctetString({ valueHex: new Uint8Array(crypto.sha256(input.content)) })],
+    }),
   ];
   // DER: the elements of a SET OF in the order of their encodings (X.690 section 11.6).
   const sorted = attributes
@@ -99,7 +111,10 @@ export function signSignedData(crypto: Crypto, key: PrivateKeyHandle, input: Sig
 
   const signerInfo = new pkijs.SignerInfo({
     version: 1,
-    sid: new pkijs.IssuerAndSerialNumber({ issuer: certs[0]!.issuer, serialNumber: certs[0]!.serialNumber }),
+    sid: new pkijs.IssuerAndSerialNumber({
+      issuer: certs[0]!.issuer,
+      serialNumber: certs[0]!.serialNumber,
+    }),
     digestAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: OID_SHA256 }),
     signedAttrs,
     signatureAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: OID_ECDSA_SHA256 }),
@@ -116,14 +131,19 @@ export function signSignedData(crypto: Crypto, key: PrivateKeyHandle, input: Sig
     certificates: certs,
     signerInfos: [signerInfo],
   });
-  const contentInfo = new pkijs.ContentInfo({ contentType: OID_SIGNED_DATA, content: signedData.toSchema(true) });
+  const contentInfo = new pkijs.ContentInfo({
+    contentType: OID_SIGNED_DATA,
+    content: signedData.toSchema(true),
+  });
   return new Uint8Array(contentInfo.toSchema().toBER());
 }
 
 /** RFC 5652 section 11.3: UTCTime through 2049, GeneralizedTime after. */
 function signingTimeValue(at: Date): asn1js.UTCTime | asn1js.GeneralizedTime {
   const whole = new Date(Math.floor(at.getTime() / 1000) * 1000);
-  return whole.getUTCFullYear() < 2050 ? new asn1js.UTCTime({ valueDate: whole }) : new asn1js.GeneralizedTime({ valueDate: whole });
+  return whole.getUTCFullYear() < 2050
+    ? new asn1js.UTCTime({ valueDate: whole })
+    : new asn1js.GeneralizedTime({ valueDate: whole });
 }
 
 /**
@@ -148,7 +168,8 @@ export function walkSignedData(der: Uint8Array): DecodedSignedData {
   const top = new DerReader(der, MALFORMED);
   const ci = top.enter(Tag.SEQUENCE);
   top.end();
-  if (decodeOid(ci.read(Tag.OID).value, MALFORMED) !== OID_SIGNED_DATA) throw new AirlockError(MALFORMED, 'not a SignedData');
+  if (decodeOid(ci.read(Tag.OID).value, MALFORMED) !== OID_SIGNED_DATA)
+    throw new AirlockError(MALFORMED, 'not a SignedData');
   const explicit = ci.enter(0xa0);
   ci.end();
   const sd = explicit.enter(Tag.SEQUENCE);
@@ -224,10 +245,24 @@ export function walkSignedData(der: Uint8Array): DecodedSignedData {
       encoded,
       contentType: ct?.tag === Tag.OID ? decodeOid(ct.value, MALFORMED) : undefined,
       messageDigest: md?.tag === Tag.OCTET_STRING ? md.value : undefined,
-      signingTime: st && (st.tag === Tag.UTCTime || st.tag === Tag.GeneralizedTime) ? decodeTime(st, MALFORMED) : undefined,
+      signingTime:
+        st && (st.tag === Tag.UTCTime || st.tag === Tag.GeneralizedTime)
+          ? decodeTime(st, MALFORMED)
+          : undefined,
     };
   }
-  return completeSignedData({ der, eContentType, content, certificates, signer, digestAlgorithms, digestAlgorithm, signatureAlgorithm, attributes, signature });
+  return completeSignedData({
+    der,
+    eContentType,
+    content,
+    certificates,
+    signer,
+    digestAlgorithms,
+    digestAlgorithm,
+    signatureAlgorithm,
+    attributes,
+    signature,
+  });
 }
 
 /** The signed attributes a reader found: their SET OF encoding (what is signed) and the three Airlock reads. */
@@ -255,7 +290,8 @@ interface SignedDataParts {
 /** The checks both readers share (RFC 5652 sections 5.1, 5.3, 11), and the decoded result. */
 function completeSignedData(p: SignedDataParts): DecodedSignedData {
   // RFC 5652 section 5.1: digestAlgorithms lists the signers' digest algorithms.
-  if (!p.digestAlgorithms.includes(p.digestAlgorithm)) throw new AirlockError(MALFORMED, 'the signer\'s digest algorithm is not in digestAlgorithms');
+  if (!p.digestAlgorithms.includes(p.digestAlgorithm))
+    throw new AirlockError(MALFORMED, "the signer's digest algorithm is not in digestAlgorithms");
   const digest = DIGESTS[p.digestAlgorithm];
   if (!digest) throw new AirlockError(MALFORMED, `digest algorithm ${p.digestAlgorithm}`);
   const sigAlg = SIGNATURES[p.signatureAlgorithm];
@@ -263,7 +299,8 @@ function completeSignedData(p: SignedDataParts): DecodedSignedData {
   // Without signed attributes the signature would be over the content itself; RFC 8366 vouchers carry them.
   const a = p.attributes;
   if (!a) throw new AirlockError(MALFORMED, 'signed attributes are missing');
-  if (a.contentType !== p.eContentType) throw new AirlockError(MALFORMED, 'the contentType attribute does not match the content');
+  if (a.contentType !== p.eContentType)
+    throw new AirlockError(MALFORMED, 'the contentType attribute does not match the content');
   if (!a.messageDigest) throw new AirlockError(MALFORMED, 'the messageDigest attribute is missing');
   return {
     der: p.der,
@@ -288,7 +325,8 @@ function algorithmOf(t: Tlv): string {
 function singleTlv(attrs: Map<string, Tlv[]>, type: string): Tlv | undefined {
   const values = attrs.get(type);
   if (!values) return undefined;
-  if (values.length !== 1) throw new AirlockError(MALFORMED, `the attribute ${type} must have one value`);
+  if (values.length !== 1)
+    throw new AirlockError(MALFORMED, `the attribute ${type} must have one value`);
   return values[0];
 }
 
@@ -297,7 +335,9 @@ function signerByKeyId(keyId: Uint8Array, certs: readonly Certificate[]): Certif
   return certs.find((c) => {
     const ext = c.extensions.get(OID_SUBJECT_KEY_IDENTIFIER);
     // The extension value is an OCTET STRING holding the identifier.
-    return ext !== undefined && ext.length >= 2 && ext[0] === 0x04 && equalBytes(ext.subarray(2), keyId);
+    return (
+      ext !== undefined && ext.length >= 2 && ext[0] === 0x04 && equalBytes(ext.subarray(2), keyId)
+    );
   });
 }
 
@@ -306,7 +346,8 @@ export function decodeSignedDataBer(der: Uint8Array): DecodedSignedData {
   let signedData: pkijs.SignedData;
   try {
     const asn1 = asn1js.fromBER(new Uint8Array(der));
-    if (asn1.offset === -1 || asn1.offset !== der.length) throw new Error(asn1.result.error || 'trailing bytes');
+    if (asn1.offset === -1 || asn1.offset !== der.length)
+      throw new Error(asn1.result.error || 'trailing bytes');
     const contentInfo = new pkijs.ContentInfo({ schema: asn1.result });
     if (contentInfo.contentType !== OID_SIGNED_DATA) throw new Error('not a SignedData');
     signedData = new pkijs.SignedData({ schema: contentInfo.content });
@@ -315,7 +356,8 @@ export function decodeSignedDataBer(der: Uint8Array): DecodedSignedData {
     throw new AirlockError(MALFORMED, 'not a CMS SignedData', { cause });
   }
   const eContent = signedData.encapContentInfo.eContent;
-  if (!(eContent instanceof asn1js.OctetString)) throw new AirlockError(MALFORMED, 'the content is detached');
+  if (!(eContent instanceof asn1js.OctetString))
+    throw new AirlockError(MALFORMED, 'the content is detached');
   const content = new Uint8Array(eContent.getValue());
   const eContentType = signedData.encapContentInfo.eContentType;
 
@@ -324,7 +366,11 @@ export function decodeSignedDataBer(der: Uint8Array): DecodedSignedData {
     if (!(c instanceof pkijs.Certificate)) continue; // attribute certificates and others: not signers
     certificates.push(parseCertificate(new Uint8Array(c.toSchema().toBER())));
   }
-  if (signedData.signerInfos.length !== 1) throw new AirlockError(MALFORMED, `exactly one signer is accepted, found ${signedData.signerInfos.length}`);
+  if (signedData.signerInfos.length !== 1)
+    throw new AirlockError(
+      MALFORMED,
+      `exactly one signer is accepted, found ${signedData.signerInfos.length}`,
+    );
   const si = signedData.signerInfos[0]!;
   const signer = findSigner(si, certificates);
   if (!signer) throw new AirlockError(MALFORMED, 'the signer certificate is not in the SignedData');
@@ -333,7 +379,8 @@ export function decodeSignedDataBer(der: Uint8Array): DecodedSignedData {
   if (si.signedAttrs) {
     const attrs = new Map<string, asn1js.AsnType[]>();
     for (const a of si.signedAttrs.attributes) {
-      if (attrs.has(a.type)) throw new AirlockError(MALFORMED, `the attribute ${a.type} appears twice`);
+      if (attrs.has(a.type))
+        throw new AirlockError(MALFORMED, `the attribute ${a.type} appears twice`);
       attrs.set(a.type, a.values);
     }
     const ct = single(attrs, OID_CONTENT_TYPE);
@@ -345,7 +392,10 @@ export function decodeSignedDataBer(der: Uint8Array): DecodedSignedData {
       encoded,
       contentType: ct instanceof asn1js.ObjectIdentifier ? ct.valueBlock.toString() : undefined,
       messageDigest: md instanceof asn1js.OctetString ? new Uint8Array(md.getValue()) : undefined,
-      signingTime: st instanceof asn1js.UTCTime || st instanceof asn1js.GeneralizedTime ? st.toDate() : undefined,
+      signingTime:
+        st instanceof asn1js.UTCTime || st instanceof asn1js.GeneralizedTime
+          ? st.toDate()
+          : undefined,
     };
   }
   return completeSignedData({
@@ -366,15 +416,22 @@ export function decodeSignedDataBer(der: Uint8Array): DecodedSignedData {
  * Checks the messageDigest over the content and the signature over the signed attributes,
  * with `spki` (by default the signer certificate's key). Who the signer is, is the caller's.
  */
-export function verifySignedData(crypto: Crypto, sd: DecodedSignedData, spki: Uint8Array = sd.signerChain[0]!.spki): void {
-  if (!equalBytes(crypto.digest(sd.digest, sd.content), sd.messageDigest)) throw new AirlockError('ERR_CMS_SIGNATURE', 'the message digest does not match the content');
-  if (!crypto.verifySignature(spki, sd.signatureHash, sd.signedAttributes, sd.signature, 'der')) throw new AirlockError('ERR_CMS_SIGNATURE');
+export function verifySignedData(
+  crypto: Crypto,
+  sd: DecodedSignedData,
+  spki: Uint8Array = sd.signerChain[0]!.spki,
+): void {
+  if (!equalBytes(crypto.digest(sd.digest, sd.content), sd.messageDigest))
+    throw new AirlockError('ERR_CMS_SIGNATURE', 'the message digest does not match the content');
+  if (!crypto.verifySignature(spki, sd.signatureHash, sd.signedAttributes, sd.signature, 'der'))
+    throw new AirlockError('ERR_CMS_SIGNATURE');
 }
 
 function single(attrs: Map<string, asn1js.AsnType[]>, type: string): asn1js.AsnType | undefined {
   const values = attrs.get(type);
   if (!values) return undefined;
-  if (values.length !== 1) throw new AirlockError(MALFORMED, `the attribute ${type} must have one value`);
+  if (values.length !== 1)
+    throw new AirlockError(MALFORMED, `the attribute ${type} must have one value`);
   return values[0];
 }
 
@@ -386,7 +443,11 @@ function findSigner(si: pkijs.SignerInfo, certs: readonly Certificate[]): Certif
     const serial = toHex(stripZeros(sid.serialNumber.valueBlock.valueHexView));
     return certs.find((c) => c.serial === serial && equalBytes(c.issuerDer, issuer));
   }
-  if (sid instanceof asn1js.BaseBlock && sid.idBlock.tagClass === 3 && sid.idBlock.tagNumber === 0) {
+  if (
+    sid instanceof asn1js.BaseBlock &&
+    sid.idBlock.tagClass === 3 &&
+    sid.idBlock.tagNumber === 0
+  ) {
     const view = (sid.valueBlock as unknown as { valueHexView?: Uint8Array }).valueHexView;
     return view ? signerByKeyId(view, certs) : undefined;
   }

@@ -59,17 +59,23 @@ export function decodeSign1(bytes: Uint8Array): DecodedSign1 {
   const raw = (i: number) => bytes.subarray(starts[i]!, starts[i + 1]!);
   const [prot, unprot, payloadItem, sig] = [0, 1, 2, 3].map((i) => decodeItem(raw(i)));
 
-  if (!(prot instanceof Uint8Array)) throw new AirlockError(MALFORMED, 'the protected header is not a byte string');
+  if (!(prot instanceof Uint8Array))
+    throw new AirlockError(MALFORMED, 'the protected header is not a byte string');
   const protectedHeader = prot.length === 0 ? new Map() : decodeItem(prot);
-  if (!(protectedHeader instanceof Map)) throw new AirlockError(MALFORMED, 'the protected header is not a map');
-  if (!(unprot instanceof Map)) throw new AirlockError(MALFORMED, 'the unprotected header is not a map');
+  if (!(protectedHeader instanceof Map))
+    throw new AirlockError(MALFORMED, 'the protected header is not a map');
+  if (!(unprot instanceof Map))
+    throw new AirlockError(MALFORMED, 'the unprotected header is not a map');
   for (const label of unprot.keys()) {
-    if (protectedHeader.has(label)) throw new AirlockError(MALFORMED, `header label ${String(label)} is in both buckets`);
+    if (protectedHeader.has(label))
+      throw new AirlockError(MALFORMED, `header label ${String(label)} is in both buckets`);
   }
   if (unprot.has(ALG)) throw new AirlockError(MALFORMED, 'alg must be protected');
   const alg: unknown = protectedHeader.get(ALG);
-  if (alg !== undefined && alg !== ES256) throw new AirlockError(MALFORMED, `alg ${String(alg)} is not accepted`);
-  if (protectedHeader.has(2)) throw new AirlockError(MALFORMED, 'critical header parameters are not understood');
+  if (alg !== undefined && alg !== ES256)
+    throw new AirlockError(MALFORMED, `alg ${String(alg)} is not accepted`);
+  if (protectedHeader.has(2))
+    throw new AirlockError(MALFORMED, 'critical header parameters are not understood');
 
   let payload: Uint8Array;
   let mapPayload = false;
@@ -78,13 +84,19 @@ export function decodeSign1(bytes: Uint8Array): DecodedSign1 {
     payload = raw(2);
     mapPayload = true;
   } else throw new AirlockError(MALFORMED, 'the payload is missing or detached');
-  if (!(sig instanceof Uint8Array) || sig.length !== 64) throw new AirlockError(MALFORMED, 'an ES256 signature has 64 bytes');
+  if (!(sig instanceof Uint8Array) || sig.length !== 64)
+    throw new AirlockError(MALFORMED, 'an ES256 signature has 64 bytes');
 
-  const certificates = [...certs(protectedHeader.get(X5CHAIN) ?? unprot.get(X5CHAIN)), ...certs(protectedHeader.get(X5BAG) ?? unprot.get(X5BAG))];
+  const certificates = [
+    ...certs(protectedHeader.get(X5CHAIN) ?? unprot.get(X5CHAIN)),
+    ...certs(protectedHeader.get(X5BAG) ?? unprot.get(X5BAG)),
+  ];
   const head = encoder.encode(['Signature1', prot, new Uint8Array(0)]) as Uint8Array;
   const toBeSigned = mapPayload
     ? concatBytes(new Uint8Array([0x84]), head.subarray(1), payload)
-    : new Uint8Array(encoder.encode(['Signature1', prot, new Uint8Array(0), payload]) as Uint8Array);
+    : new Uint8Array(
+        encoder.encode(['Signature1', prot, new Uint8Array(0), payload]) as Uint8Array,
+      );
   return {
     bytes,
     protectedBytes: prot,
@@ -100,7 +112,8 @@ export function decodeSign1(bytes: Uint8Array): DecodedSign1 {
 
 /** Verifies the ES256 signature with `spki` (DER SubjectPublicKeyInfo). */
 export function verifySign1(crypto: Crypto, s: DecodedSign1, spki: Uint8Array): void {
-  if (!crypto.verifySignature(spki, 'sha256', s.toBeSigned, s.signature, 'p1363')) throw new AirlockError('ERR_COSE_SIGNATURE');
+  if (!crypto.verifySignature(spki, 'sha256', s.toBeSigned, s.signature, 'p1363'))
+    throw new AirlockError('ERR_COSE_SIGNATURE');
 }
 
 /** Decodes one CBOR data item (the whole of `bytes`): definite lengths, no map key twice. */
@@ -121,13 +134,16 @@ function keyOf(encoded: Uint8Array): string {
   } catch (cause) {
     throw new AirlockError(MALFORMED, 'not CBOR', { cause });
   }
-  return typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string' ? `${typeof v}:${String(v)}` : `bytes:${toHex(encoded)}`;
+  return typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string'
+    ? `${typeof v}:${String(v)}`
+    : `bytes:${toHex(encoded)}`;
 }
 
 function certs(v: unknown): Certificate[] {
   if (v === undefined) return [];
   const list = v instanceof Uint8Array ? [v] : Array.isArray(v) ? v : undefined;
-  if (!list || list.length === 0 || !list.every((c) => c instanceof Uint8Array)) throw new AirlockError(MALFORMED, 'x5bag/x5chain must be certificates');
+  if (!list || list.length === 0 || !list.every((c) => c instanceof Uint8Array))
+    throw new AirlockError(MALFORMED, 'x5bag/x5chain must be certificates');
   return (list as Uint8Array[]).map((c) => parseCertificate(new Uint8Array(c)));
 }
 

@@ -22,13 +22,106 @@ interface Scheme {
 const ASSERTIONS = ['verified', 'logged', 'proximity', 'agent-proximity'];
 
 const SCHEMES = new Map<number, Scheme>([
-  [2451, { kind: 'voucher', module: 'ietf-voucher:voucher', leaves: { 1: 'assertion', 2: 'created-on', 3: 'domain-cert-revocation-checks', 4: 'expires-on', 5: 'idevid-issuer', 6: 'last-renewal-date', 7: 'nonce', 8: 'pinned-domain-cert', 9: 'pinned-domain-pubk', 10: 'pinned-domain-pubk-sha256', 11: 'serial-number', 12: 'additional-configuration-url', 13: 'est-domain', 14: 'manufacturer-proprietary', 15: 'extensions' } }],
-  [2501, { kind: 'voucher-request', module: 'ietf-voucher-request:voucher', leaves: { 1: 'assertion', 2: 'created-on', 3: 'domain-cert-revocation-checks', 4: 'expires-on', 5: 'idevid-issuer', 6: 'last-renewal-date', 7: 'nonce', 8: 'pinned-domain-cert', 9: 'prior-signed-voucher-request', 10: 'proximity-registrar-cert', 11: 'proximity-registrar-pubk-sha256', 12: 'proximity-registrar-pubk', 13: 'serial-number', 14: 'agent-provided-proximity-registrar-cert', 15: 'agent-sign-cert', 16: 'agent-signed-data', 17: 'pinned-domain-pubk', 18: 'pinned-domain-pubk-sha256', 19: 'additional-configuration-url', 20: 'est-domain', 21: 'extensions', 22: 'manufacturer-proprietary' } }],
+  [
+    2451,
+    {
+      kind: 'voucher',
+      module: 'ietf-voucher:voucher',
+      leaves: {
+        1: 'assertion',
+        2: 'created-on',
+        3: 'domain-cert-revocation-checks',
+        4: 'expires-on',
+        5: 'idevid-issuer',
+        6: 'last-renewal-date',
+        7: 'nonce',
+        8: 'pinned-domain-cert',
+        9: 'pinned-domain-pubk',
+        10: 'pinned-domain-pubk-sha256',
+        11: 'serial-number',
+        12: 'additional-configuration-url',
+        13: 'est-domain',
+        14: 'manufacturer-proprietary',
+        15: 'extensions',
+      },
+    },
+  ],
+  [
+    2501,
+    {
+      kind: 'voucher-request',
+      module: 'ietf-voucher-request:voucher',
+      leaves: {
+        1: 'assertion',
+        2: 'created-on',
+        3: 'domain-cert-revocation-checks',
+        4: 'expires-on',
+        5: 'idevid-issuer',
+        6: 'last-renewal-date',
+        7: 'nonce',
+        8: 'pinned-domain-cert',
+        9: 'prior-signed-voucher-request',
+        10: 'proximity-registrar-cert',
+        11: 'proximity-registrar-pubk-sha256',
+        12: 'proximity-registrar-pubk',
+        13: 'serial-number',
+        14: 'agent-provided-proximity-registrar-cert',
+        15: 'agent-sign-cert',
+        16: 'agent-signed-data',
+        17: 'pinned-domain-pubk',
+        18: 'pinned-domain-pubk-sha256',
+        19: 'additional-configuration-url',
+        20: 'est-domain',
+        21: 'extensions',
+        22: 'manufacturer-proprietary',
+      },
+    },
+  ],
   // Pre-SID-file numbering (AnimaGUS-minerva/fountain spec/files).
-  [1001100, { kind: 'voucher', module: 'ietf-voucher:voucher', leaves: { 5: 'assertion', 6: 'created-on', 11: 'nonce', 12: 'pinned-domain-cert', 14: 'serial-number' } }],
-  [1001154, { kind: 'voucher-request', module: 'ietf-voucher-request:voucher', leaves: { 1: 'assertion', 2: 'created-on', 7: 'nonce', 10: 'serial-number', 11: 'prior-signed-voucher-request', 12: 'proximity-registrar-cert' } }],
+  [
+    1001100,
+    {
+      kind: 'voucher',
+      module: 'ietf-voucher:voucher',
+      leaves: {
+        5: 'assertion',
+        6: 'created-on',
+        11: 'nonce',
+        12: 'pinned-domain-cert',
+        14: 'serial-number',
+      },
+    },
+  ],
+  [
+    1001154,
+    {
+      kind: 'voucher-request',
+      module: 'ietf-voucher-request:voucher',
+      leaves: {
+        1: 'assertion',
+        2: 'created-on',
+        7: 'nonce',
+        10: 'serial-number',
+        11: 'prior-signed-voucher-request',
+        12: 'proximity-registrar-cert',
+      },
+    },
+  ],
   // Older still (fountain vr_*.cwt, 2018): container 60200, negative deltas.
-  [60200, { kind: 'voucher-request', module: 'ietf-voucher-request:voucher', leaves: { [-99]: 'assertion', [-98]: 'created-on', [-93]: 'nonce', [-89]: 'serial-number', [-88]: 'proximity-registrar-cert' } }],
+  [
+    60200,
+    {
+      kind: 'voucher-request',
+      module: 'ietf-voucher-request:voucher',
+      leaves: {
+        [-99]: 'assertion',
+        [-98]: 'created-on',
+        [-93]: 'nonce',
+        [-89]: 'serial-number',
+        [-88]: 'proximity-registrar-cert',
+      },
+    },
+  ],
 ]);
 
 export interface CborVoucher {
@@ -38,8 +131,12 @@ export interface CborVoucher {
 }
 
 /** Translates a decoded CBOR voucher payload (a one-entry map keyed by the container SID). */
-export function cborVoucherToJson(payload: unknown, code: 'ERR_COSE_MALFORMED' | 'ERR_VOUCHER_MALFORMED' = 'ERR_COSE_MALFORMED'): CborVoucher {
-  if (!(payload instanceof Map) || payload.size !== 1) throw new AirlockError(code, 'the payload is not a one-member map');
+export function cborVoucherToJson(
+  payload: unknown,
+  code: 'ERR_COSE_MALFORMED' | 'ERR_VOUCHER_MALFORMED' = 'ERR_COSE_MALFORMED',
+): CborVoucher {
+  if (!(payload instanceof Map) || payload.size !== 1)
+    throw new AirlockError(code, 'the payload is not a one-member map');
   const [sid, body] = [...payload.entries()][0]!;
   const scheme = typeof sid === 'number' ? SCHEMES.get(sid) : undefined;
   if (!scheme) throw new AirlockError(code, `unknown voucher container SID ${String(sid)}`);

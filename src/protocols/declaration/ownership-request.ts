@@ -34,26 +34,56 @@ export type OwnershipOp = z.infer<typeof OwnershipOp>;
 
 export const OWNERSHIP_JWS_TYP = 'airlock-ownership+jws';
 
-export function signOwnershipRequest(crypto: Crypto, key: PrivateKeyHandle, chain: { signer: Certificate; ownerCa: Certificate }, op: OwnershipOp): string {
+export function signOwnershipRequest(
+  crypto: Crypto,
+  key: PrivateKeyHandle,
+  chain: { signer: Certificate; ownerCa: Certificate },
+  op: OwnershipOp,
+): string {
   const x5c = [toBase64(chain.signer.der), toBase64(chain.ownerCa.der)];
   return signCompact(crypto, key, { alg: 'ES256', typ: OWNERSHIP_JWS_TYP, x5c }, op);
 }
 
-export function verifyOwnershipRequest(crypto: Crypto, text: string, ctx: { at: Date; maxSkewSeconds: number }): { actorId: string; op: OwnershipOp } {
+export function verifyOwnershipRequest(
+  crypto: Crypto,
+  text: string,
+  ctx: { at: Date; maxSkewSeconds: number },
+): { actorId: string; op: OwnershipOp } {
   const jws = decodeCompact(text);
   ensure(jws.header.typ === OWNERSHIP_JWS_TYP, 'ERR_INPUT_SCHEMA', 'not an ownership request');
-  ensure(jws.header.x5c && jws.header.x5c.length >= 2, 'ERR_DECLARATION_FORBIDDEN', 'x5c must carry the signer and the owner CA');
+  ensure(
+    jws.header.x5c && jws.header.x5c.length >= 2,
+    'ERR_DECLARATION_FORBIDDEN',
+    'x5c must carry the signer and the owner CA',
+  );
   const chain = jws.header.x5c.map(parseCertificateBase64);
   const ca = chain[chain.length - 1]!;
   try {
-    verifyChain(crypto, { leaf: chain[0]!, intermediates: chain.slice(1, -1), anchors: [ca], at: ctx.at });
+    verifyChain(crypto, {
+      leaf: chain[0]!,
+      intermediates: chain.slice(1, -1),
+      anchors: [ca],
+      at: ctx.at,
+    });
   } catch (cause) {
-    throw new AirlockError('ERR_DECLARATION_FORBIDDEN', 'the signer is not certified by the owner CA', { cause });
+    throw new AirlockError(
+      'ERR_DECLARATION_FORBIDDEN',
+      'the signer is not certified by the owner CA',
+      { cause },
+    );
   }
-  ensure(chain[0]!.extendedKeyUsage?.includes(Oid.cmcRA), 'ERR_DECLARATION_FORBIDDEN', 'only the owner\'s registrar key may sign ownership requests');
+  ensure(
+    chain[0]!.extendedKeyUsage?.includes(Oid.cmcRA),
+    'ERR_DECLARATION_FORBIDDEN',
+    "only the owner's registrar key may sign ownership requests",
+  );
   verifyCompact(crypto, jws, chain[0]!.spki);
   const message = checked(OwnershipOp, payloadJson(jws), 'ERR_INPUT_SCHEMA');
   const skew = Math.abs(new Date(message['created-on']).getTime() - ctx.at.getTime()) / 1000;
-  ensure(skew <= ctx.maxSkewSeconds, 'ERR_DECLARATION_FORBIDDEN', 'the request is too old or from the future');
+  ensure(
+    skew <= ctx.maxSkewSeconds,
+    'ERR_DECLARATION_FORBIDDEN',
+    'the request is too old or from the future',
+  );
   return { actorId: partyIdFromSpki(crypto, ca.spki), op: message };
 }

@@ -36,23 +36,53 @@ export const DeclarationReadRequest = z.object({
 });
 export type DeclarationReadRequest = z.infer<typeof DeclarationReadRequest>;
 
-export function signDeclarationReadRequest(crypto: Crypto, key: PrivateKeyHandle, chain: { signer: Certificate; ownerCa: Certificate }, body: DeclarationReadRequest): string {
-  return signCompact(crypto, key, { alg: 'ES256', typ: DECLARATION_READ_JWS_TYP, x5c: [toBase64(chain.signer.der), toBase64(chain.ownerCa.der)] }, body);
+export function signDeclarationReadRequest(
+  crypto: Crypto,
+  key: PrivateKeyHandle,
+  chain: { signer: Certificate; ownerCa: Certificate },
+  body: DeclarationReadRequest,
+): string {
+  return signCompact(
+    crypto,
+    key,
+    {
+      alg: 'ES256',
+      typ: DECLARATION_READ_JWS_TYP,
+      x5c: [toBase64(chain.signer.der), toBase64(chain.ownerCa.der)],
+    },
+    body,
+  );
 }
 
 /**
  * The party of a registrar certificate chain, leaf first and the party's CA last: the leaf
  * must carry id-kp-cmcRA and chain to that CA at `at`. ERR_DECLARATION_FORBIDDEN otherwise.
  */
-export function partiesOfRegistrarChain(crypto: Crypto, chain: readonly Certificate[], at: Date): string[] {
-  ensure(chain.length >= 2, 'ERR_DECLARATION_FORBIDDEN', 'the chain must carry the registrar and its CA');
+export function partiesOfRegistrarChain(
+  crypto: Crypto,
+  chain: readonly Certificate[],
+  at: Date,
+): string[] {
+  ensure(
+    chain.length >= 2,
+    'ERR_DECLARATION_FORBIDDEN',
+    'the chain must carry the registrar and its CA',
+  );
   const ca = chain[chain.length - 1]!;
   ensure(ca.isCa, 'ERR_DECLARATION_FORBIDDEN', 'the last certificate is not a CA');
-  ensure(chain[0]!.extendedKeyUsage?.includes(Oid.cmcRA), 'ERR_DECLARATION_FORBIDDEN', 'not a registrar certificate');
+  ensure(
+    chain[0]!.extendedKeyUsage?.includes(Oid.cmcRA),
+    'ERR_DECLARATION_FORBIDDEN',
+    'not a registrar certificate',
+  );
   try {
     verifyChain(crypto, { leaf: chain[0]!, intermediates: chain.slice(1, -1), anchors: [ca], at });
   } catch (cause) {
-    throw new AirlockError('ERR_DECLARATION_FORBIDDEN', 'the registrar is not certified by its CA', { cause });
+    throw new AirlockError(
+      'ERR_DECLARATION_FORBIDDEN',
+      'the registrar is not certified by its CA',
+      { cause },
+    );
   }
   // The domain is its CA; a registrar that a declaration names by its own certificate (a MASA
   // pins it when the registrar sent no CA, RFC 8995 section 5.5) is that party too.
@@ -60,17 +90,41 @@ export function partiesOfRegistrarChain(crypto: Crypto, chain: readonly Certific
 }
 
 /** Verifies a read request for `serial`; returns the reading party. */
-export function verifyDeclarationReadRequest(crypto: Crypto, text: string, ctx: { serial: string; manufacturer: string; at: Date; maxSkewSeconds: number }): string[] {
+export function verifyDeclarationReadRequest(
+  crypto: Crypto,
+  text: string,
+  ctx: { serial: string; manufacturer: string; at: Date; maxSkewSeconds: number },
+): string[] {
   const jws = decodeCompact(text);
-  ensure(jws.header.typ === DECLARATION_READ_JWS_TYP, 'ERR_INPUT_SCHEMA', 'not a declaration read request');
-  ensure(jws.header.x5c && jws.header.x5c.length >= 2, 'ERR_DECLARATION_FORBIDDEN', 'x5c must carry the signer and its CA');
+  ensure(
+    jws.header.typ === DECLARATION_READ_JWS_TYP,
+    'ERR_INPUT_SCHEMA',
+    'not a declaration read request',
+  );
+  ensure(
+    jws.header.x5c && jws.header.x5c.length >= 2,
+    'ERR_DECLARATION_FORBIDDEN',
+    'x5c must carry the signer and its CA',
+  );
   const chain = jws.header.x5c.map(parseCertificateBase64);
   const parties = partiesOfRegistrarChain(crypto, chain, ctx.at);
   verifyCompact(crypto, jws, chain[0]!.spki);
   const message = checked(DeclarationReadRequest, payloadJson(jws), 'ERR_INPUT_SCHEMA');
-  ensure(message['serial-number'] === ctx.serial, 'ERR_DECLARATION_FORBIDDEN', 'the request is for another device');
-  ensure(message.manufacturer === ctx.manufacturer, 'ERR_DECLARATION_FORBIDDEN', 'the request is for another manufacturer');
+  ensure(
+    message['serial-number'] === ctx.serial,
+    'ERR_DECLARATION_FORBIDDEN',
+    'the request is for another device',
+  );
+  ensure(
+    message.manufacturer === ctx.manufacturer,
+    'ERR_DECLARATION_FORBIDDEN',
+    'the request is for another manufacturer',
+  );
   const skew = Math.abs(new Date(message['created-on']).getTime() - ctx.at.getTime()) / 1000;
-  ensure(skew <= ctx.maxSkewSeconds, 'ERR_DECLARATION_FORBIDDEN', 'the request is too old or from the future');
+  ensure(
+    skew <= ctx.maxSkewSeconds,
+    'ERR_DECLARATION_FORBIDDEN',
+    'the request is too old or from the future',
+  );
   return parties;
 }

@@ -17,7 +17,10 @@ export const DeclarationBody = z.object({
   'serial-number': z.string().min(1).max(128),
   sequence: z.number().int().min(0),
   /** base64url SHA-256 of the previous declaration's compact JWS, or null for the first. */
-  previous: z.string().regex(/^[A-Za-z0-9_-]{43}$/).nullable(),
+  previous: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/)
+    .nullable(),
   'issued-on': z.iso.datetime({ offset: true }),
   event: DeclarationEvent,
   manufacturer: PartySchema,
@@ -37,7 +40,8 @@ export type DeclarationChain = z.infer<typeof DeclarationChain>;
 export const DeclarationExport = z.object({
   format: z.literal('airlock-declarations/1'),
   'exported-on': z.iso.datetime({ offset: true }),
-  devices: z.array(z.object({ 'serial-number': z.string(), chain: DeclarationChain })).max(1_000_000),
+  devices: z
+    .array(z.object({ 'serial-number': z.string(), chain: DeclarationChain }))
+    .max(1_000_000),
 });
 export type DeclarationExport = z.infer<typeof DeclarationExport>;
-

@@ -7,9 +7,19 @@ import type { DeclarationBody } from './schema.js';
 export const DECLARATION_JWS_TYP = 'airlock-declaration+jws';
 
 /** Signs a declaration with the manufacturer's declaration key. */
-export function signDeclaration(crypto: Crypto, key: PrivateKeyHandle, signerChain: readonly Certificate[], body: DeclarationBody): string {
+export function signDeclaration(
+  crypto: Crypto,
+  key: PrivateKeyHandle,
+  signerChain: readonly Certificate[],
+  body: DeclarationBody,
+): string {
   const x5c = signerChain.map((c) => toBase64(c.der));
-  return signCompact(crypto, key, { alg: 'ES256', typ: DECLARATION_JWS_TYP, x5c }, { 'airlock-declaration': body });
+  return signCompact(
+    crypto,
+    key,
+    { alg: 'ES256', typ: DECLARATION_JWS_TYP, x5c },
+    { 'airlock-declaration': body },
+  );
 }
 
 /** The link value a successor puts in `previous`. */

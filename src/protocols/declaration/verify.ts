@@ -32,17 +32,43 @@ export function verifyDeclarationChain(
   for (const [i, compact] of chain.entries()) {
     const body = verifyDeclaration(crypto, compact, ctx, signers);
     ensure(body.sequence === i, 'ERR_DECLARATION_CHAIN', `link ${i} has sequence ${body.sequence}`);
-    ensure(body.previous === previousHash, 'ERR_DECLARATION_CHAIN', `link ${i} does not follow link ${i - 1}`);
-    ensure(body['serial-number'] === links[0]?.['serial-number'] || i === 0, 'ERR_DECLARATION_CHAIN', 'links name different devices');
-    ensure(body.manufacturer.id === (links[0] ?? body).manufacturer.id, 'ERR_DECLARATION_CHAIN', 'links name different manufacturers');
+    ensure(
+      body.previous === previousHash,
+      'ERR_DECLARATION_CHAIN',
+      `link ${i} does not follow link ${i - 1}`,
+    );
+    ensure(
+      body['serial-number'] === links[0]?.['serial-number'] || i === 0,
+      'ERR_DECLARATION_CHAIN',
+      'links name different devices',
+    );
+    ensure(
+      body.manufacturer.id === (links[0] ?? body).manufacturer.id,
+      'ERR_DECLARATION_CHAIN',
+      'links name different manufacturers',
+    );
     if (i === 0) {
-      ensure(body.owner.id === body.manufacturer.id && body.event === 'minted', 'ERR_DECLARATION_CHAIN', 'the manufacturer is the first owner');
-      if (ctx.manufacturerId !== undefined) ensure(body.manufacturer.id === ctx.manufacturerId, 'ERR_DECLARATION_CHAIN', 'the chain names another manufacturer');
+      ensure(
+        body.owner.id === body.manufacturer.id && body.event === 'minted',
+        'ERR_DECLARATION_CHAIN',
+        'the manufacturer is the first owner',
+      );
+      if (ctx.manufacturerId !== undefined)
+        ensure(
+          body.manufacturer.id === ctx.manufacturerId,
+          'ERR_DECLARATION_CHAIN',
+          'the chain names another manufacturer',
+        );
     }
     links.push(body);
     previousHash = declarationHash(crypto, compact);
   }
-  if (ctx.serialNumber !== undefined) ensure(links[0]!['serial-number'] === ctx.serialNumber, 'ERR_DECLARATION_CHAIN', 'the chain is for another device');
+  if (ctx.serialNumber !== undefined)
+    ensure(
+      links[0]!['serial-number'] === ctx.serialNumber,
+      'ERR_DECLARATION_CHAIN',
+      'the chain is for another device',
+    );
   return { latest: links[links.length - 1]!, latestHash: previousHash!, links };
 }
 
@@ -55,7 +81,12 @@ export interface DeclarationContext {
 }
 
 /** One declaration: signature to the declarations CA, type and schema. */
-export function verifyDeclaration(crypto: Crypto, compact: string, ctx: DeclarationContext, verifiedSigners?: Map<string, Certificate>): DeclarationBody {
+export function verifyDeclaration(
+  crypto: Crypto,
+  compact: string,
+  ctx: DeclarationContext,
+  verifiedSigners?: Map<string, Certificate>,
+): DeclarationBody {
   const jws = decodeCompact(compact);
   ensure(jws.header.typ === DECLARATION_JWS_TYP, 'ERR_DECLARATION_MALFORMED', 'not a declaration');
   ensure(jws.header.x5c, 'ERR_DECLARATION_MALFORMED', 'x5c is required');
@@ -65,7 +96,12 @@ export function verifyDeclaration(crypto: Crypto, compact: string, ctx: Declarat
   if (!signer) {
     const chain = jws.header.x5c.map(parseCertificateBase64);
     try {
-      verifyChain(crypto, { leaf: chain[0]!, intermediates: chain.slice(1), anchors: ctx.declarationAnchors, at: ctx.at });
+      verifyChain(crypto, {
+        leaf: chain[0]!,
+        intermediates: chain.slice(1),
+        anchors: ctx.declarationAnchors,
+        at: ctx.at,
+      });
     } catch (cause) {
       throw new AirlockError('ERR_DECLARATION_CHAIN', 'not signed by the manufacturer', { cause });
     }
@@ -78,12 +114,21 @@ export function verifyDeclaration(crypto: Crypto, compact: string, ctx: Declarat
 
 /** Step 9's check: the network owner is the device owner or one of its authorized onboarders. */
 export function mayOnboard(declaration: DeclarationBody, networkOwnerId: string): boolean {
-  return declaration.owner.id === networkOwnerId || declaration['authorized-onboarders'].some((p: Party) => p.id === networkOwnerId);
+  return (
+    declaration.owner.id === networkOwnerId ||
+    declaration['authorized-onboarders'].some((p: Party) => p.id === networkOwnerId)
+  );
 }
 
 /** Refuses a chain whose latest link is older than one already seen for the same device. */
-export function assertNotStale(candidate: VerifiedDeclarationChain, knownSequence: number | undefined): void {
+export function assertNotStale(
+  candidate: VerifiedDeclarationChain,
+  knownSequence: number | undefined,
+): void {
   if (knownSequence !== undefined && candidate.latest.sequence < knownSequence) {
-    throw new AirlockError('ERR_DECLARATION_STALE', `sequence ${candidate.latest.sequence} is older than ${knownSequence}`);
+    throw new AirlockError(
+      'ERR_DECLARATION_STALE',
+      `sequence ${candidate.latest.sequence} is older than ${knownSequence}`,
+    );
   }
 }

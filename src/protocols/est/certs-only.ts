@@ -30,7 +30,8 @@ export function decodeCertsOnly(body: string): Uint8Array[] {
   const outer = new DerReader(der, CODE);
   const ci = outer.enter(Tag.SEQUENCE);
   outer.end();
-  if (decodeOid(ci.read(Tag.OID).value) !== ID_SIGNED_DATA) throw new AirlockError(CODE, 'not a SignedData');
+  if (decodeOid(ci.read(Tag.OID).value) !== ID_SIGNED_DATA)
+    throw new AirlockError(CODE, 'not a SignedData');
   const sd = ci.enter(0xa0).enter(Tag.SEQUENCE);
   sd.read(Tag.INTEGER);
   sd.read(Tag.SET);

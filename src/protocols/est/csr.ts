@@ -38,7 +38,10 @@ const KeyOid = {
 } as const;
 
 /** Signature algorithms accepted on a request, with their key family and hash (RFC 5758, RFC 8017). */
-const SIGNATURE_ALGORITHMS: Record<string, { family: 'ec' | 'rsa'; hash: 'sha256' | 'sha384' | 'sha512' }> = {
+const SIGNATURE_ALGORITHMS: Record<
+  string,
+  { family: 'ec' | 'rsa'; hash: 'sha256' | 'sha384' | 'sha512' }
+> = {
   [Oid.ecdsaWithSha256]: { family: 'ec', hash: 'sha256' },
   '1.2.840.10045.4.3.3': { family: 'ec', hash: 'sha384' },
   '1.2.840.10045.4.3.4': { family: 'ec', hash: 'sha512' },
@@ -81,13 +84,24 @@ export function verifyCsr(crypto: Crypto, der: Uint8Array): VerifiedCsr {
 
   const key = subjectKey(spkiTlv.value);
   const alg = SIGNATURE_ALGORITHMS[sigAlg];
-  ensure(alg && alg.family === (key.keyType === 'RSA' ? 'rsa' : 'ec'), 'ERR_CSR_SIGNATURE', 'the signature algorithm does not fit the key');
+  ensure(
+    alg && alg.family === (key.keyType === 'RSA' ? 'rsa' : 'ec'),
+    'ERR_CSR_SIGNATURE',
+    'the signature algorithm does not fit the key',
+  );
   // ECDSA AlgorithmIdentifiers have no parameters; RSA ones have NULL (RFC 5758, RFC 8017).
-  ensure(alg.family === 'ec' ? sigParams === undefined : sigParams === undefined || (sigParams.tag === Tag.NULL && sigParams.value.length === 0), CODE, 'bad signature algorithm parameters');
+  ensure(
+    alg.family === 'ec'
+      ? sigParams === undefined
+      : sigParams === undefined || (sigParams.tag === Tag.NULL && sigParams.value.length === 0),
+    CODE,
+    'bad signature algorithm parameters',
+  );
   ensure(sig.length > 1 && sig[0] === 0, 'ERR_CSR_SIGNATURE');
-  const ok = key.keyType === 'P-256' && alg.hash === 'sha256'
-    ? crypto.verifyEs256(spkiTlv.raw, info.raw, sig.subarray(1), 'der')
-    : crypto.verifySignature(spkiTlv.raw, alg.hash, info.raw, sig.subarray(1), 'der');
+  const ok =
+    key.keyType === 'P-256' && alg.hash === 'sha256'
+      ? crypto.verifyEs256(spkiTlv.raw, info.raw, sig.subarray(1), 'der')
+      : crypto.verifySignature(spkiTlv.raw, alg.hash, info.raw, sig.subarray(1), 'der');
   ensure(ok, 'ERR_CSR_SIGNATURE');
   return { der, spki: spkiTlv.raw, ...key };
 }
@@ -108,23 +122,46 @@ function subjectKey(spkiValue: Uint8Array): { keyType: CsrKeyType; keyBits: numb
     const curve = params?.tag === Tag.OID ? decodeOid(params.value, CODE) : undefined;
     // An uncompressed point (SEC 1 section 2.3.3): 0x04 || x || y.
     if (curve === Oid.secp256r1) {
-      ensure(point.length === 65 && point[0] === 4, 'ERR_CSR_KEY', 'a P-256 key must be an uncompressed point');
+      ensure(
+        point.length === 65 && point[0] === 4,
+        'ERR_CSR_KEY',
+        'a P-256 key must be an uncompressed point',
+      );
       return { keyType: 'P-256', keyBits: 256 };
     }
     if (curve === KeyOid.secp384r1) {
-      ensure(point.length === 97 && point[0] === 4, 'ERR_CSR_KEY', 'a P-384 key must be an uncompressed point');
+      ensure(
+        point.length === 97 && point[0] === 4,
+        'ERR_CSR_KEY',
+        'a P-384 key must be an uncompressed point',
+      );
       return { keyType: 'P-384', keyBits: 384 };
     }
     throw new AirlockError('ERR_CSR_KEY', 'ECDSA keys must be on P-256 or P-384');
   }
   if (keyOid === KeyOid.rsaEncryption) {
-    ensure(params === undefined || (params.tag === Tag.NULL && params.value.length === 0), CODE, 'bad rsaEncryption parameters');
+    ensure(
+      params === undefined || (params.tag === Tag.NULL && params.value.length === 0),
+      CODE,
+      'bad rsaEncryption parameters',
+    );
     const modulusBits = rsaModulusBits(point);
-    ensure(modulusBits >= MIN_RSA_BITS, 'ERR_CSR_KEY', `RSA keys must have at least ${MIN_RSA_BITS} bits`);
-    ensure(modulusBits <= MAX_RSA_BITS, 'ERR_CSR_KEY', `RSA keys must have at most ${MAX_RSA_BITS} bits`);
+    ensure(
+      modulusBits >= MIN_RSA_BITS,
+      'ERR_CSR_KEY',
+      `RSA keys must have at least ${MIN_RSA_BITS} bits`,
+    );
+    ensure(
+      modulusBits <= MAX_RSA_BITS,
+      'ERR_CSR_KEY',
+      `RSA keys must have at most ${MAX_RSA_BITS} bits`,
+    );
     return { keyType: 'RSA', keyBits: modulusBits };
   }
-  throw new AirlockError('ERR_CSR_KEY', 'Airlock certifies ECDSA P-256 and P-384 keys and RSA keys of 2048 bits or more');
+  throw new AirlockError(
+    'ERR_CSR_KEY',
+    'Airlock certifies ECDSA P-256 and P-384 keys and RSA keys of 2048 bits or more',
+  );
 }
 
 /** RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 appendix A.1.1). */
@@ -137,17 +174,43 @@ function rsaModulusBits(der: Uint8Array): number {
   seq.end();
   let i = 0;
   while (i < n.length && n[i] === 0) i++;
-  ensure(i < n.length && (n[n.length - 1]! & 1) === 1, 'ERR_CSR_KEY', 'the RSA modulus is not odd and positive');
-  ensure(e.length > 0 && (e[0]! & 0x80) === 0 && (e[e.length - 1]! & 1) === 1 && !(e.length === 1 && e[0] === 1), 'ERR_CSR_KEY', 'bad RSA public exponent');
+  ensure(
+    i < n.length && (n[n.length - 1]! & 1) === 1,
+    'ERR_CSR_KEY',
+    'the RSA modulus is not odd and positive',
+  );
+  ensure(
+    e.length > 0 &&
+      (e[0]! & 0x80) === 0 &&
+      (e[e.length - 1]! & 1) === 1 &&
+      !(e.length === 1 && e[0] === 1),
+    'ERR_CSR_KEY',
+    'bad RSA public exponent',
+  );
   return (n.length - i - 1) * 8 + (32 - Math.clz32(n[i]!));
 }
 
 /** Device side: a request for `key`, subject CN=`commonName`, signed by that key (proof of possession). */
 export function buildCsr(crypto: Crypto, key: PrivateKeyHandle, commonName: string): Uint8Array {
-  const name = tlv(Tag.SEQUENCE, tlv(Tag.SET, tlv(Tag.SEQUENCE, encodeOid('2.5.4.3'), tlv(Tag.UTF8String, new TextEncoder().encode(commonName)))));
+  const name = tlv(
+    Tag.SEQUENCE,
+    tlv(
+      Tag.SET,
+      tlv(
+        Tag.SEQUENCE,
+        encodeOid('2.5.4.3'),
+        tlv(Tag.UTF8String, new TextEncoder().encode(commonName)),
+      ),
+    ),
+  );
   const info = tlv(Tag.SEQUENCE, tlv(Tag.INTEGER, new Uint8Array([0])), name, key.spki, tlv(0xa0));
   const signature = p1363ToDer(crypto.signEs256(key, info));
-  return tlv(Tag.SEQUENCE, info, tlv(Tag.SEQUENCE, encodeOid(Oid.ecdsaWithSha256)), tlv(Tag.BIT_STRING, new Uint8Array([0]), signature));
+  return tlv(
+    Tag.SEQUENCE,
+    info,
+    tlv(Tag.SEQUENCE, encodeOid(Oid.ecdsaWithSha256)),
+    tlv(Tag.BIT_STRING, new Uint8Array([0]), signature),
+  );
 }
 
 /**
@@ -160,7 +223,15 @@ export function csrAttributes(): Uint8Array {
   return tlv(
     Tag.SEQUENCE,
     encodeOid(Oid.ecdsaWithSha256),
-    tlv(Tag.SEQUENCE, encodeOid(Oid.ecPublicKey), tlv(Tag.SET, encodeOid(KeyOid.secp384r1), encodeOid(Oid.secp256r1)) /* DER order */),
-    tlv(Tag.SEQUENCE, encodeOid(KeyOid.rsaEncryption), tlv(Tag.SET, tlv(Tag.INTEGER, new Uint8Array([0x08, 0x00])))),
+    tlv(
+      Tag.SEQUENCE,
+      encodeOid(Oid.ecPublicKey),
+      tlv(Tag.SET, encodeOid(KeyOid.secp384r1), encodeOid(Oid.secp256r1)) /* DER order */,
+    ),
+    tlv(
+      Tag.SEQUENCE,
+      encodeOid(KeyOid.rsaEncryption),
+      tlv(Tag.SET, tlv(Tag.INTEGER, new Uint8Array([0x08, 0x00]))),
+    ),
   );
 }

@@ -76,7 +76,11 @@ export function parseStrictJson(text: string, code: ErrorCode, what: string): un
   // Only objects can repeat a name; a scalar or a string needs no scan.
   if (text.indexOf('{') >= 0) {
     const dup = findDuplicateMember(text);
-    if (dup !== undefined) throw new AirlockError(code, `${what} repeats the member ${JSON.stringify(dup.slice(0, 40))}`);
+    if (dup !== undefined)
+      throw new AirlockError(
+        code,
+        `${what} repeats the member ${JSON.stringify(dup.slice(0, 40))}`,
+      );
   }
   return value;
 }

@@ -36,7 +36,12 @@ export interface DecodedJws {
   readonly signature: Uint8Array;
 }
 
-export function signCompact(crypto: Crypto, key: PrivateKeyHandle, header: JwsHeader, payload: Uint8Array | object): string {
+export function signCompact(
+  crypto: Crypto,
+  key: PrivateKeyHandle,
+  header: JwsHeader,
+  payload: Uint8Array | object,
+): string {
   const body = payload instanceof Uint8Array ? payload : utf8(JSON.stringify(payload));
   const signingInput = `${toBase64Url(utf8(JSON.stringify(header)))}.${toBase64Url(body)}`;
   return `${signingInput}.${toBase64Url(crypto.signEs256(key, utf8(signingInput)))}`;
@@ -46,25 +51,45 @@ export function signCompact(crypto: Crypto, key: PrivateKeyHandle, header: JwsHe
 export function decodeCompact(text: string): DecodedJws {
   const compact = text.trim();
   const parts = compact.split('.');
-  if (parts.length !== 3) throw new AirlockError('ERR_JWS_MALFORMED', 'expected three dot-separated parts');
+  if (parts.length !== 3)
+    throw new AirlockError('ERR_JWS_MALFORMED', 'expected three dot-separated parts');
   const [h, p, s] = parts as [string, string, string];
   return decodeParts(h, p, s, 'compact', compact, undefined);
 }
 
 /** Decodes the three base64url parts common to every serialization. */
-export function decodeParts(h: string, p: string, s: string, serialization: JwsSerialization, text: string, unprotectedHeader: Record<string, unknown> | undefined): DecodedJws {
+export function decodeParts(
+  h: string,
+  p: string,
+  s: string,
+  serialization: JwsSerialization,
+  text: string,
+  unprotectedHeader: Record<string, unknown> | undefined,
+): DecodedJws {
   const payload = fromBase64Url(p);
   const signature = fromBase64Url(s);
-  if (!payload || !signature) throw new AirlockError('ERR_JWS_MALFORMED', 'a part is not base64url');
+  if (!payload || !signature)
+    throw new AirlockError('ERR_JWS_MALFORMED', 'a part is not base64url');
   const header = decodeProtectedHeader(h);
-  if (signature.length !== 64) throw new AirlockError('ERR_JWS_MALFORMED', 'an ES256 signature has 64 bytes');
+  if (signature.length !== 64)
+    throw new AirlockError('ERR_JWS_MALFORMED', 'an ES256 signature has 64 bytes');
   const compact = `${h}.${p}.${s}`;
-  return { compact, serialization, text: serialization === 'compact' ? compact : text, header, unprotectedHeader, payload, signingInput: utf8(`${h}.${p}`), signature };
+  return {
+    compact,
+    serialization,
+    text: serialization === 'compact' ? compact : text,
+    header,
+    unprotectedHeader,
+    payload,
+    signingInput: utf8(`${h}.${p}`),
+    signature,
+  };
 }
 
 /** Verifies the signature with the given public key (DER SubjectPublicKeyInfo), whatever the serialization. */
 export function verifyCompact(crypto: Crypto, jws: DecodedJws, spki: Uint8Array): void {
-  if (!crypto.verifyEs256(spki, jws.signingInput, jws.signature)) throw new AirlockError('ERR_JWS_SIGNATURE');
+  if (!crypto.verifyEs256(spki, jws.signingInput, jws.signature))
+    throw new AirlockError('ERR_JWS_SIGNATURE');
 }
 
 /** The payload as JSON; a repeated member name is refused (RFC 7515 section 5.2). */

@@ -20,12 +20,26 @@ export interface JwsHeader {
  * Header parameters that decide how the signature is checked or what it means: they are
  * only believed when integrity-protected, so an unprotected `header` that carries one is refused.
  */
-export const SECURITY_PARAMETERS: ReadonlySet<string> = new Set(['alg', 'crit', 'typ', 'cty', 'b64', 'zip', 'x5c', 'x5u', 'x5t', 'x5t#S256', 'jku', 'jwk']);
+export const SECURITY_PARAMETERS: ReadonlySet<string> = new Set([
+  'alg',
+  'crit',
+  'typ',
+  'cty',
+  'b64',
+  'zip',
+  'x5c',
+  'x5u',
+  'x5t',
+  'x5t#S256',
+  'jku',
+  'jwk',
+]);
 
 /** Decodes and checks the base64url protected header. */
 export function decodeProtectedHeader(b64url: string): JwsHeader {
   const bytes = fromBase64Url(b64url);
-  if (!bytes || bytes.length === 0) throw new AirlockError('ERR_JWS_MALFORMED', 'the protected header is not base64url');
+  if (!bytes || bytes.length === 0)
+    throw new AirlockError('ERR_JWS_MALFORMED', 'the protected header is not base64url');
   let text: string;
   try {
     text = fromUtf8(bytes);
@@ -38,8 +52,14 @@ export function decodeProtectedHeader(b64url: string): JwsHeader {
   }
   const hdr = header as Record<string, unknown>;
   if (hdr.alg !== 'ES256') throw new AirlockError('ERR_JWS_ALGORITHM', `alg ${String(hdr.alg)}`);
-  if (hdr.crit !== undefined) throw new AirlockError('ERR_JWS_MALFORMED', 'critical header parameters are not understood');
-  if (hdr.x5c !== undefined && (!Array.isArray(hdr.x5c) || hdr.x5c.length === 0 || !hdr.x5c.every((c) => typeof c === 'string'))) {
+  if (hdr.crit !== undefined)
+    throw new AirlockError('ERR_JWS_MALFORMED', 'critical header parameters are not understood');
+  if (
+    hdr.x5c !== undefined &&
+    (!Array.isArray(hdr.x5c) ||
+      hdr.x5c.length === 0 ||
+      !hdr.x5c.every((c) => typeof c === 'string'))
+  ) {
     throw new AirlockError('ERR_JWS_MALFORMED', 'x5c must be a non-empty array of strings');
   }
   return hdr as JwsHeader;

@@ -16,7 +16,12 @@ import { decodeCompact, decodeParts, type DecodedJws } from './compact.js';
 import { SECURITY_PARAMETERS, decodeProtectedHeader, type JwsHeader } from './header.js';
 
 /** Signs `payload` in the General JWS JSON Serialization with one signature; returns the JSON text. */
-export function signGeneral(crypto: Crypto, key: PrivateKeyHandle, header: JwsHeader, payload: Uint8Array | object): string {
+export function signGeneral(
+  crypto: Crypto,
+  key: PrivateKeyHandle,
+  header: JwsHeader,
+  payload: Uint8Array | object,
+): string {
   const body = payload instanceof Uint8Array ? payload : utf8(JSON.stringify(payload));
   const h = toBase64Url(utf8(JSON.stringify(header)));
   const p = toBase64Url(body);
@@ -46,16 +51,27 @@ const SIGNATURE_MEMBERS = new Set(['protected', 'header', 'signature']);
 /** A General or Flattened JWS JSON Serialization. */
 export function decodeJsonSerialization(text: string): DecodedJws {
   const doc = parseStrictJson(text, 'ERR_JWS_MALFORMED', 'the JWS JSON serialization');
-  if (!isObject(doc)) throw new AirlockError('ERR_JWS_MALFORMED', 'the JWS JSON serialization is not an object');
-  if (typeof doc.payload !== 'string' || doc.payload === '') throw new AirlockError('ERR_JWS_MALFORMED', 'payload is missing (detached payloads are not accepted)');
+  if (!isObject(doc))
+    throw new AirlockError('ERR_JWS_MALFORMED', 'the JWS JSON serialization is not an object');
+  if (typeof doc.payload !== 'string' || doc.payload === '')
+    throw new AirlockError(
+      'ERR_JWS_MALFORMED',
+      'payload is missing (detached payloads are not accepted)',
+    );
   let sig: Record<string, unknown>;
   let serialization: 'general' | 'flattened';
   if ('signatures' in doc) {
     onlyMembers(doc, GENERAL_MEMBERS);
-    if (!Array.isArray(doc.signatures) || doc.signatures.length === 0) throw new AirlockError('ERR_JWS_MALFORMED', 'signatures must be a non-empty array');
-    if (doc.signatures.length !== 1) throw new AirlockError('ERR_JWS_MALFORMED', `exactly one signature is accepted, found ${doc.signatures.length}`);
+    if (!Array.isArray(doc.signatures) || doc.signatures.length === 0)
+      throw new AirlockError('ERR_JWS_MALFORMED', 'signatures must be a non-empty array');
+    if (doc.signatures.length !== 1)
+      throw new AirlockError(
+        'ERR_JWS_MALFORMED',
+        `exactly one signature is accepted, found ${doc.signatures.length}`,
+      );
     const only: unknown = doc.signatures[0];
-    if (!isObject(only)) throw new AirlockError('ERR_JWS_MALFORMED', 'a signature is not an object');
+    if (!isObject(only))
+      throw new AirlockError('ERR_JWS_MALFORMED', 'a signature is not an object');
     onlyMembers(only, SIGNATURE_MEMBERS);
     sig = only;
     serialization = 'general';
@@ -64,16 +80,21 @@ export function decodeJsonSerialization(text: string): DecodedJws {
     sig = doc;
     serialization = 'flattened';
   }
-  if (typeof sig.protected !== 'string') throw new AirlockError('ERR_JWS_MALFORMED', 'the protected header is missing');
-  if (typeof sig.signature !== 'string') throw new AirlockError('ERR_JWS_MALFORMED', 'the signature is missing');
+  if (typeof sig.protected !== 'string')
+    throw new AirlockError('ERR_JWS_MALFORMED', 'the protected header is missing');
+  if (typeof sig.signature !== 'string')
+    throw new AirlockError('ERR_JWS_MALFORMED', 'the signature is missing');
   let unprotected: Record<string, unknown> | undefined;
   if (sig.header !== undefined) {
-    if (!isObject(sig.header)) throw new AirlockError('ERR_JWS_MALFORMED', 'the unprotected header is not an object');
+    if (!isObject(sig.header))
+      throw new AirlockError('ERR_JWS_MALFORMED', 'the unprotected header is not an object');
     unprotected = sig.header;
     const protectedNames = decodeProtectedHeader(sig.protected);
     for (const name of Object.keys(unprotected)) {
-      if (SECURITY_PARAMETERS.has(name)) throw new AirlockError('ERR_JWS_MALFORMED', `${name} must be in the protected header`);
-      if (name in protectedNames) throw new AirlockError('ERR_JWS_MALFORMED', `${name} is in both headers`);
+      if (SECURITY_PARAMETERS.has(name))
+        throw new AirlockError('ERR_JWS_MALFORMED', `${name} must be in the protected header`);
+      if (name in protectedNames)
+        throw new AirlockError('ERR_JWS_MALFORMED', `${name} is in both headers`);
     }
   }
   return decodeParts(sig.protected, doc.payload, sig.signature, serialization, text, unprotected);
@@ -84,5 +105,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function onlyMembers(o: Record<string, unknown>, allowed: ReadonlySet<string>): void {
-  for (const name of Object.keys(o)) if (!allowed.has(name)) throw new AirlockError('ERR_JWS_MALFORMED', `unexpected member ${JSON.stringify(name.slice(0, 40))}`);
+  for (const name of Object.keys(o))
+    if (!allowed.has(name))
+      throw new AirlockError(
+        'ERR_JWS_MALFORMED',
+        `unexpected member ${JSON.stringify(name.slice(0, 40))}`,
+      );
 }

@@ -11,7 +11,12 @@ import { utf8 } from '../../core/bytes.js';
 import type { Crypto } from '../../core/ports.js';
 import type { DecodedJws } from '../jws/compact.js';
 import type { Certificate } from '../x509/certificate.js';
-import { VOUCHER_JWS_MEDIA_TYPE, VOUCHER_JWS_TYP, decodeVoucherArtifact, type VoucherMediaType } from './codec.js';
+import {
+  VOUCHER_JWS_MEDIA_TYPE,
+  VOUCHER_JWS_TYP,
+  decodeVoucherArtifact,
+  type VoucherMediaType,
+} from './codec.js';
 import { Voucher, VoucherRequest } from './schema.js';
 
 export { VOUCHER_JWS_TYP };
@@ -29,23 +34,42 @@ export interface SignedArtifact<T> {
   readonly jws?: DecodedJws;
 }
 
-function decode<S extends z.ZodType>(input: string | Uint8Array, mediaType: VoucherMediaType, schema: S, code: ErrorCode): SignedArtifact<z.infer<S>> {
+function decode<S extends z.ZodType>(
+  input: string | Uint8Array,
+  mediaType: VoucherMediaType,
+  schema: S,
+  code: ErrorCode,
+): SignedArtifact<z.infer<S>> {
   const bytes = typeof input === 'string' ? utf8(input) : input;
   const a = decodeVoucherArtifact(bytes, mediaType);
   // Published vouchers often carry no typ; one that names another type is not a voucher.
   const typ = a.jws?.header.typ;
-  if (typ !== undefined && typ !== VOUCHER_JWS_TYP) throw new AirlockError(code, `typ ${String(typ)}`);
+  if (typ !== undefined && typ !== VOUCHER_JWS_TYP)
+    throw new AirlockError(code, `typ ${String(typ)}`);
   const body = checked(schema, a.json, code);
   if (a.signerChain.length === 0) throw new AirlockError(code, 'the signer certificate is missing');
-  return { mediaType, bytes, body, signerChain: [...a.signerChain], verify: a.verify, ...(a.jws ? { jws: a.jws } : {}) };
+  return {
+    mediaType,
+    bytes,
+    body,
+    signerChain: [...a.signerChain],
+    verify: a.verify,
+    ...(a.jws ? { jws: a.jws } : {}),
+  };
 }
 
-export function decodeVoucher(input: string | Uint8Array, mediaType: VoucherMediaType = VOUCHER_JWS_MEDIA_TYPE): SignedArtifact<Voucher['ietf-voucher:voucher']> {
+export function decodeVoucher(
+  input: string | Uint8Array,
+  mediaType: VoucherMediaType = VOUCHER_JWS_MEDIA_TYPE,
+): SignedArtifact<Voucher['ietf-voucher:voucher']> {
   const a = decode(input, mediaType, Voucher, 'ERR_VOUCHER_MALFORMED');
   return { ...a, body: a.body['ietf-voucher:voucher'] };
 }
 
-export function decodeVoucherRequest(input: string | Uint8Array, mediaType: VoucherMediaType = VOUCHER_JWS_MEDIA_TYPE): SignedArtifact<VoucherRequest['ietf-voucher-request:voucher']> {
+export function decodeVoucherRequest(
+  input: string | Uint8Array,
+  mediaType: VoucherMediaType = VOUCHER_JWS_MEDIA_TYPE,
+): SignedArtifact<VoucherRequest['ietf-voucher-request:voucher']> {
   const a = decode(input, mediaType, VoucherRequest, 'ERR_VOUCHER_REQUEST_MALFORMED');
   return { ...a, body: a.body['ietf-voucher-request:voucher'] };
 }

@@ -24,7 +24,13 @@
 import { AirlockError } from '../../core/errors.js';
 import { fromBase64, fromUtf8, toBase64, utf8 } from '../../core/bytes.js';
 import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
-import { ID_CT_ANIMA_JSON_VOUCHER, OID_DATA_CONTENT, decodeSignedData, signSignedData, verifySignedData } from '../cms/signed-data.js';
+import {
+  ID_CT_ANIMA_JSON_VOUCHER,
+  OID_DATA_CONTENT,
+  decodeSignedData,
+  signSignedData,
+  verifySignedData,
+} from '../cms/signed-data.js';
 import { decodeItem, decodeSign1, verifySign1 } from '../cose/sign1.js';
 import { cborVoucherToJson } from '../cose/voucher-sid.js';
 import { payloadJson, verifyCompact, type DecodedJws } from '../jws/compact.js';
@@ -37,8 +43,13 @@ export const VOUCHER_JWS_TYP = 'voucher-jws+json';
 export const VOUCHER_JWS_MEDIA_TYPE = 'application/voucher-jws+json';
 export const VOUCHER_CMS_MEDIA_TYPE = 'application/voucher-cms+json';
 export const VOUCHER_COSE_MEDIA_TYPE = 'application/voucher-cose+cbor';
-export type VoucherMediaType = typeof VOUCHER_JWS_MEDIA_TYPE | typeof VOUCHER_CMS_MEDIA_TYPE | typeof VOUCHER_COSE_MEDIA_TYPE;
-export const VOUCHER_MEDIA_TYPES: readonly VoucherMediaType[] = [VOUCHER_JWS_MEDIA_TYPE, VOUCHER_CMS_MEDIA_TYPE, VOUCHER_COSE_MEDIA_TYPE];
+export type VoucherMediaType =
+  typeof VOUCHER_JWS_MEDIA_TYPE | typeof VOUCHER_CMS_MEDIA_TYPE | typeof VOUCHER_COSE_MEDIA_TYPE;
+export const VOUCHER_MEDIA_TYPES: readonly VoucherMediaType[] = [
+  VOUCHER_JWS_MEDIA_TYPE,
+  VOUCHER_CMS_MEDIA_TYPE,
+  VOUCHER_COSE_MEDIA_TYPE,
+];
 export { ID_CT_ANIMA_JSON_VOUCHER };
 
 /** The media type in a Content-Type or Accept value (parameters dropped), or ERR_INPUT_MEDIA_TYPE. */
@@ -61,13 +72,20 @@ export interface EncodedVoucher {
  * or a wildcard, means `fallback` (the request's own format). Only types it cannot sign:
  * ERR_VOUCHER_FORMAT (406).
  */
-export function negotiateVoucherFormat(accept: string | undefined, fallback: VoucherMediaType): VoucherMediaType {
+export function negotiateVoucherFormat(
+  accept: string | undefined,
+  fallback: VoucherMediaType,
+): VoucherMediaType {
   if (accept === undefined || accept.trim() === '') return fallback;
-  const ranges = accept.split(',').map((part, i) => {
-    const [type, ...params] = part.split(';').map((x) => x.trim().toLowerCase());
-    const q = params.find((p) => p.startsWith('q='));
-    return { type: type ?? '', q: q ? Number(q.slice(2)) : 1, i };
-  }).filter((r) => r.type !== '' && !(r.q <= 0)).sort((a, b) => b.q - a.q || a.i - b.i);
+  const ranges = accept
+    .split(',')
+    .map((part, i) => {
+      const [type, ...params] = part.split(';').map((x) => x.trim().toLowerCase());
+      const q = params.find((p) => p.startsWith('q='));
+      return { type: type ?? '', q: q ? Number(q.slice(2)) : 1, i };
+    })
+    .filter((r) => r.type !== '' && !(r.q <= 0))
+    .sort((a, b) => b.q - a.q || a.i - b.i);
   for (const r of ranges) {
     if (r.type === '*/*' || r.type === 'application/*') return fallback;
     if (SIGNABLE.includes(r.type as VoucherMediaType)) return r.type as VoucherMediaType;
@@ -93,32 +111,68 @@ export interface VoucherArtifact {
  * object). `signingTime` (CMS only) defaults to the voucher's created-on.
  */
 /** The formats Airlock signs: JWS and CMS (COSE is read only). */
-export const SIGNABLE: readonly VoucherMediaType[] = [VOUCHER_JWS_MEDIA_TYPE, VOUCHER_CMS_MEDIA_TYPE];
+export const SIGNABLE: readonly VoucherMediaType[] = [
+  VOUCHER_JWS_MEDIA_TYPE,
+  VOUCHER_CMS_MEDIA_TYPE,
+];
 
-export function signVoucherArtifact(crypto: Crypto, format: VoucherMediaType, key: PrivateKeyHandle, signerChain: readonly Certificate[], json: object, signingTime?: Date): Uint8Array {
-  if (signerChain.length === 0) throw new AirlockError('ERR_INTERNAL', 'a voucher is signed with its signer certificate');
+export function signVoucherArtifact(
+  crypto: Crypto,
+  format: VoucherMediaType,
+  key: PrivateKeyHandle,
+  signerChain: readonly Certificate[],
+  json: object,
+  signingTime?: Date,
+): Uint8Array {
+  if (signerChain.length === 0)
+    throw new AirlockError('ERR_INTERNAL', 'a voucher is signed with its signer certificate');
   switch (format) {
     case VOUCHER_JWS_MEDIA_TYPE:
-      return utf8(signGeneral(crypto, key, { alg: 'ES256', typ: VOUCHER_JWS_TYP, x5c: signerChain.map((c) => toBase64(c.der)) }, json));
+      return utf8(
+        signGeneral(
+          crypto,
+          key,
+          { alg: 'ES256', typ: VOUCHER_JWS_TYP, x5c: signerChain.map((c) => toBase64(c.der)) },
+          json,
+        ),
+      );
     case VOUCHER_CMS_MEDIA_TYPE:
-      return signSignedData(crypto, key, { eContentType: ID_CT_ANIMA_JSON_VOUCHER, content: utf8(JSON.stringify(json)), signerChain, signingTime: signingTime ?? createdOn(json) ?? new Date() });
+      return signSignedData(crypto, key, {
+        eContentType: ID_CT_ANIMA_JSON_VOUCHER,
+        content: utf8(JSON.stringify(json)),
+        signerChain,
+        signingTime: signingTime ?? createdOn(json) ?? new Date(),
+      });
     default:
       throw new AirlockError('ERR_VOUCHER_FORMAT', `Airlock does not sign ${String(format)}`);
   }
 }
 
-export function decodeVoucherArtifact(bytes: Uint8Array, mediaType: VoucherMediaType): VoucherArtifact {
+export function decodeVoucherArtifact(
+  bytes: Uint8Array,
+  mediaType: VoucherMediaType,
+): VoucherArtifact {
   switch (mediaType) {
     case VOUCHER_JWS_MEDIA_TYPE: {
       const jws = decodeJws(bytes);
       const json = payloadJson(jws);
       const signerChain = (jws.header.x5c ?? []).map(parseCertificateBase64);
-      return { mediaType, bytes, json, signerChain, verify: (crypto, spki) => verifyCompact(crypto, jws, spki), jws };
+      return {
+        mediaType,
+        bytes,
+        json,
+        signerChain,
+        verify: (crypto, spki) => verifyCompact(crypto, jws, spki),
+        jws,
+      };
     }
     case VOUCHER_CMS_MEDIA_TYPE: {
       const sd = decodeSignedData(cmsDer(bytes));
       if (sd.eContentType !== ID_CT_ANIMA_JSON_VOUCHER && sd.eContentType !== OID_DATA_CONTENT) {
-        throw new AirlockError('ERR_CMS_MALFORMED', `eContentType ${sd.eContentType} is not a JSON voucher`);
+        throw new AirlockError(
+          'ERR_CMS_MALFORMED',
+          `eContentType ${sd.eContentType} is not a JSON voucher`,
+        );
       }
       let text: string;
       try {
@@ -127,12 +181,24 @@ export function decodeVoucherArtifact(bytes: Uint8Array, mediaType: VoucherMedia
         throw new AirlockError('ERR_CMS_MALFORMED', 'the content is not UTF-8', { cause });
       }
       const json = parseStrictJson(text, 'ERR_CMS_MALFORMED', 'the content');
-      return { mediaType, bytes, json, signerChain: sd.signerChain, verify: (crypto, spki) => verifySignedData(crypto, sd, spki) };
+      return {
+        mediaType,
+        bytes,
+        json,
+        signerChain: sd.signerChain,
+        verify: (crypto, spki) => verifySignedData(crypto, sd, spki),
+      };
     }
     case VOUCHER_COSE_MEDIA_TYPE: {
       const s = decodeSign1(bytes);
       const { json } = cborVoucherToJson(decodeItem(s.payload));
-      return { mediaType, bytes, json, signerChain: s.certificates, verify: (crypto, spki) => verifySign1(crypto, s, spki) };
+      return {
+        mediaType,
+        bytes,
+        json,
+        signerChain: s.certificates,
+        verify: (crypto, spki) => verifySign1(crypto, s, spki),
+      };
     }
     default:
       throw new AirlockError('ERR_VOUCHER_FORMAT', String(mediaType).slice(0, 80));
@@ -149,7 +215,8 @@ function cmsDer(bytes: Uint8Array): Uint8Array {
     throw new AirlockError('ERR_CMS_MALFORMED', 'neither DER nor base64', { cause });
   }
   const der = fromBase64(text.trim());
-  if (!der || der[0] !== 0x30) throw new AirlockError('ERR_CMS_MALFORMED', 'neither DER nor base64');
+  if (!der || der[0] !== 0x30)
+    throw new AirlockError('ERR_CMS_MALFORMED', 'neither DER nor base64');
   return der;
 }
 

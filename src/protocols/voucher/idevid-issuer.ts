@@ -24,8 +24,12 @@ export function authorityKeyIdentifier(cert: Certificate): Uint8Array | undefine
  * A voucher's `idevid-issuer`, when present, names the issuer of `idevid`: mismatch is
  * ERR_VOUCHER_IDEVID_ISSUER (also when the IDevID carries no AuthorityKeyIdentifier).
  */
-export function checkIdevidIssuer(idevidIssuer: string | undefined, expected: Uint8Array | undefined): void {
+export function checkIdevidIssuer(
+  idevidIssuer: string | undefined,
+  expected: Uint8Array | undefined,
+): void {
   if (idevidIssuer === undefined) return;
   const named = fromBase64(idevidIssuer);
-  if (!named || !expected || !equalBytes(named, expected)) throw new AirlockError('ERR_VOUCHER_IDEVID_ISSUER');
+  if (!named || !expected || !equalBytes(named, expected))
+    throw new AirlockError('ERR_VOUCHER_IDEVID_ISSUER');
 }

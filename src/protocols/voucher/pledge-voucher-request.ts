@@ -19,11 +19,24 @@ export interface PledgeVoucherRequestInput {
 }
 
 /** A JWS pledge voucher request (General JSON serialization), as text. */
-export function signPledgeVoucherRequest(crypto: Crypto, idevidKey: PrivateKeyHandle, idevid: Certificate, input: PledgeVoucherRequestInput): string {
-  return fromUtf8(signPledgeVoucherRequestAs(crypto, VOUCHER_JWS_MEDIA_TYPE, idevidKey, idevid, input));
+export function signPledgeVoucherRequest(
+  crypto: Crypto,
+  idevidKey: PrivateKeyHandle,
+  idevid: Certificate,
+  input: PledgeVoucherRequestInput,
+): string {
+  return fromUtf8(
+    signPledgeVoucherRequestAs(crypto, VOUCHER_JWS_MEDIA_TYPE, idevidKey, idevid, input),
+  );
 }
 
-export function signPledgeVoucherRequestAs(crypto: Crypto, format: VoucherMediaType, idevidKey: PrivateKeyHandle, idevid: Certificate, input: PledgeVoucherRequestInput): Uint8Array {
+export function signPledgeVoucherRequestAs(
+  crypto: Crypto,
+  format: VoucherMediaType,
+  idevidKey: PrivateKeyHandle,
+  idevid: Certificate,
+  input: PledgeVoucherRequestInput,
+): Uint8Array {
   const body: VoucherRequestBody = {
     assertion: 'proximity',
     'serial-number': input.serialNumber,
@@ -31,7 +44,14 @@ export function signPledgeVoucherRequestAs(crypto: Crypto, format: VoucherMediaT
     'created-on': input.createdOn.toISOString(),
     'proximity-registrar-cert': toBase64(input.proximityRegistrarCert),
   };
-  return signVoucherArtifact(crypto, format, idevidKey, [idevid], { 'ietf-voucher-request:voucher': body }, input.createdOn);
+  return signVoucherArtifact(
+    crypto,
+    format,
+    idevidKey,
+    [idevid],
+    { 'ietf-voucher-request:voucher': body },
+    input.createdOn,
+  );
 }
 
 export interface VerifiedPledgeVoucherRequest {
@@ -56,14 +76,23 @@ export interface PledgeVoucherRequestContext {
  * Registrar side (RFC 8995 section 5.5): the request is signed by the very certificate the
  * pledge presented in TLS, names that certificate's serial number and this registrar.
  */
-export function verifyPledgeVoucherRequest(crypto: Crypto, request: string | Uint8Array, ctx: PledgeVoucherRequestContext): VerifiedPledgeVoucherRequest {
+export function verifyPledgeVoucherRequest(
+  crypto: Crypto,
+  request: string | Uint8Array,
+  ctx: PledgeVoucherRequestContext,
+): VerifiedPledgeVoucherRequest {
   const artifact = decodeVoucherRequest(request, ctx.mediaType);
   const signer = artifact.signerChain[0]!;
-  if (!equalBytes(signer.der, ctx.tlsClientCert.der)) throw new AirlockError('ERR_IDEVID_MISMATCH', 'x5c differs from the TLS client certificate');
+  if (!equalBytes(signer.der, ctx.tlsClientCert.der))
+    throw new AirlockError('ERR_IDEVID_MISMATCH', 'x5c differs from the TLS client certificate');
   artifact.verify(crypto, signer.spki);
   const body = artifact.body;
   const expected = ctx.serialNumber ?? signer.subjectSerialNumber;
-  ensure(expected !== undefined && body['serial-number'] === expected, 'ERR_IDEVID_MISMATCH', 'serial-number differs from the certificate');
+  ensure(
+    expected !== undefined && body['serial-number'] === expected,
+    'ERR_IDEVID_MISMATCH',
+    'serial-number differs from the certificate',
+  );
   ensure(body.nonce, 'ERR_VOUCHER_REQUEST_MALFORMED', 'a nonce is required');
   const prox = fromBase64(body['proximity-registrar-cert'] ?? '');
   ensure(prox && equalBytes(prox, ctx.registrarCert.der), 'ERR_VOUCHER_REQUEST_PROXIMITY');

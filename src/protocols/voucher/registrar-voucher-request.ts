@@ -22,7 +22,13 @@ import { verifyChain } from '../x509/chain.js';
 import type { Certificate } from '../x509/certificate.js';
 import { Oid } from '../x509/oids.js';
 import { decodeVoucherRequest } from './artifact.js';
-import { VOUCHER_CMS_MEDIA_TYPE, VOUCHER_JWS_MEDIA_TYPE, signVoucherArtifact, type EncodedVoucher, type VoucherMediaType } from './codec.js';
+import {
+  VOUCHER_CMS_MEDIA_TYPE,
+  VOUCHER_JWS_MEDIA_TYPE,
+  signVoucherArtifact,
+  type EncodedVoucher,
+  type VoucherMediaType,
+} from './codec.js';
 import type { VerifiedPledgeVoucherRequest } from './pledge-voucher-request.js';
 import type { VoucherRequestBody } from './schema.js';
 import { ensureNotFromFuture } from './voucher.js';
@@ -38,18 +44,31 @@ export function encodePriorSignedVoucherRequest(artifact: Uint8Array | string): 
  */
 export function decodePriorSignedVoucherRequest(value: string): EncodedVoucher {
   const text = value.trim();
-  if (/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(text)) return { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(text) };
+  if (/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(text))
+    return { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(text) };
   const bytes = fromBase64(text);
-  if (!bytes || bytes.length === 0) throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is not base64');
+  if (!bytes || bytes.length === 0)
+    throw new AirlockError(
+      'ERR_VOUCHER_REQUEST_MALFORMED',
+      'prior-signed-voucher-request is not base64',
+    );
   if (bytes[0] === 0x30) return { mediaType: VOUCHER_CMS_MEDIA_TYPE, bytes };
   let decoded: string;
   try {
     decoded = fromUtf8(bytes).trim();
   } catch (cause) {
-    throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is neither CMS nor a JWS', { cause });
+    throw new AirlockError(
+      'ERR_VOUCHER_REQUEST_MALFORMED',
+      'prior-signed-voucher-request is neither CMS nor a JWS',
+      { cause },
+    );
   }
   const compact = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(decoded);
-  if (!compact && !decoded.startsWith('{')) throw new AirlockError('ERR_VOUCHER_REQUEST_MALFORMED', 'prior-signed-voucher-request is neither CMS nor a JWS');
+  if (!compact && !decoded.startsWith('{'))
+    throw new AirlockError(
+      'ERR_VOUCHER_REQUEST_MALFORMED',
+      'prior-signed-voucher-request is neither CMS nor a JWS',
+    );
   return { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(decoded) };
 }
 
@@ -61,7 +80,16 @@ export function signRegistrarVoucherRequest(
   pledge: VerifiedPledgeVoucherRequest,
   createdOn: Date,
 ): string {
-  return fromUtf8(signRegistrarVoucherRequestAs(crypto, VOUCHER_JWS_MEDIA_TYPE, registrarKey, chain, pledge, createdOn));
+  return fromUtf8(
+    signRegistrarVoucherRequestAs(
+      crypto,
+      VOUCHER_JWS_MEDIA_TYPE,
+      registrarKey,
+      chain,
+      pledge,
+      createdOn,
+    ),
+  );
 }
 
 export function signRegistrarVoucherRequestAs(
@@ -81,7 +109,14 @@ export function signRegistrarVoucherRequestAs(
     'prior-signed-voucher-request': encodePriorSignedVoucherRequest(pledge.artifact.bytes),
   };
   const signerChain = [chain.registrarCert, ...(chain.domainCa ? [chain.domainCa] : [])];
-  return signVoucherArtifact(crypto, format, registrarKey, signerChain, { 'ietf-voucher-request:voucher': body }, createdOn);
+  return signVoucherArtifact(
+    crypto,
+    format,
+    registrarKey,
+    signerChain,
+    { 'ietf-voucher-request:voucher': body },
+    createdOn,
+  );
 }
 
 export interface VerifiedRegistrarVoucherRequest {
@@ -116,18 +151,35 @@ export function isRegistrarCertificate(cert: Certificate): boolean {
  * IDevID to the manufacturer's anchors, the creation times, and that both layers agree on
  * serial number, nonce and registrar.
  */
-export function verifyRegistrarVoucherRequest(crypto: Crypto, request: string | Uint8Array, ctx: VerifyRegistrarVoucherRequestContext): VerifiedRegistrarVoucherRequest {
+export function verifyRegistrarVoucherRequest(
+  crypto: Crypto,
+  request: string | Uint8Array,
+  ctx: VerifyRegistrarVoucherRequestContext,
+): VerifiedRegistrarVoucherRequest {
   const skew = ctx.clockSkewSeconds ?? 300;
   const rvr = decodeVoucherRequest(request, ctx.mediaType);
   const registrarCert = rvr.signerChain[0]!;
-  if (!isRegistrarCertificate(registrarCert)) throw new AirlockError('ERR_VOUCHER_REQUEST_NOT_RA', `"${registrarCert.subject}" lacks id-kp-cmcRA`);
+  if (!isRegistrarCertificate(registrarCert))
+    throw new AirlockError(
+      'ERR_VOUCHER_REQUEST_NOT_RA',
+      `"${registrarCert.subject}" lacks id-kp-cmcRA`,
+    );
   rvr.verify(crypto, registrarCert.spki);
   let domainCa: Certificate | undefined;
   if (rvr.signerChain.length >= 2) {
     domainCa = rvr.signerChain[rvr.signerChain.length - 1]!;
     // The domain is a CA that issued the registrar certificate, never that certificate again.
-    ensure(domainCa.isCa && !equalBytes(domainCa.der, registrarCert.der), 'ERR_VOUCHER_REQUEST_MALFORMED', 'the last certificate of the chain is not a CA');
-    verifyChain(crypto, { leaf: registrarCert, intermediates: rvr.signerChain.slice(1, -1), anchors: [domainCa], at: ctx.at });
+    ensure(
+      domainCa.isCa && !equalBytes(domainCa.der, registrarCert.der),
+      'ERR_VOUCHER_REQUEST_MALFORMED',
+      'the last certificate of the chain is not a CA',
+    );
+    verifyChain(crypto, {
+      leaf: registrarCert,
+      intermediates: rvr.signerChain.slice(1, -1),
+      anchors: [domainCa],
+      at: ctx.at,
+    });
   } else {
     // Only the registrar certificate: its own validity, and nothing to chain it to.
     verifyChain(crypto, { leaf: registrarCert, anchors: [registrarCert], at: ctx.at });
@@ -141,20 +193,48 @@ export function verifyRegistrarVoucherRequest(crypto: Crypto, request: string | 
   const idevid = pvr.signerChain[0]!;
   pvr.verify(crypto, idevid.spki);
   try {
-    verifyChain(crypto, { leaf: idevid, intermediates: pvr.signerChain.slice(1), anchors: ctx.idevidAnchors, at: ctx.at });
+    verifyChain(crypto, {
+      leaf: idevid,
+      intermediates: pvr.signerChain.slice(1),
+      anchors: ctx.idevidAnchors,
+      at: ctx.at,
+    });
   } catch (cause) {
     throw new AirlockError('ERR_IDEVID_UNTRUSTED', undefined, { cause });
   }
   ensureNotFromFuture(pvr.body['created-on'], ctx.at, skew, 'ERR_VOUCHER_REQUEST_NOT_YET_VALID');
   const serial = rvr.body['serial-number'];
-  ensure(pvr.body['serial-number'] === serial && idevid.subjectSerialNumber === serial, 'ERR_IDEVID_MISMATCH', 'serial numbers differ');
-  ensure(pvr.body.nonce && pvr.body.nonce === rvr.body.nonce, 'ERR_VOUCHER_NONCE_MISMATCH', 'the registrar and pledge nonces differ');
+  ensure(
+    pvr.body['serial-number'] === serial && idevid.subjectSerialNumber === serial,
+    'ERR_IDEVID_MISMATCH',
+    'serial numbers differ',
+  );
+  ensure(
+    pvr.body.nonce && pvr.body.nonce === rvr.body.nonce,
+    'ERR_VOUCHER_NONCE_MISMATCH',
+    'the registrar and pledge nonces differ',
+  );
   const named = pvr.body['proximity-registrar-cert'];
   if (named === undefined) {
-    ensure(ctx.requireProximity === false, 'ERR_VOUCHER_REQUEST_PROXIMITY', 'the pledge named no registrar');
+    ensure(
+      ctx.requireProximity === false,
+      'ERR_VOUCHER_REQUEST_PROXIMITY',
+      'the pledge named no registrar',
+    );
   } else {
     const prox = fromBase64(named);
-    ensure(prox && equalBytes(prox, registrarCert.der), 'ERR_VOUCHER_REQUEST_PROXIMITY', 'the pledge saw another registrar');
+    ensure(
+      prox && equalBytes(prox, registrarCert.der),
+      'ERR_VOUCHER_REQUEST_PROXIMITY',
+      'the pledge saw another registrar',
+    );
   }
-  return { serialNumber: serial, nonce: pvr.body.nonce, registrarCert, domainCa, idevid, proximity: named !== undefined };
+  return {
+    serialNumber: serial,
+    nonce: pvr.body.nonce,
+    registrarCert,
+    domainCa,
+    idevid,
+    proximity: named !== undefined,
+  };
 }

@@ -9,7 +9,10 @@ const dateTime = z.iso.datetime({ offset: true });
 /** YANG `binary` in JSON: standard base64 (RFC 7951 section 6.6), not base64url. */
 const binary = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
 /** YANG booleans in JSON are true/false; some published examples quote them. */
-const yangBoolean = z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')]);
+const yangBoolean = z.union([
+  z.boolean(),
+  z.enum(['true', 'false']).transform((s) => s === 'true'),
+]);
 
 export const Assertion = z.enum(['verified', 'logged', 'proximity', 'agent-proximity']);
 export type Assertion = z.infer<typeof Assertion>;

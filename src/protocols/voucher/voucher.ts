@@ -22,10 +22,19 @@ import type { Assertion, VoucherBody } from './schema.js';
  * `verified` (ownership positively verified, e.g. through sales records). `none` stands for
  * a voucher with no assertion at all, and as a minimum accepts any voucher.
  */
-export const ASSERTION_RANK = { none: 0, logged: 1, proximity: 2, 'agent-proximity': 2, verified: 3 } as const;
+export const ASSERTION_RANK = {
+  none: 0,
+  logged: 1,
+  proximity: 2,
+  'agent-proximity': 2,
+  verified: 3,
+} as const;
 export type MinimumAssertion = 'none' | 'logged' | 'proximity' | 'verified';
 
-export function meetsMinimumAssertion(assertion: Assertion | undefined, minimum: MinimumAssertion): boolean {
+export function meetsMinimumAssertion(
+  assertion: Assertion | undefined,
+  minimum: MinimumAssertion,
+): boolean {
   return ASSERTION_RANK[assertion ?? 'none'] >= ASSERTION_RANK[minimum];
 }
 
@@ -37,12 +46,21 @@ export interface VoucherPolicy {
   clockSkewSeconds: number;
 }
 
-export const defaultVoucherPolicy: VoucherPolicy = { minimumAssertion: 'logged', clockSkewSeconds: 300 };
+export const defaultVoucherPolicy: VoucherPolicy = {
+  minimumAssertion: 'logged',
+  clockSkewSeconds: 300,
+};
 
 /** `created-on` no later than `at` plus the allowed skew, else `code`. */
-export function ensureNotFromFuture(createdOn: string | undefined, at: Date, skewSeconds: number, code: 'ERR_VOUCHER_NOT_YET_VALID' | 'ERR_VOUCHER_REQUEST_NOT_YET_VALID'): void {
+export function ensureNotFromFuture(
+  createdOn: string | undefined,
+  at: Date,
+  skewSeconds: number,
+  code: 'ERR_VOUCHER_NOT_YET_VALID' | 'ERR_VOUCHER_REQUEST_NOT_YET_VALID',
+): void {
   if (createdOn === undefined) return;
-  if (new Date(createdOn).getTime() > at.getTime() + skewSeconds * 1000) throw new AirlockError(code, `created-on ${createdOn}`);
+  if (new Date(createdOn).getTime() > at.getTime() + skewSeconds * 1000)
+    throw new AirlockError(code, `created-on ${createdOn}`);
 }
 
 export interface VoucherInput {
@@ -58,12 +76,23 @@ export interface VoucherInput {
 }
 
 /** A JWS voucher (General JSON serialization), as text. */
-export function signVoucher(crypto: Crypto, masaKey: PrivateKeyHandle, masaChain: readonly Certificate[], input: VoucherInput): string {
+export function signVoucher(
+  crypto: Crypto,
+  masaKey: PrivateKeyHandle,
+  masaChain: readonly Certificate[],
+  input: VoucherInput,
+): string {
   return fromUtf8(signVoucherAs(crypto, VOUCHER_JWS_MEDIA_TYPE, masaKey, masaChain, input));
 }
 
 /** A voucher in `format` (JWS or CMS), signed by the MASA with its chain in the artifact. */
-export function signVoucherAs(crypto: Crypto, format: VoucherMediaType, masaKey: PrivateKeyHandle, masaChain: readonly Certificate[], input: VoucherInput): Uint8Array {
+export function signVoucherAs(
+  crypto: Crypto,
+  format: VoucherMediaType,
+  masaKey: PrivateKeyHandle,
+  masaChain: readonly Certificate[],
+  input: VoucherInput,
+): Uint8Array {
   const body: VoucherBody = {
     'created-on': input.createdOn.toISOString(),
     ...(input.expiresOn ? { 'expires-on': input.expiresOn.toISOString() } : {}),
@@ -74,7 +103,14 @@ export function signVoucherAs(crypto: Crypto, format: VoucherMediaType, masaKey:
     'domain-cert-revocation-checks': false,
     nonce: input.nonce,
   };
-  return signVoucherArtifact(crypto, format, masaKey, masaChain, { 'ietf-voucher:voucher': body }, input.createdOn);
+  return signVoucherArtifact(
+    crypto,
+    format,
+    masaKey,
+    masaChain,
+    { 'ietf-voucher:voucher': body },
+    input.createdOn,
+  );
 }
 
 export interface VerifiedVoucher {
@@ -100,12 +136,21 @@ export interface VerifyVoucherContext {
  * nonce, was not created in the future (beyond the skew), has not expired, asserts at least
  * the minimum, and, when it names an `idevid-issuer`, names this IDevID's.
  */
-export function verifyVoucher(crypto: Crypto, voucher: string | Uint8Array, ctx: VerifyVoucherContext): VerifiedVoucher {
+export function verifyVoucher(
+  crypto: Crypto,
+  voucher: string | Uint8Array,
+  ctx: VerifyVoucherContext,
+): VerifiedVoucher {
   const policy = { ...defaultVoucherPolicy, ...ctx.policy };
   const artifact = decodeVoucher(voucher, ctx.mediaType);
   const signer = artifact.signerChain[0]!;
   try {
-    verifyChain(crypto, { leaf: signer, intermediates: artifact.signerChain.slice(1), anchors: ctx.masaAnchors, at: ctx.at });
+    verifyChain(crypto, {
+      leaf: signer,
+      intermediates: artifact.signerChain.slice(1),
+      anchors: ctx.masaAnchors,
+      at: ctx.at,
+    });
   } catch (cause) {
     throw new AirlockError('ERR_VOUCHER_SIGNER_UNTRUSTED', undefined, { cause });
   }
@@ -113,10 +158,20 @@ export function verifyVoucher(crypto: Crypto, voucher: string | Uint8Array, ctx:
   const v = artifact.body;
   ensure(v['serial-number'] === ctx.serialNumber, 'ERR_VOUCHER_SERIAL_MISMATCH');
   ensure(v.nonce === ctx.nonce, 'ERR_VOUCHER_NONCE_MISMATCH');
-  ensureNotFromFuture(v['created-on'], ctx.at, policy.clockSkewSeconds, 'ERR_VOUCHER_NOT_YET_VALID');
+  ensureNotFromFuture(
+    v['created-on'],
+    ctx.at,
+    policy.clockSkewSeconds,
+    'ERR_VOUCHER_NOT_YET_VALID',
+  );
   const expires = v['expires-on'];
-  if (expires !== undefined && new Date(expires) < ctx.at) throw new AirlockError('ERR_VOUCHER_EXPIRED', `expired ${expires}`);
-  if (!meetsMinimumAssertion(v.assertion, policy.minimumAssertion)) throw new AirlockError('ERR_VOUCHER_ASSERTION', `${v.assertion ?? 'none'} < ${policy.minimumAssertion}`);
+  if (expires !== undefined && new Date(expires) < ctx.at)
+    throw new AirlockError('ERR_VOUCHER_EXPIRED', `expired ${expires}`);
+  if (!meetsMinimumAssertion(v.assertion, policy.minimumAssertion))
+    throw new AirlockError(
+      'ERR_VOUCHER_ASSERTION',
+      `${v.assertion ?? 'none'} < ${policy.minimumAssertion}`,
+    );
   if (ctx.idevid) checkIdevidIssuer(v['idevid-issuer'], authorityKeyIdentifier(ctx.idevid));
   ensure(v['pinned-domain-cert'], 'ERR_VOUCHER_MALFORMED', 'Airlock requires pinned-domain-cert');
   return { artifact, pinnedDomainCert: parseCertificateBase64(v['pinned-domain-cert']) };

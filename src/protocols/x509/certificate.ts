@@ -4,7 +4,15 @@
  */
 import { AirlockError } from '../../core/errors.js';
 import { equalBytes, fromBase64, toHex } from '../../core/bytes.js';
-import { DerReader, Tag, checkInteger, decodeOid, decodeString, decodeTime, type Tlv } from './der.js';
+import {
+  DerReader,
+  Tag,
+  checkInteger,
+  decodeOid,
+  decodeString,
+  decodeTime,
+  type Tlv,
+} from './der.js';
 import { Oid } from './oids.js';
 import { decodeIa5String } from './ia5-extension.js';
 
@@ -65,7 +73,9 @@ export function parseCertificate(der: Uint8Array): Certificate {
   outer.end();
   const tbsTlv = cert.read(Tag.SEQUENCE);
   const outerAlgorithm = cert.read(Tag.SEQUENCE);
-  const signatureAlgorithm = decodeOid(new DerReader(outerAlgorithm.value, CODE).read(Tag.OID).value);
+  const signatureAlgorithm = decodeOid(
+    new DerReader(outerAlgorithm.value, CODE).read(Tag.OID).value,
+  );
   const sigBits = cert.read(Tag.BIT_STRING).value;
   cert.end();
   if (sigBits[0] !== 0) throw new AirlockError(CODE, 'signature has unused bits');
@@ -73,11 +83,21 @@ export function parseCertificate(der: Uint8Array): Certificate {
   const tbs = new DerReader(tbsTlv.value, CODE);
   const version = tbs.readOptional(0xa0);
   // [0] EXPLICIT INTEGER 2, byte for byte: the tag and length inside count too.
-  if (version && !(version.value.length === 3 && version.value[0] === Tag.INTEGER && version.value[1] === 1 && version.value[2] === 2)) throw new AirlockError(CODE, 'only X.509 v3 is accepted');
+  if (
+    version &&
+    !(
+      version.value.length === 3 &&
+      version.value[0] === Tag.INTEGER &&
+      version.value[1] === 1 &&
+      version.value[2] === 2
+    )
+  )
+    throw new AirlockError(CODE, 'only X.509 v3 is accepted');
   // RFC 5280 section 4.1.2.2: a serial of no octets, or padded, is not DER (and would print like another).
   const serialBytes = checkInteger(tbs.read(Tag.INTEGER).value, CODE);
   const innerAlgorithm = tbs.read(Tag.SEQUENCE);
-  if (!equalBytes(innerAlgorithm.raw, outerAlgorithm.raw)) throw new AirlockError(CODE, 'the signature algorithms inside and outside differ');
+  if (!equalBytes(innerAlgorithm.raw, outerAlgorithm.raw))
+    throw new AirlockError(CODE, 'the signature algorithms inside and outside differ');
   const issuerTlv = tbs.read(Tag.SEQUENCE);
   const validity = tbs.enter(Tag.SEQUENCE);
   const notBefore = decodeTime(validity.read(), CODE);
@@ -159,7 +179,10 @@ function readName(name: Tlv): { text: string; attributes: Map<string, string> } 
   return { text: parts.join(', '), attributes };
 }
 
-function basicConstraints(value: Uint8Array | undefined): { isCa: boolean; pathLength: number | undefined } {
+function basicConstraints(value: Uint8Array | undefined): {
+  isCa: boolean;
+  pathLength: number | undefined;
+} {
   if (!value) return { isCa: false, pathLength: undefined };
   const outer = new DerReader(value, CODE);
   const bc = outer.enter(Tag.SEQUENCE);
@@ -167,12 +190,14 @@ function basicConstraints(value: Uint8Array | undefined): { isCa: boolean; pathL
   const ca = bc.readOptional(Tag.BOOLEAN);
   const len = bc.readOptional(Tag.INTEGER);
   bc.end();
-  if (len && (len.value.length !== 1 || len.value[0]! > 0x7f)) throw new AirlockError(CODE, 'unsupported pathLenConstraint');
+  if (len && (len.value.length !== 1 || len.value[0]! > 0x7f))
+    throw new AirlockError(CODE, 'unsupported pathLenConstraint');
   return { isCa: ca !== undefined && readBoolean(ca), pathLength: len ? len.value[0] : undefined };
 }
 
 function readBoolean(t: Tlv): boolean {
-  if (t.value.length !== 1 || (t.value[0] !== 0 && t.value[0] !== 0xff)) throw new AirlockError(CODE, 'DER: bad BOOLEAN');
+  if (t.value.length !== 1 || (t.value[0] !== 0 && t.value[0] !== 0xff))
+    throw new AirlockError(CODE, 'DER: bad BOOLEAN');
   return t.value[0] === 0xff;
 }
 
@@ -213,7 +238,11 @@ export const ID_ON_HARDWARE_MODULE_NAME = '1.3.6.1.5.5.7.8.4';
 
 /** The subject's first commonName (2.5.4.3), if any: where some vendors put a device's serial. */
 export function subjectCommonName(cert: Certificate): string | undefined {
-  return readName({ tag: Tag.SEQUENCE, value: new DerReader(cert.subjectDer, CODE).read(Tag.SEQUENCE).value, raw: cert.subjectDer }).attributes.get(COMMON_NAME);
+  return readName({
+    tag: Tag.SEQUENCE,
+    value: new DerReader(cert.subjectDer, CODE).read(Tag.SEQUENCE).value,
+    raw: cert.subjectDer,
+  }).attributes.get(COMMON_NAME);
 }
 
 /** RFC 4108 section 5 HardwareModuleName: the module type and its serial number (octets). */

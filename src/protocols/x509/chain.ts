@@ -38,7 +38,9 @@ export function verifyChain(crypto: Crypto, input: ChainInput): Certificate[] {
         return path;
       }
     }
-    const issuer = pool.find((c) => equalBytes(c.subjectDer, current.issuerDer) && !equalBytes(c.der, current.der));
+    const issuer = pool.find(
+      (c) => equalBytes(c.subjectDer, current.issuerDer) && !equalBytes(c.der, current.der),
+    );
     if (!issuer || !issuer.isCa || !signedBy(crypto, current, issuer)) break;
     checkCertificate(issuer, at, 'issuer');
     checkPathLength(issuer, path);
@@ -50,18 +52,29 @@ export function verifyChain(crypto: Crypto, input: ChainInput): Certificate[] {
 
 /** ES256 (the only algorithm Airlock issues) on the fast path; anything else through the port. */
 function signedBy(crypto: Crypto, cert: Certificate, issuer: Certificate): boolean {
-  if (cert.signatureAlgorithm === Oid.ecdsaWithSha256) return crypto.verifyEs256(issuer.spki, cert.tbs, cert.signature, 'der');
+  if (cert.signatureAlgorithm === Oid.ecdsaWithSha256)
+    return crypto.verifyEs256(issuer.spki, cert.tbs, cert.signature, 'der');
   return crypto.verifyCertificateSignature(cert.der, issuer.spki);
 }
 
 /** The critical extensions Airlock understands (RFC 5280 section 4.2: refuse any other). */
-const UNDERSTOOD = new Set<string>([Oid.basicConstraints, Oid.keyUsage, Oid.extKeyUsage, Oid.subjectAltName]);
+const UNDERSTOOD = new Set<string>([
+  Oid.basicConstraints,
+  Oid.keyUsage,
+  Oid.extKeyUsage,
+  Oid.subjectAltName,
+]);
 const KEY_CERT_SIGN = 1 << 5;
 
 function checkCertificate(c: Certificate, at: Date, role: 'leaf' | 'issuer'): void {
   const unknown = c.criticalExtensions.find((oid) => !UNDERSTOOD.has(oid));
-  if (unknown) throw new AirlockError('ERR_CERT_UNTRUSTED', `"${c.subject}" has a critical extension ${unknown} that is not understood`);
-  if (role === 'issuer' && c.keyUsage !== undefined && (c.keyUsage & KEY_CERT_SIGN) === 0) throw new AirlockError('ERR_CERT_UNTRUSTED', `"${c.subject}" may not sign certificates`);
+  if (unknown)
+    throw new AirlockError(
+      'ERR_CERT_UNTRUSTED',
+      `"${c.subject}" has a critical extension ${unknown} that is not understood`,
+    );
+  if (role === 'issuer' && c.keyUsage !== undefined && (c.keyUsage & KEY_CERT_SIGN) === 0)
+    throw new AirlockError('ERR_CERT_UNTRUSTED', `"${c.subject}" may not sign certificates`);
   checkValidity(c, at);
 }
 
@@ -69,12 +82,18 @@ function checkCertificate(c: Certificate, at: Date, role: 'leaf' | 'issuer'): vo
 function checkPathLength(issuer: Certificate, below: readonly Certificate[]): void {
   const intermediates = below.length - 1;
   if (issuer.pathLength !== undefined && intermediates > issuer.pathLength) {
-    throw new AirlockError('ERR_CERT_UNTRUSTED', `"${issuer.subject}" allows ${issuer.pathLength} CA(s) below it, the path has ${intermediates}`);
+    throw new AirlockError(
+      'ERR_CERT_UNTRUSTED',
+      `"${issuer.subject}" allows ${issuer.pathLength} CA(s) below it, the path has ${intermediates}`,
+    );
   }
 }
 
 function checkValidity(c: Certificate, at: Date): void {
   if (at < c.notBefore || at > c.notAfter) {
-    throw new AirlockError('ERR_CERT_EXPIRED', `"${c.subject}" is valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}`);
+    throw new AirlockError(
+      'ERR_CERT_EXPIRED',
+      `"${c.subject}" is valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}`,
+    );
   }
 }

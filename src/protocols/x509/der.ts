@@ -53,7 +53,8 @@ export class DerReader {
     const tag = b[start];
     if (tag === undefined) this.fail('truncated');
     if ((tag & 0x1f) === 0x1f) this.fail('high tag numbers are not used here');
-    if (expectedTag !== undefined && tag !== expectedTag) this.fail(`expected tag 0x${expectedTag.toString(16)}, found 0x${tag.toString(16)}`);
+    if (expectedTag !== undefined && tag !== expectedTag)
+      this.fail(`expected tag 0x${expectedTag.toString(16)}, found 0x${tag.toString(16)}`);
     let p = start + 1;
     const first = b[p++];
     if (first === undefined) this.fail('truncated length');
@@ -95,12 +96,14 @@ export class DerReader {
 
 /** Decodes an OBJECT IDENTIFIER; an empty, truncated or non-minimal encoding is refused. */
 export function decodeOid(value: Uint8Array, code: ErrorCode = 'ERR_CERT_MALFORMED'): string {
-  if (value.length === 0 || (value[value.length - 1]! & 0x80) !== 0) throw new AirlockError(code, 'DER: bad OBJECT IDENTIFIER');
+  if (value.length === 0 || (value[value.length - 1]! & 0x80) !== 0)
+    throw new AirlockError(code, 'DER: bad OBJECT IDENTIFIER');
   const arcs: number[] = [];
   let v = 0;
   for (let i = 0; i < value.length; i++) {
     const byte = value[i]!;
-    if (byte === 0x80 && (i === 0 || (value[i - 1]! & 0x80) === 0)) throw new AirlockError(code, 'DER: non-minimal OBJECT IDENTIFIER');
+    if (byte === 0x80 && (i === 0 || (value[i - 1]! & 0x80) === 0))
+      throw new AirlockError(code, 'DER: non-minimal OBJECT IDENTIFIER');
     v = v * 128 + (byte & 0x7f);
     if (!(byte & 0x80)) {
       if (arcs.length === 0) arcs.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
@@ -116,7 +119,8 @@ export function decodeString(t: Tlv): string {
   if (t.tag === 0x1e) {
     // BMPString: UTF-16BE.
     let s = '';
-    for (let i = 0; i + 1 < t.value.length; i += 2) s += String.fromCharCode((t.value[i]! << 8) | t.value[i + 1]!);
+    for (let i = 0; i + 1 < t.value.length; i += 2)
+      s += String.fromCharCode((t.value[i]! << 8) | t.value[i + 1]!);
     return s;
   }
   return new TextDecoder().decode(t.value);
@@ -130,22 +134,43 @@ export function decodeString(t: Tlv): string {
 export function decodeTime(t: Tlv, code: ErrorCode): Date {
   const s = String.fromCharCode(...t.value);
   const m =
-    t.tag === Tag.UTCTime ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : t.tag === Tag.GeneralizedTime ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : null;
+    t.tag === Tag.UTCTime
+      ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s)
+      : t.tag === Tag.GeneralizedTime
+        ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s)
+        : null;
   if (!m) throw new AirlockError(code, `DER: bad time ${s}`);
   let year = Number(m[1]);
   if (t.tag === Tag.UTCTime) year += year < 50 ? 2000 : 1900;
-  const [month, day, hour, minute, second] = m.slice(2).map(Number) as [number, number, number, number, number];
+  const [month, day, hour, minute, second] = m.slice(2).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const d = new Date(0);
   d.setUTCFullYear(year, month - 1, day); // not Date.UTC, which reads years 0..99 as 1900..1999
   d.setUTCHours(hour, minute, second, 0);
-  if (d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) throw new AirlockError(code, `DER: bad time ${s}`);
+  if (
+    d.getUTCMonth() !== month - 1 ||
+    d.getUTCDate() !== day ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  )
+    throw new AirlockError(code, `DER: bad time ${s}`);
   return d;
 }
 
 /** Refuses an INTEGER's contents that are empty or not minimal (X.690 8.3.2: no leading 0x00 or 0xff that could be dropped). */
 export function checkInteger(value: Uint8Array, code: ErrorCode): Uint8Array {
   if (value.length === 0) throw new AirlockError(code, 'DER: empty INTEGER');
-  if (value.length > 1 && ((value[0] === 0 && value[1]! < 0x80) || (value[0] === 0xff && value[1]! >= 0x80))) throw new AirlockError(code, 'DER: non-minimal INTEGER');
+  if (
+    value.length > 1 &&
+    ((value[0] === 0 && value[1]! < 0x80) || (value[0] === 0xff && value[1]! >= 0x80))
+  )
+    throw new AirlockError(code, 'DER: non-minimal INTEGER');
   return value;
 }
 
@@ -176,7 +201,8 @@ export function encodeOid(dotted: string): Uint8Array {
   const out = [40 * arcs[0]! + arcs[1]!];
   for (const arc of arcs.slice(2)) {
     const bytes = [arc & 0x7f];
-    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) bytes.unshift((v & 0x7f) | 0x80);
+    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128))
+      bytes.unshift((v & 0x7f) | 0x80);
     out.push(...bytes);
   }
   return tlv(Tag.OID, new Uint8Array(out));

@@ -8,7 +8,8 @@ import { DerReader, Tag, tlv } from './der.js';
 const PRINTABLE = /^[\x20-\x7e]*$/;
 
 export function encodeIa5String(value: string): Uint8Array {
-  if (!PRINTABLE.test(value)) throw new AirlockError('ERR_INPUT_SCHEMA', 'an IA5String holds printable ASCII only');
+  if (!PRINTABLE.test(value))
+    throw new AirlockError('ERR_INPUT_SCHEMA', 'an IA5String holds printable ASCII only');
   return tlv(Tag.IA5String, new TextEncoder().encode(value));
 }
 

@@ -25,22 +25,66 @@ const KEY_USAGE_BITS: Record<CertificateTemplate['keyUsage'][number], number> = 
   cRLSign: 6,
 };
 
-export function issueCertificate(crypto: Crypto, template: CertificateTemplate, subjectSpki: Uint8Array, issuer: Issuer): Certificate {
+export function issueCertificate(
+  crypto: Crypto,
+  template: CertificateTemplate,
+  subjectSpki: Uint8Array,
+  issuer: Issuer,
+): Certificate {
   const subjectName = encodeName(template.subject);
   const issuerName = issuer.cert ? issuer.cert.subjectDer : subjectName;
   const ski = keyIdentifier(crypto, subjectSpki);
-  const aki = issuer.cert ? (subjectKeyIdentifier(issuer.cert) ?? keyIdentifier(crypto, issuer.cert.spki)) : ski;
+  const aki = issuer.cert
+    ? (subjectKeyIdentifier(issuer.cert) ?? keyIdentifier(crypto, issuer.cert.spki))
+    : ski;
   const extensions: Uint8Array[] = [
-    extension(Oid.basicConstraints, true, tlv(Tag.SEQUENCE, ...(template.ca ? [tlv(Tag.BOOLEAN, new Uint8Array([0xff])), ...(template.ca.pathLength === undefined ? [] : [integer(template.ca.pathLength)])] : []))),
+    extension(
+      Oid.basicConstraints,
+      true,
+      tlv(
+        Tag.SEQUENCE,
+        ...(template.ca
+          ? [
+              tlv(Tag.BOOLEAN, new Uint8Array([0xff])),
+              ...(template.ca.pathLength === undefined ? [] : [integer(template.ca.pathLength)]),
+            ]
+          : []),
+      ),
+    ),
     extension(Oid.keyUsage, true, bitString(template.keyUsage.map((u) => KEY_USAGE_BITS[u]))),
     extension(Oid.subjectKeyIdentifier, false, tlv(Tag.OCTET_STRING, ski)),
     extension(Oid.authorityKeyIdentifier, false, tlv(Tag.SEQUENCE, tlv(0x80, aki))),
   ];
-  if (template.extendedKeyUsage?.length) extensions.push(extension(Oid.extKeyUsage, false, tlv(Tag.SEQUENCE, ...template.extendedKeyUsage.map(encodeOid))));
-  if (template.dnsNames?.length) extensions.push(extension(Oid.subjectAltName, false, tlv(Tag.SEQUENCE, ...template.dnsNames.map(generalName))));
+  if (template.extendedKeyUsage?.length)
+    extensions.push(
+      extension(
+        Oid.extKeyUsage,
+        false,
+        tlv(Tag.SEQUENCE, ...template.extendedKeyUsage.map(encodeOid)),
+      ),
+    );
+  if (template.dnsNames?.length)
+    extensions.push(
+      extension(
+        Oid.subjectAltName,
+        false,
+        tlv(Tag.SEQUENCE, ...template.dnsNames.map(generalName)),
+      ),
+    );
   if (template.crlDistributionPoints?.length) {
     // DistributionPoint { distributionPoint [0] { fullName [0] { uniformResourceIdentifier [6] } } }
-    extensions.push(extension(CRL_DISTRIBUTION_POINTS, false, tlv(Tag.SEQUENCE, ...template.crlDistributionPoints.map((uri) => tlv(Tag.SEQUENCE, tlv(0xa0, tlv(0xa0, tlv(0x86, ascii(uri)))))))));
+    extensions.push(
+      extension(
+        CRL_DISTRIBUTION_POINTS,
+        false,
+        tlv(
+          Tag.SEQUENCE,
+          ...template.crlDistributionPoints.map((uri) =>
+            tlv(Tag.SEQUENCE, tlv(0xa0, tlv(0xa0, tlv(0x86, ascii(uri))))),
+          ),
+        ),
+      ),
+    );
   }
   for (const e of template.extra ?? []) extensions.push(extension(e.oid, e.critical, e.value));
 
@@ -59,7 +103,9 @@ export function issueCertificate(crypto: Crypto, template: CertificateTemplate, 
     tlv(0xa3, tlv(Tag.SEQUENCE, ...extensions)),
   );
   const signature = p1363ToDer(crypto.signEs256(issuer.key, tbs));
-  return parseCertificate(tlv(Tag.SEQUENCE, tbs, algorithm, tlv(Tag.BIT_STRING, new Uint8Array([0]), signature)));
+  return parseCertificate(
+    tlv(Tag.SEQUENCE, tbs, algorithm, tlv(Tag.BIT_STRING, new Uint8Array([0]), signature)),
+  );
 }
 
 const CRL_DISTRIBUTION_POINTS = '2.5.29.31';
@@ -67,7 +113,12 @@ const CRL_NUMBER = '2.5.29.20';
 const CRL_REASON = '2.5.29.21';
 
 /** RFC 5280 section 5.3.1 CRLReason codes. */
-const CRL_REASONS = { unspecified: 0, keyCompromise: 1, superseded: 4, cessationOfOperation: 5 } as const;
+const CRL_REASONS = {
+  unspecified: 0,
+  keyCompromise: 1,
+  superseded: 4,
+  cessationOfOperation: 5,
+} as const;
 
 export interface RevokedEntry {
   /** The certificate serial number in hex, as `Certificate.serial` gives it. */
@@ -82,13 +133,31 @@ export interface RevokedEntry {
  * is the CA's subjectKeyIdentifier (section 5.2.1); it carries `crlNumber` (section 5.2.3),
  * which the caller keeps monotonic.
  */
-export function issueCrl(crypto: Crypto, issuer: Required<Issuer>, crl: { entries: readonly RevokedEntry[]; thisUpdate: Date; nextUpdate: Date; crlNumber: number }): Uint8Array {
-  if (!Number.isSafeInteger(crl.crlNumber) || crl.crlNumber < 0) throw new AirlockError('ERR_INTERNAL', 'bad CRL number');
+export function issueCrl(
+  crypto: Crypto,
+  issuer: Required<Issuer>,
+  crl: { entries: readonly RevokedEntry[]; thisUpdate: Date; nextUpdate: Date; crlNumber: number },
+): Uint8Array {
+  if (!Number.isSafeInteger(crl.crlNumber) || crl.crlNumber < 0)
+    throw new AirlockError('ERR_INTERNAL', 'bad CRL number');
   const aki = subjectKeyIdentifier(issuer.cert) ?? keyIdentifier(crypto, issuer.cert.spki);
   const algorithm = tlv(Tag.SEQUENCE, encodeOid(Oid.ecdsaWithSha256));
   const revoked = crl.entries.map((e) => {
-    const entryExtensions = e.reason === 'unspecified' ? [] : [tlv(Tag.SEQUENCE, extension(CRL_REASON, false, tlv(0x0a, new Uint8Array([CRL_REASONS[e.reason]]))))];
-    return tlv(Tag.SEQUENCE, tlv(Tag.INTEGER, unsignedInteger(hexBytes(e.serial))), time(e.revokedAt), ...entryExtensions);
+    const entryExtensions =
+      e.reason === 'unspecified'
+        ? []
+        : [
+            tlv(
+              Tag.SEQUENCE,
+              extension(CRL_REASON, false, tlv(0x0a, new Uint8Array([CRL_REASONS[e.reason]]))),
+            ),
+          ];
+    return tlv(
+      Tag.SEQUENCE,
+      tlv(Tag.INTEGER, unsignedInteger(hexBytes(e.serial))),
+      time(e.revokedAt),
+      ...entryExtensions,
+    );
   });
   const tbs = tlv(
     Tag.SEQUENCE,
@@ -98,10 +167,14 @@ export function issueCrl(crypto: Crypto, issuer: Required<Issuer>, crl: { entrie
     time(crl.thisUpdate),
     time(crl.nextUpdate),
     ...(revoked.length ? [tlv(Tag.SEQUENCE, ...revoked)] : []),
-    tlv(0xa0, tlv(Tag.SEQUENCE,
-      extension(Oid.authorityKeyIdentifier, false, tlv(Tag.SEQUENCE, tlv(0x80, aki))),
-      extension(CRL_NUMBER, false, tlv(Tag.INTEGER, unsignedInteger(numberBytes(crl.crlNumber)))),
-    )),
+    tlv(
+      0xa0,
+      tlv(
+        Tag.SEQUENCE,
+        extension(Oid.authorityKeyIdentifier, false, tlv(Tag.SEQUENCE, tlv(0x80, aki))),
+        extension(CRL_NUMBER, false, tlv(Tag.INTEGER, unsignedInteger(numberBytes(crl.crlNumber)))),
+      ),
+    ),
   );
   const signature = p1363ToDer(crypto.signEs256(issuer.key, tbs));
   return tlv(Tag.SEQUENCE, tbs, algorithm, tlv(Tag.BIT_STRING, new Uint8Array([0]), signature));
@@ -140,8 +213,17 @@ export function encodeName(attrs: readonly NameAttribute[]): Uint8Array {
     Tag.SEQUENCE,
     ...attrs.map((a) => {
       // countryName and serialNumber are PrintableString (RFC 5280 appendix A); the rest UTF8String.
-      const printable = (a.oid === '2.5.4.6' || a.oid === Oid.serialNumber) && /^[A-Za-z0-9 '()+,./:=?-]*$/.test(a.value);
-      return tlv(Tag.SET, tlv(Tag.SEQUENCE, encodeOid(a.oid), tlv(printable ? Tag.PrintableString : Tag.UTF8String, new TextEncoder().encode(a.value))));
+      const printable =
+        (a.oid === '2.5.4.6' || a.oid === Oid.serialNumber) &&
+        /^[A-Za-z0-9 '()+,./:=?-]*$/.test(a.value);
+      return tlv(
+        Tag.SET,
+        tlv(
+          Tag.SEQUENCE,
+          encodeOid(a.oid),
+          tlv(printable ? Tag.PrintableString : Tag.UTF8String, new TextEncoder().encode(a.value)),
+        ),
+      );
     }),
   );
 }
@@ -160,11 +242,17 @@ function subjectKeyIdentifier(cert: Certificate): Uint8Array | undefined {
 }
 
 function extension(oid: string, critical: boolean, value: Uint8Array): Uint8Array {
-  return tlv(Tag.SEQUENCE, encodeOid(oid), ...(critical ? [tlv(Tag.BOOLEAN, new Uint8Array([0xff]))] : []), tlv(Tag.OCTET_STRING, value));
+  return tlv(
+    Tag.SEQUENCE,
+    encodeOid(oid),
+    ...(critical ? [tlv(Tag.BOOLEAN, new Uint8Array([0xff]))] : []),
+    tlv(Tag.OCTET_STRING, value),
+  );
 }
 
 function integer(n: number): Uint8Array {
-  if (!Number.isInteger(n) || n < 0 || n > 127) throw new AirlockError('ERR_INTERNAL', 'small integers only');
+  if (!Number.isInteger(n) || n < 0 || n > 127)
+    throw new AirlockError('ERR_INTERNAL', 'small integers only');
   return tlv(Tag.INTEGER, new Uint8Array([n]));
 }
 
@@ -181,13 +269,16 @@ function time(d: Date): Uint8Array {
   const iso = d.toISOString();
   const y = d.getUTCFullYear();
   const body = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
-  return y >= 1950 && y < 2050 ? tlv(Tag.UTCTime, ascii(body.slice(2))) : tlv(Tag.GeneralizedTime, ascii(body));
+  return y >= 1950 && y < 2050
+    ? tlv(Tag.UTCTime, ascii(body.slice(2)))
+    : tlv(Tag.GeneralizedTime, ascii(body));
 }
 
 /** dNSName [2], or iPAddress [7] for an IPv4 dotted quad. */
 function generalName(name: string): Uint8Array {
   const ip = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(name);
-  if (ip && ip.slice(1).every((o) => Number(o) <= 255)) return tlv(0x87, new Uint8Array(ip.slice(1).map(Number)));
+  if (ip && ip.slice(1).every((o) => Number(o) <= 255))
+    return tlv(0x87, new Uint8Array(ip.slice(1).map(Number)));
   return tlv(0x82, ascii(name));
 }
 

@@ -9,7 +9,8 @@
 import { AirlockError } from '../../core/errors.js';
 
 /** host, IPv4 or [IPv6], and an optional port: RFC 3986 section 3.2 without userinfo. */
-const AUTHORITY = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
+const AUTHORITY =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
 const WELL_KNOWN = '/.well-known/brski';
 
 /** The https base URL the MASA URL extension names, without a trailing slash. */
@@ -35,9 +36,11 @@ export function normaliseMasaUrl(value: string | undefined): string {
   }
   const m = AUTHORITY.exec(authority);
   if (!m) throw invalid('malformed authority');
-  if (m[1] !== undefined && (Number(m[1]) < 1 || Number(m[1]) > 65535)) throw invalid('port out of range');
+  if (m[1] !== undefined && (Number(m[1]) < 1 || Number(m[1]) > 65535))
+    throw invalid('port out of range');
   path = path.replace(/\/+$/, '');
   if (path.endsWith(WELL_KNOWN)) path = path.slice(0, -WELL_KNOWN.length);
-  if (path !== '' && !/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/.test(path)) throw invalid('malformed path');
+  if (path !== '' && !/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/.test(path))
+    throw invalid('malformed path');
   return `https://${authority.toLowerCase()}${path}`;
 }

@@ -13,7 +13,10 @@ export interface NameAttribute {
 
 export const cn = (value: string): NameAttribute => ({ oid: '2.5.4.3', value });
 export const org = (value: string): NameAttribute => ({ oid: '2.5.4.10', value });
-export const serialNumberAttr = (value: string): NameAttribute => ({ oid: Oid.serialNumber, value });
+export const serialNumberAttr = (value: string): NameAttribute => ({
+  oid: Oid.serialNumber,
+  value,
+});
 
 export interface CertificateTemplate {
   subject: NameAttribute[];
@@ -43,7 +46,9 @@ export interface IdevidFields {
 }
 
 export function idevidProfile(f: IdevidFields): CertificateTemplate {
-  const extra: NonNullable<CertificateTemplate["extra"]> = [{ oid: Oid.masaUrl, value: encodeIa5String(f.masaUrl), critical: false }];
+  const extra: NonNullable<CertificateTemplate['extra']> = [
+    { oid: Oid.masaUrl, value: encodeIa5String(f.masaUrl), critical: false },
+  ];
   if (f.mudUrl) extra.push({ oid: Oid.mudUrl, value: encodeIa5String(f.mudUrl), critical: false });
   return {
     subject: [cn(f.model), org(f.manufacturer), serialNumberAttr(f.serialNumber)],
@@ -60,7 +65,13 @@ export function idevidProfile(f: IdevidFields): CertificateTemplate {
  * The locally significant device identity issued by the domain CA (step 15). With `crlUrl`,
  * a cRLDistributionPoints extension (RFC 5280 section 4.2.1.13) names where the CRL is served.
  */
-export function ldevidProfile(f: { serialNumber: string; domain: string; notBefore: Date; notAfter: Date; crlUrl?: string }): CertificateTemplate {
+export function ldevidProfile(f: {
+  serialNumber: string;
+  domain: string;
+  notBefore: Date;
+  notAfter: Date;
+  crlUrl?: string;
+}): CertificateTemplate {
   return {
     ...(f.crlUrl ? { crlDistributionPoints: [f.crlUrl] } : {}),
     subject: [cn(f.serialNumber), serialNumberAttr(f.serialNumber), org(f.domain)],
@@ -73,7 +84,12 @@ export function ldevidProfile(f: { serialNumber: string; domain: string; notBefo
 }
 
 /** RFC 8995 section 2.3.2 and 5.3: the registrar's TLS certificate, with id-kp-cmcRA. */
-export function registrarProfile(f: { name: string; dnsNames: string[]; notBefore: Date; notAfter: Date }): CertificateTemplate {
+export function registrarProfile(f: {
+  name: string;
+  dnsNames: string[];
+  notBefore: Date;
+  notAfter: Date;
+}): CertificateTemplate {
   return {
     subject: [cn(f.name)],
     notBefore: f.notBefore,
@@ -85,7 +101,12 @@ export function registrarProfile(f: { name: string; dnsNames: string[]; notBefor
   };
 }
 
-export function caProfile(f: { name: string; notBefore: Date; notAfter: Date; pathLength?: number }): CertificateTemplate {
+export function caProfile(f: {
+  name: string;
+  notBefore: Date;
+  notAfter: Date;
+  pathLength?: number;
+}): CertificateTemplate {
   return {
     subject: [cn(f.name)],
     notBefore: f.notBefore,
@@ -96,7 +117,13 @@ export function caProfile(f: { name: string; notBefore: Date; notAfter: Date; pa
 }
 
 /** A signing certificate (MASA, declarations, TLS server). */
-export function signerProfile(f: { name: string; notBefore: Date; notAfter: Date; dnsNames?: string[]; serverAuth?: boolean }): CertificateTemplate {
+export function signerProfile(f: {
+  name: string;
+  notBefore: Date;
+  notAfter: Date;
+  dnsNames?: string[];
+  serverAuth?: boolean;
+}): CertificateTemplate {
   return {
     subject: [cn(f.name)],
     notBefore: f.notBefore,

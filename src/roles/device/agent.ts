@@ -9,7 +9,11 @@
  */
 import { AirlockError } from '../../core/errors.js';
 import { fromUtf8, utf8 } from '../../core/bytes.js';
-import { SecureStoreEntry, type BirthCredentials, type OnboardingCredentials } from '../../core/credentials.js';
+import {
+  SecureStoreEntry,
+  type BirthCredentials,
+  type OnboardingCredentials,
+} from '../../core/credentials.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import type { ChannelLimits, PledgeConnector, SecureStore } from '../../core/ports.js';
 import { tlsPledgeConnector } from '../../adapters/http/tls-pledge-channel.js';
@@ -21,11 +25,21 @@ import { enterOnboardingMode } from '../../onboarding/pledge/step-02-onboarding-
 import { trustedIntroduction } from '../../onboarding/pledge/step-05-trusted-introduction.js';
 import { receiveDeclaration } from '../../onboarding/pledge/step-06-declaration.js';
 import { authenticateDevice } from '../../onboarding/pledge/step-07-device-authentication.js';
-import { authenticateNetwork, authorizeNetworkOwner } from '../../onboarding/pledge/step-09-network-authentication.js';
+import {
+  authenticateNetwork,
+  authorizeNetworkOwner,
+} from '../../onboarding/pledge/step-09-network-authentication.js';
 import { establishSecureChannel } from '../../onboarding/pledge/step-10-secure-channel.js';
 import { exchangeAppBootstrap } from '../../onboarding/pledge/step-14-app-bootstrap.js';
-import { provisionCredentials, reportEnrollment } from '../../onboarding/pledge/step-15-provisioning.js';
-import { connectForRenewal, openCurrentLdevid, renewLdevid } from '../../onboarding/pledge/renewal.js';
+import {
+  provisionCredentials,
+  reportEnrollment,
+} from '../../onboarding/pledge/step-15-provisioning.js';
+import {
+  connectForRenewal,
+  openCurrentLdevid,
+  renewLdevid,
+} from '../../onboarding/pledge/renewal.js';
 import { keyStoreOf, type RoleContext } from '../shared/context.js';
 import { deviceDefaults, type DeviceConfig } from './defaults.js';
 
@@ -66,7 +80,10 @@ export class DeviceAgent {
     };
     this.voucherPolicy = opts.voucherPolicy ?? {};
     this.connect = opts.connector ?? tlsPledgeConnector(keyStoreOf(ctx));
-    if (!this.config.requireRegistrarRa) ctx.logger.warn('requireRegistrarRa is off: any certificate of the pinned domain is accepted as its registrar');
+    if (!this.config.requireRegistrarRa)
+      ctx.logger.warn(
+        'requireRegistrarRa is off: any certificate of the pinned domain is accepted as its registrar',
+      );
   }
 
   /** What the pledge requires of a voucher (minimum assertion, clock skew); defaults: defaultVoucherPolicy. */
@@ -79,16 +96,22 @@ export class DeviceAgent {
   }
 
   async birth(): Promise<BirthCredentials> {
-    return this.#readJson<BirthCredentials>(SecureStoreEntry.birth, 'the device has no birth credentials');
+    return this.#readJson<BirthCredentials>(
+      SecureStoreEntry.birth,
+      'the device has no birth credentials',
+    );
   }
 
   async onboardingCredentials(): Promise<OnboardingCredentials | undefined> {
-    return (await this.store.read(SecureStoreEntry.onboarding)) ? this.#readJson<OnboardingCredentials>(SecureStoreEntry.onboarding, '') : undefined;
+    return (await this.store.read(SecureStoreEntry.onboarding))
+      ? this.#readJson<OnboardingCredentials>(SecureStoreEntry.onboarding, '')
+      : undefined;
   }
 
   /** Report section 6 (device manager): erase everything but the birth credentials. */
   async factoryReset(): Promise<void> {
-    for (const name of await this.store.names()) if (name !== SecureStoreEntry.birth) await this.store.erase(name);
+    for (const name of await this.store.names())
+      if (name !== SecureStoreEntry.birth) await this.store.erase(name);
   }
 
   /**
@@ -108,14 +131,26 @@ export class DeviceAgent {
       const introduction = await trustedIntroduction(ctx, channel, identity, this.voucherPolicy);
       journal.done(OnboardingStep.TrustedIntroduction);
 
-      const declaration = await receiveDeclaration(ctx, channel, identity, async () => (await this.onboardingCredentials())?.declaration.sequence);
+      const declaration = await receiveDeclaration(
+        ctx,
+        channel,
+        identity,
+        async () => (await this.onboardingCredentials())?.declaration.sequence,
+      );
       journal.done(OnboardingStep.DeclarationDelivered);
 
       const device = await authenticateDevice(ctx, channel, identity, introduction);
       journal.done(OnboardingStep.DeviceAuthenticated);
 
-      authenticateNetwork(ctx, introduction.registrarCert, introduction.pinned, { requireRa: this.config.requireRegistrarRa });
-      const networkOwner = authorizeNetworkOwner(ctx, introduction.pinned, declaration, identity.serialNumber);
+      authenticateNetwork(ctx, introduction.registrarCert, introduction.pinned, {
+        requireRa: this.config.requireRegistrarRa,
+      });
+      const networkOwner = authorizeNetworkOwner(
+        ctx,
+        introduction.pinned,
+        declaration,
+        identity.serialNumber,
+      );
       journal.done(OnboardingStep.NetworkAuthenticated);
 
       const secure = establishSecureChannel(channel, { device, network: networkOwner });
@@ -124,14 +159,26 @@ export class DeviceAgent {
       const app = await exchangeAppBootstrap(secure, identity);
       journal.done(OnboardingStep.AppBootstrap);
 
-      const { credentials, ldevid } = await provisionCredentials(ctx, secure, { serialNumber: identity.serialNumber, pinned: introduction.pinned, networkOwner, declaration, app });
+      const { credentials, ldevid } = await provisionCredentials(ctx, secure, {
+        serialNumber: identity.serialNumber,
+        pinned: introduction.pinned,
+        networkOwner,
+        declaration,
+        app,
+      });
       await reportEnrollment(secure);
       // Only now, the registrar having accepted them. Should this write fail, the device keeps its
       // previous (now superseded) credentials and must onboard again: the reverse, keeping
       // credentials the registrar refused, is not possible.
       await this.store.write(SecureStoreEntry.onboarding, utf8(JSON.stringify(credentials)));
       journal.done(OnboardingStep.Provisioning);
-      return { serialNumber: identity.serialNumber, networkOwner: credentials.networkOwner, ldevidSerial: ldevid.serial, ssid: credentials.wifi.ssid, steps: journal.entries };
+      return {
+        serialNumber: identity.serialNumber,
+        networkOwner: credentials.networkOwner,
+        ldevidSerial: ldevid.serial,
+        ssid: credentials.wifi.ssid,
+        steps: journal.entries,
+      };
     } finally {
       await channel.close();
     }
@@ -150,8 +197,16 @@ export class DeviceAgent {
     const current = await openCurrentLdevid(this.steps, credentials);
     const channel = await connectForRenewal(this.connect, registrarUrl, current, this.#limits());
     try {
-      const renewed = await renewLdevid(this.steps, channel, { credentials, current, serialNumber, requireRa: this.config.requireRegistrarRa });
-      await this.store.write(SecureStoreEntry.onboarding, utf8(JSON.stringify(renewed.credentials)));
+      const renewed = await renewLdevid(this.steps, channel, {
+        credentials,
+        current,
+        serialNumber,
+        requireRa: this.config.requireRegistrarRa,
+      });
+      await this.store.write(
+        SecureStoreEntry.onboarding,
+        utf8(JSON.stringify(renewed.credentials)),
+      );
       return { ldevidSerial: renewed.ldevid.serial, previousSerial: current.ldevid.serial };
     } finally {
       await channel.close();

@@ -7,7 +7,12 @@ import type { ManufacturerStore, MasaRecords } from '../../core/store.js';
 import type { AuditLog } from '../../protocols/brski/audit-log.js';
 import type { EncodedVoucher } from '../../protocols/voucher/codec.js';
 import type { IssuedVoucher, VoucherLog } from '../../onboarding/masa/ports.js';
-import { VerifiedRequests, auditLogFor, recordIssuedVoucher, type AuditLogContext } from '../../onboarding/masa/audit-log.js';
+import {
+  VerifiedRequests,
+  auditLogFor,
+  recordIssuedVoucher,
+  type AuditLogContext,
+} from '../../onboarding/masa/audit-log.js';
 import type { RoleContext } from '../shared/context.js';
 import type { DeclarationService } from './declarations.js';
 import type { ManufacturerPki } from './pki.js';
@@ -18,7 +23,12 @@ export class MasaAuditLog implements VoucherLog {
   readonly #steps: AuditLogContext;
   readonly #verified: VerifiedRequests;
 
-  constructor(ctx: RoleContext, store: ManufacturerStore, pki: ManufacturerPki, declarations: DeclarationService) {
+  constructor(
+    ctx: RoleContext,
+    store: ManufacturerStore,
+    pki: ManufacturerPki,
+    declarations: DeclarationService,
+  ) {
     this.#steps = { crypto: ctx.crypto, clock: ctx.clock, store, pki, declarations };
     this.#verified = new VerifiedRequests(ctx.crypto);
   }

@@ -10,7 +10,11 @@ import { decodeCompact, payloadJson } from '../../protocols/jws/compact.js';
 import { mayOnboard } from '../../protocols/declaration/verify.js';
 import { verifyOwnershipRequest } from '../../protocols/declaration/ownership-request.js';
 import { declarationHash, signDeclaration } from '../../protocols/declaration/sign.js';
-import { type DeclarationBody, type DeclarationEvent, type DeclarationExport } from '../../protocols/declaration/schema.js';
+import {
+  type DeclarationBody,
+  type DeclarationEvent,
+  type DeclarationExport,
+} from '../../protocols/declaration/schema.js';
 import type { RoleContext } from '../shared/context.js';
 import type { ManufacturerPki } from './pki.js';
 
@@ -31,7 +35,8 @@ export class DeclarationService {
   async chainFor(serial: string, readers: readonly string[] | undefined): Promise<string[]> {
     const latest = readers === undefined ? undefined : await this.latest(serial);
     // No serial in the error: the problem body is then byte-identical for every refusal.
-    if (!latest || !readers!.some((r) => mayOnboard(latest.body, r))) throw new AirlockError('ERR_DECLARATION_NOT_FOUND');
+    if (!latest || !readers!.some((r) => mayOnboard(latest.body, r)))
+      throw new AirlockError('ERR_DECLARATION_NOT_FOUND');
     return this.chain(serial);
   }
 
@@ -48,12 +53,17 @@ export class DeclarationService {
    */
   readonly #decoded = new Map<string, Readonly<DeclarationBody>>();
 
-  async latest(serial: string): Promise<{ body: Readonly<DeclarationBody>; hash: string } | undefined> {
+  async latest(
+    serial: string,
+  ): Promise<{ body: Readonly<DeclarationBody>; hash: string } | undefined> {
     return this.store.run((r) => this.latestIn(r, serial));
   }
 
   /** The latest declaration, read in the caller's unit of work. */
-  async latestIn(r: ManufacturerRepositories, serial: string): Promise<{ body: Readonly<DeclarationBody>; hash: string } | undefined> {
+  async latestIn(
+    r: ManufacturerRepositories,
+    serial: string,
+  ): Promise<{ body: Readonly<DeclarationBody>; hash: string } | undefined> {
     // The hash first: the JWS (certificates and all) is read only for a declaration not yet decoded.
     const row = await r.declarations.latest(serial);
     if (!row) return undefined;
@@ -61,7 +71,9 @@ export class DeclarationService {
     if (!body) {
       const jws = await r.declarations.jws(serial, row.sequence);
       if (jws === undefined) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
-      body = (payloadJson(decodeCompact(jws)) as { 'airlock-declaration': DeclarationBody })['airlock-declaration'];
+      body = (payloadJson(decodeCompact(jws)) as { 'airlock-declaration': DeclarationBody })[
+        'airlock-declaration'
+      ];
       if (this.#decoded.size >= 4096) this.#decoded.delete(this.#decoded.keys().next().value!);
       this.#decoded.set(row.hash, body);
     }
@@ -74,11 +86,25 @@ export class DeclarationService {
   }
 
   /** Sells (transfers) a device: the new owner starts with no authorized onboarders. */
-  async transfer(serial: string, actorId: string, to: Party, expectedPrevious?: string): Promise<string[]> {
-    return this.#change(serial, actorId, expectedPrevious, (prev) => ({ event: 'transferred', owner: to, onboarders: prev.owner.id === to.id ? prev['authorized-onboarders'] : [] }));
+  async transfer(
+    serial: string,
+    actorId: string,
+    to: Party,
+    expectedPrevious?: string,
+  ): Promise<string[]> {
+    return this.#change(serial, actorId, expectedPrevious, (prev) => ({
+      event: 'transferred',
+      owner: to,
+      onboarders: prev.owner.id === to.id ? prev['authorized-onboarders'] : [],
+    }));
   }
 
-  async addOnboarder(serial: string, actorId: string, party: Party, expectedPrevious?: string): Promise<string[]> {
+  async addOnboarder(
+    serial: string,
+    actorId: string,
+    party: Party,
+    expectedPrevious?: string,
+  ): Promise<string[]> {
     return this.#change(serial, actorId, expectedPrevious, (prev) => ({
       event: 'onboarders-changed',
       owner: prev.owner,
@@ -86,10 +112,23 @@ export class DeclarationService {
     }));
   }
 
-  async removeOnboarder(serial: string, actorId: string, partyId: string, expectedPrevious?: string): Promise<string[]> {
+  async removeOnboarder(
+    serial: string,
+    actorId: string,
+    partyId: string,
+    expectedPrevious?: string,
+  ): Promise<string[]> {
     return this.#change(serial, actorId, expectedPrevious, (prev) => {
-      ensure(prev['authorized-onboarders'].some((p) => p.id === partyId), 'ERR_PARTY_UNKNOWN', 'not an authorized onboarder');
-      return { event: 'onboarders-changed', owner: prev.owner, onboarders: prev['authorized-onboarders'].filter((p) => p.id !== partyId) };
+      ensure(
+        prev['authorized-onboarders'].some((p) => p.id === partyId),
+        'ERR_PARTY_UNKNOWN',
+        'not an authorized onboarder',
+      );
+      return {
+        event: 'onboarders-changed',
+        owner: prev.owner,
+        onboarders: prev['authorized-onboarders'].filter((p) => p.id !== partyId),
+      };
     });
   }
 
@@ -99,17 +138,36 @@ export class DeclarationService {
     const devices: DeclarationExport['devices'] = [];
     for (const serial of serials) {
       const latest = await this.latest(serial);
-      if (latest && (latest.body.owner.id === partyId || latest.body['authorized-onboarders'].some((p) => p.id === partyId))) {
+      if (
+        latest &&
+        (latest.body.owner.id === partyId ||
+          latest.body['authorized-onboarders'].some((p) => p.id === partyId))
+      ) {
         devices.push({ 'serial-number': serial, chain: await this.chain(serial) });
       }
     }
-    return { format: 'airlock-declarations/1', 'exported-on': this.ctx.clock.now().toISOString(), devices };
+    return {
+      format: 'airlock-declarations/1',
+      'exported-on': this.ctx.clock.now().toISOString(),
+      devices,
+    };
   }
 
   /** Applies an owner's signed request (see protocols/declaration/ownership-request.ts). */
-  async applyOwnershipRequest(serial: string, text: string, maxSkewSeconds: number): Promise<string[]> {
-    const { actorId, op } = verifyOwnershipRequest(this.ctx.crypto, text, { at: this.ctx.clock.now(), maxSkewSeconds });
-    ensure(op['serial-number'] === serial, 'ERR_INPUT_SCHEMA', 'serial-number differs from the URL');
+  async applyOwnershipRequest(
+    serial: string,
+    text: string,
+    maxSkewSeconds: number,
+  ): Promise<string[]> {
+    const { actorId, op } = verifyOwnershipRequest(this.ctx.crypto, text, {
+      at: this.ctx.clock.now(),
+      maxSkewSeconds,
+    });
+    ensure(
+      op['serial-number'] === serial,
+      'ERR_INPUT_SCHEMA',
+      'serial-number differs from the URL',
+    );
     switch (op.op) {
       case 'transfer':
         return this.transfer(serial, actorId, op.party, op.previous);
@@ -120,7 +178,12 @@ export class DeclarationService {
     }
   }
 
-  async #change(serial: string, actorId: string, expectedPrevious: string | undefined, next: (prev: DeclarationBody) => { event: DeclarationEvent; owner: Party; onboarders: Party[] }): Promise<string[]> {
+  async #change(
+    serial: string,
+    actorId: string,
+    expectedPrevious: string | undefined,
+    next: (prev: DeclarationBody) => { event: DeclarationEvent; owner: Party; onboarders: Party[] },
+  ): Promise<string[]> {
     await this.store.transaction(async (r) => {
       // Changes to one device's declarations queue behind each other (PostgreSQL: its row is locked).
       await r.devices.lock(serial);
@@ -129,14 +192,26 @@ export class DeclarationService {
       // Report section 6: only the device owner may transfer or name authorized onboarders.
       ensure(prev.body.owner.id === actorId, 'ERR_DECLARATION_FORBIDDEN');
       // A request names the declaration it changes: a replayed or crossed one no longer does.
-      if (expectedPrevious !== undefined) ensure(prev.hash === expectedPrevious, 'ERR_DECLARATION_STALE', 'the declaration has changed since the request was made');
+      if (expectedPrevious !== undefined)
+        ensure(
+          prev.hash === expectedPrevious,
+          'ERR_DECLARATION_STALE',
+          'the declaration has changed since the request was made',
+        );
       const n = next(prev.body);
       await this.#append(r, serial, prev, n.event, n.owner, n.onboarders);
     });
     return this.chain(serial);
   }
 
-  async #append(r: ManufacturerRepositories, serial: string, prev: { body: DeclarationBody; hash: string } | undefined, event: DeclarationEvent, owner: Party, onboarders: Party[]): Promise<void> {
+  async #append(
+    r: ManufacturerRepositories,
+    serial: string,
+    prev: { body: DeclarationBody; hash: string } | undefined,
+    event: DeclarationEvent,
+    owner: Party,
+    onboarders: Party[],
+  ): Promise<void> {
     const body: DeclarationBody = {
       'serial-number': serial,
       sequence: prev ? prev.body.sequence + 1 : 0,
@@ -147,7 +222,19 @@ export class DeclarationService {
       owner,
       'authorized-onboarders': onboarders,
     };
-    const jws = signDeclaration(this.ctx.crypto, this.pki.declarations.key, [this.pki.declarations.cert], body);
-    await r.declarations.append({ serial, sequence: body.sequence, jws, hash: declarationHash(this.ctx.crypto, jws), ownerId: owner.id, issuedOn: body['issued-on'] });
+    const jws = signDeclaration(
+      this.ctx.crypto,
+      this.pki.declarations.key,
+      [this.pki.declarations.cert],
+      body,
+    );
+    await r.declarations.append({
+      serial,
+      sequence: body.sequence,
+      jws,
+      hash: declarationHash(this.ctx.crypto, jws),
+      ownerId: owner.id,
+      issuedOn: body['issued-on'],
+    });
   }
 }

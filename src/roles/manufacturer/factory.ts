@@ -28,16 +28,28 @@ export class Factory {
   ) {}
 
   /** Mints one device into `store`, its secure element. */
-  async mint(store: SecureStore, opts: { model: string; serialNumber?: string }): Promise<BirthCredentials> {
+  async mint(
+    store: SecureStore,
+    opts: { model: string; serialNumber?: string },
+  ): Promise<BirthCredentials> {
     const serial = opts.serialNumber ?? `AL-${toHex(this.ctx.crypto.bytes(6)).toUpperCase()}`;
-    if (!SERIAL.test(serial)) throw new AirlockError('ERR_INPUT_SCHEMA', 'serial numbers are 1-64 letters, digits, . _ -');
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(opts.model)) throw new AirlockError('ERR_INPUT_SCHEMA', 'model names are 1-64 letters, digits, . _ -');
+    if (!SERIAL.test(serial))
+      throw new AirlockError('ERR_INPUT_SCHEMA', 'serial numbers are 1-64 letters, digits, . _ -');
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(opts.model))
+      throw new AirlockError('ERR_INPUT_SCHEMA', 'model names are 1-64 letters, digits, . _ -');
     const at = this.ctx.clock.now();
     const keys = keyStoreOf(this.ctx);
     const key = await keys.generateP256();
     const masaUrl = this.config.publicUrl;
     const mudUrl = `${this.config.mudBaseUrl}/${opts.model}.json`;
-    const profile = idevidProfile({ serialNumber: serial, model: opts.model, manufacturer: this.config.name, masaUrl, mudUrl, notBefore: notBefore(at) });
+    const profile = idevidProfile({
+      serialNumber: serial,
+      model: opts.model,
+      manufacturer: this.config.name,
+      masaUrl,
+      mudUrl,
+      notBefore: notBefore(at),
+    });
     const idevid = issueCertificate(this.ctx.crypto, profile, key.spki, this.pki.idevidCa).der;
     const birth: BirthCredentials = {
       serialNumber: serial,
@@ -51,8 +63,13 @@ export class Factory {
       mudUrl,
       application: { url: this.config.applicationUrl },
     };
-    if (await this.store.run((r) => r.devices.exists(serial))) throw new AirlockError('ERR_DEVICE_STATE', `serial ${serial} was already minted`);
-    if (await store.read(SecureStoreEntry.birth)) throw new AirlockError('ERR_DEVICE_STATE', 'the secure store already holds birth credentials');
+    if (await this.store.run((r) => r.devices.exists(serial)))
+      throw new AirlockError('ERR_DEVICE_STATE', `serial ${serial} was already minted`);
+    if (await store.read(SecureStoreEntry.birth))
+      throw new AirlockError(
+        'ERR_DEVICE_STATE',
+        'the secure store already holds birth credentials',
+      );
     // The device first: a record of a device that holds no birth credentials would be a lie.
     await store.write(SecureStoreEntry.birth, utf8(JSON.stringify(birth)));
     try {

@@ -57,20 +57,46 @@ export class Manufacturer {
 
   static async open(opts: ManufacturerOptions): Promise<Manufacturer> {
     const config = { ...manufacturerDefaults, ...opts.config };
-    const store = await openRoleDatabase<ManufacturerDb>(opts.databaseUrl ?? opts.databaseFile, manufacturerMigrations, 'manufacturer');
+    const store = await openRoleDatabase<ManufacturerDb>(
+      opts.databaseUrl ?? opts.databaseFile,
+      manufacturerMigrations,
+      'manufacturer',
+    );
     const at = opts.ctx.clock.now();
     const repos = manufacturerStore(store.db);
     if (opts.create === false && !(await repos.run((r) => r.keys.get('root-ca')))) {
       await store.close();
-      throw new AirlockError('ERR_CONFIG', 'the database holds no manufacturer', { details: { hint: 'create it first: `airlock manufacturer init`' } });
+      throw new AirlockError('ERR_CONFIG', 'the database holds no manufacturer', {
+        details: { hint: 'create it first: `airlock manufacturer init`' },
+      });
     }
-    const pki = await openManufacturerPki(opts.ctx.crypto, new KeyRing(repos, 'mfg_keys', new Sealer(opts.kek), keyStoreOf(opts.ctx)), config.name, config.hostnames, at);
-    const party: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.root.cert.spki), name: config.name };
+    const pki = await openManufacturerPki(
+      opts.ctx.crypto,
+      new KeyRing(repos, 'mfg_keys', new Sealer(opts.kek), keyStoreOf(opts.ctx)),
+      config.name,
+      config.hostnames,
+      at,
+    );
+    const party: Party = {
+      id: partyIdFromSpki(opts.ctx.crypto, pki.root.cert.spki),
+      name: config.name,
+    };
     const declarations = new DeclarationService(opts.ctx, repos, pki, party);
     const factory = new Factory(opts.ctx, repos, pki, declarations, config);
     const auditLog = new MasaAuditLog(opts.ctx, repos, pki, declarations);
     const masa = new Masa(opts.ctx, repos, pki, declarations, config, auditLog);
-    return new Manufacturer(opts.ctx, config, store, repos, pki, party, declarations, factory, masa, auditLog);
+    return new Manufacturer(
+      opts.ctx,
+      config,
+      store,
+      repos,
+      pki,
+      party,
+      declarations,
+      factory,
+      masa,
+      auditLog,
+    );
   }
 
   get db(): Kysely<ManufacturerDb> {
@@ -79,7 +105,12 @@ export class Manufacturer {
 
   /** What a network installs to trust this manufacturer: one CA per purpose. */
   trustBundle(): ManufacturerTrust {
-    return { root: this.pki.root.cert, idevidCa: this.pki.idevidCa.cert, masaCa: this.pki.masaCa.cert, declarationsCa: this.pki.declarationsCa.cert };
+    return {
+      root: this.pki.root.cert,
+      idevidCa: this.pki.idevidCa.cert,
+      masaCa: this.pki.masaCa.cert,
+      declarationsCa: this.pki.declarationsCa.cert,
+    };
   }
 
   /** Sells a device the manufacturer still owns to a purchaser (report section 5.1.1 step 6). */

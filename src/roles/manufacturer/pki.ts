@@ -19,16 +19,61 @@ export interface ManufacturerPki {
   tls: KeyPair;
 }
 
-export async function openManufacturerPki(crypto: Crypto, ring: KeyRing, name: string, hostnames: string[], at: Date): Promise<ManufacturerPki> {
+export async function openManufacturerPki(
+  crypto: Crypto,
+  ring: KeyRing,
+  name: string,
+  hostnames: string[],
+  at: Date,
+): Promise<ManufacturerPki> {
   const nb = notBefore(at);
   const ca = (label: string, issuer: KeyPair | 'self', pathLength?: number) =>
-    ensureKeyPair(crypto, ring, label, caProfile({ name: `${name} ${label.replace(/-ca$/, '').toUpperCase()} CA`, notBefore: nb, notAfter: years(at, 30), ...(pathLength === undefined ? {} : { pathLength }) }), issuer, at);
+    ensureKeyPair(
+      crypto,
+      ring,
+      label,
+      caProfile({
+        name: `${name} ${label.replace(/-ca$/, '').toUpperCase()} CA`,
+        notBefore: nb,
+        notAfter: years(at, 30),
+        ...(pathLength === undefined ? {} : { pathLength }),
+      }),
+      issuer,
+      at,
+    );
   const root = await ca('root-ca', 'self');
   const idevidCa = await ca('idevid-ca', root, 0);
   const masaCa = await ca('masa-ca', root, 0);
   const declarationsCa = await ca('declarations-ca', root, 0);
-  const masa = await ensureKeyPair(crypto, ring, 'masa', signerProfile({ name: `${name} MASA`, notBefore: nb, notAfter: years(at, 10) }), masaCa, at);
-  const declarations = await ensureKeyPair(crypto, ring, 'declarations', signerProfile({ name: `${name} Declarations`, notBefore: nb, notAfter: years(at, 10) }), declarationsCa, at);
-  const tls = await ensureKeyPair(crypto, ring, 'tls', signerProfile({ name: `${name} services`, notBefore: nb, notAfter: years(at, 2), dnsNames: hostnames, serverAuth: true }), root, at);
+  const masa = await ensureKeyPair(
+    crypto,
+    ring,
+    'masa',
+    signerProfile({ name: `${name} MASA`, notBefore: nb, notAfter: years(at, 10) }),
+    masaCa,
+    at,
+  );
+  const declarations = await ensureKeyPair(
+    crypto,
+    ring,
+    'declarations',
+    signerProfile({ name: `${name} Declarations`, notBefore: nb, notAfter: years(at, 10) }),
+    declarationsCa,
+    at,
+  );
+  const tls = await ensureKeyPair(
+    crypto,
+    ring,
+    'tls',
+    signerProfile({
+      name: `${name} services`,
+      notBefore: nb,
+      notAfter: years(at, 2),
+      dnsNames: hostnames,
+      serverAuth: true,
+    }),
+    root,
+    at,
+  );
   return { root, idevidCa, masaCa, masa, declarationsCa, declarations, tls };
 }

@@ -6,7 +6,11 @@ import type { FastifyInstance } from 'fastify';
 import { isAirlockError } from '../../core/errors.js';
 import { textBody, voucherBody } from '../../adapters/http/server.js';
 import { clientCertificateChain } from '../../adapters/http/peer-chain.js';
-import { DECLARATION_READ_HEADER, partiesOfRegistrarChain, verifyDeclarationReadRequest } from '../../protocols/declaration/read-request.js';
+import {
+  DECLARATION_READ_HEADER,
+  partiesOfRegistrarChain,
+  verifyDeclarationReadRequest,
+} from '../../protocols/declaration/read-request.js';
 import { negotiateVoucherFormat } from '../../protocols/voucher/codec.js';
 import { AUDIT_LOG_MEDIA_TYPE } from '../../protocols/brski/audit-log.js';
 import type { Manufacturer } from './index.js';
@@ -44,13 +48,28 @@ export function manufacturerRoutes(app: FastifyInstance, m: Manufacturer): void 
     const tlsChain = clientCertificateChain(req);
     const header = req.headers[DECLARATION_READ_HEADER];
     const reader =
-      (tlsChain.length > 0 ? attempt(() => partiesOfRegistrarChain(m.ctx.crypto, tlsChain, at)) : undefined) ??
-      (typeof header === 'string' ? attempt(() => verifyDeclarationReadRequest(m.ctx.crypto, header, { serial, manufacturer: m.party.id, at, maxSkewSeconds: m.config.ownershipRequestSkewSeconds })) : undefined);
+      (tlsChain.length > 0
+        ? attempt(() => partiesOfRegistrarChain(m.ctx.crypto, tlsChain, at))
+        : undefined) ??
+      (typeof header === 'string'
+        ? attempt(() =>
+            verifyDeclarationReadRequest(m.ctx.crypto, header, {
+              serial,
+              manufacturer: m.party.id,
+              at,
+              maxSkewSeconds: m.config.ownershipRequestSkewSeconds,
+            }),
+          )
+        : undefined);
     return { chain: await m.declarations.chainFor(serial, reader) };
   });
 
   app.post<{ Params: { serial: string } }>('/declarations/:serial', async (req) => {
-    const chain = await m.declarations.applyOwnershipRequest(req.params.serial, textBody(req, 'application/jose'), m.config.ownershipRequestSkewSeconds);
+    const chain = await m.declarations.applyOwnershipRequest(
+      req.params.serial,
+      textBody(req, 'application/jose'),
+      m.config.ownershipRequestSkewSeconds,
+    );
     return { chain };
   });
 }

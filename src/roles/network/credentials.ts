@@ -61,7 +61,15 @@ export class CredentialIssuer {
 
   /** Records a device's birth key as certified for it (with its voucher): no CSR may reuse it. */
   async recordBirthKey(r: NetworkRepositories, serial: string, idevid: Certificate): Promise<void> {
-    await r.credentials.bindKey({ fingerprint: this.fingerprint(idevid.spki), device: serial, kind: 'idevid', certificate: idevid.serial }, this.ctx.clock.now());
+    await r.credentials.bindKey(
+      {
+        fingerprint: this.fingerprint(idevid.spki),
+        device: serial,
+        kind: 'idevid',
+        certificate: idevid.serial,
+      },
+      this.ctx.clock.now(),
+    );
   }
 
   /**
@@ -70,29 +78,59 @@ export class CredentialIssuer {
    * LDevID whose key it is: an RFC 7030 renewal without rekeying), and revokes every earlier
    * LDevID of the device (superseded).
    */
-  async recordLdevid(r: NetworkRepositories, serial: string, cert: Certificate, sameKeyAs?: string): Promise<void> {
+  async recordLdevid(
+    r: NetworkRepositories,
+    serial: string,
+    cert: Certificate,
+    sameKeyAs?: string,
+  ): Promise<void> {
     const at = this.ctx.clock.now();
     const fingerprint = this.fingerprint(cert.spki);
-    const rebound = sameKeyAs !== undefined && (await r.credentials.rebindKey({ fingerprint, device: serial, previous: sameKeyAs, certificate: cert.serial }, at));
-    if (!rebound && !(await r.credentials.bindKey({ fingerprint, device: serial, kind: 'ldevid', certificate: cert.serial }, at))) {
+    const rebound =
+      sameKeyAs !== undefined &&
+      (await r.credentials.rebindKey(
+        { fingerprint, device: serial, previous: sameKeyAs, certificate: cert.serial },
+        at,
+      ));
+    if (
+      !rebound &&
+      !(await r.credentials.bindKey(
+        { fingerprint, device: serial, kind: 'ldevid', certificate: cert.serial },
+        at,
+      ))
+    ) {
       const held = await r.credentials.keyKind(fingerprint);
-      throw new AirlockError('ERR_CSR_KEY', held === 'idevid' ? 'the key is a birth key' : 'the key is already certified');
+      throw new AirlockError(
+        'ERR_CSR_KEY',
+        held === 'idevid' ? 'the key is a birth key' : 'the key is already certified',
+      );
     }
     await r.credentials.supersede(serial, at);
-    await r.credentials.addCertificate({ serial: cert.serial, device: serial, notBefore: cert.notBefore, notAfter: cert.notAfter }, at);
+    await r.credentials.addCertificate(
+      { serial: cert.serial, device: serial, notBefore: cert.notBefore, notAfter: cert.notAfter },
+      at,
+    );
   }
 
   /** A new per-device PSK (a WPA2 passphrase of 32 characters, 192 bits), sealed for storage. */
   async newPsk(r: NetworkRepositories, serial: string): Promise<{ id: string; psk: string }> {
     const psk = toBase64Url(this.ctx.crypto.bytes(24));
     const id = `psk-${toBase64Url(this.ctx.crypto.bytes(9))}`;
-    await r.credentials.replacePsk({ id, device: serial, sealed: this.sealer.seal(psk, `net_psks:${id}`) }, this.ctx.clock.now());
+    await r.credentials.replacePsk(
+      { id, device: serial, sealed: this.sealer.seal(psk, `net_psks:${id}`) },
+      this.ctx.clock.now(),
+    );
     return { id, psk };
   }
 
   /** Whether an LDevID of ours is current (issued by us, not revoked). */
-  async isCurrent(serialHex: string, r?: NetworkRepositories): Promise<{ device: string } | undefined> {
-    const row = await (r ? r.credentials.certificate(serialHex) : this.store.run((x) => x.credentials.certificate(serialHex)));
+  async isCurrent(
+    serialHex: string,
+    r?: NetworkRepositories,
+  ): Promise<{ device: string } | undefined> {
+    const row = await (r
+      ? r.credentials.certificate(serialHex)
+      : this.store.run((x) => x.credentials.certificate(serialHex)));
     return row && row.revokedAt === null ? { device: row.device } : undefined;
   }
 
@@ -107,21 +145,48 @@ export class CredentialIssuer {
   async crl(): Promise<Uint8Array> {
     for (let attempt = 0; ; attempt++) {
       const now = this.ctx.clock.now();
-      const { revoked, latest } = await this.store.transaction(async (r) => ({ revoked: await r.credentials.revoked(), latest: await r.credentials.latestCrl() }));
-      const revocations = toBase64Url(this.ctx.crypto.sha256(new TextEncoder().encode(revoked.map((x) => `${x.serial}:${x.revokedAt}:${x.reason}`).join('\n'))));
-      if (latest && latest.revocations === revocations && new Date(latest.nextUpdate).getTime() - now.getTime() > CRL_REFRESH_MS) return latest.der;
+      const { revoked, latest } = await this.store.transaction(async (r) => ({
+        revoked: await r.credentials.revoked(),
+        latest: await r.credentials.latestCrl(),
+      }));
+      const revocations = toBase64Url(
+        this.ctx.crypto.sha256(
+          new TextEncoder().encode(
+            revoked.map((x) => `${x.serial}:${x.revokedAt}:${x.reason}`).join('\n'),
+          ),
+        ),
+      );
+      if (
+        latest &&
+        latest.revocations === revocations &&
+        new Date(latest.nextUpdate).getTime() - now.getTime() > CRL_REFRESH_MS
+      )
+        return latest.der;
       const crlNumber = (latest?.crlNumber ?? 0) + 1;
       const nextUpdate = new Date(now.getTime() + CRL_VALIDITY_MS);
       const der = issueCrl(this.ctx.crypto, this.pki.domainCa, {
-        entries: revoked.map((x) => ({ serial: x.serial, revokedAt: new Date(x.revokedAt), reason: x.reason === 'superseded' ? 'superseded' : 'unspecified' })),
+        entries: revoked.map((x) => ({
+          serial: x.serial,
+          revokedAt: new Date(x.revokedAt),
+          reason: x.reason === 'superseded' ? 'superseded' : 'unspecified',
+        })),
         thisUpdate: now,
         nextUpdate,
         crlNumber,
       });
-      const added = await this.store.run((r) => r.credentials.addCrl({ crlNumber, thisUpdate: now.toISOString(), nextUpdate: nextUpdate.toISOString(), revocations, der }));
+      const added = await this.store.run((r) =>
+        r.credentials.addCrl({
+          crlNumber,
+          thisUpdate: now.toISOString(),
+          nextUpdate: nextUpdate.toISOString(),
+          revocations,
+          der,
+        }),
+      );
       if (added) return der;
       // Another node signed this number first: look again (its CRL may cover other revocations).
-      if (attempt >= 5) throw new AirlockError('ERR_INTERNAL', 'the CRL kept changing while it was signed');
+      if (attempt >= 5)
+        throw new AirlockError('ERR_INTERNAL', 'the CRL kept changing while it was signed');
     }
   }
 }

@@ -8,7 +8,10 @@ import { checked } from '../../protocols/schema.js';
 import type { NetworkRepositories, NetworkStore } from '../../core/store.js';
 import type { MasaClient } from '../../adapters/http/masa-client.js';
 import { DeclarationExport } from '../../protocols/declaration/schema.js';
-import { assertNotStale, type VerifiedDeclarationChain } from '../../protocols/declaration/verify.js';
+import {
+  assertNotStale,
+  type VerifiedDeclarationChain,
+} from '../../protocols/declaration/verify.js';
 import { isForeign, masaTlsAnchors, type AnyManufacturerTrust } from '../shared/trust.js';
 import type { TrustedManufacturers } from './manufacturers.js';
 import type { RoleContext } from '../shared/context.js';
@@ -24,7 +27,12 @@ export class NetworkDeclarations {
 
   /** Installs an export file. All or nothing: one bad chain refuses the whole file. */
   async importExport(json: unknown): Promise<{ installed: number }> {
-    const message = checked(DeclarationExport, json, 'ERR_DECLARATION_MALFORMED', 'the export file');
+    const message = checked(
+      DeclarationExport,
+      json,
+      'ERR_DECLARATION_MALFORMED',
+      'the export file',
+    );
     const at = this.ctx.clock.now();
     const verified = message.devices.map((d) => ({
       serial: d['serial-number'],
@@ -50,13 +58,28 @@ export class NetworkDeclarations {
    * its devices, whatever is installed under the same serial number (serial numbers are
    * unique per manufacturer only). A standard pledge never asks for one.
    */
-  async chainFor(serial: string, masaUrl: string | undefined, manufacturer: AnyManufacturerTrust): Promise<string[]> {
-    if (isForeign(manufacturer)) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', 'a manufacturer that is not Airlock issues no declarations');
+  async chainFor(
+    serial: string,
+    masaUrl: string | undefined,
+    manufacturer: AnyManufacturerTrust,
+  ): Promise<string[]> {
+    if (isForeign(manufacturer))
+      throw new AirlockError(
+        'ERR_DECLARATION_NOT_FOUND',
+        'a manufacturer that is not Airlock issues no declarations',
+      );
     const row = await this.store.run((r) => r.declarations.get(serial));
     if (row) return row.chain;
     if (!this.realtime || !masaUrl) throw new AirlockError('ERR_DECLARATION_NOT_FOUND', serial);
-    const chain = await this.masa.fetchDeclarationChain(masaUrl, serial, { tls: { anchors: masaTlsAnchors([manufacturer]) } });
-    const v = this.manufacturers.verifyDeclarations(chain, serial, this.ctx.clock.now(), manufacturer);
+    const chain = await this.masa.fetchDeclarationChain(masaUrl, serial, {
+      tls: { anchors: masaTlsAnchors([manufacturer]) },
+    });
+    const v = this.manufacturers.verifyDeclarations(
+      chain,
+      serial,
+      this.ctx.clock.now(),
+      manufacturer,
+    );
     await this.store.transaction(async (r) => {
       const known = await r.declarations.get(serial);
       assertNotStale(v, known?.sequence);
@@ -65,7 +88,16 @@ export class NetworkDeclarations {
     return chain;
   }
 
-  async #put(r: NetworkRepositories, serial: string, chain: string[], v: VerifiedDeclarationChain, source: string): Promise<void> {
-    await r.declarations.put({ serial, sequence: v.latest.sequence, latestHash: v.latestHash, chain, source }, this.ctx.clock.now());
+  async #put(
+    r: NetworkRepositories,
+    serial: string,
+    chain: string[],
+    v: VerifiedDeclarationChain,
+    source: string,
+  ): Promise<void> {
+    await r.declarations.put(
+      { serial, sequence: v.latest.sequence, latestHash: v.latestHash, chain, source },
+      this.ctx.clock.now(),
+    );
   }
 }

@@ -22,7 +22,10 @@ import { HttpMasaClient, type MasaClient } from '../../adapters/http/masa-client
 import { masaTlsAnchors, type AnyManufacturerTrust } from '../shared/trust.js';
 import { TrustedManufacturers } from './manufacturers.js';
 import { encodeCertsOnly } from '../../protocols/est/certs-only.js';
-import { signOwnershipRequest, type OwnershipOp } from '../../protocols/declaration/ownership-request.js';
+import {
+  signOwnershipRequest,
+  type OwnershipOp,
+} from '../../protocols/declaration/ownership-request.js';
 import { keyStoreOf, type RoleContext } from '../shared/context.js';
 import { networkDefaults, type NetworkConfig } from './defaults.js';
 import { openNetworkPki, type NetworkPki } from './pki.js';
@@ -72,24 +75,78 @@ export class Network {
 
   static async open(opts: NetworkOptions): Promise<Network> {
     const config = { ...networkDefaults, ...opts.config };
-    const store = await openRoleDatabase<NetworkDb>(opts.databaseUrl ?? opts.databaseFile, networkMigrations, 'network');
+    const store = await openRoleDatabase<NetworkDb>(
+      opts.databaseUrl ?? opts.databaseFile,
+      networkMigrations,
+      'network',
+    );
     const sealer = new Sealer(opts.kek);
     const repos = networkStore(store.db);
     if (opts.create === false && !(await repos.run((r) => r.keys.get('domain-ca')))) {
       await store.close();
-      throw new AirlockError('ERR_CONFIG', 'the database holds no network', { details: { hint: 'create it first: `airlock network init`' } });
+      throw new AirlockError('ERR_CONFIG', 'the database holds no network', {
+        details: { hint: 'create it first: `airlock network init`' },
+      });
     }
-    const pki = await openNetworkPki(opts.ctx.crypto, new KeyRing(repos, 'net_keys', sealer, keyStoreOf(opts.ctx)), config.ownerName, config.hostnames, opts.ctx.clock.now());
-    const owner: Party = { id: partyIdFromSpki(opts.ctx.crypto, pki.domainCa.cert.spki), name: config.ownerName };
+    const pki = await openNetworkPki(
+      opts.ctx.crypto,
+      new KeyRing(repos, 'net_keys', sealer, keyStoreOf(opts.ctx)),
+      config.ownerName,
+      config.hostnames,
+      opts.ctx.clock.now(),
+    );
+    const owner: Party = {
+      id: partyIdFromSpki(opts.ctx.crypto, pki.domainCa.cert.spki),
+      name: config.ownerName,
+    };
     const manufacturers = new TrustedManufacturers(opts.ctx.crypto, [...opts.manufacturers]);
     // The registrar's certificate authenticates this network to manufacturers (declarations, audit log).
-    const masa = opts.masaClient ?? new HttpMasaClient(masaTlsAnchors(opts.manufacturers).map((c) => toPem('CERTIFICATE', c.der)).join(''), { key: pki.registrar.key, certChain: [pki.registrar.cert, pki.domainCa.cert] });
-    const declarations = new NetworkDeclarations(opts.ctx, repos, manufacturers, masa, config.realtimeDeclarations);
-    const credentials = new CredentialIssuer(opts.ctx, repos, pki, sealer, { ownerName: config.ownerName, ldevidValidityDays: config.ldevidValidityDays });
+    const masa =
+      opts.masaClient ??
+      new HttpMasaClient(
+        masaTlsAnchors(opts.manufacturers)
+          .map((c) => toPem('CERTIFICATE', c.der))
+          .join(''),
+        { key: pki.registrar.key, certChain: [pki.registrar.cert, pki.domainCa.cert] },
+      );
+    const declarations = new NetworkDeclarations(
+      opts.ctx,
+      repos,
+      manufacturers,
+      masa,
+      config.realtimeDeclarations,
+    );
+    const credentials = new CredentialIssuer(opts.ctx, repos, pki, sealer, {
+      ownerName: config.ownerName,
+      ldevidValidityDays: config.ldevidValidityDays,
+    });
     if (config.publicUrl) credentials.setPublicUrl(config.publicUrl);
     const inventory = new Inventory(repos);
-    const registrar = new Registrar(opts.ctx, repos, pki, config, manufacturers, masa, declarations, credentials, inventory);
-    return new Network(opts.ctx, config, store, repos, pki, owner, manufacturers, masa, declarations, credentials, inventory, registrar);
+    const registrar = new Registrar(
+      opts.ctx,
+      repos,
+      pki,
+      config,
+      manufacturers,
+      masa,
+      declarations,
+      credentials,
+      inventory,
+    );
+    return new Network(
+      opts.ctx,
+      config,
+      store,
+      repos,
+      pki,
+      owner,
+      manufacturers,
+      masa,
+      declarations,
+      credentials,
+      inventory,
+      registrar,
+    );
   }
 
   get db(): Kysely<NetworkDb> {
@@ -110,14 +167,26 @@ export class Network {
    * authorized onboarder. Signed with the registrar key, which the domain CA (the owner's
    * identity) certifies. Returns the new declaration chain.
    */
-  async changeDeclaration(manufacturerUrl: string, op: DistributiveOmit<OwnershipOp, 'created-on' | 'previous'>): Promise<string[]> {
+  async changeDeclaration(
+    manufacturerUrl: string,
+    op: DistributiveOmit<OwnershipOp, 'created-on' | 'previous'>,
+  ): Promise<string[]> {
     const current = await this.masa.fetchDeclarationChain(manufacturerUrl, op['serial-number']);
-    const { latestHash } = this.manufacturers.verifyDeclarations(current, op['serial-number'], this.ctx.clock.now());
-    const request = signOwnershipRequest(this.ctx.crypto, this.pki.registrar.key, { signer: this.pki.registrar.cert, ownerCa: this.pki.domainCa.cert }, {
-      ...op,
-      previous: latestHash,
-      'created-on': this.ctx.clock.now().toISOString(),
-    } as OwnershipOp);
+    const { latestHash } = this.manufacturers.verifyDeclarations(
+      current,
+      op['serial-number'],
+      this.ctx.clock.now(),
+    );
+    const request = signOwnershipRequest(
+      this.ctx.crypto,
+      this.pki.registrar.key,
+      { signer: this.pki.registrar.cert, ownerCa: this.pki.domainCa.cert },
+      {
+        ...op,
+        previous: latestHash,
+        'created-on': this.ctx.clock.now().toISOString(),
+      } as OwnershipOp,
+    );
     return this.masa.sendOwnershipRequest(manufacturerUrl, op['serial-number'], request);
   }
 

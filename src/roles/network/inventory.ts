@@ -3,7 +3,14 @@
  * identifiers of its credentials (never the secrets), and its audit trail, step by step.
  */
 import { AirlockError } from '../../core/errors.js';
-import type { CertificateRecord, DeviceRecord, EventInput, EventRecord, NetworkRepositories, NetworkStore } from '../../core/store.js';
+import type {
+  CertificateRecord,
+  DeviceRecord,
+  EventInput,
+  EventRecord,
+  NetworkRepositories,
+  NetworkStore,
+} from '../../core/store.js';
 
 export type { DeviceRecord, EventInput, EventRecord };
 

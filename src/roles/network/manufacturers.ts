@@ -10,9 +10,21 @@ import { equalBytes, toHex } from '../../core/bytes.js';
 import type { Crypto } from '../../core/ports.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
-import { hardwareModuleName, subjectCommonName, type Certificate } from '../../protocols/x509/certificate.js';
-import { verifyDeclarationChain, type VerifiedDeclarationChain } from '../../protocols/declaration/verify.js';
-import { isForeign, type AnyManufacturerTrust, type ForeignManufacturerTrust, type ManufacturerTrust } from '../shared/trust.js';
+import {
+  hardwareModuleName,
+  subjectCommonName,
+  type Certificate,
+} from '../../protocols/x509/certificate.js';
+import {
+  verifyDeclarationChain,
+  type VerifiedDeclarationChain,
+} from '../../protocols/declaration/verify.js';
+import {
+  isForeign,
+  type AnyManufacturerTrust,
+  type ForeignManufacturerTrust,
+  type ManufacturerTrust,
+} from '../shared/trust.js';
 
 /**
  * The device's serial number, read from its birth certificate where `trust` says it is (an
@@ -32,11 +44,18 @@ export function serialOf(idevid: Certificate, trust: AnyManufacturerTrust): stri
       break;
     case 'hardwareModuleName': {
       const hmn = hardwareModuleName(idevid);
-      if (hmn) serial = /^[\x21-\x7e]+$/.test(String.fromCharCode(...hmn.hwSerialNum)) ? String.fromCharCode(...hmn.hwSerialNum) : toHex(hmn.hwSerialNum).toUpperCase();
+      if (hmn)
+        serial = /^[\x21-\x7e]+$/.test(String.fromCharCode(...hmn.hwSerialNum))
+          ? String.fromCharCode(...hmn.hwSerialNum)
+          : toHex(hmn.hwSerialNum).toUpperCase();
       break;
     }
   }
-  if (!serial) throw new AirlockError('ERR_IDEVID_INVALID', `the birth certificate has no serial number in its ${from}`);
+  if (!serial)
+    throw new AirlockError(
+      'ERR_IDEVID_INVALID',
+      `the birth certificate has no serial number in its ${from}`,
+    );
   return serial;
 }
 
@@ -96,7 +115,11 @@ export class TrustedManufacturers {
       }
       return { trust, serial: serialOf(idevid, trust), masaUrl: masaUrlOf(idevid, trust) };
     }
-    throw new AirlockError('ERR_IDEVID_UNTRUSTED', last ? undefined : 'no trusted manufacturer issued this birth certificate', last ? { cause: last } : undefined);
+    throw new AirlockError(
+      'ERR_IDEVID_UNTRUSTED',
+      last ? undefined : 'no trusted manufacturer issued this birth certificate',
+      last ? { cause: last } : undefined,
+    );
   }
 
   /**
@@ -109,24 +132,44 @@ export class TrustedManufacturers {
     const candidates = this.#candidates(idevid);
     if (candidates.length > 1) return this.identify(idevid, at);
     const only = candidates[0];
-    if (!only) throw new AirlockError('ERR_IDEVID_UNTRUSTED', 'no trusted manufacturer issued this birth certificate');
-    return { trust: only.trust, serial: serialOf(idevid, only.trust), masaUrl: masaUrlOf(idevid, only.trust) };
+    if (!only)
+      throw new AirlockError(
+        'ERR_IDEVID_UNTRUSTED',
+        'no trusted manufacturer issued this birth certificate',
+      );
+    return {
+      trust: only.trust,
+      serial: serialOf(idevid, only.trust),
+      masaUrl: masaUrlOf(idevid, only.trust),
+    };
   }
 
   /** Every trusted IDevID CA with the name of `idevid`'s issuer, with its manufacturer. */
   #candidates(idevid: Certificate): { trust: AnyManufacturerTrust; ca: Certificate }[] {
     return [
       ...this.all.map((t) => ({ trust: t as AnyManufacturerTrust, ca: t.idevidCa })),
-      ...this.foreign.flatMap((t) => t.idevidCas.map((ca) => ({ trust: t as AnyManufacturerTrust, ca }))),
+      ...this.foreign.flatMap((t) =>
+        t.idevidCas.map((ca) => ({ trust: t as AnyManufacturerTrust, ca })),
+      ),
     ].filter((c) => equalBytes(c.ca.subjectDer, idevid.issuerDer));
   }
 
   /** Verifies a declaration chain against the one manufacturer it names. */
-  verifyDeclarations(chain: readonly string[], serialNumber: string, at: Date, only?: ManufacturerTrust): VerifiedDeclarationChain {
+  verifyDeclarations(
+    chain: readonly string[],
+    serialNumber: string,
+    at: Date,
+    only?: ManufacturerTrust,
+  ): VerifiedDeclarationChain {
     let last: unknown;
     for (const m of only ? [only] : this.all) {
       try {
-        return verifyDeclarationChain(this.crypto, chain, { declarationAnchors: [m.declarationsCa], manufacturerId: partyIdFromSpki(this.crypto, m.root.spki), serialNumber, at });
+        return verifyDeclarationChain(this.crypto, chain, {
+          declarationAnchors: [m.declarationsCa],
+          manufacturerId: partyIdFromSpki(this.crypto, m.root.spki),
+          serialNumber,
+          at,
+        });
       } catch (e) {
         if (!isAirlockError(e)) throw e;
         last = e;

@@ -12,9 +12,39 @@ export interface NetworkPki {
   registrar: KeyPair;
 }
 
-export async function openNetworkPki(crypto: Crypto, ring: KeyRing, ownerName: string, hostnames: string[], at: Date): Promise<NetworkPki> {
+export async function openNetworkPki(
+  crypto: Crypto,
+  ring: KeyRing,
+  ownerName: string,
+  hostnames: string[],
+  at: Date,
+): Promise<NetworkPki> {
   const nb = notBefore(at);
-  const domainCa = await ensureKeyPair(crypto, ring, 'domain-ca', caProfile({ name: `${ownerName} Domain CA`, notBefore: nb, notAfter: years(at, 20), pathLength: 0 }), 'self', at);
-  const registrar = await ensureKeyPair(crypto, ring, 'registrar', registrarProfile({ name: `${ownerName} Registrar`, dnsNames: hostnames, notBefore: nb, notAfter: years(at, 2) }), domainCa, at);
+  const domainCa = await ensureKeyPair(
+    crypto,
+    ring,
+    'domain-ca',
+    caProfile({
+      name: `${ownerName} Domain CA`,
+      notBefore: nb,
+      notAfter: years(at, 20),
+      pathLength: 0,
+    }),
+    'self',
+    at,
+  );
+  const registrar = await ensureKeyPair(
+    crypto,
+    ring,
+    'registrar',
+    registrarProfile({
+      name: `${ownerName} Registrar`,
+      dnsNames: hostnames,
+      notBefore: nb,
+      notAfter: years(at, 2),
+    }),
+    domainCa,
+    at,
+  );
   return { domainCa, registrar };
 }

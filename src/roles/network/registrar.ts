@@ -12,12 +12,19 @@ import type { NetworkStore } from '../../core/store.js';
 import type { MasaClient, MasaTls } from '../../adapters/http/masa-client.js';
 import { masaTlsAnchors, type AnyManufacturerTrust } from '../shared/trust.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
-import { VOUCHER_JWS_MEDIA_TYPE, type EncodedVoucher, type VoucherMediaType } from '../../protocols/voucher/codec.js';
+import {
+  VOUCHER_JWS_MEDIA_TYPE,
+  type EncodedVoucher,
+  type VoucherMediaType,
+} from '../../protocols/voucher/codec.js';
 import type { Channel, RegistrarContext } from '../../onboarding/registrar/ports.js';
 import { runEndpoint } from '../../onboarding/registrar/pipeline.js';
 import { requestVoucher } from '../../onboarding/registrar/step-05-trusted-introduction.js';
 import { declaration } from '../../onboarding/registrar/step-06-declaration.js';
-import { deviceAuthentication, voucherStatus } from '../../onboarding/registrar/step-07-device-authentication.js';
+import {
+  deviceAuthentication,
+  voucherStatus,
+} from '../../onboarding/registrar/step-07-device-authentication.js';
 import { appBootstrap } from '../../onboarding/registrar/step-14-app-bootstrap.js';
 import { simpleEnroll, wifi } from '../../onboarding/registrar/step-15-provisioning.js';
 import { simpleReenroll } from '../../onboarding/registrar/renewal.js';
@@ -57,7 +64,8 @@ export class Registrar {
       settings: {
         ssid: config.ssid,
         applicationUrl: config.applicationUrl,
-        applicationTrustAnchor: config.applicationTrustAnchorPem || toPem('CERTIFICATE', pki.domainCa.cert.der),
+        applicationTrustAnchor:
+          config.applicationTrustAnchorPem || toPem('CERTIFICATE', pki.domainCa.cert.der),
         voucherRequestChain: config.voucherRequestChain,
         minimumVoucherAssertion: config.minimumVoucherAssertion,
         voucherClockSkewSeconds: config.voucherClockSkewSeconds,
@@ -68,10 +76,21 @@ export class Registrar {
         voucherAnchors: (trust) => voucherAnchorsOf(trust as AnyManufacturerTrust),
       },
       masa: {
-        voucher: (masaUrl, rvr, format, trust) => this.#askMasa(masaUrl, rvr, format, this.#masaTlsFor(trust as AnyManufacturerTrust)),
-        auditLog: async (masaUrl, rvr, trust) => (this.masa.requestAuditLog ? this.masa.requestAuditLog(masaUrl, rvr, this.#masaTlsFor(trust as AnyManufacturerTrust)) : undefined),
+        voucher: (masaUrl, rvr, format, trust) =>
+          this.#askMasa(masaUrl, rvr, format, this.#masaTlsFor(trust as AnyManufacturerTrust)),
+        auditLog: async (masaUrl, rvr, trust) =>
+          this.masa.requestAuditLog
+            ? this.masa.requestAuditLog(
+                masaUrl,
+                rvr,
+                this.#masaTlsFor(trust as AnyManufacturerTrust),
+              )
+            : undefined,
       },
-      declarations: { chainFor: (serial, masaUrl, trust) => declarations.chainFor(serial, masaUrl, trust as AnyManufacturerTrust) },
+      declarations: {
+        chainFor: (serial, masaUrl, trust) =>
+          declarations.chainFor(serial, masaUrl, trust as AnyManufacturerTrust),
+      },
       credentials,
       issuedOn: new WeakMap(),
       background: (work) => this.#inBackground(work),
@@ -83,7 +102,10 @@ export class Registrar {
    * the birth certificate against the manufacturers it trusts before it contacts any MASA.
    */
   async requestVoucher(ch: ChannelContext, pledgeVoucherRequest: string): Promise<string> {
-    const voucher = await this.requestVoucherIn(ch, { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(pledgeVoucherRequest) });
+    const voucher = await this.requestVoucherIn(ch, {
+      mediaType: VOUCHER_JWS_MEDIA_TYPE,
+      bytes: utf8(pledgeVoucherRequest),
+    });
     return fromUtf8(voucher.bytes);
   }
 
@@ -93,7 +115,11 @@ export class Registrar {
    * to the MASA; by default the request's format). ERR_VOUCHER_FORMAT (406) before anything
    * is sent when Airlock cannot carry that format.
    */
-  async requestVoucherIn(ch: ChannelContext, pledgeVoucherRequest: EncodedVoucher, format: VoucherMediaType = pledgeVoucherRequest.mediaType): Promise<EncodedVoucher> {
+  async requestVoucherIn(
+    ch: ChannelContext,
+    pledgeVoucherRequest: EncodedVoucher,
+    format: VoucherMediaType = pledgeVoucherRequest.mediaType,
+  ): Promise<EncodedVoucher> {
     return runEndpoint(this.#steps, requestVoucher, ch, { request: pledgeVoucherRequest, format });
   }
 
@@ -106,8 +132,14 @@ export class Registrar {
    * RFC 8995 section 5.7: the device says whether it accepted the voucher; signed and bound
    * to the channel (`jose`), it is step 7 (src/onboarding/registrar/step-07-device-authentication.ts).
    */
-  async voucherStatus(ch: ChannelContext, body: { json: unknown } | { jose: string }): Promise<{ status: boolean; authenticated: boolean }> {
-    const { status, authenticated } = 'jose' in body ? await runEndpoint(this.#steps, deviceAuthentication, ch, body.jose) : await runEndpoint(this.#steps, voucherStatus, ch, body.json);
+  async voucherStatus(
+    ch: ChannelContext,
+    body: { json: unknown } | { jose: string },
+  ): Promise<{ status: boolean; authenticated: boolean }> {
+    const { status, authenticated } =
+      'jose' in body
+        ? await runEndpoint(this.#steps, deviceAuthentication, ch, body.jose)
+        : await runEndpoint(this.#steps, voucherStatus, ch, body.json);
     return { status, authenticated };
   }
 
@@ -138,10 +170,19 @@ export class Registrar {
   }
 
   /** The MASA, asked in the format the pledge wants; a MASA client without formats speaks JWS. */
-  async #askMasa(masaUrl: string, rvr: EncodedVoucher, format: VoucherMediaType, tls: MasaTls): Promise<EncodedVoucher> {
+  async #askMasa(
+    masaUrl: string,
+    rvr: EncodedVoucher,
+    format: VoucherMediaType,
+    tls: MasaTls,
+  ): Promise<EncodedVoucher> {
     if (this.masa.requestVoucherIn) return this.masa.requestVoucherIn(masaUrl, rvr, format, tls);
-    if (rvr.mediaType !== VOUCHER_JWS_MEDIA_TYPE || format !== VOUCHER_JWS_MEDIA_TYPE) throw new AirlockError('ERR_VOUCHER_FORMAT', 'this MASA client speaks JWS only');
-    return { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(await this.masa.requestVoucher(masaUrl, fromUtf8(rvr.bytes))) };
+    if (rvr.mediaType !== VOUCHER_JWS_MEDIA_TYPE || format !== VOUCHER_JWS_MEDIA_TYPE)
+      throw new AirlockError('ERR_VOUCHER_FORMAT', 'this MASA client speaks JWS only');
+    return {
+      mediaType: VOUCHER_JWS_MEDIA_TYPE,
+      bytes: utf8(await this.masa.requestVoucher(masaUrl, fromUtf8(rvr.bytes))),
+    };
   }
 
   /** How the MASA of each trusted manufacturer is reached: one object per manufacturer, so that the client's per-anchors state is found again. */
@@ -155,7 +196,14 @@ export class Registrar {
   readonly #pending = new Set<Promise<void>>();
 
   #inBackground(work: Promise<void>): void {
-    const p = work.catch((e) => this.ctx.logger.error({ code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' }, 'registrar: background work failed')).finally(() => this.#pending.delete(p));
+    const p = work
+      .catch((e) =>
+        this.ctx.logger.error(
+          { code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' },
+          'registrar: background work failed',
+        ),
+      )
+      .finally(() => this.#pending.delete(p));
     this.#pending.add(p);
   }
 

@@ -3,7 +3,13 @@
  * and Airlock's additions for the steps BRSKI leaves open (/.well-known/airlock).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { channelBinding, clientCertificate, setRequestSerial, textBody, voucherBody } from '../../adapters/http/server.js';
+import {
+  channelBinding,
+  clientCertificate,
+  setRequestSerial,
+  textBody,
+  voucherBody,
+} from '../../adapters/http/server.js';
 import { negotiateVoucherFormat } from '../../protocols/voucher/codec.js';
 import { CERTS_ONLY_MEDIA_TYPE, encodeCertsOnly } from '../../protocols/est/certs-only.js';
 import { csrAttributes } from '../../protocols/est/csr.js';
@@ -12,7 +18,13 @@ import type { ChannelContext } from './registrar.js';
 import type { Network } from './index.js';
 
 function channel(req: FastifyRequest): ChannelContext {
-  return { clientCert: clientCertificate(req), exporter: (label, length) => channelBinding(req, label, length), peer: req.ip, connection: req.raw.socket, identified: (serial) => setRequestSerial(req, serial) };
+  return {
+    clientCert: clientCertificate(req),
+    exporter: (label, length) => channelBinding(req, label, length),
+    peer: req.ip,
+    connection: req.raw.socket,
+    identified: (serial) => setRequestSerial(req, serial),
+  };
 }
 
 export function registrarRoutes(app: FastifyInstance, n: Network): void {
@@ -22,36 +34,59 @@ export function registrarRoutes(app: FastifyInstance, n: Network): void {
     // RFC 8995 section 5.2: the pledge's request in JWS or CMS; the voucher in the format its
     // Accept asks for (by default the request's own), passed on to the MASA; else 406.
     const pvr = voucherBody(req);
-    const voucher = await r.requestVoucherIn(channel(req), pvr, negotiateVoucherFormat(req.headers.accept, pvr.mediaType));
+    const voucher = await r.requestVoucherIn(
+      channel(req),
+      pvr,
+      negotiateVoucherFormat(req.headers.accept, pvr.mediaType),
+    );
     return reply.type(voucher.mediaType).send(Buffer.from(voucher.bytes));
   });
 
-  app.get('/.well-known/airlock/declaration', async (req) => ({ chain: await r.declaration(channel(req)) }));
+  app.get('/.well-known/airlock/declaration', async (req) => ({
+    chain: await r.declaration(channel(req)),
+  }));
 
   // RFC 8995 section 5.7: application/json telemetry; application/jose is Airlock's signed, channel-bound form.
   app.post('/.well-known/brski/voucher_status', async (req) => {
     const json = req.headers['content-type']?.toLowerCase().startsWith('application/json');
-    return r.voucherStatus(channel(req), json ? { json: req.body } : { jose: textBody(req, 'application/jose') });
+    return r.voucherStatus(
+      channel(req),
+      json ? { json: req.body } : { jose: textBody(req, 'application/jose') },
+    );
   });
 
-  app.post('/.well-known/airlock/app-bootstrap', async (req) => r.appBootstrap(channel(req), req.body));
+  app.post('/.well-known/airlock/app-bootstrap', async (req) =>
+    r.appBootstrap(channel(req), req.body),
+  );
 
   app.get('/.well-known/est/cacerts', async (_req, reply) => {
-    return reply.type(CERTS_ONLY_MEDIA_TYPE).header('content-transfer-encoding', 'base64').send(n.cacertsBody);
+    return reply
+      .type(CERTS_ONLY_MEDIA_TYPE)
+      .header('content-transfer-encoding', 'base64')
+      .send(n.cacertsBody);
   });
 
   app.get('/.well-known/est/csrattrs', async (_req, reply) => {
-    return reply.type('application/csrattrs').header('content-transfer-encoding', 'base64').send(toBase64(csrAttributes()));
+    return reply
+      .type('application/csrattrs')
+      .header('content-transfer-encoding', 'base64')
+      .send(toBase64(csrAttributes()));
   });
 
   app.post('/.well-known/est/simpleenroll', async (req, reply) => {
     const cert = await r.simpleEnroll(channel(req), textBody(req, 'application/pkcs10'));
-    return reply.type(CERTS_ONLY_MEDIA_TYPE).header('content-transfer-encoding', 'base64').send(encodeCertsOnly([cert.der]));
+    return reply
+      .type(CERTS_ONLY_MEDIA_TYPE)
+      .header('content-transfer-encoding', 'base64')
+      .send(encodeCertsOnly([cert.der]));
   });
 
   app.post('/.well-known/est/simplereenroll', async (req, reply) => {
     const cert = await r.simpleReenroll(channel(req), textBody(req, 'application/pkcs10'));
-    return reply.type(CERTS_ONLY_MEDIA_TYPE).header('content-transfer-encoding', 'base64').send(encodeCertsOnly([cert.der]));
+    return reply
+      .type(CERTS_ONLY_MEDIA_TYPE)
+      .header('content-transfer-encoding', 'base64')
+      .send(encodeCertsOnly([cert.der]));
   });
 
   app.post('/.well-known/airlock/wifi', async (req, reply) => {
@@ -64,5 +99,7 @@ export function registrarRoutes(app: FastifyInstance, n: Network): void {
     return reply.code(200).send({ ok: true });
   });
 
-  app.get('/.well-known/airlock/crl', async (_req, reply) => reply.type('application/pkix-crl').send(Buffer.from(await n.credentials.crl())));
+  app.get('/.well-known/airlock/crl', async (_req, reply) =>
+    reply.type('application/pkix-crl').send(Buffer.from(await n.credentials.crl())),
+  );
 }

@@ -8,7 +8,15 @@ import type { CertificateTemplate } from '../../protocols/x509/profiles.js';
 import type { Crypto, KeyStore } from '../../core/ports.js';
 
 /** A new pair's key is made in `keys` (software keys unless the role was wired with another store). */
-export async function ensureKeyPair(crypto: Crypto, ring: KeyRing, name: string, template: CertificateTemplate, issuer: KeyPair | 'self', at: Date, keys: KeyStore = ring.keys): Promise<KeyPair> {
+export async function ensureKeyPair(
+  crypto: Crypto,
+  ring: KeyRing,
+  name: string,
+  template: CertificateTemplate,
+  issuer: KeyPair | 'self',
+  at: Date,
+  keys: KeyStore = ring.keys,
+): Promise<KeyPair> {
   const existing = await ring.get(name);
   if (existing) return existing;
   const key = await keys.generateP256();

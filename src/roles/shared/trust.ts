@@ -80,25 +80,37 @@ export function encodeForeignTrustFile(t: ForeignManufacturerTrust): ForeignManu
 /** Reads either trust file form (the `format` field decides). */
 export function decodeAnyTrustFile(crypto: Crypto, json: unknown, at: Date): AnyManufacturerTrust {
   const format = (json as { format?: unknown } | null)?.format;
-  return format === 'airlock-foreign-manufacturer/1' ? decodeForeignTrustFile(json, at) : decodeTrustFile(crypto, json, at);
+  return format === 'airlock-foreign-manufacturer/1'
+    ? decodeForeignTrustFile(json, at)
+    : decodeTrustFile(crypto, json, at);
 }
 
 /** Reads a foreign manufacturer's trust file; every IDevID CA must be a CA valid at `at`. */
 export function decodeForeignTrustFile(json: unknown, at: Date): ForeignManufacturerTrust {
   const f = json as Partial<ForeignManufacturerTrustFile> | null;
-  if (!f || f.format !== 'airlock-foreign-manufacturer/1') throw new AirlockError('ERR_CONFIG', 'not a foreign manufacturer trust file');
+  if (!f || f.format !== 'airlock-foreign-manufacturer/1')
+    throw new AirlockError('ERR_CONFIG', 'not a foreign manufacturer trust file');
   const certs = (list: unknown, what: string) => {
-    if (!Array.isArray(list) || list.length === 0 || list.some((c) => typeof c !== 'string')) throw new AirlockError('ERR_CONFIG', `${what}: a non-empty list of base64 certificates is required`);
+    if (!Array.isArray(list) || list.length === 0 || list.some((c) => typeof c !== 'string'))
+      throw new AirlockError(
+        'ERR_CONFIG',
+        `${what}: a non-empty list of base64 certificates is required`,
+      );
     return (list as string[]).map(parseCertificateBase64);
   };
   const idevidCas = certs(f.idevidCas, 'idevidCas');
   const masaTrustAnchors = certs(f.masaTrustAnchors, 'masaTrustAnchors');
   for (const ca of idevidCas) {
     if (!ca.isCa) throw new AirlockError('ERR_CONFIG', `${ca.subject} is not a CA`);
-    if (at < ca.notBefore || at > ca.notAfter) throw new AirlockError('ERR_CONFIG', `${ca.subject} is not valid now`);
+    if (at < ca.notBefore || at > ca.notAfter)
+      throw new AirlockError('ERR_CONFIG', `${ca.subject} is not valid now`);
   }
   const serialNumberFrom = f.serialNumberFrom ?? 'serialNumber';
-  if (!SERIAL_NUMBER_FROM.includes(serialNumberFrom)) throw new AirlockError('ERR_CONFIG', `serialNumberFrom must be one of ${SERIAL_NUMBER_FROM.join(', ')}`);
+  if (!SERIAL_NUMBER_FROM.includes(serialNumberFrom))
+    throw new AirlockError(
+      'ERR_CONFIG',
+      `serialNumberFrom must be one of ${SERIAL_NUMBER_FROM.join(', ')}`,
+    );
   let masaUrl: string | undefined;
   if (f.masaUrl !== undefined) {
     let u: URL | undefined;
@@ -107,7 +119,8 @@ export function decodeForeignTrustFile(json: unknown, at: Date): ForeignManufact
     } catch {
       u = undefined;
     }
-    if (!u || u.protocol !== 'https:') throw new AirlockError('ERR_CONFIG', 'masaUrl must be an https URL');
+    if (!u || u.protocol !== 'https:')
+      throw new AirlockError('ERR_CONFIG', 'masaUrl must be an https URL');
     masaUrl = f.masaUrl;
   }
   return { kind: 'foreign', idevidCas, masaTrustAnchors, masaUrl, serialNumberFrom };
@@ -119,18 +132,31 @@ export function masaTlsAnchors(trusts: readonly AnyManufacturerTrust[]): Certifi
 }
 
 export function encodeTrustFile(t: ManufacturerTrust): ManufacturerTrustFile {
-  return { format: 'airlock-manufacturer-trust/1', root: toBase64(t.root.der), idevidCa: toBase64(t.idevidCa.der), masaCa: toBase64(t.masaCa.der), declarationsCa: toBase64(t.declarationsCa.der) };
+  return {
+    format: 'airlock-manufacturer-trust/1',
+    root: toBase64(t.root.der),
+    idevidCa: toBase64(t.idevidCa.der),
+    masaCa: toBase64(t.masaCa.der),
+    declarationsCa: toBase64(t.declarationsCa.der),
+  };
 }
 
 /** Reads a trust file; each purpose CA must be a CA certified by the root. */
 export function decodeTrustFile(crypto: Crypto, json: unknown, at: Date): ManufacturerTrust {
   const f = json as Partial<ManufacturerTrustFile> | null;
-  if (!f || f.format !== 'airlock-manufacturer-trust/1') throw new AirlockError('ERR_CONFIG', 'not an Airlock manufacturer trust file');
+  if (!f || f.format !== 'airlock-manufacturer-trust/1')
+    throw new AirlockError('ERR_CONFIG', 'not an Airlock manufacturer trust file');
   const cert = (b64: unknown) => {
-    if (typeof b64 !== 'string') throw new AirlockError('ERR_CONFIG', 'a certificate is missing from the trust file');
+    if (typeof b64 !== 'string')
+      throw new AirlockError('ERR_CONFIG', 'a certificate is missing from the trust file');
     return parseCertificateBase64(b64);
   };
-  const t: ManufacturerTrust = { root: cert(f.root), idevidCa: cert(f.idevidCa), masaCa: cert(f.masaCa), declarationsCa: cert(f.declarationsCa) };
+  const t: ManufacturerTrust = {
+    root: cert(f.root),
+    idevidCa: cert(f.idevidCa),
+    masaCa: cert(f.masaCa),
+    declarationsCa: cert(f.declarationsCa),
+  };
   for (const ca of [t.idevidCa, t.masaCa, t.declarationsCa]) {
     if (!ca.isCa) throw new AirlockError('ERR_CONFIG', `${ca.subject} is not a CA`);
     verifyChain(crypto, { leaf: ca, anchors: [t.root], at });

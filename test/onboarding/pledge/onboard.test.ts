@@ -14,11 +14,22 @@ import { MemorySecureStore } from '../../../src/adapters/secure-store/memory-sto
 import { generateP256Key } from '../../../src/adapters/crypto/node-crypto.js';
 import { DeviceAgent } from '../../../src/roles/device/agent.js';
 import { parseCertificateBase64 } from '../../../src/protocols/x509/certificate.js';
-import { caProfile, ldevidProfile, registrarProfile } from '../../../src/protocols/x509/profiles.js';
+import {
+  caProfile,
+  ldevidProfile,
+  registrarProfile,
+} from '../../../src/protocols/x509/profiles.js';
 import { verifyChain } from '../../../src/protocols/x509/chain.js';
 import { crypto, issue, T0 } from '../../support/pki.js';
 import { errorCode } from '../../support/wire.js';
-import { FakeRegistrar, declarationChain, fixedClock, pledgeWorld, type PledgeWorld, type RegistrarScript } from '../../support/fake-registrar.js';
+import {
+  FakeRegistrar,
+  declarationChain,
+  fixedClock,
+  pledgeWorld,
+  type PledgeWorld,
+  type RegistrarScript,
+} from '../../support/fake-registrar.js';
 
 const ctx = { crypto, clock: fixedClock, logger: silentLogger };
 const inYears = (n: number) => new Date(T0.getTime() + n * 365 * 86_400_000);
@@ -58,7 +69,7 @@ describe('the pledge onboards over a PledgeChannel', () => {
     return registrar;
   }
 
-  it('performs steps 2, 5, 6, 7, 9, 10, 14, 15 with the registrar\'s requests in order, and stores what it accepted', async () => {
+  it("performs steps 2, 5, 6, 7, 9, 10, 14, 15 with the registrar's requests in order, and stores what it accepted", async () => {
     const { agent, store, registrar } = await deviceWith();
     const report = await agent.onboard('https://registrar.example');
     expect(report.steps.map((s) => s.step)).toEqual([2, 5, 6, 7, 9, 10, 14, 15]);
@@ -68,7 +79,10 @@ describe('the pledge onboards over a PledgeChannel', () => {
     expect(registrar.open).toBe(0);
     // Step 2 presented the IDevID chain, with no anchors: the channel is provisional.
     expect(registrar.connections).toHaveLength(1);
-    expect(registrar.connections[0]!.credentials.chain).toEqual([world.idevid.cert.der, world.mfg.idevidCa.cert.der]);
+    expect(registrar.connections[0]!.credentials.chain).toEqual([
+      world.idevid.cert.der,
+      world.mfg.idevidCa.cert.der,
+    ]);
     expect(registrar.connections[0]!.credentials.key.spki).toEqual(world.idevid.cert.spki);
     expect(registrar.connections[0]!.trustAnchors).toBeUndefined();
 
@@ -86,20 +100,41 @@ describe('the pledge onboards over a PledgeChannel', () => {
   });
 
   it('refuses an impostor registrar whose certificate does not chain to the pinned domain CA: ERR_NETWORK_UNTRUSTED', async () => {
-    const otherCa = await issue(caProfile({ name: 'Impostor CA', notBefore: T0, notAfter: inYears(10) }));
-    const impostor = await issue(registrarProfile({ name: 'Owner Registrar', dnsNames: ['registrar.example'], notBefore: T0, notAfter: inYears(2) }), otherCa);
+    const otherCa = await issue(
+      caProfile({ name: 'Impostor CA', notBefore: T0, notAfter: inYears(10) }),
+    );
+    const impostor = await issue(
+      registrarProfile({
+        name: 'Owner Registrar',
+        dnsNames: ['registrar.example'],
+        notBefore: T0,
+        notAfter: inYears(2),
+      }),
+      otherCa,
+    );
     const registrar = await refused({ serverCert: impostor.cert }, 'ERR_NETWORK_UNTRUSTED');
     // The device authenticated itself (step 7) before judging the network (step 9), and sent nothing after.
     expect(registrar.requests.map((r) => `${r.method} ${r.path}`)).toEqual(ONBOARDING.slice(0, 3));
   });
 
-  it('refuses a domain certificate that is not a registrar\'s (no id-kp-cmcRA): ERR_NETWORK_NOT_REGISTRAR', async () => {
-    const peer = await issue(ldevidProfile({ serialNumber: 'OTHER-DEVICE', domain: 'Owner', notBefore: T0, notAfter: inYears(1) }), world.domainCa);
+  it("refuses a domain certificate that is not a registrar's (no id-kp-cmcRA): ERR_NETWORK_NOT_REGISTRAR", async () => {
+    const peer = await issue(
+      ldevidProfile({
+        serialNumber: 'OTHER-DEVICE',
+        domain: 'Owner',
+        notBefore: T0,
+        notAfter: inYears(1),
+      }),
+      world.domainCa,
+    );
     await refused({ serverCert: peer.cert }, 'ERR_NETWORK_NOT_REGISTRAR');
   });
 
   it('refuses a voucher with another nonce: ERR_VOUCHER_NONCE_MISMATCH, and sends nothing more', async () => {
-    const registrar = await refused({ voucher: (v) => ({ ...v, nonce: 'bm90IHRoaXMgbm9uY2U=' }) }, 'ERR_VOUCHER_NONCE_MISMATCH');
+    const registrar = await refused(
+      { voucher: (v) => ({ ...v, nonce: 'bm90IHRoaXMgbm9uY2U=' }) },
+      'ERR_VOUCHER_NONCE_MISMATCH',
+    );
     expect(registrar.requests.map((r) => r.path)).toEqual(['/.well-known/brski/requestvoucher']);
   });
 
@@ -107,40 +142,70 @@ describe('the pledge onboards over a PledgeChannel', () => {
     // Another manufacturer's MASA signs: the voucher chains to an anchor this device was not born with.
     const { store } = await deviceWith();
     const other = await pledgeWorld();
-    const registrar = new FakeRegistrar({ ...world, mfg: { ...world.mfg, masaSigner: other.mfg.masaSigner } });
+    const registrar = new FakeRegistrar({
+      ...world,
+      mfg: { ...world.mfg, masaSigner: other.mfg.masaSigner },
+    });
     const agent = new DeviceAgent(store, ctx, { connector: registrar.connect });
-    expect(await errorCode(() => agent.onboard('https://registrar.example'))).toBe('ERR_VOUCHER_SIGNER_UNTRUSTED');
+    expect(await errorCode(() => agent.onboard('https://registrar.example'))).toBe(
+      'ERR_VOUCHER_SIGNER_UNTRUSTED',
+    );
     expect(await store.names()).toEqual([SecureStoreEntry.birth]);
     expect(registrar.open).toBe(0);
   });
 
   it('refuses a network whose owner neither owns the device nor is authorized: ERR_NETWORK_NOT_AUTHORIZED', async () => {
     const someoneElse = { id: partyIdFromSpki(crypto, new Uint8Array([7])), name: 'Someone else' };
-    await refused({ declarationChain: declarationChain(world, someoneElse) }, 'ERR_NETWORK_NOT_AUTHORIZED');
+    await refused(
+      { declarationChain: declarationChain(world, someoneElse) },
+      'ERR_NETWORK_NOT_AUTHORIZED',
+    );
   });
 
   it('refuses an LDevID for another key: ERR_NETWORK_LDEVID_MISMATCH', async () => {
-    const registrar = await refused({ ldevid: async (r) => registrarFor(world).issueLdevid({ ...r, spki: generateP256Key().spki }) }, 'ERR_NETWORK_LDEVID_MISMATCH');
+    const registrar = await refused(
+      {
+        ldevid: async (r) =>
+          registrarFor(world).issueLdevid({ ...r, spki: generateP256Key().spki }),
+      },
+      'ERR_NETWORK_LDEVID_MISMATCH',
+    );
     // Refused before the Wi-Fi credentials were asked for.
     expect(registrar.requests.at(-1)!.path).toBe('/.well-known/est/simpleenroll');
   });
 
   it('refuses an LDevID that names another device: ERR_NETWORK_LDEVID_MISMATCH', async () => {
-    await refused({ ldevid: async (r) => registrarFor(world).issueLdevid({ ...r, serialNumber: 'SOMEONE-ELSE' }) }, 'ERR_NETWORK_LDEVID_MISMATCH');
+    await refused(
+      {
+        ldevid: async (r) =>
+          registrarFor(world).issueLdevid({ ...r, serialNumber: 'SOMEONE-ELSE' }),
+      },
+      'ERR_NETWORK_LDEVID_MISMATCH',
+    );
   });
 
   it('refuses an LDevID from another CA: ERR_CERT_UNTRUSTED', async () => {
-    const otherCa = await issue(caProfile({ name: 'Owner Domain CA', notBefore: T0, notAfter: inYears(10) }));
-    await refused({ ldevid: async (r) => registrarFor(world).issueLdevid(r, otherCa) }, 'ERR_CERT_UNTRUSTED');
+    const otherCa = await issue(
+      caProfile({ name: 'Owner Domain CA', notBefore: T0, notAfter: inYears(10) }),
+    );
+    await refused(
+      { ldevid: async (r) => registrarFor(world).issueLdevid(r, otherCa) },
+      'ERR_CERT_UNTRUSTED',
+    );
   });
 
   it('refuses EST cacerts without the pinned domain CA: ERR_NETWORK_UNTRUSTED', async () => {
-    const otherCa = await issue(caProfile({ name: 'Owner Domain CA', notBefore: T0, notAfter: inYears(10) }));
+    const otherCa = await issue(
+      caProfile({ name: 'Owner Domain CA', notBefore: T0, notAfter: inYears(10) }),
+    );
     await refused({ cacerts: [otherCa.cert.der] }, 'ERR_NETWORK_UNTRUSTED');
   });
 
   it('stores nothing when the registrar refuses the enrollment status, though everything verified', async () => {
-    const registrar = await refused({ refuseEnrollStatus: new AirlockError('ERR_REGISTRAR_SEQUENCE', 'superseded') }, 'ERR_REGISTRAR_SEQUENCE');
+    const registrar = await refused(
+      { refuseEnrollStatus: new AirlockError('ERR_REGISTRAR_SEQUENCE', 'superseded') },
+      'ERR_REGISTRAR_SEQUENCE',
+    );
     expect(registrar.requests.map((r) => `${r.method} ${r.path}`)).toEqual(ONBOARDING);
   });
 
@@ -149,18 +214,27 @@ describe('the pledge onboards over a PledgeChannel', () => {
     await agent.onboard('https://registrar.example');
     const before = await store.read(SecureStoreEntry.onboarding);
     // Only the minting link: sequence 0, behind the accepted sequence 1.
-    const stale = new FakeRegistrar(world, { declarationChain: declarationChain(world).slice(0, 1) });
+    const stale = new FakeRegistrar(world, {
+      declarationChain: declarationChain(world).slice(0, 1),
+    });
     const again = new DeviceAgent(store, ctx, { connector: stale.connect });
-    expect(await errorCode(() => again.onboard('https://registrar.example'))).toBe('ERR_DECLARATION_STALE');
+    expect(await errorCode(() => again.onboard('https://registrar.example'))).toBe(
+      'ERR_DECLARATION_STALE',
+    );
     expect(await store.read(SecureStoreEntry.onboarding)).toEqual(before);
   });
 
   it('a corrupt birth key is ERR_SECURE_STORE, before any channel is opened', async () => {
     const store = new MemorySecureStore();
-    await store.write(SecureStoreEntry.birth, utf8(JSON.stringify({ ...world.birth, idevidKey: 'AAAA' })));
+    await store.write(
+      SecureStoreEntry.birth,
+      utf8(JSON.stringify({ ...world.birth, idevidKey: 'AAAA' })),
+    );
     const registrar = new FakeRegistrar(world);
     const agent = new DeviceAgent(store, ctx, { connector: registrar.connect });
-    expect(await errorCode(() => agent.onboard('https://registrar.example'))).toBe('ERR_SECURE_STORE');
+    expect(await errorCode(() => agent.onboard('https://registrar.example'))).toBe(
+      'ERR_SECURE_STORE',
+    );
     expect(registrar.connections).toHaveLength(0);
   });
 });

@@ -12,7 +12,12 @@ import { DeviceAgent } from '../../../src/roles/device/agent.js';
 import { parseCertificateBase64 } from '../../../src/protocols/x509/certificate.js';
 import { crypto } from '../../support/pki.js';
 import { errorCode } from '../../support/wire.js';
-import { FakeRegistrar, fixedClock, pledgeWorld, type PledgeWorld } from '../../support/fake-registrar.js';
+import {
+  FakeRegistrar,
+  fixedClock,
+  pledgeWorld,
+  type PledgeWorld,
+} from '../../support/fake-registrar.js';
 
 const ctx = { crypto, clock: fixedClock, logger: silentLogger };
 
@@ -25,7 +30,9 @@ describe('the pledge renews its LDevID over a PledgeChannel', () => {
   async function onboarded() {
     const store = new MemorySecureStore();
     await store.write(SecureStoreEntry.birth, utf8(JSON.stringify(world.birth)));
-    await new DeviceAgent(store, ctx, { connector: new FakeRegistrar(world).connect }).onboard('https://registrar.example');
+    await new DeviceAgent(store, ctx, { connector: new FakeRegistrar(world).connect }).onboard(
+      'https://registrar.example',
+    );
     return store;
   }
 
@@ -35,7 +42,9 @@ describe('the pledge renews its LDevID over a PledgeChannel', () => {
     const agent = new DeviceAgent(store, ctx, { connector: registrar.connect });
     const before = (await agent.onboardingCredentials())!;
     const result = await agent.renew('https://registrar.example');
-    expect(registrar.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /.well-known/est/simplereenroll']);
+    expect(registrar.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /.well-known/est/simplereenroll',
+    ]);
     const opened = registrar.connections[0]!;
     expect(opened.credentials.chain).toEqual([parseCertificateBase64(before.ldevid).der]);
     expect(opened.credentials.key.spki).toEqual(parseCertificateBase64(before.ldevid).spki);
@@ -51,19 +60,29 @@ describe('the pledge renews its LDevID over a PledgeChannel', () => {
   it('keeps the current LDevID when the new one is for another key', async () => {
     const store = await onboarded();
     const before = await store.read(SecureStoreEntry.onboarding);
-    const registrar: FakeRegistrar = new FakeRegistrar(world, { ldevid: async (r) => registrar.issueLdevid({ ...r, spki: generateP256Key().spki }) });
+    const registrar: FakeRegistrar = new FakeRegistrar(world, {
+      ldevid: async (r) => registrar.issueLdevid({ ...r, spki: generateP256Key().spki }),
+    });
     const agent = new DeviceAgent(store, ctx, { connector: registrar.connect });
-    expect(await errorCode(() => agent.renew('https://registrar.example'))).toBe('ERR_NETWORK_LDEVID_MISMATCH');
+    expect(await errorCode(() => agent.renew('https://registrar.example'))).toBe(
+      'ERR_NETWORK_LDEVID_MISMATCH',
+    );
     expect(await store.read(SecureStoreEntry.onboarding)).toEqual(before);
     expect(registrar.open).toBe(0);
   });
 
   it('refuses a registrar certificate without id-kp-cmcRA before it asks for anything', async () => {
     const store = await onboarded();
-    const creds = JSON.parse(new TextDecoder().decode(await store.read(SecureStoreEntry.onboarding))) as { ldevid: string };
-    const registrar = new FakeRegistrar(world, { serverCert: parseCertificateBase64(creds.ldevid) });
+    const creds = JSON.parse(
+      new TextDecoder().decode(await store.read(SecureStoreEntry.onboarding)),
+    ) as { ldevid: string };
+    const registrar = new FakeRegistrar(world, {
+      serverCert: parseCertificateBase64(creds.ldevid),
+    });
     const agent = new DeviceAgent(store, ctx, { connector: registrar.connect });
-    expect(await errorCode(() => agent.renew('https://registrar.example'))).toBe('ERR_NETWORK_NOT_REGISTRAR');
+    expect(await errorCode(() => agent.renew('https://registrar.example'))).toBe(
+      'ERR_NETWORK_NOT_REGISTRAR',
+    );
     expect(registrar.requests).toEqual([]);
   });
 
@@ -71,7 +90,13 @@ describe('the pledge renews its LDevID over a PledgeChannel', () => {
     const store = new MemorySecureStore();
     await store.write(SecureStoreEntry.birth, utf8(JSON.stringify(world.birth)));
     const registrar = new FakeRegistrar(world);
-    expect(await errorCode(() => new DeviceAgent(store, ctx, { connector: registrar.connect }).renew('https://registrar.example'))).toBe('ERR_DEVICE_NOT_ONBOARDED');
+    expect(
+      await errorCode(() =>
+        new DeviceAgent(store, ctx, { connector: registrar.connect }).renew(
+          'https://registrar.example',
+        ),
+      ),
+    ).toBe('ERR_DEVICE_NOT_ONBOARDED');
     expect(registrar.connections).toEqual([]);
   });
 });

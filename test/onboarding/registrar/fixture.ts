@@ -10,11 +10,18 @@ import type { NetworkDb } from '../../../src/adapters/store/schema.js';
 import { Sealer } from '../../../src/adapters/crypto/seal.js';
 import { generateP256Key } from '../../../src/adapters/crypto/node-crypto.js';
 import { CredentialIssuer } from '../../../src/roles/network/credentials.js';
-import { TrustedManufacturers, voucherAnchorsOf } from '../../../src/roles/network/manufacturers.js';
+import {
+  TrustedManufacturers,
+  voucherAnchorsOf,
+} from '../../../src/roles/network/manufacturers.js';
 import type { AnyManufacturerTrust } from '../../../src/roles/shared/trust.js';
 import type { RoleContext } from '../../../src/roles/shared/context.js';
 import { runEndpoint, type Endpoint } from '../../../src/onboarding/registrar/pipeline.js';
-import type { Channel, MasaPort, RegistrarContext } from '../../../src/onboarding/registrar/ports.js';
+import type {
+  Channel,
+  MasaPort,
+  RegistrarContext,
+} from '../../../src/onboarding/registrar/ports.js';
 import { requestVoucher } from '../../../src/onboarding/registrar/step-05-trusted-introduction.js';
 import { signPledgeVoucherRequest } from '../../../src/protocols/voucher/pledge-voucher-request.js';
 import { verifyRegistrarVoucherRequest } from '../../../src/protocols/voucher/registrar-voucher-request.js';
@@ -32,25 +39,64 @@ export type Fixture = Awaited<ReturnType<typeof registrarFixture>>;
 
 export async function registrarFixture() {
   const maker = await manufacturerPki();
-  const trust: AnyManufacturerTrust = { root: maker.root.cert, idevidCa: maker.idevidCa.cert, masaCa: maker.masaCa.cert, declarationsCa: maker.declarationsCa.cert };
-  const domainCa = await issue(caProfile({ name: 'Test Domain CA', notBefore: T0, notAfter: new Date('2040-01-01T00:00:00Z'), pathLength: 0 }));
-  const registrar = await issue(registrarProfile({ name: 'Test Registrar', dnsNames: ['registrar.example'], notBefore: T0, notAfter: new Date('2030-01-01T00:00:00Z') }), domainCa);
+  const trust: AnyManufacturerTrust = {
+    root: maker.root.cert,
+    idevidCa: maker.idevidCa.cert,
+    masaCa: maker.masaCa.cert,
+    declarationsCa: maker.declarationsCa.cert,
+  };
+  const domainCa = await issue(
+    caProfile({
+      name: 'Test Domain CA',
+      notBefore: T0,
+      notAfter: new Date('2040-01-01T00:00:00Z'),
+      pathLength: 0,
+    }),
+  );
+  const registrar = await issue(
+    registrarProfile({
+      name: 'Test Registrar',
+      dnsNames: ['registrar.example'],
+      notBefore: T0,
+      notAfter: new Date('2030-01-01T00:00:00Z'),
+    }),
+    domainCa,
+  );
   const opened = await openSqlite<NetworkDb>(':memory:', networkMigrations);
   const store = networkStore(opened.db);
   const pki = { domainCa, registrar };
   // The credential issuer uses the role's crypto and clock only.
   const roleCtx = { crypto, clock } as unknown as RoleContext;
-  const credentials = new CredentialIssuer(roleCtx, store, pki, new Sealer(crypto.bytes(32)), { ownerName: 'Test Owner', ldevidValidityDays: 365 });
+  const credentials = new CredentialIssuer(roleCtx, store, pki, new Sealer(crypto.bytes(32)), {
+    ownerName: 'Test Owner',
+    ldevidValidityDays: 365,
+  });
   const manufacturers = new TrustedManufacturers(crypto, [trust]);
 
   /** What the fake MASA does: sign for the domain it is asked by (or another), or fail. */
-  const masaBehaviour = { pin: undefined as Certificate | undefined, fail: undefined as Error | undefined, asked: 0, auditLogs: 0 };
+  const masaBehaviour = {
+    pin: undefined as Certificate | undefined,
+    fail: undefined as Error | undefined,
+    asked: 0,
+    auditLogs: 0,
+  };
   const masa: MasaPort = {
     async voucher(_url, rvr, format) {
       masaBehaviour.asked++;
       if (masaBehaviour.fail) throw masaBehaviour.fail;
-      const v = verifyRegistrarVoucherRequest(crypto, rvr.bytes, { mediaType: rvr.mediaType, idevidAnchors: [maker.idevidCa.cert], at: NOW, requireProximity: false });
-      const bytes = signVoucherAs(crypto, format, maker.masaSigner.key, [maker.masaSigner.cert], { serialNumber: v.serialNumber, nonce: v.nonce, pinnedDomainCert: masaBehaviour.pin ?? v.domainCa ?? v.registrarCert, createdOn: NOW, assertion: 'proximity' });
+      const v = verifyRegistrarVoucherRequest(crypto, rvr.bytes, {
+        mediaType: rvr.mediaType,
+        idevidAnchors: [maker.idevidCa.cert],
+        at: NOW,
+        requireProximity: false,
+      });
+      const bytes = signVoucherAs(crypto, format, maker.masaSigner.key, [maker.masaSigner.cert], {
+        serialNumber: v.serialNumber,
+        nonce: v.nonce,
+        pinnedDomainCert: masaBehaviour.pin ?? v.domainCa ?? v.registrarCert,
+        createdOn: NOW,
+        assertion: 'proximity',
+      });
       return { mediaType: format, bytes };
     },
     async auditLog() {
@@ -66,7 +112,14 @@ export async function registrarFixture() {
     clock,
     store,
     pki,
-    settings: { ssid: 'test-ssid', applicationUrl: 'https://app.example/', applicationTrustAnchor: 'PEM', voucherRequestChain: 'registrar-and-ca', minimumVoucherAssertion: 'logged', voucherClockSkewSeconds: 300 },
+    settings: {
+      ssid: 'test-ssid',
+      applicationUrl: 'https://app.example/',
+      applicationTrustAnchor: 'PEM',
+      voucherRequestChain: 'registrar-and-ca',
+      minimumVoucherAssertion: 'logged',
+      voucherClockSkewSeconds: 300,
+    },
     manufacturers: {
       identify: (c, at) => manufacturers.identify(c, at),
       identifyVerified: (c, at) => manufacturers.identifyVerified(c, at),
@@ -86,21 +139,41 @@ export async function registrarFixture() {
 
   let n = 0;
   /** A new device of the trusted manufacturer: its birth certificate and key. */
-  const newDevice = async (idevidCa: Pair = maker.idevidCa) => device(idevidCa, `SN-${++n}-${toBase64Url(crypto.bytes(3)).replace(/[-_]/g, 'x')}`);
+  const newDevice = async (idevidCa: Pair = maker.idevidCa) =>
+    device(idevidCa, `SN-${++n}-${toBase64Url(crypto.bytes(3)).replace(/[-_]/g, 'x')}`);
 
   /** A fake channel: the client certificate, a fixed exporter value, a connection object. */
-  const channel = (clientCert: Certificate | undefined, exporter = new Uint8Array(32).fill(7)): Channel & { served: string[] } => {
+  const channel = (
+    clientCert: Certificate | undefined,
+    exporter = new Uint8Array(32).fill(7),
+  ): Channel & { served: string[] } => {
     const served: string[] = [];
-    return { clientCert, exporter: () => exporter, peer: '192.0.2.7', connection: {}, identified: (s) => void served.push(s), served };
+    return {
+      clientCert,
+      exporter: () => exporter,
+      peer: '192.0.2.7',
+      connection: {},
+      identified: (s) => void served.push(s),
+      served,
+    };
   };
 
-  const run = <In, Out>(endpoint: Endpoint<In, Out>, ch: Channel, input: In) => runEndpoint(ctx, endpoint, ch, input);
+  const run = <In, Out>(endpoint: Endpoint<In, Out>, ch: Channel, input: In) =>
+    runEndpoint(ctx, endpoint, ch, input);
 
   /** Steps 2 and 5 for `d` on `ch`: the pledge voucher request's nonce. */
   const vouch = async (d: Pair, ch: Channel): Promise<string> => {
     const nonce = toBase64(crypto.bytes(16));
-    const pvr = signPledgeVoucherRequest(crypto, d.key, d.cert, { serialNumber: d.cert.subjectSerialNumber!, nonce, createdOn: NOW, proximityRegistrarCert: registrar.cert.der });
-    await run(requestVoucher, ch, { request: { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(pvr) }, format: VOUCHER_JWS_MEDIA_TYPE });
+    const pvr = signPledgeVoucherRequest(crypto, d.key, d.cert, {
+      serialNumber: d.cert.subjectSerialNumber!,
+      nonce,
+      createdOn: NOW,
+      proximityRegistrarCert: registrar.cert.der,
+    });
+    await run(requestVoucher, ch, {
+      request: { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(pvr) },
+      format: VOUCHER_JWS_MEDIA_TYPE,
+    });
     return nonce;
   };
 
@@ -108,11 +181,28 @@ export async function registrarFixture() {
   const deviceRow = (serial: string) => store.run((r) => r.devices.get(serial));
   const certificates = (serial: string) => store.run((r) => r.credentials.certificatesOf(serial));
   /** The events of no device (refusals before one is known). */
-  const anonymousEvents = () => opened.db.selectFrom('net_events').selectAll().where('device_serial', 'is', null).execute();
+  const anonymousEvents = () =>
+    opened.db.selectFrom('net_events').selectAll().where('device_serial', 'is', null).execute();
 
   return {
-    ctx, maker, trust, domainCa, registrar, store, db: opened.db, masa: masaBehaviour, declarations, background,
-    newDevice, channel, run, vouch, events, deviceRow, certificates, anonymousEvents,
+    ctx,
+    maker,
+    trust,
+    domainCa,
+    registrar,
+    store,
+    db: opened.db,
+    masa: masaBehaviour,
+    declarations,
+    background,
+    newDevice,
+    channel,
+    run,
+    vouch,
+    events,
+    deviceRow,
+    certificates,
+    anonymousEvents,
     newKey: generateP256Key,
     close: () => opened.close(),
   };

@@ -20,24 +20,35 @@ describe('step 15, renewal and enrollment status', () => {
   });
   afterAll(async () => f?.close());
 
-  const csr = (key: PrivateKeyHandle, name = 'device') => toBase64(buildCsr(f.ctx.crypto, key, name));
+  const csr = (key: PrivateKeyHandle, name = 'device') =>
+    toBase64(buildCsr(f.ctx.crypto, key, name));
 
   it('enroll before a voucher: ERR_REGISTRAR_SEQUENCE, and nothing recorded but the refusal', async () => {
     const d = await f.newDevice();
     const serial = d.cert.subjectSerialNumber!;
-    expect(await errorCode(() => f.run(simpleEnroll, f.channel(d.cert), csr(f.newKey())))).toBe('ERR_REGISTRAR_SEQUENCE');
-    expect((await f.events(serial)).map((e) => [e.step, e.action, e.outcome, e.code])).toEqual([[null, 'simpleenroll', 'refused', 'ERR_REGISTRAR_SEQUENCE']]);
+    expect(await errorCode(() => f.run(simpleEnroll, f.channel(d.cert), csr(f.newKey())))).toBe(
+      'ERR_REGISTRAR_SEQUENCE',
+    );
+    expect((await f.events(serial)).map((e) => [e.step, e.action, e.outcome, e.code])).toEqual([
+      [null, 'simpleenroll', 'refused', 'ERR_REGISTRAR_SEQUENCE'],
+    ]);
     expect(await f.deviceRow(serial)).toBeUndefined();
     expect(await f.certificates(serial)).toEqual([]);
   });
 
-  it('a CSR with the network\'s own key, or the device\'s birth key: ERR_CSR_KEY, and no certificate', async () => {
+  it("a CSR with the network's own key, or the device's birth key: ERR_CSR_KEY, and no certificate", async () => {
     const d = await f.newDevice();
     const serial = d.cert.subjectSerialNumber!;
     await f.vouch(d, f.channel(d.cert));
-    expect(await errorCode(() => f.run(simpleEnroll, f.channel(d.cert), csr(f.registrar.key)))).toBe('ERR_CSR_KEY');
-    expect(await errorCode(() => f.run(simpleEnroll, f.channel(d.cert), csr(f.domainCa.key)))).toBe('ERR_CSR_KEY');
-    expect(await errorCode(() => f.run(simpleEnroll, f.channel(d.cert), csr(d.key)))).toBe('ERR_CSR_KEY');
+    expect(
+      await errorCode(() => f.run(simpleEnroll, f.channel(d.cert), csr(f.registrar.key))),
+    ).toBe('ERR_CSR_KEY');
+    expect(await errorCode(() => f.run(simpleEnroll, f.channel(d.cert), csr(f.domainCa.key)))).toBe(
+      'ERR_CSR_KEY',
+    );
+    expect(await errorCode(() => f.run(simpleEnroll, f.channel(d.cert), csr(d.key)))).toBe(
+      'ERR_CSR_KEY',
+    );
     expect(await f.certificates(serial)).toEqual([]);
     expect(await f.deviceRow(serial)).toMatchObject({ state: 'vouched', ldevidSerial: null });
   });
@@ -51,17 +62,26 @@ describe('step 15, renewal and enrollment status', () => {
     expect(cert.subjectSerialNumber).toBe(serial);
     const psk = await f.run(wifi, ch, undefined);
     expect(f.ctx.issuedOn.get(ch.connection)).toEqual({ ldevid: cert.serial, psk: psk.id });
-    expect(await f.deviceRow(serial)).toMatchObject({ state: 'provisioned', ldevidSerial: cert.serial, pskId: psk.id });
+    expect(await f.deviceRow(serial)).toMatchObject({
+      state: 'provisioned',
+      ldevidSerial: cert.serial,
+      pskId: psk.id,
+    });
     await f.run(enrollStatus, ch, { version: 1, status: true });
     expect(await f.deviceRow(serial)).toMatchObject({ state: 'onboarded', onboardings: 1 });
-    const trail = (await f.events(serial)).slice(2).filter((e) => e.action !== 'masa audit log').map((e) => [e.step, e.action, e.outcome, JSON.parse(e.detail!)]);
+    const trail = (await f.events(serial))
+      .slice(2)
+      .filter((e) => e.action !== 'masa audit log')
+      .map((e) => [e.step, e.action, e.outcome, JSON.parse(e.detail!)]);
     expect(trail).toEqual([
       [15, 'simpleenroll', 'ok', { ldevid: cert.serial }],
       [15, 'wifi', 'ok', { psk: psk.id }],
       [null, 'enrollstatus', 'ok', { status: true, reason: null, via: 'idevid' }],
     ]);
     // Onboarded, the device renews (simplereenroll): enrolling again is out of sequence.
-    expect(await errorCode(() => f.run(simpleEnroll, ch, csr(f.newKey())))).toBe('ERR_REGISTRAR_SEQUENCE');
+    expect(await errorCode(() => f.run(simpleEnroll, ch, csr(f.newKey())))).toBe(
+      'ERR_REGISTRAR_SEQUENCE',
+    );
   });
 
   it('enrollstatus success on a connection that issued nothing: ERR_REGISTRAR_SEQUENCE, and the device stays provisioned', async () => {
@@ -70,9 +90,15 @@ describe('step 15, renewal and enrollment status', () => {
     const ch = f.channel(d.cert);
     await f.vouch(d, ch);
     await f.run(simpleEnroll, ch, csr(f.newKey()));
-    expect(await errorCode(() => f.run(enrollStatus, f.channel(d.cert), { version: 1, status: true }))).toBe('ERR_REGISTRAR_SEQUENCE');
+    expect(
+      await errorCode(() => f.run(enrollStatus, f.channel(d.cert), { version: 1, status: true })),
+    ).toBe('ERR_REGISTRAR_SEQUENCE');
     expect((await f.deviceRow(serial))!.state).toBe('provisioned');
-    expect((await f.events(serial)).at(-1)).toMatchObject({ action: 'enrollstatus', outcome: 'refused', code: 'ERR_REGISTRAR_SEQUENCE' });
+    expect((await f.events(serial)).at(-1)).toMatchObject({
+      action: 'enrollstatus',
+      outcome: 'refused',
+      code: 'ERR_REGISTRAR_SEQUENCE',
+    });
   });
 
   it('a failure report ends the onboarding: failed, the credentials issued stay; a new voucher starts again', async () => {
@@ -83,8 +109,13 @@ describe('step 15, renewal and enrollment status', () => {
     await f.run(simpleEnroll, ch, csr(f.newKey()));
     await f.run(enrollStatus, ch, { version: 1, status: false, reason: 'no network' });
     expect((await f.deviceRow(serial))!.state).toBe('failed');
-    expect((await f.events(serial)).at(-1)).toMatchObject({ action: 'enrollstatus', outcome: 'error' });
-    expect(await errorCode(() => f.run(simpleEnroll, ch, csr(f.newKey())))).toBe('ERR_REGISTRAR_SEQUENCE');
+    expect((await f.events(serial)).at(-1)).toMatchObject({
+      action: 'enrollstatus',
+      outcome: 'error',
+    });
+    expect(await errorCode(() => f.run(simpleEnroll, ch, csr(f.newKey())))).toBe(
+      'ERR_REGISTRAR_SEQUENCE',
+    );
     await f.vouch(d, f.channel(d.cert));
     expect((await f.deviceRow(serial))!.state).toBe('vouched');
   });
@@ -100,18 +131,39 @@ describe('step 15, renewal and enrollment status', () => {
     // Renewal keeping the key, on a connection authenticated by the LDevID.
     const renewed = await f.run(simpleReenroll, f.channel(first), csr(key));
     expect(renewed.subjectSerialNumber).toBe(serial);
-    expect(await f.deviceRow(serial)).toMatchObject({ state: 'onboarded', ldevidSerial: renewed.serial });
-    expect(await errorCode(() => f.run(simpleReenroll, f.channel(first), csr(f.newKey())))).toBe('ERR_CERT_REVOKED');
+    expect(await f.deviceRow(serial)).toMatchObject({
+      state: 'onboarded',
+      ldevidSerial: renewed.serial,
+    });
+    expect(await errorCode(() => f.run(simpleReenroll, f.channel(first), csr(f.newKey())))).toBe(
+      'ERR_CERT_REVOKED',
+    );
     // Refused before a device is known: recorded under none, with the certificate it came with.
     const revoked = (await f.anonymousEvents()).at(-1)!;
-    expect([revoked.action, revoked.code, JSON.parse(revoked.detail!).certificate]).toEqual(['simplereenroll', 'ERR_CERT_REVOKED', first.serial]);
-    expect(await errorCode(() => f.run(simpleReenroll, f.channel(undefined), csr(f.newKey())))).toBe('ERR_LDEVID_MISSING');
-    expect(await errorCode(() => f.run(simpleReenroll, f.channel(renewed), csr(f.registrar.key)))).toBe('ERR_CSR_KEY');
+    expect([revoked.action, revoked.code, JSON.parse(revoked.detail!).certificate]).toEqual([
+      'simplereenroll',
+      'ERR_CERT_REVOKED',
+      first.serial,
+    ]);
+    expect(
+      await errorCode(() => f.run(simpleReenroll, f.channel(undefined), csr(f.newKey()))),
+    ).toBe('ERR_LDEVID_MISSING');
+    expect(
+      await errorCode(() => f.run(simpleReenroll, f.channel(renewed), csr(f.registrar.key))),
+    ).toBe('ERR_CSR_KEY');
     // Success over the new LDevID's connection: recorded, via the LDevID.
     await f.run(enrollStatus, f.channel(renewed), { version: 1, status: true });
     const last = (await f.events(serial)).at(-1)!;
-    expect([last.action, last.outcome, JSON.parse(last.detail!).via]).toEqual(['enrollstatus', 'ok', 'ldevid']);
-    expect((await f.events(serial)).filter((e) => e.action === 'simplereenroll').map((e) => [e.step, e.outcome, e.code])).toEqual([
+    expect([last.action, last.outcome, JSON.parse(last.detail!).via]).toEqual([
+      'enrollstatus',
+      'ok',
+      'ldevid',
+    ]);
+    expect(
+      (await f.events(serial))
+        .filter((e) => e.action === 'simplereenroll')
+        .map((e) => [e.step, e.outcome, e.code]),
+    ).toEqual([
       [null, 'ok', null],
       [null, 'refused', 'ERR_CSR_KEY'],
     ]);

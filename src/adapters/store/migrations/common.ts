@@ -31,7 +31,8 @@ export function autoId(db: Kysely<any>): (c: ColumnDefinitionBuilder) => ColumnD
 
 /** A role's sealed key pairs with their certificates (see key-ring.ts). */
 export async function createKeyTable(db: Kysely<any>, name: string): Promise<void> {
-  await db.schema.createTable(name)
+  await db.schema
+    .createTable(name)
     .addColumn('name', 'text', (c) => c.primaryKey())
     .addColumn('sealed_key', 'text', (c) => c.notNull())
     .addColumn('cert_der', binaryType(db), (c) => c.notNull())

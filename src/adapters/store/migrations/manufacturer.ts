@@ -5,7 +5,8 @@ export const manufacturerMigrations: Record<string, Migration> = {
   '0001_manufacturer': {
     async up(db: Kysely<any>) {
       await createKeyTable(db, 'mfg_keys');
-      await db.schema.createTable('mfg_devices')
+      await db.schema
+        .createTable('mfg_devices')
         .addColumn('serial', 'text', (c) => c.primaryKey())
         .addColumn('model', 'text', (c) => c.notNull())
         .addColumn('idevid_der', binaryType(db), (c) => c.notNull())
@@ -13,13 +14,15 @@ export const manufacturerMigrations: Record<string, Migration> = {
         .addColumn('mud_url', 'text')
         .addColumn('minted_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('mfg_parties')
+      await db.schema
+        .createTable('mfg_parties')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('ca_der', binaryType(db))
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('mfg_declarations')
+      await db.schema
+        .createTable('mfg_declarations')
         .addColumn('serial', 'text', (c) => c.notNull().references('mfg_devices.serial'))
         .addColumn('sequence', 'integer', (c) => c.notNull())
         .addColumn('jws', 'text', (c) => c.notNull())
@@ -28,14 +31,20 @@ export const manufacturerMigrations: Record<string, Migration> = {
         .addColumn('issued_on', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('mfg_declarations_pk', ['serial', 'sequence'])
         .execute();
-      await db.schema.createIndex('mfg_declarations_owner').on('mfg_declarations').columns(['owner_id']).execute();
-      await db.schema.createTable('masa_nonces')
+      await db.schema
+        .createIndex('mfg_declarations_owner')
+        .on('mfg_declarations')
+        .columns(['owner_id'])
+        .execute();
+      await db.schema
+        .createTable('masa_nonces')
         .addColumn('serial', 'text', (c) => c.notNull())
         .addColumn('nonce', 'text', (c) => c.notNull())
         .addColumn('seen_at', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('masa_nonces_pk', ['serial', 'nonce'])
         .execute();
-      await db.schema.createTable('masa_audit')
+      await db.schema
+        .createTable('masa_audit')
         .addColumn('id', 'integer', autoId(db))
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('actor', 'text', (c) => c.notNull())
@@ -50,7 +59,8 @@ export const manufacturerMigrations: Record<string, Migration> = {
   /** RFC 8995 section 5.8: every voucher issued, with what the audit log reports of it. */
   '0002_masa_vouchers': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('masa_vouchers')
+      await db.schema
+        .createTable('masa_vouchers')
         .addColumn('id', 'integer', autoId(db))
         .addColumn('serial', 'text', (c) => c.notNull())
         .addColumn('issued_at', 'text', (c) => c.notNull())
@@ -59,7 +69,11 @@ export const manufacturerMigrations: Record<string, Migration> = {
         .addColumn('nonce', 'text')
         .addColumn('assertion', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('masa_vouchers_serial').on('masa_vouchers').columns(['serial', 'id']).execute();
+      await db.schema
+        .createIndex('masa_vouchers_serial')
+        .on('masa_vouchers')
+        .columns(['serial', 'id'])
+        .execute();
     },
   },
   /**
@@ -69,7 +83,11 @@ export const manufacturerMigrations: Record<string, Migration> = {
    */
   '0003_mfg_declarations_latest': {
     async up(db: Kysely<any>) {
-      await db.schema.createIndex('mfg_declarations_latest').on('mfg_declarations').columns(['serial', 'sequence', 'hash']).execute();
+      await db.schema
+        .createIndex('mfg_declarations_latest')
+        .on('mfg_declarations')
+        .columns(['serial', 'sequence', 'hash'])
+        .execute();
     },
   },
 };

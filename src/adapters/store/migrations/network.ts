@@ -7,7 +7,8 @@ export const networkMigrations: Record<string, Migration> = {
   '0001_network': {
     async up(db: Kysely<any>) {
       await createKeyTable(db, 'net_keys');
-      await db.schema.createTable('net_declarations')
+      await db.schema
+        .createTable('net_declarations')
         .addColumn('serial', 'text', (c) => c.primaryKey())
         .addColumn('sequence', 'integer', (c) => c.notNull())
         .addColumn('latest_hash', 'text', (c) => c.notNull())
@@ -15,7 +16,8 @@ export const networkMigrations: Record<string, Migration> = {
         .addColumn('source', 'text', (c) => c.notNull())
         .addColumn('installed_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('net_devices')
+      await db.schema
+        .createTable('net_devices')
         .addColumn('serial', 'text', (c) => c.primaryKey())
         .addColumn('idevid_der', binaryType(db), (c) => c.notNull())
         .addColumn('manufacturer', 'text')
@@ -29,7 +31,8 @@ export const networkMigrations: Record<string, Migration> = {
         .addColumn('onboardings', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('net_certificates')
+      await db.schema
+        .createTable('net_certificates')
         .addColumn('serial', 'text', (c) => c.primaryKey())
         .addColumn('device_serial', 'text', (c) => c.notNull().references('net_devices.serial'))
         .addColumn('not_before', 'text', (c) => c.notNull())
@@ -38,15 +41,21 @@ export const networkMigrations: Record<string, Migration> = {
         .addColumn('revoked_at', 'text')
         .addColumn('revocation_reason', 'text')
         .execute();
-      await db.schema.createIndex('net_certificates_device').on('net_certificates').columns(['device_serial']).execute();
-      await db.schema.createTable('net_psks')
+      await db.schema
+        .createIndex('net_certificates_device')
+        .on('net_certificates')
+        .columns(['device_serial'])
+        .execute();
+      await db.schema
+        .createTable('net_psks')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('device_serial', 'text', (c) => c.notNull().references('net_devices.serial'))
         .addColumn('sealed_psk', 'text', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('retired_at', 'text')
         .execute();
-      await db.schema.createTable('net_events')
+      await db.schema
+        .createTable('net_events')
         .addColumn('id', 'integer', autoId(db))
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('device_serial', 'text')
@@ -56,7 +65,11 @@ export const networkMigrations: Record<string, Migration> = {
         .addColumn('code', 'text')
         .addColumn('detail', 'text')
         .execute();
-      await db.schema.createIndex('net_events_device').on('net_events').columns(['device_serial', 'id']).execute();
+      await db.schema
+        .createIndex('net_events_device')
+        .on('net_events')
+        .columns(['device_serial', 'id'])
+        .execute();
     },
   },
   /**
@@ -65,14 +78,19 @@ export const networkMigrations: Record<string, Migration> = {
    */
   '0002_network_key_binding': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('net_certified_keys')
+      await db.schema
+        .createTable('net_certified_keys')
         .addColumn('fingerprint', 'text', (c) => c.primaryKey())
         .addColumn('device_serial', 'text', (c) => c.notNull().references('net_devices.serial'))
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('certificate_serial', 'text')
         .addColumn('recorded_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('net_certified_keys_device').on('net_certified_keys').columns(['device_serial']).execute();
+      await db.schema
+        .createIndex('net_certified_keys_device')
+        .on('net_certified_keys')
+        .columns(['device_serial'])
+        .execute();
       // Every birth key seen so far is certified for its device: no CSR may reuse it.
       const rows = await db.selectFrom('net_devices').select(['serial', 'idevid_der']).execute();
       for (const r of rows as Array<{ serial: string; idevid_der: Uint8Array }>) {
@@ -82,12 +100,20 @@ export const networkMigrations: Record<string, Migration> = {
         } catch {
           continue; // not a certificate Airlock can read: its device cannot enroll either
         }
-        await db.insertInto('net_certified_keys')
-          .values({ fingerprint: createHash('sha256').update(idevid.spki).digest('base64url'), device_serial: r.serial, kind: 'idevid', certificate_serial: idevid.serial, recorded_at: new Date().toISOString() })
+        await db
+          .insertInto('net_certified_keys')
+          .values({
+            fingerprint: createHash('sha256').update(idevid.spki).digest('base64url'),
+            device_serial: r.serial,
+            kind: 'idevid',
+            certificate_serial: idevid.serial,
+            recorded_at: new Date().toISOString(),
+          })
           .onConflict((oc) => oc.column('fingerprint').doNothing())
           .execute();
       }
-      await db.schema.createTable('net_crls')
+      await db.schema
+        .createTable('net_crls')
         .addColumn('crl_number', 'integer', (c) => c.primaryKey())
         .addColumn('this_update', 'text', (c) => c.notNull())
         .addColumn('next_update', 'text', (c) => c.notNull())
@@ -99,7 +125,11 @@ export const networkMigrations: Record<string, Migration> = {
   /** A device's PSKs are found by device (each new PSK retires the one before): not by a scan of every PSK. */
   '0003_network_psk_device_index': {
     async up(db: Kysely<any>) {
-      await db.schema.createIndex('net_psks_device').on('net_psks').columns(['device_serial']).execute();
+      await db.schema
+        .createIndex('net_psks_device')
+        .on('net_psks')
+        .columns(['device_serial'])
+        .execute();
     },
   },
 };
