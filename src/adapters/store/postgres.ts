@@ -47,7 +47,8 @@ export async function openPostgres<T>(url: string, migrations: Record<string, Mi
   // the process.
   pool.on('error', () => undefined);
   const db = new Kysely<T>({ dialect: new PostgresDialect({ pool }) });
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  // The record of migrations in the role's own schema: Kysely looks for it by schema, and would otherwise find another role's.
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, ...(opts.schema !== undefined ? { migrationTableSchema: opts.schema } : {}) });
   const { error } = await migrator.migrateToLatest();
   if (error) {
     await db.destroy();
