@@ -295,8 +295,11 @@ function ticksPerSecond(): number {
 async function postgresCpuReader(url: string): Promise<(() => number) | undefined> {
   const host = new URL(url).hostname;
   if (!['127.0.0.1', 'localhost', '[::1]', '::1', ''].includes(host) || !fs.existsSync('/proc/self/stat')) return undefined;
-  const backend = await withClient(url, (c) => c.query<{ pid: number }>('select pg_backend_pid() as pid')).then((r) => r.rows[0]?.pid);
-  const postmaster = backend === undefined ? undefined : Number(procStat(backend)?.[1]);
+  // Our backend's parent, read while the backend lives.
+  const postmaster = await withClient(url, async (c) => {
+    const pid = (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
+    return pid === undefined ? undefined : Number(procStat(pid)?.[1]);
+  });
   if (!postmaster) return undefined;
   const comm = (() => {
     try {
@@ -449,8 +452,11 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
   const guard = setTimeout(() => {
     process.stderr.write(`bench: giving up after ${opts.timeoutMs ?? 1_800_000} ms\n`);
     signalChildren('SIGKILL');
-    // The PostgreSQL server, if the bench started one, is stopped by its exit hook.
-    process.exit(3);
+    // The PostgreSQL server, if the bench started one, is stopped by its exit hook; one being
+    // started is waited for, so that the hook knows it has a server to stop.
+    const deadline = Date.now() + 60_000;
+    const exit = () => (startingPostgres && Date.now() < deadline ? setTimeout(exit, 50) : process.exit(3));
+    exit();
   }, opts.timeoutMs ?? 1_800_000);
   guard.unref();
 

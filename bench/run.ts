@@ -2,7 +2,7 @@
  * Benchmark entry point: `npm run bench -- <benchmark> [options]`.
  *
  *   onboarding --devices N --concurrency C [--baseline-handshakes H] [--declarations installed|realtime]
- *              [--separate] [--nodes N] [--database sqlite|postgres] [--phases] [--json]
+ *              [--separate] [--nodes N] [--database sqlite|postgres] [--phases] [--timeout S] [--json]
  *
  * --separate runs the registrar and the MASA in a server process each, as the network owner's
  * and the manufacturer's servers are (by default they share one).
@@ -10,6 +10,8 @@
  * database), else a throwaway server the bench starts and removes. --nodes N (N > 1 needs
  * PostgreSQL, and implies --separate) runs N network processes sharing that database, the
  * devices spread over them round-robin.
+ *
+ * --timeout S gives up after S seconds (default 1800): exit status 3, every server ended.
  *
  * The exit status is 0 only if every device onboarded and holds exactly one unrevoked LDevID in
  * the network's database at the end (`failures`, `liveLdevidsPerDevice`).
@@ -19,7 +21,7 @@
  */
 import { runOnboardingBenchmark, type OnboardingResult } from './onboarding.js';
 
-const USAGE = 'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--phases] [--json]';
+const USAGE = 'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--phases] [--timeout S] [--json]';
 
 function parseArgs(argv: string[]): { command: string | undefined; flags: Map<string, string | true> } {
   const flags = new Map<string, string | true>();
@@ -97,6 +99,7 @@ async function main(): Promise<number> {
           topology: flags.has('separate') ? 'separate' : 'colocated',
           nodes: positiveInt(flags, 'nodes', 1),
           database: oneOf(flags, 'database', ['sqlite', 'postgres'] as const, 'sqlite'),
+          ...(flags.has('timeout') ? { timeoutMs: positiveInt(flags, 'timeout', 1800) * 1000 } : {}),
         },
         json ? undefined : (m) => process.stderr.write(`${m}\n`),
       );
