@@ -127,11 +127,13 @@ interface Child {
  */
 const children = new Set<ChildProcess>();
 /**
- * True while the bench's PostgreSQL server is being started: an interrupt then waits for the
- * start to end, so that the server's exit hook (test/support/postgres-server.ts, which stops the
- * server and removes its directory when this process exits) knows it has a server to stop.
+ * True while the bench's PostgreSQL server is being started or stopped: an interrupt (or the
+ * guard timeout) then waits for that to end before it exits. Exiting during the start would
+ * leave a server its exit hook (test/support/postgres-server.ts: stops the server and removes its
+ * directory when this process exits) does not know of; during stop(), which has removed that
+ * hook, a server directory that nothing removes.
  */
-let startingPostgres = false;
+let postgresBusy = false;
 function signalChildren(signal: NodeJS.Signals): void {
   for (const c of children) {
     if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) continue;
@@ -156,7 +158,7 @@ function installCleanup(): void {
       const postgresDeadline = Date.now() + 60_000;
       const wait = setInterval(() => {
         const childrenGone = [...children].every((c) => c.exitCode !== null || c.signalCode !== null) || Date.now() > deadline;
-        if (childrenGone && (!startingPostgres || Date.now() > postgresDeadline)) {
+        if (childrenGone && (!postgresBusy || Date.now() > postgresDeadline)) {
           clearInterval(wait);
           signalChildren('SIGKILL');
           process.exit(code);
@@ -201,7 +203,9 @@ function startChild(file: string, env: Record<string, string> = {}): Child {
         };
         proc.on('message', onMessage);
         proc.once('exit', onExit);
-        proc.send(msg);
+        // A child that has gone (an interrupt ended it) fails the request, not the process.
+        if (!proc.connected) done(() => reject(new Error(`${file} is gone: cannot ask for ${replyType}`)));
+        else proc.send(msg, (e) => e && done(() => reject(new Error(`${file}: ${e.message}`))));
       });
     },
     firstLine(timeoutMs: number): Promise<string> {
@@ -225,7 +229,7 @@ function startChild(file: string, env: Record<string, string> = {}): Child {
     },
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
-      if (proc.connected) proc.send({ type: 'stop' });
+      if (proc.connected) proc.send({ type: 'stop' }, () => undefined);
       const killTimer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(killTimer);
@@ -455,7 +459,7 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     // The PostgreSQL server, if the bench started one, is stopped by its exit hook; one being
     // started is waited for, so that the hook knows it has a server to stop.
     const deadline = Date.now() + 60_000;
-    const exit = () => (startingPostgres && Date.now() < deadline ? setTimeout(exit, 50) : process.exit(3));
+    const exit = () => (postgresBusy && Date.now() < deadline ? setTimeout(exit, 50) : process.exit(3));
     exit();
   }, opts.timeoutMs ?? 1_800_000);
   guard.unref();
@@ -473,12 +477,12 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
         await assertNoAirlockSchema(external);
         databaseUrl = external;
       } else {
-        startingPostgres = true;
+        postgresBusy = true;
         let started: Awaited<ReturnType<typeof startPostgres>>;
         try {
           started = await startPostgres();
         } finally {
-          startingPostgres = false;
+          postgresBusy = false;
         }
         if ('skipped' in started) throw new Error(`--database postgres: ${started.skipped}; or set AIRLOCK_DATABASE_URL`);
         postgres = started;
@@ -674,7 +678,14 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     try {
       await Promise.all([...servers.map((c) => c.stop()), baseline?.stop()]);
     } finally {
-      await postgres?.stop();
+      if (postgres) {
+        postgresBusy = true;
+        try {
+          await postgres.stop();
+        } finally {
+          postgresBusy = false;
+        }
+      }
     }
   }
 }
