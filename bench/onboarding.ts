@@ -4,12 +4,20 @@
  * network and the manufacturer) (bench/server.ts), compared with a bare TLS 1.3 mutual-auth
  * handshake baseline (bench/tls-baseline-server.ts) measured before and after in the same
  * arrangement.
+ *
+ * With `database: 'postgres'` the roles keep their records in PostgreSQL (AIRLOCK_DATABASE_URL,
+ * an empty database, or a throwaway server started here, test/support/postgres-server.ts), and
+ * with `nodes` > 1 several network processes share it, the devices spread over them round-robin.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as tls from 'node:tls';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createDatabase, startPostgres } from '../test/support/postgres-server.js';
 import { NodeCrypto } from '../src/adapters/crypto/node-crypto.js';
 import { systemClock, type PledgeChannel, type PledgeConnector } from '../src/core/ports.js';
 import { silentLogger } from '../src/adapters/log/logger.js';
@@ -38,6 +46,18 @@ export interface OnboardingOptions {
    * process of its own, as the network owner's and the manufacturer's servers are.
    */
   topology?: 'separate' | 'colocated';
+  /**
+   * Network nodes: registrar processes sharing one database, each on a port of its own, device i
+   * onboarding at node i % nodes. Default 1; more than one needs `database: 'postgres'` and
+   * implies `topology: 'separate'` (the manufacturer in a process of its own).
+   */
+  nodes?: number;
+  /**
+   * Where the roles keep their records: 'sqlite' (default: files in each server's temporary
+   * directory) or 'postgres' (both roles, each in its schema: AIRLOCK_DATABASE_URL, which must
+   * hold no Airlock schema yet, else a PostgreSQL server started and stopped by the bench).
+   */
+  database?: 'sqlite' | 'postgres';
   /** Whole-run guard, in milliseconds. */
   timeoutMs?: number;
 }
@@ -46,6 +66,8 @@ export interface OnboardingResult {
   benchmark: 'onboarding';
   declarations: 'installed' | 'realtime';
   topology: 'separate' | 'colocated';
+  nodes: number;
+  database: 'sqlite' | 'postgres';
   devices: number;
   concurrency: number;
   devicesPerSecond: number;
@@ -58,8 +80,20 @@ export interface OnboardingResult {
   baselineAfter: number;
   baselineFailures: number;
   ratio: number;
-  /** CPU milliseconds per device/handshake, user+system, in each process. */
-  cpuMsPerOnboarding: { server: number; client: number };
+  /**
+   * Unrevoked LDevIDs (rows of net_certificates) per benched device in the network's database at
+   * the end, read from the database: exactly one each (min = max = 1) or the run fails.
+   */
+  liveLdevidsPerDevice: { min: number; max: number; histogram: Record<string, number> };
+  /**
+   * CPU milliseconds per device/handshake, user+system, in each process. `server` is every
+   * Airlock server process together; with the roles apart, `network` (all nodes) and
+   * `manufacturer` split it; `postgres` is the PostgreSQL server (postmaster and backends),
+   * when it runs on this machine.
+   */
+  cpuMsPerOnboarding: { server: number; client: number; network?: number; manufacturer?: number; postgres?: number };
+  /** CPU time over wall time during the onboarding run: cores kept busy, per process type. */
+  coresBusyDuringOnboarding: { server: number; client: number; postgres?: number };
   cpuMsPerHandshake: { server: number; client: number };
   onboardingWallMs: number;
   mintMs: number;
@@ -92,6 +126,14 @@ interface Child {
  * still there after a grace period.
  */
 const children = new Set<ChildProcess>();
+/**
+ * True while the bench's PostgreSQL server is being started or stopped: an interrupt (or the
+ * guard timeout) then waits for that to end before it exits. Exiting during the start would
+ * leave a server its exit hook (test/support/postgres-server.ts: stops the server and removes its
+ * directory when this process exits) does not know of; during stop(), which has removed that
+ * hook, a server directory that nothing removes.
+ */
+let postgresBusy = false;
 function signalChildren(signal: NodeJS.Signals): void {
   for (const c of children) {
     if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) continue;
@@ -113,8 +155,10 @@ function installCleanup(): void {
       process.once('exit', () => (process.exitCode = code));
       signalChildren('SIGTERM');
       const deadline = Date.now() + 3_000;
+      const postgresDeadline = Date.now() + 60_000;
       const wait = setInterval(() => {
-        if ([...children].every((c) => c.exitCode !== null || c.signalCode !== null) || Date.now() > deadline) {
+        const childrenGone = [...children].every((c) => c.exitCode !== null || c.signalCode !== null) || Date.now() > deadline;
+        if (childrenGone && (!postgresBusy || Date.now() > postgresDeadline)) {
           clearInterval(wait);
           signalChildren('SIGKILL');
           process.exit(code);
@@ -130,7 +174,8 @@ function startChild(file: string, env: Record<string, string> = {}): Child {
   const proc = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(here, file)], {
     cwd: projectRoot,
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    env: { ...process.env, ...env, AIRLOCK_LOG_LEVEL: 'silent' },
+    // AIRLOCK_DATABASE_URL empty: a server's database is BENCH_DATABASE_URL's alone.
+    env: { ...process.env, AIRLOCK_DATABASE_URL: '', ...env, AIRLOCK_LOG_LEVEL: 'silent' },
     detached: true,
   });
   installCleanup();
@@ -158,7 +203,9 @@ function startChild(file: string, env: Record<string, string> = {}): Child {
         };
         proc.on('message', onMessage);
         proc.once('exit', onExit);
-        proc.send(msg);
+        // A child that has gone (an interrupt ended it) fails the request, not the process.
+        if (!proc.connected) done(() => reject(new Error(`${file} is gone: cannot ask for ${replyType}`)));
+        else proc.send(msg, (e) => e && done(() => reject(new Error(`${file}: ${e.message}`))));
       });
     },
     firstLine(timeoutMs: number): Promise<string> {
@@ -182,7 +229,7 @@ function startChild(file: string, env: Record<string, string> = {}): Child {
     },
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
-      if (proc.connected) proc.send({ type: 'stop' });
+      if (proc.connected) proc.send({ type: 'stop' }, () => undefined);
       const killTimer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(killTimer);
@@ -193,6 +240,91 @@ function startChild(file: string, env: Record<string, string> = {}): Child {
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 async function childCpu(c: Child): Promise<number> {
   return cpuMs((await c.request<{ usage: NodeJS.CpuUsage }>({ type: 'cpu' }, 'cpu', 10_000)).usage);
+}
+
+// ---------------------------------------------------------------------------------------
+// PostgreSQL
+
+async function withClient<T>(url: string, f: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await f(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** AIRLOCK_DATABASE_URL's database must be empty of Airlock: the bench's keys are new each run. */
+async function assertNoAirlockSchema(url: string): Promise<void> {
+  const found = await withClient(url, (c) => c.query<{ schema_name: string }>("select schema_name from information_schema.schemata where schema_name in ('airlock_network', 'airlock_manufacturer')"));
+  if (found.rows.length) throw new Error(`AIRLOCK_DATABASE_URL's database already holds ${found.rows.map((r) => r.schema_name).join(' and ')}: give the bench an empty database (its keys are new each run)`);
+}
+
+/** Unrevoked certificates per device in the network's schema, read by the bench itself. */
+async function liveLdevidsInPostgres(url: string): Promise<Record<string, number>> {
+  const r = await withClient(url, (c) => c.query<{ device_serial: string; n: number }>('select device_serial, count(*)::int as n from airlock_network.net_certificates where revoked_at is null group by device_serial'));
+  return Object.fromEntries(r.rows.map((row) => [row.device_serial, Number(row.n)]));
+}
+
+/** Fields of /proc/<pid>/stat after the command name (field 3 is index 0), or undefined if gone. */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+let clockTicks: number | undefined;
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/**
+ * A reader of the PostgreSQL server's CPU (milliseconds, user+system), when it runs on this
+ * machine: the postmaster's own and that of the children it has reaped (cutime, cstime), plus
+ * its live children's (backends, walwriter, checkpointer...): a backend that exits between two
+ * readings moves from the second sum to the first. Found as the parent of our own backend.
+ */
+async function postgresCpuReader(url: string): Promise<(() => number) | undefined> {
+  const host = new URL(url).hostname;
+  if (!['127.0.0.1', 'localhost', '[::1]', '::1', ''].includes(host) || !fs.existsSync('/proc/self/stat')) return undefined;
+  // Our backend's parent, read while the backend lives.
+  const postmaster = await withClient(url, async (c) => {
+    const pid = (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
+    return pid === undefined ? undefined : Number(procStat(pid)?.[1]);
+  });
+  if (!postmaster) return undefined;
+  const comm = (() => {
+    try {
+      return fs.readFileSync(`/proc/${postmaster}/comm`, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  })();
+  if (!/^(postgres|postmaster)$/.test(comm)) return undefined;
+  const ms = (ticks: number) => (ticks * 1000) / ticksPerSecond();
+  return () => {
+    const own = procStat(postmaster);
+    if (!own) return NaN;
+    let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const st = procStat(Number(entry));
+      if (st && Number(st[1]) === postmaster) ticks += Number(st[11]) + Number(st[12]);
+    }
+    return ms(ticks);
+  };
 }
 
 function gitState(): OnboardingResult['git'] {
@@ -318,33 +450,79 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
   const devices = Math.max(1, Math.min(opts.devices, 100_000));
   const concurrency = Math.max(1, Math.min(opts.concurrency, 1024));
   const baselineHandshakes = Math.max(1, Math.min(opts.baselineHandshakes ?? Math.max(devices, 2000), 1_000_000));
+  const nodes = Math.max(1, Math.min(opts.nodes ?? 1, 64));
+  const database = opts.database ?? 'sqlite';
+  if (nodes > 1 && database !== 'postgres') throw new Error('more than one network node needs --database postgres (a SQLite file is one node\'s)');
   const guard = setTimeout(() => {
     process.stderr.write(`bench: giving up after ${opts.timeoutMs ?? 1_800_000} ms\n`);
     signalChildren('SIGKILL');
-    process.exit(3);
+    // The PostgreSQL server, if the bench started one, is stopped by its exit hook; one being
+    // started is waited for, so that the hook knows it has a server to stop.
+    const deadline = Date.now() + 60_000;
+    const exit = () => (postgresBusy && Date.now() < deadline ? setTimeout(exit, 50) : process.exit(3));
+    exit();
   }, opts.timeoutMs ?? 1_800_000);
   guard.unref();
 
-  const topology = opts.topology ?? 'colocated';
-  /** The server processes: the manufacturer's (mints) first, then the network's when separate. */
+  const topology = nodes > 1 ? 'separate' : opts.topology ?? 'colocated';
+  /** The server processes: the manufacturer's (mints) first, then the network nodes when separate. */
   const servers: Child[] = [];
   let baseline: Child | undefined;
+  let postgres: { url: string; stop(): Promise<void> } | undefined;
   try {
+    let databaseUrl: string | undefined;
+    if (database === 'postgres') {
+      const external = process.env.AIRLOCK_DATABASE_URL;
+      if (external) {
+        await assertNoAirlockSchema(external);
+        databaseUrl = external;
+      } else {
+        postgresBusy = true;
+        let started: Awaited<ReturnType<typeof startPostgres>>;
+        try {
+          started = await startPostgres();
+        } finally {
+          postgresBusy = false;
+        }
+        if ('skipped' in started) throw new Error(`--database postgres: ${started.skipped}; or set AIRLOCK_DATABASE_URL`);
+        postgres = started;
+        databaseUrl = await createDatabase(started.url, 'airlock_bench');
+      }
+      progress(`PostgreSQL: ${external ? 'AIRLOCK_DATABASE_URL' : 'a server of the bench\'s own'} (${new URL(databaseUrl).host})`);
+    }
+    const postgresCpu = databaseUrl ? await postgresCpuReader(databaseUrl) : undefined;
+    // Every network node the same key-encryption key: the keys the first node seals, the others open.
+    const dbEnv: Record<string, string> = databaseUrl ? { BENCH_DATABASE_URL: databaseUrl, AIRLOCK_NETWORK_KEK: randomBytes(32).toString('base64') } : {};
+
     baseline = startChild('tls-baseline-server.ts');
     type Ready = { registrarUrl: string; manufacturerUrl: string; idevidCaPem: string; rootPem: string; trust: unknown; networkOwner: unknown };
-    const mfg = startChild('server.ts', { BENCH_ROLES: topology === 'separate' ? 'manufacturer' : 'both' });
+    const mfg = startChild('server.ts', { BENCH_ROLES: topology === 'separate' ? 'manufacturer' : 'both', ...dbEnv });
     servers.push(mfg);
     const mfgReady = JSON.parse(await mfg.firstLine(60_000)) as Ready;
-    let net = mfg;
+    const nets: Child[] = [mfg];
+    const registrarUrls: string[] = [mfgReady.registrarUrl];
     let ready = mfgReady;
     if (topology === 'separate') {
-      net = startChild('server.ts', { BENCH_ROLES: 'network', BENCH_MANUFACTURER_TRUST: JSON.stringify(mfgReady.trust) });
-      servers.push(net);
-      ready = { ...mfgReady, ...(JSON.parse(await net.firstLine(60_000)) as Ready) };
+      const startNode = (create: boolean) => {
+        const c = startChild('server.ts', { BENCH_ROLES: 'network', BENCH_MANUFACTURER_TRUST: JSON.stringify(mfgReady.trust), BENCH_CREATE: create ? '1' : '0', ...dbEnv });
+        servers.push(c);
+        return c;
+      };
+      // The first node creates the network (its keys, in the database); then the others open it.
+      const first = startNode(true);
+      ready = { ...mfgReady, ...(JSON.parse(await first.firstLine(60_000)) as Ready) };
+      const others = Array.from({ length: nodes - 1 }, () => startNode(false));
+      const othersReady = await Promise.all(others.map(async (c) => JSON.parse(await c.firstLine(60_000)) as Ready));
+      nets.splice(0, 1, first, ...others);
+      registrarUrls.splice(0, 1, ready.registrarUrl, ...othersReady.map((r) => r.registrarUrl));
     }
-    if (!new URL(ready.registrarUrl).hostname.startsWith('127.')) throw new Error(`registrar is not on loopback: ${ready.registrarUrl}`);
-    progress(`roles up (${topology}): registrar ${ready.registrarUrl}, MASA ${ready.manufacturerUrl}`);
+    for (const u of registrarUrls) if (!new URL(u).hostname.startsWith('127.')) throw new Error(`registrar is not on loopback: ${u}`);
+    progress(`roles up (${topology}, ${database}): registrar${nodes > 1 ? 's' : ''} ${registrarUrls.join(' ')}, MASA ${ready.manufacturerUrl}`);
+    const net = nets[0]!;
     const serversCpu = async () => (await Promise.all(servers.map(childCpu))).reduce((a, b) => a + b, 0);
+    const rolesCpu = async () => topology === 'separate'
+      ? { manufacturer: await childCpu(mfg), network: (await Promise.all(nets.map(childCpu))).reduce((a, b) => a + b, 0) }
+      : undefined;
 
     // The IDevID CA is an intermediate; OpenSSL (without X509_V_FLAG_PARTIAL_CHAIN, which
     // Node 20 does not expose) only accepts a chain that ends at a self-signed anchor, so the
@@ -353,10 +531,11 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     progress(`TLS baseline server on 127.0.0.1:${baselinePort}`);
 
     // A few extra devices warm the onboarding path (JIT, the registrar's MASA pool); not counted.
-    const warmups = Math.min(2 * concurrency, 32);
+    const warmups = Math.min(Math.max(2 * concurrency, nodes), 32 * nodes);
     progress(`minting ${devices} + ${warmups} warm-up device(s) (not timed)...`);
     const minted = await mfg.request<{ births: string[]; mintMs: number; export?: unknown }>({ type: 'mint', count: devices + warmups, owner: ready.networkOwner, declarations: opts.declarations ?? 'installed' }, 'births', 900_000);
     if (minted.births.length !== devices + warmups) throw new Error(`minted ${minted.births.length} of ${devices + warmups}`);
+    // One import: the nodes share the database.
     if (minted.export !== undefined) await net.request({ type: 'import', export: minted.export }, 'imported', 300_000);
     progress(`minted in ${round(minted.mintMs / 1000)} s`);
 
@@ -367,12 +546,14 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     const connector: PledgeConnector = (url, o) => connect(url, o);
     const agents: DeviceAgent[] = [];
     const ids: ClientIdentity[] = [];
+    const serials: string[] = [];
     for (const b64 of minted.births) {
       const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
       const store = new MemorySecureStore();
       await store.write('birth', bytes);
       agents.push(new DeviceAgent(store, ctx, { connector }));
       const birth = JSON.parse(fromUtf8(bytes)) as BirthCredentials;
+      serials.push(birth.serialNumber);
       ids.push({
         cert: birth.idevidChain.map((c) => toPem('CERTIFICATE', fromBase64(c)!)).join(''),
         key: toPem('PRIVATE KEY', fromBase64(birth.idevidKey)!),
@@ -390,7 +571,7 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
 
     const warmFailures: string[] = [];
     await runPool(warmups, concurrency, async (i) => {
-      await agents[devices + i]!.onboard(ready.registrarUrl).catch((e: unknown) => warmFailures.push(isAirlockError(e) ? e.code : String(e)));
+      await agents[devices + i]!.onboard(registrarUrls[i % nodes]!).catch((e: unknown) => warmFailures.push(isAirlockError(e) ? e.code : String(e)));
     });
     if (warmFailures.length) progress(`warm-up onboarding failures: ${warmFailures.join(', ')}`);
 
@@ -398,12 +579,13 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     if (instr) connect = instr.connect;
     const latencies: number[] = [];
     const failureCodes: Record<string, number> = {};
-    const cpuO0 = [await serversCpu(), cpuMs(process.cpuUsage())];
+    const roles0 = await rolesCpu();
+    const cpuO0 = [await serversCpu(), cpuMs(process.cpuUsage()), postgresCpu?.() ?? NaN];
     const t0 = performance.now();
     await runPool(devices, concurrency, async (i) => {
       const t = performance.now();
       try {
-        await agents[i]!.onboard(ready.registrarUrl);
+        await agents[i]!.onboard(registrarUrls[i % nodes]!);
         latencies.push(performance.now() - t);
       } catch (e) {
         const code = isAirlockError(e) ? e.code : `${(e as Error).name}: ${(e as Error).message}`;
@@ -411,7 +593,8 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
       }
     });
     const onboardingWallMs = performance.now() - t0;
-    const cpuO1 = [await serversCpu(), cpuMs(process.cpuUsage())];
+    const cpuO1 = [await serversCpu(), cpuMs(process.cpuUsage()), postgresCpu?.() ?? NaN];
+    const roles1 = await rolesCpu();
     connect = tls;
     const failures = devices - latencies.length;
     progress(`onboarded ${latencies.length}/${devices} in ${round(onboardingWallMs / 1000, 2)} s`);
@@ -421,14 +604,32 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     const cpuA1 = [await childCpu(baseline), cpuMs(process.cpuUsage())];
     progress(`baseline after: ${round(after.perSecond)} handshakes/s (${after.failures} failures)`);
 
+    // What the network's database holds for the benched devices: one live LDevID each.
+    const live = databaseUrl
+      ? await liveLdevidsInPostgres(databaseUrl)
+      : (await net.request<{ counts: Record<string, number> }>({ type: 'live-ldevids' }, 'live-ldevids', 60_000)).counts;
+    const histogram: Record<string, number> = {};
+    let liveMin = Infinity;
+    let liveMax = 0;
+    for (const serial of serials.slice(0, devices)) {
+      const n = live[serial] ?? 0;
+      histogram[n] = (histogram[n] ?? 0) + 1;
+      liveMin = Math.min(liveMin, n);
+      liveMax = Math.max(liveMax, n);
+    }
+    progress(`live LDevIDs per device: min ${liveMin}, max ${liveMax} ${JSON.stringify(histogram)}`);
+
     latencies.sort((a, b) => a - b);
     const devicesPerSecond = latencies.length / (onboardingWallMs / 1000);
     const baselineMean = (before.perSecond + after.perSecond) / 2;
     const hs = 2 * baselineHandshakes;
+    const postgresMs = cpuO1[2]! - cpuO0[2]!;
     const result: OnboardingResult = {
       benchmark: 'onboarding',
       declarations: opts.declarations ?? 'installed',
       topology,
+      nodes,
+      database,
       devices,
       concurrency,
       devicesPerSecond: round(devicesPerSecond),
@@ -436,12 +637,26 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
       p99Ms: round(percentile(latencies, 99)),
       failures,
       ...(failures ? { failureCodes } : {}),
+      liveLdevidsPerDevice: { min: liveMin, max: liveMax, histogram },
       baselineHandshakesPerSecond: round(baselineMean),
       baselineBefore: round(before.perSecond),
       baselineAfter: round(after.perSecond),
       baselineFailures: before.failures + after.failures,
       ratio: Math.round((devicesPerSecond / baselineMean) * 1000) / 1000,
-      cpuMsPerOnboarding: { server: round((cpuO1[0]! - cpuO0[0]!) / devices, 2), client: round((cpuO1[1]! - cpuO0[1]!) / devices, 2) },
+      cpuMsPerOnboarding: {
+        server: round((cpuO1[0]! - cpuO0[0]!) / devices, 2),
+        client: round((cpuO1[1]! - cpuO0[1]!) / devices, 2),
+        ...(roles0 && roles1 ? {
+          network: round((roles1.network - roles0.network) / devices, 2),
+          manufacturer: round((roles1.manufacturer - roles0.manufacturer) / devices, 2),
+        } : {}),
+        ...(Number.isFinite(postgresMs) ? { postgres: round(postgresMs / devices, 2) } : {}),
+      },
+      coresBusyDuringOnboarding: {
+        server: round((cpuO1[0]! - cpuO0[0]!) / onboardingWallMs, 2),
+        client: round((cpuO1[1]! - cpuO0[1]!) / onboardingWallMs, 2),
+        ...(Number.isFinite(postgresMs) ? { postgres: round(postgresMs / onboardingWallMs, 2) } : {}),
+      },
       cpuMsPerHandshake: {
         server: round((cpuB1[0]! - cpuB0[0]! + cpuA1[0]! - cpuA0[0]!) / hs, 2),
         client: round((cpuB1[1]! - cpuB0[1]! + cpuA1[1]! - cpuA0[1]!) / hs, 2),
@@ -460,6 +675,17 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     return result;
   } finally {
     clearTimeout(guard);
-    await Promise.all([...servers.map((c) => c.stop()), baseline?.stop()]);
+    try {
+      await Promise.all([...servers.map((c) => c.stop()), baseline?.stop()]);
+    } finally {
+      if (postgres) {
+        postgresBusy = true;
+        try {
+          await postgres.stop();
+        } finally {
+          postgresBusy = false;
+        }
+      }
+    }
   }
 }

@@ -2,17 +2,26 @@
  * Benchmark entry point: `npm run bench -- <benchmark> [options]`.
  *
  *   onboarding --devices N --concurrency C [--baseline-handshakes H] [--declarations installed|realtime]
- *              [--separate] [--phases] [--json]
+ *              [--separate] [--nodes N] [--database sqlite|postgres] [--phases] [--timeout S] [--json]
  *
  * --separate runs the registrar and the MASA in a server process each, as the network owner's
  * and the manufacturer's servers are (by default they share one).
+ * --database postgres keeps both roles' records in PostgreSQL: AIRLOCK_DATABASE_URL (an empty
+ * database), else a throwaway server the bench starts and removes. --nodes N (N > 1 needs
+ * PostgreSQL, and implies --separate) runs N network processes sharing that database, the
+ * devices spread over them round-robin.
+ *
+ * --timeout S gives up after S seconds (default 1800): exit status 3, every server ended.
+ *
+ * The exit status is 0 only if every device onboarded and holds exactly one unrevoked LDevID in
+ * the network's database at the end (`failures`, `liveLdevidsPerDevice`).
  *
  * Without --json a human summary is printed (progress on stderr); with --json exactly one
  * JSON object is printed on stdout.
  */
 import { runOnboardingBenchmark, type OnboardingResult } from './onboarding.js';
 
-const USAGE = 'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--separate] [--phases] [--json]';
+const USAGE = 'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--phases] [--timeout S] [--json]';
 
 function parseArgs(argv: string[]): { command: string | undefined; flags: Map<string, string | true> } {
   const flags = new Map<string, string | true>();
@@ -38,13 +47,33 @@ function positiveInt(flags: Map<string, string | true>, name: string, fallback: 
   return n;
 }
 
+function oneOf<T extends string>(flags: Map<string, string | true>, name: string, values: readonly T[], fallback: T): T {
+  const v = flags.get(name);
+  if (v === undefined) return fallback;
+  if (v === true || !(values as readonly string[]).includes(v)) throw new Error(`--${name} needs one of ${values.join(', ')}`);
+  return v as T;
+}
+
+/** Every device onboarded and holds exactly one unrevoked LDevID. */
+function passed(r: OnboardingResult): boolean {
+  return r.failures === 0 && r.liveLdevidsPerDevice.min === 1 && r.liveLdevidsPerDevice.max === 1;
+}
+
 function summary(r: OnboardingResult): string {
+  const c = r.cpuMsPerOnboarding;
+  const split = [
+    c.network !== undefined ? `network ${c.network}` : '',
+    c.manufacturer !== undefined ? `manufacturer ${c.manufacturer}` : '',
+    c.postgres !== undefined ? `postgres ${c.postgres}` : '',
+  ].filter(Boolean).join(', ');
   const lines = [
-    `onboarding: ${r.devices} devices, concurrency ${r.concurrency}, ${r.topology} server roles (node ${r.node}, ${r.cpus} x ${r.cpuModel})`,
+    `onboarding: ${r.devices} devices, concurrency ${r.concurrency}, ${r.topology} server roles, ${r.nodes} network node(s) on ${r.database} (node ${r.node}, ${r.cpus} x ${r.cpuModel})`,
     `  onboarding        ${r.devicesPerSecond} devices/s   p50 ${r.p50Ms} ms   p99 ${r.p99Ms} ms   failures ${r.failures}`,
+    `  live LDevIDs      per device min ${r.liveLdevidsPerDevice.min}, max ${r.liveLdevidsPerDevice.max} ${JSON.stringify(r.liveLdevidsPerDevice.histogram)}${passed(r) ? '' : '   FAILED: each device must hold exactly one'}`,
     `  TLS baseline      ${r.baselineHandshakesPerSecond} handshakes/s (before ${r.baselineBefore}, after ${r.baselineAfter})`,
     `  ratio             ${r.ratio}`,
-    `  CPU ms/onboarding server ${r.cpuMsPerOnboarding.server}, client ${r.cpuMsPerOnboarding.client}`,
+    `  CPU ms/onboarding server ${c.server}${split ? ` (${split})` : ''}, client ${c.client}`,
+    `  cores busy        server ${r.coresBusyDuringOnboarding.server}, client ${r.coresBusyDuringOnboarding.client}${r.coresBusyDuringOnboarding.postgres !== undefined ? `, postgres ${r.coresBusyDuringOnboarding.postgres}` : ''}`,
     `  CPU ms/handshake  server ${r.cpuMsPerHandshake.server}, client ${r.cpuMsPerHandshake.client}`,
   ];
   if (r.failureCodes) lines.push(`  failure codes     ${JSON.stringify(r.failureCodes)}`);
@@ -68,11 +97,15 @@ async function main(): Promise<number> {
           phases: flags.has('phases'),
           declarations: flags.get('declarations') === 'realtime' ? 'realtime' : 'installed',
           topology: flags.has('separate') ? 'separate' : 'colocated',
+          nodes: positiveInt(flags, 'nodes', 1),
+          database: oneOf(flags, 'database', ['sqlite', 'postgres'] as const, 'sqlite'),
+          ...(flags.has('timeout') ? { timeoutMs: positiveInt(flags, 'timeout', 1800) * 1000 } : {}),
         },
         json ? undefined : (m) => process.stderr.write(`${m}\n`),
       );
       process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${summary(result)}\n`);
-      return result.failures === 0 ? 0 : 1;
+      if (!passed(result)) process.stderr.write(`bench: ${result.failures} failure(s); unrevoked LDevIDs per device ${result.liveLdevidsPerDevice.min} to ${result.liveLdevidsPerDevice.max} (each must hold exactly one)\n`);
+      return passed(result) ? 0 : 1;
     }
     default:
       process.stderr.write(`${USAGE}\n`);

@@ -5,6 +5,10 @@
  *   manufacturer  the MASA and declarations alone, as on the manufacturer's own machine;
  *   network       the registrar alone, trusting the manufacturer of BENCH_MANUFACTURER_TRUST
  *                 (its trust file, JSON), as on the owner's network.
+ * BENCH_DATABASE_URL (postgres://...): the roles' records in that PostgreSQL database (each role
+ * in a schema of its own), not in SQLite files in the temporary directory; several `network`
+ * children may share it (with the same AIRLOCK_NETWORK_KEK). BENCH_CREATE=0: the network must
+ * already be in the database (a second node opens the network the first one created).
  * It prints one JSON line on stdout with its URLs (and, with the manufacturer, its trust
  * material), then answers IPC requests:
  *   { type: 'mint', count, owner, declarations } -> { type: 'births', births, mintMs, export? }
@@ -12,6 +16,8 @@
  *        declarations are 'installed' and the network is elsewhere, else installs it itself)
  *   { type: 'import', export }                   -> { type: 'imported' }   (network)
  *   { type: 'cpu' }                              -> { type: 'cpu', usage: process.cpuUsage() }
+ *   { type: 'live-ldevids' }                     -> { type: 'live-ldevids', counts }   (network or both:
+ *        the unrevoked LDevIDs per device in the network's database, by device serial)
  *   { type: 'stop' }                             -> closes the roles and exits.
  * Minting happens here, before the parent starts its clock.
  */
@@ -36,6 +42,8 @@ if (typeof process.send !== 'function') {
 const send = (m: unknown) => new Promise<void>((resolve, reject) => process.send!(m, undefined, {}, (e) => (e ? reject(e) : resolve())));
 
 const roles = process.env.BENCH_ROLES ?? 'both';
+const databaseUrl = process.env.BENCH_DATABASE_URL || undefined;
+const db = databaseUrl ? { databaseUrl } : {};
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-'));
 let manufacturer: Manufacturer | undefined;
 let network: Network | undefined;
@@ -58,18 +66,18 @@ try {
   const ctx = () => ({ crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger });
   const ready: Record<string, unknown> = { type: 'ready', pid: process.pid };
   if (roles === 'both') {
-    const sys = await startSystem({ dataDir, logger: silentLogger });
+    const sys = await startSystem({ dataDir, logger: silentLogger, ...db });
     ({ manufacturer, network } = sys);
     closeAll = () => sys.close();
     Object.assign(ready, { registrarUrl: sys.registrarUrl, manufacturerUrl: sys.manufacturerUrl, networkOwner: sys.network.owner });
   } else if (roles === 'manufacturer') {
-    const m = await openManufacturer(ctx(), dataDir, undefined, { create: true });
+    const m = await openManufacturer(ctx(), dataDir, undefined, { create: true, ...db });
     manufacturer = m;
     closeAll = () => m.close();
     ready.manufacturerUrl = await serveManufacturer(m, dataDir, 0);
   } else if (roles === 'network') {
     const trust = decodeTrustFile(new NodeCrypto(), JSON.parse(process.env.BENCH_MANUFACTURER_TRUST ?? 'null'), new Date());
-    const n = await openNetwork(ctx(), dataDir, [trust], undefined, { create: true });
+    const n = await openNetwork(ctx(), dataDir, [trust], undefined, { create: process.env.BENCH_CREATE !== '0', ...db });
     network = n;
     closeAll = () => n.close();
     Object.assign(ready, { registrarUrl: await n.serve(0), networkOwner: n.owner });
@@ -113,6 +121,14 @@ process.on('message', (m: { type?: string; count?: number; declarations?: string
     } else if (m.type === 'import' && network) {
       await network.declarations.importExport(m.export);
       await send({ type: 'imported' });
+    } else if (m.type === 'live-ldevids' && network) {
+      const rows = await network.db
+        .selectFrom('net_certificates')
+        .select((eb) => ['device_serial', eb.fn.countAll<number>().as('n')])
+        .where('revoked_at', 'is', null)
+        .groupBy('device_serial')
+        .execute();
+      await send({ type: 'live-ldevids', counts: Object.fromEntries(rows.map((r) => [r.device_serial, Number(r.n)])) });
     } else if (m.type === 'cpu') {
       await send({ type: 'cpu', usage: process.cpuUsage() });
     } else if (m.type === 'stop') {
