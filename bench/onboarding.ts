@@ -91,7 +91,13 @@ export interface OnboardingResult {
    * `manufacturer` split it; `postgres` is the PostgreSQL server (postmaster and backends),
    * when it runs on this machine.
    */
-  cpuMsPerOnboarding: { server: number; client: number; network?: number; manufacturer?: number; postgres?: number };
+  cpuMsPerOnboarding: {
+    server: number;
+    client: number;
+    network?: number;
+    manufacturer?: number;
+    postgres?: number;
+  };
   /** CPU time over wall time during the onboarding run: cores kept busy, per process type. */
   coresBusyDuringOnboarding: { server: number; client: number; postgres?: number };
   cpuMsPerHandshake: { server: number; client: number };
@@ -149,7 +155,11 @@ function installCleanup(): void {
   if (cleanupInstalled) return;
   cleanupInstalled = true;
   process.once('exit', () => signalChildren('SIGTERM'));
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
     process.once(signal, () => {
       // Whatever else ends the process meanwhile (a child that exits fails the run), it ends as interrupted.
       process.once('exit', () => (process.exitCode = code));
@@ -157,7 +167,9 @@ function installCleanup(): void {
       const deadline = Date.now() + 3_000;
       const postgresDeadline = Date.now() + 60_000;
       const wait = setInterval(() => {
-        const childrenGone = [...children].every((c) => c.exitCode !== null || c.signalCode !== null) || Date.now() > deadline;
+        const childrenGone =
+          [...children].every((c) => c.exitCode !== null || c.signalCode !== null) ||
+          Date.now() > deadline;
         if (childrenGone && (!postgresBusy || Date.now() > postgresDeadline)) {
           clearInterval(wait);
           signalChildren('SIGKILL');
@@ -170,7 +182,9 @@ function installCleanup(): void {
 
 function startChild(file: string, env: Record<string, string> = {}): Child {
   // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of each child to <dir> (node --cpu-prof).
-  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+  const prof = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`]
+    : [];
   const proc = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(here, file)], {
     cwd: projectRoot,
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
@@ -193,8 +207,12 @@ function startChild(file: string, env: Record<string, string> = {}): Child {
           if (m.type === replyType) done(() => resolve(m as T));
           else if (m.type === 'error') done(() => reject(new Error(`${file}: ${m.message}`)));
         };
-        const onExit = (code: number | null) => done(() => reject(new Error(`${file} exited (${code}) before answering ${replyType}`)));
-        const timer = setTimeout(() => done(() => reject(new Error(`${file}: no ${replyType} within ${timeoutMs} ms`))), timeoutMs);
+        const onExit = (code: number | null) =>
+          done(() => reject(new Error(`${file} exited (${code}) before answering ${replyType}`)));
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`${file}: no ${replyType} within ${timeoutMs} ms`))),
+          timeoutMs,
+        );
         const done = (f: () => void) => {
           clearTimeout(timer);
           proc.off('message', onMessage);
@@ -204,7 +222,8 @@ function startChild(file: string, env: Record<string, string> = {}): Child {
         proc.on('message', onMessage);
         proc.once('exit', onExit);
         // A child that has gone (an interrupt ended it) fails the request, not the process.
-        if (!proc.connected) done(() => reject(new Error(`${file} is gone: cannot ask for ${replyType}`)));
+        if (!proc.connected)
+          done(() => reject(new Error(`${file} is gone: cannot ask for ${replyType}`)));
         else proc.send(msg, (e) => e && done(() => reject(new Error(`${file}: ${e.message}`))));
       });
     },
@@ -214,8 +233,12 @@ function startChild(file: string, env: Record<string, string> = {}): Child {
           const nl = stdout.indexOf('\n');
           if (nl >= 0) done(() => resolve(stdout.slice(0, nl)));
         };
-        const onExit = (code: number | null) => done(() => reject(new Error(`${file} exited (${code}) before it was ready`)));
-        const timer = setTimeout(() => done(() => reject(new Error(`${file}: not ready within ${timeoutMs} ms`))), timeoutMs);
+        const onExit = (code: number | null) =>
+          done(() => reject(new Error(`${file} exited (${code}) before it was ready`)));
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`${file}: not ready within ${timeoutMs} ms`))),
+          timeoutMs,
+        );
         const done = (f: () => void) => {
           clearTimeout(timer);
           proc.stdout!.off('data', check);
@@ -258,13 +281,24 @@ async function withClient<T>(url: string, f: (c: pg.Client) => Promise<T>): Prom
 
 /** AIRLOCK_DATABASE_URL's database must be empty of Airlock: the bench's keys are new each run. */
 async function assertNoAirlockSchema(url: string): Promise<void> {
-  const found = await withClient(url, (c) => c.query<{ schema_name: string }>("select schema_name from information_schema.schemata where schema_name in ('airlock_network', 'airlock_manufacturer')"));
-  if (found.rows.length) throw new Error(`AIRLOCK_DATABASE_URL's database already holds ${found.rows.map((r) => r.schema_name).join(' and ')}: give the bench an empty database (its keys are new each run)`);
+  const found = await withClient(url, (c) =>
+    c.query<{ schema_name: string }>(
+      "select schema_name from information_schema.schemata where schema_name in ('airlock_network', 'airlock_manufacturer')",
+    ),
+  );
+  if (found.rows.length)
+    throw new Error(
+      `AIRLOCK_DATABASE_URL's database already holds ${found.rows.map((r) => r.schema_name).join(' and ')}: give the bench an empty database (its keys are new each run)`,
+    );
 }
 
 /** Unrevoked certificates per device in the network's schema, read by the bench itself. */
 async function liveLdevidsInPostgres(url: string): Promise<Record<string, number>> {
-  const r = await withClient(url, (c) => c.query<{ device_serial: string; n: number }>('select device_serial, count(*)::int as n from airlock_network.net_certificates where revoked_at is null group by device_serial'));
+  const r = await withClient(url, (c) =>
+    c.query<{ device_serial: string; n: number }>(
+      'select device_serial, count(*)::int as n from airlock_network.net_certificates where revoked_at is null group by device_serial',
+    ),
+  );
   return Object.fromEntries(r.rows.map((row) => [row.device_serial, Number(row.n)]));
 }
 
@@ -298,7 +332,11 @@ function ticksPerSecond(): number {
  */
 async function postgresCpuReader(url: string): Promise<(() => number) | undefined> {
   const host = new URL(url).hostname;
-  if (!['127.0.0.1', 'localhost', '[::1]', '::1', ''].includes(host) || !fs.existsSync('/proc/self/stat')) return undefined;
+  if (
+    !['127.0.0.1', 'localhost', '[::1]', '::1', ''].includes(host) ||
+    !fs.existsSync('/proc/self/stat')
+  )
+    return undefined;
   // Our backend's parent, read while the backend lives.
   const postmaster = await withClient(url, async (c) => {
     const pid = (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
@@ -329,8 +367,15 @@ async function postgresCpuReader(url: string): Promise<(() => number) | undefine
 
 function gitState(): OnboardingResult['git'] {
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: projectRoot, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: projectRoot, encoding: 'utf8' }).trim() !== '';
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: projectRoot,
+      encoding: 'utf8',
+    }).trim();
+    const dirty =
+      execFileSync('git', ['status', '--porcelain', '--', 'src'], {
+        cwd: projectRoot,
+        encoding: 'utf8',
+      }).trim() !== '';
     return { commit, srcDirty: dirty };
   } catch {
     return undefined;
@@ -340,7 +385,11 @@ function gitState(): OnboardingResult['git'] {
 // ---------------------------------------------------------------------------------------
 // Workers
 
-async function runPool(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<void> {
+async function runPool(
+  count: number,
+  concurrency: number,
+  job: (i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     for (;;) {
@@ -387,11 +436,18 @@ function handshake(port: number, id: ClientIdentity): Promise<void> {
       resolve();
     });
     s.once('error', reject);
-    s.once('end', () => reject(new Error('closed before the server accepted the client certificate')));
+    s.once('end', () =>
+      reject(new Error('closed before the server accepted the client certificate')),
+    );
   });
 }
 
-async function baselineRun(port: number, ids: ClientIdentity[], handshakes: number, concurrency: number): Promise<{ perSecond: number; failures: number; wallMs: number; firstError?: string }> {
+async function baselineRun(
+  port: number,
+  ids: ClientIdentity[],
+  handshakes: number,
+  concurrency: number,
+): Promise<{ perSecond: number; failures: number; wallMs: number; firstError?: string }> {
   let failures = 0;
   let firstError: string | undefined;
   const t0 = performance.now();
@@ -411,7 +467,10 @@ async function baselineRun(port: number, ids: ClientIdentity[], handshakes: numb
 // Client-side phase timers (--phases only): a connector that wraps the agents' own, timing
 // the channel's opening (the mutual TLS handshake) and each call on it.
 
-export function timedConnector(inner: PledgeConnector): { phases: Map<string, { count: number; totalMs: number }>; connect: PledgeConnector } {
+export function timedConnector(inner: PledgeConnector): {
+  phases: Map<string, { count: number; totalMs: number }>;
+  connect: PledgeConnector;
+} {
   const phases = new Map<string, { count: number; totalMs: number }>();
   const add = (name: string, ms: number) => {
     const p = phases.get(name) ?? { count: 0, totalMs: 0 };
@@ -446,25 +505,35 @@ export function timedConnector(inner: PledgeConnector): { phases: Map<string, { 
 
 // ---------------------------------------------------------------------------------------
 
-export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: (msg: string) => void = () => undefined): Promise<OnboardingResult> {
+export async function runOnboardingBenchmark(
+  opts: OnboardingOptions,
+  progress: (msg: string) => void = () => undefined,
+): Promise<OnboardingResult> {
   const devices = Math.max(1, Math.min(opts.devices, 100_000));
   const concurrency = Math.max(1, Math.min(opts.concurrency, 1024));
-  const baselineHandshakes = Math.max(1, Math.min(opts.baselineHandshakes ?? Math.max(devices, 2000), 1_000_000));
+  const baselineHandshakes = Math.max(
+    1,
+    Math.min(opts.baselineHandshakes ?? Math.max(devices, 2000), 1_000_000),
+  );
   const nodes = Math.max(1, Math.min(opts.nodes ?? 1, 64));
   const database = opts.database ?? 'sqlite';
-  if (nodes > 1 && database !== 'postgres') throw new Error('more than one network node needs --database postgres (a SQLite file is one node\'s)');
+  if (nodes > 1 && database !== 'postgres')
+    throw new Error(
+      "more than one network node needs --database postgres (a SQLite file is one node's)",
+    );
   const guard = setTimeout(() => {
     process.stderr.write(`bench: giving up after ${opts.timeoutMs ?? 1_800_000} ms\n`);
     signalChildren('SIGKILL');
     // The PostgreSQL server, if the bench started one, is stopped by its exit hook; one being
     // started is waited for, so that the hook knows it has a server to stop.
     const deadline = Date.now() + 60_000;
-    const exit = () => (postgresBusy && Date.now() < deadline ? setTimeout(exit, 50) : process.exit(3));
+    const exit = () =>
+      postgresBusy && Date.now() < deadline ? setTimeout(exit, 50) : process.exit(3);
     exit();
   }, opts.timeoutMs ?? 1_800_000);
   guard.unref();
 
-  const topology = nodes > 1 ? 'separate' : opts.topology ?? 'colocated';
+  const topology = nodes > 1 ? 'separate' : (opts.topology ?? 'colocated');
   /** The server processes: the manufacturer's (mints) first, then the network nodes when separate. */
   const servers: Child[] = [];
   let baseline: Child | undefined;
@@ -484,19 +553,34 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
         } finally {
           postgresBusy = false;
         }
-        if ('skipped' in started) throw new Error(`--database postgres: ${started.skipped}; or set AIRLOCK_DATABASE_URL`);
+        if ('skipped' in started)
+          throw new Error(`--database postgres: ${started.skipped}; or set AIRLOCK_DATABASE_URL`);
         postgres = started;
         databaseUrl = await createDatabase(started.url, 'airlock_bench');
       }
-      progress(`PostgreSQL: ${external ? 'AIRLOCK_DATABASE_URL' : 'a server of the bench\'s own'} (${new URL(databaseUrl).host})`);
+      progress(
+        `PostgreSQL: ${external ? 'AIRLOCK_DATABASE_URL' : "a server of the bench's own"} (${new URL(databaseUrl).host})`,
+      );
     }
     const postgresCpu = databaseUrl ? await postgresCpuReader(databaseUrl) : undefined;
     // Every network node the same key-encryption key: the keys the first node seals, the others open.
-    const dbEnv: Record<string, string> = databaseUrl ? { BENCH_DATABASE_URL: databaseUrl, AIRLOCK_NETWORK_KEK: randomBytes(32).toString('base64') } : {};
+    const dbEnv: Record<string, string> = databaseUrl
+      ? { BENCH_DATABASE_URL: databaseUrl, AIRLOCK_NETWORK_KEK: randomBytes(32).toString('base64') }
+      : {};
 
     baseline = startChild('tls-baseline-server.ts');
-    type Ready = { registrarUrl: string; manufacturerUrl: string; idevidCaPem: string; rootPem: string; trust: unknown; networkOwner: unknown };
-    const mfg = startChild('server.ts', { BENCH_ROLES: topology === 'separate' ? 'manufacturer' : 'both', ...dbEnv });
+    type Ready = {
+      registrarUrl: string;
+      manufacturerUrl: string;
+      idevidCaPem: string;
+      rootPem: string;
+      trust: unknown;
+      networkOwner: unknown;
+    };
+    const mfg = startChild('server.ts', {
+      BENCH_ROLES: topology === 'separate' ? 'manufacturer' : 'both',
+      ...dbEnv,
+    });
     servers.push(mfg);
     const mfgReady = JSON.parse(await mfg.firstLine(60_000)) as Ready;
     const nets: Child[] = [mfg];
@@ -504,7 +588,12 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     let ready = mfgReady;
     if (topology === 'separate') {
       const startNode = (create: boolean) => {
-        const c = startChild('server.ts', { BENCH_ROLES: 'network', BENCH_MANUFACTURER_TRUST: JSON.stringify(mfgReady.trust), BENCH_CREATE: create ? '1' : '0', ...dbEnv });
+        const c = startChild('server.ts', {
+          BENCH_ROLES: 'network',
+          BENCH_MANUFACTURER_TRUST: JSON.stringify(mfgReady.trust),
+          BENCH_CREATE: create ? '1' : '0',
+          ...dbEnv,
+        });
         servers.push(c);
         return c;
       };
@@ -512,31 +601,57 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
       const first = startNode(true);
       ready = { ...mfgReady, ...(JSON.parse(await first.firstLine(60_000)) as Ready) };
       const others = Array.from({ length: nodes - 1 }, () => startNode(false));
-      const othersReady = await Promise.all(others.map(async (c) => JSON.parse(await c.firstLine(60_000)) as Ready));
+      const othersReady = await Promise.all(
+        others.map(async (c) => JSON.parse(await c.firstLine(60_000)) as Ready),
+      );
       nets.splice(0, 1, first, ...others);
       registrarUrls.splice(0, 1, ready.registrarUrl, ...othersReady.map((r) => r.registrarUrl));
     }
-    for (const u of registrarUrls) if (!new URL(u).hostname.startsWith('127.')) throw new Error(`registrar is not on loopback: ${u}`);
-    progress(`roles up (${topology}, ${database}): registrar${nodes > 1 ? 's' : ''} ${registrarUrls.join(' ')}, MASA ${ready.manufacturerUrl}`);
+    for (const u of registrarUrls)
+      if (!new URL(u).hostname.startsWith('127.'))
+        throw new Error(`registrar is not on loopback: ${u}`);
+    progress(
+      `roles up (${topology}, ${database}): registrar${nodes > 1 ? 's' : ''} ${registrarUrls.join(' ')}, MASA ${ready.manufacturerUrl}`,
+    );
     const net = nets[0]!;
-    const serversCpu = async () => (await Promise.all(servers.map(childCpu))).reduce((a, b) => a + b, 0);
-    const rolesCpu = async () => topology === 'separate'
-      ? { manufacturer: await childCpu(mfg), network: (await Promise.all(nets.map(childCpu))).reduce((a, b) => a + b, 0) }
-      : undefined;
+    const serversCpu = async () =>
+      (await Promise.all(servers.map(childCpu))).reduce((a, b) => a + b, 0);
+    const rolesCpu = async () =>
+      topology === 'separate'
+        ? {
+            manufacturer: await childCpu(mfg),
+            network: (await Promise.all(nets.map(childCpu))).reduce((a, b) => a + b, 0),
+          }
+        : undefined;
 
     // The IDevID CA is an intermediate; OpenSSL (without X509_V_FLAG_PARTIAL_CHAIN, which
     // Node 20 does not expose) only accepts a chain that ends at a self-signed anchor, so the
     // baseline trusts the manufacturer root too: IDevID CA + root, the network's trust bundle.
-    const { port: baselinePort } = await baseline.request<{ port: number }>({ type: 'start', caPem: ready.idevidCaPem + ready.rootPem }, 'listening', 60_000);
+    const { port: baselinePort } = await baseline.request<{ port: number }>(
+      { type: 'start', caPem: ready.idevidCaPem + ready.rootPem },
+      'listening',
+      60_000,
+    );
     progress(`TLS baseline server on 127.0.0.1:${baselinePort}`);
 
     // A few extra devices warm the onboarding path (JIT, the registrar's MASA pool); not counted.
     const warmups = Math.min(Math.max(2 * concurrency, nodes), 32 * nodes);
     progress(`minting ${devices} + ${warmups} warm-up device(s) (not timed)...`);
-    const minted = await mfg.request<{ births: string[]; mintMs: number; export?: unknown }>({ type: 'mint', count: devices + warmups, owner: ready.networkOwner, declarations: opts.declarations ?? 'installed' }, 'births', 900_000);
-    if (minted.births.length !== devices + warmups) throw new Error(`minted ${minted.births.length} of ${devices + warmups}`);
+    const minted = await mfg.request<{ births: string[]; mintMs: number; export?: unknown }>(
+      {
+        type: 'mint',
+        count: devices + warmups,
+        owner: ready.networkOwner,
+        declarations: opts.declarations ?? 'installed',
+      },
+      'births',
+      900_000,
+    );
+    if (minted.births.length !== devices + warmups)
+      throw new Error(`minted ${minted.births.length} of ${devices + warmups}`);
     // One import: the nodes share the database.
-    if (minted.export !== undefined) await net.request({ type: 'import', export: minted.export }, 'imported', 300_000);
+    if (minted.export !== undefined)
+      await net.request({ type: 'import', export: minted.export }, 'imported', 300_000);
     progress(`minted in ${round(minted.mintMs / 1000)} s`);
 
     const ctx: RoleContext = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
@@ -561,17 +676,26 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     }
 
     // Warm-up (JIT, TLS contexts): a few handshakes, not counted; they must all succeed.
-    const warm = await baselineRun(baselinePort, ids, Math.min(50, baselineHandshakes), concurrency);
+    const warm = await baselineRun(
+      baselinePort,
+      ids,
+      Math.min(50, baselineHandshakes),
+      concurrency,
+    );
     if (warm.failures) throw new Error(`the TLS baseline fails: ${warm.firstError}`);
 
     const cpuB0 = [await childCpu(baseline), cpuMs(process.cpuUsage())];
     const before = await baselineRun(baselinePort, ids, baselineHandshakes, concurrency);
     const cpuB1 = [await childCpu(baseline), cpuMs(process.cpuUsage())];
-    progress(`baseline before: ${round(before.perSecond)} handshakes/s (${before.failures} failures)`);
+    progress(
+      `baseline before: ${round(before.perSecond)} handshakes/s (${before.failures} failures)`,
+    );
 
     const warmFailures: string[] = [];
     await runPool(warmups, concurrency, async (i) => {
-      await agents[devices + i]!.onboard(registrarUrls[i % nodes]!).catch((e: unknown) => warmFailures.push(isAirlockError(e) ? e.code : String(e)));
+      await agents[devices + i]!.onboard(registrarUrls[i % nodes]!).catch((e: unknown) =>
+        warmFailures.push(isAirlockError(e) ? e.code : String(e)),
+      );
     });
     if (warmFailures.length) progress(`warm-up onboarding failures: ${warmFailures.join(', ')}`);
 
@@ -607,7 +731,13 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
     // What the network's database holds for the benched devices: one live LDevID each.
     const live = databaseUrl
       ? await liveLdevidsInPostgres(databaseUrl)
-      : (await net.request<{ counts: Record<string, number> }>({ type: 'live-ldevids' }, 'live-ldevids', 60_000)).counts;
+      : (
+          await net.request<{ counts: Record<string, number> }>(
+            { type: 'live-ldevids' },
+            'live-ldevids',
+            60_000,
+          )
+        ).counts;
     const histogram: Record<string, number> = {};
     let liveMin = Infinity;
     let liveMax = 0;
@@ -617,7 +747,9 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
       liveMin = Math.min(liveMin, n);
       liveMax = Math.max(liveMax, n);
     }
-    progress(`live LDevIDs per device: min ${liveMin}, max ${liveMax} ${JSON.stringify(histogram)}`);
+    progress(
+      `live LDevIDs per device: min ${liveMin}, max ${liveMax} ${JSON.stringify(histogram)}`,
+    );
 
     latencies.sort((a, b) => a - b);
     const devicesPerSecond = latencies.length / (onboardingWallMs / 1000);
@@ -646,16 +778,20 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
       cpuMsPerOnboarding: {
         server: round((cpuO1[0]! - cpuO0[0]!) / devices, 2),
         client: round((cpuO1[1]! - cpuO0[1]!) / devices, 2),
-        ...(roles0 && roles1 ? {
-          network: round((roles1.network - roles0.network) / devices, 2),
-          manufacturer: round((roles1.manufacturer - roles0.manufacturer) / devices, 2),
-        } : {}),
+        ...(roles0 && roles1
+          ? {
+              network: round((roles1.network - roles0.network) / devices, 2),
+              manufacturer: round((roles1.manufacturer - roles0.manufacturer) / devices, 2),
+            }
+          : {}),
         ...(Number.isFinite(postgresMs) ? { postgres: round(postgresMs / devices, 2) } : {}),
       },
       coresBusyDuringOnboarding: {
         server: round((cpuO1[0]! - cpuO0[0]!) / onboardingWallMs, 2),
         client: round((cpuO1[1]! - cpuO0[1]!) / onboardingWallMs, 2),
-        ...(Number.isFinite(postgresMs) ? { postgres: round(postgresMs / onboardingWallMs, 2) } : {}),
+        ...(Number.isFinite(postgresMs)
+          ? { postgres: round(postgresMs / onboardingWallMs, 2) }
+          : {}),
       },
       cpuMsPerHandshake: {
         server: round((cpuB1[0]! - cpuB0[0]! + cpuA1[0]! - cpuA0[0]!) / hs, 2),
@@ -663,9 +799,20 @@ export async function runOnboardingBenchmark(opts: OnboardingOptions, progress: 
       },
       onboardingWallMs: Math.round(onboardingWallMs),
       mintMs: Math.round(minted.mintMs),
-      ...(instr ? {
-        phases: Object.fromEntries([...instr.phases].map(([k, v]) => [k, { count: v.count, meanMs: round(v.totalMs / v.count, 2), totalMs: Math.round(v.totalMs) }])),
-      } : {}),
+      ...(instr
+        ? {
+            phases: Object.fromEntries(
+              [...instr.phases].map(([k, v]) => [
+                k,
+                {
+                  count: v.count,
+                  meanMs: round(v.totalMs / v.count, 2),
+                  totalMs: Math.round(v.totalMs),
+                },
+              ]),
+            ),
+          }
+        : {}),
       git: gitState(),
       node: process.version,
       cpus: os.cpus().length,

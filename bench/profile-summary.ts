@@ -5,11 +5,22 @@
  */
 import * as fs from 'node:fs';
 
-interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
 const [file, topArg] = process.argv.slice(2);
 if (!file) throw new Error('usage: profile-summary <file.cpuprofile> [top]');
 const top = Number(topArg ?? 25);
-const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number };
+const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+};
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -33,12 +44,17 @@ const agg = (key: (n: Node) => string) => {
   }
   return [...m].sort((a, b) => b[1] - a[1]).slice(0, top);
 };
-const pct = (us: number) => `${((100 * us) / totalUs).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms`;
+const pct = (us: number) =>
+  `${((100 * us) / totalUs).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms`;
 console.log(`${file}: ${(totalUs / 1000).toFixed(0)} ms sampled`);
 console.log('\nself time by package / file:');
 for (const [k, us] of agg((n) => where(n.callFrame.url))) console.log(`  ${pct(us)}  ${k}`);
 console.log('\nself time by function:');
-for (const [k, us] of agg((n) => `${n.callFrame.functionName || '(anonymous)'}  ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`)) console.log(`  ${pct(us)}  ${k}`);
+for (const [k, us] of agg(
+  (n) =>
+    `${n.callFrame.functionName || '(anonymous)'}  ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`,
+))
+  console.log(`  ${pct(us)}  ${k}`);
 
 // Inclusive time: a sample counts once for every distinct src/ function on its stack.
 const incl = new Map<string, number>();
@@ -54,4 +70,5 @@ for (const [id, us] of selfUs) {
   }
 }
 console.log('\ninclusive time of project functions:');
-for (const [k, us] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, top * 2)) console.log(`  ${pct(us)}  ${k}`);
+for (const [k, us] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, top * 2))
+  console.log(`  ${pct(us)}  ${k}`);

@@ -21,9 +21,13 @@
  */
 import { runOnboardingBenchmark, type OnboardingResult } from './onboarding.js';
 
-const USAGE = 'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--phases] [--timeout S] [--json]';
+const USAGE =
+  'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--phases] [--timeout S] [--json]';
 
-function parseArgs(argv: string[]): { command: string | undefined; flags: Map<string, string | true> } {
+function parseArgs(argv: string[]): {
+  command: string | undefined;
+  flags: Map<string, string | true>;
+} {
   const flags = new Map<string, string | true>();
   let command: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -31,7 +35,8 @@ function parseArgs(argv: string[]): { command: string | undefined; flags: Map<st
     if (a.startsWith('--')) {
       const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
       if (inline !== undefined) flags.set(name, inline);
-      else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) flags.set(name, argv[++i]!);
+      else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--'))
+        flags.set(name, argv[++i]!);
       else flags.set(name, true);
     } else if (command === undefined) command = a;
     else throw new Error(`unexpected argument ${a}`);
@@ -43,14 +48,21 @@ function positiveInt(flags: Map<string, string | true>, name: string, fallback: 
   const v = flags.get(name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (v === true || !Number.isInteger(n) || n < 1) throw new Error(`--${name} needs a positive integer`);
+  if (v === true || !Number.isInteger(n) || n < 1)
+    throw new Error(`--${name} needs a positive integer`);
   return n;
 }
 
-function oneOf<T extends string>(flags: Map<string, string | true>, name: string, values: readonly T[], fallback: T): T {
+function oneOf<T extends string>(
+  flags: Map<string, string | true>,
+  name: string,
+  values: readonly T[],
+  fallback: T,
+): T {
   const v = flags.get(name);
   if (v === undefined) return fallback;
-  if (v === true || !(values as readonly string[]).includes(v)) throw new Error(`--${name} needs one of ${values.join(', ')}`);
+  if (v === true || !(values as readonly string[]).includes(v))
+    throw new Error(`--${name} needs one of ${values.join(', ')}`);
   return v as T;
 }
 
@@ -65,7 +77,9 @@ function summary(r: OnboardingResult): string {
     c.network !== undefined ? `network ${c.network}` : '',
     c.manufacturer !== undefined ? `manufacturer ${c.manufacturer}` : '',
     c.postgres !== undefined ? `postgres ${c.postgres}` : '',
-  ].filter(Boolean).join(', ');
+  ]
+    .filter(Boolean)
+    .join(', ');
   const lines = [
     `onboarding: ${r.devices} devices, concurrency ${r.concurrency}, ${r.topology} server roles, ${r.nodes} network node(s) on ${r.database} (node ${r.node}, ${r.cpus} x ${r.cpuModel})`,
     `  onboarding        ${r.devicesPerSecond} devices/s   p50 ${r.p50Ms} ms   p99 ${r.p99Ms} ms   failures ${r.failures}`,
@@ -79,7 +93,8 @@ function summary(r: OnboardingResult): string {
   if (r.failureCodes) lines.push(`  failure codes     ${JSON.stringify(r.failureCodes)}`);
   if (r.phases) {
     lines.push('  client-side phases (mean ms per call):');
-    for (const [k, v] of Object.entries(r.phases)) lines.push(`    ${k.padEnd(48)} ${String(v.meanMs).padStart(8)}  (${v.count} calls)`);
+    for (const [k, v] of Object.entries(r.phases))
+      lines.push(`    ${k.padEnd(48)} ${String(v.meanMs).padStart(8)}  (${v.count} calls)`);
   }
   return lines.join('\n');
 }
@@ -93,18 +108,25 @@ async function main(): Promise<number> {
         {
           devices: positiveInt(flags, 'devices', 200),
           concurrency: positiveInt(flags, 'concurrency', 8),
-          baselineHandshakes: flags.has('baseline-handshakes') ? positiveInt(flags, 'baseline-handshakes', 2000) : undefined,
+          baselineHandshakes: flags.has('baseline-handshakes')
+            ? positiveInt(flags, 'baseline-handshakes', 2000)
+            : undefined,
           phases: flags.has('phases'),
           declarations: flags.get('declarations') === 'realtime' ? 'realtime' : 'installed',
           topology: flags.has('separate') ? 'separate' : 'colocated',
           nodes: positiveInt(flags, 'nodes', 1),
           database: oneOf(flags, 'database', ['sqlite', 'postgres'] as const, 'sqlite'),
-          ...(flags.has('timeout') ? { timeoutMs: positiveInt(flags, 'timeout', 1800) * 1000 } : {}),
+          ...(flags.has('timeout')
+            ? { timeoutMs: positiveInt(flags, 'timeout', 1800) * 1000 }
+            : {}),
         },
         json ? undefined : (m) => process.stderr.write(`${m}\n`),
       );
       process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${summary(result)}\n`);
-      if (!passed(result)) process.stderr.write(`bench: ${result.failures} failure(s); unrevoked LDevIDs per device ${result.liveLdevidsPerDevice.min} to ${result.liveLdevidsPerDevice.max} (each must hold exactly one)\n`);
+      if (!passed(result))
+        process.stderr.write(
+          `bench: ${result.failures} failure(s); unrevoked LDevIDs per device ${result.liveLdevidsPerDevice.min} to ${result.liveLdevidsPerDevice.max} (each must hold exactly one)\n`,
+        );
       return passed(result) ? 0 : 1;
     }
     default:

@@ -25,7 +25,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { NodeCrypto } from '../src/adapters/crypto/node-crypto.js';
-import { openManufacturer, openNetwork, serveManufacturer, startSystem } from '../src/app/system.js';
+import {
+  openManufacturer,
+  openNetwork,
+  serveManufacturer,
+  startSystem,
+} from '../src/app/system.js';
 import { silentLogger } from '../src/adapters/log/logger.js';
 import { MemorySecureStore } from '../src/adapters/secure-store/memory-store.js';
 import { toPem } from '../src/core/bytes.js';
@@ -39,7 +44,10 @@ if (typeof process.send !== 'function') {
   process.stderr.write('bench/server.ts must be spawned with an IPC channel\n');
   process.exit(2);
 }
-const send = (m: unknown) => new Promise<void>((resolve, reject) => process.send!(m, undefined, {}, (e) => (e ? reject(e) : resolve())));
+const send = (m: unknown) =>
+  new Promise<void>((resolve, reject) =>
+    process.send!(m, undefined, {}, (e) => (e ? reject(e) : resolve())),
+  );
 
 const roles = process.env.BENCH_ROLES ?? 'both';
 const databaseUrl = process.env.BENCH_DATABASE_URL || undefined;
@@ -69,15 +77,26 @@ try {
     const sys = await startSystem({ dataDir, logger: silentLogger, ...db });
     ({ manufacturer, network } = sys);
     closeAll = () => sys.close();
-    Object.assign(ready, { registrarUrl: sys.registrarUrl, manufacturerUrl: sys.manufacturerUrl, networkOwner: sys.network.owner });
+    Object.assign(ready, {
+      registrarUrl: sys.registrarUrl,
+      manufacturerUrl: sys.manufacturerUrl,
+      networkOwner: sys.network.owner,
+    });
   } else if (roles === 'manufacturer') {
     const m = await openManufacturer(ctx(), dataDir, undefined, { create: true, ...db });
     manufacturer = m;
     closeAll = () => m.close();
     ready.manufacturerUrl = await serveManufacturer(m, dataDir, 0);
   } else if (roles === 'network') {
-    const trust = decodeTrustFile(new NodeCrypto(), JSON.parse(process.env.BENCH_MANUFACTURER_TRUST ?? 'null'), new Date());
-    const n = await openNetwork(ctx(), dataDir, [trust], undefined, { create: process.env.BENCH_CREATE !== '0', ...db });
+    const trust = decodeTrustFile(
+      new NodeCrypto(),
+      JSON.parse(process.env.BENCH_MANUFACTURER_TRUST ?? 'null'),
+      new Date(),
+    );
+    const n = await openNetwork(ctx(), dataDir, [trust], undefined, {
+      create: process.env.BENCH_CREATE !== '0',
+      ...db,
+    });
     network = n;
     closeAll = () => n.close();
     Object.assign(ready, { registrarUrl: await n.serve(0), networkOwner: n.owner });
@@ -86,7 +105,11 @@ try {
   }
   if (manufacturer) {
     const bundle = manufacturer.trustBundle();
-    Object.assign(ready, { trust: encodeTrustFile(bundle), idevidCaPem: toPem('CERTIFICATE', bundle.idevidCa.der), rootPem: toPem('CERTIFICATE', bundle.root.der) });
+    Object.assign(ready, {
+      trust: encodeTrustFile(bundle),
+      idevidCaPem: toPem('CERTIFICATE', bundle.idevidCa.der),
+      rootPem: toPem('CERTIFICATE', bundle.root.der),
+    });
   }
   process.stdout.write(JSON.stringify(ready) + '\n');
 } catch (e) {
@@ -94,51 +117,70 @@ try {
   await shutdown(1);
 }
 
-process.on('message', (m: { type?: string; count?: number; declarations?: string; owner?: Party; export?: unknown }) => {
-  void (async () => {
-    if (m.type === 'mint' && manufacturer) {
-      const count = Math.max(0, Math.min(Number(m.count) | 0, 100_000));
-      const owner = m.owner ?? network?.owner;
-      if (!owner) throw new Error('mint: no owner to sell to');
-      const started = performance.now();
-      const births: string[] = [];
-      for (let i = 0; i < count; i++) {
-        const store = new MemorySecureStore();
-        const birth = await manufacturer.factory.mint(store, { model: 'bench-sensor' });
-        await manufacturer.sell(birth.serialNumber, owner);
-        births.push(Buffer.from((await store.read('birth'))!).toString('base64'));
-      }
-      let exported: unknown;
-      if (m.declarations !== 'realtime') {
-        // The network administrator installs the manufacturer's export file ahead of time.
-        exported = await manufacturer.declarations.exportFor(owner.id);
-        if (network) {
-          await network.declarations.importExport(exported);
-          exported = undefined;
+process.on(
+  'message',
+  (m: {
+    type?: string;
+    count?: number;
+    declarations?: string;
+    owner?: Party;
+    export?: unknown;
+  }) => {
+    void (async () => {
+      if (m.type === 'mint' && manufacturer) {
+        const count = Math.max(0, Math.min(Number(m.count) | 0, 100_000));
+        const owner = m.owner ?? network?.owner;
+        if (!owner) throw new Error('mint: no owner to sell to');
+        const started = performance.now();
+        const births: string[] = [];
+        for (let i = 0; i < count; i++) {
+          const store = new MemorySecureStore();
+          const birth = await manufacturer.factory.mint(store, { model: 'bench-sensor' });
+          await manufacturer.sell(birth.serialNumber, owner);
+          births.push(Buffer.from((await store.read('birth'))!).toString('base64'));
         }
+        let exported: unknown;
+        if (m.declarations !== 'realtime') {
+          // The network administrator installs the manufacturer's export file ahead of time.
+          exported = await manufacturer.declarations.exportFor(owner.id);
+          if (network) {
+            await network.declarations.importExport(exported);
+            exported = undefined;
+          }
+        }
+        await send({
+          type: 'births',
+          births,
+          mintMs: performance.now() - started,
+          ...(exported === undefined ? {} : { export: exported }),
+        });
+      } else if (m.type === 'import' && network) {
+        await network.declarations.importExport(m.export);
+        await send({ type: 'imported' });
+      } else if (m.type === 'live-ldevids' && network) {
+        const rows = await network.db
+          .selectFrom('net_certificates')
+          .select((eb) => ['device_serial', eb.fn.countAll<number>().as('n')])
+          .where('revoked_at', 'is', null)
+          .groupBy('device_serial')
+          .execute();
+        await send({
+          type: 'live-ldevids',
+          counts: Object.fromEntries(rows.map((r) => [r.device_serial, Number(r.n)])),
+        });
+      } else if (m.type === 'cpu') {
+        await send({ type: 'cpu', usage: process.cpuUsage() });
+      } else if (m.type === 'stop') {
+        await shutdown(0);
+      } else {
+        throw new Error(`${roles}: cannot ${m.type}`);
       }
-      await send({ type: 'births', births, mintMs: performance.now() - started, ...(exported === undefined ? {} : { export: exported }) });
-    } else if (m.type === 'import' && network) {
-      await network.declarations.importExport(m.export);
-      await send({ type: 'imported' });
-    } else if (m.type === 'live-ldevids' && network) {
-      const rows = await network.db
-        .selectFrom('net_certificates')
-        .select((eb) => ['device_serial', eb.fn.countAll<number>().as('n')])
-        .where('revoked_at', 'is', null)
-        .groupBy('device_serial')
-        .execute();
-      await send({ type: 'live-ldevids', counts: Object.fromEntries(rows.map((r) => [r.device_serial, Number(r.n)])) });
-    } else if (m.type === 'cpu') {
-      await send({ type: 'cpu', usage: process.cpuUsage() });
-    } else if (m.type === 'stop') {
-      await shutdown(0);
-    } else {
-      throw new Error(`${roles}: cannot ${m.type}`);
-    }
-  })().catch(async (e: unknown) => {
-    process.stderr.write(`bench server: ${(e as Error).stack ?? String(e)}\n`);
-    await send({ type: 'error', message: String((e as Error).message ?? e) }).catch(() => undefined);
-    await shutdown(1);
-  });
-});
+    })().catch(async (e: unknown) => {
+      process.stderr.write(`bench server: ${(e as Error).stack ?? String(e)}\n`);
+      await send({ type: 'error', message: String((e as Error).message ?? e) }).catch(
+        () => undefined,
+      );
+      await shutdown(1);
+    });
+  },
+);

@@ -33,35 +33,48 @@ process.on('message', (m: { type?: string; caPem?: string }) => {
     // Any P-256 server certificate: self-signed, made here.
     const key = generateP256Key();
     const now = Date.now();
-    const { der } = issueCertificate(new NodeCrypto(), {
-      subject: [cn('tls-baseline')],
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + 86_400_000),
-      keyUsage: ['digitalSignature'],
-      ca: false,
-      dnsNames: ['localhost'],
-    } satisfies CertificateTemplate, key.spki, { key });
-    server = tls.createServer({
-      key: privateKeyPem(key),
-      cert: toPem('CERTIFICATE', der),
-      ca: m.caPem,
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.3',
-      ALPNProtocols: ['http/1.1'],
-      // As the registrar's server (src/adapters/http/server.ts): no stateless session tickets.
-      secureOptions: nodeCrypto.constants.SSL_OP_NO_TICKET,
-    }, (socket) => {
-      socket.on('error', () => undefined);
-      socket.end(Buffer.from([1]));
-    });
+    const { der } = issueCertificate(
+      new NodeCrypto(),
+      {
+        subject: [cn('tls-baseline')],
+        notBefore: new Date(now - 60_000),
+        notAfter: new Date(now + 86_400_000),
+        keyUsage: ['digitalSignature'],
+        ca: false,
+        dnsNames: ['localhost'],
+      } satisfies CertificateTemplate,
+      key.spki,
+      { key },
+    );
+    server = tls.createServer(
+      {
+        key: privateKeyPem(key),
+        cert: toPem('CERTIFICATE', der),
+        ca: m.caPem,
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.3',
+        ALPNProtocols: ['http/1.1'],
+        // As the registrar's server (src/adapters/http/server.ts): no stateless session tickets.
+        secureOptions: nodeCrypto.constants.SSL_OP_NO_TICKET,
+      },
+      (socket) => {
+        socket.on('error', () => undefined);
+        socket.end(Buffer.from([1]));
+      },
+    );
     let reported = false;
     server.on('tlsClientError', (e) => {
-      if (!reported) process.stderr.write(`tls baseline server: first client error: ${e.message}\n`);
+      if (!reported)
+        process.stderr.write(`tls baseline server: first client error: ${e.message}\n`);
       reported = true;
     });
     server.listen(0, '127.0.0.1', () => {
-      process.send!({ type: 'listening', port: (server!.address() as AddressInfo).port, fingerprint: nodeCrypto.createHash('sha256').update(der).digest('hex').slice(0, 16) });
+      process.send!({
+        type: 'listening',
+        port: (server!.address() as AddressInfo).port,
+        fingerprint: nodeCrypto.createHash('sha256').update(der).digest('hex').slice(0, 16),
+      });
     });
   })().catch((e: unknown) => {
     process.stderr.write(`tls baseline server: ${(e as Error).stack ?? String(e)}\n`);

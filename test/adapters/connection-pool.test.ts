@@ -398,16 +398,14 @@ describe('the MASA connection pool', () => {
     const p = await peer(masa, [root.cert]);
     const c = client();
     p.handler = (_req, res) =>
-      res
-        .writeHead(403, { 'content-type': PROBLEM_MEDIA_TYPE })
-        .end(
-          JSON.stringify({
-            type: 'urn:airlock:error:ERR_MASA_NOT_AUTHORIZED',
-            code: 'ERR_MASA_NOT_AUTHORIZED',
-            status: 403,
-            detail: 'not yours',
-          }),
-        );
+      res.writeHead(403, { 'content-type': PROBLEM_MEDIA_TYPE }).end(
+        JSON.stringify({
+          type: 'urn:airlock:error:ERR_MASA_NOT_AUTHORIZED',
+          code: 'ERR_MASA_NOT_AUTHORIZED',
+          status: 403,
+          detail: 'not yours',
+        }),
+      );
     expect((await failure(c.requestAuditLog(p.url, rvr))).code).toBe('ERR_MASA_NOT_AUTHORIZED');
     p.handler = (_req, res) =>
       res.writeHead(500, { 'content-type': 'text/html' }).end('<p>oops</p>');

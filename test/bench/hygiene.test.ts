@@ -44,7 +44,11 @@ function cmdline(pid: number): string {
 
 /** Processes whose command line names `dir` (a PostgreSQL server runs with `-D <dir>/airlock-pg-*\/data`). */
 function processesIn(dir: string): number[] {
-  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => pid !== process.pid && cmdline(pid).includes(dir));
+  return fs
+    .readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((pid) => pid !== process.pid && cmdline(pid).includes(dir));
 }
 
 async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
@@ -121,31 +125,74 @@ describe('the benchmark on PostgreSQL', () => {
   });
 
   const bench = (args: string[]) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', 'onboarding', '--database', 'postgres', ...args, '--json'], {
-      cwd: projectRoot,
-      stdio: ['ignore', 'ignore', 'ignore'],
-      env: { ...process.env, TMPDIR: tmp },
-    });
-    return { proc, exited: new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code))) };
+    const proc = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'bench/run.ts',
+        'onboarding',
+        '--database',
+        'postgres',
+        ...args,
+        '--json',
+      ],
+      {
+        cwd: projectRoot,
+        stdio: ['ignore', 'ignore', 'ignore'],
+        env: { ...process.env, TMPDIR: tmp },
+      },
+    );
+    return {
+      proc,
+      exited: new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code))),
+    };
   };
   const leftovers = () => fs.readdirSync(tmp).filter((f) => f.startsWith('airlock-pg-'));
 
   it('killed with SIGTERM once its two nodes are up, stops its PostgreSQL server and removes its directory', async (t) => {
     if (skipped) return t.skip(skipped);
-    const { proc, exited } = bench(['--devices', '2', '--concurrency', '1', '--baseline-handshakes', '5', '--nodes', '2']);
+    const { proc, exited } = bench([
+      '--devices',
+      '2',
+      '--concurrency',
+      '1',
+      '--baseline-handshakes',
+      '5',
+      '--nodes',
+      '2',
+    ]);
     let kids: number[] = [];
     // The manufacturer's and the two nodes' server processes.
-    await until('the bench to start its servers', () => (kids = childrenOf(proc.pid!)).filter((k) => cmdline(k).includes('server.ts')).length >= 3, 90_000);
+    await until(
+      'the bench to start its servers',
+      () =>
+        (kids = childrenOf(proc.pid!)).filter((k) => cmdline(k).includes('server.ts')).length >= 3,
+      90_000,
+    );
     expect(processesIn(tmp).length).toBeGreaterThan(0);
     proc.kill('SIGTERM');
     expect(await exited).toBe(143);
-    await until('the servers to end', () => kids.every((k) => !alive(k)) && processesIn(tmp).length === 0, 15_000);
+    await until(
+      'the servers to end',
+      () => kids.every((k) => !alive(k)) && processesIn(tmp).length === 0,
+      15_000,
+    );
     expect(leftovers()).toEqual([]);
   }, 150_000);
 
   it('giving up at its guard timeout while starting PostgreSQL, leaves no server and no directory', async (t) => {
     if (skipped) return t.skip(skipped);
-    const { exited } = bench(['--devices', '2', '--concurrency', '1', '--baseline-handshakes', '5', '--timeout', '1']);
+    const { exited } = bench([
+      '--devices',
+      '2',
+      '--concurrency',
+      '1',
+      '--baseline-handshakes',
+      '5',
+      '--timeout',
+      '1',
+    ]);
     expect(await exited).toBe(3);
     await until('the PostgreSQL server to end', () => processesIn(tmp).length === 0, 15_000);
     expect(leftovers()).toEqual([]);

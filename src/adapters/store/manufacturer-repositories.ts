@@ -36,30 +36,26 @@ const sql = {
   ),
   audit: prepared(
     (db: Db, p: Params<'at' | 'action' | 'actor' | 'subject' | 'outcome' | 'code' | 'detail'>) =>
-      db
-        .insertInto('masa_audit')
-        .values({
-          at: p.at,
-          actor: p.actor,
-          action: p.action,
-          subject: p.subject,
-          outcome: p.outcome,
-          code: p.code,
-          detail: p.detail,
-        }),
+      db.insertInto('masa_audit').values({
+        at: p.at,
+        actor: p.actor,
+        action: p.action,
+        subject: p.subject,
+        outcome: p.outcome,
+        code: p.code,
+        detail: p.detail,
+      }),
   ),
   voucher: prepared(
     (db: Db, p: Params<'serial' | 'at' | 'domain' | 'owner' | 'nonce' | 'assertion'>) =>
-      db
-        .insertInto('masa_vouchers')
-        .values({
-          serial: p.serial,
-          issued_at: p.at,
-          domain_id: p.domain,
-          owner_id: p.owner,
-          nonce: p.nonce,
-          assertion: p.assertion,
-        }),
+      db.insertInto('masa_vouchers').values({
+        serial: p.serial,
+        issued_at: p.at,
+        domain_id: p.domain,
+        owner_id: p.owner,
+        nonce: p.nonce,
+        assertion: p.assertion,
+      }),
   ),
   vouchersOf: prepared((db: Db, p: Params<'serial' | 'limit'>) =>
     db

@@ -138,17 +138,15 @@ const sql = {
   ),
   certificate: prepared(
     (db: Db, p: Params<'serial' | 'device' | 'notBefore' | 'notAfter' | 'at'>) =>
-      db
-        .insertInto('net_certificates')
-        .values({
-          serial: p.serial,
-          device_serial: p.device,
-          not_before: p.notBefore,
-          not_after: p.notAfter,
-          issued_at: p.at,
-          revoked_at: null,
-          revocation_reason: null,
-        }),
+      db.insertInto('net_certificates').values({
+        serial: p.serial,
+        device_serial: p.device,
+        not_before: p.notBefore,
+        not_after: p.notAfter,
+        issued_at: p.at,
+        revoked_at: null,
+        revocation_reason: null,
+      }),
   ),
   certificateState: prepared((db: Db, p: Params<'serial'>) =>
     db
@@ -164,15 +162,13 @@ const sql = {
       .where('retired_at', 'is', null),
   ),
   addPsk: prepared((db: Db, p: Params<'id' | 'serial' | 'sealed' | 'at'>) =>
-    db
-      .insertInto('net_psks')
-      .values({
-        id: p.id,
-        device_serial: p.serial,
-        sealed_psk: p.sealed,
-        created_at: p.at,
-        retired_at: null,
-      }),
+    db.insertInto('net_psks').values({
+      id: p.id,
+      device_serial: p.serial,
+      sealed_psk: p.sealed,
+      created_at: p.at,
+      retired_at: null,
+    }),
   ),
   latestCrl: prepared((db: Db) =>
     db.selectFrom('net_crls').selectAll().orderBy('crl_number', 'desc').limit(1),
