@@ -6,6 +6,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Most test files wait on the network, timers and child processes more than they compute:
+    // four at a time on two cores took the suite from 160 s to 80 s (docs/BENCHMARKS.md).
+    maxWorkers: 4,
     setupFiles: ['test/setup.ts'],
   },
 });
