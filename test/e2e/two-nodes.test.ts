@@ -148,6 +148,24 @@ describe.skipIf(!server)('two network nodes on one PostgreSQL', () => {
     expect(states.every((s) => s.state === 'onboarded' && s.onboardings === 1)).toBe(true);
   });
 
+  it('renews one LDevID through both nodes at once: one renewal wins, one LDevID stays live', async () => {
+    for (let round = 0; round < 4; round++) {
+      const { agent, serial, storeDir } = await sys.newDevice();
+      const onboarded = await agent.onboard(urlA);
+      // A clone of the onboarded device: the same LDevID and key, renewing through the other node.
+      const copyDir = `${storeDir}-clone`;
+      fs.cpSync(storeDir, copyDir, { recursive: true });
+      const clone = new DeviceAgent(await FileSecureStore.open(copyDir), sys.ctx);
+      const outcomes = await Promise.allSettled([agent.renew(urlA), clone.renew(urlB)]);
+      const won = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+      expect(won).toHaveLength(1);
+      expect(won[0]!.previousSerial).toBe(onboarded.ldevidSerial);
+      expect(await liveLdevids(serial)).toEqual([won[0]!.ldevidSerial]);
+      const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+      expect((lost.reason as { code?: string }).code).toBe('ERR_CERT_REVOKED');
+    }
+  });
+
   it('puts a revocation made through one node in the CRL the other serves at once', async () => {
     const { agent, serial } = await sys.newDevice();
     const first = await agent.onboard(urlA);
