@@ -99,6 +99,10 @@ export class Manufacturer {
     );
   }
 
+  /**
+   * The database itself, for inspection from outside (tests, the benchmark's final check).
+   * Nothing in Airlock reads or writes through it: the role's work goes through `store`.
+   */
   get db(): Kysely<ManufacturerDb> {
     return this.opened.db;
   }

@@ -149,6 +149,10 @@ export class Network {
     );
   }
 
+  /**
+   * The database itself, for inspection from outside (tests, the benchmark's final check).
+   * Nothing in Airlock reads or writes through it: the role's work goes through `store`.
+   */
   get db(): Kysely<NetworkDb> {
     return this.opened.db;
   }
