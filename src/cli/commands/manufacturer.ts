@@ -29,7 +29,7 @@ import { openLocal } from './network.js';
 /** Says on stderr that `dir` gets a new manufacturer: keys are never created silently. */
 function announceNew(dir: string): void {
   note(
-    `creating the manufacturer in ${dir}: root, IDevID, MASA and declaration CAs, keys sealed in manufacturer.db`,
+    `creating the manufacturer in ${dir}: root, IDevID, MASA and declaration CAs, keys sealed in its database`,
   );
 }
 

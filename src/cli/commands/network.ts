@@ -75,7 +75,7 @@ export async function withLocal(
 /** Says on stderr that `dir` gets a new network role: keys are never created silently. */
 function announceNew(dir: string): void {
   note(
-    `creating the network in ${dir}: domain CA, registrar certificate and keys sealed in network.db`,
+    `creating the network in ${dir}: domain CA, registrar certificate and keys sealed in its database`,
   );
 }
 
