@@ -10,7 +10,7 @@ import { systemClock } from '../../core/ports.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Manufacturer } from '../../roles/manufacturer/index.js';
 import type { Network } from '../../roles/network/index.js';
-import { hasRole, openManufacturer, openNetwork } from '../../app/system.js';
+import { databaseUrlOf, hasRole, openManufacturer, openNetwork } from '../../app/system.js';
 import { note, printJson, printTable, say, serveUntilInterrupted } from '../output.js';
 import {
   databaseUrlOption,
@@ -21,13 +21,17 @@ import {
   run,
 } from '../options.js';
 
-/** The roles of a data directory made by `airlock up` (or `manufacturer init` and `network init`); refuses one that lacks either. */
+/**
+ * The roles of a data directory made by `airlock up` (or `manufacturer init` and `network init`);
+ * refuses one that lacks either. With AIRLOCK_DATABASE_URL, the roles are those of that database
+ * (opening refuses a database that holds no keys of a role).
+ */
 export async function openLocal(
   dataDir: string,
 ): Promise<{ network: Network; manufacturer: Manufacturer }> {
   const dir = directoryPath(dataDir, '--data-dir');
   for (const role of ['network', 'manufacturer'] as const) {
-    if (!hasRole(dir, role))
+    if (databaseUrlOf({}) === undefined && !hasRole(dir, role))
       throw new AirlockError('ERR_CONFIG', `no ${role} in ${dir}`, {
         details: {
           hint: `run \`airlock up --data-dir ${dataDir}\` (or \`airlock ${role} init --data-dir ${dataDir}\`) first`,
