@@ -74,6 +74,14 @@ export async function issueVoucher(
       ...(idevidIssuer ? { idevidIssuer } : {}),
     });
     await ctx.store.transaction(async (r) => {
+      // The declaration the decision was made on is still the latest: a transfer or a removed
+      // onboarder (which lock the device too) committed meanwhile refuses the voucher (fail closed).
+      await r.devices.lock(serial!);
+      if ((await r.declarations.latest(serial!))?.hash !== latest.hash)
+        throw new AirlockError(
+          'ERR_DECLARATION_STALE',
+          'the declaration changed while the voucher was issued',
+        );
       if (!(await r.masa.useNonce(serial!, rvr.nonce, at)))
         throw new AirlockError('ERR_VOUCHER_REQUEST_REPLAYED', `serial ${serial}`);
       await audit(r.masa, at, peer, serial!, 'ok', undefined, {

@@ -18,7 +18,7 @@ export interface MasaPki {
 
 /** The device's current declaration: who owns it, who may onboard it (src/roles/manufacturer/declarations.ts). */
 export interface LatestDeclaration {
-  latest(serial: string): Promise<{ body: Readonly<DeclarationBody> } | undefined>;
+  latest(serial: string): Promise<{ body: Readonly<DeclarationBody>; hash: string } | undefined>;
 }
 
 /** The MASA's settings (src/roles/manufacturer/defaults.ts). */

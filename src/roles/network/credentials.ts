@@ -145,10 +145,11 @@ export class CredentialIssuer {
   async crl(): Promise<Uint8Array> {
     for (let attempt = 0; ; attempt++) {
       const now = this.ctx.clock.now();
-      const { revoked, latest } = await this.store.transaction(async (r) => ({
-        revoked: await r.credentials.revoked(),
-        latest: await r.credentials.latestCrl(),
-      }));
+      // The latest CRL first, then the revocations: revocations only accumulate, so the set read
+      // second covers every one the latest CRL covers (read the other way round, under READ
+      // COMMITTED, a CRL signed meanwhile by another node could cover more than the set read).
+      const latest = await this.store.run((r) => r.credentials.latestCrl());
+      const revoked = await this.store.run((r) => r.credentials.revoked());
       const revocations = toBase64Url(
         this.ctx.crypto.sha256(
           new TextEncoder().encode(

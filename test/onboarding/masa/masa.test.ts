@@ -94,7 +94,7 @@ describe('the MASA: issue-voucher and audit-log', () => {
             owner: party(owner),
             'authorized-onboarders': [],
           };
-          return { body };
+          return { body, hash: `hash-${serial}` };
         },
       },
       policy: {
@@ -120,7 +120,24 @@ describe('the MASA: issue-voucher and audit-log', () => {
   ): Promise<{ serial: string; rvr: EncodedVoucher; nonce: string }> {
     const serial = `MASA-${++n}`;
     const d = await device(maker.idevidCa, serial);
-    if (owner) owners.set(serial, owner);
+    if (owner) {
+      owners.set(serial, owner);
+      // The store holds the declaration the MASA checks again when it issues the voucher.
+      await ctx.store.transaction(async (r) => {
+        await r.devices.add(
+          { serial, model: 'm', idevidDer: d.cert.der, masaUrl: 'https://masa', mudUrl: null },
+          T0,
+        );
+        await r.declarations.append({
+          serial,
+          sequence: 1,
+          jws: 'jws',
+          hash: `hash-${serial}`,
+          ownerId: owner,
+          issuedOn: T0.toISOString(),
+        });
+      });
+    }
     const nonce = toBase64(crypto.bytes(16));
     const pvr = signPledgeVoucherRequest(crypto, d.key, d.cert, {
       serialNumber: serial,
@@ -184,6 +201,29 @@ describe('the MASA: issue-voucher and audit-log', () => {
       ['ok', null],
       ['refused', 'ERR_VOUCHER_REQUEST_REPLAYED'],
     ]);
+  });
+
+  it('a declaration changed after the check (a transfer on another node): ERR_DECLARATION_STALE, no voucher, the nonce unused', async () => {
+    const { serial, rvr } = await request(domain);
+    // The transfer commits between the MASA's check and its transaction: the port still answers
+    // with the declaration the check used, the store holds the newer one.
+    await ctx.store.run((r) =>
+      r.declarations.append({
+        serial,
+        sequence: 2,
+        jws: 'jws2',
+        hash: `hash2-${serial}`,
+        ownerId: other.id,
+        issuedOn: T0.toISOString(),
+      }),
+    );
+    expect(await errorCode(() => issueVoucher(ctx, rvr, '192.0.2.1', VOUCHER_JWS_MEDIA_TYPE))).toBe(
+      'ERR_DECLARATION_STALE',
+    );
+    expect(await vouchers(serial)).toEqual([]);
+    expect(
+      await db.selectFrom('masa_nonces').selectAll().where('serial', '=', serial).execute(),
+    ).toEqual([]);
   });
 
   it('a registrar the declaration does not authorize: ERR_MASA_NOT_AUTHORIZED, no voucher, the nonce unused', async () => {
