@@ -9,6 +9,7 @@ import { NodeCrypto } from '../adapters/crypto/node-crypto.js';
 import { softwareKeyStore } from '../adapters/crypto/software-key-store.js';
 import { loadKek } from '../adapters/crypto/kek.js';
 import type { Logger } from '../adapters/log/logger.js';
+import { isDatabaseUrl } from '../adapters/store/open.js';
 import type { Clock, SecureStore } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
 import { toHex, utf8 } from '../core/bytes.js';
@@ -68,7 +69,15 @@ export interface OpenRoleOptions {
 /** The database URL the options or the environment name, if any. */
 export function databaseUrlOf(opts: { databaseUrl?: string }): string | undefined {
   const url = opts.databaseUrl ?? process.env.AIRLOCK_DATABASE_URL;
-  return url === undefined || url === '' ? undefined : url;
+  if (url === undefined || url === '') return undefined;
+  // A mistyped URL must not become a SQLite file of that name: another network, silently.
+  if (!isDatabaseUrl(url))
+    throw new AirlockError('ERR_CONFIG', 'AIRLOCK_DATABASE_URL must be a postgres:// URL', {
+      details: {
+        hint: 'postgres://user@host:5432/database (the password in PGPASSWORD or ~/.pgpass)',
+      },
+    });
+  return url;
 }
 
 function requireRole(dataDir: string, role: RoleName, opts: OpenRoleOptions): void {

@@ -137,12 +137,30 @@ export async function run(fn: (created: Created) => Promise<void>): Promise<void
   }
 }
 
-/** `--database-url`, checked: a postgres:// URL, or ERR_CONFIG. Absent: nothing (AIRLOCK_DATABASE_URL, else SQLite). */
+/**
+ * `--database-url`, checked: a postgres:// URL, or ERR_CONFIG. Absent: nothing (AIRLOCK_DATABASE_URL,
+ * else SQLite). A password in it is visible to every local user in the process list: it is
+ * refused, and belongs in PGPASSWORD, ~/.pgpass or AIRLOCK_DATABASE_URL.
+ */
 export function databaseUrlOption(value: string | undefined): { databaseUrl?: string } {
   if (value === undefined) return {};
+  const hint = 'postgres://user@host:5432/database, with the password in PGPASSWORD or ~/.pgpass';
   if (!/^postgres(ql)?:\/\/\S+$/i.test(value))
     throw new AirlockError('ERR_CONFIG', '--database-url must be a postgres:// URL', {
-      details: { hint: 'postgres://user:password@host:5432/database' },
+      details: { hint },
     });
+  let password = false;
+  try {
+    const u = new URL(value);
+    password = u.password !== '' || u.searchParams.has('password');
+  } catch {
+    throw new AirlockError('ERR_CONFIG', '--database-url is not a URL', { details: { hint } });
+  }
+  if (password)
+    throw new AirlockError(
+      'ERR_CONFIG',
+      '--database-url may not carry a password: the process list shows it',
+      { details: { hint } },
+    );
   return { databaseUrl: value };
 }

@@ -59,14 +59,47 @@ describe('a database URL on the command line', () => {
     expect(r.stderr).toMatch(/hint: postgres:\/\//);
     expect(fs.existsSync(dir)).toBe(false);
   });
+
+  it('refuses a password in --database-url (the process list shows it), and a mistyped AIRLOCK_DATABASE_URL', async () => {
+    const dir = path.join(root, 'password-url');
+    const r = await airlock(
+      {},
+      'network',
+      'init',
+      '--data-dir',
+      dir,
+      '--database-url',
+      'postgres://u:hunter2@db/airlock',
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ERR_CONFIG/);
+    expect(r.stderr).toMatch(/PGPASSWORD/);
+    expect(r.stderr).not.toMatch(/hunter2/);
+    // Never a SQLite file named after the mistyped URL: that would be another network.
+    const typo = await airlock(
+      { AIRLOCK_DATABASE_URL: 'postgress://db/airlock' },
+      'network',
+      'init',
+      '--data-dir',
+      dir,
+    );
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toMatch(/ERR_CONFIG/);
+    expect(fs.existsSync(path.join(root, 'postgress:'))).toBe(false);
+  });
 });
 
 describe.skipIf(!server)('two nodes on one PostgreSQL, through the CLI', () => {
   it('keeps the records in PostgreSQL, shared by a second data directory with the same keys', async () => {
     const url = await createDatabase(server!.url, 'cli_nodes');
+    // On the command line without its password, which comes from PGPASSWORD.
+    const bare = new URL(url);
+    const PGPASSWORD = decodeURIComponent(bare.password);
+    bare.password = '';
     const keks = {
       AIRLOCK_NETWORK_KEK: randomBytes(32).toString('base64'),
       AIRLOCK_MANUFACTURER_KEK: randomBytes(32).toString('base64'),
+      PGPASSWORD,
     };
     const shared = { ...keks, AIRLOCK_DATABASE_URL: url };
     const node1 = path.join(root, 'node1');
@@ -85,7 +118,7 @@ describe.skipIf(!server)('two nodes on one PostgreSQL, through the CLI', () => {
       '--data-dir',
       node1,
       '--database-url',
-      url,
+      bare.toString(),
     );
     expect(m.code).toBe(0);
     const n = await airlock(
@@ -95,7 +128,7 @@ describe.skipIf(!server)('two nodes on one PostgreSQL, through the CLI', () => {
       '--data-dir',
       node1,
       '--database-url',
-      url,
+      bare.toString(),
       '--owner',
       'Shared Site',
     );

@@ -10,7 +10,7 @@ import { partyIdFromSpki } from '../../core/party.js';
 import { KeyRing } from '../../adapters/store/key-ring.js';
 import type { ManufacturerDb } from '../../adapters/store/schema.js';
 import type { OpenedDb } from '../../adapters/store/sqlite.js';
-import { openRoleDatabase } from '../../adapters/store/open.js';
+import { isDatabaseUrl, openRoleDatabase } from '../../adapters/store/open.js';
 import { manufacturerStore } from '../../adapters/store/manufacturer-repositories.js';
 import { manufacturerMigrations } from '../../adapters/store/migrations/manufacturer.js';
 import { Sealer } from '../../adapters/crypto/seal.js';
@@ -57,6 +57,8 @@ export class Manufacturer {
 
   static async open(opts: ManufacturerOptions): Promise<Manufacturer> {
     const config = { ...manufacturerDefaults, ...opts.config };
+    if (opts.databaseUrl !== undefined && !isDatabaseUrl(opts.databaseUrl))
+      throw new AirlockError('ERR_CONFIG', 'the database URL must be a postgres:// URL');
     const store = await openRoleDatabase<ManufacturerDb>(
       opts.databaseUrl ?? opts.databaseFile,
       manufacturerMigrations,

@@ -11,7 +11,7 @@ import { toPem } from '../../core/bytes.js';
 import { KeyRing } from '../../adapters/store/key-ring.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
 import type { OpenedDb } from '../../adapters/store/sqlite.js';
-import { openRoleDatabase } from '../../adapters/store/open.js';
+import { isDatabaseUrl, openRoleDatabase } from '../../adapters/store/open.js';
 import { networkStore } from '../../adapters/store/network-repositories.js';
 import type { NetworkStore } from '../../core/store.js';
 import { networkMigrations } from '../../adapters/store/migrations/network.js';
@@ -75,6 +75,8 @@ export class Network {
 
   static async open(opts: NetworkOptions): Promise<Network> {
     const config = { ...networkDefaults, ...opts.config };
+    if (opts.databaseUrl !== undefined && !isDatabaseUrl(opts.databaseUrl))
+      throw new AirlockError('ERR_CONFIG', 'the database URL must be a postgres:// URL');
     const store = await openRoleDatabase<NetworkDb>(
       opts.databaseUrl ?? opts.databaseFile,
       networkMigrations,
