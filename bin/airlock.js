@@ -7,6 +7,7 @@
 // start, most of it resolving every file of Kysely and the other packages through the hooks;
 // the bundle starts in about 0.5 s (docs/BENCHMARKS.md, "CLI start-up"). Should bundling fail
 // (a read-only tree, say), the sources run through tsx as before.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -14,10 +15,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'src');
 const cache = path.join(root, 'node_modules', '.cache', 'airlock');
-const bundle = path.join(cache, 'cli.mjs');
-const stampFile = path.join(cache, 'cli.stamp');
 
-/** What the bundle was made from: every source file's path, size and modification time. */
+/** What a bundle is made from: every source file's path, size and modification time, and the compiler settings. */
 function sourceStamp() {
   const parts = [];
   const walk = (dir) => {
@@ -31,35 +30,47 @@ function sourceStamp() {
     }
   };
   walk(src);
+  for (const f of ['tsconfig.json', 'package.json']) {
+    const s = fs.statSync(path.join(root, f));
+    parts.push(`${f}:${s.size}:${s.mtimeMs}`);
+  }
   return parts.sort().join('\n');
 }
 
+/**
+ * The bundle of these very sources: its name is the hash of what it was made from, so a name
+ * that exists is a bundle of the current sources, written whole (one file, renamed into place).
+ */
 async function bundled() {
   try {
-    const stamp = sourceStamp();
-    if (
-      fs.existsSync(bundle) &&
-      fs.existsSync(stampFile) &&
-      fs.readFileSync(stampFile, 'utf8') === stamp
-    )
-      return bundle;
+    const name = `cli-${createHash('sha256').update(sourceStamp()).digest('hex').slice(0, 32)}.mjs`;
+    const bundle = path.join(cache, name);
+    if (fs.existsSync(bundle)) return bundle;
     const { build } = await import('esbuild');
     fs.mkdirSync(cache, { recursive: true });
-    // Several processes may start at once: each writes its own files, then renames them into place.
+    // Several processes may start at once: each writes its own file, then renames it into place.
     const tmp = `${bundle}.${process.pid}.tmp`;
-    await build({
-      entryPoints: [path.join(src, 'cli', 'main.ts')],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      outfile: tmp,
-      logLevel: 'silent',
-    });
-    fs.writeFileSync(`${stampFile}.${process.pid}.tmp`, stamp);
-    fs.renameSync(tmp, bundle);
-    fs.renameSync(`${stampFile}.${process.pid}.tmp`, stampFile);
+    try {
+      await build({
+        entryPoints: [path.join(src, 'cli', 'main.ts')],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        packages: 'external',
+        outfile: tmp,
+        logLevel: 'silent',
+      });
+      fs.renameSync(tmp, bundle);
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+    // Bundles of older sources go once they are an hour old: no process still starts from one.
+    for (const old of fs.readdirSync(cache)) {
+      const p = path.join(cache, old);
+      if (old.startsWith('cli-') && old !== name && Date.now() - fs.statSync(p).mtimeMs > 3_600_000)
+        fs.rmSync(p, { force: true });
+    }
     return bundle;
   } catch {
     return undefined;
