@@ -5,7 +5,7 @@
 // packages stay external), kept under node_modules/.cache/airlock and made again whenever a
 // source file changes. Loading the sources through tsx's module hooks took about 2.5 s per
 // start, most of it resolving every file of Kysely and the other packages through the hooks;
-// the bundle starts in about 0.5 s (docs/BENCHMARKS.md, "CLI start-up"). Should bundling fail
+// the bundle starts in 0.75 to 1.3 s (docs/BENCHMARKS.md, "CLI start-up"). Should bundling fail
 // (a read-only tree, say), the sources run through tsx as before.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';

@@ -45,7 +45,15 @@ export async function openPostgres<T>(
     connectionString: url,
     max: opts.poolSize ?? 10,
     types: sqliteLikeTypes(),
-    ...(opts.schema !== undefined ? { options: `-c search_path=${opts.schema}` } : {}),
+    // Bounds, so that one device's queue (a clone hammering one row lock) cannot hold a node's
+    // connections for ever: a connection is had within 10 s, a row lock within 5 s, a statement
+    // ends within 30 s; past them the request fails (500) and its unit of work rolls back.
+    connectionTimeoutMillis: 10_000,
+    options: [
+      '-c lock_timeout=5000',
+      '-c statement_timeout=30000',
+      ...(opts.schema !== undefined ? [`-c search_path=${opts.schema}`] : []),
+    ].join(' '),
   });
   // An idle connection that the server ends (a restart, a killed backend) is reported here;
   // the pool has already dropped it and the next query opens another. Unheard, it would end
