@@ -10,5 +10,6 @@ export default defineConfig({
     // four at a time on two cores took the suite from 160 s to 80 s (docs/BENCHMARKS.md).
     maxWorkers: 4,
     setupFiles: ['test/setup.ts'],
+    globalSetup: ['test/global-setup.ts'],
   },
 });

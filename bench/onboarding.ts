@@ -269,7 +269,11 @@ async function childCpu(c: Child): Promise<number> {
 // PostgreSQL
 
 async function withClient<T>(url: string, f: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 10_000,
+    query_timeout: 30_000,
+  });
   client.on('error', () => undefined);
   await client.connect();
   try {

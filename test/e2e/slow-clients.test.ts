@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as net from 'node:net';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { track } from '../support/temp-dirs.js';
 import {
   closedWithin,
   collect,
@@ -133,7 +134,8 @@ describe('shutdown with a slow client', () => {
 describe('airlock up and SIGTERM', () => {
   it('drains and exits 0 within its drain bound although a client holds a request open; its log has a line per request', async () => {
     const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-sigterm-'));
+    // Tracked: removed after the file (test/setup.ts), keys and all.
+    const dataDir = track(fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-sigterm-')));
     const child = spawn(
       process.execPath,
       [bin, 'up', '--data-dir', dataDir, '--network-port', '0', '--manufacturer-port', '0'],

@@ -186,7 +186,11 @@ async function findServer(): Promise<PostgresServer | { skipped: string }> {
 export async function createDatabase(url: string, name: string): Promise<string> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
     throw new TypeError(`not a plain database name: ${name}`);
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 10_000,
+    query_timeout: 30_000,
+  });
   await client.connect();
   try {
     await client.query(`create database ${pg.escapeIdentifier(name)}`);

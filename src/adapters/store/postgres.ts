@@ -76,7 +76,11 @@ export async function openPostgres<T>(
 
 /** Creates `schema` unless it exists; two processes doing so at once both succeed. */
 async function createSchema(url: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 10_000,
+    query_timeout: 30_000,
+  });
   client.on('error', () => undefined);
   await client.connect();
   try {
