@@ -7,8 +7,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The copy in this repository: test/fixtures/interop, beside this file's folder. */
-const inRepository = fileURLToPath(new URL('../fixtures/interop', import.meta.url));
+/** The repository's root: the nearest folder above this file that holds package.json. */
+function repositoryRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('test/support/interop.ts is not inside the repository');
+    dir = up;
+  }
+  return dir;
+}
+
+/** The copy in this repository: test/fixtures/interop. */
+const inRepository = path.join(repositoryRoot(), 'test', 'fixtures', 'interop');
 
 export const interopDir = process.env.AIRLOCK_INTEROP_DIR
   ? path.resolve(process.env.AIRLOCK_INTEROP_DIR)
