@@ -10,7 +10,6 @@
  *   there is in the CRL the first node serves at once.
  */
 import * as fs from 'node:fs';
-import * as https from 'node:https';
 import * as path from 'node:path';
 import { X509Certificate, X509Crl } from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +19,7 @@ import { openNetwork } from '../../src/app/system.js';
 import { DeviceAgent } from '../../src/roles/device/agent.js';
 import type { Network } from '../../src/roles/network/index.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { bareSerial, getBinary } from '../support/wire.js';
 import { createDatabase, startPostgres, type PostgresServer } from '../support/postgres-server.js';
 
 const started = await startPostgres();
@@ -64,46 +64,17 @@ async function liveLdevids(serial: string): Promise<string[]> {
   return rows.map((r) => r.serial);
 }
 
-/** A GET whose body is kept as bytes (the CRL is DER); the CRL's signature is what is trusted. */
-function getBinary(base: string, p: string): Promise<Buffer> {
-  const u = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: u.hostname,
-        port: u.port,
-        path: p,
-        method: 'GET',
-        rejectUnauthorized: false,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          res.statusCode === 200
-            ? resolve(Buffer.concat(chunks))
-            : reject(new Error(`CRL: HTTP ${res.statusCode}`)),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 async function revokedIn(base: string): Promise<string[]> {
-  const crl = new X509Crl(new Uint8Array(await getBinary(base, '/.well-known/airlock/crl')));
+  const res = await getBinary(base, '/.well-known/airlock/crl');
+  expect(res.status).toBe(200);
+  const crl = new X509Crl(new Uint8Array(res.body));
   expect(
     await crl.verify({
       publicKey: new X509Certificate(sys.network.pki.domainCa.cert.der as Uint8Array<ArrayBuffer>),
     }),
   ).toBe(true);
-  return crl.entries.map((e) => e.serialNumber.toLowerCase().replace(/^0+/, ''));
+  return crl.entries.map((e) => bareSerial(e.serialNumber));
 }
-
-const bare = (hex: string) => hex.toLowerCase().replace(/^0+/, '');
 
 describe.skipIf(!server)('two network nodes on one PostgreSQL', () => {
   it('serves one network: the same owner, domain CA and registrar certificate on both nodes', () => {
@@ -169,17 +140,17 @@ describe.skipIf(!server)('two network nodes on one PostgreSQL', () => {
   it('puts a revocation made through one node in the CRL the other serves at once', async () => {
     const { agent, serial } = await sys.newDevice();
     const first = await agent.onboard(urlA);
-    expect(await revokedIn(urlA)).not.toContain(bare(first.ldevidSerial));
-    expect(await revokedIn(urlB)).not.toContain(bare(first.ldevidSerial));
+    expect(await revokedIn(urlA)).not.toContain(bareSerial(first.ldevidSerial));
+    expect(await revokedIn(urlB)).not.toContain(bareSerial(first.ldevidSerial));
     // Renewal through node B revokes the LDevID node A issued (superseded).
     const renewed = await agent.renew(urlB);
     expect(renewed.previousSerial).toBe(first.ldevidSerial);
     expect(await liveLdevids(serial)).toEqual([renewed.ldevidSerial]);
-    expect(await revokedIn(urlA)).toContain(bare(first.ldevidSerial));
-    expect(await revokedIn(urlB)).toContain(bare(first.ldevidSerial));
+    expect(await revokedIn(urlA)).toContain(bareSerial(first.ldevidSerial));
+    expect(await revokedIn(urlB)).toContain(bareSerial(first.ldevidSerial));
     // And back through node A: B's LDevID is revoked, in B's CRL at once.
     const again = await agent.renew(urlA);
-    expect(await revokedIn(urlB)).toContain(bare(renewed.ldevidSerial));
+    expect(await revokedIn(urlB)).toContain(bareSerial(renewed.ldevidSerial));
     expect(await liveLdevids(serial)).toEqual([again.ldevidSerial]);
   });
 });

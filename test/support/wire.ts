@@ -4,6 +4,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'vitest';
@@ -178,4 +179,44 @@ export function leaks(
   needles: Array<{ label: string; bytes: Buffer }>,
 ): string[] {
   return needles.filter((n) => haystack.indexOf(n.bytes) >= 0).map((n) => n.label);
+}
+
+/** A GET whose body is kept as bytes (the CRL is DER). */
+export async function getBinary(
+  base: string,
+  p: string,
+): Promise<{ status: number; contentType: string; body: Buffer }> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: p,
+        method: 'GET',
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.3',
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A certificate serial number in hex, as X.509 tools print it: lower case, no leading zeros. */
+export function bareSerial(hex: string): string {
+  return hex.toLowerCase().replace(/^0+/, '');
 }

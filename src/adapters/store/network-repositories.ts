@@ -185,6 +185,21 @@ const sql = {
   ),
 };
 
+/** What the inventory shows of a device: everything but its birth certificate. */
+const RECORD_COLUMNS = [
+  'serial',
+  'manufacturer',
+  'state',
+  'nonce',
+  'voucher_at',
+  'authenticated_at',
+  'onboarded_at',
+  'ldevid_serial',
+  'psk_id',
+  'onboardings',
+  'updated_at',
+] as const;
+
 function devices(db: Db, dialect: Dialect): NetworkDevices {
   return {
     async birthCertificateOf(serial) {
@@ -233,44 +248,15 @@ function devices(db: Db, dialect: Dialect): NetworkDevices {
         await sql.authenticated.run(db, { serial, at: when });
       else await sql.failed.run(db, { serial, at: when });
     },
-    async record(serial) {
-      const row = await db
-        .selectFrom('net_devices')
-        .select([
-          'serial',
-          'manufacturer',
-          'state',
-          'nonce',
-          'voucher_at',
-          'authenticated_at',
-          'onboarded_at',
-          'ldevid_serial',
-          'psk_id',
-          'onboardings',
-          'updated_at',
-        ])
-        .where('serial', '=', serial)
-        .executeTakeFirst();
-      return row;
-    },
-    list() {
+    record(serial) {
       return db
         .selectFrom('net_devices')
-        .select([
-          'serial',
-          'manufacturer',
-          'state',
-          'nonce',
-          'voucher_at',
-          'authenticated_at',
-          'onboarded_at',
-          'ldevid_serial',
-          'psk_id',
-          'onboardings',
-          'updated_at',
-        ])
-        .orderBy('serial')
-        .execute();
+        .select(RECORD_COLUMNS)
+        .where('serial', '=', serial)
+        .executeTakeFirst();
+    },
+    list() {
+      return db.selectFrom('net_devices').select(RECORD_COLUMNS).orderBy('serial').execute();
     },
   };
 }
