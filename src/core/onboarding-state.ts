@@ -66,8 +66,3 @@ export function requireState(state: DeviceState, allowed: readonly DeviceState[]
   if (!allowed.includes(state))
     throw new AirlockError('ERR_REGISTRAR_SEQUENCE', `the device is ${state}`);
 }
-
-/** Whether a stored value is a state (a database row is read as text). */
-export function isDeviceState(value: unknown): value is DeviceState {
-  return typeof value === 'string' && (DEVICE_STATES as readonly string[]).includes(value);
-}

@@ -13,7 +13,7 @@ import type { UnitOfWork } from '../../core/store.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
-export function dialectOf(db: Kysely<any>): Dialect {
+function dialectOf(db: Kysely<any>): Dialect {
   return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
 
