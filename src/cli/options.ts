@@ -137,6 +137,10 @@ export async function run(fn: (created: Created) => Promise<void>): Promise<void
   }
 }
 
+/** What `--database-url` says in --help. */
+export const DATABASE_URL_HELP =
+  "the role's records in PostgreSQL: postgres://user@host/db, the password in PGPASSWORD or ~/.pgpass (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)";
+
 /**
  * `--database-url`, checked: a postgres:// URL, or ERR_CONFIG. Absent: nothing (AIRLOCK_DATABASE_URL,
  * else SQLite). A password in it is visible to every local user in the process list: it is

@@ -16,6 +16,7 @@ import { PARTY_ID, type Party } from '../../core/party.js';
 import { encodeTrustFile } from '../../roles/shared/trust.js';
 import { note, printJson, say, serveUntilInterrupted } from '../output.js';
 import {
+  DATABASE_URL_HELP,
   databaseUrlOption,
   directoryPath,
   parseHttpsUrl,
@@ -43,10 +44,7 @@ export function manufacturerCommand(program: Command): void {
       'create the manufacturer in a data directory: its CAs and keys (the only step besides serve and up that creates them)',
     )
     .option('--data-dir <dir>', 'where its database and keys live', './data')
-    .option(
-      '--database-url <url>',
-      "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)",
-    )
+    .option('--database-url <url>', DATABASE_URL_HELP)
     .action(async (o: { dataDir: string; databaseUrl?: string }) => {
       await run(async (created) => {
         const dir = created.track(directoryPath(o.dataDir, '--data-dir'));
@@ -74,10 +72,7 @@ export function manufacturerCommand(program: Command): void {
       'run the manufacturer alone: MASA and declarations over HTTPS (creates it, saying so, if the data directory holds none)',
     )
     .option('--data-dir <dir>', 'where its database and keys live', './data')
-    .option(
-      '--database-url <url>',
-      "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)",
-    )
+    .option('--database-url <url>', DATABASE_URL_HELP)
     .option('--port <port>', 'HTTPS port', '8443')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .action(async (o: { dataDir: string; databaseUrl?: string; port: string; host: string }) => {
@@ -110,10 +105,7 @@ export function manufacturerCommand(program: Command): void {
       'print the trust file a network installs to trust this manufacturer (one CA per purpose)',
     )
     .option('--data-dir <dir>', 'where its database and keys live', './data')
-    .option(
-      '--database-url <url>',
-      "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)",
-    )
+    .option('--database-url <url>', DATABASE_URL_HELP)
     .action(async (o: { dataDir: string; databaseUrl?: string }) => {
       await run(async () => {
         const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };

@@ -13,6 +13,7 @@ import type { Network } from '../../roles/network/index.js';
 import { databaseUrlOf, hasRole, openManufacturer, openNetwork } from '../../app/system.js';
 import { note, printJson, printTable, say, serveUntilInterrupted } from '../output.js';
 import {
+  DATABASE_URL_HELP,
   databaseUrlOption,
   directoryPath,
   parseName,
@@ -93,10 +94,7 @@ export function networkCommand(program: Command): void {
       "create the network role in a data directory: the owner's domain CA, the registrar certificate and their keys",
     )
     .option('--data-dir <dir>', 'where its database and keys live', './data')
-    .option(
-      '--database-url <url>',
-      "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)",
-    )
+    .option('--database-url <url>', DATABASE_URL_HELP)
     .option('--owner <name>', "the network owner's display name (1 to 128 characters)")
     .option('--ssid <ssid>', 'the Wi-Fi network devices get a per-device PSK for')
     .action(async (o: { dataDir: string; databaseUrl?: string; owner?: string; ssid?: string }) => {
@@ -135,10 +133,7 @@ export function networkCommand(program: Command): void {
       'manufacturer trust files (`airlock manufacturer trust-bundle`, or airlock-foreign-manufacturer/1: docs/DESIGN.md)',
     )
     .option('--data-dir <dir>', 'where its database and keys live', './data')
-    .option(
-      '--database-url <url>',
-      "the role's records in PostgreSQL, postgres://... (default: AIRLOCK_DATABASE_URL; else SQLite in the data directory)",
-    )
+    .option('--database-url <url>', DATABASE_URL_HELP)
     .option('--port <port>', 'HTTPS port', '8444')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option(
