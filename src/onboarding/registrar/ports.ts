@@ -10,6 +10,7 @@ import type { Certificate } from '../../protocols/x509/certificate.js';
 import type { EncodedVoucher, VoucherMediaType } from '../../protocols/voucher/codec.js';
 import type { MinimumAssertion } from '../../protocols/voucher/voucher.js';
 import type { AuditLog } from '../../protocols/brski/audit-log.js';
+import type { EarClaims } from '../../protocols/ear/claims.js';
 
 /** What a handler knows of the request's connection. */
 export interface Channel {
@@ -92,6 +93,35 @@ export interface CredentialIssuer {
   newPsk(r: NetworkRepositories, serial: string): Promise<{ id: string; psk: string }>;
   /** Whether an LDevID of ours is current (issued by us, not revoked), and for which device. */
   isCurrent(serialHex: string, r: NetworkRepositories): Promise<{ device: string } | undefined>;
+}
+
+/** A verifier session the registrar opened for one device (Veraison's challenge-response API). */
+export interface VerifierSession {
+  /** The session's URL: where the evidence goes. */
+  url: string;
+  /** base64url, as the device must put it in `eat_nonce`. */
+  nonce: string;
+  expiry: string;
+  /** The evidence media types the verifier accepts. */
+  accept: string[];
+}
+
+/**
+ * The verification service (RFC 9334 verifier), reached over Veraison's challenge-response
+ * API (src/adapters/http/verifier-client.ts): Airlock's own or another one.
+ */
+export interface VerifierPort {
+  /** A new session: a fresh nonce from the verifier. */
+  openSession(): Promise<VerifierSession>;
+  /**
+   * The evidence appraised: the EAR, its signature verified with the verifier's key (never a
+   * key the result carries) and its `eat_nonce` the session's; ERR_EAR_UNTRUSTED otherwise.
+   */
+  appraise(
+    session: VerifierSession,
+    mediaType: string,
+    evidence: string,
+  ): Promise<{ claims: EarClaims; jwt: string }>;
 }
 
 /** The registrar's settings that change what it answers (src/roles/network/defaults.ts). */
