@@ -9,10 +9,18 @@
  *                               └──────────ldevid-issued────────────┴──▶ provisioned ──enrollment-confirmed──▶ onboarded
  *   vouched, authenticated, provisioned ──enrollment-failed──▶ failed
  *   any state ──voucher-issued──▶ vouched   (onboarding again: resale, factory reset, a failure)
+ *
+ * Attestation (steps 3 and 4) comes first when the device attests:
+ *   (new), any state ──attestation-challenged──▶ attesting ──attestation-admitted──▶ attested ──voucher-issued──▶ vouched
+ *                                                   └──────attestation-refused──────▶ refused
+ * A refused device gets nothing more; it may start again (a new challenge) with new evidence.
  */
 import { AirlockError } from './errors.js';
 
 export const DEVICE_STATES = [
+  'attesting',
+  'attested',
+  'refused',
   'vouched',
   'authenticated',
   'provisioned',
@@ -30,10 +38,25 @@ export const ONBOARDING_STATES: readonly DeviceState[] = [
   'provisioned',
 ];
 
+/** The states a voucher may be issued in. */
+export const VOUCHER_STATES: readonly DeviceState[] = DEVICE_STATES.filter(
+  (s) => s !== 'attesting' && s !== 'refused',
+);
+
 /** What happens to a device, and the state it leads to from each state it may happen in. */
 export const TRANSITIONS = {
-  /** Steps 2 and 5: a voucher was issued; a device onboards again from any state. */
-  'voucher-issued': { from: DEVICE_STATES, to: 'vouched' },
+  /** Steps 2 and 3: the verifier's nonce was handed to the device; a device attests again from any state. */
+  'attestation-challenged': { from: DEVICE_STATES, to: 'attesting' },
+  /** Step 4: the attestation result admits the device (policy). */
+  'attestation-admitted': { from: ['attesting'], to: 'attested' },
+  /** Step 4: the attestation result does not admit the device: it gets nothing more. */
+  'attestation-refused': { from: ['attesting'], to: 'refused' },
+  /**
+   * Steps 2 and 5: a voucher was issued; a device onboards again from any state but these
+   * two: an attestation begun must end, and a refused one must be done again (a device cannot
+   * drop its evidence once it was found wanting).
+   */
+  'voucher-issued': { from: VOUCHER_STATES, to: 'vouched' },
   /** Step 7 (Airlock's signed voucher status): the IDevID holder proved it on this channel. */
   'device-authenticated': { from: ['vouched', 'authenticated'], to: 'authenticated' },
   /** Step 15: an LDevID was issued in this onboarding. */

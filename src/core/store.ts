@@ -30,6 +30,42 @@ export interface NetworkDevice {
   onboardings: number;
   ldevidSerial: string | null;
   pskId: string | null;
+  /** The verifier session outstanding (JSON), while the device attests. */
+  attestationSession: string | null;
+  /** The latest attestation result's status, and the claims the policy reads (JSON). */
+  attestationStatus: string | null;
+  attestationClaims: string | null;
+  /** When step 8 recorded the policy's decision in this onboarding; null until then. */
+  authorizedAt: string | null;
+}
+
+/** The authorization policy's decision about a device (step 8), as stored with it. */
+export interface DecisionRecord {
+  decision: 'allow' | 'deny';
+  segment: string | null;
+  rule: string;
+  policyId: string;
+}
+
+/** An attestation result as stored with its device: the status, what the policy reads, the EAR. */
+export interface AttestationRecord {
+  status: string;
+  /** JSON of the appraised claims the policy reads (swversion, dbgstat, ...). */
+  claims: string;
+  /** The EAR, as the verifier signed it. */
+  result: string;
+}
+
+/** What the policy needs to decide again about a device (a policy change). */
+export interface DeviceForPolicy {
+  serial: string;
+  idevidDer: Uint8Array;
+  state: DeviceState;
+  attestationStatus: string | null;
+  attestationClaims: string | null;
+  decision: string | null;
+  segment: string | null;
+  rule: string | null;
 }
 
 /** A device as the inventory lists it: never its secrets, nor its birth certificate. */
@@ -45,6 +81,15 @@ export interface DeviceRecord {
   psk_id: string | null;
   onboardings: number;
   updated_at: string;
+  attestation_status: string | null;
+  attested_at: string | null;
+  decision: string | null;
+  segment: string | null;
+  policy_rule: string | null;
+  policy_id: string | null;
+  decided_at: string | null;
+  quarantine: string | null;
+  quarantined_at: string | null;
 }
 
 export interface NetworkDevices {
@@ -55,9 +100,44 @@ export interface NetworkDevices {
    * `nonce` outstanding. False, and nothing written, when another birth certificate holds `serial`.
    */
   vouched(
-    d: { serial: string; idevidDer: Uint8Array; manufacturer: string; nonce: string },
+    d: {
+      serial: string;
+      idevidDer: Uint8Array;
+      manufacturer: string;
+      nonce: string;
+      decision: DecisionRecord;
+    },
     at: Date,
   ): Promise<boolean>;
+  /**
+   * Steps 2 and 3: the device attests; its record, new or not, is 'attesting' with the
+   * verifier session outstanding. False, and nothing written, when another birth certificate
+   * holds `serial`.
+   */
+  attesting(
+    d: { serial: string; idevidDer: Uint8Array; manufacturer: string; session: string },
+    at: Date,
+  ): Promise<boolean>;
+  /** Step 4: the result, the state it led to ('attested' or 'refused'), and the policy's decision. */
+  attested(
+    serial: string,
+    a: { state: 'attested' | 'refused'; attestation: AttestationRecord; decision: DecisionRecord },
+    at: Date,
+  ): Promise<void>;
+  /** An onboarding without attestation: an earlier result no longer speaks for the device. */
+  forgetAttestation(serial: string, at: Date): Promise<void>;
+  /** A later attestation (report section 7): the result, the state unchanged. */
+  reattested(serial: string, attestation: AttestationRecord, at: Date): Promise<void>;
+  /** The policy's decision; `authorized`: step 8 of this onboarding recorded it. */
+  decided(serial: string, d: DecisionRecord, at: Date, authorized: boolean): Promise<void>;
+  /** Marks the device for quarantine with the reason, or clears the mark (null). */
+  quarantine(serial: string, reason: string | null, at: Date): Promise<void>;
+  /** Where the device answers re-attestation, as it said in step 14. */
+  attestationUrl(serial: string, url: string | null, at: Date): Promise<void>;
+  /** Every device, with what the policy reads of it. */
+  forPolicy(): Promise<DeviceForPolicy[]>;
+  /** Onboarded devices that said where they answer re-attestation. */
+  reattestable(): Promise<Array<{ serial: string; url: string; ldevidSerial: string | null }>>;
   /** The device; with `lock`, its row is held until the unit of work ends (the work that changes it). */
   get(serial: string, opts?: { lock?: boolean }): Promise<NetworkDevice | undefined>;
   /** A new state, and what the step that led to it changed. */
@@ -181,7 +261,14 @@ export interface KeyRecords {
   put(name: string, k: SealedKeyRecord, at: Date): Promise<void>;
 }
 
+/** The authorization policies applied, the latest the one in force. */
+export interface NetworkPolicies {
+  current(): Promise<{ policyId: string; policy: string } | undefined>;
+  add(p: { policyId: string; source: string; policy: string }, at: Date): Promise<void>;
+}
+
 export interface NetworkRepositories {
+  policies: NetworkPolicies;
   devices: NetworkDevices;
   credentials: NetworkCredentials;
   events: NetworkEvents;

@@ -60,6 +60,7 @@ async function manufacturer(backend: Backend): Promise<ManufacturerStore> {
 
 const T = new Date('2026-06-01T00:00:00Z');
 const later = (s: number) => new Date(T.getTime() + s * 1000);
+const ALLOW = { decision: 'allow', segment: 'default', rule: 'r1', policyId: 'p1' } as const;
 const der = (n: number) => new Uint8Array([0x30, 0x03, 0x02, 0x01, n]);
 
 const backends: Backend[] = ['sqlite', 'postgres'];
@@ -72,14 +73,17 @@ describe.each(backends)('the store contract on %s', (backend) => {
       const s = await network(backend);
       expect(
         await s.run((r) =>
-          r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n1' }, T),
+          r.devices.vouched(
+            { serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n1', decision: ALLOW },
+            T,
+          ),
         ),
       ).toBe(true);
       expect(await s.run((r) => r.devices.birthCertificateOf('D1'))).toEqual(der(1));
       expect(
         await s.run((r) =>
           r.devices.vouched(
-            { serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n2' },
+            { serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n2', decision: ALLOW },
             later(1),
           ),
         ),
@@ -87,7 +91,7 @@ describe.each(backends)('the store contract on %s', (backend) => {
       expect(
         await s.run((r) =>
           r.devices.vouched(
-            { serial: 'D1', idevidDer: der(2), manufacturer: 'M', nonce: 'n3' },
+            { serial: 'D1', idevidDer: der(2), manufacturer: 'M', nonce: 'n3', decision: ALLOW },
             later(2),
           ),
         ),
@@ -101,6 +105,10 @@ describe.each(backends)('the store contract on %s', (backend) => {
         onboardings: 0,
         ldevidSerial: null,
         pskId: null,
+        attestationSession: null,
+        attestationStatus: null,
+        attestationClaims: null,
+        authorizedAt: null,
       });
       expect(await s.run((r) => r.devices.get('nobody'))).toBeUndefined();
       expect(await s.run((r) => r.devices.birthCertificateOf('nobody'))).toBeUndefined();
@@ -109,7 +117,10 @@ describe.each(backends)('the store contract on %s', (backend) => {
     it('moves a device through its states and lists it without its birth certificate', async () => {
       const s = await network(backend);
       await s.run((r) =>
-        r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n1' }, T),
+        r.devices.vouched(
+          { serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n1', decision: ALLOW },
+          T,
+        ),
       );
       await s.transaction(async (r) => {
         await r.devices.update('D1', { state: 'authenticated' }, later(1));
@@ -135,7 +146,10 @@ describe.each(backends)('the store contract on %s', (backend) => {
       });
       expect(rec).not.toHaveProperty('idevid_der');
       await s.run((r) =>
-        r.devices.vouched({ serial: 'D0', idevidDer: der(0), manufacturer: 'M', nonce: 'x' }, T),
+        r.devices.vouched(
+          { serial: 'D0', idevidDer: der(0), manufacturer: 'M', nonce: 'x', decision: ALLOW },
+          T,
+        ),
       );
       expect((await s.run((r) => r.devices.list())).map((d) => d.serial)).toEqual(['D0', 'D1']);
       await s.run((r) => r.devices.update('D0', { state: 'failed' }, later(5)));
@@ -145,10 +159,16 @@ describe.each(backends)('the store contract on %s', (backend) => {
     it('binds a key once, to one device; moves a binding on renewal; supersedes and revokes', async () => {
       const s = await network(backend);
       await s.run((r) =>
-        r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n' }, T),
+        r.devices.vouched(
+          { serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n', decision: ALLOW },
+          T,
+        ),
       );
       await s.run((r) =>
-        r.devices.vouched({ serial: 'D2', idevidDer: der(2), manufacturer: 'M', nonce: 'n' }, T),
+        r.devices.vouched(
+          { serial: 'D2', idevidDer: der(2), manufacturer: 'M', nonce: 'n', decision: ALLOW },
+          T,
+        ),
       );
       const c = (r: Parameters<Parameters<NetworkStore['run']>[0]>[0]) => r.credentials;
       expect(
@@ -225,7 +245,10 @@ describe.each(backends)('the store contract on %s', (backend) => {
     it('keeps one live PSK per device, sealed as given', async () => {
       const s = await network(backend);
       await s.run((r) =>
-        r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n' }, T),
+        r.devices.vouched(
+          { serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n', decision: ALLOW },
+          T,
+        ),
       );
       await s.run((r) =>
         r.credentials.replacePsk({ id: 'p1', device: 'D1', sealed: 'sealed-1' }, T),
@@ -340,7 +363,7 @@ describe.each(backends)('the store contract on %s', (backend) => {
       await expect(
         s.transaction(async (r) => {
           await r.devices.vouched(
-            { serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n' },
+            { serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n', decision: ALLOW },
             T,
           );
           await r.events.record([{ serial: 'D1', action: 'a', outcome: 'ok' }], T);
@@ -354,7 +377,10 @@ describe.each(backends)('the store contract on %s', (backend) => {
     it('queues a second unit of work that locks a device behind the first', async () => {
       const s = await network(backend);
       await s.run((r) =>
-        r.devices.vouched({ serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n' }, T),
+        r.devices.vouched(
+          { serial: 'D1', idevidDer: der(1), manufacturer: 'M', nonce: 'n', decision: ALLOW },
+          T,
+        ),
       );
       const order: string[] = [];
       let release!: () => void;

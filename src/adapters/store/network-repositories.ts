@@ -14,6 +14,7 @@ import type {
   NetworkEvents,
   NetworkRepositories,
   NetworkStore,
+  NetworkPolicies,
   KeyRecords,
   CrlRecord,
 } from '../../core/store.js';
@@ -24,47 +25,103 @@ import { kyselyKeyRecords } from './key-records.js';
 
 type Db = Kysely<NetworkDb>;
 
+/** What the registrar's steps read of a device. */
+const DEVICE_COLUMNS = [
+  'serial',
+  'idevid_der',
+  'state',
+  'nonce',
+  'onboardings',
+  'ldevid_serial',
+  'psk_id',
+  'attestation_session',
+  'attestation_status',
+  'attestation_claims',
+  'authorized_at',
+] as const;
+
 const sql = {
   birthCertificateOf: prepared((db: Db, p: Params<'serial'>) =>
     db.selectFrom('net_devices').select('idevid_der').where('serial', '=', p.serial),
   ),
   /** A voucher issued: the device's record, new or renewed; never another device's (same serial, other birth certificate). */
-  vouched: prepared((db: Db, p: Params<'serial' | 'idevid' | 'manufacturer' | 'nonce' | 'at'>) => {
-    const values = {
-      idevid_der: p.idevid,
-      manufacturer: p.manufacturer,
-      state: 'vouched' as const,
-      nonce: p.nonce,
-      voucher_at: p.at,
-      authenticated_at: null,
-      updated_at: p.at,
-    };
-    return db
-      .insertInto('net_devices')
-      .values({
-        serial: p.serial,
-        ...values,
-        onboarded_at: null,
-        ldevid_serial: null,
-        psk_id: null,
-        onboardings: 0,
-      })
-      .onConflict((oc) =>
-        oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', p.idevid),
-      );
-  }),
+  vouched: prepared(
+    (
+      db: Db,
+      p: Params<
+        | 'serial'
+        | 'idevid'
+        | 'manufacturer'
+        | 'nonce'
+        | 'at'
+        | 'decision'
+        | 'segment'
+        | 'rule'
+        | 'policy'
+      >,
+    ) => {
+      const values = {
+        idevid_der: p.idevid,
+        manufacturer: p.manufacturer,
+        state: 'vouched' as const,
+        nonce: p.nonce,
+        voucher_at: p.at,
+        authenticated_at: null,
+        updated_at: p.at,
+        decision: p.decision,
+        segment: p.segment,
+        policy_rule: p.rule,
+        policy_id: p.policy,
+        decided_at: p.at,
+        authorized_at: null,
+      };
+      return db
+        .insertInto('net_devices')
+        .values({
+          serial: p.serial,
+          ...values,
+          onboarded_at: null,
+          ldevid_serial: null,
+          psk_id: null,
+          onboardings: 0,
+        })
+        .onConflict((oc) =>
+          oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', p.idevid),
+        );
+    },
+  ),
+  attesting: prepared(
+    (db: Db, p: Params<'serial' | 'idevid' | 'manufacturer' | 'session' | 'at'>) => {
+      const values = {
+        idevid_der: p.idevid,
+        manufacturer: p.manufacturer,
+        state: 'attesting' as const,
+        attestation_session: p.session,
+        updated_at: p.at,
+      };
+      return db
+        .insertInto('net_devices')
+        .values({
+          serial: p.serial,
+          ...values,
+          nonce: null,
+          voucher_at: null,
+          authenticated_at: null,
+          onboarded_at: null,
+          ldevid_serial: null,
+          psk_id: null,
+          onboardings: 0,
+        })
+        .onConflict((oc) =>
+          oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', p.idevid),
+        );
+    },
+  ),
   device: prepared((db: Db, p: Params<'serial'>) =>
-    db
-      .selectFrom('net_devices')
-      .select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id'])
-      .where('serial', '=', p.serial),
+    db.selectFrom('net_devices').select(DEVICE_COLUMNS).where('serial', '=', p.serial),
   ),
   deviceLocked: prepared((db: Db, p: Params<'serial'>) =>
-    db
-      .selectFrom('net_devices')
-      .select(['serial', 'idevid_der', 'state', 'nonce', 'onboardings', 'ldevid_serial', 'psk_id'])
-      .where('serial', '=', p.serial)
-      .forUpdate(),
+    db.selectFrom('net_devices').select(DEVICE_COLUMNS).where('serial', '=', p.serial).forUpdate(),
   ),
   authenticated: prepared((db: Db, p: Params<'serial' | 'at'>) =>
     db
@@ -180,6 +237,9 @@ const sql = {
       .where('revoked_at', 'is not', null)
       .orderBy('serial'),
   ),
+  policy: prepared((db: Db) =>
+    db.selectFrom('net_policies').select(['policy_id', 'policy']).orderBy('id', 'desc').limit(1),
+  ),
   declaration: prepared((db: Db, p: Params<'serial'>) =>
     db.selectFrom('net_declarations').select(['sequence', 'chain']).where('serial', '=', p.serial),
   ),
@@ -198,6 +258,15 @@ const RECORD_COLUMNS = [
   'psk_id',
   'onboardings',
   'updated_at',
+  'attestation_status',
+  'attested_at',
+  'decision',
+  'segment',
+  'policy_rule',
+  'policy_id',
+  'decided_at',
+  'quarantine',
+  'quarantined_at',
 ] as const;
 
 function devices(db: Db, dialect: Dialect): NetworkDevices {
@@ -213,8 +282,135 @@ function devices(db: Db, dialect: Dialect): NetworkDevices {
         manufacturer: d.manufacturer,
         nonce: d.nonce,
         at: at.toISOString(),
+        decision: d.decision.decision,
+        segment: d.decision.segment,
+        rule: d.decision.rule,
+        policy: d.decision.policyId,
       });
       return r.numAffectedRows === 1n;
+    },
+    async attesting(d, at) {
+      const r = await sql.attesting.run(db, {
+        serial: d.serial,
+        idevid: d.idevidDer,
+        manufacturer: d.manufacturer,
+        session: d.session,
+        at: at.toISOString(),
+      });
+      return r.numAffectedRows === 1n;
+    },
+    async attested(serial, a, at) {
+      const when = at.toISOString();
+      await db
+        .updateTable('net_devices')
+        .set({
+          state: a.state,
+          attestation_session: null,
+          attestation_status: a.attestation.status,
+          attestation_claims: a.attestation.claims,
+          attestation_result: a.attestation.result,
+          attested_at: when,
+          decision: a.decision.decision,
+          segment: a.decision.segment,
+          policy_rule: a.decision.rule,
+          policy_id: a.decision.policyId,
+          decided_at: when,
+          updated_at: when,
+        })
+        .where('serial', '=', serial)
+        .execute();
+    },
+    async forgetAttestation(serial, at) {
+      await db
+        .updateTable('net_devices')
+        .set({ attestation_status: null, attestation_claims: null, updated_at: at.toISOString() })
+        .where('serial', '=', serial)
+        .execute();
+    },
+    async reattested(serial, a, at) {
+      const when = at.toISOString();
+      await db
+        .updateTable('net_devices')
+        .set({
+          attestation_status: a.status,
+          attestation_claims: a.claims,
+          attestation_result: a.result,
+          attested_at: when,
+          updated_at: when,
+        })
+        .where('serial', '=', serial)
+        .execute();
+    },
+    async decided(serial, d, at, authorized) {
+      const when = at.toISOString();
+      await db
+        .updateTable('net_devices')
+        .set({
+          decision: d.decision,
+          segment: d.segment,
+          policy_rule: d.rule,
+          policy_id: d.policyId,
+          decided_at: when,
+          ...(authorized ? { authorized_at: when } : {}),
+          updated_at: when,
+        })
+        .where('serial', '=', serial)
+        .execute();
+    },
+    async quarantine(serial, reason, at) {
+      const when = at.toISOString();
+      await db
+        .updateTable('net_devices')
+        .set({ quarantine: reason, quarantined_at: reason ? when : null, updated_at: when })
+        .where('serial', '=', serial)
+        .execute();
+    },
+    async attestationUrl(serial, url, at) {
+      await db
+        .updateTable('net_devices')
+        .set({ attestation_url: url, updated_at: at.toISOString() })
+        .where('serial', '=', serial)
+        .execute();
+    },
+    async forPolicy() {
+      const rows = await db
+        .selectFrom('net_devices')
+        .select([
+          'serial',
+          'idevid_der',
+          'state',
+          'attestation_status',
+          'attestation_claims',
+          'decision',
+          'segment',
+          'policy_rule',
+        ])
+        .orderBy('serial')
+        .execute();
+      return rows.map((r) => ({
+        serial: r.serial,
+        idevidDer: new Uint8Array(r.idevid_der),
+        state: r.state,
+        attestationStatus: r.attestation_status,
+        attestationClaims: r.attestation_claims,
+        decision: r.decision,
+        segment: r.segment,
+        rule: r.policy_rule,
+      }));
+    },
+    async reattestable() {
+      const rows = await db
+        .selectFrom('net_devices')
+        .select(['serial', 'attestation_url', 'ldevid_serial'])
+        .where('state', '=', 'onboarded')
+        .where('attestation_url', 'is not', null)
+        .orderBy('serial')
+        .execute();
+      return rows.map((r) => ({
+        serial: r.serial,
+        url: r.attestation_url!,
+        ldevidSerial: r.ldevid_serial,
+      }));
     },
     async get(serial, opts) {
       // SQLite has no row locks: its transaction holds the whole database.
@@ -230,6 +426,10 @@ function devices(db: Db, dialect: Dialect): NetworkDevices {
         onboardings: row.onboardings,
         ldevidSerial: row.ldevid_serial,
         pskId: row.psk_id,
+        attestationSession: row.attestation_session,
+        attestationStatus: row.attestation_status,
+        attestationClaims: row.attestation_claims,
+        authorizedAt: row.authorized_at,
       };
     },
     async update(serial, change: DeviceChange, at) {
@@ -425,8 +625,29 @@ function declarations(db: Db): NetworkDeclarationStore {
   };
 }
 
+function policies(db: Db): NetworkPolicies {
+  return {
+    async current() {
+      const row = await sql.policy.first(db, {});
+      return row && { policyId: row.policy_id, policy: row.policy };
+    },
+    async add(p, at) {
+      await db
+        .insertInto('net_policies')
+        .values({
+          policy_id: p.policyId,
+          source: p.source,
+          policy: p.policy,
+          applied_at: at.toISOString(),
+        })
+        .execute();
+    },
+  };
+}
+
 export function networkRepositories(db: Db, dialect: Dialect): NetworkRepositories {
   return {
+    policies: policies(db),
     devices: devices(db, dialect),
     credentials: credentials(db),
     events: events(db, dialect),

@@ -82,7 +82,34 @@ export interface NetworkDb {
     psk_id: string | null;
     onboardings: number;
     updated_at: string;
-    /** SHA-256 (base64url) of the IDevID's SubjectPublicKeyInfo; filled in lazily for older rows. */
+    /** The verifier session outstanding (JSON), while the device attests. */
+    attestation_session: string | null;
+    attestation_status: string | null;
+    /** What the policy reads of the latest result (JSON: swversion, dbgstat, ...). */
+    attestation_claims: string | null;
+    /** The latest attestation result: the EAR as the verifier signed it. */
+    attestation_result: string | null;
+    attested_at: string | null;
+    decision: string | null;
+    segment: string | null;
+    policy_rule: string | null;
+    policy_id: string | null;
+    decided_at: string | null;
+    /** When step 8 recorded the decision in this onboarding (null until then). */
+    authorized_at: string | null;
+    /** Why the device is marked for quarantine, if it is. */
+    quarantine: string | null;
+    quarantined_at: string | null;
+    /** Where the device answers re-attestation (report section 7), as it said in step 14. */
+    attestation_url: string | null;
+  };
+  net_policies: {
+    id: Generated<number>;
+    policy_id: string;
+    source: string;
+    /** The validated policy, JSON. */
+    policy: string;
+    applied_at: string;
   };
   net_certificates: {
     serial: string;

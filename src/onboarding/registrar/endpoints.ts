@@ -10,6 +10,7 @@
  */
 import { OnboardingStep, type OnboardingStepNumber } from '../../core/onboarding-steps.js';
 import type { Endpoint } from './pipeline.js';
+import { attestationChallenge, attestationEvidence } from './step-03-attestation.js';
 import { requestVoucher } from './step-05-trusted-introduction.js';
 import { declaration } from './step-06-declaration.js';
 import { deviceAuthentication, voucherStatus } from './step-07-device-authentication.js';
@@ -31,6 +32,8 @@ export interface PublicEndpoint {
 export type AnyEndpoint = Endpoint<any, any> | PublicEndpoint;
 
 export const registrarEndpoints: readonly AnyEndpoint[] = [
+  attestationChallenge, //          POST airlock/attestation/challenge 2-3 (any state, or new)
+  attestationEvidence, //           POST airlock/attestation        3-4 attesting
   requestVoucher, //                 POST brski/requestvoucher      5   (any state, or new)
   declaration, //                    GET  airlock/declaration       6   vouched, authenticated, provisioned
   voucherStatus, //                  POST brski/voucher_status json  -   vouched, authenticated, provisioned, failed

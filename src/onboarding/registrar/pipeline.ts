@@ -5,7 +5,7 @@
  * transactional handler's changes and its audit event commit together, or not at all; a
  * refusal is recorded on its own, after the handler's work was rolled back.
  */
-import { isAirlockError } from '../../core/errors.js';
+import { isAirlockError, type AirlockError } from '../../core/errors.js';
 import type { OnboardingStepNumber } from '../../core/onboarding-steps.js';
 import type { DeviceState } from '../../core/onboarding-state.js';
 import type { NetworkRepositories } from '../../core/store.js';
@@ -58,6 +58,11 @@ export interface Endpoint<In, Out> {
   outcome?(out: Out): 'ok' | 'error';
   detail?(out: Out): Detail;
   handler(ctx: RegistrarContext, call: Call, input: In): Promise<Out>;
+  /**
+   * A refusal that stands once the work has committed: the handler recorded what it found
+   * (the attestation result that stops a device) and the caller is refused with this error.
+   */
+  refusal?(out: Out): AirlockError | undefined;
   /** Once the work has committed: what the registrar remembers of the connection. */
   committed?(ctx: RegistrarContext, ch: Channel, out: Out): void;
 }
@@ -106,7 +111,9 @@ export async function runEndpoint<In, Out>(
     const code = isAirlockError(e) ? e.code : 'ERR_INTERNAL';
     // Refusals before a device is known (serial null) say who asked, and with what certificate.
     const cert = ch.clientCert;
+    // A refusal's details are non-secret by contract (core/errors.ts): the rule that denied, say.
     const detail = {
+      ...(isAirlockError(e) ? e.details : {}),
       peer: ch.peer,
       ...(cert ? { subject: cert.subject, issuer: cert.issuer, certificate: cert.serial } : {}),
     };
@@ -120,5 +127,7 @@ export async function runEndpoint<In, Out>(
     throw e;
   }
   endpoint.committed?.(ctx, ch, out);
+  const refusal = endpoint.refusal?.(out);
+  if (refusal) throw refusal;
   return out;
 }

@@ -50,6 +50,8 @@ export interface Manufacturers {
   identifyVerified(idevid: Certificate, at: Date): IdentifiedDevice;
   /** The anchors a voucher for one of this manufacturer's devices must chain to. */
   voucherAnchors(trust: ManufacturerRef): readonly Certificate[];
+  /** The manufacturer as a party (its id is what policies and attestation results name). */
+  partyOf(trust: ManufacturerRef): { id: string; name: string };
 }
 
 /** The device's MASA (RFC 8995 sections 5.4 to 5.8), reached as its manufacturer's trust says. */
@@ -151,6 +153,11 @@ export interface RegistrarContext {
   masa: MasaPort;
   declarations: DeclarationSource;
   credentials: CredentialIssuer;
+  /**
+   * The verification service (steps 3 and 4); undefined when the network runs none: the
+   * attestation endpoints then answer 404 and the policy sees no attestation.
+   */
+  verifier: VerifierPort | undefined;
   /** Per connection: what was issued on it. Connection state, not device state: it dies with the socket. */
   issuedOn: WeakMap<object, IssuedOnConnection>;
   /**

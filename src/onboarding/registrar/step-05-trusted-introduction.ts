@@ -8,6 +8,7 @@
 import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
 import { equalBytes } from '../../core/bytes.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
+import { TRANSITIONS, requireState } from '../../core/onboarding-state.js';
 import { verifyPledgeVoucherRequest } from '../../protocols/voucher/pledge-voucher-request.js';
 import { signRegistrarVoucherRequestAs } from '../../protocols/voucher/registrar-voucher-request.js';
 import { verifyVoucher } from '../../protocols/voucher/voucher.js';
@@ -21,6 +22,7 @@ import { domainIdOf, otherDomains } from '../../protocols/brski/audit-log.js';
 import type { Endpoint } from './pipeline.js';
 import type { ManufacturerRef, RegistrarContext } from './ports.js';
 import { birthCertificate } from './session.js';
+import { decide, denied, policyInForce, storedFacts, subjectOf } from './authorization.js';
 
 export interface VoucherRequestIn {
   /** The pledge voucher request, JWS or CMS. */
@@ -55,12 +57,20 @@ export const requestVoucher: Endpoint<VoucherRequestIn, EncodedVoucher> = {
     });
     const masaUrl = normaliseMasaUrl(device.masaUrl);
     // Serial numbers are unique per manufacturer only: a record belongs to one birth certificate.
-    const known = await call.r.devices.birthCertificateOf(pvr.serialNumber);
+    const known = await call.r.devices.get(pvr.serialNumber);
     ensure(
-      !known || equalBytes(known, idevid.der),
+      !known || equalBytes(known.idevidDer, idevid.der),
       'ERR_IDEVID_MISMATCH',
       'another device holds this serial number here',
     );
+    // An attestation begun must end, and a refused one be done again (core/onboarding-state.ts).
+    if (known) requireState(known.state, TRANSITIONS['voucher-issued'].from);
+    // The policy, before the device learns who the network is: a device that attested in this
+    // onboarding is judged by its result, any other as one that presented no evidence.
+    const attested = known?.state === 'attested';
+    const facts = attested ? storedFacts(known.attestationStatus, known.attestationClaims) : null;
+    const decision = decide(await policyInForce(call.r), subjectOf(ctx, idevid, device, facts));
+    if (decision.decision === 'deny') throw denied(decision);
     const withCa = settings.voucherRequestChain !== 'registrar-only';
     const chain = {
       registrarCert: pki.registrar.cert,
@@ -104,20 +114,28 @@ export const requestVoucher: Endpoint<VoucherRequestIn, EncodedVoucher> = {
           idevidDer: idevid.der,
           manufacturer: idevid.issuer,
           nonce: pvr.nonce,
+          decision,
         },
         at,
       );
       ensure(written, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
+      if (!attested && known?.attestationStatus)
+        await r.devices.forgetAttestation(pvr.serialNumber, at);
       await ctx.credentials.recordBirthKey(r, pvr.serialNumber, idevid);
       await r.events.record(
         [
-          {
-            serial: pvr.serialNumber,
-            step: OnboardingStep.OnboardingMode,
-            action: 'onboarding mode: device contacted the registrar',
-            outcome: 'ok',
-            detail: { peer: call.ch.peer, since: call.received.toISOString() },
-          },
+          // A device that attested contacted the registrar for its challenge (step 2 is recorded there).
+          ...(attested
+            ? []
+            : [
+                {
+                  serial: pvr.serialNumber,
+                  step: OnboardingStep.OnboardingMode,
+                  action: 'onboarding mode: device contacted the registrar',
+                  outcome: 'ok' as const,
+                  detail: { peer: call.ch.peer, since: call.received.toISOString() },
+                },
+              ]),
           {
             serial: pvr.serialNumber,
             step: OnboardingStep.TrustedIntroduction,

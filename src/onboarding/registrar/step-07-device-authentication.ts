@@ -25,6 +25,7 @@ import {
 } from '../../protocols/brski/status.js';
 import type { Endpoint } from './pipeline.js';
 import { parseStatus, statusDetail } from './status-report.js';
+import { authorize } from './authorization.js';
 
 export interface VoucherStatusOut {
   status: boolean;
@@ -58,7 +59,11 @@ export const voucherStatus: Endpoint<unknown, VoucherStatusOut> = {
   detail: (o) => ({ ...statusDetail(o.report), format: 'json', authenticated: o.authenticated }),
 };
 
-/** Step 7: the status signed with the IDevID key and bound to this channel. */
+/**
+ * Step 7: the status signed with the IDevID key and bound to this channel; then step 8, the
+ * authorization policy's decision, recorded after it (authorization.ts). The handler records
+ * its own event, so that the audit trail reads 7 then 8.
+ */
 export const deviceAuthentication: Endpoint<string, VoucherStatusOut> = {
   method: 'POST',
   path: PATH,
@@ -69,6 +74,7 @@ export const deviceAuthentication: Endpoint<string, VoucherStatusOut> = {
   requires: TRANSITIONS['device-authenticated'].from,
   lock: true,
   transactional: true,
+  recordSuccess: false,
   async handler(ctx, call, jose) {
     const device = await call.session();
     ensure(device.nonce, 'ERR_REGISTRAR_SEQUENCE', 'no voucher is outstanding');
@@ -77,12 +83,25 @@ export const deviceAuthentication: Endpoint<string, VoucherStatusOut> = {
       nonce: device.nonce,
       channelBinding: call.ch.exporter(CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LENGTH),
     });
+    const at = ctx.clock.now();
     if (report.status) {
       transition(device.state, 'device-authenticated');
-      await call.r.devices.update(device.serial, { state: 'authenticated' }, ctx.clock.now());
+      await call.r.devices.update(device.serial, { state: 'authenticated' }, at);
     }
-    return { status: report.status, authenticated: report.status, report };
+    const out = { status: report.status, authenticated: report.status, report };
+    await call.r.events.record(
+      [
+        {
+          serial: device.serial,
+          step: OnboardingStep.DeviceAuthenticated,
+          action: 'voucher_status',
+          outcome: report.status ? 'ok' : 'error',
+          detail: { ...statusDetail(report), format: 'jose', authenticated: report.status },
+        },
+      ],
+      at,
+    );
+    if (report.status) await authorize(ctx, call, device);
+    return out;
   },
-  outcome: (o) => (o.status ? 'ok' : 'error'),
-  detail: (o) => ({ ...statusDetail(o.report), format: 'jose', authenticated: o.authenticated }),
 };

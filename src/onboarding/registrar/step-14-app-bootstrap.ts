@@ -1,9 +1,24 @@
-/** Step 14: application-layer bootstrapping information, in exchange for the device's. */
+/**
+ * Step 14: application-layer bootstrapping information, in exchange for the device's. The
+ * device may say where it answers re-attestation (`attestation-url`, report section 7): an
+ * https URL where it presents the LDevID it is about to receive.
+ */
+import { z } from 'zod';
 import { ensure } from '../../core/errors.js';
+import { checked } from '../../protocols/schema.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import { ONBOARDING_STATES } from '../../core/onboarding-state.js';
 import type { AppBootstrap } from '../../core/credentials.js';
 import type { Endpoint } from './pipeline.js';
+import { authorize } from './authorization.js';
+
+const DeviceInfo = z.looseObject({
+  'application-url': z.string().max(2048).nullable().optional(),
+  'attestation-url': z
+    .url({ protocol: /^https$/ })
+    .max(2048)
+    .optional(),
+});
 
 export const appBootstrap: Endpoint<unknown, AppBootstrap> = {
   method: 'POST',
@@ -12,15 +27,19 @@ export const appBootstrap: Endpoint<unknown, AppBootstrap> = {
   step: OnboardingStep.AppBootstrap,
   device: 'session',
   requires: ONBOARDING_STATES,
-  lock: false,
-  transactional: false,
+  lock: true,
+  transactional: true,
   async handler(ctx, call, deviceInfo) {
-    await call.session();
+    const device = await call.session();
     ensure(
       typeof deviceInfo === 'object' && deviceInfo !== null && !Array.isArray(deviceInfo),
       'ERR_INPUT_SCHEMA',
       'expected a JSON object',
     );
+    const info = checked(DeviceInfo, deviceInfo, 'ERR_INPUT_SCHEMA', 'the device information');
+    await authorize(ctx, call, device);
+    if (info['attestation-url'] !== undefined)
+      await call.r.devices.attestationUrl(device.serial, info['attestation-url'], ctx.clock.now());
     return {
       applicationUrl: ctx.settings.applicationUrl,
       trustAnchor: ctx.settings.applicationTrustAnchor,

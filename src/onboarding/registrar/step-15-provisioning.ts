@@ -11,6 +11,7 @@ import type { Certificate } from '../../protocols/x509/certificate.js';
 import type { Endpoint } from './pipeline.js';
 import { ensureNotOurKey } from './own-keys.js';
 import { issuedOn } from './connection.js';
+import { authorize } from './authorization.js';
 
 /**
  * RFC 7030 simpleenroll: the CSR's key must be new. A key certified before, for any device, or
@@ -28,6 +29,7 @@ export const simpleEnroll: Endpoint<string, Certificate> = {
   async handler(ctx, call, body) {
     const device = await call.session();
     const state = transition(device.state, 'ldevid-issued');
+    await authorize(ctx, call, device);
     const csr = verifyCsr(ctx.crypto, decodeCsrBody(body));
     ensureNotOurKey(ctx, csr.spki);
     const cert = ctx.credentials.signLdevid(device.serial, csr.spki);
@@ -57,6 +59,7 @@ export const wifi: Endpoint<void, { id: string; psk: string }> = {
   transactional: true,
   async handler(ctx, call) {
     const device = await call.session();
+    await authorize(ctx, call, device);
     const p = await ctx.credentials.newPsk(call.r, device.serial);
     await call.r.devices.update(device.serial, { pskId: p.id }, ctx.clock.now());
     return p;

@@ -9,6 +9,7 @@
  * Airlock device's token must carry, each with the one form Airlock emits.
  */
 import { z } from 'zod';
+import { fromBase64Url } from '../../core/bytes.js';
 import { checked } from '../schema.js';
 
 /** RFC 9782: the media type of an EAT in JWT form; `eat_profile` names the profile. */
@@ -24,8 +25,14 @@ export const supplyChainMediaType = `${EAT_JWT_MEDIA_TYPE}; eat_profile="${AIRLO
 const b64u = z.string().regex(/^[A-Za-z0-9_-]+={0,2}$/, 'base64url');
 const b64uNoPad = z.string().regex(/^[A-Za-z0-9_-]+$/, 'base64url without padding');
 
-/** RFC 9711 section 4.1: a nonce of 8 to 64 bytes (11 to 86 base64url characters). */
-const nonce = b64u.min(11).max(88);
+/** RFC 9711 section 4.1: a nonce of 8 to 64 bytes, counted once decoded. */
+const nonce = b64u.refine(
+  (s) => {
+    const bytes = fromBase64Url(s.replace(/=+$/, ''));
+    return bytes !== undefined && bytes.length >= 8 && bytes.length <= 64;
+  },
+  { message: 'a nonce of 8 to 64 bytes' },
+);
 
 /** RFC 9711 section 4.2.9: the debug state, by name (JSON) or number (CBOR's values). */
 export const DEBUG_STATES = [

@@ -34,6 +34,7 @@ import { NetworkDeclarations } from './declarations.js';
 import { CredentialIssuer } from './credentials.js';
 import { Registrar } from './registrar.js';
 import { registrarRoutes } from './routes.js';
+import type { VerifierPort } from '../../onboarding/registrar/ports.js';
 
 export interface NetworkOptions {
   ctx: RoleContext;
@@ -49,6 +50,12 @@ export interface NetworkOptions {
   config?: Partial<NetworkConfig>;
   /** Replaces the HTTPS MASA client (a test can wire an attacker's MASA here). */
   masaClient?: MasaClient;
+  /**
+   * The verification service (steps 3 and 4): Airlock's or any verifier that speaks Veraison's
+   * challenge-response API (src/adapters/http/verifier-client.ts). None: devices cannot attest,
+   * and the policy judges every device as one without attestation.
+   */
+  verifier?: VerifierPort & { close?(): Promise<void> };
 }
 
 export class Network {
@@ -69,6 +76,7 @@ export class Network {
     readonly credentials: CredentialIssuer,
     readonly inventory: Inventory,
     readonly registrar: Registrar,
+    readonly verifier: (VerifierPort & { close?(): Promise<void> }) | undefined,
   ) {
     this.cacertsBody = encodeCertsOnly([pki.domainCa.cert.der]);
   }
@@ -134,6 +142,7 @@ export class Network {
       declarations,
       credentials,
       inventory,
+      opts.verifier,
     );
     return new Network(
       opts.ctx,
@@ -148,6 +157,7 @@ export class Network {
       credentials,
       inventory,
       registrar,
+      opts.verifier,
     );
   }
 
@@ -221,6 +231,7 @@ export class Network {
     if (this.server) await closeGracefully(this.server, drainMs);
     await this.registrar.idle();
     await this.masa.close();
+    await this.verifier?.close?.();
     await this.opened.close();
   }
 }

@@ -76,6 +76,25 @@ export function voucherAnchorsOf(trust: AnyManufacturerTrust): readonly Certific
   return isForeign(trust) ? trust.masaTrustAnchors : [trust.masaCa];
 }
 
+const parties = new WeakMap<AnyManufacturerTrust, { id: string; name: string }>();
+
+/**
+ * The manufacturer as a party: an Airlock manufacturer by its root (as its declarations name
+ * it); one that is not Airlock by its first IDevID CA. The name is the CA's common name.
+ */
+export function partyOfTrust(
+  crypto: Crypto,
+  trust: AnyManufacturerTrust,
+): { id: string; name: string } {
+  let party = parties.get(trust);
+  if (!party) {
+    const ca = isForeign(trust) ? trust.idevidCas[0]! : trust.root;
+    party = { id: partyIdFromSpki(crypto, ca.spki), name: subjectCommonName(ca) ?? ca.subject };
+    parties.set(trust, party);
+  }
+  return party;
+}
+
 /** A birth certificate verified to its manufacturer, with what the registrar reads from it. */
 export interface IdentifiedDevice {
   trust: AnyManufacturerTrust;

@@ -17,7 +17,13 @@ import {
   type EncodedVoucher,
   type VoucherMediaType,
 } from '../../protocols/voucher/codec.js';
-import type { Channel, RegistrarContext } from '../../onboarding/registrar/ports.js';
+import type { Channel, RegistrarContext, VerifierPort } from '../../onboarding/registrar/ports.js';
+import {
+  attestationChallenge,
+  attestationEvidence,
+  type AttestationOut,
+  type Challenge,
+} from '../../onboarding/registrar/step-03-attestation.js';
 import { runEndpoint } from '../../onboarding/registrar/pipeline.js';
 import { requestVoucher } from '../../onboarding/registrar/step-05-trusted-introduction.js';
 import { declaration } from '../../onboarding/registrar/step-06-declaration.js';
@@ -33,7 +39,7 @@ import type { RoleContext } from '../shared/context.js';
 import type { CredentialIssuer } from './credentials.js';
 import type { NetworkDeclarations } from './declarations.js';
 import type { Inventory } from './inventory.js';
-import { voucherAnchorsOf, type TrustedManufacturers } from './manufacturers.js';
+import { partyOfTrust, voucherAnchorsOf, type TrustedManufacturers } from './manufacturers.js';
 import type { NetworkPki } from './pki.js';
 import type { NetworkConfig } from './defaults.js';
 
@@ -55,6 +61,7 @@ export class Registrar {
     declarations: NetworkDeclarations,
     credentials: CredentialIssuer,
     _inventory: Inventory,
+    verifier: VerifierPort | undefined,
   ) {
     this.#steps = {
       crypto: ctx.crypto,
@@ -74,6 +81,7 @@ export class Registrar {
         identify: (idevid, at) => manufacturers.identify(idevid, at),
         identifyVerified: (idevid, at) => manufacturers.identifyVerified(idevid, at),
         voucherAnchors: (trust) => voucherAnchorsOf(trust as AnyManufacturerTrust),
+        partyOf: (trust) => partyOfTrust(ctx.crypto, trust as AnyManufacturerTrust),
       },
       masa: {
         voucher: (masaUrl, rvr, format, trust) =>
@@ -92,9 +100,24 @@ export class Registrar {
           declarations.chainFor(serial, masaUrl, trust as AnyManufacturerTrust),
       },
       credentials,
+      verifier,
       issuedOn: new WeakMap(),
       background: (work) => this.#inBackground(work),
     };
+  }
+
+  /** Steps 2 and 3: a fresh nonce from the verification service, for the device on the channel. */
+  async attestationChallenge(ch: ChannelContext): Promise<Challenge> {
+    return runEndpoint(this.#steps, attestationChallenge, ch, undefined);
+  }
+
+  /** Steps 3 and 4: the device's evidence appraised; ERR_ATTESTATION_REFUSED (recorded) when it does not admit the device. */
+  async attestation(
+    ch: ChannelContext,
+    mediaType: string,
+    evidence: string,
+  ): Promise<AttestationOut> {
+    return runEndpoint(this.#steps, attestationEvidence, ch, { mediaType, evidence });
   }
 
   /**

@@ -30,6 +30,18 @@ function channel(req: FastifyRequest): ChannelContext {
 export function registrarRoutes(app: FastifyInstance, n: Network): void {
   const r = n.registrar;
 
+  // Steps 2 to 4 (docs/ATTESTATION.md): Airlock's extension, optional for a pledge.
+  app.post('/.well-known/airlock/attestation/challenge', async (req) =>
+    r.attestationChallenge(channel(req)),
+  );
+
+  app.post('/.well-known/airlock/attestation', async (req) => {
+    const mediaType = req.headers['content-type'] ?? '';
+    const out = await r.attestation(channel(req), mediaType, textBody(req, 'application/eat+jwt'));
+    // Nothing about the network yet: the device learns whether it may go on, no more.
+    return { status: out.status };
+  });
+
   app.post('/.well-known/brski/requestvoucher', async (req, reply) => {
     // RFC 8995 section 5.2: the pledge's request in JWS or CMS; the voucher in the format its
     // Accept asks for (by default the request's own), passed on to the MASA; else 406.

@@ -31,6 +31,8 @@ describe("the registrar's endpoint table", () => {
     ]);
     const onboarding = ['vouched', 'authenticated', 'provisioned'];
     expect(rows).toEqual([
+      ['POST /.well-known/airlock/attestation/challenge', OnboardingStep.OnboardingMode, null],
+      ['POST /.well-known/airlock/attestation', OnboardingStep.AttestationVerified, null],
       ['POST /.well-known/brski/requestvoucher', OnboardingStep.TrustedIntroduction, null],
       ['GET /.well-known/airlock/declaration', OnboardingStep.DeclarationDelivered, onboarding],
       [
@@ -52,7 +54,17 @@ describe("the registrar's endpoint table", () => {
       [
         'POST /.well-known/brski/enrollstatus',
         undefined,
-        ['vouched', 'authenticated', 'provisioned', 'onboarded', 'failed', 'decommissioned'],
+        [
+          'attesting',
+          'attested',
+          'refused',
+          'vouched',
+          'authenticated',
+          'provisioned',
+          'onboarded',
+          'failed',
+          'decommissioned',
+        ],
       ],
       ['GET /.well-known/airlock/crl', undefined, null],
     ]);

@@ -11,6 +11,7 @@ import { Sealer } from '../../../src/adapters/crypto/seal.js';
 import { generateP256Key } from '../../../src/adapters/crypto/node-crypto.js';
 import { CredentialIssuer } from '../../../src/roles/network/credentials.js';
 import {
+  partyOfTrust,
   TrustedManufacturers,
   voucherAnchorsOf,
 } from '../../../src/roles/network/manufacturers.js';
@@ -31,6 +32,7 @@ import { caProfile, registrarProfile } from '../../../src/protocols/x509/profile
 import type { Certificate } from '../../../src/protocols/x509/certificate.js';
 import { toBase64, toBase64Url, utf8 } from '../../../src/core/bytes.js';
 import { crypto, device, issue, manufacturerPki, T0, type Pair } from '../../support/pki.js';
+import { applyPolicyTo, UNATTESTED_ALLOWED } from '../../support/policies.js';
 
 export const NOW = new Date(T0.getTime() + 86_400_000);
 const clock = { now: () => NOW };
@@ -64,6 +66,8 @@ export async function registrarFixture() {
   );
   const opened = await openSqlite<NetworkDb>(':memory:', networkMigrations);
   const store = networkStore(opened.db);
+  // The steps are tested with pledges that do not attest: the policy admits them.
+  await applyPolicyTo(store, UNATTESTED_ALLOWED);
   const pki = { domainCa, registrar };
   // The credential issuer uses the role's crypto and clock only.
   const roleCtx = { crypto, clock } as unknown as RoleContext;
@@ -124,6 +128,7 @@ export async function registrarFixture() {
       identify: (c, at) => manufacturers.identify(c, at),
       identifyVerified: (c, at) => manufacturers.identifyVerified(c, at),
       voucherAnchors: (t) => voucherAnchorsOf(t as AnyManufacturerTrust),
+      partyOf: (t) => partyOfTrust(crypto, t as AnyManufacturerTrust),
     },
     masa,
     declarations: {
@@ -133,6 +138,7 @@ export async function registrarFixture() {
       },
     },
     credentials,
+    verifier: undefined,
     issuedOn: new WeakMap(),
     background: (work) => void background.push(work),
   };

@@ -74,6 +74,19 @@ describe('step 15, renewal and enrollment status', () => {
       .filter((e) => e.action !== 'masa audit log')
       .map((e) => [e.step, e.action, e.outcome, JSON.parse(e.detail!)]);
     expect(trail).toEqual([
+      // A pledge that does not sign its status is authorized (step 8) before its first credential.
+      [
+        8,
+        'authorization policy: decision',
+        'ok',
+        {
+          decision: 'allow',
+          segment: 'default',
+          rule: 'every-trusted-device',
+          policy: 'test-policy',
+          reasons: 'rule every-trusted-device allows into segment default',
+        },
+      ],
       [15, 'simpleenroll', 'ok', { ldevid: cert.serial }],
       [15, 'wifi', 'ok', { psk: psk.id }],
       [null, 'enrollstatus', 'ok', { status: true, reason: null, via: 'idevid' }],

@@ -2,6 +2,7 @@
  * Steps 6, 7 and 14 at the registrar, in the device's onboarding session: what each requires
  * of the state machine, what it records, on an in-memory store and a fake channel.
  */
+import type { EventRecord } from '../../../src/core/store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declaration } from '../../../src/onboarding/registrar/step-06-declaration.js';
 import {
@@ -68,7 +69,14 @@ describe('the session steps: 6 (declaration), 7 (device authentication), 14 (app
       authenticated: true,
     });
     expect((await f.deviceRow(serial))!.state).toBe('authenticated');
-    const last = (await f.events(serial)).at(-1)!;
+    // Step 7, then step 8: the policy's decision, recorded after the device authenticated.
+    const [last, decision] = (await f.events(serial)).slice(-2) as [EventRecord, EventRecord];
+    expect([decision.step, decision.action, decision.outcome]).toEqual([
+      8,
+      'authorization policy: decision',
+      'ok',
+    ]);
+    expect(await f.deviceRow(serial)).toMatchObject({ authorizedAt: expect.any(String) });
     expect([last.step, last.action, last.outcome]).toEqual([7, 'voucher_status', 'ok']);
     expect(JSON.parse(last.detail!)).toEqual({
       status: true,

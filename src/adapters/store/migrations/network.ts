@@ -132,4 +132,39 @@ export const networkMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * Attestation and authorization (steps 3, 4 and 8): the device's latest attestation result
+   * (the EAR as received, its status and the claims the policy reads), the verifier session
+   * outstanding, the policy's decision with the rule that made it, whether the device is
+   * marked for quarantine, and where it answers re-attestation; the policies applied.
+   */
+  '0004_network_attestation_policy': {
+    async up(db: Kysely<any>) {
+      for (const column of [
+        'attestation_session',
+        'attestation_status',
+        'attestation_claims',
+        'attestation_result',
+        'attested_at',
+        'decision',
+        'segment',
+        'policy_rule',
+        'policy_id',
+        'decided_at',
+        'authorized_at',
+        'quarantine',
+        'quarantined_at',
+        'attestation_url',
+      ])
+        await db.schema.alterTable('net_devices').addColumn(column, 'text').execute();
+      await db.schema
+        .createTable('net_policies')
+        .addColumn('id', 'integer', autoId(db))
+        .addColumn('policy_id', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('applied_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -1,0 +1,234 @@
+/**
+ * Steps 2, 3 and 4 (NIST IR 8350 Figure 9; RFC 9334 RATS, the registrar as relying party):
+ * the device, in onboarding mode, asks for a challenge; the registrar opens a session at the
+ * verification service and hands the device its nonce; the device's attestation token is
+ * forwarded to the verifier, whose signed result (EAR) the registrar checks and puts before the
+ * authorization policy. A device that is not trustworthy, or whose result the policy does not
+ * accept, is stopped here, before it learns anything about the network beyond this channel:
+ * no voucher, no declaration, no credential. The reasons are in its audit trail.
+ *
+ * These are Airlock's extension (under /.well-known/airlock): a pledge that does not attest
+ * goes straight to step 5, and the policy judges it as a device without attestation.
+ */
+import { AirlockError, ensure } from '../../core/errors.js';
+import { equalBytes } from '../../core/bytes.js';
+import { OnboardingStep } from '../../core/onboarding-steps.js';
+import { TRANSITIONS, requireState, transition } from '../../core/onboarding-state.js';
+import type { EarAppraisal, EarClaims, EarStatus } from '../../protocols/ear/claims.js';
+import type { Endpoint } from './pipeline.js';
+import type { VerifierSession } from './ports.js';
+import { birthCertificate } from './session.js';
+import {
+  decide,
+  policyInForce,
+  subjectOf,
+  type AttestationFacts,
+  type Decided,
+} from './authorization.js';
+
+export interface Challenge {
+  nonce: string;
+  expiry: string;
+  accept: string[];
+}
+
+/** Steps 2 and 3: a fresh nonce from the verifier, for this device. */
+export const attestationChallenge: Endpoint<void, Challenge> = {
+  method: 'POST',
+  path: '/.well-known/airlock/attestation/challenge',
+  action: 'attestation challenge',
+  step: OnboardingStep.OnboardingMode,
+  device: 'birth certificate',
+  requires: null,
+  lock: false,
+  transactional: false,
+  // Success is recorded with the device's record, in the transaction that writes it.
+  recordSuccess: false,
+  async handler(ctx, call) {
+    const { idevid, device } = birthCertificate(ctx, call.ch);
+    call.identify(device.serial);
+    if (!ctx.verifier)
+      throw new AirlockError('ERR_NOT_FOUND', 'this network runs no verification service');
+    const session = await ctx.verifier.openSession();
+    const at = ctx.clock.now();
+    await ctx.store.transaction(async (r) => {
+      const written = await r.devices.attesting(
+        {
+          serial: device.serial,
+          idevidDer: idevid.der,
+          manufacturer: idevid.issuer,
+          session: JSON.stringify(session),
+        },
+        at,
+      );
+      ensure(written, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
+      await r.events.record(
+        [
+          {
+            serial: device.serial,
+            step: OnboardingStep.OnboardingMode,
+            action: 'onboarding mode: device contacted the registrar',
+            outcome: 'ok',
+            detail: { peer: call.ch.peer, since: call.received.toISOString(), attestation: true },
+          },
+        ],
+        at,
+      );
+    });
+    return { nonce: session.nonce, expiry: session.expiry, accept: session.accept };
+  },
+};
+
+export interface EvidenceIn {
+  mediaType: string;
+  evidence: string;
+}
+
+export interface AttestationOut {
+  admitted: boolean;
+  status: EarStatus;
+  reasons: string[];
+  decision: Decided;
+}
+
+/** Steps 3 and 4: the token forwarded, the result judged; a refusal is recorded, then answered. */
+export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
+  method: 'POST',
+  path: '/.well-known/airlock/attestation',
+  action: 'attestation',
+  step: OnboardingStep.AttestationVerified,
+  device: 'birth certificate',
+  requires: null,
+  lock: false,
+  transactional: false,
+  recordSuccess: false,
+  async handler(ctx, call, { mediaType, evidence }) {
+    const { idevid, device } = birthCertificate(ctx, call.ch);
+    call.identify(device.serial);
+    ensure(ctx.verifier, 'ERR_NOT_FOUND', 'this network runs no verification service');
+    const row = await call.r.devices.get(device.serial);
+    if (!row || !equalBytes(row.idevidDer, idevid.der) || row.attestationSession === null)
+      throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no attestation challenge is outstanding');
+    requireState(row.state, TRANSITIONS['attestation-admitted'].from);
+    const session = JSON.parse(row.attestationSession) as VerifierSession;
+    const { claims, jwt } = await ctx.verifier.appraise(session, mediaType, evidence);
+
+    const party = ctx.manufacturers.partyOf(device.trust);
+    const { status, reasons, facts } = readResult(claims, device.serial, party.id);
+    const decision = decide(await policyInForce(call.r), subjectOf(ctx, idevid, device, facts));
+    // A contraindicated device is never admitted, whatever a policy says.
+    const admitted = status !== 'contraindicated' && decision.decision === 'allow';
+    if (!admitted && decision.decision === 'allow')
+      reasons.push(`the verifier found the device ${status}`);
+    const at = ctx.clock.now();
+    await ctx.store.transaction(async (r) => {
+      const locked = await r.devices.get(device.serial, { lock: true });
+      // The session is used once: a concurrent submission of the same challenge loses here.
+      if (locked?.attestationSession !== row.attestationSession)
+        throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'the attestation challenge was used');
+      const state = transition(
+        locked.state,
+        admitted ? 'attestation-admitted' : 'attestation-refused',
+      );
+      await r.devices.attested(
+        device.serial,
+        {
+          state,
+          attestation: { status, claims: JSON.stringify(facts ?? {}), result: jwt },
+          // What is stored is what happened: a refused device was denied, by the verifier or the policy.
+          decision: admitted ? decision : { ...decision, decision: 'deny', segment: null },
+        },
+        at,
+      );
+      await r.events.record(
+        [
+          {
+            serial: device.serial,
+            step: OnboardingStep.AttestationSent,
+            action: 'attestation token received and forwarded to the verifier',
+            outcome: 'ok',
+            detail: { mediaType: mediaType.split(';')[0]!.trim() },
+          },
+          {
+            serial: device.serial,
+            step: OnboardingStep.AttestationVerified,
+            action: 'attestation result',
+            outcome: admitted ? 'ok' : 'refused',
+            ...(admitted ? {} : { code: 'ERR_ATTESTATION_REFUSED' }),
+            detail: {
+              status,
+              reasons: reasons.join('; '),
+              decision: decision.decision,
+              segment: decision.segment,
+              rule: decision.rule,
+              policy: decision.policyId,
+              ...(facts?.swversion ? { swversion: facts.swversion } : {}),
+            },
+          },
+        ],
+        at,
+      );
+    });
+    return { admitted, status, reasons, decision };
+  },
+  refusal: (o) =>
+    o.admitted
+      ? undefined
+      : new AirlockError('ERR_ATTESTATION_REFUSED', `${o.status}: ${o.reasons.join('; ')}`),
+};
+
+/**
+ * The device's appraisal in the result: the submodule whose annotated evidence names this
+ * device of this manufacturer. A result about another device (a token relayed from a genuine
+ * one) is contraindicated, whatever it says.
+ */
+function readResult(
+  claims: EarClaims,
+  serial: string,
+  manufacturer: string,
+): { status: EarStatus; reasons: string[]; facts: AttestationFacts | null } {
+  const subs = Object.values(claims.submods) as EarAppraisal[];
+  const sub = subs.find((s) => {
+    const a = annotated(s);
+    return a?.['serial-number'] === serial;
+  });
+  if (!sub)
+    return {
+      status: 'contraindicated',
+      reasons: ['the result is about another device'],
+      facts: null,
+    };
+  const a = annotated(sub)!;
+  const reasons = Array.isArray(sub['ear.airlock.reasons'])
+    ? (sub['ear.airlock.reasons'] as unknown[]).filter((x): x is string => typeof x === 'string')
+    : [];
+  if (a.manufacturer !== manufacturer)
+    return {
+      status: 'contraindicated',
+      reasons: [...reasons, "the result names another manufacturer's device"],
+      facts: null,
+    };
+  const status = sub['ear.status'];
+  if (status === 'none')
+    return {
+      status: 'contraindicated',
+      reasons: [...reasons, 'the verifier claimed nothing'],
+      facts: null,
+    };
+  return {
+    status,
+    reasons,
+    facts: {
+      status,
+      ...(typeof a.swversion === 'string' ? { swversion: a.swversion } : {}),
+      ...(typeof a.dbgstat === 'string' ? { dbgstat: a.dbgstat } : {}),
+    },
+  };
+}
+
+function annotated(s: EarAppraisal): Record<string, unknown> | undefined {
+  const a = s['ear.veraison.annotated-evidence'];
+  return typeof a === 'object' && a !== null && !Array.isArray(a)
+    ? (a as Record<string, unknown>)
+    : undefined;
+}
