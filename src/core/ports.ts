@@ -144,5 +144,30 @@ export interface PledgeConnectOptions {
   limits?: ChannelLimits;
 }
 
+/**
+ * Measured boot (NIST IR 8350 Figure 9 step 1): what the device's boot measured of the
+ * firmware it runs. A real device reads it from its root of trust for measurement; Airlock's
+ * agent hashes the image file it was given (src/adapters/device/measured-boot.ts), afresh at
+ * every onboarding, so a changed byte changes the measurement.
+ */
+export interface MeasuredBoot {
+  measure(): Promise<FirmwareMeasurement>;
+}
+
+export interface FirmwareMeasurement {
+  /** The firmware's name and version, as its image says. */
+  name: string;
+  version: string;
+  /** base64url SHA-256 of the image. */
+  digest: string;
+  /** RFC 9711 dbgstat: whether debug is enabled. */
+  debug:
+    | 'enabled'
+    | 'disabled'
+    | 'disabled-since-boot'
+    | 'disabled-permanently'
+    | 'disabled-fully-and-permanently';
+}
+
 /** Opens a pledge channel to `url`. */
 export type PledgeConnector = (url: string, opts: PledgeConnectOptions) => Promise<PledgeChannel>;

@@ -134,6 +134,8 @@ export interface NetworkDevices {
   quarantine(serial: string, reason: string | null, at: Date): Promise<void>;
   /** Where the device answers re-attestation, as it said in step 14. */
   attestationUrl(serial: string, url: string | null, at: Date): Promise<void>;
+  /** The latest attestation result (EAR) of the device, if any. */
+  attestationResult(serial: string): Promise<string | undefined>;
   /** Every device, with what the policy reads of it. */
   forPolicy(): Promise<DeviceForPolicy[]>;
   /** Onboarded devices that said where they answer re-attestation. */

@@ -372,6 +372,14 @@ function devices(db: Db, dialect: Dialect): NetworkDevices {
         .where('serial', '=', serial)
         .execute();
     },
+    async attestationResult(serial) {
+      const row = await db
+        .selectFrom('net_devices')
+        .select('attestation_result')
+        .where('serial', '=', serial)
+        .executeTakeFirst();
+      return row?.attestation_result ?? undefined;
+    },
     async forPolicy() {
       const rows = await db
         .selectFrom('net_devices')

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
 import { createLogger, silentLogger } from '../../adapters/log/logger.js';
 import { decodeAnyTrustFile } from '../../roles/shared/trust.js';
+import { parsePolicy } from '../../protocols/policy/parse.js';
 import { systemClock } from '../../core/ports.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Manufacturer } from '../../roles/manufacturer/index.js';
@@ -57,6 +58,18 @@ function readJsonFile(file: string): unknown {
     throw new AirlockError('ERR_CONFIG', `${file} is not a readable JSON file`, {
       cause,
       details: { hint: 'give the path of a JSON file' },
+    });
+  }
+}
+
+/** A text file given on the command line; ERR_CONFIG when it cannot be read. */
+function readTextFile(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new AirlockError('ERR_CONFIG', `${file} cannot be read`, {
+      cause,
+      details: { hint: 'give the path of a readable file' },
     });
   }
 }
@@ -194,17 +207,30 @@ export function networkCommand(program: Command): void {
       await withLocal(o.dataDir, async ({ network }) => {
         if (o.events) {
           const events = await network.inventory.events(o.events);
-          if (o.json) printJson(events);
-          else
-            printTable(
-              events.map((e) => ({
-                at: e.at,
-                step: e.step,
-                action: e.action,
-                outcome: e.outcome,
-                code: e.code,
-              })),
-            );
+          const device = await network.inventory.device(o.events);
+          const latest = await network.inventory.attestation(o.events);
+          if (o.json) {
+            printJson({ device, attestation: latest, events });
+            return;
+          }
+          say(
+            `attestation: ${device.attestation_status ?? 'none'}${device.attested_at ? ` (${device.attested_at})` : ''}`,
+          );
+          say(
+            `policy: ${device.decision ?? 'none'}${device.segment ? `, segment ${device.segment}` : ''}${device.policy_rule ? `, rule ${device.policy_rule}` : ''}${device.policy_id ? ` (policy ${device.policy_id})` : ''}`,
+          );
+          if (device.quarantine) say(`quarantine: ${device.quarantine} (${device.quarantined_at})`);
+          if (latest) say(`attestation result (EAR): ${latest}`);
+          say('');
+          printTable(
+            events.map((e) => ({
+              at: e.at,
+              step: e.step,
+              action: e.action,
+              outcome: e.outcome,
+              code: e.code,
+            })),
+          );
           return;
         }
         const devices = await network.inventory.devices();
@@ -214,12 +240,70 @@ export function networkCommand(program: Command): void {
             devices.map((d) => ({
               serial: d.serial,
               state: d.state,
+              attestation: d.attestation_status,
+              segment: d.segment,
+              quarantine: d.quarantine ? 'yes' : null,
               onboardings: d.onboardings,
               ldevid: d.ldevid_serial,
               psk: d.psk_id,
               onboarded: d.onboarded_at,
             })),
           );
+      });
+    });
+  const policy = net
+    .command('policy')
+    .description(
+      'the authorization policy (docs/POLICY.md): which devices may join, what attestation they need, their segment',
+    );
+  policy
+    .command('check <file>')
+    .description('validate a policy file (YAML or JSON); errors name the line and the field')
+    .action(async (file: string) => {
+      await run(async () => {
+        const p = parsePolicy(readTextFile(file), { source: file });
+        say(
+          `${file}: valid, ${p.rules.length} rule(s): ${p.rules.map((r) => r.name).join(', ')}; when none matches: ${p.default}`,
+        );
+      });
+    });
+  policy
+    .command('apply <file>')
+    .description(
+      'apply a policy file: it decides from now on, and every known device is judged again (changes are recorded)',
+    )
+    .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
+    .option('--json', 'print JSON')
+    .action(async (file: string, o: { dataDir: string; json?: boolean }) => {
+      const text = readTextFile(file);
+      await withLocal(o.dataDir, async ({ network }) => {
+        const applied = await network.authorization.apply(text, file);
+        if (o.json) {
+          printJson(applied);
+          return;
+        }
+        say(
+          `policy ${applied.policyId} applied; ${applied.devices} device(s) judged again, ${applied.changes.length} changed`,
+        );
+        if (applied.changes.length > 0)
+          printTable(
+            applied.changes.map((c) => ({
+              serial: c.serial,
+              from: `${c.from.decision ?? 'none'} ${c.from.segment ?? ''}`.trim(),
+              to: `${c.to.decision} ${c.to.segment ?? ''}`.trim(),
+              rule: c.to.rule,
+              quarantine: c.quarantined ? 'yes' : null,
+            })),
+          );
+      });
+    });
+  policy
+    .command('show')
+    .description('print the policy in force (its id, and its rules as validated)')
+    .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
+    .action(async (o: { dataDir: string }) => {
+      await withLocal(o.dataDir, async ({ network }) => {
+        printJson(await network.authorization.current());
       });
     });
   net

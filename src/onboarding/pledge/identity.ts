@@ -25,7 +25,21 @@ export interface PledgeIdentity {
   readonly declarationAnchors: readonly Certificate[];
   /** Application-layer bootstrapping information from the manufacturer, if any (step 14). */
   readonly applicationUrl: string | undefined;
+  /** How the device proves its firmware (step 1): its attestation key, or the manufacturer's evidence, or nothing. */
+  readonly attestation: AttestationIdentity;
 }
+
+export type AttestationIdentity =
+  | {
+      kind: 'key';
+      model: string;
+      key: PrivateKeyHandle;
+      /** The AK certificate, then the attestation CA. */
+      chain: readonly Certificate[];
+      manufacturerId: string;
+    }
+  | { kind: 'supply-chain'; evidence: string }
+  | { kind: 'none' };
 
 export async function openBirthCredentials(
   ctx: PledgeContext,
@@ -42,6 +56,17 @@ export async function openBirthCredentials(
   if (idevidChain.some((c) => c === undefined))
     throw new AirlockError('ERR_SECURE_STORE', 'the birth certificate chain is corrupt');
   const idevidKey = await importStoredKey(ctx.keys, birth.idevidKey, 'the birth key');
+  let attestation: AttestationIdentity = { kind: 'none' };
+  if (birth.secureBoot && birth.attestation)
+    attestation = {
+      kind: 'key',
+      model: birth.model,
+      key: await importStoredKey(ctx.keys, birth.attestation.key, 'the attestation key'),
+      chain: birth.attestation.chain.map((c) => parseCertificateBase64(c)),
+      manufacturerId,
+    };
+  else if (birth.supplyChainEvidence)
+    attestation = { kind: 'supply-chain', evidence: birth.supplyChainEvidence };
   return {
     serialNumber: birth.serialNumber,
     idevid,
@@ -51,5 +76,6 @@ export async function openBirthCredentials(
     masaAnchors,
     declarationAnchors,
     applicationUrl: birth.application?.url,
+    attestation,
   };
 }

@@ -11,6 +11,18 @@ import { DeclarationChain } from '../declaration/schema.js';
 
 export const DeclarationReply = z.object({ chain: DeclarationChain });
 
+/** Steps 2 and 3: the verifier's nonce, relayed by the registrar (docs/ATTESTATION.md). */
+export const AttestationChallengeReply = z.object({
+  nonce: z.string().regex(/^[A-Za-z0-9_-]{11,86}$/),
+  expiry: z.string().max(64),
+  accept: z.array(z.string().max(256)).max(16),
+});
+
+/** Step 4, as the device learns it: whether it may go on, nothing about the network. */
+export const AttestationReply = z.object({
+  status: z.enum(['affirming', 'warning', 'contraindicated', 'none']),
+});
+
 export const AppBootstrapReply = z.object({
   applicationUrl: z.url({ protocol: /^https$/ }),
   trustAnchor: z.string().min(1).max(16_384),

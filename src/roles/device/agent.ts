@@ -15,13 +15,19 @@ import {
   type OnboardingCredentials,
 } from '../../core/credentials.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
-import type { ChannelLimits, PledgeConnector, SecureStore } from '../../core/ports.js';
+import type {
+  ChannelLimits,
+  MeasuredBoot,
+  PledgeConnector,
+  SecureStore,
+} from '../../core/ports.js';
 import { tlsPledgeConnector } from '../../adapters/http/tls-pledge-channel.js';
 import type { VoucherPolicy } from '../../protocols/voucher/voucher.js';
 import type { PledgeContext } from '../../onboarding/pledge/context.js';
 import { Journal, type JournalEntry } from '../../onboarding/pledge/journal.js';
 import { openBirthCredentials } from '../../onboarding/pledge/identity.js';
 import { enterOnboardingMode } from '../../onboarding/pledge/step-02-onboarding-mode.js';
+import { attest, measuredBoot } from '../../onboarding/pledge/step-03-attestation.js';
 import { trustedIntroduction } from '../../onboarding/pledge/step-05-trusted-introduction.js';
 import { receiveDeclaration } from '../../onboarding/pledge/step-06-declaration.js';
 import { authenticateDevice } from '../../onboarding/pledge/step-07-device-authentication.js';
@@ -64,6 +70,12 @@ export interface DeviceAgentOptions {
    * the context's key store. Tests and the benchmark may wrap it or pass another channel.
    */
   connector?: PledgeConnector;
+  /**
+   * Step 1: what measures the firmware the device runs (src/adapters/device/measured-boot.ts).
+   * Without it a device with an attestation key does not attest; one that carries its
+   * manufacturer's supply-chain evidence presents that.
+   */
+  measuredBoot?: MeasuredBoot;
 }
 
 export class DeviceAgent {
@@ -80,6 +92,7 @@ export class DeviceAgent {
     };
     this.voucherPolicy = opts.voucherPolicy ?? {};
     this.connect = opts.connector ?? tlsPledgeConnector(keyStoreOf(ctx));
+    this.measuredBoot = opts.measuredBoot;
     if (!this.config.requireRegistrarRa)
       ctx.logger.warn(
         'requireRegistrarRa is off: any certificate of the pinned domain is accepted as its registrar',
@@ -89,6 +102,7 @@ export class DeviceAgent {
   /** What the pledge requires of a voucher (minimum assertion, clock skew); defaults: defaultVoucherPolicy. */
   private readonly voucherPolicy: Partial<VoucherPolicy>;
   private readonly connect: PledgeConnector;
+  private readonly measuredBoot: MeasuredBoot | undefined;
 
   /** The ports the onboarding steps use, as the context holds them now. */
   private get steps(): PledgeContext {
@@ -124,10 +138,15 @@ export class DeviceAgent {
     const ctx = this.steps;
     const identity = await openBirthCredentials(ctx, await this.birth());
     const journal = new Journal(ctx.clock);
+    const measurement = await measuredBoot(identity, this.measuredBoot);
+    if (measurement) journal.done(OnboardingStep.AttestationGenerated);
 
     const channel = await enterOnboardingMode(this.connect, registrarUrl, identity, this.#limits());
     journal.done(OnboardingStep.OnboardingMode);
     try {
+      const attested = await attest(ctx, channel, identity, measurement);
+      if (attested) journal.done(OnboardingStep.AttestationSent);
+
       const introduction = await trustedIntroduction(ctx, channel, identity, this.voucherPolicy);
       journal.done(OnboardingStep.TrustedIntroduction);
 

@@ -34,6 +34,7 @@ import { NetworkDeclarations } from './declarations.js';
 import { CredentialIssuer } from './credentials.js';
 import { Registrar } from './registrar.js';
 import { registrarRoutes } from './routes.js';
+import { AuthorizationService } from './authorization.js';
 import type { VerifierPort } from '../../onboarding/registrar/ports.js';
 
 export interface NetworkOptions {
@@ -76,6 +77,7 @@ export class Network {
     readonly credentials: CredentialIssuer,
     readonly inventory: Inventory,
     readonly registrar: Registrar,
+    readonly authorization: AuthorizationService,
     readonly verifier: (VerifierPort & { close?(): Promise<void> }) | undefined,
   ) {
     this.cacertsBody = encodeCertsOnly([pki.domainCa.cert.der]);
@@ -157,6 +159,7 @@ export class Network {
       credentials,
       inventory,
       registrar,
+      new AuthorizationService(opts.ctx, repos, manufacturers),
       opts.verifier,
     );
   }

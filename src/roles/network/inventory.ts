@@ -33,6 +33,11 @@ export class Inventory {
     return this.store.run((r) => r.devices.list());
   }
 
+  /** The device's latest attestation result: the EAR as the verifier signed it, if any. */
+  async attestation(serial: string): Promise<string | null> {
+    return this.store.run(async (r) => (await r.devices.attestationResult(serial)) ?? null);
+  }
+
   async events(serial: string): Promise<EventRecord[]> {
     return this.store.run((r) => r.events.of(serial));
   }

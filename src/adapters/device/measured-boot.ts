@@ -1,0 +1,43 @@
+/**
+ * The agent's measured boot (NIST IR 8350 Figure 9 step 1): the SHA-256 of the firmware image
+ * file the device runs, read afresh at every measurement, so that one changed byte changes
+ * what the device attests. On a real device the boot ROM measures the image into a root of
+ * trust; here the agent reads the file itself, which is as far as software can go.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { AirlockError } from '../../core/errors.js';
+import type { FirmwareMeasurement, MeasuredBoot } from '../../core/ports.js';
+
+export interface FirmwareImage {
+  /** The image file. */
+  image: string;
+  name: string;
+  version: string;
+  /** RFC 9711 dbgstat; default 'disabled-permanently' (a production device). */
+  debug?: FirmwareMeasurement['debug'];
+}
+
+export function fileMeasuredBoot(f: FirmwareImage): MeasuredBoot {
+  return {
+    async measure() {
+      return {
+        name: f.name,
+        version: f.version,
+        digest: await sha256File(f.image),
+        debug: f.debug ?? 'disabled-permanently',
+      };
+    },
+  };
+}
+
+/** base64url SHA-256 of a file, streamed. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  } catch (cause) {
+    throw new AirlockError('ERR_CONFIG', `the firmware image ${file} cannot be read`, { cause });
+  }
+  return hash.digest('base64url');
+}
