@@ -24,6 +24,14 @@ export interface BirthCredentials {
   mudUrl?: string;
   /** Application-layer bootstrapping information from the manufacturer (report step 5 of 5.1.1). */
   application?: { url: string };
+  /** Whether the device boots only firmware its manufacturer signed, and so can attest (report section 5.2 step 1). */
+  secureBoot?: boolean;
+  /** The attestation key (PKCS#8 base64, secret) and its chain (AK certificate, attestation CA; base64 DER). Present when secureBoot. */
+  attestation?: { key: string; chain: string[] };
+  /** The manufacturer's supply-chain evidence (EAT JWT, supply-chain profile) for a device that cannot attest. */
+  supplyChainEvidence?: string;
+  /** The firmware flashed at the factory: the latest released version of the model when minted, if any. */
+  firmware?: { name: string; version: string };
 }
 
 /** Onboarding credentials: locally significant, replaced on every onboarding. */
