@@ -114,8 +114,20 @@ export const manufacturerMigrations: Record<string, Migration> = {
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('released_at', 'text', (c) => c.notNull())
         .addColumn('withdrawn_at', 'text')
-        .addUniqueConstraint('mfg_firmware_version', ['model', 'version'])
-        .addUniqueConstraint('mfg_firmware_digest', ['model', 'digest'])
+        .execute();
+      // A version, and an image, is released once per model. Unique indexes (not constraints):
+      // both dialects then list them by these names.
+      await db.schema
+        .createIndex('mfg_firmware_version')
+        .on('mfg_firmware')
+        .columns(['model', 'version'])
+        .unique()
+        .execute();
+      await db.schema
+        .createIndex('mfg_firmware_digest')
+        .on('mfg_firmware')
+        .columns(['model', 'digest'])
+        .unique()
         .execute();
       await db.schema
         .createTable('mfg_reference_values')
