@@ -16,7 +16,6 @@ const program = new Command()
   .description(
     'Trusted IoT device network-layer onboarding (NIST IR 8350): BRSKI registrar with EST, MASA, device information declarations, device agent',
   )
-  .version('0.1.0')
   .option(
     '--log-level <level>',
     'log level: fatal, error, warn, info (one line per request), debug, trace or silent; default $AIRLOCK_LOG_LEVEL, else info',
@@ -53,5 +52,10 @@ demoCommand(program);
 manufacturerCommand(program);
 networkCommand(program);
 deviceCommand(program);
+// -V, --version: the program's only when no command is named, for commander reads the
+// program's options anywhere on the line (`--log-level` after a command is meant to work),
+// and `airlock manufacturer firmware release --version 1.2` names a firmware version.
+const args = process.argv.slice(2);
+if (!program.commands.some((c) => args.includes(c.name()))) program.version('0.1.0');
 
 await program.parseAsync(process.argv);

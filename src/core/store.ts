@@ -348,11 +348,49 @@ export interface MasaRecords {
   ): Promise<void>;
 }
 
+/** A firmware image released for a model (report section 5.1.1 step 3). */
+export interface FirmwareRecord {
+  model: string;
+  name: string;
+  /** Dotted numeric, 1 to 4 parts. */
+  version: string;
+  /** base64url SHA-256 of the image. */
+  digest: string;
+  status: 'released' | 'withdrawn';
+  releasedAt: string;
+  withdrawnAt: string | null;
+}
+
+export interface ManufacturerFirmware {
+  /** A model's settings; undefined when nothing was ever released for it. */
+  model(model: string): Promise<{ secureBoot: boolean } | undefined>;
+  addModel(m: { model: string; secureBoot: boolean }, at: Date): Promise<void>;
+  /** Every model, by name. */
+  models(): Promise<Array<{ model: string; secureBoot: boolean }>>;
+  /** The release of `version` of `model`, or the one with `digest`, whatever its status. */
+  find(
+    model: string,
+    by: { version: string } | { digest: string },
+  ): Promise<FirmwareRecord | undefined>;
+  /** A new release; a version or digest the model already has is a unique violation. */
+  add(f: Omit<FirmwareRecord, 'status' | 'releasedAt' | 'withdrawnAt'>, at: Date): Promise<void>;
+  /** Marks a release withdrawn; false when it was not `released` (unknown, or withdrawn already). */
+  withdraw(model: string, version: string, at: Date): Promise<boolean>;
+  /** Every release (of `model`, when given), by model, then in the order they were released. */
+  list(model?: string): Promise<FirmwareRecord[]>;
+  /** The newest signed reference values document. */
+  latestDocument(): Promise<{ sequence: number; document: string } | undefined>;
+  /** A new document; a sequence taken already is a unique violation. */
+  addDocument(d: { sequence: number; document: string }, at: Date): Promise<void>;
+}
+
 export interface ManufacturerRepositories {
   devices: ManufacturerDevices;
   declarations: ManufacturerDeclarations;
   masa: MasaRecords;
   keys: KeyRecords;
+  /** Firmware releases and the reference values documents signed from them. */
+  firmware: ManufacturerFirmware;
 }
 
 export type ManufacturerStore = UnitOfWork<ManufacturerRepositories>;

@@ -122,7 +122,7 @@ describe.skipIf(!server)('PostgreSQL store', () => {
             'mfg_keys.cert_der',
             'mfg_parties.ca_der',
           ]);
-          expect(identity).toEqual(['masa_audit.id', 'masa_vouchers.id']);
+          expect(identity).toEqual(['masa_audit.id', 'masa_vouchers.id', 'mfg_firmware.id']);
         }
         const ran = await sql<{
           name: string;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeTrustFile, encodeTrustFile } from '../../src/roles/shared/trust.js';
-import { crypto, manufacturerPki } from '../support/pki.js';
+import { caProfile, signerProfile } from '../../src/protocols/x509/profiles.js';
+import { crypto, issue, manufacturerPki, T0 } from '../support/pki.js';
 
 const at = new Date('2027-01-01T00:00:00Z');
 
@@ -49,5 +50,70 @@ describe('manufacturer trust files', async () => {
     expect(() => decodeTrustFile(crypto, { ...file, root: 'AAAA' }, at)).toThrow(
       expect.objectContaining({ code: 'ERR_CERT_MALFORMED' }),
     );
+  });
+
+  describe('with the attestation and endorsements CAs', async () => {
+    const caUnder = (name: string, root: typeof pki.root) =>
+      issue(
+        caProfile({
+          name,
+          notBefore: T0,
+          notAfter: new Date('2046-01-01T00:00:00Z'),
+          pathLength: 0,
+        }),
+        root,
+      );
+    const attestationCa = await caUnder('Test Maker Attestation CA', pki.root);
+    const endorsementsCa = await caUnder('Test Maker Endorsements CA', pki.root);
+    const foreignCa = await caUnder('Other Attestation CA', other.root);
+    const endorsementsSigner = await issue(
+      signerProfile({
+        name: 'Test Maker Endorsements',
+        notBefore: T0,
+        notAfter: new Date('2031-01-01T00:00:00Z'),
+      }),
+      endorsementsCa,
+    );
+    const full = {
+      ...trust,
+      attestationCa: attestationCa.cert,
+      endorsementsCa: endorsementsCa.cert,
+    };
+
+    it('round-trip with both; a file written before them still reads, without them', () => {
+      const file = encodeTrustFile(full);
+      expect(file.attestationCa).toBeTypeOf('string');
+      expect(file.endorsementsCa).toBeTypeOf('string');
+      const back = decodeTrustFile(crypto, JSON.parse(JSON.stringify(file)), at);
+      expect(back.attestationCa!.der).toEqual(attestationCa.cert.der);
+      expect(back.endorsementsCa!.der).toEqual(endorsementsCa.cert.der);
+      const old = encodeTrustFile(trust);
+      expect('attestationCa' in old || 'endorsementsCa' in old).toBe(false);
+      const read = decodeTrustFile(crypto, old, at);
+      expect(read.attestationCa).toBeUndefined();
+      expect(read.endorsementsCa).toBeUndefined();
+      expect(read.idevidCa.der).toEqual(pki.idevidCa.cert.der);
+    });
+
+    it('refuses one from another root, a leaf in their place, or a value that is no certificate', () => {
+      const file = encodeTrustFile(full);
+      const b64 = (c: typeof attestationCa) =>
+        encodeTrustFile({ ...trust, attestationCa: c.cert }).attestationCa!;
+      expect(() => decodeTrustFile(crypto, { ...file, attestationCa: b64(foreignCa) }, at)).toThrow(
+        expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }),
+      );
+      expect(() =>
+        decodeTrustFile(crypto, { ...file, endorsementsCa: b64(foreignCa) }, at),
+      ).toThrow(expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }));
+      expect(() =>
+        decodeTrustFile(crypto, { ...file, endorsementsCa: b64(endorsementsSigner) }, at),
+      ).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }));
+      expect(() => decodeTrustFile(crypto, { ...file, attestationCa: null }, at)).toThrow(
+        expect.objectContaining({ code: 'ERR_CONFIG' }),
+      );
+      expect(() => decodeTrustFile(crypto, { ...file, attestationCa: 'AAAA' }, at)).toThrow(
+        expect.objectContaining({ code: 'ERR_CERT_MALFORMED' }),
+      );
+    });
   });
 });

@@ -4,8 +4,10 @@
  */
 import type { Kysely } from 'kysely';
 import type {
+  FirmwareRecord,
   ManufacturerDeclarations,
   ManufacturerDevices,
+  ManufacturerFirmware,
   ManufacturerRepositories,
   ManufacturerStore,
   MasaRecords,
@@ -193,12 +195,116 @@ function masa(db: Db): MasaRecords {
   };
 }
 
+type FirmwareRow = ManufacturerDb['mfg_firmware'];
+
+function firmwareRecord(r: Omit<FirmwareRow, 'id'>): FirmwareRecord {
+  return {
+    model: r.model,
+    name: r.name,
+    version: r.version,
+    digest: r.digest,
+    status: r.status,
+    releasedAt: r.released_at,
+    withdrawnAt: r.withdrawn_at,
+  };
+}
+
+const FIRMWARE_COLUMNS = [
+  'model',
+  'name',
+  'version',
+  'digest',
+  'status',
+  'released_at',
+  'withdrawn_at',
+] as const;
+
+function firmware(db: Db, dialect: Dialect): ManufacturerFirmware {
+  // better-sqlite3 binds no booleans: SQLite stores 0 or 1.
+  const bool = (b: boolean) => (dialect === 'postgres' ? b : b ? 1 : 0);
+  return {
+    async model(model) {
+      const row = await db
+        .selectFrom('mfg_models')
+        .select('secure_boot')
+        .where('model', '=', model)
+        .executeTakeFirst();
+      return row && { secureBoot: Boolean(row.secure_boot) };
+    },
+    async addModel(m, at) {
+      await db
+        .insertInto('mfg_models')
+        .values({ model: m.model, secure_boot: bool(m.secureBoot), created_at: at.toISOString() })
+        .execute();
+    },
+    async models() {
+      const rows = await db
+        .selectFrom('mfg_models')
+        .select(['model', 'secure_boot'])
+        .orderBy('model')
+        .execute();
+      return rows.map((r) => ({ model: r.model, secureBoot: Boolean(r.secure_boot) }));
+    },
+    async find(model, by) {
+      let q = db.selectFrom('mfg_firmware').select(FIRMWARE_COLUMNS).where('model', '=', model);
+      q = 'version' in by ? q.where('version', '=', by.version) : q.where('digest', '=', by.digest);
+      const row = await q.executeTakeFirst();
+      return row && firmwareRecord(row);
+    },
+    async add(f, at) {
+      await db
+        .insertInto('mfg_firmware')
+        .values({
+          model: f.model,
+          name: f.name,
+          version: f.version,
+          digest: f.digest,
+          status: 'released',
+          released_at: at.toISOString(),
+          withdrawn_at: null,
+        })
+        .execute();
+    },
+    async withdraw(model, version, at) {
+      const r = await db
+        .updateTable('mfg_firmware')
+        .set({ status: 'withdrawn', withdrawn_at: at.toISOString() })
+        .where('model', '=', model)
+        .where('version', '=', version)
+        .where('status', '=', 'released')
+        .executeTakeFirst();
+      return r.numUpdatedRows === 1n;
+    },
+    async list(model) {
+      let q = db.selectFrom('mfg_firmware').select(FIRMWARE_COLUMNS);
+      if (model !== undefined) q = q.where('model', '=', model);
+      const rows = await q.orderBy('model').orderBy('id').execute();
+      return rows.map(firmwareRecord);
+    },
+    async latestDocument() {
+      return db
+        .selectFrom('mfg_reference_values')
+        .select(['sequence', 'document'])
+        .orderBy('sequence', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+    },
+    async addDocument(d, at) {
+      await db
+        .insertInto('mfg_reference_values')
+        .values({ sequence: d.sequence, document: d.document, issued_at: at.toISOString() })
+        .execute();
+    },
+  };
+}
+
 export function manufacturerRepositories(db: Db, dialect: Dialect): ManufacturerRepositories {
   return {
     devices: devices(db, dialect),
     declarations: declarations(db),
     masa: masa(db),
     keys: kyselyKeyRecords(db, 'mfg_keys'),
+    firmware: firmware(db, dialect),
   };
 }
 

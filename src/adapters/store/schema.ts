@@ -57,6 +57,19 @@ export interface ManufacturerDb {
     nonce: string | null;
     assertion: string;
   };
+  /** `secure_boot`: a boolean on PostgreSQL, 0 or 1 on SQLite. */
+  mfg_models: { model: string; secure_boot: boolean | number; created_at: string };
+  mfg_firmware: {
+    id: Generated<number>;
+    model: string;
+    version: string;
+    name: string;
+    digest: string;
+    status: 'released' | 'withdrawn';
+    released_at: string;
+    withdrawn_at: string | null;
+  };
+  mfg_reference_values: { sequence: number; document: string; issued_at: string };
 }
 
 export interface NetworkDb {

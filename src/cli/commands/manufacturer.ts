@@ -1,10 +1,12 @@
 /**
  * `airlock manufacturer ...`: creating the manufacturer (`init`), serving it, its trust file,
- * minting and selling. Only `init` and `serve` create its keys; the others refuse a data
- * directory that holds no manufacturer.
+ * minting and selling, firmware releases and the reference values signed from them. Only
+ * `init` and `serve` create its keys; the others refuse a data directory that holds no
+ * manufacturer.
  */
 import type { Command } from 'commander';
 import { FileSecureStore } from '../../adapters/secure-store/file-store.js';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
 import { createLogger, silentLogger } from '../../adapters/log/logger.js';
@@ -14,7 +16,7 @@ import type { Manufacturer } from '../../roles/manufacturer/index.js';
 import { AirlockError } from '../../core/errors.js';
 import { PARTY_ID, type Party } from '../../core/party.js';
 import { encodeTrustFile } from '../../roles/shared/trust.js';
-import { note, printJson, say, serveUntilInterrupted } from '../output.js';
+import { note, printJson, printTable, say, serveUntilInterrupted } from '../output.js';
 import {
   DATABASE_URL_HELP,
   databaseUrlOption,
@@ -30,8 +32,161 @@ import { openLocal } from './network.js';
 /** Says on stderr that `dir` gets a new manufacturer: keys are never created silently. */
 function announceNew(dir: string): void {
   note(
-    `creating the manufacturer in ${dir}: root, IDevID, MASA and declaration CAs, keys sealed in its database`,
+    `creating the manufacturer in ${dir}: root, IDevID, MASA, declaration, attestation and endorsement CAs, keys sealed in its database`,
   );
+}
+
+/** Opens the manufacturer of a data directory (or database) that holds one, runs `fn`, closes it. */
+async function withManufacturer(
+  o: { dataDir: string; databaseUrl?: string },
+  fn: (m: Manufacturer) => Promise<void>,
+): Promise<void> {
+  await run(async () => {
+    const m = await openManufacturer(
+      { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger },
+      directoryPath(o.dataDir, '--data-dir'),
+      undefined,
+      databaseUrlOption(o.databaseUrl),
+    );
+    try {
+      await fn(m);
+    } finally {
+      await m.close();
+    }
+  });
+}
+
+/** The base64url SHA-256 of a file, read as a stream; ERR_CONFIG when it cannot be read. */
+async function imageDigest(file: string): Promise<string> {
+  try {
+    if (!fs.statSync(file).isFile()) throw new Error('not a regular file');
+    const hash = createHash('sha256');
+    for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+    return hash.digest('base64url');
+  } catch (cause) {
+    throw new AirlockError('ERR_CONFIG', `--image ${file} is not a readable file`, {
+      cause,
+      details: { hint: 'give --image the path of the firmware image file' },
+    });
+  }
+}
+
+function firmwareCommands(mfg: Command): void {
+  const fw = mfg
+    .command('firmware')
+    .description(
+      'firmware releases: the images each model may run, signed into the reference values verifiers appraise devices against',
+    );
+  fw.command('release')
+    .description(
+      "release a firmware image: its SHA-256 becomes a reference value, in a new signed document (the model's latest release is what new devices are minted with)",
+    )
+    .requiredOption('--model <model>', 'the device model (1-64 letters, digits, . _ -)')
+    .requiredOption('--version <version>', '1 to 4 dotted numbers, no leading zeros, e.g. 1.4.2')
+    .requiredOption('--image <file>', 'the image file; the reference value is its SHA-256')
+    .option('--name <name>', 'the firmware name devices report (default: <model>-firmware)')
+    .option(
+      '--no-secure-boot',
+      "the model does not boot only signed firmware: its devices get supply-chain evidence instead of an attestation key. Only a model's first release sets this; later ones may not contradict it",
+    )
+    .option('--data-dir <dir>', 'where its database and keys live', './data')
+    .option('--database-url <url>', DATABASE_URL_HELP)
+    .action(
+      async (
+        o: {
+          model: string;
+          version: string;
+          image: string;
+          name?: string;
+          secureBoot: boolean;
+          dataDir: string;
+          databaseUrl?: string;
+        },
+        cmd: Command,
+      ) => {
+        // Left out: the model keeps what its first release said (secure boot for a new model).
+        const secureBoot =
+          cmd.getOptionValueSource('secureBoot') === 'default' ? undefined : o.secureBoot;
+        await withManufacturer(o, async (m) => {
+          const digest = await imageDigest(o.image);
+          const r = await m.firmware.release({
+            model: o.model,
+            version: o.version,
+            digest,
+            ...(o.name === undefined ? {} : { name: o.name }),
+            ...(secureBoot === undefined ? {} : { secureBoot }),
+          });
+          printJson({
+            model: r.model,
+            name: r.name,
+            version: r.version,
+            digest: r.digest,
+            sequence: r.sequence,
+          });
+        });
+      },
+    );
+  fw.command('withdraw')
+    .description(
+      'withdraw a release: the reference values then mark it withdrawn, so verifiers refuse devices that run it (again: nothing changes)',
+    )
+    .requiredOption('--model <model>', 'the device model')
+    .requiredOption('--version <version>', 'the version released')
+    .option('--data-dir <dir>', 'where its database and keys live', './data')
+    .option('--database-url <url>', DATABASE_URL_HELP)
+    .action(
+      async (o: { model: string; version: string; dataDir: string; databaseUrl?: string }) => {
+        await withManufacturer(o, async (m) => {
+          const r = await m.firmware.withdraw({ model: o.model, version: o.version });
+          printJson({
+            model: r.model,
+            name: r.name,
+            version: r.version,
+            status: r.status,
+            withdrawnAt: r.withdrawnAt,
+            sequence: r.sequence,
+            changed: r.changed,
+          });
+        });
+      },
+    );
+  fw.command('list')
+    .description('every release, by model, in the order released')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'where its database and keys live', './data')
+    .option('--database-url <url>', DATABASE_URL_HELP)
+    .action(async (o: { json?: boolean; dataDir: string; databaseUrl?: string }) => {
+      await withManufacturer(o, async (m) => {
+        const releases = await m.firmware.list();
+        if (o.json) printJson(releases);
+        else if (releases.length === 0) say('no firmware released');
+        else
+          printTable(
+            releases.map((f) => ({
+              model: f.model,
+              secureBoot: f.secureBoot,
+              name: f.name,
+              version: f.version,
+              status: f.status,
+              digest: f.digest,
+              released: f.releasedAt,
+              withdrawn: f.withdrawnAt,
+            })),
+          );
+      });
+    });
+  mfg
+    .command('reference-values')
+    .description(
+      'print the current signed reference values (the JWS a verifier takes; also served at /.well-known/airlock/reference-values)',
+    )
+    .option('--data-dir <dir>', 'where its database and keys live', './data')
+    .option('--database-url <url>', DATABASE_URL_HELP)
+    .action(async (o: { dataDir: string; databaseUrl?: string }) => {
+      await withManufacturer(o, async (m) => {
+        process.stdout.write(`${await m.firmware.referenceValues()}\n`);
+      });
+    });
 }
 
 export function manufacturerCommand(program: Command): void {
@@ -186,6 +341,8 @@ export function manufacturerCommand(program: Command): void {
               masaUrl: birth.masaUrl,
               mudUrl: birth.mudUrl,
               soldTo: buyer ?? null,
+              secureBoot: birth.secureBoot,
+              firmware: birth.firmware ?? null,
             });
           };
           if (o.sell) {
@@ -210,4 +367,5 @@ export function manufacturerCommand(program: Command): void {
         });
       },
     );
+  firmwareCommands(mfg);
 }

@@ -62,6 +62,27 @@ export function idevidProfile(f: IdevidFields): CertificateTemplate {
 }
 
 /**
+ * A device's attestation key (docs/ATTESTATION.md): issued at minting by the manufacturer's
+ * attestation CA, it signs the device's evidence (EAT) and nothing else. The subject names the
+ * device as its IDevID does (serial number, model, manufacturer); like an IDevID it never
+ * expires, for a device's evidence must verify for as long as the device lives.
+ */
+export function attestationKeyProfile(f: {
+  serialNumber: string;
+  model: string;
+  manufacturer: string;
+  notBefore: Date;
+}): CertificateTemplate {
+  return {
+    subject: [serialNumberAttr(f.serialNumber), cn(f.model), org(f.manufacturer)],
+    notBefore: f.notBefore,
+    notAfter: IDEVID_NOT_AFTER,
+    ca: false,
+    keyUsage: ['digitalSignature'],
+  };
+}
+
+/**
  * The locally significant device identity issued by the domain CA (step 15). With `crlUrl`,
  * a cRLDistributionPoints extension (RFC 5280 section 4.2.1.13) names where the CRL is served.
  */

@@ -2,17 +2,32 @@
  * Minting (report section 5.1.1 steps 1, 2, 4, 5): a fresh key pair per device, an IEEE
  * 802.1AR IDevID carrying the MASA and MUD URLs, the birth credentials written to the
  * device's own secure store with the manufacturer's trust anchor, and the first declaration.
+ *
+ * Attestation (docs/ATTESTATION.md): a device of a secure-boot model (every model unless its
+ * releases say otherwise) also gets an attestation key, certified by the attestation CA. A
+ * device of a model without secure boot cannot attest: it gets instead the manufacturer's
+ * supply-chain evidence (an EAT signed by the endorsements signer) naming its birth key and
+ * the firmware flashed at the factory, so such a model needs a released firmware to be minted.
  */
 import { AirlockError } from '../../core/errors.js';
 import { toBase64, toHex, utf8 } from '../../core/bytes.js';
 import { SecureStoreEntry, type BirthCredentials } from '../../core/credentials.js';
-import type { SecureStore } from '../../core/ports.js';
-import type { ManufacturerStore } from '../../core/store.js';
+import type { Party } from '../../core/party.js';
+import type { PrivateKeyHandle, SecureStore } from '../../core/ports.js';
+import type { FirmwareRecord, ManufacturerStore } from '../../core/store.js';
+import {
+  AIRLOCK_SUPPLY_CHAIN_PROFILE,
+  type AirlockSupplyChainClaims,
+} from '../../protocols/eat/claims.js';
+import { hwmodelOf, oemidOf, ueidOf } from '../../protocols/eat/identifiers.js';
+import { encodeMeasurement } from '../../protocols/eat/measured-component.js';
+import { signEat } from '../../protocols/eat/token.js';
 import { issueCertificate } from '../../protocols/x509/issue.js';
-import { idevidProfile } from '../../protocols/x509/profiles.js';
+import { attestationKeyProfile, idevidProfile } from '../../protocols/x509/profiles.js';
 import { keyStoreOf, type RoleContext } from '../shared/context.js';
 import { notBefore } from '../shared/pki.js';
 import type { DeclarationService } from './declarations.js';
+import type { FirmwareService } from './firmware.js';
 import type { ManufacturerPki } from './pki.js';
 import type { ManufacturerConfig } from './defaults.js';
 
@@ -25,6 +40,8 @@ export class Factory {
     private readonly pki: ManufacturerPki,
     private readonly declarations: DeclarationService,
     private readonly config: ManufacturerConfig,
+    private readonly party: Party,
+    private readonly firmware: FirmwareService,
   ) {}
 
   /** Mints one device into `store`, its secure element. */
@@ -37,6 +54,12 @@ export class Factory {
       throw new AirlockError('ERR_INPUT_SCHEMA', 'serial numbers are 1-64 letters, digits, . _ -');
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(opts.model))
       throw new AirlockError('ERR_INPUT_SCHEMA', 'model names are 1-64 letters, digits, . _ -');
+    const line = await this.firmware.forMinting(opts.model);
+    if (!line.secureBoot && !line.firmware)
+      throw new AirlockError(
+        'ERR_FIRMWARE_UNKNOWN',
+        `model ${opts.model} has no secure boot and no released firmware to vouch for`,
+      );
     const at = this.ctx.clock.now();
     const keys = keyStoreOf(this.ctx);
     const key = await keys.generateP256();
@@ -62,7 +85,37 @@ export class Factory {
       masaUrl,
       mudUrl,
       application: { url: this.config.applicationUrl },
+      secureBoot: line.secureBoot,
+      ...(line.firmware
+        ? { firmware: { name: line.firmware.name, version: line.firmware.version } }
+        : {}),
     };
+    if (line.secureBoot) {
+      const ak = await keys.generateP256();
+      const akCert = issueCertificate(
+        this.ctx.crypto,
+        attestationKeyProfile({
+          serialNumber: serial,
+          model: opts.model,
+          manufacturer: this.config.name,
+          notBefore: notBefore(at),
+        }),
+        ak.spki,
+        this.pki.attestationCa,
+      ).der;
+      birth.attestation = {
+        key: toBase64(await keys.exportPkcs8(ak)),
+        chain: [toBase64(akCert), toBase64(this.pki.attestationCa.cert.der)],
+      };
+    } else {
+      birth.supplyChainEvidence = this.supplyChainEvidence(
+        serial,
+        opts.model,
+        key,
+        line.firmware!,
+        at,
+      );
+    }
     if (await this.store.run((r) => r.devices.exists(serial)))
       throw new AirlockError('ERR_DEVICE_STATE', `serial ${serial} was already minted`);
     if (await store.read(SecureStoreEntry.birth))
@@ -82,5 +135,40 @@ export class Factory {
       throw e;
     }
     return birth;
+  }
+
+  /** The manufacturer's word for a device that cannot attest (docs/ATTESTATION.md, Evidence). */
+  private supplyChainEvidence(
+    serial: string,
+    model: string,
+    birthKey: PrivateKeyHandle,
+    firmware: FirmwareRecord,
+    at: Date,
+  ): string {
+    const crypto = this.ctx.crypto;
+    const claims: AirlockSupplyChainClaims = {
+      eat_profile: AIRLOCK_SUPPLY_CHAIN_PROFILE,
+      ueid: ueidOf(crypto, birthKey.spki),
+      oemid: oemidOf(this.party.id),
+      hwmodel: hwmodelOf(crypto, model),
+      oemboot: false,
+      'airlock.serial-number': serial,
+      swname: firmware.name,
+      swversion: [firmware.version],
+      measurements: [
+        encodeMeasurement({
+          name: firmware.name,
+          version: firmware.version,
+          digest: firmware.digest,
+        }),
+      ],
+      iat: Math.floor(at.getTime() / 1000),
+    };
+    return signEat(
+      crypto,
+      this.pki.endorsements.key,
+      [this.pki.endorsements.cert, this.pki.endorsementsCa.cert],
+      claims,
+    );
   }
 }

@@ -21,6 +21,7 @@ import { keyStoreOf, type RoleContext } from '../shared/context.js';
 import { manufacturerDefaults, type ManufacturerConfig } from './defaults.js';
 import { DeclarationService } from './declarations.js';
 import { Factory } from './factory.js';
+import { FirmwareService } from './firmware.js';
 import { Masa } from './masa.js';
 import { MasaAuditLog } from './audit-log.js';
 import { openManufacturerPki, type ManufacturerPki } from './pki.js';
@@ -53,6 +54,8 @@ export class Manufacturer {
     readonly factory: Factory,
     readonly masa: Masa,
     readonly auditLog: MasaAuditLog,
+    /** Firmware releases and the signed reference values (report section 5.1.1 step 3). */
+    readonly firmware: FirmwareService,
   ) {}
 
   static async open(opts: ManufacturerOptions): Promise<Manufacturer> {
@@ -84,7 +87,8 @@ export class Manufacturer {
       name: config.name,
     };
     const declarations = new DeclarationService(opts.ctx, repos, pki, party);
-    const factory = new Factory(opts.ctx, repos, pki, declarations, config);
+    const firmware = new FirmwareService(opts.ctx, repos, pki, party);
+    const factory = new Factory(opts.ctx, repos, pki, declarations, config, party, firmware);
     const auditLog = new MasaAuditLog(opts.ctx, repos, pki, declarations);
     const masa = new Masa(opts.ctx, repos, pki, declarations, config, auditLog);
     return new Manufacturer(
@@ -98,6 +102,7 @@ export class Manufacturer {
       factory,
       masa,
       auditLog,
+      firmware,
     );
   }
 
@@ -116,6 +121,8 @@ export class Manufacturer {
       idevidCa: this.pki.idevidCa.cert,
       masaCa: this.pki.masaCa.cert,
       declarationsCa: this.pki.declarationsCa.cert,
+      attestationCa: this.pki.attestationCa.cert,
+      endorsementsCa: this.pki.endorsementsCa.cert,
     };
   }
 

@@ -3,6 +3,11 @@
  * certified for one purpose can never pass for another: a device's birth key (IDevID CA) or the
  * services' TLS key cannot sign a voucher (MASA CA) or a declaration (declarations CA). Devices
  * trust the MASA CA for vouchers and the declarations CA for declarations, not the root.
+ *
+ * Attestation (docs/ATTESTATION.md): the attestation CA certifies the attestation key each
+ * device of a secure-boot model gets at minting; the endorsements signer, under its own CA,
+ * signs the reference values and the supply-chain evidence of devices that cannot attest. A
+ * database made before these existed gets them the next time it is opened.
  */
 import type { KeyRing, KeyPair } from '../../adapters/store/key-ring.js';
 import { caProfile, signerProfile } from '../../protocols/x509/profiles.js';
@@ -17,6 +22,12 @@ export interface ManufacturerPki {
   declarationsCa: KeyPair;
   declarations: KeyPair;
   tls: KeyPair;
+  /** Certifies the devices' attestation keys (pathLen 0 under the root). */
+  attestationCa: KeyPair;
+  /** Issues the endorsements signer's certificate (pathLen 0 under the root). */
+  endorsementsCa: KeyPair;
+  /** Signs the reference values and supply-chain evidence. */
+  endorsements: KeyPair;
 }
 
 export async function openManufacturerPki(
@@ -75,5 +86,26 @@ export async function openManufacturerPki(
     root,
     at,
   );
-  return { root, idevidCa, masaCa, masa, declarationsCa, declarations, tls };
+  const attestationCa = await ca('attestation-ca', root, 0);
+  const endorsementsCa = await ca('endorsements-ca', root, 0);
+  const endorsements = await ensureKeyPair(
+    crypto,
+    ring,
+    'endorsements',
+    signerProfile({ name: `${name} Endorsements`, notBefore: nb, notAfter: years(at, 10) }),
+    endorsementsCa,
+    at,
+  );
+  return {
+    root,
+    idevidCa,
+    masaCa,
+    masa,
+    declarationsCa,
+    declarations,
+    tls,
+    attestationCa,
+    endorsementsCa,
+    endorsements,
+  };
 }

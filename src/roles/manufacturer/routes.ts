@@ -1,6 +1,7 @@
 /**
  * The manufacturer's HTTP surface: the MASA (RFC 8995 section 5.5) and declarations in real
- * time (report section 5.1.1 step 6, 5.2 step 6).
+ * time (report section 5.1.1 step 6, 5.2 step 6), and its reference values for verifiers
+ * (section 5.1.1 step 3).
  */
 import type { FastifyInstance } from 'fastify';
 import { isAirlockError } from '../../core/errors.js';
@@ -13,6 +14,7 @@ import {
 } from '../../protocols/declaration/read-request.js';
 import { negotiateVoucherFormat } from '../../protocols/voucher/codec.js';
 import { AUDIT_LOG_MEDIA_TYPE } from '../../protocols/brski/audit-log.js';
+import { REFERENCE_VALUES_MEDIA_TYPE } from '../../protocols/endorsement/reference-values.js';
 import type { Manufacturer } from './index.js';
 
 export function manufacturerRoutes(app: FastifyInstance, m: Manufacturer): void {
@@ -71,5 +73,12 @@ export function manufacturerRoutes(app: FastifyInstance, m: Manufacturer): void 
       m.config.ownershipRequestSkewSeconds,
     );
     return { chain };
+  });
+
+  // docs/ATTESTATION.md: the current signed reference values, for any verifier to pull (the
+  // document is signed, so no client certificate is asked for); 404 before the first release.
+  app.get('/.well-known/airlock/reference-values', async (_req, reply) => {
+    const document = await m.firmware.referenceValues();
+    return reply.type(REFERENCE_VALUES_MEDIA_TYPE).send(document);
   });
 }

@@ -22,6 +22,13 @@ export interface ManufacturerTrust {
   masaCa: Certificate;
   /** Issues the declaration-signing certificates. */
   declarationsCa: Certificate;
+  /**
+   * Certifies the devices' attestation keys (docs/ATTESTATION.md). Absent from a trust file
+   * written before attestation: such a manufacturer's devices cannot attest to this network.
+   */
+  attestationCa?: Certificate;
+  /** Issues the signer of the manufacturer's reference values and supply-chain evidence. Absent as above. */
+  endorsementsCa?: Certificate;
 }
 
 /** The trust bundle as a file a network administrator installs: base64 DER of each CA. */
@@ -31,6 +38,8 @@ export interface ManufacturerTrustFile {
   idevidCa: string;
   masaCa: string;
   declarationsCa: string;
+  attestationCa?: string;
+  endorsementsCa?: string;
 }
 
 /** Where a birth certificate carries the device's serial number (RFC 8995 section 2.3.1). */
@@ -138,10 +147,16 @@ export function encodeTrustFile(t: ManufacturerTrust): ManufacturerTrustFile {
     idevidCa: toBase64(t.idevidCa.der),
     masaCa: toBase64(t.masaCa.der),
     declarationsCa: toBase64(t.declarationsCa.der),
+    ...(t.attestationCa ? { attestationCa: toBase64(t.attestationCa.der) } : {}),
+    ...(t.endorsementsCa ? { endorsementsCa: toBase64(t.endorsementsCa.der) } : {}),
   };
 }
 
-/** Reads a trust file; each purpose CA must be a CA certified by the root. */
+/**
+ * Reads a trust file; each purpose CA must be a CA certified by the root. The attestation and
+ * endorsements CAs are optional (files written before attestation have neither), and checked
+ * the same way when present.
+ */
 export function decodeTrustFile(crypto: Crypto, json: unknown, at: Date): ManufacturerTrust {
   const f = json as Partial<ManufacturerTrustFile> | null;
   if (!f || f.format !== 'airlock-manufacturer-trust/1')
@@ -156,8 +171,11 @@ export function decodeTrustFile(crypto: Crypto, json: unknown, at: Date): Manufa
     idevidCa: cert(f.idevidCa),
     masaCa: cert(f.masaCa),
     declarationsCa: cert(f.declarationsCa),
+    ...(f.attestationCa === undefined ? {} : { attestationCa: cert(f.attestationCa) }),
+    ...(f.endorsementsCa === undefined ? {} : { endorsementsCa: cert(f.endorsementsCa) }),
   };
-  for (const ca of [t.idevidCa, t.masaCa, t.declarationsCa]) {
+  for (const ca of [t.idevidCa, t.masaCa, t.declarationsCa, t.attestationCa, t.endorsementsCa]) {
+    if (!ca) continue;
     if (!ca.isCa) throw new AirlockError('ERR_CONFIG', `${ca.subject} is not a CA`);
     verifyChain(crypto, { leaf: ca, anchors: [t.root], at });
   }

@@ -90,4 +90,51 @@ export const manufacturerMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * Firmware releases (report section 5.1.1 step 3; docs/ATTESTATION.md): each model, whether
+   * it has secure boot, and the images released for it; and every signed reference values
+   * document, by its sequence number, so that one sequence always serves the same bytes. The
+   * primary key on the sequence decides a race between two changes: one of them starts over.
+   */
+  '0004_firmware': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('mfg_models')
+        .addColumn('model', 'text', (c) => c.primaryKey())
+        .addColumn('secure_boot', 'boolean', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('mfg_firmware')
+        .addColumn('id', 'integer', autoId(db))
+        .addColumn('model', 'text', (c) => c.notNull().references('mfg_models.model'))
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('released_at', 'text', (c) => c.notNull())
+        .addColumn('withdrawn_at', 'text')
+        .execute();
+      // A version, and an image, is released once per model. Unique indexes (not constraints):
+      // both dialects then list them by these names.
+      await db.schema
+        .createIndex('mfg_firmware_version')
+        .on('mfg_firmware')
+        .columns(['model', 'version'])
+        .unique()
+        .execute();
+      await db.schema
+        .createIndex('mfg_firmware_digest')
+        .on('mfg_firmware')
+        .columns(['model', 'digest'])
+        .unique()
+        .execute();
+      await db.schema
+        .createTable('mfg_reference_values')
+        .addColumn('sequence', 'integer', (c) => c.primaryKey())
+        .addColumn('document', 'text', (c) => c.notNull())
+        .addColumn('issued_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
