@@ -11,11 +11,16 @@ import type { SecureChannel } from './step-10-secure-channel.js';
 export async function exchangeAppBootstrap(
   channel: SecureChannel,
   identity: Pick<PledgeIdentity, 'applicationUrl'>,
+  attestationUrl?: string,
 ): Promise<AppBootstrap> {
   return parseJson(
     (
       await channel.call('POST', '/.well-known/airlock/app-bootstrap', {
-        body: JSON.stringify({ 'application-url': identity.applicationUrl ?? null }),
+        body: JSON.stringify({
+          'application-url': identity.applicationUrl ?? null,
+          // Report section 7: where the device answers re-attestation, if it does.
+          ...(attestationUrl ? { 'attestation-url': attestationUrl } : {}),
+        }),
         contentType: 'application/json',
       })
     ).body,

@@ -182,7 +182,7 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
  * device of this manufacturer. A result about another device (a token relayed from a genuine
  * one) is contraindicated, whatever it says.
  */
-function readResult(
+export function readResult(
   claims: EarClaims,
   serial: string,
   manufacturer: string,

@@ -23,6 +23,12 @@ export const AttestationReply = z.object({
   status: z.enum(['affirming', 'warning', 'contraindicated', 'none']),
 });
 
+/** Re-attestation (report section 7): the device's evidence for the nonce the network sent. */
+export const ReattestationReply = z.object({
+  mediaType: z.string().min(1).max(256),
+  token: z.string().min(1).max(16_384),
+});
+
 export const AppBootstrapReply = z.object({
   applicationUrl: z.url({ protocol: /^https$/ }),
   trustAnchor: z.string().min(1).max(16_384),

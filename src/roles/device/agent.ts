@@ -8,7 +8,7 @@
  * renewal: the new LDevID verified), and until then the store holds exactly what it held.
  */
 import { AirlockError } from '../../core/errors.js';
-import { fromUtf8, utf8 } from '../../core/bytes.js';
+import { fromBase64, fromUtf8, utf8 } from '../../core/bytes.js';
 import {
   SecureStoreEntry,
   type BirthCredentials,
@@ -28,6 +28,11 @@ import { Journal, type JournalEntry } from '../../onboarding/pledge/journal.js';
 import { openBirthCredentials } from '../../onboarding/pledge/identity.js';
 import { enterOnboardingMode } from '../../onboarding/pledge/step-02-onboarding-mode.js';
 import { attest, measuredBoot } from '../../onboarding/pledge/step-03-attestation.js';
+import { generateEvidence } from '../../onboarding/pledge/step-01-attestation.js';
+import {
+  serveAttestation,
+  type AttestationResponder,
+} from '../../adapters/device/attestation-responder.js';
 import { trustedIntroduction } from '../../onboarding/pledge/step-05-trusted-introduction.js';
 import { receiveDeclaration } from '../../onboarding/pledge/step-06-declaration.js';
 import { authenticateDevice } from '../../onboarding/pledge/step-07-device-authentication.js';
@@ -76,6 +81,11 @@ export interface DeviceAgentOptions {
    * manufacturer's supply-chain evidence presents that.
    */
   measuredBoot?: MeasuredBoot;
+  /**
+   * Report section 7: where this device will answer re-attestation (`serveAttestation`), an
+   * https URL it tells the network in step 14. None: the network cannot ask it again.
+   */
+  attestationUrl?: string;
 }
 
 export class DeviceAgent {
@@ -93,6 +103,7 @@ export class DeviceAgent {
     this.voucherPolicy = opts.voucherPolicy ?? {};
     this.connect = opts.connector ?? tlsPledgeConnector(keyStoreOf(ctx));
     this.measuredBoot = opts.measuredBoot;
+    this.attestationUrl = opts.attestationUrl;
     if (!this.config.requireRegistrarRa)
       ctx.logger.warn(
         'requireRegistrarRa is off: any certificate of the pinned domain is accepted as its registrar',
@@ -103,6 +114,7 @@ export class DeviceAgent {
   private readonly voucherPolicy: Partial<VoucherPolicy>;
   private readonly connect: PledgeConnector;
   private readonly measuredBoot: MeasuredBoot | undefined;
+  private readonly attestationUrl: string | undefined;
 
   /** The ports the onboarding steps use, as the context holds them now. */
   private get steps(): PledgeContext {
@@ -175,7 +187,7 @@ export class DeviceAgent {
       const secure = establishSecureChannel(channel, { device, network: networkOwner });
       journal.done(OnboardingStep.SecureChannel);
 
-      const app = await exchangeAppBootstrap(secure, identity);
+      const app = await exchangeAppBootstrap(secure, identity, this.attestationUrl);
       journal.done(OnboardingStep.AppBootstrap);
 
       const { credentials, ldevid } = await provisionCredentials(ctx, secure, {
@@ -230,6 +242,36 @@ export class DeviceAgent {
     } finally {
       await channel.close();
     }
+  }
+
+  /**
+   * Report section 7: answers the network's re-attestation requests, presenting the LDevID
+   * received at onboarding and accepting only a registrar of the same domain. Each request is
+   * measured afresh (step 1) and signed for the network's nonce.
+   */
+  async serveAttestation(
+    opts: { host?: string; port?: number } = {},
+  ): Promise<AttestationResponder> {
+    const credentials = await this.onboardingCredentials();
+    if (!credentials) throw new AirlockError('ERR_DEVICE_NOT_ONBOARDED');
+    const ctx = this.steps;
+    const identity = await openBirthCredentials(ctx, await this.birth());
+    const der = (b64: string) => {
+      const bytes = fromBase64(b64);
+      if (!bytes)
+        throw new AirlockError('ERR_SECURE_STORE', 'the onboarding credentials are corrupt');
+      return bytes;
+    };
+    return serveAttestation({
+      crypto: ctx.crypto,
+      now: () => ctx.clock.now(),
+      ldevidChain: [der(credentials.ldevid), ...credentials.ldevidChain.map(der)],
+      ldevidKeyPkcs8: der(credentials.ldevidKey),
+      domainCa: der(credentials.domainCa),
+      evidence: async (nonce) =>
+        generateEvidence(ctx, identity, await measuredBoot(identity, this.measuredBoot), nonce),
+      ...opts,
+    });
   }
 
   #limits(): ChannelLimits {

@@ -49,6 +49,11 @@ export interface NetworkConfig extends ServerLimits {
    * it (Airlock's: `pinWhenNoCa`) identifies the domain by that certificate and pins it.
    */
   voucherRequestChain: 'registrar-and-ca' | 'registrar-only';
+  /**
+   * Report section 7: how often (seconds) every onboarded device that said where it answers is
+   * asked for a fresh attestation token. 0: only on demand (`airlock network reattest`).
+   */
+  reattestationIntervalSeconds: number;
 }
 
 export const networkDefaults: NetworkConfig = {
@@ -64,6 +69,7 @@ export const networkDefaults: NetworkConfig = {
   minimumVoucherAssertion: 'logged',
   voucherClockSkewSeconds: 300,
   voucherRequestChain: 'registrar-and-ca',
+  reattestationIntervalSeconds: 0,
   // The HTTPS server's limits, each documented in src/adapters/http/limits.ts: TLS handshake
   // 10 s, request headers 10 s, whole request 30 s, idle keep-alive 30 s, a connection's life
   // 5 minutes and 100 requests, 1,024 connections and 64 per source, headers 16 KiB, request

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Party } from '../../core/party.js';
-import { AirlockError } from '../../core/errors.js';
+import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import { toPem } from '../../core/bytes.js';
 import { KeyRing } from '../../adapters/store/key-ring.js';
@@ -36,6 +36,9 @@ import { Registrar } from './registrar.js';
 import { registrarRoutes } from './routes.js';
 import { AuthorizationService } from './authorization.js';
 import type { VerifierPort } from '../../onboarding/registrar/ports.js';
+import type { ReattestationOutcome } from '../../onboarding/registrar/reattestation.js';
+import { tlsPledgeConnector } from '../../adapters/http/tls-pledge-channel.js';
+import { parseCertificate } from '../../protocols/x509/certificate.js';
 
 export interface NetworkOptions {
   ctx: RoleContext;
@@ -209,6 +212,59 @@ export class Network {
     return this.masa.sendOwnershipRequest(manufacturerUrl, op['serial-number'], request);
   }
 
+  readonly #quarantineListeners = new Set<(o: ReattestationOutcome) => void>();
+  #reattestTimer: ReturnType<typeof setInterval> | undefined;
+
+  /** Called for each device a re-attestation marks for quarantine (report section 7). */
+  onQuarantine(listener: (o: ReattestationOutcome) => void): () => void {
+    this.#quarantineListeners.add(listener);
+    return () => this.#quarantineListeners.delete(listener);
+  }
+
+  /**
+   * Re-attestation (report section 7): every onboarded device that said where it answers (or
+   * the one named) is asked for a fresh token over a connection on which it presents its
+   * current LDevID; what the verifier and the policy find is recorded with it, and a device
+   * no longer admitted is marked for quarantine.
+   */
+  async reattest(serial?: string): Promise<ReattestationOutcome[]> {
+    const devices = (await this.store.run((r) => r.devices.reattestable())).filter(
+      (d) => serial === undefined || d.serial === serial,
+    );
+    if (serial !== undefined && devices.length === 0)
+      throw new AirlockError(
+        'ERR_DEVICE_NOT_FOUND',
+        'no onboarded device of that serial number answers re-attestation',
+      );
+    const connect = tlsPledgeConnector(keyStoreOf(this.ctx));
+    const credentials = {
+      chain: [this.pki.registrar.cert.der, this.pki.domainCa.cert.der],
+      key: this.pki.registrar.key,
+    };
+    const ports = {
+      connect: (url: string) =>
+        connect(url, {
+          credentials,
+          limits: { handshakeTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
+        }),
+      identify: (der: Uint8Array) =>
+        this.manufacturers.identifyVerified(parseCertificate(der), this.ctx.clock.now()),
+    };
+    const outcomes: ReattestationOutcome[] = [];
+    for (const d of devices) {
+      const o = await this.registrar.reattest(ports, d);
+      outcomes.push(o);
+      if (o.quarantined) {
+        this.ctx.logger.warn(
+          { serial: o.serial, status: o.status },
+          'network: re-attestation marked a device for quarantine',
+        );
+        for (const l of this.#quarantineListeners) l(o);
+      }
+    }
+    return outcomes;
+  }
+
   async serve(port: number, host = '127.0.0.1'): Promise<string> {
     const app = createHttpsServer({
       key: this.pki.registrar.key,
@@ -222,6 +278,17 @@ export class Network {
     const { url } = await listen(app, port, host);
     if (!this.config.publicUrl) this.credentials.setPublicUrl(url);
     this.server = app;
+    if (this.config.reattestationIntervalSeconds > 0) {
+      this.#reattestTimer = setInterval(() => {
+        this.reattest().catch((e: unknown) =>
+          this.ctx.logger.error(
+            { code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' },
+            'network: re-attestation round failed',
+          ),
+        );
+      }, this.config.reattestationIntervalSeconds * 1000);
+      this.#reattestTimer.unref();
+    }
     this.ctx.logger.info({ url, owner: this.owner.id }, 'network: registrar listening');
     return url;
   }
@@ -231,6 +298,7 @@ export class Network {
    * then closes the MASA client and the database.
    */
   async close(drainMs = this.config.drainTimeoutMs): Promise<void> {
+    clearInterval(this.#reattestTimer);
     if (this.server) await closeGracefully(this.server, drainMs);
     await this.registrar.idle();
     await this.masa.close();

@@ -36,6 +36,11 @@ import { simpleEnroll, wifi } from '../../onboarding/registrar/step-15-provision
 import { simpleReenroll } from '../../onboarding/registrar/renewal.js';
 import { enrollStatus } from '../../onboarding/registrar/enrollment-status.js';
 import type { RoleContext } from '../shared/context.js';
+import {
+  reattest,
+  type ReattestationOutcome,
+  type ReattestationPorts,
+} from '../../onboarding/registrar/reattestation.js';
 import type { CredentialIssuer } from './credentials.js';
 import type { NetworkDeclarations } from './declarations.js';
 import type { Inventory } from './inventory.js';
@@ -190,6 +195,14 @@ export class Registrar {
   /** RFC 8995 section 5.9.4: the device reports whether it could use what it received. */
   async enrollStatus(ch: ChannelContext, json: unknown): Promise<void> {
     await runEndpoint(this.#steps, enrollStatus, ch, json);
+  }
+
+  /** Report section 7: one onboarded device appraised again (src/onboarding/registrar/reattestation.ts). */
+  async reattest(
+    ports: ReattestationPorts,
+    device: { serial: string; url: string },
+  ): Promise<ReattestationOutcome> {
+    return reattest(this.#steps, ports, device);
   }
 
   /** The MASA, asked in the format the pledge wants; a MASA client without formats speaks JWS. */
