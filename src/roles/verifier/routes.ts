@@ -26,6 +26,11 @@ export const PROVISIONING_SUBMIT_PATH = '/endorsement-provisioning/v1/submit';
 /** A Host header Airlock will write back into a URL: a name or IPv4 address, or a bracketed IPv6 one, and a port. */
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 
+/** A JSON body as bytes: sent as is, its media type without the charset parameter fastify adds to text. */
+function jsonBytes(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
 export function verifierRoutes(app: FastifyInstance, v: Verifier): void {
   // The evidence is text (a JWT); the media type's parameters (eat_profile) are the route's to judge.
   app.addContentTypeParser(
@@ -54,7 +59,7 @@ export function verifierRoutes(app: FastifyInstance, v: Verifier): void {
       .code(201)
       .header('location', `${baseOf(req)}${SESSION_PATH_PREFIX}${id}`)
       .type(SESSION_MEDIA_TYPE)
-      .send(JSON.stringify(session));
+      .send(jsonBytes(session));
   });
 
   app.post<{ Params: { id: string } }>(
@@ -68,12 +73,12 @@ export function verifierRoutes(app: FastifyInstance, v: Verifier): void {
           `the evidence must be one of: ${ACCEPTED_MEDIA_TYPES.join(', ')}`,
         );
       const { session } = await v.sessions.submit(req.params.id, contentType, req.body);
-      return reply.type(SESSION_MEDIA_TYPE).send(JSON.stringify(session));
+      return reply.type(SESSION_MEDIA_TYPE).send(jsonBytes(session));
     },
   );
 
   app.get<{ Params: { id: string } }>(`${SESSION_PATH_PREFIX}:id`, async (req, reply) => {
-    return reply.type(SESSION_MEDIA_TYPE).send(JSON.stringify(await v.sessions.get(req.params.id)));
+    return reply.type(SESSION_MEDIA_TYPE).send(jsonBytes(await v.sessions.get(req.params.id)));
   });
 
   app.delete<{ Params: { id: string } }>(`${SESSION_PATH_PREFIX}:id`, async (req, reply) => {
