@@ -8,7 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { AirlockError } from '../../core/errors.js';
-import { toPem } from '../../core/bytes.js';
+import { toBase64, toPem } from '../../core/bytes.js';
 import type { VerifierStore } from '../../core/store.js';
 import { KeyRing } from '../../adapters/store/key-ring.js';
 import type { VerifierDb } from '../../adapters/store/schema.js';
@@ -25,10 +25,14 @@ import { verifierDefaults, type VerifierConfig } from './defaults.js';
 import { openVerifierPki, type VerifierPki } from './pki.js';
 import { ReferenceValues, type Provisioned } from './reference-values.js';
 import { AttestationSessions } from './sessions.js';
-import { checkManufacturerTrust, type ManufacturerTrustInput } from './trust.js';
+import {
+  checkManufacturerTrust,
+  type ManufacturerTrustInput,
+  type VerifierTrustFile,
+} from './trust.js';
 import { verifierRoutes } from './routes.js';
 
-export type { ManufacturerTrustInput } from './trust.js';
+export type { ManufacturerTrustInput, VerifierTrustFile } from './trust.js';
 
 export interface VerifierOptions {
   ctx: RoleContext;
@@ -149,6 +153,15 @@ export class Verifier {
       url: this.config.publicUrl || this.#url,
       tlsCaPem: toPem('CERTIFICATE', this.pki.ca.cert.der),
       earKeyJwk: this.earKeyJwk(),
+    };
+  }
+
+  /** The trust file a relying party installs (`airlock verifier trust-bundle`). */
+  trustFile(): VerifierTrustFile {
+    return {
+      format: 'airlock-verifier-trust/1',
+      tlsCa: toBase64(this.pki.ca.cert.der),
+      earKey: this.earKeyJwk(),
     };
   }
 

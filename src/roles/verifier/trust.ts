@@ -7,6 +7,7 @@
  * `endorsementsCa` (base64 DER). A trust file from before attestation has no `endorsementsCa`.
  */
 import { AirlockError } from '../../core/errors.js';
+import { toPem } from '../../core/bytes.js';
 import { partyIdFromSpki, type Party } from '../../core/party.js';
 import type { Crypto } from '../../core/ports.js';
 import { verifyChain } from '../../protocols/x509/chain.js';
@@ -100,4 +101,40 @@ export function readManufacturerTrustFile(
   };
   checkManufacturerTrust(crypto, m, at);
   return m;
+}
+
+/**
+ * What a relying party (a registrar) installs to use a verifier (`airlock verifier
+ * trust-bundle`): the CA its TLS certificate chains to, and the key of its results. Its URL is
+ * the operator's to give.
+ */
+export interface VerifierTrustFile {
+  format: 'airlock-verifier-trust/1';
+  /** Base64 DER of the verifier's CA. */
+  tlsCa: string;
+  /** The key that signs its results (EAR): a P-256 JWK. */
+  earKey: { kty: 'EC'; crv: 'P-256'; x: string; y: string; kid?: string; alg?: string };
+}
+
+/** A verifier trust file read: the TLS anchor as PEM and the EAR key's JWK; ERR_CONFIG otherwise. */
+export function readVerifierTrustFile(json: unknown): {
+  tlsCaPem: string;
+  earKey: VerifierTrustFile['earKey'];
+} {
+  const f = json as Partial<VerifierTrustFile> | null;
+  if (!f || typeof f !== 'object' || f.format !== 'airlock-verifier-trust/1')
+    throw new AirlockError('ERR_CONFIG', 'not an Airlock verifier trust file');
+  let ca: Certificate;
+  try {
+    ca = parseCertificateBase64(typeof f.tlsCa === 'string' ? f.tlsCa : '');
+  } catch (cause) {
+    throw new AirlockError('ERR_CONFIG', "the verifier trust file's tlsCa is not a certificate", {
+      cause,
+    });
+  }
+  const k = f.earKey;
+  const coordinate = (c: unknown) => typeof c === 'string' && /^[A-Za-z0-9_-]{43}$/.test(c);
+  if (!k || k.kty !== 'EC' || k.crv !== 'P-256' || !coordinate(k.x) || !coordinate(k.y))
+    throw new AirlockError('ERR_CONFIG', "the verifier trust file's earKey is not a P-256 JWK");
+  return { tlsCaPem: toPem('CERTIFICATE', ca.der), earKey: k };
 }
