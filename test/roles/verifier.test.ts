@@ -30,6 +30,8 @@ import { SESSION_MEDIA_TYPE } from '../../src/protocols/rats/challenge-response.
 import { REFERENCE_VALUES_MEDIA_TYPE } from '../../src/protocols/endorsement/reference-values.js';
 import { issueCertificate } from '../../src/protocols/x509/issue.js';
 import { signerProfile } from '../../src/protocols/x509/profiles.js';
+import { signEar } from '../../src/protocols/ear/result.js';
+import { EAR_PROFILE } from '../../src/protocols/ear/claims.js';
 import { codeOf, errorCode } from '../support/errors.js';
 import { remove, track } from '../support/temp-dirs.js';
 import { createDatabase, startPostgres, type PostgresServer } from '../support/postgres-server.js';
@@ -625,6 +627,97 @@ describe('the verification service', () => {
       } finally {
         await c.close();
         await elsewhere.close();
+      }
+    });
+
+    it("follows a relative Location as Veraison's verifier sends it, and judges the answers of another verifier", async () => {
+      // Another verifier: Veraison's relative Location, its own EAR key, answers the test sets.
+      const earKey = generateP256Key();
+      const serverKey = generateP256Key();
+      const cert = issueCertificate(
+        crypto,
+        signerProfile({
+          name: 'other verifier',
+          notBefore: new Date(Date.now() - 60_000),
+          notAfter: new Date(Date.now() + 86_400_000),
+          dnsNames: ['127.0.0.1'],
+          serverAuth: true,
+        }),
+        serverKey.spki,
+        { key: m.root.key, cert: m.root.cert },
+      );
+      const nonce = toBase64Url(randomBytes(32));
+      const behaviour = {
+        created: 201,
+        location: 'session/vs-1' as string | undefined,
+        state: 'complete',
+      };
+      const seen: string[] = [];
+      const server = https.createServer(
+        { key: privateKeyPem(serverKey), cert: toPem('CERTIFICATE', cert.der) },
+        (req, res) => {
+          seen.push(`${req.method} ${req.url} ${req.headers['content-type'] ?? ''}`);
+          req.resume();
+          req.on('end', () => {
+            const session = {
+              nonce,
+              expiry: new Date(Date.now() + 60_000).toISOString(),
+              accept: [deviceTokenMediaType],
+              state: 'waiting',
+            };
+            if (req.url?.startsWith('/challenge-response/v1/newSession')) {
+              res
+                .writeHead(behaviour.created, {
+                  'content-type': SESSION_MEDIA_TYPE,
+                  ...(behaviour.location ? { location: behaviour.location } : {}),
+                })
+                .end(JSON.stringify(session));
+              return;
+            }
+            const result = signEar(crypto, earKey, 'k', {
+              eat_profile: EAR_PROFILE,
+              iat: Math.floor(Date.now() / 1000),
+              eat_nonce: nonce,
+              'ear.verifier-id': { developer: 'Veraison', build: 'x' },
+              submods: { device: { 'ear.status': 'affirming' } },
+            });
+            res
+              .writeHead(200, { 'content-type': SESSION_MEDIA_TYPE })
+              .end(JSON.stringify({ ...session, state: behaviour.state, result }));
+          });
+        },
+      );
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const c = new HttpVerifierClient(origin, {
+        tlsCaPem: toPem('CERTIFICATE', m.root.cert.der),
+        earKey: earKey.spki,
+      });
+      try {
+        const s = await c.openSession();
+        expect(s.url).toBe(`${origin}/challenge-response/v1/session/vs-1`);
+        expect(s.nonce).toBe(nonce);
+        const { claims } = await c.appraise(s, deviceTokenMediaType, 'a.b.c');
+        expect(claims.submods.device!['ear.status']).toBe('affirming');
+        expect(seen).toEqual([
+          'POST /challenge-response/v1/newSession?nonceSize=32 ',
+          `POST /challenge-response/v1/session/vs-1 ${deviceTokenMediaType}`,
+        ]);
+        // A session that did not complete, a session created with 200, or with no Location.
+        behaviour.state = 'failed';
+        expect(await errorCode(() => c.appraise(s, deviceTokenMediaType, 'a.b.c'))).toBe(
+          'ERR_VERIFIER_REFUSED',
+        );
+        behaviour.created = 200;
+        expect(await errorCode(() => c.openSession())).toBe('ERR_VERIFIER_REFUSED');
+        behaviour.created = 201;
+        behaviour.location = undefined;
+        expect(await errorCode(() => c.openSession())).toBe('ERR_VERIFIER_REFUSED');
+        behaviour.location = '//attacker.example/challenge-response/v1/session/x';
+        expect(await errorCode(() => c.openSession())).toBe('ERR_VERIFIER_REFUSED');
+      } finally {
+        await c.close();
+        await new Promise((r) => server.close(r));
       }
     });
 

@@ -174,7 +174,7 @@ function firmwareOf(entries: readonly (readonly [number, string])[]): Measuremen
   return measured[0]!;
 }
 
-/** The signer's chain to one of `anchors`, or undefined. */
+/** Whether the signer (with the x5c certificates after it) chains to one of `anchors` at `at`. */
 function chainsTo(
   crypto: Crypto,
   eat: DecodedEat,
