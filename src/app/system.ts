@@ -22,6 +22,8 @@ import type { RoleContext } from '../roles/shared/context.js';
 import type { ManufacturerConfig } from '../roles/manufacturer/defaults.js';
 import type { NetworkConfig } from '../roles/network/defaults.js';
 import type { AnyManufacturerTrust } from '../roles/shared/trust.js';
+import { Verifier, type ManufacturerTrustInput } from '../roles/verifier/index.js';
+import type { VerifierConfig } from '../roles/verifier/defaults.js';
 
 export interface SystemOptions {
   dataDir: string;
@@ -44,7 +46,7 @@ export interface System {
   close(): Promise<void>;
 }
 
-export type RoleName = 'manufacturer' | 'network';
+export type RoleName = 'manufacturer' | 'network' | 'verifier';
 
 /** Whether `dataDir` holds the role (its database, and so its keys). */
 export function hasRole(dataDir: string, role: RoleName): boolean {
@@ -173,6 +175,44 @@ export async function openNetwork(
     manufacturers,
     config,
   });
+}
+
+/**
+ * The verification service over `<dataDir>/verifier.db` (or the PostgreSQL database the options
+ * or AIRLOCK_DATABASE_URL name), trusting `manufacturers`; its key-encryption key from
+ * AIRLOCK_VERIFIER_KEK, else `<dataDir>/keys/verifier.kek` (a development default).
+ */
+export async function openVerifier(
+  ctx: RoleContext,
+  dataDir: string,
+  manufacturers: ManufacturerTrustInput[],
+  config?: Partial<VerifierConfig>,
+  opts: OpenRoleOptions = {},
+): Promise<Verifier> {
+  requireRole(dataDir, 'verifier', opts);
+  const kek = loadKek({
+    envVar: 'AIRLOCK_VERIFIER_KEK',
+    file: path.join(dataDir, 'keys', 'verifier.kek'),
+  });
+  if (kek.origin === 'file')
+    ctx.logger.warn(
+      'verifier: the key-encryption key is a file beside the data (development default); set AIRLOCK_VERIFIER_KEK in production',
+    );
+  const databaseUrl = databaseUrlOf(opts);
+  return Verifier.open({
+    ctx,
+    databaseFile: path.join(dataDir, 'verifier.db'),
+    ...(databaseUrl ? { databaseUrl } : {}),
+    create: opts.create === true,
+    kek: kek.kek,
+    manufacturers,
+    ...(config ? { config } : {}),
+  });
+}
+
+/** Serves the verifier (and starts pulling reference values from manufacturers that have a URL); its URL. */
+export async function serveVerifier(v: Verifier, port: number, host?: string): Promise<string> {
+  return v.serve(port, host);
 }
 
 export async function startSystem(opts: SystemOptions): Promise<System> {

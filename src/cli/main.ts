@@ -8,6 +8,7 @@ import { demoCommand } from './commands/demo.js';
 import { networkCommand } from './commands/network.js';
 import { manufacturerCommand } from './commands/manufacturer.js';
 import { deviceCommand } from './commands/device.js';
+import { verifierCommand } from './commands/verifier.js';
 import { logLevel } from '../adapters/log/logger.js';
 import { fail } from './output.js';
 
@@ -41,6 +42,7 @@ command refuses a directory with no role (ERR_CONFIG, with the command to run fi
 Environment:
   AIRLOCK_MANUFACTURER_KEK  the manufacturer's key-encryption key (base64, 32 bytes); default: a 0600 file under <data-dir>/keys
   AIRLOCK_NETWORK_KEK       the network role's key-encryption key (base64, 32 bytes); default: a 0600 file under <data-dir>/keys
+  AIRLOCK_VERIFIER_KEK      the verifier's key-encryption key (base64, 32 bytes); default: a 0600 file under <data-dir>/keys
   AIRLOCK_DEVICE_KEK        a device secure store's sealing key (base64, 32 bytes); default: a 0600 file in the store
   AIRLOCK_LOG_LEVEL         log level: fatal, error, warn, info (default), debug, trace, silent (--log-level on serve commands)
 
@@ -52,6 +54,7 @@ demoCommand(program);
 manufacturerCommand(program);
 networkCommand(program);
 deviceCommand(program);
+verifierCommand(program);
 // -V, --version: the program's only when no command is named, for commander reads the
 // program's options anywhere on the line (`--log-level` after a command is meant to work),
 // and `airlock manufacturer firmware release --version 1.2` names a firmware version.

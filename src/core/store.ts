@@ -280,6 +280,72 @@ export interface NetworkRepositories {
 
 export type NetworkStore = UnitOfWork<NetworkRepositories>;
 
+// ---- The verifier's records ----
+
+export type VerifierSessionState = 'waiting' | 'complete' | 'failed';
+
+/** A challenge-response session (Veraison's API): its nonce, and once used, the evidence and its result. */
+export interface VerifierSessionRecord {
+  id: string;
+  nonce: string;
+  expiresAt: string;
+  state: VerifierSessionState;
+  evidenceType: string | null;
+  evidence: string | null;
+  /** The EAR (JWT) of a complete session. */
+  result: string | null;
+}
+
+export interface VerifierSessions {
+  add(s: { id: string; nonce: string; expiresAt: Date }, at: Date): Promise<void>;
+  /** The session, unless it has expired at `at`. */
+  get(id: string, at: Date): Promise<VerifierSessionRecord | undefined>;
+  /**
+   * Takes a waiting, unexpired session for its evidence: it is no longer waiting from here on
+   * (its row is held until the unit of work ends), so that it takes evidence once. Undefined
+   * when it is unknown, expired, or was taken already.
+   */
+  take(id: string, at: Date): Promise<VerifierSessionRecord | undefined>;
+  /** The outcome of a session taken in this unit of work. */
+  finish(
+    id: string,
+    outcome: {
+      state: 'complete' | 'failed';
+      evidenceType: string;
+      evidence: string;
+      result: string | null;
+    },
+  ): Promise<void>;
+  /** False when there was no such session. */
+  remove(id: string): Promise<boolean>;
+  /** Deletes the sessions that expired before `before`; how many. */
+  purge(before: Date): Promise<number>;
+}
+
+export interface HeldReferenceValues {
+  partyId: string;
+  sequence: number;
+}
+
+export interface VerifierReferenceValueStore {
+  /** The sequence held for each manufacturer. */
+  sequences(): Promise<HeldReferenceValues[]>;
+  get(partyId: string): Promise<{ sequence: number; document: string } | undefined>;
+  /**
+   * Stores `document` as the manufacturer's reference values unless those held have a sequence
+   * as high or higher; false when nothing was stored (the caller reads what is held).
+   */
+  putNewer(d: { partyId: string; sequence: number; document: string }, at: Date): Promise<boolean>;
+}
+
+export interface VerifierRepositories {
+  sessions: VerifierSessions;
+  referenceValues: VerifierReferenceValueStore;
+  keys: KeyRecords;
+}
+
+export type VerifierStore = UnitOfWork<VerifierRepositories>;
+
 // ---- The manufacturer's records ----
 
 export interface MintedDevice {

@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import type { KeyRecords } from '../../core/store.js';
 import type { KeyTable } from './schema.js';
 
-type KeyDb = Record<'mfg_keys' | 'net_keys', KeyTable>;
+type KeyDb = Record<'mfg_keys' | 'net_keys' | 'ver_keys', KeyTable>;
 
 export function kyselyKeyRecords(db: Kysely<any>, table: keyof KeyDb): KeyRecords {
   const keys = db as Kysely<KeyDb>;

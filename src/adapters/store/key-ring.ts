@@ -17,7 +17,7 @@ export class KeyRing {
   constructor(
     private readonly store: UnitOfWork<{ keys: KeyRecords }>,
     /** The table's name: what each sealed key is bound to (with its own name). */
-    private readonly table: 'mfg_keys' | 'net_keys',
+    private readonly table: 'mfg_keys' | 'net_keys' | 'ver_keys',
     private readonly sealer: Sealer,
     /** Where keys are made usable: software keys unless the role was wired with another store. */
     readonly keys: KeyStore = softwareKeyStore,

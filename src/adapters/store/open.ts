@@ -15,7 +15,7 @@ export function isDatabaseUrl(location: string): boolean {
 export async function openRoleDatabase<T>(
   location: string,
   migrations: Record<string, Migration>,
-  role: 'network' | 'manufacturer',
+  role: 'network' | 'manufacturer' | 'verifier',
 ): Promise<OpenedDb<T>> {
   return isDatabaseUrl(location)
     ? openPostgres<T>(location, migrations, { schema: `airlock_${role}` })

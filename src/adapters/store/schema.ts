@@ -167,3 +167,25 @@ export interface NetworkDb {
     detail: string | null;
   };
 }
+
+/** The verification service's own database (src/roles/verifier). */
+export interface VerifierDb {
+  ver_keys: KeyTable;
+  ver_sessions: {
+    id: string;
+    nonce: string;
+    expires_at: string;
+    /** waiting, then (in the transaction that takes the evidence) complete or failed. */
+    state: string;
+    evidence_type: string | null;
+    evidence: string | null;
+    result: string | null;
+    created_at: string;
+  };
+  ver_reference_values: {
+    party_id: string;
+    sequence: number;
+    document: string;
+    updated_at: string;
+  };
+}
