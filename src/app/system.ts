@@ -24,6 +24,9 @@ import type { NetworkConfig } from '../roles/network/defaults.js';
 import type { AnyManufacturerTrust } from '../roles/shared/trust.js';
 import { Verifier, type ManufacturerTrustInput } from '../roles/verifier/index.js';
 import type { VerifierConfig } from '../roles/verifier/defaults.js';
+import { HttpVerifierClient } from '../adapters/http/verifier-client.js';
+import { agentImage, fileMeasuredBoot, sha256File } from '../adapters/device/measured-boot.js';
+import type { VerifierPort } from '../onboarding/registrar/ports.js';
 
 export interface SystemOptions {
   dataDir: string;
@@ -35,14 +38,25 @@ export interface SystemOptions {
   networkPort?: number;
   manufacturer?: Partial<ManufacturerConfig>;
   network?: Partial<NetworkConfig>;
+  /**
+   * The verification service (steps 3 and 4), on loopback beside the others; default on.
+   * Off: no verifier, and devices onboard only if the network's policy admits them without
+   * attestation (the benchmark's `--attestation off`).
+   */
+  attestation?: boolean;
+  verifierPort?: number;
+  verifier?: Partial<VerifierConfig>;
 }
 
 export interface System {
   ctx: RoleContext;
   manufacturer: Manufacturer;
   network: Network;
+  /** The verification service; undefined when the system runs without attestation. */
+  verifier: Verifier | undefined;
   manufacturerUrl: string;
   registrarUrl: string;
+  verifierUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -60,6 +74,8 @@ export interface OpenRoleOptions {
    * creates keys as a side effect.
    */
   create?: boolean;
+  /** The network's verification service (openNetwork only). */
+  verifier?: VerifierPort & { close?(): Promise<void> };
   /**
    * A postgres:// URL: the role's records live there (several nodes may share them), not in
    * `<dataDir>/<role>.db`. Default: AIRLOCK_DATABASE_URL, when set. The data directory still
@@ -174,6 +190,7 @@ export async function openNetwork(
     kek: kek.kek,
     manufacturers,
     config,
+    ...(opts.verifier ? { verifier: opts.verifier } : {}),
   });
 }
 
@@ -231,38 +248,114 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     { create: true, ...db },
   );
   let network: Network | undefined;
+  let verifier: Verifier | undefined;
+  let verifierClient: HttpVerifierClient | undefined;
   try {
     const manufacturerUrl = await serveManufacturer(
       manufacturer,
       opts.dataDir,
       opts.manufacturerPort ?? 0,
     );
+    let verifierUrl: string | undefined;
+    if (opts.attestation !== false) {
+      const v = (verifier = await openVerifier(
+        { ...ctx, crypto: new NodeCrypto() },
+        opts.dataDir,
+        [
+          {
+            party: manufacturer.party,
+            root: manufacturer.pki.root.cert,
+            endorsementsCa: manufacturer.pki.endorsementsCa.cert,
+            url: manufacturerUrl,
+          },
+        ],
+        opts.verifier,
+        { create: true, ...db },
+      ));
+      verifierUrl = await serveVerifier(v, opts.verifierPort ?? 0);
+      // In one process the manufacturer hands every change of its reference values to the
+      // verifier at once (on their own machines the verifier pulls them on a timer).
+      manufacturer.firmware.onChange(async (document) => {
+        await v.provision(document);
+      });
+      await provisionCurrent(manufacturer, v);
+      const info = v.trustInfo();
+      verifierClient = new HttpVerifierClient(verifierUrl, {
+        tlsCaPem: info.tlsCaPem,
+        earKey: info.earKeyJwk,
+      });
+    }
     network = await openNetwork(
       { ...ctx, crypto: new NodeCrypto() },
       opts.dataDir,
       [manufacturer.trustBundle()],
       opts.network,
-      { create: true, ...db },
+      { create: true, ...db, ...(verifierClient ? { verifier: verifierClient } : {}) },
     );
     const registrarUrl = await network.serve(opts.networkPort ?? 0);
     const net = network;
+    const ver = verifier;
     return {
       ctx,
       manufacturer,
       network: net,
+      verifier: ver,
       manufacturerUrl,
       registrarUrl,
+      verifierUrl,
       async close() {
         await net.close();
+        await ver?.close();
         await manufacturer.close();
       },
     };
   } catch (e) {
     // A port in use, say: close what was opened, so that the caller can exit cleanly.
     await network?.close().catch(() => undefined);
+    if (!network) await verifierClient?.close().catch(() => undefined);
+    await verifier?.close().catch(() => undefined);
     await manufacturer.close().catch(() => undefined);
     throw e;
   }
+}
+
+/** Hands the manufacturer's current reference values to the verifier, if it has released any. */
+async function provisionCurrent(manufacturer: Manufacturer, verifier: Verifier): Promise<void> {
+  let document: string;
+  try {
+    document = await manufacturer.firmware.referenceValues();
+  } catch (e) {
+    if (isAirlockError(e, 'ERR_NOT_FOUND')) return;
+    throw e;
+  }
+  await verifier.provision(document);
+}
+
+/**
+ * The release of `image` for `model`: the one already released with its digest, else a new
+ * version after the model's latest (an image that changed is a new release, never the old one).
+ */
+export async function releaseImage(
+  manufacturer: Manufacturer,
+  model: string,
+  name: string,
+  image: string,
+): Promise<{ name: string; version: string; digest: string }> {
+  const digest = await sha256File(image);
+  const releases = (await manufacturer.firmware.list()).filter((f) => f.model === model);
+  const same = releases.find((f) => f.digest === digest && f.status === 'released');
+  if (same) return { name: same.name, version: same.version, digest };
+  const latest = releases
+    .map((f) => f.version.split('.').map(Number))
+    .sort((a, b) => {
+      for (let i = 0; i < Math.max(a.length, b.length); i++)
+        if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
+      return 0;
+    })
+    .at(-1);
+  const version = latest ? `${latest[0] ?? 1}.${latest[1] ?? 0}.${(latest[2] ?? 0) + 1}` : '1.0.0';
+  await manufacturer.firmware.release({ model, version, name, digest });
+  return { name, version, digest };
 }
 
 export interface DemoResult {
@@ -296,14 +389,22 @@ export async function runDemo(
   const say = opts.onStep ?? (() => undefined);
   const { manufacturer, network } = sys;
   const agents: DeviceAgent[] = [];
+  const model = opts.model ?? 'thermostat-t1';
+  // The devices' firmware is the Airlock agent itself: the file this process runs.
+  const image = agentImage();
+  const firmware = await releaseImage(manufacturer, model, 'airlock-agent', image);
+  const measuredBoot = fileMeasuredBoot({ image, name: firmware.name, version: firmware.version });
+  say(
+    `manufacturer releases firmware ${firmware.name} ${firmware.version} for ${model} (SHA-256 ${firmware.digest.slice(0, 12)}... of ${path.basename(image)}); the verifier holds its reference values`,
+  );
   say(
     `manufacturer "${manufacturer.config.name}" (party ${manufacturer.party.id.slice(0, 12)}...) mints ${opts.count} device(s)`,
   );
   for (let i = 0; i < opts.count; i++) {
     const store = await opts.store(i);
-    const birth = await manufacturer.factory.mint(store, { model: opts.model ?? 'thermostat-t1' });
+    const birth = await manufacturer.factory.mint(store, { model });
     await manufacturer.sell(birth.serialNumber, network.owner);
-    agents.push(new DeviceAgent(store, sys.ctx));
+    agents.push(new DeviceAgent(store, sys.ctx, { measuredBoot }));
     say(
       `  minted ${birth.serialNumber}: IDevID, declaration #0 (owner: manufacturer); sold to "${network.owner.name}": declaration #1`,
     );

@@ -8,7 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createLogger } from '../../src/adapters/log/logger.js';
 import { FileSecureStore } from '../../src/adapters/secure-store/file-store.js';
-import { DeviceAgent } from '../../src/roles/device/agent.js';
+import { DeviceAgent, type DeviceAgentOptions } from '../../src/roles/device/agent.js';
+import { fileMeasuredBoot } from '../../src/adapters/device/measured-boot.js';
+import type { MeasuredBoot } from '../../src/core/ports.js';
 import { startSystem, type System, type SystemOptions } from '../../src/app/system.js';
 import { remove, track } from './temp-dirs.js';
 import { loadKek } from '../../src/adapters/crypto/kek.js';
@@ -26,11 +28,24 @@ export interface TestSystem extends System {
   /** Stops the roles but keeps the directory, to look at what they left on disk; close() still removes it. */
   closeRoles(): Promise<void>;
   logFile: string;
-  /** Mints a device into a file secure store, sells it to the network's owner, returns its agent. */
+  /**
+   * Mints a device into a file secure store, sells it to the network's owner, returns its agent.
+   * The agent measures the firmware its model's release was made from (`firmwareOf`), unless
+   * `measuredBoot` says otherwise (null: it measures nothing, and so does not attest).
+   */
   newDevice(opts?: {
     sell?: boolean;
     model?: string;
-  }): Promise<{ agent: DeviceAgent; serial: string; storeDir: string }>;
+    measuredBoot?: MeasuredBoot | null;
+    agent?: DeviceAgentOptions;
+  }): Promise<{ agent: DeviceAgent; serial: string; storeDir: string; firmware: TestFirmware }>;
+  /**
+   * The firmware image of `model`: a file of random bytes in the system's directory, released
+   * by the manufacturer (version 1.0.0) the first time it is asked for.
+   */
+  firmwareOf(model: string, opts?: { secureBoot?: boolean }): Promise<TestFirmware>;
+  /** The verifier's reference values, as the manufacturer holds them now (after a release or withdrawal). */
+  verifierUpToDate(): Promise<void>;
   /**
    * Another network (another owner) in this system's directory, with a database and key of its
    * own, trusting `manufacturers` (default: this system's manufacturer); served on loopback, and
@@ -49,7 +64,18 @@ export interface TestSystem extends System {
   masaClient(): HttpMasaClient;
 }
 
-export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promise<TestSystem> {
+export interface TestFirmware {
+  image: string;
+  name: string;
+  version: string;
+}
+
+export async function startTestSystem(
+  opts: Partial<SystemOptions> & {
+    /** An authorization policy (YAML) applied once the system is up; default: Airlock's own. */
+    policy?: string;
+  } = {},
+): Promise<TestSystem> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-test-'));
   const logFile = path.join(dir, 'airlock.log');
   track(dir);
@@ -64,7 +90,32 @@ export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promis
     removeDir(dir);
     throw e;
   }
+  if (opts.policy !== undefined) await sys.network.authorization.apply(opts.policy);
   let n = 0;
+  const firmware = new Map<string, Promise<TestFirmware>>();
+  const firmwareOf = (model: string, o: { secureBoot?: boolean } = {}) => {
+    let f = firmware.get(model);
+    if (!f) {
+      f = (async () => {
+        const image = path.join(dir, 'firmware', `${model}-1.0.0.img`);
+        fs.mkdirSync(path.dirname(image), { recursive: true });
+        const bytes = new Uint8Array(8192);
+        globalThis.crypto.getRandomValues(bytes);
+        fs.writeFileSync(image, bytes);
+        const name = `${model}-firmware`;
+        await sys.manufacturer.firmware.release({
+          model,
+          version: '1.0.0',
+          name,
+          imageBytes: bytes,
+          ...(o.secureBoot === undefined ? {} : { secureBoot: o.secureBoot }),
+        });
+        return { image, name, version: '1.0.0' };
+      })();
+      firmware.set(model, f);
+    }
+    return f;
+  };
   let rolesClosed: Promise<void> | undefined;
   /** What the fixture opened besides the system: closed first, newest first. */
   const extras: Array<() => Promise<void>> = [];
@@ -79,12 +130,24 @@ export async function startTestSystem(opts: Partial<SystemOptions> = {}): Promis
     ...sys,
     dir,
     logFile,
+    firmwareOf,
+    async verifierUpToDate() {
+      if (sys.verifier)
+        await sys.verifier.provision(await sys.manufacturer.firmware.referenceValues());
+    },
     async newDevice(o = {}) {
+      const model = o.model ?? 'sensor-s1';
+      const fw = await firmwareOf(model);
       const storeDir = path.join(dir, 'devices', String(n++));
       const store = await FileSecureStore.open(storeDir);
-      const birth = await sys.manufacturer.factory.mint(store, { model: o.model ?? 'sensor-s1' });
+      const birth = await sys.manufacturer.factory.mint(store, { model });
       if (o.sell !== false) await sys.manufacturer.sell(birth.serialNumber, sys.network.owner);
-      return { agent: new DeviceAgent(store, sys.ctx), serial: birth.serialNumber, storeDir };
+      const measuredBoot = o.measuredBoot === undefined ? fileMeasuredBoot(fw) : o.measuredBoot;
+      const agent = new DeviceAgent(store, sys.ctx, {
+        ...(measuredBoot ? { measuredBoot } : {}),
+        ...o.agent,
+      });
+      return { agent, serial: birth.serialNumber, storeDir, firmware: fw };
     },
     async otherNetwork(name, o = {}) {
       const network = await Network.open({

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { AirlockError } from '../../core/errors.js';
 import type { FirmwareMeasurement, MeasuredBoot } from '../../core/ports.js';
 
@@ -40,4 +41,12 @@ export async function sha256File(file: string): Promise<string> {
     throw new AirlockError('ERR_CONFIG', `the firmware image ${file} cannot be read`, { cause });
   }
   return hash.digest('base64url');
+}
+
+/**
+ * A file this very agent runs: the module that holds this code (the CLI's bundle when run from
+ * it). The demonstration's devices measure it: their "firmware" is the Airlock agent itself.
+ */
+export function agentImage(): string {
+  return fileURLToPath(import.meta.url);
 }

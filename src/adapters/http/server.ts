@@ -62,9 +62,6 @@ const TEXT_TYPES = [
   'application/jose',
   'application/pkcs10',
   'application/airlock-declaration-chain+json',
-  // Attestation evidence (RFC 9711 EAT, JWT form) and reference values (docs/ATTESTATION.md).
-  'application/eat+jwt',
-  'application/vnd.airlock.reference-values+jws',
   'text/plain',
 ];
 

@@ -14,6 +14,8 @@ import { negotiateVoucherFormat } from '../../protocols/voucher/codec.js';
 import { CERTS_ONLY_MEDIA_TYPE, encodeCertsOnly } from '../../protocols/est/certs-only.js';
 import { csrAttributes } from '../../protocols/est/csr.js';
 import { toBase64 } from '../../core/bytes.js';
+import { EAT_JWT_MEDIA_TYPE } from '../../protocols/eat/claims.js';
+import { MAX_EAT_BYTES } from '../../protocols/eat/token.js';
 import type { ChannelContext } from './registrar.js';
 import type { Network } from './index.js';
 
@@ -30,7 +32,13 @@ function channel(req: FastifyRequest): ChannelContext {
 export function registrarRoutes(app: FastifyInstance, n: Network): void {
   const r = n.registrar;
 
-  // Steps 2 to 4 (docs/ATTESTATION.md): Airlock's extension, optional for a pledge.
+  // Steps 2 to 4 (docs/ATTESTATION.md): Airlock's extension, optional for a pledge. The
+  // evidence is text (a JWT); its media type's parameters are the verifier's to judge.
+  app.addContentTypeParser(
+    EAT_JWT_MEDIA_TYPE,
+    { parseAs: 'string', bodyLimit: MAX_EAT_BYTES },
+    (_req, body, done) => done(null, body),
+  );
   app.post('/.well-known/airlock/attestation/challenge', async (req) =>
     r.attestationChallenge(channel(req)),
   );
