@@ -15,6 +15,7 @@ import { startSystem, type System, type SystemOptions } from '../../src/app/syst
 import { remove, track } from './temp-dirs.js';
 import { loadKek } from '../../src/adapters/crypto/kek.js';
 import { HttpMasaClient } from '../../src/adapters/http/masa-client.js';
+import { HttpVerifierClient } from '../../src/adapters/http/verifier-client.js';
 import { toPem } from '../../src/core/bytes.js';
 import { Manufacturer } from '../../src/roles/manufacturer/index.js';
 import { Network } from '../../src/roles/network/index.js';
@@ -150,8 +151,18 @@ export async function startTestSystem(
       return { agent, serial: birth.serialNumber, storeDir, firmware: fw };
     },
     async otherNetwork(name, o = {}) {
+      // Another network asks the same verification service (as several networks may).
+      const info = sys.verifier?.trustInfo();
+      const verifier =
+        info && sys.verifierUrl
+          ? new HttpVerifierClient(sys.verifierUrl, {
+              tlsCaPem: info.tlsCaPem,
+              earKey: info.earKeyJwk,
+            })
+          : undefined;
       const network = await Network.open({
         ctx: sys.ctx,
+        ...(verifier ? { verifier } : {}),
         databaseFile: path.join(dir, `${name}.db`),
         kek: kek(name),
         manufacturers: o.manufacturers ?? [sys.manufacturer.trustBundle()],

@@ -12,6 +12,7 @@ function servedRoutes(): string[] {
   const app = {
     get: (path: string) => void routes.push(`GET ${path}`),
     post: (path: string) => void routes.push(`POST ${path}`),
+    addContentTypeParser: () => undefined,
   };
   registrarRoutes(app as unknown as FastifyInstance, { registrar: {} } as unknown as Network);
   return routes;
