@@ -227,9 +227,29 @@ export async function openVerifier(
   });
 }
 
-/** Serves the verifier (and starts pulling reference values from manufacturers that have a URL); its URL. */
-export async function serveVerifier(v: Verifier, port: number, host?: string): Promise<string> {
-  return v.serve(port, host);
+/**
+ * Serves the verifier (and starts pulling reference values from manufacturers that have a
+ * URL); its URL. With `dataDir`, the URL is recorded there for the commands that ask it
+ * (`airlock network reattest`).
+ */
+export async function serveVerifier(
+  v: Verifier,
+  port: number,
+  host?: string,
+  dataDir?: string,
+): Promise<string> {
+  const url = await v.serve(port, host);
+  if (dataDir !== undefined)
+    fs.writeFileSync(path.join(dataDir, 'verifier.url'), `${url}\n`, { mode: 0o600 });
+  return url;
+}
+
+/** The URL the verifier of `dataDir` last served at, if any. */
+export function servedVerifierUrl(dataDir: string): string | undefined {
+  const file = path.join(dataDir, 'verifier.url');
+  if (!fs.existsSync(file)) return undefined;
+  const url = fs.readFileSync(file, 'utf8').trim();
+  return /^https:\/\/[^\s]+$/.test(url) ? url : undefined;
 }
 
 export async function startSystem(opts: SystemOptions): Promise<System> {
@@ -272,7 +292,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
         opts.verifier,
         { create: true, ...db },
       ));
-      verifierUrl = await serveVerifier(v, opts.verifierPort ?? 0);
+      verifierUrl = await serveVerifier(v, opts.verifierPort ?? 0, undefined, opts.dataDir);
       // In one process the manufacturer hands every change of its reference values to the
       // verifier at once (on their own machines the verifier pulls them on a timer).
       manufacturer.firmware.onChange(async (document) => {
@@ -437,6 +457,10 @@ export async function runDemo(
         `  ${serial} onboarded to "${r.networkOwner.name}" (LDevID ${r.ldevidSerial.slice(0, 12)}..., SSID ${r.ssid}):`,
       );
       for (const s of r.steps) say(`    step ${String(s.step).padStart(2)}  ${s.name}`);
+      const rec = await network.inventory.device(serial);
+      say(
+        `    network: step 4 attestation ${rec.attestation_status ?? 'none'}; step 8 policy ${rec.decision ?? 'none'}, segment ${rec.segment ?? '-'} (rule ${rec.policy_rule ?? '-'})`,
+      );
     } catch (e) {
       results.push({
         serialNumber: serial,

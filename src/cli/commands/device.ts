@@ -11,16 +11,56 @@ import { DeviceAgent } from '../../roles/device/agent.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromBase64, toPem } from '../../core/bytes.js';
-import { fail, note, printJson, say } from '../output.js';
-import { directoryPath, emptyDirectoryPath, parseHttpsUrl, run } from '../options.js';
+import { fail, note, printJson, say, serveUntilInterrupted } from '../output.js';
+import { fileMeasuredBoot } from '../../adapters/device/measured-boot.js';
+import { AirlockError } from '../../core/errors.js';
+import { directoryPath, emptyDirectoryPath, parseHttpsUrl, parsePort, run } from '../options.js';
 
-async function agentAt(store: string): Promise<DeviceAgent> {
+interface FirmwareOptions {
+  firmwareImage?: string;
+  firmwareVersion?: string;
+  firmwareName?: string;
+  attestationUrl?: string;
+}
+
+async function agentAt(store: string, o: FirmwareOptions = {}): Promise<DeviceAgent> {
   const dir = directoryPath(store, '--store');
-  return new DeviceAgent(await FileSecureStore.open(dir, { create: false }), {
+  const secure = await FileSecureStore.open(dir, { create: false });
+  const ctx = {
     crypto: new NodeCrypto(),
     clock: systemClock,
     logger: createLogger({ level: 'warn' }),
+  };
+  if (o.firmwareImage === undefined)
+    return new DeviceAgent(
+      secure,
+      ctx,
+      o.attestationUrl ? { attestationUrl: o.attestationUrl } : {},
+    );
+  // Step 1: the device measures the image it runs; its name and version are those the factory
+  // flashed unless given.
+  const birth = await new DeviceAgent(secure, ctx).birth();
+  const version = o.firmwareVersion ?? birth.firmware?.version;
+  const name = o.firmwareName ?? birth.firmware?.name ?? `${birth.model}-firmware`;
+  if (version === undefined)
+    throw new AirlockError('ERR_CONFIG', 'the firmware version is not known', {
+      details: { hint: 'give --firmware-version' },
+    });
+  return new DeviceAgent(secure, ctx, {
+    measuredBoot: fileMeasuredBoot({ image: o.firmwareImage, name, version }),
+    ...(o.attestationUrl ? { attestationUrl: o.attestationUrl } : {}),
   });
+}
+
+/** The options of the device's measured boot (step 1), on the commands that attest. */
+function firmwareOptions(c: Command): Command {
+  return c
+    .option(
+      '--firmware-image <file>',
+      'the firmware image the device runs: measured (SHA-256) for its attestation token; without it the device does not attest',
+    )
+    .option('--firmware-version <version>', 'its version (default: the one flashed at minting)')
+    .option('--firmware-name <name>', 'its name (default: the one flashed at minting)');
 }
 
 function certificatesPem(base64s: string[]): string {
@@ -57,27 +97,55 @@ export function deviceCommand(program: Command): void {
   const dev = program
     .command('device')
     .description('the device agent: onboard, renew, show status, export to PEM, factory-reset');
-  dev
-    .command('onboard')
-    .description(
-      'onboard with no human input: voucher, declaration, LDevID and Wi-Fi PSK (prints no secrets)',
+  firmwareOptions(
+    dev
+      .command('onboard')
+      .description(
+        'onboard with no human input: attestation, voucher, declaration, LDevID and Wi-Fi PSK (prints no secrets)',
+      )
+      .requiredOption(
+        '--store <dir>',
+        "the device's secure store (written by `airlock manufacturer mint`)",
+      )
+      .requiredOption('--registrar <url>', 'the registrar, e.g. https://127.0.0.1:8444'),
+  )
+    .option(
+      '--attestation-url <url>',
+      'where the device will answer re-attestation (`airlock device serve-attestation`), told to the network',
     )
-    .requiredOption(
-      '--store <dir>',
-      "the device's secure store (written by `airlock manufacturer mint`)",
-    )
-    .requiredOption('--registrar <url>', 'the registrar, e.g. https://127.0.0.1:8444')
     .option('--json', 'print JSON')
-    .action(async (o: { store: string; registrar: string; json?: boolean }) => {
+    .action(async (o: { store: string; registrar: string; json?: boolean } & FirmwareOptions) => {
       try {
         const registrar = parseHttpsUrl(o.registrar, '--registrar');
-        const report = await (await agentAt(o.store)).onboard(registrar);
+        if (o.attestationUrl !== undefined) parseHttpsUrl(o.attestationUrl, '--attestation-url');
+        const report = await (await agentAt(o.store, o)).onboard(registrar);
         if (o.json) printJson(report);
         else for (const s of report.steps) say(`step ${String(s.step).padStart(2)}  ${s.name}`);
       } catch (e) {
         fail(e);
       }
     });
+  firmwareOptions(
+    dev
+      .command('serve-attestation')
+      .description(
+        "answer the network's re-attestation requests (NIST IR 8350 section 7) at the LDevID, measuring the firmware image afresh each time, until interrupted",
+      )
+      .requiredOption('--store <dir>', "the device's secure store")
+      .option('--port <port>', 'HTTPS port', '8447')
+      .option('--host <host>', 'address to listen on', '127.0.0.1'),
+  ).action(async (o: { store: string; port: string; host: string } & FirmwareOptions) => {
+    await run(async () => {
+      const port = parsePort(o.port, '--port');
+      if (o.firmwareImage === undefined)
+        throw new AirlockError('ERR_CONFIG', 'a device attests what it measures', {
+          details: { hint: 'give --firmware-image' },
+        });
+      const responder = await (await agentAt(o.store, o)).serveAttestation({ port, host: o.host });
+      say(`answering re-attestation at ${responder.url}`);
+      serveUntilInterrupted(() => responder.close());
+    });
+  });
   dev
     .command('renew')
     .description('renew the LDevID (EST simplereenroll), authenticated by the current one')

@@ -11,12 +11,22 @@ import { systemClock } from '../../core/ports.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Manufacturer } from '../../roles/manufacturer/index.js';
 import type { Network } from '../../roles/network/index.js';
-import { databaseUrlOf, hasRole, openManufacturer, openNetwork } from '../../app/system.js';
+import {
+  databaseUrlOf,
+  hasRole,
+  openManufacturer,
+  openNetwork,
+  openVerifier,
+  servedVerifierUrl,
+} from '../../app/system.js';
+import { HttpVerifierClient } from '../../adapters/http/verifier-client.js';
+import { readVerifierTrustFile } from '../../roles/verifier/trust.js';
 import { note, printJson, printTable, say, serveUntilInterrupted } from '../output.js';
 import {
   DATABASE_URL_HELP,
   databaseUrlOption,
   directoryPath,
+  parseHttpsUrl,
   parseName,
   parsePort,
   portError,
@@ -59,6 +69,38 @@ function readJsonFile(file: string): unknown {
       cause,
       details: { hint: 'give the path of a JSON file' },
     });
+  }
+}
+
+/**
+ * The verifier a command asks: the one named (URL and trust file), else the one `airlock up`
+ * runs in the data directory (its trust read from its database; its URL from its last start).
+ */
+async function verifierClientFor(
+  ctx: { crypto: NodeCrypto; clock: typeof systemClock; logger: typeof silentLogger },
+  dir: string,
+  o: { verifierUrl?: string; verifierTrust?: string },
+): Promise<HttpVerifierClient> {
+  if (o.verifierUrl !== undefined && o.verifierTrust !== undefined) {
+    const t = readVerifierTrustFile(readJsonFile(o.verifierTrust));
+    return new HttpVerifierClient(parseHttpsUrl(o.verifierUrl, '--verifier-url'), {
+      tlsCaPem: t.tlsCaPem,
+      earKey: t.earKey,
+    });
+  }
+  const url = servedVerifierUrl(dir);
+  if (!url || !hasRole(dir, 'verifier'))
+    throw new AirlockError('ERR_CONFIG', 'no verification service to ask', {
+      details: {
+        hint: 'run `airlock up` (which runs one), or give --verifier-url and --verifier-trust',
+      },
+    });
+  const v = await openVerifier(ctx, dir, []);
+  try {
+    const info = v.trustInfo();
+    return new HttpVerifierClient(url, { tlsCaPem: info.tlsCaPem, earKey: info.earKeyJwk });
+  } finally {
+    await v.close();
   }
 }
 
@@ -154,6 +196,19 @@ export function networkCommand(program: Command): void {
       "the network owner's display name, 1 to 128 characters (only when the data directory is new)",
     )
     .option('--ssid <ssid>', 'the Wi-Fi network devices get a per-device PSK for')
+    .option(
+      '--verifier-url <url>',
+      "the verification service devices attest to (steps 3, 4): Airlock's (`airlock verifier serve`) or any that speaks Veraison's challenge-response API",
+    )
+    .option(
+      '--verifier-trust <file>',
+      'its trust file (`airlock verifier trust-bundle`): TLS anchor and result-signing key',
+    )
+    .option(
+      '--reattest-every <seconds>',
+      'ask every onboarded device for a fresh attestation this often (0: only `airlock network reattest`)',
+      '3600',
+    )
     .action(
       async (o: {
         trust: string[];
@@ -163,14 +218,40 @@ export function networkCommand(program: Command): void {
         host: string;
         owner?: string;
         ssid?: string;
+        verifierUrl?: string;
+        verifierTrust?: string;
+        reattestEvery: string;
       }) => {
         await run(async (created) => {
           const port = parsePort(o.port, '--port');
+          const reattest = Number(o.reattestEvery);
+          if (!Number.isInteger(reattest) || reattest < 0 || reattest > 31_536_000)
+            throw new AirlockError(
+              'ERR_CONFIG',
+              '--reattest-every must be whole seconds, 0 to a year',
+            );
+          if ((o.verifierUrl === undefined) !== (o.verifierTrust === undefined))
+            throw new AirlockError('ERR_CONFIG', '--verifier-url and --verifier-trust go together');
+          const verifier =
+            o.verifierUrl !== undefined
+              ? (() => {
+                  const t = readVerifierTrustFile(readJsonFile(o.verifierTrust!));
+                  return new HttpVerifierClient(parseHttpsUrl(o.verifierUrl, '--verifier-url'), {
+                    tlsCaPem: t.tlsCaPem,
+                    earKey: t.earKey,
+                  });
+                })()
+              : undefined;
           const config = {
             ...(o.owner !== undefined ? { ownerName: parseName(o.owner, '--owner') } : {}),
             ...(o.ssid !== undefined ? { ssid: parseName(o.ssid, '--ssid') } : {}),
+            reattestationIntervalSeconds: reattest,
           };
           const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger() };
+          if (!verifier)
+            note(
+              'no verification service (--verifier-url): devices cannot attest, and the policy judges them as devices without attestation',
+            );
           const trusts = o.trust.map((f) =>
             decodeAnyTrustFile(ctx.crypto, readJsonFile(f), ctx.clock.now()),
           );
@@ -180,6 +261,7 @@ export function networkCommand(program: Command): void {
           const n = await openNetwork(ctx, dir, trusts, config, {
             create: true,
             ...databaseUrlOption(o.databaseUrl),
+            ...(verifier ? { verifier } : {}),
           });
           let url: string;
           try {
@@ -251,6 +333,51 @@ export function networkCommand(program: Command): void {
           );
       });
     });
+  net
+    .command('reattest [serial]')
+    .description(
+      'ask onboarded devices (all, or one) for a fresh attestation now (NIST IR 8350 section 7); a device no longer admitted is marked for quarantine',
+    )
+    .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
+    .option('--verifier-url <url>', 'the verification service (default: the one `airlock up` runs)')
+    .option('--verifier-trust <file>', 'its trust file (`airlock verifier trust-bundle`)')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        serial: string | undefined,
+        o: { dataDir: string; verifierUrl?: string; verifierTrust?: string; json?: boolean },
+      ) => {
+        await run(async () => {
+          const dir = directoryPath(o.dataDir, '--data-dir');
+          const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
+          const verifier = await verifierClientFor(ctx, dir, o);
+          const manufacturer = await openManufacturer(ctx, dir);
+          try {
+            const network = await openNetwork(ctx, dir, [manufacturer.trustBundle()], undefined, {
+              verifier,
+            });
+            try {
+              const outcomes = await network.reattest(serial);
+              if (o.json) printJson(outcomes);
+              else
+                printTable(
+                  outcomes.map((x) => ({
+                    serial: x.serial,
+                    status: x.status ?? null,
+                    quarantine: x.quarantined ? 'yes' : null,
+                    error: x.code ?? null,
+                    reasons: x.reasons.join('; ') || null,
+                  })),
+                );
+            } finally {
+              await network.close();
+            }
+          } finally {
+            await manufacturer.close();
+          }
+        });
+      },
+    );
   const policy = net
     .command('policy')
     .description(

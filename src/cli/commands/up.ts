@@ -17,11 +17,16 @@ export function upCommand(program: Command): void {
   program
     .command('up')
     .description(
-      'run the manufacturer and network roles on loopback (SQLite under --data-dir) and serve until interrupted; creates them, saying so, if --data-dir holds none',
+      'run the manufacturer, verifier and network roles on loopback (SQLite under --data-dir) and serve until interrupted; creates them, saying so, if --data-dir holds none',
     )
     .option('--data-dir <dir>', 'where databases, keys and device stores live', './data')
     .option('--manufacturer-port <port>', 'MASA and declarations (HTTPS)', '8443')
     .option('--network-port <port>', 'registrar: BRSKI and EST (HTTPS)', '8444')
+    .option(
+      '--verifier-port <port>',
+      "verification service: Veraison's challenge-response API (HTTPS)",
+      '8446',
+    )
     .option('--demo', 'mint, sell and onboard a few devices, step by step')
     .option('--devices <n>', 'devices in the demonstration', '3')
     .action(
@@ -29,12 +34,14 @@ export function upCommand(program: Command): void {
         dataDir: string;
         manufacturerPort: string;
         networkPort: string;
+        verifierPort: string;
         demo?: boolean;
         devices: string;
       }) => {
         await run(async (created) => {
           const manufacturerPort = parsePort(o.manufacturerPort, '--manufacturer-port');
           const networkPort = parsePort(o.networkPort, '--network-port');
+          const verifierPort = parsePort(o.verifierPort, '--verifier-port');
           const devices = Number(o.devices);
           if (!Number.isInteger(devices) || devices < 1 || devices > 1000)
             throw new AirlockError(
@@ -44,16 +51,27 @@ export function upCommand(program: Command): void {
             );
           const dataDir = created.track(directoryPath(o.dataDir, '--data-dir'));
           fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-          for (const role of ['manufacturer', 'network'] as const)
+          for (const role of ['manufacturer', 'network', 'verifier'] as const)
             if (!hasRole(dataDir, role))
               note(`creating the ${role} in ${dataDir}: its CAs and keys, sealed in ${role}.db`);
           const logger = createLogger({ destination: path.join(dataDir, 'airlock.log') });
           let sys: System;
           try {
-            sys = await startSystem({ dataDir, logger, manufacturerPort, networkPort });
+            sys = await startSystem({
+              dataDir,
+              logger,
+              manufacturerPort,
+              networkPort,
+              verifierPort,
+              network: { reattestationIntervalSeconds: 3600 },
+            });
           } catch (e) {
             throw portError(e, (port) =>
-              port === networkPort ? '--network-port' : '--manufacturer-port',
+              port === networkPort
+                ? '--network-port'
+                : port === verifierPort
+                  ? '--verifier-port'
+                  : '--manufacturer-port',
             );
           }
           say(`Airlock is up (data in ${dataDir}, log in ${path.join(dataDir, 'airlock.log')})`);
@@ -63,9 +81,20 @@ export function upCommand(program: Command): void {
           say(
             `  network       ${sys.registrarUrl}  registrar: BRSKI + EST, owner "${sys.network.owner.name}" (${sys.network.owner.id})`,
           );
-          if (!process.env['AIRLOCK_MANUFACTURER_KEK'] || !process.env['AIRLOCK_NETWORK_KEK']) {
+          say(
+            `  verifier      ${sys.verifierUrl}  attestation (RATS): EAT evidence in, signed EAR results out`,
+          );
+          const policy = await sys.network.authorization.current();
+          say(
+            `  policy        ${policy.id === 'default' ? "Airlock's default: every trusted manufacturer's device whose attestation is affirming, segment default" : `policy ${policy.id}`} (\`airlock network policy apply FILE\`)`,
+          );
+          if (
+            !process.env['AIRLOCK_MANUFACTURER_KEK'] ||
+            !process.env['AIRLOCK_NETWORK_KEK'] ||
+            !process.env['AIRLOCK_VERIFIER_KEK']
+          ) {
             note(
-              'development defaults: key-encryption keys are files under the data directory; set AIRLOCK_MANUFACTURER_KEK and AIRLOCK_NETWORK_KEK in production',
+              'development defaults: key-encryption keys are files under the data directory; set AIRLOCK_MANUFACTURER_KEK, AIRLOCK_NETWORK_KEK and AIRLOCK_VERIFIER_KEK in production',
             );
           }
           if (o.demo) {
