@@ -298,7 +298,7 @@ describe('attestation in the onboarding path (steps 1, 3, 4)', () => {
     await sys.firmwareOf(model, { secureBoot: false });
     const { agent, serial } = await sys.newDevice({ model, measuredBoot: null });
     expect((await agent.birth()).supplyChainEvidence).toBeDefined();
-    expect(await errorCode(() => agent.onboard(sys.registrarUrl))).toBe('ERR_ATTESTATION_REFUSED');
+    expect(await errorCode(() => agent.onboard(sys.registrarUrl))).toBe('ERR_POLICY_DENIED');
     expect(JSON.parse((await step4(serial)).detail!)).toMatchObject({
       status: 'warning',
       decision: 'deny',

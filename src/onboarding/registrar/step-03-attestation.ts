@@ -154,7 +154,7 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
             step: OnboardingStep.AttestationVerified,
             action: 'attestation result',
             outcome: admitted ? 'ok' : 'refused',
-            ...(admitted ? {} : { code: 'ERR_ATTESTATION_REFUSED' }),
+            ...(admitted ? {} : { code: refusalCode(status) }),
             detail: {
               status,
               reasons: reasons.join('; '),
@@ -174,8 +174,15 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
   refusal: (o) =>
     o.admitted
       ? undefined
-      : new AirlockError('ERR_ATTESTATION_REFUSED', `${o.status}: ${o.reasons.join('; ')}`),
+      : new AirlockError(refusalCode(o.status), `${o.status}: ${o.reasons.join('; ')}`, {
+          details: { rule: o.decision.rule },
+        }),
 };
+
+/** Not trustworthy (the verifier's finding), or trustworthy enough but not admitted (the policy's). */
+function refusalCode(status: EarStatus): 'ERR_ATTESTATION_REFUSED' | 'ERR_POLICY_DENIED' {
+  return status === 'contraindicated' ? 'ERR_ATTESTATION_REFUSED' : 'ERR_POLICY_DENIED';
+}
 
 /**
  * The device's appraisal in the result: the submodule whose annotated evidence names this
