@@ -52,8 +52,8 @@ export interface AttestationRecord {
   status: string;
   /** JSON of the appraised claims the policy reads (swversion, dbgstat, ...). */
   claims: string;
-  /** The EAR, as the verifier signed it. */
-  result: string;
+  /** The EAR, as the verifier signed it; null when none was asked for (evidence about another device). */
+  result: string | null;
 }
 
 /** What the policy needs to decide again about a device (a policy change). */

@@ -16,7 +16,7 @@ import { verifyChain } from '../../protocols/x509/chain.js';
 import { ReattestationReply, parseJson } from '../../protocols/airlock/messages.js';
 import type { IdentifiedDevice, RegistrarContext } from './ports.js';
 import { decide, policyInForce } from './authorization.js';
-import { readResult } from './step-03-attestation.js';
+import { namesAnotherDevice, readResult } from './step-03-attestation.js';
 
 export interface ReattestationOutcome {
   serial: string;
@@ -67,6 +67,8 @@ export async function reattest(
     } finally {
       await channel.close();
     }
+    const other = namesAnotherDevice(reply.token, device.serial);
+    if (other) throw new AirlockError('ERR_ATTESTATION_REFUSED', other);
     const { claims, jwt } = await ctx.verifier.appraise(session, reply.mediaType, reply.token);
     const party = ctx.manufacturers.partyOf(identified.trust);
     const read = readResult(claims, device.serial, party.id);

@@ -18,6 +18,7 @@ import type { EarAppraisal, EarClaims, EarStatus } from '../../protocols/ear/cla
 import type { Endpoint } from './pipeline.js';
 import type { VerifierSession } from './ports.js';
 import { birthCertificate } from './session.js';
+import { decodeEat } from '../../protocols/eat/token.js';
 import {
   decide,
   policyInForce,
@@ -111,10 +112,16 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
       throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no attestation challenge is outstanding');
     requireState(row.state, TRANSITIONS['attestation-admitted'].from);
     const session = JSON.parse(row.attestationSession) as VerifierSession;
-    const { claims, jwt } = await ctx.verifier.appraise(session, mediaType, evidence);
-
     const party = ctx.manufacturers.partyOf(device.trust);
-    const { status, reasons, facts } = readResult(claims, device.serial, party.id);
+    // Evidence that names another device is contraindicated before any verifier sees it.
+    const other = namesAnotherDevice(evidence, device.serial);
+    let appraised: ReturnType<typeof readResult> & { jwt: string | null };
+    if (other) appraised = { status: 'contraindicated', reasons: [other], facts: null, jwt: null };
+    else {
+      const { claims, jwt } = await ctx.verifier.appraise(session, mediaType, evidence);
+      appraised = { ...readResult(claims, device.serial, party.id), jwt };
+    }
+    const { status, reasons, facts, jwt } = appraised;
     const decision = decide(await policyInForce(call.r), subjectOf(ctx, idevid, device, facts));
     // A contraindicated device is never admitted, whatever a policy says.
     const admitted = status !== 'contraindicated' && decision.decision === 'allow';
@@ -185,9 +192,32 @@ function refusalCode(status: EarStatus): 'ERR_ATTESTATION_REFUSED' | 'ERR_POLICY
 }
 
 /**
- * The device's appraisal in the result: the submodule whose annotated evidence names this
- * device of this manufacturer. A result about another device (a token relayed from a genuine
- * one) is contraindicated, whatever it says.
+ * The evidence names the device on the channel: the serial number of the attestation key's
+ * certificate (a device token), or the one the manufacturer's supply-chain evidence states. Only
+ * read here, not trusted: the verifier judges who signed it; what this check adds is that a
+ * genuine device's token cannot be presented for another, whatever verifier appraises it (one
+ * that does not annotate its results included). The reason when it names another.
+ */
+export function namesAnotherDevice(evidence: string, serial: string): string | undefined {
+  let named: unknown;
+  try {
+    const eat = decodeEat(evidence);
+    const claims = eat.json as Record<string, unknown> | null;
+    named =
+      typeof claims?.['airlock.serial-number'] === 'string'
+        ? claims['airlock.serial-number']
+        : eat.chain[0]!.subjectSerialNumber;
+  } catch {
+    return undefined; // malformed: the verifier's to refuse, with its own error
+  }
+  return named === serial ? undefined : 'the evidence is about another device';
+}
+
+/**
+ * The device's appraisal in the result. A verifier that annotates its results (Airlock's:
+ * `ear.veraison.annotated-evidence` with the serial number and manufacturer) must name this
+ * device of this manufacturer, else the result is contraindicated whatever it says; one that
+ * does not gives one submodule, about the evidence forwarded (ensureAbout) in this session.
  */
 export function readResult(
   claims: EarClaims,
@@ -195,21 +225,24 @@ export function readResult(
   manufacturer: string,
 ): { status: EarStatus; reasons: string[]; facts: AttestationFacts | null } {
   const subs = Object.values(claims.submods) as EarAppraisal[];
-  const sub = subs.find((s) => {
-    const a = annotated(s);
-    return a?.['serial-number'] === serial;
-  });
+  const annotatedSubs = subs.filter((s) => annotated(s)?.['serial-number'] !== undefined);
+  const sub =
+    annotatedSubs.length > 0
+      ? annotatedSubs.find((s) => annotated(s)!['serial-number'] === serial)
+      : subs.length === 1
+        ? subs[0]
+        : undefined;
   if (!sub)
     return {
       status: 'contraindicated',
       reasons: ['the result is about another device'],
       facts: null,
     };
-  const a = annotated(sub)!;
+  const a = annotated(sub) ?? {};
   const reasons = Array.isArray(sub['ear.airlock.reasons'])
     ? (sub['ear.airlock.reasons'] as unknown[]).filter((x): x is string => typeof x === 'string')
     : [];
-  if (a.manufacturer !== manufacturer)
+  if (a.manufacturer !== undefined && a.manufacturer !== manufacturer)
     return {
       status: 'contraindicated',
       reasons: [...reasons, "the result names another manufacturer's device"],
