@@ -156,6 +156,121 @@ describe.each(backends)('the store contract on %s', (backend) => {
       expect((await s.run((r) => r.devices.get('D0')))?.state).toBe('failed');
     });
 
+    it('records an attestation before any voucher, its result and decision, then a voucher that keeps or forgets it', async () => {
+      const s = await network(backend);
+      const session = JSON.stringify({ url: 'https://v/s/1', nonce: 'n', expiry: 'e', accept: [] });
+      expect(
+        await s.run((r) =>
+          r.devices.attesting({ serial: 'A1', idevidDer: der(1), manufacturer: 'M', session }, T),
+        ),
+      ).toBe(true);
+      // Another birth certificate under the same serial is refused, and changes nothing.
+      expect(
+        await s.run((r) =>
+          r.devices.attesting(
+            { serial: 'A1', idevidDer: der(2), manufacturer: 'M', session: 'x' },
+            later(1),
+          ),
+        ),
+      ).toBe(false);
+      expect(await s.run((r) => r.devices.get('A1'))).toMatchObject({
+        state: 'attesting',
+        attestationSession: session,
+        nonce: null,
+        authorizedAt: null,
+      });
+      const claims = JSON.stringify({ status: 'affirming', swversion: '1.0.0' });
+      await s.run((r) =>
+        r.devices.attested(
+          'A1',
+          {
+            state: 'attested',
+            attestation: { status: 'affirming', claims, result: 'ear.jwt' },
+            decision: { decision: 'allow', segment: 'lab', rule: 'r', policyId: 'p' },
+          },
+          later(2),
+        ),
+      );
+      expect(await s.run((r) => r.devices.get('A1'))).toMatchObject({
+        state: 'attested',
+        attestationSession: null,
+        attestationStatus: 'affirming',
+        attestationClaims: claims,
+      });
+      expect(await s.run((r) => r.devices.attestationResult('A1'))).toBe('ear.jwt');
+      expect(await s.run((r) => r.devices.record('A1'))).toMatchObject({
+        attestation_status: 'affirming',
+        decision: 'allow',
+        segment: 'lab',
+        policy_rule: 'r',
+        policy_id: 'p',
+      });
+      // A voucher: the decision of that moment; step 8 not yet recorded in this onboarding.
+      await s.run((r) =>
+        r.devices.vouched(
+          { serial: 'A1', idevidDer: der(1), manufacturer: 'M', nonce: 'n1', decision: ALLOW },
+          later(3),
+        ),
+      );
+      expect(await s.run((r) => r.devices.get('A1'))).toMatchObject({
+        state: 'vouched',
+        attestationStatus: 'affirming',
+        authorizedAt: null,
+      });
+      await s.run((r) => r.devices.decided('A1', ALLOW, later(4), true));
+      expect((await s.run((r) => r.devices.get('A1')))!.authorizedAt).toBe(later(4).toISOString());
+      // An onboarding without attestation forgets the earlier result (the EAR stays on record).
+      await s.run((r) => r.devices.forgetAttestation('A1', later(5)));
+      expect(await s.run((r) => r.devices.get('A1'))).toMatchObject({
+        attestationStatus: null,
+        attestationClaims: null,
+      });
+      expect(await s.run((r) => r.devices.attestationResult('A1'))).toBe('ear.jwt');
+    });
+
+    it('keeps the policies applied, the latest in force; marks and clears quarantine; lists devices for the policy and for re-attestation', async () => {
+      const s = await network(backend);
+      expect(await s.run((r) => r.policies.current())).toBeUndefined();
+      await s.run((r) => r.policies.add({ policyId: 'p1', source: 'a', policy: '{"v":1}' }, T));
+      await s.run((r) =>
+        r.policies.add({ policyId: 'p2', source: 'b', policy: '{"v":2}' }, later(1)),
+      );
+      expect(await s.run((r) => r.policies.current())).toEqual({
+        policyId: 'p2',
+        policy: '{"v":2}',
+      });
+      for (const n of [1, 2])
+        await s.run((r) =>
+          r.devices.vouched(
+            { serial: `Q${n}`, idevidDer: der(n), manufacturer: 'M', nonce: 'x', decision: ALLOW },
+            T,
+          ),
+        );
+      await s.run((r) => r.devices.quarantine('Q1', 'policy p2: rule default', later(2)));
+      expect(await s.run((r) => r.devices.record('Q1'))).toMatchObject({
+        quarantine: 'policy p2: rule default',
+        quarantined_at: later(2).toISOString(),
+      });
+      await s.run((r) => r.devices.quarantine('Q1', null, later(3)));
+      expect(await s.run((r) => r.devices.record('Q1'))).toMatchObject({
+        quarantine: null,
+        quarantined_at: null,
+      });
+      expect(
+        (await s.run((r) => r.devices.forPolicy())).map((d) => [d.serial, d.decision]),
+      ).toEqual([
+        ['Q1', 'allow'],
+        ['Q2', 'allow'],
+      ]);
+      // Only onboarded devices that said where they answer are asked again.
+      await s.run((r) => r.devices.attestationUrl('Q1', 'https://q1.example', later(4)));
+      await s.run((r) => r.devices.attestationUrl('Q2', 'https://q2.example', later(4)));
+      await s.run((r) => r.devices.update('Q2', { state: 'onboarded', onboardings: 1 }, later(5)));
+      expect(await s.run((r) => r.devices.reattestable())).toEqual([
+        { serial: 'Q2', url: 'https://q2.example', ldevidSerial: null },
+      ]);
+    });
+
     it('binds a key once, to one device; moves a binding on renewal; supersedes and revokes', async () => {
       const s = await network(backend);
       await s.run((r) =>
