@@ -1,0 +1,237 @@
+/**
+ * Steps 2 to 4 at the registrar, on the pure step modules with a fake verification service:
+ * the challenge opens a session and records the device `attesting`; the result is read for
+ * this device only; a session is used once; the policy decides; a refused device cannot skip
+ * to the voucher; a verifier that fails leaves the device where it was.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { registrarFixture } from './fixture.js';
+
+type RegistrarFixture = Awaited<ReturnType<typeof registrarFixture>>;
+import { errorCode } from '../../support/errors.js';
+import { applyPolicyTo } from '../../support/policies.js';
+import {
+  attestationChallenge,
+  attestationEvidence,
+} from '../../../src/onboarding/registrar/step-03-attestation.js';
+import type { VerifierPort, VerifierSession } from '../../../src/onboarding/registrar/ports.js';
+import type { EarClaims, EarStatus } from '../../../src/protocols/ear/claims.js';
+import { AirlockError } from '../../../src/core/errors.js';
+import { signEat } from '../../../src/protocols/eat/token.js';
+import { crypto } from '../../support/pki.js';
+
+const MEDIA = 'application/eat+jwt; eat_profile="tag:airlock.example,2026:eat/device/1"';
+
+/** What the fake verifier answers next, and what it was asked. */
+interface FakeVerifier extends VerifierPort {
+  next: (session: VerifierSession) => EarClaims;
+  fail?: AirlockError;
+  opened: number;
+  appraised: number;
+}
+
+function ear(
+  session: VerifierSession,
+  status: EarStatus,
+  annotated?: Record<string, unknown>,
+): EarClaims {
+  return {
+    eat_profile: 'tag:github.com,2023:veraison/ear',
+    iat: 1,
+    'ear.verifier-id': { developer: 'test', build: 'test' },
+    eat_nonce: session.nonce,
+    submods: {
+      device: {
+        'ear.status': status,
+        ...(annotated ? { 'ear.veraison.annotated-evidence': annotated } : {}),
+      },
+    },
+  };
+}
+
+describe('steps 2 to 4 at the registrar', () => {
+  let f: RegistrarFixture;
+  let verifier: FakeVerifier;
+  beforeEach(async () => {
+    f = await registrarFixture();
+    let n = 0;
+    verifier = {
+      opened: 0,
+      appraised: 0,
+      next: (s) => ear(s, 'affirming'),
+      async openSession() {
+        this.opened++;
+        return {
+          url: `https://verifier.example/session/${++n}`,
+          nonce: `nonce-${n}-aaaaaaaaaaaaaaaa`,
+          expiry: '2030-01-01T00:00:00Z',
+          accept: [MEDIA],
+        };
+      },
+      async appraise(session) {
+        this.appraised++;
+        if (this.fail) throw this.fail;
+        return { claims: this.next(session), jwt: `ear-for-${session.url}` };
+      },
+    };
+    f.ctx.verifier = verifier;
+  });
+
+  /** A token naming `serial` (its x5c leaf): the registrar only reads it, the verifier judges it. */
+  const tokenOf = (d: Awaited<ReturnType<RegistrarFixture['newDevice']>>) =>
+    signEat(crypto, d.key, [d.cert], { eat_nonce: 'x' });
+
+  it('a challenge opens a verifier session and records the device attesting, step 2', async () => {
+    const d = await f.newDevice();
+    const serial = d.cert.subjectSerialNumber!;
+    const ch = f.channel(d.cert);
+    const c = await f.run(attestationChallenge, ch, undefined);
+    expect(c).toEqual({
+      nonce: 'nonce-1-aaaaaaaaaaaaaaaa',
+      expiry: '2030-01-01T00:00:00Z',
+      accept: [MEDIA],
+    });
+    expect(await f.deviceRow(serial)).toMatchObject({ state: 'attesting', nonce: null });
+    expect((await f.events(serial)).map((e) => [e.step, e.outcome])).toEqual([[2, 'ok']]);
+  });
+
+  it('an affirming result admits the device: attested, steps 3 and 4, the EAR and the decision stored', async () => {
+    const d = await f.newDevice();
+    const serial = d.cert.subjectSerialNumber!;
+    const ch = f.channel(d.cert);
+    await f.run(attestationChallenge, ch, undefined);
+    const party = f.ctx.manufacturers.partyOf(f.trust);
+    verifier.next = (s) => ear(s, 'affirming', { 'serial-number': serial, manufacturer: party.id });
+    const out = await f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) });
+    expect(out).toMatchObject({ admitted: true, status: 'affirming' });
+    expect(await f.deviceRow(serial)).toMatchObject({
+      state: 'attested',
+      attestationStatus: 'affirming',
+      attestationSession: null,
+    });
+    const trail = (await f.events(serial)).map((e) => [e.step, e.outcome]);
+    expect(trail).toEqual([
+      [2, 'ok'],
+      [3, 'ok'],
+      [4, 'ok'],
+    ]);
+    // The session is used once: the same evidence again is out of sequence, and not forwarded.
+    const before = verifier.appraised;
+    expect(
+      await errorCode(() =>
+        f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) }),
+      ),
+    ).toBe('ERR_REGISTRAR_SEQUENCE');
+    expect(verifier.appraised).toBe(before);
+  });
+
+  it('a result annotated as about another device, or another manufacturer, is contraindicated whatever it says', async () => {
+    const party = f.ctx.manufacturers.partyOf(f.trust);
+    for (const annotated of [
+      { 'serial-number': 'SOMEONE-ELSE', manufacturer: party.id },
+      { 'serial-number': 'to be replaced', manufacturer: 'another-maker' },
+    ]) {
+      const d = await f.newDevice();
+      const serial = d.cert.subjectSerialNumber!;
+      const ch = f.channel(d.cert);
+      await f.run(attestationChallenge, ch, undefined);
+      verifier.next = (s) =>
+        ear(s, 'affirming', {
+          ...annotated,
+          'serial-number':
+            annotated['serial-number'] === 'to be replaced' ? serial : annotated['serial-number'],
+        });
+      expect(
+        await errorCode(() =>
+          f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) }),
+        ),
+      ).toBe('ERR_ATTESTATION_REFUSED');
+      expect(await f.deviceRow(serial)).toMatchObject({
+        state: 'refused',
+        attestationStatus: 'contraindicated',
+      });
+      expect(await f.certificates(serial)).toEqual([]);
+    }
+  });
+
+  it('evidence that names another device is not forwarded; the device is refused', async () => {
+    const d = await f.newDevice();
+    const other = await f.newDevice();
+    const ch = f.channel(d.cert);
+    await f.run(attestationChallenge, ch, undefined);
+    expect(
+      await errorCode(() =>
+        f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(other) }),
+      ),
+    ).toBe('ERR_ATTESTATION_REFUSED');
+    expect(verifier.appraised).toBe(0);
+    expect((await f.deviceRow(d.cert.subjectSerialNumber!))!.state).toBe('refused');
+  });
+
+  it('a refused device cannot skip to the voucher; it may attest again', async () => {
+    const d = await f.newDevice();
+    const serial = d.cert.subjectSerialNumber!;
+    const ch = f.channel(d.cert);
+    await f.run(attestationChallenge, ch, undefined);
+    verifier.next = (s) => ear(s, 'contraindicated');
+    expect(
+      await errorCode(() =>
+        f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) }),
+      ),
+    ).toBe('ERR_ATTESTATION_REFUSED');
+    expect(await errorCode(() => f.vouch(d, ch))).toBe('ERR_REGISTRAR_SEQUENCE');
+    expect(f.masa.asked).toBe(0);
+    // A new challenge, good evidence: attested, and then the voucher.
+    await f.run(attestationChallenge, ch, undefined);
+    verifier.next = (s) => ear(s, 'affirming');
+    await f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) });
+    await f.vouch(d, ch);
+    expect((await f.deviceRow(serial))!.state).toBe('vouched');
+  });
+
+  it('a result the policy does not accept is ERR_POLICY_DENIED; a verifier that fails leaves the device attesting', async () => {
+    await applyPolicyTo(
+      f.store,
+      'version: 1\nrules:\n  - name: only-affirmed\n    require: { attestation: [affirming] }\n',
+      'strict',
+    );
+    const d = await f.newDevice();
+    const serial = d.cert.subjectSerialNumber!;
+    const ch = f.channel(d.cert);
+    await f.run(attestationChallenge, ch, undefined);
+    verifier.next = (s) => ear(s, 'warning');
+    expect(
+      await errorCode(() =>
+        f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) }),
+      ),
+    ).toBe('ERR_POLICY_DENIED');
+    expect(await f.deviceRow(serial)).toMatchObject({
+      state: 'refused',
+      attestationStatus: 'warning',
+    });
+
+    const e = await f.newDevice();
+    const ch2 = f.channel(e.cert);
+    await f.run(attestationChallenge, ch2, undefined);
+    verifier.fail = new AirlockError('ERR_VERIFIER_UNREACHABLE');
+    expect(
+      await errorCode(() =>
+        f.run(attestationEvidence, ch2, { mediaType: MEDIA, evidence: tokenOf(e) }),
+      ),
+    ).toBe('ERR_VERIFIER_UNREACHABLE');
+    expect((await f.deviceRow(e.cert.subjectSerialNumber!))!.state).toBe('attesting');
+    expect((await f.events(e.cert.subjectSerialNumber!)).at(-1)).toMatchObject({
+      outcome: 'refused',
+      code: 'ERR_VERIFIER_UNREACHABLE',
+    });
+  });
+
+  it('a network with no verification service answers 404 (ERR_NOT_FOUND), and records no device', async () => {
+    f.ctx.verifier = undefined;
+    const d = await f.newDevice();
+    expect(await errorCode(() => f.run(attestationChallenge, f.channel(d.cert), undefined))).toBe(
+      'ERR_NOT_FOUND',
+    );
+    expect(await f.deviceRow(d.cert.subjectSerialNumber!)).toBeUndefined();
+  });
+});
