@@ -19,7 +19,6 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadKek } from '../../src/adapters/crypto/kek.js';
 import {
   decodeVoucherArtifact,
   parseVoucherMediaType,
@@ -28,8 +27,9 @@ import {
   type VoucherMediaType,
 } from '../../src/protocols/voucher/codec.js';
 import { decodeAnyTrustFile, type AnyManufacturerTrust } from '../../src/roles/shared/trust.js';
-import { Network } from '../../src/roles/network/index.js';
+import type { Network } from '../../src/roles/network/index.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { UNATTESTED_ALLOWED } from '../support/policies.js';
 import { onPath, openssl, curlTls12 } from '../support/tools.js';
 
 const toolsPresent = onPath('curl') && onPath('openssl');
@@ -249,14 +249,15 @@ describe.skipIf(!toolsPresent)(
       );
     }
 
-    async function openNetwork(name: string, trust: AnyManufacturerTrust): Promise<Network> {
-      return Network.open({
-        ctx: sys.ctx,
-        databaseFile: path.join(sys.dir, `${name}.db`),
-        kek: loadKek({ envVar: 'UNSET_FOR_TEST', file: path.join(sys.dir, `${name}.kek`) }).kek,
+    /** A network trusting Airlock's manufacturer and `trust`, asking the system's verifier. */
+    async function openNetwork(name: string, trust: AnyManufacturerTrust) {
+      const opened = await sys.otherNetwork(name, {
         manufacturers: [sys.manufacturer.trustBundle(), trust],
         config: { ownerName: `Owner of ${name}` },
       });
+      // The foreign manufacturer's devices (openssl + curl pledges) cannot attest.
+      await opened.network.authorization.apply(UNATTESTED_ALLOWED);
+      return opened;
     }
 
     beforeAll(async () => {
@@ -301,15 +302,15 @@ describe.skipIf(!toolsPresent)(
       await new Promise<void>((resolve) => masa.listen(0, '127.0.0.1', resolve));
       masaUrl = `https://127.0.0.1:${(masa.address() as AddressInfo).port}`;
 
-      network = await openNetwork('foreign-network', trustFile('cn'));
-      registrarUrl = await network.serve(0);
-      strict = await openNetwork('strict-network', trustFile('serialNumber'));
-      strictUrl = await strict.serve(0);
+      ({ network, url: registrarUrl } = await openNetwork('foreign-network', trustFile('cn')));
+      ({ network: strict, url: strictUrl } = await openNetwork(
+        'strict-network',
+        trustFile('serialNumber'),
+      ));
     });
 
     afterAll(async () => {
-      await network?.close();
-      await strict?.close();
+      // network and strict are closed with the system.
       await new Promise((resolve) => (masa ? masa.close(resolve) : resolve(undefined)));
       await sys?.close();
     });
@@ -748,6 +749,8 @@ describe.skipIf(!toolsPresent)(
       await sys.manufacturer.sell(serial, network.owner);
       await agent.onboard(registrarUrl);
       expect((await network.inventory.device(serial))?.state).toBe('onboarded');
+      // It attested to this network (the system's verifier), as the foreign devices cannot.
+      expect(await network.inventory.attestation(serial)).not.toBeNull();
     });
   },
 );

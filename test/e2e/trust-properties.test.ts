@@ -17,6 +17,7 @@ import { MemorySecureStore } from '../../src/adapters/secure-store/memory-store.
 import { exportPkcs8 } from '../../src/adapters/crypto/node-crypto.js';
 import type { MasaClient } from '../../src/adapters/http/masa-client.js';
 import { PeerConnection, type HttpResponse } from '../../src/adapters/http/connection.js';
+import { HttpVerifierClient } from '../../src/adapters/http/verifier-client.js';
 import { Manufacturer } from '../../src/roles/manufacturer/index.js';
 import { Network } from '../../src/roles/network/index.js';
 import { DeviceAgent } from '../../src/roles/device/agent.js';
@@ -88,11 +89,21 @@ describe('(2) mutual authentication', () => {
   let other: Manufacturer;
   const closers: Array<() => Promise<void>> = [];
 
+  /** A client of the system's verifier: Mallory and the rogue network ask it too (devices attest to them). */
+  const sameVerifier = () => {
+    const info = sys.verifier!.trustInfo();
+    return new HttpVerifierClient(sys.verifierUrl!, {
+      tlsCaPem: info.tlsCaPem,
+      earKey: info.earKeyJwk,
+    });
+  };
+
   beforeAll(async () => {
     sys = await startTestSystem();
     const anchors = [sys.manufacturer.trustBundle()];
     mallory = await Network.open({
       ctx: sys.ctx,
+      verifier: sameVerifier(),
       databaseFile: path.join(tempDir('airlock-mallory-'), 'network.db'),
       kek: randomKek(),
       manufacturers: anchors,
@@ -132,6 +143,7 @@ describe('(2) mutual authentication', () => {
     };
     rogue = await Network.open({
       ctx: sys.ctx,
+      verifier: sameVerifier(),
       databaseFile: path.join(tempDir('airlock-rogue-'), 'network.db'),
       kek: randomKek(),
       manufacturers: anchors,

@@ -14,6 +14,8 @@ import * as path from 'node:path';
 import { X509Certificate, X509Crl } from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
+import { fileMeasuredBoot } from '../../src/adapters/device/measured-boot.js';
+import { HttpVerifierClient } from '../../src/adapters/http/verifier-client.js';
 import { FileSecureStore } from '../../src/adapters/secure-store/file-store.js';
 import { openNetwork } from '../../src/app/system.js';
 import { DeviceAgent } from '../../src/roles/device/agent.js';
@@ -36,13 +38,19 @@ beforeAll(async () => {
   const databaseUrl = await createDatabase(server.url, 'two_nodes');
   sys = await startTestSystem({ databaseUrl });
   urlA = sys.registrarUrl;
-  // The second node: its own objects and port, the same database and key-encryption key.
+  // The second node: its own objects and port, the same database and key-encryption key,
+  // asking the same verification service.
+  const info = sys.verifier!.trustInfo();
+  const verifier = new HttpVerifierClient(sys.verifierUrl!, {
+    tlsCaPem: info.tlsCaPem,
+    earKey: info.earKeyJwk,
+  });
   nodeB = await openNetwork(
     { ...sys.ctx, crypto: new NodeCrypto() },
     path.join(sys.dir, 'data'),
     [sys.manufacturer.trustBundle()],
     undefined,
-    { databaseUrl },
+    { databaseUrl, verifier },
   );
   urlB = await nodeB.serve(0);
 }, 60_000);
@@ -85,11 +93,14 @@ describe.skipIf(!server)('two network nodes on one PostgreSQL', () => {
 
   it('onboards the same device through both nodes at once to exactly one live LDevID', async () => {
     for (let round = 0; round < 4; round++) {
-      const { agent, serial, storeDir } = await sys.newDevice();
-      // A second copy of the device: the same birth credentials in another secure store.
+      const { agent, serial, storeDir, firmware } = await sys.newDevice();
+      // A second copy of the device: the same birth credentials in another secure store, the
+      // same firmware (it attests as the device does).
       const copyDir = `${storeDir}-copy`;
       fs.cpSync(storeDir, copyDir, { recursive: true });
-      const copy = new DeviceAgent(await FileSecureStore.open(copyDir), sys.ctx);
+      const copy = new DeviceAgent(await FileSecureStore.open(copyDir), sys.ctx, {
+        measuredBoot: fileMeasuredBoot(firmware),
+      });
       const outcomes = await Promise.allSettled([agent.onboard(urlA), copy.onboard(urlB)]);
       const live = await liveLdevids(serial);
       expect(live).toHaveLength(1);
@@ -121,12 +132,14 @@ describe.skipIf(!server)('two network nodes on one PostgreSQL', () => {
 
   it('renews one LDevID through both nodes at once: one renewal wins, one LDevID stays live', async () => {
     for (let round = 0; round < 4; round++) {
-      const { agent, serial, storeDir } = await sys.newDevice();
+      const { agent, serial, storeDir, firmware } = await sys.newDevice();
       const onboarded = await agent.onboard(urlA);
       // A clone of the onboarded device: the same LDevID and key, renewing through the other node.
       const copyDir = `${storeDir}-clone`;
       fs.cpSync(storeDir, copyDir, { recursive: true });
-      const clone = new DeviceAgent(await FileSecureStore.open(copyDir), sys.ctx);
+      const clone = new DeviceAgent(await FileSecureStore.open(copyDir), sys.ctx, {
+        measuredBoot: fileMeasuredBoot(firmware),
+      });
       const outcomes = await Promise.allSettled([agent.renew(urlA), clone.renew(urlB)]);
       const won = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
       expect(won).toHaveLength(1);

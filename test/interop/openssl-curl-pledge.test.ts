@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64, toPem } from '../../src/core/bytes.js';
 import { privateKeyPem } from '../../src/adapters/crypto/node-crypto.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { UNATTESTED_ALLOWED } from '../support/policies.js';
 import { onPath, openssl, curlTls12 } from '../support/tools.js';
 
 const toolsPresent = onPath('curl') && onPath('openssl');
@@ -38,7 +39,8 @@ describe.skipIf(!toolsPresent)(
     ) => curlTls12(dir, url, args, cert);
 
     beforeAll(async () => {
-      sys = await startTestSystem();
+      // The pledge is curl and openssl: it cannot attest.
+      sys = await startTestSystem({ policy: UNATTESTED_ALLOWED });
       dir = fs.mkdtempSync(path.join(sys.dir, 'pledge-'));
       host = sys.registrarUrl;
       const device = await sys.newDevice();

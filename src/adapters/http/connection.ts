@@ -221,7 +221,9 @@ export class PeerConnection {
     if (res.status < 200 || res.status > 299) {
       throw res.contentType.startsWith(PROBLEM_MEDIA_TYPE)
         ? fromProblem(res.status, res.body)
-        : new AirlockError('ERR_PEER_REFUSED', `HTTP ${res.status}`);
+        : new AirlockError('ERR_PEER_REFUSED', `HTTP ${res.status}`, {
+            details: { status: res.status },
+          });
     }
     return res;
   }

@@ -137,8 +137,10 @@ export interface RegistrarSettings {
   voucherClockSkewSeconds: number;
 }
 
-/** What was issued on one connection (the LDevID and PSK of this onboarding). */
+/** What was issued on one connection (the attestation challenge, the LDevID and PSK of this onboarding). */
 export interface IssuedOnConnection {
+  /** The verifier session whose nonce this connection was given (step 3): its evidence goes there only. */
+  attestationSession?: string;
   ldevid?: string;
   psk?: string;
 }

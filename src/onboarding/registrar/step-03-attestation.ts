@@ -19,6 +19,7 @@ import type { Endpoint } from './pipeline.js';
 import type { VerifierSession } from './ports.js';
 import { birthCertificate } from './session.js';
 import { decodeEat } from '../../protocols/eat/token.js';
+import { issuedOn } from './connection.js';
 import {
   decide,
   policyInForce,
@@ -51,6 +52,7 @@ export const attestationChallenge: Endpoint<void, Challenge> = {
     if (!ctx.verifier)
       throw new AirlockError('ERR_NOT_FOUND', 'this network runs no verification service');
     const session = await ctx.verifier.openSession();
+    const sessionText = JSON.stringify(session);
     const at = ctx.clock.now();
     await ctx.store.transaction(async (r) => {
       const written = await r.devices.attesting(
@@ -58,7 +60,7 @@ export const attestationChallenge: Endpoint<void, Challenge> = {
           serial: device.serial,
           idevidDer: idevid.der,
           manufacturer: idevid.issuer,
-          session: JSON.stringify(session),
+          session: sessionText,
         },
         at,
       );
@@ -76,6 +78,8 @@ export const attestationChallenge: Endpoint<void, Challenge> = {
         at,
       );
     });
+    // The nonce was given to the party on this connection: only its evidence may answer it.
+    issuedOn(ctx, call.ch).attestationSession = sessionText;
     return { nonce: session.nonce, expiry: session.expiry, accept: session.accept };
   },
 };
@@ -110,6 +114,13 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
     const row = await call.r.devices.get(device.serial);
     if (!row || !equalBytes(row.idevidDer, idevid.der) || row.attestationSession === null)
       throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no attestation challenge is outstanding');
+    // Another connection (a copy of the device, or this one's retry) asked since: its session is
+    // not this evidence's, and forwarding there would judge a genuine device by the wrong nonce.
+    if (ctx.issuedOn.get(call.ch.connection)?.attestationSession !== row.attestationSession)
+      throw new AirlockError(
+        'ERR_REGISTRAR_SEQUENCE',
+        'the attestation challenge outstanding is not the one given on this connection',
+      );
     requireState(row.state, TRANSITIONS['attestation-admitted'].from);
     const session = JSON.parse(row.attestationSession) as VerifierSession;
     const party = ctx.manufacturers.partyOf(device.trust);
