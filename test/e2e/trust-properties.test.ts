@@ -482,6 +482,12 @@ describe('(4) nobody but the device sees its credentials', () => {
         'declaration signing': sys.manufacturer.pki.declarations.key,
         'domain CA': sys.network.pki.domainCa.key,
         registrar: sys.network.pki.registrar.key,
+        'attestation CA': sys.manufacturer.pki.attestationCa.key,
+        'endorsements CA': sys.manufacturer.pki.endorsementsCa.key,
+        'endorsements signing': sys.manufacturer.pki.endorsements.key,
+        'verifier CA': sys.verifier!.pki.ca.key,
+        'verifier TLS': sys.verifier!.pki.tls.key,
+        'EAR signing': sys.verifier!.pki.ear.key,
       };
       for (const [label, key] of Object.entries(roleKeys))
         needles.push(...privateKeyNeedles(`${label} key`, exportPkcs8(key)));
@@ -493,11 +499,13 @@ describe('(4) nobody but the device sees its credentials', () => {
           ...textSecretNeedles(`device ${i} PSK`, c.wifi.psk),
           ...privateKeyNeedles(`device ${i} LDevID key`, fromBase64(c.ldevidKey)!),
           ...privateKeyNeedles(`device ${i} IDevID key`, fromBase64(b.idevidKey)!),
+          ...privateKeyNeedles(`device ${i} attestation key`, fromBase64(b.attestation!.key)!),
         );
         plain.push(
           { label: `device ${i} PSK`, bytes: Buffer.from(c.wifi.psk) },
           { label: `device ${i} LDevID key`, bytes: Buffer.from(c.ldevidKey) },
           { label: `device ${i} IDevID key`, bytes: Buffer.from(b.idevidKey) },
+          { label: `device ${i} attestation key`, bytes: Buffer.from(b.attestation!.key) },
         );
       }
 
