@@ -378,6 +378,25 @@ export async function releaseImage(
   return { name, version, digest };
 }
 
+/** A copy of the agent's own code file in `dir`: the demonstration's firmware image. */
+function copyAgentImage(dir: string): string {
+  const source = agentImage();
+  const image = path.join(dir, path.basename(source));
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Written whole under another name, then renamed: a reader never sees half an image.
+  const tmp = `${image}.${process.pid}.tmp`;
+  try {
+    fs.copyFileSync(source, tmp);
+    fs.renameSync(tmp, image);
+  } catch (cause) {
+    fs.rmSync(tmp, { force: true });
+    throw new AirlockError('ERR_CONFIG', `the agent's code file ${source} cannot be copied`, {
+      cause,
+    });
+  }
+  return image;
+}
+
 export interface DemoResult {
   devices: number;
   onboarded: number;
@@ -404,14 +423,23 @@ export interface DemoEvents {
  */
 export async function runDemo(
   sys: System,
-  opts: { count: number; store: (i: number) => Promise<SecureStore>; model?: string } & DemoEvents,
+  opts: {
+    count: number;
+    store: (i: number) => Promise<SecureStore>;
+    /** Where the devices' firmware image is kept (a copy of the agent's own code file). */
+    firmwareDir: string;
+    model?: string;
+  } & DemoEvents,
 ): Promise<DemoResult> {
   const say = opts.onStep ?? (() => undefined);
   const { manufacturer, network } = sys;
   const agents: DeviceAgent[] = [];
   const model = opts.model ?? 'thermostat-t1';
-  // The devices' firmware is the Airlock agent itself: the file this process runs.
-  const image = agentImage();
+  // The devices' firmware is the Airlock agent itself: a copy of the file this process runs,
+  // which the devices measure at each onboarding. A copy, because that file may go while the
+  // process runs: the CLI runs from a bundle in a cache that other CLI processes prune
+  // (bin/airlock.js), and a device that could not read its image would not onboard.
+  const image = copyAgentImage(opts.firmwareDir);
   const firmware = await releaseImage(manufacturer, model, 'airlock-agent', image);
   const measuredBoot = fileMeasuredBoot({ image, name: firmware.name, version: firmware.version });
   say(

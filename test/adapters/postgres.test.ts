@@ -1,6 +1,6 @@
 /**
  * PostgreSQL as Airlock's second store, on a real server (test/support/postgres-server.ts,
- * from Debian's package): both roles' migrations create the same tables and indexes as on
+ * from Debian's package): each role's migrations create the same tables and indexes as on
  * SQLite, bytes and numbered ids round-trip, values come back as SQLite gives them (bigint as
  * a number), prepared queries run with PostgreSQL's $n placeholders, processes opening one
  * database at once migrate it once, and a unique violation surfaces with a code callers can
@@ -13,6 +13,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { networkMigrations } from '../../src/adapters/store/migrations/network.js';
 import { manufacturerMigrations } from '../../src/adapters/store/migrations/manufacturer.js';
+import { verifierMigrations } from '../../src/adapters/store/migrations/verifier.js';
 import { openPostgres, withoutPassword } from '../../src/adapters/store/postgres.js';
 import { openSqlite, type OpenedDb } from '../../src/adapters/store/sqlite.js';
 import { prepared, type Params } from '../../src/adapters/store/prepared.js';
@@ -83,8 +84,8 @@ async function sqliteSchema(db: Kysely<any>) {
 }
 
 describe.skipIf(!server)('PostgreSQL store', () => {
-  it('creates every table and index of both roles, as on SQLite, with bytea and identity columns', async () => {
-    for (const migrations of [networkMigrations, manufacturerMigrations]) {
+  it('creates every table and index of each role, as on SQLite, with bytea and identity columns', async () => {
+    for (const migrations of [networkMigrations, manufacturerMigrations, verifierMigrations]) {
       const url = await freshDatabase();
       const opened = await openPostgres<any>(url, migrations);
       const lite = await openSqlite<any>(':memory:', migrations);
@@ -94,7 +95,9 @@ describe.skipIf(!server)('PostgreSQL store', () => {
         expect(onPg.tables).toEqual(onSqlite.tables);
         // Named primary key constraints (mfg_declarations_pk) are indexes on PostgreSQL only.
         expect(onPg.indexes.filter((n) => !n.endsWith('_pk'))).toEqual(onSqlite.indexes);
-        expect(onPg.tables.length).toBeGreaterThan(5);
+        if (migrations === verifierMigrations)
+          expect(onPg.tables).toEqual(['ver_keys', 'ver_reference_values', 'ver_sessions']);
+        else expect(onPg.tables.length).toBeGreaterThan(5);
 
         const columns = await sql<{
           table_name: string;
@@ -115,7 +118,11 @@ describe.skipIf(!server)('PostgreSQL store', () => {
           .sort();
         if (migrations === networkMigrations) {
           expect(bytea).toEqual(['net_crls.der', 'net_devices.idevid_der', 'net_keys.cert_der']);
-          expect(identity).toEqual(['net_events.id']);
+          // net_policies (migration 0004): every policy applied, in order.
+          expect(identity).toEqual(['net_events.id', 'net_policies.id']);
+        } else if (migrations === verifierMigrations) {
+          expect(bytea).toEqual(['ver_keys.cert_der']);
+          expect(identity).toEqual([]);
         } else {
           expect(bytea).toEqual([
             'mfg_devices.idevid_der',

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UNATTESTED_ALLOWED } from '../support/policies.js';
 
 const exec = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
@@ -313,6 +314,12 @@ describe('a running system', () => {
     expect(birthOnly.code).toBe(0);
     expect(fs.readdirSync(before).sort()).toEqual(['idevid.key', 'idevid.pem']);
 
+    // `airlock device onboard` measures no firmware: the administrator admits devices without attestation.
+    const policy = path.join(root, 'unattested-allowed.yaml');
+    fs.writeFileSync(policy, UNATTESTED_ALLOWED);
+    expect((await airlock('network', 'policy', 'apply', policy, '--data-dir', dataDir)).code).toBe(
+      0,
+    );
     expect(
       (
         await airlock(

@@ -15,6 +15,7 @@ import { AirlockError } from '../../src/core/errors.js';
 import { SecureStoreEntry } from '../../src/core/credentials.js';
 import { FileSecureStore } from '../../src/adapters/secure-store/file-store.js';
 import { DeviceAgent } from '../../src/roles/device/agent.js';
+import { fileMeasuredBoot } from '../../src/adapters/device/measured-boot.js';
 import { parseCertificateBase64 } from '../../src/protocols/x509/certificate.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 import { errorCode } from '../support/wire.js';
@@ -65,14 +66,16 @@ describe('the device agent commits only credentials the registrar accepted', () 
   });
 
   it('the losing copy of a device keeps its previous onboarding exactly; the revoked LDevID is not stored', async () => {
-    const { agent, serial, storeDir } = await sys.newDevice();
+    const { agent, serial, storeDir, firmware } = await sys.newDevice();
     await agent.onboard(sys.registrarUrl);
     const previous = await agent.onboardingCredentials();
     const previousSealed = sealedOnboarding(storeDir)!;
     // A second copy of the same device (its store copied), onboarding at the same time.
     const copyDir = `${storeDir}-copy`;
     fs.cpSync(storeDir, copyDir, { recursive: true });
-    const winner = new DeviceAgent(await FileSecureStore.open(copyDir), sys.ctx);
+    const winner = new DeviceAgent(await FileSecureStore.open(copyDir), sys.ctx, {
+      measuredBoot: fileMeasuredBoot(firmware),
+    });
 
     let winnerRan = false;
     intercept('wifiCredentials', (original) => async (ch) => {
@@ -108,8 +111,10 @@ describe('the device agent commits only credentials the registrar accepted', () 
   });
 
   it('two agents over one store directory: the store ends with the live LDevID, never the revoked one', async () => {
-    const { agent, serial, storeDir } = await sys.newDevice();
-    const twin = new DeviceAgent(await FileSecureStore.open(storeDir), sys.ctx);
+    const { agent, serial, storeDir, firmware } = await sys.newDevice();
+    const twin = new DeviceAgent(await FileSecureStore.open(storeDir), sys.ctx, {
+      measuredBoot: fileMeasuredBoot(firmware),
+    });
     let twinRan = false;
     intercept('wifiCredentials', (original) => async (ch) => {
       const issued = await original(ch);

@@ -24,11 +24,13 @@ import {
   type DeviceIdentity,
 } from '../support/wire.js';
 import { testCsr, testKey } from '../support/csr.js';
+import { UNATTESTED_ALLOWED } from '../support/policies.js';
 
 describe('EST key binding', () => {
   let sys: TestSystem;
   beforeAll(async () => {
-    sys = await startTestSystem();
+    // Most devices here are raw protocol clients that present no attestation evidence.
+    sys = await startTestSystem({ policy: UNATTESTED_ALLOWED });
   });
   afterAll(async () => sys?.close());
 

@@ -8,6 +8,7 @@ import { Network } from '../../src/roles/network/index.js';
 import { DeviceAgent } from '../../src/roles/device/agent.js';
 import { MemorySecureStore } from '../../src/adapters/secure-store/memory-store.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { UNATTESTED_ALLOWED } from '../support/policies.js';
 
 describe('TLS to the MASA', () => {
   let sys: TestSystem;
@@ -26,6 +27,8 @@ describe('TLS to the MASA', () => {
       manufacturers: [misnamed.trustBundle()],
       config: { ownerName: 'Careful Site' },
     }));
+    // The misnamed manufacturer's devices cannot attest (the verifier trusts only the system's).
+    await network.authorization.apply(UNATTESTED_ALLOWED);
   });
   afterAll(async () => {
     await sys?.close();

@@ -9,6 +9,7 @@ import { Network } from '../../src/roles/network/index.js';
 import { DeviceAgent } from '../../src/roles/device/agent.js';
 import { MemorySecureStore } from '../../src/adapters/secure-store/memory-store.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { UNATTESTED_ALLOWED } from '../support/policies.js';
 
 describe('two manufacturers, one serial number', () => {
   let sys: TestSystem;
@@ -25,6 +26,8 @@ describe('two manufacturers, one serial number', () => {
       manufacturers: [sys.manufacturer.trustBundle(), other.trustBundle()],
       config: { ownerName: 'Two-Vendor Site' },
     }));
+    // Devices made by hand, one of another manufacturer: neither attests; only the collision refuses.
+    await network.authorization.apply(UNATTESTED_ALLOWED);
   });
   afterAll(async () => {
     await sys?.close();

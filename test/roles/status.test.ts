@@ -25,11 +25,13 @@ import {
   type DeviceIdentity,
 } from '../support/wire.js';
 import { device as mintForeign, manufacturerPki } from '../support/pki.js';
+import { UNATTESTED_ALLOWED } from '../support/policies.js';
 
 describe('status telemetry and the audit trail', () => {
   let sys: TestSystem;
   beforeAll(async () => {
-    sys = await startTestSystem();
+    // The devices here are raw protocol clients that present no attestation evidence.
+    sys = await startTestSystem({ policy: UNATTESTED_ALLOWED });
   });
   afterAll(async () => sys?.close());
 

@@ -35,6 +35,7 @@ import { Masa, type MasaConfig } from '../../src/roles/manufacturer/masa.js';
 import { Network } from '../../src/roles/network/index.js';
 import type { NetworkConfig } from '../../src/roles/network/defaults.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { UNATTESTED_ALLOWED } from '../support/policies.js';
 import {
   connectAs,
   errorCode,
@@ -56,7 +57,9 @@ describe('voucher policy, against running roles', () => {
   const closers: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
-    sys = await startTestSystem();
+    // Voucher policy is under test, not attestation: these devices are made by hand or are raw
+    // protocol clients, and present no evidence (nor do the networks below have a verifier).
+    sys = await startTestSystem({ policy: UNATTESTED_ALLOWED });
     masaClient = sys.masaClient();
   });
   afterAll(async () => {
@@ -77,8 +80,9 @@ describe('voucher policy, against running roles', () => {
       config: { ownerName, ...config },
       ...(client ? { masaClient: client } : {}),
     });
-    const url = await n.serve(0);
     closers.push(() => n.close());
+    await n.authorization.apply(UNATTESTED_ALLOWED);
+    const url = await n.serve(0);
     return { network: n, url };
   }
 

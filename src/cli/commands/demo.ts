@@ -42,6 +42,7 @@ export function demoCommand(program: Command): void {
           const result = await runDemo(sys, {
             count,
             store: (i) => FileSecureStore.open(path.join(dir, 'devices', String(i))),
+            firmwareDir: path.join(dir, 'firmware'),
             onStep: o.json ? undefined : (m) => say(m),
           });
           if (o.json) printJson(result);

@@ -104,6 +104,7 @@ export function upCommand(program: Command): void {
             const result = await runDemo(sys, {
               count: devices,
               store: (i) => FileSecureStore.open(path.join(dataDir, 'devices', `${stamp}-${i}`)),
+              firmwareDir: path.join(dataDir, 'firmware'),
               onStep: (m) => say(m),
             });
             say('');

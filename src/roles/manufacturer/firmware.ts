@@ -225,10 +225,15 @@ export class FirmwareService {
   }
 
   async #sign(r: ManufacturerRepositories, sequence: number, at: Date): Promise<string> {
+    // The releases first, then the models: on PostgreSQL (READ COMMITTED) each statement sees
+    // what was committed when it began, and a change committed between the two reads may add a
+    // model and its release. Read in this order, every release's model is there (a model is
+    // written with its first release and never removed); a model with no release read here is
+    // such a change's, left out: this document then loses the race for its sequence anyway.
+    const releases = await r.firmware.list();
+    const secureBoot = new Map((await r.firmware.models()).map((m) => [m.model, m.secureBoot]));
     const models: ReferenceValuesBody['models'] = {};
-    for (const m of await r.firmware.models())
-      models[m.model] = { 'secure-boot': m.secureBoot, firmware: [] };
-    for (const f of await r.firmware.list()) {
+    for (const f of releases) {
       const release: FirmwareRelease = {
         name: f.name,
         version: f.version,
@@ -237,7 +242,9 @@ export class FirmwareService {
         'released-on': f.releasedAt,
         ...(f.withdrawnAt === null ? {} : { 'withdrawn-on': f.withdrawnAt }),
       };
-      models[f.model]!.firmware.push(release);
+      (models[f.model] ??= { 'secure-boot': secureBoot.get(f.model)!, firmware: [] }).firmware.push(
+        release,
+      );
     }
     // What a verifier will check, checked before it is signed: a document that would not
     // verify (a model with too many releases) is refused, and the change with it.
