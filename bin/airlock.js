@@ -45,7 +45,12 @@ async function bundled() {
   try {
     const name = `cli-${createHash('sha256').update(sourceStamp()).digest('hex').slice(0, 32)}.mjs`;
     const bundle = path.join(cache, name);
-    if (fs.existsSync(bundle)) return bundle;
+    if (fs.existsSync(bundle)) {
+      // Used now: the sweep below counts an hour from the last start, not from the build.
+      const now = new Date();
+      fs.utimesSync(bundle, now, now);
+      return bundle;
+    }
     const { build } = await import('esbuild');
     fs.mkdirSync(cache, { recursive: true });
     // Several processes may start at once: each writes its own file, then renames it into place.
@@ -65,7 +70,7 @@ async function bundled() {
     } finally {
       fs.rmSync(tmp, { force: true });
     }
-    // Bundles of older sources go once they are an hour old: no process still starts from one.
+    // Bundles of older sources go once no process has started from one for an hour.
     for (const old of fs.readdirSync(cache)) {
       const p = path.join(cache, old);
       if (old.startsWith('cli-') && old !== name && Date.now() - fs.statSync(p).mtimeMs > 3_600_000)
