@@ -15,7 +15,7 @@ import { fail } from './output.js';
 const program = new Command()
   .name('airlock')
   .description(
-    'Trusted IoT device network-layer onboarding (NIST IR 8350): BRSKI registrar with EST, MASA, device information declarations, device agent',
+    'Trusted IoT device network-layer onboarding (NIST IR 8350): BRSKI registrar with EST, MASA, device information declarations, attestation verifier and authorization policy, device agent',
   )
   .option(
     '--log-level <level>',

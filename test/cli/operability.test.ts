@@ -192,7 +192,17 @@ describe('bad values on the command line', () => {
     const file = path.join(root, 'a-file');
     fs.writeFileSync(file, 'x');
     expectRefused(
-      await airlock('up', '--data-dir', file, '--manufacturer-port', '0', '--network-port', '0'),
+      await airlock(
+        'up',
+        '--data-dir',
+        file,
+        '--manufacturer-port',
+        '0',
+        '--network-port',
+        '0',
+        '--verifier-port',
+        '0',
+      ),
       /--data-dir/,
     );
     expectRefused(await airlock('device', 'status', '--store', file), /--store/);
@@ -225,6 +235,8 @@ describe('a running system', () => {
         String(manufacturerPort),
         '--network-port',
         String(networkPort),
+        '--verifier-port',
+        '0',
       ],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -277,6 +289,8 @@ describe('a running system', () => {
       String(manufacturerPort),
       '--network-port',
       '0',
+      '--verifier-port',
+      '0',
     );
     expectRefused(r, /--manufacturer-port/);
     expect(fs.existsSync(dir)).toBe(false);
@@ -288,6 +302,8 @@ describe('a running system', () => {
       '0',
       '--network-port',
       String(networkPort),
+      '--verifier-port',
+      '0',
     );
     expectRefused(r2, /--network-port/);
     expect(fs.existsSync(dir)).toBe(false);

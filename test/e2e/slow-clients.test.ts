@@ -138,7 +138,18 @@ describe('airlock up and SIGTERM', () => {
     const dataDir = track(fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-sigterm-')));
     const child = spawn(
       process.execPath,
-      [bin, 'up', '--data-dir', dataDir, '--network-port', '0', '--manufacturer-port', '0'],
+      [
+        bin,
+        'up',
+        '--data-dir',
+        dataDir,
+        '--network-port',
+        '0',
+        '--manufacturer-port',
+        '0',
+        '--verifier-port',
+        '0',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
