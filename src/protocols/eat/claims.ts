@@ -97,14 +97,11 @@ export function debugStateName(v: string | number): DebugState | undefined {
 }
 
 /** Airlock's device token: what its profile requires, in the one form Airlock emits. */
-export const AirlockDeviceClaims = z.looseObject({
-  eat_profile: z.literal(AIRLOCK_DEVICE_PROFILE),
-  eat_nonce: b64uNoPad.min(11).max(86),
+/** What both of Airlock's profiles carry: who the device is, and what runs on it. */
+const airlockCommon = {
   ueid: b64uNoPad,
   oemid: b64uNoPad,
   hwmodel: b64uNoPad,
-  oemboot: z.boolean(),
-  dbgstat: z.enum(DEBUG_STATES),
   swname: z.string().min(1).max(128),
   swversion: z.tuple([z.string().min(1).max(64)]),
   measurements: z
@@ -112,24 +109,23 @@ export const AirlockDeviceClaims = z.looseObject({
     .min(1)
     .max(16),
   iat: z.number().int().nonnegative(),
+};
+
+export const AirlockDeviceClaims = z.looseObject({
+  ...airlockCommon,
+  eat_profile: z.literal(AIRLOCK_DEVICE_PROFILE),
+  eat_nonce: b64uNoPad.min(11).max(86),
+  oemboot: z.boolean(),
+  dbgstat: z.enum(DEBUG_STATES),
 });
 export type AirlockDeviceClaims = z.infer<typeof AirlockDeviceClaims>;
 
 /** The manufacturer's supply-chain evidence: the same claims, made at minting, with no nonce. */
 export const AirlockSupplyChainClaims = z.looseObject({
+  ...airlockCommon,
   eat_profile: z.literal(AIRLOCK_SUPPLY_CHAIN_PROFILE),
-  ueid: b64uNoPad,
-  oemid: b64uNoPad,
-  hwmodel: b64uNoPad,
   oemboot: z.literal(false),
   /** The device's serial number, as its birth certificate carries it. */
   'airlock.serial-number': z.string().min(1).max(64),
-  swname: z.string().min(1).max(128),
-  swversion: z.tuple([z.string().min(1).max(64)]),
-  measurements: z
-    .array(z.tuple([z.number().int().nonnegative(), z.string().max(4096)]))
-    .min(1)
-    .max(16),
-  iat: z.number().int().nonnegative(),
 });
 export type AirlockSupplyChainClaims = z.infer<typeof AirlockSupplyChainClaims>;
