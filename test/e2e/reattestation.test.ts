@@ -129,6 +129,17 @@ describe('re-attestation after onboarding (report section 7)', () => {
     expect(JSON.parse(res.body)).toMatchObject({ mediaType: expect.stringMatching(/eat\+jwt/) });
   });
 
+  it('a device may name only its own address for re-attestation: the network is not sent elsewhere', async () => {
+    const { agent, serial } = await sys.newDevice({
+      agent: { attestationUrl: 'https://192.0.2.10:8447' },
+    });
+    expect(await errorCode(() => agent.onboard(sys.registrarUrl))).toBe('ERR_INPUT_SCHEMA');
+    expect(await sys.network.inventory.certificates(serial)).toEqual([]);
+    expect(await sys.network.store.run((r) => r.devices.reattestable())).not.toContainEqual(
+      expect.objectContaining({ serial }),
+    );
+  });
+
   it('a device that never said where it answers cannot be asked', async () => {
     const { agent, serial } = await sys.newDevice();
     await agent.onboard(sys.registrarUrl);

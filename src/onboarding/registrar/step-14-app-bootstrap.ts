@@ -4,7 +4,7 @@
  * https URL where it presents the LDevID it is about to receive.
  */
 import { z } from 'zod';
-import { ensure } from '../../core/errors.js';
+import { AirlockError, ensure } from '../../core/errors.js';
 import { checked } from '../../protocols/schema.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import { ONBOARDING_STATES } from '../../core/onboarding-state.js';
@@ -38,11 +38,26 @@ export const appBootstrap: Endpoint<unknown, AppBootstrap> = {
     );
     const info = checked(DeviceInfo, deviceInfo, 'ERR_INPUT_SCHEMA', 'the device information');
     await authorize(ctx, call, device);
-    if (info['attestation-url'] !== undefined)
-      await call.r.devices.attestationUrl(device.serial, info['attestation-url'], ctx.clock.now());
+    const url = info['attestation-url'];
+    if (url !== undefined) {
+      // Only the device's own address: the network will connect there, and must not be sent
+      // to another host of its own (its management network, say) by what a device says.
+      const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+      if (host !== unmapped(call.ch.peer))
+        throw new AirlockError(
+          'ERR_INPUT_SCHEMA',
+          'the attestation URL must name the address the device connects from',
+        );
+      await call.r.devices.attestationUrl(device.serial, url, ctx.clock.now());
+    }
     return {
       applicationUrl: ctx.settings.applicationUrl,
       trustAnchor: ctx.settings.applicationTrustAnchor,
     };
   },
 };
+
+/** An IPv4 address as itself, not as IPv6 maps it (::ffff:192.0.2.7). */
+function unmapped(address: string): string {
+  return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+}
