@@ -24,7 +24,7 @@ import type { NetworkConfig } from '../roles/network/defaults.js';
 import type { AnyManufacturerTrust } from '../roles/shared/trust.js';
 import { Verifier, type ManufacturerTrustInput } from '../roles/verifier/index.js';
 import type { VerifierConfig } from '../roles/verifier/defaults.js';
-import { HttpVerifierClient } from '../adapters/http/verifier-client.js';
+import { HttpVerifierClient, type EcPublicJwk } from '../adapters/http/verifier-client.js';
 import { agentImage, fileMeasuredBoot, sha256File } from '../adapters/device/measured-boot.js';
 import type { VerifierPort } from '../onboarding/registrar/ports.js';
 
@@ -242,6 +242,34 @@ export async function serveVerifier(
   if (dataDir !== undefined)
     fs.writeFileSync(path.join(dataDir, 'verifier.url'), `${url}\n`, { mode: 0o600 });
   return url;
+}
+
+/**
+ * A client of the verifier a command should tell or ask: the one named (URL and trust file,
+ * both), else the one `airlock up` runs in `dataDir` (its trust from its database, its URL from
+ * its last start); undefined when there is none.
+ */
+export async function verifierClientOf(
+  ctx: RoleContext,
+  dataDir: string,
+  named: { url?: string; trust?: { tlsCaPem: string; earKey: EcPublicJwk } } = {},
+): Promise<HttpVerifierClient | undefined> {
+  if ((named.url === undefined) !== (named.trust === undefined))
+    throw new AirlockError('ERR_CONFIG', '--verifier-url and --verifier-trust go together');
+  if (named.url !== undefined && named.trust !== undefined)
+    return new HttpVerifierClient(named.url, {
+      tlsCaPem: named.trust.tlsCaPem,
+      earKey: named.trust.earKey,
+    });
+  const url = servedVerifierUrl(dataDir);
+  if (!url || !hasRole(dataDir, 'verifier')) return undefined;
+  const v = await openVerifier(ctx, dataDir, []);
+  try {
+    const info = v.trustInfo();
+    return new HttpVerifierClient(url, { tlsCaPem: info.tlsCaPem, earKey: info.earKeyJwk });
+  } finally {
+    await v.close();
+  }
 }
 
 /** The URL the verifier of `dataDir` last served at, if any. */

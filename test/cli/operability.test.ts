@@ -319,6 +319,70 @@ describe('a running system', () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 
+  it('firmware release, mint, and a device that measures its image attests; a changed image is refused', async () => {
+    const fwDir = fresh('fw');
+    fs.mkdirSync(fwDir);
+    const image = path.join(fwDir, 'fw.bin');
+    fs.writeFileSync(image, Buffer.from('firmware image of cli-m1, version 1.0.0\n'.repeat(100)));
+    const released = await airlock(
+      'manufacturer',
+      'firmware',
+      'release',
+      '--model',
+      'cli-m1',
+      '--version',
+      '1.0.0',
+      '--image',
+      image,
+      '--data-dir',
+      dataDir,
+    );
+    // The verifier `up` runs is handed the new reference values at once.
+    expect(released.stderr).toMatch(/the verifier holds the new reference values/);
+    expect(released.code).toBe(0);
+    const onboard = (store: string, img: string) =>
+      airlock(
+        'device',
+        'onboard',
+        '--store',
+        store,
+        '--registrar',
+        `https://127.0.0.1:${networkPort}`,
+        '--firmware-image',
+        img,
+        '--json',
+      );
+    const store = fresh('att');
+    const minted = await airlock(
+      'manufacturer',
+      'mint',
+      '--sell',
+      '--model',
+      'cli-m1',
+      '--store',
+      store,
+      '--data-dir',
+      dataDir,
+    );
+    const serial = (JSON.parse(minted.stdout) as { serialNumber: string }).serialNumber;
+    const ok = await onboard(store, image);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect((JSON.parse(ok.stdout) as { steps: Array<{ step: number }> }).steps[0]!.step).toBe(1);
+    const events = await airlock('network', 'devices', '--events', serial, '--data-dir', dataDir);
+    expect(events.stdout).toMatch(/^attestation: affirming/m);
+    expect(events.stdout).toMatch(/^policy: allow, segment \w+, rule /m);
+    expect(events.stdout).toMatch(/^attestation result \(EAR\): eyJ/m);
+
+    const changed = path.join(path.dirname(image), 'fw-changed.bin');
+    const bytes = fs.readFileSync(image);
+    bytes[7] = bytes[7]! ^ 1;
+    fs.writeFileSync(changed, bytes);
+    const refused = await onboard(store, changed);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/ERR_ATTESTATION_REFUSED/);
+  });
+
   it('device export writes PEM files openssl uses, says keys left the store, and refuses a non-empty directory', async () => {
     const store = fresh('exp');
     expect(

@@ -16,6 +16,7 @@
  * says is ERR_VERIFIER_REFUSED; a result signed by another key, or for another nonce, is
  * ERR_EAR_UNTRUSTED.
  */
+import { REFERENCE_VALUES_MEDIA_TYPE } from '../../protocols/endorsement/reference-values.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Crypto } from '../../core/ports.js';
 import { fromUtf8, utf8 } from '../../core/bytes.js';
@@ -226,6 +227,20 @@ export class HttpVerifierClient implements VerifierPort {
     throw new AirlockError('ERR_VERIFIER_REFUSED', `HTTP ${res.status}`, {
       details: { status: res.status },
     });
+  }
+
+  /**
+   * Hands the verifier a manufacturer's signed reference values (Veraison's provisioning path,
+   * docs/ATTESTATION.md): what a manufacturer does after a release or a withdrawal, so that the
+   * verifier judges by it at once rather than at its next pull.
+   */
+  async provision(document: string): Promise<void> {
+    await this.#send(
+      'POST',
+      `${this.#base}/endorsement-provisioning/v1/submit`,
+      { 'content-type': REFERENCE_VALUES_MEDIA_TYPE, accept: 'application/json' },
+      utf8(document),
+    );
   }
 
   /** Closes every connection once its request (if any) is answered; later requests are refused. */

@@ -11,9 +11,15 @@ import * as fs from 'node:fs';
 import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
 import { createLogger, silentLogger } from '../../adapters/log/logger.js';
 import { systemClock } from '../../core/ports.js';
-import { hasRole, openManufacturer, serveManufacturer } from '../../app/system.js';
+import {
+  hasRole,
+  openManufacturer,
+  serveManufacturer,
+  verifierClientOf,
+} from '../../app/system.js';
+import { readVerifierTrustFile } from '../../roles/verifier/trust.js';
 import type { Manufacturer } from '../../roles/manufacturer/index.js';
-import { AirlockError } from '../../core/errors.js';
+import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { PARTY_ID, type Party } from '../../core/party.js';
 import { encodeTrustFile } from '../../roles/shared/trust.js';
 import { note, printJson, printTable, say, serveUntilInterrupted } from '../output.js';
@@ -56,6 +62,48 @@ async function withManufacturer(
   });
 }
 
+/**
+ * Hands the new reference values to the verifier (the one named, else the one `airlock up`
+ * runs in the data directory), so that it judges by them at once: a withdrawn release must stop
+ * devices now, not at the verifier's next pull. A failure is said on stderr; the change stands.
+ */
+async function tellVerifier(
+  m: Manufacturer,
+  o: { dataDir: string; verifierUrl?: string; verifierTrust?: string },
+): Promise<void> {
+  const client = await verifierClientOf(m.ctx, directoryPath(o.dataDir, '--data-dir'), {
+    ...(o.verifierUrl !== undefined ? { url: parseHttpsUrl(o.verifierUrl, '--verifier-url') } : {}),
+    ...(o.verifierTrust !== undefined
+      ? { trust: readVerifierTrustFile(readJsonFileOf(o.verifierTrust)) }
+      : {}),
+  });
+  if (!client) {
+    note(
+      `no verifier was told: verifiers pull ${m.config.publicUrl}/.well-known/airlock/reference-values on their own schedule (--verifier-url and --verifier-trust push it now)`,
+    );
+    return;
+  }
+  try {
+    await client.provision(await m.firmware.referenceValues());
+    note('the verifier holds the new reference values');
+  } catch (e) {
+    note(
+      `the verifier was not told (${isAirlockError(e) ? e.code : 'ERR_INTERNAL'}): it learns of this change at its next pull of the reference values`,
+    );
+  } finally {
+    await client.close();
+  }
+}
+
+/** A JSON file given on the command line; ERR_CONFIG when it cannot be read or parsed. */
+function readJsonFileOf(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (cause) {
+    throw new AirlockError('ERR_CONFIG', `${file} is not a readable JSON file`, { cause });
+  }
+}
+
 /** The base64url SHA-256 of a file, read as a stream; ERR_CONFIG when it cannot be read. */
 async function imageDigest(file: string): Promise<string> {
   try {
@@ -86,6 +134,11 @@ function firmwareCommands(mfg: Command): void {
     .requiredOption('--image <file>', 'the image file; the reference value is its SHA-256')
     .option('--name <name>', 'the firmware name devices report (default: <model>-firmware)')
     .option(
+      '--verifier-url <url>',
+      "a verifier to hand the new reference values to at once (default: the data directory's, from `airlock up`)",
+    )
+    .option('--verifier-trust <file>', 'its trust file (`airlock verifier trust-bundle`)')
+    .option(
       '--no-secure-boot',
       "the model does not boot only signed firmware: its devices get supply-chain evidence instead of an attestation key. Only a model's first release sets this; later ones may not contradict it",
     )
@@ -101,6 +154,8 @@ function firmwareCommands(mfg: Command): void {
           secureBoot: boolean;
           dataDir: string;
           databaseUrl?: string;
+          verifierUrl?: string;
+          verifierTrust?: string;
         },
         cmd: Command,
       ) => {
@@ -123,6 +178,7 @@ function firmwareCommands(mfg: Command): void {
             digest: r.digest,
             sequence: r.sequence,
           });
+          await tellVerifier(m, o);
         });
       },
     );
@@ -132,10 +188,22 @@ function firmwareCommands(mfg: Command): void {
     )
     .requiredOption('--model <model>', 'the device model')
     .requiredOption('--version <version>', 'the version released')
+    .option(
+      '--verifier-url <url>',
+      "a verifier to hand the new reference values to at once (default: the data directory's, from `airlock up`)",
+    )
+    .option('--verifier-trust <file>', 'its trust file (`airlock verifier trust-bundle`)')
     .option('--data-dir <dir>', 'where its database and keys live', './data')
     .option('--database-url <url>', DATABASE_URL_HELP)
     .action(
-      async (o: { model: string; version: string; dataDir: string; databaseUrl?: string }) => {
+      async (o: {
+        model: string;
+        version: string;
+        dataDir: string;
+        databaseUrl?: string;
+        verifierUrl?: string;
+        verifierTrust?: string;
+      }) => {
         await withManufacturer(o, async (m) => {
           const r = await m.firmware.withdraw({ model: o.model, version: o.version });
           printJson({
@@ -147,6 +215,7 @@ function firmwareCommands(mfg: Command): void {
             sequence: r.sequence,
             changed: r.changed,
           });
+          if (r.changed) await tellVerifier(m, o);
         });
       },
     );

@@ -16,8 +16,7 @@ import {
   hasRole,
   openManufacturer,
   openNetwork,
-  openVerifier,
-  servedVerifierUrl,
+  verifierClientOf,
 } from '../../app/system.js';
 import { HttpVerifierClient } from '../../adapters/http/verifier-client.js';
 import { readVerifierTrustFile } from '../../roles/verifier/trust.js';
@@ -69,38 +68,6 @@ function readJsonFile(file: string): unknown {
       cause,
       details: { hint: 'give the path of a JSON file' },
     });
-  }
-}
-
-/**
- * The verifier a command asks: the one named (URL and trust file), else the one `airlock up`
- * runs in the data directory (its trust read from its database; its URL from its last start).
- */
-async function verifierClientFor(
-  ctx: { crypto: NodeCrypto; clock: typeof systemClock; logger: typeof silentLogger },
-  dir: string,
-  o: { verifierUrl?: string; verifierTrust?: string },
-): Promise<HttpVerifierClient> {
-  if (o.verifierUrl !== undefined && o.verifierTrust !== undefined) {
-    const t = readVerifierTrustFile(readJsonFile(o.verifierTrust));
-    return new HttpVerifierClient(parseHttpsUrl(o.verifierUrl, '--verifier-url'), {
-      tlsCaPem: t.tlsCaPem,
-      earKey: t.earKey,
-    });
-  }
-  const url = servedVerifierUrl(dir);
-  if (!url || !hasRole(dir, 'verifier'))
-    throw new AirlockError('ERR_CONFIG', 'no verification service to ask', {
-      details: {
-        hint: 'run `airlock up` (which runs one), or give --verifier-url and --verifier-trust',
-      },
-    });
-  const v = await openVerifier(ctx, dir, []);
-  try {
-    const info = v.trustInfo();
-    return new HttpVerifierClient(url, { tlsCaPem: info.tlsCaPem, earKey: info.earKeyJwk });
-  } finally {
-    await v.close();
   }
 }
 
@@ -350,7 +317,20 @@ export function networkCommand(program: Command): void {
         await run(async () => {
           const dir = directoryPath(o.dataDir, '--data-dir');
           const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
-          const verifier = await verifierClientFor(ctx, dir, o);
+          const verifier = await verifierClientOf(ctx, dir, {
+            ...(o.verifierUrl !== undefined
+              ? { url: parseHttpsUrl(o.verifierUrl, '--verifier-url') }
+              : {}),
+            ...(o.verifierTrust !== undefined
+              ? { trust: readVerifierTrustFile(readJsonFile(o.verifierTrust)) }
+              : {}),
+          });
+          if (!verifier)
+            throw new AirlockError('ERR_CONFIG', 'no verification service to ask', {
+              details: {
+                hint: 'run `airlock up` (which runs one), or give --verifier-url and --verifier-trust',
+              },
+            });
           const manufacturer = await openManufacturer(ctx, dir);
           try {
             const network = await openNetwork(ctx, dir, [manufacturer.trustBundle()], undefined, {
