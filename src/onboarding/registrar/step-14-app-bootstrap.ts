@@ -42,8 +42,8 @@ export const appBootstrap: Endpoint<unknown, AppBootstrap> = {
     if (url !== undefined) {
       // Only the device's own address: the network will connect there, and must not be sent
       // to another host of its own (its management network, say) by what a device says.
-      const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-      if (host !== unmapped(call.ch.peer))
+      const host = /^https:\/\/(?:\[([^\]]+)\]|([^:/?#@]+))(?::\d+)?(?:[/?#]|$)/i.exec(url);
+      if (!host || (host[1] ?? host[2])!.toLowerCase() !== unmapped(call.ch.peer).toLowerCase())
         throw new AirlockError(
           'ERR_INPUT_SCHEMA',
           'the attestation URL must name the address the device connects from',
