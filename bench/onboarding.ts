@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { Session } from 'node:inspector/promises';
 import pg from 'pg';
 import { createDatabase, startPostgres } from '../test/support/postgres-server.js';
 import { NodeCrypto } from '../src/adapters/crypto/node-crypto.js';
@@ -764,6 +765,46 @@ export async function runOnboardingBenchmark(
     if (instr) connect = instr.connect;
     const latencies: number[] = [];
     const failureCodes: Record<string, number> = {};
+    // BENCH_CPU_PROF_ONBOARDING=<dir>: a V8 CPU profile of each server process, and of the devices
+    // (this process), during the timed onboarding run only (not start-up, minting or the
+    // baseline): <dir>/<role>-<pid>.cpuprofile.
+    const profileDir = process.env.BENCH_CPU_PROF_ONBOARDING
+      ? path.resolve(process.env.BENCH_CPU_PROF_ONBOARDING)
+      : undefined;
+    const devicesProfiler = profileDir ? new Session() : undefined;
+    const profiled = (action: 'start' | 'stop') =>
+      Promise.all([
+        (async () => {
+          if (!devicesProfiler) return;
+          if (action === 'start') {
+            devicesProfiler.connect();
+            await devicesProfiler.post('Profiler.enable');
+            await devicesProfiler.post('Profiler.setSamplingInterval', { interval: 250 });
+            await devicesProfiler.post('Profiler.start');
+          } else {
+            const { profile } = await devicesProfiler.post('Profiler.stop');
+            const file = path.join(profileDir!, `devices-${process.pid}.cpuprofile`);
+            fs.writeFileSync(file, JSON.stringify(profile));
+            devicesProfiler.disconnect();
+          }
+        })(),
+        ...servers.map((c, i) => {
+          const role = i > 0 ? 'network' : topology === 'separate' ? 'manufacturer' : 'server';
+          return c.request(
+            {
+              type: 'profile',
+              action,
+              file: path.join(profileDir!, `${role}-${c.proc.pid}.cpuprofile`),
+            },
+            'profiled',
+            60_000,
+          );
+        }),
+      ]);
+    if (profileDir) {
+      fs.mkdirSync(profileDir, { recursive: true });
+      await profiled('start');
+    }
     const roles0 = await rolesCpu();
     const cpuO0 = [await serversCpu(), cpuMs(process.cpuUsage()), postgresCpu?.() ?? NaN];
     const t0 = performance.now();
@@ -780,6 +821,7 @@ export async function runOnboardingBenchmark(
     const onboardingWallMs = performance.now() - t0;
     const cpuO1 = [await serversCpu(), cpuMs(process.cpuUsage()), postgresCpu?.() ?? NaN];
     const roles1 = await rolesCpu();
+    if (profileDir) await profiled('stop');
     connect = tls;
     const failures = devices - latencies.length;
     progress(`onboarded ${latencies.length}/${devices} in ${round(onboardingWallMs / 1000, 2)} s`);

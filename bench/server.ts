@@ -27,6 +27,8 @@
  *        declarations are 'installed' and the network is elsewhere, else installs it itself)
  *   { type: 'import', export }                   -> { type: 'imported' }   (network)
  *   { type: 'cpu' }                              -> { type: 'cpu', usage: process.cpuUsage() }
+ *   { type: 'profile', action: 'start'|'stop', file } -> { type: 'profiled' }   (a V8 CPU profile
+ *        of what runs between start and stop, written to `file`: BENCH_CPU_PROF_ONBOARDING)
  *   { type: 'live-ldevids' }                     -> { type: 'live-ldevids', counts }   (network or both:
  *        the unrevoked LDevIDs per device in the network's database, by device serial)
  *   { type: 'attestation-statuses' }             -> { type: 'attestation-statuses', statuses }
@@ -38,8 +40,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { NodeCrypto } from '../src/adapters/crypto/node-crypto.js';
 import { randomBytes } from 'node:crypto';
+import { Session } from 'node:inspector/promises';
+import { NodeCrypto } from '../src/adapters/crypto/node-crypto.js';
 import {
   openManufacturer,
   openNetwork,
@@ -79,6 +82,8 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-'));
 let manufacturer: Manufacturer | undefined;
 let network: Network | undefined;
 let closeAll: (() => Promise<void>) | undefined;
+/** The inspector session of a profile of the onboarding run (BENCH_CPU_PROF_ONBOARDING). */
+let profiler: Session | undefined;
 
 async function shutdown(code: number): Promise<never> {
   try {
@@ -219,6 +224,8 @@ process.on(
     declarations?: string;
     owner?: Party;
     export?: unknown;
+    action?: string;
+    file?: string;
   }) => {
     void (async () => {
       if (m.type === 'mint' && manufacturer) {
@@ -271,6 +278,19 @@ process.on(
           type: 'attestation-statuses',
           statuses: Object.fromEntries(rows.map((r) => [r.serial, r.attestation_status])),
         });
+      } else if (m.type === 'profile') {
+        if (m.action === 'start') {
+          profiler ??= new Session();
+          profiler.connect();
+          await profiler.post('Profiler.enable');
+          await profiler.post('Profiler.setSamplingInterval', { interval: 250 });
+          await profiler.post('Profiler.start');
+        } else if (profiler && m.file) {
+          const { profile } = await profiler.post('Profiler.stop');
+          fs.writeFileSync(m.file, JSON.stringify(profile));
+          profiler.disconnect();
+        }
+        await send({ type: 'profiled' });
       } else if (m.type === 'cpu') {
         await send({ type: 'cpu', usage: process.cpuUsage() });
       } else if (m.type === 'stop') {
