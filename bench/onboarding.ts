@@ -8,6 +8,12 @@
  * With `database: 'postgres'` the roles keep their records in PostgreSQL (AIRLOCK_DATABASE_URL,
  * an empty database, or a throwaway server started here, test/support/postgres-server.ts), and
  * with `nodes` > 1 several network processes share it, the devices spread over them round-robin.
+ *
+ * With `attestation: 'on'` (the default) a verifier runs beside the manufacturer (in its
+ * process), the manufacturer releases a firmware image for the bench's model, and every device
+ * measures that image file and attests before its voucher (NIST IR 8350 steps 1 to 4); at the
+ * end every benched device must be `affirming` in the network's inventory. 'off': no verifier,
+ * devices that do not attest, and a network policy that admits them.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,6 +22,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { Session } from 'node:inspector/promises';
 import pg from 'pg';
 import { createDatabase, startPostgres } from '../test/support/postgres-server.js';
 import { NodeCrypto } from '../src/adapters/crypto/node-crypto.js';
@@ -23,6 +30,7 @@ import { systemClock, type PledgeChannel, type PledgeConnector } from '../src/co
 import { silentLogger } from '../src/adapters/log/logger.js';
 import { MemorySecureStore } from '../src/adapters/secure-store/memory-store.js';
 import { DeviceAgent } from '../src/roles/device/agent.js';
+import { fileMeasuredBoot } from '../src/adapters/device/measured-boot.js';
 import { tlsPledgeConnector } from '../src/adapters/http/tls-pledge-channel.js';
 import { isAirlockError } from '../src/core/errors.js';
 import { fromBase64, fromUtf8, toPem } from '../src/core/bytes.js';
@@ -58,6 +66,12 @@ export interface OnboardingOptions {
    * hold no Airlock schema yet, else a PostgreSQL server started and stopped by the bench).
    */
   database?: 'sqlite' | 'postgres';
+  /**
+   * 'on' (default): the verifier runs (in the manufacturer's process) and every device attests
+   * its firmware (steps 1 to 4) before the voucher; 'off': no verifier, the devices do not
+   * attest, and the network applies a policy that admits devices without attestation.
+   */
+  attestation?: 'on' | 'off';
   /** Whole-run guard, in milliseconds. */
   timeoutMs?: number;
 }
@@ -68,6 +82,14 @@ export interface OnboardingResult {
   topology: 'separate' | 'colocated';
   nodes: number;
   database: 'sqlite' | 'postgres';
+  /** Whether the devices attested (steps 1 to 4) through a verifier in this run. */
+  attestation: 'on' | 'off';
+  /**
+   * Which roles each process of `cpuMsPerOnboarding` runs: the verifier, with attestation on,
+   * is in the manufacturer's process (`server` when the roles share one, `manufacturer` when
+   * apart), so its CPU is counted with the manufacturer's.
+   */
+  processes: Record<string, string[]>;
   devices: number;
   concurrency: number;
   devicesPerSecond: number;
@@ -85,6 +107,11 @@ export interface OnboardingResult {
    * the end, read from the database: exactly one each (min = max = 1) or the run fails.
    */
   liveLdevidsPerDevice: { min: number; max: number; histogram: Record<string, number> };
+  /**
+   * The benched devices by the attestation_status of their record in the network's inventory
+   * at the end (`none`: no status). With attestation on, every one must be `affirming`.
+   */
+  attestationStatuses: Record<string, number>;
   /**
    * CPU milliseconds per device/handshake, user+system, in each process. `server` is every
    * Airlock server process together; with the roles apart, `network` (all nodes) and
@@ -287,7 +314,7 @@ async function withClient<T>(url: string, f: (c: pg.Client) => Promise<T>): Prom
 async function assertNoAirlockSchema(url: string): Promise<void> {
   const found = await withClient(url, (c) =>
     c.query<{ schema_name: string }>(
-      "select schema_name from information_schema.schemata where schema_name in ('airlock_network', 'airlock_manufacturer')",
+      "select schema_name from information_schema.schemata where schema_name in ('airlock_network', 'airlock_manufacturer', 'airlock_verifier')",
     ),
   );
   if (found.rows.length)
@@ -304,6 +331,16 @@ async function liveLdevidsInPostgres(url: string): Promise<Record<string, number
     ),
   );
   return Object.fromEntries(r.rows.map((row) => [row.device_serial, Number(row.n)]));
+}
+
+/** Each device's attestation status in the network's schema, read by the bench itself. */
+async function attestationStatusesInPostgres(url: string): Promise<Record<string, string | null>> {
+  const r = await withClient(url, (c) =>
+    c.query<{ serial: string; attestation_status: string | null }>(
+      'select serial, attestation_status from airlock_network.net_devices',
+    ),
+  );
+  return Object.fromEntries(r.rows.map((row) => [row.serial, row.attestation_status]));
 }
 
 /** Fields of /proc/<pid>/stat after the command name (field 3 is index 0), or undefined if gone. */
@@ -538,6 +575,7 @@ export async function runOnboardingBenchmark(
   guard.unref();
 
   const topology = nodes > 1 ? 'separate' : (opts.topology ?? 'colocated');
+  const attestation = opts.attestation ?? 'on';
   /** The server processes: the manufacturer's (mints) first, then the network nodes when separate. */
   const servers: Child[] = [];
   let baseline: Child | undefined;
@@ -568,9 +606,15 @@ export async function runOnboardingBenchmark(
     }
     const postgresCpu = databaseUrl ? await postgresCpuReader(databaseUrl) : undefined;
     // Every network node the same key-encryption key: the keys the first node seals, the others open.
-    const dbEnv: Record<string, string> = databaseUrl
-      ? { BENCH_DATABASE_URL: databaseUrl, AIRLOCK_NETWORK_KEK: randomBytes(32).toString('base64') }
-      : {};
+    const dbEnv: Record<string, string> = {
+      BENCH_ATTESTATION: attestation,
+      ...(databaseUrl
+        ? {
+            BENCH_DATABASE_URL: databaseUrl,
+            AIRLOCK_NETWORK_KEK: randomBytes(32).toString('base64'),
+          }
+        : {}),
+    };
 
     baseline = startChild('tls-baseline-server.ts');
     type Ready = {
@@ -580,6 +624,10 @@ export async function runOnboardingBenchmark(
       rootPem: string;
       trust: unknown;
       networkOwner: unknown;
+      /** With attestation on: the released image the devices measure (manufacturer's process). */
+      firmware?: { image: string; name: string; version: string };
+      /** With attestation on and the roles apart: the verifier, for the network processes. */
+      verifier?: unknown;
     };
     const mfg = startChild('server.ts', {
       BENCH_ROLES: topology === 'separate' ? 'manufacturer' : 'both',
@@ -596,6 +644,7 @@ export async function runOnboardingBenchmark(
           BENCH_ROLES: 'network',
           BENCH_MANUFACTURER_TRUST: JSON.stringify(mfgReady.trust),
           BENCH_CREATE: create ? '1' : '0',
+          ...(mfgReady.verifier ? { BENCH_VERIFIER: JSON.stringify(mfgReady.verifier) } : {}),
           ...dbEnv,
         });
         servers.push(c);
@@ -614,8 +663,13 @@ export async function runOnboardingBenchmark(
     for (const u of registrarUrls)
       if (!new URL(u).hostname.startsWith('127.'))
         throw new Error(`registrar is not on loopback: ${u}`);
+    const firmware = mfgReady.firmware;
+    if ((attestation === 'on') !== (firmware !== undefined))
+      throw new Error(
+        `attestation ${attestation}, but the server released ${firmware ? 'a' : 'no'} firmware`,
+      );
     progress(
-      `roles up (${topology}, ${database}): registrar${nodes > 1 ? 's' : ''} ${registrarUrls.join(' ')}, MASA ${ready.manufacturerUrl}`,
+      `roles up (${topology}, ${database}, attestation ${attestation}): registrar${nodes > 1 ? 's' : ''} ${registrarUrls.join(' ')}, MASA ${ready.manufacturerUrl}${firmware ? `; firmware ${firmware.name} ${firmware.version} released, the verifier beside the manufacturer` : ''}`,
     );
     const net = nets[0]!;
     const serversCpu = async () =>
@@ -663,6 +717,8 @@ export async function runOnboardingBenchmark(
     const tls = tlsPledgeConnector();
     let connect: PledgeConnector = tls;
     const connector: PledgeConnector = (url, o) => connect(url, o);
+    // With attestation on, every device measures the released image file at each onboarding.
+    const measuredBoot = firmware ? fileMeasuredBoot(firmware) : undefined;
     const agents: DeviceAgent[] = [];
     const ids: ClientIdentity[] = [];
     const serials: string[] = [];
@@ -670,7 +726,9 @@ export async function runOnboardingBenchmark(
       const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
       const store = new MemorySecureStore();
       await store.write('birth', bytes);
-      agents.push(new DeviceAgent(store, ctx, { connector }));
+      agents.push(
+        new DeviceAgent(store, ctx, { connector, ...(measuredBoot ? { measuredBoot } : {}) }),
+      );
       const birth = JSON.parse(fromUtf8(bytes)) as BirthCredentials;
       serials.push(birth.serialNumber);
       ids.push({
@@ -707,6 +765,46 @@ export async function runOnboardingBenchmark(
     if (instr) connect = instr.connect;
     const latencies: number[] = [];
     const failureCodes: Record<string, number> = {};
+    // BENCH_CPU_PROF_ONBOARDING=<dir>: a V8 CPU profile of each server process, and of the devices
+    // (this process), during the timed onboarding run only (not start-up, minting or the
+    // baseline): <dir>/<role>-<pid>.cpuprofile.
+    const profileDir = process.env.BENCH_CPU_PROF_ONBOARDING
+      ? path.resolve(process.env.BENCH_CPU_PROF_ONBOARDING)
+      : undefined;
+    const devicesProfiler = profileDir ? new Session() : undefined;
+    const profiled = (action: 'start' | 'stop') =>
+      Promise.all([
+        (async () => {
+          if (!devicesProfiler) return;
+          if (action === 'start') {
+            devicesProfiler.connect();
+            await devicesProfiler.post('Profiler.enable');
+            await devicesProfiler.post('Profiler.setSamplingInterval', { interval: 250 });
+            await devicesProfiler.post('Profiler.start');
+          } else {
+            const { profile } = await devicesProfiler.post('Profiler.stop');
+            const file = path.join(profileDir!, `devices-${process.pid}.cpuprofile`);
+            fs.writeFileSync(file, JSON.stringify(profile));
+            devicesProfiler.disconnect();
+          }
+        })(),
+        ...servers.map((c, i) => {
+          const role = i > 0 ? 'network' : topology === 'separate' ? 'manufacturer' : 'server';
+          return c.request(
+            {
+              type: 'profile',
+              action,
+              file: path.join(profileDir!, `${role}-${c.proc.pid}.cpuprofile`),
+            },
+            'profiled',
+            60_000,
+          );
+        }),
+      ]);
+    if (profileDir) {
+      fs.mkdirSync(profileDir, { recursive: true });
+      await profiled('start');
+    }
     const roles0 = await rolesCpu();
     const cpuO0 = [await serversCpu(), cpuMs(process.cpuUsage()), postgresCpu?.() ?? NaN];
     const t0 = performance.now();
@@ -723,6 +821,7 @@ export async function runOnboardingBenchmark(
     const onboardingWallMs = performance.now() - t0;
     const cpuO1 = [await serversCpu(), cpuMs(process.cpuUsage()), postgresCpu?.() ?? NaN];
     const roles1 = await rolesCpu();
+    if (profileDir) await profiled('stop');
     connect = tls;
     const failures = devices - latencies.length;
     progress(`onboarded ${latencies.length}/${devices} in ${round(onboardingWallMs / 1000, 2)} s`);
@@ -754,6 +853,33 @@ export async function runOnboardingBenchmark(
     progress(
       `live LDevIDs per device: min ${liveMin}, max ${liveMax} ${JSON.stringify(histogram)}`,
     );
+    // What the network's inventory says of each benched device's attestation.
+    const statuses = databaseUrl
+      ? await attestationStatusesInPostgres(databaseUrl)
+      : (
+          await net.request<{ statuses: Record<string, string | null> }>(
+            { type: 'attestation-statuses' },
+            'attestation-statuses',
+            60_000,
+          )
+        ).statuses;
+    const attestationStatuses: Record<string, number> = {};
+    for (const serial of serials.slice(0, devices)) {
+      const s = statuses[serial] ?? 'none';
+      attestationStatuses[s] = (attestationStatuses[s] ?? 0) + 1;
+    }
+    progress(`attestation status per device: ${JSON.stringify(attestationStatuses)}`);
+    const processes: Record<string, string[]> =
+      topology === 'separate'
+        ? {
+            network: ['network'],
+            manufacturer: attestation === 'on' ? ['manufacturer', 'verifier'] : ['manufacturer'],
+            client: ['devices'],
+          }
+        : {
+            server: ['network', 'manufacturer', ...(attestation === 'on' ? ['verifier'] : [])],
+            client: ['devices'],
+          };
 
     latencies.sort((a, b) => a - b);
     const devicesPerSecond = latencies.length / (onboardingWallMs / 1000);
@@ -766,6 +892,8 @@ export async function runOnboardingBenchmark(
       topology,
       nodes,
       database,
+      attestation,
+      processes,
       devices,
       concurrency,
       devicesPerSecond: round(devicesPerSecond),
@@ -774,6 +902,7 @@ export async function runOnboardingBenchmark(
       failures,
       ...(failures ? { failureCodes } : {}),
       liveLdevidsPerDevice: { min: liveMin, max: liveMax, histogram },
+      attestationStatuses,
       baselineHandshakesPerSecond: round(baselineMean),
       baselineBefore: round(before.perSecond),
       baselineAfter: round(after.perSecond),

@@ -4,6 +4,8 @@
  *   node --import tsx bench/profile-summary.ts <file.cpuprofile> [top=25]
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 interface Node {
   id: number;
@@ -28,12 +30,18 @@ const selfUs = new Map<number, number>();
 prof.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
 const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
+/** The project's root as a file URL's path prefix: its sources are named relative to it. */
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..') + '/';
+const escaped = root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const inProject = new RegExp(`^(?:file://)?${escaped}(.*)$`);
+const projectCode = new RegExp(`^(?:file://)?${escaped}(src|bench)/`);
+
 const where = (url: string) => {
   if (!url) return '(native/V8)';
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (m) return m[1]!;
   if (url.startsWith('node:')) return url;
-  const src = /\/work\/main\/(.*)$/.exec(url);
+  const src = inProject.exec(url);
   return src ? src[1]! : url;
 };
 const agg = (key: (n: Node) => string) => {
@@ -62,7 +70,7 @@ for (const [id, us] of selfUs) {
   const seen = new Set<string>();
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
     const n = byId.get(cur)!;
-    if (!/\/work\/main\/(src|bench)\//.test(n.callFrame.url)) continue;
+    if (!projectCode.test(n.callFrame.url)) continue;
     const k = `${n.callFrame.functionName || '(anonymous)'}  ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
     if (seen.has(k)) continue;
     seen.add(k);

@@ -2,7 +2,8 @@
  * Benchmark entry point: `npm run bench -- <benchmark> [options]`.
  *
  *   onboarding --devices N --concurrency C [--baseline-handshakes H] [--declarations installed|realtime]
- *              [--separate] [--nodes N] [--database sqlite|postgres] [--phases] [--timeout S] [--json]
+ *              [--separate] [--nodes N] [--database sqlite|postgres] [--attestation on|off]
+ *              [--phases] [--timeout S] [--json]
  *
  * --separate runs the registrar and the MASA in a server process each, as the network owner's
  * and the manufacturer's servers are (by default they share one).
@@ -11,10 +12,15 @@
  * PostgreSQL, and implies --separate) runs N network processes sharing that database, the
  * devices spread over them round-robin.
  *
+ * --attestation on (default) runs the verifier beside the manufacturer (in its process) and has
+ * every device measure a released firmware image and attest before its voucher (steps 1 to 4);
+ * off runs no verifier, the devices do not attest, and the network admits them by policy.
+ *
  * --timeout S gives up after S seconds (default 1800): exit status 3, every server ended.
  *
  * The exit status is 0 only if every device onboarded and holds exactly one unrevoked LDevID in
- * the network's database at the end (`failures`, `liveLdevidsPerDevice`).
+ * the network's database at the end (`failures`, `liveLdevidsPerDevice`), and, with attestation
+ * on, its record in the network's inventory is `affirming` (`attestationStatuses`).
  *
  * Without --json a human summary is printed (progress on stderr); with --json exactly one
  * JSON object is printed on stdout.
@@ -22,7 +28,7 @@
 import { runOnboardingBenchmark, type OnboardingResult } from './onboarding.js';
 
 const USAGE =
-  'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--phases] [--timeout S] [--json]';
+  'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--attestation on|off] [--phases] [--timeout S] [--json]';
 
 function parseArgs(argv: string[]): {
   command: string | undefined;
@@ -66,27 +72,35 @@ function oneOf<T extends string>(
   return v as T;
 }
 
-/** Every device onboarded and holds exactly one unrevoked LDevID. */
+/** Every device onboarded and holds exactly one unrevoked LDevID; with attestation, every one affirming. */
 function passed(r: OnboardingResult): boolean {
-  return r.failures === 0 && r.liveLdevidsPerDevice.min === 1 && r.liveLdevidsPerDevice.max === 1;
+  return (
+    r.failures === 0 &&
+    r.liveLdevidsPerDevice.min === 1 &&
+    r.liveLdevidsPerDevice.max === 1 &&
+    (r.attestation === 'off' || r.attestationStatuses.affirming === r.devices)
+  );
 }
 
 function summary(r: OnboardingResult): string {
   const c = r.cpuMsPerOnboarding;
   const split = [
     c.network !== undefined ? `network ${c.network}` : '',
-    c.manufacturer !== undefined ? `manufacturer ${c.manufacturer}` : '',
+    c.manufacturer !== undefined
+      ? `manufacturer${r.attestation === 'on' ? ' and verifier' : ''} ${c.manufacturer}`
+      : '',
     c.postgres !== undefined ? `postgres ${c.postgres}` : '',
   ]
     .filter(Boolean)
     .join(', ');
   const lines = [
-    `onboarding: ${r.devices} devices, concurrency ${r.concurrency}, ${r.topology} server roles, ${r.nodes} network node(s) on ${r.database} (node ${r.node}, ${r.cpus} x ${r.cpuModel})`,
+    `onboarding: ${r.devices} devices, concurrency ${r.concurrency}, ${r.topology} server roles, ${r.nodes} network node(s) on ${r.database}, attestation ${r.attestation} (node ${r.node}, ${r.cpus} x ${r.cpuModel})`,
     `  onboarding        ${r.devicesPerSecond} devices/s   p50 ${r.p50Ms} ms   p99 ${r.p99Ms} ms   failures ${r.failures}`,
-    `  live LDevIDs      per device min ${r.liveLdevidsPerDevice.min}, max ${r.liveLdevidsPerDevice.max} ${JSON.stringify(r.liveLdevidsPerDevice.histogram)}${passed(r) ? '' : '   FAILED: each device must hold exactly one'}`,
+    `  live LDevIDs      per device min ${r.liveLdevidsPerDevice.min}, max ${r.liveLdevidsPerDevice.max} ${JSON.stringify(r.liveLdevidsPerDevice.histogram)}${r.liveLdevidsPerDevice.min === 1 && r.liveLdevidsPerDevice.max === 1 ? '' : '   FAILED: each device must hold exactly one'}`,
+    `  attestation       ${JSON.stringify(r.attestationStatuses)}${r.attestation === 'on' && r.attestationStatuses.affirming !== r.devices ? '   FAILED: each device must be affirming' : ''}`,
     `  TLS baseline      ${r.baselineHandshakesPerSecond} handshakes/s (before ${r.baselineBefore}, after ${r.baselineAfter})`,
     `  ratio             ${r.ratio}`,
-    `  CPU ms/onboarding server ${c.server}${split ? ` (${split})` : ''}, client ${c.client}`,
+    `  CPU ms/onboarding server ${c.server}${split ? ` (${split})` : r.attestation === 'on' ? ' (network, manufacturer and verifier)' : ''}, client ${c.client}`,
     `  cores busy        server ${r.coresBusyDuringOnboarding.server}, client ${r.coresBusyDuringOnboarding.client}${r.coresBusyDuringOnboarding.postgres !== undefined ? `, postgres ${r.coresBusyDuringOnboarding.postgres}` : ''}`,
     `  CPU ms/handshake  server ${r.cpuMsPerHandshake.server}, client ${r.cpuMsPerHandshake.client}`,
   ];
@@ -116,6 +130,7 @@ async function main(): Promise<number> {
           topology: flags.has('separate') ? 'separate' : 'colocated',
           nodes: positiveInt(flags, 'nodes', 1),
           database: oneOf(flags, 'database', ['sqlite', 'postgres'] as const, 'sqlite'),
+          attestation: oneOf(flags, 'attestation', ['on', 'off'] as const, 'on'),
           ...(flags.has('timeout')
             ? { timeoutMs: positiveInt(flags, 'timeout', 1800) * 1000 }
             : {}),
@@ -125,7 +140,7 @@ async function main(): Promise<number> {
       process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${summary(result)}\n`);
       if (!passed(result))
         process.stderr.write(
-          `bench: ${result.failures} failure(s); unrevoked LDevIDs per device ${result.liveLdevidsPerDevice.min} to ${result.liveLdevidsPerDevice.max} (each must hold exactly one)\n`,
+          `bench: ${result.failures} failure(s); unrevoked LDevIDs per device ${result.liveLdevidsPerDevice.min} to ${result.liveLdevidsPerDevice.max} (each must hold exactly one)${result.attestation === 'on' ? `; attestation ${JSON.stringify(result.attestationStatuses)} (each must be affirming)` : ''}\n`,
         );
       return passed(result) ? 0 : 1;
     }
