@@ -117,6 +117,41 @@ const sql = {
         );
     },
   ),
+  /** A device's attestation result and the decision on it (steps 3 and 4). */
+  attested: prepared(
+    (
+      db: Db,
+      p: Params<
+        | 'serial'
+        | 'state'
+        | 'status'
+        | 'claims'
+        | 'result'
+        | 'at'
+        | 'decision'
+        | 'segment'
+        | 'rule'
+        | 'policy'
+      >,
+    ) =>
+      db
+        .updateTable('net_devices')
+        .set({
+          state: p.state,
+          attestation_session: null,
+          attestation_status: p.status,
+          attestation_claims: p.claims,
+          attestation_result: p.result,
+          attested_at: p.at,
+          decision: p.decision,
+          segment: p.segment,
+          policy_rule: p.rule,
+          policy_id: p.policy,
+          decided_at: p.at,
+          updated_at: p.at,
+        })
+        .where('serial', '=', p.serial),
+  ),
   device: prepared((db: Db, p: Params<'serial'>) =>
     db.selectFrom('net_devices').select(DEVICE_COLUMNS).where('serial', '=', p.serial),
   ),
@@ -300,25 +335,18 @@ function devices(db: Db, dialect: Dialect): NetworkDevices {
       return r.numAffectedRows === 1n;
     },
     async attested(serial, a, at) {
-      const when = at.toISOString();
-      await db
-        .updateTable('net_devices')
-        .set({
-          state: a.state,
-          attestation_session: null,
-          attestation_status: a.attestation.status,
-          attestation_claims: a.attestation.claims,
-          attestation_result: a.attestation.result,
-          attested_at: when,
-          decision: a.decision.decision,
-          segment: a.decision.segment,
-          policy_rule: a.decision.rule,
-          policy_id: a.decision.policyId,
-          decided_at: when,
-          updated_at: when,
-        })
-        .where('serial', '=', serial)
-        .execute();
+      await sql.attested.run(db, {
+        serial,
+        state: a.state,
+        status: a.attestation.status,
+        claims: a.attestation.claims,
+        result: a.attestation.result,
+        at: at.toISOString(),
+        decision: a.decision.decision,
+        segment: a.decision.segment,
+        rule: a.decision.rule,
+        policy: a.decision.policyId,
+      });
     },
     async forgetAttestation(serial, at) {
       await db

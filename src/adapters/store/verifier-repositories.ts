@@ -2,7 +2,8 @@
  * The verifier's repositories (core/store.ts) over Kysely: one implementation for SQLite and
  * PostgreSQL. A session is taken for its evidence by one UPDATE that only a waiting, unexpired
  * session matches: two requests racing for one session cannot both take it (on PostgreSQL the
- * second waits for the first's row lock, then finds it no longer waiting).
+ * second waits for the first's row lock, then finds it no longer waiting). The statements every
+ * attestation runs are compiled once per dialect (prepared.ts).
  */
 import type { Kysely } from 'kysely';
 import type {
@@ -14,6 +15,7 @@ import type {
   VerifierStore,
 } from '../../core/store.js';
 import type { VerifierDb } from './schema.js';
+import { prepared, type Params } from './prepared.js';
 import { KyselyUnitOfWork, type Dialect } from './unit-of-work.js';
 import { kyselyKeyRecords } from './key-records.js';
 
@@ -35,54 +37,68 @@ function record(row: VerifierDb['ver_sessions']): VerifierSessionRecord {
   };
 }
 
+const sql = {
+  add: prepared((db: Db, p: Params<'id' | 'nonce' | 'expires' | 'at'>) =>
+    db.insertInto('ver_sessions').values({
+      id: p.id,
+      nonce: p.nonce,
+      expires_at: p.expires,
+      state: 'waiting',
+      evidence_type: null,
+      evidence: null,
+      result: null,
+      created_at: p.at,
+    }),
+  ),
+  get: prepared((db: Db, p: Params<'id' | 'at'>) =>
+    db.selectFrom('ver_sessions').selectAll().where('id', '=', p.id).where('expires_at', '>', p.at),
+  ),
+  take: prepared((db: Db, p: Params<'id' | 'at'>) =>
+    db
+      .updateTable('ver_sessions')
+      .set({ state: TAKEN })
+      .where('id', '=', p.id)
+      .where('state', '=', 'waiting')
+      .where('expires_at', '>', p.at)
+      .returningAll(),
+  ),
+  finish: prepared((db: Db, p: Params<'id' | 'state' | 'type' | 'evidence' | 'result'>) =>
+    db
+      .updateTable('ver_sessions')
+      .set({ state: p.state, evidence_type: p.type, evidence: p.evidence, result: p.result })
+      .where('id', '=', p.id),
+  ),
+  sequences: prepared((db: Db) =>
+    db.selectFrom('ver_reference_values').select(['party_id', 'sequence']),
+  ),
+};
+
 function sessions(db: Db): VerifierSessions {
   return {
     async add(s, at) {
-      await db
-        .insertInto('ver_sessions')
-        .values({
-          id: s.id,
-          nonce: s.nonce,
-          expires_at: s.expiresAt.toISOString(),
-          state: 'waiting',
-          evidence_type: null,
-          evidence: null,
-          result: null,
-          created_at: at.toISOString(),
-        })
-        .execute();
+      await sql.add.run(db, {
+        id: s.id,
+        nonce: s.nonce,
+        expires: s.expiresAt.toISOString(),
+        at: at.toISOString(),
+      });
     },
     async get(id, at) {
-      const row = await db
-        .selectFrom('ver_sessions')
-        .selectAll()
-        .where('id', '=', id)
-        .where('expires_at', '>', at.toISOString())
-        .executeTakeFirst();
+      const row = await sql.get.first(db, { id, at: at.toISOString() });
       return row && record(row);
     },
     async take(id, at) {
-      const row = await db
-        .updateTable('ver_sessions')
-        .set({ state: TAKEN })
-        .where('id', '=', id)
-        .where('state', '=', 'waiting')
-        .where('expires_at', '>', at.toISOString())
-        .returningAll()
-        .executeTakeFirst();
+      const row = await sql.take.first(db, { id, at: at.toISOString() });
       return row && { ...record(row), state: 'waiting' };
     },
     async finish(id, o) {
-      await db
-        .updateTable('ver_sessions')
-        .set({
-          state: o.state,
-          evidence_type: o.evidenceType,
-          evidence: o.evidence,
-          result: o.result,
-        })
-        .where('id', '=', id)
-        .execute();
+      await sql.finish.run(db, {
+        id,
+        state: o.state,
+        type: o.evidenceType,
+        evidence: o.evidence,
+        result: o.result,
+      });
     },
     async remove(id) {
       const r = await db.deleteFrom('ver_sessions').where('id', '=', id).executeTakeFirst();
@@ -101,9 +117,10 @@ function sessions(db: Db): VerifierSessions {
 function referenceValues(db: Db): VerifierReferenceValueStore {
   return {
     async sequences() {
-      return (
-        await db.selectFrom('ver_reference_values').select(['party_id', 'sequence']).execute()
-      ).map((r) => ({ partyId: r.party_id, sequence: Number(r.sequence) }));
+      return (await sql.sequences.rows(db, {})).map((r) => ({
+        partyId: r.party_id,
+        sequence: Number(r.sequence),
+      }));
     },
     async get(partyId) {
       const row = await db
