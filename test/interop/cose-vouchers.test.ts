@@ -14,7 +14,7 @@ import {
   VOUCHER_COSE_MEDIA_TYPE,
 } from '../../src/protocols/voucher/codec.js';
 import { parseCertificate, type Certificate } from '../../src/protocols/x509/certificate.js';
-import { interopAvailable, interopPath } from '../support/interop.js';
+import { interopPath } from '../support/interop.js';
 import { codeOf } from '../support/errors.js';
 
 const crypto = new NodeCrypto();
@@ -90,7 +90,7 @@ const cases: Case[] = [
   },
 ];
 
-describe.skipIf(!interopAvailable())('interop: COSE vouchers and voucher requests', () => {
+describe('interop: COSE vouchers and voucher requests', () => {
   it.each(cases)('$file parses, names its serial number, and verifies', (c) => {
     const a = decodeVoucherArtifact(c.bytes(), VOUCHER_COSE_MEDIA_TYPE);
     const body = (a.json as Record<string, Record<string, unknown>>)[c.kind]!;

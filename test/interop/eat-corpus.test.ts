@@ -19,12 +19,12 @@ import {
   readDetachedBundle,
 } from '../../src/protocols/eat/detached-bundle.js';
 import { codeOf } from '../support/errors.js';
-import { interopAvailable, interopPath, readInterop } from '../support/interop.js';
+import { interopPath, readInterop } from '../support/interop.js';
 import { unfoldRfc8792 } from '../support/rfc8792.js';
 
 const crypto = new NodeCrypto();
 
-const files = () => (interopAvailable() ? fs.readdirSync(interopPath('eat')) : []);
+const files = () => fs.readdirSync(interopPath('eat'));
 /** A corpus file's text, unfolded first when it is RFC 8792-folded (`*.json_f`). */
 const text = (name: string) => {
   const t = readInterop('eat', name);
@@ -41,7 +41,7 @@ const unsignedJwt = (payload: object) =>
   `${toBase64Url(utf8('{"alg":"HS256"}'))}.${toBase64Url(utf8(JSON.stringify(payload)))}.c2ln`;
 const sha256 = (b: Uint8Array) => toBase64Url(crypto.sha256(b));
 
-describe.skipIf(!interopAvailable())('interop: RFC 9711 example claims sets (JSON)', () => {
+describe('interop: RFC 9711 example claims sets (JSON)', () => {
   const payloads = () => files().filter((f) => f.startsWith(P) && /\.json(_f)?$/.test(f));
 
   it('the corpus holds the JSON claims sets this test knows', () => {
@@ -188,7 +188,7 @@ describe('RFC 8792 unfolding (test support)', () => {
   });
 });
 
-describe.skipIf(!interopAvailable())('interop: RFC 9711 Detached EAT Bundle (JSON)', () => {
+describe('interop: RFC 9711 Detached EAT Bundle (JSON)', () => {
   it('deb.json: the main token (HS256, decoded, not verified) binds both detached sets', () => {
     const b = readDetachedBundle(crypto, text(DEB));
     expect(b.mainHeader).toEqual({ alg: 'HS256', typ: 'JWT' });

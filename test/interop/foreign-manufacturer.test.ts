@@ -26,7 +26,7 @@ import {
   TrustedManufacturers,
   voucherAnchorsOf,
 } from '../../src/roles/network/manufacturers.js';
-import { interopAvailable, readInterop } from '../support/interop.js';
+import { readInterop } from '../support/interop.js';
 import { codeOf } from '../support/errors.js';
 import { device, issue, manufacturerPki, T0 } from '../support/pki.js';
 
@@ -56,7 +56,7 @@ function foreign(
   return t;
 }
 
-describe.runIf(interopAvailable())('foreign manufacturers', () => {
+describe('foreign manufacturers', () => {
   const trustnetzCa = pem('idevid', 'trustnetz-idevid-ca.crt');
   const trustnetz = pem('idevid', 'trustnetz-idevid.crt');
   const fountain = pem('idevid', 'fountain-00-D0-E5-02-00-1B_device.crt');
