@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AirlockError } from '../core/errors.js';
 import { fail, isSafeText } from './output.js';
+import type { EcPublicJwk } from '../adapters/http/verifier-client.js';
+import { readVerifierTrustFile } from '../roles/verifier/trust.js';
 
 function refuse(message: string, hint: string): AirlockError {
   return new AirlockError('ERR_CONFIG', message, { details: { hint } });
@@ -167,4 +169,45 @@ export function databaseUrlOption(value: string | undefined): { databaseUrl?: st
       { details: { hint } },
     );
   return { databaseUrl: value };
+}
+
+/** A JSON file given on the command line; ERR_CONFIG when it cannot be read or parsed. */
+export function readJsonFile(file: string, what = 'a JSON file'): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (cause) {
+    throw new AirlockError('ERR_CONFIG', `${file} is not a readable JSON file`, {
+      cause,
+      details: { hint: `give the path of ${what}` },
+    });
+  }
+}
+
+/** A text file given on the command line; ERR_CONFIG when it cannot be read. */
+export function readTextFile(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new AirlockError('ERR_CONFIG', `${file} cannot be read`, {
+      cause,
+      details: { hint: 'give the path of a readable file' },
+    });
+  }
+}
+
+/**
+ * The verifier `--verifier-url` and `--verifier-trust` name (both, or neither: ERR_CONFIG),
+ * its trust file read (`airlock verifier trust-bundle`).
+ */
+export function namedVerifier(o: { verifierUrl?: string; verifierTrust?: string }): {
+  url?: string;
+  trust?: { tlsCaPem: string; earKey: EcPublicJwk };
+} {
+  if ((o.verifierUrl === undefined) !== (o.verifierTrust === undefined))
+    throw new AirlockError('ERR_CONFIG', '--verifier-url and --verifier-trust go together');
+  if (o.verifierUrl === undefined || o.verifierTrust === undefined) return {};
+  return {
+    url: parseHttpsUrl(o.verifierUrl, '--verifier-url'),
+    trust: readVerifierTrustFile(readJsonFile(o.verifierTrust, 'a verifier trust file')),
+  };
 }

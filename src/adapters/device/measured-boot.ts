@@ -5,7 +5,7 @@
  * trust; here the agent reads the file itself, which is as far as software can go.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AirlockError } from '../../core/errors.js';
 import type { FirmwareMeasurement, MeasuredBoot } from '../../core/ports.js';
@@ -32,13 +32,19 @@ export function fileMeasuredBoot(f: FirmwareImage): MeasuredBoot {
   };
 }
 
-/** base64url SHA-256 of a file, streamed. */
-export async function sha256File(file: string): Promise<string> {
+/** base64url SHA-256 of a firmware image file, streamed; ERR_CONFIG when it is not a readable file. */
+export async function sha256File(file: string, option = 'the firmware image'): Promise<string> {
   const hash = createHash('sha256');
   try {
+    if (!statSync(file).isFile()) throw new Error('not a regular file');
     for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   } catch (cause) {
-    throw new AirlockError('ERR_CONFIG', `the firmware image ${file} cannot be read`, { cause });
+    throw new AirlockError('ERR_CONFIG', `${option} ${file} is not a readable file`, {
+      cause,
+      ...(option.startsWith('--')
+        ? { details: { hint: `give ${option} the path of the firmware image file` } }
+        : {}),
+    });
   }
   return hash.digest('base64url');
 }

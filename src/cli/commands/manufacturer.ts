@@ -6,7 +6,6 @@
  */
 import type { Command } from 'commander';
 import { FileSecureStore } from '../../adapters/secure-store/file-store.js';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
 import { createLogger, silentLogger } from '../../adapters/log/logger.js';
@@ -17,9 +16,9 @@ import {
   serveManufacturer,
   verifierClientOf,
 } from '../../app/system.js';
-import { readVerifierTrustFile } from '../../roles/verifier/trust.js';
 import type { Manufacturer } from '../../roles/manufacturer/index.js';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
+import { sha256File } from '../../adapters/device/measured-boot.js';
 import { PARTY_ID, type Party } from '../../core/party.js';
 import { encodeTrustFile } from '../../roles/shared/trust.js';
 import { note, printJson, printTable, say, serveUntilInterrupted } from '../output.js';
@@ -27,6 +26,7 @@ import {
   DATABASE_URL_HELP,
   databaseUrlOption,
   directoryPath,
+  namedVerifier,
   parseHttpsUrl,
   parseName,
   parsePort,
@@ -71,12 +71,11 @@ async function tellVerifier(
   m: Manufacturer,
   o: { dataDir: string; verifierUrl?: string; verifierTrust?: string },
 ): Promise<void> {
-  const client = await verifierClientOf(m.ctx, directoryPath(o.dataDir, '--data-dir'), {
-    ...(o.verifierUrl !== undefined ? { url: parseHttpsUrl(o.verifierUrl, '--verifier-url') } : {}),
-    ...(o.verifierTrust !== undefined
-      ? { trust: readVerifierTrustFile(readJsonFileOf(o.verifierTrust)) }
-      : {}),
-  });
+  const client = await verifierClientOf(
+    m.ctx,
+    directoryPath(o.dataDir, '--data-dir'),
+    namedVerifier(o),
+  );
   if (!client) {
     note(
       `no verifier was told: verifiers pull ${m.config.publicUrl}/.well-known/airlock/reference-values on their own schedule (--verifier-url and --verifier-trust push it now)`,
@@ -92,30 +91,6 @@ async function tellVerifier(
     );
   } finally {
     await client.close();
-  }
-}
-
-/** A JSON file given on the command line; ERR_CONFIG when it cannot be read or parsed. */
-function readJsonFileOf(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (cause) {
-    throw new AirlockError('ERR_CONFIG', `${file} is not a readable JSON file`, { cause });
-  }
-}
-
-/** The base64url SHA-256 of a file, read as a stream; ERR_CONFIG when it cannot be read. */
-async function imageDigest(file: string): Promise<string> {
-  try {
-    if (!fs.statSync(file).isFile()) throw new Error('not a regular file');
-    const hash = createHash('sha256');
-    for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-    return hash.digest('base64url');
-  } catch (cause) {
-    throw new AirlockError('ERR_CONFIG', `--image ${file} is not a readable file`, {
-      cause,
-      details: { hint: 'give --image the path of the firmware image file' },
-    });
   }
 }
 
@@ -163,7 +138,7 @@ function firmwareCommands(mfg: Command): void {
         const secureBoot =
           cmd.getOptionValueSource('secureBoot') === 'default' ? undefined : o.secureBoot;
         await withManufacturer(o, async (m) => {
-          const digest = await imageDigest(o.image);
+          const digest = await sha256File(o.image, '--image');
           const r = await m.firmware.release({
             model: o.model,
             version: o.version,

@@ -19,14 +19,15 @@ import {
   verifierClientOf,
 } from '../../app/system.js';
 import { HttpVerifierClient } from '../../adapters/http/verifier-client.js';
-import { readVerifierTrustFile } from '../../roles/verifier/trust.js';
 import { note, printJson, printTable, say, serveUntilInterrupted } from '../output.js';
 import {
   DATABASE_URL_HELP,
   databaseUrlOption,
   directoryPath,
-  parseHttpsUrl,
+  namedVerifier,
   parseName,
+  readJsonFile,
+  readTextFile,
   parsePort,
   portError,
   run,
@@ -56,30 +57,6 @@ export async function openLocal(
   } catch (e) {
     await manufacturer.close();
     throw e;
-  }
-}
-
-/** A JSON file given on the command line; ERR_CONFIG when it cannot be read or parsed. */
-function readJsonFile(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (cause) {
-    throw new AirlockError('ERR_CONFIG', `${file} is not a readable JSON file`, {
-      cause,
-      details: { hint: 'give the path of a JSON file' },
-    });
-  }
-}
-
-/** A text file given on the command line; ERR_CONFIG when it cannot be read. */
-function readTextFile(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw new AirlockError('ERR_CONFIG', `${file} cannot be read`, {
-      cause,
-      details: { hint: 'give the path of a readable file' },
-    });
   }
 }
 
@@ -197,17 +174,13 @@ export function networkCommand(program: Command): void {
               'ERR_CONFIG',
               '--reattest-every must be whole seconds, 0 to a year',
             );
-          if ((o.verifierUrl === undefined) !== (o.verifierTrust === undefined))
-            throw new AirlockError('ERR_CONFIG', '--verifier-url and --verifier-trust go together');
+          const named = namedVerifier(o);
           const verifier =
-            o.verifierUrl !== undefined
-              ? (() => {
-                  const t = readVerifierTrustFile(readJsonFile(o.verifierTrust!));
-                  return new HttpVerifierClient(parseHttpsUrl(o.verifierUrl, '--verifier-url'), {
-                    tlsCaPem: t.tlsCaPem,
-                    earKey: t.earKey,
-                  });
-                })()
+            named.url !== undefined && named.trust !== undefined
+              ? new HttpVerifierClient(named.url, {
+                  tlsCaPem: named.trust.tlsCaPem,
+                  earKey: named.trust.earKey,
+                })
               : undefined;
           const config = {
             ...(o.owner !== undefined ? { ownerName: parseName(o.owner, '--owner') } : {}),
@@ -317,14 +290,7 @@ export function networkCommand(program: Command): void {
         await run(async () => {
           const dir = directoryPath(o.dataDir, '--data-dir');
           const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger };
-          const verifier = await verifierClientOf(ctx, dir, {
-            ...(o.verifierUrl !== undefined
-              ? { url: parseHttpsUrl(o.verifierUrl, '--verifier-url') }
-              : {}),
-            ...(o.verifierTrust !== undefined
-              ? { trust: readVerifierTrustFile(readJsonFile(o.verifierTrust)) }
-              : {}),
-          });
+          const verifier = await verifierClientOf(ctx, dir, namedVerifier(o));
           if (!verifier)
             throw new AirlockError('ERR_CONFIG', 'no verification service to ask', {
               details: {

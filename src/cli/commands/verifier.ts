@@ -21,6 +21,7 @@ import {
   parsePort,
   portError,
   run,
+  readJsonFile,
 } from '../options.js';
 
 /** Says on stderr that `dir` gets a new verifier: keys are never created silently. */
@@ -28,18 +29,6 @@ function announceNew(dir: string): void {
   note(
     `creating the verifier in ${dir}: its CA, TLS and result-signing (EAR) keys, sealed in its database`,
   );
-}
-
-/** A JSON file given on the command line; ERR_CONFIG when it cannot be read or parsed. */
-function readJsonFile(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (cause) {
-    throw new AirlockError('ERR_CONFIG', `${file} is not a readable JSON file`, {
-      cause,
-      details: { hint: 'give the path of a manufacturer trust file' },
-    });
-  }
 }
 
 export function verifierCommand(program: Command): void {
@@ -118,7 +107,12 @@ export function verifierCommand(program: Command): void {
             );
           const ctx = { crypto: new NodeCrypto(), clock: systemClock, logger: createLogger() };
           const manufacturers = o.trust.map((f, i) =>
-            readManufacturerTrustFile(ctx.crypto, readJsonFile(f), ctx.clock.now(), urls[i]),
+            readManufacturerTrustFile(
+              ctx.crypto,
+              readJsonFile(f, 'a manufacturer trust file'),
+              ctx.clock.now(),
+              urls[i],
+            ),
           );
           const dir = created.track(directoryPath(o.dataDir, '--data-dir'));
           fs.mkdirSync(dir, { recursive: true, mode: 0o700 });

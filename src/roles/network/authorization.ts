@@ -13,7 +13,6 @@ import type { Policy } from '../../core/policy/policy.js';
 import { parsePolicy } from '../../protocols/policy/parse.js';
 import { parseCertificate } from '../../protocols/x509/certificate.js';
 import {
-  DEFAULT_POLICY_ID,
   decide,
   policyInForce,
   storedFacts,
@@ -118,4 +117,3 @@ export class AuthorizationService {
   }
 }
 
-export { DEFAULT_POLICY_ID };
