@@ -8,7 +8,13 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
-import { errorCode } from '../support/errors.js';
+import { errorCode, expectProblem } from '../support/errors.js';
+import {
+  connectAs,
+  identityOf,
+  pledgeVoucherRequest,
+  postVoucherRequest,
+} from '../support/wire.js';
 import { fileMeasuredBoot } from '../../src/adapters/device/measured-boot.js';
 import { tlsPledgeConnector } from '../../src/adapters/http/tls-pledge-channel.js';
 import { softwareKeyStore } from '../../src/adapters/crypto/software-key-store.js';
@@ -116,19 +122,16 @@ describe('attestation in the onboarding path (steps 1, 3, 4)', () => {
     expect(detail.reasons).toMatch(/digest/);
     expect((await sys.network.inventory.device(serial)).state).toBe('refused');
     // Refused, it cannot skip attestation and ask for a voucher: it must attest again.
-    const { ch } = await channelOf(agent);
+    // A well-formed, signed voucher request on its own connection is out of sequence.
+    const id = identityOf(await agent.birth());
+    const conn = await connectAs(sys.registrarUrl, id);
     try {
-      expect(
-        await errorCode(() =>
-          ch.call('POST', '/.well-known/brski/requestvoucher', {
-            body: 'x',
-            contentType: 'application/voucher-jws+json',
-          }),
-        ),
-      ).not.toBe('OK');
+      const res = await postVoucherRequest(conn, pledgeVoucherRequest(crypto, id, conn).pvr);
+      expectProblem(res, 'ERR_REGISTRAR_SEQUENCE', 409);
     } finally {
-      await ch.close();
+      await conn.close();
     }
+    expect((await sys.network.inventory.device(serial)).state).toBe('refused');
     expect(await issued(serial)).toEqual(before);
     // With its genuine firmware back, it onboards again.
     await agent.onboard(sys.registrarUrl);
