@@ -23,6 +23,7 @@ import type { ManufacturerConfig } from '../roles/manufacturer/defaults.js';
 import type { NetworkConfig } from '../roles/network/defaults.js';
 import type { AnyManufacturerTrust } from '../roles/shared/trust.js';
 import { Verifier, type ManufacturerTrustInput } from '../roles/verifier/index.js';
+import { LocalVerifierClient } from '../roles/verifier/local-client.js';
 import type { VerifierConfig } from '../roles/verifier/defaults.js';
 import { HttpVerifierClient, type EcPublicJwk } from '../adapters/http/verifier-client.js';
 import { agentImage, fileMeasuredBoot, sha256File } from '../adapters/device/measured-boot.js';
@@ -46,6 +47,11 @@ export interface SystemOptions {
   attestation?: boolean;
   verifierPort?: number;
   verifier?: Partial<VerifierConfig>;
+  /**
+   * How the registrar reaches the verifier beside it: 'in-process' (default), calling it
+   * directly, or 'https', over Veraison's API on loopback as a verifier elsewhere is reached.
+   */
+  verifierTransport?: 'in-process' | 'https';
 }
 
 export interface System {
@@ -297,7 +303,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   );
   let network: Network | undefined;
   let verifier: Verifier | undefined;
-  let verifierClient: HttpVerifierClient | undefined;
+  let verifierClient: (VerifierPort & { close?(): Promise<void> }) | undefined;
   try {
     const manufacturerUrl = await serveManufacturer(
       manufacturer,
@@ -328,10 +334,10 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       });
       await provisionCurrent(manufacturer, v);
       const info = v.trustInfo();
-      verifierClient = new HttpVerifierClient(verifierUrl, {
-        tlsCaPem: info.tlsCaPem,
-        earKey: info.earKeyJwk,
-      });
+      verifierClient =
+        opts.verifierTransport === 'https'
+          ? new HttpVerifierClient(verifierUrl, { tlsCaPem: info.tlsCaPem, earKey: info.earKeyJwk })
+          : new LocalVerifierClient(v, new NodeCrypto());
     }
     network = await openNetwork(
       { ...ctx, crypto: new NodeCrypto() },
@@ -360,7 +366,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   } catch (e) {
     // A port in use, say: close what was opened, so that the caller can exit cleanly.
     await network?.close().catch(() => undefined);
-    if (!network) await verifierClient?.close().catch(() => undefined);
+    if (!network) await verifierClient?.close?.().catch(() => undefined);
     await verifier?.close().catch(() => undefined);
     await manufacturer.close().catch(() => undefined);
     throw e;

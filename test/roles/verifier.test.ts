@@ -881,7 +881,7 @@ describe.skipIf(!pgServer)('two verifier nodes on one PostgreSQL database', () =
     expect(await errorCode(() => b.provision(m.referenceValues({ sequence: 6 })))).toBe(
       'ERR_REFERENCE_VALUES_ROLLBACK',
     );
-    const { id, session } = await a.sessions.open(32);
+    const { id, session } = await a.sessions.open({ size: 32 });
     const token = dev.token(session.nonce);
     const outcomes = await Promise.allSettled([
       a.sessions.submit(id, deviceTokenMediaType, token),

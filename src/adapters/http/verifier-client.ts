@@ -19,7 +19,14 @@
 import { REFERENCE_VALUES_MEDIA_TYPE } from '../../protocols/endorsement/reference-values.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Crypto } from '../../core/ports.js';
-import { fromUtf8, utf8 } from '../../core/bytes.js';
+import {
+  equalBytes,
+  fromBase64,
+  fromBase64Url,
+  fromUtf8,
+  toBase64Url,
+  utf8,
+} from '../../core/bytes.js';
 import type { EarClaims } from '../../protocols/ear/claims.js';
 import { verifyEar } from '../../protocols/ear/result.js';
 import {
@@ -33,6 +40,16 @@ import { NodeCrypto } from '../crypto/node-crypto.js';
 import { spkiFromJwk } from '../crypto/p256-encoding.js';
 import { ConnectionPool } from './connection-pool.js';
 import { PROBLEM_MEDIA_TYPE, bareDetail, fromProblem } from './problem.js';
+
+/** A nonce's bytes, from base64url or standard base64 (Veraison writes the latter). */
+function nonceBytes(text: string): Uint8Array | undefined {
+  return fromBase64Url(text) ?? fromBase64(text);
+}
+
+function sameNonce(text: string, bytes: Uint8Array): boolean {
+  const b = nonceBytes(text);
+  return b !== undefined && equalBytes(b, bytes);
+}
 
 /** A P-256 public key as a JWK (what the verifier's well-known document carries). */
 export interface EcPublicJwk {
@@ -106,8 +123,12 @@ export class HttpVerifierClient implements VerifierPort {
     });
   }
 
-  async openSession(): Promise<VerifierSession> {
-    const path = `${this.#base}${NEW_SESSION_PATH}?nonceSize=32`;
+  async openSession(nonce?: string): Promise<VerifierSession> {
+    const asked = nonce === undefined ? undefined : nonceBytes(nonce);
+    if (nonce !== undefined && asked === undefined)
+      throw new AirlockError('ERR_INPUT_SCHEMA', 'the nonce to ask for is not base64url');
+    const query = nonce === undefined ? 'nonceSize=32' : `nonce=${nonce}`;
+    const path = `${this.#base}${NEW_SESSION_PATH}?${query}`;
     const res = await this.#send('POST', path, { accept: SESSION_MEDIA_TYPE });
     if (res.status !== 201)
       throw new AirlockError('ERR_VERIFIER_REFUSED', `newSession answered ${res.status}, not 201`);
@@ -117,7 +138,20 @@ export class HttpVerifierClient implements VerifierPort {
     // A relative reference is resolved against the request's own URL (RFC 9110 section 10.2.2).
     const url = this.#sameOrigin(location, `${this.#origin}${path}`);
     const session = readSession(this.#json(res.body));
-    return { url, nonce: session.nonce, expiry: session.expiry, accept: [...session.accept] };
+    // In whichever base64 the verifier writes it (Veraison: the standard one); base64url here.
+    const held = nonceBytes(session.nonce);
+    if (!held) throw new AirlockError('ERR_VERIFIER_REFUSED', 'the session nonce is not base64');
+    if (asked !== undefined && !equalBytes(held, asked))
+      throw new AirlockError(
+        'ERR_VERIFIER_REFUSED',
+        'the session does not hold the nonce asked for',
+      );
+    return {
+      url,
+      nonce: toBase64Url(held),
+      expiry: session.expiry,
+      accept: [...session.accept],
+    };
   }
 
   async appraise(
@@ -142,7 +176,9 @@ export class HttpVerifierClient implements VerifierPort {
       );
     const jwt = answered.result;
     const claims = verifyEar(this.#crypto, jwt, await this.#verificationKey());
-    if (claims.eat_nonce !== session.nonce)
+    const earNonce = typeof claims.eat_nonce === 'string' ? claims.eat_nonce : undefined;
+    const sessionNonce = nonceBytes(session.nonce);
+    if (earNonce === undefined || !sessionNonce || !sameNonce(earNonce, sessionNonce))
       throw new AirlockError('ERR_EAR_UNTRUSTED', "the result does not carry the session's nonce");
     return { claims, jwt };
   }

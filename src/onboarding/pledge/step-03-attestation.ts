@@ -1,20 +1,24 @@
 /**
- * Step 3 (NIST IR 8350 Figure 9): over the onboarding channel, still provisional, the device
- * asks the registrar for a challenge (the verifier's nonce), signs what its boot measured
- * (step 1) into a token for that nonce, and sends it. The registrar's answer is whether the device may go on; a refusal is
- * thrown (ERR_ATTESTATION_REFUSED, or ERR_POLICY_DENIED) and the device stops.
+ * Steps 2 and 3 (NIST IR 8350 Figure 9): over the onboarding channel, still provisional, the
+ * device signs what its boot measured (step 1) into a token whose nonce is keying material of
+ * that very TLS session (docs/ATTESTATION.md, "The nonce"), and sends it. The registrar
+ * derives the same nonce and has the verifier appraise the token for it. The registrar's answer
+ * is whether the device may go on; a refusal is thrown (ERR_ATTESTATION_REFUSED, or
+ * ERR_POLICY_DENIED) and the device stops.
  *
- * Optional on both sides: a device with nothing to attest with does not ask, and a registrar
+ * Optional on both sides: a device with nothing to attest with sends nothing, and a registrar
  * that takes no attestation (another BRSKI registrar, or a network with no verifier) answers
  * 404, after which the device goes on without (and the network's policy judges it as such).
  */
 import { isAirlockError } from '../../core/errors.js';
 import type { FirmwareMeasurement, MeasuredBoot, PledgeChannel } from '../../core/ports.js';
 import {
-  AttestationChallengeReply,
+  ATTESTATION_NONCE_BYTES,
+  ATTESTATION_NONCE_LABEL,
   AttestationReply,
   parseJson,
 } from '../../protocols/airlock/messages.js';
+import { toBase64Url } from '../../core/bytes.js';
 import type { PledgeContext } from './context.js';
 import type { PledgeIdentity } from './identity.js';
 import { generateEvidence } from './step-01-attestation.js';
@@ -32,26 +36,25 @@ export async function attest(
 ): Promise<Attested | undefined> {
   const a = identity.attestation;
   if (a.kind === 'none' || (a.kind === 'key' && !measurement)) return undefined;
+  // The nonce is the channel's own (no challenge to ask for): a token made for this TLS session
+  // proves nothing on any other, and is fresh because the session is.
+  const nonce = toBase64Url(channel.exporter(ATTESTATION_NONCE_LABEL, ATTESTATION_NONCE_BYTES));
+  const evidence = generateEvidence(ctx, identity, measurement, nonce);
+  if (!evidence) return undefined;
   let text: string;
   try {
-    text = (await channel.call('POST', '/.well-known/airlock/attestation/challenge')).body;
+    text = (
+      await channel.call('POST', '/.well-known/airlock/attestation', {
+        body: evidence.token,
+        contentType: evidence.mediaType,
+      })
+    ).body;
   } catch (e) {
     if (isAirlockError(e) && (e.code === 'ERR_NOT_FOUND' || e.details.status === 404))
       return undefined;
     throw e;
   }
-  const challenge = parseJson(text, AttestationChallengeReply);
-  const evidence = generateEvidence(ctx, identity, measurement, challenge.nonce);
-  if (!evidence) return undefined;
-  const reply = parseJson(
-    (
-      await channel.call('POST', '/.well-known/airlock/attestation', {
-        body: evidence.token,
-        contentType: evidence.mediaType,
-      })
-    ).body,
-    AttestationReply,
-  );
+  const reply = parseJson(text, AttestationReply);
   return { status: reply.status };
 }
 

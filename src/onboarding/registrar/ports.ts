@@ -113,8 +113,11 @@ export interface VerifierSession {
  * API (src/adapters/http/verifier-client.ts): Airlock's own or another one.
  */
 export interface VerifierPort {
-  /** A new session: a fresh nonce from the verifier. */
-  openSession(): Promise<VerifierSession>;
+  /**
+   * A new session: a fresh nonce from the verifier, or the nonce given (base64url), one the
+   * registrar derived from the device's channel (Veraison's `newSession?nonce=`).
+   */
+  openSession(nonce?: string): Promise<VerifierSession>;
   /**
    * The evidence appraised: the EAR, its signature verified with the verifier's key (never a
    * key the result carries) and its `eat_nonce` the session's; ERR_EAR_UNTRUSTED otherwise.
@@ -141,6 +144,8 @@ export interface RegistrarSettings {
 export interface IssuedOnConnection {
   /** The verifier session whose nonce this connection was given (step 3): its evidence goes there only. */
   attestationSession?: string;
+  /** Evidence bound to this connection's TLS session was given (step 3): once per connection. */
+  channelBoundAttestation?: boolean;
   ldevid?: string;
   psk?: string;
 }

@@ -11,12 +11,22 @@
  * goes straight to step 5, and the policy judges it as a device without attestation.
  */
 import { AirlockError, ensure } from '../../core/errors.js';
-import { equalBytes } from '../../core/bytes.js';
+import { equalBytes, toBase64Url } from '../../core/bytes.js';
+import type { EventInput } from '../../core/store.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
-import { TRANSITIONS, requireState, transition } from '../../core/onboarding-state.js';
+import {
+  TRANSITIONS,
+  requireState,
+  transition,
+  type DeviceState,
+} from '../../core/onboarding-state.js';
+import {
+  ATTESTATION_NONCE_BYTES,
+  ATTESTATION_NONCE_LABEL,
+} from '../../protocols/airlock/messages.js';
 import type { EarAppraisal, EarClaims, EarStatus } from '../../protocols/ear/claims.js';
 import type { Endpoint } from './pipeline.js';
-import type { VerifierSession } from './ports.js';
+import type { Channel, VerifierSession } from './ports.js';
 import { birthCertificate } from './session.js';
 import { decodeEat } from '../../protocols/eat/token.js';
 import { issuedOn } from './connection.js';
@@ -65,18 +75,7 @@ export const attestationChallenge: Endpoint<void, Challenge> = {
         at,
       );
       ensure(written, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
-      await r.events.record(
-        [
-          {
-            serial: device.serial,
-            step: OnboardingStep.OnboardingMode,
-            action: 'onboarding mode: device contacted the registrar',
-            outcome: 'ok',
-            detail: { peer: call.ch.peer, since: call.received.toISOString(), attestation: true },
-          },
-        ],
-        at,
-      );
+      await r.events.record([contacted(device.serial, call, { attestation: 'challenge' })], at);
     });
     // The nonce was given to the party on this connection: only its evidence may answer it.
     issuedOn(ctx, call.ch).attestationSession = sessionText;
@@ -111,24 +110,39 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
     const { idevid, device } = birthCertificate(ctx, call.ch);
     call.identify(device.serial);
     ensure(ctx.verifier, 'ERR_NOT_FOUND', 'this network runs no verification service');
-    const row = await call.r.devices.get(device.serial);
-    if (!row || !equalBytes(row.idevidDer, idevid.der) || row.attestationSession === null)
-      throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no attestation challenge is outstanding');
-    // Another connection (a copy of the device, or this one's retry) asked since: its session is
-    // not this evidence's, and forwarding there would judge a genuine device by the wrong nonce.
-    if (ctx.issuedOn.get(call.ch.connection)?.attestationSession !== row.attestationSession)
-      throw new AirlockError(
-        'ERR_REGISTRAR_SEQUENCE',
-        'the attestation challenge outstanding is not the one given on this connection',
-      );
-    requireState(row.state, TRANSITIONS['attestation-admitted'].from);
-    const session = JSON.parse(row.attestationSession) as VerifierSession;
+    const issued = issuedOn(ctx, call.ch);
+    // Evidence answers the challenge given on this connection, if one was; else it must be
+    // bound to the connection itself, once: its nonce is keying material of this TLS session.
+    const challenged = issued.attestationSession !== undefined;
+    let session: VerifierSession | undefined;
+    if (challenged) {
+      const row = await call.r.devices.get(device.serial);
+      if (!row || !equalBytes(row.idevidDer, idevid.der) || row.attestationSession === null)
+        throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no attestation challenge is outstanding');
+      // Another connection (a copy of the device, or this one's retry) asked since: its session is
+      // not this evidence's, and forwarding there would judge a genuine device by the wrong nonce.
+      if (issued.attestationSession !== row.attestationSession)
+        throw new AirlockError(
+          'ERR_REGISTRAR_SEQUENCE',
+          'the attestation challenge outstanding is not the one given on this connection',
+        );
+      requireState(row.state, TRANSITIONS['attestation-admitted'].from);
+      session = JSON.parse(row.attestationSession) as VerifierSession;
+    } else {
+      if (issued.channelBoundAttestation)
+        throw new AirlockError(
+          'ERR_REGISTRAR_SEQUENCE',
+          'this connection has given its evidence: a new attestation needs a new connection',
+        );
+      issued.channelBoundAttestation = true;
+    }
     const party = ctx.manufacturers.partyOf(device.trust);
     // Evidence that names another device is contraindicated before any verifier sees it.
     const other = namesAnotherDevice(evidence, device.serial);
     let appraised: ReturnType<typeof readResult> & { jwt: string | null };
     if (other) appraised = { status: 'contraindicated', reasons: [other], facts: null, jwt: null };
     else {
+      session ??= await ctx.verifier.openSession(channelNonce(call.ch));
       const { claims, jwt } = await ctx.verifier.appraise(session, mediaType, evidence);
       appraised = { ...readResult(claims, device.serial, party.id), jwt };
     }
@@ -139,15 +153,57 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
     if (!admitted && decision.decision === 'allow')
       reasons.push(`the verifier found the device ${status}`);
     const at = ctx.clock.now();
+    const events: EventInput[] = [
+      {
+        serial: device.serial,
+        step: OnboardingStep.AttestationSent,
+        action: 'attestation token received and forwarded to the verifier',
+        outcome: 'ok',
+        detail: { mediaType: mediaType.split(';')[0]!.trim() },
+      },
+      {
+        serial: device.serial,
+        step: OnboardingStep.AttestationVerified,
+        action: 'attestation result',
+        outcome: admitted ? 'ok' : 'refused',
+        ...(admitted ? {} : { code: refusalCode(status) }),
+        detail: {
+          status,
+          reasons: reasons.join('; '),
+          decision: decision.decision,
+          segment: decision.segment,
+          rule: decision.rule,
+          policy: decision.policyId,
+          ...(facts?.swversion ? { swversion: facts.swversion } : {}),
+        },
+      },
+    ];
     await ctx.store.transaction(async (r) => {
-      const locked = await r.devices.get(device.serial, { lock: true });
-      // The session is used once: a concurrent submission of the same challenge loses here.
-      if (locked?.attestationSession !== row.attestationSession)
-        throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'the attestation challenge was used');
-      const state = transition(
-        locked.state,
-        admitted ? 'attestation-admitted' : 'attestation-refused',
-      );
+      let from: DeviceState;
+      if (challenged) {
+        const locked = await r.devices.get(device.serial, { lock: true });
+        // The session is used once: a concurrent submission of the same challenge loses here.
+        if (!locked || locked.attestationSession !== issued.attestationSession)
+          throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'the attestation challenge was used');
+        from = locked.state;
+      } else {
+        // Steps 2 to 4 at once: the device contacted the registrar with its evidence (a device
+        // may attest again from any state).
+        from = 'attesting';
+        const written = await r.devices.attesting(
+          {
+            serial: device.serial,
+            idevidDer: idevid.der,
+            manufacturer: idevid.issuer,
+            // Used at once: kept only until the result below clears it.
+            session: JSON.stringify(session ?? null),
+          },
+          at,
+        );
+        ensure(written, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
+        events.unshift(contacted(device.serial, call, { attestation: 'channel-bound' }));
+      }
+      const state = transition(from, admitted ? 'attestation-admitted' : 'attestation-refused');
       await r.devices.attested(
         device.serial,
         {
@@ -158,34 +214,7 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
         },
         at,
       );
-      await r.events.record(
-        [
-          {
-            serial: device.serial,
-            step: OnboardingStep.AttestationSent,
-            action: 'attestation token received and forwarded to the verifier',
-            outcome: 'ok',
-            detail: { mediaType: mediaType.split(';')[0]!.trim() },
-          },
-          {
-            serial: device.serial,
-            step: OnboardingStep.AttestationVerified,
-            action: 'attestation result',
-            outcome: admitted ? 'ok' : 'refused',
-            ...(admitted ? {} : { code: refusalCode(status) }),
-            detail: {
-              status,
-              reasons: reasons.join('; '),
-              decision: decision.decision,
-              segment: decision.segment,
-              rule: decision.rule,
-              policy: decision.policyId,
-              ...(facts?.swversion ? { swversion: facts.swversion } : {}),
-            },
-          },
-        ],
-        at,
-      );
+      await r.events.record(events, at);
     });
     return { admitted, status, reasons, decision };
   },
@@ -196,6 +225,30 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
           details: { rule: o.decision.rule },
         }),
 };
+
+/** Step 2's event: the device, in onboarding mode, reached the registrar (to attest). */
+function contacted(
+  serial: string,
+  call: { ch: Channel; received: Date },
+  detail: Record<string, string>,
+): EventInput {
+  return {
+    serial,
+    step: OnboardingStep.OnboardingMode,
+    action: 'onboarding mode: device contacted the registrar',
+    outcome: 'ok',
+    detail: { peer: call.ch.peer, since: call.received.toISOString(), ...detail },
+  };
+}
+
+/**
+ * The nonce of evidence bound to the device's channel: keying material exported from the TLS
+ * session the device reached the registrar on (RFC 8446 section 7.5), base64url. The device
+ * derives the same; no one on another connection can.
+ */
+export function channelNonce(ch: Pick<Channel, 'exporter'>): string {
+  return toBase64Url(ch.exporter(ATTESTATION_NONCE_LABEL, ATTESTATION_NONCE_BYTES));
+}
 
 /** Not trustworthy (the verifier's finding), or trustworthy enough but not admitted (the policy's). */
 function refusalCode(status: EarStatus): 'ERR_ATTESTATION_REFUSED' | 'ERR_POLICY_DENIED' {

@@ -11,12 +11,13 @@ import { DeclarationChain } from '../declaration/schema.js';
 
 export const DeclarationReply = z.object({ chain: DeclarationChain });
 
-/** Steps 2 and 3: the verifier's nonce, relayed by the registrar (docs/ATTESTATION.md). */
-export const AttestationChallengeReply = z.object({
-  nonce: z.string().regex(/^[A-Za-z0-9_-]{11,86}$/),
-  expiry: z.string().max(64),
-  accept: z.array(z.string().max(256)).max(16),
-});
+/**
+ * Steps 2 and 3, bound to the channel: the nonce of a device's evidence is keying material
+ * exported from its TLS session with the registrar (RFC 8446 section 7.5; RFC 5705 in TLS
+ * 1.2, with the extended master secret), this label, no context, this many bytes, base64url.
+ */
+export const ATTESTATION_NONCE_LABEL = 'EXPORTER-airlock-attestation-nonce';
+export const ATTESTATION_NONCE_BYTES = 32;
 
 /** Step 4, as the device learns it: whether it may go on, nothing about the network. */
 export const AttestationReply = z.object({

@@ -52,15 +52,18 @@ export function verifierRoutes(app: FastifyInstance, v: Verifier): void {
     return v.url ?? '';
   };
 
-  app.post<{ Querystring: { nonceSize?: string } }>(NEW_SESSION_PATH, async (req, reply) => {
-    const query = req.query as Record<string, unknown>;
-    const { id, session } = await v.sessions.open(AttestationSessions.nonceSize(query.nonceSize));
-    return reply
-      .code(201)
-      .header('location', `${baseOf(req)}${SESSION_PATH_PREFIX}${id}`)
-      .type(SESSION_MEDIA_TYPE)
-      .send(jsonBytes(session));
-  });
+  app.post<{ Querystring: { nonce?: string; nonceSize?: string } }>(
+    NEW_SESSION_PATH,
+    async (req, reply) => {
+      const query = req.query as Record<string, unknown>;
+      const { id, session } = await v.sessions.open(AttestationSessions.nonceOf(query));
+      return reply
+        .code(201)
+        .header('location', `${baseOf(req)}${SESSION_PATH_PREFIX}${id}`)
+        .type(SESSION_MEDIA_TYPE)
+        .send(jsonBytes(session));
+    },
+  );
 
   app.post<{ Params: { id: string } }>(
     `${SESSION_PATH_PREFIX}:id`,

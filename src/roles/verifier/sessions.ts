@@ -8,7 +8,7 @@
  * per nonce.
  */
 import { AirlockError, isAirlockError } from '../../core/errors.js';
-import { toBase64Url } from '../../core/bytes.js';
+import { fromBase64, fromBase64Url, toBase64Url } from '../../core/bytes.js';
 import type { VerifierSessionRecord, VerifierStore } from '../../core/store.js';
 import {
   MAX_NONCE_BYTES,
@@ -36,6 +36,9 @@ export const DEFAULT_NONCE_BYTES = 32;
 /** Session ids: 16 random bytes, base64url. */
 export const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
 
+/** A session's nonce: one the client chose, or so many fresh random bytes. */
+export type NonceRequest = { value: Uint8Array } | { size: number };
+
 /** Expired sessions are looked for at most this often per process. */
 const PURGE_EVERY_MS = 60_000;
 
@@ -50,24 +53,45 @@ export class AttestationSessions {
     private readonly references: ReferenceValues,
   ) {}
 
-  /** The nonce size of a `nonceSize` query parameter: 8 to 64 bytes, 32 when absent. */
-  static nonceSize(value: unknown): number {
-    if (value === undefined) return DEFAULT_NONCE_BYTES;
-    const n = typeof value === 'string' && /^\d{1,3}$/.test(value) ? Number(value) : NaN;
+  /**
+   * The nonce a `newSession` request asks for: `nonce`, one the client chose (base64 or
+   * base64url, 8 to 64 bytes; a relying party that binds the evidence to its own channel),
+   * or `nonceSize` fresh random bytes (8 to 64, 32 when neither is given). Not both.
+   */
+  static nonceOf(query: { nonce?: unknown; nonceSize?: unknown }): NonceRequest {
+    const { nonce, nonceSize } = query;
+    if (nonce !== undefined && nonceSize !== undefined)
+      throw new AirlockError('ERR_INPUT_SCHEMA', 'nonce and nonceSize are exclusive');
+    if (nonce !== undefined) {
+      // A '+' of standard base64 left unescaped in a query string arrives as a space.
+      const text = typeof nonce === 'string' ? nonce.replace(/ /g, '+') : '';
+      const bytes = fromBase64Url(text) ?? fromBase64(text);
+      if (!bytes || bytes.length < MIN_NONCE_BYTES || bytes.length > MAX_NONCE_BYTES)
+        throw new AirlockError(
+          'ERR_INPUT_SCHEMA',
+          `nonce must be ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes in base64 or base64url`,
+        );
+      return { value: bytes };
+    }
+    if (nonceSize === undefined) return { size: DEFAULT_NONCE_BYTES };
+    const n =
+      typeof nonceSize === 'string' && /^\d{1,3}$/.test(nonceSize) ? Number(nonceSize) : NaN;
     if (!(n >= MIN_NONCE_BYTES && n <= MAX_NONCE_BYTES))
       throw new AirlockError(
         'ERR_INPUT_SCHEMA',
         `nonceSize must be a whole number from ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES}`,
       );
-    return n;
+    return { size: n };
   }
 
-  /** A new session with a nonce of `nonceSize` random bytes. */
-  async open(nonceSize: number): Promise<{ id: string; session: ChallengeResponseSession }> {
+  /** A new session with the nonce asked for: the client's, or fresh random bytes. */
+  async open(request: NonceRequest): Promise<{ id: string; session: ChallengeResponseSession }> {
     const at = this.ctx.clock.now();
     await this.#purge(at);
     const id = toBase64Url(this.ctx.crypto.bytes(16));
-    const nonce = toBase64Url(this.ctx.crypto.bytes(nonceSize));
+    const nonce = toBase64Url(
+      'value' in request ? request.value : this.ctx.crypto.bytes(request.size),
+    );
     const expiresAt = new Date(at.getTime() + this.config.sessionTtlSeconds * 1000);
     await this.store.run((r) => r.sessions.add({ id, nonce, expiresAt }, at));
     return {

@@ -1,0 +1,86 @@
+/**
+ * The registrar's client of a verifier that runs in the same process (`airlock up`, which runs
+ * every role in one): the same sessions and the same appraisal as over Veraison's API
+ * (src/adapters/http/verifier-client.ts), called directly rather than over loopback HTTPS,
+ * which cost the registrar and the verifier more CPU than the appraisal itself
+ * (docs/BENCHMARKS.md). What the registrar believes does not change: a result counts only when
+ * the verifier's EAR key signed it, for the session's nonce, and a refusal of the verifier is
+ * ERR_VERIFIER_REFUSED naming the verifier's code, as a problem answer would be.
+ */
+import { AirlockError, isAirlockError } from '../../core/errors.js';
+import { equalBytes, fromBase64Url } from '../../core/bytes.js';
+import type { Crypto } from '../../core/ports.js';
+import { verifyEar } from '../../protocols/ear/result.js';
+import type { EarClaims } from '../../protocols/ear/claims.js';
+import { SESSION_PATH_PREFIX } from '../../protocols/rats/challenge-response.js';
+import type { VerifierPort, VerifierSession } from '../../onboarding/registrar/ports.js';
+import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
+import type { Verifier } from './index.js';
+
+/** Where a local session lives, for the record: the verifier's own URL once it serves. */
+const LOCAL_ORIGIN = 'https://verifier.invalid';
+
+export class LocalVerifierClient implements VerifierPort {
+  readonly #earSpki: Uint8Array;
+
+  constructor(
+    private readonly verifier: Verifier,
+    private readonly crypto: Crypto = new NodeCrypto(),
+  ) {
+    this.#earSpki = verifier.pki.ear.cert.spki;
+  }
+
+  async openSession(nonce?: string): Promise<VerifierSession> {
+    let asked: Uint8Array | undefined;
+    if (nonce !== undefined) {
+      asked = fromBase64Url(nonce);
+      if (!asked)
+        throw new AirlockError('ERR_INPUT_SCHEMA', 'the nonce to ask for is not base64url');
+    }
+    const { id, session } = await refused(() =>
+      this.verifier.sessions.open(asked ? { value: asked } : { size: 32 }),
+    );
+    return {
+      url: `${this.verifier.url ?? LOCAL_ORIGIN}${SESSION_PATH_PREFIX}${id}`,
+      nonce: session.nonce,
+      expiry: session.expiry,
+      accept: [...session.accept],
+    };
+  }
+
+  async appraise(
+    session: VerifierSession,
+    mediaType: string,
+    evidence: string,
+  ): Promise<{ claims: EarClaims; jwt: string }> {
+    const at = session.url.lastIndexOf(SESSION_PATH_PREFIX);
+    if (at < 0) throw new AirlockError('ERR_VERIFIER_REFUSED', 'not a session of this verifier');
+    const id = session.url.slice(at + SESSION_PATH_PREFIX.length);
+    const { session: answered } = await refused(() =>
+      this.verifier.sessions.submit(id, mediaType, evidence),
+    );
+    if (answered.state !== 'complete' || answered.result === undefined)
+      throw new AirlockError('ERR_VERIFIER_REFUSED', `the session is ${answered.state}`);
+    const jwt = answered.result;
+    const claims = verifyEar(this.crypto, jwt, this.#earSpki);
+    const earNonce =
+      typeof claims.eat_nonce === 'string' ? fromBase64Url(claims.eat_nonce) : undefined;
+    const sessionNonce = fromBase64Url(session.nonce);
+    if (!earNonce || !sessionNonce || !equalBytes(earNonce, sessionNonce))
+      throw new AirlockError('ERR_EAR_UNTRUSTED', "the result does not carry the session's nonce");
+    return { claims, jwt };
+  }
+}
+
+/** The verifier's own refusal as its client reports one: ERR_VERIFIER_REFUSED with its code. */
+async function refused<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (!isAirlockError(e)) throw e;
+    throw new AirlockError('ERR_VERIFIER_REFUSED', `${e.code}: ${e.message}`, {
+      cause: e,
+      details: { code: e.code },
+    });
+  }
+}
