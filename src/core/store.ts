@@ -316,6 +316,12 @@ export interface VerifierSessions {
       result: string | null;
     },
   ): Promise<void>;
+  /**
+   * A session stored already answered (complete or failed): one a relying party in the same
+   * process reserved and brought its evidence to. False, and nothing written, when its id is
+   * taken.
+   */
+  addDone(s: VerifierSessionRecord, at: Date): Promise<boolean>;
   /** False when there was no such session. */
   remove(id: string): Promise<boolean>;
   /** Deletes the sessions that expired before `before`; how many. */

@@ -30,6 +30,10 @@ import { attestationKeyProfile, caProfile } from '../../src/protocols/x509/profi
 import type { DeviceAgent } from '../../src/roles/device/agent.js';
 import type { EventRecord } from '../../src/core/store.js';
 import { toBase64Url } from '../../src/core/bytes.js';
+import {
+  ATTESTATION_NONCE_BYTES,
+  ATTESTATION_NONCE_LABEL,
+} from '../../src/protocols/airlock/messages.js';
 import { decodeCompact, payloadJson } from '../../src/protocols/jws/compact.js';
 
 const crypto = new NodeCrypto();
@@ -176,6 +180,34 @@ describe('attestation in the onboarding path (steps 1, 3, 4)', () => {
       );
     } finally {
       await ch.close();
+    }
+    const detail = JSON.parse((await step4(serial)).detail!) as Record<string, string>;
+    expect(detail.reasons).toMatch(/nonce/);
+    expect(await issued(serial)).toEqual({ certificates: 0, psks: 0 });
+  });
+
+  it("a token bound to one connection's TLS session is refused on another: replayed, it proves nothing", async () => {
+    const { agent, serial, firmware } = await sys.newDevice();
+    const measurement = await fileMeasuredBoot(firmware).measure();
+    const first = await channelOf(agent);
+    let token: { token: string; mediaType: string };
+    try {
+      // What the agent sends: a token for the nonce exported from this session (step 3).
+      const nonce = toBase64Url(
+        first.ch.exporter(ATTESTATION_NONCE_LABEL, ATTESTATION_NONCE_BYTES),
+      );
+      token = generateEvidence(ctx, first.id, measurement, nonce)!;
+    } finally {
+      await first.ch.close();
+    }
+    // Captured and sent again on a connection of its own, with the device's birth credentials.
+    const second = await channelOf(agent);
+    try {
+      expect(await errorCode(() => submit(second.ch, token.token, token.mediaType))).toBe(
+        'ERR_ATTESTATION_REFUSED',
+      );
+    } finally {
+      await second.ch.close();
     }
     const detail = JSON.parse((await step4(serial)).detail!) as Record<string, string>;
     expect(detail.reasons).toMatch(/nonce/);

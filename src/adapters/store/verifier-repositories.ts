@@ -50,6 +50,25 @@ const sql = {
       created_at: p.at,
     }),
   ),
+  addDone: prepared(
+    (
+      db: Db,
+      p: Params<'id' | 'nonce' | 'expires' | 'state' | 'type' | 'evidence' | 'result' | 'at'>,
+    ) =>
+      db
+        .insertInto('ver_sessions')
+        .values({
+          id: p.id,
+          nonce: p.nonce,
+          expires_at: p.expires,
+          state: p.state,
+          evidence_type: p.type,
+          evidence: p.evidence,
+          result: p.result,
+          created_at: p.at,
+        })
+        .onConflict((oc) => oc.column('id').doNothing()),
+  ),
   get: prepared((db: Db, p: Params<'id' | 'at'>) =>
     db.selectFrom('ver_sessions').selectAll().where('id', '=', p.id).where('expires_at', '>', p.at),
   ),
@@ -82,6 +101,19 @@ function sessions(db: Db): VerifierSessions {
         expires: s.expiresAt.toISOString(),
         at: at.toISOString(),
       });
+    },
+    async addDone(s, at) {
+      const r = await sql.addDone.run(db, {
+        id: s.id,
+        nonce: s.nonce,
+        expires: s.expiresAt,
+        state: s.state,
+        type: s.evidenceType,
+        evidence: s.evidence,
+        result: s.result,
+        at: at.toISOString(),
+      });
+      return r.numAffectedRows === 1n;
     },
     async get(id, at) {
       const row = await sql.get.first(db, { id, at: at.toISOString() });

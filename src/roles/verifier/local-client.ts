@@ -37,8 +37,8 @@ export class LocalVerifierClient implements VerifierPort {
       if (!asked)
         throw new AirlockError('ERR_INPUT_SCHEMA', 'the nonce to ask for is not base64url');
     }
-    const { id, session } = await refused(() =>
-      this.verifier.sessions.open(asked ? { value: asked } : { size: 32 }),
+    const { id, session } = await refused(async () =>
+      this.verifier.sessions.reserve(asked ? { value: asked } : { size: 32 }),
     );
     return {
       url: `${this.verifier.url ?? LOCAL_ORIGIN}${SESSION_PATH_PREFIX}${id}`,
@@ -56,19 +56,20 @@ export class LocalVerifierClient implements VerifierPort {
     const at = session.url.lastIndexOf(SESSION_PATH_PREFIX);
     if (at < 0) throw new AirlockError('ERR_VERIFIER_REFUSED', 'not a session of this verifier');
     const id = session.url.slice(at + SESSION_PATH_PREFIX.length);
-    const { session: answered } = await refused(() =>
-      this.verifier.sessions.submit(id, mediaType, evidence),
+    const done = await refused(() =>
+      this.verifier.sessions.submitReserved(
+        { id, nonce: session.nonce, expiry: session.expiry },
+        mediaType,
+        evidence,
+      ),
     );
-    if (answered.state !== 'complete' || answered.result === undefined)
-      throw new AirlockError('ERR_VERIFIER_REFUSED', `the session is ${answered.state}`);
-    const jwt = answered.result;
-    const claims = verifyEar(this.crypto, jwt, this.#earSpki);
-    const earNonce =
-      typeof claims.eat_nonce === 'string' ? fromBase64Url(claims.eat_nonce) : undefined;
-    const sessionNonce = fromBase64Url(session.nonce);
-    if (!earNonce || !sessionNonce || !equalBytes(earNonce, sessionNonce))
+    // The verifier's own result, as it signed it: nothing came between to check it against.
+    const jwt = done.session.result;
+    if (done.session.state !== 'complete' || jwt === undefined)
+      throw new AirlockError('ERR_VERIFIER_REFUSED', `the session is ${done.session.state}`);
+    if (done.claims.eat_nonce !== session.nonce)
       throw new AirlockError('ERR_EAR_UNTRUSTED', "the result does not carry the session's nonce");
-    return { claims, jwt };
+    return { claims: done.claims, jwt };
   }
 }
 

@@ -9,7 +9,12 @@
  */
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { fromBase64, fromBase64Url, toBase64Url } from '../../core/bytes.js';
-import type { VerifierSessionRecord, VerifierStore } from '../../core/store.js';
+import type {
+  VerifierRepositories,
+  VerifierSessionRecord,
+  VerifierStore,
+} from '../../core/store.js';
+import type { EarClaims } from '../../protocols/ear/claims.js';
 import {
   MAX_NONCE_BYTES,
   MIN_NONCE_BYTES,
@@ -88,24 +93,11 @@ export class AttestationSessions {
   async open(request: NonceRequest): Promise<{ id: string; session: ChallengeResponseSession }> {
     const at = this.ctx.clock.now();
     await this.#purge(at);
-    const id = toBase64Url(this.ctx.crypto.bytes(16));
-    const nonce = toBase64Url(
-      'value' in request ? request.value : this.ctx.crypto.bytes(request.size),
+    const made = this.#make(request, at);
+    await this.store.run((r) =>
+      r.sessions.add({ id: made.id, nonce: made.nonce, expiresAt: new Date(made.expiresAt) }, at),
     );
-    const expiresAt = new Date(at.getTime() + this.config.sessionTtlSeconds * 1000);
-    await this.store.run((r) => r.sessions.add({ id, nonce, expiresAt }, at));
-    return {
-      id,
-      session: view({
-        id,
-        nonce,
-        expiresAt: expiresAt.toISOString(),
-        state: 'waiting',
-        evidenceType: null,
-        evidence: null,
-        result: null,
-      }),
-    };
+    return { id: made.id, session: view(made) };
   }
 
   /** A session that has not expired; ERR_ATTESTATION_SESSION otherwise. */
@@ -123,70 +115,138 @@ export class AttestationSessions {
   }
 
   /**
+   * A session not yet stored, for a relying party in this process that brings the evidence
+   * itself (LocalVerifierClient): `submitReserved` stores it complete, in the transaction that
+   * appraises the evidence. Until then no other client can see or use it.
+   */
+  reserve(request: NonceRequest): { id: string; session: ChallengeResponseSession } {
+    const made = this.#make(request, this.ctx.clock.now());
+    return { id: made.id, session: view(made) };
+  }
+
+  /**
    * The evidence, appraised: the session complete, with the signed EAR as its result.
    * ERR_INPUT_MEDIA_TYPE for a media type it does not accept (the session is not used up);
    * ERR_EAT_MALFORMED for evidence that does not parse (it is).
    */
-  async submit(
-    id: string,
-    contentType: string,
-    evidence: string,
-  ): Promise<{ session: ChallengeResponseSession; appraisal: Appraisal }> {
-    const kind = evidenceKindOf(contentType);
-    if (kind === undefined)
-      throw new AirlockError(
-        'ERR_INPUT_MEDIA_TYPE',
-        `the evidence must be one of: ${ACCEPTED_MEDIA_TYPES.join(', ')}`,
-      );
+  async submit(id: string, contentType: string, evidence: string): Promise<Submitted> {
+    const evidenceType = acceptedType(contentType);
     if (!SESSION_ID.test(id)) throw new AirlockError('ERR_ATTESTATION_SESSION');
-    const evidenceType = kind === 'device' ? deviceTokenMediaType : supplyChainMediaType;
-    const { crypto, clock } = this.ctx;
     const outcome = await this.store.transaction(async (r) => {
-      const at = clock.now();
+      const at = this.ctx.clock.now();
       const s = await r.sessions.take(id, at);
       if (!s) throw new AirlockError('ERR_ATTESTATION_SESSION');
-      const manufacturers = await this.references.endorsements(r);
-      let appraisal: Appraisal;
-      try {
-        appraisal = appraiseEvidence(
-          { crypto, clock },
-          {
-            mediaType: evidenceType,
-            evidence,
-            nonce: s.nonce,
-            manufacturers,
-            clockSkewSeconds: this.config.clockSkewSeconds,
-          },
-        );
-      } catch (e) {
-        if (!isAirlockError(e, 'ERR_EAT_MALFORMED')) throw e;
-        await r.sessions.finish(id, { state: 'failed', evidenceType, evidence, result: null });
-        return { failed: e };
-      }
-      const result = signEar(
-        crypto,
-        this.pki.ear.key,
-        this.pki.earKid,
-        earFor(appraisal, {
-          nonce: s.nonce,
-          iat: Math.floor(at.getTime() / 1000),
-          developer: this.config.developer,
-          build: this.config.build,
-          policyId: this.config.appraisalPolicyId,
-        }),
-      );
-      await r.sessions.finish(id, { state: 'complete', evidenceType, evidence, result });
-      const done: VerifierSessionRecord = {
-        ...s,
-        state: 'complete',
+      const done = await this.#appraise(r, s, evidenceType, evidence, at);
+      await r.sessions.finish(id, {
+        state: done.failed ? 'failed' : 'complete',
         evidenceType,
         evidence,
-        result,
-      };
-      return { session: view(done), appraisal };
+        result: done.record.result,
+      });
+      return done;
     });
-    if ('failed' in outcome) throw outcome.failed;
-    const a = outcome.appraisal;
+    return this.#answered(outcome);
+  }
+
+  /**
+   * Evidence for a session `reserve` made (its id, nonce and expiry as it gave them): appraised,
+   * and the session stored complete (or failed) at once. ERR_ATTESTATION_SESSION when it has
+   * expired, or was used already.
+   */
+  async submitReserved(
+    reserved: { id: string; nonce: string; expiry: string },
+    contentType: string,
+    evidence: string,
+  ): Promise<Submitted> {
+    const evidenceType = acceptedType(contentType);
+    if (!SESSION_ID.test(reserved.id)) throw new AirlockError('ERR_ATTESTATION_SESSION');
+    await this.#purge(this.ctx.clock.now());
+    const outcome = await this.store.transaction(async (r) => {
+      const at = this.ctx.clock.now();
+      if (!(Date.parse(reserved.expiry) > at.getTime()))
+        throw new AirlockError('ERR_ATTESTATION_SESSION');
+      const s: VerifierSessionRecord = {
+        id: reserved.id,
+        nonce: reserved.nonce,
+        expiresAt: reserved.expiry,
+        state: 'waiting',
+        evidenceType: null,
+        evidence: null,
+        result: null,
+      };
+      const done = await this.#appraise(r, s, evidenceType, evidence, at);
+      if (!(await r.sessions.addDone(done.record, at)))
+        throw new AirlockError('ERR_ATTESTATION_SESSION');
+      return done;
+    });
+    return this.#answered(outcome);
+  }
+
+  #make(request: NonceRequest, at: Date): VerifierSessionRecord & { expiresAt: string } {
+    const id = toBase64Url(this.ctx.crypto.bytes(16));
+    const nonce = toBase64Url(
+      'value' in request ? request.value : this.ctx.crypto.bytes(request.size),
+    );
+    const expiresAt = new Date(at.getTime() + this.config.sessionTtlSeconds * 1000);
+    return {
+      id,
+      nonce,
+      expiresAt: expiresAt.toISOString(),
+      state: 'waiting',
+      evidenceType: null,
+      evidence: null,
+      result: null,
+    };
+  }
+
+  /** The session `s` with `evidence` appraised: complete with its signed EAR, or failed (malformed evidence). */
+  async #appraise(
+    r: VerifierRepositories,
+    s: VerifierSessionRecord,
+    evidenceType: string,
+    evidence: string,
+    at: Date,
+  ): Promise<Appraised> {
+    const { crypto, clock } = this.ctx;
+    const manufacturers = await this.references.endorsements(r);
+    let appraisal: Appraisal;
+    try {
+      appraisal = appraiseEvidence(
+        { crypto, clock },
+        {
+          mediaType: evidenceType,
+          evidence,
+          nonce: s.nonce,
+          manufacturers,
+          clockSkewSeconds: this.config.clockSkewSeconds,
+        },
+      );
+    } catch (e) {
+      if (!isAirlockError(e, 'ERR_EAT_MALFORMED')) throw e;
+      return {
+        record: { ...s, state: 'failed', evidenceType, evidence, result: null },
+        failed: e,
+      };
+    }
+    const claims = earFor(appraisal, {
+      nonce: s.nonce,
+      iat: Math.floor(at.getTime() / 1000),
+      developer: this.config.developer,
+      build: this.config.build,
+      policyId: this.config.appraisalPolicyId,
+    });
+    const result = signEar(crypto, this.pki.ear.key, this.pki.earKid, claims);
+    return {
+      record: { ...s, state: 'complete', evidenceType, evidence, result },
+      appraisal,
+      claims,
+    };
+  }
+
+  /** The outcome, logged; a failed one thrown (after its transaction stored it). */
+  #answered(outcome: Appraised): Submitted {
+    if (outcome.failed) throw outcome.failed;
+    const a = outcome.appraisal!;
     this.ctx.logger.info(
       {
         status: a.status,
@@ -197,7 +257,7 @@ export class AttestationSessions {
       },
       'verifier: evidence appraised',
     );
-    return outcome;
+    return { session: view(outcome.record), appraisal: a, claims: outcome.claims! };
   }
 
   /** Deletes sessions that expired more than `sessionRetentionSeconds` ago, at most once a minute. */
@@ -208,6 +268,31 @@ export class AttestationSessions {
     const n = await this.store.run((r) => r.sessions.purge(before));
     if (n > 0) this.ctx.logger.debug({ sessions: n }, 'verifier: expired sessions deleted');
   }
+}
+
+/** A session answered: as the API shows it, the appraisal, and the claims of its signed EAR. */
+export interface Submitted {
+  session: ChallengeResponseSession;
+  appraisal: Appraisal;
+  claims: EarClaims;
+}
+
+interface Appraised {
+  record: VerifierSessionRecord;
+  appraisal?: Appraisal;
+  claims?: EarClaims;
+  failed?: AirlockError;
+}
+
+/** The canonical evidence media type of `contentType`; ERR_INPUT_MEDIA_TYPE if it is not one taken. */
+function acceptedType(contentType: string): string {
+  const kind = evidenceKindOf(contentType);
+  if (kind === undefined)
+    throw new AirlockError(
+      'ERR_INPUT_MEDIA_TYPE',
+      `the evidence must be one of: ${ACCEPTED_MEDIA_TYPES.join(', ')}`,
+    );
+  return kind === 'device' ? deviceTokenMediaType : supplyChainMediaType;
 }
 
 /** A session as the API shows it. */

@@ -1,6 +1,7 @@
 /**
  * Steps 2 to 4 at the registrar, on the pure step modules with a fake verification service:
- * the challenge opens a session and records the device `attesting`; the result is read for
+ * evidence bound to the device's channel is appraised in a session for the channel's nonce,
+ * once per connection; a challenge opens a session and records the device `attesting`; the result is read for
  * this device only; a session is used once; the policy decides; a refused device cannot skip
  * to the voucher; a verifier that fails leaves the device where it was.
  */
@@ -13,7 +14,9 @@ import { applyPolicyTo } from '../../support/policies.js';
 import {
   attestationChallenge,
   attestationEvidence,
+  channelNonce,
 } from '../../../src/onboarding/registrar/step-03-attestation.js';
+import { toBase64Url } from '../../../src/core/bytes.js';
 import type { VerifierPort, VerifierSession } from '../../../src/onboarding/registrar/ports.js';
 import type { EarClaims, EarStatus } from '../../../src/protocols/ear/claims.js';
 import { AirlockError } from '../../../src/core/errors.js';
@@ -27,6 +30,8 @@ interface FakeVerifier extends VerifierPort {
   next: (session: VerifierSession) => EarClaims;
   fail?: AirlockError;
   opened: number;
+  /** The nonce asked for at each session opened (undefined: the verifier's choice). */
+  asked: Array<string | undefined>;
   appraised: number;
 }
 
@@ -57,13 +62,15 @@ describe('steps 2 to 4 at the registrar', () => {
     let n = 0;
     verifier = {
       opened: 0,
+      asked: [],
       appraised: 0,
       next: (s) => ear(s, 'affirming'),
-      async openSession() {
+      async openSession(nonce?: string) {
         this.opened++;
+        this.asked.push(nonce);
         return {
           url: `https://verifier.example/session/${++n}`,
-          nonce: `nonce-${n}-aaaaaaaaaaaaaaaa`,
+          nonce: nonce ?? `nonce-${n}-aaaaaaaaaaaaaaaa`,
           expiry: '2030-01-01T00:00:00Z',
           accept: [MEDIA],
         };
@@ -224,6 +231,70 @@ describe('steps 2 to 4 at the registrar', () => {
       outcome: 'refused',
       code: 'ERR_VERIFIER_UNREACHABLE',
     });
+  });
+
+  it("evidence with no challenge is bound to the channel: a session for the channel's nonce, steps 2 to 4 recorded at once", async () => {
+    const d = await f.newDevice();
+    const serial = d.cert.subjectSerialNumber!;
+    const exported = new Uint8Array(32).fill(0xa5);
+    const ch = f.channel(d.cert, exported);
+    const out = await f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) });
+    expect(out).toMatchObject({ admitted: true, status: 'affirming' });
+    // The nonce is the channel's exported keying material, base64url: nothing else could be asked.
+    expect(verifier.asked).toEqual([channelNonce(ch)]);
+    expect(channelNonce(ch)).toBe(toBase64Url(exported));
+    expect(await f.deviceRow(serial)).toMatchObject({
+      state: 'attested',
+      attestationStatus: 'affirming',
+      attestationSession: null,
+    });
+    const trail = await f.events(serial);
+    expect(trail.map((e) => [e.step, e.outcome])).toEqual([
+      [2, 'ok'],
+      [3, 'ok'],
+      [4, 'ok'],
+    ]);
+    expect(JSON.parse(trail[0]!.detail!)).toMatchObject({ attestation: 'channel-bound' });
+    await f.vouch(d, ch);
+    expect((await f.deviceRow(serial))!.state).toBe('vouched');
+  });
+
+  it('channel-bound evidence is taken once per connection; another connection attests afresh', async () => {
+    const d = await f.newDevice();
+    const serial = d.cert.subjectSerialNumber!;
+    const ch = f.channel(d.cert);
+    verifier.next = (s) => ear(s, 'contraindicated');
+    expect(
+      await errorCode(() =>
+        f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) }),
+      ),
+    ).toBe('ERR_ATTESTATION_REFUSED');
+    // A second try on the same connection (new evidence for the same nonce) is not forwarded.
+    verifier.next = (s) => ear(s, 'affirming');
+    expect(
+      await errorCode(() =>
+        f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) }),
+      ),
+    ).toBe('ERR_REGISTRAR_SEQUENCE');
+    expect([verifier.opened, verifier.appraised]).toEqual([1, 1]);
+    expect((await f.deviceRow(serial))!.state).toBe('refused');
+    expect(await errorCode(() => f.vouch(d, ch))).toBe('ERR_REGISTRAR_SEQUENCE');
+    // A new connection has a nonce of its own: good evidence for it admits the device.
+    const ch2 = f.channel(d.cert, new Uint8Array(32).fill(9));
+    await f.run(attestationEvidence, ch2, { mediaType: MEDIA, evidence: tokenOf(d) });
+    expect(verifier.asked.at(-1)).toBe(channelNonce(ch2));
+    expect((await f.deviceRow(serial))!.state).toBe('attested');
+  });
+
+  it('a verifier that fails on channel-bound evidence leaves no record of the device', async () => {
+    const d = await f.newDevice();
+    verifier.fail = new AirlockError('ERR_VERIFIER_UNREACHABLE');
+    expect(
+      await errorCode(() =>
+        f.run(attestationEvidence, f.channel(d.cert), { mediaType: MEDIA, evidence: tokenOf(d) }),
+      ),
+    ).toBe('ERR_VERIFIER_UNREACHABLE');
+    expect(await f.deviceRow(d.cert.subjectSerialNumber!)).toBeUndefined();
   });
 
   it('a network with no verification service answers 404 (ERR_NOT_FOUND), and records no device', async () => {
