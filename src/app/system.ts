@@ -337,7 +337,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       verifierClient =
         opts.verifierTransport === 'https'
           ? new HttpVerifierClient(verifierUrl, { tlsCaPem: info.tlsCaPem, earKey: info.earKeyJwk })
-          : new LocalVerifierClient(v, new NodeCrypto());
+          : new LocalVerifierClient(v);
     }
     network = await openNetwork(
       { ...ctx, crypto: new NodeCrypto() },

@@ -355,6 +355,31 @@ rules:
       policy_rule: 'plugs-cannot-attest',
     });
   });
+  it("over the verifier's HTTPS API, as to a verifier elsewhere: the same admission, the same refusal", async () => {
+    const apart = await startTestSystem({ verifierTransport: 'https' });
+    try {
+      const good = await apart.newDevice();
+      await good.agent.onboard(apart.registrarUrl);
+      expect(await apart.network.inventory.device(good.serial)).toMatchObject({
+        state: 'onboarded',
+        attestation_status: 'affirming',
+      });
+      const bad = await apart.newDevice();
+      const evil = agentWith(bad.agent, tampered(bad.firmware.image), bad.firmware);
+      expect(await errorCode(() => evil.onboard(apart.registrarUrl))).toBe(
+        'ERR_ATTESTATION_REFUSED',
+      );
+      expect(await apart.network.inventory.certificates(bad.serial)).toEqual([]);
+      // The verifier kept both sessions, opened over its API for each channel's nonce.
+      const sessions = await apart
+        .verifier!.db.selectFrom('ver_sessions')
+        .select('state')
+        .execute();
+      expect(sessions.map((x) => x.state)).toEqual(['complete', 'complete']);
+    } finally {
+      await apart.close();
+    }
+  });
 });
 
 /** The agent of the same device (same secure store) measuring another image. */

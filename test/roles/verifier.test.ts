@@ -19,6 +19,7 @@ import {
   privateKeyPem,
 } from '../../src/adapters/crypto/node-crypto.js';
 import { createLogger } from '../../src/adapters/log/logger.js';
+import { LocalVerifierClient } from '../../src/roles/verifier/local-client.js';
 import { HttpVerifierClient } from '../../src/adapters/http/verifier-client.js';
 import { jwkFromSpki } from '../../src/adapters/crypto/p256-encoding.js';
 import { fromBase64Url, toBase64, toBase64Url, toPem } from '../../src/core/bytes.js';
@@ -266,6 +267,40 @@ describe('the verification service', () => {
       expect((await request('DELETE', location, ca)).status).toBe(204);
       expect((await request('GET', location, ca)).status).toBe(404);
       expect((await request('DELETE', location, ca)).status).toBe(404);
+    });
+
+    it("takes the relying party's nonce (?nonce=, base64 or base64url, as Veraison does) and appraises evidence for it", async () => {
+      const bytes = new Uint8Array(randomBytes(32));
+      bytes[0] = 0xfb; // a '+' or '-' and a '/' or '_' in the encodings below
+      bytes[1] = 0xff;
+      for (const text of [
+        toBase64Url(bytes),
+        encodeURIComponent(Buffer.from(bytes).toString('base64')),
+        Buffer.from(bytes).toString('base64'), // '+' unescaped: a space once decoded
+      ]) {
+        const { answer, json } = await newSession(`?nonce=${text}`);
+        expect(answer.status, text).toBe(201);
+        expect(json!.nonce, text).toBe(toBase64Url(bytes));
+        const res = await post(answer.headers.location as string, dev.token(json!.nonce));
+        const ear = JSON.parse(res.body) as { result: string };
+        const claims = JSON.parse(
+          Buffer.from(ear.result.split('.')[1]!, 'base64url').toString(),
+        ) as { eat_nonce: string; submods: Record<string, { 'ear.status': string }> };
+        expect(claims.eat_nonce).toBe(toBase64Url(bytes));
+        expect(Object.values(claims.submods)[0]!['ear.status']).toBe('affirming');
+      }
+    });
+
+    it.each([
+      ['too short', `?nonce=${toBase64Url(new Uint8Array(7))}`],
+      ['too long', `?nonce=${toBase64Url(new Uint8Array(65))}`],
+      ['not base64', '?nonce=not*base64*at*all'],
+      ['empty', '?nonce='],
+      ['with nonceSize', `?nonce=${toBase64Url(new Uint8Array(32))}&nonceSize=32`],
+    ])('refuses a nonce %s with 400 ERR_INPUT_SCHEMA', async (_name, query) => {
+      const { answer } = await newSession(query);
+      expect(answer.status).toBe(400);
+      expect(problemCode(answer)).toBe('ERR_INPUT_SCHEMA');
     });
 
     it('contraindicates evidence for another session (its nonce), and the result says why', async () => {
@@ -742,6 +777,94 @@ describe('the verification service', () => {
       expect(codeOf(() => new HttpVerifierClient('not a url', { tlsCaPem: ca }))).toBe(
         'ERR_CONFIG',
       );
+    });
+  });
+
+  describe('LocalVerifierClient (the registrar and the verifier in one process)', () => {
+    const stored = (id: string) =>
+      v.db.selectFrom('ver_sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    const idOf = (s: { url: string }) => s.url.split('/').at(-1)!;
+
+    it('appraises evidence in a session it stores complete only then, with the signed EAR', async () => {
+      const c = new LocalVerifierClient(v);
+      const s = await c.openSession();
+      expect(s.url).toBe(`${url}/challenge-response/v1/session/${idOf(s)}`);
+      // Reserved, not stored: no other client can see or use it.
+      expect(await stored(idOf(s))).toBeUndefined();
+      const token = dev.token(s.nonce);
+      const { claims, jwt } = await c.appraise(s, deviceTokenMediaType, token);
+      expect(claims.submods['SN-ROLE-1']!['ear.status']).toBe('affirming');
+      expect(claims.eat_nonce).toBe(s.nonce);
+      // The result is the verifier's own, signed with its EAR key as over the API.
+      expect(await jwtVerify(jwt, await importJWK(v.earKeyJwk(), 'ES256'))).toBeDefined();
+      expect(await stored(idOf(s))).toMatchObject({
+        state: 'complete',
+        nonce: s.nonce,
+        evidence: token,
+        result: jwt,
+      });
+    });
+
+    it('opens a session for the nonce asked for; one that is not base64url is ERR_INPUT_SCHEMA', async () => {
+      const c = new LocalVerifierClient(v);
+      const nonce = toBase64Url(new Uint8Array(randomBytes(32)));
+      const s = await c.openSession(nonce);
+      expect(s.nonce).toBe(nonce);
+      const { claims } = await c.appraise(s, deviceTokenMediaType, dev.token(nonce));
+      expect(claims.submods['SN-ROLE-1']!['ear.status']).toBe('affirming');
+      expect(await errorCode(() => c.openSession('not base64url!'))).toBe('ERR_INPUT_SCHEMA');
+      expect(await errorCode(() => c.openSession(toBase64Url(new Uint8Array(4))))).toBe(
+        'ERR_VERIFIER_REFUSED',
+      );
+    });
+
+    it("refuses as the API would, naming the verifier's code: a used or expired session, malformed evidence, a media type it does not take", async () => {
+      const c = new LocalVerifierClient(v);
+      const refusal = async (f: () => Promise<unknown>) => {
+        const e = await f().catch((x: unknown) => x);
+        expect(isAirlockError(e, 'ERR_VERIFIER_REFUSED')).toBe(true);
+        return (e as { details: Record<string, unknown> }).details.code;
+      };
+      const used = await c.openSession();
+      await c.appraise(used, deviceTokenMediaType, dev.token(used.nonce));
+      expect(
+        await refusal(() => c.appraise(used, deviceTokenMediaType, dev.token(used.nonce))),
+      ).toBe('ERR_ATTESTATION_SESSION');
+
+      const late = await c.openSession();
+      clock.offsetMs = 10 * 60_000;
+      try {
+        expect(
+          await refusal(() => c.appraise(late, deviceTokenMediaType, dev.token(late.nonce))),
+        ).toBe('ERR_ATTESTATION_SESSION');
+      } finally {
+        clock.offsetMs = 0;
+      }
+      expect(await stored(idOf(late))).toBeUndefined();
+
+      const bad = await c.openSession();
+      expect(await refusal(() => c.appraise(bad, deviceTokenMediaType, 'not.a.token'))).toBe(
+        'ERR_EAT_MALFORMED',
+      );
+      // Malformed evidence uses the session up, as over the API: it is stored failed.
+      expect(await stored(idOf(bad))).toMatchObject({ state: 'failed', result: null });
+
+      const other = await c.openSession();
+      expect(await refusal(() => c.appraise(other, 'text/plain', dev.token(other.nonce)))).toBe(
+        'ERR_INPUT_MEDIA_TYPE',
+      );
+      expect(await stored(idOf(other))).toBeUndefined();
+    });
+
+    it("contraindicates evidence made for another session's nonce", async () => {
+      const c = new LocalVerifierClient(v);
+      const s = await c.openSession();
+      const { claims } = await c.appraise(
+        s,
+        deviceTokenMediaType,
+        dev.token(toBase64Url(new Uint8Array(randomBytes(32)))),
+      );
+      expect(claims.submods['SN-ROLE-1']!['ear.status']).toBe('contraindicated');
     });
   });
 

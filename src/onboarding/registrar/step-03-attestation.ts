@@ -28,7 +28,8 @@ import type { EarAppraisal, EarClaims, EarStatus } from '../../protocols/ear/cla
 import type { Endpoint } from './pipeline.js';
 import type { Channel, VerifierSession } from './ports.js';
 import { birthCertificate } from './session.js';
-import { decodeEat } from '../../protocols/eat/token.js';
+import { decodeCompact, payloadJson } from '../../protocols/jws/compact.js';
+import { parseCertificateBase64 } from '../../protocols/x509/certificate.js';
 import { issuedOn } from './connection.js';
 import {
   decide,
@@ -265,12 +266,13 @@ function refusalCode(status: EarStatus): 'ERR_ATTESTATION_REFUSED' | 'ERR_POLICY
 export function namesAnotherDevice(evidence: string, serial: string): string | undefined {
   let named: unknown;
   try {
-    const eat = decodeEat(evidence);
-    const claims = eat.json as Record<string, unknown> | null;
+    // Only what names the device is read: the claim, else the signer's certificate alone.
+    const jws = decodeCompact(evidence);
+    const claims = payloadJson(jws) as Record<string, unknown> | null;
     named =
       typeof claims?.['airlock.serial-number'] === 'string'
         ? claims['airlock.serial-number']
-        : eat.chain[0]!.subjectSerialNumber;
+        : parseCertificateBase64(jws.header.x5c![0]!).subjectSerialNumber;
   } catch {
     return undefined; // malformed: the verifier's to refuse, with its own error
   }

@@ -3,32 +3,24 @@
  * every role in one): the same sessions and the same appraisal as over Veraison's API
  * (src/adapters/http/verifier-client.ts), called directly rather than over loopback HTTPS,
  * which cost the registrar and the verifier more CPU than the appraisal itself
- * (docs/BENCHMARKS.md). What the registrar believes does not change: a result counts only when
- * the verifier's EAR key signed it, for the session's nonce, and a refusal of the verifier is
- * ERR_VERIFIER_REFUSED naming the verifier's code, as a problem answer would be.
+ * (docs/BENCHMARKS.md). The verifier reserves the session and stores it complete, with the
+ * evidence and the signed EAR, in the transaction that appraises the evidence. The result is
+ * taken as the verifier built it (nothing comes between them to check its signature against);
+ * its nonce must still be the session's, and a refusal of the verifier is ERR_VERIFIER_REFUSED
+ * naming the verifier's code, as a problem answer would be.
  */
 import { AirlockError, isAirlockError } from '../../core/errors.js';
-import { equalBytes, fromBase64Url } from '../../core/bytes.js';
-import type { Crypto } from '../../core/ports.js';
-import { verifyEar } from '../../protocols/ear/result.js';
+import { fromBase64Url } from '../../core/bytes.js';
 import type { EarClaims } from '../../protocols/ear/claims.js';
 import { SESSION_PATH_PREFIX } from '../../protocols/rats/challenge-response.js';
 import type { VerifierPort, VerifierSession } from '../../onboarding/registrar/ports.js';
-import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
 import type { Verifier } from './index.js';
 
 /** Where a local session lives, for the record: the verifier's own URL once it serves. */
 const LOCAL_ORIGIN = 'https://verifier.invalid';
 
 export class LocalVerifierClient implements VerifierPort {
-  readonly #earSpki: Uint8Array;
-
-  constructor(
-    private readonly verifier: Verifier,
-    private readonly crypto: Crypto = new NodeCrypto(),
-  ) {
-    this.#earSpki = verifier.pki.ear.cert.spki;
-  }
+  constructor(private readonly verifier: Verifier) {}
 
   async openSession(nonce?: string): Promise<VerifierSession> {
     let asked: Uint8Array | undefined;

@@ -183,6 +183,12 @@ export class AttestationSessions {
   }
 
   #make(request: NonceRequest, at: Date): VerifierSessionRecord & { expiresAt: string } {
+    const n = 'value' in request ? request.value.length : request.size;
+    if (!(n >= MIN_NONCE_BYTES && n <= MAX_NONCE_BYTES))
+      throw new AirlockError(
+        'ERR_INPUT_SCHEMA',
+        `a nonce has ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes`,
+      );
     const id = toBase64Url(this.ctx.crypto.bytes(16));
     const nonce = toBase64Url(
       'value' in request ? request.value : this.ctx.crypto.bytes(request.size),
