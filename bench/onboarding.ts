@@ -10,7 +10,8 @@
  * with `nodes` > 1 several network processes share it, the devices spread over them round-robin.
  *
  * With `attestation: 'on'` (the default) a verifier runs beside the manufacturer (in its
- * process), the manufacturer releases a firmware image for the bench's model, and every device
+ * process; the registrar calls it directly when they share one, as `airlock up` does, and over
+ * its HTTPS API when apart), the manufacturer releases a firmware image for the bench's model, and every device
  * measures that image file and attests before its voucher (NIST IR 8350 steps 1 to 4); at the
  * end every benched device must be `affirming` in the network's inventory. 'off': no verifier,
  * devices that do not attest, and a network policy that admits them.
@@ -67,7 +68,8 @@ export interface OnboardingOptions {
    */
   database?: 'sqlite' | 'postgres';
   /**
-   * 'on' (default): the verifier runs (in the manufacturer's process) and every device attests
+   * 'on' (default): the verifier runs (in the manufacturer's process: called directly by the
+   * registrar when colocated, over HTTPS when separate) and every device attests
    * its firmware (steps 1 to 4) before the voucher; 'off': no verifier, the devices do not
    * attest, and the network applies a policy that admits devices without attestation.
    */

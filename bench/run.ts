@@ -12,9 +12,11 @@
  * PostgreSQL, and implies --separate) runs N network processes sharing that database, the
  * devices spread over them round-robin.
  *
- * --attestation on (default) runs the verifier beside the manufacturer (in its process) and has
- * every device measure a released firmware image and attest before its voucher (steps 1 to 4);
- * off runs no verifier, the devices do not attest, and the network admits them by policy.
+ * --attestation on (default) runs the verifier and has every device measure a released firmware
+ * image and attest before its voucher (steps 1 to 4): in the one server process, the registrar
+ * calling it directly (as `airlock up` does); with --separate, beside the manufacturer (in its
+ * process), the registrar asking it over its HTTPS API. Off runs no verifier, the devices do not
+ * attest, and the network admits them by policy.
  *
  * --timeout S gives up after S seconds (default 1800): exit status 3, every server ended.
  *
@@ -24,11 +26,20 @@
  *
  * Without --json a human summary is printed (progress on stderr); with --json exactly one
  * JSON object is printed on stdout.
+ *
+ *   verifier [--attestations N] [--concurrency C] [--json]
+ *
+ * The registrar's and the verifier's work for N attestations (default 2000), in one process,
+ * alternately over the verifier's HTTPS API and directly (bench/verifier.ts): CPU and wall
+ * time per attestation each way.
  */
 import { runOnboardingBenchmark, type OnboardingResult } from './onboarding.js';
+import { runVerifierBenchmark } from './verifier.js';
 
-const USAGE =
-  'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--attestation on|off] [--phases] [--timeout S] [--json]';
+const USAGE = [
+  'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--attestation on|off] [--phases] [--timeout S] [--json]',
+  '       npm run bench -- verifier [--attestations N] [--concurrency C] [--json]',
+].join('\n');
 
 function parseArgs(argv: string[]): {
   command: string | undefined;
@@ -143,6 +154,23 @@ async function main(): Promise<number> {
           `bench: ${result.failures} failure(s); unrevoked LDevIDs per device ${result.liveLdevidsPerDevice.min} to ${result.liveLdevidsPerDevice.max} (each must hold exactly one)${result.attestation === 'on' ? `; attestation ${JSON.stringify(result.attestationStatuses)} (each must be affirming)` : ''}\n`,
         );
       return passed(result) ? 0 : 1;
+    }
+    case 'verifier': {
+      const r = await runVerifierBenchmark({
+        attestations: positiveInt(flags, 'attestations', 2000),
+        concurrency: positiveInt(flags, 'concurrency', 8),
+      });
+      process.stdout.write(
+        json
+          ? `${JSON.stringify(r)}\n`
+          : [
+              `verifier: ${r.attestations} attestations, concurrency ${r.concurrency}, ${r.rounds} rounds each way, alternately (node ${r.node}, ${r.cpus} CPUs)`,
+              `  over HTTPS   ${r.https.cpuMsPerAttestation} ms CPU, ${r.https.wallMsPerAttestation} ms wall per attestation (${r.https.attestationsPerSecond}/s)`,
+              `  in process   ${r.inProcess.cpuMsPerAttestation} ms CPU, ${r.inProcess.wallMsPerAttestation} ms wall per attestation (${r.inProcess.attestationsPerSecond}/s)`,
+              `  CPU quotient ${r.cpuQuotient} (in process / over HTTPS)`,
+            ].join('\n') + '\n',
+      );
+      return 0;
     }
     default:
       process.stderr.write(`${USAGE}\n`);

@@ -10,7 +10,8 @@
  * children may share it (with the same AIRLOCK_NETWORK_KEK). BENCH_CREATE=0: the network must
  * already be in the database (a second node opens the network the first one created).
  * BENCH_ATTESTATION=on (default) or off:
- *   on   the verifier runs beside the manufacturer (in `both`, startSystem's; in `manufacturer`,
+ *   on   the verifier runs beside the manufacturer (in `both`, startSystem's, which the registrar
+ *        calls directly; in `manufacturer`,
  *        opened and served here and provisioned with the manufacturer's reference values), and
  *        the manufacturer releases a firmware image for the bench's model: random bytes in a
  *        file in the temporary directory, which the devices (in the parent) measure. A `network`
