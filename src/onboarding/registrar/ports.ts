@@ -114,6 +114,12 @@ export interface VerifierSession {
  */
 export interface VerifierPort {
   /**
+   * True when every result names, in its annotated evidence, the serial number and manufacturer
+   * of the device its submodule is about (Airlock's verifier): the registrar then need not read
+   * the evidence itself to see whom it names (step-03-attestation.ts, readResult).
+   */
+  readonly annotates?: boolean;
+  /**
    * A new session: a fresh nonce from the verifier, or the nonce given (base64url), one the
    * registrar derived from the device's channel (Veraison's `newSession?nonce=`).
    */

@@ -138,8 +138,9 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
       issued.channelBoundAttestation = true;
     }
     const party = ctx.manufacturers.partyOf(device.trust);
-    // Evidence that names another device is contraindicated before any verifier sees it.
-    const other = namesAnotherDevice(evidence, device.serial);
+    // Evidence that names another device is contraindicated before a verifier that would not
+    // say whom its result is about sees it (one that says is held to it in readResult).
+    const other = ctx.verifier.annotates ? undefined : namesAnotherDevice(evidence, device.serial);
     let appraised: ReturnType<typeof readResult> & { jwt: string | null };
     if (other) appraised = { status: 'contraindicated', reasons: [other], facts: null, jwt: null };
     else {

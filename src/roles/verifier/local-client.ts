@@ -20,6 +20,9 @@ import type { Verifier } from './index.js';
 const LOCAL_ORIGIN = 'https://verifier.invalid';
 
 export class LocalVerifierClient implements VerifierPort {
+  /** Airlock's verifier names the device of each result (`ear.veraison.annotated-evidence`). */
+  readonly annotates = true;
+
   constructor(private readonly verifier: Verifier) {}
 
   async openSession(nonce?: string): Promise<VerifierSession> {

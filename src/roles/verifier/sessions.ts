@@ -161,7 +161,8 @@ export class AttestationSessions {
     const evidenceType = acceptedType(contentType);
     if (!SESSION_ID.test(reserved.id)) throw new AirlockError('ERR_ATTESTATION_SESSION');
     await this.#purge(this.ctx.clock.now());
-    const outcome = await this.store.transaction(async (r) => {
+    // One write, the session stored answered: no transaction needed around it.
+    const outcome = await this.store.run(async (r) => {
       const at = this.ctx.clock.now();
       if (!(Date.parse(reserved.expiry) > at.getTime()))
         throw new AirlockError('ERR_ATTESTATION_SESSION');

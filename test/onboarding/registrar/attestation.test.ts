@@ -161,6 +161,32 @@ describe('steps 2 to 4 at the registrar', () => {
     }
   });
 
+  it("to a verifier that says whom its results are about, such evidence goes, and the result's annotation refuses it", async () => {
+    const annotating: FakeVerifier = Object.assign(verifier, { annotates: true });
+    const d = await f.newDevice();
+    const other = await f.newDevice();
+    const party = f.ctx.manufacturers.partyOf(f.trust);
+    // What an annotating verifier says of a token signed by `other`: that it is about `other`.
+    annotating.next = (s) =>
+      ear(s, 'affirming', {
+        'serial-number': other.cert.subjectSerialNumber!,
+        manufacturer: party.id,
+      });
+    expect(
+      await errorCode(() =>
+        f.run(attestationEvidence, f.channel(d.cert), {
+          mediaType: MEDIA,
+          evidence: tokenOf(other),
+        }),
+      ),
+    ).toBe('ERR_ATTESTATION_REFUSED');
+    expect(annotating.appraised).toBe(1);
+    expect(await f.deviceRow(d.cert.subjectSerialNumber!)).toMatchObject({
+      state: 'refused',
+      attestationStatus: 'contraindicated',
+    });
+  });
+
   it('evidence that names another device is not forwarded; the device is refused', async () => {
     const d = await f.newDevice();
     const other = await f.newDevice();
