@@ -2,20 +2,27 @@
  * The storage port's contract (src/core/store.ts), one suite run on both implementations:
  * SQLite (embedded) and a real PostgreSQL server (test/support/postgres-server.ts). What a
  * repository promises (a voucher never takes another birth certificate's serial, a key is
- * bound once, a nonce is used once, a CRL number is taken once, a failed unit of work leaves
- * nothing) holds on both, and on PostgreSQL a device's row lock queues a second unit of work
- * behind the first.
+ * bound once, a nonce is used once, a CRL number is taken once, a verifier session takes
+ * evidence once, a failed unit of work leaves nothing) holds on both, and on PostgreSQL a
+ * device's row lock queues a second unit of work behind the first.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { networkMigrations } from '../../src/adapters/store/migrations/network.js';
 import { manufacturerMigrations } from '../../src/adapters/store/migrations/manufacturer.js';
+import { verifierMigrations } from '../../src/adapters/store/migrations/verifier.js';
+import { verifierStore } from '../../src/adapters/store/verifier-repositories.js';
 import { openRoleDatabase } from '../../src/adapters/store/open.js';
 import { openSqlite, type OpenedDb } from '../../src/adapters/store/sqlite.js';
 import { networkStore } from '../../src/adapters/store/network-repositories.js';
 import { manufacturerStore } from '../../src/adapters/store/manufacturer-repositories.js';
 import { isUniqueViolation } from '../../src/adapters/store/unique-violation.js';
-import type { ManufacturerDb, NetworkDb } from '../../src/adapters/store/schema.js';
-import type { ManufacturerStore, NetworkStore } from '../../src/core/store.js';
+import type { ManufacturerDb, NetworkDb, VerifierDb } from '../../src/adapters/store/schema.js';
+import type {
+  ManufacturerStore,
+  NetworkStore,
+  VerifierSessionRecord,
+  VerifierStore,
+} from '../../src/core/store.js';
 import { createDatabase, startPostgres, type PostgresServer } from '../support/postgres-server.js';
 
 const started = await startPostgres();
@@ -34,7 +41,7 @@ type Backend = 'sqlite' | 'postgres';
 async function open<T>(
   backend: Backend,
   migrations: typeof networkMigrations,
-  role: 'network' | 'manufacturer',
+  role: 'network' | 'manufacturer' | 'verifier',
 ): Promise<OpenedDb<T>> {
   const o =
     backend === 'sqlite'
@@ -56,6 +63,10 @@ async function manufacturer(backend: Backend): Promise<ManufacturerStore> {
   return manufacturerStore(
     (await open<ManufacturerDb>(backend, manufacturerMigrations, 'manufacturer')).db,
   );
+}
+
+async function verifier(backend: Backend): Promise<VerifierStore> {
+  return verifierStore((await open<VerifierDb>(backend, verifierMigrations, 'verifier')).db);
 }
 
 const T = new Date('2026-06-01T00:00:00Z');
@@ -620,6 +631,45 @@ describe.each(backends)('the store contract on %s', (backend) => {
       expect(rows).toEqual([
         { action: 'requestvoucher', subject: 'D1', detail: JSON.stringify({ owner: 'o', n: 1 }) },
       ]);
+    });
+  });
+  describe.skipIf(skip)('verifier', () => {
+    it('takes a waiting session once; stores a session answered at once, once per id', async () => {
+      const s = await verifier(backend);
+      const expires = later(120);
+      await s.run((r) => r.sessions.add({ id: 'w1', nonce: 'n-w1', expiresAt: expires }, T));
+      const taken = await s.transaction(async (r) => {
+        const t = await r.sessions.take('w1', later(1));
+        await r.sessions.finish('w1', {
+          state: 'complete',
+          evidenceType: 'e',
+          evidence: 'ev',
+          result: 'ear',
+        });
+        return t;
+      });
+      expect(taken).toMatchObject({ id: 'w1', nonce: 'n-w1', state: 'waiting' });
+      expect(await s.run((r) => r.sessions.take('w1', later(2)))).toBeUndefined();
+
+      const done: VerifierSessionRecord = {
+        id: 'd1',
+        nonce: 'n-d1',
+        expiresAt: expires.toISOString(),
+        state: 'complete',
+        evidenceType: 'e',
+        evidence: 'ev',
+        result: 'ear',
+      };
+      expect(await s.run((r) => r.sessions.addDone(done, T))).toBe(true);
+      // The same id again (a reserved session answered twice): refused, the first kept.
+      expect(
+        await s.run((r) => r.sessions.addDone({ ...done, result: 'another ear' }, later(1))),
+      ).toBe(false);
+      expect(await s.run((r) => r.sessions.get('d1', later(1)))).toEqual(done);
+      // Answered already: it takes no evidence.
+      expect(await s.run((r) => r.sessions.take('d1', later(1)))).toBeUndefined();
+      // Expired sessions are purged with the others.
+      expect(await s.run((r) => r.sessions.purge(later(121)))).toBe(2);
     });
   });
 });
