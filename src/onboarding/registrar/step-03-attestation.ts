@@ -1,11 +1,13 @@
 /**
  * Steps 2, 3 and 4 (NIST IR 8350 Figure 9; RFC 9334 RATS, the registrar as relying party):
- * the device, in onboarding mode, asks for a challenge; the registrar opens a session at the
- * verification service and hands the device its nonce; the device's attestation token is
- * forwarded to the verifier, whose signed result (EAR) the registrar checks and puts before the
- * authorization policy. A device that is not trustworthy, or whose result the policy does not
- * accept, is stopped here, before it learns anything about the network beyond this channel:
- * no voucher, no declaration, no credential. The reasons are in its audit trail.
+ * the device, in onboarding mode, sends its attestation token; its nonce is keying material
+ * exported from the device's TLS session (channelNonce), for which the registrar opens a
+ * session at the verification service, or, for a pledge that asked for a challenge on this
+ * connection, the verifier's nonce the registrar handed it. The verifier's signed result (EAR)
+ * is checked and put before the authorization policy. A device that is not trustworthy, or
+ * whose result the policy does not accept, is stopped here, before it learns anything about
+ * the network beyond this channel: no voucher, no declaration, no credential. The reasons are
+ * in its audit trail.
  *
  * These are Airlock's extension (under /.well-known/airlock): a pledge that does not attest
  * goes straight to step 5, and the policy judges it as a device without attestation.

@@ -4,7 +4,7 @@
  * (src/adapters/http/verifier-client.ts), called directly rather than over loopback HTTPS,
  * which cost the registrar and the verifier more CPU than the appraisal itself
  * (docs/BENCHMARKS.md). The verifier reserves the session and stores it complete, with the
- * evidence and the signed EAR, in the transaction that appraises the evidence. The result is
+ * evidence and the signed EAR, in one write once the evidence is appraised. The result is
  * taken as the verifier built it (nothing comes between them to check its signature against);
  * its nonce must still be the session's, and a refusal of the verifier is ERR_VERIFIER_REFUSED
  * naming the verifier's code, as a problem answer would be.

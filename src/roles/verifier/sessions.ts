@@ -116,8 +116,8 @@ export class AttestationSessions {
 
   /**
    * A session not yet stored, for a relying party in this process that brings the evidence
-   * itself (LocalVerifierClient): `submitReserved` stores it complete, in the transaction that
-   * appraises the evidence. Until then no other client can see or use it.
+   * itself (LocalVerifierClient): `submitReserved` stores it answered, in one write once the
+   * evidence is appraised. Until then no other client can see or use it.
    */
   reserve(request: NonceRequest): { id: string; session: ChallengeResponseSession } {
     const made = this.#make(request, this.ctx.clock.now());
