@@ -109,6 +109,24 @@ export function fromBase64Url(s: string): Uint8Array | undefined {
   return decode(s, s.length);
 }
 
+/**
+ * Decodes base64 of either alphabet, padded or not (RFC 4648 sections 4 and 5): what
+ * Veraison's API and its clients write (Go's padded base64url, standard base64) as well as
+ * unpadded base64url. Undefined for anything else, or for a mix of the two alphabets.
+ */
+export function fromAnyBase64(s: string): Uint8Array | undefined {
+  const unpadded = s.replace(/={1,2}$/, '');
+  if (unpadded !== s && s.length % 4 !== 0) return undefined;
+  if (/[+/]/.test(unpadded) && /[-_]/.test(unpadded)) return undefined;
+  return fromBase64Url(unpadded.replace(/\+/g, '-').replace(/\//g, '_'));
+}
+
+/** Base64url with padding (RFC 4648 section 5): what Go's base64.URLEncoding, and so Veraison, reads. */
+export function toPaddedBase64Url(b: Uint8Array): string {
+  const t = toBase64Url(b);
+  return t + '='.repeat((4 - (t.length % 4)) % 4);
+}
+
 export function toHex(b: Uint8Array): string {
   let s = '';
   for (const x of b) s += x.toString(16).padStart(2, '0');

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import {
+  fromAnyBase64,
   fromBase64,
   fromBase64Url,
+  toPaddedBase64Url,
   fromUtf8,
   toBase64,
   toBase64Url,
@@ -20,6 +22,19 @@ describe('base64 and base64url', () => {
       expect(fromBase64(std)).toEqual(b);
       expect(fromBase64Url(url)).toEqual(b);
     }
+  });
+
+  it('reads base64 of either alphabet, padded or not, as Veraison and its clients write it; writes padded base64url as Go does', () => {
+    for (const n of [8, 31, 32, 33, 64]) {
+      const b = new Uint8Array(randomBytes(n));
+      const url = Buffer.from(b).toString('base64url');
+      const std = Buffer.from(b).toString('base64');
+      expect(toPaddedBase64Url(b)).toBe(std.replace(/\+/g, '-').replace(/\//g, '_'));
+      for (const form of [url, std, toPaddedBase64Url(b), std.replace(/=+$/, '')])
+        expect(fromAnyBase64(form), form).toEqual(b);
+    }
+    for (const bad of ['ab-+cd==', 'abcde=', 'ab===', 'a', 'ab*d', 'AAAA=A==', '+_AA'])
+      expect(fromAnyBase64(bad), bad).toBeUndefined();
   });
 
   it('reads base64 with white space (PEM bodies)', () => {

@@ -68,13 +68,18 @@ async function foreignVerifier(behaviour: Behaviour) {
         const json = 'application/vnd.veraison.challenge-response-session+json';
         if (req.method === 'POST' && req.url?.startsWith('/challenge-response/v1/newSession')) {
           const id = randomBytes(8).toString('hex');
-          // Veraison's rules: the client's nonce (base64 of either alphabet), else nonceSize
-          // random bytes; written back in standard base64.
+          // Veraison's rules: the client's nonce, decoded as Go's base64.URLEncoding does
+          // (padded base64url, nothing else), else nonceSize random bytes; written back in
+          // standard base64, as Go marshals bytes.
           const query = new URL(req.url, 'https://x').searchParams;
           const asked = query.get('nonce');
+          if (asked !== null && !(/^[A-Za-z0-9_-]*={0,2}$/.test(asked) && asked.length % 4 === 0)) {
+            res.writeHead(400).end();
+            return;
+          }
           const nonce = (
             asked !== null
-              ? Buffer.from(asked, 'base64')
+              ? Buffer.from(asked, 'base64url')
               : randomBytes(Number(query.get('nonceSize') ?? 32))
           ).toString('base64');
           sessions.set(id, { nonce, used: false });
@@ -196,10 +201,12 @@ describe('interop: a verifier that is not Airlock, built from node:https and jos
     // then the evidence to its Location.
     expect(
       verifier.seen.map((s) =>
-        s.path.replace(/[0-9a-f]{16}$/, '<id>').replace(/nonce=[A-Za-z0-9_-]{43}$/, 'nonce=<43>'),
+        s.path
+          .replace(/[0-9a-f]{16}$/, '<id>')
+          .replace(/nonce=[A-Za-z0-9_-]{43}%3D$/, 'nonce=<43 + padding>'),
       ),
     ).toEqual([
-      '/challenge-response/v1/newSession?nonce=<43>',
+      '/challenge-response/v1/newSession?nonce=<43 + padding>',
       '/challenge-response/v1/session/<id>',
     ]);
     expect(verifier.seen[1]!.contentType).toMatch(/^application\/eat\+jwt; eat_profile=/);

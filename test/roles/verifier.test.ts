@@ -277,6 +277,7 @@ describe('the verification service', () => {
         toBase64Url(bytes),
         encodeURIComponent(Buffer.from(bytes).toString('base64')),
         Buffer.from(bytes).toString('base64'), // '+' unescaped: a space once decoded
+        encodeURIComponent(`${toBase64Url(bytes)}=`), // Go's padded base64url, as Veraison's clients send
       ]) {
         const { answer, json } = await newSession(`?nonce=${text}`);
         expect(answer.status, text).toBe(201);
@@ -295,6 +296,7 @@ describe('the verification service', () => {
       ['too short', `?nonce=${toBase64Url(new Uint8Array(7))}`],
       ['too long', `?nonce=${toBase64Url(new Uint8Array(65))}`],
       ['not base64', '?nonce=not*base64*at*all'],
+      ['of two alphabets', `?nonce=${encodeURIComponent('+_' + toBase64Url(new Uint8Array(30)))}`],
       ['empty', '?nonce='],
       ['with nonceSize', `?nonce=${toBase64Url(new Uint8Array(32))}&nonceSize=32`],
     ])('refuses a nonce %s with 400 ERR_INPUT_SCHEMA', async (_name, query) => {
@@ -788,13 +790,16 @@ describe('the verification service', () => {
     it('appraises evidence in a session it stores complete only then, with the signed EAR', async () => {
       const c = new LocalVerifierClient(v);
       const s = await c.openSession();
-      expect(s.url).toBe(`${url}/challenge-response/v1/session/${idOf(s)}`);
+      expect(s.url).toMatch(
+        new RegExp(
+          `^${url.replace(/[.]/g, '\\.')}/challenge-response/v1/session/[A-Za-z0-9_-]{22}$`,
+        ),
+      );
       // Reserved, not stored: no other client can see or use it.
       expect(await stored(idOf(s))).toBeUndefined();
       const token = dev.token(s.nonce);
       const { claims, jwt } = await c.appraise(s, deviceTokenMediaType, token);
       expect(claims.submods['SN-ROLE-1']!['ear.status']).toBe('affirming');
-      expect(claims.eat_nonce).toBe(s.nonce);
       // The result is the verifier's own, signed with its EAR key as over the API.
       expect(await jwtVerify(jwt, await importJWK(v.earKeyJwk(), 'ES256'))).toBeDefined();
       expect(await stored(idOf(s))).toMatchObject({

@@ -21,10 +21,10 @@ import { AirlockError } from '../../core/errors.js';
 import type { Crypto } from '../../core/ports.js';
 import {
   equalBytes,
-  fromBase64,
-  fromBase64Url,
+  fromAnyBase64,
   fromUtf8,
   toBase64Url,
+  toPaddedBase64Url,
   utf8,
 } from '../../core/bytes.js';
 import type { EarClaims } from '../../protocols/ear/claims.js';
@@ -41,9 +41,9 @@ import { spkiFromJwk } from '../crypto/p256-encoding.js';
 import { ConnectionPool } from './connection-pool.js';
 import { PROBLEM_MEDIA_TYPE, bareDetail, fromProblem } from './problem.js';
 
-/** A nonce's bytes, from base64url or standard base64 (Veraison writes the latter). */
+/** A nonce's bytes, from base64 of either alphabet (Veraison writes standard base64). */
 function nonceBytes(text: string): Uint8Array | undefined {
-  return fromBase64Url(text) ?? fromBase64(text);
+  return fromAnyBase64(text);
 }
 
 function sameNonce(text: string, bytes: Uint8Array): boolean {
@@ -127,7 +127,11 @@ export class HttpVerifierClient implements VerifierPort {
     const asked = nonce === undefined ? undefined : nonceBytes(nonce);
     if (nonce !== undefined && asked === undefined)
       throw new AirlockError('ERR_INPUT_SCHEMA', 'the nonce to ask for is not base64url');
-    const query = nonce === undefined ? 'nonceSize=32' : `nonce=${nonce}`;
+    // Padded base64url: Veraison decodes it with Go's base64.URLEncoding, which wants the padding.
+    const query =
+      nonce === undefined
+        ? 'nonceSize=32'
+        : `nonce=${encodeURIComponent(toPaddedBase64Url(asked!))}`;
     const path = `${this.#base}${NEW_SESSION_PATH}?${query}`;
     const res = await this.#send('POST', path, { accept: SESSION_MEDIA_TYPE });
     if (res.status !== 201)

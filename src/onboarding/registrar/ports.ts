@@ -153,6 +153,12 @@ export interface IssuedOnConnection {
   attestationSession?: string;
   /** Evidence bound to this connection's TLS session was given (step 3): once per connection. */
   channelBoundAttestation?: boolean;
+  /**
+   * Step 4 admitted the device on this connection. A device whose record says `attested` gets
+   * its voucher (step 5) only on the connection it attested on: a copy of its birth credentials
+   * on another cannot ride on a genuine device's result.
+   */
+  admitted?: boolean;
   ldevid?: string;
   psk?: string;
 }

@@ -13,7 +13,7 @@
  * goes straight to step 5, and the policy judges it as a device without attestation.
  */
 import { AirlockError, ensure } from '../../core/errors.js';
-import { equalBytes, toBase64Url } from '../../core/bytes.js';
+import { equalBytes, fromAnyBase64, toBase64Url } from '../../core/bytes.js';
 import type { EventInput } from '../../core/store.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import {
@@ -64,6 +64,11 @@ export const attestationChallenge: Endpoint<void, Challenge> = {
     call.identify(device.serial);
     if (!ctx.verifier)
       throw new AirlockError('ERR_NOT_FOUND', 'this network runs no verification service');
+    if (issuedOn(ctx, call.ch).channelBoundAttestation)
+      throw new AirlockError(
+        'ERR_REGISTRAR_SEQUENCE',
+        'this connection has given its evidence: a new attestation needs a new connection',
+      );
     const session = await ctx.verifier.openSession();
     const sessionText = JSON.stringify(session);
     const at = ctx.clock.now();
@@ -148,6 +153,13 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
     else {
       session ??= await ctx.verifier.openSession(channelNonce(call.ch));
       const { claims, jwt } = await ctx.verifier.appraise(session, mediaType, evidence);
+      // Whatever the transport: the result is for this session's nonce (the channel's, or the
+      // challenge's), in whichever base64 the verifier writes it.
+      if (!sameNonce(claims.eat_nonce, session.nonce))
+        throw new AirlockError(
+          'ERR_EAR_UNTRUSTED',
+          "the result does not carry the session's nonce",
+        );
       appraised = { ...readResult(claims, device.serial, party.id), jwt };
     }
     const { status, reasons, facts, jwt } = appraised;
@@ -222,6 +234,9 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
     });
     return { admitted, status, reasons, decision };
   },
+  committed(ctx, ch, o) {
+    if (o.admitted) issuedOn(ctx, ch).admitted = true;
+  },
   refusal: (o) =>
     o.admitted
       ? undefined
@@ -229,6 +244,12 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
           details: { rule: o.decision.rule },
         }),
 };
+
+function sameNonce(a: unknown, b: string): boolean {
+  const x = typeof a === 'string' ? fromAnyBase64(a) : undefined;
+  const y = fromAnyBase64(b);
+  return x !== undefined && y !== undefined && equalBytes(x, y);
+}
 
 /** Step 2's event: the device, in onboarding mode, reached the registrar (to attest). */
 function contacted(

@@ -21,6 +21,7 @@ import { normaliseMasaUrl } from '../../protocols/x509/masa-url.js';
 import { domainIdOf, otherDomains } from '../../protocols/brski/audit-log.js';
 import type { Endpoint } from './pipeline.js';
 import type { ManufacturerRef, RegistrarContext } from './ports.js';
+import { issuedOn } from './connection.js';
 import { birthCertificate } from './session.js';
 import { decide, denied, policyInForce, storedFacts, subjectOf } from './authorization.js';
 
@@ -68,6 +69,12 @@ export const requestVoucher: Endpoint<VoucherRequestIn, EncodedVoucher> = {
     // The policy, before the device learns who the network is: a device that attested in this
     // onboarding is judged by its result, any other as one that presented no evidence.
     const attested = known?.state === 'attested';
+    // Admitted on this connection, not on another one (a copy of the birth credentials).
+    if (attested && !issuedOn(ctx, call.ch).admitted)
+      throw new AirlockError(
+        'ERR_REGISTRAR_SEQUENCE',
+        'the device was admitted on another connection: it attests again on this one',
+      );
     const facts = attested ? storedFacts(known.attestationStatus, known.attestationClaims) : null;
     const decision = decide(await policyInForce(call.r), subjectOf(ctx, idevid, device, facts));
     if (decision.decision === 'deny') throw denied(decision);

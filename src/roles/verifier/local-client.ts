@@ -5,9 +5,10 @@
  * which cost the registrar and the verifier more CPU than the appraisal itself
  * (docs/BENCHMARKS.md). The verifier reserves the session and stores it complete, with the
  * evidence and the signed EAR, in one write once the evidence is appraised. The result is
- * taken as the verifier built it (nothing comes between them to check its signature against);
- * its nonce must still be the session's, and a refusal of the verifier is ERR_VERIFIER_REFUSED
- * naming the verifier's code, as a problem answer would be.
+ * taken as the verifier built it (nothing comes between them to check its signature against;
+ * the registrar checks its nonce, whatever the transport). A refusal of the verifier is
+ * ERR_VERIFIER_REFUSED naming the verifier's code, as a problem answer would be; an internal
+ * failure says no more than a 500 would.
  */
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { fromBase64Url } from '../../core/bytes.js';
@@ -62,8 +63,6 @@ export class LocalVerifierClient implements VerifierPort {
     const jwt = done.session.result;
     if (done.session.state !== 'complete' || jwt === undefined)
       throw new AirlockError('ERR_VERIFIER_REFUSED', `the session is ${done.session.state}`);
-    if (done.claims.eat_nonce !== session.nonce)
-      throw new AirlockError('ERR_EAR_UNTRUSTED', "the result does not carry the session's nonce");
     return { claims: done.claims, jwt };
   }
 }
@@ -73,7 +72,12 @@ async function refused<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
-    if (!isAirlockError(e)) throw e;
+    // As over HTTP: an internal failure is a bare 500, its detail kept in the verifier's log.
+    if (!isAirlockError(e) || e.code === 'ERR_INTERNAL')
+      throw new AirlockError('ERR_VERIFIER_REFUSED', 'ERR_INTERNAL', {
+        cause: e,
+        details: { code: 'ERR_INTERNAL' },
+      });
     throw new AirlockError('ERR_VERIFIER_REFUSED', `${e.code}: ${e.message}`, {
       cause: e,
       details: { code: e.code },

@@ -4,11 +4,11 @@
  * and the session answers with the EAR. A session takes evidence once: the transaction that
  * appraises it takes it from `waiting` first, so a second post (or a racing one, on another
  * node) finds no waiting session: ERR_ATTESTATION_SESSION, as for an expired or unknown one.
- * Malformed evidence uses the session up too (its state is `failed`): a device gets one try
- * per nonce.
+ * Malformed evidence uses the session up too (its state is `failed`): evidence gets one try
+ * per session (a relying party that chooses its nonces decides how many sessions one may have).
  */
 import { AirlockError, isAirlockError } from '../../core/errors.js';
-import { fromBase64, fromBase64Url, toBase64Url } from '../../core/bytes.js';
+import { fromAnyBase64, toBase64Url } from '../../core/bytes.js';
 import type {
   VerifierRepositories,
   VerifierSessionRecord,
@@ -59,8 +59,9 @@ export class AttestationSessions {
   ) {}
 
   /**
-   * The nonce a `newSession` request asks for: `nonce`, one the client chose (base64 or
-   * base64url, 8 to 64 bytes; a relying party that binds the evidence to its own channel),
+   * The nonce a `newSession` request asks for: `nonce`, one the client chose (base64 of either
+   * alphabet, padded or not, 8 to 64 bytes; a relying party that binds the evidence to its own
+   * channel),
    * or `nonceSize` fresh random bytes (8 to 64, 32 when neither is given). Not both.
    */
   static nonceOf(query: { nonce?: unknown; nonceSize?: unknown }): NonceRequest {
@@ -70,7 +71,7 @@ export class AttestationSessions {
     if (nonce !== undefined) {
       // A '+' of standard base64 left unescaped in a query string arrives as a space.
       const text = typeof nonce === 'string' ? nonce.replace(/ /g, '+') : '';
-      const bytes = fromBase64Url(text) ?? fromBase64(text);
+      const bytes = fromAnyBase64(text);
       if (!bytes || bytes.length < MIN_NONCE_BYTES || bytes.length > MAX_NONCE_BYTES)
         throw new AirlockError(
           'ERR_INPUT_SCHEMA',

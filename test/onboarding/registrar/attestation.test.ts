@@ -312,6 +312,35 @@ describe('steps 2 to 4 at the registrar', () => {
     expect((await f.deviceRow(serial))!.state).toBe('attested');
   });
 
+  it('after channel-bound evidence, the connection takes no challenge; admitted on one connection, the device gets no voucher on another', async () => {
+    const d = await f.newDevice();
+    const serial = d.cert.subjectSerialNumber!;
+    const a = f.channel(d.cert, new Uint8Array(32).fill(1));
+    await f.run(attestationEvidence, a, { mediaType: MEDIA, evidence: tokenOf(d) });
+    expect(await errorCode(() => f.run(attestationChallenge, a, undefined))).toBe(
+      'ERR_REGISTRAR_SEQUENCE',
+    );
+    // A copy of the birth credentials on connection B rides on A's admission: refused.
+    const b = f.channel(d.cert, new Uint8Array(32).fill(2));
+    expect(await errorCode(() => f.vouch(d, b))).toBe('ERR_REGISTRAR_SEQUENCE');
+    expect(f.masa.asked).toBe(0);
+    // Attesting on B admits it there.
+    await f.run(attestationEvidence, b, { mediaType: MEDIA, evidence: tokenOf(d) });
+    await f.vouch(d, b);
+    expect((await f.deviceRow(serial))!.state).toBe('vouched');
+  });
+
+  it('a result for another nonce than the session asked for is ERR_EAR_UNTRUSTED, whatever the verifier says', async () => {
+    const d = await f.newDevice();
+    verifier.next = (s) => ({ ...ear(s, 'affirming'), eat_nonce: toBase64Url(new Uint8Array(32)) });
+    expect(
+      await errorCode(() =>
+        f.run(attestationEvidence, f.channel(d.cert), { mediaType: MEDIA, evidence: tokenOf(d) }),
+      ),
+    ).toBe('ERR_EAR_UNTRUSTED');
+    expect(await f.deviceRow(d.cert.subjectSerialNumber!)).toBeUndefined();
+  });
+
   it('a verifier that fails on channel-bound evidence leaves no record of the device', async () => {
     const d = await f.newDevice();
     verifier.fail = new AirlockError('ERR_VERIFIER_UNREACHABLE');
