@@ -121,6 +121,13 @@ export function fromAnyBase64(s: string): Uint8Array | undefined {
   return fromBase64Url(unpadded.replace(/\+/g, '-').replace(/\//g, '_'));
 }
 
+/** Whether `a` (if a string) and `b` are base64 of the same bytes, whichever alphabets and padding (fromAnyBase64). */
+export function sameBase64Bytes(a: unknown, b: string): boolean {
+  const x = typeof a === 'string' ? fromAnyBase64(a) : undefined;
+  const y = fromAnyBase64(b);
+  return x !== undefined && y !== undefined && equalBytes(x, y);
+}
+
 /** Base64url with padding (RFC 4648 section 5): what Go's base64.URLEncoding, and so Veraison, reads. */
 export function toPaddedBase64Url(b: Uint8Array): string {
   const t = toBase64Url(b);

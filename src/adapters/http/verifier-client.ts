@@ -23,6 +23,7 @@ import {
   equalBytes,
   fromAnyBase64,
   fromUtf8,
+  sameBase64Bytes,
   toBase64Url,
   toPaddedBase64Url,
   utf8,
@@ -40,16 +41,6 @@ import { NodeCrypto } from '../crypto/node-crypto.js';
 import { spkiFromJwk } from '../crypto/p256-encoding.js';
 import { ConnectionPool } from './connection-pool.js';
 import { PROBLEM_MEDIA_TYPE, bareDetail, fromProblem } from './problem.js';
-
-/** A nonce's bytes, from base64 of either alphabet (Veraison writes standard base64). */
-function nonceBytes(text: string): Uint8Array | undefined {
-  return fromAnyBase64(text);
-}
-
-function sameNonce(text: string, bytes: Uint8Array): boolean {
-  const b = nonceBytes(text);
-  return b !== undefined && equalBytes(b, bytes);
-}
 
 /** A P-256 public key as a JWK (what the verifier's well-known document carries). */
 export interface EcPublicJwk {
@@ -124,7 +115,7 @@ export class HttpVerifierClient implements VerifierPort {
   }
 
   async openSession(nonce?: string): Promise<VerifierSession> {
-    const asked = nonce === undefined ? undefined : nonceBytes(nonce);
+    const asked = nonce === undefined ? undefined : fromAnyBase64(nonce);
     if (nonce !== undefined && asked === undefined)
       throw new AirlockError('ERR_INPUT_SCHEMA', 'the nonce to ask for is not base64url');
     // Padded base64url: Veraison decodes it with Go's base64.URLEncoding, which wants the padding.
@@ -143,7 +134,7 @@ export class HttpVerifierClient implements VerifierPort {
     const url = this.#sameOrigin(location, `${this.#origin}${path}`);
     const session = readSession(this.#json(res.body));
     // In whichever base64 the verifier writes it (Veraison: the standard one); base64url here.
-    const held = nonceBytes(session.nonce);
+    const held = fromAnyBase64(session.nonce);
     if (!held) throw new AirlockError('ERR_VERIFIER_REFUSED', 'the session nonce is not base64');
     if (asked !== undefined && !equalBytes(held, asked))
       throw new AirlockError(
@@ -180,9 +171,8 @@ export class HttpVerifierClient implements VerifierPort {
       );
     const jwt = answered.result;
     const claims = verifyEar(this.#crypto, jwt, await this.#verificationKey());
-    const earNonce = typeof claims.eat_nonce === 'string' ? claims.eat_nonce : undefined;
-    const sessionNonce = nonceBytes(session.nonce);
-    if (earNonce === undefined || !sessionNonce || !sameNonce(earNonce, sessionNonce))
+    // In whichever base64 the verifier writes it (Veraison: the standard one).
+    if (!sameBase64Bytes(claims.eat_nonce, session.nonce))
       throw new AirlockError('ERR_EAR_UNTRUSTED', "the result does not carry the session's nonce");
     return { claims, jwt };
   }

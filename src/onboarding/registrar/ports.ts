@@ -126,8 +126,8 @@ export interface VerifierPort {
   openSession(nonce?: string): Promise<VerifierSession>;
   /**
    * The evidence appraised: the EAR, its signature verified with the verifier's key (never a
-   * key the result carries) when it came over the network, and its `eat_nonce` the session's;
-   * ERR_EAR_UNTRUSTED otherwise.
+   * key the result carries) when it came over the network; ERR_EAR_UNTRUSTED otherwise. The
+   * registrar checks its `eat_nonce` against the session's itself, whatever the client.
    */
   appraise(
     session: VerifierSession,

@@ -13,7 +13,7 @@
  * goes straight to step 5, and the policy judges it as a device without attestation.
  */
 import { AirlockError, ensure } from '../../core/errors.js';
-import { equalBytes, fromAnyBase64, toBase64Url } from '../../core/bytes.js';
+import { equalBytes, sameBase64Bytes, toBase64Url } from '../../core/bytes.js';
 import type { EventInput } from '../../core/store.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import {
@@ -155,7 +155,7 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
       const { claims, jwt } = await ctx.verifier.appraise(session, mediaType, evidence);
       // Whatever the transport: the result is for this session's nonce (the channel's, or the
       // challenge's), in whichever base64 the verifier writes it.
-      if (!sameNonce(claims.eat_nonce, session.nonce))
+      if (!sameBase64Bytes(claims.eat_nonce, session.nonce))
         throw new AirlockError(
           'ERR_EAR_UNTRUSTED',
           "the result does not carry the session's nonce",
@@ -244,12 +244,6 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
           details: { rule: o.decision.rule },
         }),
 };
-
-function sameNonce(a: unknown, b: string): boolean {
-  const x = typeof a === 'string' ? fromAnyBase64(a) : undefined;
-  const y = fromAnyBase64(b);
-  return x !== undefined && y !== undefined && equalBytes(x, y);
-}
 
 /** Step 2's event: the device, in onboarding mode, reached the registrar (to attest). */
 function contacted(

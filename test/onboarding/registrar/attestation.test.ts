@@ -17,7 +17,11 @@ import {
   channelNonce,
 } from '../../../src/onboarding/registrar/step-03-attestation.js';
 import { toBase64Url } from '../../../src/core/bytes.js';
-import type { VerifierPort, VerifierSession } from '../../../src/onboarding/registrar/ports.js';
+import type {
+  Channel,
+  VerifierPort,
+  VerifierSession,
+} from '../../../src/onboarding/registrar/ports.js';
 import type { EarClaims, EarStatus } from '../../../src/protocols/ear/claims.js';
 import { AirlockError } from '../../../src/core/errors.js';
 import { signEat } from '../../../src/protocols/eat/token.js';
@@ -88,6 +92,10 @@ describe('steps 2 to 4 at the registrar', () => {
   const tokenOf = (d: Awaited<ReturnType<RegistrarFixture['newDevice']>>) =>
     signEat(crypto, d.key, [d.cert], { eat_nonce: 'x' });
 
+  /** The device's evidence, a token naming `d`, submitted on `ch` (step 3). */
+  const submit = (ch: Channel, d: Awaited<ReturnType<RegistrarFixture['newDevice']>>) =>
+    f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) });
+
   it('a challenge opens a verifier session and records the device attesting, step 2', async () => {
     const d = await f.newDevice();
     const serial = d.cert.subjectSerialNumber!;
@@ -109,7 +117,7 @@ describe('steps 2 to 4 at the registrar', () => {
     await f.run(attestationChallenge, ch, undefined);
     const party = f.ctx.manufacturers.partyOf(f.trust);
     verifier.next = (s) => ear(s, 'affirming', { 'serial-number': serial, manufacturer: party.id });
-    const out = await f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) });
+    const out = await submit(ch, d);
     expect(out).toMatchObject({ admitted: true, status: 'affirming' });
     expect(await f.deviceRow(serial)).toMatchObject({
       state: 'attested',
@@ -124,11 +132,7 @@ describe('steps 2 to 4 at the registrar', () => {
     ]);
     // The session is used once: the same evidence again is out of sequence, and not forwarded.
     const before = verifier.appraised;
-    expect(
-      await errorCode(() =>
-        f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) }),
-      ),
-    ).toBe('ERR_REGISTRAR_SEQUENCE');
+    expect(await errorCode(() => submit(ch, d))).toBe('ERR_REGISTRAR_SEQUENCE');
     expect(verifier.appraised).toBe(before);
   });
 
@@ -148,11 +152,7 @@ describe('steps 2 to 4 at the registrar', () => {
           'serial-number':
             annotated['serial-number'] === 'to be replaced' ? serial : annotated['serial-number'],
         });
-      expect(
-        await errorCode(() =>
-          f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) }),
-        ),
-      ).toBe('ERR_ATTESTATION_REFUSED');
+      expect(await errorCode(() => submit(ch, d))).toBe('ERR_ATTESTATION_REFUSED');
       expect(await f.deviceRow(serial)).toMatchObject({
         state: 'refused',
         attestationStatus: 'contraindicated',
@@ -172,14 +172,7 @@ describe('steps 2 to 4 at the registrar', () => {
         'serial-number': other.cert.subjectSerialNumber!,
         manufacturer: party.id,
       });
-    expect(
-      await errorCode(() =>
-        f.run(attestationEvidence, f.channel(d.cert), {
-          mediaType: MEDIA,
-          evidence: tokenOf(other),
-        }),
-      ),
-    ).toBe('ERR_ATTESTATION_REFUSED');
+    expect(await errorCode(() => submit(f.channel(d.cert), other))).toBe('ERR_ATTESTATION_REFUSED');
     expect(annotating.appraised).toBe(1);
     expect(await f.deviceRow(d.cert.subjectSerialNumber!)).toMatchObject({
       state: 'refused',
@@ -192,11 +185,7 @@ describe('steps 2 to 4 at the registrar', () => {
     const other = await f.newDevice();
     const ch = f.channel(d.cert);
     await f.run(attestationChallenge, ch, undefined);
-    expect(
-      await errorCode(() =>
-        f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(other) }),
-      ),
-    ).toBe('ERR_ATTESTATION_REFUSED');
+    expect(await errorCode(() => submit(ch, other))).toBe('ERR_ATTESTATION_REFUSED');
     expect(verifier.appraised).toBe(0);
     expect((await f.deviceRow(d.cert.subjectSerialNumber!))!.state).toBe('refused');
   });
@@ -207,17 +196,13 @@ describe('steps 2 to 4 at the registrar', () => {
     const ch = f.channel(d.cert);
     await f.run(attestationChallenge, ch, undefined);
     verifier.next = (s) => ear(s, 'contraindicated');
-    expect(
-      await errorCode(() =>
-        f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) }),
-      ),
-    ).toBe('ERR_ATTESTATION_REFUSED');
+    expect(await errorCode(() => submit(ch, d))).toBe('ERR_ATTESTATION_REFUSED');
     expect(await errorCode(() => f.vouch(d, ch))).toBe('ERR_REGISTRAR_SEQUENCE');
     expect(f.masa.asked).toBe(0);
     // A new challenge, good evidence: attested, and then the voucher.
     await f.run(attestationChallenge, ch, undefined);
     verifier.next = (s) => ear(s, 'affirming');
-    await f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) });
+    await submit(ch, d);
     await f.vouch(d, ch);
     expect((await f.deviceRow(serial))!.state).toBe('vouched');
   });
@@ -233,11 +218,7 @@ describe('steps 2 to 4 at the registrar', () => {
     const ch = f.channel(d.cert);
     await f.run(attestationChallenge, ch, undefined);
     verifier.next = (s) => ear(s, 'warning');
-    expect(
-      await errorCode(() =>
-        f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) }),
-      ),
-    ).toBe('ERR_POLICY_DENIED');
+    expect(await errorCode(() => submit(ch, d))).toBe('ERR_POLICY_DENIED');
     expect(await f.deviceRow(serial)).toMatchObject({
       state: 'refused',
       attestationStatus: 'warning',
@@ -247,11 +228,7 @@ describe('steps 2 to 4 at the registrar', () => {
     const ch2 = f.channel(e.cert);
     await f.run(attestationChallenge, ch2, undefined);
     verifier.fail = new AirlockError('ERR_VERIFIER_UNREACHABLE');
-    expect(
-      await errorCode(() =>
-        f.run(attestationEvidence, ch2, { mediaType: MEDIA, evidence: tokenOf(e) }),
-      ),
-    ).toBe('ERR_VERIFIER_UNREACHABLE');
+    expect(await errorCode(() => submit(ch2, e))).toBe('ERR_VERIFIER_UNREACHABLE');
     expect((await f.deviceRow(e.cert.subjectSerialNumber!))!.state).toBe('attesting');
     expect((await f.events(e.cert.subjectSerialNumber!)).at(-1)).toMatchObject({
       outcome: 'refused',
@@ -264,7 +241,7 @@ describe('steps 2 to 4 at the registrar', () => {
     const serial = d.cert.subjectSerialNumber!;
     const exported = new Uint8Array(32).fill(0xa5);
     const ch = f.channel(d.cert, exported);
-    const out = await f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) });
+    const out = await submit(ch, d);
     expect(out).toMatchObject({ admitted: true, status: 'affirming' });
     // The nonce is the channel's exported keying material, base64url: nothing else could be asked.
     expect(verifier.asked).toEqual([channelNonce(ch)]);
@@ -290,24 +267,16 @@ describe('steps 2 to 4 at the registrar', () => {
     const serial = d.cert.subjectSerialNumber!;
     const ch = f.channel(d.cert);
     verifier.next = (s) => ear(s, 'contraindicated');
-    expect(
-      await errorCode(() =>
-        f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) }),
-      ),
-    ).toBe('ERR_ATTESTATION_REFUSED');
+    expect(await errorCode(() => submit(ch, d))).toBe('ERR_ATTESTATION_REFUSED');
     // A second try on the same connection (new evidence for the same nonce) is not forwarded.
     verifier.next = (s) => ear(s, 'affirming');
-    expect(
-      await errorCode(() =>
-        f.run(attestationEvidence, ch, { mediaType: MEDIA, evidence: tokenOf(d) }),
-      ),
-    ).toBe('ERR_REGISTRAR_SEQUENCE');
+    expect(await errorCode(() => submit(ch, d))).toBe('ERR_REGISTRAR_SEQUENCE');
     expect([verifier.opened, verifier.appraised]).toEqual([1, 1]);
     expect((await f.deviceRow(serial))!.state).toBe('refused');
     expect(await errorCode(() => f.vouch(d, ch))).toBe('ERR_REGISTRAR_SEQUENCE');
     // A new connection has a nonce of its own: good evidence for it admits the device.
     const ch2 = f.channel(d.cert, new Uint8Array(32).fill(9));
-    await f.run(attestationEvidence, ch2, { mediaType: MEDIA, evidence: tokenOf(d) });
+    await submit(ch2, d);
     expect(verifier.asked.at(-1)).toBe(channelNonce(ch2));
     expect((await f.deviceRow(serial))!.state).toBe('attested');
   });
@@ -316,7 +285,7 @@ describe('steps 2 to 4 at the registrar', () => {
     const d = await f.newDevice();
     const serial = d.cert.subjectSerialNumber!;
     const a = f.channel(d.cert, new Uint8Array(32).fill(1));
-    await f.run(attestationEvidence, a, { mediaType: MEDIA, evidence: tokenOf(d) });
+    await submit(a, d);
     expect(await errorCode(() => f.run(attestationChallenge, a, undefined))).toBe(
       'ERR_REGISTRAR_SEQUENCE',
     );
@@ -325,7 +294,7 @@ describe('steps 2 to 4 at the registrar', () => {
     expect(await errorCode(() => f.vouch(d, b))).toBe('ERR_REGISTRAR_SEQUENCE');
     expect(f.masa.asked).toBe(0);
     // Attesting on B admits it there.
-    await f.run(attestationEvidence, b, { mediaType: MEDIA, evidence: tokenOf(d) });
+    await submit(b, d);
     await f.vouch(d, b);
     expect((await f.deviceRow(serial))!.state).toBe('vouched');
   });
@@ -333,22 +302,14 @@ describe('steps 2 to 4 at the registrar', () => {
   it('a result for another nonce than the session asked for is ERR_EAR_UNTRUSTED, whatever the verifier says', async () => {
     const d = await f.newDevice();
     verifier.next = (s) => ({ ...ear(s, 'affirming'), eat_nonce: toBase64Url(new Uint8Array(32)) });
-    expect(
-      await errorCode(() =>
-        f.run(attestationEvidence, f.channel(d.cert), { mediaType: MEDIA, evidence: tokenOf(d) }),
-      ),
-    ).toBe('ERR_EAR_UNTRUSTED');
+    expect(await errorCode(() => submit(f.channel(d.cert), d))).toBe('ERR_EAR_UNTRUSTED');
     expect(await f.deviceRow(d.cert.subjectSerialNumber!)).toBeUndefined();
   });
 
   it('a verifier that fails on channel-bound evidence leaves no record of the device', async () => {
     const d = await f.newDevice();
     verifier.fail = new AirlockError('ERR_VERIFIER_UNREACHABLE');
-    expect(
-      await errorCode(() =>
-        f.run(attestationEvidence, f.channel(d.cert), { mediaType: MEDIA, evidence: tokenOf(d) }),
-      ),
-    ).toBe('ERR_VERIFIER_UNREACHABLE');
+    expect(await errorCode(() => submit(f.channel(d.cert), d))).toBe('ERR_VERIFIER_UNREACHABLE');
     expect(await f.deviceRow(d.cert.subjectSerialNumber!)).toBeUndefined();
   });
 
