@@ -2,6 +2,7 @@
  * `airlock`: one command, a subcommand per role.
  */
 import 'reflect-metadata';
+import { isMainThread } from 'node:worker_threads';
 import { Command } from 'commander';
 import { upCommand } from './commands/up.js';
 import { demoCommand } from './commands/demo.js';
@@ -61,4 +62,5 @@ verifierCommand(program);
 const args = process.argv.slice(2);
 if (!program.commands.some((c) => args.includes(c.name()))) program.version('0.1.0');
 
-await program.parseAsync(process.argv);
+// The verifier's appraisal thread loads this module too (src/roles/verifier/appraisal-thread.ts).
+if (isMainThread) await program.parseAsync(process.argv);
