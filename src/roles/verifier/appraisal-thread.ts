@@ -60,15 +60,20 @@ export class AppraisalThread implements Appraiser {
   #sent: readonly ManufacturerEndorsements[] | undefined;
   #version = 0;
 
+  /**
+   * `entry`: the module the thread runs, this one unless given (a module that speaks the same
+   * messages: the tests' thread that dies).
+   */
   constructor(
     private readonly crypto: Crypto,
     private readonly logger: Logger,
+    private readonly entry: string = import.meta.url,
   ) {}
 
   /** The thread, started at the first appraisal (a verifier that never appraises starts none). */
   #start(): Worker | undefined {
     if (this.#worker || this.#closed || this.#failed) return this.#worker;
-    const entry = import.meta.url;
+    const entry = this.entry;
     const source = new URL(entry).pathname.endsWith('.ts');
     const worker = new Worker(
       source ? new URL('./appraisal-thread-boot.mjs', entry) : new URL(entry),
@@ -152,6 +157,7 @@ export class AppraisalThread implements Appraiser {
   #answer(m: FromThread): void {
     if (m.type === 'ready') {
       this.#ready = true;
+      this.logger.info('verifier: the appraisal thread is ready');
       return;
     }
     const waiting = this.#pending.get(m.id);

@@ -28,6 +28,8 @@ export interface AppraisalRequest {
 export interface Appraiser {
   /** The appraisal; ERR_EAT_MALFORMED (thrown) for evidence that does not parse. */
   appraise(request: AppraisalRequest): Promise<Appraisal>;
+  /** Resolves true once appraisals run in a thread of their own, false if they run inline. */
+  ready(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export function appraiseNow(crypto: Crypto, request: AppraisalRequest): Appraisa
 export function inlineAppraiser(crypto: Crypto): Appraiser {
   return {
     appraise: async (request) => appraiseNow(crypto, request),
+    ready: async () => false,
     close: async () => {},
   };
 }
