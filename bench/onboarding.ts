@@ -2,8 +2,9 @@
  * Onboarding throughput: N devices, C concurrent, against a registrar and a MASA in one server
  * process, or with `separate` each in a process of its own as they are deployed (the owner's
  * network and the manufacturer) (bench/server.ts), compared with a bare TLS 1.3 mutual-auth
- * handshake baseline (bench/tls-baseline-server.ts) measured before and after in the same
- * arrangement.
+ * handshake baseline (bench/tls-baseline-server.ts) in the same arrangement, measured in runs
+ * interleaved with slices of the onboarding run (before the first slice, between each two,
+ * after the last), so that both sample the machine at the same times.
  *
  * With `database: 'postgres'` the roles keep their records in PostgreSQL (AIRLOCK_DATABASE_URL,
  * an empty database, or a throwaway server started here, test/support/postgres-server.ts), and
@@ -41,8 +42,18 @@ import type { RoleContext } from '../src/roles/shared/context.js';
 export interface OnboardingOptions {
   devices: number;
   concurrency: number;
-  /** Handshakes per baseline run; default max(devices, 2000). */
+  /**
+   * Handshakes of the baseline in all: default 2 x max(devices, 2000), spread over the
+   * baseline runs (one before each slice of the onboarding run and one after the last).
+   */
   baselineHandshakes?: number;
+  /**
+   * The onboarding run in so many slices of the devices, with a baseline run before the first,
+   * between each two, and after the last, so that the baseline samples the machine when the
+   * onboarding does (this machine's speed drifts by a third within a run). Default 4; 1 with
+   * BENCH_CPU_PROF_ONBOARDING (a profile of the onboarding alone).
+   */
+  slices?: number;
   /** Time each HTTP call and the TLS open on the client side (small overhead). */
   phases?: boolean;
   /**
@@ -99,11 +110,20 @@ export interface OnboardingResult {
   p99Ms: number;
   failures: number;
   failureCodes?: Record<string, number>;
+  /** Handshakes over wall time, all baseline runs together. */
   baselineHandshakesPerSecond: number;
+  /** The first baseline run's rate, and the last's. */
   baselineBefore: number;
   baselineAfter: number;
+  /** Each baseline run's rate, in order (slices + 1 runs). */
+  baselineRuns: number[];
   baselineFailures: number;
+  /** How many slices the onboarding run was measured in. */
+  slices: number;
+  /** Devices/s over the baseline's handshakes/s, each over its measured time together. */
   ratio: number;
+  /** Each slice's devices/s over the mean of the baseline runs either side of it. */
+  sliceRatios: number[];
   /**
    * Unrevoked LDevIDs (rows of net_certificates) per benched device in the network's database at
    * the end, read from the database: exactly one each (min = max = 1) or the run fails.
@@ -556,8 +576,12 @@ export async function runOnboardingBenchmark(
   const concurrency = Math.max(1, Math.min(opts.concurrency, 1024));
   const baselineHandshakes = Math.max(
     1,
-    Math.min(opts.baselineHandshakes ?? Math.max(devices, 2000), 1_000_000),
+    Math.min(opts.baselineHandshakes ?? 2 * Math.max(devices, 2000), 2_000_000),
   );
+  const profiling = process.env.BENCH_CPU_PROF_ONBOARDING !== undefined;
+  const slices = profiling ? 1 : Math.max(1, Math.min(opts.slices ?? 4, devices, 100));
+  /** Handshakes per baseline run: the total over the slices + 1 runs. */
+  const perBaseline = Math.max(1, Math.ceil(baselineHandshakes / (slices + 1)));
   const nodes = Math.max(1, Math.min(opts.nodes ?? 1, 64));
   const database = opts.database ?? 'sqlite';
   if (nodes > 1 && database !== 'postgres')
@@ -748,12 +772,19 @@ export async function runOnboardingBenchmark(
     );
     if (warm.failures) throw new Error(`the TLS baseline fails: ${warm.firstError}`);
 
-    const cpuB0 = [await childCpu(baseline), cpuMs(process.cpuUsage())];
-    const before = await baselineRun(baselinePort, ids, baselineHandshakes, concurrency);
-    const cpuB1 = [await childCpu(baseline), cpuMs(process.cpuUsage())];
-    progress(
-      `baseline before: ${round(before.perSecond)} handshakes/s (${before.failures} failures)`,
-    );
+    // The baseline runs, each with the CPU its two sides spent.
+    const baselineRuns: Awaited<ReturnType<typeof baselineRun>>[] = [];
+    const baselineCpu = { server: 0, client: 0 };
+    const measureBaseline = async (label: string) => {
+      const c0 = [await childCpu(baseline!), cpuMs(process.cpuUsage())];
+      const b = await baselineRun(baselinePort, ids, perBaseline, concurrency);
+      const c1 = [await childCpu(baseline!), cpuMs(process.cpuUsage())];
+      baselineCpu.server += c1[0]! - c0[0]!;
+      baselineCpu.client += c1[1]! - c0[1]!;
+      baselineRuns.push(b);
+      progress(`baseline ${label}: ${round(b.perSecond)} handshakes/s (${b.failures} failures)`);
+    };
+    await measureBaseline('before');
 
     const warmFailures: string[] = [];
     await runPool(warmups, concurrency, async (i) => {
@@ -807,31 +838,50 @@ export async function runOnboardingBenchmark(
       fs.mkdirSync(profileDir, { recursive: true });
       await profiled('start');
     }
-    const roles0 = await rolesCpu();
-    const cpuO0 = [await serversCpu(), cpuMs(process.cpuUsage()), postgresCpu?.() ?? NaN];
-    const t0 = performance.now();
-    await runPool(devices, concurrency, async (i) => {
-      const t = performance.now();
-      try {
-        await agents[i]!.onboard(registrarUrls[i % nodes]!);
-        latencies.push(performance.now() - t);
-      } catch (e) {
-        const code = isAirlockError(e) ? e.code : `${(e as Error).name}: ${(e as Error).message}`;
-        failureCodes[code] = (failureCodes[code] ?? 0) + 1;
+    // The onboarding run, slice by slice, a baseline run after each: CPU and wall time are
+    // those of the slices alone.
+    const onboardingCpu = { server: 0, client: 0, postgres: 0, network: 0, manufacturer: 0 };
+    let onboardingWallMs = 0;
+    const sliceRates: number[] = [];
+    for (let k = 0; k < slices; k++) {
+      const from = Math.floor((k * devices) / slices);
+      const to = Math.floor(((k + 1) * devices) / slices);
+      const onboarded0 = latencies.length;
+      const roles0 = await rolesCpu();
+      const cpu0 = [await serversCpu(), cpuMs(process.cpuUsage()), postgresCpu?.() ?? NaN];
+      const t0 = performance.now();
+      await runPool(to - from, concurrency, async (j) => {
+        const i = from + j;
+        const t = performance.now();
+        try {
+          await agents[i]!.onboard(registrarUrls[i % nodes]!);
+          latencies.push(performance.now() - t);
+        } catch (e) {
+          const code = isAirlockError(e) ? e.code : `${(e as Error).name}: ${(e as Error).message}`;
+          failureCodes[code] = (failureCodes[code] ?? 0) + 1;
+        }
+      });
+      const wallMs = performance.now() - t0;
+      const cpu1 = [await serversCpu(), cpuMs(process.cpuUsage()), postgresCpu?.() ?? NaN];
+      const roles1 = await rolesCpu();
+      onboardingWallMs += wallMs;
+      onboardingCpu.server += cpu1[0]! - cpu0[0]!;
+      onboardingCpu.client += cpu1[1]! - cpu0[1]!;
+      onboardingCpu.postgres += cpu1[2]! - cpu0[2]!;
+      if (roles0 && roles1) {
+        onboardingCpu.network += roles1.network - roles0.network;
+        onboardingCpu.manufacturer += roles1.manufacturer - roles0.manufacturer;
       }
-    });
-    const onboardingWallMs = performance.now() - t0;
-    const cpuO1 = [await serversCpu(), cpuMs(process.cpuUsage()), postgresCpu?.() ?? NaN];
-    const roles1 = await rolesCpu();
-    if (profileDir) await profiled('stop');
+      sliceRates.push((latencies.length - onboarded0) / (wallMs / 1000));
+      if (k === slices - 1 && profileDir) await profiled('stop');
+      progress(
+        `slice ${k + 1}/${slices}: ${latencies.length - onboarded0}/${to - from} onboarded in ${round(wallMs / 1000, 2)} s`,
+      );
+      await measureBaseline(k === slices - 1 ? 'after' : `after slice ${k + 1}`);
+    }
     connect = tls;
     const failures = devices - latencies.length;
     progress(`onboarded ${latencies.length}/${devices} in ${round(onboardingWallMs / 1000, 2)} s`);
-
-    const cpuA0 = [await childCpu(baseline), cpuMs(process.cpuUsage())];
-    const after = await baselineRun(baselinePort, ids, baselineHandshakes, concurrency);
-    const cpuA1 = [await childCpu(baseline), cpuMs(process.cpuUsage())];
-    progress(`baseline after: ${round(after.perSecond)} handshakes/s (${after.failures} failures)`);
 
     // What the network's database holds for the benched devices: one live LDevID each.
     const live = databaseUrl
@@ -885,9 +935,13 @@ export async function runOnboardingBenchmark(
 
     latencies.sort((a, b) => a - b);
     const devicesPerSecond = latencies.length / (onboardingWallMs / 1000);
-    const baselineMean = (before.perSecond + after.perSecond) / 2;
-    const hs = 2 * baselineHandshakes;
-    const postgresMs = cpuO1[2]! - cpuO0[2]!;
+    const handshakesDone = baselineRuns.reduce((a, b) => a + perBaseline - b.failures, 0);
+    const baselineRate = handshakesDone / (baselineRuns.reduce((a, b) => a + b.wallMs, 0) / 1000);
+    const hs = perBaseline * baselineRuns.length;
+    const postgresMs = onboardingCpu.postgres;
+    const sliceRatios = sliceRates.map(
+      (r, k) => r / ((baselineRuns[k]!.perSecond + baselineRuns[k + 1]!.perSecond) / 2),
+    );
     const result: OnboardingResult = {
       benchmark: 'onboarding',
       declarations: opts.declarations ?? 'installed',
@@ -905,32 +959,35 @@ export async function runOnboardingBenchmark(
       ...(failures ? { failureCodes } : {}),
       liveLdevidsPerDevice: { min: liveMin, max: liveMax, histogram },
       attestationStatuses,
-      baselineHandshakesPerSecond: round(baselineMean),
-      baselineBefore: round(before.perSecond),
-      baselineAfter: round(after.perSecond),
-      baselineFailures: before.failures + after.failures,
-      ratio: Math.round((devicesPerSecond / baselineMean) * 1000) / 1000,
+      baselineHandshakesPerSecond: round(baselineRate),
+      baselineBefore: round(baselineRuns[0]!.perSecond),
+      baselineAfter: round(baselineRuns[baselineRuns.length - 1]!.perSecond),
+      baselineRuns: baselineRuns.map((b) => round(b.perSecond)),
+      baselineFailures: baselineRuns.reduce((a, b) => a + b.failures, 0),
+      slices,
+      ratio: Math.round((devicesPerSecond / baselineRate) * 1000) / 1000,
+      sliceRatios: sliceRatios.map((r) => Math.round(r * 1000) / 1000),
       cpuMsPerOnboarding: {
-        server: round((cpuO1[0]! - cpuO0[0]!) / devices, 2),
-        client: round((cpuO1[1]! - cpuO0[1]!) / devices, 2),
-        ...(roles0 && roles1
+        server: round(onboardingCpu.server / devices, 2),
+        client: round(onboardingCpu.client / devices, 2),
+        ...(topology === 'separate'
           ? {
-              network: round((roles1.network - roles0.network) / devices, 2),
-              manufacturer: round((roles1.manufacturer - roles0.manufacturer) / devices, 2),
+              network: round(onboardingCpu.network / devices, 2),
+              manufacturer: round(onboardingCpu.manufacturer / devices, 2),
             }
           : {}),
         ...(Number.isFinite(postgresMs) ? { postgres: round(postgresMs / devices, 2) } : {}),
       },
       coresBusyDuringOnboarding: {
-        server: round((cpuO1[0]! - cpuO0[0]!) / onboardingWallMs, 2),
-        client: round((cpuO1[1]! - cpuO0[1]!) / onboardingWallMs, 2),
+        server: round(onboardingCpu.server / onboardingWallMs, 2),
+        client: round(onboardingCpu.client / onboardingWallMs, 2),
         ...(Number.isFinite(postgresMs)
           ? { postgres: round(postgresMs / onboardingWallMs, 2) }
           : {}),
       },
       cpuMsPerHandshake: {
-        server: round((cpuB1[0]! - cpuB0[0]! + cpuA1[0]! - cpuA0[0]!) / hs, 2),
-        client: round((cpuB1[1]! - cpuB0[1]! + cpuA1[1]! - cpuA0[1]!) / hs, 2),
+        server: round(baselineCpu.server / hs, 2),
+        client: round(baselineCpu.client / hs, 2),
       },
       onboardingWallMs: Math.round(onboardingWallMs),
       mintMs: Math.round(minted.mintMs),

@@ -1,9 +1,13 @@
 /**
  * Benchmark entry point: `npm run bench -- <benchmark> [options]`.
  *
- *   onboarding --devices N --concurrency C [--baseline-handshakes H] [--declarations installed|realtime]
- *              [--separate] [--nodes N] [--database sqlite|postgres] [--attestation on|off]
- *              [--phases] [--timeout S] [--json]
+ *   onboarding --devices N --concurrency C [--baseline-handshakes H] [--slices K]
+ *              [--declarations installed|realtime] [--separate] [--nodes N]
+ *              [--database sqlite|postgres] [--attestation on|off] [--phases] [--timeout S] [--json]
+ *
+ * The onboarding run is measured in K slices of the devices (default 4), with a run of the TLS
+ * baseline before the first, between each two and after the last (H handshakes in all, default
+ * 2 x max(N, 2000)): the ratio is devices/s over handshakes/s, each over its measured time.
  *
  * --separate runs the registrar and the MASA in a server process each, as the network owner's
  * and the manufacturer's servers are (by default they share one).
@@ -37,7 +41,7 @@ import { runOnboardingBenchmark, type OnboardingResult } from './onboarding.js';
 import { runVerifierBenchmark } from './verifier.js';
 
 const USAGE = [
-  'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--attestation on|off] [--phases] [--timeout S] [--json]',
+  'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--slices K] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--attestation on|off] [--phases] [--timeout S] [--json]',
   '       npm run bench -- verifier [--attestations N] [--concurrency C] [--json]',
 ].join('\n');
 
@@ -109,8 +113,8 @@ function summary(r: OnboardingResult): string {
     `  onboarding        ${r.devicesPerSecond} devices/s   p50 ${r.p50Ms} ms   p99 ${r.p99Ms} ms   failures ${r.failures}`,
     `  live LDevIDs      per device min ${r.liveLdevidsPerDevice.min}, max ${r.liveLdevidsPerDevice.max} ${JSON.stringify(r.liveLdevidsPerDevice.histogram)}${r.liveLdevidsPerDevice.min === 1 && r.liveLdevidsPerDevice.max === 1 ? '' : '   FAILED: each device must hold exactly one'}`,
     `  attestation       ${JSON.stringify(r.attestationStatuses)}${r.attestation === 'on' && r.attestationStatuses.affirming !== r.devices ? '   FAILED: each device must be affirming' : ''}`,
-    `  TLS baseline      ${r.baselineHandshakesPerSecond} handshakes/s (before ${r.baselineBefore}, after ${r.baselineAfter})`,
-    `  ratio             ${r.ratio}`,
+    `  TLS baseline      ${r.baselineHandshakesPerSecond} handshakes/s (runs ${r.baselineRuns.join(', ')})`,
+    `  ratio             ${r.ratio} (${r.slices} slices: ${r.sliceRatios.join(', ')})`,
     `  CPU ms/onboarding server ${c.server}${split ? ` (${split})` : r.attestation === 'on' ? ' (network, manufacturer and verifier)' : ''}, client ${c.client}`,
     `  cores busy        server ${r.coresBusyDuringOnboarding.server}, client ${r.coresBusyDuringOnboarding.client}${r.coresBusyDuringOnboarding.postgres !== undefined ? `, postgres ${r.coresBusyDuringOnboarding.postgres}` : ''}`,
     `  CPU ms/handshake  server ${r.cpuMsPerHandshake.server}, client ${r.cpuMsPerHandshake.client}`,
@@ -136,6 +140,7 @@ async function main(): Promise<number> {
           baselineHandshakes: flags.has('baseline-handshakes')
             ? positiveInt(flags, 'baseline-handshakes', 2000)
             : undefined,
+          ...(flags.has('slices') ? { slices: positiveInt(flags, 'slices', 4) } : {}),
           phases: flags.has('phases'),
           declarations: flags.get('declarations') === 'realtime' ? 'realtime' : 'installed',
           topology: flags.has('separate') ? 'separate' : 'colocated',

@@ -132,7 +132,6 @@ export class AppraisalThread implements Appraiser {
     }
     const id = ++this.#next;
     return new Promise<Appraisal>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
       worker.postMessage({
         type: 'appraise',
         id,
@@ -143,6 +142,9 @@ export class AppraisalThread implements Appraiser {
         clockSkewSeconds: request.clockSkewSeconds,
         at: request.at.getTime(),
       } satisfies ToThread);
+      // Held once sent (a request that cannot be sent throws here, and is not held); the
+      // answer comes in a later turn of the event loop.
+      this.#pending.set(id, { resolve, reject });
     });
   }
 
