@@ -2,7 +2,6 @@
  * `airlock`: one command, a subcommand per role.
  */
 import 'reflect-metadata';
-import { isMainThread } from 'node:worker_threads';
 import { Command } from 'commander';
 import { upCommand } from './commands/up.js';
 import { demoCommand } from './commands/demo.js';
@@ -62,5 +61,4 @@ verifierCommand(program);
 const args = process.argv.slice(2);
 if (!program.commands.some((c) => args.includes(c.name()))) program.version('0.1.0');
 
-// The verifier's appraisal thread loads this module too (src/roles/verifier/appraisal-thread.ts).
-if (isMainThread) await program.parseAsync(process.argv);
+await program.parseAsync(process.argv);

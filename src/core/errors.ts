@@ -132,26 +132,6 @@ export class AirlockError extends Error {
   }
 }
 
-/**
- * An AirlockError that crossed a thread as its code, message and details: the same error on
- * this side. A code this build does not know is ERR_INTERNAL.
- */
-export function reviveAirlockError(carried: {
-  code: string;
-  message: string;
-  details?: Record<string, string | number | boolean>;
-}): AirlockError {
-  const code: ErrorCode = Object.hasOwn(ErrorCodes, carried.code)
-    ? (carried.code as ErrorCode)
-    : 'ERR_INTERNAL';
-  const prefix = `${ErrorCodes[code]}: `;
-  const detail =
-    code === carried.code && carried.message.startsWith(prefix)
-      ? carried.message.slice(prefix.length)
-      : undefined;
-  return new AirlockError(code, detail, carried.details ? { details: carried.details } : undefined);
-}
-
 export function isAirlockError(e: unknown, code?: ErrorCode): e is AirlockError {
   return e instanceof AirlockError && (code === undefined || e.code === code);
 }

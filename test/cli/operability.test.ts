@@ -374,12 +374,6 @@ describe('a running system', () => {
     expect(events.stdout).toMatch(/^policy: allow, segment \w+, rule /m);
     expect(events.stdout).toMatch(/^attestation result \(EAR\): eyJ/m);
 
-    // The first appraisal started the verifier's thread (in the CLI's bundle): the changed
-    // image is appraised there.
-    const upLog = () => fs.readFileSync(path.join(dataDir, 'airlock.log'), 'utf8');
-    for (let i = 0; i < 200 && !upLog().includes('the appraisal thread is ready'); i++)
-      await new Promise((r) => setTimeout(r, 50));
-    expect(upLog()).toContain('the appraisal thread is ready');
     const changed = path.join(path.dirname(image), 'fw-changed.bin');
     const bytes = fs.readFileSync(image);
     bytes[7] = bytes[7]! ^ 1;
@@ -387,7 +381,6 @@ describe('a running system', () => {
     const refused = await onboard(store, changed);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/ERR_ATTESTATION_REFUSED/);
-    expect(upLog()).not.toContain('the appraisal thread stopped');
   });
 
   it('device export writes PEM files openssl uses, says keys left the store, and refuses a non-empty directory', async () => {

@@ -41,12 +41,6 @@ export interface VerifierConfig extends ServerLimits {
   build: string;
   /** `ear.appraisal-policy-id` of every result: the appraisal of docs/ATTESTATION.md. */
   appraisalPolicyId: string;
-  /**
-   * Appraise evidence in a worker thread of the verifier's own (true, the default), so that
-   * parsing and verifying it does not hold up the thread that serves requests; false: on the
-   * event loop. The appraisal is the same either way.
-   */
-  appraisalThread: boolean;
 }
 
 export const verifierDefaults: VerifierConfig = {
@@ -60,7 +54,6 @@ export const verifierDefaults: VerifierConfig = {
   developer: 'Airlock',
   build: `airlock ${(pkg as { version: string }).version}`,
   appraisalPolicyId: 'tag:airlock.example,2026:appraisal/1',
-  appraisalThread: true,
   // The HTTPS server's limits, each documented in src/adapters/http/limits.ts: TLS handshake
   // 10 s, request headers 10 s, whole request 30 s, idle keep-alive 30 s, a connection's life
   // 5 minutes and 100 requests, 1,024 connections and 64 per source, headers 16 KiB, request

@@ -25,8 +25,6 @@ import { verifierDefaults, type VerifierConfig } from './defaults.js';
 import { openVerifierPki, type VerifierPki } from './pki.js';
 import { ReferenceValues, type Provisioned } from './reference-values.js';
 import { AttestationSessions } from './sessions.js';
-import { inlineAppraiser, type Appraiser } from './appraiser.js';
-import { AppraisalThread } from './appraisal-thread.js';
 import {
   checkManufacturerTrust,
   type ManufacturerTrustInput,
@@ -81,8 +79,6 @@ export class Verifier {
     readonly pki: VerifierPki,
     readonly referenceValues: ReferenceValues,
     readonly sessions: AttestationSessions,
-    /** Where evidence is appraised: a thread of its own, or the event loop (`appraisalThread`). */
-    readonly appraiser: Appraiser,
   ) {}
 
   static async open(opts: VerifierOptions): Promise<Verifier> {
@@ -124,27 +120,8 @@ export class Verifier {
         at,
       );
       const referenceValues = new ReferenceValues(opts.ctx, store, [...opts.manufacturers]);
-      const appraiser = config.appraisalThread
-        ? new AppraisalThread(opts.ctx.crypto, opts.ctx.logger)
-        : inlineAppraiser(opts.ctx.crypto);
-      const sessions = new AttestationSessions(
-        opts.ctx,
-        store,
-        config,
-        pki,
-        referenceValues,
-        appraiser,
-      );
-      return new Verifier(
-        opts.ctx,
-        config,
-        opened,
-        store,
-        pki,
-        referenceValues,
-        sessions,
-        appraiser,
-      );
+      const sessions = new AttestationSessions(opts.ctx, store, config, pki, referenceValues);
+      return new Verifier(opts.ctx, config, opened, store, pki, referenceValues, sessions);
     } catch (e) {
       await opened.close();
       throw e;
@@ -228,15 +205,11 @@ export class Verifier {
     return url;
   }
 
-  /**
-   * Stops refreshing, drains the server (requests in flight get up to `drainMs`), then ends the
-   * appraisal thread and closes the database.
-   */
+  /** Stops refreshing, drains the server (requests in flight get up to `drainMs`), then closes the database. */
   async close(drainMs = this.config.drainTimeoutMs): Promise<void> {
     clearInterval(this.#timer);
     await this.referenceValues.close();
     if (this.server) await closeGracefully(this.server, drainMs);
-    await this.appraiser.close();
     await this.opened.close();
   }
 }

@@ -1,17 +1,19 @@
 /**
  * Veraison's challenge-response sessions, synchronous: a session holds a fresh nonce until it
  * expires; the evidence posted to it is appraised at once (src/onboarding/verifier/appraise.ts)
- * and the session answers with the EAR. A session takes evidence once: the evidence is
- * appraised (by the Appraiser, on the event loop or in a thread of its own, outside any
- * transaction), then one transaction takes the session from `waiting` and stores its answer,
- * so a second post (or a racing one, on another node) finds no waiting session:
- * ERR_ATTESTATION_SESSION, as for an expired or unknown one.
+ * and the session answers with the EAR. A session takes evidence once: the transaction that
+ * appraises it takes it from `waiting` first, so a second post (or a racing one, on another
+ * node) finds no waiting session: ERR_ATTESTATION_SESSION, as for an expired or unknown one.
  * Malformed evidence uses the session up too (its state is `failed`): evidence gets one try
  * per session (a relying party that chooses its nonces decides how many sessions one may have).
  */
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { fromAnyBase64, toBase64Url } from '../../core/bytes.js';
-import type { VerifierSessionRecord, VerifierStore } from '../../core/store.js';
+import type {
+  VerifierRepositories,
+  VerifierSessionRecord,
+  VerifierStore,
+} from '../../core/store.js';
 import type { EarClaims } from '../../protocols/ear/claims.js';
 import {
   MAX_NONCE_BYTES,
@@ -20,12 +22,16 @@ import {
 } from '../../protocols/rats/challenge-response.js';
 import { deviceTokenMediaType, supplyChainMediaType } from '../../protocols/eat/claims.js';
 import { signEar } from '../../protocols/ear/result.js';
-import { earFor, evidenceKindOf, type Appraisal } from '../../onboarding/verifier/appraise.js';
+import {
+  appraiseEvidence,
+  earFor,
+  evidenceKindOf,
+  type Appraisal,
+} from '../../onboarding/verifier/appraise.js';
 import type { RoleContext } from '../shared/context.js';
 import type { VerifierConfig } from './defaults.js';
 import type { VerifierPki } from './pki.js';
 import type { ReferenceValues } from './reference-values.js';
-import type { Appraiser } from './appraiser.js';
 
 /** The evidence media types the verifier appraises, as each session lists them. */
 export const ACCEPTED_MEDIA_TYPES: readonly string[] = [deviceTokenMediaType, supplyChainMediaType];
@@ -50,7 +56,6 @@ export class AttestationSessions {
     private readonly config: VerifierConfig,
     private readonly pki: VerifierPki,
     private readonly references: ReferenceValues,
-    private readonly appraiser: Appraiser,
   ) {}
 
   /**
@@ -128,15 +133,11 @@ export class AttestationSessions {
   async submit(id: string, contentType: string, evidence: string): Promise<Submitted> {
     const evidenceType = acceptedType(contentType);
     if (!SESSION_ID.test(id)) throw new AirlockError('ERR_ATTESTATION_SESSION');
-    const at = this.ctx.clock.now();
-    const s = await this.store.run((r) => r.sessions.get(id, at));
-    if (s?.state !== 'waiting') throw new AirlockError('ERR_ATTESTATION_SESSION');
-    // Appraised outside the transaction (on the appraisal thread, when there is one), then
-    // taken and answered in one: of two posts racing for the session, one takes it.
-    const done = await this.#appraise(s, evidenceType, evidence, at);
     const outcome = await this.store.transaction(async (r) => {
-      const taken = await r.sessions.take(id, this.ctx.clock.now());
-      if (taken?.nonce !== s.nonce) throw new AirlockError('ERR_ATTESTATION_SESSION');
+      const at = this.ctx.clock.now();
+      const s = await r.sessions.take(id, at);
+      if (!s) throw new AirlockError('ERR_ATTESTATION_SESSION');
+      const done = await this.#appraise(r, s, evidenceType, evidence, at);
       await r.sessions.finish(id, {
         state: done.failed ? 'failed' : 'complete',
         evidenceType,
@@ -161,23 +162,26 @@ export class AttestationSessions {
     const evidenceType = acceptedType(contentType);
     if (!SESSION_ID.test(reserved.id)) throw new AirlockError('ERR_ATTESTATION_SESSION');
     await this.#purge(this.ctx.clock.now());
-    const at = this.ctx.clock.now();
-    if (!(Date.parse(reserved.expiry) > at.getTime()))
-      throw new AirlockError('ERR_ATTESTATION_SESSION');
-    const s: VerifierSessionRecord = {
-      id: reserved.id,
-      nonce: reserved.nonce,
-      expiresAt: reserved.expiry,
-      state: 'waiting',
-      evidenceType: null,
-      evidence: null,
-      result: null,
-    };
-    const done = await this.#appraise(s, evidenceType, evidence, at);
     // One write, the session stored answered: no transaction needed around it.
-    if (!(await this.store.run((r) => r.sessions.addDone(done.record, at))))
-      throw new AirlockError('ERR_ATTESTATION_SESSION');
-    return this.#answered(done);
+    const outcome = await this.store.run(async (r) => {
+      const at = this.ctx.clock.now();
+      if (!(Date.parse(reserved.expiry) > at.getTime()))
+        throw new AirlockError('ERR_ATTESTATION_SESSION');
+      const s: VerifierSessionRecord = {
+        id: reserved.id,
+        nonce: reserved.nonce,
+        expiresAt: reserved.expiry,
+        state: 'waiting',
+        evidenceType: null,
+        evidence: null,
+        result: null,
+      };
+      const done = await this.#appraise(r, s, evidenceType, evidence, at);
+      if (!(await r.sessions.addDone(done.record, at)))
+        throw new AirlockError('ERR_ATTESTATION_SESSION');
+      return done;
+    });
+    return this.#answered(outcome);
   }
 
   #make(request: NonceRequest, at: Date): VerifierSessionRecord & { expiresAt: string } {
@@ -205,22 +209,26 @@ export class AttestationSessions {
 
   /** The session `s` with `evidence` appraised: complete with its signed EAR, or failed (malformed evidence). */
   async #appraise(
+    r: VerifierRepositories,
     s: VerifierSessionRecord,
     evidenceType: string,
     evidence: string,
     at: Date,
   ): Promise<Appraised> {
-    const manufacturers = await this.store.run((r) => this.references.endorsements(r));
+    const { crypto, clock } = this.ctx;
+    const manufacturers = await this.references.endorsements(r);
     let appraisal: Appraisal;
     try {
-      appraisal = await this.appraiser.appraise({
-        mediaType: evidenceType,
-        evidence,
-        nonce: s.nonce,
-        manufacturers,
-        clockSkewSeconds: this.config.clockSkewSeconds,
-        at,
-      });
+      appraisal = appraiseEvidence(
+        { crypto, clock },
+        {
+          mediaType: evidenceType,
+          evidence,
+          nonce: s.nonce,
+          manufacturers,
+          clockSkewSeconds: this.config.clockSkewSeconds,
+        },
+      );
     } catch (e) {
       if (!isAirlockError(e, 'ERR_EAT_MALFORMED')) throw e;
       return {
@@ -235,7 +243,7 @@ export class AttestationSessions {
       build: this.config.build,
       policyId: this.config.appraisalPolicyId,
     });
-    const result = signEar(this.ctx.crypto, this.pki.ear.key, this.pki.earKid, claims);
+    const result = signEar(crypto, this.pki.ear.key, this.pki.earKid, claims);
     return {
       record: { ...s, state: 'complete', evidenceType, evidence, result },
       appraisal,
