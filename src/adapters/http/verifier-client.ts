@@ -22,6 +22,7 @@ import type { Crypto } from '../../core/ports.js';
 import {
   equalBytes,
   fromAnyBase64,
+  fromBase64Url,
   fromUtf8,
   sameBase64Bytes,
   toBase64Url,
@@ -115,7 +116,7 @@ export class HttpVerifierClient implements VerifierPort {
   }
 
   async openSession(nonce?: string): Promise<VerifierSession> {
-    const asked = nonce === undefined ? undefined : fromAnyBase64(nonce);
+    const asked = nonce === undefined ? undefined : fromBase64Url(nonce);
     if (nonce !== undefined && asked === undefined)
       throw new AirlockError('ERR_INPUT_SCHEMA', 'the nonce to ask for is not base64url');
     // Padded base64url: Veraison decodes it with Go's base64.URLEncoding, which wants the padding.

@@ -12,13 +12,7 @@
  */
 import { isAirlockError } from '../../core/errors.js';
 import type { FirmwareMeasurement, MeasuredBoot, PledgeChannel } from '../../core/ports.js';
-import {
-  ATTESTATION_NONCE_BYTES,
-  ATTESTATION_NONCE_LABEL,
-  AttestationReply,
-  parseJson,
-} from '../../protocols/airlock/messages.js';
-import { toBase64Url } from '../../core/bytes.js';
+import { AttestationReply, attestationNonce, parseJson } from '../../protocols/airlock/messages.js';
 import type { PledgeContext } from './context.js';
 import type { PledgeIdentity } from './identity.js';
 import { generateEvidence } from './step-01-attestation.js';
@@ -38,7 +32,7 @@ export async function attest(
   if (a.kind === 'none' || (a.kind === 'key' && !measurement)) return undefined;
   // The nonce is the channel's own (no challenge to ask for): a token made for this TLS session
   // proves nothing on any other, and is fresh because the session is.
-  const nonce = toBase64Url(channel.exporter(ATTESTATION_NONCE_LABEL, ATTESTATION_NONCE_BYTES));
+  const nonce = attestationNonce(channel);
   const evidence = generateEvidence(ctx, identity, measurement, nonce);
   if (!evidence) return undefined;
   let text: string;

@@ -1,7 +1,7 @@
 /**
  * Steps 2, 3 and 4 (NIST IR 8350 Figure 9; RFC 9334 RATS, the registrar as relying party):
  * the device, in onboarding mode, sends its attestation token; its nonce is keying material
- * exported from the device's TLS session (channelNonce), for which the registrar opens a
+ * exported from the device's TLS session (attestationNonce), for which the registrar opens a
  * session at the verification service, or, for a pledge that asked for a challenge on this
  * connection, the verifier's nonce the registrar handed it. The verifier's signed result (EAR)
  * is checked and put before the authorization policy. A device that is not trustworthy, or
@@ -13,7 +13,7 @@
  * goes straight to step 5, and the policy judges it as a device without attestation.
  */
 import { AirlockError, ensure } from '../../core/errors.js';
-import { equalBytes, sameBase64Bytes, toBase64Url } from '../../core/bytes.js';
+import { equalBytes, sameBase64Bytes } from '../../core/bytes.js';
 import type { EventInput } from '../../core/store.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import {
@@ -22,10 +22,7 @@ import {
   transition,
   type DeviceState,
 } from '../../core/onboarding-state.js';
-import {
-  ATTESTATION_NONCE_BYTES,
-  ATTESTATION_NONCE_LABEL,
-} from '../../protocols/airlock/messages.js';
+import { attestationNonce } from '../../protocols/airlock/messages.js';
 import type { EarAppraisal, EarClaims, EarStatus } from '../../protocols/ear/claims.js';
 import type { Endpoint } from './pipeline.js';
 import type { Channel, VerifierSession } from './ports.js';
@@ -151,7 +148,10 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
     let appraised: ReturnType<typeof readResult> & { jwt: string | null };
     if (other) appraised = { status: 'contraindicated', reasons: [other], facts: null, jwt: null };
     else {
-      session ??= await ctx.verifier.openSession(channelNonce(call.ch));
+      // The channel's nonce: keying material exported from the TLS session the device reached
+      // the registrar on (RFC 8446 section 7.5); the device derives the same, no one on another
+      // connection can.
+      session ??= await ctx.verifier.openSession(attestationNonce(call.ch));
       const { claims, jwt } = await ctx.verifier.appraise(session, mediaType, evidence);
       // Whatever the transport: the result is for this session's nonce (the channel's, or the
       // challenge's), in whichever base64 the verifier writes it.
@@ -258,15 +258,6 @@ function contacted(
     outcome: 'ok',
     detail: { peer: call.ch.peer, since: call.received.toISOString(), ...detail },
   };
-}
-
-/**
- * The nonce of evidence bound to the device's channel: keying material exported from the TLS
- * session the device reached the registrar on (RFC 8446 section 7.5), base64url. The device
- * derives the same; no one on another connection can.
- */
-export function channelNonce(ch: Pick<Channel, 'exporter'>): string {
-  return toBase64Url(ch.exporter(ATTESTATION_NONCE_LABEL, ATTESTATION_NONCE_BYTES));
 }
 
 /** Not trustworthy (the verifier's finding), or trustworthy enough but not admitted (the policy's). */

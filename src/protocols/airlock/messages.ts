@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { AirlockError } from '../../core/errors.js';
+import { toBase64Url } from '../../core/bytes.js';
 import { checked } from '../schema.js';
 import { DeclarationChain } from '../declaration/schema.js';
 
@@ -18,6 +19,13 @@ export const DeclarationReply = z.object({ chain: DeclarationChain });
  */
 export const ATTESTATION_NONCE_LABEL = 'EXPORTER-airlock-attestation-nonce';
 export const ATTESTATION_NONCE_BYTES = 32;
+
+/** The channel-bound nonce, as the device and the registrar each derive it from their end. */
+export function attestationNonce(channel: {
+  exporter(label: string, length: number): Uint8Array;
+}): string {
+  return toBase64Url(channel.exporter(ATTESTATION_NONCE_LABEL, ATTESTATION_NONCE_BYTES));
+}
 
 /** Step 4, as the device learns it: whether it may go on, nothing about the network. */
 export const AttestationReply = z.object({

@@ -14,8 +14,8 @@ import { applyPolicyTo } from '../../support/policies.js';
 import {
   attestationChallenge,
   attestationEvidence,
-  channelNonce,
 } from '../../../src/onboarding/registrar/step-03-attestation.js';
+import { attestationNonce } from '../../../src/protocols/airlock/messages.js';
 import { toBase64Url } from '../../../src/core/bytes.js';
 import type {
   Channel,
@@ -244,8 +244,8 @@ describe('steps 2 to 4 at the registrar', () => {
     const out = await submit(ch, d);
     expect(out).toMatchObject({ admitted: true, status: 'affirming' });
     // The nonce is the channel's exported keying material, base64url: nothing else could be asked.
-    expect(verifier.asked).toEqual([channelNonce(ch)]);
-    expect(channelNonce(ch)).toBe(toBase64Url(exported));
+    expect(verifier.asked).toEqual([attestationNonce(ch)]);
+    expect(attestationNonce(ch)).toBe(toBase64Url(exported));
     expect(await f.deviceRow(serial)).toMatchObject({
       state: 'attested',
       attestationStatus: 'affirming',
@@ -277,7 +277,7 @@ describe('steps 2 to 4 at the registrar', () => {
     // A new connection has a nonce of its own: good evidence for it admits the device.
     const ch2 = f.channel(d.cert, new Uint8Array(32).fill(9));
     await submit(ch2, d);
-    expect(verifier.asked.at(-1)).toBe(channelNonce(ch2));
+    expect(verifier.asked.at(-1)).toBe(attestationNonce(ch2));
     expect((await f.deviceRow(serial))!.state).toBe('attested');
   });
 
