@@ -94,6 +94,8 @@ export interface ChannelRequest {
   body?: string;
   contentType?: string;
   accept?: string;
+  /** Further header fields (names are tokens; none that frames the request). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** A 2xx answer on a pledge channel. */
@@ -101,6 +103,8 @@ export interface ChannelResponse {
   status: number;
   contentType: string;
   body: string;
+  /** The answer's header fields by lower-case name, where the channel has them. */
+  headers?: ReadonlyMap<string, string>;
 }
 
 /**

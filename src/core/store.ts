@@ -97,7 +97,9 @@ export interface NetworkDevices {
   birthCertificateOf(serial: string): Promise<Uint8Array | undefined>;
   /**
    * A voucher issued: the device's record, new or onboarding again, in state 'vouched' with
-   * `nonce` outstanding. False, and nothing written, when another birth certificate holds `serial`.
+   * `nonce` outstanding, and `attestation` as its latest result when the device attested with
+   * its voucher request (steps 2 to 5 at once); without it, whatever result the record holds
+   * stays. False, and nothing written, when another birth certificate holds `serial`.
    */
   vouched(
     d: {
@@ -106,6 +108,7 @@ export interface NetworkDevices {
       manufacturer: string;
       nonce: string;
       decision: DecisionRecord;
+      attestation?: AttestationRecord;
     },
     at: Date,
   ): Promise<boolean>;

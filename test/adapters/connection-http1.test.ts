@@ -110,6 +110,7 @@ describe('PeerConnection over a raw TLS peer', () => {
       });
       await conn.request('POST', '/.well-known/airlock/wifi');
       await conn.request('GET', '/.well-known/est/cacerts');
+      await conn.request('POST', '/x', { body: '{}', headers: { 'Airlock-Evidence': 'a.b.c' } });
     } finally {
       await conn.close();
     }
@@ -118,6 +119,7 @@ describe('PeerConnection over a raw TLS peer', () => {
       `POST /.well-known/brski/requestvoucher HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/voucher-jws+json\r\naccept: application/voucher-jws+json\r\ncontent-length: 11`,
       `POST /.well-known/airlock/wifi HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-length: 0`,
       `GET /.well-known/est/cacerts HTTP/1.1\r\nhost: 127.0.0.1:${port}`,
+      `POST /x HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nairlock-evidence: a.b.c\r\ncontent-length: 2`,
     ]);
     expect(seen[0]!.body).toBe('voucher \u20ac');
   });
@@ -146,12 +148,12 @@ describe('PeerConnection over a raw TLS peer', () => {
     );
     const conn = await PeerConnection.open(url, {});
     try {
-      expect(await conn.request('GET', '/one')).toEqual({
+      expect(await conn.request('GET', '/one')).toMatchObject({
         status: 200,
         contentType: 'application/json',
         body: '{"a":0}',
       });
-      expect(await conn.request('GET', '/two')).toEqual({
+      expect(await conn.request('GET', '/two')).toMatchObject({
         status: 200,
         contentType: 'application/json',
         body: '{"a":1} ',
@@ -173,7 +175,7 @@ describe('PeerConnection over a raw TLS peer', () => {
     );
     const conn = await PeerConnection.open(url, {});
     try {
-      expect(await conn.request('POST', '/x', { body: '{' })).toEqual({
+      expect(await conn.request('POST', '/x', { body: '{' })).toMatchObject({
         status: 400,
         contentType: 'text/plain',
         body: 'bad',
@@ -298,11 +300,13 @@ describe('PeerConnection over a raw TLS peer', () => {
     );
     const conn = await PeerConnection.open(url, {});
     try {
-      expect(await conn.request('GET', '/')).toEqual({
+      const res = await conn.request('GET', '/');
+      expect(res).toMatchObject({
         status: 200,
         contentType: 'text/plain',
         body: 'part one, part two',
       });
+      expect([...res.headers]).toEqual([['content-type', 'text/plain']]);
       expect(await errorCode(() => conn.request('GET', '/'))).toBe('ERR_TRANSPORT');
     } finally {
       await conn.close();
@@ -321,7 +325,7 @@ describe('PeerConnection over a raw TLS peer', () => {
     }
   });
 
-  it('a request with a target that could split it is refused before anything is sent, and the connection stays usable', async () => {
+  it('a request with a target or a field that could split it is refused before anything is sent, and the connection stays usable', async () => {
     const seen: string[] = [];
     const { url } = await peer((s) =>
       readRequests(s, (req) => {
@@ -334,6 +338,16 @@ describe('PeerConnection over a raw TLS peer', () => {
       expect(
         await errorCode(() => conn.request('GET', '/a HTTP/1.1\r\nx-smuggled: 1\r\n\r\nGET /b')),
       ).toBe('ERR_TRANSPORT');
+      // Nor may a caller's field frame or route it, or split it with its value.
+      for (const headers of [
+        { 'content-length': '0' },
+        { Host: 'elsewhere' },
+        { 'x-a': 'b\r\nx-smuggled: 1' },
+        { 'x a': 'b' },
+      ])
+        expect(await errorCode(() => conn.request('POST', '/x', { headers }))).toBe(
+          'ERR_TRANSPORT',
+        );
       expect((await conn.request('GET', '/ok')).status).toBe(204);
       expect(seen).toEqual(['GET /ok HTTP/1.1']);
     } finally {

@@ -150,10 +150,20 @@ describe('attestation in the onboarding path (steps 1, 3, 4)', () => {
     expect(await agent.onboardingCredentials()).toBeUndefined();
     const record = await sys.network.inventory.device(serial);
     expect(record).toMatchObject({ state: 'refused', decision: 'deny', ldevid_serial: null });
-    // No voucher was asked for: the device learned nothing about the network.
-    const actions = (await sys.network.inventory.events(serial)).map((e) => e.action);
-    expect(actions).not.toContain('requestvoucher');
-    expect(actions.some((a) => a.startsWith('voucher issued'))).toBe(false);
+    // Its voucher request, which carried the evidence, was refused before the registrar asked
+    // the MASA: the device learned nothing about the network.
+    const events = await sys.network.inventory.events(serial);
+    expect(events.filter((e) => e.action === 'requestvoucher')).toMatchObject([
+      { outcome: 'refused', code: 'ERR_ATTESTATION_REFUSED' },
+    ]);
+    expect(events.some((e) => e.action.startsWith('voucher issued'))).toBe(false);
+    expect(
+      await sys.manufacturer.db
+        .selectFrom('masa_nonces')
+        .selectAll()
+        .where('serial', '=', serial)
+        .execute(),
+    ).toEqual([]);
   });
 
   it('a withdrawn firmware version is refused', async () => {

@@ -9,7 +9,7 @@ import * as nodeCrypto from 'node:crypto';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
-import { PeerConnection } from '../../src/adapters/http/connection.js';
+import { PeerConnection, type HttpResponse } from '../../src/adapters/http/connection.js';
 import { silentLogger } from '../../src/adapters/log/logger.js';
 import { toBase64, toPem } from '../../src/core/bytes.js';
 import type { Clock } from '../../src/core/ports.js';
@@ -422,7 +422,7 @@ describe('the reference values route and the PKI', () => {
     await m?.close();
   });
 
-  async function get(): Promise<{ status: number; contentType: string; body: string }> {
+  async function get(): Promise<HttpResponse> {
     const conn = await PeerConnection.open(url, {
       ca: toPem('CERTIFICATE', m.pki.root.cert.der),
     });

@@ -70,6 +70,8 @@ export interface HttpResponse {
   status: number;
   contentType: string;
   body: string;
+  /** Every field of the answer, by lower-case name. */
+  headers: ReadonlyMap<string, string>;
 }
 
 /** The request on the wire: its parser and how it settles. */
@@ -80,7 +82,12 @@ interface Exchange {
   reject(err: AirlockError): void;
 }
 
-type RequestOptions = { body?: string; contentType?: string; accept?: string };
+type RequestOptions = {
+  body?: string;
+  contentType?: string;
+  accept?: string;
+  headers?: Readonly<Record<string, string>>;
+};
 
 /** A request in bytes: header fields beyond the ones the writer owns, and a body of any bytes. */
 export type ExchangeOptions = { headers?: Readonly<Record<string, string>>; body?: Uint8Array };
@@ -330,6 +337,7 @@ function textResponse(res: Http1Response): HttpResponse {
     status: res.status,
     contentType: res.headers.get('content-type') ?? '',
     body: res.body.toString('utf8'),
+    headers: res.headers,
   };
 }
 

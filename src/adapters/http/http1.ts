@@ -69,17 +69,24 @@ export function http1Error(fault: Http1Fault, why: string): AirlockError {
 
 /**
  * A request head (and body) as one string, so that it goes out in one write and one TLS
- * record. Values that could split the request (CR, LF, spaces in the target) are refused.
+ * record. Values that could split the request (CR, LF, spaces in the target) are refused, and
+ * the caller's `headers` are held to the rules of `requestBytes`.
  */
 export function requestText(
   method: 'GET' | 'POST',
   host: string,
   path: string,
-  opts: { body?: string; contentType?: string; accept?: string },
+  opts: {
+    body?: string;
+    contentType?: string;
+    accept?: string;
+    headers?: Readonly<Record<string, string>>;
+  },
 ): string {
-  const fields: Array<[string, string | undefined]> = [
+  const fields: Array<readonly [string, string | undefined]> = [
     ['content-type', opts.contentType],
     ['accept', opts.accept],
+    ...callerFields(opts.headers ?? {}),
   ];
   const body = opts.body ?? '';
   return (
@@ -95,9 +102,9 @@ export function requestText(
 
 /**
  * A request head and a byte body in one buffer (one write, one TLS record): for bodies that
- * are not text (CBOR, CMS) and for header fields beyond content-type and accept. Field names
- * must be tokens, and none may be one that frames the message or names its host
- * (host, content-length, transfer-encoding, connection): those are this module's to write.
+ * are not text (CBOR, CMS). Field names must be tokens, and none may be one that frames the
+ * message or names its host (host, content-length, transfer-encoding, connection): those are
+ * this module's to write.
  */
 export function requestBytes(
   method: 'GET' | 'POST',
@@ -106,6 +113,19 @@ export function requestBytes(
   fields: Readonly<Record<string, string>>,
   body?: Uint8Array,
 ): Buffer {
+  const head = requestHead(method, host, path, callerFields(fields), body?.length);
+  // The head is ASCII (checked there): one byte per character.
+  const out = Buffer.allocUnsafe(head.length + (body?.length ?? 0));
+  out.write(head, 0, 'latin1');
+  if (body !== undefined) out.set(body, head.length);
+  return out;
+}
+
+/**
+ * A caller's header fields, names lower-cased. Names must be tokens, and none may be one that
+ * frames the message or names its host (RESERVED_FIELDS): those are this module's to write.
+ */
+function callerFields(fields: Readonly<Record<string, string>>): Array<[string, string]> {
   const list: Array<[string, string]> = [];
   for (const name of Object.keys(fields)) {
     const lower = name.toLowerCase();
@@ -116,12 +136,7 @@ export function requestBytes(
       );
     list.push([lower, fields[name]!]);
   }
-  const head = requestHead(method, host, path, list, body?.length);
-  // The head is ASCII (checked there): one byte per character.
-  const out = Buffer.allocUnsafe(head.length + (body?.length ?? 0));
-  out.write(head, 0, 'latin1');
-  if (body !== undefined) out.set(body, head.length);
-  return out;
+  return list;
 }
 
 /** Fields the request writer owns: a caller's value for one could frame or route the request differently. */

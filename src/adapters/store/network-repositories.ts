@@ -45,50 +45,16 @@ const sql = {
     db.selectFrom('net_devices').select('idevid_der').where('serial', '=', p.serial),
   ),
   /** A voucher issued: the device's record, new or renewed; never another device's (same serial, other birth certificate). */
-  vouched: prepared(
-    (
-      db: Db,
-      p: Params<
-        | 'serial'
-        | 'idevid'
-        | 'manufacturer'
-        | 'nonce'
-        | 'at'
-        | 'decision'
-        | 'segment'
-        | 'rule'
-        | 'policy'
-      >,
-    ) => {
-      const values = {
-        idevid_der: p.idevid,
-        manufacturer: p.manufacturer,
-        state: 'vouched' as const,
-        nonce: p.nonce,
-        voucher_at: p.at,
-        authenticated_at: null,
-        updated_at: p.at,
-        decision: p.decision,
-        segment: p.segment,
-        policy_rule: p.rule,
-        policy_id: p.policy,
-        decided_at: p.at,
-        authorized_at: null,
-      };
-      return db
-        .insertInto('net_devices')
-        .values({
-          serial: p.serial,
-          ...values,
-          onboarded_at: null,
-          ldevid_serial: null,
-          psk_id: null,
-          onboardings: 0,
-        })
-        .onConflict((oc) =>
-          oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', p.idevid),
-        );
-    },
+  vouched: prepared((db: Db, p: Params<VouchedParams>) => vouchedUpsert(db, p, {})),
+  /** A voucher issued with the attestation result that admitted the device (steps 2 to 5 at once). */
+  vouchedAttested: prepared((db: Db, p: Params<VouchedParams | 'status' | 'claims' | 'result'>) =>
+    vouchedUpsert(db, p, {
+      attestation_session: null,
+      attestation_status: p.status,
+      attestation_claims: p.claims,
+      attestation_result: p.result,
+      attested_at: p.at,
+    }),
   ),
   attesting: prepared(
     (db: Db, p: Params<'serial' | 'idevid' | 'manufacturer' | 'session' | 'at'>) => {
@@ -280,6 +246,62 @@ const sql = {
   ),
 };
 
+type VouchedParams =
+  | 'serial'
+  | 'idevid'
+  | 'manufacturer'
+  | 'nonce'
+  | 'at'
+  | 'decision'
+  | 'segment'
+  | 'rule'
+  | 'policy';
+
+/** The attestation columns a voucher request that carried evidence sets (placeholders, or null). */
+type AttestationColumns = Partial<
+  Record<
+    | 'attestation_session'
+    | 'attestation_status'
+    | 'attestation_claims'
+    | 'attestation_result'
+    | 'attested_at',
+    null
+  >
+>;
+
+/** The device's record 'vouched', new or onboarding again (only under the same birth certificate). */
+function vouchedUpsert(db: Db, p: Params<VouchedParams>, more: AttestationColumns) {
+  const values = {
+    idevid_der: p.idevid,
+    manufacturer: p.manufacturer,
+    state: 'vouched' as const,
+    nonce: p.nonce,
+    voucher_at: p.at,
+    authenticated_at: null,
+    updated_at: p.at,
+    decision: p.decision,
+    segment: p.segment,
+    policy_rule: p.rule,
+    policy_id: p.policy,
+    decided_at: p.at,
+    authorized_at: null,
+    ...more,
+  };
+  return db
+    .insertInto('net_devices')
+    .values({
+      serial: p.serial,
+      ...values,
+      onboarded_at: null,
+      ldevid_serial: null,
+      psk_id: null,
+      onboardings: 0,
+    })
+    .onConflict((oc) =>
+      oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', p.idevid),
+    );
+}
+
 /** What the inventory shows of a device: everything but its birth certificate. */
 const RECORD_COLUMNS = [
   'serial',
@@ -311,7 +333,7 @@ function devices(db: Db, dialect: Dialect): NetworkDevices {
       return row ? new Uint8Array(row.idevid_der) : undefined;
     },
     async vouched(d, at) {
-      const r = await sql.vouched.run(db, {
+      const p = {
         serial: d.serial,
         idevid: d.idevidDer,
         manufacturer: d.manufacturer,
@@ -321,7 +343,16 @@ function devices(db: Db, dialect: Dialect): NetworkDevices {
         segment: d.decision.segment,
         rule: d.decision.rule,
         policy: d.decision.policyId,
-      });
+      };
+      const a = d.attestation;
+      const r = a
+        ? await sql.vouchedAttested.run(db, {
+            ...p,
+            status: a.status,
+            claims: a.claims,
+            result: a.result,
+          })
+        : await sql.vouched.run(db, p);
       return r.numAffectedRows === 1n;
     },
     async attesting(d, at) {

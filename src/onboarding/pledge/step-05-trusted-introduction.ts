@@ -15,6 +15,7 @@ import {
   type VoucherPolicy,
 } from '../../protocols/voucher/voucher.js';
 import { VOUCHER_JWS_MEDIA_TYPE } from '../../protocols/voucher/schema.js';
+import { ATTESTATION_STATUS_FIELD } from '../../protocols/airlock/messages.js';
 import type { PledgeContext } from './context.js';
 import type { PledgeIdentity } from './identity.js';
 
@@ -29,13 +30,20 @@ export interface TrustedIntroduction {
    * sent only its own certificate) the registrar certificate itself. It names the network owner.
    */
   readonly pinned: Certificate;
+  /**
+   * The verifier's status when the registrar appraised the evidence sent with the request
+   * (steps 3 and 4); undefined when none was sent, or the registrar took none.
+   */
+  readonly attestation: string | undefined;
 }
 
+/** `evidence`: the header fields of step 3 (evidenceFields), sent with the voucher request. */
 export async function trustedIntroduction(
   ctx: PledgeContext,
   channel: PledgeChannel,
   identity: PledgeIdentity,
   policy: Partial<VoucherPolicy>,
+  evidence?: Readonly<Record<string, string>>,
 ): Promise<TrustedIntroduction> {
   const { crypto, clock } = ctx;
   const registrarCert = parseCertificate(channel.peerCertificate());
@@ -46,14 +54,13 @@ export async function trustedIntroduction(
     createdOn: clock.now(),
     proximityRegistrarCert: registrarCert.der,
   });
-  const voucherText = (
-    await channel.call('POST', '/.well-known/brski/requestvoucher', {
-      body: pvr,
-      contentType: VOUCHER_JWS_MEDIA_TYPE,
-      accept: VOUCHER_JWS_MEDIA_TYPE,
-    })
-  ).body;
-  const voucher = verifyVoucher(crypto, voucherText, {
+  const answer = await channel.call('POST', '/.well-known/brski/requestvoucher', {
+    body: pvr,
+    contentType: VOUCHER_JWS_MEDIA_TYPE,
+    accept: VOUCHER_JWS_MEDIA_TYPE,
+    ...(evidence ? { headers: evidence } : {}),
+  });
+  const voucher = verifyVoucher(crypto, answer.body, {
     masaAnchors: identity.masaAnchors,
     serialNumber: identity.serialNumber,
     nonce,
@@ -61,5 +68,13 @@ export async function trustedIntroduction(
     idevid: identity.idevid,
     policy,
   });
-  return { registrarCert, nonce, voucher, pinned: voucher.pinnedDomainCert };
+  // Said, not proved (the answer comes before the registrar is judged): a journal entry only.
+  const status = evidence ? answer.headers?.get(ATTESTATION_STATUS_FIELD) : undefined;
+  return {
+    registrarCert,
+    nonce,
+    voucher,
+    pinned: voucher.pinnedDomainCert,
+    attestation: status,
+  };
 }

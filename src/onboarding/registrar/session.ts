@@ -14,14 +14,17 @@ import type { Channel, IdentifiedDevice, RegistrarContext } from './ports.js';
 /** A device's onboarding session: its record, the birth certificate on the channel, what the registrar read from it. */
 export type Session = NetworkDevice & { idevid: Certificate; identified: IdentifiedDevice };
 
+/** A birth certificate on the channel, and the device it names. */
+export interface BirthCertificate {
+  idevid: Certificate;
+  device: IdentifiedDevice;
+}
+
 /**
  * The birth certificate on the channel, from a manufacturer this network trusts (Airlock or
  * not), with the serial number and MASA URL read where that manufacturer's trust says.
  */
-export function birthCertificate(
-  ctx: RegistrarContext,
-  ch: Channel,
-): { idevid: Certificate; device: IdentifiedDevice } {
+export function birthCertificate(ctx: RegistrarContext, ch: Channel): BirthCertificate {
   const idevid = ch.clientCert;
   if (!idevid) throw new AirlockError('ERR_IDEVID_MISSING');
   return { idevid, device: ctx.manufacturers.identify(idevid, ctx.clock.now()) };

@@ -14,19 +14,14 @@
  */
 import { AirlockError, ensure } from '../../core/errors.js';
 import { equalBytes, sameBase64Bytes } from '../../core/bytes.js';
-import type { EventInput } from '../../core/store.js';
+import type { AttestationRecord, EventInput, NetworkRepositories } from '../../core/store.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
-import {
-  TRANSITIONS,
-  requireState,
-  transition,
-  type DeviceState,
-} from '../../core/onboarding-state.js';
+import { TRANSITIONS, requireState, transition } from '../../core/onboarding-state.js';
 import { attestationNonce } from '../../protocols/airlock/messages.js';
 import type { EarAppraisal, EarClaims, EarStatus } from '../../protocols/ear/claims.js';
-import type { Endpoint } from './pipeline.js';
-import type { Channel, VerifierSession } from './ports.js';
-import { birthCertificate } from './session.js';
+import type { Call, Endpoint } from './pipeline.js';
+import type { Channel, RegistrarContext, VerifierSession } from './ports.js';
+import { birthCertificate, type BirthCertificate } from './session.js';
 import { decodeCompact, payloadJson } from '../../protocols/jws/compact.js';
 import { parseCertificateBase64 } from '../../protocols/x509/certificate.js';
 import { issuedOn } from './connection.js';
@@ -36,6 +31,7 @@ import {
   subjectOf,
   type AttestationFacts,
   type Decided,
+  type PolicyInForce,
 } from './authorization.js';
 
 export interface Challenge {
@@ -111,65 +107,145 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
   lock: false,
   transactional: false,
   recordSuccess: false,
-  async handler(ctx, call, { mediaType, evidence }) {
-    const { idevid, device } = birthCertificate(ctx, call.ch);
+  async handler(ctx, call, input) {
+    const birth = birthCertificate(ctx, call.ch);
+    const { device } = birth;
     call.identify(device.serial);
     ensure(ctx.verifier, 'ERR_NOT_FOUND', 'this network runs no verification service');
     const issued = issuedOn(ctx, call.ch);
     // Evidence answers the challenge given on this connection, if one was; else it must be
     // bound to the connection itself, once: its nonce is keying material of this TLS session.
-    const challenged = issued.attestationSession !== undefined;
-    let session: VerifierSession | undefined;
-    if (challenged) {
-      const row = await call.r.devices.get(device.serial);
-      if (!row || !equalBytes(row.idevidDer, idevid.der) || row.attestationSession === null)
-        throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no attestation challenge is outstanding');
-      // Another connection (a copy of the device, or this one's retry) asked since: its session is
-      // not this evidence's, and forwarding there would judge a genuine device by the wrong nonce.
-      if (issued.attestationSession !== row.attestationSession)
-        throw new AirlockError(
-          'ERR_REGISTRAR_SEQUENCE',
-          'the attestation challenge outstanding is not the one given on this connection',
-        );
-      requireState(row.state, TRANSITIONS['attestation-admitted'].from);
-      session = JSON.parse(row.attestationSession) as VerifierSession;
-    } else {
-      if (issued.channelBoundAttestation)
-        throw new AirlockError(
-          'ERR_REGISTRAR_SEQUENCE',
-          'this connection has given its evidence: a new attestation needs a new connection',
-        );
-      issued.channelBoundAttestation = true;
+    if (issued.attestationSession === undefined) {
+      const found = await appraiseOnChannel(ctx, call, birth, input, await policyInForce(call.r));
+      await ctx.store.transaction((r) =>
+        recordChannelBound(r, call, birth, found, ctx.clock.now()),
+      );
+      return outcome(found);
     }
-    const party = ctx.manufacturers.partyOf(device.trust);
-    // Evidence that names another device is contraindicated before a verifier that would not
-    // say whom its result is about sees it (one that says is held to it in readResult).
-    const other = ctx.verifier.annotates ? undefined : namesAnotherDevice(evidence, device.serial);
-    let appraised: ReturnType<typeof readResult> & { jwt: string | null };
-    if (other) appraised = { status: 'contraindicated', reasons: [other], facts: null, jwt: null };
-    else {
-      // The channel's nonce: keying material exported from the TLS session the device reached
-      // the registrar on (RFC 8446 section 7.5); the device derives the same, no one on another
-      // connection can.
-      session ??= await ctx.verifier.openSession(attestationNonce(call.ch));
-      const { claims, jwt } = await ctx.verifier.appraise(session, mediaType, evidence);
-      // Whatever the transport: the result is for this session's nonce (the channel's, or the
-      // challenge's), in whichever base64 the verifier writes it.
-      if (!sameBase64Bytes(claims.eat_nonce, session.nonce))
-        throw new AirlockError(
-          'ERR_EAR_UNTRUSTED',
-          "the result does not carry the session's nonce",
-        );
-      appraised = { ...readResult(claims, device.serial, party.id), jwt };
-    }
-    const { status, reasons, facts, jwt } = appraised;
-    const decision = decide(await policyInForce(call.r), subjectOf(ctx, idevid, device, facts));
-    // A contraindicated device is never admitted, whatever a policy says.
-    const admitted = status !== 'contraindicated' && decision.decision === 'allow';
-    if (!admitted && decision.decision === 'allow')
-      reasons.push(`the verifier found the device ${status}`);
+    const row = await call.r.devices.get(device.serial);
+    if (!row || !equalBytes(row.idevidDer, birth.idevid.der) || row.attestationSession === null)
+      throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'no attestation challenge is outstanding');
+    // Another connection (a copy of the device, or this one's retry) asked since: its session is
+    // not this evidence's, and forwarding there would judge a genuine device by the wrong nonce.
+    if (issued.attestationSession !== row.attestationSession)
+      throw new AirlockError(
+        'ERR_REGISTRAR_SEQUENCE',
+        'the attestation challenge outstanding is not the one given on this connection',
+      );
+    requireState(row.state, TRANSITIONS['attestation-admitted'].from);
+    const session = JSON.parse(row.attestationSession) as VerifierSession;
+    const found = await appraise(ctx, birth, input, session, await policyInForce(call.r));
     const at = ctx.clock.now();
-    const events: EventInput[] = [
+    await ctx.store.transaction(async (r) => {
+      const locked = await r.devices.get(device.serial, { lock: true });
+      // The session is used once: a concurrent submission of the same challenge loses here.
+      if (!locked || locked.attestationSession !== issued.attestationSession)
+        throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'the attestation challenge was used');
+      await writeResult(r, device.serial, transition(locked.state, found.event), found, at);
+      await r.events.record(found.events, at);
+    });
+    return outcome(found);
+  },
+  committed(ctx, ch, o) {
+    if (o.admitted) issuedOn(ctx, ch).admitted = true;
+  },
+  refusal: (o) => (o.admitted ? undefined : refusalOf(o)),
+};
+
+/** What one appraisal found and the policy made of it, before anything is written. */
+export interface Appraised extends AttestationOut {
+  facts: AttestationFacts | null;
+  /** The verifier's signed result, as it came; null when the registrar refused the evidence itself. */
+  jwt: string | null;
+  /** The session the evidence went to, as opened. */
+  session: VerifierSession | undefined;
+  event: 'attestation-admitted' | 'attestation-refused';
+  /** Steps 3 and 4 in the device's audit trail. */
+  events: EventInput[];
+}
+
+function outcome(a: Appraised): AttestationOut {
+  return { admitted: a.admitted, status: a.status, reasons: a.reasons, decision: a.decision };
+}
+
+/** ERR_ATTESTATION_REFUSED or ERR_POLICY_DENIED, with the reasons and the rule: what a refused device is told. */
+export function refusalOf(o: AttestationOut): AirlockError {
+  return new AirlockError(refusalCode(o.status), `${o.status}: ${o.reasons.join('; ')}`, {
+    details: { rule: o.decision.rule },
+  });
+}
+
+/**
+ * Steps 3 and 4 for evidence bound to this connection (its nonce is keying material of the
+ * TLS session, attestationNonce), which a connection gives once, whatever comes of it: on the
+ * attestation endpoint or with the voucher request. Nothing is written here.
+ */
+export async function appraiseOnChannel(
+  ctx: RegistrarContext,
+  call: Call,
+  birth: BirthCertificate,
+  input: EvidenceIn,
+  policy: PolicyInForce,
+): Promise<Appraised> {
+  const verifier = ctx.verifier;
+  ensure(verifier, 'ERR_NOT_FOUND', 'this network runs no verification service');
+  const issued = issuedOn(ctx, call.ch);
+  if (issued.channelBoundAttestation || issued.attestationSession !== undefined)
+    throw new AirlockError(
+      'ERR_REGISTRAR_SEQUENCE',
+      'this connection has given its evidence: a new attestation needs a new connection',
+    );
+  issued.channelBoundAttestation = true;
+  // The channel's nonce: keying material exported from the TLS session the device reached the
+  // registrar on (RFC 8446 section 7.5); the device derives the same, no one on another
+  // connection can. The session is opened only for evidence that will go to it.
+  return appraise(ctx, birth, input, () => verifier.openSession(attestationNonce(call.ch)), policy);
+}
+
+/**
+ * The evidence forwarded to `session` (or one `open` makes), the result read and judged by the
+ * policy. Evidence that names another device is contraindicated before a verifier that would
+ * not say whom its result is about sees it (one that says is held to it in readResult).
+ */
+async function appraise(
+  ctx: RegistrarContext,
+  { idevid, device }: BirthCertificate,
+  { mediaType, evidence }: EvidenceIn,
+  session: VerifierSession | (() => Promise<VerifierSession>),
+  policy: PolicyInForce,
+): Promise<Appraised> {
+  const verifier = ctx.verifier!;
+  const party = ctx.manufacturers.partyOf(device.trust);
+  const other = verifier.annotates ? undefined : namesAnotherDevice(evidence, device.serial);
+  let found: ReturnType<typeof readResult> & { jwt: string | null };
+  let opened: VerifierSession | undefined;
+  if (other) found = { status: 'contraindicated', reasons: [other], facts: null, jwt: null };
+  else {
+    opened = typeof session === 'function' ? await session() : session;
+    const { claims, jwt } = await verifier.appraise(opened, mediaType, evidence);
+    // Whatever the transport: the result is for this session's nonce (the channel's, or the
+    // challenge's), in whichever base64 the verifier writes it.
+    if (!sameBase64Bytes(claims.eat_nonce, opened.nonce))
+      throw new AirlockError('ERR_EAR_UNTRUSTED', "the result does not carry the session's nonce");
+    found = { ...readResult(claims, device.serial, party.id), jwt };
+  }
+  const { status, reasons, facts, jwt } = found;
+  const decision = decide(policy, subjectOf(ctx, idevid, device, facts));
+  // A contraindicated device is never admitted, whatever a policy says.
+  const admitted = status !== 'contraindicated' && decision.decision === 'allow';
+  if (!admitted && decision.decision === 'allow')
+    reasons.push(`the verifier found the device ${status}`);
+  return {
+    admitted,
+    status,
+    reasons,
+    // What is stored is what happened: a refused device was denied, by the verifier or the policy.
+    decision: admitted ? decision : { ...decision, decision: 'deny', segment: null },
+    facts,
+    jwt,
+    session: opened,
+    event: admitted ? 'attestation-admitted' : 'attestation-refused',
+    events: [
       {
         serial: device.serial,
         step: OnboardingStep.AttestationSent,
@@ -186,64 +262,68 @@ export const attestationEvidence: Endpoint<EvidenceIn, AttestationOut> = {
         detail: {
           status,
           reasons: reasons.join('; '),
-          decision: decision.decision,
-          segment: decision.segment,
+          decision: admitted ? decision.decision : 'deny',
+          segment: admitted ? decision.segment : null,
           rule: decision.rule,
           policy: decision.policyId,
           ...(facts?.swversion ? { swversion: facts.swversion } : {}),
         },
       },
-    ];
-    await ctx.store.transaction(async (r) => {
-      let from: DeviceState;
-      if (challenged) {
-        const locked = await r.devices.get(device.serial, { lock: true });
-        // The session is used once: a concurrent submission of the same challenge loses here.
-        if (!locked || locked.attestationSession !== issued.attestationSession)
-          throw new AirlockError('ERR_REGISTRAR_SEQUENCE', 'the attestation challenge was used');
-        from = locked.state;
-      } else {
-        // Steps 2 to 4 at once: the device contacted the registrar with its evidence (a device
-        // may attest again from any state).
-        from = 'attesting';
-        const written = await r.devices.attesting(
-          {
-            serial: device.serial,
-            idevidDer: idevid.der,
-            manufacturer: idevid.issuer,
-            // Used at once: kept only until the result below clears it.
-            session: JSON.stringify(session ?? null),
-          },
-          at,
-        );
-        ensure(written, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
-        events.unshift(contacted(device.serial, call, { attestation: 'channel-bound' }));
-      }
-      const state = transition(from, admitted ? 'attestation-admitted' : 'attestation-refused');
-      await r.devices.attested(
-        device.serial,
-        {
-          state,
-          attestation: { status, claims: JSON.stringify(facts ?? {}), result: jwt },
-          // What is stored is what happened: a refused device was denied, by the verifier or the policy.
-          decision: admitted ? decision : { ...decision, decision: 'deny', segment: null },
-        },
-        at,
-      );
-      await r.events.record(events, at);
-    });
-    return { admitted, status, reasons, decision };
-  },
-  committed(ctx, ch, o) {
-    if (o.admitted) issuedOn(ctx, ch).admitted = true;
-  },
-  refusal: (o) =>
-    o.admitted
-      ? undefined
-      : new AirlockError(refusalCode(o.status), `${o.status}: ${o.reasons.join('; ')}`, {
-          details: { rule: o.decision.rule },
-        }),
-};
+    ],
+  };
+}
+
+/** The result and decision with the device's record, in the state they led to. */
+async function writeResult(
+  r: NetworkRepositories,
+  serial: string,
+  state: 'attested' | 'refused',
+  a: Appraised,
+  at: Date,
+): Promise<void> {
+  await r.devices.attested(
+    serial,
+    { state, attestation: attestationRecord(a), decision: a.decision },
+    at,
+  );
+}
+
+/** What the device's record keeps of an appraisal. */
+export function attestationRecord(a: Appraised): AttestationRecord {
+  return { status: a.status, claims: JSON.stringify(a.facts ?? {}), result: a.jwt };
+}
+
+/**
+ * Steps 2 to 4 of a channel-bound attestation, recorded at once, in `r`'s transaction: the
+ * device contacted the registrar with its evidence (a device may attest again from any state),
+ * and what the result led to. ERR_IDEVID_MISMATCH when another birth certificate holds the serial.
+ */
+export async function recordChannelBound(
+  r: NetworkRepositories,
+  call: Call,
+  { idevid, device }: BirthCertificate,
+  a: Appraised,
+  at: Date,
+): Promise<void> {
+  const written = await r.devices.attesting(
+    {
+      serial: device.serial,
+      idevidDer: idevid.der,
+      manufacturer: idevid.issuer,
+      // Used at once: kept only until the result below clears it.
+      session: JSON.stringify(a.session ?? null),
+    },
+    at,
+  );
+  ensure(written, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
+  await writeResult(r, device.serial, transition('attesting', a.event), a, at);
+  await r.events.record([channelBoundContact(device.serial, call), ...a.events], at);
+}
+
+/** Step 2's event for evidence bound to the channel. */
+export function channelBoundContact(serial: string, call: Call): EventInput {
+  return contacted(serial, call, { attestation: 'channel-bound' });
+}
 
 /** Step 2's event: the device, in onboarding mode, reached the registrar (to attest). */
 function contacted(

@@ -27,10 +27,15 @@ export function attestationNonce(channel: {
   return toBase64Url(channel.exporter(ATTESTATION_NONCE_LABEL, ATTESTATION_NONCE_BYTES));
 }
 
-/** Step 4, as the device learns it: whether it may go on, nothing about the network. */
-export const AttestationReply = z.object({
-  status: z.enum(['affirming', 'warning', 'contraindicated', 'none']),
-});
+/**
+ * Steps 2 to 5 at once (docs/ATTESTATION.md): the evidence rides on the pledge's voucher
+ * request in two header fields, its media type and the token itself (a compact JWS: base64url
+ * and dots, as a field value may carry). A registrar that appraised it says the verifier's
+ * status in the answer's field; any other registrar ignores the fields, and its answer has none.
+ */
+export const EVIDENCE_TYPE_FIELD = 'airlock-evidence-type';
+export const EVIDENCE_FIELD = 'airlock-evidence';
+export const ATTESTATION_STATUS_FIELD = 'airlock-attestation-status';
 
 /** Re-attestation (report section 7): the device's evidence for the nonce the network sent. */
 export const ReattestationReply = z.object({

@@ -27,7 +27,7 @@ import type { PledgeContext } from '../../onboarding/pledge/context.js';
 import { Journal, type JournalEntry } from '../../onboarding/pledge/journal.js';
 import { openBirthCredentials } from '../../onboarding/pledge/identity.js';
 import { enterOnboardingMode } from '../../onboarding/pledge/step-02-onboarding-mode.js';
-import { attest, measuredBoot } from '../../onboarding/pledge/step-03-attestation.js';
+import { evidenceFields, measuredBoot } from '../../onboarding/pledge/step-03-attestation.js';
 import { generateEvidence } from '../../onboarding/pledge/step-01-attestation.js';
 import {
   serveAttestation,
@@ -156,10 +156,16 @@ export class DeviceAgent {
     const channel = await enterOnboardingMode(this.connect, registrarUrl, identity, this.#limits());
     journal.done(OnboardingStep.OnboardingMode);
     try {
-      const attested = await attest(ctx, channel, identity, measurement);
-      if (attested) journal.done(OnboardingStep.AttestationSent);
-
-      const introduction = await trustedIntroduction(ctx, channel, identity, this.voucherPolicy);
+      // Steps 3 and 4 ride on step 5: the evidence goes with the voucher request.
+      const evidence = evidenceFields(ctx, channel, identity, measurement);
+      const introduction = await trustedIntroduction(
+        ctx,
+        channel,
+        identity,
+        this.voucherPolicy,
+        evidence,
+      );
+      if (introduction.attestation !== undefined) journal.done(OnboardingStep.AttestationSent);
       journal.done(OnboardingStep.TrustedIntroduction);
 
       const declaration = await receiveDeclaration(

@@ -23,9 +23,13 @@ import {
   attestationEvidence,
   type AttestationOut,
   type Challenge,
+  type EvidenceIn,
 } from '../../onboarding/registrar/step-03-attestation.js';
 import { runEndpoint } from '../../onboarding/registrar/pipeline.js';
-import { requestVoucher } from '../../onboarding/registrar/step-05-trusted-introduction.js';
+import {
+  requestVoucher,
+  type VoucherOut,
+} from '../../onboarding/registrar/step-05-trusted-introduction.js';
 import { declaration } from '../../onboarding/registrar/step-06-declaration.js';
 import {
   deviceAuthentication,
@@ -141,14 +145,20 @@ export class Registrar {
    * Steps 2 and 5 in any format: the pledge's request in JWS or CMS; the registrar's request
    * to the MASA in the same format; the voucher in `format` (the pledge's Accept, passed on
    * to the MASA; by default the request's format). ERR_VOUCHER_FORMAT (406) before anything
-   * is sent when Airlock cannot carry that format.
+   * is sent when Airlock cannot carry that format. With `evidence` (bound to the channel),
+   * steps 2 to 4 first: a device they do not admit is refused (recorded) and gets no voucher.
    */
   async requestVoucherIn(
     ch: ChannelContext,
     pledgeVoucherRequest: EncodedVoucher,
     format: VoucherMediaType = pledgeVoucherRequest.mediaType,
-  ): Promise<EncodedVoucher> {
-    return runEndpoint(this.#steps, requestVoucher, ch, { request: pledgeVoucherRequest, format });
+    evidence?: EvidenceIn,
+  ): Promise<VoucherOut> {
+    return runEndpoint(this.#steps, requestVoucher, ch, {
+      request: pledgeVoucherRequest,
+      format,
+      ...(evidence ? { evidence } : {}),
+    });
   }
 
   /** Step 6: the device information declaration, installed or fetched in real time. */

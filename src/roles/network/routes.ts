@@ -16,6 +16,12 @@ import { csrAttributes } from '../../protocols/est/csr.js';
 import { toBase64 } from '../../core/bytes.js';
 import { EAT_JWT_MEDIA_TYPE } from '../../protocols/eat/claims.js';
 import { MAX_EAT_BYTES } from '../../protocols/eat/token.js';
+import {
+  ATTESTATION_STATUS_FIELD,
+  EVIDENCE_FIELD,
+  EVIDENCE_TYPE_FIELD,
+} from '../../protocols/airlock/messages.js';
+import { AirlockError } from '../../core/errors.js';
 import type { ChannelContext } from './registrar.js';
 import type { Network } from './index.js';
 
@@ -27,6 +33,19 @@ function channel(req: FastifyRequest): ChannelContext {
     connection: req.raw.socket,
     identified: (serial) => setRequestSerial(req, serial),
   };
+}
+
+/** The evidence a voucher request carries in Airlock's fields: both or neither, each once. */
+function evidenceFields(req: FastifyRequest): { mediaType: string; evidence: string } | undefined {
+  const mediaType = req.headers[EVIDENCE_TYPE_FIELD];
+  const evidence = req.headers[EVIDENCE_FIELD];
+  if (mediaType === undefined && evidence === undefined) return undefined;
+  if (typeof mediaType !== 'string' || typeof evidence !== 'string' || !mediaType || !evidence)
+    throw new AirlockError(
+      'ERR_INPUT_SCHEMA',
+      `${EVIDENCE_TYPE_FIELD} and ${EVIDENCE_FIELD} go together, once each`,
+    );
+  return { mediaType, evidence };
 }
 
 export function registrarRoutes(app: FastifyInstance, n: Network): void {
@@ -52,13 +71,17 @@ export function registrarRoutes(app: FastifyInstance, n: Network): void {
 
   app.post('/.well-known/brski/requestvoucher', async (req, reply) => {
     // RFC 8995 section 5.2: the pledge's request in JWS or CMS; the voucher in the format its
-    // Accept asks for (by default the request's own), passed on to the MASA; else 406.
+    // Accept asks for (by default the request's own), passed on to the MASA; else 406. With
+    // Airlock's evidence fields, steps 2 to 4 come first (docs/ATTESTATION.md).
     const pvr = voucherBody(req);
+    const evidence = evidenceFields(req);
     const voucher = await r.requestVoucherIn(
       channel(req),
       pvr,
       negotiateVoucherFormat(req.headers.accept, pvr.mediaType),
+      evidence,
     );
+    if (voucher.attestation) reply.header(ATTESTATION_STATUS_FIELD, voucher.attestation);
     return reply.type(voucher.mediaType).send(Buffer.from(voucher.bytes));
   });
 
