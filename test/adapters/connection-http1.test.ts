@@ -339,7 +339,7 @@ describe('PeerConnection over a raw TLS peer', () => {
         await errorCode(() => conn.request('GET', '/a HTTP/1.1\r\nx-smuggled: 1\r\n\r\nGET /b')),
       ).toBe('ERR_TRANSPORT');
       // Nor may a caller's field frame or route it, or split it with its value.
-      for (const headers of [
+      for (const headers of <Array<Record<string, string>>>[
         { 'content-length': '0' },
         { Host: 'elsewhere' },
         { 'x-a': 'b\r\nx-smuggled: 1' },

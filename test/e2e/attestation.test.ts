@@ -33,7 +33,14 @@ import { toBase64Url } from '../../src/core/bytes.js';
 import {
   ATTESTATION_NONCE_BYTES,
   ATTESTATION_NONCE_LABEL,
+  ATTESTATION_STATUS_FIELD,
+  EVIDENCE_FIELD,
+  EVIDENCE_TYPE_FIELD,
 } from '../../src/protocols/airlock/messages.js';
+import { evidenceFields } from '../../src/onboarding/pledge/step-03-attestation.js';
+import { trustedIntroduction } from '../../src/onboarding/pledge/step-05-trusted-introduction.js';
+import { VOUCHER_JWS_MEDIA_TYPE } from '../../src/protocols/voucher/schema.js';
+import { deviceTokenMediaType as MEDIA_TYPE } from '../../src/protocols/eat/claims.js';
 import { decodeCompact, payloadJson } from '../../src/protocols/jws/compact.js';
 
 const crypto = new NodeCrypto();
@@ -222,6 +229,91 @@ describe('attestation in the onboarding path (steps 1, 3, 4)', () => {
     const detail = JSON.parse((await step4(serial)).detail!) as Record<string, string>;
     expect(detail.reasons).toMatch(/nonce/);
     expect(await issued(serial)).toEqual({ certificates: 0, psks: 0 });
+  });
+
+  it("with the voucher request (the agent's way): the answer names the verifier's status; a token captured there and sent with a request on another connection gets no voucher", async () => {
+    const { agent, serial, firmware } = await sys.newDevice();
+    const measurement = await fileMeasuredBoot(firmware).measure();
+    const id = await openBirthCredentials(ctx, await agent.birth());
+    const wire = identityOf(await agent.birth());
+    const conn = await connectAs(sys.registrarUrl, wire);
+    let fields: Record<string, string>;
+    try {
+      // Over the project's HTTP client as any pledge would write it: two header fields.
+      fields = evidenceFields(
+        ctx,
+        { exporter: (label, length) => conn.exportKeyingMaterial(length, label) },
+        id,
+        measurement,
+      )!;
+      expect(Object.keys(fields)).toEqual([EVIDENCE_TYPE_FIELD, EVIDENCE_FIELD]);
+      const res = await conn.request('POST', '/.well-known/brski/requestvoucher', {
+        body: pledgeVoucherRequest(crypto, wire, conn).pvr,
+        contentType: VOUCHER_JWS_MEDIA_TYPE,
+        accept: VOUCHER_JWS_MEDIA_TYPE,
+        headers: fields,
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get(ATTESTATION_STATUS_FIELD)).toBe('affirming');
+    } finally {
+      await conn.close();
+    }
+    expect(await sys.network.inventory.device(serial)).toMatchObject({
+      state: 'vouched',
+      attestation_status: 'affirming',
+    });
+    const vouchers = async () =>
+      (
+        await sys.manufacturer.db
+          .selectFrom('masa_nonces')
+          .select('nonce')
+          .where('serial', '=', serial)
+          .execute()
+      ).length;
+    const before = await vouchers();
+    // The same fields, replayed with a voucher request of the device's own on a new connection.
+    const second = await channelOf(agent);
+    try {
+      expect(
+        await errorCode(() => trustedIntroduction(ctx, second.ch, second.id, {}, fields)),
+      ).toBe('ERR_ATTESTATION_REFUSED');
+    } finally {
+      await second.ch.close();
+    }
+    const detail = JSON.parse((await step4(serial)).detail!) as Record<string, string>;
+    expect(detail.reasons).toMatch(/nonce/);
+    expect((await sys.network.inventory.device(serial)).state).toBe('refused');
+    expect(await vouchers()).toBe(before);
+    expect(await issued(serial)).toEqual({ certificates: 0, psks: 0 });
+  });
+
+  it('one evidence field without the other is 400 ERR_INPUT_SCHEMA: nothing forwarded, no device recorded', async () => {
+    const { agent, serial } = await sys.newDevice();
+    const wire = identityOf(await agent.birth());
+    const conn = await connectAs(sys.registrarUrl, wire);
+    try {
+      for (const headers of [
+        { [EVIDENCE_FIELD]: 'a.b.c' },
+        { [EVIDENCE_TYPE_FIELD]: MEDIA_TYPE },
+      ]) {
+        const res = await conn.request('POST', '/.well-known/brski/requestvoucher', {
+          body: pledgeVoucherRequest(crypto, wire, conn).pvr,
+          contentType: VOUCHER_JWS_MEDIA_TYPE,
+          accept: VOUCHER_JWS_MEDIA_TYPE,
+          headers,
+        });
+        expectProblem(res, 'ERR_INPUT_SCHEMA', 400);
+      }
+    } finally {
+      await conn.close();
+    }
+    expect(
+      await sys.network.db
+        .selectFrom('net_devices')
+        .select('serial')
+        .where('serial', '=', serial)
+        .execute(),
+    ).toEqual([]);
   });
 
   it('a token signed by a key the manufacturer never certified is refused', async () => {

@@ -313,6 +313,128 @@ describe('steps 2 to 4 at the registrar', () => {
     expect(await f.deviceRow(d.cert.subjectSerialNumber!)).toBeUndefined();
   });
 
+  describe('evidence with the voucher request (steps 2 to 5 at once)', () => {
+    const evidenceOf = (d: Awaited<ReturnType<RegistrarFixture['newDevice']>>) => ({
+      mediaType: MEDIA,
+      evidence: tokenOf(d),
+    });
+    /** The steps of the onboarding, without the MASA's audit log fetched in the background. */
+    const trail = (events: Array<{ step?: number | null; action: string; outcome: string }>) =>
+      events.filter((e) => e.action !== 'masa audit log').map((e) => [e.step, e.outcome]);
+    const annotatedFor = (serial: string) => (s: VerifierSession) =>
+      ear(s, 'affirming', {
+        'serial-number': serial,
+        manufacturer: f.ctx.manufacturers.partyOf(f.trust).id,
+      });
+
+    it("is appraised for the channel's nonce before the MASA is asked: one request, steps 2 to 5 in order, the device's record written once", async () => {
+      const d = await f.newDevice();
+      const serial = d.cert.subjectSerialNumber!;
+      const ch = f.channel(d.cert);
+      verifier.next = annotatedFor(serial);
+      await f.vouch(d, ch, evidenceOf(d));
+      expect(verifier.asked).toEqual([attestationNonce(ch)]);
+      expect(f.masa.asked).toBe(1);
+      expect(await f.deviceRow(serial)).toMatchObject({
+        state: 'vouched',
+        attestationStatus: 'affirming',
+        attestationSession: null,
+      });
+      expect(trail(await f.events(serial))).toEqual([
+        [2, 'ok'],
+        [3, 'ok'],
+        [4, 'ok'],
+        [5, 'ok'],
+      ]);
+      // Once per connection, whichever way it comes again: nothing more is forwarded.
+      expect(await errorCode(() => f.vouch(d, ch, evidenceOf(d)))).toBe('ERR_REGISTRAR_SEQUENCE');
+      expect(await errorCode(() => submit(ch, d))).toBe('ERR_REGISTRAR_SEQUENCE');
+      expect(verifier.appraised).toBe(1);
+      expect(f.masa.asked).toBe(1);
+    });
+
+    it('a result that does not admit the device refuses the voucher request: recorded refused, the MASA never asked', async () => {
+      await applyPolicyTo(
+        f.store,
+        'version: 1\nrules:\n  - name: only-affirmed\n    require: { attestation: [affirming] }\n',
+        'strict',
+      );
+      for (const [status, code] of [
+        ['contraindicated', 'ERR_ATTESTATION_REFUSED'],
+        ['warning', 'ERR_POLICY_DENIED'],
+      ] as const) {
+        const d = await f.newDevice();
+        const serial = d.cert.subjectSerialNumber!;
+        verifier.next = (s) => ear(s, status);
+        expect(await errorCode(() => f.vouch(d, f.channel(d.cert), evidenceOf(d))), status).toBe(
+          code,
+        );
+        expect(f.masa.asked, status).toBe(0);
+        expect(await f.deviceRow(serial), status).toMatchObject({
+          state: 'refused',
+          attestationStatus: status,
+        });
+        expect(
+          (await f.events(serial)).map((e) => [e.step ?? null, e.action, e.outcome, e.code]),
+          status,
+        ).toEqual([
+          [2, 'onboarding mode: device contacted the registrar', 'ok', null],
+          [3, 'attestation token received and forwarded to the verifier', 'ok', null],
+          [4, 'attestation result', 'refused', code],
+          [null, 'requestvoucher', 'refused', code],
+        ]);
+        // Refused, it cannot drop its evidence and ask again without: it must attest again.
+        expect(await errorCode(() => f.vouch(d, f.channel(d.cert))), status).toBe(
+          'ERR_REGISTRAR_SEQUENCE',
+        );
+        expect(f.masa.asked, status).toBe(0);
+      }
+    });
+
+    it('a MASA that fails after the device was admitted: the attestation stands, and the voucher is asked again on that connection alone', async () => {
+      const d = await f.newDevice();
+      const serial = d.cert.subjectSerialNumber!;
+      const ch = f.channel(d.cert);
+      verifier.next = annotatedFor(serial);
+      f.masa.fail = new AirlockError('ERR_MASA_UNREACHABLE');
+      expect(await errorCode(() => f.vouch(d, ch, evidenceOf(d)))).toBe('ERR_MASA_UNREACHABLE');
+      expect(await f.deviceRow(serial)).toMatchObject({
+        state: 'attested',
+        attestationStatus: 'affirming',
+      });
+      expect((await f.events(serial)).map((e) => [e.step ?? null, e.outcome])).toEqual([
+        [2, 'ok'],
+        [3, 'ok'],
+        [4, 'ok'],
+        [null, 'refused'],
+      ]);
+      f.masa.fail = undefined;
+      // Another connection (a copy of the birth credentials) cannot ride on the result.
+      expect(await errorCode(() => f.vouch(d, f.channel(d.cert)))).toBe('ERR_REGISTRAR_SEQUENCE');
+      await f.vouch(d, ch);
+      expect(await f.deviceRow(serial)).toMatchObject({
+        state: 'vouched',
+        attestationStatus: 'affirming',
+      });
+      expect(verifier.appraised).toBe(1);
+    });
+
+    it('a network with no verification service ignores the evidence: the device is judged as one without', async () => {
+      f.ctx.verifier = undefined;
+      const d = await f.newDevice();
+      const serial = d.cert.subjectSerialNumber!;
+      await f.vouch(d, f.channel(d.cert), evidenceOf(d));
+      expect(await f.deviceRow(serial)).toMatchObject({
+        state: 'vouched',
+        attestationStatus: null,
+      });
+      expect(trail(await f.events(serial))).toEqual([
+        [2, 'ok'],
+        [5, 'ok'],
+      ]);
+    });
+  });
+
   it('a network with no verification service answers 404 (ERR_NOT_FOUND), and records no device', async () => {
     f.ctx.verifier = undefined;
     const d = await f.newDevice();

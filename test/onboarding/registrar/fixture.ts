@@ -24,6 +24,7 @@ import type {
   RegistrarContext,
 } from '../../../src/onboarding/registrar/ports.js';
 import { requestVoucher } from '../../../src/onboarding/registrar/step-05-trusted-introduction.js';
+import type { EvidenceIn } from '../../../src/onboarding/registrar/step-03-attestation.js';
 import { signPledgeVoucherRequest } from '../../../src/protocols/voucher/pledge-voucher-request.js';
 import { verifyRegistrarVoucherRequest } from '../../../src/protocols/voucher/registrar-voucher-request.js';
 import { signVoucherAs } from '../../../src/protocols/voucher/voucher.js';
@@ -167,8 +168,8 @@ export async function registrarFixture() {
   const run = <In, Out>(endpoint: Endpoint<In, Out>, ch: Channel, input: In) =>
     runEndpoint(ctx, endpoint, ch, input);
 
-  /** Steps 2 and 5 for `d` on `ch`: the pledge voucher request's nonce. */
-  const vouch = async (d: Pair, ch: Channel): Promise<string> => {
+  /** Steps 2 and 5 for `d` on `ch` (with `evidence`, steps 3 and 4 too): the pledge voucher request's nonce. */
+  const vouch = async (d: Pair, ch: Channel, evidence?: EvidenceIn): Promise<string> => {
     const nonce = toBase64(crypto.bytes(16));
     const pvr = signPledgeVoucherRequest(crypto, d.key, d.cert, {
       serialNumber: d.cert.subjectSerialNumber!,
@@ -179,6 +180,7 @@ export async function registrarFixture() {
     await run(requestVoucher, ch, {
       request: { mediaType: VOUCHER_JWS_MEDIA_TYPE, bytes: utf8(pvr) },
       format: VOUCHER_JWS_MEDIA_TYPE,
+      ...(evidence ? { evidence } : {}),
     });
     return nonce;
   };
