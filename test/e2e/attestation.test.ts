@@ -292,10 +292,11 @@ describe('attestation in the onboarding path (steps 1, 3, 4)', () => {
     const wire = identityOf(await agent.birth());
     const conn = await connectAs(sys.registrarUrl, wire);
     try {
-      for (const headers of [
+      const alone: Array<Record<string, string>> = [
         { [EVIDENCE_FIELD]: 'a.b.c' },
         { [EVIDENCE_TYPE_FIELD]: MEDIA_TYPE },
-      ]) {
+      ];
+      for (const headers of alone) {
         const res = await conn.request('POST', '/.well-known/brski/requestvoucher', {
           body: pledgeVoucherRequest(crypto, wire, conn).pvr,
           contentType: VOUCHER_JWS_MEDIA_TYPE,
