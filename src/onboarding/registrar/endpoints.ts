@@ -34,7 +34,7 @@ export type AnyEndpoint = Endpoint<any, any> | PublicEndpoint;
 export const registrarEndpoints: readonly AnyEndpoint[] = [
   attestationChallenge, //          POST airlock/attestation/challenge 2-3 (any state, or new)
   attestationEvidence, //           POST airlock/attestation        3-4 attesting
-  requestVoucher, //                 POST brski/requestvoucher      5   (any state, or new)
+  requestVoucher, //                 POST brski/requestvoucher      5   (any state, or new); 2-5 with evidence
   declaration, //                    GET  airlock/declaration       6   vouched, authenticated, provisioned
   voucherStatus, //                  POST brski/voucher_status json  -   vouched, authenticated, provisioned, failed
   deviceAuthentication, //           POST brski/voucher_status jose  7   vouched, authenticated

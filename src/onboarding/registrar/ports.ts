@@ -175,7 +175,8 @@ export interface RegistrarContext {
   credentials: CredentialIssuer;
   /**
    * The verification service (steps 3 and 4); undefined when the network runs none: the
-   * attestation endpoints then answer 404 and the policy sees no attestation.
+   * attestation endpoints then answer 404, evidence with a voucher request is ignored, and the
+   * policy sees no attestation.
    */
   verifier: VerifierPort | undefined;
   /** Per connection: what was issued on it. Connection state, not device state: it dies with the socket. */

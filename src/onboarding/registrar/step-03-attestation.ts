@@ -9,8 +9,10 @@
  * the network beyond this channel: no voucher, no declaration, no credential. The reasons are
  * in its audit trail.
  *
- * These are Airlock's extension (under /.well-known/airlock): a pledge that does not attest
- * goes straight to step 5, and the policy judges it as a device without attestation.
+ * Airlock's extension, two ways: the evidence in header fields of the voucher request (the
+ * agent's way: appraiseOnChannel, called by step 5 before it asks any MASA), or apart, on the
+ * endpoints below (under /.well-known/airlock). A pledge that does not attest goes straight to
+ * step 5, and the policy judges it as a device without attestation.
  */
 import { AirlockError, ensure } from '../../core/errors.js';
 import { equalBytes, sameBase64Bytes } from '../../core/bytes.js';

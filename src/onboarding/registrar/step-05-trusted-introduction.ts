@@ -4,6 +4,11 @@
  * before it contacts any MASA, asks the device's MASA in the format the pledge wants, checks
  * the voucher as the device will, and records the device 'vouched' with the voucher's nonce
  * outstanding. Then, off the device's path, the MASA's audit log of the device (section 5.8).
+ *
+ * Evidence bound to the channel may come with the request (Airlock's extension,
+ * docs/ATTESTATION.md): steps 3 and 4 are then done first (step-03-attestation.ts), a device
+ * they do not admit gets no voucher and no MASA is asked, and steps 2 to 5 of an admitted one
+ * are recorded in the one transaction that writes its record.
  */
 import { AirlockError, ensure, isAirlockError } from '../../core/errors.js';
 import { equalBytes } from '../../core/bytes.js';
