@@ -92,6 +92,10 @@ export const ErrorCodes = {
   ERR_REFERENCE_VALUES_ROLLBACK: 'the reference values are older than those already held',
   ERR_FIRMWARE_UNKNOWN: 'no such firmware release',
   ERR_FIRMWARE_EXISTS: 'that firmware version was already released',
+  // Device intent (RFC 8520 MUD, RFC 8519 ACLs)
+  ERR_MUD_MALFORMED: 'the MUD file does not match RFC 8520',
+  ERR_MUD_SIGNATURE: "the MUD file's signature does not verify",
+  ERR_MUD_SIGNER_UNTRUSTED: 'the MUD file is not signed by a trusted manufacturer',
   // Authorization policy (report section 5.1.2)
   ERR_POLICY_INVALID: 'the authorization policy is invalid',
   ERR_POLICY_DENIED: 'the authorization policy does not admit the device',
