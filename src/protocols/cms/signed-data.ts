@@ -152,19 +152,32 @@ function signingTimeValue(at: Date): asn1js.UTCTime | asn1js.GeneralizedTime {
  * about 5 ms per voucher, on an endpoint anyone may call); BER that the walker refuses
  * (indefinite lengths, constructed strings) is read with pkijs, as before.
  */
-export function decodeSignedData(der: Uint8Array): DecodedSignedData {
+export function decodeSignedData(der: Uint8Array, detached?: Uint8Array): DecodedSignedData {
   if (der.length === 0 || der.length > MAX_BYTES) throw new AirlockError(MALFORMED, 'size');
   let walked: DecodedSignedData | undefined;
   try {
-    walked = walkSignedData(der);
+    walked = walkSignedData(der, detached);
   } catch (e) {
     if (!(e instanceof AirlockError) || !e.message.includes('DER:')) throw e;
   }
-  return walked ?? decodeSignedDataBer(der);
+  return walked ?? decodeSignedDataBer(der, detached);
+}
+
+/**
+ * The content a SignedData signs: encapsulated, or (RFC 5652 section 5.2: eContent absent, a
+ * detached signature, as RFC 8520 section 13 signs MUD files) the `detached` bytes the caller
+ * holds. Both at once, or neither, is malformed.
+ */
+function contentOf(encapsulated: Uint8Array | undefined, detached: Uint8Array | undefined) {
+  if (encapsulated !== undefined && detached !== undefined)
+    throw new AirlockError(MALFORMED, 'a detached signature was expected, the content is inside');
+  const content = encapsulated ?? detached;
+  if (content === undefined) throw new AirlockError(MALFORMED, 'the content is detached');
+  return content;
 }
 
 /** The DER walk of a SignedData (RFC 5652 section 5): the same checks as the BER path below. */
-export function walkSignedData(der: Uint8Array): DecodedSignedData {
+export function walkSignedData(der: Uint8Array, detached?: Uint8Array): DecodedSignedData {
   const top = new DerReader(der, MALFORMED);
   const ci = top.enter(Tag.SEQUENCE);
   top.end();
@@ -181,11 +194,14 @@ export function walkSignedData(der: Uint8Array): DecodedSignedData {
   const encap = sd.enter(Tag.SEQUENCE);
   const eContentType = decodeOid(encap.read(Tag.OID).value, MALFORMED);
   const wrapped = encap.readOptional(0xa0);
-  if (!wrapped) throw new AirlockError(MALFORMED, 'the content is detached');
   encap.end();
-  const octets = new DerReader(wrapped.value, MALFORMED);
-  const content = octets.read(Tag.OCTET_STRING).value;
-  octets.end();
+  let encapsulated: Uint8Array | undefined;
+  if (wrapped) {
+    const octets = new DerReader(wrapped.value, MALFORMED);
+    encapsulated = octets.read(Tag.OCTET_STRING).value;
+    octets.end();
+  }
+  const content = contentOf(encapsulated, detached);
 
   const certificates: Certificate[] = [];
   const certSet = sd.readOptional(0xa0);
@@ -342,7 +358,7 @@ function signerByKeyId(keyId: Uint8Array, certs: readonly Certificate[]): Certif
 }
 
 /** The BER path (pkijs), for SignedData that is not DER. */
-export function decodeSignedDataBer(der: Uint8Array): DecodedSignedData {
+export function decodeSignedDataBer(der: Uint8Array, detached?: Uint8Array): DecodedSignedData {
   let signedData: pkijs.SignedData;
   try {
     const asn1 = asn1js.fromBER(new Uint8Array(der));
@@ -356,9 +372,9 @@ export function decodeSignedDataBer(der: Uint8Array): DecodedSignedData {
     throw new AirlockError(MALFORMED, 'not a CMS SignedData', { cause });
   }
   const eContent = signedData.encapContentInfo.eContent;
-  if (!(eContent instanceof asn1js.OctetString))
-    throw new AirlockError(MALFORMED, 'the content is detached');
-  const content = new Uint8Array(eContent.getValue());
+  if (eContent !== undefined && !(eContent instanceof asn1js.OctetString))
+    throw new AirlockError(MALFORMED, 'the content is not an OCTET STRING');
+  const content = contentOf(eContent ? new Uint8Array(eContent.getValue()) : undefined, detached);
   const eContentType = signedData.encapContentInfo.eContentType;
 
   const certificates: Certificate[] = [];

@@ -57,11 +57,15 @@ export function parseMud(text: string | Uint8Array): ParsedMud {
   const bytes = typeof text === 'string' ? undefined : text;
   if ((bytes?.length ?? text.length) > MAX_MUD_BYTES)
     throw new AirlockError('ERR_MUD_MALFORMED', `the file exceeds ${MAX_MUD_BYTES} bytes`);
-  const json = parseStrictJson(
-    bytes ? new TextDecoder('utf-8', { fatal: true }).decode(bytes) : (text as string),
-    'ERR_MUD_MALFORMED',
-    'the MUD file',
-  );
+  let decoded: string;
+  if (bytes === undefined) decoded = text as string;
+  else
+    try {
+      decoded = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch (cause) {
+      throw new AirlockError('ERR_MUD_MALFORMED', 'the file is not UTF-8 text', { cause });
+    }
+  const json = parseStrictJson(decoded, 'ERR_MUD_MALFORMED', 'the MUD file');
   return new Reader().file(json);
 }
 
@@ -547,7 +551,7 @@ function cidr(v: unknown, p: string, family: 'ipv4' | 'ipv6'): string {
     bits > (want === 4 ? 32 : 128)
   )
     fail(p, `not an ${family} prefix: ${q(s)}`);
-  if (slash >= 0 && !/^\d{1,3}$/.test(s.slice(slash + 1)))
+  if (slash >= 0 && !/^(0|[1-9]\d{0,2})$/.test(s.slice(slash + 1)))
     fail(p, `not an ${family} prefix: ${q(s)}`);
   return `${addr.toLowerCase()}/${bits}`;
 }
