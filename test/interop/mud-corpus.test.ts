@@ -11,6 +11,8 @@ import { AirlockError } from '../../src/core/errors.js';
 import { fromPem } from '../../src/core/bytes.js';
 import { parseMud } from '../../src/protocols/mud/parse.js';
 import { verifyMudSignature } from '../../src/protocols/mud/signature.js';
+import { compileProfile, shortName } from '../../src/protocols/mud/compile.js';
+import { fullRuleset } from '../../src/protocols/nftables/intent-ruleset.js';
 import type { MudAce } from '../../src/protocols/mud/model.js';
 import { parseCertificate } from '../../src/protocols/x509/certificate.js';
 import { codeOf } from '../support/errors.js';
@@ -54,6 +56,37 @@ describe('the MUD corpus', () => {
     expect(warnings.length).toBeGreaterThan(0);
     expect(warnings.some((w) => /pre-RFC|drafts/.test(w))).toBe(true);
     expect(mud.fromDevice.length).toBeGreaterThan(0);
+  });
+
+  it('every file read compiles to one rule set whose size does not grow with the devices', () => {
+    const ctx = {
+      controllers: { 'urn:ietf:params:mud:gateway': ['10.0.0.1'] },
+      myController: ['10.0.0.3', 'fd00::3'],
+      localNetworks: ['10.0.0.0/8', 'fd00::/8'],
+    };
+    const profiles = [...files('rfc8520'), ...files('legacy'), 'cisco_Luminaire_150.json'].flatMap(
+      (f) => {
+        const dir = f.startsWith('cisco')
+          ? 'signed'
+          : files('rfc8520').includes(f)
+            ? 'rfc8520'
+            : 'legacy';
+        if (f === FOUNTAIN_THERMOSTAT) return [];
+        const { mud } = parseMud(read(dir, f));
+        return [compileProfile(mud, shortName(`${dir}/${f}`), ctx)];
+      },
+    );
+    expect(profiles).toHaveLength(34);
+    const rulesOf = (devices: number) =>
+      fullRuleset(
+        profiles,
+        Array.from({ length: devices }, (_, i) => ({
+          address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+          profile: profiles[i % profiles.length]!,
+        })),
+      ).nftables.filter((c) => 'add' in c && 'rule' in (c.add as object)).length;
+    expect(rulesOf(1_000)).toBe(rulesOf(10));
+    expect(rulesOf(10)).toBe(profiles.reduce((n, p) => n + p.rules, 0) + 5);
   });
 
   it("reads each of MUD's abstractions, DNS names, ports and direction-initiated as written", () => {

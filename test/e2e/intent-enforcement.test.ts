@@ -1,0 +1,156 @@
+/**
+ * Device intent enforced by nftables, proved with packets (RFC 8520; issue: steps 11 to 13):
+ * three network namespaces (device, gateway, cloud), the MUD profile compiled by Airlock and
+ * loaded into the gateway through `nft -j -f`, and TCP connections that must open or must not.
+ * Needs root, ip and nft: elsewhere it says `skipped: <reason>`; CI installs them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Nftables } from '../../src/adapters/enforcement/nftables.js';
+import { parseMud } from '../../src/protocols/mud/parse.js';
+import { compileProfile, type ProfileContext } from '../../src/protocols/mud/compile.js';
+import { document } from '../../src/protocols/nftables/json.js';
+import { deviceCommands, fullRuleset } from '../../src/protocols/nftables/intent-ruleset.js';
+import {
+  CLOUD_A,
+  CLOUD_B,
+  DEVICE,
+  makeTopology,
+  netnsSkipReason,
+  type Topology,
+} from '../support/netns.js';
+
+const skip = netnsSkipReason();
+if (skip) console.log(`skipped: ${skip}`);
+
+const ctx: ProfileContext = { controllers: {}, myController: [], localNetworks: ['10.1.0.0/24'] };
+
+/** The manufacturer says: the device opens TCP connections to CLOUD_A:443, and nothing else. */
+function mud(directionInitiated: boolean): string {
+  const dir = directionInitiated ? { 'ietf-mud:direction-initiated': 'from-device' } : {};
+  return JSON.stringify({
+    'ietf-mud:mud': {
+      'mud-version': 1,
+      'mud-url': 'https://maker.example/sensor',
+      'last-update': '2026-11-30T12:00:00Z',
+      'cache-validity': 48,
+      'is-supported': true,
+      systeminfo: 'A sensor',
+      'from-device-policy': { 'access-lists': { 'access-list': [{ name: 'out' }] } },
+      'to-device-policy': { 'access-lists': { 'access-list': [{ name: 'in' }] } },
+    },
+    'ietf-access-control-list:acls': {
+      acl: [
+        {
+          name: 'out',
+          type: 'ipv4-acl-type',
+          aces: {
+            ace: [
+              {
+                name: 'cloud',
+                matches: {
+                  ipv4: { protocol: 6, 'destination-ipv4-network': `${CLOUD_A}/32` },
+                  tcp: { ...dir, 'destination-port': { operator: 'eq', port: 443 } },
+                },
+                actions: { forwarding: 'accept' },
+              },
+            ],
+          },
+        },
+        {
+          name: 'in',
+          type: 'ipv4-acl-type',
+          aces: {
+            ace: [
+              {
+                name: 'cloud',
+                matches: {
+                  ipv4: { protocol: 6, 'source-ipv4-network': `${CLOUD_A}/32` },
+                  tcp: { ...dir, 'source-port': { operator: 'eq', port: 443 } },
+                },
+                actions: { forwarding: 'accept' },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  });
+}
+
+describe.skipIf(skip !== undefined)('MUD enforced in nftables, proved with packets', () => {
+  let t: Topology;
+  let nft: Nftables;
+  let stopA443: () => Promise<void>;
+  beforeAll(async () => {
+    t = makeTopology(String(process.pid % 10000));
+    nft = new Nftables({ netns: t.gateway });
+    stopA443 = await t.serve(CLOUD_A, 443);
+    await t.serve(CLOUD_A, 80);
+    await t.serve(CLOUD_B, 443);
+    await t.serveOnDevice(9000);
+  }, 30_000);
+  afterAll(() => t?.close());
+
+  /**
+   * CLOUD_A opens a connection from its port 443 to the device: only with no server on that
+   * address and port (a listener and a client cannot share them), which is then started again.
+   */
+  const serverOpensTowardsDevice = async () => {
+    await stopA443();
+    try {
+      return await t.connects(t.cloud, DEVICE, 9000, { localAddress: CLOUD_A, localPort: 443 });
+    } finally {
+      stopA443 = await t.serve(CLOUD_A, 443);
+    }
+  };
+
+  const load = async (directionInitiated: boolean) => {
+    const profile = compileProfile(parseMud(mud(directionInitiated)).mud, 'sensor', ctx);
+    await nft.apply(fullRuleset([profile], [{ address: DEVICE, profile }]));
+    return profile;
+  };
+
+  it('without rules every connection opens (the servers are up: the probes below can fail)', async () => {
+    expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
+    expect(await t.connects(t.device, CLOUD_A, 80)).toBe(true);
+    expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);
+    expect(await serverOpensTowardsDevice()).toBe(true);
+  });
+
+  it('the device reaches the one server on the one port its MUD file allows, and nothing else', async () => {
+    await load(true);
+    expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
+    expect(await t.connects(t.device, CLOUD_A, 80)).toBe(false);
+    expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+  });
+
+  it('direction-initiated: the server may not open a connection towards the device, even from port 443', async () => {
+    await load(false);
+    // Without it, the to-device entry lets CLOUD_A:443 open connections to the device.
+    expect(await serverOpensTowardsDevice()).toBe(true);
+    await load(true);
+    expect(await serverOpensTowardsDevice()).toBe(false);
+    expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
+  });
+
+  it('removing the device removes every trace of it from the ruleset, in one transaction', async () => {
+    const profile = await load(true);
+    expect(JSON.stringify(await nft.table())).toContain(DEVICE);
+    await nft.apply(document(deviceCommands(DEVICE, profile, 'delete')));
+    expect(JSON.stringify(await nft.table())).not.toContain(DEVICE);
+    // No longer a device of the network: its traffic is not Airlock's to judge.
+    expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);
+  });
+
+  it('a document nft refuses changes nothing (one transaction), and is a typed error', async () => {
+    const profile = await load(true);
+    const before = JSON.stringify(await nft.table());
+    const bad = fullRuleset([profile], [{ address: DEVICE, profile }]);
+    bad.nftables.push({
+      add: { rule: { family: 'inet', table: 'airlock', chain: 'nope', expr: [] } },
+    });
+    await expect(nft.apply(bad)).rejects.toMatchObject({ code: 'ERR_ENFORCEMENT_FAILED' });
+    expect(JSON.stringify(await nft.table())).toBe(before);
+    expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+  });
+});
