@@ -1,0 +1,123 @@
+/**
+ * `airlock intent ...`: device intent (RFC 8520 MUD, docs/INTENT.md). `check` reads a MUD file
+ * as the network would (every match understood, or the place of the fault named), verifies its
+ * detached signature when given one, and shows what it compiles to in nftables.
+ */
+import * as fs from 'node:fs';
+import type { Command } from 'commander';
+import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
+import { AirlockError } from '../../core/errors.js';
+import { fromPem } from '../../core/bytes.js';
+import { parseMud } from '../../protocols/mud/parse.js';
+import { verifyMudSignature } from '../../protocols/mud/signature.js';
+import { compileProfile, shortName } from '../../protocols/mud/compile.js';
+import { document } from '../../protocols/nftables/json.js';
+import { parseCertificate } from '../../protocols/x509/certificate.js';
+import { note, printJson, say } from '../output.js';
+import { run } from '../options.js';
+
+function readBytes(file: string): Uint8Array {
+  try {
+    return new Uint8Array(fs.readFileSync(file));
+  } catch (cause) {
+    throw new AirlockError('ERR_CONFIG', `${file} cannot be read`, {
+      cause,
+      details: { hint: 'give the path of a readable file' },
+    });
+  }
+}
+
+function parseInstant(value: string): Date {
+  const at = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(at.getTime()))
+    throw new AirlockError('ERR_CONFIG', `--at ${value} is not a date (ISO 8601)`);
+  return at;
+}
+
+export function intentCommand(program: Command): void {
+  const intent = program
+    .command('intent')
+    .description(
+      'device intent (RFC 8520 MUD): what each device may talk to, as its manufacturer declares it, enforced in nftables',
+    );
+  intent
+    .command('check <file>')
+    .description(
+      'read a MUD file as the network would (errors name the place), verify its signature if given, and show the nftables rules it compiles to',
+    )
+    .option('--signature <file>', 'its detached CMS signature (DER, RFC 8520 section 13)')
+    .option('--ca <pem>', "the manufacturer's MUD signing CA(s), PEM: required with --signature")
+    .option('--at <time>', 'verify the signature as at this time (ISO 8601; default now)')
+    .option(
+      '--local-network <cidr...>',
+      'the prefixes `local-networks` stands for (default 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7)',
+    )
+    .option('--json', 'print the nftables JSON document (nft -j) instead of a summary')
+    .action(
+      async (
+        file: string,
+        o: {
+          signature?: string;
+          ca?: string;
+          at?: string;
+          localNetwork?: string[];
+          json?: boolean;
+        },
+      ) => {
+        await run(async () => {
+          const bytes = readBytes(file);
+          const { mud, warnings } = parseMud(bytes);
+          for (const w of warnings) note(`warning: ${w}`);
+          if (o.signature !== undefined) {
+            if (o.ca === undefined)
+              throw new AirlockError(
+                'ERR_CONFIG',
+                '--signature needs --ca, the anchors to verify it against',
+              );
+            const anchors = fromPem(fs.readFileSync(o.ca, 'utf8')).map((der) =>
+              parseCertificate(der),
+            );
+            if (anchors.length === 0)
+              throw new AirlockError('ERR_CONFIG', `${o.ca} holds no certificate`);
+            const signer = verifyMudSignature(new NodeCrypto(), {
+              mud: bytes,
+              signature: readBytes(o.signature),
+              anchors,
+              at: o.at === undefined ? new Date() : parseInstant(o.at),
+            });
+            say(`signature: valid, signed by "${signer.subject}"`);
+          }
+          const profile = compileProfile(mud, shortName(mud.url), {
+            controllers: {},
+            myController: [],
+            localNetworks: o.localNetwork ?? [
+              '10.0.0.0/8',
+              '172.16.0.0/12',
+              '192.168.0.0/16',
+              'fc00::/7',
+            ],
+          });
+          if (o.json) {
+            printJson(document(profile.commands));
+            return;
+          }
+          say(
+            `${file}: valid MUD file for ${mud.url} (${mud.systeminfo ?? 'no systeminfo'}), cache validity ${mud.cacheValidityHours} h`,
+          );
+          for (const [policy, acls] of [
+            ['from-device', mud.fromDevice],
+            ['to-device', mud.toDevice],
+          ] as const)
+            say(
+              `  ${policy}: ${acls.map((a) => `${a.name} (${a.aces.length} entries)`).join(', ') || 'none'}`,
+            );
+          say(
+            `  compiles to ${profile.rules} rule(s) in chains ${profile.chains['from-device']} and ${profile.chains['to-device']}` +
+              (profile.sets.length > 0
+                ? `; named sets the network fills: ${profile.sets.map((s) => `${s.name} (${s.kind} ${s.value})`).join(', ')}`
+                : ''),
+          );
+        });
+      },
+    );
+}
