@@ -9,7 +9,11 @@ import { Nftables } from '../../src/adapters/enforcement/nftables.js';
 import { parseMud } from '../../src/protocols/mud/parse.js';
 import { compileProfile, type ProfileContext } from '../../src/protocols/mud/compile.js';
 import { document } from '../../src/protocols/nftables/json.js';
-import { deviceCommands, fullRuleset } from '../../src/protocols/nftables/intent-ruleset.js';
+import {
+  forgetDeviceCommands,
+  fullRuleset,
+  quarantineCommands,
+} from '../../src/protocols/nftables/intent-ruleset.js';
 import {
   CLOUD_A,
   CLOUD_B,
@@ -106,7 +110,9 @@ describe.skipIf(skip !== undefined)('MUD enforced in nftables, proved with packe
 
   const load = async (directionInitiated: boolean) => {
     const profile = compileProfile(parseMud(mud(directionInitiated)).mud, 'sensor', ctx);
-    await nft.apply(fullRuleset([profile], [{ address: DEVICE, profile }]));
+    await nft.apply(
+      fullRuleset([profile], [{ address: DEVICE, profile }], { remediation: [CLOUD_B] }),
+    );
     return profile;
   };
 
@@ -133,10 +139,21 @@ describe.skipIf(skip !== undefined)('MUD enforced in nftables, proved with packe
     expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
   });
 
+  it('quarantine cuts everything but the remediation server; release restores the profile', async () => {
+    await load(true);
+    await nft.apply(document(quarantineCommands(DEVICE, 'add')));
+    expect(await t.connects(t.device, CLOUD_A, 443)).toBe(false);
+    expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);
+    await nft.apply(document(quarantineCommands(DEVICE, 'delete')));
+    expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
+    expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+  });
+
   it('removing the device removes every trace of it from the ruleset, in one transaction', async () => {
     const profile = await load(true);
+    await nft.apply(document(quarantineCommands(DEVICE, 'add')));
     expect(JSON.stringify(await nft.table())).toContain(DEVICE);
-    await nft.apply(document(deviceCommands(DEVICE, profile, 'delete')));
+    await nft.apply(document(forgetDeviceCommands(DEVICE, profile, true)));
     expect(JSON.stringify(await nft.table())).not.toContain(DEVICE);
     // No longer a device of the network: its traffic is not Airlock's to judge.
     expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);

@@ -1,6 +1,7 @@
 /**
- * Airlock's table in nftables (docs/INTENT.md): a forward chain that accepts established and
- * related packets, then sends each packet from a device to its profile's from-device chain and
+ * Airlock's table in nftables (docs/INTENT.md): a forward chain that first confines
+ * quarantined devices to the remediation server, then accepts established and related
+ * packets, then sends each packet from a device to its profile's from-device chain and
  * each packet to a device to its profile's to-device chain, through four verdict maps keyed by
  * the device's address. A profile chain that accepts returns, so that a flow between two
  * devices must pass both profiles; traffic of no device passes untouched.
@@ -11,12 +12,33 @@ import * as nft from './json.js';
 
 export const FORWARD_CHAIN = 'forward';
 const MAPS = { from4: 'from_device4', from6: 'from_device6', to4: 'to_device4', to6: 'to_device6' };
+const QUARANTINED = { v4: 'quarantined4', v6: 'quarantined6' };
+const REMEDIATION = { v4: 'remediation4', v6: 'remediation6' };
+const QUARANTINE_CHAINS = { from: 'quarantine_from', to: 'quarantine_to' };
 
-/** The table, its forward chain and its maps, empty of devices. */
-export function baseCommands(): nft.Command[] {
+export interface BaseOptions {
+  /** Addresses a quarantined device may still reach (and be reached from): the remediation server. */
+  remediation?: readonly string[];
+}
+
+/**
+ * The table, its forward chain, its maps and the quarantine, empty of devices. A quarantined
+ * device is judged before anything else, established connections included: it reaches the
+ * remediation server and nothing more, whatever its profile says.
+ */
+export function baseCommands(opts: BaseOptions = {}): nft.Command[] {
   const vmap = (proto: string, field: string, map: string): nft.Expr => ({
     vmap: { key: nft.payload(proto, field), data: nft.setRef(map) },
   });
+  const remediation = opts.remediation ?? [];
+  const byVersion = (v: 4 | 6) => remediation.filter((a) => ipVersion(a.split('/')[0]!) === v);
+  const addr = (a: string) => (a.includes('/') ? nft.prefix(a) : a);
+  const quarantine = (chain: string, field: 'saddr' | 'daddr', peer: 'daddr' | 'saddr') => [
+    nft.chain(chain),
+    nft.rule(chain, [nft.match(nft.payload('ip', peer), nft.setRef(REMEDIATION.v4)), nft.accept]),
+    nft.rule(chain, [nft.match(nft.payload('ip6', peer), nft.setRef(REMEDIATION.v6)), nft.accept]),
+    nft.rule(chain, [nft.counter, nft.drop], `quarantine: ${field}`),
+  ];
   return [
     nft.table(),
     nft.chain(FORWARD_CHAIN, { hook: 'forward', prio: 0, policy: 'accept' }),
@@ -24,6 +46,28 @@ export function baseCommands(): nft.Command[] {
     nft.verdictMap(MAPS.from6, 'ipv6_addr'),
     nft.verdictMap(MAPS.to4, 'ipv4_addr'),
     nft.verdictMap(MAPS.to6, 'ipv6_addr'),
+    nft.set(QUARANTINED.v4, 'ipv4_addr'),
+    nft.set(QUARANTINED.v6, 'ipv6_addr'),
+    nft.set(REMEDIATION.v4, 'ipv4_addr', { flags: ['interval'], elem: byVersion(4).map(addr) }),
+    nft.set(REMEDIATION.v6, 'ipv6_addr', { flags: ['interval'], elem: byVersion(6).map(addr) }),
+    ...quarantine(QUARANTINE_CHAINS.from, 'saddr', 'daddr'),
+    ...quarantine(QUARANTINE_CHAINS.to, 'daddr', 'saddr'),
+    nft.rule(FORWARD_CHAIN, [
+      nft.match(nft.payload('ip', 'saddr'), nft.setRef(QUARANTINED.v4)),
+      nft.jump(QUARANTINE_CHAINS.from),
+    ]),
+    nft.rule(FORWARD_CHAIN, [
+      nft.match(nft.payload('ip6', 'saddr'), nft.setRef(QUARANTINED.v6)),
+      nft.jump(QUARANTINE_CHAINS.from),
+    ]),
+    nft.rule(FORWARD_CHAIN, [
+      nft.match(nft.payload('ip', 'daddr'), nft.setRef(QUARANTINED.v4)),
+      nft.jump(QUARANTINE_CHAINS.to),
+    ]),
+    nft.rule(FORWARD_CHAIN, [
+      nft.match(nft.payload('ip6', 'daddr'), nft.setRef(QUARANTINED.v6)),
+      nft.jump(QUARANTINE_CHAINS.to),
+    ]),
     nft.rule(FORWARD_CHAIN, [
       nft.match(nft.ct('state'), ['established', 'related'], 'in'),
       nft.accept,
@@ -33,6 +77,11 @@ export function baseCommands(): nft.Command[] {
     nft.rule(FORWARD_CHAIN, [vmap('ip', 'daddr', MAPS.to4)]),
     nft.rule(FORWARD_CHAIN, [vmap('ip6', 'daddr', MAPS.to6)]),
   ];
+}
+
+/** Quarantines a device (`add`) or releases it (`delete`): its profile stays, and applies again on release. */
+export function quarantineCommands(address: string, op: 'add' | 'delete'): nft.Command[] {
+  return [nft.element(ipVersion(address) === 6 ? QUARANTINED.v6 : QUARANTINED.v4, [address], op)];
 }
 
 /** A device's two map entries: its address jumps to its profile's chains. */
@@ -49,15 +98,32 @@ export function deviceCommands(
   ];
 }
 
+/**
+ * Every trace of a device (decommissioning): its map entries, and its quarantine mark when it
+ * has one (nft refuses to delete an element that is not there, so the caller says which).
+ */
+export function forgetDeviceCommands(
+  address: string,
+  profile: Pick<CompiledProfile, 'chains'>,
+  quarantined: boolean,
+): nft.Command[] {
+  return [
+    ...deviceCommands(address, profile, 'delete'),
+    ...(quarantined ? quarantineCommands(address, 'delete') : []),
+  ];
+}
+
 /** The whole table from scratch, in one transaction: what was there before is replaced. */
 export function fullRuleset(
   profiles: readonly CompiledProfile[],
-  devices: ReadonlyArray<{ address: string; profile: CompiledProfile }>,
+  devices: ReadonlyArray<{ address: string; profile: CompiledProfile; quarantined?: boolean }>,
+  opts: BaseOptions = {},
 ): { nftables: nft.Command[] } {
   return nft.document([
     ...nft.removeTable(),
-    ...baseCommands(),
+    ...baseCommands(opts),
     ...profiles.flatMap((p) => p.commands),
     ...devices.flatMap((d) => deviceCommands(d.address, d.profile)),
+    ...devices.filter((d) => d.quarantined).flatMap((d) => quarantineCommands(d.address, 'add')),
   ]);
 }
