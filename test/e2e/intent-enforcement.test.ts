@@ -7,7 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Nftables } from '../../src/adapters/enforcement/nftables.js';
 import { parseMud } from '../../src/protocols/mud/parse.js';
-import { compileProfile, type ProfileContext } from '../../src/protocols/mud/compile.js';
+import { compileProfile, shortName, type ProfileContext } from '../../src/protocols/mud/compile.js';
+import { DnsResolver } from '../../src/adapters/dns/resolver.js';
+import { DnsSets } from '../../src/roles/network/intent-dns.js';
+import { startTestDns } from '../support/dns-server.js';
 import { document } from '../../src/protocols/nftables/json.js';
 import {
   forgetDeviceCommands,
@@ -147,6 +150,38 @@ describe.skipIf(skip !== undefined)('MUD enforced in nftables, proved with packe
     await nft.apply(document(quarantineCommands(DEVICE, 'delete')));
     expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
     expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+  });
+
+  it('a DNS-named server is reachable at the address its name resolves to, and the set follows a changed answer', async () => {
+    const dns = await startTestDns();
+    try {
+      const named = JSON.parse(mud(true)) as Record<string, { acl: Array<Record<string, any>> }>;
+      const out = named['ietf-access-control-list:acls']!.acl[0]!;
+      out.aces.ace[0].matches.ipv4 = {
+        protocol: 6,
+        'ietf-acldns:dst-dnsname': 'api.maker.example',
+      };
+      const profile = compileProfile(parseMud(JSON.stringify(named)).mud, 'named', ctx);
+      await nft.apply(fullRuleset([profile], [{ address: DEVICE, profile }]));
+      const sets = new DnsSets(nft, new DnsResolver({ servers: [dns.server] }));
+      // Before the name is resolved its set is empty: nothing is allowed.
+      expect(await t.connects(t.device, CLOUD_A, 443)).toBe(false);
+      dns.set('api.maker.example', [CLOUD_A], 30);
+      expect(await sets.refresh(profile.sets)).toMatchObject({
+        changed: ['dns4_' + shortName('api.maker.example')],
+        nextRefreshSeconds: 30,
+      });
+      expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
+      expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+      // The same answer again changes nothing; a new one moves the set.
+      expect((await sets.refresh(profile.sets)).changed).toEqual([]);
+      dns.set('api.maker.example', [CLOUD_B], 30);
+      await sets.refresh(profile.sets);
+      expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);
+      expect(await t.connects(t.device, CLOUD_A, 443)).toBe(false);
+    } finally {
+      await dns.close();
+    }
   });
 
   it('removing the device removes every trace of it from the ruleset, in one transaction', async () => {

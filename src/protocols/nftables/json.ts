@@ -82,6 +82,14 @@ export function element(setName: string, elem: unknown[], op: 'add' | 'delete' =
   return { [op]: { element: { ...where, name: setName, elem } } };
 }
 
+/** Replaces a named set's elements with `elem`, in the same transaction. */
+export function replaceSet(setName: string, elem: unknown[]): Command[] {
+  return [
+    { flush: { set: { ...where, name: setName } } },
+    ...(elem.length > 0 ? [element(setName, elem)] : []),
+  ];
+}
+
 /** Deletes Airlock's table and everything in it (an `add` first, so that it exists to delete). */
 export function removeTable(): Command[] {
   return [table(), { delete: { table: { ...TABLE } } }];
