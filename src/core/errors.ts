@@ -97,6 +97,7 @@ export const ErrorCodes = {
   ERR_MUD_SIGNATURE: "the MUD file's signature does not verify",
   ERR_MUD_SIGNER_UNTRUSTED: 'the MUD file is not signed by a trusted manufacturer',
   ERR_MUD_UNENFORCEABLE: 'the MUD file asks for what this network cannot enforce',
+  ERR_MUD_FETCH: 'the MUD file could not be fetched',
   ERR_ENFORCEMENT_FAILED: 'the rules could not be installed',
   // Authorization policy (report section 5.1.2)
   ERR_POLICY_INVALID: 'the authorization policy is invalid',

@@ -37,3 +37,79 @@ export function ipVersion(s: string): 4 | 6 | 0 {
   if (isIpv6(s)) return 6;
   return 0;
 }
+
+/** What kind of address an IP address is, for a client that must not reach inside networks. */
+export type AddressClass =
+  'public' | 'loopback' | 'private' | 'link-local' | 'multicast' | 'unspecified' | 'reserved';
+
+/** The bytes of an IP address (4 or 16), or undefined when it is not one. */
+export function ipBytes(s: string): Uint8Array | undefined {
+  const v = ipVersion(s);
+  if (v === 4) return new Uint8Array(s.split('.').map(Number));
+  if (v !== 6) return undefined;
+  let tail: number[] = [];
+  let text = s;
+  const lastColon = s.lastIndexOf(':');
+  if (s.slice(lastColon + 1).includes('.')) {
+    tail = s
+      .slice(lastColon + 1)
+      .split('.')
+      .map(Number);
+    text = `${s.slice(0, lastColon + 1)}0:0`;
+  }
+  const [head, rest] = text.split('::') as [string, string | undefined];
+  const groups = (h: string) => (h === '' ? [] : h.split(':').map((g) => parseInt(g, 16)));
+  const hs = groups(head);
+  const rs = rest === undefined ? [] : groups(rest);
+  const all =
+    rest === undefined
+      ? hs
+      : [...hs, ...new Array<number>(8 - hs.length - rs.length).fill(0), ...rs];
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  if (tail.length === 4) out.set(tail, 12);
+  return out;
+}
+
+/** Whether `address` is inside `cidr` (same version only). */
+export function inPrefix(address: string, cidr: string): boolean {
+  const [net, lenText] = cidr.split('/');
+  const a = ipBytes(address);
+  const n = ipBytes(net!);
+  if (!a || !n || a.length !== n.length) return false;
+  const len = lenText === undefined ? a.length * 8 : Number(lenText);
+  for (let bit = 0; bit < len; bit++) {
+    const mask = 0x80 >> (bit % 8);
+    if ((a[bit >> 3]! & mask) !== (n[bit >> 3]! & mask)) return false;
+  }
+  return true;
+}
+
+const CLASSES: Array<[string, AddressClass]> = [
+  ['0.0.0.0/8', 'unspecified'],
+  ['10.0.0.0/8', 'private'],
+  ['100.64.0.0/10', 'private'],
+  ['127.0.0.0/8', 'loopback'],
+  ['169.254.0.0/16', 'link-local'],
+  ['172.16.0.0/12', 'private'],
+  ['192.0.0.0/24', 'reserved'],
+  ['192.168.0.0/16', 'private'],
+  ['198.18.0.0/15', 'reserved'],
+  ['224.0.0.0/4', 'multicast'],
+  ['240.0.0.0/4', 'reserved'],
+  ['::/128', 'unspecified'],
+  ['::1/128', 'loopback'],
+  ['::ffff:0:0/96', 'reserved'], // IPv4-mapped: judged as its IPv4 address by the caller, or refused
+  ['64:ff9b::/96', 'reserved'],
+  ['fc00::/7', 'private'],
+  ['fe80::/10', 'link-local'],
+  ['ff00::/8', 'multicast'],
+];
+
+export function addressClass(address: string): AddressClass {
+  for (const [cidr, kind] of CLASSES) if (inPrefix(address, cidr)) return kind;
+  return 'public';
+}
