@@ -39,10 +39,12 @@
  */
 import { runOnboardingBenchmark, type OnboardingResult } from './onboarding.js';
 import { runVerifierBenchmark } from './verifier.js';
+import { runIntentBenchmark } from './intent.js';
 
 const USAGE = [
   'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--slices K] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--attestation on|off] [--phases] [--timeout S] [--json]',
   '       npm run bench -- verifier [--attestations N] [--concurrency C] [--json]',
+  '       npm run bench -- intent [--devices N] [--json]',
 ].join('\n');
 
 function parseArgs(argv: string[]): {
@@ -173,6 +175,19 @@ async function main(): Promise<number> {
               `  over HTTPS   ${r.https.cpuMsPerAttestation} ms CPU, ${r.https.wallMsPerAttestation} ms wall per attestation (${r.https.attestationsPerSecond}/s)`,
               `  in process   ${r.inProcess.cpuMsPerAttestation} ms CPU, ${r.inProcess.wallMsPerAttestation} ms wall per attestation (${r.inProcess.attestationsPerSecond}/s)`,
               `  CPU quotient ${r.cpuQuotient} (in process / over HTTPS)`,
+            ].join('\n') + '\n',
+      );
+      return 0;
+    }
+    case 'intent': {
+      const r = await runIntentBenchmark({ devices: positiveInt(flags, 'devices', 1000) });
+      process.stdout.write(
+        json
+          ? `${JSON.stringify(r)}\n`
+          : [
+              `intent: ${r.devices} devices over ${r.profiles} MUD profiles (node ${r.node})`,
+              `  install ${r.installMs} ms (inventory to loaded ruleset), add one ${r.addOneMs} ms, ${r.rules} rules`,
+              `  nft -j -f of the same ruleset ${r.nftBaselineMs} ms; ratio ${r.ratio} (baseline / install)`,
             ].join('\n') + '\n',
       );
       return 0;

@@ -90,12 +90,29 @@ export function deviceCommands(
   profile: Pick<CompiledProfile, 'chains'>,
   op: 'add' | 'delete' = 'add',
 ): nft.Command[] {
-  const v6 = ipVersion(address) === 6;
-  const entry = (chain: string) => (op === 'add' ? [[address, nft.jump(chain)]] : [address]);
-  return [
-    nft.element(v6 ? MAPS.from6 : MAPS.from4, entry(profile.chains['from-device']), op),
-    nft.element(v6 ? MAPS.to6 : MAPS.to4, entry(profile.chains['to-device']), op),
-  ];
+  return devicesCommands([{ address, profile }], op);
+}
+
+/** The map entries of many devices, one command per map (nft reads one long list fastest). */
+export function devicesCommands(
+  devices: ReadonlyArray<{ address: string; profile: Pick<CompiledProfile, 'chains'> }>,
+  op: 'add' | 'delete' = 'add',
+): nft.Command[] {
+  const lists: Record<string, unknown[]> = {
+    [MAPS.from4]: [],
+    [MAPS.from6]: [],
+    [MAPS.to4]: [],
+    [MAPS.to6]: [],
+  };
+  for (const d of devices) {
+    const v6 = ipVersion(d.address) === 6;
+    const entry = (chain: string) => (op === 'add' ? [d.address, nft.jump(chain)] : d.address);
+    lists[v6 ? MAPS.from6 : MAPS.from4]!.push(entry(d.profile.chains['from-device']));
+    lists[v6 ? MAPS.to6 : MAPS.to4]!.push(entry(d.profile.chains['to-device']));
+  }
+  return Object.entries(lists)
+    .filter(([, elem]) => elem.length > 0)
+    .map(([map, elem]) => nft.element(map, elem, op));
 }
 
 /**
@@ -123,7 +140,7 @@ export function fullRuleset(
     ...nft.removeTable(),
     ...baseCommands(opts),
     ...profiles.flatMap((p) => p.commands),
-    ...devices.flatMap((d) => deviceCommands(d.address, d.profile)),
+    ...devicesCommands(devices),
     ...devices.filter((d) => d.quarantined).flatMap((d) => quarantineCommands(d.address, 'add')),
   ]);
 }
