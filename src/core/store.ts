@@ -367,6 +367,8 @@ export interface MintedDevice {
 
 export interface ManufacturerDevices {
   exists(serial: string): Promise<boolean>;
+  /** Whether any device of `model` was minted. */
+  hasModel(model: string): Promise<boolean>;
   add(d: MintedDevice, at: Date): Promise<void>;
   /** Holds the device's row until the unit of work ends: changes to its declarations queue behind. */
   lock(serial: string): Promise<void>;

@@ -80,6 +80,16 @@ function devices(db: Db, dialect: Dialect): ManufacturerDevices {
           .executeTakeFirst()) !== undefined
       );
     },
+    async hasModel(model) {
+      return (
+        (await db
+          .selectFrom('mfg_devices')
+          .select('serial')
+          .where('model', '=', model)
+          .limit(1)
+          .executeTakeFirst()) !== undefined
+      );
+    },
     async add(d, at) {
       await db
         .insertInto('mfg_devices')

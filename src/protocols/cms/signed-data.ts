@@ -74,6 +74,8 @@ export interface SignInput {
   /** Signer certificate first, then any intermediates to include. */
   signerChain: readonly Certificate[];
   signingTime: Date;
+  /** Leave the content out (RFC 5652 section 5.2: a detached signature, as RFC 8520 signs MUD files). */
+  detached?: boolean;
 }
 
 /** Signs `content` with ES256; returns the DER ContentInfo. */
@@ -122,7 +124,8 @@ export function signSignedData(
   });
   const encap = new pkijs.EncapsulatedContentInfo({ eContentType: input.eContentType });
   // Primitive OCTET STRING (DER); pkijs's constructor would split it into a constructed one.
-  encap.eContent = new asn1js.OctetString({ valueHex: new Uint8Array(input.content) });
+  if (!input.detached)
+    encap.eContent = new asn1js.OctetString({ valueHex: new Uint8Array(input.content) });
   const signedData = new pkijs.SignedData({
     // RFC 5652 section 5.1: version 3 when eContentType is not id-data.
     version: input.eContentType === OID_DATA_CONTENT ? 1 : 3,

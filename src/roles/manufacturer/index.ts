@@ -25,6 +25,7 @@ import { FirmwareService } from './firmware.js';
 import { Masa } from './masa.js';
 import { MasaAuditLog } from './audit-log.js';
 import { openManufacturerPki, type ManufacturerPki } from './pki.js';
+import { IntentService } from './intent.js';
 import { manufacturerRoutes } from './routes.js';
 
 export interface ManufacturerOptions {
@@ -56,6 +57,8 @@ export class Manufacturer {
     readonly auditLog: MasaAuditLog,
     /** Firmware releases and the signed reference values (report section 5.1.1 step 3). */
     readonly firmware: FirmwareService,
+    /** Each model's signed MUD file (report section 5.1.1 step 4, docs/INTENT.md). */
+    readonly intent: IntentService,
   ) {}
 
   static async open(opts: ManufacturerOptions): Promise<Manufacturer> {
@@ -91,6 +94,7 @@ export class Manufacturer {
     const factory = new Factory(opts.ctx, repos, pki, declarations, config, party, firmware);
     const auditLog = new MasaAuditLog(opts.ctx, repos, pki, declarations);
     const masa = new Masa(opts.ctx, repos, pki, declarations, config, auditLog);
+    const intent = new IntentService(opts.ctx, repos, pki, config, config.name);
     return new Manufacturer(
       opts.ctx,
       config,
@@ -103,6 +107,7 @@ export class Manufacturer {
       masa,
       auditLog,
       firmware,
+      intent,
     );
   }
 

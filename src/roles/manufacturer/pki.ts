@@ -6,8 +6,9 @@
  *
  * Attestation (docs/ATTESTATION.md): the attestation CA certifies the attestation key each
  * device of a secure-boot model gets at minting; the endorsements signer, under its own CA,
- * signs the reference values and the supply-chain evidence of devices that cannot attest. A
- * database made before these existed gets them the next time it is opened.
+ * signs the reference values and the supply-chain evidence of devices that cannot attest. The
+ * MUD signer, under its own CA, signs each model's MUD file (docs/INTENT.md). A database made
+ * before these existed gets them the next time it is opened.
  */
 import type { KeyRing, KeyPair } from '../../adapters/store/key-ring.js';
 import { caProfile, signerProfile } from '../../protocols/x509/profiles.js';
@@ -28,6 +29,10 @@ export interface ManufacturerPki {
   endorsementsCa: KeyPair;
   /** Signs the reference values and supply-chain evidence. */
   endorsements: KeyPair;
+  /** Issues the MUD signer's certificate (pathLen 0 under the root). */
+  mudCa: KeyPair;
+  /** Signs the models' MUD files (RFC 8520 section 13). */
+  mud: KeyPair;
 }
 
 export async function openManufacturerPki(
@@ -96,7 +101,18 @@ export async function openManufacturerPki(
     endorsementsCa,
     at,
   );
+  const mudCa = await ca('mud-ca', root, 0);
+  const mud = await ensureKeyPair(
+    crypto,
+    ring,
+    'mud',
+    signerProfile({ name: `${name} MUD`, notBefore: nb, notAfter: years(at, 10) }),
+    mudCa,
+    at,
+  );
   return {
+    mudCa,
+    mud,
     root,
     idevidCa,
     masaCa,

@@ -4,7 +4,7 @@
  * (section 5.1.1 step 3).
  */
 import type { FastifyInstance } from 'fastify';
-import { isAirlockError } from '../../core/errors.js';
+import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { textBody, voucherBody } from '../../adapters/http/server.js';
 import { clientCertificateChain } from '../../adapters/http/peer-chain.js';
 import {
@@ -15,6 +15,7 @@ import {
 import { negotiateVoucherFormat } from '../../protocols/voucher/codec.js';
 import { AUDIT_LOG_MEDIA_TYPE } from '../../protocols/brski/audit-log.js';
 import { REFERENCE_VALUES_MEDIA_TYPE } from '../../protocols/endorsement/reference-values.js';
+import { MUD_MEDIA_TYPE } from '../../protocols/mud/parse.js';
 import type { Manufacturer } from './index.js';
 
 export function manufacturerRoutes(app: FastifyInstance, m: Manufacturer): void {
@@ -73,6 +74,17 @@ export function manufacturerRoutes(app: FastifyInstance, m: Manufacturer): void 
       m.config.ownershipRequestSkewSeconds,
     );
     return { chain };
+  });
+
+  // RFC 8520: each model's MUD file at the URL its birth certificates carry, and its detached
+  // signature (section 13); public, like the reference values (docs/INTENT.md).
+  app.get<{ Params: { file: string } }>('/mud/:file', async (req, reply) => {
+    const file = /^(.+)\.(json|p7s)$/.exec(req.params.file);
+    if (!file) throw new AirlockError('ERR_NOT_FOUND', 'no such MUD file');
+    const doc = await m.intent.document(file[1]!);
+    return file[2] === 'json'
+      ? reply.type(MUD_MEDIA_TYPE).send(Buffer.from(doc.bytes))
+      : reply.type('application/pkcs7-signature').send(Buffer.from(doc.signature));
   });
 
   // docs/ATTESTATION.md: the current signed reference values, for any verifier to pull (the

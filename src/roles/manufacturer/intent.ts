@@ -1,0 +1,98 @@
+/**
+ * The manufacturer's intent file server (report section 5.1.1 step 4, RFC 8520): each model's
+ * MUD file at the URL its devices' birth certificates carry, `<mudBaseUrl>/<model>.json`, with
+ * its detached CMS signature at `<mudBaseUrl>/<model>.p7s` (section 13), signed by the MUD
+ * signer, a key of that purpose alone under its own CA.
+ *
+ * What a model's file says, until a manufacturer publishes its own: the device talks to its
+ * own network's controller (`my-controller`) and to nothing else, both ways. A file is made once
+ * per model and process, so that the bytes and the signature stay the same between fetches; a
+ * model no device was minted of is 404.
+ */
+import { AirlockError } from '../../core/errors.js';
+import { utf8 } from '../../core/bytes.js';
+import { OID_DATA_CONTENT, signSignedData } from '../../protocols/cms/signed-data.js';
+import { parseMud } from '../../protocols/mud/parse.js';
+import type { ManufacturerStore } from '../../core/store.js';
+import type { RoleContext } from '../shared/context.js';
+import type { ManufacturerConfig } from './defaults.js';
+import type { ManufacturerPki } from './pki.js';
+
+/** Model names as the factory writes them into MUD URLs: nothing a path could be made of. */
+const MODEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export interface MudDocument {
+  bytes: Uint8Array;
+  signature: Uint8Array;
+}
+
+export class IntentService {
+  readonly #made = new Map<string, Promise<MudDocument>>();
+
+  constructor(
+    private readonly ctx: RoleContext,
+    private readonly store: ManufacturerStore,
+    private readonly pki: ManufacturerPki,
+    private readonly config: ManufacturerConfig,
+    private readonly name: string,
+  ) {}
+
+  /** The model's MUD file and its signature; ERR_NOT_FOUND for a model never minted. */
+  async document(model: string): Promise<MudDocument> {
+    if (!MODEL.test(model) || model.includes('..'))
+      throw new AirlockError('ERR_NOT_FOUND', 'no such MUD file');
+    let made = this.#made.get(model);
+    if (!made) {
+      made = this.#make(model);
+      this.#made.set(model, made);
+      made.catch(() => this.#made.delete(model));
+    }
+    return made;
+  }
+
+  async #make(model: string): Promise<MudDocument> {
+    if (!(await this.store.run((r) => r.devices.hasModel(model))))
+      throw new AirlockError('ERR_NOT_FOUND', 'no such MUD file');
+    const base = this.config.mudBaseUrl;
+    const at = this.ctx.clock.now();
+    const acl = (name: string) => ({
+      name,
+      type: 'mixed-eth-ipv4-ipv6-acl-type',
+      aces: {
+        ace: [
+          {
+            name: 'my-controller',
+            matches: { 'ietf-mud:mud': { 'my-controller': [null] } },
+            actions: { forwarding: 'accept' },
+          },
+        ],
+      },
+    });
+    const doc = {
+      'ietf-mud:mud': {
+        'mud-version': 1,
+        'mud-url': `${base}/${model}.json`,
+        'mud-signature': `${base}/${model}.p7s`,
+        'last-update': at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        'cache-validity': 48,
+        'is-supported': true,
+        systeminfo: `${model} by ${this.name}`.slice(0, 60),
+        'mfg-name': this.name,
+        'model-name': model,
+        'from-device-policy': { 'access-lists': { 'access-list': [{ name: 'from-device' }] } },
+        'to-device-policy': { 'access-lists': { 'access-list': [{ name: 'to-device' }] } },
+      },
+      'ietf-access-control-list:acls': { acl: [acl('from-device'), acl('to-device')] },
+    };
+    const bytes = utf8(JSON.stringify(doc, null, 2));
+    parseMud(bytes); // what is served is what the network will read
+    const signature = signSignedData(this.ctx.crypto, this.pki.mud.key, {
+      eContentType: OID_DATA_CONTENT,
+      content: bytes,
+      signerChain: [this.pki.mud.cert],
+      signingTime: at,
+      detached: true,
+    });
+    return { bytes, signature };
+  }
+}
