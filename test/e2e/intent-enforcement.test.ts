@@ -126,11 +126,18 @@ describe.skipIf(skip !== undefined)('MUD enforced in nftables, proved with packe
     expect(await serverOpensTowardsDevice()).toBe(true);
   });
 
-  it('the device reaches the one server on the one port its MUD file allows, and nothing else', async () => {
+  it('the device reaches the one server on the one port its MUD file allows, and nothing else; what was dropped is recorded for it', async () => {
     await load(true);
+    expect(await nft.deniedFlows()).toEqual([]);
     expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
     expect(await t.connects(t.device, CLOUD_A, 80)).toBe(false);
     expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+    const denied = await nft.deniedFlows();
+    expect(denied.map(({ packets: _, ...f }) => f).sort((a, b) => a.port - b.port)).toEqual([
+      { source: DEVICE, destination: CLOUD_A, protocol: 6, port: 80 },
+      { source: DEVICE, destination: CLOUD_B, protocol: 6, port: 443 },
+    ]);
+    for (const f of denied) expect(f.packets).toBeGreaterThan(0);
   });
 
   it('direction-initiated: the server may not open a connection towards the device, even from port 443', async () => {

@@ -70,7 +70,8 @@ describe("the manufacturer's MUD files", () => {
       myController: ['10.0.0.1'],
       localNetworks: [],
     });
-    expect(profile.rules).toBe(4);
+    // my-controller each way, and each chain's default deny (the flow recorded, then dropped).
+    expect(profile.rules).toBe(8);
   });
 
   it('a model never minted, or a name that is not one, is 404', async () => {

@@ -62,11 +62,14 @@ describe('the MUD compiler', () => {
       ctx,
     );
     const from = rulesOf(p, 'mud_t1_from');
-    expect(from).toHaveLength(2);
+    // The entry; the dropped flow recorded (IPv4, IPv6); counted and dropped.
+    expect(from).toHaveLength(4);
     expect(from[0]).toContain('"daddr"');
     expect(from[0]).toContain('"return"');
-    expect(from[1]).toBe(JSON.stringify([{ counter: null }, { drop: null }]));
-    expect(rulesOf(p, 'mud_t1_to')).toHaveLength(1);
+    expect(from[1]).toContain('"@denied4"');
+    expect(from[2]).toContain('"@denied6"');
+    expect(from[3]).toBe(JSON.stringify([{ counter: null }, { drop: null }]));
+    expect(rulesOf(p, 'mud_t1_to')).toHaveLength(3);
   });
 
   it("abstractions become the network's addresses or named sets; an unknown controller matches nothing", () => {
@@ -86,7 +89,7 @@ describe('the MUD compiler', () => {
     );
     const from = rulesOf(p, 'mud_t2_from');
     // my-controller in both families, the controller, same-manufacturer, the name, default deny.
-    expect(from).toHaveLength(6);
+    expect(from).toHaveLength(8);
     expect(from[0]).toContain('192.0.2.9');
     expect(from[1]).toContain('2001:db8::9');
     expect(from[2]).toContain('192.0.2.5');

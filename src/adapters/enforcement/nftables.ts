@@ -10,7 +10,17 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AirlockError } from '../../core/errors.js';
-import { TABLE } from '../../protocols/nftables/json.js';
+import { DENIED_FLOWS, TABLE } from '../../protocols/nftables/json.js';
+
+/** A flow a profile dropped. */
+export interface DeniedFlow {
+  source: string;
+  destination: string;
+  /** IP protocol number: 6 TCP, 17 UDP. */
+  protocol: number;
+  port: number;
+  packets: number;
+}
 
 export interface NftablesOptions {
   /** Run nft inside this network namespace (by its name under /run/netns). */
@@ -53,6 +63,42 @@ export class Nftables {
         return undefined;
       throw e;
     }
+  }
+
+  /**
+   * The flows the profiles dropped (TCP and UDP) in the last hour, per device: source,
+   * destination, protocol number, destination port, and how many packets.
+   */
+  async deniedFlows(): Promise<DeniedFlow[]> {
+    const out: DeniedFlow[] = [];
+    for (const name of Object.values(DENIED_FLOWS)) {
+      const listed = JSON.parse(
+        await this.#run(['-j', 'list', 'set', TABLE.family, TABLE.name, name], ''),
+      ) as { nftables: Array<{ set?: { elem?: unknown[] } }> };
+      for (const item of listed.nftables) {
+        for (const e of item.set?.elem ?? []) {
+          const el = (
+            e as { elem?: { val?: { concat?: unknown[] }; counter?: { packets?: number } } }
+          ).elem;
+          const v = el?.val?.concat;
+          if (!Array.isArray(v) || v.length !== 4) continue;
+          const [source, destination, protocol, port] = v as [
+            string,
+            string,
+            string | number,
+            number,
+          ];
+          out.push({
+            source,
+            destination,
+            protocol: typeof protocol === 'number' ? protocol : protocol === 'tcp' ? 6 : 17,
+            port,
+            packets: el?.counter?.packets ?? 0,
+          });
+        }
+      }
+    }
+    return out;
   }
 
   #run(args: string[], input: string): Promise<string> {

@@ -79,8 +79,13 @@ export function compileProfile(mud: MudFile, id: string, ctx: ProfileContext): C
           commands.push(nft.rule(chain, expr, `${acl.name}/${ace.name}`.slice(0, 128)));
           rules++;
         }
-    commands.push(nft.rule(chain, [nft.counter, nft.drop], 'default deny'));
-    rules++;
+    // Default deny: the flow recorded for its device (TCP and UDP), counted, dropped.
+    commands.push(
+      nft.rule(chain, nft.recordDenied('ipv4')),
+      nft.rule(chain, nft.recordDenied('ipv6')),
+      nft.rule(chain, [nft.counter, nft.drop], 'default deny'),
+    );
+    rules += 3;
   }
   const setCommands = [...sets.values()].map((s) =>
     nft.set(s.name, ADDR_TYPE[s.family], { flags: ['interval'] }),

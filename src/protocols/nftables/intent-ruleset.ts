@@ -46,6 +46,7 @@ export function baseCommands(opts: BaseOptions = {}): nft.Command[] {
     nft.verdictMap(MAPS.from6, 'ipv6_addr'),
     nft.verdictMap(MAPS.to4, 'ipv4_addr'),
     nft.verdictMap(MAPS.to6, 'ipv6_addr'),
+    ...nft.deniedFlowSets(),
     nft.set(QUARANTINED.v4, 'ipv4_addr'),
     nft.set(QUARANTINED.v6, 'ipv6_addr'),
     nft.set(REMEDIATION.v4, 'ipv4_addr', { flags: ['interval'], elem: byVersion(4).map(addr) }),

@@ -90,6 +90,52 @@ export function replaceSet(setName: string, elem: unknown[]): Command[] {
   ];
 }
 
+/**
+ * Denied flows, per device (docs/INTENT.md): the dynamic sets the profile chains add each
+ * dropped TCP or UDP flow to (source, destination, protocol, destination port), each element
+ * with its own counter, forgotten an hour after its last packet.
+ */
+export const DENIED_FLOWS = { ipv4: 'denied4', ipv6: 'denied6' } as const;
+
+export function deniedFlowSets(): Command[] {
+  const decl = (name: string, addr: string) =>
+    add({
+      set: {
+        ...where,
+        name,
+        type: [addr, addr, 'inet_proto', 'inet_service'],
+        flags: ['timeout'],
+        timeout: 3600,
+        size: 65536,
+        stmt: [{ counter: null }],
+      },
+    });
+  return [decl(DENIED_FLOWS.ipv4, 'ipv4_addr'), decl(DENIED_FLOWS.ipv6, 'ipv6_addr')];
+}
+
+/** The statements that record a TCP or UDP packet of `family` in its denied-flows set. */
+export function recordDenied(family: 'ipv4' | 'ipv6'): Expr[] {
+  const l3 = family === 'ipv4' ? 'ip' : 'ip6';
+  return [
+    match(meta('nfproto'), family),
+    match(meta('l4proto'), { set: ['tcp', 'udp'] }),
+    {
+      set: {
+        op: 'add',
+        elem: {
+          concat: [
+            payload(l3, 'saddr'),
+            payload(l3, 'daddr'),
+            meta('l4proto'),
+            payload('th', 'dport'),
+          ],
+        },
+        set: setRef(DENIED_FLOWS[family]),
+      },
+    },
+  ];
+}
+
 /** Deletes Airlock's table and everything in it (an `add` first, so that it exists to delete). */
 export function removeTable(): Command[] {
   return [table(), { delete: { table: { ...TABLE } } }];
