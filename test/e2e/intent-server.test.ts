@@ -4,6 +4,12 @@
  * client, and the file's detached signature verifies against the manufacturer's MUD CA, a CA
  * of that purpose alone.
  */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 import { MudFetcher } from '../../src/adapters/http/mud-fetcher.js';
@@ -17,6 +23,8 @@ import { AirlockError } from '../../src/core/errors.js';
 import { codeOf } from '../support/errors.js';
 
 const crypto = new NodeCrypto();
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 
 describe("the manufacturer's MUD files", () => {
   let sys: TestSystem;
@@ -72,6 +80,51 @@ describe("the manufacturer's MUD files", () => {
     });
     // my-controller each way, and each chain's default deny (the flow recorded, then dropped).
     expect(profile.rules).toBe(8);
+  });
+
+  it('airlock intent check fetches it by its URL as the network would, and verifies its signature', async () => {
+    const { agent } = await sys.newDevice({ model: 'sensor-s2' });
+    const mudUrl = parseCertificateBase64((await agent.birth()).idevidChain[0]!).mudUrl!;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-intent-cli-'));
+    try {
+      const pem = (name: string, der: Uint8Array) => {
+        const file = path.join(dir, name);
+        fs.writeFileSync(file, toPem('CERTIFICATE', der));
+        return file;
+      };
+      const tlsCa = pem('root.pem', sys.manufacturer.pki.root.cert.der);
+      const mudCa = pem('mud-ca.pem', sys.manufacturer.pki.mudCa.cert.der);
+      const { stdout } = await run(process.execPath, [
+        bin,
+        'intent',
+        'check',
+        mudUrl,
+        '--ca',
+        mudCa,
+        '--tls-ca',
+        tlsCa,
+        '--allow-prefix',
+        '127.0.0.1/32',
+      ]);
+      expect(stdout).toMatch(/^signature: valid, signed by ".* MUD"/);
+      expect(stdout).toContain(`valid MUD file for ${mudUrl}`);
+      // Without the lab's prefix, loopback is inside the network: not fetched.
+      const refused = await run(process.execPath, [
+        bin,
+        'intent',
+        'check',
+        mudUrl,
+        '--tls-ca',
+        tlsCa,
+      ]).then(
+        () => undefined,
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(refused?.code).toBe(1);
+      expect(refused?.stderr).toMatch(/ERR_MUD_FETCH/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a model never minted, or a name that is not one, is 404', async () => {

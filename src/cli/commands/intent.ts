@@ -14,7 +14,8 @@ import { compileProfile, shortName } from '../../protocols/mud/compile.js';
 import { document } from '../../protocols/nftables/json.js';
 import { parseCertificate } from '../../protocols/x509/certificate.js';
 import { note, printJson, say } from '../output.js';
-import { run } from '../options.js';
+import { readTextFile, run } from '../options.js';
+import { MudFetcher } from '../../adapters/http/mud-fetcher.js';
 
 function readBytes(file: string): Uint8Array {
   try {
@@ -41,13 +42,24 @@ export function intentCommand(program: Command): void {
       'device intent (RFC 8520 MUD): what each device may talk to, as its manufacturer declares it, enforced in nftables',
     );
   intent
-    .command('check <file>')
+    .command('check <file-or-url>')
     .description(
-      'read a MUD file as the network would (errors name the place), verify its signature if given, and show the nftables rules it compiles to',
+      'read a MUD file as the network would (errors name the place): a file, or an https URL fetched as the network does (public addresses only, 512 KiB, 10 s, 3 redirects); verify its signature if given; show the nftables rules it compiles to',
     )
-    .option('--signature <file>', 'its detached CMS signature (DER, RFC 8520 section 13)')
+    .option(
+      '--signature <file>',
+      "its detached CMS signature (DER, RFC 8520 section 13); for a URL, the file's mud-signature URL is fetched when --ca is given",
+    )
     .option('--ca <pem>', "the manufacturer's MUD signing CA(s), PEM: required with --signature")
     .option('--at <time>', 'verify the signature as at this time (ISO 8601; default now)')
+    .option(
+      '--tls-ca <pem>',
+      "for a URL: anchors for the server's TLS certificate (default: Node's)",
+    )
+    .option(
+      '--allow-prefix <cidr...>',
+      'for a URL: prefixes it may be fetched from although not public (a lab)',
+    )
     .option(
       '--local-network <cidr...>',
       'the prefixes `local-networks` stands for (default 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7)',
@@ -60,28 +72,41 @@ export function intentCommand(program: Command): void {
           signature?: string;
           ca?: string;
           at?: string;
+          tlsCa?: string;
+          allowPrefix?: string[];
           localNetwork?: string[];
           json?: boolean;
         },
       ) => {
         await run(async () => {
-          const bytes = readBytes(file);
+          const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(file);
+          const fetcher = new MudFetcher({
+            ...(o.tlsCa ? { ca: readTextFile(o.tlsCa) } : {}),
+            ...(o.allowPrefix ? { allowedPrefixes: o.allowPrefix } : {}),
+          });
+          const bytes = remote ? (await fetcher.fetchMud(file)).bytes : readBytes(file);
           const { mud, warnings } = parseMud(bytes);
           for (const w of warnings) note(`warning: ${w}`);
-          if (o.signature !== undefined) {
+          let signature: Uint8Array | undefined;
+          if (o.signature !== undefined) signature = readBytes(o.signature);
+          else if (remote && o.ca !== undefined) {
+            if (mud.signature === undefined)
+              throw new AirlockError('ERR_MUD_SIGNATURE', 'the MUD file names no mud-signature');
+            signature = (await fetcher.fetchSignature(new URL(mud.signature, file).toString()))
+              .bytes;
+          }
+          if (signature !== undefined) {
             if (o.ca === undefined)
               throw new AirlockError(
                 'ERR_CONFIG',
                 '--signature needs --ca, the anchors to verify it against',
               );
-            const anchors = fromPem(fs.readFileSync(o.ca, 'utf8')).map((der) =>
-              parseCertificate(der),
-            );
+            const anchors = fromPem(readTextFile(o.ca)).map((der) => parseCertificate(der));
             if (anchors.length === 0)
               throw new AirlockError('ERR_CONFIG', `${o.ca} holds no certificate`);
             const signer = verifyMudSignature(new NodeCrypto(), {
               mud: bytes,
-              signature: readBytes(o.signature),
+              signature,
               anchors,
               at: o.at === undefined ? new Date() : parseInstant(o.at),
             });
