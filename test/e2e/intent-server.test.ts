@@ -21,6 +21,7 @@ import { compileProfile } from '../../src/protocols/mud/compile.js';
 import { parseCertificateBase64 } from '../../src/protocols/x509/certificate.js';
 import { AirlockError } from '../../src/core/errors.js';
 import { codeOf } from '../support/errors.js';
+import { decodeTrustFile, encodeTrustFile } from '../../src/roles/shared/trust.js';
 
 const crypto = new NodeCrypto();
 const run = promisify(execFile);
@@ -51,10 +52,16 @@ describe("the manufacturer's MUD files", () => {
       signature: mudUrl.replace(/\.json$/, '.p7s'),
     });
     const signature = await fetcher.fetchSignature(mud.signature!);
+    // The anchor a network holds: the MUD CA of the manufacturer's trust file.
+    const trust = decodeTrustFile(
+      crypto,
+      JSON.parse(JSON.stringify(encodeTrustFile(sys.manufacturer.trustBundle()))),
+      new Date(),
+    );
     const signer = verifyMudSignature(crypto, {
       mud: file.bytes,
       signature: signature.bytes,
-      anchors: [sys.manufacturer.pki.mudCa.cert],
+      anchors: [trust.mudCa!],
       at: new Date(),
     });
     expect(signer.subject).toMatch(/MUD$/);

@@ -115,5 +115,22 @@ describe('manufacturer trust files', async () => {
         expect.objectContaining({ code: 'ERR_CERT_MALFORMED' }),
       );
     });
+
+    it('carries the MUD CA (docs/INTENT.md) the same way: round-trip, optional, from the root only', async () => {
+      const mudCa = await caUnder('Test Maker MUD CA', pki.root);
+      const file = encodeTrustFile({ ...full, mudCa: mudCa.cert });
+      expect(decodeTrustFile(crypto, JSON.parse(JSON.stringify(file)), at).mudCa!.der).toEqual(
+        mudCa.cert.der,
+      );
+      expect(decodeTrustFile(crypto, encodeTrustFile(full), at).mudCa).toBeUndefined();
+      const foreign = encodeTrustFile({ ...trust, mudCa: foreignCa.cert }).mudCa!;
+      expect(() => decodeTrustFile(crypto, { ...file, mudCa: foreign }, at)).toThrow(
+        expect.objectContaining({ code: 'ERR_CERT_UNTRUSTED' }),
+      );
+      const leaf = encodeTrustFile({ ...trust, mudCa: endorsementsSigner.cert }).mudCa!;
+      expect(() => decodeTrustFile(crypto, { ...file, mudCa: leaf }, at)).toThrow(
+        expect.objectContaining({ code: 'ERR_CONFIG' }),
+      );
+    });
   });
 });

@@ -128,6 +128,7 @@ export class Manufacturer {
       declarationsCa: this.pki.declarationsCa.cert,
       attestationCa: this.pki.attestationCa.cert,
       endorsementsCa: this.pki.endorsementsCa.cert,
+      mudCa: this.pki.mudCa.cert,
     };
   }
 

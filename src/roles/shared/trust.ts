@@ -29,6 +29,11 @@ export interface ManufacturerTrust {
   attestationCa?: Certificate;
   /** Issues the signer of the manufacturer's reference values and supply-chain evidence. Absent as above. */
   endorsementsCa?: Certificate;
+  /**
+   * Issues the signer of the manufacturer's MUD files (RFC 8520 section 13, docs/INTENT.md):
+   * the anchor a network verifies them against. Absent from a trust file written before.
+   */
+  mudCa?: Certificate;
 }
 
 /** The trust bundle as a file a network administrator installs: base64 DER of each CA. */
@@ -40,6 +45,7 @@ export interface ManufacturerTrustFile {
   declarationsCa: string;
   attestationCa?: string;
   endorsementsCa?: string;
+  mudCa?: string;
 }
 
 /** Where a birth certificate carries the device's serial number (RFC 8995 section 2.3.1). */
@@ -149,12 +155,13 @@ export function encodeTrustFile(t: ManufacturerTrust): ManufacturerTrustFile {
     declarationsCa: toBase64(t.declarationsCa.der),
     ...(t.attestationCa ? { attestationCa: toBase64(t.attestationCa.der) } : {}),
     ...(t.endorsementsCa ? { endorsementsCa: toBase64(t.endorsementsCa.der) } : {}),
+    ...(t.mudCa ? { mudCa: toBase64(t.mudCa.der) } : {}),
   };
 }
 
 /**
- * Reads a trust file; each purpose CA must be a CA certified by the root. The attestation and
- * endorsements CAs are optional (files written before attestation have neither), and checked
+ * Reads a trust file; each purpose CA must be a CA certified by the root. The attestation,
+ * endorsements and MUD CAs are optional (files written before them have none), and checked
  * the same way when present.
  */
 export function decodeTrustFile(crypto: Crypto, json: unknown, at: Date): ManufacturerTrust {
@@ -173,8 +180,16 @@ export function decodeTrustFile(crypto: Crypto, json: unknown, at: Date): Manufa
     declarationsCa: cert(f.declarationsCa),
     ...(f.attestationCa === undefined ? {} : { attestationCa: cert(f.attestationCa) }),
     ...(f.endorsementsCa === undefined ? {} : { endorsementsCa: cert(f.endorsementsCa) }),
+    ...(f.mudCa === undefined ? {} : { mudCa: cert(f.mudCa) }),
   };
-  for (const ca of [t.idevidCa, t.masaCa, t.declarationsCa, t.attestationCa, t.endorsementsCa]) {
+  for (const ca of [
+    t.idevidCa,
+    t.masaCa,
+    t.declarationsCa,
+    t.attestationCa,
+    t.endorsementsCa,
+    t.mudCa,
+  ]) {
     if (!ca) continue;
     if (!ca.isCa) throw new AirlockError('ERR_CONFIG', `${ca.subject} is not a CA`);
     verifyChain(crypto, { leaf: ca, anchors: [t.root], at });
