@@ -96,6 +96,8 @@ export const ErrorCodes = {
   ERR_MUD_MALFORMED: 'the MUD file does not match RFC 8520',
   ERR_MUD_SIGNATURE: "the MUD file's signature does not verify",
   ERR_MUD_SIGNER_UNTRUSTED: 'the MUD file is not signed by a trusted manufacturer',
+  ERR_MUD_SIGNER_CHANGED:
+    'the MUD file is signed by another key than the one first seen for its URL',
   ERR_MUD_UNENFORCEABLE: 'the MUD file asks for what this network cannot enforce',
   ERR_MUD_FETCH: 'the MUD file could not be fetched',
   ERR_ENFORCEMENT_FAILED: 'the rules could not be installed',

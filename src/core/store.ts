@@ -272,8 +272,20 @@ export interface NetworkPolicies {
   add(p: { policyId: string; source: string; policy: string }, at: Date): Promise<void>;
 }
 
+/**
+ * The signer first seen for each MUD URL (RFC 8520 section 13.2, docs/INTENT.md): a later file
+ * from the same URL must be signed by the same key.
+ */
+export interface MudSignerPins {
+  /** The signer pinned for `url`: its key's fingerprint and subject. */
+  pinned(url: string): Promise<{ signer: string; subject: string } | undefined>;
+  /** Pins `signer` for `url` unless one is pinned already; false when one was. */
+  pin(url: string, signer: { signer: string; subject: string }, at: Date): Promise<boolean>;
+}
+
 export interface NetworkRepositories {
   policies: NetworkPolicies;
+  mudSigners: MudSignerPins;
   devices: NetworkDevices;
   credentials: NetworkCredentials;
   events: NetworkEvents;

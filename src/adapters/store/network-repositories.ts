@@ -15,6 +15,7 @@ import type {
   NetworkRepositories,
   NetworkStore,
   NetworkPolicies,
+  MudSignerPins,
   KeyRecords,
   CrlRecord,
 } from '../../core/store.js';
@@ -712,9 +713,31 @@ function policies(db: Db): NetworkPolicies {
   };
 }
 
+function mudSigners(db: Db): MudSignerPins {
+  return {
+    async pinned(url) {
+      const row = await db
+        .selectFrom('net_mud_signers')
+        .select(['signer', 'subject'])
+        .where('url', '=', url)
+        .executeTakeFirst();
+      return row && { signer: row.signer, subject: row.subject };
+    },
+    async pin(url, s, at) {
+      const r = await db
+        .insertInto('net_mud_signers')
+        .values({ url, signer: s.signer, subject: s.subject, first_seen: at.toISOString() })
+        .onConflict((oc) => oc.column('url').doNothing())
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+    },
+  };
+}
+
 export function networkRepositories(db: Db, dialect: Dialect): NetworkRepositories {
   return {
     policies: policies(db),
+    mudSigners: mudSigners(db),
     devices: devices(db, dialect),
     credentials: credentials(db),
     events: events(db, dialect),

@@ -116,6 +116,13 @@ export interface NetworkDb {
     /** Where the device answers re-attestation (report section 7), as it said in step 14. */
     attestation_url: string | null;
   };
+  net_mud_signers: {
+    url: string;
+    /** SHA-256 of the signer's SubjectPublicKeyInfo, base64url. */
+    signer: string;
+    subject: string;
+    first_seen: string;
+  };
   net_policies: {
     id: Generated<number>;
     policy_id: string;

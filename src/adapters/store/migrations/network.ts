@@ -167,4 +167,16 @@ export const networkMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /** Device intent (docs/INTENT.md): the signer first seen for each MUD URL. */
+  '0005_network_mud_signers': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('net_mud_signers')
+        .addColumn('url', 'text', (c) => c.primaryKey())
+        .addColumn('signer', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('first_seen', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
