@@ -101,6 +101,13 @@ describe('the MUD reader', () => {
     );
   });
 
+  it('an entry that matches every packet (no matches, or empty ones) is refused', () => {
+    expect(refusal(mudWith({ name: 'all', actions: { forwarding: 'accept' } }))).toContain(
+      `${ACE}/matches: an entry that matches every packet is refused`,
+    );
+    expect(refusal(mudWith({ ...cloud, matches: {} }))).toContain(`${ACE}/matches`);
+  });
+
   it('an unknown ACL type, action or operator is an error naming it', () => {
     expect(refusal(mudWith(cloud, { acl: { type: 'ipv5-acl-type' } }))).toContain(
       '/ietf-access-control-list:acls/acl[0]/type: unknown ACL type "ipv5-acl-type"',

@@ -100,11 +100,26 @@ function entryRules(
   ctx: ProfileContext & { authority: string },
   sets: Map<string, NamedSet>,
 ): nft.Expr[][] {
-  const families = ace.family ? [ace.family] : ace.protocol === 1 ? ['ipv4' as const] : FAMILIES;
+  // An entry that names no address needs one rule, whatever the family (unless it says which).
+  const perFamily =
+    ace.family !== undefined ||
+    ace.abstraction !== undefined ||
+    ace.source !== undefined ||
+    ace.destination !== undefined ||
+    ace.icmp !== undefined;
+  const families = ace.family
+    ? [ace.family]
+    : ace.protocol === 1
+      ? ['ipv4' as const]
+      : ace.protocol === 58
+        ? ['ipv6' as const]
+        : perFamily
+          ? FAMILIES
+          : ['ipv4' as const];
   const out: nft.Expr[][] = [];
   for (const family of families) {
     const exprs: nft.Expr[] = [];
-    if (ace.family !== undefined || ace.abstraction || ace.source || ace.destination)
+    if (perFamily || ace.protocol === 1 || ace.protocol === 58)
       exprs.push(nft.match(nft.meta('nfproto'), family));
     const peerSide = direction === 'from-device' ? 'daddr' : 'saddr';
     const l3 = IP_PROTO[family];

@@ -243,8 +243,7 @@ class Reader {
       action: 'drop',
     };
     // What it matches first: a match Airlock does not understand is the fault that matters.
-    if (e.matches !== undefined)
-      this.matches(object(e.matches, `${p}/matches`), `${p}/matches`, ace);
+    this.matches(object(e.matches ?? {}, `${p}/matches`), `${p}/matches`, ace);
     if (e.actions === undefined) fail(`${p}/actions`, 'missing: an entry says what to do');
     ace.action = this.action(e.actions, `${p}/actions`);
     const l3 = ace.family;
@@ -308,13 +307,17 @@ class Reader {
           fail(at, 'a match Airlock does not understand: the entry is refused, not widened');
       }
     }
-    if (ace.family === undefined && ace.protocol === undefined && ace.sourcePort === undefined)
-      if (
-        ace.destinationPort === undefined &&
-        ace.eth === undefined &&
-        ace.abstraction === undefined
-      )
-        if (ace.icmp === undefined) fail(p, 'the entry matches nothing');
+    const matched = [
+      ace.family,
+      ace.protocol,
+      ace.sourcePort,
+      ace.destinationPort,
+      ace.eth,
+      ace.abstraction,
+      ace.icmp,
+    ].some((m) => m !== undefined);
+    // RFC 8519: an entry with no match matches every packet; a device's intent never needs one.
+    if (!matched) fail(p, 'an entry that matches every packet is refused');
   }
 
   l3(o: Json, p: string, family: 'ipv4' | 'ipv6', ace: MudAce, legacy: boolean): void {
