@@ -53,22 +53,25 @@ export function baseCommands(opts: BaseOptions = {}): nft.Command[] {
     nft.set(REMEDIATION.v6, 'ipv6_addr', { flags: ['interval'], elem: byVersion(6).map(addr) }),
     ...quarantine(QUARANTINE_CHAINS.from, 'saddr', 'daddr'),
     ...quarantine(QUARANTINE_CHAINS.to, 'daddr', 'saddr'),
-    nft.rule(FORWARD_CHAIN, [
-      nft.match(nft.payload('ip', 'saddr'), nft.setRef(QUARANTINED.v4)),
-      nft.jump(QUARANTINE_CHAINS.from),
-    ]),
-    nft.rule(FORWARD_CHAIN, [
-      nft.match(nft.payload('ip6', 'saddr'), nft.setRef(QUARANTINED.v6)),
-      nft.jump(QUARANTINE_CHAINS.from),
-    ]),
-    nft.rule(FORWARD_CHAIN, [
-      nft.match(nft.payload('ip', 'daddr'), nft.setRef(QUARANTINED.v4)),
-      nft.jump(QUARANTINE_CHAINS.to),
-    ]),
-    nft.rule(FORWARD_CHAIN, [
-      nft.match(nft.payload('ip6', 'daddr'), nft.setRef(QUARANTINED.v6)),
-      nft.jump(QUARANTINE_CHAINS.to),
-    ]),
+    // A quarantined device, sending or receiving, in either family: its quarantine chain.
+    ...(
+      [
+        ['saddr', QUARANTINE_CHAINS.from],
+        ['daddr', QUARANTINE_CHAINS.to],
+      ] as const
+    ).flatMap(([field, chain]) =>
+      (
+        [
+          ['ip', QUARANTINED.v4],
+          ['ip6', QUARANTINED.v6],
+        ] as const
+      ).map(([proto, set]) =>
+        nft.rule(FORWARD_CHAIN, [
+          nft.match(nft.payload(proto, field), nft.setRef(set)),
+          nft.jump(chain),
+        ]),
+      ),
+    ),
     nft.rule(FORWARD_CHAIN, [
       nft.match(nft.ct('state'), ['established', 'related'], 'in'),
       nft.accept,
