@@ -287,7 +287,7 @@ describe('attestation in the onboarding path (steps 1, 3, 4)', () => {
     expect(await issued(serial)).toEqual({ certificates: 0, psks: 0 });
   });
 
-  it('one evidence field without the other is 400 ERR_INPUT_SCHEMA: nothing forwarded, no device recorded', async () => {
+  it('one evidence field without the other, or one twice, is 400 ERR_INPUT_SCHEMA: nothing forwarded, no device recorded', async () => {
     const { agent, serial } = await sys.newDevice();
     const wire = identityOf(await agent.birth());
     const conn = await connectAs(sys.registrarUrl, wire);
@@ -295,6 +295,12 @@ describe('attestation in the onboarding path (steps 1, 3, 4)', () => {
       const alone: Array<Record<string, string>> = [
         { [EVIDENCE_FIELD]: 'a.b.c' },
         { [EVIDENCE_TYPE_FIELD]: MEDIA_TYPE },
+        // The evidence field twice (names differ only in case: two lines on the wire).
+        {
+          [EVIDENCE_TYPE_FIELD]: MEDIA_TYPE,
+          [EVIDENCE_FIELD]: 'a.b.c',
+          [EVIDENCE_FIELD.toUpperCase()]: 'd.e.f',
+        },
       ];
       for (const headers of alone) {
         const res = await conn.request('POST', '/.well-known/brski/requestvoucher', {

@@ -3,7 +3,7 @@
  * PostgreSQL. The statements every onboarding runs are compiled once per dialect
  * (prepared.ts); the rest are built as they are needed.
  */
-import { CompiledQuery, type Kysely } from 'kysely';
+import { CompiledQuery, type Insertable, type Kysely } from 'kysely';
 import type {
   CertifiedKeyKind,
   DeviceChange,
@@ -58,31 +58,14 @@ const sql = {
     }),
   ),
   attesting: prepared(
-    (db: Db, p: Params<'serial' | 'idevid' | 'manufacturer' | 'session' | 'at'>) => {
-      const values = {
+    (db: Db, p: Params<'serial' | 'idevid' | 'manufacturer' | 'session' | 'at'>) =>
+      upsertDevice(db, p, {
         idevid_der: p.idevid,
         manufacturer: p.manufacturer,
         state: 'attesting' as const,
         attestation_session: p.session,
         updated_at: p.at,
-      };
-      return db
-        .insertInto('net_devices')
-        .values({
-          serial: p.serial,
-          ...values,
-          nonce: null,
-          voucher_at: null,
-          authenticated_at: null,
-          onboarded_at: null,
-          ldevid_serial: null,
-          psk_id: null,
-          onboardings: 0,
-        })
-        .onConflict((oc) =>
-          oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', p.idevid),
-        );
-    },
+      }),
   ),
   /** A device's attestation result and the decision on it (steps 3 and 4). */
   attested: prepared(
@@ -272,7 +255,7 @@ type AttestationColumns = Partial<
 
 /** The device's record 'vouched', new or onboarding again (only under the same birth certificate). */
 function vouchedUpsert(db: Db, p: Params<VouchedParams>, more: AttestationColumns) {
-  const values = {
+  return upsertDevice(db, p, {
     idevid_der: p.idevid,
     manufacturer: p.manufacturer,
     state: 'vouched' as const,
@@ -287,17 +270,32 @@ function vouchedUpsert(db: Db, p: Params<VouchedParams>, more: AttestationColumn
     decided_at: p.at,
     authorized_at: null,
     ...more,
-  };
+  });
+}
+
+/** What a new device's record holds besides `values`. */
+const NEW_DEVICE = {
+  nonce: null,
+  voucher_at: null,
+  authenticated_at: null,
+  onboarded_at: null,
+  ldevid_serial: null,
+  psk_id: null,
+  onboardings: 0,
+} as const;
+
+/**
+ * The device's record with `values`: inserted, or updated when the serial is known under the
+ * same birth certificate; another birth certificate's record is left alone (no row affected).
+ */
+function upsertDevice(
+  db: Db,
+  p: Params<'serial' | 'idevid'>,
+  values: Omit<Insertable<NetworkDb['net_devices']>, 'serial' | 'onboardings'>,
+) {
   return db
     .insertInto('net_devices')
-    .values({
-      serial: p.serial,
-      ...values,
-      onboarded_at: null,
-      ldevid_serial: null,
-      psk_id: null,
-      onboardings: 0,
-    })
+    .values({ serial: p.serial, ...NEW_DEVICE, ...values })
     .onConflict((oc) =>
       oc.column('serial').doUpdateSet(values).where('net_devices.idevid_der', '=', p.idevid),
     );

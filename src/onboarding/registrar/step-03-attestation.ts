@@ -319,19 +319,17 @@ export async function recordChannelBound(
   );
   ensure(written, 'ERR_IDEVID_MISMATCH', 'another device holds this serial number here');
   await writeResult(r, device.serial, transition('attesting', a.event), a, at);
-  await r.events.record([channelBoundContact(device.serial, call), ...a.events], at);
+  await r.events.record([contacted(device.serial, call, CHANNEL_BOUND), ...a.events], at);
 }
 
-/** Step 2's event for evidence bound to the channel. */
-export function channelBoundContact(serial: string, call: Call): EventInput {
-  return contacted(serial, call, { attestation: 'channel-bound' });
-}
+/** Step 2's detail for evidence bound to the channel. */
+export const CHANNEL_BOUND = { attestation: 'channel-bound' } as const;
 
-/** Step 2's event: the device, in onboarding mode, reached the registrar (to attest). */
-function contacted(
+/** Step 2's event: the device, in onboarding mode, reached the registrar (to attest, if `detail` says how). */
+export function contacted(
   serial: string,
   call: { ch: Channel; received: Date },
-  detail: Record<string, string>,
+  detail: Record<string, string> = {},
 ): EventInput {
   return {
     serial,

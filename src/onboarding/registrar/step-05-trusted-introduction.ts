@@ -34,9 +34,10 @@ import { birthCertificate, type BirthCertificate } from './session.js';
 import { decide, denied, policyInForce, storedFacts, subjectOf } from './authorization.js';
 import type { EarStatus } from '../../protocols/ear/claims.js';
 import {
+  CHANNEL_BOUND,
   appraiseOnChannel,
   attestationRecord,
-  channelBoundContact,
+  contacted,
   recordChannelBound,
   refusalOf,
   type EvidenceIn,
@@ -165,18 +166,10 @@ export const requestVoucher: Endpoint<VoucherRequestIn, VoucherOut> = {
         [
           // Step 2: with this request, unless the device attested apart (recorded there).
           ...(appraised
-            ? [channelBoundContact(pvr.serialNumber, call), ...appraised.events]
+            ? [contacted(pvr.serialNumber, call, CHANNEL_BOUND), ...appraised.events]
             : attested
               ? []
-              : [
-                  {
-                    serial: pvr.serialNumber,
-                    step: OnboardingStep.OnboardingMode,
-                    action: 'onboarding mode: device contacted the registrar',
-                    outcome: 'ok' as const,
-                    detail: { peer: call.ch.peer, since: call.received.toISOString() },
-                  },
-                ]),
+              : [contacted(pvr.serialNumber, call)]),
           {
             serial: pvr.serialNumber,
             step: OnboardingStep.TrustedIntroduction,

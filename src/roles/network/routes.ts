@@ -37,10 +37,11 @@ function channel(req: FastifyRequest): ChannelContext {
 
 /** The evidence a voucher request carries in Airlock's fields: both or neither, each once. */
 function evidenceFields(req: FastifyRequest): { mediaType: string; evidence: string } | undefined {
-  const mediaType = req.headers[EVIDENCE_TYPE_FIELD];
-  const evidence = req.headers[EVIDENCE_FIELD];
+  // Distinct: Node joins a repeated field's values with ', ', which would read as one value.
+  const [mediaType, ...moreTypes] = req.raw.headersDistinct[EVIDENCE_TYPE_FIELD] ?? [];
+  const [evidence, ...moreEvidence] = req.raw.headersDistinct[EVIDENCE_FIELD] ?? [];
   if (mediaType === undefined && evidence === undefined) return undefined;
-  if (typeof mediaType !== 'string' || typeof evidence !== 'string' || !mediaType || !evidence)
+  if (!mediaType || !evidence || moreTypes.length > 0 || moreEvidence.length > 0)
     throw new AirlockError(
       'ERR_INPUT_SCHEMA',
       `${EVIDENCE_TYPE_FIELD} and ${EVIDENCE_FIELD} go together, once each`,
