@@ -45,7 +45,8 @@ export interface OnboardingCredentials {
   /** PKCS#8 private key of the LDevID, generated on the device. Secret. */
   ldevidKey: string;
   /** Per-device Wi-Fi credentials. The PSK is secret. */
-  wifi: { ssid: string; psk: string };
+  /** `address`: where the network enforces intent, the address its rules are keyed by. */
+  wifi: { ssid: string; psk: string; address?: string };
   app: AppBootstrap;
   declaration: { sequence: number; hash: string };
   onboardedAt: string;

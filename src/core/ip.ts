@@ -3,6 +3,7 @@
  * textual address is, strictly (dotted-quad IPv4 without leading zeros; IPv6 as RFC 4291
  * section 2.2 writes it, `::` at most once, an IPv4 tail allowed; no zone index).
  */
+import { AirlockError } from './errors.js';
 
 const V4_OCTET = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
@@ -112,4 +113,31 @@ const CLASSES: Array<[string, AddressClass]> = [
 export function addressClass(address: string): AddressClass {
   for (const [cidr, kind] of CLASSES) if (inPrefix(address, cidr)) return kind;
   return 'public';
+}
+
+/**
+ * An IPv4 prefix as an address pool: the host indexes a device may be given, from 1 to
+ * `size`, without the network and broadcast addresses. ERR_CONFIG when `cidr` is not an IPv4
+ * prefix of /8 to /30 with no host bits set.
+ */
+export function ipv4Pool(cidr: string): { size: number; address(host: number): string } {
+  const [net, lenText] = cidr.split('/');
+  const bytes = net !== undefined && ipVersion(net) === 4 ? ipBytes(net) : undefined;
+  const len = Number(lenText);
+  if (!bytes || !/^\d{1,2}$/.test(lenText ?? '') || len < 8 || len > 30)
+    throw new AirlockError('ERR_CONFIG', `${JSON.stringify(cidr)} is not an IPv4 prefix of /8 to /30`);
+  const base = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+  const hostBits = 32 - len;
+  if (base % 2 ** hostBits !== 0)
+    throw new AirlockError('ERR_CONFIG', `${JSON.stringify(cidr)} has host bits set`);
+  const size = 2 ** hostBits - 2;
+  return {
+    size,
+    address(host) {
+      if (!Number.isInteger(host) || host < 1 || host > size)
+        throw new AirlockError('ERR_CONFIG', `host ${host} is outside ${cidr}`);
+      const a = base + host;
+      return [a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff].join('.');
+    },
+  };
 }

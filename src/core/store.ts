@@ -283,9 +283,48 @@ export interface MudSignerPins {
   pin(url: string, signer: { signer: string; subject: string }, at: Date): Promise<boolean>;
 }
 
+/** A MUD file the network accepted, as it was fetched (docs/INTENT.md). */
+export interface MudFileRecord {
+  url: string;
+  mud: string;
+  /** base64 */
+  signature: string;
+  fetchedAt: string;
+  expiresAt: string;
+}
+
+/** A device's intent as the network enforces it. */
+export interface DeviceIntentRecord {
+  serial: string;
+  segment: string;
+  host: number;
+  address: string;
+  mudUrl: string | null;
+  profile: string;
+  installed: string | null;
+  quarantined: string | null;
+  updatedAt: string;
+}
+
+/** The MUD files accepted and each device's enforced intent (steps 12 and 13). */
+export interface NetworkIntent {
+  mudFile(url: string): Promise<MudFileRecord | undefined>;
+  saveMudFile(f: MudFileRecord): Promise<void>;
+  device(serial: string): Promise<DeviceIntentRecord | undefined>;
+  all(): Promise<DeviceIntentRecord[]>;
+  /** The hosts taken in `segment`, ascending. */
+  hosts(segment: string): Promise<number[]>;
+  /** Inserts or replaces the device's record (a taken address or host is a constraint error). */
+  put(d: DeviceIntentRecord): Promise<void>;
+  setInstalled(serial: string, at: Date | null): Promise<void>;
+  setQuarantined(serial: string, reason: string | null, at: Date): Promise<void>;
+  remove(serial: string): Promise<void>;
+}
+
 export interface NetworkRepositories {
   policies: NetworkPolicies;
   mudSigners: MudSignerPins;
+  intent: NetworkIntent;
   devices: NetworkDevices;
   credentials: NetworkCredentials;
   events: NetworkEvents;

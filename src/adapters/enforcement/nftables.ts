@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AirlockError } from '../../core/errors.js';
 import { DENIED_FLOWS, TABLE } from '../../protocols/nftables/json.js';
+import { ipVersion } from '../../core/ip.js';
 
 /** A flow a profile dropped. */
 export interface DeniedFlow {
@@ -60,6 +61,35 @@ export class Nftables {
       return (JSON.parse(out) as { nftables: unknown[] }).nftables;
     } catch (e) {
       if (e instanceof AirlockError && /No such file or directory/.test(e.message))
+        return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * The chain an element of a verdict map of Airlock's table jumps to, or undefined when the
+   * map has no element for `address` (`nft get element`: one lookup, not a listing).
+   */
+  async mapTarget(map: string, address: string): Promise<string | undefined> {
+    if (!/^[a-z0-9_]{1,40}$/.test(map) || ipVersion(address) === 0)
+      throw new AirlockError('ERR_INTERNAL', 'not a map name and an address');
+    try {
+      const out = await this.#run(
+        ['-j', 'get', 'element', TABLE.family, TABLE.name, map, `{ ${address} }`],
+        '',
+      );
+      // nft 1.0.6 answers `get` in its text form even with -j; later versions in JSON.
+      if (!out.trimStart().startsWith('{'))
+        return /:\s*jump\s+([a-z0-9_]+)/.exec(out)?.[1] ?? undefined;
+      const listed = JSON.parse(out) as {
+        nftables: Array<{ map?: { elem?: Array<[unknown, { jump?: { target?: string } }]> } }>;
+      };
+      for (const item of listed.nftables)
+        for (const [, verdict] of item.map?.elem ?? [])
+          if (verdict.jump?.target) return verdict.jump.target;
+      return undefined;
+    } catch (e) {
+      if (e instanceof AirlockError && /No such file or directory|not found/i.test(e.message))
         return undefined;
       throw e;
     }

@@ -3,7 +3,7 @@
  * PostgreSQL. The statements every onboarding runs are compiled once per dialect
  * (prepared.ts); the rest are built as they are needed.
  */
-import { CompiledQuery, type Insertable, type Kysely } from 'kysely';
+import { CompiledQuery, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type {
   CertifiedKeyKind,
   DeviceChange,
@@ -16,6 +16,8 @@ import type {
   NetworkStore,
   NetworkPolicies,
   MudSignerPins,
+  NetworkIntent,
+  DeviceIntentRecord,
   KeyRecords,
   CrlRecord,
 } from '../../core/store.js';
@@ -732,10 +734,112 @@ function mudSigners(db: Db): MudSignerPins {
   };
 }
 
+function intent(db: Db): NetworkIntent {
+  const toRecord = (r: Selectable<NetworkDb['net_device_intent']>): DeviceIntentRecord => ({
+    serial: r.serial,
+    segment: r.segment,
+    host: Number(r.host),
+    address: r.address,
+    mudUrl: r.mud_url,
+    profile: r.profile,
+    installed: r.installed,
+    quarantined: r.quarantined,
+    updatedAt: r.updated_at,
+  });
+  return {
+    async mudFile(url) {
+      const r = await db
+        .selectFrom('net_mud_files')
+        .selectAll()
+        .where('url', '=', url)
+        .executeTakeFirst();
+      return (
+        r && {
+          url: r.url,
+          mud: r.mud,
+          signature: r.signature,
+          fetchedAt: r.fetched_at,
+          expiresAt: r.expires_at,
+        }
+      );
+    },
+    async saveMudFile(f) {
+      const values = {
+        mud: f.mud,
+        signature: f.signature,
+        fetched_at: f.fetchedAt,
+        expires_at: f.expiresAt,
+      };
+      await db
+        .insertInto('net_mud_files')
+        .values({ url: f.url, ...values })
+        .onConflict((oc) => oc.column('url').doUpdateSet(values))
+        .execute();
+    },
+    async device(serial) {
+      const r = await db
+        .selectFrom('net_device_intent')
+        .selectAll()
+        .where('serial', '=', serial)
+        .executeTakeFirst();
+      return r && toRecord(r);
+    },
+    async all() {
+      return (await db.selectFrom('net_device_intent').selectAll().orderBy('serial').execute()).map(
+        toRecord,
+      );
+    },
+    async hosts(segment) {
+      const rows = await db
+        .selectFrom('net_device_intent')
+        .select('host')
+        .where('segment', '=', segment)
+        .orderBy('host')
+        .execute();
+      return rows.map((r) => Number(r.host));
+    },
+    async put(d) {
+      const values = {
+        segment: d.segment,
+        host: d.host,
+        address: d.address,
+        mud_url: d.mudUrl,
+        profile: d.profile,
+        installed: d.installed,
+        quarantined: d.quarantined,
+        updated_at: d.updatedAt,
+      };
+      await db
+        .insertInto('net_device_intent')
+        .values({ serial: d.serial, ...values })
+        .onConflict((oc) => oc.column('serial').doUpdateSet(values))
+        .execute();
+    },
+    async setInstalled(serial, at) {
+      await db
+        .updateTable('net_device_intent')
+        .set({ installed: at?.toISOString() ?? null })
+        .where('serial', '=', serial)
+        .execute();
+    },
+    async setQuarantined(serial, reason, at) {
+      await db
+        .updateTable('net_device_intent')
+        .set({ quarantined: reason, updated_at: at.toISOString() })
+        .where('serial', '=', serial)
+        .execute();
+    },
+    async remove(serial) {
+      await db.deleteFrom('net_device_intent').where('serial', '=', serial).execute();
+    },
+  };
+}
+
 export function networkRepositories(db: Db, dialect: Dialect): NetworkRepositories {
   return {
     policies: policies(db),
     mudSigners: mudSigners(db),
+    intent: intent(db),
     devices: devices(db, dialect),
     credentials: credentials(db),
     events: events(db, dialect),

@@ -116,6 +116,31 @@ export interface NetworkDb {
     /** Where the device answers re-attestation (report section 7), as it said in step 14. */
     attestation_url: string | null;
   };
+  /** A MUD file accepted (fetched, verified), kept until its cache-validity ends. */
+  net_mud_files: {
+    url: string;
+    /** The file as fetched (UTF-8 JSON). */
+    mud: string;
+    /** Its detached CMS signature, base64. */
+    signature: string;
+    fetched_at: string;
+    expires_at: string;
+  };
+  /** A device's intent as enforced: its address in its segment and the profile its rules come from. */
+  net_device_intent: {
+    serial: string;
+    segment: string;
+    /** The address's index in the segment's prefix. */
+    host: number;
+    address: string;
+    mud_url: string | null;
+    profile: string;
+    /** When its rules were last installed as recorded; null while they are not. */
+    installed: string | null;
+    /** Why it is quarantined, if it is. */
+    quarantined: string | null;
+    updated_at: string;
+  };
   net_mud_signers: {
     url: string;
     /** SHA-256 of the signer's SubjectPublicKeyInfo, base64url. */

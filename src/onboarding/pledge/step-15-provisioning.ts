@@ -31,6 +31,8 @@ export async function provisionCredentials(
   channel: SecureChannel,
   input: {
     serialNumber: string;
+    /** Step 11: the MUD URL to convey in the CSR (RFC 8520 section 10). */
+    mudUrl?: string;
     pinned: Certificate;
     networkOwner: NetworkOwner;
     declaration: VerifiedDeclarationChain;
@@ -41,7 +43,12 @@ export async function provisionCredentials(
   const cacerts = decodeCertsOnly((await channel.call('GET', '/.well-known/est/cacerts')).body);
   const domainCa = estDomainCa(ctx, cacerts, input.pinned);
   const key = await keys.generateP256();
-  const csrDer = buildCsr(crypto, key, input.serialNumber);
+  const csrDer = buildCsr(
+    crypto,
+    key,
+    input.serialNumber,
+    input.mudUrl ? { mudUrl: input.mudUrl } : {},
+  );
   const issued = decodeCertsOnly(
     (
       await channel.call('POST', '/.well-known/est/simpleenroll', {
@@ -58,7 +65,7 @@ export async function provisionCredentials(
     ldevid: toBase64(ldevid.der),
     ldevidChain: [toBase64(domainCa.der)],
     ldevidKey: toBase64(await keys.exportPkcs8(key)),
-    wifi: { ssid: wifi.ssid, psk: wifi.psk },
+    wifi: { ssid: wifi.ssid, psk: wifi.psk, ...(wifi.address ? { address: wifi.address } : {}) },
     app: input.app,
     declaration: {
       sequence: input.declaration.latest.sequence,

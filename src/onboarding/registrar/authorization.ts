@@ -107,7 +107,8 @@ export function denied(d: Decided): AirlockError {
 /**
  * Step 8, once per onboarding: the decision of the policy in force, recorded with the device
  * and in its audit trail. A denial is thrown (the caller's work is undone and the refusal
- * recorded with the rule); a device already authorized in this onboarding passes.
+ * recorded with the rule); a device already authorized in this onboarding passes. Returns the
+ * segment the device was given.
  */
 export async function authorize(
   ctx: RegistrarContext,
@@ -117,8 +118,9 @@ export async function authorize(
     attestationClaims: string | null;
     authorizedAt: string | null;
   },
-): Promise<void> {
-  if (device.authorizedAt !== null) return;
+): Promise<string | null> {
+  if (device.authorizedAt !== null)
+    return (await call.r.devices.record(device.serial))?.segment ?? null;
   const subject = subjectOf(
     ctx,
     device.idevid,
@@ -147,4 +149,5 @@ export async function authorize(
     ],
     at,
   );
+  return d.segment;
 }

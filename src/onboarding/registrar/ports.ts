@@ -136,6 +136,40 @@ export interface VerifierPort {
   ): Promise<{ claims: EarClaims; jwt: string }>;
 }
 
+/** The device whose intent the network is to enforce (steps 11 to 13). */
+export interface IntentSubject {
+  serial: string;
+  /** The MUD URL its birth certificate carries or its CSR asked for; undefined: none. */
+  mudUrl: string | undefined;
+  /** The segment the authorization policy gave it (its device class). */
+  segment: string;
+}
+
+/** A device's intent in force. */
+export interface EnforcedIntent {
+  /** Its address in its segment: the key of its rules. */
+  address: string;
+  /** The profile its rules come from (a MUD file compiled for a segment). */
+  profile: string;
+  mudUrl: string | null;
+  /** False when its rules were in force already, as they are now. */
+  changed: boolean;
+  /** What the MUD file holds that is not RFC 8520 (pre-RFC names), accepted. */
+  warnings: string[];
+}
+
+/**
+ * The network's device intent manager (src/roles/network/intent-manager.ts): steps 12 and 13.
+ */
+export interface IntentPort {
+  /**
+   * Fetches and verifies the device's MUD file, compiles it for its segment and installs its
+   * rules: in force when this resolves. ERR_MUD_* or ERR_ENFORCEMENT_FAILED otherwise, and
+   * the device's rules are as they were.
+   */
+  enforce(subject: IntentSubject): Promise<EnforcedIntent>;
+}
+
 /** The registrar's settings that change what it answers (src/roles/network/defaults.ts). */
 export interface RegistrarSettings {
   ssid: string;
@@ -179,6 +213,11 @@ export interface RegistrarContext {
    * policy sees no attestation.
    */
   verifier: VerifierPort | undefined;
+  /**
+   * The device intent manager (steps 11 to 13); undefined when the network enforces none: no
+   * MUD file is fetched, and credentials are delivered without rules.
+   */
+  intent: IntentPort | undefined;
   /** Per connection: what was issued on it. Connection state, not device state: it dies with the socket. */
   issuedOn: WeakMap<object, IssuedOnConnection>;
   /**

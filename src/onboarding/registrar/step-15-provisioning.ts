@@ -12,6 +12,7 @@ import type { Endpoint } from './pipeline.js';
 import { ensureNotOurKey } from './own-keys.js';
 import { issuedOn } from './connection.js';
 import { authorize } from './authorization.js';
+import { requireIntent } from './step-11-intent.js';
 
 /**
  * RFC 7030 simpleenroll: the CSR's key must be new. A key certified before, for any device, or
@@ -29,7 +30,7 @@ export const simpleEnroll: Endpoint<string, Certificate> = {
   async handler(ctx, call, body) {
     const device = await call.session();
     const state = transition(device.state, 'ldevid-issued');
-    await authorize(ctx, call, device);
+    await requireIntent(ctx, call, device.serial, await authorize(ctx, call, device));
     const csr = verifyCsr(ctx.crypto, decodeCsrBody(body));
     ensureNotOurKey(ctx, csr.spki);
     const cert = ctx.credentials.signLdevid(device.serial, csr.spki);
@@ -47,8 +48,11 @@ export const simpleEnroll: Endpoint<string, Certificate> = {
   },
 };
 
-/** The SSID and a unique per-device PSK (sealed at rest; it replaces the device's earlier ones). */
-export const wifi: Endpoint<void, { id: string; psk: string }> = {
+/**
+ * The SSID and a unique per-device PSK (sealed at rest; it replaces the device's earlier ones),
+ * and, where the network enforces intent, the address the device's rules are keyed by.
+ */
+export const wifi: Endpoint<void, { id: string; psk: string; address?: string }> = {
   method: 'POST',
   path: '/.well-known/airlock/wifi',
   action: 'wifi',
@@ -59,10 +63,11 @@ export const wifi: Endpoint<void, { id: string; psk: string }> = {
   transactional: true,
   async handler(ctx, call) {
     const device = await call.session();
-    await authorize(ctx, call, device);
+    await requireIntent(ctx, call, device.serial, await authorize(ctx, call, device));
     const p = await ctx.credentials.newPsk(call.r, device.serial);
     await call.r.devices.update(device.serial, { pskId: p.id }, ctx.clock.now());
-    return p;
+    const address = ctx.intent ? (await call.r.intent.device(device.serial))?.address : undefined;
+    return address === undefined ? p : { ...p, address };
   },
   detail: (p) => ({ psk: p.id }),
   committed(ctx, ch, p) {

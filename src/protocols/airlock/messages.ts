@@ -52,6 +52,8 @@ export const WifiReply = z.object({
   ssid: z.string().min(1).max(32),
   /** A WPA2 passphrase: 8 to 63 printable ASCII characters. */
   psk: z.string().regex(/^[\x20-\x7e]{8,63}$/),
+  /** Where the network enforces the device's intent: the address its rules are keyed by. */
+  address: z.string().max(45).optional(),
 });
 
 /** JSON text to a schema-checked value, or a typed error. */

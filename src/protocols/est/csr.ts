@@ -11,6 +11,7 @@ import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
 import { DerReader, Tag, decodeOid, encodeOid, tlv } from '../x509/der.js';
 import { Oid } from '../x509/oids.js';
 import { p1363ToDer } from '../x509/ecdsa.js';
+import { decodeIa5String, encodeIa5String } from '../x509/ia5-extension.js';
 
 /** The key types Airlock certifies (the LDevID is always signed by the domain CA's P-256 key). */
 export type CsrKeyType = 'P-256' | 'P-384' | 'RSA';
@@ -22,6 +23,11 @@ export interface VerifiedCsr {
   readonly keyType: CsrKeyType;
   /** Key size in bits: 256, 384, or the RSA modulus length. */
   readonly keyBits: number;
+  /**
+   * The MUD URL the request asks to be certified (RFC 8520 section 10, in an extensionRequest
+   * attribute, RFC 2985 section 5.4.2): the device's word for its intent (step 11).
+   */
+  readonly mudUrl: string | undefined;
 }
 
 /** The smallest RSA modulus certified (NIST SP 800-131A: 112-bit security). */
@@ -79,8 +85,9 @@ export function verifyCsr(crypto: Crypto, der: Uint8Array): VerifiedCsr {
   ensure(version.length === 1 && version[0] === 0, CODE, 'PKCS#10 version must be 0');
   fields.read(Tag.SEQUENCE); // subject: the registrar decides the subject itself
   const spkiTlv = fields.read(Tag.SEQUENCE);
-  fields.readOptional(0xa0);
+  const attributes = fields.readOptional(0xa0);
   fields.end();
+  const mudUrl = attributes ? requestedMudUrl(attributes.value) : undefined;
 
   const key = subjectKey(spkiTlv.value);
   const alg = SIGNATURE_ALGORITHMS[sigAlg];
@@ -103,7 +110,44 @@ export function verifyCsr(crypto: Crypto, der: Uint8Array): VerifiedCsr {
       ? crypto.verifyEs256(spkiTlv.raw, info.raw, sig.subarray(1), 'der')
       : crypto.verifySignature(spkiTlv.raw, alg.hash, info.raw, sig.subarray(1), 'der');
   ensure(ok, 'ERR_CSR_SIGNATURE');
-  return { der, spki: spkiTlv.raw, ...key };
+  return { der, spki: spkiTlv.raw, ...key, mudUrl };
+}
+
+const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
+
+/**
+ * The MUD URL extension among the request's attributes, if it asks for one. Other attributes
+ * and extensions are the registrar's to ignore (it decides the LDevID's contents itself); a
+ * MUD URL given twice, or not one printable IA5String, is ERR_CSR_MALFORMED.
+ */
+function requestedMudUrl(attributes: Uint8Array): string | undefined {
+  const attrs = new DerReader(attributes, CODE);
+  let found: string | undefined;
+  while (!attrs.done) {
+    const attr = attrs.enter(Tag.SEQUENCE);
+    const type = decodeOid(attr.read(Tag.OID).value, CODE);
+    const values = attr.enter(Tag.SET);
+    attr.end();
+    if (type !== EXTENSION_REQUEST) continue;
+    while (!values.done) {
+      const exts = values.enter(Tag.SEQUENCE);
+      while (!exts.done) {
+        const ext = exts.enter(Tag.SEQUENCE);
+        const oid = decodeOid(ext.read(Tag.OID).value, CODE);
+        ext.readOptional(Tag.BOOLEAN);
+        const value = ext.read(Tag.OCTET_STRING).value;
+        ext.end();
+        if (oid !== Oid.mudUrl) continue;
+        ensure(found === undefined, CODE, 'the MUD URL extension is requested twice');
+        try {
+          found = decodeIa5String(value);
+        } catch {
+          throw new AirlockError(CODE, 'the requested MUD URL is not a printable IA5String');
+        }
+      }
+    }
+  }
+  return found;
 }
 
 /** The key in a SubjectPublicKeyInfo: a type the policy certifies, or ERR_CSR_KEY. */
@@ -191,7 +235,12 @@ function rsaModulusBits(der: Uint8Array): number {
 }
 
 /** Device side: a request for `key`, subject CN=`commonName`, signed by that key (proof of possession). */
-export function buildCsr(crypto: Crypto, key: PrivateKeyHandle, commonName: string): Uint8Array {
+export function buildCsr(
+  crypto: Crypto,
+  key: PrivateKeyHandle,
+  commonName: string,
+  opts: { mudUrl?: string } = {},
+): Uint8Array {
   const name = tlv(
     Tag.SEQUENCE,
     tlv(
@@ -203,7 +252,28 @@ export function buildCsr(crypto: Crypto, key: PrivateKeyHandle, commonName: stri
       ),
     ),
   );
-  const info = tlv(Tag.SEQUENCE, tlv(Tag.INTEGER, new Uint8Array([0])), name, key.spki, tlv(0xa0));
+  // RFC 8520 section 10: the device asks for its MUD URL in an extensionRequest attribute.
+  const attributes = opts.mudUrl
+    ? tlv(
+        0xa0,
+        tlv(
+          Tag.SEQUENCE,
+          encodeOid(EXTENSION_REQUEST),
+          tlv(
+            Tag.SET,
+            tlv(
+              Tag.SEQUENCE,
+              tlv(
+                Tag.SEQUENCE,
+                encodeOid(Oid.mudUrl),
+                tlv(Tag.OCTET_STRING, encodeIa5String(opts.mudUrl)),
+              ),
+            ),
+          ),
+        ),
+      )
+    : tlv(0xa0);
+  const info = tlv(Tag.SEQUENCE, tlv(Tag.INTEGER, new Uint8Array([0])), name, key.spki, attributes);
   const signature = p1363ToDer(crypto.signEs256(key, info));
   return tlv(
     Tag.SEQUENCE,

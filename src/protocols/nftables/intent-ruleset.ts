@@ -83,6 +83,31 @@ export function baseCommands(opts: BaseOptions = {}): nft.Command[] {
   ];
 }
 
+/**
+ * A profile's chains, sets and rules, installed or replaced in place: the chains are created
+ * if they are not there and emptied before the rules are added again, in the same transaction,
+ * so that a changed MUD file takes effect atomically for every device that has it.
+ */
+export function profileCommands(profile: CompiledProfile): nft.Command[] {
+  const flush = (name: string): nft.Command => ({
+    flush: { chain: { family: nft.TABLE.family, table: nft.TABLE.name, name } },
+  });
+  return [
+    nft.chain(profile.chains['from-device']),
+    nft.chain(profile.chains['to-device']),
+    flush(profile.chains['from-device']),
+    flush(profile.chains['to-device']),
+    ...profile.commands,
+  ];
+}
+
+/** The two verdict maps a device's address is a key of. */
+export function deviceMap(address: string): { from: string; to: string } {
+  return ipVersion(address) === 6
+    ? { from: MAPS.from6, to: MAPS.to6 }
+    : { from: MAPS.from4, to: MAPS.to4 };
+}
+
 /** Quarantines a device (`add`) or releases it (`delete`): its profile stays, and applies again on release. */
 export function quarantineCommands(address: string, op: 'add' | 'delete'): nft.Command[] {
   return [nft.element(ipVersion(address) === 6 ? QUARANTINED.v6 : QUARANTINED.v4, [address], op)];

@@ -196,8 +196,11 @@ export class DeviceAgent {
       const app = await exchangeAppBootstrap(secure, identity, this.attestationUrl);
       journal.done(OnboardingStep.AppBootstrap);
 
+      // Step 11: the MUD URL the manufacturer certified, asked for again in the CSR (RFC 8520 section 10).
+      const mudUrl = identity.idevid.mudUrl;
       const { credentials, ldevid } = await provisionCredentials(ctx, secure, {
         serialNumber: identity.serialNumber,
+        ...(mudUrl ? { mudUrl } : {}),
         pinned: introduction.pinned,
         networkOwner,
         declaration,

@@ -38,7 +38,10 @@ import { AuthorizationService } from './authorization.js';
 import type { VerifierPort } from '../../onboarding/registrar/ports.js';
 import type { ReattestationOutcome } from '../../onboarding/registrar/reattestation.js';
 import { tlsPledgeConnector } from '../../adapters/http/tls-pledge-channel.js';
-import { parseCertificate } from '../../protocols/x509/certificate.js';
+import { parseCertificate, type Certificate } from '../../protocols/x509/certificate.js';
+import { MudFetcher, type MudFetchPolicy } from '../../adapters/http/mud-fetcher.js';
+import { DnsResolver, type AddressResolver } from '../../adapters/dns/resolver.js';
+import { IntentManager, type Enforcement, type IntentSettings } from './intent-manager.js';
 
 export interface NetworkOptions {
   ctx: RoleContext;
@@ -60,6 +63,23 @@ export interface NetworkOptions {
    * and the policy judges every device as one without attestation.
    */
   verifier?: VerifierPort & { close?(): Promise<void> };
+  /**
+   * Device intent (steps 11 to 13, docs/INTENT.md): each device's MUD file fetched, verified
+   * and enforced in nftables before its credentials are delivered. None: no rules.
+   */
+  intent?: NetworkIntentOptions;
+}
+
+export interface NetworkIntentOptions {
+  settings: IntentSettings;
+  /** nftables (src/adapters/enforcement/nftables.ts), in the gateway's namespace. */
+  enforcement: Enforcement;
+  /** How MUD files are fetched (HTTPS only unless it says otherwise; no inside addresses). */
+  fetch?: MudFetchPolicy;
+  /** Resolves the MUD files' DNS names; default: the system's resolvers. */
+  resolver?: AddressResolver;
+  /** MUD signing anchors besides the trusted manufacturers' `mudCa`. */
+  anchors?: readonly Certificate[];
 }
 
 export class Network {
@@ -82,6 +102,8 @@ export class Network {
     readonly registrar: Registrar,
     readonly authorization: AuthorizationService,
     readonly verifier: (VerifierPort & { close?(): Promise<void> }) | undefined,
+    /** The device intent manager, when the network enforces intent. */
+    readonly intent: IntentManager | undefined,
   ) {
     this.cacertsBody = encodeCertsOnly([pki.domainCa.cert.der]);
   }
@@ -137,6 +159,24 @@ export class Network {
     });
     if (config.publicUrl) credentials.setPublicUrl(config.publicUrl);
     const inventory = new Inventory(repos);
+    const intent = opts.intent
+      ? new IntentManager(opts.ctx, repos, {
+          settings: opts.intent.settings,
+          enforcement: opts.intent.enforcement,
+          fetcher: new MudFetcher(opts.intent.fetch),
+          anchors: () => [
+            ...opts.manufacturers.flatMap((m) => ('mudCa' in m && m.mudCa ? [m.mudCa] : [])),
+            ...(opts.intent?.anchors ?? []),
+          ],
+          ...(opts.intent.resolver ? { resolver: opts.intent.resolver } : { resolver: new DnsResolver() }),
+        })
+      : undefined;
+    try {
+      await intent?.start();
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
     const registrar = new Registrar(
       opts.ctx,
       repos,
@@ -148,6 +188,7 @@ export class Network {
       credentials,
       inventory,
       opts.verifier,
+      intent,
     );
     return new Network(
       opts.ctx,
@@ -164,6 +205,7 @@ export class Network {
       registrar,
       new AuthorizationService(opts.ctx, repos, manufacturers),
       opts.verifier,
+      intent,
     );
   }
 
@@ -299,6 +341,7 @@ export class Network {
    */
   async close(drainMs = this.config.drainTimeoutMs): Promise<void> {
     clearInterval(this.#reattestTimer);
+    this.intent?.stop();
     if (this.server) await closeGracefully(this.server, drainMs);
     await this.registrar.idle();
     await this.masa.close();

@@ -17,7 +17,12 @@ import {
   type EncodedVoucher,
   type VoucherMediaType,
 } from '../../protocols/voucher/codec.js';
-import type { Channel, RegistrarContext, VerifierPort } from '../../onboarding/registrar/ports.js';
+import type {
+  Channel,
+  IntentPort,
+  RegistrarContext,
+  VerifierPort,
+} from '../../onboarding/registrar/ports.js';
 import {
   attestationChallenge,
   attestationEvidence,
@@ -37,6 +42,7 @@ import {
 } from '../../onboarding/registrar/step-07-device-authentication.js';
 import { appBootstrap } from '../../onboarding/registrar/step-14-app-bootstrap.js';
 import { simpleEnroll, wifi } from '../../onboarding/registrar/step-15-provisioning.js';
+import { intentBefore } from '../../onboarding/registrar/step-11-intent.js';
 import { simpleReenroll } from '../../onboarding/registrar/renewal.js';
 import { enrollStatus } from '../../onboarding/registrar/enrollment-status.js';
 import type { RoleContext } from '../shared/context.js';
@@ -55,6 +61,9 @@ import type { NetworkConfig } from './defaults.js';
 /** What a handler knows of the request's connection. */
 export type ChannelContext = Channel;
 
+const INTENT_BEFORE_ENROLL = intentBefore('/.well-known/est/simpleenroll');
+const INTENT_BEFORE_WIFI = intentBefore('/.well-known/airlock/wifi');
+
 export class Registrar {
   /** What the steps are given: the role's adapters behind the ports of src/onboarding/registrar/ports.ts. */
   readonly #steps: RegistrarContext;
@@ -71,6 +80,7 @@ export class Registrar {
     credentials: CredentialIssuer,
     _inventory: Inventory,
     verifier: VerifierPort | undefined,
+    intent: IntentPort | undefined,
   ) {
     this.#steps = {
       crypto: ctx.crypto,
@@ -110,6 +120,7 @@ export class Registrar {
       },
       credentials,
       verifier,
+      intent,
       issuedOn: new WeakMap(),
       background: (work) => this.#inBackground(work),
     };
@@ -186,8 +197,13 @@ export class Registrar {
     return runEndpoint(this.#steps, appBootstrap, ch, deviceInfo);
   }
 
-  /** Step 15, RFC 7030 section 4.2.1: an LDevID for a key the device generated itself. */
+  /**
+   * Step 15, RFC 7030 section 4.2.1: an LDevID for a key the device generated itself; where
+   * the network enforces intent, steps 11 to 13 first (the MUD URL from the birth certificate
+   * or the CSR).
+   */
   async simpleEnroll(ch: ChannelContext, body: string): Promise<Certificate> {
+    if (this.#steps.intent) await runEndpoint(this.#steps, INTENT_BEFORE_ENROLL, ch, { csr: body });
     return runEndpoint(this.#steps, simpleEnroll, ch, body);
   }
 
@@ -196,10 +212,20 @@ export class Registrar {
     return runEndpoint(this.#steps, simpleReenroll, ch, body);
   }
 
-  /** Step 15: the SSID and a unique per-device PSK. */
-  async wifiCredentials(ch: ChannelContext): Promise<{ ssid: string; psk: string }> {
+  /**
+   * Step 15: the SSID and a unique per-device PSK; where the network enforces intent, steps 11
+   * to 13 first, and the address the device's rules are keyed by.
+   */
+  async wifiCredentials(
+    ch: ChannelContext,
+  ): Promise<{ ssid: string; psk: string; address?: string }> {
+    if (this.#steps.intent) await runEndpoint(this.#steps, INTENT_BEFORE_WIFI, ch, {});
     const issued = await runEndpoint(this.#steps, wifi, ch, undefined);
-    return { ssid: this.#steps.settings.ssid, psk: issued.psk };
+    return {
+      ssid: this.#steps.settings.ssid,
+      psk: issued.psk,
+      ...(issued.address ? { address: issued.address } : {}),
+    };
   }
 
   /** RFC 8995 section 5.9.4: the device reports whether it could use what it received. */

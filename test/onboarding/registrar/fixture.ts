@@ -140,6 +140,7 @@ export async function registrarFixture() {
     },
     credentials,
     verifier: undefined,
+    intent: undefined,
     issuedOn: new WeakMap(),
     background: (work) => void background.push(work),
   };

@@ -179,4 +179,34 @@ export const networkMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * Device intent (docs/INTENT.md): the MUD files accepted, as fetched, until their
+   * cache-validity ends; each device's address in its segment, the MUD URL and profile its
+   * rules were compiled from, whether they are installed, whether it is quarantined.
+   */
+  '0006_network_device_intent': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('net_mud_files')
+        .addColumn('url', 'text', (c) => c.primaryKey())
+        .addColumn('mud', 'text', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('fetched_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('net_device_intent')
+        .addColumn('serial', 'text', (c) => c.primaryKey())
+        .addColumn('segment', 'text', (c) => c.notNull())
+        .addColumn('host', 'integer', (c) => c.notNull())
+        .addColumn('address', 'text', (c) => c.notNull().unique())
+        .addColumn('mud_url', 'text')
+        .addColumn('profile', 'text', (c) => c.notNull())
+        .addColumn('installed', 'text')
+        .addColumn('quarantined', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('net_device_intent_segment_host', ['segment', 'host'])
+        .execute();
+    },
+  },
 };

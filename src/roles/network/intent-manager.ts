@@ -1,0 +1,489 @@
+/**
+ * The network's device intent manager (steps 12 and 13, docs/INTENT.md): for a device the
+ * registrar is about to give credentials to, it fetches the MUD file its URL names (kept for
+ * the file's cache-validity), accepts it (intent.ts: the file of that URL, signed by the
+ * signer pinned for it), compiles it for the device's segment, gives the device its address
+ * in that segment's pool, and installs the device's rules in nftables; only then may the
+ * registrar deliver credentials. Quarantine, release and removal change the same table, each
+ * in one nft transaction. The database is the record: at start the whole table is rebuilt
+ * from it in one transaction.
+ */
+import { AirlockError, isAirlockError } from '../../core/errors.js';
+import { fromUtf8, toBase64, utf8 } from '../../core/bytes.js';
+import { ipv4Pool } from '../../core/ip.js';
+import type { Clock, Crypto } from '../../core/ports.js';
+import type { DeviceIntentRecord, NetworkStore } from '../../core/store.js';
+import {
+  compileProfile,
+  shortName,
+  type CompiledProfile,
+  type NamedSet,
+  type ProfileContext,
+} from '../../protocols/mud/compile.js';
+import { parseMud } from '../../protocols/mud/parse.js';
+import type { MudFile } from '../../protocols/mud/model.js';
+import * as nft from '../../protocols/nftables/json.js';
+import {
+  deviceMap,
+  devicesCommands,
+  fullRuleset,
+  profileCommands,
+  quarantineCommands,
+} from '../../protocols/nftables/intent-ruleset.js';
+import type { Certificate } from '../../protocols/x509/certificate.js';
+import type {
+  EnforcedIntent,
+  IntentPort,
+  IntentSubject,
+} from '../../onboarding/registrar/ports.js';
+import type { Logger } from '../../adapters/log/logger.js';
+import type { MudFetcher } from '../../adapters/http/mud-fetcher.js';
+import type { AddressResolver } from '../../adapters/dns/resolver.js';
+import { acceptMudFile } from './intent.js';
+import { DnsSets } from './intent-dns.js';
+
+/** A device class (a segment the authorization policy gives): its address pool and controller. */
+export interface SegmentIntent {
+  /** The IPv4 prefix its devices are given addresses in (the lowest free host first). */
+  prefix: string;
+  /** Hosts of the prefix no device is given (the gateway's, a DHCP server's), by index: 1 is the first. */
+  reservedHosts?: number[];
+  /** `my-controller` for this class: addresses or prefixes. */
+  myController?: string[];
+}
+
+export interface IntentSettings {
+  segments: Readonly<Record<string, SegmentIntent>>;
+  /** `controller` classes the network knows (URI to addresses or prefixes). */
+  controllers?: Readonly<Record<string, readonly string[]>>;
+  localNetworks?: readonly string[];
+  /** What a quarantined device may still reach. */
+  remediation?: readonly string[];
+}
+
+/** Where the rules go: nftables (src/adapters/enforcement/nftables.ts). */
+export interface Enforcement {
+  apply(doc: { nftables: unknown[] }): Promise<void>;
+  /** The chain a verdict map's element for `address` jumps to, if there is one. */
+  mapTarget(map: string, address: string): Promise<string | undefined>;
+}
+
+export interface IntentManagerOptions {
+  settings: IntentSettings;
+  enforcement: Enforcement;
+  fetcher: Pick<MudFetcher, 'fetchMud' | 'fetchSignature'>;
+  /** The manufacturers' MUD CAs (their trust bundles' `mudCa`) and any the administrator added. */
+  anchors: () => readonly Certificate[];
+  /** Resolves the DNS names of MUD files; none: their sets stay empty (fail closed). */
+  resolver?: AddressResolver;
+}
+
+/** The profile of a device whose onboarding conveyed no MUD URL: its own controller, nothing else. */
+const NO_MUD_URL = 'urn:airlock:no-mud-url';
+
+/** What `show` tells of a device. */
+export interface DeviceIntentView extends DeviceIntentRecord {
+  chains: { 'from-device': string; 'to-device': string };
+  rules: number;
+  /** The profile's rules, as nftables JSON. */
+  commands: unknown[];
+  warnings: string[];
+}
+
+interface Profile {
+  compiled: CompiledProfile;
+  /** Its content as installed: a changed file under the same id is installed again. */
+  digest: string;
+  warnings: string[];
+}
+
+export class IntentManager implements IntentPort {
+  readonly #profiles = new Map<string, Profile>();
+  /** Profiles whose chains are in the table as `digest` says. */
+  readonly #installed = new Map<string, string>();
+  readonly #fetching = new Map<string, Promise<{ mud: MudFile; bytes: string; warnings: string[] }>>();
+  readonly #dns: DnsSets | undefined;
+  /** One change to the table at a time: nft applies each whole, but the record must follow in order. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: { crypto: Crypto; clock: Clock; logger: Logger },
+    private readonly store: NetworkStore,
+    private readonly opts: IntentManagerOptions,
+  ) {
+    for (const seg of Object.values(opts.settings.segments)) ipv4Pool(seg.prefix);
+    this.#dns = opts.resolver ? new DnsSets(opts.enforcement, opts.resolver) : undefined;
+  }
+
+  /**
+   * The whole table rebuilt from the record, in one transaction (what was there is replaced),
+   * then the DNS names kept resolved. Call once, before the registrar serves.
+   */
+  async start(): Promise<void> {
+    await this.#serially(async () => {
+      const rows = await this.store.run((r) => r.intent.all());
+      const byId = new Map<string, Profile>();
+      for (const row of rows) {
+        if (byId.has(row.profile)) continue;
+        const p = await this.#profileFor(row.mudUrl ?? undefined, row.segment, { stored: true });
+        byId.set(row.profile, p);
+      }
+      const devices = rows.map((row) => ({
+        address: row.address,
+        profile: byId.get(row.profile)!.compiled,
+        quarantined: row.quarantined !== null,
+      }));
+      const doc = fullRuleset(
+        [...byId.values()].map((p) => p.compiled),
+        devices,
+        { remediation: this.opts.settings.remediation ?? [] },
+      );
+      doc.nftables.push(...this.#membershipCommands(rows, [...byId.values()]));
+      await this.opts.enforcement.apply(doc);
+      this.#installed.clear();
+      for (const [id, p] of byId) this.#installed.set(id, p.digest);
+      const at = this.ctx.clock.now();
+      await this.store.transaction(async (r) => {
+        for (const row of rows) await r.intent.setInstalled(row.serial, at);
+      });
+    });
+    await this.#dns?.refresh(this.#dnsSets()).catch((e: unknown) => this.#dnsFailed(e));
+    this.#dns?.start(() => this.#dnsSets(), (e) => this.#dnsFailed(e));
+  }
+
+  stop(): void {
+    this.#dns?.stop();
+  }
+
+  /**
+   * Steps 12 and 13 for one device: its rules in force when this resolves. Idempotent: a device
+   * whose rules are installed from the same file, in the same segment, changes nothing.
+   */
+  async enforce(subject: IntentSubject): Promise<EnforcedIntent> {
+    const seg = this.opts.settings.segments[subject.segment];
+    if (!seg)
+      throw new AirlockError(
+        'ERR_ENFORCEMENT_FAILED',
+        `segment ${JSON.stringify(subject.segment)} has no address pool in the network's intent settings`,
+      );
+    // Fetched and verified before anything is recorded: a file refused changes nothing.
+    const profile = await this.#profileFor(subject.mudUrl, subject.segment, { stored: false });
+    return this.#serially(async () => {
+      const prior = await this.store.run((r) => r.intent.device(subject.serial));
+      const unchanged =
+        prior !== undefined &&
+        prior.installed !== null &&
+        prior.segment === subject.segment &&
+        prior.profile === idOf(profile) &&
+        this.#installed.get(idOf(profile)) === profile.digest;
+      if (unchanged)
+        return {
+          address: prior.address,
+          profile: prior.profile,
+          mudUrl: prior.mudUrl,
+          changed: false,
+          warnings: profile.warnings,
+        };
+      const record = await this.#allocate(subject, seg, prior, idOf(profile));
+      await this.#install(record, profile, prior);
+      return {
+        address: record.address,
+        profile: record.profile,
+        mudUrl: record.mudUrl,
+        changed: true,
+        warnings: profile.warnings,
+      };
+    });
+  }
+
+  /** Confines a device to the remediation server (report section 7); ERR_DEVICE_NOT_FOUND when it has no rules. */
+  async quarantine(serial: string, reason: string): Promise<DeviceIntentRecord> {
+    return this.#serially(async () => {
+      const row = await this.#row(serial);
+      if (row.quarantined === null)
+        await this.opts.enforcement.apply(nft.document(quarantineCommands(row.address, 'add')));
+      await this.store.run((r) => r.intent.setQuarantined(serial, reason, this.ctx.clock.now()));
+      return { ...row, quarantined: reason };
+    });
+  }
+
+  /** Its profile applies again. */
+  async release(serial: string): Promise<DeviceIntentRecord> {
+    return this.#serially(async () => {
+      const row = await this.#row(serial);
+      if (row.quarantined !== null)
+        await this.opts.enforcement.apply(nft.document(quarantineCommands(row.address, 'delete')));
+      await this.store.run((r) => r.intent.setQuarantined(serial, null, this.ctx.clock.now()));
+      return { ...row, quarantined: null };
+    });
+  }
+
+  /** Decommissioning: every trace of the device leaves the table, then the record. */
+  async forget(serial: string): Promise<void> {
+    await this.#serially(async () => {
+      const row = await this.#row(serial);
+      const profile = this.#profiles.get(row.profile);
+      const chains = profile?.compiled.chains ?? chainsOf(row.profile);
+      await this.opts.enforcement.apply(
+        nft.document([
+          ...devicesCommands([{ address: row.address, profile: { chains } }], 'delete'),
+          ...(row.quarantined !== null ? quarantineCommands(row.address, 'delete') : []),
+          ...this.#membershipCommands([row], [...this.#profiles.values()], 'delete'),
+        ]),
+      );
+      await this.store.run((r) => r.intent.remove(serial));
+    });
+  }
+
+  /** A device's intent as enforced, with its profile's rules. */
+  async show(serial: string): Promise<DeviceIntentView> {
+    const row = await this.#row(serial);
+    const p = await this.#profileFor(row.mudUrl ?? undefined, row.segment, { stored: true });
+    return {
+      ...row,
+      chains: p.compiled.chains,
+      rules: p.compiled.rules,
+      commands: profileCommands(p.compiled),
+      warnings: p.warnings,
+    };
+  }
+
+  async #row(serial: string): Promise<DeviceIntentRecord> {
+    const row = await this.store.run((r) => r.intent.device(serial));
+    if (!row)
+      throw new AirlockError('ERR_DEVICE_NOT_FOUND', 'the network enforces no intent for that device');
+    return row;
+  }
+
+  /** The device's record: its address kept, or the lowest free host of its segment's pool. */
+  async #allocate(
+    subject: IntentSubject,
+    seg: SegmentIntent,
+    prior: DeviceIntentRecord | undefined,
+    profile: string,
+  ): Promise<DeviceIntentRecord> {
+    const pool = ipv4Pool(seg.prefix);
+    const reserved = new Set(seg.reservedHosts ?? []);
+    return this.store.transaction(async (r) => {
+      let host = prior?.segment === subject.segment ? prior.host : undefined;
+      if (host === undefined) {
+        const taken = new Set(await r.intent.hosts(subject.segment));
+        for (let h = 1; h <= pool.size; h++)
+          if (!taken.has(h) && !reserved.has(h)) {
+            host = h;
+            break;
+          }
+      }
+      if (host === undefined)
+        throw new AirlockError(
+          'ERR_ENFORCEMENT_FAILED',
+          `segment ${JSON.stringify(subject.segment)} has no free address in ${seg.prefix}`,
+        );
+      const record: DeviceIntentRecord = {
+        serial: subject.serial,
+        segment: subject.segment,
+        host,
+        address: pool.address(host),
+        mudUrl: subject.mudUrl ?? null,
+        profile,
+        installed: null,
+        quarantined: prior?.quarantined ?? null,
+        updatedAt: this.ctx.clock.now().toISOString(),
+      };
+      await r.intent.put(record);
+      return record;
+    });
+  }
+
+  /**
+   * The device's elements (and its profile's chains, if new or changed) in one transaction.
+   * What the table holds for its address is known from the record; when the record cannot
+   * say (an earlier install failed half-way round), nft is asked.
+   */
+  async #install(
+    record: DeviceIntentRecord,
+    profile: Profile,
+    prior: DeviceIntentRecord | undefined,
+  ): Promise<void> {
+    const id = idOf(profile);
+    const commands: nft.Command[] = [];
+    if (this.#installed.get(id) !== profile.digest) {
+      commands.push(...profileCommands(profile.compiled));
+      commands.push(...this.#membershipCommands(await this.store.run((r) => r.intent.all()), [profile]));
+    }
+    const stale: Array<{ address: string; chains: CompiledProfile['chains'] }> = [];
+    if (prior?.installed != null) stale.push({ address: prior.address, chains: chainsOf(prior.profile) });
+    else for (const address of new Set([record.address, ...(prior ? [prior.address] : [])])) {
+      const maps = deviceMap(address);
+      const from = await this.opts.enforcement.mapTarget(maps.from, address);
+      const to = await this.opts.enforcement.mapTarget(maps.to, address);
+      if (from && to) stale.push({ address, chains: { 'from-device': from, 'to-device': to } });
+    }
+    for (const s of stale)
+      commands.push(...devicesCommands([{ address: s.address, profile: { chains: s.chains } }], 'delete'));
+    if (prior && prior.address !== record.address && prior.quarantined !== null)
+      commands.push(...quarantineCommands(prior.address, 'delete'));
+    commands.push(...devicesCommands([{ address: record.address, profile: profile.compiled }]));
+    if (record.quarantined !== null && (prior?.address !== record.address || prior.installed == null))
+      commands.push(...quarantineCommands(record.address, 'add'));
+    commands.push(...this.#membershipCommands([record], [...this.#profiles.values()]));
+    await this.opts.enforcement.apply(nft.document(commands));
+    this.#installed.set(id, profile.digest);
+    await this.store.run((r) => r.intent.setInstalled(record.serial, this.ctx.clock.now()));
+    const dns = profile.compiled.sets.filter((s) => s.kind === 'dnsname');
+    if (dns.length > 0 && this.#dns) await this.#dns.refresh(dns).catch((e: unknown) => this.#dnsFailed(e));
+  }
+
+  /**
+   * The `manufacturer` and `model` sets of `profiles` that the devices' addresses belong in:
+   * a device is of the manufacturer its MUD URL's authority names, and of the model its MUD URL is.
+   */
+  #membershipCommands(
+    rows: readonly Pick<DeviceIntentRecord, 'address' | 'mudUrl'>[],
+    profiles: readonly Profile[],
+    op: 'add' | 'delete' = 'add',
+  ): nft.Command[] {
+    const sets = new Map<string, NamedSet>();
+    for (const p of profiles) for (const s of p.compiled.sets) if (s.kind !== 'dnsname') sets.set(s.name, s);
+    const out: nft.Command[] = [];
+    for (const s of sets.values()) {
+      const members = rows.filter((row) => {
+        if (row.mudUrl === null || (s.family === 'ipv4') !== !row.address.includes(':')) return false;
+        return s.kind === 'model' ? row.mudUrl === s.value : authorityOf(row.mudUrl) === s.value;
+      });
+      if (members.length > 0) out.push(nft.element(s.name, members.map((m) => m.address), op));
+    }
+    return out;
+  }
+
+  #dnsSets(): NamedSet[] {
+    return [...this.#profiles.values()].flatMap((p) => p.compiled.sets.filter((s) => s.kind === 'dnsname'));
+  }
+
+  #dnsFailed(e: unknown): void {
+    this.ctx.logger.warn(
+      { code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' },
+      'intent: resolving the MUD files\' DNS names failed; their sets are unchanged',
+    );
+  }
+
+  /**
+   * The profile for a MUD URL in a segment: the file from the record while its cache-validity
+   * lasts (`stored`: whatever its age, as the rules installed were made from it), else fetched
+   * and accepted again.
+   */
+  async #profileFor(
+    url: string | undefined,
+    segment: string,
+    opts: { stored: boolean },
+  ): Promise<Profile> {
+    const seg = this.opts.settings.segments[segment];
+    const context: ProfileContext = {
+      controllers: this.opts.settings.controllers ?? {},
+      myController: seg?.myController ?? [],
+      localNetworks: this.opts.settings.localNetworks ?? [],
+    };
+    const file = url === undefined ? { mud: noMudProfile(), bytes: '', warnings: [] } : await this.#file(url, opts.stored);
+    const id = shortName(`${segment} ${url ?? NO_MUD_URL}`);
+    const digest = toBase64(this.ctx.crypto.sha256(utf8(`${JSON.stringify(context)}\n${file.bytes}`)));
+    const held = this.#profiles.get(id);
+    if (held?.digest === digest) return held;
+    const profile = { compiled: compileProfile(file.mud, id, context), digest, warnings: file.warnings };
+    this.#profiles.set(id, profile);
+    return profile;
+  }
+
+  async #file(url: string, stored: boolean): Promise<{ mud: MudFile; bytes: string; warnings: string[] }> {
+    const now = this.ctx.clock.now();
+    const record = await this.store.run((r) => r.intent.mudFile(url));
+    if (record && (stored || new Date(record.expiresAt) > now)) {
+      const parsed = parseMud(record.mud);
+      return { mud: parsed.mud, bytes: record.mud, warnings: parsed.warnings };
+    }
+    let pending = this.#fetching.get(url);
+    if (!pending) {
+      pending = this.#fetchAndAccept(url).finally(() => this.#fetching.delete(url));
+      this.#fetching.set(url, pending);
+    }
+    return pending;
+  }
+
+  async #fetchAndAccept(url: string): Promise<{ mud: MudFile; bytes: string; warnings: string[] }> {
+    const fetched = await this.opts.fetcher.fetchMud(url);
+    // The signature's URL is in the file (RFC 8520 section 13); a file without one is refused.
+    const signatureUrl = parseMud(fetched.bytes).mud.signature;
+    if (signatureUrl === undefined)
+      throw new AirlockError('ERR_MUD_SIGNATURE', 'the MUD file names no mud-signature: it is not signed');
+    const signature = await this.opts.fetcher.fetchSignature(new URL(signatureUrl, url).href);
+    const accepted = await acceptMudFile(this.ctx, this.store, {
+      url,
+      mud: fetched.bytes,
+      signature: signature.bytes,
+      anchors: this.opts.anchors(),
+    });
+    const now = this.ctx.clock.now();
+    const text = fromUtf8(fetched.bytes);
+    await this.store.run((r) =>
+      r.intent.saveMudFile({
+        url,
+        mud: text,
+        signature: toBase64(signature.bytes),
+        fetchedAt: now.toISOString(),
+        expiresAt: new Date(now.getTime() + accepted.mud.cacheValidityHours * 3_600_000).toISOString(),
+      }),
+    );
+    if (accepted.pinned)
+      this.ctx.logger.info({ url, signer: accepted.signer.subject }, 'intent: MUD signer pinned');
+    return { mud: accepted.mud, bytes: text, warnings: accepted.warnings };
+  }
+
+  #serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work, work);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function idOf(p: Profile): string {
+  return p.compiled.chains['from-device'].slice('mud_'.length, -'_from'.length);
+}
+
+function chainsOf(profile: string): CompiledProfile['chains'] {
+  return { 'from-device': `mud_${profile}_from`, 'to-device': `mud_${profile}_to` };
+}
+
+function authorityOf(url: string): string {
+  return url.slice('https://'.length).split(/[/?#]/)[0]!.toLowerCase();
+}
+
+/** A device with no MUD URL: it may talk to its class's own controller, both ways, and nothing else. */
+function noMudProfile(): MudFile {
+  const ace = (name: string) => ({
+    name,
+    family: undefined,
+    protocol: undefined,
+    source: undefined,
+    destination: undefined,
+    abstraction: { kind: 'my-controller' as const },
+    sourcePort: undefined,
+    destinationPort: undefined,
+    directionInitiated: undefined,
+    icmp: undefined,
+    eth: undefined,
+    action: 'accept' as const,
+  });
+  return {
+    url: 'https://no-mud-url.invalid/',
+    version: 1,
+    lastUpdate: '1970-01-01T00:00:00Z',
+    cacheValidityHours: 48,
+    isSupported: true,
+    systeminfo: 'a device that conveyed no MUD URL',
+    mfgName: undefined,
+    modelName: undefined,
+    documentation: undefined,
+    signature: undefined,
+    fromDevice: [{ name: 'from-my-controller', type: 'ipv4-acl-type', aces: [ace('to-controller')] }],
+    toDevice: [{ name: 'to-my-controller', type: 'ipv4-acl-type', aces: [ace('from-controller')] }],
+  };
+}
