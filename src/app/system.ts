@@ -12,11 +12,11 @@ import type { Logger } from '../adapters/log/logger.js';
 import { isDatabaseUrl } from '../adapters/store/open.js';
 import type { Clock, SecureStore } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
-import { toHex, utf8 } from '../core/bytes.js';
+import { toHex, toPem, utf8 } from '../core/bytes.js';
 import { AirlockError, isAirlockError } from '../core/errors.js';
 import type { OnboardingStepNumber } from '../core/onboarding-steps.js';
 import { Manufacturer } from '../roles/manufacturer/index.js';
-import { Network } from '../roles/network/index.js';
+import { Network, type NetworkIntentOptions } from '../roles/network/index.js';
 import { DeviceAgent, type OnboardingReport } from '../roles/device/agent.js';
 import type { RoleContext } from '../roles/shared/context.js';
 import type { ManufacturerConfig } from '../roles/manufacturer/defaults.js';
@@ -52,6 +52,12 @@ export interface SystemOptions {
    * directly, or 'https', over Veraison's API on loopback as a verifier elsewhere is reached.
    */
   verifierTransport?: 'in-process' | 'https';
+  /**
+   * Device intent (docs/INTENT.md): the network enforces each device's MUD file in nftables.
+   * The manufacturer beside it serves the files on loopback, which the network may then reach
+   * (a lab's exception to its fetching policy), over TLS that chains to the manufacturer's root.
+   */
+  intent?: Omit<NetworkIntentOptions, 'fetch'>;
 }
 
 export interface System {
@@ -82,6 +88,8 @@ export interface OpenRoleOptions {
   create?: boolean;
   /** The network's verification service (openNetwork only). */
   verifier?: VerifierPort & { close?(): Promise<void> };
+  /** The network's device intent manager (openNetwork only; docs/INTENT.md). */
+  intent?: NetworkIntentOptions;
   /**
    * A postgres:// URL: the role's records live there (several nodes may share them), not in
    * `<dataDir>/<role>.db`. Default: AIRLOCK_DATABASE_URL, when set. The data directory still
@@ -197,6 +205,7 @@ export async function openNetwork(
     manufacturers,
     config,
     ...(opts.verifier ? { verifier: opts.verifier } : {}),
+    ...(opts.intent ? { intent: opts.intent } : {}),
   });
 }
 
@@ -344,7 +353,22 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       opts.dataDir,
       [manufacturer.trustBundle()],
       opts.network,
-      { create: true, ...db, ...(verifierClient ? { verifier: verifierClient } : {}) },
+      {
+        create: true,
+        ...db,
+        ...(verifierClient ? { verifier: verifierClient } : {}),
+        ...(opts.intent
+          ? {
+              intent: {
+                ...opts.intent,
+                fetch: {
+                  ca: toPem('CERTIFICATE', manufacturer.pki.root.cert.der),
+                  allowedPrefixes: ['127.0.0.1/32'],
+                },
+              },
+            }
+          : {}),
+      },
     );
     const registrarUrl = await network.serve(opts.networkPort ?? 0);
     const net = network;

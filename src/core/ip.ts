@@ -125,7 +125,10 @@ export function ipv4Pool(cidr: string): { size: number; address(host: number): s
   const bytes = net !== undefined && ipVersion(net) === 4 ? ipBytes(net) : undefined;
   const len = Number(lenText);
   if (!bytes || !/^\d{1,2}$/.test(lenText ?? '') || len < 8 || len > 30)
-    throw new AirlockError('ERR_CONFIG', `${JSON.stringify(cidr)} is not an IPv4 prefix of /8 to /30`);
+    throw new AirlockError(
+      'ERR_CONFIG',
+      `${JSON.stringify(cidr)} is not an IPv4 prefix of /8 to /30`,
+    );
   const base = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
   const hostBits = 32 - len;
   if (base % 2 ** hostBits !== 0)

@@ -160,5 +160,7 @@ async function conveyedUrl(
   }
   if (fromCsr !== undefined) return { url: fromCsr, source: 'csr' };
   const earlier = (await call.r.intent.device(device.serial))?.mudUrl ?? undefined;
-  return earlier === undefined ? { url: undefined, source: 'none' } : { url: earlier, source: 'earlier csr' };
+  return earlier === undefined
+    ? { url: undefined, source: 'none' }
+    : { url: earlier, source: 'earlier csr' };
 }

@@ -159,6 +159,19 @@ export function forgetDeviceCommands(
   ];
 }
 
+/** Flows out of the denied-flow sets (what a removed device leaves there). */
+export function forgetDeniedCommands(
+  flows: ReadonlyArray<{ source: string; destination: string; protocol: number; port: number }>,
+): nft.Command[] {
+  return flows.map((f) =>
+    nft.element(
+      ipVersion(f.source) === 6 ? nft.DENIED_FLOWS.ipv6 : nft.DENIED_FLOWS.ipv4,
+      [{ concat: [f.source, f.destination, f.protocol === 6 ? 'tcp' : 'udp', f.port] }],
+      'delete',
+    ),
+  );
+}
+
 /** The whole table from scratch, in one transaction: what was there before is replaced. */
 export function fullRuleset(
   profiles: readonly CompiledProfile[],

@@ -168,7 +168,9 @@ export class Network {
             ...opts.manufacturers.flatMap((m) => ('mudCa' in m && m.mudCa ? [m.mudCa] : [])),
             ...(opts.intent?.anchors ?? []),
           ],
-          ...(opts.intent.resolver ? { resolver: opts.intent.resolver } : { resolver: new DnsResolver() }),
+          ...(opts.intent.resolver
+            ? { resolver: opts.intent.resolver }
+            : { resolver: new DnsResolver() }),
         })
       : undefined;
     try {

@@ -26,6 +26,7 @@ import * as nft from '../../protocols/nftables/json.js';
 import {
   deviceMap,
   devicesCommands,
+  forgetDeniedCommands,
   fullRuleset,
   profileCommands,
   quarantineCommands,
@@ -38,6 +39,7 @@ import type {
 } from '../../onboarding/registrar/ports.js';
 import type { Logger } from '../../adapters/log/logger.js';
 import type { MudFetcher } from '../../adapters/http/mud-fetcher.js';
+import type { DeniedFlow } from '../../adapters/enforcement/nftables.js';
 import type { AddressResolver } from '../../adapters/dns/resolver.js';
 import { acceptMudFile } from './intent.js';
 import { DnsSets } from './intent-dns.js';
@@ -66,6 +68,8 @@ export interface Enforcement {
   apply(doc: { nftables: unknown[] }): Promise<void>;
   /** The chain a verdict map's element for `address` jumps to, if there is one. */
   mapTarget(map: string, address: string): Promise<string | undefined>;
+  /** The flows the profiles dropped, per device. */
+  deniedFlows(): Promise<DeniedFlow[]>;
 }
 
 export interface IntentManagerOptions {
@@ -101,7 +105,10 @@ export class IntentManager implements IntentPort {
   readonly #profiles = new Map<string, Profile>();
   /** Profiles whose chains are in the table as `digest` says. */
   readonly #installed = new Map<string, string>();
-  readonly #fetching = new Map<string, Promise<{ mud: MudFile; bytes: string; warnings: string[] }>>();
+  readonly #fetching = new Map<
+    string,
+    Promise<{ mud: MudFile; bytes: string; warnings: string[] }>
+  >();
   readonly #dns: DnsSets | undefined;
   /** One change to the table at a time: nft applies each whole, but the record must follow in order. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -148,7 +155,10 @@ export class IntentManager implements IntentPort {
       });
     });
     await this.#dns?.refresh(this.#dnsSets()).catch((e: unknown) => this.#dnsFailed(e));
-    this.#dns?.start(() => this.#dnsSets(), (e) => this.#dnsFailed(e));
+    this.#dns?.start(
+      () => this.#dnsSets(),
+      (e) => this.#dnsFailed(e),
+    );
   }
 
   stop(): void {
@@ -232,7 +242,27 @@ export class IntentManager implements IntentPort {
         ]),
       );
       await this.store.run((r) => r.intent.remove(serial));
+      await this.#forgetDeniedFlows(row.address);
     });
+  }
+
+  /**
+   * The flows dropped from or to `address`, out of the denied-flow sets. An element may time
+   * out between the listing and the deletion (nft then refuses the whole document): once more.
+   */
+  async #forgetDeniedFlows(address: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const flows = (await this.opts.enforcement.deniedFlows()).filter(
+        (f) => f.source === address || f.destination === address,
+      );
+      if (flows.length === 0) return;
+      try {
+        await this.opts.enforcement.apply(nft.document(forgetDeniedCommands(flows)));
+        return;
+      } catch (e) {
+        if (attempt > 0) throw e;
+      }
+    }
   }
 
   /** A device's intent as enforced, with its profile's rules. */
@@ -251,7 +281,10 @@ export class IntentManager implements IntentPort {
   async #row(serial: string): Promise<DeviceIntentRecord> {
     const row = await this.store.run((r) => r.intent.device(serial));
     if (!row)
-      throw new AirlockError('ERR_DEVICE_NOT_FOUND', 'the network enforces no intent for that device');
+      throw new AirlockError(
+        'ERR_DEVICE_NOT_FOUND',
+        'the network enforces no intent for that device',
+      );
     return row;
   }
 
@@ -309,29 +342,39 @@ export class IntentManager implements IntentPort {
     const commands: nft.Command[] = [];
     if (this.#installed.get(id) !== profile.digest) {
       commands.push(...profileCommands(profile.compiled));
-      commands.push(...this.#membershipCommands(await this.store.run((r) => r.intent.all()), [profile]));
+      commands.push(
+        ...this.#membershipCommands(await this.store.run((r) => r.intent.all()), [profile]),
+      );
     }
     const stale: Array<{ address: string; chains: CompiledProfile['chains'] }> = [];
-    if (prior?.installed != null) stale.push({ address: prior.address, chains: chainsOf(prior.profile) });
-    else for (const address of new Set([record.address, ...(prior ? [prior.address] : [])])) {
-      const maps = deviceMap(address);
-      const from = await this.opts.enforcement.mapTarget(maps.from, address);
-      const to = await this.opts.enforcement.mapTarget(maps.to, address);
-      if (from && to) stale.push({ address, chains: { 'from-device': from, 'to-device': to } });
-    }
+    if (prior?.installed != null)
+      stale.push({ address: prior.address, chains: chainsOf(prior.profile) });
+    else
+      for (const address of new Set([record.address, ...(prior ? [prior.address] : [])])) {
+        const maps = deviceMap(address);
+        const from = await this.opts.enforcement.mapTarget(maps.from, address);
+        const to = await this.opts.enforcement.mapTarget(maps.to, address);
+        if (from && to) stale.push({ address, chains: { 'from-device': from, 'to-device': to } });
+      }
     for (const s of stale)
-      commands.push(...devicesCommands([{ address: s.address, profile: { chains: s.chains } }], 'delete'));
+      commands.push(
+        ...devicesCommands([{ address: s.address, profile: { chains: s.chains } }], 'delete'),
+      );
     if (prior && prior.address !== record.address && prior.quarantined !== null)
       commands.push(...quarantineCommands(prior.address, 'delete'));
     commands.push(...devicesCommands([{ address: record.address, profile: profile.compiled }]));
-    if (record.quarantined !== null && (prior?.address !== record.address || prior.installed == null))
+    if (
+      record.quarantined !== null &&
+      (prior?.address !== record.address || prior.installed == null)
+    )
       commands.push(...quarantineCommands(record.address, 'add'));
     commands.push(...this.#membershipCommands([record], [...this.#profiles.values()]));
     await this.opts.enforcement.apply(nft.document(commands));
     this.#installed.set(id, profile.digest);
     await this.store.run((r) => r.intent.setInstalled(record.serial, this.ctx.clock.now()));
     const dns = profile.compiled.sets.filter((s) => s.kind === 'dnsname');
-    if (dns.length > 0 && this.#dns) await this.#dns.refresh(dns).catch((e: unknown) => this.#dnsFailed(e));
+    if (dns.length > 0 && this.#dns)
+      await this.#dns.refresh(dns).catch((e: unknown) => this.#dnsFailed(e));
   }
 
   /**
@@ -344,26 +387,37 @@ export class IntentManager implements IntentPort {
     op: 'add' | 'delete' = 'add',
   ): nft.Command[] {
     const sets = new Map<string, NamedSet>();
-    for (const p of profiles) for (const s of p.compiled.sets) if (s.kind !== 'dnsname') sets.set(s.name, s);
+    for (const p of profiles)
+      for (const s of p.compiled.sets) if (s.kind !== 'dnsname') sets.set(s.name, s);
     const out: nft.Command[] = [];
     for (const s of sets.values()) {
       const members = rows.filter((row) => {
-        if (row.mudUrl === null || (s.family === 'ipv4') !== !row.address.includes(':')) return false;
+        if (row.mudUrl === null || (s.family === 'ipv4') !== !row.address.includes(':'))
+          return false;
         return s.kind === 'model' ? row.mudUrl === s.value : authorityOf(row.mudUrl) === s.value;
       });
-      if (members.length > 0) out.push(nft.element(s.name, members.map((m) => m.address), op));
+      if (members.length > 0)
+        out.push(
+          nft.element(
+            s.name,
+            members.map((m) => m.address),
+            op,
+          ),
+        );
     }
     return out;
   }
 
   #dnsSets(): NamedSet[] {
-    return [...this.#profiles.values()].flatMap((p) => p.compiled.sets.filter((s) => s.kind === 'dnsname'));
+    return [...this.#profiles.values()].flatMap((p) =>
+      p.compiled.sets.filter((s) => s.kind === 'dnsname'),
+    );
   }
 
   #dnsFailed(e: unknown): void {
     this.ctx.logger.warn(
       { code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' },
-      'intent: resolving the MUD files\' DNS names failed; their sets are unchanged',
+      "intent: resolving the MUD files' DNS names failed; their sets are unchanged",
     );
   }
 
@@ -383,17 +437,29 @@ export class IntentManager implements IntentPort {
       myController: seg?.myController ?? [],
       localNetworks: this.opts.settings.localNetworks ?? [],
     };
-    const file = url === undefined ? { mud: noMudProfile(), bytes: '', warnings: [] } : await this.#file(url, opts.stored);
+    const file =
+      url === undefined
+        ? { mud: noMudProfile(), bytes: '', warnings: [] }
+        : await this.#file(url, opts.stored);
     const id = shortName(`${segment} ${url ?? NO_MUD_URL}`);
-    const digest = toBase64(this.ctx.crypto.sha256(utf8(`${JSON.stringify(context)}\n${file.bytes}`)));
+    const digest = toBase64(
+      this.ctx.crypto.sha256(utf8(`${JSON.stringify(context)}\n${file.bytes}`)),
+    );
     const held = this.#profiles.get(id);
     if (held?.digest === digest) return held;
-    const profile = { compiled: compileProfile(file.mud, id, context), digest, warnings: file.warnings };
+    const profile = {
+      compiled: compileProfile(file.mud, id, context),
+      digest,
+      warnings: file.warnings,
+    };
     this.#profiles.set(id, profile);
     return profile;
   }
 
-  async #file(url: string, stored: boolean): Promise<{ mud: MudFile; bytes: string; warnings: string[] }> {
+  async #file(
+    url: string,
+    stored: boolean,
+  ): Promise<{ mud: MudFile; bytes: string; warnings: string[] }> {
     const now = this.ctx.clock.now();
     const record = await this.store.run((r) => r.intent.mudFile(url));
     if (record && (stored || new Date(record.expiresAt) > now)) {
@@ -413,7 +479,10 @@ export class IntentManager implements IntentPort {
     // The signature's URL is in the file (RFC 8520 section 13); a file without one is refused.
     const signatureUrl = parseMud(fetched.bytes).mud.signature;
     if (signatureUrl === undefined)
-      throw new AirlockError('ERR_MUD_SIGNATURE', 'the MUD file names no mud-signature: it is not signed');
+      throw new AirlockError(
+        'ERR_MUD_SIGNATURE',
+        'the MUD file names no mud-signature: it is not signed',
+      );
     const signature = await this.opts.fetcher.fetchSignature(new URL(signatureUrl, url).href);
     const accepted = await acceptMudFile(this.ctx, this.store, {
       url,
@@ -429,7 +498,9 @@ export class IntentManager implements IntentPort {
         mud: text,
         signature: toBase64(signature.bytes),
         fetchedAt: now.toISOString(),
-        expiresAt: new Date(now.getTime() + accepted.mud.cacheValidityHours * 3_600_000).toISOString(),
+        expiresAt: new Date(
+          now.getTime() + accepted.mud.cacheValidityHours * 3_600_000,
+        ).toISOString(),
       }),
     );
     if (accepted.pinned)
@@ -483,7 +554,9 @@ function noMudProfile(): MudFile {
     modelName: undefined,
     documentation: undefined,
     signature: undefined,
-    fromDevice: [{ name: 'from-my-controller', type: 'ipv4-acl-type', aces: [ace('to-controller')] }],
+    fromDevice: [
+      { name: 'from-my-controller', type: 'ipv4-acl-type', aces: [ace('to-controller')] },
+    ],
     toDevice: [{ name: 'to-my-controller', type: 'ipv4-acl-type', aces: [ace('from-controller')] }],
   };
 }
