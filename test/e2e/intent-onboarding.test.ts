@@ -7,6 +7,11 @@
  * for its URL is refused, and the device gets nothing.
  * Needs root, ip and nft: elsewhere it says `skipped: <reason>`; CI installs them.
  */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Nftables } from '../../src/adapters/enforcement/nftables.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
@@ -21,6 +26,8 @@ import {
   type Topology,
 } from '../support/netns.js';
 
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 const skip = netnsSkipReason();
 if (skip) console.log(`skipped: ${skip}`);
 
@@ -105,6 +112,56 @@ describe.skipIf(skip !== undefined)(
       await sys.network.intent!.release(serial);
       expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
       expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+    });
+
+    it("airlock intent show, quarantine and release act on the running network's table and record", async () => {
+      const serial = await onlySerial();
+      const file = path.join(sys.dir, 'intent.json');
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          segments: {
+            default: { prefix: '10.1.0.0/24', reservedHosts: [1], myController: [CLOUD_A] },
+          },
+          remediation: [CLOUD_B],
+          netns: t.gateway,
+        }),
+      );
+      const cli = (...args: string[]) =>
+        run(process.execPath, [
+          bin,
+          'intent',
+          ...args,
+          '--data-dir',
+          path.join(sys.dir, 'data'),
+          '--intent',
+          file,
+        ]);
+      const shown = JSON.parse((await cli('show', serial, '--json')).stdout) as Record<
+        string,
+        unknown
+      >;
+      expect(shown).toMatchObject({
+        serial,
+        address: DEVICE,
+        segment: 'default',
+        quarantined: null,
+      });
+      expect((await cli('quarantine', serial, '--reason', 'cli test')).stdout).toContain(
+        'quarantined',
+      );
+      expect(await t.connects(t.device, CLOUD_A, 443)).toBe(false);
+      expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);
+      expect((await sys.network.intent!.show(serial)).quarantined).toBe('cli test');
+      await cli('release', serial);
+      expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
+      expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+      // An unknown device: exit 1, its code on stderr, nothing changed.
+      const refused = await cli('quarantine', 'no-such-serial', '--reason', 'x').catch(
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(refused).toMatchObject({ code: 1 });
+      expect((refused as { stderr: string }).stderr).toContain('ERR_DEVICE_NOT_FOUND');
     });
 
     it('the table is rebuilt from the record at start, and the same rules hold', async () => {

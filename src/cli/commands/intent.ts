@@ -14,8 +14,11 @@ import { compileProfile, shortName } from '../../protocols/mud/compile.js';
 import { document } from '../../protocols/nftables/json.js';
 import { parseCertificate } from '../../protocols/x509/certificate.js';
 import { note, printJson, say } from '../output.js';
-import { readTextFile, run } from '../options.js';
+import { parseName, readTextFile, run } from '../options.js';
 import { MudFetcher } from '../../adapters/http/mud-fetcher.js';
+import { IntentManager } from '../../roles/network/intent-manager.js';
+import { intentOptions } from '../intent-options.js';
+import { withLocal } from './network.js';
 
 function readBytes(file: string): Uint8Array {
   try {
@@ -145,4 +148,77 @@ export function intentCommand(program: Command): void {
         });
       },
     );
+
+  const device = (name: string, description: string) =>
+    intent
+      .command(`${name} <serial>`)
+      .description(description)
+      .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
+      .requiredOption(
+        '--intent <file>',
+        "the network's intent settings (docs/INTENT.md), as `airlock network serve --intent` reads them",
+      );
+  device('show', "a device's intent as enforced: its segment, address, MUD URL, profile and rules")
+    .option('--json', 'print JSON, with the rules as nftables JSON')
+    .action(async (serial: string, o: { dataDir: string; intent: string; json?: boolean }) => {
+      await withIntent(o, async (m) => {
+        const v = await m.show(serial);
+        if (o.json) {
+          printJson(v);
+          return;
+        }
+        say(`device ${v.serial}: segment ${v.segment}, address ${v.address}`);
+        say(`  MUD URL: ${v.mudUrl ?? 'none (its class controller only)'}`);
+        say(
+          `  profile ${v.profile}: ${v.rules} rule(s) in ${v.chains['from-device']} and ${v.chains['to-device']}`,
+        );
+        say(`  installed: ${v.installed ?? 'no'}`);
+        say(`  quarantined: ${v.quarantined ?? 'no'}`);
+        for (const w of v.warnings) note(`warning: ${w}`);
+      });
+    });
+  device('quarantine', 'confine a device to the remediation server (one nft transaction)')
+    .requiredOption('--reason <text>', 'why, for the record (1 to 128 characters)')
+    .action(async (serial: string, o: { dataDir: string; intent: string; reason: string }) => {
+      await withIntent(o, async (m) => {
+        const r = await m.quarantine(serial, parseName(o.reason, '--reason'));
+        say(`device ${serial} (${r.address}) quarantined: it reaches the remediation server only`);
+      });
+    });
+  device('release', "lift a quarantine: the device's profile applies again").action(
+    async (serial: string, o: { dataDir: string; intent: string }) => {
+      await withIntent(o, async (m) => {
+        const r = await m.release(serial);
+        say(`device ${serial} (${r.address}) released: its profile applies again`);
+      });
+    },
+  );
+  device(
+    'remove',
+    'decommissioning: every trace of the device leaves the ruleset and the record',
+  ).action(async (serial: string, o: { dataDir: string; intent: string }) => {
+    await withIntent(o, async (m) => {
+      await m.forget(serial);
+      say(`device ${serial}: its rules are removed`);
+    });
+  });
+}
+
+/** The local network's intent manager, for one command: the table as recorded, not rebuilt. */
+async function withIntent(
+  o: { dataDir: string; intent: string },
+  fn: (m: IntentManager) => Promise<void>,
+): Promise<void> {
+  const opts = intentOptions(o.intent);
+  await withLocal(o.dataDir, async ({ network, manufacturer }) => {
+    const mudCa = manufacturer.trustBundle().mudCa;
+    await fn(
+      new IntentManager(network.ctx, network.store, {
+        settings: opts.settings,
+        enforcement: opts.enforcement,
+        fetcher: new MudFetcher(opts.fetch),
+        anchors: () => [...(mudCa ? [mudCa] : []), ...(opts.anchors ?? [])],
+      }),
+    );
+  });
 }

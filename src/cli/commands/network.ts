@@ -1,6 +1,7 @@
 /**
  * `airlock network ...`: the network owner's tools over the network role's database.
  */
+import { intentOptions } from '../intent-options.js';
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
@@ -149,6 +150,10 @@ export function networkCommand(program: Command): void {
       'its trust file (`airlock verifier trust-bundle`): TLS anchor and result-signing key',
     )
     .option(
+      '--intent <file>',
+      "enforce each device's MUD file in nftables before its credentials are delivered: the segments' address pools and controllers, the remediation server, where nft runs (docs/INTENT.md); needs root",
+    )
+    .option(
       '--reattest-every <seconds>',
       'ask every onboarded device for a fresh attestation this often (0: only `airlock network reattest`)',
       '3600',
@@ -164,6 +169,7 @@ export function networkCommand(program: Command): void {
         ssid?: string;
         verifierUrl?: string;
         verifierTrust?: string;
+        intent?: string;
         reattestEvery: string;
       }) => {
         await run(async (created) => {
@@ -202,6 +208,7 @@ export function networkCommand(program: Command): void {
             create: true,
             ...databaseUrlOption(o.databaseUrl),
             ...(verifier ? { verifier } : {}),
+            ...(o.intent !== undefined ? { intent: intentOptions(o.intent) } : {}),
           });
           let url: string;
           try {

@@ -199,13 +199,25 @@ export const networkMigrations: Record<string, Migration> = {
         .addColumn('serial', 'text', (c) => c.primaryKey())
         .addColumn('segment', 'text', (c) => c.notNull())
         .addColumn('host', 'integer', (c) => c.notNull())
-        .addColumn('address', 'text', (c) => c.notNull().unique())
+        .addColumn('address', 'text', (c) => c.notNull())
         .addColumn('mud_url', 'text')
         .addColumn('profile', 'text', (c) => c.notNull())
         .addColumn('installed', 'text')
         .addColumn('quarantined', 'text')
         .addColumn('updated_at', 'text', (c) => c.notNull())
-        .addUniqueConstraint('net_device_intent_segment_host', ['segment', 'host'])
+        .execute();
+      // One device per address, and per host of a segment: two nodes allocating at once cannot both win.
+      await db.schema
+        .createIndex('net_device_intent_address')
+        .on('net_device_intent')
+        .column('address')
+        .unique()
+        .execute();
+      await db.schema
+        .createIndex('net_device_intent_segment_host')
+        .on('net_device_intent')
+        .columns(['segment', 'host'])
+        .unique()
         .execute();
     },
   },

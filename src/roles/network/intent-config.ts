@@ -1,0 +1,82 @@
+/**
+ * The network's intent settings as a file (`airlock network serve --intent FILE`, the `intent`
+ * commands; docs/INTENT.md): its device classes with their address pools and controllers, the
+ * controllers and local networks MUD files may name, the remediation server, where nftables
+ * runs, and how MUD files may be fetched. Every value is checked here, before anything runs.
+ */
+import { z } from 'zod';
+import { AirlockError } from '../../core/errors.js';
+import { ipVersion, ipv4Pool } from '../../core/ip.js';
+import { checked } from '../../protocols/schema.js';
+import type { IntentSettings } from './intent-manager.js';
+
+const address = z
+  .string()
+  .refine((s) => ipVersion(s.split('/')[0]!) !== 0 && /^[^/]+(\/\d{1,3})?$/.test(s), {
+    message: 'an IP address or prefix',
+  });
+
+const IntentFile = z.strictObject({
+  segments: z.record(
+    z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    z.strictObject({
+      prefix: z.string(),
+      reservedHosts: z.array(z.number().int().min(1)).max(4096).optional(),
+      myController: z.array(address).max(64).optional(),
+    }),
+  ),
+  controllers: z.record(z.string().max(2048), z.array(address).max(64)).optional(),
+  localNetworks: z.array(address).max(64).optional(),
+  remediation: z.array(address).max(64).optional(),
+  /** The network namespace nft runs in (default: the host's). */
+  netns: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .optional(),
+  fetch: z
+    .strictObject({
+      /** Plain http:// MUD URLs too: tests and labs only. */
+      allowHttp: z.boolean().optional(),
+      /** Non-public prefixes MUD files may be fetched from (a lab's server). */
+      allowedPrefixes: z.array(address).max(64).optional(),
+      /** A PEM file of anchors for the MUD servers' TLS certificates (default: Node's). */
+      tlsCa: z.string().max(4096).optional(),
+    })
+    .optional(),
+  /** PEM files of MUD signing CAs besides the trusted manufacturers' own. */
+  mudAnchors: z.array(z.string().max(4096)).max(64).optional(),
+});
+
+export type IntentFile = z.infer<typeof IntentFile>;
+
+export interface ParsedIntentFile {
+  settings: IntentSettings;
+  netns: string | undefined;
+  fetch: NonNullable<IntentFile['fetch']>;
+  mudAnchors: string[];
+}
+
+/** The file's JSON value, checked: ERR_CONFIG naming the field. */
+export function parseIntentFile(value: unknown): ParsedIntentFile {
+  const f = checked(IntentFile, value, 'ERR_CONFIG', 'the intent settings');
+  if (Object.keys(f.segments).length === 0)
+    throw new AirlockError('ERR_CONFIG', 'the intent settings name no segment');
+  for (const [name, seg] of Object.entries(f.segments)) {
+    try {
+      ipv4Pool(seg.prefix);
+    } catch (e) {
+      throw new AirlockError('ERR_CONFIG', `segments.${name}.prefix: ${(e as Error).message}`);
+    }
+  }
+  return {
+    settings: {
+      segments: f.segments,
+      ...(f.controllers ? { controllers: f.controllers } : {}),
+      ...(f.localNetworks ? { localNetworks: f.localNetworks } : {}),
+      ...(f.remediation ? { remediation: f.remediation } : {}),
+    },
+    netns: f.netns,
+    fetch: f.fetch ?? {},
+    mudAnchors: f.mudAnchors ?? [],
+  };
+}
