@@ -484,6 +484,67 @@ describe.each(backends)('the store contract on %s', (backend) => {
       expect(isUniqueViolation(err)).toBe(true);
     });
 
+    it("keeps MUD files and each device's intent: one device per address and per host of a segment", async () => {
+      const s = await network(backend);
+      const file = {
+        url: 'https://maker.example/t1.json',
+        mud: '{}',
+        signature: 'c2ln',
+        fetchedAt: T.toISOString(),
+        expiresAt: later(3600).toISOString(),
+      };
+      await s.run((r) => r.intent.saveMudFile(file));
+      await s.run((r) => r.intent.saveMudFile({ ...file, mud: '{"v":2}' }));
+      expect(await s.run((r) => r.intent.mudFile(file.url))).toEqual({ ...file, mud: '{"v":2}' });
+      expect(await s.run((r) => r.intent.mudFile('https://other.example/'))).toBeUndefined();
+      const d = {
+        serial: 'A1',
+        segment: 'iot',
+        host: 2,
+        address: '10.1.0.2',
+        mudUrl: file.url,
+        profile: 'abcd0123',
+        installed: null,
+        quarantined: null,
+        updatedAt: T.toISOString(),
+      };
+      await s.run((r) => r.intent.put(d));
+      await s.run((r) =>
+        r.intent.put({ ...d, serial: 'B2', host: 3, address: '10.1.0.3', mudUrl: null }),
+      );
+      expect(await s.run((r) => r.intent.hosts('iot'))).toEqual([2, 3]);
+      expect(await s.run((r) => r.intent.hosts('other'))).toEqual([]);
+      for (const taken of [
+        { ...d, serial: 'C3', host: 9 }, // the address
+        { ...d, serial: 'C3', address: '10.1.0.9' }, // the host of the segment
+      ]) {
+        const err = await s
+          .run((r) => r.intent.put(taken))
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(isUniqueViolation(err)).toBe(true);
+      }
+      await s.run((r) => r.intent.setInstalled('A1', later(1)));
+      await s.run((r) => r.intent.setQuarantined('A1', 'suspicious', later(2)));
+      expect(await s.run((r) => r.intent.device('A1'))).toEqual({
+        ...d,
+        installed: later(1).toISOString(),
+        quarantined: 'suspicious',
+        updatedAt: later(2).toISOString(),
+      });
+      // The same device again: its record replaced, not doubled.
+      await s.run((r) => r.intent.put({ ...d, profile: 'ffff0000' }));
+      expect((await s.run((r) => r.intent.all())).map((x) => [x.serial, x.profile])).toEqual([
+        ['A1', 'ffff0000'],
+        ['B2', 'abcd0123'],
+      ]);
+      await s.run((r) => r.intent.remove('A1'));
+      expect(await s.run((r) => r.intent.device('A1'))).toBeUndefined();
+      expect(await s.run((r) => r.intent.hosts('iot'))).toEqual([3]);
+    });
+
     it('leaves nothing of a unit of work that fails', async () => {
       const s = await network(backend);
       await expect(
