@@ -512,7 +512,15 @@ export interface ManufacturerFirmware {
   addDocument(d: { sequence: number; document: string }, at: Date): Promise<void>;
 }
 
+/** The MUD files a manufacturer published, per model (docs/INTENT.md). */
+export interface ManufacturerMudFiles {
+  get(model: string): Promise<{ mud: string; signature: string; publishedAt: string } | undefined>;
+  /** Publishes (or replaces) the model's file. */
+  put(model: string, f: { mud: string; signature: string }, at: Date): Promise<void>;
+}
+
 export interface ManufacturerRepositories {
+  mudFiles: ManufacturerMudFiles;
   devices: ManufacturerDevices;
   declarations: ManufacturerDeclarations;
   masa: MasaRecords;

@@ -189,6 +189,50 @@ describe.skipIf(skip !== undefined)(
       expect((await sys.network.intent!.show(serial)).address).toBe(DEVICE);
     });
 
+    it("the manufacturer publishes a model's new file; the network takes it when its copy expires, for every device of the model at once", async () => {
+      const mudUrl = (await sys.network.intent!.show(await onlySerial())).mudUrl!;
+      const published = await sys.manufacturer.intent.publish('sensor-s1', updatedFile());
+      expect(published.warnings).toEqual([]);
+      // Not before its copy's cache-validity ends: the rules stay.
+      expect(await sys.network.intent!.refresh()).toContainEqual({ url: mudUrl, updated: false });
+      expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+      const held = (await sys.network.store.run((r) => r.intent.mudFile(mudUrl)))!;
+      await sys.network.store.run((r) =>
+        r.intent.saveMudFile({ ...held, expiresAt: new Date(Date.now() - 1000).toISOString() }),
+      );
+      expect(await sys.network.intent!.refresh()).toContainEqual({ url: mudUrl, updated: true });
+      expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);
+      expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
+      // The stored copy is the file the manufacturer serves now, and it verified.
+      expect((await sys.network.store.run((r) => r.intent.mudFile(mudUrl)))!.mud).toBe(
+        new TextDecoder().decode(published.bytes),
+      );
+    });
+
+    it('a device whose birth certificate points its MUD URL inside the network gets nothing: the network does not fetch it', async () => {
+      const base = sys.manufacturer.config.mudBaseUrl;
+      sys.manufacturer.config.mudBaseUrl = 'https://10.255.0.1/mud';
+      let minted;
+      try {
+        minted = await sys.newDevice({ model: 'sensor-s1' });
+      } finally {
+        sys.manufacturer.config.mudBaseUrl = base;
+      }
+      const before = await tableText();
+      expect(await errorCode(() => minted.agent.onboard(sys.registrarUrl))).toBe('ERR_MUD_FETCH');
+      expect(await minted.agent.onboardingCredentials()).toBeUndefined();
+      expect((await sys.network.inventory.device(minted.serial)).ldevid_serial).toBeNull();
+      const refusal = (await sys.network.inventory.events(minted.serial)).at(-1)!;
+      expect(refusal).toMatchObject({
+        action: 'device intent',
+        outcome: 'refused',
+        code: 'ERR_MUD_FETCH',
+      });
+      expect(JSON.parse(refusal.detail!)).toMatchObject({ reason: 'forbidden-address' });
+      expect(await sys.network.store.run((r) => r.intent.device(minted.serial))).toBeUndefined();
+      expect(await tableText()).toBe(before);
+    });
+
     it('a MUD file signed by another key than the one first seen for its URL is refused: no credentials, no rules', async () => {
       const { agent, serial } = await sys.newDevice({ model: 'lamp-l1' });
       const mudUrl = parseCertificateBase64((await agent.birth()).idevidChain[0]!).mudUrl!;
@@ -221,6 +265,50 @@ describe.skipIf(skip !== undefined)(
       expect(await errorCode(() => sys.network.intent!.show(serial))).toBe('ERR_DEVICE_NOT_FOUND');
       expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);
     });
+
+    /** sensor-s1's update: its controller, and now CLOUD_B on 443 too (connections it opens). */
+    function updatedFile(): string {
+      const ace = (name: string, matches: unknown) => ({
+        name,
+        matches,
+        actions: { forwarding: 'accept' },
+      });
+      return JSON.stringify({
+        'ietf-mud:mud': {
+          'mud-version': 1,
+          'cache-validity': 1,
+          'is-supported': true,
+          systeminfo: 'sensor-s1, update 2',
+          'from-device-policy': { 'access-lists': { 'access-list': [{ name: 'out' }] } },
+          'to-device-policy': { 'access-lists': { 'access-list': [{ name: 'in' }] } },
+        },
+        'ietf-access-control-list:acls': {
+          acl: [
+            {
+              name: 'out',
+              type: 'ipv4-acl-type',
+              aces: {
+                ace: [
+                  ace('controller', { 'ietf-mud:mud': { 'my-controller': [null] } }),
+                  ace('b', {
+                    ipv4: { protocol: 6, 'destination-ipv4-network': `${CLOUD_B}/32` },
+                    tcp: {
+                      'ietf-mud:direction-initiated': 'from-device',
+                      'destination-port': { operator: 'eq', port: 443 },
+                    },
+                  }),
+                ],
+              },
+            },
+            {
+              name: 'in',
+              type: 'ipv4-acl-type',
+              aces: { ace: [ace('controller', { 'ietf-mud:mud': { 'my-controller': [null] } })] },
+            },
+          ],
+        },
+      });
+    }
 
     /** The serial of the device at DEVICE. */
     async function onlySerial(): Promise<string> {

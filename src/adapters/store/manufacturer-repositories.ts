@@ -8,6 +8,7 @@ import type {
   ManufacturerDeclarations,
   ManufacturerDevices,
   ManufacturerFirmware,
+  ManufacturerMudFiles,
   ManufacturerRepositories,
   ManufacturerStore,
   MasaRecords,
@@ -308,8 +309,30 @@ function firmware(db: Db, dialect: Dialect): ManufacturerFirmware {
   };
 }
 
+function mudFiles(db: Db): ManufacturerMudFiles {
+  return {
+    async get(model) {
+      const r = await db
+        .selectFrom('mfg_mud_files')
+        .selectAll()
+        .where('model', '=', model)
+        .executeTakeFirst();
+      return r && { mud: r.mud, signature: r.signature, publishedAt: r.published_at };
+    },
+    async put(model, f, at) {
+      const values = { mud: f.mud, signature: f.signature, published_at: at.toISOString() };
+      await db
+        .insertInto('mfg_mud_files')
+        .values({ model, ...values })
+        .onConflict((oc) => oc.column('model').doUpdateSet(values))
+        .execute();
+    },
+  };
+}
+
 export function manufacturerRepositories(db: Db, dialect: Dialect): ManufacturerRepositories {
   return {
+    mudFiles: mudFiles(db),
     devices: devices(db, dialect),
     declarations: declarations(db),
     masa: masa(db),

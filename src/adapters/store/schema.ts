@@ -58,6 +58,13 @@ export interface ManufacturerDb {
     assertion: string;
   };
   /** `secure_boot`: a boolean on PostgreSQL, 0 or 1 on SQLite. */
+  /** The MUD file published for a model (RFC 8520), as served, and its detached signature (base64). */
+  mfg_mud_files: {
+    model: string;
+    mud: string;
+    signature: string;
+    published_at: string;
+  };
   mfg_models: { model: string; secure_boot: boolean | number; created_at: string };
   mfg_firmware: {
     id: Generated<number>;

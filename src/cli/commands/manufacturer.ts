@@ -31,6 +31,7 @@ import {
   parseName,
   parsePort,
   portError,
+  readTextFile,
   run,
 } from '../options.js';
 import { openLocal } from './network.js';
@@ -92,6 +93,30 @@ async function tellVerifier(
   } finally {
     await client.close();
   }
+}
+
+function intentCommands(mfg: Command): void {
+  const intent = mfg
+    .command('intent')
+    .description("device intent (RFC 8520 MUD): the file each model's birth certificates point to");
+  intent
+    .command('publish')
+    .description(
+      "publish a model's MUD file: its mud-url, mud-signature and last-update are set, it is read as a network would (errors name the place), signed by the MUD signer and served from then on; networks get it when their copy's cache-validity ends",
+    )
+    .requiredOption('--model <model>', 'the device model (1-64 letters, digits, . _ -)')
+    .requiredOption('--file <file>', 'the MUD file (RFC 8520 JSON)')
+    .option('--data-dir <dir>', 'where its database and keys live', './data')
+    .option('--database-url <url>', DATABASE_URL_HELP)
+    .action(async (o: { model: string; file: string; dataDir: string; databaseUrl?: string }) => {
+      await withManufacturer(o, async (m) => {
+        const published = await m.intent.publish(o.model, readTextFile(o.file));
+        for (const w of published.warnings) note(`warning: ${w}`);
+        say(
+          `published the MUD file of ${o.model} (${published.bytes.length} bytes, signed); served at ${m.config.mudBaseUrl}/${o.model}.json`,
+        );
+      });
+    });
 }
 
 function firmwareCommands(mfg: Command): void {
@@ -412,4 +437,5 @@ export function manufacturerCommand(program: Command): void {
       },
     );
   firmwareCommands(mfg);
+  intentCommands(mfg);
 }

@@ -82,6 +82,9 @@ export interface IntentManagerOptions {
   resolver?: AddressResolver;
 }
 
+/** How often the MUD files in use are checked for expiry (each is fetched again only once expired). */
+const REFRESH_EVERY_MS = 10 * 60_000;
+
 /** The profile of a device whose onboarding conveyed no MUD URL: its own controller, nothing else. */
 const NO_MUD_URL = 'urn:airlock:no-mud-url';
 
@@ -155,6 +158,8 @@ export class IntentManager implements IntentPort {
       });
     });
     await this.#dns?.refresh(this.#dnsSets()).catch((e: unknown) => this.#dnsFailed(e));
+    clearInterval(this.#refreshTimer);
+    this.#refreshTimer = setInterval(() => void this.refresh(), REFRESH_EVERY_MS).unref();
     this.#dns?.start(
       () => this.#dnsSets(),
       (e) => this.#dnsFailed(e),
@@ -163,6 +168,56 @@ export class IntentManager implements IntentPort {
 
   stop(): void {
     this.#dns?.stop();
+    clearInterval(this.#refreshTimer);
+  }
+
+  #refreshTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * MUD file updates (RFC 8520 section 3.3, `cache-validity`): every file in use whose copy has
+   * expired is fetched and accepted again (same URL, same signer); where it changed, the
+   * chains of every segment's profile made from it are replaced in one transaction, for every
+   * device that has it at once. A file that cannot be fetched or is refused now leaves the
+   * rules made from the last one accepted (logged; the next round tries again).
+   */
+  async refresh(): Promise<Array<{ url: string; updated: boolean; error?: string }>> {
+    const rows = await this.store.run((r) => r.intent.all());
+    const urls = [...new Set(rows.flatMap((r) => (r.mudUrl === null ? [] : [r.mudUrl])))];
+    const out: Array<{ url: string; updated: boolean; error?: string }> = [];
+    for (const url of urls) {
+      const record = await this.store.run((r) => r.intent.mudFile(url));
+      if (record && new Date(record.expiresAt) > this.ctx.clock.now()) {
+        out.push({ url, updated: false });
+        continue;
+      }
+      try {
+        await this.#file(url, false);
+        const segments = [...new Set(rows.filter((r) => r.mudUrl === url).map((r) => r.segment))];
+        const profiles: Profile[] = [];
+        for (const segment of segments)
+          profiles.push(await this.#profileFor(url, segment, { stored: true }));
+        const changed = profiles.filter((p) => this.#installed.get(idOf(p)) !== p.digest);
+        if (changed.length > 0)
+          await this.#serially(async () => {
+            await this.opts.enforcement.apply(
+              nft.document([
+                ...changed.flatMap((p) => profileCommands(p.compiled)),
+                ...this.#membershipCommands(rows, changed),
+              ]),
+            );
+            for (const p of changed) this.#installed.set(idOf(p), p.digest);
+          });
+        out.push({ url, updated: changed.length > 0 });
+      } catch (e) {
+        const code = isAirlockError(e) ? e.code : 'ERR_INTERNAL';
+        this.ctx.logger.warn(
+          { url, code },
+          'intent: a MUD file could not be renewed; its last rules stay',
+        );
+        out.push({ url, updated: false, error: code });
+      }
+    }
+    return out;
   }
 
   /**

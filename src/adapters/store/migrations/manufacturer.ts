@@ -137,4 +137,16 @@ export const manufacturerMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /** Device intent (docs/INTENT.md): the MUD file a manufacturer published for a model, signed. */
+  '0005_mfg_mud_files': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('mfg_mud_files')
+        .addColumn('model', 'text', (c) => c.primaryKey())
+        .addColumn('mud', 'text', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('published_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
