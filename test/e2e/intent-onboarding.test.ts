@@ -60,7 +60,8 @@ describe.skipIf(skip !== undefined)(
       t?.close();
     });
 
-    const tableText = async () => JSON.stringify(await nft.table());
+    /** The table as nft lists it, without the denied flows' countdowns (they tick between two listings). */
+    const tableText = async () => JSON.stringify(await nft.table()).replace(/"expires":\d+,/g, '');
 
     it('the device is onboarded with its rules in force: it reaches its controller and nothing else', async () => {
       // Before: no device is known, every connection opens (the probes below can fail).

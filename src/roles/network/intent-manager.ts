@@ -401,30 +401,48 @@ export class IntentManager implements IntentPort {
         ...this.#membershipCommands(await this.store.run((r) => r.intent.all()), [profile]),
       );
     }
-    const stale: Array<{ address: string; chains: CompiledProfile['chains'] }> = [];
-    if (prior?.installed != null)
-      stale.push({ address: prior.address, chains: chainsOf(prior.profile) });
-    else
+    const held = async () => {
+      const found: Stale[] = [];
       for (const address of new Set([record.address, ...(prior ? [prior.address] : [])])) {
         const maps = deviceMap(address);
         const from = await this.opts.enforcement.mapTarget(maps.from, address);
         const to = await this.opts.enforcement.mapTarget(maps.to, address);
-        if (from && to) stale.push({ address, chains: { 'from-device': from, 'to-device': to } });
+        if (from && to) found.push({ address, chains: { 'from-device': from, 'to-device': to } });
       }
-    for (const s of stale)
-      commands.push(
-        ...devicesCommands([{ address: s.address, profile: { chains: s.chains } }], 'delete'),
+      return found;
+    };
+    const documentWith = (stale: Stale[]) =>
+      nft.document([
+        ...commands,
+        ...stale.flatMap((s) =>
+          devicesCommands([{ address: s.address, profile: { chains: s.chains } }], 'delete'),
+        ),
+        ...(prior && prior.address !== record.address && prior.quarantined !== null
+          ? quarantineCommands(prior.address, 'delete')
+          : []),
+        ...devicesCommands([{ address: record.address, profile: profile.compiled }]),
+        ...(record.quarantined !== null &&
+        (prior?.address !== record.address || prior.installed === null)
+          ? quarantineCommands(record.address, 'add')
+          : []),
+        ...this.#membershipCommands([record], [...this.#profiles.values()]),
+      ]);
+    if (prior === undefined) {
+      // A new device's address was free in the record, so the table has nothing for it, unless
+      // an earlier attempt failed half-way round: then nft refuses, and is asked what it holds.
+      try {
+        await this.opts.enforcement.apply(documentWith([]));
+      } catch {
+        await this.opts.enforcement.apply(documentWith(await held()));
+      }
+    } else
+      await this.opts.enforcement.apply(
+        documentWith(
+          prior.installed !== null
+            ? [{ address: prior.address, chains: chainsOf(prior.profile) }]
+            : await held(),
+        ),
       );
-    if (prior && prior.address !== record.address && prior.quarantined !== null)
-      commands.push(...quarantineCommands(prior.address, 'delete'));
-    commands.push(...devicesCommands([{ address: record.address, profile: profile.compiled }]));
-    if (
-      record.quarantined !== null &&
-      (prior?.address !== record.address || prior.installed == null)
-    )
-      commands.push(...quarantineCommands(record.address, 'add'));
-    commands.push(...this.#membershipCommands([record], [...this.#profiles.values()]));
-    await this.opts.enforcement.apply(nft.document(commands));
     this.#installed.set(id, profile.digest);
     await this.store.run((r) => r.intent.setInstalled(record.serial, this.ctx.clock.now()));
     const dns = profile.compiled.sets.filter((s) => s.kind === 'dnsname');
@@ -569,6 +587,8 @@ export class IntentManager implements IntentPort {
     return run;
   }
 }
+
+type Stale = { address: string; chains: CompiledProfile['chains'] };
 
 function idOf(p: Profile): string {
   return p.compiled.chains['from-device'].slice('mud_'.length, -'_from'.length);
