@@ -100,6 +100,7 @@ export const ErrorCodes = {
     'the MUD file is signed by another key than the one first seen for its URL',
   ERR_MUD_UNENFORCEABLE: 'the MUD file asks for what this network cannot enforce',
   ERR_MUD_FETCH: 'the MUD file could not be fetched',
+  ERR_MUD_LOCATOR_CONFLICT: 'the device reports another MUD URL than the one it was onboarded with',
   ERR_ENFORCEMENT_FAILED: 'the rules could not be installed',
   // Authorization policy (report section 5.1.2)
   ERR_POLICY_INVALID: 'the authorization policy is invalid',

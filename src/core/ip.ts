@@ -120,7 +120,12 @@ export function addressClass(address: string): AddressClass {
  * `size`, without the network and broadcast addresses. ERR_CONFIG when `cidr` is not an IPv4
  * prefix of /8 to /30 with no host bits set.
  */
-export function ipv4Pool(cidr: string): { size: number; address(host: number): string } {
+export function ipv4Pool(cidr: string): {
+  size: number;
+  address(host: number): string;
+  /** The host index of `address` in the pool, or undefined when it is not one of its hosts. */
+  hostOf(address: string): number | undefined;
+} {
   const [net, lenText] = cidr.split('/');
   const bytes = net !== undefined && ipVersion(net) === 4 ? ipBytes(net) : undefined;
   const len = Number(lenText);
@@ -141,6 +146,12 @@ export function ipv4Pool(cidr: string): { size: number; address(host: number): s
         throw new AirlockError('ERR_CONFIG', `host ${host} is outside ${cidr}`);
       const a = base + host;
       return [a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff].join('.');
+    },
+    hostOf(address) {
+      const b = ipVersion(address) === 4 ? ipBytes(address) : undefined;
+      if (!b) return undefined;
+      const host = (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) - base;
+      return host >= 1 && host <= size ? host : undefined;
     },
   };
 }

@@ -311,6 +311,7 @@ export interface NetworkIntent {
   mudFile(url: string): Promise<MudFileRecord | undefined>;
   saveMudFile(f: MudFileRecord): Promise<void>;
   device(serial: string): Promise<DeviceIntentRecord | undefined>;
+  byAddress(address: string): Promise<DeviceIntentRecord | undefined>;
   all(): Promise<DeviceIntentRecord[]>;
   /** The hosts taken in `segment`, ascending. */
   hosts(segment: string): Promise<number[]>;

@@ -784,6 +784,14 @@ function intent(db: Db): NetworkIntent {
         .executeTakeFirst();
       return r && toRecord(r);
     },
+    async byAddress(address) {
+      const r = await db
+        .selectFrom('net_device_intent')
+        .selectAll()
+        .where('address', '=', address)
+        .executeTakeFirst();
+      return r && toRecord(r);
+    },
     async all() {
       return (await db.selectFrom('net_device_intent').selectAll().orderBy('serial').execute()).map(
         toRecord,

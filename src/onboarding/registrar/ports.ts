@@ -143,6 +143,11 @@ export interface IntentSubject {
   mudUrl: string | undefined;
   /** The segment the authorization policy gave it (its device class). */
   segment: string;
+  /**
+   * The address it has already (a device the network saw on its own, not onboarded here);
+   * absent: the network gives it one in its segment.
+   */
+  address?: string;
 }
 
 /** A device's intent in force. */

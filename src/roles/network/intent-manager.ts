@@ -88,6 +88,16 @@ const REFRESH_EVERY_MS = 10 * 60_000;
 /** The profile of a device whose onboarding conveyed no MUD URL: its own controller, nothing else. */
 const NO_MUD_URL = 'urn:airlock:no-mud-url';
 
+/** A MUD URL the network saw a device emit, where and how. */
+export interface LocatorReport {
+  source: 'dhcpv4' | 'dhcpv6' | 'lldp';
+  /** The device's address on the network (what its DHCP server gave it). */
+  address: string;
+  mudUrl: string;
+  /** What identifies it on its link: its MAC address, DUID or LLDP chassis ID. */
+  link?: string;
+}
+
 /** What `show` tells of a device. */
 export interface DeviceIntentView extends DeviceIntentRecord {
   chains: { 'from-device': string; 'to-device': string };
@@ -239,6 +249,7 @@ export class IntentManager implements IntentPort {
         prior !== undefined &&
         prior.installed !== null &&
         prior.segment === subject.segment &&
+        (subject.address === undefined || prior.address === subject.address) &&
         prior.profile === idOf(profile) &&
         this.#installed.get(idOf(profile)) === profile.digest;
       if (unchanged)
@@ -259,6 +270,69 @@ export class IntentManager implements IntentPort {
         warnings: profile.warnings,
       };
     });
+  }
+
+  /**
+   * A MUD URL the network saw a device emit (DHCPv4 option 161, DHCPv6 option 112, LLDP;
+   * locators.ts), at the address it has on the network (report section 5.1.1 step 4):
+   * - a device onboarded here whose onboarding conveyed no URL takes it, and its rules follow;
+   * - one onboarded with a URL keeps it: another is ERR_MUD_LOCATOR_CONFLICT, nothing changed
+   *   (the manufacturer's certified word outranks a packet);
+   * - a device the network did not onboard (a DPP enrollee, say) is known by its link
+   *   identity and gets the file's rules at its address, in the segment whose pool holds it.
+   * The file is fetched and verified as for any device; a refusal leaves everything as it was.
+   */
+  async reported(report: LocatorReport): Promise<EnforcedIntent & { serial: string }> {
+    const row = await this.store.run((r) => r.intent.byAddress(report.address));
+    if (row?.mudUrl != null && row.mudUrl !== report.mudUrl)
+      throw new AirlockError(
+        'ERR_MUD_LOCATOR_CONFLICT',
+        `${report.source} reports ${JSON.stringify(report.mudUrl.slice(0, 200))} for ${report.address}`,
+      );
+    let serial: string;
+    let segment: string;
+    if (row) ({ serial, segment } = row);
+    else {
+      const found = Object.entries(this.opts.settings.segments).find(
+        ([, seg]) => ipv4Pool(seg.prefix).hostOf(report.address) !== undefined,
+      );
+      if (!found)
+        throw new AirlockError(
+          'ERR_ENFORCEMENT_FAILED',
+          `no segment's address pool holds ${report.address}`,
+        );
+      segment = found[0];
+      serial = `${report.source}:${report.link ?? report.address}`;
+    }
+    const enforced = await this.enforce({
+      serial,
+      mudUrl: report.mudUrl,
+      segment,
+      address: report.address,
+    });
+    if (enforced.changed)
+      await this.store.run((r) =>
+        r.events.record(
+          [
+            {
+              serial,
+              step: 11,
+              action: 'intent locator',
+              outcome: 'ok',
+              detail: { 'mud-url': report.mudUrl, source: report.source, address: report.address },
+            },
+            {
+              serial,
+              step: 13,
+              action: 'intent enforced',
+              outcome: 'ok',
+              detail: { address: enforced.address, profile: enforced.profile },
+            },
+          ],
+          this.ctx.clock.now(),
+        ),
+      );
+    return { ...enforced, serial };
   }
 
   /** Confines a device to the remediation server (report section 7); ERR_DEVICE_NOT_FOUND when it has no rules. */
@@ -354,6 +428,14 @@ export class IntentManager implements IntentPort {
     const reserved = new Set(seg.reservedHosts ?? []);
     return this.store.transaction(async (r) => {
       let host = prior?.segment === subject.segment ? prior.host : undefined;
+      if (subject.address !== undefined) {
+        host = pool.hostOf(subject.address);
+        if (host === undefined || reserved.has(host))
+          throw new AirlockError(
+            'ERR_ENFORCEMENT_FAILED',
+            `${subject.address} is not a device address of segment ${JSON.stringify(subject.segment)}`,
+          );
+      }
       if (host === undefined) {
         const taken = new Set(await r.intent.hosts(subject.segment));
         for (let h = 1; h <= pool.size; h++)
