@@ -16,7 +16,9 @@ import { parseCertificate } from '../../protocols/x509/certificate.js';
 import { note, printJson, say } from '../output.js';
 import { parseName, readTextFile, run } from '../options.js';
 import { MudFetcher } from '../../adapters/http/mud-fetcher.js';
-import { IntentManager } from '../../roles/network/intent-manager.js';
+import { IntentManager, type LocatorReport } from '../../roles/network/intent-manager.js';
+import { dhcpv4MudUrl, dhcpv6MudUrl, lldpMudUrl } from '../../protocols/mud/locators.js';
+import { ipVersion } from '../../core/ip.js';
 import { intentOptions } from '../intent-options.js';
 import { withLocal } from './network.js';
 
@@ -193,6 +195,38 @@ export function intentCommand(program: Command): void {
       });
     },
   );
+  intent
+    .command('report')
+    .description(
+      "a MUD URL the network saw a device emit (RFC 8520 sections 9 and 11): from a captured DHCPv4, DHCPv6 or LLDP message, or given; the device at --address gets that file's rules (a device onboarded with another URL keeps its own: ERR_MUD_LOCATOR_CONFLICT)",
+    )
+    .requiredOption('--address <ip>', 'the address the device has on the network (its DHCP lease)')
+    .option('--dhcpv4 <file>', 'a DHCPv4 message as captured (binary): option 161')
+    .option('--dhcpv6 <file>', 'a DHCPv6 message as captured (binary): option 112')
+    .option('--lldp <file>', 'an LLDP frame or LLDPDU as captured (binary): the MUD URL TLV')
+    .option('--mud-url <url>', 'the URL itself, with --source')
+    .option('--source <source>', 'dhcpv4, dhcpv6 or lldp, with --mud-url')
+    .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
+    .requiredOption('--intent <file>', "the network's intent settings (docs/INTENT.md)")
+    .action(
+      async (o: {
+        address: string;
+        dhcpv4?: string;
+        dhcpv6?: string;
+        lldp?: string;
+        mudUrl?: string;
+        source?: string;
+        dataDir: string;
+        intent: string;
+      }) => {
+        await withIntent(o, async (m) => {
+          const r = await m.reported(locatorReport(o));
+          say(
+            `device ${r.serial} at ${r.address}: ${r.changed ? 'rules installed' : 'rules unchanged'} for ${r.mudUrl} (profile ${r.profile})`,
+          );
+        });
+      },
+    );
   device(
     'remove',
     'decommissioning: every trace of the device leaves the ruleset and the record',
@@ -204,13 +238,51 @@ export function intentCommand(program: Command): void {
   });
 }
 
+/** What `intent report` was given, read: exactly one source. */
+function locatorReport(o: {
+  address: string;
+  dhcpv4?: string;
+  dhcpv6?: string;
+  lldp?: string;
+  mudUrl?: string;
+  source?: string;
+}): LocatorReport {
+  if (ipVersion(o.address) === 0)
+    throw new AirlockError('ERR_CONFIG', `--address ${o.address} is not an IP address`);
+  const given = [o.dhcpv4, o.dhcpv6, o.lldp, o.mudUrl].filter((x) => x !== undefined);
+  if (given.length !== 1)
+    throw new AirlockError('ERR_CONFIG', 'give one of --dhcpv4, --dhcpv6, --lldp, --mud-url');
+  const found = (source: LocatorReport['source'], url: string | undefined, link?: string) => {
+    if (url === undefined)
+      throw new AirlockError('ERR_INPUT_SCHEMA', `the ${source} message carries no MUD URL`);
+    return { source, address: o.address, mudUrl: url, ...(link ? { link } : {}) };
+  };
+  if (o.dhcpv4 !== undefined) {
+    const m = dhcpv4MudUrl(readBytes(o.dhcpv4));
+    return found('dhcpv4', m.mudUrl, m.mac);
+  }
+  if (o.dhcpv6 !== undefined) {
+    const m = dhcpv6MudUrl(readBytes(o.dhcpv6));
+    return found('dhcpv6', m.mudUrl, m.clientId);
+  }
+  if (o.lldp !== undefined) {
+    const m = lldpMudUrl(readBytes(o.lldp));
+    return found('lldp', m.mudUrl, m.chassisId);
+  }
+  if (o.source !== 'dhcpv4' && o.source !== 'dhcpv6' && o.source !== 'lldp')
+    throw new AirlockError('ERR_CONFIG', '--mud-url needs --source dhcpv4, dhcpv6 or lldp');
+  if (!/^https:\/\/[\x21-\x7e]{1,247}$/.test(o.mudUrl!))
+    throw new AirlockError('ERR_CONFIG', '--mud-url must be an https URL of printable ASCII');
+  return found(o.source, o.mudUrl);
+}
+
 /** The local network's intent manager, for one command: the table as recorded, not rebuilt. */
 async function withIntent(
   o: { dataDir: string; intent: string },
   fn: (m: IntentManager) => Promise<void>,
 ): Promise<void> {
-  const opts = intentOptions(o.intent);
   await withLocal(o.dataDir, async ({ network, manufacturer }) => {
+    const opts = intentOptions(o.intent);
     const mudCa = manufacturer.trustBundle().mudCa;
     await fn(
       new IntentManager(network.ctx, network.store, {
