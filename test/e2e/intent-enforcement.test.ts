@@ -201,6 +201,22 @@ describe.skipIf(skip !== undefined)('MUD enforced in nftables, proved with packe
     expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);
   });
 
+  it('a device in onboarding mode reaches the onboarding component and nothing else; nothing reaches it', async () => {
+    // The device's segment is the onboarding segment here; the registrar listens at CLOUD_A:443.
+    await nft.apply(
+      fullRuleset([], [], {
+        onboarding: { prefixes: ['10.1.0.0/24'], component: [{ address: CLOUD_A, port: 443 }] },
+      }),
+    );
+    expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
+    expect(await t.connects(t.device, CLOUD_A, 80)).toBe(false);
+    expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+    expect(await serverOpensTowardsDevice()).toBe(false);
+    // Without the onboarding segment, the same device (no profile yet) is not Airlock's to judge.
+    await nft.apply(fullRuleset([], []));
+    expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);
+  });
+
   it('a document nft refuses changes nothing (one transaction), and is a typed error', async () => {
     const profile = await load(true);
     const before = JSON.stringify(await nft.table());

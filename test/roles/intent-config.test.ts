@@ -16,6 +16,7 @@ const GOOD = {
   remediation: ['10.9.0.1'],
   localNetworks: ['10.0.0.0/8'],
   netns: 'gw',
+  onboarding: { prefixes: ['10.3.0.0/24'], component: [{ address: '10.3.0.1', port: 8444 }] },
   fetch: { allowedPrefixes: ['192.168.50.0/24'] },
 };
 
@@ -25,6 +26,7 @@ describe('the intent settings file', () => {
     expect(p.netns).toBe('gw');
     expect(p.settings.segments.iot!.myController).toEqual(['10.2.0.10']);
     expect(p.fetch).toEqual({ allowedPrefixes: ['192.168.50.0/24'] });
+    expect(p.settings.onboarding).toEqual(GOOD.onboarding);
   });
 
   it.each([
@@ -39,6 +41,14 @@ describe('the intent settings file', () => {
     ['an unknown field', { ...GOOD, firewall: 'iptables' }],
     ['a namespace name with a slash', { ...GOOD, netns: '../gw' }],
     ['a segment name with a space', { segments: { 'i o t': { prefix: '10.1.0.0/24' } } }],
+    [
+      'an onboarding component without a port',
+      { ...GOOD, onboarding: { prefixes: ['10.3.0.0/24'], component: [{ address: '10.3.0.1' }] } },
+    ],
+    [
+      'an onboarding segment with no prefix',
+      { ...GOOD, onboarding: { prefixes: [], component: [{ address: '10.3.0.1', port: 8444 }] } },
+    ],
     ['reserved host 0', { segments: { iot: { prefix: '10.1.0.0/24', reservedHosts: [0] } } }],
   ])('refuses %s: ERR_CONFIG', (_, value) => {
     expect(codeOf(() => parseIntentFile(value))).toBe('ERR_CONFIG');

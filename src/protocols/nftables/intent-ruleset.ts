@@ -19,6 +19,78 @@ const QUARANTINE_CHAINS = { from: 'quarantine_from', to: 'quarantine_to' };
 export interface BaseOptions {
   /** Addresses a quarantined device may still reach (and be reached from): the remediation server. */
   remediation?: readonly string[];
+  /**
+   * The onboarding segment (report section 5.2 step 2): a device with an address in one of
+   * `prefixes` may open TCP connections to the onboarding component (each address and port of
+   * `component`, the registrar) and to nothing else through this router; nothing may open a
+   * connection towards it. The router's own services (DHCP, DNS) are not forwarded traffic,
+   * and stay reachable.
+   */
+  onboarding?: {
+    prefixes: readonly string[];
+    component: ReadonlyArray<{ address: string; port: number }>;
+  };
+}
+
+const ONBOARDING = {
+  net4: 'onboarding_net4',
+  net6: 'onboarding_net6',
+  to4: 'onboarding_component4',
+  to6: 'onboarding_component6',
+  from: 'onboarding_from',
+  to: 'onboarding_to',
+};
+
+/** The onboarding segment's sets, chains and jumps (BaseOptions.onboarding). */
+function onboardingCommands(o: NonNullable<BaseOptions['onboarding']>): nft.Command[] {
+  const prefixes = (v: 4 | 6) =>
+    o.prefixes.filter((p) => ipVersion(p.split('/')[0]!) === v).map((p) => nft.prefix(p));
+  const component = (v: 4 | 6) =>
+    o.component
+      .filter((c) => ipVersion(c.address) === v)
+      .map((c) => ({ concat: [c.address, c.port] }));
+  const toComponent = (proto: 'ip' | 'ip6', set: string): nft.Expr =>
+    nft.match(
+      { concat: [nft.payload(proto, 'daddr'), nft.payload('tcp', 'dport')] },
+      nft.setRef(set),
+    );
+  return [
+    nft.set(ONBOARDING.net4, 'ipv4_addr', { flags: ['interval'], elem: prefixes(4) }),
+    nft.set(ONBOARDING.net6, 'ipv6_addr', { flags: ['interval'], elem: prefixes(6) }),
+    nft.set(ONBOARDING.to4, ['ipv4_addr', 'inet_service'], { elem: component(4) }),
+    nft.set(ONBOARDING.to6, ['ipv6_addr', 'inet_service'], { elem: component(6) }),
+    nft.chain(ONBOARDING.from),
+    nft.rule(ONBOARDING.from, [
+      nft.match(nft.meta('l4proto'), 'tcp'),
+      toComponent('ip', ONBOARDING.to4),
+      nft.accept,
+    ]),
+    nft.rule(ONBOARDING.from, [
+      nft.match(nft.meta('l4proto'), 'tcp'),
+      toComponent('ip6', ONBOARDING.to6),
+      nft.accept,
+    ]),
+    nft.rule(ONBOARDING.from, [nft.counter, nft.drop], 'onboarding: only the onboarding component'),
+    nft.chain(ONBOARDING.to),
+    nft.rule(ONBOARDING.to, [
+      nft.match(nft.ct('state'), ['established', 'related'], 'in'),
+      nft.accept,
+    ]),
+    nft.rule(ONBOARDING.to, [nft.counter, nft.drop], 'onboarding: nothing opens towards it'),
+    ...(
+      [
+        ['ip', 'saddr', ONBOARDING.net4, ONBOARDING.from],
+        ['ip6', 'saddr', ONBOARDING.net6, ONBOARDING.from],
+        ['ip', 'daddr', ONBOARDING.net4, ONBOARDING.to],
+        ['ip6', 'daddr', ONBOARDING.net6, ONBOARDING.to],
+      ] as const
+    ).map(([proto, field, set, chain]) =>
+      nft.rule(FORWARD_CHAIN, [
+        nft.match(nft.payload(proto, field), nft.setRef(set)),
+        nft.jump(chain),
+      ]),
+    ),
+  ];
 }
 
 /**
@@ -72,6 +144,8 @@ export function baseCommands(opts: BaseOptions = {}): nft.Command[] {
         ]),
       ),
     ),
+    // Devices in onboarding mode: the onboarding component only (a jump that ends in a verdict).
+    ...(opts.onboarding ? onboardingCommands(opts.onboarding) : []),
     nft.rule(FORWARD_CHAIN, [
       nft.match(nft.ct('state'), ['established', 'related'], 'in'),
       nft.accept,

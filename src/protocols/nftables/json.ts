@@ -60,7 +60,7 @@ export function rule(chainName: string, expr: Expr[], comment?: string): Command
 
 export function set(
   name: string,
-  type: string,
+  type: string | string[],
   opts: { flags?: string[]; elem?: unknown[] } = {},
 ): Command {
   return add({

@@ -28,6 +28,21 @@ const IntentFile = z.strictObject({
   controllers: z.record(z.string().max(2048), z.array(address).max(64)).optional(),
   localNetworks: z.array(address).max(64).optional(),
   remediation: z.array(address).max(64).optional(),
+  /** The onboarding segment: its prefixes, and the onboarding component's addresses and TCP ports. */
+  onboarding: z
+    .strictObject({
+      prefixes: z.array(address).min(1).max(64),
+      component: z
+        .array(
+          z.strictObject({
+            address: z.string().refine((a) => ipVersion(a) !== 0, { message: 'an IP address' }),
+            port: z.number().int().min(1).max(65535),
+          }),
+        )
+        .min(1)
+        .max(16),
+    })
+    .optional(),
   /** The network namespace nft runs in (default: the host's). */
   netns: z
     .string()
@@ -74,6 +89,7 @@ export function parseIntentFile(value: unknown): ParsedIntentFile {
       ...(f.controllers ? { controllers: f.controllers } : {}),
       ...(f.localNetworks ? { localNetworks: f.localNetworks } : {}),
       ...(f.remediation ? { remediation: f.remediation } : {}),
+      ...(f.onboarding ? { onboarding: f.onboarding } : {}),
     },
     netns: f.netns,
     fetch: f.fetch ?? {},

@@ -30,6 +30,7 @@ import {
   fullRuleset,
   profileCommands,
   quarantineCommands,
+  type BaseOptions,
 } from '../../protocols/nftables/intent-ruleset.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
 import type {
@@ -61,6 +62,8 @@ export interface IntentSettings {
   localNetworks?: readonly string[];
   /** What a quarantined device may still reach. */
   remediation?: readonly string[];
+  /** The onboarding segment: devices there reach the onboarding component only (intent-ruleset.ts). */
+  onboarding?: BaseOptions['onboarding'];
 }
 
 /** Where the rules go: nftables (src/adapters/enforcement/nftables.ts). */
@@ -156,7 +159,10 @@ export class IntentManager implements IntentPort {
       const doc = fullRuleset(
         [...byId.values()].map((p) => p.compiled),
         devices,
-        { remediation: this.opts.settings.remediation ?? [] },
+        {
+          remediation: this.opts.settings.remediation ?? [],
+          ...(this.opts.settings.onboarding ? { onboarding: this.opts.settings.onboarding } : {}),
+        },
       );
       doc.nftables.push(...this.#membershipCommands(rows, [...byId.values()]));
       await this.opts.enforcement.apply(doc);
