@@ -6,6 +6,9 @@
  *   address and profile) to a loaded ruleset: read, compile, build the document, `nft -j -f`;
  * - addOneMs: one more device added to the loaded ruleset (its profile already there);
  * - rules: the rules in Airlock's table as nft lists it, after the add;
+ * - addOneEmptyMs: the same add, the same way, to a table that holds no device: the floor of
+ *   one change through `nft -j -f` (a process, its netlink cache, the namespace), which
+ *   addOneMs cannot go below;
  * - nftBaselineMs: the same final ruleset, written once as a file beforehand and loaded with
  *   `nft -j -f` on an empty namespace in the same run: the floor of any installer;
  *   ratio = nftBaselineMs / installMs.
@@ -37,6 +40,7 @@ export interface IntentBenchResult {
   profiles: number;
   installMs: number;
   addOneMs: number;
+  addOneEmptyMs: number;
   rules: number;
   nftBaselineMs: number;
   ratio: number;
@@ -113,6 +117,14 @@ export async function runIntentBenchmark(opts: { devices: number }): Promise<Int
     const listed = JSON.stringify((await nft.table()) ?? []);
     const rules = listed.split('"rule":').length - 1;
 
+    // One add to a table with the profile and no device: the floor of one change.
+    execFileSync('ip', ['netns', 'del', netns]);
+    execFileSync('ip', ['netns', 'add', netns]);
+    await nft.apply(fullRuleset([extra.profile], []));
+    const t2 = performance.now();
+    await nft.apply(document(devicesCommands([extra])));
+    const addOneEmptyMs = performance.now() - t2;
+
     // The floor: the same final ruleset, written beforehand, loaded on a fresh namespace.
     const file = path.join(dir, 'ruleset.json');
     fs.writeFileSync(
@@ -130,6 +142,7 @@ export async function runIntentBenchmark(opts: { devices: number }): Promise<Int
       profiles: profiles.size,
       installMs: r3(installMs),
       addOneMs: r3(addOneMs),
+      addOneEmptyMs: r3(addOneEmptyMs),
       rules,
       nftBaselineMs: r3(nftBaselineMs),
       ratio: r3(nftBaselineMs / installMs),

@@ -186,7 +186,7 @@ async function main(): Promise<number> {
           ? `${JSON.stringify(r)}\n`
           : [
               `intent: ${r.devices} devices over ${r.profiles} MUD profiles (node ${r.node})`,
-              `  install ${r.installMs} ms (inventory to loaded ruleset), add one ${r.addOneMs} ms, ${r.rules} rules`,
+              `  install ${r.installMs} ms (inventory to loaded ruleset), add one ${r.addOneMs} ms (to an empty table ${r.addOneEmptyMs} ms), ${r.rules} rules`,
               `  nft -j -f of the same ruleset ${r.nftBaselineMs} ms; ratio ${r.ratio} (baseline / install)`,
             ].join('\n') + '\n',
       );
