@@ -176,6 +176,7 @@ export class IntentManager implements IntentPort {
     await this.#dns?.refresh(this.#dnsSets()).catch((e: unknown) => this.#dnsFailed(e));
     clearInterval(this.#refreshTimer);
     this.#refreshTimer = setInterval(() => void this.refresh(), REFRESH_EVERY_MS).unref();
+    this.#dns?.stop();
     this.#dns?.start(
       () => this.#dnsSets(),
       (e) => this.#dnsFailed(e),
@@ -223,6 +224,9 @@ export class IntentManager implements IntentPort {
             );
             for (const p of changed) this.#installed.set(idOf(p), p.digest);
           });
+        const dns = changed.flatMap((p) => p.compiled.sets.filter((x) => x.kind === 'dnsname'));
+        if (dns.length > 0 && this.#dns)
+          await this.#dns.refresh(dns).catch((e: unknown) => this.#dnsFailed(e));
         out.push({ url, updated: changed.length > 0 });
       } catch (e) {
         const code = isAirlockError(e) ? e.code : 'ERR_INTERNAL';
