@@ -175,7 +175,14 @@ export class IntentManager implements IntentPort {
     });
     await this.#dns?.refresh(this.#dnsSets()).catch((e: unknown) => this.#dnsFailed(e));
     clearInterval(this.#refreshTimer);
-    this.#refreshTimer = setInterval(() => void this.refresh(), REFRESH_EVERY_MS).unref();
+    this.#refreshTimer = setInterval(() => {
+      this.refresh().catch((e: unknown) =>
+        this.ctx.logger.error(
+          { code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' },
+          'intent: the round of MUD file renewals failed',
+        ),
+      );
+    }, REFRESH_EVERY_MS).unref();
     this.#dns?.stop();
     this.#dns?.start(
       () => this.#dnsSets(),
