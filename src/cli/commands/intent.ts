@@ -208,25 +208,14 @@ export function intentCommand(program: Command): void {
     .option('--source <source>', 'dhcpv4, dhcpv6 or lldp, with --mud-url')
     .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
     .requiredOption('--intent <file>', "the network's intent settings (docs/INTENT.md)")
-    .action(
-      async (o: {
-        address: string;
-        dhcpv4?: string;
-        dhcpv6?: string;
-        lldp?: string;
-        mudUrl?: string;
-        source?: string;
-        dataDir: string;
-        intent: string;
-      }) => {
-        await withIntent(o, async (m) => {
-          const r = await m.reported(locatorReport(o));
-          say(
-            `device ${r.serial} at ${r.address}: ${r.changed ? 'rules installed' : 'rules unchanged'} for ${r.mudUrl} (profile ${r.profile})`,
-          );
-        });
-      },
-    );
+    .action(async (o: ReportOptions & { dataDir: string; intent: string }) => {
+      await withIntent(o, async (m) => {
+        const r = await m.reported(locatorReport(o));
+        say(
+          `device ${r.serial} at ${r.address}: ${r.changed ? 'rules installed' : 'rules unchanged'} for ${r.mudUrl} (profile ${r.profile})`,
+        );
+      });
+    });
   device(
     'remove',
     'decommissioning: every trace of the device leaves the ruleset and the record',
@@ -239,14 +228,16 @@ export function intentCommand(program: Command): void {
 }
 
 /** What `intent report` was given, read: exactly one source. */
-function locatorReport(o: {
+interface ReportOptions {
   address: string;
   dhcpv4?: string;
   dhcpv6?: string;
   lldp?: string;
   mudUrl?: string;
   source?: string;
-}): LocatorReport {
+}
+
+function locatorReport(o: ReportOptions): LocatorReport {
   if (ipVersion(o.address) === 0)
     throw new AirlockError('ERR_CONFIG', `--address ${o.address} is not an IP address`);
   const given = [o.dhcpv4, o.dhcpv6, o.lldp, o.mudUrl].filter((x) => x !== undefined);
