@@ -572,6 +572,8 @@ export async function runOnboardingBenchmark(
   opts: OnboardingOptions,
   progress: (msg: string) => void = () => undefined,
 ): Promise<OnboardingResult> {
+  // Before anything is started: an interrupt at any moment ends the bench as interrupted.
+  installCleanup();
   const devices = Math.max(1, Math.min(opts.devices, 100_000));
   const concurrency = Math.max(1, Math.min(opts.concurrency, 1024));
   const baselineHandshakes = Math.max(
