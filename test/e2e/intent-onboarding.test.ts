@@ -40,8 +40,7 @@ describe.skipIf(skip !== undefined)(
     beforeAll(async () => {
       t = makeTopology(`o${process.pid % 1000}`);
       nft = new Nftables({ netns: t.gateway });
-      await t.serve(CLOUD_A, 443);
-      await t.serve(CLOUD_B, 443);
+      await t.serveCloud();
       sys = await startTestSystem({
         intent: {
           settings: {
@@ -64,8 +63,8 @@ describe.skipIf(skip !== undefined)(
     const tableText = async () => JSON.stringify(await nft.table()).replace(/"expires":\d+,/g, '');
 
     it('the device is onboarded with its rules in force: it reaches its controller and nothing else', async () => {
-      // Before: no device is known, every connection opens (the probes below can fail).
-      expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);
+      // Before: the address is in the segment's pool and no device's: dropped (fail closed).
+      expect(await t.connects(t.device, CLOUD_A, 443)).toBe(false);
       const { agent, serial } = await sys.newDevice({ model: 'sensor-s1' });
       const mudUrl = parseCertificateBase64((await agent.birth()).idevidChain[0]!).mudUrl!;
       const report = await agent.onboard(sys.registrarUrl);
@@ -260,11 +259,16 @@ describe.skipIf(skip !== undefined)(
       const serial = await onlySerial();
       await sys.network.intent!.quarantine(serial, 'test');
       await sys.network.intent!.forget(serial);
-      const table = await tableText();
-      expect(table).not.toContain(`"${DEVICE}"`);
+      // Nothing names its address but the pool it was given from.
+      const table = (await nft.table())!.filter(
+        (o) => (o as { set?: { name: string } }).set?.name !== 'device_pool4',
+      );
+      expect(JSON.stringify(table)).not.toContain(`"${DEVICE}"`);
       expect(await sys.network.store.run((r) => r.intent.device(serial))).toBeUndefined();
       expect(await errorCode(() => sys.network.intent!.show(serial))).toBe('ERR_DEVICE_NOT_FOUND');
-      expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);
+      // Its address is no device's again: nothing passes, not even to the remediation server.
+      expect(await t.connects(t.device, CLOUD_A, 443)).toBe(false);
+      expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
     });
 
     /** sensor-s1's update: its controller, and now CLOUD_B on 443 too (connections it opens). */

@@ -40,6 +40,11 @@ export interface Topology {
     port: number,
     from?: { localAddress: string; localPort: number },
   ): Promise<boolean>;
+  /**
+   * Serves the two cloud servers on port 443 and proves that the device reaches both while
+   * no table is in force: a probe that says `false` later can fail.
+   */
+  serveCloud(): Promise<void>;
   close(): void;
 }
 
@@ -118,22 +123,31 @@ export function makeTopology(tag: string): Topology {
       });
     });
 
+  const connects: Topology['connects'] = (ns, address, port, from) =>
+    new Promise((resolve) => {
+      const opts = JSON.stringify({ host: address, port, ...from });
+      // The exit code says it: 0 opened, 1 refused, 2 nothing came back (dropped).
+      const script = `const s = require('node:net').connect(${opts}, () => { s.destroy(); process.exit(0); }); s.on('error', () => process.exit(1)); setTimeout(() => process.exit(2), 1500);`;
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], {
+        stdio: 'ignore',
+      });
+      child.on('close', (code) => resolve(code === 0));
+    });
+
   return {
     device,
     gateway,
     cloud,
     serve: (address, port) => listen(cloud, address, port),
     serveOnDevice: (port) => listen(device, DEVICE, port),
-    connects: (ns, address, port, from) =>
-      new Promise((resolve) => {
-        const opts = JSON.stringify({ host: address, port, ...from });
-        // The exit code says it: 0 opened, 1 refused, 2 nothing came back (dropped).
-        const script = `const s = require('node:net').connect(${opts}, () => { s.destroy(); process.exit(0); }); s.on('error', () => process.exit(1)); setTimeout(() => process.exit(2), 1500);`;
-        const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], {
-          stdio: 'ignore',
-        });
-        child.on('close', (code) => resolve(code === 0));
-      }),
+    connects,
+    async serveCloud() {
+      await listen(cloud, CLOUD_A, 443);
+      await listen(cloud, CLOUD_B, 443);
+      for (const server of [CLOUD_A, CLOUD_B])
+        if (!(await connects(device, server, 443)))
+          throw new Error(`the device does not reach ${server}:443 without any table`);
+    },
     close,
   };
 }

@@ -68,7 +68,7 @@ export function compileProfile(mud: MudFile, id: string, ctx: ProfileContext): C
     nft.chain(chains['to-device']),
   ];
   const sets = new Map<string, NamedSet>();
-  const authority = mud.url.slice('https://'.length).split(/[/?#]/)[0]!.toLowerCase();
+  const authority = authorityOf(mud.url);
   let rules = 0;
   for (const direction of ['from-device', 'to-device'] as const) {
     const chain = chains[direction];
@@ -87,9 +87,7 @@ export function compileProfile(mud: MudFile, id: string, ctx: ProfileContext): C
     );
     rules += 3;
   }
-  const setCommands = [...sets.values()].map((s) =>
-    nft.set(s.name, ADDR_TYPE[s.family], { flags: ['interval'] }),
-  );
+  const setCommands = [...sets.values()].map(namedSetCommand);
   return { chains, commands: [...setCommands, ...commands], sets: [...sets.values()], rules };
 }
 
@@ -182,6 +180,38 @@ function portMatch(l4: 'tcp' | 'udp', field: 'sport' | 'dport', m: PortMatch): n
   return nft.match(left, m.port, op);
 }
 
+/** The authority of an https MUD URL, lower-cased: what names its manufacturer (RFC 8520 section 8.2). */
+export function authorityOf(url: string): string {
+  return url.slice('https://'.length).split(/[/?#]/)[0]!.toLowerCase();
+}
+
+/** A named set's declaration (a no-op for one that is there). */
+export function namedSetCommand(s: Pick<NamedSet, 'name' | 'family'>): nft.Command {
+  return nft.set(s.name, ADDR_TYPE[s.family], { flags: ['interval'] });
+}
+
+/** The name of the set of `kind` for `value` (an authority or a MUD URL) in `family`. */
+export function namedSetName(kind: NamedSet['kind'], value: string, family: Family): string {
+  return `${kind === 'dnsname' ? 'dns' : kind === 'manufacturer' ? 'mfg' : 'model'}${family === 'ipv4' ? 4 : 6}_${shortName(value)}`;
+}
+
+/**
+ * The sets a device of MUD URL `url` at an address of `family` is a member of, wherever a
+ * profile names them: its manufacturer's (the URL's authority) and its model's (the URL).
+ */
+export function memberSets(url: string, family: Family): NamedSet[] {
+  const authority = authorityOf(url);
+  return [
+    {
+      name: namedSetName('manufacturer', authority, family),
+      family,
+      kind: 'manufacturer',
+      value: authority,
+    },
+    { name: namedSetName('model', url, family), family, kind: 'model', value: url },
+  ];
+}
+
 /** A named set the network fills, declared once per ruleset. */
 function namedSet(
   sets: Map<string, NamedSet>,
@@ -189,7 +219,7 @@ function namedSet(
   value: string,
   family: Family,
 ): string {
-  const name = `${kind === 'dnsname' ? 'dns' : kind === 'manufacturer' ? 'mfg' : 'model'}${family === 'ipv4' ? 4 : 6}_${shortName(value)}`;
+  const name = namedSetName(kind, value, family);
   const held = sets.get(name);
   if (held && held.value !== value)
     throw new AirlockError('ERR_INTERNAL', `two values share the set name ${name}`);

@@ -4,10 +4,12 @@
  * packets, then sends each packet from a device to its profile's from-device chain and
  * each packet to a device to its profile's to-device chain, through four verdict maps keyed by
  * the device's address. A profile chain that accepts returns, so that a flow between two
- * devices must pass both profiles; traffic of no device passes untouched.
+ * devices must pass both profiles. An address of a device pool that is no device's (not yet
+ * installed, removed, or taken by a host that gave itself one) is dropped: fail closed. Traffic
+ * outside the pools passes untouched.
  */
 import type { CompiledProfile } from '../mud/compile.js';
-import { ipVersion } from '../../core/ip.js';
+import { ipv4Pool, ipVersion } from '../../core/ip.js';
 import * as nft from './json.js';
 
 export const FORWARD_CHAIN = 'forward';
@@ -15,8 +17,15 @@ const MAPS = { from4: 'from_device4', from6: 'from_device6', to4: 'to_device4', 
 const QUARANTINED = { v4: 'quarantined4', v6: 'quarantined6' };
 const REMEDIATION = { v4: 'remediation4', v6: 'remediation6' };
 const QUARANTINE_CHAINS = { from: 'quarantine_from', to: 'quarantine_to' };
+const POOLS = { v4: 'device_pool4' };
 
 export interface BaseOptions {
+  /**
+   * The segments' IPv4 address pools: any of their addresses that is not a key of the device
+   * maps is dropped, from and to. `reservedHosts` (by index, 1 the first) are infrastructure
+   * (a gateway's, a DHCP server's) and pass.
+   */
+  devicePools?: ReadonlyArray<{ prefix: string; reservedHosts?: readonly number[] }>;
   /** Addresses a quarantined device may still reach (and be reached from): the remediation server. */
   remediation?: readonly string[];
   /**
@@ -93,6 +102,24 @@ function onboardingCommands(o: NonNullable<BaseOptions['onboarding']>): nft.Comm
   ];
 }
 
+/** A pool's device addresses as interval-set elements: every host but the reserved ones. */
+function poolElements(pool: { prefix: string; reservedHosts?: readonly number[] }): unknown[] {
+  const p = ipv4Pool(pool.prefix);
+  const reserved = [...new Set(pool.reservedHosts ?? [])]
+    .filter((h) => h >= 1 && h <= p.size)
+    .sort((a, b) => a - b);
+  const out: unknown[] = [];
+  let first = 1;
+  for (const h of [...reserved, p.size + 1]) {
+    if (h > first)
+      out.push(
+        h - 1 === first ? p.address(first) : { range: [p.address(first), p.address(h - 1)] },
+      );
+    first = h + 1;
+  }
+  return out;
+}
+
 /**
  * The table, its forward chain, its maps and the quarantine, empty of devices. A quarantined
  * device is judged before anything else, established connections included: it reaches the
@@ -154,6 +181,28 @@ export function baseCommands(opts: BaseOptions = {}): nft.Command[] {
     nft.rule(FORWARD_CHAIN, [vmap('ip6', 'saddr', MAPS.from6)]),
     nft.rule(FORWARD_CHAIN, [vmap('ip', 'daddr', MAPS.to4)]),
     nft.rule(FORWARD_CHAIN, [vmap('ip6', 'daddr', MAPS.to6)]),
+    // A pool address that is no device's: dropped (a device's own has passed its profile).
+    nft.set(POOLS.v4, 'ipv4_addr', {
+      flags: ['interval'],
+      elem: (opts.devicePools ?? []).flatMap(poolElements),
+    }),
+    ...(
+      [
+        ['saddr', MAPS.from4],
+        ['daddr', MAPS.to4],
+      ] as const
+    ).map(([field, map]) =>
+      nft.rule(
+        FORWARD_CHAIN,
+        [
+          nft.match(nft.payload('ip', field), nft.setRef(POOLS.v4)),
+          nft.match(nft.payload('ip', field), nft.setRef(map), '!='),
+          nft.counter,
+          nft.drop,
+        ],
+        `pool address of no device: ${field}`,
+      ),
+    ),
   ];
 }
 
@@ -182,9 +231,13 @@ export function deviceMap(address: string): { from: string; to: string } {
     : { from: MAPS.from4, to: MAPS.to4 };
 }
 
-/** Quarantines a device (`add`) or releases it (`delete`): its profile stays, and applies again on release. */
+/**
+ * Quarantines a device (`add`) or releases it (`delete`, whether or not it was quarantined):
+ * its profile stays, and applies again on release.
+ */
 export function quarantineCommands(address: string, op: 'add' | 'delete'): nft.Command[] {
-  return [nft.element(ipVersion(address) === 6 ? QUARANTINED.v6 : QUARANTINED.v4, [address], op)];
+  const set = ipVersion(address) === 6 ? QUARANTINED.v6 : QUARANTINED.v4;
+  return op === 'add' ? [nft.element(set, [address])] : nft.elementGone(set, [address]);
 }
 
 /** A device's two map entries: its address jumps to its profile's chains. */

@@ -82,6 +82,15 @@ export function element(setName: string, elem: unknown[], op: 'add' | 'delete' =
   return { [op]: { element: { ...where, name: setName, elem } } };
 }
 
+/**
+ * `elem` out of a set that has no data (not a map), whether or not they are in it: nft refuses
+ * to delete an element that is not there, so each is added first (a no-op when it is) and
+ * deleted after, in the same transaction.
+ */
+export function elementGone(setName: string, elem: unknown[]): Command[] {
+  return elem.length === 0 ? [] : [element(setName, elem), element(setName, elem, 'delete')];
+}
+
 /** Replaces a named set's elements with `elem`, in the same transaction. */
 export function replaceSet(setName: string, elem: unknown[]): Command[] {
   return [

@@ -303,10 +303,29 @@ export class Network {
           { serial: o.serial, status: o.status },
           'network: re-attestation marked a device for quarantine',
         );
+        await this.#confine(o);
         for (const l of this.#quarantineListeners) l(o);
       }
     }
     return outcomes;
+  }
+
+  /** A device re-attestation marked for quarantine: confined in the table too, when the network enforces intent. */
+  async #confine(o: ReattestationOutcome): Promise<void> {
+    if (!this.intent) return;
+    try {
+      await this.intent.quarantine(
+        o.serial,
+        `re-attestation: ${o.status ?? o.code ?? 'not admitted'}`,
+      );
+    } catch (e) {
+      // A device onboarded before intent was enforced has no rules to confine.
+      if (isAirlockError(e) && e.code === 'ERR_DEVICE_NOT_FOUND') return;
+      this.ctx.logger.error(
+        { serial: o.serial, code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' },
+        'network: the device marked for quarantine could not be confined',
+      );
+    }
   }
 
   async serve(port: number, host = '127.0.0.1'): Promise<string> {

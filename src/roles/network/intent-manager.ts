@@ -10,11 +10,14 @@
  */
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { fromUtf8, toBase64, utf8 } from '../../core/bytes.js';
-import { ipv4Pool } from '../../core/ip.js';
+import { inPrefix, ipv4Pool } from '../../core/ip.js';
 import type { Clock, Crypto } from '../../core/ports.js';
 import type { DeviceIntentRecord, NetworkStore } from '../../core/store.js';
 import {
+  authorityOf,
   compileProfile,
+  memberSets,
+  namedSetCommand,
   shortName,
   type CompiledProfile,
   type NamedSet,
@@ -118,9 +121,12 @@ interface Profile {
 }
 
 export class IntentManager implements IntentPort {
-  readonly #profiles = new Map<string, Profile>();
-  /** Profiles whose chains are in the table as `digest` says. */
-  readonly #installed = new Map<string, string>();
+  /** Profiles compiled, by id: the last made of each (a cache, not what the table holds). */
+  readonly #compiled = new Map<string, Profile>();
+  /** Profiles whose chains (and named sets) are in the table, as each says, by id. */
+  #installed = new Map<string, Profile>();
+  /** Whether start() built the table: what #installed says of it is then known. */
+  #started = false;
   readonly #fetching = new Map<
     string,
     Promise<{ mud: MudFile; bytes: string; warnings: string[] }>
@@ -134,7 +140,17 @@ export class IntentManager implements IntentPort {
     private readonly store: NetworkStore,
     private readonly opts: IntentManagerOptions,
   ) {
-    for (const seg of Object.values(opts.settings.segments)) ipv4Pool(seg.prefix);
+    const prefixes = Object.entries(opts.settings.segments).map(([name, seg]) => {
+      ipv4Pool(seg.prefix);
+      return [name, seg.prefix] as const;
+    });
+    for (const [i, [a, pa]] of prefixes.entries())
+      for (const [b, pb] of prefixes.slice(i + 1))
+        if (inPrefix(pa.split('/')[0]!, pb) || inPrefix(pb.split('/')[0]!, pa))
+          throw new AirlockError(
+            'ERR_CONFIG',
+            `the address pools of segments ${JSON.stringify(a)} (${pa}) and ${JSON.stringify(b)} (${pb}) overlap`,
+          );
     this.#dns = opts.resolver ? new DnsSets(opts.enforcement, opts.resolver) : undefined;
   }
 
@@ -146,31 +162,44 @@ export class IntentManager implements IntentPort {
     await this.#serially(async () => {
       const rows = await this.store.run((r) => r.intent.all());
       const byId = new Map<string, Profile>();
+      const unmade = new Set<string>();
       for (const row of rows) {
-        if (byId.has(row.profile)) continue;
-        const p = await this.#profileFor(row.mudUrl ?? undefined, row.segment, { stored: true });
-        byId.set(row.profile, p);
+        if (byId.has(row.profile) || unmade.has(row.profile)) continue;
+        try {
+          const p = await this.#profileFor(row.mudUrl ?? undefined, row.segment, { stored: true });
+          byId.set(row.profile, p);
+        } catch (e) {
+          // One profile that cannot be made (its stored file, under settings changed since)
+          // keeps its devices out of the table, dropped as pool addresses of no device; the rest stand.
+          unmade.add(row.profile);
+          this.ctx.logger.error(
+            { profile: row.profile, code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' },
+            'intent: a profile cannot be made from its stored MUD file; its devices are dropped',
+          );
+        }
       }
-      const devices = rows.map((row) => ({
-        address: row.address,
-        profile: byId.get(row.profile)!.compiled,
-        quarantined: row.quarantined !== null,
-      }));
+      const live = rows.filter((row) => byId.has(row.profile));
       const doc = fullRuleset(
         [...byId.values()].map((p) => p.compiled),
-        devices,
-        {
-          remediation: this.opts.settings.remediation ?? [],
-          ...(this.opts.settings.onboarding ? { onboarding: this.opts.settings.onboarding } : {}),
-        },
+        live.map((row) => ({
+          address: row.address,
+          profile: byId.get(row.profile)!.compiled,
+          quarantined: row.quarantined !== null,
+        })),
+        this.#baseOptions(),
       );
-      doc.nftables.push(...this.#membershipCommands(rows, [...byId.values()]));
+      // Quarantined devices whose profile was not made are confined all the same.
+      for (const row of rows)
+        if (!byId.has(row.profile) && row.quarantined !== null)
+          doc.nftables.push(...quarantineCommands(row.address, 'add'));
+      doc.nftables.push(...this.#membershipCommands(live, [...byId.values()]));
       await this.opts.enforcement.apply(doc);
-      this.#installed.clear();
-      for (const [id, p] of byId) this.#installed.set(id, p.digest);
+      this.#installed = byId;
+      this.#started = true;
       const at = this.ctx.clock.now();
       await this.store.transaction(async (r) => {
-        for (const row of rows) await r.intent.setInstalled(row.serial, at);
+        for (const row of rows)
+          await r.intent.setInstalled(row.serial, byId.has(row.profile) ? at : null);
       });
     });
     await this.#dns?.refresh(this.#dnsSets()).catch((e: unknown) => this.#dnsFailed(e));
@@ -195,6 +224,18 @@ export class IntentManager implements IntentPort {
     clearInterval(this.#refreshTimer);
   }
 
+  #baseOptions(): BaseOptions {
+    const { settings } = this.opts;
+    return {
+      remediation: settings.remediation ?? [],
+      ...(settings.onboarding ? { onboarding: settings.onboarding } : {}),
+      devicePools: Object.values(settings.segments).map((seg) => ({
+        prefix: seg.prefix,
+        ...(seg.reservedHosts ? { reservedHosts: seg.reservedHosts } : {}),
+      })),
+    };
+  }
+
   #refreshTimer: NodeJS.Timeout | undefined;
 
   /**
@@ -205,8 +246,13 @@ export class IntentManager implements IntentPort {
    * rules made from the last one accepted (logged; the next round tries again).
    */
   async refresh(): Promise<Array<{ url: string; updated: boolean; error?: string }>> {
-    const rows = await this.store.run((r) => r.intent.all());
-    const urls = [...new Set(rows.flatMap((r) => (r.mudUrl === null ? [] : [r.mudUrl])))];
+    const urls = [
+      ...new Set(
+        (await this.store.run((r) => r.intent.all())).flatMap((r) =>
+          r.mudUrl === null ? [] : [r.mudUrl],
+        ),
+      ),
+    ];
     const out: Array<{ url: string; updated: boolean; error?: string }> = [];
     for (const url of urls) {
       const record = await this.store.run((r) => r.intent.mudFile(url));
@@ -215,22 +261,27 @@ export class IntentManager implements IntentPort {
         continue;
       }
       try {
+        // Fetched and accepted outside the queue (the network is slow); installed inside it,
+        // from the devices as they are then and the file as it is stored then.
         await this.#file(url, false);
-        const segments = [...new Set(rows.filter((r) => r.mudUrl === url).map((r) => r.segment))];
-        const profiles: Profile[] = [];
-        for (const segment of segments)
-          profiles.push(await this.#profileFor(url, segment, { stored: true }));
-        const changed = profiles.filter((p) => this.#installed.get(idOf(p)) !== p.digest);
-        if (changed.length > 0)
-          await this.#serially(async () => {
+        const changed = await this.#serially(async () => {
+          const rows = await this.store.run((r) => r.intent.all());
+          const segments = new Set(rows.filter((r) => r.mudUrl === url).map((r) => r.segment));
+          const profiles: Profile[] = [];
+          for (const segment of segments)
+            profiles.push(await this.#profileFor(url, segment, { stored: true }));
+          const changed = profiles.filter((p) => !this.#isInstalled(p));
+          if (changed.length > 0) {
             await this.opts.enforcement.apply(
               nft.document([
                 ...changed.flatMap((p) => profileCommands(p.compiled)),
                 ...this.#membershipCommands(rows, changed),
               ]),
             );
-            for (const p of changed) this.#installed.set(idOf(p), p.digest);
-          });
+            for (const p of changed) this.#installed.set(idOf(p), p);
+          }
+          return changed;
+        });
         const dns = changed.flatMap((p) => p.compiled.sets.filter((x) => x.kind === 'dnsname'));
         if (dns.length > 0 && this.#dns)
           await this.#dns.refresh(dns).catch((e: unknown) => this.#dnsFailed(e));
@@ -259,8 +310,10 @@ export class IntentManager implements IntentPort {
         `segment ${JSON.stringify(subject.segment)} has no address pool in the network's intent settings`,
       );
     // Fetched and verified before anything is recorded: a file refused changes nothing.
-    const profile = await this.#profileFor(subject.mudUrl, subject.segment, { stored: false });
+    await this.#profileFor(subject.mudUrl, subject.segment, { stored: false });
     return this.#serially(async () => {
+      // Made again in the queue, from the file as stored now: a renewal that ran meanwhile stands.
+      const profile = await this.#profileFor(subject.mudUrl, subject.segment, { stored: true });
       const prior = await this.store.run((r) => r.intent.device(subject.serial));
       const unchanged =
         prior !== undefined &&
@@ -268,7 +321,7 @@ export class IntentManager implements IntentPort {
         prior.segment === subject.segment &&
         (subject.address === undefined || prior.address === subject.address) &&
         prior.profile === idOf(profile) &&
-        this.#installed.get(idOf(profile)) === profile.digest;
+        this.#isInstalled(profile);
       if (unchanged)
         return {
           address: prior.address,
@@ -356,8 +409,8 @@ export class IntentManager implements IntentPort {
   async quarantine(serial: string, reason: string): Promise<DeviceIntentRecord> {
     return this.#serially(async () => {
       const row = await this.#row(serial);
-      if (row.quarantined === null)
-        await this.opts.enforcement.apply(nft.document(quarantineCommands(row.address, 'add')));
+      // Added whatever the record says (a no-op when it is there): the table follows the record.
+      await this.opts.enforcement.apply(nft.document(quarantineCommands(row.address, 'add')));
       await this.store.run((r) => r.intent.setQuarantined(serial, reason, this.ctx.clock.now()));
       return { ...row, quarantined: reason };
     });
@@ -367,8 +420,7 @@ export class IntentManager implements IntentPort {
   async release(serial: string): Promise<DeviceIntentRecord> {
     return this.#serially(async () => {
       const row = await this.#row(serial);
-      if (row.quarantined !== null)
-        await this.opts.enforcement.apply(nft.document(quarantineCommands(row.address, 'delete')));
+      await this.opts.enforcement.apply(nft.document(quarantineCommands(row.address, 'delete')));
       await this.store.run((r) => r.intent.setQuarantined(serial, null, this.ctx.clock.now()));
       return { ...row, quarantined: null };
     });
@@ -378,13 +430,13 @@ export class IntentManager implements IntentPort {
   async forget(serial: string): Promise<void> {
     await this.#serially(async () => {
       const row = await this.#row(serial);
-      const profile = this.#profiles.get(row.profile);
-      const chains = profile?.compiled.chains ?? chainsOf(row.profile);
+      // What the table holds is asked, not assumed: an install may have failed half-way, or
+      // another process (the CLI beside the server) may have changed it.
       await this.opts.enforcement.apply(
         nft.document([
-          ...devicesCommands([{ address: row.address, profile: { chains } }], 'delete'),
-          ...(row.quarantined !== null ? quarantineCommands(row.address, 'delete') : []),
-          ...this.#membershipCommands([row], [...this.#profiles.values()], 'delete'),
+          ...this.#mapEntriesGone(await this.#held([row.address])),
+          ...quarantineCommands(row.address, 'delete'),
+          ...membershipGone(row, this.#setsInForce()),
         ]),
       );
       await this.store.run((r) => r.intent.remove(serial));
@@ -493,60 +545,83 @@ export class IntentManager implements IntentPort {
     prior: DeviceIntentRecord | undefined,
   ): Promise<void> {
     const id = idOf(profile);
-    const commands: nft.Command[] = [];
-    if (this.#installed.get(id) !== profile.digest) {
-      commands.push(...profileCommands(profile.compiled));
-      commands.push(
-        ...this.#membershipCommands(await this.store.run((r) => r.intent.all()), [profile]),
-      );
-    }
-    const held = async () => {
-      const found: Stale[] = [];
-      for (const address of new Set([record.address, ...(prior ? [prior.address] : [])])) {
-        const maps = deviceMap(address);
-        const from = await this.opts.enforcement.mapTarget(maps.from, address);
-        const to = await this.opts.enforcement.mapTarget(maps.to, address);
-        if (from && to) found.push({ address, chains: { 'from-device': from, 'to-device': to } });
-      }
-      return found;
-    };
+    const fresh = !this.#isInstalled(profile);
+    const inForce = new Map(this.#installed).set(id, profile);
+    // The profile's chains and sets, if new or changed, with every device its sets hold.
+    const profileCmds = fresh
+      ? [
+          ...profileCommands(profile.compiled),
+          ...this.#membershipCommands(await this.store.run((r) => r.intent.all()), [profile]),
+        ]
+      : [];
     const documentWith = (stale: Stale[]) =>
       nft.document([
-        ...commands,
-        ...stale.flatMap((s) =>
-          devicesCommands([{ address: s.address, profile: { chains: s.chains } }], 'delete'),
-        ),
-        ...(prior && prior.address !== record.address && prior.quarantined !== null
+        ...profileCmds,
+        ...this.#mapEntriesGone(stale),
+        // What the device was (its old address, its old URL's sets) goes; what it is comes.
+        ...(prior && (prior.address !== record.address || prior.mudUrl !== record.mudUrl)
+          ? membershipGone(prior, this.#setsInForce())
+          : []),
+        ...(prior && prior.address !== record.address
           ? quarantineCommands(prior.address, 'delete')
           : []),
         ...devicesCommands([{ address: record.address, profile: profile.compiled }]),
-        ...(record.quarantined !== null &&
-        (prior?.address !== record.address || prior.installed === null)
-          ? quarantineCommands(record.address, 'add')
-          : []),
-        ...this.#membershipCommands([record], [...this.#profiles.values()]),
+        ...(record.quarantined !== null ? quarantineCommands(record.address, 'add') : []),
+        ...this.#membershipCommands([record], [...inForce.values()]),
       ]);
+    const addresses = [record.address, ...(prior ? [prior.address] : [])];
     if (prior === undefined) {
       // A new device's address was free in the record, so the table has nothing for it, unless
       // an earlier attempt failed half-way round: then nft refuses, and is asked what it holds.
       try {
         await this.opts.enforcement.apply(documentWith([]));
       } catch {
-        await this.opts.enforcement.apply(documentWith(await held()));
+        await this.opts.enforcement.apply(documentWith(await this.#held(addresses)));
       }
     } else
       await this.opts.enforcement.apply(
         documentWith(
           prior.installed !== null
             ? [{ address: prior.address, chains: chainsOf(prior.profile) }]
-            : await held(),
+            : await this.#held(addresses),
         ),
       );
-    this.#installed.set(id, profile.digest);
+    this.#installed.set(id, profile);
     await this.store.run((r) => r.intent.setInstalled(record.serial, this.ctx.clock.now()));
     const dns = profile.compiled.sets.filter((s) => s.kind === 'dnsname');
     if (dns.length > 0 && this.#dns)
       await this.#dns.refresh(dns).catch((e: unknown) => this.#dnsFailed(e));
+  }
+
+  /** The map entries the table holds for `addresses`, as nft says. */
+  async #held(addresses: readonly string[]): Promise<Stale[]> {
+    const found: Stale[] = [];
+    for (const address of new Set(addresses)) {
+      const maps = deviceMap(address);
+      const from = await this.opts.enforcement.mapTarget(maps.from, address);
+      const to = await this.opts.enforcement.mapTarget(maps.to, address);
+      if (from && to) found.push({ address, chains: { 'from-device': from, 'to-device': to } });
+    }
+    return found;
+  }
+
+  #mapEntriesGone(stale: readonly Stale[]): nft.Command[] {
+    return devicesCommands(
+      stale.map((s) => ({ address: s.address, profile: { chains: s.chains } })),
+      'delete',
+    );
+  }
+
+  /** The named sets in the table, once start() has built it; undefined before (the CLI's case). */
+  #setsInForce(): Set<string> | undefined {
+    if (!this.#started) return undefined;
+    return new Set(
+      [...this.#installed.values()].flatMap((p) => p.compiled.sets.map((x) => x.name)),
+    );
+  }
+
+  #isInstalled(p: Profile): boolean {
+    return this.#installed.get(idOf(p))?.digest === p.digest;
   }
 
   /**
@@ -556,7 +631,6 @@ export class IntentManager implements IntentPort {
   #membershipCommands(
     rows: readonly Pick<DeviceIntentRecord, 'address' | 'mudUrl'>[],
     profiles: readonly Profile[],
-    op: 'add' | 'delete' = 'add',
   ): nft.Command[] {
     const sets = new Map<string, NamedSet>();
     for (const p of profiles)
@@ -573,7 +647,6 @@ export class IntentManager implements IntentPort {
           nft.element(
             s.name,
             members.map((m) => m.address),
-            op,
           ),
         );
     }
@@ -581,7 +654,7 @@ export class IntentManager implements IntentPort {
   }
 
   #dnsSets(): NamedSet[] {
-    return [...this.#profiles.values()].flatMap((p) =>
+    return [...this.#installed.values()].flatMap((p) =>
       p.compiled.sets.filter((s) => s.kind === 'dnsname'),
     );
   }
@@ -603,12 +676,7 @@ export class IntentManager implements IntentPort {
     segment: string,
     opts: { stored: boolean },
   ): Promise<Profile> {
-    const seg = this.opts.settings.segments[segment];
-    const context: ProfileContext = {
-      controllers: this.opts.settings.controllers ?? {},
-      myController: seg?.myController ?? [],
-      localNetworks: this.opts.settings.localNetworks ?? [],
-    };
+    const context = this.#context(segment);
     const file =
       url === undefined
         ? { mud: noMudProfile(), bytes: '', warnings: [] }
@@ -617,15 +685,24 @@ export class IntentManager implements IntentPort {
     const digest = toBase64(
       this.ctx.crypto.sha256(utf8(`${JSON.stringify(context)}\n${file.bytes}`)),
     );
-    const held = this.#profiles.get(id);
+    const held = this.#compiled.get(id);
     if (held?.digest === digest) return held;
     const profile = {
       compiled: compileProfile(file.mud, id, context),
       digest,
       warnings: file.warnings,
     };
-    this.#profiles.set(id, profile);
+    this.#compiled.set(id, profile);
     return profile;
+  }
+
+  #context(segment: string): ProfileContext {
+    const seg = this.opts.settings.segments[segment];
+    return {
+      controllers: this.opts.settings.controllers ?? {},
+      myController: seg?.myController ?? [],
+      localNetworks: this.opts.settings.localNetworks ?? [],
+    };
   }
 
   async #file(
@@ -655,12 +732,27 @@ export class IntentManager implements IntentPort {
         'ERR_MUD_SIGNATURE',
         'the MUD file names no mud-signature: it is not signed',
       );
-    const signature = await this.opts.fetcher.fetchSignature(new URL(signatureUrl, url).href);
+    let signatureHref: string;
+    try {
+      signatureHref = new URL(signatureUrl, url).href;
+    } catch {
+      throw new AirlockError(
+        'ERR_MUD_MALFORMED',
+        `/ietf-mud:mud/mud-signature: ${JSON.stringify(signatureUrl.slice(0, 200))} is not a URL`,
+      );
+    }
+    const signature = await this.opts.fetcher.fetchSignature(signatureHref);
     const accepted = await acceptMudFile(this.ctx, this.store, {
       url,
       mud: fetched.bytes,
       signature: signature.bytes,
       anchors: this.opts.anchors(),
+      // Enforceable in every segment before its signer is pinned or the file kept: a file that
+      // cannot be enforced changes nothing.
+      check: (mud) => {
+        for (const segment of Object.keys(this.opts.settings.segments))
+          compileProfile(mud, 'check', this.#context(segment));
+      },
     });
     const now = this.ctx.clock.now();
     const text = fromUtf8(fetched.bytes);
@@ -697,8 +789,22 @@ function chainsOf(profile: string): CompiledProfile['chains'] {
   return { 'from-device': `mud_${profile}_from`, 'to-device': `mud_${profile}_to` };
 }
 
-function authorityOf(url: string): string {
-  return url.slice('https://'.length).split(/[/?#]/)[0]!.toLowerCase();
+/**
+ * A device's address out of its MUD URL's manufacturer and model sets: those of `inForce`
+ * when the caller knows what the table holds, else any there may be, each declared first (a
+ * no-op when it is there) so that the deletion cannot fail for want of one.
+ */
+function membershipGone(
+  row: Pick<DeviceIntentRecord, 'address' | 'mudUrl'>,
+  inForce: ReadonlySet<string> | undefined,
+): nft.Command[] {
+  if (row.mudUrl === null) return [];
+  return memberSets(row.mudUrl, row.address.includes(':') ? 'ipv6' : 'ipv4')
+    .filter((s) => inForce === undefined || inForce.has(s.name))
+    .flatMap((s) => [
+      ...(inForce === undefined ? [namedSetCommand(s)] : []),
+      ...nft.elementGone(s.name, [row.address]),
+    ]);
 }
 
 /** A device with no MUD URL: it may talk to its class's own controller, both ways, and nothing else. */

@@ -12,7 +12,7 @@ import type { Clock, Crypto } from '../../core/ports.js';
 import type { NetworkStore } from '../../core/store.js';
 import { parseMud } from '../../protocols/mud/parse.js';
 import { verifyMudSignature } from '../../protocols/mud/signature.js';
-import type { ParsedMud } from '../../protocols/mud/model.js';
+import type { MudFile, ParsedMud } from '../../protocols/mud/model.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
 
 export interface AcceptedMud extends ParsedMud {
@@ -24,7 +24,14 @@ export interface AcceptedMud extends ParsedMud {
 export async function acceptMudFile(
   ctx: { crypto: Crypto; clock: Clock },
   store: NetworkStore,
-  input: { url: string; mud: Uint8Array; signature: Uint8Array; anchors: readonly Certificate[] },
+  input: {
+    url: string;
+    mud: Uint8Array;
+    signature: Uint8Array;
+    anchors: readonly Certificate[];
+    /** Whatever else must hold of the verified file (it compiles, say): it throws, nothing is pinned. */
+    check?: (mud: MudFile) => void;
+  },
 ): Promise<AcceptedMud> {
   const parsed = parseMud(input.mud);
   if (parsed.mud.url !== input.url)
@@ -39,6 +46,7 @@ export async function acceptMudFile(
     anchors: input.anchors,
     at,
   });
+  input.check?.(parsed.mud);
   const fingerprint = toBase64Url(ctx.crypto.sha256(signer.spki));
   const pinned = await store.transaction(async (r) => {
     const held = await r.mudSigners.pinned(input.url);
