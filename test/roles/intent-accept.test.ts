@@ -2,7 +2,8 @@
  * The network accepting a MUD file (docs/INTENT.md): the manufacturer's served file, verified
  * against its trust file's MUD CA; its signer pinned for its URL in the network's database; a
  * file from the same URL signed by another key (certified by the same CA) refused, the pin
- * unchanged; a file that says another URL refused.
+ * unchanged; a file that says another URL refused; a file no router can enforce refused before
+ * its signer is pinned.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
@@ -14,6 +15,8 @@ import { signerProfile } from '../../src/protocols/x509/profiles.js';
 import { OID_DATA_CONTENT, signSignedData } from '../../src/protocols/cms/signed-data.js';
 import { parseCertificateBase64 } from '../../src/protocols/x509/certificate.js';
 import { errorCode } from '../support/errors.js';
+import { compileProfile } from '../../src/protocols/mud/compile.js';
+import { utf8 } from '../../src/core/bytes.js';
 
 const ctx = { crypto: new NodeCrypto(), clock: systemClock };
 
@@ -98,5 +101,73 @@ describe('accepting a MUD file', () => {
       ),
     ).toBe('ERR_MUD_MALFORMED');
     expect(await sys.network.store.run((r) => r.mudSigners.pinned(url))).toBeUndefined();
+  });
+
+  it('refuses a file no router can enforce before its signer is pinned, and keeps nothing', async () => {
+    const url = 'https://mud.example/unenforceable.json';
+    const bytes = utf8(
+      JSON.stringify({
+        'ietf-mud:mud': {
+          'mud-version': 1,
+          'mud-url': url,
+          'cache-validity': 24,
+          'is-supported': true,
+          'last-update': '2026-12-01T00:00:00Z',
+          systeminfo: 'one host by its MAC address',
+          'from-device-policy': { 'access-lists': { 'access-list': [{ name: 'out' }] } },
+        },
+        'ietf-access-control-list:acls': {
+          acl: [
+            {
+              name: 'out',
+              type: 'ipv4-acl-type',
+              aces: {
+                ace: [
+                  {
+                    name: 'one-mac',
+                    matches: { eth: { 'destination-mac-address': '02:00:00:00:00:01' } },
+                    actions: { forwarding: 'accept' },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      }),
+    );
+    // Signed by a signer the manufacturer's MUD CA certifies: the signature verifies.
+    const mudCa = sys.manufacturer.pki.mudCa;
+    const key = generateP256Key();
+    const now = Date.now();
+    const cert = issueCertificate(
+      ctx.crypto,
+      signerProfile({
+        name: 'MUD signer',
+        notBefore: new Date(now - 60_000),
+        notAfter: new Date(now + 86_400_000),
+      }),
+      key.spki,
+      { key: mudCa.key, cert: mudCa.cert },
+    );
+    const signature = signSignedData(ctx.crypto, key, {
+      eContentType: OID_DATA_CONTENT,
+      content: bytes,
+      signerChain: [cert],
+      signingTime: new Date(),
+      detached: true,
+    });
+    const input = { url, mud: bytes, signature, anchors: [sys.manufacturer.trustBundle().mudCa!] };
+    expect(
+      await errorCode(() =>
+        acceptMudFile(ctx, sys.network.store, {
+          ...input,
+          check: (mud) =>
+            compileProfile(mud, 'check', { controllers: {}, myController: [], localNetworks: [] }),
+        }),
+      ),
+    ).toBe('ERR_MUD_UNENFORCEABLE');
+    expect(await sys.network.store.run((r) => r.mudSigners.pinned(url))).toBeUndefined();
+    // Without the check the same file is accepted and pinned: the refusal was the check's.
+    expect((await acceptMudFile(ctx, sys.network.store, input)).pinned).toBe(true);
   });
 });

@@ -50,6 +50,20 @@ describe('the intent settings file', () => {
       { ...GOOD, onboarding: { prefixes: [], component: [{ address: '10.3.0.1', port: 8444 }] } },
     ],
     ['reserved host 0', { segments: { iot: { prefix: '10.1.0.0/24', reservedHosts: [0] } } }],
+    [
+      'two segments whose pools overlap',
+      { segments: { a: { prefix: '10.1.0.0/16' }, b: { prefix: '10.1.7.0/24' } } },
+    ],
+    [
+      'an onboarding prefix without its length',
+      { ...GOOD, onboarding: { ...GOOD.onboarding, prefixes: ['10.3.0.0'] } },
+    ],
+    ['an IPv4 prefix longer than 32', { ...GOOD, remediation: ['10.9.0.1/33'] }],
+    ['an IPv6 prefix longer than 128', { ...GOOD, localNetworks: ['fd00::/129'] }],
+    [
+      'a fetch prefix without its length',
+      { ...GOOD, fetch: { allowedPrefixes: ['192.168.50.1'] } },
+    ],
   ])('refuses %s: ERR_CONFIG', (_, value) => {
     expect(codeOf(() => parseIntentFile(value))).toBe('ERR_CONFIG');
   });
@@ -62,7 +76,7 @@ describe("a manufacturer's published MUD file", () => {
   });
   afterAll(async () => sys?.close());
 
-  it('is read as a network would before it is signed: a bad file is refused and the model keeps what it served', async () => {
+  it('is read and compiled as a network would before it is signed: a bad file is refused and the model keeps what it served', async () => {
     await sys.newDevice({ model: 'lamp-l2' }); // a model minted: its default file is served
     const before = await sys.manufacturer.intent.document('lamp-l2');
     for (const bad of [
@@ -78,6 +92,36 @@ describe("a manufacturer's published MUD file", () => {
       expect(await errorCode(() => sys.manufacturer.intent.publish('lamp-l2', bad))).toBe(
         'ERR_MUD_MALFORMED',
       );
+    // Well formed, but no router can enforce it: one host's MAC address, seen from a router.
+    const unenforceable = JSON.stringify({
+      'ietf-mud:mud': {
+        'mud-version': 1,
+        'cache-validity': 24,
+        'is-supported': true,
+        systeminfo: 'a lamp',
+        'from-device-policy': { 'access-lists': { 'access-list': [{ name: 'out' }] } },
+      },
+      'ietf-access-control-list:acls': {
+        acl: [
+          {
+            name: 'out',
+            type: 'ipv4-acl-type',
+            aces: {
+              ace: [
+                {
+                  name: 'one-mac',
+                  matches: { eth: { 'destination-mac-address': '02:00:00:00:00:01' } },
+                  actions: { forwarding: 'accept' },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    });
+    expect(await errorCode(() => sys.manufacturer.intent.publish('lamp-l2', unenforceable))).toBe(
+      'ERR_MUD_UNENFORCEABLE',
+    );
     expect(await errorCode(() => sys.manufacturer.intent.publish('../etc', '{}'))).toBe(
       'ERR_INPUT_SCHEMA',
     );

@@ -98,6 +98,13 @@ function entryRules(
   ctx: ProfileContext & { authority: string },
   sets: Map<string, NamedSet>,
 ): nft.Expr[][] {
+  // What no router can enforce is refused whatever the network's addresses are (an entry whose
+  // abstraction matches nothing in one network would match something in another).
+  const l4 = ace.protocol === 6 ? 'tcp' : ace.protocol === 17 ? 'udp' : undefined;
+  if ((ace.sourcePort || ace.destinationPort) && !l4)
+    throw unenforceable(ace, 'ports without TCP or UDP');
+  if (ace.eth?.destinationMac !== undefined && ace.eth.destinationMac !== 'ff:ff:ff:ff:ff:ff')
+    throw unenforceable(ace, 'a destination MAC address other than broadcast, at a router');
   // An entry that names no address needs one rule, whatever the family (unless it says which).
   const perFamily =
     ace.family !== undefined ||
@@ -138,9 +145,6 @@ function entryRules(
     }
     if (matchesNothing) continue;
     if (ace.protocol !== undefined) exprs.push(nft.match(nft.meta('l4proto'), ace.protocol));
-    const l4 = ace.protocol === 6 ? 'tcp' : ace.protocol === 17 ? 'udp' : undefined;
-    if ((ace.sourcePort || ace.destinationPort) && !l4)
-      throw unenforceable(ace, 'ports without TCP or UDP');
     if (ace.sourcePort) exprs.push(portMatch(l4!, 'sport', ace.sourcePort));
     if (ace.destinationPort) exprs.push(portMatch(l4!, 'dport', ace.destinationPort));
     if (ace.icmp) {
@@ -153,11 +157,8 @@ function entryRules(
     if (ace.eth) {
       if (ace.eth.ethertype !== undefined)
         exprs.push(nft.match(nft.meta('protocol'), ace.eth.ethertype));
-      if (ace.eth.destinationMac !== undefined) {
-        if (ace.eth.destinationMac !== 'ff:ff:ff:ff:ff:ff')
-          throw unenforceable(ace, 'a destination MAC address other than broadcast, at a router');
+      if (ace.eth.destinationMac !== undefined)
         exprs.push(nft.match(nft.meta('pkttype'), 'broadcast'));
-      }
     }
     // Who may open the flow: the policy's own side, or (only replies) the other one.
     if (ace.directionInitiated !== undefined && ace.directionInitiated !== direction)

@@ -17,6 +17,7 @@ import { AirlockError } from '../../core/errors.js';
 import { fromBase64, fromUtf8, toBase64, utf8 } from '../../core/bytes.js';
 import { OID_DATA_CONTENT, signSignedData } from '../../protocols/cms/signed-data.js';
 import { parseMud } from '../../protocols/mud/parse.js';
+import { compileProfile } from '../../protocols/mud/compile.js';
 import type { ManufacturerStore } from '../../core/store.js';
 import type { RoleContext } from '../shared/context.js';
 import type { ManufacturerConfig } from './defaults.js';
@@ -84,7 +85,9 @@ export class IntentService {
     const at = this.ctx.clock.now();
     Object.assign(container, this.#locator(model, at));
     const bytes = utf8(JSON.stringify(doc, null, 2));
-    const { warnings } = parseMud(bytes);
+    const { mud, warnings } = parseMud(bytes);
+    // A router must be able to enforce it: the network's own context only adds addresses.
+    compileProfile(mud, 'publish', { controllers: {}, myController: [], localNetworks: [] });
     const signature = this.#sign(bytes, at);
     await this.store.run((r) =>
       r.mudFiles.put(model, { mud: fromUtf8(bytes), signature: toBase64(signature) }, at),

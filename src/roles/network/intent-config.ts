@@ -6,15 +6,26 @@
  */
 import { z } from 'zod';
 import { AirlockError } from '../../core/errors.js';
-import { ipVersion, ipv4Pool } from '../../core/ip.js';
+import { ipVersion } from '../../core/ip.js';
 import { checked } from '../../protocols/schema.js';
-import type { IntentSettings } from './intent-manager.js';
+import { checkSegments, type IntentSettings } from './intent-manager.js';
 
-const address = z
-  .string()
-  .refine((s) => ipVersion(s.split('/')[0]!) !== 0 && /^[^/]+(\/\d{1,3})?$/.test(s), {
-    message: 'an IP address or prefix',
-  });
+/** Whether `s` is an IP address, or a prefix of one with a length its version allows. */
+function isAddressOrPrefix(s: string, prefixNeeded: boolean): boolean {
+  const m = /^([^/]+)(?:\/(0|[1-9]\d{0,2}))?$/.exec(s);
+  if (!m) return false;
+  const v = ipVersion(m[1]!);
+  if (v === 0) return false;
+  if (m[2] === undefined) return !prefixNeeded;
+  return Number(m[2]) <= (v === 4 ? 32 : 128);
+}
+
+const address = z.string().refine((s) => isAddressOrPrefix(s, false), {
+  message: 'an IP address or prefix',
+});
+const prefix = z.string().refine((s) => isAddressOrPrefix(s, true), {
+  message: 'an IP prefix (address/length)',
+});
 
 const IntentFile = z.strictObject({
   segments: z.record(
@@ -31,7 +42,7 @@ const IntentFile = z.strictObject({
   /** The onboarding segment: its prefixes, and the onboarding component's addresses and TCP ports. */
   onboarding: z
     .strictObject({
-      prefixes: z.array(address).min(1).max(64),
+      prefixes: z.array(prefix).min(1).max(64),
       component: z
         .array(
           z.strictObject({
@@ -53,7 +64,7 @@ const IntentFile = z.strictObject({
       /** Plain http:// MUD URLs too: tests and labs only. */
       allowHttp: z.boolean().optional(),
       /** Non-public prefixes MUD files may be fetched from (a lab's server). */
-      allowedPrefixes: z.array(address).max(64).optional(),
+      allowedPrefixes: z.array(prefix).max(64).optional(),
       /** A PEM file of anchors for the MUD servers' TLS certificates (default: Node's). */
       tlsCa: z.string().max(4096).optional(),
     })
@@ -76,13 +87,7 @@ export function parseIntentFile(value: unknown): ParsedIntentFile {
   const f = checked(IntentFile, value, 'ERR_CONFIG', 'the intent settings');
   if (Object.keys(f.segments).length === 0)
     throw new AirlockError('ERR_CONFIG', 'the intent settings name no segment');
-  for (const [name, seg] of Object.entries(f.segments)) {
-    try {
-      ipv4Pool(seg.prefix);
-    } catch (e) {
-      throw new AirlockError('ERR_CONFIG', `segments.${name}.prefix: ${(e as Error).message}`);
-    }
-  }
+  checkSegments(f.segments);
   return {
     settings: {
       segments: f.segments,

@@ -69,6 +69,28 @@ export interface IntentSettings {
   onboarding?: BaseOptions['onboarding'];
 }
 
+/**
+ * ERR_CONFIG unless every segment's prefix is an IPv4 pool (/8 to /30, no host bits) and no two
+ * overlap (an address would be two segments', and a device's class ambiguous).
+ */
+export function checkSegments(segments: IntentSettings['segments']): void {
+  const prefixes = Object.entries(segments).map(([name, seg]) => {
+    try {
+      ipv4Pool(seg.prefix);
+    } catch (e) {
+      throw new AirlockError('ERR_CONFIG', `segments.${name}.prefix: ${(e as Error).message}`);
+    }
+    return [name, seg.prefix] as const;
+  });
+  for (const [i, [a, pa]] of prefixes.entries())
+    for (const [b, pb] of prefixes.slice(i + 1))
+      if (inPrefix(pa.split('/')[0]!, pb) || inPrefix(pb.split('/')[0]!, pa))
+        throw new AirlockError(
+          'ERR_CONFIG',
+          `the address pools of segments ${JSON.stringify(a)} (${pa}) and ${JSON.stringify(b)} (${pb}) overlap`,
+        );
+}
+
 /** Where the rules go: nftables (src/adapters/enforcement/nftables.ts). */
 export interface Enforcement {
   apply(doc: { nftables: unknown[] }): Promise<void>;
@@ -140,17 +162,7 @@ export class IntentManager implements IntentPort {
     private readonly store: NetworkStore,
     private readonly opts: IntentManagerOptions,
   ) {
-    const prefixes = Object.entries(opts.settings.segments).map(([name, seg]) => {
-      ipv4Pool(seg.prefix);
-      return [name, seg.prefix] as const;
-    });
-    for (const [i, [a, pa]] of prefixes.entries())
-      for (const [b, pb] of prefixes.slice(i + 1))
-        if (inPrefix(pa.split('/')[0]!, pb) || inPrefix(pb.split('/')[0]!, pa))
-          throw new AirlockError(
-            'ERR_CONFIG',
-            `the address pools of segments ${JSON.stringify(a)} (${pa}) and ${JSON.stringify(b)} (${pb}) overlap`,
-          );
+    checkSegments(opts.settings.segments);
     this.#dns = opts.resolver ? new DnsSets(opts.enforcement, opts.resolver) : undefined;
   }
 
