@@ -13,7 +13,7 @@ import { DnsSets } from '../../src/roles/network/intent-dns.js';
 import { startTestDns } from '../support/dns-server.js';
 import { document } from '../../src/protocols/nftables/json.js';
 import {
-  forgetDeviceCommands,
+  devicesCommands,
   fullRuleset,
   quarantineCommands,
 } from '../../src/protocols/nftables/intent-ruleset.js';
@@ -195,7 +195,12 @@ describe.skipIf(skip !== undefined)('MUD enforced in nftables, proved with packe
     const profile = await load(true);
     await nft.apply(document(quarantineCommands(DEVICE, 'add')));
     expect(JSON.stringify(await nft.table())).toContain(DEVICE);
-    await nft.apply(document(forgetDeviceCommands(DEVICE, profile, true)));
+    await nft.apply(
+      document([
+        ...devicesCommands([{ address: DEVICE, profile }], 'delete'),
+        ...quarantineCommands(DEVICE, 'delete'),
+      ]),
+    );
     expect(JSON.stringify(await nft.table())).not.toContain(DEVICE);
     // No longer a device of the network: its traffic is not Airlock's to judge.
     expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);

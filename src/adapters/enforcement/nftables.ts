@@ -66,31 +66,14 @@ export class Nftables {
     }
   }
 
-  /**
-   * The chain an element of a verdict map of Airlock's table jumps to, or undefined when the
-   * map has no element for `address` (`nft get element`: one lookup, not a listing).
-   */
-  async mapTarget(map: string, address: string): Promise<string | undefined> {
-    if (!/^[a-z0-9_]{1,40}$/.test(map) || ipVersion(address) === 0)
-      throw new AirlockError('ERR_INTERNAL', 'not a map name and an address');
+  /** Whether Airlock's table has a chain of that name (`nft list chain`: that chain only). */
+  async hasChain(name: string): Promise<boolean> {
+    if (!/^[a-z0-9_]{1,60}$/.test(name)) throw new AirlockError('ERR_INTERNAL', 'not a chain name');
     try {
-      const out = await this.#run(
-        ['-j', 'get', 'element', TABLE.family, TABLE.name, map, `{ ${address} }`],
-        '',
-      );
-      // nft 1.0.6 answers `get` in its text form even with -j; later versions in JSON.
-      if (!out.trimStart().startsWith('{'))
-        return /:\s*jump\s+([a-z0-9_]+)/.exec(out)?.[1] ?? undefined;
-      const listed = JSON.parse(out) as {
-        nftables: Array<{ map?: { elem?: Array<[unknown, { jump?: { target?: string } }]> } }>;
-      };
-      for (const item of listed.nftables)
-        for (const [, verdict] of item.map?.elem ?? [])
-          if (verdict.jump?.target) return verdict.jump.target;
-      return undefined;
+      await this.#run(['list', 'chain', TABLE.family, TABLE.name, name], '');
+      return true;
     } catch (e) {
-      if (e instanceof AirlockError && /No such file or directory|not found/i.test(e.message))
-        return undefined;
+      if (e instanceof AirlockError && /No such file or directory/.test(e.message)) return false;
       throw e;
     }
   }

@@ -1,19 +1,27 @@
 /**
  * Airlock's table in nftables (docs/INTENT.md): a forward chain that first confines
  * quarantined devices to the remediation server, then accepts established and related
- * packets, then sends each packet from a device to its profile's from-device chain and
- * each packet to a device to its profile's to-device chain, through four verdict maps keyed by
- * the device's address. A profile chain that accepts returns, so that a flow between two
- * devices must pass both profiles. An address of a device pool that is no device's (not yet
- * installed, removed, or taken by a host that gave itself one) is dropped: fail closed. Traffic
- * outside the pools passes untouched.
+ * packets, then jumps to the `devices` chain: there each profile has four rules, which send a
+ * packet from one of its devices (a member of its `dev4_<id>`/`dev6_<id>` set) to its
+ * from-device chain and a packet to one to its to-device chain. A profile chain that accepts
+ * returns, so that a flow between two devices must pass both profiles. An address of a device
+ * pool that is no device's (not yet installed, removed, or taken by a host that gave itself
+ * one) is dropped: fail closed. Traffic outside the pools passes untouched.
+ *
+ * A device is an element of plain sets, never of a verdict map: adding an element with a
+ * jump makes the kernel validate every jump of the table, whose cost grows with the devices
+ * (docs/BENCHMARKS.md); adding one to a set does not. The price is a set lookup per profile
+ * for a packet that opens a connection.
  */
 import type { CompiledProfile } from '../mud/compile.js';
 import { ipv4Pool, ipVersion } from '../../core/ip.js';
 import * as nft from './json.js';
 
 export const FORWARD_CHAIN = 'forward';
-const MAPS = { from4: 'from_device4', from6: 'from_device6', to4: 'to_device4', to6: 'to_device6' };
+/** Every device's address, whatever its profile. */
+const DEVICES = { v4: 'devices4', v6: 'devices6' };
+/** The chain of the profiles' dispatch rules. */
+export const DISPATCH_CHAIN = 'devices';
 const QUARANTINED = { v4: 'quarantined4', v6: 'quarantined6' };
 const REMEDIATION = { v4: 'remediation4', v6: 'remediation6' };
 const QUARANTINE_CHAINS = { from: 'quarantine_from', to: 'quarantine_to' };
@@ -126,9 +134,6 @@ function poolElements(pool: { prefix: string; reservedHosts?: readonly number[] 
  * remediation server and nothing more, whatever its profile says.
  */
 export function baseCommands(opts: BaseOptions = {}): nft.Command[] {
-  const vmap = (proto: string, field: string, map: string): nft.Expr => ({
-    vmap: { key: nft.payload(proto, field), data: nft.setRef(map) },
-  });
   const remediation = opts.remediation ?? [];
   const byVersion = (v: 4 | 6) => remediation.filter((a) => ipVersion(a.split('/')[0]!) === v);
   const addr = (a: string) => (a.includes('/') ? nft.prefix(a) : a);
@@ -141,10 +146,9 @@ export function baseCommands(opts: BaseOptions = {}): nft.Command[] {
   return [
     nft.table(),
     nft.chain(FORWARD_CHAIN, { hook: 'forward', prio: 0, policy: 'accept' }),
-    nft.verdictMap(MAPS.from4, 'ipv4_addr'),
-    nft.verdictMap(MAPS.from6, 'ipv6_addr'),
-    nft.verdictMap(MAPS.to4, 'ipv4_addr'),
-    nft.verdictMap(MAPS.to6, 'ipv6_addr'),
+    nft.set(DEVICES.v4, 'ipv4_addr'),
+    nft.set(DEVICES.v6, 'ipv6_addr'),
+    nft.chain(DISPATCH_CHAIN),
     ...nft.deniedFlowSets(),
     nft.set(QUARANTINED.v4, 'ipv4_addr'),
     nft.set(QUARANTINED.v6, 'ipv6_addr'),
@@ -177,26 +181,18 @@ export function baseCommands(opts: BaseOptions = {}): nft.Command[] {
       nft.match(nft.ct('state'), ['established', 'related'], 'in'),
       nft.accept,
     ]),
-    nft.rule(FORWARD_CHAIN, [vmap('ip', 'saddr', MAPS.from4)]),
-    nft.rule(FORWARD_CHAIN, [vmap('ip6', 'saddr', MAPS.from6)]),
-    nft.rule(FORWARD_CHAIN, [vmap('ip', 'daddr', MAPS.to4)]),
-    nft.rule(FORWARD_CHAIN, [vmap('ip6', 'daddr', MAPS.to6)]),
+    nft.rule(FORWARD_CHAIN, [nft.jump(DISPATCH_CHAIN)]),
     // A pool address that is no device's: dropped (a device's own has passed its profile).
     nft.set(POOLS.v4, 'ipv4_addr', {
       flags: ['interval'],
       elem: (opts.devicePools ?? []).flatMap(poolElements),
     }),
-    ...(
-      [
-        ['saddr', MAPS.from4],
-        ['daddr', MAPS.to4],
-      ] as const
-    ).map(([field, map]) =>
+    ...(['saddr', 'daddr'] as const).map((field) =>
       nft.rule(
         FORWARD_CHAIN,
         [
           nft.match(nft.payload('ip', field), nft.setRef(POOLS.v4)),
-          nft.match(nft.payload('ip', field), nft.setRef(map), '!='),
+          nft.match(nft.payload('ip', field), nft.setRef(DEVICES.v4), '!='),
           nft.counter,
           nft.drop,
         ],
@@ -206,29 +202,54 @@ export function baseCommands(opts: BaseOptions = {}): nft.Command[] {
   ];
 }
 
+/** The sets of a profile's devices, by family. */
+export function profileDeviceSets(profile: Pick<CompiledProfile, 'chains'>): {
+  v4: string;
+  v6: string;
+} {
+  const id = profile.chains['from-device'].slice('mud_'.length, -'_from'.length);
+  return { v4: `dev4_${id}`, v6: `dev6_${id}` };
+}
+
 /**
  * A profile's chains, sets and rules, installed or replaced in place: the chains are created
  * if they are not there and emptied before the rules are added again, in the same transaction,
- * so that a changed MUD file takes effect atomically for every device that has it.
+ * so that a changed MUD file takes effect atomically for every device that has it. `dispatch`:
+ * the profile is new to the table, and its four rules in the `devices` chain are added too
+ * (they are not idempotent: a profile already there has them).
  */
-export function profileCommands(profile: CompiledProfile): nft.Command[] {
+export function profileCommands(
+  profile: CompiledProfile,
+  opts: { dispatch: boolean },
+): nft.Command[] {
   const flush = (name: string): nft.Command => ({
     flush: { chain: { family: nft.TABLE.family, table: nft.TABLE.name, name } },
   });
+  const sets = profileDeviceSets(profile);
   return [
+    nft.set(sets.v4, 'ipv4_addr'),
+    nft.set(sets.v6, 'ipv6_addr'),
     nft.chain(profile.chains['from-device']),
     nft.chain(profile.chains['to-device']),
     flush(profile.chains['from-device']),
     flush(profile.chains['to-device']),
     ...profile.commands,
+    ...(opts.dispatch
+      ? (
+          [
+            ['ip', 'saddr', sets.v4, 'from-device'],
+            ['ip6', 'saddr', sets.v6, 'from-device'],
+            ['ip', 'daddr', sets.v4, 'to-device'],
+            ['ip6', 'daddr', sets.v6, 'to-device'],
+          ] as const
+        ).map(([proto, field, set, direction]) =>
+          nft.rule(DISPATCH_CHAIN, [
+            nft.match(nft.payload(proto, field), nft.setRef(set)),
+            nft.jump(profile.chains[direction]),
+          ]),
+        )
+      : []),
   ];
-}
-
-/** The two verdict maps a device's address is a key of. */
-export function deviceMap(address: string): { from: string; to: string } {
-  return ipVersion(address) === 6
-    ? { from: MAPS.from6, to: MAPS.to6 }
-    : { from: MAPS.from4, to: MAPS.to4 };
 }
 
 /**
@@ -240,50 +261,29 @@ export function quarantineCommands(address: string, op: 'add' | 'delete'): nft.C
   return op === 'add' ? [nft.element(set, [address])] : nft.elementGone(set, [address]);
 }
 
-/** A device's two map entries: its address jumps to its profile's chains. */
-export function deviceCommands(
-  address: string,
-  profile: Pick<CompiledProfile, 'chains'>,
-  op: 'add' | 'delete' = 'add',
-): nft.Command[] {
-  return devicesCommands([{ address, profile }], op);
-}
-
-/** The map entries of many devices, one command per map (nft reads one long list fastest). */
+/**
+ * Devices into their profiles' sets and the set of all devices (`add`), or out of them
+ * (`delete`, whether or not they are there), one command per set.
+ */
 export function devicesCommands(
   devices: ReadonlyArray<{ address: string; profile: Pick<CompiledProfile, 'chains'> }>,
   op: 'add' | 'delete' = 'add',
 ): nft.Command[] {
-  const lists: Record<string, unknown[]> = {
-    [MAPS.from4]: [],
-    [MAPS.from6]: [],
-    [MAPS.to4]: [],
-    [MAPS.to6]: [],
+  const lists = new Map<string, string[]>();
+  const push = (set: string, address: string) => {
+    const list = lists.get(set);
+    if (list) list.push(address);
+    else lists.set(set, [address]);
   };
   for (const d of devices) {
     const v6 = ipVersion(d.address) === 6;
-    const entry = (chain: string) => (op === 'add' ? [d.address, nft.jump(chain)] : d.address);
-    lists[v6 ? MAPS.from6 : MAPS.from4]!.push(entry(d.profile.chains['from-device']));
-    lists[v6 ? MAPS.to6 : MAPS.to4]!.push(entry(d.profile.chains['to-device']));
+    push(v6 ? DEVICES.v6 : DEVICES.v4, d.address);
+    const sets = profileDeviceSets(d.profile);
+    push(v6 ? sets.v6 : sets.v4, d.address);
   }
-  return Object.entries(lists)
-    .filter(([, elem]) => elem.length > 0)
-    .map(([map, elem]) => nft.element(map, elem, op));
-}
-
-/**
- * Every trace of a device (decommissioning): its map entries, and its quarantine mark when it
- * has one (nft refuses to delete an element that is not there, so the caller says which).
- */
-export function forgetDeviceCommands(
-  address: string,
-  profile: Pick<CompiledProfile, 'chains'>,
-  quarantined: boolean,
-): nft.Command[] {
-  return [
-    ...deviceCommands(address, profile, 'delete'),
-    ...(quarantined ? quarantineCommands(address, 'delete') : []),
-  ];
+  return [...lists].flatMap(([set, elem]) =>
+    op === 'add' ? [nft.element(set, elem)] : nft.elementGone(set, elem),
+  );
 }
 
 /** Flows out of the denied-flow sets (what a removed device leaves there). */
@@ -308,7 +308,7 @@ export function fullRuleset(
   return nft.document([
     ...nft.removeTable(),
     ...baseCommands(opts),
-    ...profiles.flatMap((p) => p.commands),
+    ...profiles.flatMap((p) => profileCommands(p, { dispatch: true })),
     ...devicesCommands(devices),
     ...devices.filter((d) => d.quarantined).flatMap((d) => quarantineCommands(d.address, 'add')),
   ]);

@@ -27,11 +27,11 @@ import { parseMud } from '../../protocols/mud/parse.js';
 import type { MudFile } from '../../protocols/mud/model.js';
 import * as nft from '../../protocols/nftables/json.js';
 import {
-  deviceMap,
   devicesCommands,
   forgetDeniedCommands,
   fullRuleset,
   profileCommands,
+  profileDeviceSets,
   quarantineCommands,
   type BaseOptions,
 } from '../../protocols/nftables/intent-ruleset.js';
@@ -94,8 +94,8 @@ export function checkSegments(segments: IntentSettings['segments']): void {
 /** Where the rules go: nftables (src/adapters/enforcement/nftables.ts). */
 export interface Enforcement {
   apply(doc: { nftables: unknown[] }): Promise<void>;
-  /** The chain a verdict map's element for `address` jumps to, if there is one. */
-  mapTarget(map: string, address: string): Promise<string | undefined>;
+  /** Whether Airlock's table has the chain. */
+  hasChain(name: string): Promise<boolean>;
   /** The flows the profiles dropped, per device. */
   deniedFlows(): Promise<DeniedFlow[]>;
 }
@@ -284,11 +284,10 @@ export class IntentManager implements IntentPort {
             profiles.push(await this.#profileFor(url, segment, { stored: true }));
           const changed = profiles.filter((p) => !this.#isInstalled(p));
           if (changed.length > 0) {
+            const commands: nft.Command[] = [];
+            for (const p of changed) commands.push(...(await this.#profileCommands(p)));
             await this.opts.enforcement.apply(
-              nft.document([
-                ...changed.flatMap((p) => profileCommands(p.compiled)),
-                ...this.#membershipCommands(rows, changed),
-              ]),
+              nft.document([...commands, ...this.#membershipCommands(rows, changed)]),
             );
             for (const p of changed) this.#installed.set(idOf(p), p);
           }
@@ -446,7 +445,10 @@ export class IntentManager implements IntentPort {
       // another process (the CLI beside the server) may have changed it.
       await this.opts.enforcement.apply(
         nft.document([
-          ...this.#mapEntriesGone(await this.#held([row.address])),
+          ...(await this.#deviceGone(
+            [row.address],
+            row.installed !== null ? [row.profile] : undefined,
+          )),
           ...quarantineCommands(row.address, 'delete'),
           ...membershipGone(row, this.#setsInForce()),
         ]),
@@ -483,7 +485,7 @@ export class IntentManager implements IntentPort {
       ...row,
       chains: p.compiled.chains,
       rules: p.compiled.rules,
-      commands: profileCommands(p.compiled),
+      commands: profileCommands(p.compiled, { dispatch: true }),
       warnings: p.warnings,
     };
   }
@@ -559,45 +561,33 @@ export class IntentManager implements IntentPort {
     const id = idOf(profile);
     const fresh = !this.#isInstalled(profile);
     const inForce = new Map(this.#installed).set(id, profile);
+    const commands: nft.Command[] = [];
     // The profile's chains and sets, if new or changed, with every device its sets hold.
-    const profileCmds = fresh
-      ? [
-          ...profileCommands(profile.compiled),
-          ...this.#membershipCommands(await this.store.run((r) => r.intent.all()), [profile]),
-        ]
-      : [];
-    const documentWith = (stale: Stale[]) =>
-      nft.document([
-        ...profileCmds,
-        ...this.#mapEntriesGone(stale),
-        // What the device was (its old address, its old URL's sets) goes; what it is comes.
-        ...(prior && (prior.address !== record.address || prior.mudUrl !== record.mudUrl)
+    if (fresh)
+      commands.push(
+        ...(await this.#profileCommands(profile)),
+        ...this.#membershipCommands(await this.store.run((r) => r.intent.all()), [profile]),
+      );
+    // What the device was goes: its old profile's sets (the one the record names when it was
+    // installed; any profile's when an attempt failed half-way round), its old address's
+    // quarantine mark, its old URL's sets. Then what it is comes, in the same transaction.
+    if (prior)
+      commands.push(
+        ...(await this.#deviceGone(
+          [prior.address, record.address],
+          prior.installed !== null ? [prior.profile] : undefined,
+        )),
+        ...(prior.address !== record.address || prior.mudUrl !== record.mudUrl
           ? membershipGone(prior, this.#setsInForce())
           : []),
-        ...(prior && prior.address !== record.address
-          ? quarantineCommands(prior.address, 'delete')
-          : []),
-        ...devicesCommands([{ address: record.address, profile: profile.compiled }]),
-        ...(record.quarantined !== null ? quarantineCommands(record.address, 'add') : []),
-        ...this.#membershipCommands([record], [...inForce.values()]),
-      ]);
-    const addresses = [record.address, ...(prior ? [prior.address] : [])];
-    if (prior === undefined) {
-      // A new device's address was free in the record, so the table has nothing for it, unless
-      // an earlier attempt failed half-way round: then nft refuses, and is asked what it holds.
-      try {
-        await this.opts.enforcement.apply(documentWith([]));
-      } catch {
-        await this.opts.enforcement.apply(documentWith(await this.#held(addresses)));
-      }
-    } else
-      await this.opts.enforcement.apply(
-        documentWith(
-          prior.installed !== null
-            ? [{ address: prior.address, chains: chainsOf(prior.profile) }]
-            : await this.#held(addresses),
-        ),
+        ...(prior.address !== record.address ? quarantineCommands(prior.address, 'delete') : []),
       );
+    commands.push(
+      ...devicesCommands([{ address: record.address, profile: profile.compiled }]),
+      ...(record.quarantined !== null ? quarantineCommands(record.address, 'add') : []),
+      ...this.#membershipCommands([record], [...inForce.values()]),
+    );
+    await this.opts.enforcement.apply(nft.document(commands));
     this.#installed.set(id, profile);
     await this.store.run((r) => r.intent.setInstalled(record.serial, this.ctx.clock.now()));
     const dns = profile.compiled.sets.filter((s) => s.kind === 'dnsname');
@@ -605,23 +595,48 @@ export class IntentManager implements IntentPort {
       await this.#dns.refresh(dns).catch((e: unknown) => this.#dnsFailed(e));
   }
 
-  /** The map entries the table holds for `addresses`, as nft says. */
-  async #held(addresses: readonly string[]): Promise<Stale[]> {
-    const found: Stale[] = [];
-    for (const address of new Set(addresses)) {
-      const maps = deviceMap(address);
-      const from = await this.opts.enforcement.mapTarget(maps.from, address);
-      const to = await this.opts.enforcement.mapTarget(maps.to, address);
-      if (from && to) found.push({ address, chains: { 'from-device': from, 'to-device': to } });
-    }
-    return found;
+  /**
+   * A profile's commands: its dispatch rules too unless the table has the profile already
+   * (this process installed it, or another did: nft is asked).
+   */
+  async #profileCommands(p: Profile): Promise<nft.Command[]> {
+    const there =
+      this.#installed.has(idOf(p)) ||
+      (await this.opts.enforcement.hasChain(p.compiled.chains['from-device']));
+    return profileCommands(p.compiled, { dispatch: !there });
   }
 
-  #mapEntriesGone(stale: readonly Stale[]): nft.Command[] {
-    return devicesCommands(
-      stale.map((s) => ({ address: s.address, profile: { chains: s.chains } })),
-      'delete',
+  /**
+   * `addresses` out of the sets of devices of `profiles` (ids), and of the set of all devices,
+   * whether or not they are there. Without `profiles`: of every profile this process knows or
+   * the record names. A profile's set this process did not install is declared first (a no-op
+   * when it is there).
+   */
+  async #deviceGone(
+    addresses: readonly string[],
+    profiles?: readonly string[],
+  ): Promise<nft.Command[]> {
+    const ids = new Set(
+      profiles ?? [
+        ...this.#installed.keys(),
+        ...(await this.store.run((r) => r.intent.all())).map((row) => row.profile),
+      ],
     );
+    const out: nft.Command[] = [];
+    for (const id of ids) {
+      const chains = chainsOf(id);
+      if (!this.#installed.has(id)) {
+        const sets = profileDeviceSets({ chains });
+        out.push(nft.set(sets.v4, 'ipv4_addr'), nft.set(sets.v6, 'ipv6_addr'));
+      }
+      out.push(
+        ...devicesCommands(
+          [...new Set(addresses)].map((address) => ({ address, profile: { chains } })),
+          'delete',
+        ),
+      );
+    }
+    return out;
   }
 
   /** The named sets in the table, once start() has built it; undefined before (the CLI's case). */
@@ -790,8 +805,6 @@ export class IntentManager implements IntentPort {
     return run;
   }
 }
-
-type Stale = { address: string; chains: CompiledProfile['chains'] };
 
 function idOf(p: Profile): string {
   return p.compiled.chains['from-device'].slice('mud_'.length, -'_from'.length);
