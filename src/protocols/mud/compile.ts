@@ -1,8 +1,8 @@
 /**
  * A MUD file compiled to nftables (RFC 8520 section 1.1's enforcement, report section 5.1.1
  * step 4): one chain per policy of a profile, shared by every device that has that profile;
- * devices are elements of verdict maps that jump to their profile's chains, so that the rule
- * count grows with the number of profiles, not of devices.
+ * devices are members of their profile's sets, which its dispatch rules send to its chains,
+ * so that the rule count grows with the number of profiles, not of devices.
  *
  * Each entry becomes one rule: an accepted flow `return`s (the forward chain then asks the
  * other end's profile, if it is a device too); anything no entry accepts is dropped at the
