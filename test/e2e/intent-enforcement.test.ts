@@ -4,6 +4,7 @@
  * loaded into the gateway through `nft -j -f`, and TCP connections that must open or must not.
  * Needs root, ip and nft: elsewhere it says `skipped: <reason>`; CI installs them.
  */
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Nftables } from '../../src/adapters/enforcement/nftables.js';
 import { parseMud } from '../../src/protocols/mud/parse.js';
@@ -232,5 +233,50 @@ describe.skipIf(skip !== undefined)('MUD enforced in nftables, proved with packe
     await expect(nft.apply(bad)).rejects.toMatchObject({ code: 'ERR_ENFORCEMENT_FAILED' });
     expect(JSON.stringify(await nft.table())).toBe(before);
     expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+  });
+
+  it('on a device segment an address of no device, in or outside the pool, and any IPv6 are dropped: the rules cannot be stepped around', async () => {
+    const ipIn = (ns: string, ...args: string[]) => execFileSync('ip', ['-n', ns, ...args]);
+    // A second IPv4 address on the device's link, outside the pool; and IPv6 end to end.
+    ipIn(t.device, 'addr', 'add', '10.1.1.5/24', 'dev', 'd0');
+    ipIn(t.gateway, 'addr', 'add', '10.1.1.1/24', 'dev', 'g0');
+    ipIn(t.device, 'addr', 'add', 'fd00:1::2/64', 'dev', 'd0', 'nodad');
+    ipIn(t.gateway, 'addr', 'add', 'fd00:1::1/64', 'dev', 'g0', 'nodad');
+    ipIn(t.gateway, 'addr', 'add', 'fd00:2::1/64', 'dev', 'g1', 'nodad');
+    ipIn(t.cloud, 'addr', 'add', 'fd00:2::10/64', 'dev', 'c0', 'nodad');
+    ipIn(t.device, '-6', 'route', 'add', 'default', 'via', 'fd00:1::1');
+    ipIn(t.cloud, '-6', 'route', 'add', 'default', 'via', 'fd00:2::1');
+    execFileSync('ip', [
+      'netns',
+      'exec',
+      t.gateway,
+      'sysctl',
+      '-qw',
+      'net.ipv6.conf.all.forwarding=1',
+    ]);
+    await t.serve('fd00:2::10', 443);
+    const profile = compileProfile(parseMud(mud(true)).mud, 'sensor', ctx);
+    const apply = (deviceInterfaces: string[]) =>
+      nft.apply(
+        fullRuleset([profile], [{ address: DEVICE, profile }], {
+          devicePools: [{ prefix: '10.1.0.0/24', reservedHosts: [1] }],
+          deviceInterfaces,
+        }),
+      );
+    const offPool = { localAddress: '10.1.1.5' };
+
+    // The segment's interface not named: both step around the device's rules.
+    await apply([]);
+    expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+    expect(await t.connects(t.device, CLOUD_B, 443, offPool)).toBe(true);
+    expect(await t.connects(t.device, 'fd00:2::10', 443)).toBe(true);
+
+    // Named: the device reaches what its file allows, and nothing else reaches anything.
+    await apply(['g0']);
+    expect(await t.connects(t.device, CLOUD_A, 443)).toBe(true);
+    expect(await t.connects(t.device, CLOUD_B, 443)).toBe(false);
+    expect(await t.connects(t.device, CLOUD_B, 443, offPool)).toBe(false);
+    expect(await t.connects(t.device, CLOUD_A, 443, offPool)).toBe(false);
+    expect(await t.connects(t.device, 'fd00:2::10', 443)).toBe(false);
   });
 });

@@ -12,7 +12,14 @@ import { verifyMudSignature } from '../../src/protocols/mud/signature.js';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 
 const GOOD = {
-  segments: { iot: { prefix: '10.1.0.0/24', reservedHosts: [1], myController: ['10.2.0.10'] } },
+  segments: {
+    iot: {
+      prefix: '10.1.0.0/24',
+      reservedHosts: [1],
+      myController: ['10.2.0.10'],
+      interfaces: ['wlan0', 'br-iot.10'],
+    },
+  },
   remediation: ['10.9.0.1'],
   localNetworks: ['10.0.0.0/8'],
   netns: 'gw',
@@ -25,6 +32,7 @@ describe('the intent settings file', () => {
     const p = parseIntentFile(GOOD);
     expect(p.netns).toBe('gw');
     expect(p.settings.segments.iot!.myController).toEqual(['10.2.0.10']);
+    expect(p.settings.segments.iot!.interfaces).toEqual(['wlan0', 'br-iot.10']);
     expect(p.fetch).toEqual({ allowedPrefixes: ['192.168.50.0/24'] });
     expect(p.settings.onboarding).toEqual(GOOD.onboarding);
   });
@@ -57,6 +65,14 @@ describe('the intent settings file', () => {
     [
       'an onboarding prefix without its length',
       { ...GOOD, onboarding: { ...GOOD.onboarding, prefixes: ['10.3.0.0'] } },
+    ],
+    [
+      'an interface name longer than Linux allows',
+      { segments: { iot: { prefix: '10.1.0.0/24', interfaces: ['a-very-long-name0'] } } },
+    ],
+    [
+      'an interface name with a space',
+      { segments: { iot: { prefix: '10.1.0.0/24', interfaces: ['wlan 0'] } } },
     ],
     ['an IPv4 prefix longer than 32', { ...GOOD, remediation: ['10.9.0.1/33'] }],
     ['an IPv6 prefix longer than 128', { ...GOOD, localNetworks: ['fd00::/129'] }],

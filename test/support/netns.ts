@@ -38,7 +38,7 @@ export interface Topology {
     ns: string,
     address: string,
     port: number,
-    from?: { localAddress: string; localPort: number },
+    from?: { localAddress: string; localPort?: number },
   ): Promise<boolean>;
   /**
    * Serves the two cloud servers on port 443 and proves that the device reaches both while

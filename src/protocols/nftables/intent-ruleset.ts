@@ -26,6 +26,7 @@ const QUARANTINED = { v4: 'quarantined4', v6: 'quarantined6' };
 const REMEDIATION = { v4: 'remediation4', v6: 'remediation6' };
 const QUARANTINE_CHAINS = { from: 'quarantine_from', to: 'quarantine_to' };
 const POOLS = { v4: 'device_pool4' };
+const SEGMENT_LINKS = { ifaces: 'device_ifaces', infra4: 'infrastructure4' };
 
 export interface BaseOptions {
   /**
@@ -34,6 +35,13 @@ export interface BaseOptions {
    * (a gateway's, a DHCP server's) and pass.
    */
   devicePools?: ReadonlyArray<{ prefix: string; reservedHosts?: readonly number[] }>;
+  /**
+   * The interfaces of the device segments: what is forwarded from or to one of them must be a
+   * device's address or a pool's reserved host, in IPv4 (a host that gave itself an address
+   * outside the pool reaches nothing), and nothing in IPv6 (there are no IPv6 pools yet, so no
+   * IPv6 address is a device's).
+   */
+  deviceInterfaces?: readonly string[];
   /** Addresses a quarantined device may still reach (and be reached from): the remediation server. */
   remediation?: readonly string[];
   /**
@@ -128,6 +136,50 @@ function poolElements(pool: { prefix: string; reservedHosts?: readonly number[] 
   return out;
 }
 
+/** The reserved hosts of the pools: infrastructure on a device segment (a gateway, a DHCP server). */
+function reservedAddresses(
+  pools: ReadonlyArray<{ prefix: string; reservedHosts?: readonly number[] }>,
+): string[] {
+  return pools.flatMap((pool) => {
+    const p = ipv4Pool(pool.prefix);
+    return [...new Set(pool.reservedHosts ?? [])]
+      .filter((h) => h >= 1 && h <= p.size)
+      .map((h) => p.address(h));
+  });
+}
+
+/** What a device segment's interfaces may forward (BaseOptions.deviceInterfaces). */
+function segmentLinkCommands(opts: BaseOptions): nft.Command[] {
+  const ifaces = SEGMENT_LINKS.ifaces;
+  const infra = SEGMENT_LINKS.infra4;
+  const onLink = (key: 'iifname' | 'oifname') => nft.match(nft.meta(key), nft.setRef(ifaces));
+  return [
+    nft.set(ifaces, 'ifname', { elem: [...(opts.deviceInterfaces ?? [])] }),
+    nft.set(infra, 'ipv4_addr', { elem: reservedAddresses(opts.devicePools ?? []) }),
+    ...(['iifname', 'oifname'] as const).flatMap((key) => {
+      const field = key === 'iifname' ? 'saddr' : 'daddr';
+      return [
+        nft.rule(
+          FORWARD_CHAIN,
+          [onLink(key), nft.match(nft.meta('nfproto'), 'ipv6'), nft.counter, nft.drop],
+          `device segment: no IPv6 (${key})`,
+        ),
+        nft.rule(
+          FORWARD_CHAIN,
+          [
+            onLink(key),
+            nft.match(nft.payload('ip', field), nft.setRef(DEVICES.v4), '!='),
+            nft.match(nft.payload('ip', field), nft.setRef(infra), '!='),
+            nft.counter,
+            nft.drop,
+          ],
+          `device segment: address of no device (${key})`,
+        ),
+      ];
+    }),
+  ];
+}
+
 /**
  * The table, its forward chain, its maps and the quarantine, empty of devices. A quarantined
  * device is judged before anything else, established connections included: it reaches the
@@ -199,6 +251,7 @@ export function baseCommands(opts: BaseOptions = {}): nft.Command[] {
         `pool address of no device: ${field}`,
       ),
     ),
+    ...segmentLinkCommands(opts),
   ];
 }
 

@@ -34,6 +34,11 @@ const IntentFile = z.strictObject({
       prefix: z.string(),
       reservedHosts: z.array(z.number().int().min(1)).max(4096).optional(),
       myController: z.array(address).max(64).optional(),
+      /** The router's interfaces to the segment (Linux names: 1 to 15 characters). */
+      interfaces: z
+        .array(z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/))
+        .max(64)
+        .optional(),
     }),
   ),
   controllers: z.record(z.string().max(2048), z.array(address).max(64)).optional(),

@@ -56,6 +56,11 @@ export interface SegmentIntent {
   reservedHosts?: number[];
   /** `my-controller` for this class: addresses or prefixes. */
   myController?: string[];
+  /**
+   * The router's interfaces to this segment: forwarded traffic from or to them must be a
+   * device's (or a reserved host's) IPv4 address, and never IPv6 (intent-ruleset.ts).
+   */
+  interfaces?: string[];
 }
 
 export interface IntentSettings {
@@ -245,6 +250,9 @@ export class IntentManager implements IntentPort {
         prefix: seg.prefix,
         ...(seg.reservedHosts ? { reservedHosts: seg.reservedHosts } : {}),
       })),
+      deviceInterfaces: [
+        ...new Set(Object.values(settings.segments).flatMap((seg) => seg.interfaces ?? [])),
+      ],
     };
   }
 
