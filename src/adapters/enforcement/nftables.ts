@@ -11,7 +11,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AirlockError } from '../../core/errors.js';
 import { DENIED_FLOWS, TABLE } from '../../protocols/nftables/json.js';
-import { ipVersion } from '../../core/ip.js';
 
 /** A flow a profile dropped. */
 export interface DeniedFlow {

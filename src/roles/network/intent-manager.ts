@@ -449,8 +449,8 @@ export class IntentManager implements IntentPort {
   async forget(serial: string): Promise<void> {
     await this.#serially(async () => {
       const row = await this.#row(serial);
-      // What the table holds is asked, not assumed: an install may have failed half-way, or
-      // another process (the CLI beside the server) may have changed it.
+      // Every deletion holds whether or not the element is there (an install may have failed
+      // half-way, another process may have changed the table): nothing here can be refused.
       await this.opts.enforcement.apply(
         nft.document([
           ...(await this.#deviceGone(
