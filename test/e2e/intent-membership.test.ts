@@ -3,7 +3,8 @@
  * address changes leaves its manufacturer's set at the old address (another device of that
  * manufacturer could otherwise reach whoever takes it next); removal from the CLI, a process
  * that did not build the table, takes it out of every set; a device that re-attestation marks
- * for quarantine is confined in the table, and packets prove it.
+ * for quarantine is confined in the table, and packets prove it. A device the network did not
+ * onboard gets the rules of the MUD URL its declaration carries.
  * Needs root, ip and nft: elsewhere it says `skipped: <reason>`; CI installs them.
  */
 import { execFile } from 'node:child_process';
@@ -17,6 +18,8 @@ import { Nftables } from '../../src/adapters/enforcement/nftables.js';
 import { fileMeasuredBoot } from '../../src/adapters/device/measured-boot.js';
 import { parseCertificateBase64 } from '../../src/protocols/x509/certificate.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { errorCode } from '../support/errors.js';
+import { latestDeclared } from '../../src/protocols/declaration/verify.js';
 import {
   CLOUD_A,
   CLOUD_B,
@@ -190,5 +193,64 @@ describe.skipIf(skip !== undefined)("the table follows the device's record", () 
     );
     expect(await t.connects(t.device, CLOUD_A, 443)).toBe(false);
     expect(await t.connects(t.device, CLOUD_B, 443)).toBe(true);
+  });
+
+  it('a device the network did not onboard gets the rules of the MUD URL its declaration carries; without its declaration, nothing', async () => {
+    const { agent, serial } = await sys.newDevice({ model: 'sensor-s1' });
+    const mudUrl = parseCertificateBase64((await agent.birth()).idevidChain[0]!).mudUrl!;
+    // The manufacturer's signed word: every declaration of the device carries its URL.
+    const chain = await sys.manufacturer.declarations.chain(serial);
+    expect(chain.length).toBeGreaterThan(1);
+    expect(latestDeclared(chain)?.['mud-url']).toBe(mudUrl);
+
+    const subject = { serial, segment: 'default', address: '10.1.0.70' };
+    expect(await errorCode(() => sys.network.intent!.declared(subject))).toBe(
+      'ERR_DECLARATION_NOT_FOUND',
+    );
+    expect(await sys.network.store.run((r) => r.intent.device(serial))).toBeUndefined();
+
+    const file = await sys.manufacturer.declarations.exportFor(sys.network.owner.id);
+    await sys.network.declarations.importExport({
+      ...file,
+      devices: file.devices.filter((d) => d['serial-number'] === serial),
+    });
+    expect(await sys.network.intent!.declared(subject)).toMatchObject({
+      address: '10.1.0.70',
+      mudUrl,
+      changed: true,
+    });
+    const located = (await sys.network.inventory.events(serial)).find(
+      (e) => e.action === 'intent locator',
+    );
+    expect(JSON.parse(located!.detail!)).toEqual({ 'mud-url': mudUrl, source: 'declaration' });
+    expect((await setElements('devices4')).devices4).toContain('10.1.0.70');
+
+    // The CLI, a process of its own, says the same of it.
+    const settings = path.join(sys.dir, 'intent-declared.json');
+    fs.writeFileSync(
+      settings,
+      JSON.stringify({
+        segments: {
+          default: { prefix: '10.1.0.0/24', reservedHosts: [1], myController: [CLOUD_A] },
+        },
+        netns: t.gateway,
+      }),
+    );
+    const { stdout } = await run(process.execPath, [
+      bin,
+      'intent',
+      'declared',
+      serial,
+      '--segment',
+      'default',
+      '--address',
+      '10.1.0.70',
+      '--data-dir',
+      path.join(sys.dir, 'data'),
+      '--intent',
+      settings,
+    ]);
+    expect(stdout).toContain(`device ${serial} at 10.1.0.70:`);
+    expect(stdout).toContain(mudUrl);
   });
 });

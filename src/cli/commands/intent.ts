@@ -217,6 +217,31 @@ export function intentCommand(program: Command): void {
       });
     });
   device(
+    'declared',
+    "a device the network holds the declaration of but did not onboard (a DPP enrollee, say): the rules of the MUD URL its declaration carries, at --address or the segment's next free one",
+  )
+    .requiredOption('--segment <name>', "the device's class: a segment of the intent settings")
+    .option('--address <ip>', 'the address the device has on the network (its DHCP lease)')
+    .action(
+      async (
+        serial: string,
+        o: { dataDir: string; intent: string; segment: string; address?: string },
+      ) => {
+        if (o.address !== undefined && ipVersion(o.address) === 0)
+          throw new AirlockError('ERR_CONFIG', `--address ${o.address} is not an IP address`);
+        await withIntent(o, async (m) => {
+          const r = await m.declared({
+            serial,
+            segment: o.segment,
+            ...(o.address !== undefined ? { address: o.address } : {}),
+          });
+          say(
+            `device ${serial} at ${r.address}: ${r.changed ? 'rules installed' : 'rules unchanged'} for ${r.mudUrl ?? 'no MUD URL (its class controller only)'} (profile ${r.profile})`,
+          );
+        });
+      },
+    );
+  device(
     'remove',
     'decommissioning: every trace of the device leaves the ruleset and the record',
   ).action(async (serial: string, o: { dataDir: string; intent: string }) => {

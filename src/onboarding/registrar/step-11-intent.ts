@@ -4,8 +4,10 @@
  *
  * - 11: the device conveys its MUD URL over the secure channel: its birth certificate carries
  *   it (RFC 8520 section 10), presented in this TLS handshake, or its CSR asks for it (the
- *   MUD URL extension in an extensionRequest). A CSR that asks for another URL than the birth
- *   certificate's is refused: the manufacturer's word is the one that counts.
+ *   MUD URL extension in an extensionRequest). Where the birth certificate carries none, the
+ *   device's declaration, as the network installed it, may (the manufacturer's signed word
+ *   too). A CSR that asks for another URL than the manufacturer's is refused: the
+ *   manufacturer's word is the one that counts.
  * - 12: the registrar forwards it to the network's device intent manager (IntentPort), with
  *   the segment the authorization policy gives the device.
  * - 13: the manager fetches and verifies the MUD file and installs the device's rules.
@@ -20,6 +22,7 @@ import { AirlockError } from '../../core/errors.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
 import { ONBOARDING_STATES } from '../../core/onboarding-state.js';
 import { decodeCsrBody, verifyCsr } from '../../protocols/est/csr.js';
+import { latestDeclared } from '../../protocols/declaration/verify.js';
 import type { Call, Endpoint } from './pipeline.js';
 import type { EnforcedIntent, RegistrarContext } from './ports.js';
 import { decide, denied, policyInForce, storedFacts, subjectOf } from './authorization.js';
@@ -29,7 +32,7 @@ export interface IntentIn {
   csr?: string;
 }
 
-export type IntentSource = 'birth certificate' | 'csr' | 'earlier csr' | 'none';
+export type IntentSource = 'birth certificate' | 'declaration' | 'csr' | 'earlier csr' | 'none';
 
 export interface IntentOut {
   source: IntentSource;
@@ -147,20 +150,34 @@ async function conveyedUrl(
   input: IntentIn,
 ): Promise<{ url: string | undefined; source: IntentSource }> {
   const fromCert = device.idevid.mudUrl;
+  const manufacturers: { url: string; source: IntentSource } | undefined =
+    fromCert !== undefined
+      ? { url: fromCert, source: 'birth certificate' }
+      : await declaredUrl(call, device.serial);
   // The CSR's proof of possession is checked again by simpleenroll; a bad CSR is refused there.
   const fromCsr =
     input.csr === undefined ? undefined : verifyCsr(ctx.crypto, decodeCsrBody(input.csr)).mudUrl;
-  if (fromCert !== undefined) {
-    if (fromCsr !== undefined && fromCsr !== fromCert)
+  if (manufacturers !== undefined) {
+    if (fromCsr !== undefined && fromCsr !== manufacturers.url)
       throw new AirlockError(
         'ERR_CSR_MALFORMED',
-        'the CSR asks for another MUD URL than the birth certificate carries',
+        `the CSR asks for another MUD URL than the ${manufacturers.source} carries`,
       );
-    return { url: fromCert, source: 'birth certificate' };
+    return manufacturers;
   }
   if (fromCsr !== undefined) return { url: fromCsr, source: 'csr' };
   const earlier = (await call.r.intent.device(device.serial))?.mudUrl ?? undefined;
   return earlier === undefined
     ? { url: undefined, source: 'none' }
     : { url: earlier, source: 'earlier csr' };
+}
+
+/** The MUD URL the device's installed declaration carries, if the network holds one. */
+async function declaredUrl(
+  call: Call,
+  serial: string,
+): Promise<{ url: string; source: IntentSource } | undefined> {
+  const row = await call.r.declarations.get(serial);
+  const url = row ? latestDeclared(row.chain)?.['mud-url'] : undefined;
+  return url === undefined ? undefined : { url, source: 'declaration' };
 }

@@ -26,6 +26,16 @@ export const DeclarationBody = z.object({
   manufacturer: PartySchema,
   owner: PartySchema,
   'authorized-onboarders': z.array(PartySchema).max(64),
+  /**
+   * The device's MUD URL (RFC 8520), as its birth certificate carries it: the manufacturer's
+   * word for a network whose onboarding protocol does not convey one (a DPP enrollee, say).
+   * Optional: declarations made before it, and other manufacturers', have none.
+   */
+  'mud-url': z
+    .string()
+    .max(2048)
+    .regex(/^https:\/\/[^\s]+$/, 'an https URL')
+    .optional(),
 });
 
 export const Declaration = z.object({ 'airlock-declaration': DeclarationBody });

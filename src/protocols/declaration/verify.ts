@@ -132,3 +132,19 @@ export function assertNotStale(
     );
   }
 }
+
+/**
+ * The latest declaration of a chain this party verified when it took it in (the network's
+ * installed chains): decoded and read against the schema, not verified again. Undefined for
+ * an empty chain or one that does not decode.
+ */
+export function latestDeclared(chain: readonly string[]): DeclarationBody | undefined {
+  const last = chain.at(-1);
+  if (last === undefined) return undefined;
+  try {
+    const parsed = Declaration.safeParse(payloadJson(decodeCompact(last)));
+    return parsed.success ? parsed.data['airlock-declaration'] : undefined;
+  } catch {
+    return undefined;
+  }
+}

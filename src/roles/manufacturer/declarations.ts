@@ -80,9 +80,14 @@ export class DeclarationService {
     return { body, hash: row.hash };
   }
 
-  /** The first declaration of a newly minted device: the manufacturer owns it. */
-  async issueFirst(r: ManufacturerRepositories, serial: string): Promise<void> {
-    await this.#append(r, serial, undefined, 'minted', this.manufacturer, []);
+  /**
+   * The first declaration of a newly minted device: the manufacturer owns it. `mudUrl`: the
+   * MUD URL its birth certificate carries, which every later declaration carries too.
+   */
+  async issueFirst(r: ManufacturerRepositories, serial: string, mudUrl?: string): Promise<void> {
+    // RFC 8520 section 10: a MUD URL is an https URL; anything else is not declared.
+    const declared = mudUrl?.startsWith('https://') ? mudUrl : undefined;
+    await this.#append(r, serial, undefined, 'minted', this.manufacturer, [], declared);
   }
 
   /** Sells (transfers) a device: the new owner starts with no authorized onboarders. */
@@ -211,6 +216,7 @@ export class DeclarationService {
     event: DeclarationEvent,
     owner: Party,
     onboarders: Party[],
+    mudUrl: string | undefined = prev?.body['mud-url'],
   ): Promise<void> {
     const body: DeclarationBody = {
       'serial-number': serial,
@@ -221,6 +227,7 @@ export class DeclarationService {
       manufacturer: this.manufacturer,
       owner,
       'authorized-onboarders': onboarders,
+      ...(mudUrl !== undefined ? { 'mud-url': mudUrl } : {}),
     };
     const jws = signDeclaration(
       this.ctx.crypto,

@@ -128,7 +128,7 @@ export class Factory {
     try {
       await this.store.transaction(async (r) => {
         await r.devices.add({ serial, model: opts.model, idevidDer: idevid, masaUrl, mudUrl }, at);
-        await this.declarations.issueFirst(r, serial);
+        await this.declarations.issueFirst(r, serial, mudUrl);
       });
     } catch (e) {
       await store.erase(SecureStoreEntry.birth);

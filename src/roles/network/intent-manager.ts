@@ -46,6 +46,7 @@ import type { MudFetcher } from '../../adapters/http/mud-fetcher.js';
 import type { DeniedFlow } from '../../adapters/enforcement/nftables.js';
 import type { AddressResolver } from '../../adapters/dns/resolver.js';
 import { acceptMudFile } from './intent.js';
+import { latestDeclared } from '../../protocols/declaration/verify.js';
 import { DnsSets } from './intent-dns.js';
 
 /** A device class (a segment the authorization policy gives): its address pool and controller. */
@@ -399,29 +400,68 @@ export class IntentManager implements IntentPort {
       segment,
       address: report.address,
     });
-    if (enforced.changed)
-      await this.store.run((r) =>
-        r.events.record(
-          [
-            {
-              serial,
-              step: 11,
-              action: 'intent locator',
-              outcome: 'ok',
-              detail: { 'mud-url': report.mudUrl, source: report.source, address: report.address },
-            },
-            {
-              serial,
-              step: 13,
-              action: 'intent enforced',
-              outcome: 'ok',
-              detail: { address: enforced.address, profile: enforced.profile },
-            },
-          ],
-          this.ctx.clock.now(),
-        ),
-      );
+    await this.#recordLocated(serial, enforced, {
+      'mud-url': report.mudUrl,
+      source: report.source,
+      address: report.address,
+    });
     return { ...enforced, serial };
+  }
+
+  /**
+   * A device the network holds the declaration of but did not onboard (a DPP enrollee, say;
+   * report section 5.1.1 step 4): its rules from the MUD URL its installed declaration carries
+   * (the manufacturer's signed word), in `segment`, at `address` if given, else the lowest free
+   * host of the segment's pool. ERR_DECLARATION_NOT_FOUND, nothing changed, when the network
+   * holds none; a declaration that carries no URL gives the no-MUD profile.
+   */
+  async declared(subject: {
+    serial: string;
+    segment: string;
+    address?: string;
+  }): Promise<EnforcedIntent> {
+    const row = await this.store.run((r) => r.declarations.get(subject.serial));
+    if (!row)
+      throw new AirlockError(
+        'ERR_DECLARATION_NOT_FOUND',
+        'the network holds no declaration of that device',
+      );
+    const url = latestDeclared(row.chain)?.['mud-url'];
+    const enforced = await this.enforce({
+      serial: subject.serial,
+      segment: subject.segment,
+      mudUrl: url,
+      ...(subject.address !== undefined ? { address: subject.address } : {}),
+    });
+    await this.#recordLocated(subject.serial, enforced, {
+      'mud-url': url ?? null,
+      source: 'declaration',
+    });
+    return enforced;
+  }
+
+  /** Steps 11 and 13 in the device's audit trail, when its rules changed. */
+  async #recordLocated(
+    serial: string,
+    enforced: EnforcedIntent,
+    locator: Record<string, string | number | boolean | null>,
+  ): Promise<void> {
+    if (!enforced.changed) return;
+    await this.store.run((r) =>
+      r.events.record(
+        [
+          { serial, step: 11, action: 'intent locator', outcome: 'ok', detail: locator },
+          {
+            serial,
+            step: 13,
+            action: 'intent enforced',
+            outcome: 'ok',
+            detail: { address: enforced.address, profile: enforced.profile },
+          },
+        ],
+        this.ctx.clock.now(),
+      ),
+    );
   }
 
   /** Confines a device to the remediation server (report section 7); ERR_DEVICE_NOT_FOUND when it has no rules. */
