@@ -30,11 +30,11 @@ const SEGMENT_LINKS = { ifaces: 'device_ifaces', infra4: 'infrastructure4' };
 
 export interface BaseOptions {
   /**
-   * The segments' IPv4 address pools: any of their addresses that is not a key of the device
-   * maps is dropped, from and to. `reservedHosts` (by index, 1 the first) are infrastructure
+   * The segments' IPv4 address pools: any of their addresses that is not a device's (in the
+   * set of all devices) is dropped, from and to. `reservedHosts` (by index, 1 the first) are infrastructure
    * (a gateway's, a DHCP server's) and pass.
    */
-  devicePools?: ReadonlyArray<{ prefix: string; reservedHosts?: readonly number[] }>;
+  devicePools?: readonly Pool[];
   /**
    * The interfaces of the device segments: what is forwarded from or to one of them must be a
    * device's address or a pool's reserved host, in IPv4 (a host that gave itself an address
@@ -118,12 +118,20 @@ function onboardingCommands(o: NonNullable<BaseOptions['onboarding']>): nft.Comm
   ];
 }
 
-/** A pool's device addresses as interval-set elements: every host but the reserved ones. */
-function poolElements(pool: { prefix: string; reservedHosts?: readonly number[] }): unknown[] {
-  const p = ipv4Pool(pool.prefix);
-  const reserved = [...new Set(pool.reservedHosts ?? [])]
-    .filter((h) => h >= 1 && h <= p.size)
+type Pool = { prefix: string; reservedHosts?: readonly number[] };
+
+/** A pool's reserved hosts that are hosts of it, in order. */
+function reservedOf(pool: Pool): number[] {
+  const size = ipv4Pool(pool.prefix).size;
+  return [...new Set(pool.reservedHosts ?? [])]
+    .filter((h) => h >= 1 && h <= size)
     .sort((a, b) => a - b);
+}
+
+/** A pool's device addresses as interval-set elements: every host but the reserved ones. */
+function poolElements(pool: Pool): unknown[] {
+  const p = ipv4Pool(pool.prefix);
+  const reserved = reservedOf(pool);
   const out: unknown[] = [];
   let first = 1;
   for (const h of [...reserved, p.size + 1]) {
@@ -137,15 +145,8 @@ function poolElements(pool: { prefix: string; reservedHosts?: readonly number[] 
 }
 
 /** The reserved hosts of the pools: infrastructure on a device segment (a gateway, a DHCP server). */
-function reservedAddresses(
-  pools: ReadonlyArray<{ prefix: string; reservedHosts?: readonly number[] }>,
-): string[] {
-  return pools.flatMap((pool) => {
-    const p = ipv4Pool(pool.prefix);
-    return [...new Set(pool.reservedHosts ?? [])]
-      .filter((h) => h >= 1 && h <= p.size)
-      .map((h) => p.address(h));
-  });
+function reservedAddresses(pools: readonly Pool[]): string[] {
+  return pools.flatMap((pool) => reservedOf(pool).map((h) => ipv4Pool(pool.prefix).address(h)));
 }
 
 /** What a device segment's interfaces may forward (BaseOptions.deviceInterfaces). */
@@ -181,7 +182,8 @@ function segmentLinkCommands(opts: BaseOptions): nft.Command[] {
 }
 
 /**
- * The table, its forward chain, its maps and the quarantine, empty of devices. A quarantined
+ * The table, its forward chain, its device sets, the fail-closed rules and the quarantine,
+ * empty of devices. A quarantined
  * device is judged before anything else, established connections included: it reaches the
  * remediation server and nothing more, whatever its profile says.
  */
