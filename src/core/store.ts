@@ -306,6 +306,22 @@ export interface DeviceIntentRecord {
   updatedAt: string;
 }
 
+/** A device FreeRADIUS admits (the view `radius_devices`, docs/RADIUS.md). */
+export interface RadiusDevice {
+  serial: string;
+  /** The one certificate it may connect with: its serial number, lower-case hex. */
+  certificateSerial: string;
+  vlan: number;
+}
+
+/** What FreeRADIUS reads of the network, and the VLAN of each segment. */
+export interface NetworkRadius {
+  /** Replaces the segments' VLANs with `vlans`. */
+  setVlans(vlans: Readonly<Record<string, number>>): Promise<void>;
+  /** The devices the view admits now, by serial. */
+  devices(): Promise<RadiusDevice[]>;
+}
+
 /** The MUD files accepted and each device's enforced intent (steps 12 and 13). */
 export interface NetworkIntent {
   mudFile(url: string): Promise<MudFileRecord | undefined>;
@@ -326,6 +342,7 @@ export interface NetworkRepositories {
   policies: NetworkPolicies;
   mudSigners: MudSignerPins;
   intent: NetworkIntent;
+  radius: NetworkRadius;
   devices: NetworkDevices;
   credentials: NetworkCredentials;
   events: NetworkEvents;

@@ -843,11 +843,30 @@ function intent(db: Db): NetworkIntent {
   };
 }
 
+function radius(db: Db): NetworkRepositories['radius'] {
+  return {
+    async setVlans(vlans) {
+      await db.deleteFrom('net_segment_vlans').execute();
+      const rows = Object.entries(vlans).map(([segment, vlan]) => ({ segment, vlan }));
+      if (rows.length > 0) await db.insertInto('net_segment_vlans').values(rows).execute();
+    },
+    async devices() {
+      const rows = await db.selectFrom('radius_devices').selectAll().orderBy('serial').execute();
+      return rows.map((r) => ({
+        serial: r.serial,
+        certificateSerial: r.certificate_serial,
+        vlan: Number(r.vlan),
+      }));
+    },
+  };
+}
+
 export function networkRepositories(db: Db, dialect: Dialect): NetworkRepositories {
   return {
     policies: policies(db),
     mudSigners: mudSigners(db),
     intent: intent(db),
+    radius: radius(db),
     devices: devices(db, dialect),
     credentials: credentials(db),
     events: events(db, dialect),

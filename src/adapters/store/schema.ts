@@ -148,6 +148,17 @@ export interface NetworkDb {
     quarantined: string | null;
     updated_at: string;
   };
+  /** The VLAN each segment lands in over 802.1X (docs/RADIUS.md). */
+  net_segment_vlans: {
+    segment: string;
+    vlan: number;
+  };
+  /** The view FreeRADIUS reads: each device that may connect, its certificate and its VLAN. */
+  radius_devices: {
+    serial: string;
+    certificate_serial: string;
+    vlan: number;
+  };
   net_mud_signers: {
     url: string;
     /** SHA-256 of the signer's SubjectPublicKeyInfo, base64url. */

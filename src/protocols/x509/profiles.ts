@@ -122,6 +122,27 @@ export function registrarProfile(f: {
   };
 }
 
+/**
+ * The network's EAP server certificate (RFC 5216 section 5.3): what a device's 802.1X
+ * supplicant verifies against the owner's domain CA before it sends its own certificate.
+ */
+export function radiusServerProfile(f: {
+  name: string;
+  dnsNames: string[];
+  notBefore: Date;
+  notAfter: Date;
+}): CertificateTemplate {
+  return {
+    subject: [cn(f.name)],
+    notBefore: f.notBefore,
+    notAfter: f.notAfter,
+    ca: false,
+    keyUsage: ['digitalSignature'],
+    extendedKeyUsage: [Oid.serverAuth],
+    dnsNames: f.dnsNames,
+  };
+}
+
 export function caProfile(f: {
   name: string;
   notBefore: Date;

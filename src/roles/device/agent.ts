@@ -22,6 +22,7 @@ import type {
   SecureStore,
 } from '../../core/ports.js';
 import { tlsPledgeConnector } from '../../adapters/http/tls-pledge-channel.js';
+import { writeEapTlsFiles, type EapTlsFiles } from '../../adapters/device/eap-tls-files.js';
 import type { VoucherPolicy } from '../../protocols/voucher/voucher.js';
 import type { PledgeContext } from '../../onboarding/pledge/context.js';
 import { Journal, type JournalEntry } from '../../onboarding/pledge/journal.js';
@@ -265,12 +266,6 @@ export class DeviceAgent {
     if (!credentials) throw new AirlockError('ERR_DEVICE_NOT_ONBOARDED');
     const ctx = this.steps;
     const identity = await openBirthCredentials(ctx, await this.birth());
-    const der = (b64: string) => {
-      const bytes = fromBase64(b64);
-      if (!bytes)
-        throw new AirlockError('ERR_SECURE_STORE', 'the onboarding credentials are corrupt');
-      return bytes;
-    };
     return serveAttestation({
       crypto: ctx.crypto,
       now: () => ctx.clock.now(),
@@ -280,6 +275,21 @@ export class DeviceAgent {
       evidence: async (nonce) =>
         generateEvidence(ctx, identity, await measuredBoot(identity, this.measuredBoot), nonce),
       ...opts,
+    });
+  }
+
+  /**
+   * The device's 802.1X credentials for its supplicant (report section 5.3), written from its
+   * secure store into `dir` (0700; each file 0600): EAP-TLS with its LDevID, as its serial number.
+   */
+  async eapTlsFiles(dir: string): Promise<EapTlsFiles> {
+    const credentials = await this.onboardingCredentials();
+    if (!credentials) throw new AirlockError('ERR_DEVICE_NOT_ONBOARDED');
+    return writeEapTlsFiles(dir, {
+      identity: (await this.birth()).serialNumber,
+      chain: [der(credentials.ldevid), ...credentials.ldevidChain.map(der)],
+      keyPkcs8: der(credentials.ldevidKey),
+      domainCa: der(credentials.domainCa),
     });
   }
 
@@ -296,4 +306,11 @@ export class DeviceAgent {
       throw new AirlockError('ERR_SECURE_STORE', `${name} is corrupt`, { cause });
     }
   }
+}
+
+/** A DER value of the onboarding credentials, as the secure store holds it (base64). */
+function der(b64: string): Uint8Array {
+  const bytes = fromBase64(b64);
+  if (!bytes) throw new AirlockError('ERR_SECURE_STORE', 'the onboarding credentials are corrupt');
+  return bytes;
 }

@@ -27,7 +27,7 @@ export class CredentialIssuer {
   constructor(
     private readonly ctx: RoleContext,
     private readonly store: NetworkStore,
-    private readonly pki: NetworkPki,
+    private readonly pki: Pick<NetworkPki, 'domainCa'>,
     private readonly sealer: Sealer,
     private readonly opts: { ownerName: string; ldevidValidityDays: number },
   ) {}

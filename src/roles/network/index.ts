@@ -8,6 +8,7 @@ import type { Party } from '../../core/party.js';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import { toPem } from '../../core/bytes.js';
+import { FreeRadius } from '../../adapters/radius/freeradius.js';
 import { KeyRing } from '../../adapters/store/key-ring.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
 import type { OpenedDb } from '../../adapters/store/sqlite.js';
@@ -68,6 +69,22 @@ export interface NetworkOptions {
    * and enforced in nftables before its credentials are delivered. None: no rules.
    */
   intent?: NetworkIntentOptions;
+}
+
+/** FreeRADIUS for the network (Network.startRadius, docs/RADIUS.md). */
+export interface NetworkRadiusOptions {
+  /** Where its configuration is written (emptied first). */
+  dir: string;
+  /** Where it listens (default 127.0.0.1:1812). */
+  listen?: { address: string; port: number };
+  /** The 802.1X authenticators that may ask it (addresses or prefixes). */
+  clients: string[];
+  /** Their RADIUS shared secret (16 characters or more); it is never written to a file. */
+  secret: string;
+  /** Each segment's VLAN; `quarantine` is the VLAN of devices marked for quarantine. */
+  vlans: Readonly<Record<string, number>>;
+  /** The program (default `freeradius`). */
+  binary?: string;
 }
 
 export interface NetworkIntentOptions {
@@ -221,6 +238,34 @@ export class Network {
 
   get databaseFile(): string {
     return this.opened.file;
+  }
+
+  /**
+   * 802.1X (docs/RADIUS.md): FreeRADIUS for this network, EAP-TLS against its domain CA, reading
+   * which devices it admits, and in which VLAN, from this database's view `radius_devices`. The
+   * segments' VLANs are recorded first. SQLite only for now: FreeRADIUS opens the same file.
+   */
+  async startRadius(o: NetworkRadiusOptions): Promise<FreeRadius> {
+    if (isDatabaseUrl(this.databaseFile) || this.databaseFile === ':memory:')
+      throw new AirlockError(
+        'ERR_CONFIG',
+        "FreeRADIUS reads the network's SQLite database file; this network has none",
+      );
+    for (const [segment, vlan] of Object.entries(o.vlans))
+      if (!Number.isInteger(vlan) || vlan < 1 || vlan > 4094)
+        throw new AirlockError('ERR_CONFIG', `segment ${JSON.stringify(segment)}: VLAN 1 to 4094`);
+    await this.store.transaction((r) => r.radius.setVlans(o.vlans));
+    return FreeRadius.start({
+      dir: o.dir,
+      listen: o.listen ?? { address: '127.0.0.1', port: 1812 },
+      clients: o.clients,
+      secret: o.secret,
+      certificateChainPem: toPem('CERTIFICATE', this.pki.radius.cert.der) + this.domainCaPem(),
+      keyPkcs8: await keyStoreOf(this.ctx).exportPkcs8(this.pki.radius.key),
+      caPem: this.domainCaPem(),
+      sqlite: this.databaseFile,
+      ...(o.binary ? { binary: o.binary } : {}),
+    });
   }
 
   /** The domain CA in PEM: what a device, or curl, trusts once onboarded. */

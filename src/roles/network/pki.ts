@@ -1,15 +1,21 @@
 /**
  * The network bootstrapping credentials (report section 5.1.2): the owner's domain CA, which
- * identifies the network owner, and the registrar's certificate issued by it.
+ * identifies the network owner, and the registrar's and the EAP server's certificates issued by it.
  */
 import type { KeyRing, KeyPair } from '../../adapters/store/key-ring.js';
-import { caProfile, registrarProfile } from '../../protocols/x509/profiles.js';
+import {
+  caProfile,
+  radiusServerProfile,
+  registrarProfile,
+} from '../../protocols/x509/profiles.js';
 import type { Crypto } from '../../core/ports.js';
 import { ensureKeyPair, notBefore, years } from '../shared/pki.js';
 
 export interface NetworkPki {
   domainCa: KeyPair;
   registrar: KeyPair;
+  /** The EAP server's certificate (802.1X, docs/RADIUS.md). */
+  radius: KeyPair;
 }
 
 export async function openNetworkPki(
@@ -46,5 +52,18 @@ export async function openNetworkPki(
     domainCa,
     at,
   );
-  return { domainCa, registrar };
+  const radius = await ensureKeyPair(
+    crypto,
+    ring,
+    'radius-server',
+    radiusServerProfile({
+      name: `${ownerName} RADIUS`,
+      dnsNames: hostnames,
+      notBefore: nb,
+      notAfter: years(at, 2),
+    }),
+    domainCa,
+    at,
+  );
+  return { domainCa, registrar, radius };
 }

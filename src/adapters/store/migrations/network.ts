@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 import { parseCertificate } from '../../../protocols/x509/certificate.js';
 import { autoId, binaryType, createKeyTable } from './common.js';
 
@@ -218,6 +218,53 @@ export const networkMigrations: Record<string, Migration> = {
         .on('net_device_intent')
         .columns(['segment', 'host'])
         .unique()
+        .execute();
+    },
+  },
+  /**
+   * 802.1X (docs/RADIUS.md): the VLAN of each segment, and the view FreeRADIUS reads through
+   * rlm_sql, the only part of this database it is given: each device that may connect now, the
+   * serial number of the one certificate it may connect with, and the VLAN it lands in. A
+   * device marked for quarantine lands in the `quarantine` segment's VLAN; a segment with no
+   * VLAN, a device not provisioned, decommissioned or whose certificate is revoked: no row.
+   */
+  '0007_network_radius': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('net_segment_vlans')
+        .addColumn('segment', 'text', (c) => c.primaryKey())
+        .addColumn('vlan', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createView('radius_devices')
+        .as(
+          db
+            .selectFrom('net_devices as d')
+            .innerJoin('net_segment_vlans as v', (j) =>
+              j.on(
+                'v.segment',
+                '=',
+                sql<string>`case when d.quarantine is null then d.segment else 'quarantine' end`,
+              ),
+            )
+            .select([
+              'd.serial as serial',
+              'd.ldevid_serial as certificate_serial',
+              'v.vlan as vlan',
+            ])
+            .where('d.state', 'in', ['provisioned', 'onboarded'])
+            .where('d.ldevid_serial', 'is not', null)
+            .where(({ not, exists, selectFrom }) =>
+              not(
+                exists(
+                  selectFrom('net_certificates as c')
+                    .select('c.serial')
+                    .whereRef('c.serial', '=', 'd.ldevid_serial')
+                    .where('c.revoked_at', 'is not', null),
+                ),
+              ),
+            ),
+        )
         .execute();
     },
   },

@@ -1,0 +1,181 @@
+/**
+ * FreeRADIUS 3.2's configuration for Airlock's network (docs/RADIUS.md): Debian's own tree,
+ * copied, with its virtual servers replaced by two of Airlock's and its `eap` and `sql` modules
+ * by Airlock's.
+ *
+ * - `airlock`: listens for Access-Requests from the clients named (an 802.1X authenticator:
+ *   hostapd, a switch, an access point) and runs EAP; anything that is not EAP is rejected.
+ * - EAP-TLS only: the device's certificate must chain to the owner's domain CA, and its common
+ *   name must be the EAP identity (`check_cert_cn`), so a device cannot present its certificate
+ *   under another device's name.
+ * - `airlock-device`, run by EAP-TLS once the handshake has verified the certificate: one
+ *   query through rlm_sql to the view `radius_devices` in Airlock's database (never its inner
+ *   tables) for the certificate's name and serial number. A row admits the device with its
+ *   VLAN as RADIUS tunnel attributes (RFC 3580); no row rejects it. So a device onboarded,
+ *   moved, quarantined, decommissioned or re-onboarded (its old certificate's serial no longer
+ *   matches) takes effect at its next authentication, with no reload.
+ *
+ * Secrets never reach these files: the RADIUS shared secret and the password of the server's
+ * encrypted private key are read from the environment of FreeRADIUS's process (`$ENV{...}`).
+ */
+import { AirlockError } from '../../core/errors.js';
+
+/** The environment variables FreeRADIUS reads its secrets from. */
+export const RADIUS_ENV = {
+  secret: 'AIRLOCK_RADIUS_SECRET',
+  keyPassword: 'AIRLOCK_RADIUS_KEY_PASSWORD',
+} as const;
+
+export interface FreeRadiusConfigOptions {
+  /** The configuration directory being written (absolute). */
+  dir: string;
+  /** Where FreeRADIUS listens for authentication requests. */
+  listen: { address: string; port: number };
+  /** The authenticators allowed to ask (an address or prefix each), all with the one secret. */
+  clients: readonly string[];
+  /** Files in `dir`: the server's certificate chain, its encrypted key, the domain CA. */
+  files: { certificate: string; key: string; ca: string };
+  /** The SQLite database file of the network (absolute). */
+  sqlite: string;
+}
+
+/** The files Airlock writes over Debian's tree, by path relative to `dir`. */
+export function freeRadiusFiles(o: FreeRadiusConfigOptions): Record<string, string> {
+  const q = quote;
+  const clients = o.clients
+    .map(
+      (address, i) => `  client airlock_${i} {
+    ipaddr = ${address}
+    secret = $ENV{${RADIUS_ENV.secret}}
+    require_message_authenticator = yes
+  }`,
+    )
+    .join('\n');
+  const site = `# Written by Airlock: docs/RADIUS.md. Changes are overwritten at start.
+server airlock {
+  listen {
+    type = auth
+    ipaddr = ${o.listen.address}
+    port = ${o.listen.port}
+  }
+${clients}
+  authorize {
+    eap {
+      ok = return
+      updated = return
+    }
+    reject
+  }
+  authenticate {
+    eap
+  }
+  post-auth {
+    Post-Auth-Type REJECT {
+      eap
+    }
+  }
+}
+
+server airlock-device {
+  authorize {
+    update control {
+      &Tmp-String-0 := "%{sql:SELECT vlan FROM radius_devices WHERE serial = '%{TLS-Client-Cert-Common-Name}' AND certificate_serial = '%{TLS-Client-Cert-Serial}'}"
+    }
+    if (&control:Tmp-String-0 && &control:Tmp-String-0 != "") {
+      update reply {
+        &Tunnel-Type := VLAN
+        &Tunnel-Medium-Type := IEEE-802
+        &Tunnel-Private-Group-Id := "%{control:Tmp-String-0}"
+      }
+      update control {
+        &Auth-Type := Accept
+      }
+    }
+    else {
+      update control {
+        &Auth-Type := Reject
+      }
+    }
+  }
+}
+`;
+  const eap = `# Written by Airlock: EAP-TLS against the owner's domain CA, nothing else.
+eap {
+  default_eap_type = tls
+  timer_expire = 60
+  ignore_unknown_eap_types = no
+  max_sessions = \${max_requests}
+  tls-config tls-common {
+    private_key_password = $ENV{${RADIUS_ENV.keyPassword}}
+    private_key_file = ${q(o.files.key)}
+    certificate_file = ${q(o.files.certificate)}
+    ca_file = ${q(o.files.ca)}
+    check_cert_cn = %{User-Name}
+    cipher_list = "DEFAULT"
+    ecdh_curve = "prime256v1"
+    tls_min_version = "1.2"
+    tls_max_version = "1.2"
+    cache {
+      enable = no
+    }
+    ocsp {
+      enable = no
+    }
+  }
+  tls {
+    tls = tls-common
+    virtual_server = airlock-device
+  }
+}
+`;
+  const sqlModule = `# Written by Airlock: the network's database, read through the view radius_devices only.
+sql {
+  dialect = "sqlite"
+  driver = "rlm_sql_sqlite"
+  sqlite {
+    filename = ${q(o.sqlite)}
+    busy_timeout = 1000
+  }
+  read_clients = no
+  pool {
+    start = 1
+    min = 1
+    max = 8
+    spare = 2
+    uses = 0
+    lifetime = 0
+    idle_timeout = 60
+  }
+}
+`;
+  return {
+    'sites-enabled/airlock': site,
+    'mods-enabled/eap': eap,
+    'mods-enabled/sql': sqlModule,
+  };
+}
+
+/**
+ * Debian's radiusd.conf made Airlock's: run as the user that starts it, from `dir`, its pid file
+ * and logs in `dir/run`, no proxying.
+ */
+export function editRadiusdConf(text: string, dir: string): string {
+  const replaced = text
+    .replace(/^(\s*)user = freerad/m, '$1#user = freerad')
+    .replace(/^(\s*)group = freerad/m, '$1#group = freerad')
+    .replace(/^raddbdir = .*$/m, `raddbdir = ${quote(dir)}`)
+    .replace(/^run_dir = .*$/m, `run_dir = ${quote(`${dir}/run`)}`)
+    .replace(/^logdir = .*$/m, `logdir = ${quote(`${dir}/run`)}`)
+    .replace(/^(\s*)proxy_requests\s*=\s*yes/m, '$1proxy_requests = no');
+  for (const needed of ['raddbdir = "', 'run_dir = "', 'logdir = "'])
+    if (!replaced.includes(needed))
+      throw new AirlockError('ERR_CONFIG', `radiusd.conf: no ${needed.split(' ')[0]} line to set`);
+  return replaced;
+}
+
+/** A FreeRADIUS double-quoted string; paths Airlock chose, checked to need no escaping. */
+function quote(s: string): string {
+  if (!/^[A-Za-z0-9_./-]+$/.test(s))
+    throw new AirlockError('ERR_CONFIG', `not a plain path: ${JSON.stringify(s)}`);
+  return `"${s}"`;
+}

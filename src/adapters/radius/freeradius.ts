@@ -1,0 +1,157 @@
+/**
+ * FreeRADIUS run by Airlock (docs/RADIUS.md): its configuration written into a directory of
+ * its own (0700), then `freeradius -f -d DIR -l stdout`, ready once it says so. The server's
+ * private key is written encrypted (PKCS#8, AES-256-CBC) under a random password; that
+ * password and the RADIUS shared secret reach FreeRADIUS in its environment only, which holds
+ * nothing else of Airlock's.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createPrivateKey, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { AirlockError } from '../../core/errors.js';
+import { editRadiusdConf, freeRadiusFiles, RADIUS_ENV } from './freeradius-config.js';
+
+export interface FreeRadiusOptions {
+  /** The directory the configuration is written to (made, or emptied, here). */
+  dir: string;
+  listen: { address: string; port: number };
+  /** The authenticators allowed to ask: addresses or prefixes. */
+  clients: readonly string[];
+  /** The RADIUS shared secret of those clients. */
+  secret: string;
+  /** The server's certificate chain (PEM, leaf first) and its private key (PKCS#8 DER). */
+  certificateChainPem: string;
+  keyPkcs8: Uint8Array;
+  /** The anchors a device's certificate must chain to (PEM): the owner's domain CA. */
+  caPem: string;
+  /** The network's SQLite database file. */
+  sqlite: string;
+  /** Debian's configuration tree, copied first (default /etc/freeradius/3.0). */
+  template?: string;
+  /** The program (default `freeradius`). */
+  binary?: string;
+  /** How long it may take to be ready (default 20 s). */
+  readyTimeoutMs?: number;
+}
+
+export class FreeRadius {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly exited: Promise<void>,
+  ) {}
+
+  /** Writes the configuration and starts FreeRADIUS; resolves once it serves requests. */
+  static async start(o: FreeRadiusOptions): Promise<FreeRadius> {
+    const dir = path.resolve(o.dir);
+    const template = o.template ?? '/etc/freeradius/3.0';
+    if (o.secret.length < 16)
+      throw new AirlockError('ERR_CONFIG', 'the RADIUS shared secret needs 16 characters or more');
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.mkdir(path.dirname(dir), { recursive: true });
+    try {
+      await fs.cp(template, dir, { recursive: true, verbatimSymlinks: true });
+    } catch (cause) {
+      throw new AirlockError(
+        'ERR_CONFIG',
+        `FreeRADIUS's configuration ${template} cannot be read`,
+        {
+          cause,
+          details: { hint: 'install FreeRADIUS 3.2 (Debian: apt-get install freeradius)' },
+        },
+      );
+    }
+    await fs.chmod(dir, 0o700);
+    await fs.mkdir(path.join(dir, 'run'), { mode: 0o700 });
+    const keyPassword = randomBytes(32).toString('base64url');
+    const files = {
+      certificate: path.join(dir, 'airlock-server.pem'),
+      key: path.join(dir, 'airlock-server.key'),
+      ca: path.join(dir, 'airlock-ca.pem'),
+    };
+    const encrypted = createPrivateKey({
+      key: Buffer.from(o.keyPkcs8),
+      format: 'der',
+      type: 'pkcs8',
+    }).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: keyPassword });
+    await fs.writeFile(files.key, encrypted, { mode: 0o600 });
+    await fs.writeFile(files.certificate, o.certificateChainPem, { mode: 0o600 });
+    await fs.writeFile(files.ca, o.caPem, { mode: 0o600 });
+    const conf = path.join(dir, 'radiusd.conf');
+    await fs.writeFile(conf, editRadiusdConf(await fs.readFile(conf, 'utf8'), dir));
+    // Debian's own sites would listen on every address; the eap and sql modules are replaced.
+    for (const f of await fs.readdir(path.join(dir, 'sites-enabled')))
+      await fs.rm(path.join(dir, 'sites-enabled', f), { force: true });
+    for (const [name, text] of Object.entries(
+      freeRadiusFiles({
+        dir,
+        listen: o.listen,
+        clients: o.clients,
+        files,
+        sqlite: path.resolve(o.sqlite),
+      }),
+    )) {
+      await fs.rm(path.join(dir, name), { force: true });
+      await fs.writeFile(path.join(dir, name), text, { mode: 0o600 });
+    }
+
+    const child = spawn(o.binary ?? 'freeradius', ['-f', '-d', dir, '-l', 'stdout'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+        [RADIUS_ENV.secret]: o.secret,
+        [RADIUS_ENV.keyPassword]: keyPassword,
+      },
+    });
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    const lines: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      let buffered = '';
+      const timer = setTimeout(() => fail('it was not ready in time'), o.readyTimeoutMs ?? 20_000);
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        reject(
+          new AirlockError('ERR_CONFIG', `FreeRADIUS did not start: ${why}`, {
+            details: { log: lines.slice(-8).join('\n').slice(0, 2000) },
+          }),
+        );
+      };
+      const onData = (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        const parts = buffered.split('\n');
+        buffered = parts.pop()!;
+        for (const line of parts) {
+          lines.push(line);
+          if (lines.length > 200) lines.shift();
+          if (/Ready to process requests/.test(line)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('error', (e) => fail(e.message));
+      child.once('exit', (code, signal) => fail(`it exited (${code ?? signal})`));
+    });
+    child.removeAllListeners('exit');
+    // Its log keeps flowing and is not kept: read, so that its pipe never fills.
+    child.stdout!.resume();
+    child.stderr!.resume();
+    return new FreeRadius(child, exited);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** SIGTERM, then SIGKILL after 5 s. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * 802.1X against real FreeRADIUS (report section 5.3, docs/RADIUS.md): the network starts
+ * FreeRADIUS reading its own database's view, and eapol_test (hostap's RADIUS client)
+ * authenticates with EAP-TLS. A device onboarded by Airlock is admitted with its segment's
+ * VLAN; a certificate of another CA, one presented under another device's name, and one of
+ * the domain CA for a device never onboarded are refused; a renewed device's old certificate
+ * stops working at once, and a changed VLAN is live at the next authentication, with no reload.
+ * Needs root, freeradius and eapol_test: elsewhere it says `skipped: <reason>`; CI installs them.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { eapolTest, freeUdpPort, radiusSkipReason } from '../support/radius.js';
+import { errorCode } from '../support/errors.js';
+import type { FreeRadius } from '../../src/adapters/radius/freeradius.js';
+import { generateP256Key, NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
+import { exportPkcs8 } from '../../src/adapters/crypto/node-crypto.js';
+import { issueCertificate } from '../../src/protocols/x509/issue.js';
+import { caProfile, ldevidProfile } from '../../src/protocols/x509/profiles.js';
+import { toPem } from '../../src/core/bytes.js';
+
+const skip = radiusSkipReason();
+if (skip) console.log(`skipped: ${skip}`);
+
+const SECRET = 'a-radius-secret-of-the-test';
+
+describe.skipIf(skip !== undefined)('802.1X through FreeRADIUS, EAP-TLS with eapol_test', () => {
+  let sys: TestSystem;
+  let radius: FreeRadius;
+  let port: number;
+  let dir: string;
+  beforeAll(async () => {
+    sys = await startTestSystem();
+    dir = path.join(sys.dir, 'eap');
+    fs.mkdirSync(dir, { mode: 0o700 });
+    port = await freeUdpPort();
+    radius = await sys.network.startRadius({
+      dir: path.join(sys.dir, 'raddb'),
+      listen: { address: '127.0.0.1', port },
+      clients: ['127.0.0.1'],
+      secret: SECRET,
+      vlans: { default: 101, quarantine: 999 },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await radius?.stop();
+    await sys?.close();
+  });
+
+  const authenticate = (files: {
+    identity: string;
+    certificate: string;
+    key: string;
+    ca: string;
+  }) => eapolTest({ dir, port, secret: SECRET, ...files });
+
+  /** An onboarded device's supplicant files, from its secure store. */
+  async function onboarded() {
+    const d = await sys.newDevice();
+    await d.agent.onboard(sys.registrarUrl);
+    const files = await d.agent.eapTlsFiles(path.join(dir, d.serial));
+    return { ...d, files };
+  }
+
+  it("admits an onboarded device with its segment's VLAN, and writes its key 0600", async () => {
+    const d = await onboarded();
+    expect((await sys.network.inventory.device(d.serial)).segment).toBe('default');
+    expect(fs.statSync(d.files.key).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.dirname(d.files.key)).mode & 0o777).toBe(0o700);
+    const r = await authenticate(d.files);
+    expect(r.ok).toBe(true);
+    expect(r.vlan).toBe('101');
+    // What FreeRADIUS read: the view, one row for the device, its current certificate.
+    const row = (await sys.network.store.run((x) => x.radius.devices())).find(
+      (x) => x.serial === d.serial,
+    );
+    expect(row).toMatchObject({ vlan: 101 });
+  });
+
+  it("refuses a certificate of another CA, one under another device's name, and one for a device never onboarded", async () => {
+    const a = await onboarded();
+    const b = await onboarded();
+    // Device A's certificate presented as device B.
+    expect((await authenticate({ ...a.files, identity: b.serial })).ok).toBe(false);
+
+    const crypto = new NodeCrypto();
+    const now = Date.now();
+    const validity = { notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) };
+    const write = (name: string, certs: Uint8Array[], key: Uint8Array) => {
+      const base = path.join(dir, name);
+      fs.writeFileSync(`${base}.pem`, certs.map((c) => toPem('CERTIFICATE', c)).join(''));
+      fs.writeFileSync(`${base}.key`, toPem('PRIVATE KEY', key), { mode: 0o600 });
+      return { certificate: `${base}.pem`, key: `${base}.key` };
+    };
+
+    // Another CA, the same name as device A.
+    const otherCaKey = generateP256Key();
+    const otherCa = issueCertificate(
+      crypto,
+      caProfile({ name: 'Impostor CA', ...validity, pathLength: 0 }),
+      otherCaKey.spki,
+      { key: otherCaKey },
+    );
+    const impostorKey = generateP256Key();
+    const impostor = issueCertificate(
+      crypto,
+      ldevidProfile({ serialNumber: a.serial, domain: 'Impostor', ...validity }),
+      impostorKey.spki,
+      { key: otherCaKey, cert: otherCa },
+    );
+    const foreign = write('impostor', [impostor.der, otherCa.der], exportPkcs8(impostorKey));
+    expect((await authenticate({ ...a.files, ...foreign })).ok).toBe(false);
+
+    // The domain CA's own certificate for a serial number the network never onboarded.
+    const strayKey = generateP256Key();
+    const stray = sys.network.credentials.signLdevid('never-onboarded-1', strayKey.spki);
+    const strayFiles = write('stray', [stray.der], exportPkcs8(strayKey));
+    expect(
+      (await authenticate({ ...a.files, ...strayFiles, identity: 'never-onboarded-1' })).ok,
+    ).toBe(false);
+    // Device A itself still gets in: the refusals were theirs.
+    expect((await authenticate(a.files)).ok).toBe(true);
+  });
+
+  it('a renewed device: the new certificate works and the old one fails at once; a VLAN changed is live, with no reload', async () => {
+    const d = await onboarded();
+    const old = await d.agent.eapTlsFiles(path.join(dir, `${d.serial}-old`));
+    await d.agent.renew(sys.registrarUrl);
+    const renewed = await d.agent.eapTlsFiles(path.join(dir, `${d.serial}-new`));
+    expect(fs.readFileSync(renewed.certificate, 'utf8')).not.toBe(
+      fs.readFileSync(old.certificate, 'utf8'),
+    );
+    expect((await authenticate(old)).ok).toBe(false);
+    expect((await authenticate(renewed)).ok).toBe(true);
+
+    const pid = radius.pid;
+    await sys.network.store.transaction((r) => r.radius.setVlans({ default: 202 }));
+    const moved = await authenticate(renewed);
+    expect(moved).toMatchObject({ ok: true, vlan: '202' });
+    expect(radius.pid).toBe(pid);
+  });
+
+  it('refuses settings it cannot run: a short secret, a VLAN out of range, and no SQLite file', async () => {
+    const base = { dir: path.join(sys.dir, 'raddb-bad'), clients: ['127.0.0.1'] };
+    expect(
+      await errorCode(() =>
+        sys.network.startRadius({ ...base, secret: 'short', vlans: { default: 10 } }),
+      ),
+    ).toBe('ERR_CONFIG');
+    expect(
+      await errorCode(() =>
+        sys.network.startRadius({ ...base, secret: SECRET, vlans: { default: 4095 } }),
+      ),
+    ).toBe('ERR_CONFIG');
+  });
+});
