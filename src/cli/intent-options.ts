@@ -8,7 +8,10 @@ import { AirlockError } from '../core/errors.js';
 import { fromPem } from '../core/bytes.js';
 import { parseCertificate } from '../protocols/x509/certificate.js';
 import { parseIntentFile } from '../roles/network/intent-config.js';
-import type { NetworkIntentOptions } from '../roles/network/index.js';
+import type { Network, NetworkIntentOptions } from '../roles/network/index.js';
+import type { Manufacturer } from '../roles/manufacturer/index.js';
+import { IntentManager } from '../roles/network/intent-manager.js';
+import { MudFetcher } from '../adapters/http/mud-fetcher.js';
 import { readJsonFile, readTextFile } from './options.js';
 
 export function intentOptions(file: string): NetworkIntentOptions & { enforcement: Nftables } {
@@ -25,4 +28,23 @@ export function intentOptions(file: string): NetworkIntentOptions & { enforcemen
     fetch: { ...fetch, ...(tlsCa !== undefined ? { ca: readTextFile(tlsCa) } : {}) },
     ...(anchors.length > 0 ? { anchors } : {}),
   };
+}
+
+/**
+ * The intent manager of a CLI process beside the server: the same record and table, with the
+ * local manufacturer's MUD CA and the file's anchors; it does not rebuild the table.
+ */
+export function localIntentManager(
+  network: Network,
+  manufacturer: Manufacturer,
+  file: string,
+): IntentManager {
+  const opts = intentOptions(file);
+  const mudCa = manufacturer.trustBundle().mudCa;
+  return new IntentManager(network.ctx, network.store, {
+    settings: opts.settings,
+    enforcement: opts.enforcement,
+    fetcher: new MudFetcher(opts.fetch),
+    anchors: () => [...(mudCa ? [mudCa] : []), ...(opts.anchors ?? [])],
+  });
 }

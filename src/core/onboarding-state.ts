@@ -65,6 +65,11 @@ export const TRANSITIONS = {
   'enrollment-confirmed': { from: ['provisioned'], to: 'onboarded' },
   /** RFC 8995 section 5.9.4: the device reported failure; it starts again with a new voucher. */
   'enrollment-failed': { from: ONBOARDING_STATES, to: 'failed' },
+  /**
+   * Report section 7: the owner takes the device out of service, from any state; its
+   * credentials are revoked. It may be onboarded again later (a voucher, from scratch).
+   */
+  decommissioned: { from: DEVICE_STATES, to: 'decommissioned' },
 } as const satisfies Record<string, { from: readonly DeviceState[]; to: DeviceState }>;
 
 export type DeviceEvent = keyof typeof TRANSITIONS;

@@ -157,7 +157,8 @@ export type DeviceChange =
   | { state: DeviceState; ldevidSerial: string }
   | { pskId: string }
   | { state: 'onboarded'; onboardings: number }
-  | { state: 'failed' };
+  | { state: 'failed' }
+  | { state: 'decommissioned' };
 
 export type CertifiedKeyKind = 'idevid' | 'ldevid';
 
@@ -192,8 +193,10 @@ export interface NetworkCredentials {
     at: Date,
   ): Promise<boolean>;
   keyKind(fingerprint: string): Promise<CertifiedKeyKind | undefined>;
-  /** Revokes (superseded) every live LDevID of a device. */
-  supersede(device: string, at: Date): Promise<void>;
+  /** Revokes every live LDevID of a device, for `reason` (RFC 5280: superseded by default). */
+  supersede(device: string, at: Date, reason?: 'superseded' | 'cessationOfOperation'): Promise<void>;
+  /** Retires the device's PSKs: none is live after. */
+  retirePsks(device: string, at: Date): Promise<void>;
   addCertificate(
     c: { serial: string; device: string; notBefore: Date; notAfter: Date },
     at: Date,

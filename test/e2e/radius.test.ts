@@ -5,9 +5,14 @@
  * VLAN; a certificate of another CA, one presented under another device's name, and one of
  * the domain CA for a device never onboarded are refused; a renewed device's old certificate
  * stops working at once, and a changed VLAN is live at the next authentication, with no reload.
+ * Decommissioning (the CLI) shuts the device out at its next authentication and lists its
+ * certificate in the CRL; onboarded again, its new certificate works and the old one does not.
  * Needs root, freeradius and eapol_test: elsewhere it says `skipped: <reason>`; CI installs them.
  */
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
@@ -20,6 +25,8 @@ import { issueCertificate } from '../../src/protocols/x509/issue.js';
 import { caProfile, ldevidProfile } from '../../src/protocols/x509/profiles.js';
 import { toPem } from '../../src/core/bytes.js';
 
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 const skip = radiusSkipReason();
 if (skip) console.log(`skipped: ${skip}`);
 
@@ -139,6 +146,52 @@ describe.skipIf(skip !== undefined)('802.1X through FreeRADIUS, EAP-TLS with eap
     const moved = await authenticate(renewed);
     expect(moved).toMatchObject({ ok: true, vlan: '202' });
     expect(radius.pid).toBe(pid);
+  });
+
+  it('decommissioned (the CLI): refused at its next authentication, its certificate in the CRL; onboarded again, only the new certificate works', async () => {
+    const d = await onboarded();
+    expect((await authenticate(d.files)).ok).toBe(true);
+    const { stdout } = await run(process.execPath, [
+      bin,
+      'network',
+      'decommission',
+      d.serial,
+      '--reason',
+      'sold for parts',
+      '--data-dir',
+      path.join(sys.dir, 'data'),
+    ]);
+    expect(stdout).toContain(`device ${d.serial} decommissioned`);
+    expect((await authenticate(d.files)).ok).toBe(false);
+    const record = await sys.network.inventory.device(d.serial);
+    expect(record.state).toBe('decommissioned');
+    const certs = await sys.network.store.run((r) => r.credentials.certificatesOf(d.serial));
+    expect(certs.every((c) => c.revocation_reason === 'cessationOfOperation')).toBe(true);
+    // The CRL, as openssl reads it, lists them.
+    const crlFile = path.join(dir, 'crl.der');
+    fs.writeFileSync(crlFile, await sys.network.credentials.crl());
+    const listed = (
+      await run('openssl', ['crl', '-inform', 'DER', '-in', crlFile, '-noout', '-text'])
+    ).stdout.toLowerCase();
+    for (const c of certs) expect(listed).toContain(`serial number: ${c.serial}`);
+    // A device it does not know: exit 1, ERR_DEVICE_NOT_FOUND.
+    const unknown = await run(process.execPath, [
+      bin,
+      'network',
+      'decommission',
+      'no-such-device',
+      '--data-dir',
+      path.join(sys.dir, 'data'),
+    ]).catch((e: { code: number; stderr: string }) => e);
+    expect(unknown).toMatchObject({ code: 1 });
+    expect((unknown as { stderr: string }).stderr).toContain('ERR_DEVICE_NOT_FOUND');
+
+    // Onboarded again from scratch: a new certificate, which works; the old one does not.
+    await d.agent.factoryReset();
+    await d.agent.onboard(sys.registrarUrl);
+    const again = await d.agent.eapTlsFiles(path.join(dir, `${d.serial}-again`));
+    expect((await authenticate(again)).ok).toBe(true);
+    expect((await authenticate(d.files)).ok).toBe(false);
   });
 
   it('refuses settings it cannot run: a short secret, a VLAN out of range, and no SQLite file', async () => {

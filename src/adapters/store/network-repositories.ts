@@ -146,6 +146,12 @@ const sql = {
       .set({ state: 'failed', updated_at: p.at })
       .where('serial', '=', p.serial),
   ),
+  decommissioned: prepared((db: Db, p: Params<'serial' | 'at'>) =>
+    db
+      .updateTable('net_devices')
+      .set({ state: 'decommissioned', updated_at: p.at })
+      .where('serial', '=', p.serial),
+  ),
 
   /** Binds a key to a device; a key bound before (to any device, in any role) is not bound again. */
   bindKey: prepared((db: Db, p: Params<'fingerprint' | 'serial' | 'kind' | 'certificate' | 'at'>) =>
@@ -173,10 +179,10 @@ const sql = {
   keyKind: prepared((db: Db, p: Params<'fingerprint'>) =>
     db.selectFrom('net_certified_keys').select('kind').where('fingerprint', '=', p.fingerprint),
   ),
-  supersede: prepared((db: Db, p: Params<'serial' | 'at'>) =>
+  supersede: prepared((db: Db, p: Params<'serial' | 'at' | 'reason'>) =>
     db
       .updateTable('net_certificates')
-      .set({ revoked_at: p.at, revocation_reason: 'superseded' })
+      .set({ revoked_at: p.at, revocation_reason: p.reason })
       .where('device_serial', '=', p.serial)
       .where('revoked_at', 'is', null),
   ),
@@ -514,6 +520,8 @@ function devices(db: Db, dialect: Dialect): NetworkDevices {
         await sql.onboarded.run(db, { serial, onboardings: change.onboardings, at: when });
       else if (change.state === 'authenticated')
         await sql.authenticated.run(db, { serial, at: when });
+      else if (change.state === 'decommissioned')
+        await sql.decommissioned.run(db, { serial, at: when });
       else await sql.failed.run(db, { serial, at: when });
     },
     record(serial) {
@@ -554,8 +562,11 @@ function credentials(db: Db): NetworkCredentials {
     async keyKind(fingerprint) {
       return (await sql.keyKind.first(db, { fingerprint }))?.kind as CertifiedKeyKind | undefined;
     },
-    async supersede(device, at) {
-      await sql.supersede.run(db, { serial: device, at: at.toISOString() });
+    async supersede(device, at, reason = 'superseded') {
+      await sql.supersede.run(db, { serial: device, at: at.toISOString(), reason });
+    },
+    async retirePsks(device, at) {
+      await sql.retirePsks.run(db, { serial: device, at: at.toISOString() });
     },
     async addCertificate(c, at) {
       await sql.certificate.run(db, {

@@ -19,7 +19,7 @@ import { MudFetcher } from '../../adapters/http/mud-fetcher.js';
 import { IntentManager, type LocatorReport } from '../../roles/network/intent-manager.js';
 import { dhcpv4MudUrl, dhcpv6MudUrl, lldpMudUrl } from '../../protocols/mud/locators.js';
 import { ipVersion } from '../../core/ip.js';
-import { intentOptions } from '../intent-options.js';
+import { localIntentManager } from '../intent-options.js';
 import { withLocal } from './network.js';
 
 function readBytes(file: string): Uint8Array {
@@ -298,15 +298,6 @@ async function withIntent(
   fn: (m: IntentManager) => Promise<void>,
 ): Promise<void> {
   await withLocal(o.dataDir, async ({ network, manufacturer }) => {
-    const opts = intentOptions(o.intent);
-    const mudCa = manufacturer.trustBundle().mudCa;
-    await fn(
-      new IntentManager(network.ctx, network.store, {
-        settings: opts.settings,
-        enforcement: opts.enforcement,
-        fetcher: new MudFetcher(opts.fetch),
-        anchors: () => [...(mudCa ? [mudCa] : []), ...(opts.anchors ?? [])],
-      }),
-    );
+    await fn(localIntentManager(network, manufacturer, o.intent));
   });
 }

@@ -1,7 +1,7 @@
 /**
  * `airlock network ...`: the network owner's tools over the network role's database.
  */
-import { intentOptions } from '../intent-options.js';
+import { intentOptions, localIntentManager } from '../intent-options.js';
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
@@ -11,7 +11,7 @@ import { parsePolicy } from '../../protocols/policy/parse.js';
 import { systemClock } from '../../core/ports.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Manufacturer } from '../../roles/manufacturer/index.js';
-import type { Network } from '../../roles/network/index.js';
+import { forgetIntent, type Network } from '../../roles/network/index.js';
 import {
   databaseUrlOf,
   hasRole,
@@ -331,6 +331,25 @@ export function networkCommand(program: Command): void {
         });
       },
     );
+  net
+    .command('decommission <serial>')
+    .description(
+      'take a device out of service (NIST IR 8350 section 7): its certificates revoked, its Wi-Fi keys retired, its 802.1X access gone at its next authentication, its intent rules removed (with --intent); it may be onboarded again later',
+    )
+    .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
+    .option('--reason <text>', 'why, for the record (1 to 128 characters)')
+    .option('--intent <file>', "the network's intent settings: its rules leave nftables too")
+    .action(async (serial: string, o: { dataDir: string; reason?: string; intent?: string }) => {
+      await withLocal(o.dataDir, async ({ network, manufacturer }) => {
+        await network.decommission(
+          serial,
+          o.reason === undefined ? undefined : parseName(o.reason, '--reason'),
+        );
+        if (o.intent !== undefined)
+          await forgetIntent(localIntentManager(network, manufacturer, o.intent), serial);
+        say(`device ${serial} decommissioned: its certificates are revoked, its keys retired`);
+      });
+    });
   const policy = net
     .command('policy')
     .description(

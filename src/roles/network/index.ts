@@ -241,6 +241,34 @@ export class Network {
   }
 
   /**
+   * Decommissioning (report section 7): in one unit of work the device's LDevIDs are revoked
+   * (cessationOfOperation: the next CRL lists them), its PSKs retired, its state made
+   * `decommissioned` and the event recorded; then its intent rules leave the table. Its next
+   * 802.1X authentication fails (the view `radius_devices` no longer admits it), and the Wi-Fi
+   * key file no longer holds its key. It may be onboarded again, from scratch.
+   * ERR_DEVICE_NOT_FOUND, nothing changed, for a device the network does not know.
+   */
+  async decommission(serial: string, reason = 'decommissioned by its owner'): Promise<void> {
+    const at = this.ctx.clock.now();
+    await this.store.transaction(async (r) => {
+      const device = await r.devices.get(serial, { lock: true });
+      if (!device)
+        throw new AirlockError(
+          'ERR_DEVICE_NOT_FOUND',
+          'the network knows no device of that serial',
+        );
+      await r.credentials.supersede(serial, at, 'cessationOfOperation');
+      await r.credentials.retirePsks(serial, at);
+      await r.devices.update(serial, { state: 'decommissioned' }, at);
+      await r.events.record(
+        [{ serial, action: 'decommissioned', outcome: 'ok', detail: { reason } }],
+        at,
+      );
+    });
+    await forgetIntent(this.intent, serial);
+  }
+
+  /**
    * 802.1X (docs/RADIUS.md): FreeRADIUS for this network, EAP-TLS against its domain CA, reading
    * which devices it admits, and in which VLAN, from this database's view `radius_devices`. The
    * segments' VLANs are recorded first. SQLite only for now: FreeRADIUS opens the same file.
@@ -417,3 +445,15 @@ export class Network {
 }
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+/** The device's intent rules out of the table, if the network enforces intent and it has any. */
+export async function forgetIntent(
+  intent: Pick<IntentManager, 'forget'> | undefined,
+  serial: string,
+): Promise<void> {
+  try {
+    await intent?.forget(serial);
+  } catch (e) {
+    if (!(isAirlockError(e) && e.code === 'ERR_DEVICE_NOT_FOUND')) throw e;
+  }
+}

@@ -3,11 +3,7 @@
  * identifies the network owner, and the registrar's and the EAP server's certificates issued by it.
  */
 import type { KeyRing, KeyPair } from '../../adapters/store/key-ring.js';
-import {
-  caProfile,
-  radiusServerProfile,
-  registrarProfile,
-} from '../../protocols/x509/profiles.js';
+import { caProfile, radiusServerProfile, registrarProfile } from '../../protocols/x509/profiles.js';
 import type { Crypto } from '../../core/ports.js';
 import { ensureKeyPair, notBefore, years } from '../shared/pki.js';
 
