@@ -194,7 +194,11 @@ export interface NetworkCredentials {
   ): Promise<boolean>;
   keyKind(fingerprint: string): Promise<CertifiedKeyKind | undefined>;
   /** Revokes every live LDevID of a device, for `reason` (RFC 5280: superseded by default). */
-  supersede(device: string, at: Date, reason?: 'superseded' | 'cessationOfOperation'): Promise<void>;
+  supersede(
+    device: string,
+    at: Date,
+    reason?: 'superseded' | 'cessationOfOperation',
+  ): Promise<void>;
   /** Retires the device's PSKs: none is live after. */
   retirePsks(device: string, at: Date): Promise<void>;
   addCertificate(
@@ -323,6 +327,13 @@ export interface NetworkRadius {
   setVlans(vlans: Readonly<Record<string, number>>): Promise<void>;
   /** The devices the view admits now, by serial. */
   devices(): Promise<RadiusDevice[]>;
+  /**
+   * The live Wi-Fi key of each device that may connect (provisioned or onboarded), sealed, with
+   * its VLAN if its segment has one; a device marked for quarantine only where `quarantine` has one.
+   */
+  wifiKeys(): Promise<
+    Array<{ serial: string; pskId: string; sealed: string; vlan: number | null }>
+  >;
 }
 
 /** The MUD files accepted and each device's enforced intent (steps 12 and 13). */

@@ -3,7 +3,13 @@
  * PostgreSQL. The statements every onboarding runs are compiled once per dialect
  * (prepared.ts); the rest are built as they are needed.
  */
-import { CompiledQuery, type Insertable, type Kysely, type Selectable } from 'kysely';
+import {
+  CompiledQuery,
+  sql as kyselySql,
+  type Insertable,
+  type Kysely,
+  type Selectable,
+} from 'kysely';
 import type {
   CertifiedKeyKind,
   DeviceChange,
@@ -860,6 +866,31 @@ function radius(db: Db): NetworkRepositories['radius'] {
       await db.deleteFrom('net_segment_vlans').execute();
       const rows = Object.entries(vlans).map(([segment, vlan]) => ({ segment, vlan }));
       if (rows.length > 0) await db.insertInto('net_segment_vlans').values(rows).execute();
+    },
+    async wifiKeys() {
+      const rows = await db
+        .selectFrom('net_devices as d')
+        .innerJoin('net_psks as p', 'p.id', 'd.psk_id')
+        .leftJoin('net_segment_vlans as v', (j) =>
+          j.on(
+            'v.segment',
+            '=',
+            kyselySql<string>`case when d.quarantine is null then d.segment else 'quarantine' end`,
+          ),
+        )
+        .select(['d.serial', 'p.id as psk_id', 'p.sealed_psk', 'v.vlan', 'd.quarantine'])
+        .where('d.state', 'in', ['provisioned', 'onboarded'])
+        .where('p.retired_at', 'is', null)
+        .orderBy('d.serial')
+        .execute();
+      return rows
+        .filter((r) => r.quarantine === null || r.vlan !== null)
+        .map((r) => ({
+          serial: r.serial,
+          pskId: r.psk_id,
+          sealed: r.sealed_psk,
+          vlan: r.vlan === null ? null : Number(r.vlan),
+        }));
     },
     async devices() {
       const rows = await db.selectFrom('radius_devices').selectAll().orderBy('serial').execute();

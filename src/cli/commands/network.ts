@@ -350,6 +350,19 @@ export function networkCommand(program: Command): void {
         say(`device ${serial} decommissioned: its certificates are revoked, its keys retired`);
       });
     });
+  net
+    .command('wifi-keys')
+    .description(
+      "write hostapd's wpa_psk_file: one line per device that may connect, its own Wi-Fi key and its segment's VLAN (mode 0600; the keys are in plain text, as hostapd needs them)",
+    )
+    .requiredOption('--out <file>', 'the file hostapd reads (wpa_psk_file=)')
+    .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
+    .action(async (o: { out: string; dataDir: string }) => {
+      await withLocal(o.dataDir, async ({ network }) => {
+        const n = await network.writeWifiKeyFile(o.out);
+        say(`${o.out}: ${n} device key(s)`);
+      });
+    });
   const policy = net
     .command('policy')
     .description(

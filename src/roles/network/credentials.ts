@@ -4,7 +4,8 @@
  * device (so that a key is certified for one device only, once), and per-device Wi-Fi PSKs,
  * sealed at rest.
  */
-import { toBase64Url } from '../../core/bytes.js';
+import { fromUtf8, toBase64Url } from '../../core/bytes.js';
+import type { PskFileEntry } from '../../protocols/wifi/psk-file.js';
 import { AirlockError } from '../../core/errors.js';
 import type { NetworkRepositories, NetworkStore } from '../../core/store.js';
 import { issueCertificate, issueCrl } from '../../protocols/x509/issue.js';
@@ -110,6 +111,19 @@ export class CredentialIssuer {
       { serial: cert.serial, device: serial, notBefore: cert.notBefore, notAfter: cert.notAfter },
       at,
     );
+  }
+
+  /**
+   * The live Wi-Fi key of every device that may connect, opened, as hostapd's PSK file lists
+   * it (protocols/wifi/psk-file.ts). Secret: for that file only.
+   */
+  async wifiKeys(): Promise<PskFileEntry[]> {
+    const rows = await this.store.run((r) => r.radius.wifiKeys());
+    return rows.map((row) => ({
+      keyId: row.pskId,
+      passphrase: fromUtf8(this.sealer.open(row.sealed, `net_psks:${row.pskId}`)),
+      ...(row.vlan !== null ? { vlan: row.vlan } : {}),
+    }));
   }
 
   /** A new per-device PSK (a WPA2 passphrase of 32 characters, 192 bits), sealed for storage. */

@@ -8,7 +8,9 @@ import type { Party } from '../../core/party.js';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { partyIdFromSpki } from '../../core/party.js';
 import { toPem } from '../../core/bytes.js';
+import * as fsp from 'node:fs/promises';
 import { FreeRadius } from '../../adapters/radius/freeradius.js';
+import { pskFile } from '../../protocols/wifi/psk-file.js';
 import { KeyRing } from '../../adapters/store/key-ring.js';
 import type { NetworkDb } from '../../adapters/store/schema.js';
 import type { OpenedDb } from '../../adapters/store/sqlite.js';
@@ -269,6 +271,18 @@ export class Network {
   }
 
   /**
+   * hostapd's `wpa_psk_file` (docs/RADIUS.md): one line per device that may connect, its own
+   * key and its segment's VLAN; none for a device decommissioned or not yet provisioned.
+   * Written whole, atomically (a new file renamed over the old), mode 0600: hostapd needs the
+   * keys in plain text, and this file is the one place they are. Returns how many keys it holds.
+   */
+  async writeWifiKeyFile(file: string): Promise<number> {
+    const entries = await this.credentials.wifiKeys();
+    await writeSecretFile(file, pskFile(entries));
+    return entries.length;
+  }
+
+  /**
    * 802.1X (docs/RADIUS.md): FreeRADIUS for this network, EAP-TLS against its domain CA, reading
    * which devices it admits, and in which VLAN, from this database's view `radius_devices`. The
    * segments' VLANs are recorded first. SQLite only for now: FreeRADIUS opens the same file.
@@ -455,5 +469,17 @@ export async function forgetIntent(
     await intent?.forget(serial);
   } catch (e) {
     if (!(isAirlockError(e) && e.code === 'ERR_DEVICE_NOT_FOUND')) throw e;
+  }
+}
+
+/** `text` at `file`, mode 0600, replacing what was there in one rename. */
+async function writeSecretFile(file: string, text: string): Promise<void> {
+  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    await fsp.writeFile(temporary, text, { mode: 0o600, flag: 'wx' });
+    await fsp.rename(temporary, file);
+  } catch (e) {
+    await fsp.rm(temporary, { force: true });
+    throw new AirlockError('ERR_CONFIG', `${file} cannot be written`, { cause: e });
   }
 }
