@@ -57,7 +57,8 @@ function device0(serial: string, der: Uint8Array) {
 async function pgSchema(db: Kysely<any>) {
   const tables = await sql<{
     name: string;
-  }>`select table_name as name from information_schema.tables where table_schema = 'public' and table_name not like 'kysely_%' order by 1`.execute(
+    type: string;
+  }>`select table_name as name, table_type as type from information_schema.tables where table_schema = 'public' and table_name not like 'kysely_%' order by 1`.execute(
     db,
   );
   const indexes = await sql<{
@@ -65,7 +66,11 @@ async function pgSchema(db: Kysely<any>) {
   }>`select indexname as name from pg_indexes where schemaname = 'public' and indexname not like '%_pkey' and tablename not like 'kysely_%' order by 1`.execute(
     db,
   );
-  return { tables: tables.rows.map((r) => r.name), indexes: indexes.rows.map((r) => r.name) };
+  return {
+    tables: tables.rows.filter((r) => r.type === 'BASE TABLE').map((r) => r.name),
+    views: tables.rows.filter((r) => r.type === 'VIEW').map((r) => r.name),
+    indexes: indexes.rows.map((r) => r.name),
+  };
 }
 
 async function sqliteSchema(db: Kysely<any>) {
@@ -78,6 +83,7 @@ async function sqliteSchema(db: Kysely<any>) {
   );
   return {
     tables: rows.rows.filter((r) => r.type === 'table').map((r) => r.name),
+    views: rows.rows.filter((r) => r.type === 'view').map((r) => r.name),
     // SQLite names a primary key constraint's index sqlite_autoindex_*; PostgreSQL by the constraint.
     indexes: rows.rows.filter((r) => r.type === 'index').map((r) => r.name),
   };
@@ -93,6 +99,9 @@ describe.skipIf(!server)('PostgreSQL store', () => {
         const onPg = await pgSchema(opened.db);
         const onSqlite = await sqliteSchema(lite.db);
         expect(onPg.tables).toEqual(onSqlite.tables);
+        // FreeRADIUS's view of the network (docs/RADIUS.md), on both.
+        expect(onPg.views).toEqual(onSqlite.views);
+        expect(onPg.views).toEqual(migrations === networkMigrations ? ['radius_devices'] : []);
         // Named primary key constraints (mfg_declarations_pk) are indexes on PostgreSQL only.
         expect(onPg.indexes.filter((n) => !n.endsWith('_pk'))).toEqual(onSqlite.indexes);
         if (migrations === verifierMigrations)

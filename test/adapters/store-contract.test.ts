@@ -394,6 +394,58 @@ describe.each(backends)('the store contract on %s', (backend) => {
       ]);
     });
 
+    it("admits in FreeRADIUS's view each provisioned device's current certificate with its segment's VLAN; quarantine, decommissioning and revocation change it; lists live Wi-Fi keys", async () => {
+      const s = await network(backend);
+      for (const n of [1, 2, 3])
+        await s.run((r) =>
+          r.devices.vouched(
+            { serial: `R${n}`, idevidDer: der(n), manufacturer: 'M', nonce: 'n', decision: ALLOW },
+            T,
+          ),
+        );
+      await s.transaction(async (r) => {
+        for (const n of [1, 2, 3]) {
+          await r.devices.update(`R${n}`, { state: 'provisioned', ldevidSerial: `c${n}` }, T);
+          await r.credentials.addCertificate(
+            { serial: `c${n}`, device: `R${n}`, notBefore: T, notAfter: later(1000) },
+            T,
+          );
+          await r.credentials.replacePsk({ id: `p${n}`, device: `R${n}`, sealed: `s${n}` }, T);
+          await r.devices.update(`R${n}`, { pskId: `p${n}` }, T);
+        }
+      });
+      const admitted = () => s.run((r) => r.radius.devices());
+      const keys = async () =>
+        (await s.run((r) => r.radius.wifiKeys())).map((k) => [k.serial, k.pskId, k.sealed, k.vlan]);
+      // No segment has a VLAN yet: nobody is admitted; the keys are there, with no VLAN.
+      expect(await admitted()).toEqual([]);
+      expect(await keys()).toEqual([
+        ['R1', 'p1', 's1', null],
+        ['R2', 'p2', 's2', null],
+        ['R3', 'p3', 's3', null],
+      ]);
+      await s.run((r) => r.radius.setVlans({ default: 101, quarantine: 999 }));
+      expect(await admitted()).toEqual([
+        { serial: 'R1', certificateSerial: 'c1', vlan: 101 },
+        { serial: 'R2', certificateSerial: 'c2', vlan: 101 },
+        { serial: 'R3', certificateSerial: 'c3', vlan: 101 },
+      ]);
+      await s.run((r) => r.devices.quarantine('R1', 'test', later(1)));
+      await s.run((r) => r.devices.update('R2', { state: 'decommissioned' }, later(1)));
+      await s.run((r) => r.credentials.retirePsks('R2', later(1)));
+      await s.run((r) => r.credentials.supersede('R3', later(1), 'cessationOfOperation'));
+      expect(await admitted()).toEqual([{ serial: 'R1', certificateSerial: 'c1', vlan: 999 }]);
+      expect(await keys()).toEqual([
+        ['R1', 'p1', 's1', 999],
+        ['R3', 'p3', 's3', 101],
+      ]);
+      // Without a quarantine VLAN a quarantined device has no key in the file (fail closed).
+      await s.run((r) => r.radius.setVlans({ default: 101 }));
+      expect(await keys()).toEqual([['R3', 'p3', 's3', 101]]);
+      const revoked = await s.run((r) => r.credentials.certificatesOf('R3'));
+      expect(revoked.map((c) => c.revocation_reason)).toEqual(['cessationOfOperation']);
+    });
+
     it('takes each CRL number once: a second CRL of the same number is refused, not stored', async () => {
       const s = await network(backend);
       expect(await s.run((r) => r.credentials.latestCrl())).toBeUndefined();
