@@ -102,6 +102,8 @@ export const ErrorCodes = {
   ERR_MUD_FETCH: 'the MUD file could not be fetched',
   ERR_MUD_LOCATOR_CONFLICT: 'the device reports another MUD URL than the one it was onboarded with',
   ERR_ENFORCEMENT_FAILED: 'the rules could not be installed',
+  // Secure connection establishment (report section 5.3)
+  ERR_NETWORK_ACCESS_REFUSED: 'the network did not authorize the device on its port',
   // Authorization policy (report section 5.1.2)
   ERR_POLICY_INVALID: 'the authorization policy is invalid',
   ERR_POLICY_DENIED: 'the authorization policy does not admit the device',

@@ -7,6 +7,7 @@
  * only once the registrar has accepted it (onboarding: the enrollment status was answered 2xx;
  * renewal: the new LDevID verified), and until then the store holds exactly what it held.
  */
+import * as path from 'node:path';
 import { AirlockError } from '../../core/errors.js';
 import { fromBase64, fromUtf8, utf8 } from '../../core/bytes.js';
 import {
@@ -23,6 +24,7 @@ import type {
 } from '../../core/ports.js';
 import { tlsPledgeConnector } from '../../adapters/http/tls-pledge-channel.js';
 import { writeEapTlsFiles, type EapTlsFiles } from '../../adapters/device/eap-tls-files.js';
+import { connectWired, type WiredConnection } from '../../adapters/device/wpa-supplicant.js';
 import type { VoucherPolicy } from '../../protocols/voucher/voucher.js';
 import type { PledgeContext } from '../../onboarding/pledge/context.js';
 import { Journal, type JournalEntry } from '../../onboarding/pledge/journal.js';
@@ -290,6 +292,28 @@ export class DeviceAgent {
       chain: [der(credentials.ldevid), ...credentials.ldevidChain.map(der)],
       keyPkcs8: der(credentials.ldevidKey),
       domainCa: der(credentials.domainCa),
+    });
+  }
+
+  /**
+   * Report section 5.3: the device joins the network with what onboarding delivered, 802.1X on
+   * a wired port (wpa_supplicant, EAP-TLS with its LDevID, its files written 0600 under `dir`),
+   * and resolves once the port is authorized. ERR_NETWORK_ACCESS_REFUSED when the network
+   * refuses it.
+   */
+  async connectWired(o: {
+    interface: string;
+    dir: string;
+    netns?: string;
+    timeoutMs?: number;
+  }): Promise<WiredConnection> {
+    const files = await this.eapTlsFiles(path.join(o.dir, 'credentials'));
+    return connectWired({
+      interface: o.interface,
+      dir: path.join(o.dir, 'supplicant'),
+      files,
+      ...(o.netns !== undefined ? { netns: o.netns } : {}),
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
     });
   }
 
