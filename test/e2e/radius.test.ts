@@ -148,6 +148,27 @@ describe.skipIf(skip !== undefined)('802.1X through FreeRADIUS, EAP-TLS with eap
     expect(radius.pid).toBe(pid);
   });
 
+  it("moved to another segment by a policy applied: its next authentication carries that segment's VLAN", async () => {
+    await sys.network.store.transaction((r) =>
+      r.radius.setVlans({ default: 101, video: 303, quarantine: 999 }),
+    );
+    const d = await onboarded();
+    expect((await authenticate(d.files)).vlan).toBe('101');
+    await sys.network.authorization.apply(`version: 1
+locations:
+  moved: ['${d.serial}']
+rules:
+  - name: moved
+    match:
+      location: moved
+    segment: video
+  - name: everyone-else
+    segment: default
+`);
+    expect((await sys.network.inventory.device(d.serial)).segment).toBe('video');
+    expect(await authenticate(d.files)).toMatchObject({ ok: true, vlan: '303' });
+  });
+
   it('decommissioned (the CLI): refused at its next authentication, its certificate in the CRL; onboarded again, only the new certificate works', async () => {
     const d = await onboarded();
     expect((await authenticate(d.files)).ok).toBe(true);
