@@ -155,3 +155,13 @@ export function ipv4Pool(cidr: string): {
     },
   };
 }
+
+/** Whether `s` is an IP address, or a prefix of one with a length its version allows. */
+export function isAddressOrPrefix(s: string, prefixNeeded: boolean): boolean {
+  const m = /^([^/]+)(?:\/(0|[1-9]\d{0,2}))?$/.exec(s);
+  if (!m) return false;
+  const v = ipVersion(m[1]!);
+  if (v === 0) return false;
+  if (m[2] === undefined) return !prefixNeeded;
+  return Number(m[2]) <= (v === 4 ? 32 : 128);
+}

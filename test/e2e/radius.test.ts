@@ -9,7 +9,8 @@
  * certificate in the CRL; onboarded again, its new certificate works and the old one does not.
  * Needs root, freeradius and eapol_test: elsewhere it says `skipped: <reason>`; CI installs them.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import * as net from 'node:net';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -213,6 +214,68 @@ rules:
     const again = await d.agent.eapTlsFiles(path.join(dir, `${d.serial}-again`));
     expect((await authenticate(again)).ok).toBe(true);
     expect((await authenticate(d.files)).ok).toBe(false);
+  });
+
+  it('`airlock network serve --radius FILE` runs FreeRADIUS beside the registrar, which answers, and stops it on SIGTERM', async () => {
+    const data = path.join(sys.dir, 'data');
+    const trust = path.join(sys.dir, 'maker-trust.json');
+    fs.writeFileSync(
+      trust,
+      (await run(process.execPath, [bin, 'manufacturer', 'trust-bundle', '--data-dir', data]))
+        .stdout,
+    );
+    const udp = await freeUdpPort();
+    const settings = path.join(sys.dir, 'radius.json');
+    fs.writeFileSync(
+      settings,
+      JSON.stringify({
+        listen: { address: '127.0.0.1', port: udp },
+        clients: ['127.0.0.1'],
+        vlans: { default: 101 },
+      }),
+    );
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const tcp = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'network',
+        'serve',
+        '--trust',
+        trust,
+        '--data-dir',
+        path.join(sys.dir, 'serve'),
+        '--port',
+        String(tcp),
+        '--radius',
+        settings,
+      ],
+      { env: { ...process.env, AIRLOCK_RADIUS_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    child.stderr!.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    const deadline = Date.now() + 60_000;
+    while (!/registrar for/.test(out) && Date.now() < deadline && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 100));
+    const pid = Number(
+      new RegExp(
+        `FreeRADIUS \\(802\\.1X, EAP-TLS\\) serving at 127\\.0\\.0\\.1:${udp} \\(pid (\\d+)\\)`,
+      ).exec(out)?.[1],
+    );
+    expect(pid, out).toBeGreaterThan(0);
+    // It answers: a device of another network (this test system's) is rejected, not ignored.
+    const stranger = await onboarded();
+    const r = await eapolTest({ dir, port: udp, secret: SECRET, ...stranger.files });
+    expect(r.ok).toBe(false);
+    expect(r.output).toMatch(/code=3 \(Access-Reject\)/);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(() => process.kill(pid, 0)).toThrow();
   });
 
   it('refuses settings it cannot run: a short secret, a VLAN out of range, and no SQLite file', async () => {

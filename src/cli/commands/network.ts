@@ -3,6 +3,9 @@
  */
 import { intentOptions, localIntentManager } from '../intent-options.js';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { FreeRadius } from '../../adapters/radius/freeradius.js';
+import { parseRadiusFile } from '../../roles/network/radius-config.js';
 import type { Command } from 'commander';
 import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
 import { createLogger, silentLogger } from '../../adapters/log/logger.js';
@@ -154,6 +157,10 @@ export function networkCommand(program: Command): void {
       "enforce each device's MUD file in nftables before its credentials are delivered: the segments' address pools and controllers, the remediation server, where nft runs (docs/INTENT.md); needs root",
     )
     .option(
+      '--radius <file>',
+      "run FreeRADIUS for 802.1X (EAP-TLS with the devices' LDevIDs), reading who may connect, and in which VLAN, from this network's database: listen address, authenticators, segments' VLANs; its shared secret from AIRLOCK_RADIUS_SECRET (docs/RADIUS.md); needs root and FreeRADIUS",
+    )
+    .option(
       '--reattest-every <seconds>',
       'ask every onboarded device for a fresh attestation this often (0: only `airlock network reattest`)',
       '3600',
@@ -170,6 +177,7 @@ export function networkCommand(program: Command): void {
         verifierUrl?: string;
         verifierTrust?: string;
         intent?: string;
+        radius?: string;
         reattestEvery: string;
       }) => {
         await run(async (created) => {
@@ -217,10 +225,31 @@ export function networkCommand(program: Command): void {
             await n.close();
             throw portError(e, () => '--port');
           }
+          let radius: FreeRadius | undefined;
+          if (o.radius !== undefined) {
+            const settings = parseRadiusFile(
+              readJsonFile(o.radius, 'a RADIUS settings file (JSON)'),
+              process.env,
+              path.join(dir, 'raddb'),
+            );
+            try {
+              radius = await n.startRadius(settings);
+            } catch (e) {
+              await n.close();
+              throw e;
+            }
+            const at = settings.listen ?? { address: '127.0.0.1', port: 1812 };
+            say(
+              `FreeRADIUS (802.1X, EAP-TLS) serving at ${at.address}:${at.port} (pid ${radius.pid})`,
+            );
+          }
           say(
             `registrar for "${n.owner.name}" (party ${n.owner.id}) serving at ${url}, trusting ${trusts.length} manufacturer(s)`,
           );
-          serveUntilInterrupted(() => n.close());
+          serveUntilInterrupted(async () => {
+            await radius?.stop();
+            await n.close();
+          });
         });
       },
     );

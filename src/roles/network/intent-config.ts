@@ -6,19 +6,9 @@
  */
 import { z } from 'zod';
 import { AirlockError } from '../../core/errors.js';
-import { ipVersion } from '../../core/ip.js';
+import { ipVersion, isAddressOrPrefix } from '../../core/ip.js';
 import { checked } from '../../protocols/schema.js';
 import { checkSegments, type IntentSettings } from './intent-manager.js';
-
-/** Whether `s` is an IP address, or a prefix of one with a length its version allows. */
-function isAddressOrPrefix(s: string, prefixNeeded: boolean): boolean {
-  const m = /^([^/]+)(?:\/(0|[1-9]\d{0,2}))?$/.exec(s);
-  if (!m) return false;
-  const v = ipVersion(m[1]!);
-  if (v === 0) return false;
-  if (m[2] === undefined) return !prefixNeeded;
-  return Number(m[2]) <= (v === 4 ? 32 : 128);
-}
 
 const address = z.string().refine((s) => isAddressOrPrefix(s, false), {
   message: 'an IP address or prefix',

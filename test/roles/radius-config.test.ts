@@ -1,0 +1,49 @@
+/**
+ * The network's 802.1X settings file (docs/RADIUS.md), checked before anything runs: every bad
+ * value is ERR_CONFIG, and the shared secret comes from the environment only.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseRadiusFile } from '../../src/roles/network/radius-config.js';
+import { codeOf } from '../support/errors.js';
+
+const GOOD = {
+  listen: { address: '10.0.0.1', port: 1812 },
+  clients: ['10.0.0.0/24', '127.0.0.1'],
+  vlans: { default: 101, quarantine: 999 },
+};
+const ENV = { AIRLOCK_RADIUS_SECRET: 'sixteen-chars-ok!' };
+
+describe('the RADIUS settings file', () => {
+  it('reads a good file, the secret from the environment, the directory by default in the data directory', () => {
+    expect(parseRadiusFile(GOOD, ENV, '/data/raddb')).toEqual({
+      dir: '/data/raddb',
+      listen: GOOD.listen,
+      clients: GOOD.clients,
+      secret: ENV.AIRLOCK_RADIUS_SECRET,
+      vlans: GOOD.vlans,
+    });
+    expect(
+      parseRadiusFile({ ...GOOD, secretEnv: 'MY_SECRET' }, { MY_SECRET: 'x'.repeat(20) }, '/d')
+        .secret,
+    ).toBe('x'.repeat(20));
+  });
+
+  it.each([
+    ['no secret in the environment', GOOD, {}],
+    ['a secret of 15 characters', GOOD, { AIRLOCK_RADIUS_SECRET: 'x'.repeat(15) }],
+    ['a secret in the file', { ...GOOD, secret: 'x'.repeat(20) }, ENV],
+    ['a client that is no address', { ...GOOD, clients: ['switch.example'] }, ENV],
+    ['no client', { ...GOOD, clients: [] }, ENV],
+    ['VLAN 0', { ...GOOD, vlans: { default: 0 } }, ENV],
+    ['VLAN 4095', { ...GOOD, vlans: { default: 4095 } }, ENV],
+    ['a port of 0', { ...GOOD, listen: { address: '10.0.0.1', port: 0 } }, ENV],
+    [
+      'a listen address that is a name',
+      { ...GOOD, listen: { address: 'radius', port: 1812 } },
+      ENV,
+    ],
+    ['a secret variable name in lower case', { ...GOOD, secretEnv: 'secret' }, ENV],
+  ])('refuses %s: ERR_CONFIG', (_, value, env) => {
+    expect(codeOf(() => parseRadiusFile(value, env, '/d'))).toBe('ERR_CONFIG');
+  });
+});
