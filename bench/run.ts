@@ -40,11 +40,13 @@
 import { runOnboardingBenchmark, type OnboardingResult } from './onboarding.js';
 import { runVerifierBenchmark } from './verifier.js';
 import { runIntentBenchmark } from './intent.js';
+import { runConnectBenchmark } from './connect.js';
 
 const USAGE = [
   'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--slices K] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--attestation on|off] [--phases] [--timeout S] [--json]',
   '       npm run bench -- verifier [--attestations N] [--concurrency C] [--json]',
   '       npm run bench -- intent [--devices N] [--json]',
+  '       npm run bench -- connect [--devices N] [--clients P] [--auths A] [--changes C] [--json]',
 ].join('\n');
 
 function parseArgs(argv: string[]): {
@@ -188,6 +190,24 @@ async function main(): Promise<number> {
               `intent: ${r.devices} devices over ${r.profiles} MUD profiles (node ${r.node})`,
               `  install ${r.installMs} ms (inventory to loaded ruleset), add one ${r.addOneMs} ms (to an empty table ${r.addOneEmptyMs} ms), ${r.rules} rules`,
               `  nft -j -f of the same ruleset ${r.nftBaselineMs} ms; ratio ${r.ratio} (baseline / install)`,
+            ].join('\n') + '\n',
+      );
+      return 0;
+    }
+    case 'connect': {
+      const r = await runConnectBenchmark({
+        devices: positiveInt(flags, 'devices', 10_000),
+        clients: positiveInt(flags, 'clients', 32),
+        auths: positiveInt(flags, 'auths', 600),
+        changes: positiveInt(flags, 'changes', 1000),
+      });
+      process.stdout.write(
+        json
+          ? `${JSON.stringify(r)}\n`
+          : [
+              `connect: ${r.devices} devices allowed, ${r.clients} eapol_test clients, ${r.auths} authentications each way (node ${r.node})`,
+              `  Airlock's FreeRADIUS (the database's view) ${r.authPerSecond}/s, static allowlist ${r.staticAuthPerSecond}/s: ratio ${r.ratio}`,
+              `  one authentication ${r.authMs} ms; a change live after ${r.changeLiveMs} ms; FreeRADIUS RSS +${r.radiusRssGrowthKb} kB over ${r.changes} changes`,
             ].join('\n') + '\n',
       );
       return 0;

@@ -37,7 +37,48 @@ export interface FreeRadiusConfigOptions {
   files: { certificate: string; key: string; ca: string };
   /** The SQLite database file of the network (absolute). */
   sqlite: string;
+  /**
+   * Instead of the database, a static allowlist in rlm_files' format (absolute path): the
+   * benchmark's reference only (bench/connect.ts), the configuration Airlock replaces.
+   */
+  staticAllowlist?: string;
 }
+
+/**
+ * The device's check, after the TLS handshake verified its certificate: one query of the view
+ * for its name and certificate serial. A row admits it with its VLAN; no row rejects it.
+ */
+const SQL_CHECK = `    update control {
+      &Tmp-String-0 := "%{sql:SELECT vlan FROM radius_devices WHERE serial = '%{TLS-Client-Cert-Common-Name}' AND certificate_serial = '%{TLS-Client-Cert-Serial}'}"
+    }
+    if (&control:Tmp-String-0 && &control:Tmp-String-0 != "") {
+      update reply {
+        &Tunnel-Type := VLAN
+        &Tunnel-Medium-Type := IEEE-802
+        &Tunnel-Private-Group-Id := "%{control:Tmp-String-0}"
+      }
+      update control {
+        &Auth-Type := Accept
+      }
+    }
+    else {
+      update control {
+        &Auth-Type := Reject
+      }
+    }`;
+
+/** The benchmark's reference: the same decision from a static rlm_files allowlist. */
+const STATIC_CHECK = `    airlock_static
+    if (ok || updated) {
+      update control {
+        &Auth-Type := Accept
+      }
+    }
+    else {
+      update control {
+        &Auth-Type := Reject
+      }
+    }`;
 
 /** The files Airlock writes over Debian's tree, by path relative to `dir`. */
 export function freeRadiusFiles(o: FreeRadiusConfigOptions): Record<string, string> {
@@ -78,24 +119,7 @@ ${clients}
 
 server airlock-device {
   authorize {
-    update control {
-      &Tmp-String-0 := "%{sql:SELECT vlan FROM radius_devices WHERE serial = '%{TLS-Client-Cert-Common-Name}' AND certificate_serial = '%{TLS-Client-Cert-Serial}'}"
-    }
-    if (&control:Tmp-String-0 && &control:Tmp-String-0 != "") {
-      update reply {
-        &Tunnel-Type := VLAN
-        &Tunnel-Medium-Type := IEEE-802
-        &Tunnel-Private-Group-Id := "%{control:Tmp-String-0}"
-      }
-      update control {
-        &Auth-Type := Accept
-      }
-    }
-    else {
-      update control {
-        &Auth-Type := Reject
-      }
-    }
+${o.staticAllowlist !== undefined ? STATIC_CHECK : SQL_CHECK}
   }
 }
 `;
@@ -148,7 +172,18 @@ sql {
   }
 }
 `;
+  const staticModule: Record<string, string> =
+    o.staticAllowlist === undefined
+      ? {}
+      : {
+          'mods-enabled/airlock_static': `files airlock_static {
+  key = "%{TLS-Client-Cert-Common-Name}"
+  filename = ${q(o.staticAllowlist)}
+}
+`,
+        };
   return {
+    ...staticModule,
     'sites-enabled/airlock': site,
     'mods-enabled/eap': eap,
     'mods-enabled/sql': sqlModule,

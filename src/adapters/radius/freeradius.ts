@@ -27,6 +27,8 @@ export interface FreeRadiusOptions {
   caPem: string;
   /** The network's SQLite database file. */
   sqlite: string;
+  /** A static rlm_files allowlist instead (the benchmark's reference: freeradius-config.ts). */
+  staticAllowlist?: string;
   /** Debian's configuration tree, copied first (default /etc/freeradius/3.0). */
   template?: string;
   /** The program (default `freeradius`). */
@@ -89,6 +91,7 @@ export class FreeRadius {
         clients: o.clients,
         files,
         sqlite: path.resolve(o.sqlite),
+        ...(o.staticAllowlist !== undefined ? { staticAllowlist: o.staticAllowlist } : {}),
       }),
     )) {
       await fs.rm(path.join(dir, name), { force: true });
