@@ -84,14 +84,17 @@ async function authenticate(c: Client, port: number, again = 0): Promise<boolean
         String(port),
         '-s',
         SECRET,
+        // -t bounds the whole run, every re-authentication included.
         '-t',
-        '10',
+        String(10 * (1 + again)),
         ...(again > 0 ? [`-r${again}`] : []),
       ],
       { maxBuffer: 64 * 1024 * 1024 },
     );
     return /\nSUCCESS\s*$/.test(stdout);
-  } catch {
+  } catch (e) {
+    if (process.env.BENCH_CONNECT_DEBUG)
+      process.stderr.write(`${String((e as { stdout?: string }).stdout ?? e).slice(-1500)}\n`);
     return false;
   }
 }
@@ -117,7 +120,8 @@ async function rate(clients: Client[], port: number, total: number): Promise<num
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
-  if (failed > 0) throw new Error(`${failed} of ${processes} eapol_test runs failed`);
+  if (failed > 0)
+    throw new Error(`${failed} of ${processes} eapol_test runs failed (port ${port})`);
   return (processes * PER_PROCESS) / seconds;
 }
 
@@ -215,12 +219,19 @@ export async function runConnectBenchmark(o: {
     fs.writeFileSync(allowlist, `${staticLines.join('\n')}\n`);
 
     const livePort = await freeUdpPort();
+    const debug = (name: string) =>
+      process.env.BENCH_CONNECT_DEBUG
+        ? (line: string) => {
+            if (/Auth:|ERROR|WARN/.test(line)) process.stderr.write(`radius ${name}: ${line}\n`);
+          }
+        : undefined;
     const live = await network.startRadius({
       dir: path.join(dir, 'raddb-live'),
       listen: { address: '127.0.0.1', port: livePort },
       clients: ['127.0.0.1'],
       secret: SECRET,
       vlans: { default: 101 },
+      ...(debug('live') ? { onLog: debug('live')! } : {}),
     });
     servers.push(live);
     const staticPort = await freeUdpPort();
@@ -235,6 +246,7 @@ export async function runConnectBenchmark(o: {
       caPem: domainCa,
       sqlite: network.databaseFile,
       staticAllowlist: allowlist,
+      ...(debug('static') ? { onLog: debug('static')! } : {}),
     });
     servers.push(staticServer);
 

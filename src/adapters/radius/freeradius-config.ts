@@ -161,11 +161,13 @@ sql {
     busy_timeout = 1000
   }
   read_clients = no
+  # As many connections as FreeRADIUS has threads (Debian: 32): a request never waits for one,
+  # and never finds none (the check would then reject the device).
   pool {
-    start = 1
-    min = 1
-    max = 8
-    spare = 2
+    start = 4
+    min = 4
+    max = \${thread[pool].max_servers}
+    spare = 8
     uses = 0
     lifetime = 0
     idle_timeout = 60
@@ -201,7 +203,9 @@ export function editRadiusdConf(text: string, dir: string): string {
     .replace(/^raddbdir = .*$/m, `raddbdir = ${quote(dir)}`)
     .replace(/^run_dir = .*$/m, `run_dir = ${quote(`${dir}/run`)}`)
     .replace(/^logdir = .*$/m, `logdir = ${quote(`${dir}/run`)}`)
-    .replace(/^(\s*)proxy_requests\s*=\s*yes/m, '$1proxy_requests = no');
+    .replace(/^(\s*)proxy_requests\s*=\s*yes/m, '$1proxy_requests = no')
+    // Every rejection logged, with the device's name: what an administrator asks first.
+    .replace(/^#(\s*)auth_reject = no/m, '$1auth_reject = yes');
   for (const needed of ['raddbdir = "', 'run_dir = "', 'logdir = "'])
     if (!replaced.includes(needed))
       throw new AirlockError('ERR_CONFIG', `radiusd.conf: no ${needed.split(' ')[0]} line to set`);

@@ -35,6 +35,8 @@ export interface FreeRadiusOptions {
   binary?: string;
   /** How long it may take to be ready (default 20 s). */
   readyTimeoutMs?: number;
+  /** Each line FreeRADIUS logs, once it is ready (default: dropped). It holds no secret. */
+  onLog?: (line: string) => void;
 }
 
 export class FreeRadius {
@@ -139,9 +141,17 @@ export class FreeRadius {
       child.once('exit', (code, signal) => fail(`it exited (${code ?? signal})`));
     });
     child.removeAllListeners('exit');
-    // Its log keeps flowing and is not kept: read, so that its pipe never fills.
-    child.stdout!.resume();
-    child.stderr!.resume();
+    // Its log keeps flowing, read so that its pipe never fills, and handed on if asked for.
+    child.stdout!.removeAllListeners('data');
+    child.stderr!.removeAllListeners('data');
+    let rest = '';
+    const onLog = (chunk: Buffer) => {
+      const parts = (rest + chunk.toString('utf8')).split('\n');
+      rest = parts.pop()!;
+      for (const line of parts) o.onLog?.(line);
+    };
+    child.stdout!.on('data', onLog);
+    child.stderr!.on('data', onLog);
     return new FreeRadius(child, exited);
   }
 

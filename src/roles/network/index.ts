@@ -87,6 +87,8 @@ export interface NetworkRadiusOptions {
   vlans: Readonly<Record<string, number>>;
   /** The program (default `freeradius`). */
   binary?: string;
+  /** Each line FreeRADIUS logs once ready (default: dropped). */
+  onLog?: (line: string) => void;
 }
 
 export interface NetworkIntentOptions {
@@ -307,6 +309,7 @@ export class Network {
       caPem: this.domainCaPem(),
       sqlite: this.databaseFile,
       ...(o.binary ? { binary: o.binary } : {}),
+      ...(o.onLog ? { onLog: o.onLog } : {}),
     });
   }
 
