@@ -278,7 +278,7 @@ rules:
     expect(() => process.kill(pid, 0)).toThrow();
   });
 
-  it('refuses settings it cannot run: a short secret, a VLAN out of range, and no SQLite file', async () => {
+  it('refuses settings it cannot run: a short secret, a VLAN out of range, a client or address that is not one', async () => {
     const base = { dir: path.join(sys.dir, 'raddb-bad'), clients: ['127.0.0.1'] };
     expect(
       await errorCode(() =>
@@ -290,5 +290,22 @@ rules:
         sys.network.startRadius({ ...base, secret: SECRET, vlans: { default: 4095 } }),
       ),
     ).toBe('ERR_CONFIG');
+    // What is written into FreeRADIUS's configuration unquoted is checked first; the VLANs
+    // recorded stay as they were.
+    const vlansBefore = await sys.network.db.selectFrom('net_segment_vlans').selectAll().execute();
+    for (const bad of [
+      { clients: ['127.0.0.1 }\nclient all { ipaddr = 0.0.0.0/0'] },
+      { clients: [] },
+      { listen: { address: '127.0.0.1\n', port: 1812 } },
+      { listen: { address: '127.0.0.1', port: 70000 } },
+    ])
+      expect(
+        await errorCode(() =>
+          sys.network.startRadius({ ...base, secret: SECRET, vlans: { default: 10 }, ...bad }),
+        ),
+      ).toBe('ERR_CONFIG');
+    expect(await sys.network.db.selectFrom('net_segment_vlans').selectAll().execute()).toEqual(
+      vlansBefore,
+    );
   });
 });

@@ -19,6 +19,7 @@
  * encrypted private key are read from the environment of FreeRADIUS's process (`$ENV{...}`).
  */
 import { AirlockError } from '../../core/errors.js';
+import { ipVersion, isAddressOrPrefix } from '../../core/ip.js';
 
 /** The environment variables FreeRADIUS reads its secrets from. */
 export const RADIUS_ENV = {
@@ -83,6 +84,16 @@ const STATIC_CHECK = `    airlock_static
 /** The files Airlock writes over Debian's tree, by path relative to `dir`. */
 export function freeRadiusFiles(o: FreeRadiusConfigOptions): Record<string, string> {
   const q = quote;
+  // Written into the configuration unquoted: each is checked to be what it says.
+  if (
+    ipVersion(o.listen.address) === 0 ||
+    !Number.isInteger(o.listen.port) ||
+    o.listen.port < 1 ||
+    o.listen.port > 65535
+  )
+    throw new AirlockError('ERR_CONFIG', 'FreeRADIUS listens at an IP address and a port');
+  if (o.clients.length === 0 || !o.clients.every((c) => isAddressOrPrefix(c, false)))
+    throw new AirlockError('ERR_CONFIG', "FreeRADIUS's clients are IP addresses or prefixes");
   const clients = o.clients
     .map(
       (address, i) => `  client airlock_${i} {

@@ -51,6 +51,20 @@ export class FreeRadius {
     const template = o.template ?? '/etc/freeradius/3.0';
     if (o.secret.length < 16)
       throw new AirlockError('ERR_CONFIG', 'the RADIUS shared secret needs 16 characters or more');
+    const files = {
+      certificate: path.join(dir, 'airlock-server.pem'),
+      key: path.join(dir, 'airlock-server.key'),
+      ca: path.join(dir, 'airlock-ca.pem'),
+    };
+    // Made, and so checked, before anything on disk changes.
+    const written = freeRadiusFiles({
+      dir,
+      listen: o.listen,
+      clients: o.clients,
+      files,
+      sqlite: path.resolve(o.sqlite),
+      ...(o.staticAllowlist !== undefined ? { staticAllowlist: o.staticAllowlist } : {}),
+    });
     await fs.rm(dir, { recursive: true, force: true });
     await fs.mkdir(path.dirname(dir), { recursive: true });
     try {
@@ -68,11 +82,6 @@ export class FreeRadius {
     await fs.chmod(dir, 0o700);
     await fs.mkdir(path.join(dir, 'run'), { mode: 0o700 });
     const keyPassword = randomBytes(32).toString('base64url');
-    const files = {
-      certificate: path.join(dir, 'airlock-server.pem'),
-      key: path.join(dir, 'airlock-server.key'),
-      ca: path.join(dir, 'airlock-ca.pem'),
-    };
     const encrypted = createPrivateKey({
       key: Buffer.from(o.keyPkcs8),
       format: 'der',
@@ -86,16 +95,7 @@ export class FreeRadius {
     // Debian's own sites would listen on every address; the eap and sql modules are replaced.
     for (const f of await fs.readdir(path.join(dir, 'sites-enabled')))
       await fs.rm(path.join(dir, 'sites-enabled', f), { force: true });
-    for (const [name, text] of Object.entries(
-      freeRadiusFiles({
-        dir,
-        listen: o.listen,
-        clients: o.clients,
-        files,
-        sqlite: path.resolve(o.sqlite),
-        ...(o.staticAllowlist !== undefined ? { staticAllowlist: o.staticAllowlist } : {}),
-      }),
-    )) {
+    for (const [name, text] of Object.entries(written)) {
       await fs.rm(path.join(dir, name), { force: true });
       await fs.writeFile(path.join(dir, name), text, { mode: 0o600 });
     }

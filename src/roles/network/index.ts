@@ -287,7 +287,8 @@ export class Network {
   /**
    * 802.1X (docs/RADIUS.md): FreeRADIUS for this network, EAP-TLS against its domain CA, reading
    * which devices it admits, and in which VLAN, from this database's view `radius_devices`. The
-   * segments' VLANs are recorded first. SQLite only for now: FreeRADIUS opens the same file.
+   * segments' VLANs are recorded once it is up (until then it admits nobody it did not already);
+   * a refusal leaves them as they were. SQLite only for now: FreeRADIUS opens the same file.
    */
   async startRadius(o: NetworkRadiusOptions): Promise<FreeRadius> {
     if (isDatabaseUrl(this.databaseFile) || this.databaseFile === ':memory:')
@@ -298,8 +299,8 @@ export class Network {
     for (const [segment, vlan] of Object.entries(o.vlans))
       if (!Number.isInteger(vlan) || vlan < 1 || vlan > 4094)
         throw new AirlockError('ERR_CONFIG', `segment ${JSON.stringify(segment)}: VLAN 1 to 4094`);
-    await this.store.transaction((r) => r.radius.setVlans(o.vlans));
-    return FreeRadius.start({
+    // FreeRADIUS first: settings it refuses, or a FreeRADIUS that does not start, change nothing.
+    const radius = await FreeRadius.start({
       dir: o.dir,
       listen: o.listen ?? { address: '127.0.0.1', port: 1812 },
       clients: o.clients,
@@ -311,6 +312,13 @@ export class Network {
       ...(o.binary ? { binary: o.binary } : {}),
       ...(o.onLog ? { onLog: o.onLog } : {}),
     });
+    try {
+      await this.store.transaction((r) => r.radius.setVlans(o.vlans));
+    } catch (e) {
+      await radius.stop();
+      throw e;
+    }
+    return radius;
   }
 
   /** The domain CA in PEM: what a device, or curl, trusts once onboarded. */
