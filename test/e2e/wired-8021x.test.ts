@@ -3,7 +3,8 @@
  * Airlock, it connects on a wired port through hostapd (`driver=wired`, the 802.1X
  * authenticator) and FreeRADIUS run by the network, with wpa_supplicant and the LDevID it
  * received; the port is authorized and the Access-Accept hostapd gets carries its segment's
- * VLAN. Decommissioned, the same device is refused on the same port.
+ * VLAN; it reports so to the onboarding component with its LDevID (report section 5.3).
+ * Decommissioned, the same device is refused on the same port, and can no longer report.
  * Needs root, ip, hostapd, wpa_supplicant and freeradius: elsewhere it says `skipped: <reason>`.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -125,11 +126,38 @@ describe.skipIf(skip !== undefined)(
         expect(fs.statSync(path.join(dir, 'supplicant', 'wpa_supplicant.conf')).mode & 0o777).toBe(
           0o600,
         );
+        // Report section 5.3: the device tells the onboarding component how it went, by its LDevID.
+        await d.agent.reportConnection(sys.registrarUrl, {
+          result: 'authorized',
+          medium: 'wired',
+          method: 'eap-tls',
+          authenticator: connection.peer,
+        });
+        const reported = (await sys.network.inventory.events(d.serial)).filter(
+          (e) => e.action === 'connection report',
+        );
+        expect(reported.map((e) => e.outcome)).toEqual(['ok']);
+        expect(JSON.parse(reported[0]!.detail!)).toEqual({
+          result: 'authorized',
+          medium: 'wired',
+          method: 'eap-tls',
+          authenticator: connection.peer,
+        });
       } finally {
         await connection.stop();
       }
 
       await sys.network.decommission(d.serial);
+      // Its LDevID revoked, it can no longer report either.
+      expect(
+        await errorCode(() =>
+          d.agent.reportConnection(sys.registrarUrl, {
+            result: 'authorized',
+            medium: 'wired',
+            method: 'eap-tls',
+          }),
+        ),
+      ).toBe('ERR_CERT_REVOKED');
       expect(
         await errorCode(() =>
           d.agent.connectWired({ interface: 'd0', netns, dir: `${dir}-after`, timeoutMs: 15_000 }),

@@ -25,6 +25,10 @@ import type {
 import { tlsPledgeConnector } from '../../adapters/http/tls-pledge-channel.js';
 import { writeEapTlsFiles, type EapTlsFiles } from '../../adapters/device/eap-tls-files.js';
 import { connectWired, type WiredConnection } from '../../adapters/device/wpa-supplicant.js';
+import {
+  reportConnection,
+  type ConnectionReportOut,
+} from '../../onboarding/pledge/connection-report.js';
 import type { VoucherPolicy } from '../../protocols/voucher/voucher.js';
 import type { PledgeContext } from '../../onboarding/pledge/context.js';
 import { Journal, type JournalEntry } from '../../onboarding/pledge/journal.js';
@@ -293,6 +297,22 @@ export class DeviceAgent {
       keyPkcs8: der(credentials.ldevidKey),
       domainCa: der(credentials.domainCa),
     });
+  }
+
+  /**
+   * Report section 5.3: the diagnostic report after connecting, to the registrar at
+   * `registrarUrl`, over a channel the current LDevID authenticates (as for renewal).
+   */
+  async reportConnection(registrarUrl: string, report: ConnectionReportOut): Promise<void> {
+    const credentials = await this.onboardingCredentials();
+    if (!credentials) throw new AirlockError('ERR_DEVICE_NOT_ONBOARDED');
+    const current = await openCurrentLdevid(this.steps, credentials);
+    const channel = await connectForRenewal(this.connect, registrarUrl, current, this.#limits());
+    try {
+      await reportConnection(channel, report);
+    } finally {
+      await channel.close();
+    }
   }
 
   /**

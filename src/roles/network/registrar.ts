@@ -44,6 +44,7 @@ import { appBootstrap } from '../../onboarding/registrar/step-14-app-bootstrap.j
 import { simpleEnroll, wifi } from '../../onboarding/registrar/step-15-provisioning.js';
 import { intentBefore } from '../../onboarding/registrar/step-11-intent.js';
 import { simpleReenroll } from '../../onboarding/registrar/renewal.js';
+import { connectionReport } from '../../onboarding/registrar/connection-report.js';
 import { enrollStatus } from '../../onboarding/registrar/enrollment-status.js';
 import type { RoleContext } from '../shared/context.js';
 import {
@@ -226,6 +227,11 @@ export class Registrar {
       psk: issued.psk,
       ...(issued.address ? { address: issued.address } : {}),
     };
+  }
+
+  /** Report section 5.3: the device's diagnostic report after connecting, by its current LDevID. */
+  async connectionReport(ch: ChannelContext, json: unknown): Promise<void> {
+    await runEndpoint(this.#steps, connectionReport, ch, json);
   }
 
   /** RFC 8995 section 5.9.4: the device reports whether it could use what it received. */

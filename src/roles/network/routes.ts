@@ -138,6 +138,11 @@ export function registrarRoutes(app: FastifyInstance, n: Network): void {
     return reply.header('cache-control', 'no-store').send(await r.wifiCredentials(channel(req)));
   });
 
+  app.post('/.well-known/airlock/connection-report', async (req, reply) => {
+    await r.connectionReport(channel(req), req.body);
+    return reply.code(200).send({ ok: true });
+  });
+
   app.post('/.well-known/brski/enrollstatus', async (req, reply) => {
     await r.enrollStatus(channel(req), req.body);
     return reply.code(200).send({ ok: true });
