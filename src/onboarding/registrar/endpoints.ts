@@ -18,6 +18,7 @@ import { appBootstrap } from './step-14-app-bootstrap.js';
 import { simpleEnroll, wifi } from './step-15-provisioning.js';
 import { simpleReenroll } from './renewal.js';
 import { enrollStatus } from './enrollment-status.js';
+import { connectionReport } from './connection-report.js';
 
 /** An endpoint that serves public material: no device, no handler of the registrar's. */
 export interface PublicEndpoint {
@@ -59,6 +60,7 @@ export const registrarEndpoints: readonly AnyEndpoint[] = [
   simpleReenroll, //                 POST est/simplereenroll         -   its current LDevID, any state
   wifi, //                           POST airlock/wifi              15   vouched, authenticated, provisioned
   enrollStatus, //                   POST brski/enrollstatus         -   any state
+  connectionReport, //               POST airlock/connection-report  -   its current LDevID, any state
   {
     method: 'GET',
     path: '/.well-known/airlock/crl',

@@ -67,6 +67,7 @@ describe("the registrar's endpoint table", () => {
           'decommissioned',
         ],
       ],
+      ['POST /.well-known/airlock/connection-report', undefined, null],
       ['GET /.well-known/airlock/crl', undefined, null],
     ]);
   });
