@@ -8,6 +8,7 @@
  * Needs root, ip, hostapd, wpa_supplicant and freeradius: elsewhere it says `skipped: <reason>`.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,7 @@ const skip =
 if (skip) console.log(`skipped: ${skip}`);
 
 const SECRET = 'a-radius-secret-of-the-wired-test';
+const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 
 describe.skipIf(skip !== undefined)(
   '802.1X on a wired port: hostapd, FreeRADIUS, wpa_supplicant',
@@ -107,10 +109,61 @@ describe.skipIf(skip !== undefined)(
       await sys?.close();
     });
 
+    /**
+     * A new station on the port: hostapd keeps a station it authorized, and holds one it
+     * refused for its quiet period, by MAC address; each device here gets its own.
+     */
+    let stations = 0;
+    const newStation = () => {
+      stations++;
+      const mac = `02:00:00:00:${(tag >> 8).toString(16).padStart(2, '0')}:${((tag + stations) & 255).toString(16).padStart(2, '0')}`;
+      execFileSync('ip', ['-n', netns, 'link', 'set', 'd0', 'address', mac]);
+    };
+
+    it('`airlock device connect` joins the port, reports to the registrar, and keeps the port until interrupted', async () => {
+      const d = await sys.newDevice();
+      await d.agent.onboard(sys.registrarUrl);
+      newStation();
+      const child = spawn(
+        process.execPath,
+        [
+          bin,
+          'device',
+          'connect',
+          '--store',
+          d.storeDir,
+          '--interface',
+          'd0',
+          '--netns',
+          netns,
+          '--registrar',
+          sys.registrarUrl,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      let out = '';
+      child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));
+      child.stderr!.on('data', (b: Buffer) => (out += b.toString('utf8')));
+      const deadline = Date.now() + 30_000;
+      while (!out.includes('"authorized"') && Date.now() < deadline && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain('"authorized": true');
+      const reported = (await sys.network.inventory.events(d.serial)).filter(
+        (e) => e.action === 'connection report',
+      );
+      expect(reported.map((e) => [e.outcome, JSON.parse(e.detail!).result])).toEqual([
+        ['ok', 'authorized'],
+      ]);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    });
+
     it("an onboarded device's port is authorized, in its segment's VLAN; decommissioned, it is refused", async () => {
       const d = await sys.newDevice();
       await d.agent.onboard(sys.registrarUrl);
       const dir = path.join(sys.dir, 'wired', d.serial);
+      newStation();
       const before = hostapdLog.length;
       const connection = await d.agent.connectWired({ interface: 'd0', netns, dir });
       try {
@@ -148,6 +201,7 @@ describe.skipIf(skip !== undefined)(
       }
 
       await sys.network.decommission(d.serial);
+      newStation();
       // Its LDevID revoked, it can no longer report either.
       expect(
         await errorCode(() =>

@@ -160,6 +160,57 @@ export function deviceCommand(program: Command): void {
       }
     });
   dev
+    .command('connect')
+    .description(
+      'join the network with what onboarding delivered: 802.1X (EAP-TLS with the LDevID) on a wired port through wpa_supplicant, until the port is authorized; then report to the registrar (NIST IR 8350 section 5.3) and keep the port until interrupted. Needs wpa_supplicant (and root for its interface)',
+    )
+    .requiredOption('--store <dir>', "the device's secure store")
+    .requiredOption('--interface <name>', 'the wired interface the authenticator is on')
+    .option('--netns <name>', 'a network namespace to run wpa_supplicant in')
+    .option('--registrar <url>', 'report the result to this registrar, e.g. https://127.0.0.1:8444')
+    .action(async (o: { store: string; interface: string; netns?: string; registrar?: string }) => {
+      await run(async () => {
+        const registrar =
+          o.registrar === undefined ? undefined : parseHttpsUrl(o.registrar, '--registrar');
+        const agent = await agentAt(o.store);
+        // Its credentials as files for wpa_supplicant, 0600 beside the secure store.
+        const dir = path.join(directoryPath(o.store, '--store'), '8021x');
+        let connection;
+        try {
+          connection = await agent.connectWired({
+            interface: o.interface,
+            dir,
+            ...(o.netns !== undefined ? { netns: o.netns } : {}),
+          });
+        } catch (e) {
+          if (registrar !== undefined && e instanceof AirlockError)
+            await agent
+              .reportConnection(registrar, {
+                result: 'refused',
+                medium: 'wired',
+                method: 'eap-tls',
+                reason: e.code,
+              })
+              .catch(() => undefined); // the network refused it: the registrar may be out of reach
+          throw e;
+        }
+        if (registrar !== undefined)
+          await agent.reportConnection(registrar, {
+            result: 'authorized',
+            medium: 'wired',
+            method: 'eap-tls',
+            authenticator: connection.peer,
+          });
+        printJson({
+          authorized: true,
+          authenticator: connection.peer,
+          reported: registrar !== undefined,
+        });
+        const held = connection;
+        serveUntilInterrupted(() => held.stop());
+      });
+    });
+  dev
     .command('status')
     .description(
       'what the device holds: serial number, and whether and to whom it is onboarded (no secrets)',
