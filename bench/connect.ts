@@ -24,7 +24,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import * as dgram from 'node:dgram';
 import { Network } from '../src/roles/network/index.js';
 import { FreeRadius } from '../src/adapters/radius/freeradius.js';
 import { NodeCrypto, generateP256Key, exportPkcs8 } from '../src/adapters/crypto/node-crypto.js';
@@ -32,6 +31,7 @@ import { toPem } from '../src/core/bytes.js';
 import { systemClock } from '../src/core/ports.js';
 import { silentLogger } from '../src/adapters/log/logger.js';
 import { softwareKeyStore } from '../src/adapters/crypto/software-key-store.js';
+import { freeUdpPort } from '../test/support/radius.js';
 
 const run = promisify(execFile);
 const SECRET = 'bench-connect-radius-secret';
@@ -52,14 +52,6 @@ export interface ConnectBenchResult {
   changes: number;
   node: string;
   date: string;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 interface Client {

@@ -20,6 +20,30 @@ import { utf8 } from '../../src/core/bytes.js';
 
 const ctx = { crypto: new NodeCrypto(), clock: systemClock };
 
+/** A detached CMS signature over `content` by a new key that the manufacturer's MUD CA certifies. */
+function signedByNewSigner(sys: TestSystem, name: string, content: Uint8Array): Uint8Array {
+  const mudCa = sys.manufacturer.pki.mudCa;
+  const key = generateP256Key();
+  const now = Date.now();
+  const cert = issueCertificate(
+    ctx.crypto,
+    signerProfile({
+      name,
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 86_400_000),
+    }),
+    key.spki,
+    { key: mudCa.key, cert: mudCa.cert },
+  );
+  return signSignedData(ctx.crypto, key, {
+    eContentType: OID_DATA_CONTENT,
+    content,
+    signerChain: [cert],
+    signingTime: new Date(),
+    detached: true,
+  });
+}
+
 describe('accepting a MUD file', () => {
   let sys: TestSystem;
   beforeAll(async () => {
@@ -58,26 +82,7 @@ describe('accepting a MUD file', () => {
     ).toBe(false);
 
     // Another key, certified by the same MUD CA: the chain verifies, the signer is not the one pinned.
-    const mudCa = sys.manufacturer.pki.mudCa;
-    const key = generateP256Key();
-    const now = Date.now();
-    const cert = issueCertificate(
-      ctx.crypto,
-      signerProfile({
-        name: 'Other MUD signer',
-        notBefore: new Date(now - 60_000),
-        notAfter: new Date(now + 86_400_000),
-      }),
-      key.spki,
-      { key: mudCa.key, cert: mudCa.cert },
-    );
-    const other = signSignedData(ctx.crypto, key, {
-      eContentType: OID_DATA_CONTENT,
-      content: doc.bytes,
-      signerChain: [cert],
-      signingTime: new Date(),
-      detached: true,
-    });
+    const other = signedByNewSigner(sys, 'Other MUD signer', doc.bytes);
     expect(
       await errorCode(() =>
         acceptMudFile(ctx, sys.network.store, { url, mud: doc.bytes, signature: other, anchors }),
@@ -136,26 +141,7 @@ describe('accepting a MUD file', () => {
       }),
     );
     // Signed by a signer the manufacturer's MUD CA certifies: the signature verifies.
-    const mudCa = sys.manufacturer.pki.mudCa;
-    const key = generateP256Key();
-    const now = Date.now();
-    const cert = issueCertificate(
-      ctx.crypto,
-      signerProfile({
-        name: 'MUD signer',
-        notBefore: new Date(now - 60_000),
-        notAfter: new Date(now + 86_400_000),
-      }),
-      key.spki,
-      { key: mudCa.key, cert: mudCa.cert },
-    );
-    const signature = signSignedData(ctx.crypto, key, {
-      eContentType: OID_DATA_CONTENT,
-      content: bytes,
-      signerChain: [cert],
-      signingTime: new Date(),
-      detached: true,
-    });
+    const signature = signedByNewSigner(sys, 'MUD signer', bytes);
     const input = { url, mud: bytes, signature, anchors: [sys.manufacturer.trustBundle().mudCa!] };
     expect(
       await errorCode(() =>

@@ -5,11 +5,9 @@
  * current (renewed, revoked, decommissioned) cannot report.
  */
 import { z } from 'zod';
-import { ensure } from '../../core/errors.js';
 import { checked } from '../../protocols/schema.js';
-import { verifyChain } from '../../protocols/x509/chain.js';
 import type { Endpoint } from './pipeline.js';
-import { currentHolder } from './session.js';
+import { ldevidHolder } from './session.js';
 
 export const ConnectionReport = z.strictObject({
   /** Whether the network authorized its port. */
@@ -37,14 +35,7 @@ export const connectionReport: Endpoint<unknown, ConnectionReport> = {
   lock: false,
   transactional: true,
   async handler(ctx, call, body) {
-    const current = call.ch.clientCert;
-    ensure(current, 'ERR_LDEVID_MISSING', 'a connection report needs the current LDevID');
-    verifyChain(ctx.crypto, {
-      leaf: current,
-      anchors: [ctx.pki.domainCa.cert],
-      at: ctx.clock.now(),
-    });
-    const holder = await currentHolder(ctx, call.r, current.serial);
+    const holder = await ldevidHolder(ctx, call.r, call.ch, 'a connection report');
     call.identify(holder.device);
     return checked(ConnectionReport, body, 'ERR_INPUT_SCHEMA', 'the connection report');
   },

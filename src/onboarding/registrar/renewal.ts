@@ -5,14 +5,12 @@
  * LDevID's (renewal) or a fresh one (rekey); never a key certified for another device, a
  * superseded key, or a birth key.
  */
-import { ensure } from '../../core/errors.js';
 import { equalBytes } from '../../core/bytes.js';
-import { verifyChain } from '../../protocols/x509/chain.js';
 import { decodeCsrBody, verifyCsr } from '../../protocols/est/csr.js';
 import type { Certificate } from '../../protocols/x509/certificate.js';
 import type { Endpoint } from './pipeline.js';
 import { ensureNotOurKey } from './own-keys.js';
-import { currentHolder } from './session.js';
+import { ldevidHolder } from './session.js';
 
 export const simpleReenroll: Endpoint<string, Certificate> = {
   method: 'POST',
@@ -24,14 +22,8 @@ export const simpleReenroll: Endpoint<string, Certificate> = {
   lock: true,
   transactional: true,
   async handler(ctx, call, body) {
-    const current = call.ch.clientCert;
-    ensure(current, 'ERR_LDEVID_MISSING', 'renewal needs the current LDevID');
-    verifyChain(ctx.crypto, {
-      leaf: current,
-      anchors: [ctx.pki.domainCa.cert],
-      at: ctx.clock.now(),
-    });
-    const holder = await currentHolder(ctx, call.r, current.serial);
+    const holder = await ldevidHolder(ctx, call.r, call.ch, 'renewal');
+    const current = holder.ldevid;
     call.identify(holder.device);
     const csr = verifyCsr(ctx.crypto, decodeCsrBody(body));
     const sameKey = equalBytes(csr.spki, current.spki);

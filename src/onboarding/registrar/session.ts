@@ -85,6 +85,23 @@ export async function currentHolder(
   return { device: device.serial, state: device.state };
 }
 
+/**
+ * The device whose current LDevID is the channel's client certificate (renewal, the connection
+ * report): ERR_LDEVID_MISSING without one, a chain error when the domain CA did not issue it,
+ * ERR_CERT_REVOKED when it is not current. The device's row is held until the work ends.
+ */
+export async function ldevidHolder(
+  ctx: RegistrarContext,
+  r: NetworkRepositories,
+  ch: Channel,
+  what: string,
+): Promise<{ device: string; state: DeviceState; ldevid: Certificate }> {
+  const ldevid = ch.clientCert;
+  ensure(ldevid, 'ERR_LDEVID_MISSING', `${what} needs the current LDevID`);
+  verifyChain(ctx.crypto, { leaf: ldevid, anchors: [ctx.pki.domainCa.cert], at: ctx.clock.now() });
+  return { ...(await currentHolder(ctx, r, ldevid.serial)), ldevid };
+}
+
 /** The LDevID on the channel, if it is a current one of ours. */
 export async function currentLdevid(
   ctx: RegistrarContext,

@@ -104,43 +104,32 @@ export function ldevidProfile(f: {
   };
 }
 
-/** RFC 8995 section 2.3.2 and 5.3: the registrar's TLS certificate, with id-kp-cmcRA. */
-export function registrarProfile(f: {
-  name: string;
-  dnsNames: string[];
-  notBefore: Date;
-  notAfter: Date;
-}): CertificateTemplate {
+type ServerFields = { name: string; dnsNames: string[]; notBefore: Date; notAfter: Date };
+
+/** A server's certificate of the domain, for the extended key usages given. */
+function serverProfile(f: ServerFields, extendedKeyUsage: string[]): CertificateTemplate {
   return {
     subject: [cn(f.name)],
     notBefore: f.notBefore,
     notAfter: f.notAfter,
     ca: false,
     keyUsage: ['digitalSignature'],
-    extendedKeyUsage: [Oid.serverAuth, Oid.clientAuth, Oid.cmcRA],
+    extendedKeyUsage,
     dnsNames: f.dnsNames,
   };
+}
+
+/** RFC 8995 section 2.3.2 and 5.3: the registrar's TLS certificate, with id-kp-cmcRA. */
+export function registrarProfile(f: ServerFields): CertificateTemplate {
+  return serverProfile(f, [Oid.serverAuth, Oid.clientAuth, Oid.cmcRA]);
 }
 
 /**
  * The network's EAP server certificate (RFC 5216 section 5.3): what a device's 802.1X
  * supplicant verifies against the owner's domain CA before it sends its own certificate.
  */
-export function radiusServerProfile(f: {
-  name: string;
-  dnsNames: string[];
-  notBefore: Date;
-  notAfter: Date;
-}): CertificateTemplate {
-  return {
-    subject: [cn(f.name)],
-    notBefore: f.notBefore,
-    notAfter: f.notAfter,
-    ca: false,
-    keyUsage: ['digitalSignature'],
-    extendedKeyUsage: [Oid.serverAuth],
-    dnsNames: f.dnsNames,
-  };
+export function radiusServerProfile(f: ServerFields): CertificateTemplate {
+  return serverProfile(f, [Oid.serverAuth]);
 }
 
 export function caProfile(f: {
