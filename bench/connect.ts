@@ -236,7 +236,7 @@ export async function runConnectBenchmark(o: {
       certificateChainPem: toPem('CERTIFICATE', pki.radius.cert.der) + domainCa,
       keyPkcs8: await ctx.keys.exportPkcs8(pki.radius.key),
       caPem: domainCa,
-      sqlite: network.databaseFile,
+      database: { sqlite: network.databaseFile },
       staticAllowlist: allowlist,
       ...(debug('static') ? { onLog: debug('static')! } : {}),
     });

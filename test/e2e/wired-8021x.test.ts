@@ -7,7 +7,7 @@
  * Decommissioned, the same device is refused on the same port, and can no longer report.
  * Needs root, ip, hostapd, wpa_supplicant and freeradius: elsewhere it says `skipped: <reason>`.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 import { freeUdpPort, radiusSkipReason } from '../support/radius.js';
 import { onPath } from '../support/tools.js';
+import { startWiredPort, type WiredPort } from '../support/wired-port.js';
 import { errorCode } from '../support/errors.js';
 import type { FreeRadius } from '../../src/adapters/radius/freeradius.js';
 
@@ -33,11 +34,9 @@ describe.skipIf(skip !== undefined)(
   () => {
     let sys: TestSystem;
     let radius: FreeRadius;
-    let hostapd: ChildProcess;
-    let hostapdLog = '';
+    let wired: WiredPort;
     const tag = process.pid % 10000;
     const netns = `al-w${tag}-dev`;
-    const port = `alw${tag}`;
     beforeAll(async () => {
       sys = await startTestSystem();
       const udp = await freeUdpPort();
@@ -48,59 +47,18 @@ describe.skipIf(skip !== undefined)(
         secret: SECRET,
         vlans: { default: 101 },
       });
-      // The device's port: a veth pair, the authenticator's end here, the device's in its namespace.
-      try {
-        execFileSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
-      } catch {
-        // not there
-      }
-      execFileSync('ip', ['netns', 'add', netns]);
-      execFileSync('ip', [
-        'link',
-        'add',
-        port,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'd0',
-        'netns',
+      wired = await startWiredPort({
+        name: `alw${tag}`,
         netns,
-      ]);
-      execFileSync('ip', ['link', 'set', port, 'up']);
-      execFileSync('ip', ['-n', netns, 'link', 'set', 'd0', 'up']);
-      const conf = path.join(sys.dir, 'hostapd-wired.conf');
-      fs.writeFileSync(
-        conf,
-        [
-          `interface=${port}`,
-          'driver=wired',
-          'ieee8021x=1',
-          'eap_reauth_period=0',
-          'use_pae_group_addr=1',
-          'own_ip_addr=127.0.0.1',
-          'auth_server_addr=127.0.0.1',
-          `auth_server_port=${udp}`,
-          `auth_server_shared_secret=${SECRET}`,
-          '',
-        ].join('\n'),
-        { mode: 0o600 },
-      );
-      // -dd: hostapd prints the RADIUS attributes it receives, the VLAN among them.
-      hostapd = spawn('hostapd', ['-dd', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const onData = (b: Buffer) => (hostapdLog += b.toString('utf8'));
-      hostapd.stdout!.on('data', onData);
-      hostapd.stderr!.on('data', onData);
-      const deadline = Date.now() + 10_000;
-      while (!hostapdLog.includes('ENABLED') && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 50));
-      if (!hostapdLog.includes('ENABLED'))
-        throw new Error(`hostapd did not start:\n${hostapdLog.slice(-2000)}`);
+        deviceInterface: 'd0',
+        radiusPort: udp,
+        secret: SECRET,
+        dir: path.join(sys.dir, 'hostapd'),
+      });
     }, 60_000);
     afterAll(async () => {
-      hostapd?.kill('SIGKILL');
+      wired?.stop();
       try {
-        execFileSync('ip', ['link', 'del', port], { stdio: 'ignore' });
         execFileSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
       } catch {
         // gone
@@ -108,17 +66,7 @@ describe.skipIf(skip !== undefined)(
       await radius?.stop();
       await sys?.close();
     });
-
-    /**
-     * A new station on the port: hostapd keeps a station it authorized, and holds one it
-     * refused for its quiet period, by MAC address; each device here gets its own.
-     */
-    let stations = 0;
-    const newStation = () => {
-      stations++;
-      const mac = `02:00:00:00:${(tag >> 8).toString(16).padStart(2, '0')}:${((tag + stations) & 255).toString(16).padStart(2, '0')}`;
-      execFileSync('ip', ['-n', netns, 'link', 'set', 'd0', 'address', mac]);
-    };
+    const newStation = () => wired.newStation();
 
     it('`airlock device connect` joins the port, reports to the registrar, and keeps the port until interrupted', async () => {
       const d = await sys.newDevice();
@@ -164,15 +112,12 @@ describe.skipIf(skip !== undefined)(
       await d.agent.onboard(sys.registrarUrl);
       const dir = path.join(sys.dir, 'wired', d.serial);
       newStation();
-      const before = hostapdLog.length;
+      const before = wired.log().length;
       const connection = await d.agent.connectWired({ interface: 'd0', netns, dir });
       try {
         // The authenticator's view: the station connected (its port authorized), with the
         // Access-Accept's Tunnel-Private-Group-Id "101".
-        const deadline = Date.now() + 5_000;
-        while (!hostapdLog.slice(before).includes('AP-STA-CONNECTED') && Date.now() < deadline)
-          await new Promise((r) => setTimeout(r, 50));
-        const seen = hostapdLog.slice(before);
+        const seen = await wired.waitFor(/AP-STA-CONNECTED/, before);
         expect(seen).toMatch(/AP-STA-CONNECTED/);
         expect(seen).toMatch(/Attribute 81 \(Tunnel-Private-Group-Id\)[^\n]*\n\s*Value: 313031/);
         expect(fs.statSync(path.join(dir, 'credentials', 'ldevid.key')).mode & 0o777).toBe(0o600);

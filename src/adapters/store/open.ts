@@ -12,12 +12,17 @@ export function isDatabaseUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
 }
 
+/** The PostgreSQL schema that holds a role's tables (and the network's view radius_devices). */
+export function roleSchema(role: 'network' | 'manufacturer' | 'verifier'): string {
+  return `airlock_${role}`;
+}
+
 export async function openRoleDatabase<T>(
   location: string,
   migrations: Record<string, Migration>,
   role: 'network' | 'manufacturer' | 'verifier',
 ): Promise<OpenedDb<T>> {
   return isDatabaseUrl(location)
-    ? openPostgres<T>(location, migrations, { schema: `airlock_${role}` })
+    ? openPostgres<T>(location, migrations, { schema: roleSchema(role) })
     : openSqlite<T>(location, migrations);
 }

@@ -17,7 +17,7 @@ import { notBefore } from '../shared/pki.js';
 import type { NetworkPki } from './pki.js';
 
 /** The CRL is re-signed when this little of its validity is left. */
-const CRL_REFRESH_MS = 3_600_000;
+export const CRL_REFRESH_MS = 3_600_000;
 const CRL_VALIDITY_MS = 7 * 86_400_000;
 export const CRL_PATH = '/.well-known/airlock/crl';
 
