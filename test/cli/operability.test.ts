@@ -237,6 +237,9 @@ describe('a running system', () => {
         String(networkPort),
         '--verifier-port',
         '0',
+        // FreeRADIUS by `up` is test/e2e/radius.test.ts's.
+        '--radius',
+        'off',
       ],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -278,6 +278,49 @@ rules:
     expect(() => process.kill(pid, 0)).toThrow();
   });
 
+  it('`airlock up` runs FreeRADIUS where it is installed, with the shared secret of AIRLOCK_RADIUS_SECRET, and stops it on SIGTERM', async () => {
+    const udp = await freeUdpPort();
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'up',
+        '--data-dir',
+        path.join(sys.dir, 'up'),
+        '--manufacturer-port',
+        '0',
+        '--network-port',
+        '0',
+        '--verifier-port',
+        '0',
+        '--radius-port',
+        String(udp),
+      ],
+      { env: { ...process.env, AIRLOCK_RADIUS_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    child.stderr!.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    const deadline = Date.now() + 60_000;
+    while (!/Serving\./.test(out) && Date.now() < deadline && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 100));
+    const pid = Number(
+      new RegExp(
+        `FreeRADIUS \\(802\\.1X, EAP-TLS\\) serving at 127\\.0\\.0\\.1:${udp} \\(pid (\\d+)\\), VLANs default 101, quarantine 999`,
+      ).exec(out)?.[1],
+    );
+    expect(pid, out).toBeGreaterThan(0);
+    expect(out).not.toMatch(/random one for this run/);
+    // It answers with the secret it was given: a device of another network is rejected.
+    const stranger = await onboarded();
+    const r = await eapolTest({ dir, port: udp, secret: SECRET, ...stranger.files });
+    expect(r.output).toMatch(/code=3 \(Access-Reject\)/);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+
   it('refuses settings it cannot run: a short secret, a VLAN out of range, a client or address that is not one', async () => {
     const base = { dir: path.join(sys.dir, 'raddb-bad'), clients: ['127.0.0.1'] };
     expect(

@@ -28,6 +28,28 @@ describe('the RADIUS settings file', () => {
     ).toBe('x'.repeat(20));
   });
 
+  it('reads who re-authenticates devices (RFC 5176 port 3799 by default) and the Wi-Fi key file', () => {
+    const o = parseRadiusFile(
+      {
+        ...GOOD,
+        authenticators: [
+          { das: { address: '10.0.0.2' } },
+          { das: { address: 'fd00::2', port: 1700 } },
+          { hostapd: { ctrl: '/run/hostapd', interface: 'eth1' } },
+        ],
+        wifiKeyFile: '/etc/hostapd/wpa_psk',
+      },
+      ENV,
+      '/d',
+    );
+    expect(o.authenticators).toEqual([
+      { das: { address: '10.0.0.2', port: 3799 } },
+      { das: { address: 'fd00::2', port: 1700 } },
+      { hostapd: { ctrl: '/run/hostapd', interface: 'eth1' } },
+    ]);
+    expect(o.wifiKeyFile).toBe('/etc/hostapd/wpa_psk');
+  });
+
   it.each([
     ['no secret in the environment', GOOD, {}],
     ['a secret of 15 characters', GOOD, { AIRLOCK_RADIUS_SECRET: 'x'.repeat(15) }],
@@ -43,6 +65,22 @@ describe('the RADIUS settings file', () => {
       ENV,
     ],
     ['a secret variable name in lower case', { ...GOOD, secretEnv: 'secret' }, ENV],
+    ['an authenticator at a name', { ...GOOD, authenticators: [{ das: { address: 'ap1' } }] }, ENV],
+    [
+      'an authenticator of no known kind',
+      { ...GOOD, authenticators: [{ snmp: { address: '10.0.0.2' } }] },
+      ENV,
+    ],
+    [
+      "hostapd's control directory relative",
+      { ...GOOD, authenticators: [{ hostapd: { ctrl: 'run/hostapd', interface: 'eth1' } }] },
+      ENV,
+    ],
+    [
+      'an interface name of 16 characters',
+      { ...GOOD, authenticators: [{ hostapd: { ctrl: '/run/h', interface: 'x'.repeat(16) } }] },
+      ENV,
+    ],
   ])('refuses %s: ERR_CONFIG', (_, value, env) => {
     expect(codeOf(() => parseRadiusFile(value, env, '/d'))).toBe('ERR_CONFIG');
   });

@@ -3,9 +3,8 @@
  */
 import { intentOptions, localIntentManager } from '../intent-options.js';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { FreeRadius } from '../../adapters/radius/freeradius.js';
-import { parseRadiusFile } from '../../roles/network/radius-config.js';
+import { radiusFromFile } from '../radius-options.js';
 import type { Command } from 'commander';
 import { NodeCrypto } from '../../adapters/crypto/node-crypto.js';
 import { createLogger, silentLogger } from '../../adapters/log/logger.js';
@@ -227,21 +226,12 @@ export function networkCommand(program: Command): void {
           }
           let radius: FreeRadius | undefined;
           if (o.radius !== undefined) {
-            const settings = parseRadiusFile(
-              readJsonFile(o.radius, 'a RADIUS settings file (JSON)'),
-              process.env,
-              path.join(dir, 'raddb'),
-            );
             try {
-              radius = await n.startRadius(settings);
+              radius = await radiusFromFile(n, o.radius, dir);
             } catch (e) {
               await n.close();
               throw e;
             }
-            const at = settings.listen ?? { address: '127.0.0.1', port: 1812 };
-            say(
-              `FreeRADIUS (802.1X, EAP-TLS) serving at ${at.address}:${at.port} (pid ${radius.pid})`,
-            );
           }
           say(
             `registrar for "${n.owner.name}" (party ${n.owner.id}) serving at ${url}, trusting ${trusts.length} manufacturer(s)`,

@@ -12,6 +12,8 @@ import { AirlockError } from '../../core/errors.js';
 import { hasRole, runDemo, startSystem, type System } from '../../app/system.js';
 import { note, say, serveUntilInterrupted } from '../output.js';
 import { directoryPath, parsePort, portError, run } from '../options.js';
+import { radiusByDefault, radiusFromFile } from '../radius-options.js';
+import type { FreeRadius } from '../../adapters/radius/freeradius.js';
 
 export function upCommand(program: Command): void {
   program
@@ -27,6 +29,11 @@ export function upCommand(program: Command): void {
       "verification service: Veraison's challenge-response API (HTTPS)",
       '8446',
     )
+    .option(
+      '--radius <file|off>',
+      'FreeRADIUS for 802.1X (docs/RADIUS.md): a settings file as for `network serve --radius`, or `off`; by default, where FreeRADIUS is installed, it runs on 127.0.0.1 (--radius-port) for authenticators on loopback, its shared secret from AIRLOCK_RADIUS_SECRET',
+    )
+    .option('--radius-port <port>', "the default FreeRADIUS's UDP port", '1812')
     .option('--demo', 'mint, sell and onboard a few devices, step by step')
     .option('--devices <n>', 'devices in the demonstration', '3')
     .action(
@@ -35,6 +42,8 @@ export function upCommand(program: Command): void {
         manufacturerPort: string;
         networkPort: string;
         verifierPort: string;
+        radius?: string;
+        radiusPort: string;
         demo?: boolean;
         devices: string;
       }) => {
@@ -42,6 +51,9 @@ export function upCommand(program: Command): void {
           const manufacturerPort = parsePort(o.manufacturerPort, '--manufacturer-port');
           const networkPort = parsePort(o.networkPort, '--network-port');
           const verifierPort = parsePort(o.verifierPort, '--verifier-port');
+          const radiusPort = parsePort(o.radiusPort, '--radius-port');
+          if (radiusPort === 0)
+            throw new AirlockError('ERR_CONFIG', '--radius-port must name a port, 1 to 65535');
           const devices = Number(o.devices);
           if (!Number.isInteger(devices) || devices < 1 || devices > 1000)
             throw new AirlockError(
@@ -84,6 +96,16 @@ export function upCommand(program: Command): void {
           say(
             `  verifier      ${sys.verifierUrl}  attestation (RATS): EAT evidence in, signed EAR results out`,
           );
+          let radius: FreeRadius | undefined;
+          try {
+            if (o.radius === undefined)
+              radius = await radiusByDefault(sys.network, dataDir, radiusPort);
+            else if (o.radius !== 'off')
+              radius = await radiusFromFile(sys.network, o.radius, dataDir);
+          } catch (e) {
+            await sys.close();
+            throw e;
+          }
           const policy = await sys.network.authorization.current();
           say(
             `  policy        ${policy.id === 'default' ? "Airlock's default: every trusted manufacturer's device whose attestation is affirming, segment default" : `policy ${policy.id}`} (\`airlock network policy apply FILE\`)`,
@@ -115,7 +137,10 @@ export function upCommand(program: Command): void {
           }
           say('');
           say('Serving. Press Ctrl-C to stop.');
-          serveUntilInterrupted(() => sys.close());
+          serveUntilInterrupted(async () => {
+            await radius?.stop();
+            await sys.close();
+          });
         });
       },
     );

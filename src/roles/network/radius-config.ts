@@ -1,8 +1,9 @@
 /**
  * The network's 802.1X settings as a file (`airlock network serve --radius FILE`,
  * docs/RADIUS.md): where FreeRADIUS listens, which authenticators may ask it, each segment's
- * VLAN, where its configuration is written, and the environment variable its shared secret is
- * read from (a secret is never in a settings file). Every value is checked here.
+ * VLAN, where its configuration is written, the environment variable its shared secret is
+ * read from (a secret is never in a settings file), who can re-authenticate a device, and where
+ * the Wi-Fi key file goes. Every value is checked here.
  */
 import { z } from 'zod';
 import { AirlockError } from '../../core/errors.js';
@@ -30,6 +31,37 @@ const RadiusFile = z.strictObject({
     .optional(),
   /** Where FreeRADIUS's configuration is written (default: `raddb` in the data directory). */
   dir: z.string().min(1).max(4096).optional(),
+  /**
+   * Who can make a device authenticate again when its access changes (access-watch.ts): RFC 5176
+   * Dynamic Authorization Servers, sharing the RADIUS secret, and hostapd control interfaces.
+   */
+  authenticators: z
+    .array(
+      z.union([
+        z.strictObject({
+          das: z.strictObject({
+            address: z.string().refine((a) => ipVersion(a) !== 0, { message: 'an IP address' }),
+            port: z.number().int().min(1).max(65535).default(3799),
+          }),
+        }),
+        z.strictObject({
+          hostapd: z.strictObject({
+            ctrl: z
+              .string()
+              .min(1)
+              .max(4096)
+              .refine((p) => p.startsWith('/') && !/[\n\0]/.test(p), {
+                message: 'an absolute path',
+              }),
+            interface: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/),
+          }),
+        }),
+      ]),
+    )
+    .max(256)
+    .optional(),
+  /** hostapd's `wpa_psk_file`, written at start and whenever the keys change. */
+  wifiKeyFile: z.string().min(1).max(4096).optional(),
 });
 
 export const DEFAULT_SECRET_ENV = 'AIRLOCK_RADIUS_SECRET';
@@ -55,5 +87,7 @@ export function parseRadiusFile(
     clients: f.clients,
     secret,
     vlans: f.vlans,
+    ...(f.authenticators ? { authenticators: f.authenticators } : {}),
+    ...(f.wifiKeyFile !== undefined ? { wifiKeyFile: f.wifiKeyFile } : {}),
   };
 }
