@@ -14,7 +14,10 @@
  *   the authentication's own time included; refusalsAfterChange counts authentications after a
  *   change that did not see it (0 expected);
  * - radiusRssGrowthKb: FreeRADIUS's resident memory after C changes (each followed by an
- *   authentication every 10), less before.
+ *   authentication every 10), less before;
+ * - watchLookMs: one look of the network's access watch (access-watch.ts: the whole view read,
+ *   compared with the last), the median of 5; watchCpuShare = watchLookMs / its interval (2 s),
+ *   the share of one core it takes. The watch runs during the rates above, as it does in use.
  *
  * Needs root, freeradius and eapol_test.
  */
@@ -50,6 +53,8 @@ export interface ConnectBenchResult {
   refusalsAfterChange: number;
   radiusRssGrowthKb: number;
   changes: number;
+  watchLookMs: number;
+  watchCpuShare: number;
   node: string;
   date: string;
 }
@@ -297,6 +302,13 @@ export async function runConnectBenchmark(o: {
     }
     const after = rssKb(live.pid!);
 
+    const looks: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await network.checkAccess();
+      looks.push(performance.now() - t);
+    }
+
     return {
       benchmark: 'connect',
       devices,
@@ -310,6 +322,8 @@ export async function runConnectBenchmark(o: {
       refusalsAfterChange,
       radiusRssGrowthKb: after - before,
       changes: o.changes,
+      watchLookMs: round(median(looks)),
+      watchCpuShare: round(median(looks) / 2000, 3),
       node: process.version,
       date: new Date().toISOString(),
     };

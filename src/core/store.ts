@@ -327,6 +327,21 @@ export interface NetworkRadius {
   setVlans(vlans: Readonly<Record<string, number>>): Promise<void>;
   /** The devices the view admits now, by serial. */
   devices(): Promise<RadiusDevice[]>;
+  /** Those of `serials` the view admits now. */
+  devicesNamed(serials: readonly string[]): Promise<RadiusDevice[]>;
+  /**
+   * The changes numbered after `after - lookback` (access-watch.ts): the devices they name, the
+   * last number, and whether every device may have changed (a segment's VLAN changed, or changes
+   * after `after` are no longer kept).
+   */
+  accessChanges(
+    after: number,
+    lookback: number,
+  ): Promise<{ last: number; serials: string[]; everything: boolean }>;
+  /** The number of the latest change kept (0: none). */
+  lastAccessChange(): Promise<number>;
+  /** Forgets all but the latest `keep` changes. */
+  pruneAccessChanges(keep: number): Promise<void>;
   /**
    * The live Wi-Fi key of each device that may connect (provisioned or onboarded), sealed, with
    * its VLAN if its segment has one; a device marked for quarantine only where `quarantine` has one.

@@ -127,8 +127,9 @@ describe.skipIf(!server)('PostgreSQL store', () => {
           .sort();
         if (migrations === networkMigrations) {
           expect(bytea).toEqual(['net_crls.der', 'net_devices.idevid_der', 'net_keys.cert_der']);
-          // net_policies (migration 0004): every policy applied, in order.
-          expect(identity).toEqual(['net_events.id', 'net_policies.id']);
+          // net_policies (migration 0004): every policy applied, in order; net_access_changes
+          // (0008): what may change who FreeRADIUS admits, in order.
+          expect(identity).toEqual(['net_access_changes.seq', 'net_events.id', 'net_policies.id']);
         } else if (migrations === verifierMigrations) {
           expect(bytea).toEqual(['ver_keys.cert_der']);
           expect(identity).toEqual([]);

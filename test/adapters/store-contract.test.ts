@@ -446,6 +446,61 @@ describe.each(backends)('the store contract on %s', (backend) => {
       expect(revoked.map((c) => c.revocation_reason)).toEqual(['cessationOfOperation']);
     });
 
+    it('records in order, by its own triggers, every change that may change who FreeRADIUS admits', async () => {
+      const s = await network(backend);
+      const changes = (after: number, lookback = 0) =>
+        s.run((r) => r.radius.accessChanges(after, lookback));
+      expect(await s.run((r) => r.radius.lastAccessChange())).toBe(0);
+      await s.run((r) =>
+        r.devices.vouched(
+          { serial: 'A1', idevidDer: der(1), manufacturer: 'M', nonce: 'n', decision: ALLOW },
+          T,
+        ),
+      );
+      await s.run((r) =>
+        r.devices.vouched(
+          { serial: 'A2', idevidDer: der(2), manufacturer: 'M', nonce: 'n', decision: ALLOW },
+          T,
+        ),
+      );
+      const start = await s.run((r) => r.radius.lastAccessChange());
+      expect(start).toBeGreaterThan(0);
+      expect(await changes(0)).toMatchObject({ serials: ['A1', 'A2'], everything: false });
+      // Nothing since: nothing to read.
+      expect(await changes(start)).toEqual({ last: start, serials: [], everything: false });
+
+      // A device's state and certificate, a revocation, a quarantine: each names its device.
+      await s.transaction(async (r) => {
+        await r.devices.update('A1', { state: 'provisioned', ldevidSerial: 'c1' }, T);
+        await r.credentials.addCertificate(
+          { serial: 'c1', device: 'A1', notBefore: T, notAfter: later(1000) },
+          T,
+        );
+      });
+      const afterUpdate = await changes(start);
+      expect(afterUpdate).toMatchObject({ serials: ['A1'], everything: false });
+      expect(afterUpdate.last).toBeGreaterThan(start);
+      await s.run((r) => r.credentials.supersede('A1', later(1), 'cessationOfOperation'));
+      expect(await changes(afterUpdate.last)).toMatchObject({ serials: ['A1'] });
+      const mark = await s.run((r) => r.radius.lastAccessChange());
+      await s.run((r) => r.devices.quarantine('A2', 'test', later(1)));
+      expect(await changes(mark)).toMatchObject({ serials: ['A2'], everything: false });
+      // Read again behind the last seen (a commit may land behind a later number): harmless.
+      expect((await changes(mark, 1000)).serials).toEqual(['A1', 'A2']);
+
+      // A segment's VLAN: every device may have moved.
+      const beforeVlans = await s.run((r) => r.radius.lastAccessChange());
+      await s.run((r) => r.radius.setVlans({ default: 101 }));
+      expect(await changes(beforeVlans)).toMatchObject({ everything: true });
+
+      // Pruned past what a watch saw: it must read everything.
+      const last = await s.run((r) => r.radius.lastAccessChange());
+      await s.transaction((r) => r.radius.pruneAccessChanges(1));
+      expect(await s.run((r) => r.radius.lastAccessChange())).toBe(last);
+      expect(await changes(start)).toMatchObject({ everything: true });
+      expect(await changes(last)).toEqual({ last, serials: [], everything: false });
+    });
+
     it('takes each CRL number once: a second CRL of the same number is refused, not stored', async () => {
       const s = await network(backend);
       expect(await s.run((r) => r.credentials.latestCrl())).toBeUndefined();

@@ -19,7 +19,13 @@ import { isAirlockError } from '../../src/core/errors.js';
 import { keyStoreOf } from '../../src/roles/shared/context.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
-import { eapolTest, freeUdpPort, radiusSkipReason } from '../support/radius.js';
+import {
+  eapolTest,
+  freeUdpPort,
+  onboardedDevice,
+  radiusSkipReason,
+  type EapFiles,
+} from '../support/radius.js';
 
 const SECRET = 'a-radius-secret-of-the-test';
 /** The network's own database user's password: quote, backslash, dollar, braces, spaces. */
@@ -89,19 +95,9 @@ describe.skipIf(skip !== undefined)('802.1X through FreeRADIUS on a PostgreSQL n
     await server?.stop();
   });
 
-  const authenticate = (files: {
-    identity: string;
-    certificate: string;
-    key: string;
-    ca: string;
-  }) => eapolTest({ dir, port, secret: SECRET, ...files });
-
-  async function onboarded() {
-    const d = await sys.newDevice();
-    await d.agent.onboard(sys.registrarUrl);
-    const files = await d.agent.eapTlsFiles(path.join(dir, d.serial));
-    return { ...d, files };
-  }
+  const authenticate = (files: EapFiles) => eapolTest({ dir, port, secret: SECRET, ...files });
+  /** An onboarded device's supplicant files, from its secure store. */
+  const onboarded = () => onboardedDevice(sys, dir);
 
   it("admits an onboarded device with its segment's VLAN; decommissioned, the same FreeRADIUS refuses it", async () => {
     const d = await onboarded();

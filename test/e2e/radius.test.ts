@@ -17,7 +17,13 @@ import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
-import { eapolTest, freeUdpPort, radiusSkipReason } from '../support/radius.js';
+import {
+  eapolTest,
+  freeUdpPort,
+  onboardedDevice,
+  radiusSkipReason,
+  type EapFiles,
+} from '../support/radius.js';
 import { errorCode } from '../support/errors.js';
 import type { FreeRadius } from '../../src/adapters/radius/freeradius.js';
 import { generateP256Key, NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
@@ -56,20 +62,9 @@ describe.skipIf(skip !== undefined)('802.1X through FreeRADIUS, EAP-TLS with eap
     await sys?.close();
   });
 
-  const authenticate = (files: {
-    identity: string;
-    certificate: string;
-    key: string;
-    ca: string;
-  }) => eapolTest({ dir, port, secret: SECRET, ...files });
-
+  const authenticate = (files: EapFiles) => eapolTest({ dir, port, secret: SECRET, ...files });
   /** An onboarded device's supplicant files, from its secure store. */
-  async function onboarded() {
-    const d = await sys.newDevice();
-    await d.agent.onboard(sys.registrarUrl);
-    const files = await d.agent.eapTlsFiles(path.join(dir, d.serial));
-    return { ...d, files };
-  }
+  const onboarded = () => onboardedDevice(sys, dir);
 
   it("admits an onboarded device with its segment's VLAN, and writes its key 0600", async () => {
     const d = await onboarded();

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { onPath } from './tools.js';
+import type { TestSystem } from './harness.js';
 
 const run = promisify(execFile);
 
@@ -84,3 +85,14 @@ export async function eapolTest(o: {
   )?.[1];
   return { ok, output, ...(hex ? { vlan: Buffer.from(hex, 'hex').toString('latin1') } : {}) };
 }
+
+/** A device minted, sold and onboarded by `sys`, with its supplicant files written under `dir`. */
+export async function onboardedDevice(sys: TestSystem, dir: string) {
+  const d = await sys.newDevice();
+  await d.agent.onboard(sys.registrarUrl);
+  const files = await d.agent.eapTlsFiles(path.join(dir, d.serial));
+  return { ...d, files };
+}
+
+/** What eapolTest needs of a device: its EAP identity and its PEM files. */
+export type EapFiles = Awaited<ReturnType<typeof onboardedDevice>>['files'];

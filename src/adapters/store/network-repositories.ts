@@ -12,6 +12,7 @@ import {
 } from 'kysely';
 import type {
   CertifiedKeyKind,
+  RadiusDevice,
   DeviceChange,
   EventInput,
   NetworkCredentials,
@@ -861,6 +862,13 @@ function intent(db: Db): NetworkIntent {
 }
 
 function radius(db: Db): NetworkRepositories['radius'] {
+  const lastAccessChange = async () => {
+    const newest = await db
+      .selectFrom('net_access_changes')
+      .select((e) => e.fn.max('seq').as('seq'))
+      .executeTakeFirst();
+    return newest?.seq == null ? 0 : Number(newest.seq);
+  };
   return {
     async setVlans(vlans) {
       await db.deleteFrom('net_segment_vlans').execute();
@@ -894,11 +902,50 @@ function radius(db: Db): NetworkRepositories['radius'] {
     },
     async devices() {
       const rows = await db.selectFrom('radius_devices').selectAll().orderBy('serial').execute();
-      return rows.map((r) => ({
-        serial: r.serial,
-        certificateSerial: r.certificate_serial,
-        vlan: Number(r.vlan),
-      }));
+      return rows.map(radiusDevice);
+    },
+    async devicesNamed(serials) {
+      const out: RadiusDevice[] = [];
+      for (let i = 0; i < serials.length; i += 500) {
+        const rows = await db
+          .selectFrom('radius_devices')
+          .selectAll()
+          .where('serial', 'in', serials.slice(i, i + 500))
+          .execute();
+        out.push(...rows.map(radiusDevice));
+      }
+      return out;
+    },
+    async accessChanges(after, lookback) {
+      const rows = await db
+        .selectFrom('net_access_changes')
+        .select(['seq', 'serial'])
+        .where('seq', '>', after - lookback)
+        .orderBy('seq')
+        .execute();
+      const oldest = await db
+        .selectFrom('net_access_changes')
+        .select((e) => e.fn.min('seq').as('seq'))
+        .executeTakeFirst();
+      const first = oldest?.seq == null ? undefined : Number(oldest.seq);
+      const serials = new Set<string>();
+      let everything = after > 0 && first !== undefined && first > after + 1;
+      let last = after;
+      for (const r of rows) {
+        last = Math.max(last, Number(r.seq));
+        if (r.serial === null) everything = true;
+        else serials.add(r.serial);
+      }
+      return { last, serials: [...serials], everything };
+    },
+    lastAccessChange,
+    async pruneAccessChanges(keep) {
+      const newest = await lastAccessChange();
+      if (newest > keep)
+        await db
+          .deleteFrom('net_access_changes')
+          .where('seq', '<=', newest - keep)
+          .execute();
     },
   };
 }
@@ -919,4 +966,12 @@ export function networkRepositories(db: Db, dialect: Dialect): NetworkRepositori
 
 export function networkStore(db: Db): NetworkStore & { dialect: Dialect } {
   return new KyselyUnitOfWork(db, networkRepositories);
+}
+
+function radiusDevice(r: {
+  serial: string;
+  certificate_serial: string;
+  vlan: number;
+}): RadiusDevice {
+  return { serial: r.serial, certificateSerial: r.certificate_serial, vlan: Number(r.vlan) };
 }

@@ -153,6 +153,12 @@ export interface NetworkDb {
     segment: string;
     vlan: number;
   };
+  /** What changed that may change who FreeRADIUS admits, in order (written by triggers; access-watch.ts). */
+  net_access_changes: {
+    seq: Generated<number>;
+    /** The device; null: a segment's VLAN changed, every device may have moved. */
+    serial: string | null;
+  };
   /** The view FreeRADIUS reads: each device that may connect, its certificate and its VLAN. */
   radius_devices: {
     serial: string;

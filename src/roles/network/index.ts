@@ -378,6 +378,10 @@ export class Network {
           ? { writeWifiKeys: () => this.writeWifiKeyFile(o.wifiKeyFile!) }
           : {}),
         ...(o.watchIntervalMs !== undefined ? { intervalMs: o.watchIntervalMs } : {}),
+        onCertificateGone: async () => {
+          const crl = this.#radiusCrls.get(radius);
+          if (crl) await this.#refreshCrl(crl.refresh);
+        },
       });
     } catch (e) {
       await radius.stop();

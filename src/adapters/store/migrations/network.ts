@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Migration } from 'kysely';
 import { parseCertificate } from '../../../protocols/x509/certificate.js';
-import { autoId, binaryType, createKeyTable } from './common.js';
+import { autoId, binaryType, createKeyTable, isPostgres } from './common.js';
 
 export const networkMigrations: Record<string, Migration> = {
   '0001_network': {
@@ -266,6 +266,70 @@ export const networkMigrations: Record<string, Migration> = {
             ),
         )
         .execute();
+    },
+  },
+  /**
+   * What changed that may change who FreeRADIUS admits (access-watch.ts): one row, numbered in
+   * order, for each device whose state, segment, quarantine, LDevID or Wi-Fi key changed, whose
+   * certificate was revoked, or that came or went; a row with no serial when a segment's VLAN
+   * changed (every device may have moved). Written by the database's own triggers, so no write
+   * path can forget it. The network's watch reads the rows after the last it saw and asks the
+   * view about those devices only, instead of reading the whole view every time.
+   */
+  '0008_network_access_changes': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('net_access_changes')
+        .addColumn('seq', 'integer', autoId(db))
+        .addColumn('serial', 'text')
+        .execute();
+      if (isPostgres(db)) {
+        await sql`CREATE FUNCTION net_access_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF TG_TABLE_NAME = 'net_segment_vlans' THEN
+              INSERT INTO net_access_changes (serial) VALUES (NULL);
+            ELSIF TG_TABLE_NAME = 'net_certificates' THEN
+              INSERT INTO net_access_changes (serial) VALUES (NEW.device_serial);
+            ELSIF TG_OP = 'DELETE' THEN
+              INSERT INTO net_access_changes (serial) VALUES (OLD.serial);
+            ELSE
+              INSERT INTO net_access_changes (serial) VALUES (NEW.serial);
+            END IF;
+            RETURN NULL;
+          END $$`.execute(db);
+        await sql`CREATE TRIGGER net_access_devices
+          AFTER INSERT OR DELETE OR UPDATE OF state, segment, quarantine, ldevid_serial, psk_id
+          ON net_devices FOR EACH ROW EXECUTE FUNCTION net_access_changed()`.execute(db);
+        await sql`CREATE TRIGGER net_access_certificates
+          AFTER UPDATE OF revoked_at ON net_certificates
+          FOR EACH ROW EXECUTE FUNCTION net_access_changed()`.execute(db);
+        await sql`CREATE TRIGGER net_access_vlans
+          AFTER INSERT OR UPDATE OR DELETE ON net_segment_vlans
+          FOR EACH STATEMENT EXECUTE FUNCTION net_access_changed()`.execute(db);
+      } else {
+        const row = (serial: string) =>
+          sql.raw(`INSERT INTO net_access_changes (serial) VALUES (${serial});`);
+        for (const [name, when, value] of [
+          ['net_access_devices_insert', 'AFTER INSERT ON net_devices', 'NEW.serial'],
+          ['net_access_devices_delete', 'AFTER DELETE ON net_devices', 'OLD.serial'],
+          [
+            'net_access_devices_update',
+            'AFTER UPDATE OF state, segment, quarantine, ldevid_serial, psk_id ON net_devices',
+            'NEW.serial',
+          ],
+          [
+            'net_access_certificates',
+            'AFTER UPDATE OF revoked_at ON net_certificates',
+            'NEW.device_serial',
+          ],
+          ['net_access_vlans_insert', 'AFTER INSERT ON net_segment_vlans', 'NULL'],
+          ['net_access_vlans_update', 'AFTER UPDATE ON net_segment_vlans', 'NULL'],
+          ['net_access_vlans_delete', 'AFTER DELETE ON net_segment_vlans', 'NULL'],
+        ] as const)
+          await sql`CREATE TRIGGER ${sql.raw(name)} ${sql.raw(when)} BEGIN ${row(value)} END`.execute(
+            db,
+          );
+      }
     },
   },
 };
