@@ -492,6 +492,9 @@ describe.each(backends)('the store contract on %s', (backend) => {
       const beforeVlans = await s.run((r) => r.radius.lastAccessChange());
       await s.run((r) => r.radius.setVlans({ default: 101 }));
       expect(await changes(beforeVlans)).toMatchObject({ everything: true });
+      // Read again behind the last seen, a VLAN change already acted on is not one again.
+      const seenVlans = (await changes(beforeVlans)).last;
+      expect(await changes(seenVlans, 1000)).toMatchObject({ everything: false });
 
       // Pruned past what a watch saw: it must read everything.
       const last = await s.run((r) => r.radius.lastAccessChange());

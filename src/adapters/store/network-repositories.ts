@@ -933,7 +933,8 @@ function radius(db: Db): NetworkRepositories['radius'] {
       let last = after;
       for (const r of rows) {
         last = Math.max(last, Number(r.seq));
-        if (r.serial === null) everything = true;
+        // Read again behind `after`, a device is looked at once more; a VLAN changed was already acted on.
+        if (r.serial === null) everything ||= Number(r.seq) > after;
         else serials.add(r.serial);
       }
       return { last, serials: [...serials], everything };
