@@ -314,10 +314,12 @@ export async function runConnectBenchmark(o: {
       let t = performance.now();
       await network.checkAccess();
       looks.push(performance.now() - t);
+      const moved = clients[1]!.serial;
+      const cert = (await network.store.run((r) => r.devices.get(moved)))!.ldevidSerial!;
       await network.store.run((r) =>
         r.devices.update(
-          clients[1]!.serial,
-          { state: i % 2 === 0 ? 'decommissioned' : 'provisioned' },
+          moved,
+          i % 2 === 0 ? { state: 'decommissioned' } : { state: 'provisioned', ldevidSerial: cert },
           new Date(),
         ),
       );
