@@ -104,6 +104,8 @@ export const ErrorCodes = {
   ERR_ENFORCEMENT_FAILED: 'the rules could not be installed',
   // Secure connection establishment (report section 5.3)
   ERR_NETWORK_ACCESS_REFUSED: 'the network did not authorize the device on its port',
+  // Wi-Fi Easy Connect (DPP)
+  ERR_DPP_URI: 'the DPP bootstrapping URI is not well-formed',
   // Authorization policy (report section 5.1.2)
   ERR_POLICY_INVALID: 'the authorization policy is invalid',
   ERR_POLICY_DENIED: 'the authorization policy does not admit the device',
