@@ -24,8 +24,18 @@ export async function radiusFromFile(
     process.env,
     path.join(dataDir, 'raddb'),
   );
-  const radius = await n.startRadius(settings);
-  announce(settings, radius);
+  const { ports, ...options } = settings;
+  const radius = await n.startRadius(options);
+  try {
+    for (const port of ports) {
+      await n.controlPort({ ...port, dir: path.join(dataDir, 'ports', port.interface) });
+      say(`802.1X port control on ${port.interface}: EAPOL and authorized stations only`);
+    }
+  } catch (e) {
+    await radius.stop();
+    throw e;
+  }
+  announce(options, radius);
   return radius;
 }
 

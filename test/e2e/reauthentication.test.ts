@@ -10,7 +10,9 @@
  * The Wi-Fi key file is rewritten by the same watch. Needs root, ip, hostapd, hostapd_cli,
  * wpa_supplicant and freeradius: elsewhere it says `skipped: <reason>`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import * as net from 'node:net';
+import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +32,7 @@ const skip =
 if (skip) console.log(`skipped: ${skip}`);
 
 const SECRET = 'a-radius-secret-of-the-reauth-test';
+const run = promisify(execFile);
 
 describe.skipIf(skip !== undefined)('re-authentication when access changes', () => {
   let sys: TestSystem;
@@ -72,6 +75,7 @@ describe.skipIf(skip !== undefined)('re-authentication when access changes', () 
       deviceInterface: 'db',
       dir: path.join(sys.dir, 'port-b'),
       das,
+      control: true,
     });
   }, 60_000);
   afterAll(async () => {
@@ -201,4 +205,72 @@ rules:
       await connection.stop();
     }
   });
+
+  it('port control: the port passes only EAPOL until the station is authorized, and closes again when the network ends its session', async () => {
+    // An address on each end of port B; a server on the network's end.
+    execFileSync('ip', ['addr', 'add', '10.77.0.1/30', 'dev', portB.name]);
+    execFileSync('ip', ['-n', netns, 'addr', 'add', '10.77.0.2/30', 'dev', 'db']);
+    const server = net.createServer((s) => {
+      s.on('error', () => {}); // the probe may reset it
+      s.end('hi');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '10.77.0.1', resolve));
+    const tcp = (server.address() as net.AddressInfo).port;
+    const reaches = () => reachesFrom(netns, '10.77.0.1', tcp);
+    const port = await sys.network.controlPort({
+      ctrl: portB.ctrl!,
+      interface: portB.name,
+      dir: path.join(sys.dir, 'port-b-control'),
+    });
+    try {
+      const d = await sys.newDevice();
+      await d.agent.onboard(sys.registrarUrl);
+      portB.newStation();
+      // Not authenticated: nothing but EAPOL passes (not even ARP).
+      expect(await reaches()).toBe(false);
+      const before = portB.log().length;
+      const connection = await d.agent.connectWired({
+        interface: 'db',
+        netns,
+        dir: path.join(sys.dir, 'wired', d.serial),
+      });
+      try {
+        await portB.waitFor(/AP-STA-CONNECTED/, before);
+        await waitUntil(reaches, true);
+        expect(await reaches()).toBe(true);
+        // Decommissioned: the network's Disconnect-Request ends the session, and the port closes.
+        await sys.network.decommission(d.serial);
+        await portB.waitFor(/AP-STA-DISCONNECTED/, before);
+        await waitUntil(reaches, false);
+        expect(await reaches()).toBe(false);
+      } finally {
+        await connection.stop();
+      }
+      await port.stop();
+      // Stopped, the port no longer filters: the device reaches the server again.
+      expect(await reaches()).toBe(true);
+    } finally {
+      await port.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }, 60_000);
 });
+
+/** Whether a TCP connection from namespace `ns` to `address:port` opens within 1.5 s. */
+async function reachesFrom(ns: string, address: string, port: number): Promise<boolean> {
+  const script = `const s = require('node:net').connect({ host: '${address}', port: ${port}, timeout: 1500 }); s.on('connect', () => { process.stdout.write('yes'); s.destroy(); }); s.on('timeout', () => s.destroy()); s.on('error', () => {});`;
+  try {
+    const { stdout } = await run('ip', ['netns', 'exec', ns, process.execPath, '-e', script], {
+      timeout: 5_000,
+    });
+    return stdout === 'yes';
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(probe: () => Promise<boolean>, want: boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await probe()) !== want && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+}

@@ -21,6 +21,7 @@ describe('the RADIUS settings file', () => {
       clients: GOOD.clients,
       secret: ENV.AIRLOCK_RADIUS_SECRET,
       vlans: GOOD.vlans,
+      ports: [],
     });
     expect(
       parseRadiusFile({ ...GOOD, secretEnv: 'MY_SECRET' }, { MY_SECRET: 'x'.repeat(20) }, '/d')
@@ -38,6 +39,7 @@ describe('the RADIUS settings file', () => {
           { hostapd: { ctrl: '/run/hostapd', interface: 'eth1' } },
         ],
         wifiKeyFile: '/etc/hostapd/wpa_psk',
+        ports: [{ ctrl: '/run/hostapd', interface: 'eth1', netns: 'lan' }],
       },
       ENV,
       '/d',
@@ -48,6 +50,7 @@ describe('the RADIUS settings file', () => {
       { hostapd: { ctrl: '/run/hostapd', interface: 'eth1' } },
     ]);
     expect(o.wifiKeyFile).toBe('/etc/hostapd/wpa_psk');
+    expect(o.ports).toEqual([{ ctrl: '/run/hostapd', interface: 'eth1', netns: 'lan' }]);
   });
 
   it.each([
@@ -74,6 +77,11 @@ describe('the RADIUS settings file', () => {
     [
       "hostapd's control directory relative",
       { ...GOOD, authenticators: [{ hostapd: { ctrl: 'run/hostapd', interface: 'eth1' } }] },
+      ENV,
+    ],
+    [
+      'a port in a namespace of another name',
+      { ...GOOD, ports: [{ ctrl: '/run/h', interface: 'eth1', netns: 'a b' }] },
       ENV,
     ],
     [

@@ -11,6 +11,8 @@ import { toPem } from '../../core/bytes.js';
 import * as fsp from 'node:fs/promises';
 import { FreeRadius } from '../../adapters/radius/freeradius.js';
 import { AccessWatch, type Authenticator } from './access-watch.js';
+import { PortControl } from '../../adapters/radius/port-control.js';
+import { Nftables } from '../../adapters/enforcement/nftables.js';
 import { CA_RELOAD_SECONDS, postgresFromUrl } from '../../adapters/radius/freeradius-config.js';
 import { pskFile } from '../../protocols/wifi/psk-file.js';
 import { KeyRing } from '../../adapters/store/key-ring.js';
@@ -395,6 +397,43 @@ export class Network {
     return radius;
   }
 
+  /**
+   * 802.1X port control on a hostapd port (docs/RADIUS.md): the port's nftables ingress filter
+   * lets through EAPOL and the frames of the stations hostapd reports authorized, nothing else,
+   * and follows hostapd's events. `netns`: where the port's interface is. Stopped with the
+   * network, or by `stop()`: then the port no longer filters.
+   */
+  async controlPort(o: {
+    ctrl: string;
+    interface: string;
+    netns?: string;
+    dir: string;
+  }): Promise<PortControl> {
+    const port = await PortControl.start({
+      hostapd: { ctrl: o.ctrl, interface: o.interface },
+      nft: new Nftables(o.netns !== undefined ? { netns: o.netns } : {}),
+      dir: o.dir,
+      onEvent: (e) => {
+        if ('error' in e)
+          this.ctx.logger.error(
+            { code: e.error, port: o.interface },
+            'network: a station could not be let in or shut out',
+          );
+        else
+          this.ctx.logger.info(
+            { station: e.station, port: o.interface, authorized: e.authorized },
+            e.authorized
+              ? 'network: port opened to a station'
+              : 'network: port closed to a station',
+          );
+      },
+    });
+    this.#ports.add(port);
+    return port;
+  }
+
+  readonly #ports = new Set<PortControl>();
+
   /** Each FreeRADIUS's look at who may connect (access-watch.ts), while it runs. */
   readonly #accessWatches = new Set<AccessWatch>();
 
@@ -590,6 +629,8 @@ export class Network {
     this.#radiusCrls.clear();
     await Promise.all([...this.#accessWatches].map((w) => w.stop()));
     this.#accessWatches.clear();
+    for (const port of this.#ports) await port.stop().catch(() => undefined);
+    this.#ports.clear();
     this.intent?.stop();
     if (this.server) await closeGracefully(this.server, drainMs);
     await this.registrar.idle();

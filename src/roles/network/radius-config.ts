@@ -15,6 +15,12 @@ const addressOrPrefix = z.string().refine((s) => isAddressOrPrefix(s, false), {
   message: 'an IP address or prefix',
 });
 
+const absolutePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => p.startsWith('/') && !/[\n\0]/.test(p), { message: 'an absolute path' });
+
 const RadiusFile = z.strictObject({
   listen: z
     .strictObject({
@@ -46,13 +52,7 @@ const RadiusFile = z.strictObject({
         }),
         z.strictObject({
           hostapd: z.strictObject({
-            ctrl: z
-              .string()
-              .min(1)
-              .max(4096)
-              .refine((p) => p.startsWith('/') && !/[\n\0]/.test(p), {
-                message: 'an absolute path',
-              }),
+            ctrl: absolutePath,
             interface: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/),
           }),
         }),
@@ -62,7 +62,31 @@ const RadiusFile = z.strictObject({
     .optional(),
   /** hostapd's `wpa_psk_file`, written at start and whenever the keys change. */
   wifiKeyFile: z.string().min(1).max(4096).optional(),
+  /**
+   * hostapd's wired ports whose traffic the network controls (802.1X port control): only EAPOL
+   * and authorized stations pass. `netns`: the namespace the port's interface is in.
+   */
+  ports: z
+    .array(
+      z.strictObject({
+        ctrl: absolutePath,
+        interface: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/),
+        netns: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+          .optional(),
+      }),
+    )
+    .max(256)
+    .optional(),
 });
+
+/** A wired port the network controls (`ports` in the settings file). */
+export interface PortSettings {
+  ctrl: string;
+  interface: string;
+  netns?: string;
+}
 
 export const DEFAULT_SECRET_ENV = 'AIRLOCK_RADIUS_SECRET';
 
@@ -71,7 +95,7 @@ export function parseRadiusFile(
   value: unknown,
   env: Readonly<Record<string, string | undefined>>,
   defaultDir: string,
-): NetworkRadiusOptions {
+): NetworkRadiusOptions & { ports: PortSettings[] } {
   const f = checked(RadiusFile, value, 'ERR_CONFIG', 'the RADIUS settings');
   const name = f.secretEnv ?? DEFAULT_SECRET_ENV;
   const secret = env[name];
@@ -89,5 +113,10 @@ export function parseRadiusFile(
     vlans: f.vlans,
     ...(f.authenticators ? { authenticators: f.authenticators } : {}),
     ...(f.wifiKeyFile !== undefined ? { wifiKeyFile: f.wifiKeyFile } : {}),
+    ports: (f.ports ?? []).map((p) => ({
+      ctrl: p.ctrl,
+      interface: p.interface,
+      ...(p.netns !== undefined ? { netns: p.netns } : {}),
+    })),
   };
 }
