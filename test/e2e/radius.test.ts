@@ -31,6 +31,7 @@ import { exportPkcs8 } from '../../src/adapters/crypto/node-crypto.js';
 import { issueCertificate } from '../../src/protocols/x509/issue.js';
 import { caProfile, ldevidProfile } from '../../src/protocols/x509/profiles.js';
 import { toPem } from '../../src/core/bytes.js';
+import { keyStoreOf } from '../../src/roles/shared/context.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
@@ -314,6 +315,55 @@ rules:
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('FreeRADIUS does not outlive the process that started it, when that process exits without stopping it', async () => {
+    // What a child process needs to start one: the network's server certificate, key and CA.
+    const settings = path.join(sys.dir, 'orphan.json');
+    fs.writeFileSync(
+      settings,
+      JSON.stringify({
+        dir: path.join(sys.dir, 'raddb-orphan'),
+        listen: { address: '127.0.0.1', port: await freeUdpPort() },
+        clients: ['127.0.0.1'],
+        secret: SECRET,
+        certificateChainPem:
+          toPem('CERTIFICATE', sys.network.pki.radius.cert.der) + sys.network.domainCaPem(),
+        keyPkcs8: Buffer.from(
+          await keyStoreOf(sys.network.ctx).exportPkcs8(sys.network.pki.radius.key),
+        ).toString('base64'),
+        caPem: sys.network.domainCaPem(),
+        database: { sqlite: sys.network.databaseFile },
+      }),
+      { mode: 0o600 },
+    );
+    const adapter = fileURLToPath(
+      new URL('../../src/adapters/radius/freeradius.ts', import.meta.url),
+    );
+    const script = `const { FreeRadius } = await import(${JSON.stringify(adapter)});
+const o = JSON.parse(require('node:fs').readFileSync(${JSON.stringify(settings)}, 'utf8'));
+const r = await FreeRadius.start({ ...o, keyPkcs8: Buffer.from(o.keyPkcs8, 'base64') });
+process.stdout.write(String(r.pid));
+process.exit(7);`;
+    const file = path.join(sys.dir, 'orphan.mjs');
+    fs.writeFileSync(file, script.replace("require('node:fs')", '(await import("node:fs"))'));
+    const child = await run(process.execPath, ['--import', 'tsx', file]).catch(
+      (e: { code?: number; stdout?: string }) => e,
+    );
+    expect((child as { code?: number }).code).toBe(7);
+    const pid = Number((child as { stdout?: string }).stdout);
+    expect(pid).toBeGreaterThan(0);
+    const deadline = Date.now() + 5_000;
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
   });
 
   it('refuses settings it cannot run: a short secret, a VLAN out of range, a client or address that is not one', async () => {

@@ -182,6 +182,11 @@ export class FreeRadius {
     };
     child.stdout!.on('data', onLog);
     child.stderr!.on('data', onLog);
+    // FreeRADIUS never outlives the process that runs it, however that process ends: an
+    // orphan would go on admitting devices, and hold the port.
+    const orphaned = () => child.kill('SIGKILL');
+    process.once('exit', orphaned);
+    void exited.then(() => process.off('exit', orphaned));
     return new FreeRadius(
       child,
       exited,
