@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { movedTo } from '../support/policies.js';
 import {
   eapolTest,
   freeUdpPort,
@@ -151,17 +152,7 @@ describe.skipIf(skip !== undefined)('802.1X through FreeRADIUS, EAP-TLS with eap
     );
     const d = await onboarded();
     expect((await authenticate(d.files)).vlan).toBe('101');
-    await sys.network.authorization.apply(`version: 1
-locations:
-  moved: ['${d.serial}']
-rules:
-  - name: moved
-    match:
-      location: moved
-    segment: video
-  - name: everyone-else
-    segment: default
-`);
+    await sys.network.authorization.apply(movedTo(d.serial, 'video'));
     expect((await sys.network.inventory.device(d.serial)).segment).toBe('video');
     expect(await authenticate(d.files)).toMatchObject({ ok: true, vlan: '303' });
   });
@@ -234,10 +225,8 @@ rules:
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const tcp = (server.address() as net.AddressInfo).port;
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    const child = spawn(
-      process.execPath,
+    const { out, pid, stop } = await airlockWithRadius(
       [
-        bin,
         'network',
         'serve',
         '--trust',
@@ -249,19 +238,8 @@ rules:
         '--radius',
         settings,
       ],
-      { env: { ...process.env, AIRLOCK_RADIUS_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    let out = '';
-    child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    child.stderr!.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    const deadline = Date.now() + 60_000;
-    while (!/registrar for/.test(out) && Date.now() < deadline && child.exitCode === null)
-      await new Promise((r) => setTimeout(r, 100));
-    const pid = Number(
-      new RegExp(
-        `FreeRADIUS \\(802\\.1X, EAP-TLS\\) serving at 127\\.0\\.0\\.1:${udp} \\(pid (\\d+)\\)`,
-      ).exec(out)?.[1],
+      /registrar for/,
+      udp,
     );
     expect(pid, out).toBeGreaterThan(0);
     // It answers: a device of another network (this test system's) is rejected, not ignored.
@@ -269,17 +247,14 @@ rules:
     const r = await eapolTest({ dir, port: udp, secret: SECRET, ...stranger.files });
     expect(r.ok).toBe(false);
     expect(r.output).toMatch(/code=3 \(Access-Reject\)/);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await stop()).toBe(0);
     expect(() => process.kill(pid, 0)).toThrow();
   });
 
   it('`airlock up` runs FreeRADIUS where it is installed, with the shared secret of AIRLOCK_RADIUS_SECRET, and stops it on SIGTERM', async () => {
     const udp = await freeUdpPort();
-    const child = spawn(
-      process.execPath,
+    const { out, pid, stop } = await airlockWithRadius(
       [
-        bin,
         'up',
         '--data-dir',
         path.join(sys.dir, 'up'),
@@ -292,28 +267,17 @@ rules:
         '--radius-port',
         String(udp),
       ],
-      { env: { ...process.env, AIRLOCK_RADIUS_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] },
+      /Serving\./,
+      udp,
     );
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    let out = '';
-    child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    child.stderr!.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    const deadline = Date.now() + 60_000;
-    while (!/Serving\./.test(out) && Date.now() < deadline && child.exitCode === null)
-      await new Promise((r) => setTimeout(r, 100));
-    const pid = Number(
-      new RegExp(
-        `FreeRADIUS \\(802\\.1X, EAP-TLS\\) serving at 127\\.0\\.0\\.1:${udp} \\(pid (\\d+)\\), VLANs default 101, quarantine 999`,
-      ).exec(out)?.[1],
-    );
+    expect(out).toMatch(/VLANs default 101, quarantine 999/);
     expect(pid, out).toBeGreaterThan(0);
     expect(out).not.toMatch(/random one for this run/);
     // It answers with the secret it was given: a device of another network is rejected.
     const stranger = await onboarded();
     const r = await eapolTest({ dir, port: udp, secret: SECRET, ...stranger.files });
     expect(r.output).toMatch(/code=3 \(Access-Reject\)/);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await stop()).toBe(0);
     expect(() => process.kill(pid, 0)).toThrow();
   });
 
@@ -397,3 +361,32 @@ process.exit(7);`;
     );
   });
 });
+
+/**
+ * The CLI with `args`, AIRLOCK_RADIUS_SECRET set, until its output matches `ready`: what it
+ * printed, the pid of the FreeRADIUS it says serves at `udp`, and how to stop it (SIGTERM; its
+ * exit code).
+ */
+async function airlockWithRadius(args: string[], ready: RegExp, udp: number) {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, AIRLOCK_RADIUS_SECRET: SECRET },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  const deadline = Date.now() + 60_000;
+  while (!ready.test(out) && Date.now() < deadline && child.exitCode === null)
+    await new Promise((r) => setTimeout(r, 100));
+  const pid = Number(
+    new RegExp(
+      `FreeRADIUS \\(802\\.1X, EAP-TLS\\) serving at 127\\.0\\.0\\.1:${udp} \\(pid (\\d+)\\)`,
+    ).exec(out)?.[1],
+  );
+  const stop = async () => {
+    child.kill('SIGTERM');
+    return exited;
+  };
+  return { out, pid, stop };
+}

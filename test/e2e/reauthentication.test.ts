@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { movedTo } from '../support/policies.js';
 import { freeUdpPort, radiusSkipReason } from '../support/radius.js';
 import { onPath } from '../support/tools.js';
 import { errorCode } from '../support/errors.js';
@@ -113,17 +114,7 @@ describe.skipIf(skip !== undefined)('re-authentication when access changes', () 
     });
     try {
       const before = portA.log().length;
-      await sys.network.authorization.apply(`version: 1
-locations:
-  moved: ['${d.serial}']
-rules:
-  - name: moved
-    match:
-      location: moved
-    segment: video
-  - name: everyone-else
-    segment: default
-`);
+      await sys.network.authorization.apply(movedTo(d.serial, 'video'));
       // hostapd asks the station for its identity again; FreeRADIUS answers with VLAN 303.
       const seen = await portA.waitFor(
         /External reauthentication trigger[\s\S]*Access-Accept[\s\S]*Tunnel-Private-Group-Id\)[^\n]*\n\s*Value: 333033/,

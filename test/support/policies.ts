@@ -25,3 +25,18 @@ export async function applyPolicyTo(
     r.policies.add({ policyId: id, source: yaml, policy: JSON.stringify(policy) }, new Date()),
   );
 }
+
+/** A policy that puts the device `serial` in `segment`, and every other device in `default`. */
+export function movedTo(serial: string, segment: string): string {
+  return `version: 1
+locations:
+  moved: ['${serial}']
+rules:
+  - name: moved
+    match:
+      location: moved
+    segment: ${segment}
+  - name: everyone-else
+    segment: default
+`;
+}
