@@ -106,6 +106,8 @@ export const ErrorCodes = {
   ERR_NETWORK_ACCESS_REFUSED: 'the network did not authorize the device on its port',
   // Wi-Fi Easy Connect (DPP)
   ERR_DPP_URI: 'the DPP bootstrapping URI is not well-formed',
+  ERR_DPP_FRAME: 'the DPP frame is not well-formed',
+  ERR_DPP_AUTH: 'the DPP authentication failed',
   // Authorization policy (report section 5.1.2)
   ERR_POLICY_INVALID: 'the authorization policy is invalid',
   ERR_POLICY_DENIED: 'the authorization policy does not admit the device',

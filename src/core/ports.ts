@@ -54,6 +54,44 @@ export interface Crypto extends Random {
     signature: Uint8Array,
     encoding?: 'der' | 'p1363',
   ): boolean;
+  /**
+   * Key agreement (Wi-Fi Easy Connect). A fresh key pair on `curve`: the private scalar and
+   * the public point, raw (see EcKeyPair).
+   */
+  ecGenerate(curve: EcCurve): EcKeyPair;
+  /**
+   * The uncompressed form (04 || x || y) of `point` (compressed or uncompressed SEC1), or
+   * undefined when it is not a point of `curve`.
+   */
+  ecPoint(curve: EcCurve, point: Uint8Array): Uint8Array | undefined;
+  /**
+   * ECDH: the x-coordinate of `privateKey` times `peerPoint`, big-endian, as long as the
+   * curve's field (66 bytes on P-521). Undefined when the peer point is not on the curve (or
+   * is malformed), or the scalar is not in 1..n-1: never a secret from an invalid point.
+   */
+  ecdh(curve: EcCurve, privateKey: Uint8Array, peerPoint: Uint8Array): Uint8Array | undefined;
+  /** HMAC (RFC 2104) with `hash`. */
+  hmac(hash: HashName, key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** HKDF-Extract (RFC 5869 section 2.2): HMAC-Hash(salt, ikm). An empty salt is HashLen zeros. */
+  hkdfExtract(hash: HashName, salt: Uint8Array, ikm: Uint8Array): Uint8Array;
+  /** HKDF-Expand (RFC 5869 section 2.3): `length` bytes (at most 255 HashLen) from `prk` and `info`. */
+  hkdfExpand(hash: HashName, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+}
+
+/** The curves Wi-Fi Easy Connect keys may use: the six that hostap (wpa_supplicant) supports. */
+export type EcCurve =
+  'P-256' | 'P-384' | 'P-521' | 'brainpoolP256r1' | 'brainpoolP384r1' | 'brainpoolP512r1';
+
+/**
+ * A raw elliptic-curve key pair for key agreement: DPP's protocol keys are made per exchange
+ * and thrown away, so they are bytes, not key-store handles.
+ */
+export interface EcKeyPair {
+  readonly curve: EcCurve;
+  /** The private scalar, big-endian, left-padded to the length of the curve's order. */
+  readonly privateKey: Uint8Array;
+  /** The public point, uncompressed SEC1: 04 || x || y. */
+  readonly publicKey: Uint8Array;
 }
 
 export const systemClock: Clock = { now: () => new Date() };

@@ -143,7 +143,7 @@ describe('Disconnect-ACK and -NAK', () => {
 });
 
 describe("hostapd's all_sta", () => {
-  it('gives each station its MAC and the name it authenticated with', () => {
+  it('gives each station its MAC, the name it authenticated with, and whether its port is authorized', () => {
     const text = [
       '02:00:00:00:00:01',
       'flags=[AUTH][AUTHORIZED]',
@@ -153,8 +153,8 @@ describe("hostapd's all_sta", () => {
       '',
     ].join('\n');
     expect(parseStations(text)).toEqual([
-      { mac: '02:00:00:00:00:01', userName: 'AL-1' },
-      { mac: '02:00:00:00:00:02' },
+      { mac: '02:00:00:00:00:01', userName: 'AL-1', authorized: true },
+      { mac: '02:00:00:00:00:02', authorized: false },
     ]);
   });
 });

@@ -4,7 +4,7 @@
  * and signer keys are verified against on every onboarding.
  */
 import * as nodeCrypto from 'node:crypto';
-import type { Crypto, HashName, PrivateKeyHandle } from '../../core/ports.js';
+import type { Crypto, EcCurve, EcKeyPair, HashName, PrivateKeyHandle } from '../../core/ports.js';
 import { toPem } from '../../core/bytes.js';
 import { jwkFromPkcs8, jwkFromSpki, pkcs8FromRaw, spkiFromJwk } from './p256-encoding.js';
 
@@ -111,6 +111,74 @@ export class NodeCrypto implements Crypto {
     }
   }
 
+  ecGenerate(curve: EcCurve): EcKeyPair {
+    const ecdh = nodeCrypto.createECDH(ECDH_CURVES[curve].name);
+    ecdh.generateKeys();
+    return {
+      curve,
+      privateKey: padScalar(curve, ecdh.getPrivateKey()),
+      publicKey: new Uint8Array(ecdh.getPublicKey()),
+    };
+  }
+
+  ecPoint(curve: EcCurve, point: Uint8Array): Uint8Array | undefined {
+    const { name, fieldLength } = ECDH_CURVES[curve];
+    if (point.length !== 1 + fieldLength && point.length !== 1 + 2 * fieldLength) return undefined;
+    try {
+      // OpenSSL checks that the point is on the curve when it decodes it.
+      const full = nodeCrypto.ECDH.convertKey(
+        Buffer.from(point),
+        name,
+        undefined,
+        undefined,
+        'uncompressed',
+      ) as Buffer;
+      return new Uint8Array(full);
+    } catch {
+      return undefined;
+    }
+  }
+
+  ecdh(curve: EcCurve, privateKey: Uint8Array, peerPoint: Uint8Array): Uint8Array | undefined {
+    const { name, fieldLength } = ECDH_CURVES[curve];
+    if (peerPoint.length !== 1 + fieldLength && peerPoint.length !== 1 + 2 * fieldLength)
+      return undefined;
+    try {
+      const ecdh = nodeCrypto.createECDH(name);
+      ecdh.setPrivateKey(Buffer.from(privateKey));
+      // Refuses a point off the curve (ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY) and the infinity.
+      const x = ecdh.computeSecret(Buffer.from(peerPoint));
+      return x.length === fieldLength ? new Uint8Array(x) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  hmac(hash: HashName, key: Uint8Array, data: Uint8Array): Uint8Array {
+    return new Uint8Array(nodeCrypto.createHmac(hash, key).update(data).digest());
+  }
+
+  hkdfExtract(hash: HashName, salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+    return this.hmac(hash, salt, ikm);
+  }
+
+  hkdfExpand(hash: HashName, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+    const hashLength = HASH_LENGTH[hash];
+    if (!Number.isInteger(length) || length < 0 || length > 255 * hashLength)
+      throw new RangeError('HKDF-Expand: length out of range');
+    // T(i) = HMAC(PRK, T(i-1) || info || i), RFC 5869 section 2.3.
+    const out = new Uint8Array(length);
+    let t: Uint8Array = new Uint8Array(0);
+    for (let i = 1, at = 0; at < length; i++) {
+      t = new Uint8Array(
+        nodeCrypto.createHmac(hash, prk).update(t).update(info).update(Uint8Array.of(i)).digest(),
+      );
+      out.set(t.subarray(0, Math.min(t.length, length - at)), at);
+      at += t.length;
+    }
+    return out;
+  }
+
   #publicKey(
     spki: Uint8Array,
   ): { id: string; key: nodeCrypto.KeyObject; p256: boolean } | undefined {
@@ -137,6 +205,27 @@ export class NodeCrypto implements Crypto {
     }
     return entry;
   }
+}
+
+/** OpenSSL's names of the key-agreement curves, with their field and order lengths in bytes. */
+const ECDH_CURVES: Readonly<
+  Record<EcCurve, { name: string; fieldLength: number; orderLength: number }>
+> = {
+  'P-256': { name: 'prime256v1', fieldLength: 32, orderLength: 32 },
+  'P-384': { name: 'secp384r1', fieldLength: 48, orderLength: 48 },
+  'P-521': { name: 'secp521r1', fieldLength: 66, orderLength: 66 },
+  brainpoolP256r1: { name: 'brainpoolP256r1', fieldLength: 32, orderLength: 32 },
+  brainpoolP384r1: { name: 'brainpoolP384r1', fieldLength: 48, orderLength: 48 },
+  brainpoolP512r1: { name: 'brainpoolP512r1', fieldLength: 64, orderLength: 64 },
+};
+
+const HASH_LENGTH: Readonly<Record<HashName, number>> = { sha256: 32, sha384: 48, sha512: 64 };
+
+/** node:crypto drops a scalar's leading zero bytes; the port promises the order's length. */
+function padScalar(curve: EcCurve, scalar: Uint8Array): Uint8Array {
+  const out = new Uint8Array(ECDH_CURVES[curve].orderLength);
+  out.set(scalar, out.length - scalar.length);
+  return out;
 }
 
 export function asNodeKey(key: PrivateKeyHandle): NodePrivateKey {
