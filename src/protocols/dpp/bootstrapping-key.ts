@@ -11,7 +11,7 @@
  */
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import type { Crypto } from '../../core/ports.js';
-import { DerReader, Tag, decodeOid } from '../x509/der.js';
+import { DerReader, Tag, decodeOid, encodeOid, tlv } from '../x509/der.js';
 import { Oid } from '../x509/oids.js';
 
 export type DppCurve = 'P-256' | 'P-384' | 'P-521' | 'BP-256' | 'BP-384' | 'BP-512';
@@ -123,6 +123,21 @@ function readSpki(spkiDer: Uint8Array): DppCurve {
   if (bits[0] !== 0) refuse('the public key BIT STRING has unused bits');
   checkPoint(curve, bits.subarray(1));
   return curve;
+}
+
+/**
+ * The DER SubjectPublicKeyInfo of a public point on `curve` (SEC1, compressed or uncompressed,
+ * written as given): what a URI's `K:` token carries. Refused, ERR_DPP_URI: a point that is
+ * not on the curve or of the wrong length.
+ */
+export function encodeBootstrappingKey(curve: DppCurve, point: Uint8Array): BootstrappingKey {
+  checkPoint(curve, point);
+  const spkiDer = tlv(
+    Tag.SEQUENCE,
+    tlv(Tag.SEQUENCE, encodeOid(Oid.ecPublicKey), encodeOid(CURVES[curve].oid)),
+    tlv(Tag.BIT_STRING, Uint8Array.of(0), point),
+  );
+  return { spkiDer, curve };
 }
 
 /** SHA-256 of the DER SubjectPublicKeyInfo: the bootstrapping key hash (wpa_supplicant's `pkhash`). */

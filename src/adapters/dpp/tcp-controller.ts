@@ -1,0 +1,224 @@
+/**
+ * A DPP Controller over TCP (Wi-Fi Easy Connect v2 section 6.8, port 8908 by default): the
+ * Configurator as the Responder. An Enrollee that scanned our URI connects and initiates; each
+ * connection runs one exchange with the pure code (protocols/dpp/authentication.ts,
+ * configuration.ts): Authentication Request, Response, Confirm, Configuration Request,
+ * Response, Result. Then the connection closes.
+ *
+ * Any refusal (a frame not well-formed, out of order, not for our key, failing its checks)
+ * ends the exchange: no answer, the socket is closed, `onResult` hears the error code. The
+ * server keeps serving. Limits: a connection count, an idle timeout and a whole-exchange
+ * timeout, and a message size.
+ */
+import * as net from 'node:net';
+import { isAirlockError } from '../../core/errors.js';
+import type { Crypto } from '../../core/ports.js';
+import {
+  checkAuthConfirm,
+  respondToAuthRequest,
+  type DppAuthPending,
+  type DppOwnBootstrap,
+  type DppPeerBootstrap,
+  type DppSession,
+} from '../../protocols/dpp/authentication.js';
+import {
+  buildConfigurationResponse,
+  readConfigurationRequest,
+  readConfigurationResult,
+  type DppConfigurationRequest,
+  type DppPskConfiguration,
+} from '../../protocols/dpp/configuration.js';
+import {
+  DppTcpDecoder,
+  decodeDppTcpMessage,
+  encodeDppTcpMessage,
+  frameDppTcpMessage,
+  type DppMessage,
+} from '../../protocols/dpp/frames.js';
+
+export interface DppExchangeResult {
+  /** The peer's address and port. */
+  peer: string;
+  /** Hex SHA-256 of the Enrollee's bootstrapping key, as it named it (verified when `mutual`). */
+  enrolleeBootstrapKeyHash?: string;
+  authenticated: boolean;
+  /** Mutual authentication: the Enrollee proved it holds a bootstrapping key of `peers`. */
+  mutual: boolean;
+  /** The Enrollee's name and netRole, from its Configuration Request. */
+  enrollee?: { name: string; netRole: string };
+  /** A Configuration Object was sent. */
+  configurationDelivered: boolean;
+  /** The DPP Status of the Enrollee's Configuration Result, when one came. */
+  resultStatus?: number;
+  /** ok: the Result came with status 0. */
+  status: 'ok' | 'failed';
+  /** The error code that ended the exchange, when it failed. */
+  error?: string;
+  /** `details.reason` of that error, when it had one. */
+  reason?: string;
+}
+
+export interface DppTcpControllerOptions {
+  crypto: Crypto;
+  bootstrap: DppOwnBootstrap;
+  /** Enrollees' bootstrapping keys we scanned: with one of these, authentication is mutual. */
+  peers?: readonly DppPeerBootstrap[];
+  /** The network to give an Enrollee; undefined: Configure Failure. */
+  configuration: (request: DppConfigurationRequest) => DppPskConfiguration | undefined;
+  onResult?: (result: DppExchangeResult) => void;
+  host?: string;
+  /** 0 for any free port; default 8908. */
+  port?: number;
+  maxConnections?: number;
+  /** Idle time allowed between messages; default 10 s. */
+  idleTimeoutMs?: number;
+  /** Time allowed for a whole exchange; default 30 s. */
+  exchangeTimeoutMs?: number;
+  /** Largest TCP message accepted; default 16384. */
+  maxMessageSize?: number;
+}
+
+export interface DppTcpController {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+type State =
+  | { step: 'auth-request' }
+  | { step: 'auth-confirm'; pending: DppAuthPending }
+  | { step: 'conf-request'; session: DppSession }
+  | { step: 'conf-result'; session: DppSession; request: DppConfigurationRequest }
+  | { step: 'done' };
+
+export async function startDppTcpController(
+  options: DppTcpControllerOptions,
+): Promise<DppTcpController> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    serve(socket, options);
+  });
+  server.maxConnections = options.maxConnections ?? 16;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8908, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as net.AddressInfo;
+  return {
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function serve(socket: net.Socket, options: DppTcpControllerOptions): void {
+  socket.setNoDelay(true);
+  socket.setTimeout(options.idleTimeoutMs ?? 10_000);
+  const decoder = new DppTcpDecoder(options.maxMessageSize ?? 16_384);
+  const result: DppExchangeResult = {
+    peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`,
+    authenticated: false,
+    mutual: false,
+    configurationDelivered: false,
+    status: 'failed',
+  };
+  let state: State = { step: 'auth-request' };
+  let reported = false;
+  const report = () => {
+    if (reported) return;
+    reported = true;
+    clearTimeout(timer);
+    options.onResult?.(result);
+  };
+  const fail = (error: string, reason?: string) => {
+    if (state.step === 'done') return;
+    state = { step: 'done' };
+    result.error = error;
+    if (reason !== undefined) result.reason = reason;
+    report();
+    socket.destroy();
+  };
+  const timer = setTimeout(() => fail('ERR_TIMEOUT'), options.exchangeTimeoutMs ?? 30_000);
+  const send = (message: DppMessage) =>
+    socket.write(frameDppTcpMessage(encodeDppTcpMessage(message)));
+
+  const step = (message: DppMessage): void => {
+    switch (state.step) {
+      case 'auth-request': {
+        const { response, pending } = respondToAuthRequest(
+          options.crypto,
+          options.bootstrap,
+          message,
+          options.peers ? { peers: options.peers } : {},
+        );
+        if (pending.initiatorBootstrapHash)
+          result.enrolleeBootstrapKeyHash = Buffer.from(pending.initiatorBootstrapHash).toString(
+            'hex',
+          );
+        send(response);
+        state = { step: 'auth-confirm', pending };
+        return;
+      }
+      case 'auth-confirm': {
+        const session = checkAuthConfirm(options.crypto, state.pending, message);
+        result.authenticated = true;
+        result.mutual = session.mutual;
+        state = { step: 'conf-request', session };
+        return;
+      }
+      case 'conf-request': {
+        const request = readConfigurationRequest(state.session, message);
+        result.enrollee = { name: request.name, netRole: request.netRole };
+        const config = options.configuration(request);
+        const response = buildConfigurationResponse(state.session, request, config);
+        send(response);
+        result.configurationDelivered = response.query[0]!.value[0] === 0;
+        state = { step: 'conf-result', session: state.session, request };
+        return;
+      }
+      case 'conf-result': {
+        result.resultStatus = readConfigurationResult(state.session, state.request, message);
+        result.status = result.resultStatus === 0 ? 'ok' : 'failed';
+        state = { step: 'done' };
+        report();
+        socket.end();
+        return;
+      }
+      case 'done':
+        return;
+    }
+  };
+
+  socket.on('data', (chunk: Buffer) => {
+    if (state.step === 'done') return;
+    try {
+      for (const frame of decoder.push(new Uint8Array(chunk))) {
+        if ((state as State).step === 'done') break;
+        step(decodeDppTcpMessage(frame));
+      }
+    } catch (e) {
+      if (isAirlockError(e)) fail(e.code, stringOrUndefined(e.details.reason));
+      else fail('ERR_INTERNAL');
+    }
+  });
+  socket.on('timeout', () => fail('ERR_TIMEOUT'));
+  socket.on('error', () => fail('ERR_CONNECTION'));
+  socket.on('end', () => {
+    if (state.step !== 'done') fail('ERR_DPP_FRAME', 'closed');
+  });
+  socket.on('close', () => {
+    if (state.step !== 'done') fail('ERR_DPP_FRAME', 'closed');
+    report();
+  });
+}
+
+function stringOrUndefined(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}

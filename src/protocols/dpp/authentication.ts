@@ -1,0 +1,378 @@
+/**
+ * The Responder's side of the DPP Authentication protocol (Wi-Fi Easy Connect v2, section
+ * 6.3). Responder-only authentication: the Initiator proves it scanned our bootstrapping key.
+ * Mutual, when the Request's Initiator Bootstrapping Key Hash names a key we were given (we
+ * scanned its URI): L.x joins the key schedule, and the Initiator proves it holds that key too.
+ * An I-BKH we do not know is handed back to the caller, unverified. The Responder here is
+ * always the Configurator: an Initiator that does not offer to be the Enrollee is refused.
+ *
+ * Two steps, each a pure function: `respondToAuthRequest` reads the Authentication Request
+ * and builds the Authentication Response; `checkAuthConfirm` reads the Authentication Confirm
+ * and gives the keys of the session (ke, for the Configuration protocol). The attributes, their
+ * order and the AES-SIV associated data are those of hostap's dpp_auth.c as wpa_supplicant 2.10
+ * writes and reads them (checked against its frames in test/protocols/dpp-authentication.test.ts):
+ *
+ * - Request: R-BKH, I-BKH, PI, [Protocol Version], [Channel], Wrapped Data {I-nonce,
+ *   I-capabilities}k1.
+ * - Response: Status, R-BKH, [I-BKH, when mutual], PR, [Protocol Version, when the Initiator sent one of 2 or more],
+ *   Wrapped Data {R-nonce, I-nonce, R-capabilities, Wrapped Data {R-auth}ke}k2.
+ * - Confirm: Status, R-BKH, [I-BKH], Wrapped Data {I-auth}ke.
+ *
+ * Every refusal is ERR_DPP_AUTH (`details.reason`), or ERR_DPP_FRAME for attributes that are
+ * not well-formed; the exchange then ends, with no answer. No message carries a key or nonce.
+ */
+import { concatBytes } from '../../core/bytes.js';
+import { AirlockError } from '../../core/errors.js';
+import type { Crypto, EcKeyPair } from '../../core/ports.js';
+import {
+  DppAttributeId,
+  decodeDppAttributes,
+  encodeDppAttributes,
+  findDppAttribute,
+  type DppAttribute,
+} from './attributes.js';
+import { bootstrappingKeyHash, type DppCurve } from './bootstrapping-key.js';
+import { DerReader, Tag } from '../x509/der.js';
+import {
+  deriveK1,
+  deriveK2,
+  deriveKe,
+  deriveLResponder,
+  dppCurveParams,
+  dppEcdh,
+  initiatorAuthTag,
+  protocolKeyPoint,
+  responderAuthTag,
+  unwrapDppData,
+  wrapDppData,
+} from './crypto.js';
+import {
+  DPP_CRYPTO_SUITE,
+  DPP_OUI_TYPE,
+  DppFrameType,
+  WFA_OUI,
+  dppFrameTypeName,
+  type DppActionFrame,
+  type DppMessage,
+} from './frames.js';
+
+/** DPP Status codes (hostap's enum dpp_status_error) this code uses. */
+export const DppStatus = {
+  OK: 0,
+  NOT_COMPATIBLE: 1,
+  AUTH_FAILURE: 2,
+  CONFIGURE_FAILURE: 10,
+} as const;
+
+/** The Capabilities octet: bit 0 Enrollee, bit 1 Configurator. */
+const CAPABILITY_ENROLLEE = 0x01;
+const CAPABILITY_CONFIGURATOR = 0x02;
+
+/** The DPP version this Responder speaks (R2), sent when the Initiator speaks 2 or more. */
+export const DPP_VERSION = 2;
+
+/** Our bootstrapping key: the one our URI carries, with its private scalar. */
+export interface DppOwnBootstrap {
+  curve: DppCurve;
+  /** The private scalar, big-endian (as EcKeyPair has it). */
+  privateKey: Uint8Array;
+  /** The public point, uncompressed SEC1. */
+  publicKey: Uint8Array;
+  /** The DER SubjectPublicKeyInfo in our URI: its SHA-256 is the key hash Initiators send. */
+  spkiDer: Uint8Array;
+}
+
+/** A peer's bootstrapping key we know (we scanned its URI): for mutual authentication. */
+export interface DppPeerBootstrap {
+  /** The DER SubjectPublicKeyInfo of its URI. */
+  spkiDer: Uint8Array;
+}
+
+/** What the Responder keeps between the Response and the Confirm. Holds secrets: never log it. */
+export interface DppAuthPending {
+  readonly curve: DppCurve;
+  readonly peerVersion: number;
+  readonly ownHash: Uint8Array;
+  readonly initiatorBootstrapHash?: Uint8Array;
+  readonly iNonce: Uint8Array;
+  readonly rNonce: Uint8Array;
+  readonly PI: Uint8Array;
+  readonly PR: Uint8Array;
+  readonly BR: Uint8Array;
+  /** The Initiator's bootstrapping key, uncompressed, when mutual. */
+  readonly BI?: Uint8Array;
+  readonly ke: Uint8Array;
+}
+
+/** An authenticated session: the Configurator's side of the Configuration protocol. Secret. */
+export interface DppSession {
+  readonly curve: DppCurve;
+  readonly peerVersion: number;
+  readonly ke: Uint8Array;
+  /** The hash the Initiator sent of its own bootstrapping key; verified only when `mutual`. */
+  readonly initiatorBootstrapHash?: Uint8Array;
+  /** Mutual authentication: the Initiator proved it holds the key `initiatorBootstrapHash` names. */
+  readonly mutual: boolean;
+}
+
+function refuse(reason: string, detail: string): never {
+  throw new AirlockError('ERR_DPP_AUTH', detail, { details: { reason } });
+}
+
+function malformed(detail: string): never {
+  throw new AirlockError('ERR_DPP_FRAME', detail);
+}
+
+/** The first AES-SIV associated data of a DPP frame: OUI, OUI type, Crypto Suite, frame type. */
+export function dppFrameHeader(frameType: number): Uint8Array {
+  return concatBytes(WFA_OUI, Uint8Array.of(DPP_OUI_TYPE, DPP_CRYPTO_SUITE, frameType));
+}
+
+/** The attributes before Wrapped Data, and Wrapped Data's value; refuses a frame without it. */
+export function splitWrapped(
+  attributes: readonly DppAttribute[],
+  what: string,
+): { before: Uint8Array; wrapped: Uint8Array } {
+  const last = attributes.at(-1);
+  if (!last || last.id !== DppAttributeId.WRAPPED_DATA) malformed(`${what}: no Wrapped Data`);
+  return { before: encodeDppAttributes(attributes.slice(0, -1)), wrapped: last.value };
+}
+
+/** Decodes the plaintext of Wrapped Data (whole attributes, nothing else). */
+export function innerAttributes(plaintext: Uint8Array, what: string): DppAttribute[] {
+  try {
+    return decodeDppAttributes(plaintext);
+  } catch (e) {
+    throw new AirlockError('ERR_DPP_FRAME', `${what}: the Wrapped Data is not attributes`, {
+      cause: e,
+    });
+  }
+}
+
+/** The value of a required attribute, of `length` octets when given. */
+export function required(
+  attributes: readonly DppAttribute[],
+  id: number,
+  what: string,
+  length?: number,
+): Uint8Array {
+  const v = findDppAttribute(attributes, id);
+  if (!v) malformed(`${what} is missing`);
+  if (length !== undefined && v.length !== length)
+    malformed(`${what} has ${v.length} octets, not ${length}`);
+  return v;
+}
+
+function expectFrame(message: DppMessage, frameType: number): DppActionFrame {
+  if (message.kind !== 'dpp' || message.frameType !== frameType)
+    refuse(
+      'unexpected-frame',
+      `expected ${dppFrameTypeName(frameType)}, got ${
+        message.kind === 'dpp' ? dppFrameTypeName(message.frameType) : message.kind
+      }`,
+    );
+  return message;
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}
+
+export interface AuthRequestOptions {
+  /** Our protocol key for this exchange; by default a fresh one from the port (tests set it). */
+  protocolKey?: EcKeyPair;
+  /** R-nonce; by default random from the port (tests set it). */
+  rNonce?: Uint8Array;
+  /** Initiators' bootstrapping keys we know: one the Request names makes it mutual. */
+  peers?: readonly DppPeerBootstrap[];
+}
+
+/** The public point of a SubjectPublicKeyInfo, uncompressed, when it is a point of `curve`. */
+function spkiPoint(
+  crypto: Pick<Crypto, 'ecPoint'>,
+  curve: DppCurve,
+  spkiDer: Uint8Array,
+): Uint8Array | undefined {
+  try {
+    const spki = new DerReader(spkiDer, 'ERR_DPP_URI').enter(Tag.SEQUENCE);
+    spki.enter(Tag.SEQUENCE);
+    const bits = spki.read(Tag.BIT_STRING).value;
+    return crypto.ecPoint(dppCurveParams(curve).ecCurve, bits.subarray(1));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads an Authentication Request addressed to `own` and builds our Authentication Response
+ * (mutual when its I-BKH names one of `options.peers`).
+ * Refused: another frame (`unexpected-frame`), a Responder Bootstrapping Key Hash that is not
+ * ours (`not-for-us`), a protocol key not on our curve (`point`), Wrapped Data that does not
+ * open with k1 (`wrapped-data`), an Initiator that will not be the Enrollee (`roles`).
+ */
+export function respondToAuthRequest(
+  crypto: Pick<
+    Crypto,
+    'ecdh' | 'ecGenerate' | 'ecPoint' | 'hkdfExtract' | 'hkdfExpand' | 'digest' | 'bytes' | 'sha256'
+  >,
+  own: DppOwnBootstrap,
+  message: DppMessage,
+  options: AuthRequestOptions = {},
+): { response: DppActionFrame; pending: DppAuthPending } {
+  const frame = expectFrame(message, DppFrameType.AUTHENTICATION_REQUEST);
+  const { curve } = own;
+  const params = dppCurveParams(curve);
+  const attrs = frame.attributes;
+  const ownHash = bootstrappingKeyHash(crypto, own.spkiDer);
+  const rHash = required(attrs, DppAttributeId.RESPONDER_BOOTSTRAPPING_KEY_HASH, 'R-BKH', 32);
+  if (!equal(rHash, ownHash))
+    refuse('not-for-us', 'the Request names another Responder bootstrapping key');
+  const iHash = findDppAttribute(attrs, DppAttributeId.INITIATOR_BOOTSTRAPPING_KEY_HASH);
+  if (iHash && iHash.length !== 32) malformed(`I-BKH has ${iHash.length} octets, not 32`);
+  const peer = iHash
+    ? options.peers?.find((p) => equal(bootstrappingKeyHash(crypto, p.spkiDer), iHash))
+    : undefined;
+  const BI = peer ? spkiPoint(crypto, curve, peer.spkiDer) : undefined;
+  if (peer && !BI) refuse('point', `the Initiator's known bootstrapping key is not on ${curve}`);
+  const PI = protocolKeyPoint(
+    curve,
+    required(attrs, DppAttributeId.INITIATOR_PROTOCOL_KEY, 'the Initiator Protocol Key'),
+  );
+  const version = findDppAttribute(attrs, DppAttributeId.PROTOCOL_VERSION);
+  if (version && (version.length !== 1 || version[0] === 0))
+    malformed('the Protocol Version is not one octet of 1 or more');
+  const peerVersion = version ? version[0]! : 1;
+
+  // M = bR * PI; k1; {I-nonce, I-capabilities}k1.
+  const { before, wrapped } = splitWrapped(attrs, 'the Authentication Request');
+  const mx = dppEcdh(crypto, curve, own.privateKey, PI);
+  const k1 = deriveK1(crypto, curve, mx);
+  const inner = innerAttributes(
+    unwrapDppData(k1, [dppFrameHeader(DppFrameType.AUTHENTICATION_REQUEST), before], wrapped),
+    'the Authentication Request',
+  );
+  const iNonce = required(inner, DppAttributeId.INITIATOR_NONCE, 'I-nonce', params.nonceLength);
+  const iCaps = required(inner, DppAttributeId.INITIATOR_CAPABILITIES, 'I-capabilities', 1)[0]!;
+  if ((iCaps & CAPABILITY_ENROLLEE) === 0)
+    refuse('roles', 'the Initiator does not offer to be the Enrollee; this Responder configures');
+
+  // Our protocol key, N = pR * PI, k2, R-nonce, bk and ke, R-auth.
+  const key = options.protocolKey ?? crypto.ecGenerate(params.ecCurve);
+  if (key.curve !== params.ecCurve) refuse('point', `the protocol key is not on ${curve}`);
+  const PR = key.publicKey;
+  const nx = dppEcdh(crypto, curve, key.privateKey, PI);
+  const k2 = deriveK2(crypto, curve, nx);
+  const rNonce = options.rNonce ?? crypto.bytes(params.nonceLength);
+  const lx = BI
+    ? deriveLResponder(crypto, curve, { bR: own.privateKey, pR: key.privateKey, BI })
+    : undefined;
+  const { ke } = deriveKe(crypto, curve, { iNonce, rNonce, mx, nx, ...(lx ? { lx } : {}) });
+  const BR = own.publicKey;
+  const rAuth = responderAuthTag(crypto, curve, {
+    iNonce,
+    rNonce,
+    PI,
+    PR,
+    BR,
+    ...(BI ? { BI } : {}),
+  });
+
+  const head: DppAttribute[] = [
+    { id: DppAttributeId.STATUS, value: Uint8Array.of(DppStatus.OK) },
+    { id: DppAttributeId.RESPONDER_BOOTSTRAPPING_KEY_HASH, value: ownHash },
+    ...(BI && iHash ? [{ id: DppAttributeId.INITIATOR_BOOTSTRAPPING_KEY_HASH, value: iHash }] : []),
+    { id: DppAttributeId.RESPONDER_PROTOCOL_KEY, value: PR.slice(1) },
+  ];
+  if (peerVersion >= 2)
+    head.push({ id: DppAttributeId.PROTOCOL_VERSION, value: Uint8Array.of(DPP_VERSION) });
+  const plaintext = encodeDppAttributes([
+    { id: DppAttributeId.RESPONDER_NONCE, value: rNonce },
+    { id: DppAttributeId.INITIATOR_NONCE, value: iNonce },
+    { id: DppAttributeId.RESPONDER_CAPABILITIES, value: Uint8Array.of(CAPABILITY_CONFIGURATOR) },
+    {
+      id: DppAttributeId.WRAPPED_DATA,
+      value: wrapDppData(
+        ke,
+        [],
+        encodeDppAttributes([{ id: DppAttributeId.RESPONDER_AUTHENTICATING_TAG, value: rAuth }]),
+      ),
+    },
+  ]);
+  const wrappedResponse = wrapDppData(
+    k2,
+    [dppFrameHeader(DppFrameType.AUTHENTICATION_RESPONSE), encodeDppAttributes(head)],
+    plaintext,
+  );
+  return {
+    response: {
+      kind: 'dpp',
+      frameType: DppFrameType.AUTHENTICATION_RESPONSE,
+      attributes: [...head, { id: DppAttributeId.WRAPPED_DATA, value: wrappedResponse }],
+    },
+    pending: {
+      curve,
+      peerVersion,
+      ownHash,
+      ...(iHash ? { initiatorBootstrapHash: iHash } : {}),
+      iNonce,
+      rNonce,
+      PI,
+      PR,
+      BR,
+      ...(BI ? { BI } : {}),
+      ke,
+    },
+  };
+}
+
+/**
+ * Reads the Authentication Confirm and checks I-auth. Refused: another frame
+ * (`unexpected-frame`), a Status other than OK (`status`), another R-BKH (`not-for-us`),
+ * Wrapped Data that does not open with ke (`wrapped-data`), an I-auth that is not the one
+ * expected (`i-auth`).
+ */
+export function checkAuthConfirm(
+  crypto: Pick<Crypto, 'digest'>,
+  pending: DppAuthPending,
+  message: DppMessage,
+): DppSession {
+  const frame = expectFrame(message, DppFrameType.AUTHENTICATION_CONFIRM);
+  const attrs = frame.attributes;
+  const status = required(attrs, DppAttributeId.STATUS, 'the DPP Status', 1)[0]!;
+  if (status !== DppStatus.OK) refuse('status', `the Initiator answered status ${status}`);
+  const rHash = required(attrs, DppAttributeId.RESPONDER_BOOTSTRAPPING_KEY_HASH, 'R-BKH', 32);
+  if (!equal(rHash, pending.ownHash))
+    refuse('not-for-us', 'the Confirm names another Responder bootstrapping key');
+  const iHash = findDppAttribute(attrs, DppAttributeId.INITIATOR_BOOTSTRAPPING_KEY_HASH);
+  if (iHash && iHash.length !== 32) malformed(`I-BKH has ${iHash.length} octets, not 32`);
+  if (
+    pending.BI &&
+    !(iHash && pending.initiatorBootstrapHash && equal(iHash, pending.initiatorBootstrapHash))
+  )
+    refuse('not-for-us', 'the Confirm does not name the Initiator bootstrapping key');
+  const { before, wrapped } = splitWrapped(attrs, 'the Authentication Confirm');
+  const inner = innerAttributes(
+    unwrapDppData(
+      pending.ke,
+      [dppFrameHeader(DppFrameType.AUTHENTICATION_CONFIRM), before],
+      wrapped,
+    ),
+    'the Authentication Confirm',
+  );
+  const { hashLength } = dppCurveParams(pending.curve);
+  const iAuth = required(inner, DppAttributeId.INITIATOR_AUTHENTICATING_TAG, 'I-auth', hashLength);
+  const expected = initiatorAuthTag(crypto, pending.curve, pending);
+  if (!equal(iAuth, expected)) refuse('i-auth', 'I-auth is not the one expected');
+  return {
+    curve: pending.curve,
+    peerVersion: pending.peerVersion,
+    ke: pending.ke,
+    mutual: pending.BI !== undefined,
+    ...(pending.initiatorBootstrapHash
+      ? { initiatorBootstrapHash: pending.initiatorBootstrapHash }
+      : {}),
+  };
+}

@@ -1,0 +1,230 @@
+/**
+ * Airlock as a DPP Configurator over TCP (the Controller, Responder), and a real
+ * wpa_supplicant 2.10 enrollee that scanned Airlock's URI and initiates to it: it
+ * authenticates Airlock, receives the sta-psk configuration Airlock chose, and reports its
+ * Configuration Result. wpa_supplicant runs with `-Dnone -i lo` (no radio) on the host's
+ * loopback, its control socket and log in a private temporary directory.
+ * Needs root and wpa_supplicant/wpa_cli: elsewhere it says `skipped: <reason>`.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
+import {
+  startDppTcpController,
+  type DppExchangeResult,
+  type DppTcpController,
+} from '../../src/adapters/dpp/tcp-controller.js';
+import type { DppOwnBootstrap, DppPeerBootstrap } from '../../src/protocols/dpp/authentication.js';
+import {
+  encodeBootstrappingKey,
+  type DppCurve,
+} from '../../src/protocols/dpp/bootstrapping-key.js';
+import { dppCurveParams } from '../../src/protocols/dpp/crypto.js';
+import { frameDppTcpMessage } from '../../src/protocols/dpp/frames.js';
+import { formatDppUri, parseDppUri } from '../../src/protocols/dpp/uri.js';
+import { onPath } from '../support/tools.js';
+
+const skip =
+  process.getuid?.() !== 0
+    ? 'wpa_supplicant is run as root here'
+    : ['wpa_supplicant', 'wpa_cli']
+        .map((t) => (onPath(t) ? undefined : `${t} is not installed`))
+        .find(Boolean);
+if (skip) console.log(`skipped: ${skip}`);
+
+const crypto = new NodeCrypto();
+const SSID = 'airlock-dpp-e2e';
+const PASSPHRASE = 'a-test-passphrase-only';
+
+function bootstrap(curve: DppCurve): DppOwnBootstrap {
+  const pair = crypto.ecGenerate(dppCurveParams(curve).ecCurve);
+  const { spkiDer } = encodeBootstrappingKey(curve, pair.publicKey);
+  return { curve, privateKey: pair.privateKey, publicKey: pair.publicKey, spkiDer };
+}
+
+function uriOf(b: DppOwnBootstrap): string {
+  return formatDppUri({ version: 2, key: b.spkiDer });
+}
+
+async function until<T>(what: string, f: () => T | undefined, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(skip !== undefined)('DPP over TCP: Airlock configures wpa_supplicant', () => {
+  let dir: string;
+  let log: string;
+  let ctrl: string;
+  let pidFile: string;
+  const controllers: DppTcpController[] = [];
+  const results: DppExchangeResult[] = [];
+
+  const cli = (...args: string[]) =>
+    execFileSync('wpa_cli', ['-p', ctrl, '-i', 'lo', ...args], { encoding: 'utf8' }).trim();
+  const logText = () => fs.readFileSync(log, 'utf8');
+
+  async function start(curve: DppCurve, peers?: DppPeerBootstrap[]) {
+    const own = bootstrap(curve);
+    const controller = await startDppTcpController({
+      crypto,
+      bootstrap: own,
+      ...(peers ? { peers } : {}),
+      configuration: () => ({ ssid: SSID, passphrase: PASSPHRASE }),
+      onResult: (r) => results.push(r),
+      host: '127.0.0.1',
+      port: 0,
+      idleTimeoutMs: 5_000,
+    });
+    controllers.push(controller);
+    return { own, controller };
+  }
+
+  /** DPP_QR_CODE then DPP_AUTH_INIT as an enrollee; the log from then on, and the result. */
+  async function enroll(uri: string, port: number, own?: string) {
+    const from = logText().length;
+    const seen = results.length;
+    const peer = cli('DPP_QR_CODE', uri);
+    expect(peer).toMatch(/^\d+$/);
+    expect(
+      cli(
+        'DPP_AUTH_INIT',
+        `peer=${peer}`,
+        ...(own ? [`own=${own}`] : []),
+        'role=enrollee',
+        'tcp_addr=127.0.0.1',
+        `tcp_port=${port}`,
+        'neg_freq=2412',
+      ),
+    ).toBe('OK');
+    const result = await until('the controller result', () => results[seen]);
+    return { result, since: () => logText().slice(from) };
+  }
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dppa-'));
+    log = path.join(dir, 'enrollee.log');
+    ctrl = path.join(dir, 'ctrl');
+    pidFile = path.join(dir, 'enrollee.pid');
+    const conf = path.join(dir, 'enrollee.conf');
+    fs.writeFileSync(conf, `ctrl_interface=${ctrl}\n`);
+    fs.writeFileSync(log, '');
+    execFileSync('wpa_supplicant', ['-B', '-Dnone', '-ilo', '-c', conf, '-P', pidFile, '-f', log]);
+    for (let i = 0; i < 50 && !fs.existsSync(path.join(ctrl, 'lo')); i++)
+      execFileSync('sleep', ['0.1']);
+  });
+
+  afterAll(async () => {
+    for (const c of controllers) await c.close();
+    try {
+      const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+      if (pid > 0) process.kill(pid, 'SIGTERM');
+    } catch {
+      // not started
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  let p256: Awaited<ReturnType<typeof start>>;
+
+  it.each(['P-256', 'P-384'] as const)(
+    'on %s, the enrollee authenticates Airlock and receives the SSID and passphrase it chose',
+    async (curve) => {
+      const { own, controller } = await start(curve);
+      if (curve === 'P-256') p256 = { own, controller };
+      const { result, since } = await enroll(uriOf(own), controller.port);
+      expect(result).toMatchObject({
+        authenticated: true,
+        configurationDelivered: true,
+        resultStatus: 0,
+        status: 'ok',
+        mutual: false,
+        enrollee: { netRole: 'sta' },
+      });
+      const events = await until('DPP-CONF-RECEIVED', () =>
+        since().includes('DPP-CONF-RECEIVED') ? since() : undefined,
+      );
+      expect(events).toContain('DPP-AUTH-SUCCESS');
+      expect(events).toMatch(/DPP-CONFOBJ-AKM psk/);
+      expect(/DPP-CONFOBJ-SSID (.*)/.exec(events)?.[1]?.trim()).toBe(SSID);
+      const pass = /DPP-CONFOBJ-PASS ([0-9a-f]+)/.exec(events)?.[1];
+      expect(pass && Buffer.from(pass, 'hex').toString('utf8') === PASSPHRASE).toBe(true);
+    },
+  );
+
+  it('mutual: Airlock scanned the enrollee’s URI, and the enrollee proves its key', async () => {
+    const id = cli('DPP_BOOTSTRAP_GEN', 'type=qrcode', 'curve=P-256');
+    expect(id).toMatch(/^\d+$/);
+    const enrolleeUri = cli('DPP_BOOTSTRAP_GET_URI', id);
+    const { spkiDer } = parseDppUri(enrolleeUri).key;
+    const { own, controller } = await start('P-256', [{ spkiDer }]);
+    const { result, since } = await enroll(uriOf(own), controller.port, id);
+    expect(result).toMatchObject({ authenticated: true, mutual: true, status: 'ok' });
+    expect(result.enrolleeBootstrapKeyHash).toBe(
+      Buffer.from(crypto.sha256(spkiDer)).toString('hex'),
+    );
+    await until('DPP-CONF-RECEIVED', () =>
+      since().includes('DPP-CONF-RECEIVED') ? true : undefined,
+    );
+    expect(since()).toContain('DPP-AUTH-SUCCESS init=1');
+  });
+
+  it('an enrollee that scanned another key gets nothing; the connection is closed', async () => {
+    const other = bootstrap('P-256');
+    const { result, since } = await enroll(uriOf(other), p256.controller.port);
+    expect(result).toMatchObject({
+      authenticated: false,
+      configurationDelivered: false,
+      status: 'failed',
+      error: 'ERR_DPP_AUTH',
+      reason: 'not-for-us',
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(since()).not.toContain('DPP-CONF-RECEIVED');
+    expect(since()).not.toContain('DPP-AUTH-SUCCESS');
+  });
+
+  async function raw(port: number, bytes: Uint8Array): Promise<void> {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      socket.on('connect', () => socket.write(bytes));
+      socket.on('data', () => reject(new Error('the controller answered')));
+      socket.on('close', () => resolve());
+      socket.on('error', () => resolve());
+    });
+  }
+
+  it('a tampered or truncated frame gets a clean close, and the controller keeps serving', async () => {
+    const port = p256.controller.port;
+    // An Authentication Request whose OUI is wrong.
+    const seen = results.length;
+    await raw(port, frameDppTcpMessage(Uint8Array.of(0x09, 0x50, 0x6f, 0x9b, 0x1a, 0x01, 0x00)));
+    // A length prefix of 40 octets followed by 7, then the end of the stream.
+    const cut = new Uint8Array(11);
+    new DataView(cut.buffer).setUint32(0, 40);
+    cut.set([0x09, 0x50, 0x6f, 0x9a, 0x1a, 0x01, 0x00], 4);
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => {
+      socket.on('connect', () => socket.end(cut));
+      socket.on('close', () => resolve());
+      socket.on('error', () => resolve());
+    });
+    // A length of 0.
+    await raw(port, Uint8Array.of(0, 0, 0, 0));
+    await until('three results', () => (results.length >= seen + 3 ? true : undefined));
+    for (const r of results.slice(seen, seen + 3))
+      expect(r).toMatchObject({ status: 'failed', error: 'ERR_DPP_FRAME', authenticated: false });
+
+    const { result } = await enroll(uriOf(p256.own), port);
+    expect(result.status).toBe('ok');
+  });
+});
