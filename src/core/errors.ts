@@ -108,6 +108,7 @@ export const ErrorCodes = {
   ERR_DPP_URI: 'the DPP bootstrapping URI is not well-formed',
   ERR_DPP_FRAME: 'the DPP frame is not well-formed',
   ERR_DPP_AUTH: 'the DPP authentication failed',
+  ERR_DPP_DUPLICATE: 'the DPP bootstrapping key, or the serial it gives, is added already',
   // Authorization policy (report section 5.1.2)
   ERR_POLICY_INVALID: 'the authorization policy is invalid',
   ERR_POLICY_DENIED: 'the authorization policy does not admit the device',

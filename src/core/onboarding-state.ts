@@ -14,6 +14,12 @@
  *   (new), any state ──attestation-challenged──▶ attesting ──attestation-admitted──▶ attested ──voucher-issued──▶ vouched
  *                                                   └──────attestation-refused──────▶ refused
  * A refused device gets nothing more; it may start again (a new challenge) with new evidence.
+ *
+ * User-assisted onboarding (Wi-Fi Easy Connect, docs/DPP.md): the owner added the device's
+ * bootstrapping key; the Configurator authenticated it and delivered its credentials:
+ *   (new), any state a voucher may be issued in but decommissioned ──dpp-configured──▶ provisioned
+ *   provisioned ──enrollment-confirmed──▶ onboarded   (its Configuration Result, status OK)
+ *   provisioned ──enrollment-failed──▶ failed          (a Configuration Result with another status)
  */
 import { AirlockError } from './errors.js';
 
@@ -59,6 +65,15 @@ export const TRANSITIONS = {
   'voucher-issued': { from: VOUCHER_STATES, to: 'vouched' },
   /** Step 7 (Airlock's signed voucher status): the IDevID holder proved it on this channel. */
   'device-authenticated': { from: ['vouched', 'authenticated'], to: 'authenticated' },
+  /**
+   * Wi-Fi Easy Connect (docs/DPP.md): the Configurator authenticated a device whose bootstrapping
+   * key the owner added, and delivered its SSID and per-device PSK. Not a decommissioned device:
+   * its URI staying added is no authorization to come back.
+   */
+  'dpp-configured': {
+    from: VOUCHER_STATES.filter((s) => s !== 'decommissioned'),
+    to: 'provisioned',
+  },
   /** Step 15: an LDevID was issued in this onboarding. */
   'ldevid-issued': { from: ONBOARDING_STATES, to: 'provisioned' },
   /** RFC 8995 section 5.9.4: the device reported success with what it received. */

@@ -145,6 +145,12 @@ export interface NetworkDevices {
   reattestable(): Promise<Array<{ serial: string; url: string; ldevidSerial: string | null }>>;
   /** The device; with `lock`, its row is held until the unit of work ends (the work that changes it). */
   get(serial: string, opts?: { lock?: boolean }): Promise<NetworkDevice | undefined>;
+  /**
+   * Wi-Fi Easy Connect (docs/DPP.md): the device's record, new or onboarding again, 'provisioned',
+   * with no birth certificate (an empty one). False, and nothing written, when a device that has
+   * a birth certificate (zero-touch) holds `serial`.
+   */
+  dppConfigured(serial: string, at: Date): Promise<boolean>;
   /** A new state, and what the step that led to it changed. */
   update(serial: string, change: DeviceChange, at: Date): Promise<void>;
   record(serial: string): Promise<DeviceRecord | undefined>;
@@ -222,7 +228,8 @@ export interface EventInput {
   step?: number;
   action: string;
   /** `warning`: the step went on, but something deserves a look (e.g. another domain claimed the device). */
-  outcome: 'ok' | 'refused' | 'error' | 'warning';
+  /** `skipped`: a step not performed, the reason in `detail` (e.g. no attestation from a DPP enrollee). */
+  outcome: 'ok' | 'refused' | 'error' | 'warning' | 'skipped';
   code?: string;
   detail?: Record<string, string | number | boolean | null>;
 }
@@ -367,7 +374,33 @@ export interface NetworkIntent {
   remove(serial: string): Promise<void>;
 }
 
+/** A DPP enrollee's bootstrapping key, added by the owner from its URI (docs/DPP.md). */
+export interface DppEnrolleeRecord {
+  /** SHA-256 of the key's DER SubjectPublicKeyInfo, lower-case hex: what the enrollee sends as I-BKH. */
+  keyHash: string;
+  /** The serial the device has at the network (the URI's I: value, or dpp-<16 hex of keyHash>). */
+  serial: string;
+  curve: string;
+  spkiDer: Uint8Array;
+  /** The URI's I: token, when it had one. */
+  info: string | null;
+  /** The URI as added. */
+  uri: string;
+  addedAt: string;
+}
+
+/** The DPP enrollees the owner added: the Configurator answers these only. */
+export interface NetworkDpp {
+  /** Adds an enrollee; false, and nothing written, when its key hash or its serial is added already. */
+  add(e: Omit<DppEnrolleeRecord, 'addedAt'>, at: Date): Promise<boolean>;
+  get(keyHash: string): Promise<DppEnrolleeRecord | undefined>;
+  bySerial(serial: string): Promise<DppEnrolleeRecord | undefined>;
+  /** Every enrollee added, in the order added. */
+  list(): Promise<DppEnrolleeRecord[]>;
+}
+
 export interface NetworkRepositories {
+  dpp: NetworkDpp;
   policies: NetworkPolicies;
   mudSigners: MudSignerPins;
   intent: NetworkIntent;

@@ -126,7 +126,13 @@ describe.skipIf(!server)('PostgreSQL store', () => {
           .map((c) => `${c.table_name}.${c.column_name}`)
           .sort();
         if (migrations === networkMigrations) {
-          expect(bytea).toEqual(['net_crls.der', 'net_devices.idevid_der', 'net_keys.cert_der']);
+          // net_dpp_enrollees (0009): the DPP enrollees' keys, as DER SubjectPublicKeyInfo.
+          expect(bytea).toEqual([
+            'net_crls.der',
+            'net_devices.idevid_der',
+            'net_dpp_enrollees.spki_der',
+            'net_keys.cert_der',
+          ]);
           // net_policies (migration 0004): every policy applied, in order; net_access_changes
           // (0008): what may change who FreeRADIUS admits, in order.
           expect(identity).toEqual(['net_access_changes.seq', 'net_events.id', 'net_policies.id']);

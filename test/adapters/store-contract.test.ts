@@ -504,6 +504,65 @@ describe.each(backends)('the store contract on %s', (backend) => {
       expect(await changes(last)).toEqual({ last, serials: [], everything: false });
     });
 
+    it('adds a DPP enrollee once per key and per serial; a DPP device is provisioned without a birth certificate, never over a zero-touch one', async () => {
+      const s = await network(backend);
+      const e1 = {
+        keyHash: 'aa'.repeat(32),
+        serial: 'SN-1',
+        curve: 'P-256',
+        spkiDer: der(7),
+        info: 'SN=SN-1',
+        uri: 'DPP:I:SN=SN-1;K:x;;',
+      };
+      expect(await s.run((r) => r.dpp.add(e1, T))).toBe(true);
+      // The same key again, or another key that gives the same serial: refused, nothing stored.
+      expect(await s.run((r) => r.dpp.add({ ...e1, serial: 'SN-2' }, later(1)))).toBe(false);
+      expect(await s.run((r) => r.dpp.add({ ...e1, keyHash: 'bb'.repeat(32) }, later(1)))).toBe(
+        false,
+      );
+      const e2 = { ...e1, keyHash: 'cc'.repeat(32), serial: 'dpp-cccccccccccccccc', info: null };
+      expect(await s.run((r) => r.dpp.add(e2, later(2)))).toBe(true);
+      expect(await s.run((r) => r.dpp.get('aa'.repeat(32)))).toEqual({
+        ...e1,
+        addedAt: T.toISOString(),
+      });
+      expect((await s.run((r) => r.dpp.bySerial('dpp-cccccccccccccccc')))?.keyHash).toBe(
+        'cc'.repeat(32),
+      );
+      expect(await s.run((r) => r.dpp.get('bb'.repeat(32)))).toBeUndefined();
+      expect((await s.run((r) => r.dpp.list())).map((e) => e.serial)).toEqual([
+        'SN-1',
+        'dpp-cccccccccccccccc',
+      ]);
+
+      // Configured: provisioned, no birth certificate; its PSK is a live Wi-Fi key.
+      expect(await s.run((r) => r.devices.dppConfigured('SN-1', later(3)))).toBe(true);
+      await s.run((r) => r.credentials.replacePsk({ id: 'p1', device: 'SN-1', sealed: 's1' }, T));
+      await s.run((r) => r.devices.update('SN-1', { pskId: 'p1' }, later(3)));
+      const d = await s.run((r) => r.devices.get('SN-1'));
+      expect(d).toMatchObject({ state: 'provisioned', pskId: 'p1', onboardings: 0 });
+      expect(d?.idevidDer).toEqual(new Uint8Array(0));
+      expect(await s.run((r) => r.radius.wifiKeys())).toEqual([
+        { serial: 'SN-1', pskId: 'p1', sealed: 's1', vlan: null },
+      ]);
+      await s.run((r) => r.devices.update('SN-1', { state: 'onboarded', onboardings: 1 }, T));
+      // Configured again (a new exchange): provisioned again.
+      expect(await s.run((r) => r.devices.dppConfigured('SN-1', later(4)))).toBe(true);
+      expect((await s.run((r) => r.devices.get('SN-1')))?.state).toBe('provisioned');
+      // A zero-touch device's serial is never taken over.
+      await s.run((r) =>
+        r.devices.vouched(
+          { serial: 'Z1', idevidDer: der(1), manufacturer: 'M', nonce: 'n', decision: ALLOW },
+          T,
+        ),
+      );
+      expect(await s.run((r) => r.devices.dppConfigured('Z1', later(5)))).toBe(false);
+      expect(await s.run((r) => r.devices.get('Z1'))).toMatchObject({
+        state: 'vouched',
+        idevidDer: der(1),
+      });
+    });
+
     it('takes each CRL number once: a second CRL of the same number is refused, not stored', async () => {
       const s = await network(backend);
       expect(await s.run((r) => r.credentials.latestCrl())).toBeUndefined();

@@ -28,6 +28,7 @@ import {
   type DppConfigurationRequest,
   type DppPskConfiguration,
 } from '../../protocols/dpp/configuration.js';
+import { DppAttributeId, findDppAttribute } from '../../protocols/dpp/attributes.js';
 import {
   DppTcpDecoder,
   decodeDppTcpMessage,
@@ -58,13 +59,33 @@ export interface DppExchangeResult {
   reason?: string;
 }
 
+/** Who the Enrollee is, as authentication established it. */
+export interface DppEnrolleeIdentity {
+  /** Hex SHA-256 of its bootstrapping key, as it named it (verified when `mutual`). */
+  keyHash?: string;
+  /** It proved it holds the bootstrapping key `keyHash` names (one of `peers`). */
+  mutual: boolean;
+}
+
 export interface DppTcpControllerOptions {
   crypto: Crypto;
   bootstrap: DppOwnBootstrap;
-  /** Enrollees' bootstrapping keys we scanned: with one of these, authentication is mutual. */
-  peers?: readonly DppPeerBootstrap[];
-  /** The network to give an Enrollee; undefined: Configure Failure. */
-  configuration: (request: DppConfigurationRequest) => DppPskConfiguration | undefined;
+  /**
+   * Enrollees' bootstrapping keys we scanned: with one of these, authentication is mutual. Or a
+   * lookup by the key hash (hex) an Authentication Request names, asked for each Request.
+   */
+  peers?:
+    readonly DppPeerBootstrap[] | ((keyHash: string) => Promise<DppPeerBootstrap | undefined>);
+  /**
+   * Answer only Enrollees whose key `peers` holds (mutual authentication): any other is
+   * refused with no answer, ERR_DPP_AUTH `unknown-enrollee`.
+   */
+  onlyKnownEnrollees?: boolean;
+  /** The network to give an Enrollee; undefined: Configure Failure. A refusal (thrown) ends the exchange, no answer. */
+  configuration: (
+    request: DppConfigurationRequest,
+    enrollee: DppEnrolleeIdentity,
+  ) => DppPskConfiguration | undefined | Promise<DppPskConfiguration | undefined>;
   onResult?: (result: DppExchangeResult) => void;
   host?: string;
   /** 0 for any free port; default 8908. */
@@ -149,14 +170,31 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions): void {
   const send = (message: DppMessage) =>
     socket.write(frameDppTcpMessage(encodeDppTcpMessage(message)));
 
-  const step = (message: DppMessage): void => {
+  const step = async (message: DppMessage): Promise<void> => {
     switch (state.step) {
       case 'auth-request': {
+        const named =
+          message.kind === 'dpp'
+            ? findDppAttribute(message.attributes, DppAttributeId.INITIATOR_BOOTSTRAPPING_KEY_HASH)
+            : undefined;
+        if (named?.length === 32)
+          result.enrolleeBootstrapKeyHash = Buffer.from(named).toString('hex');
+        let peers: readonly DppPeerBootstrap[] | undefined;
+        if (typeof options.peers === 'function') {
+          const found = result.enrolleeBootstrapKeyHash
+            ? await options.peers(result.enrolleeBootstrapKeyHash)
+            : undefined;
+          peers = found ? [found] : [];
+          if (state.step !== 'auth-request') return;
+        } else peers = options.peers;
         const { response, pending } = respondToAuthRequest(
           options.crypto,
           options.bootstrap,
           message,
-          options.peers ? { peers: options.peers } : {},
+          {
+            ...(peers ? { peers } : {}),
+            ...(options.onlyKnownEnrollees ? { requirePeer: true } : {}),
+          },
         );
         if (pending.initiatorBootstrapHash)
           result.enrolleeBootstrapKeyHash = Buffer.from(pending.initiatorBootstrapHash).toString(
@@ -176,7 +214,14 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions): void {
       case 'conf-request': {
         const request = readConfigurationRequest(state.session, message);
         result.enrollee = { name: request.name, netRole: request.netRole };
-        const config = options.configuration(request);
+        const session = state.session;
+        const config = await options.configuration(request, {
+          ...(result.enrolleeBootstrapKeyHash !== undefined
+            ? { keyHash: result.enrolleeBootstrapKeyHash }
+            : {}),
+          mutual: session.mutual,
+        });
+        if (state.step !== 'conf-request') return;
         const response = buildConfigurationResponse(state.session, request, config);
         send(response);
         result.configurationDelivered = response.query[0]!.value[0] === 0;
@@ -196,27 +241,43 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions): void {
     }
   };
 
+  const failWith = (e: unknown) => {
+    if (isAirlockError(e)) fail(e.code, stringOrUndefined(e.details.reason));
+    else fail('ERR_INTERNAL');
+  };
+  // Messages are handled one after the other, each after the previous one's work (which may
+  // wait on the caller's `peers` and `configuration`) is done.
+  let queue: Promise<void> = Promise.resolve();
+  const later = (work: () => void | Promise<void>) => {
+    queue = queue.then(work).catch(failWith);
+  };
   socket.on('data', (chunk: Buffer) => {
     if (state.step === 'done') return;
+    let frames: Uint8Array[];
     try {
-      for (const frame of decoder.push(new Uint8Array(chunk))) {
-        if ((state as State).step === 'done') break;
-        step(decodeDppTcpMessage(frame));
-      }
+      frames = decoder.push(new Uint8Array(chunk));
     } catch (e) {
-      if (isAirlockError(e)) fail(e.code, stringOrUndefined(e.details.reason));
-      else fail('ERR_INTERNAL');
+      later(() => failWith(e));
+      return;
     }
+    for (const frame of frames)
+      later(async () => {
+        if (state.step !== 'done') await step(decodeDppTcpMessage(frame));
+      });
   });
   socket.on('timeout', () => fail('ERR_TIMEOUT'));
   socket.on('error', () => fail('ERR_CONNECTION'));
-  socket.on('end', () => {
-    if (state.step !== 'done') fail('ERR_DPP_FRAME', 'closed');
-  });
-  socket.on('close', () => {
-    if (state.step !== 'done') fail('ERR_DPP_FRAME', 'closed');
-    report();
-  });
+  socket.on('end', () =>
+    later(() => {
+      if (state.step !== 'done') fail('ERR_DPP_FRAME', 'closed');
+    }),
+  );
+  socket.on('close', () =>
+    later(() => {
+      if (state.step !== 'done') fail('ERR_DPP_FRAME', 'closed');
+      report();
+    }),
+  );
 }
 
 function stringOrUndefined(v: unknown): string | undefined {

@@ -18,6 +18,8 @@ import type {
   NetworkCredentials,
   NetworkDeclarationStore,
   NetworkDevices,
+  NetworkDpp,
+  DppEnrolleeRecord,
   NetworkEvents,
   NetworkRepositories,
   NetworkStore,
@@ -316,6 +318,9 @@ function upsertDevice(
     );
 }
 
+/** A device onboarded without a birth certificate (Wi-Fi Easy Connect): an empty one. */
+const NO_BIRTH_CERTIFICATE = new Uint8Array(0);
+
 /** What the inventory shows of a device: everything but its birth certificate. */
 const RECORD_COLUMNS = [
   'serial',
@@ -513,6 +518,29 @@ function devices(db: Db, dialect: Dialect): NetworkDevices {
         authorizedAt: row.authorized_at,
       };
     },
+    async dppConfigured(serial, at) {
+      const when = at.toISOString();
+      const values = {
+        idevid_der: NO_BIRTH_CERTIFICATE,
+        manufacturer: null,
+        state: 'provisioned' as const,
+        nonce: null,
+        voucher_at: null,
+        authenticated_at: null,
+        updated_at: when,
+      };
+      const r = await db
+        .insertInto('net_devices')
+        .values({ serial, ...NEW_DEVICE, ...values })
+        .onConflict((oc) =>
+          oc
+            .column('serial')
+            .doUpdateSet(values)
+            .where('net_devices.idevid_der', '=', NO_BIRTH_CERTIFICATE),
+        )
+        .executeTakeFirst();
+      return r.numInsertedOrUpdatedRows === 1n;
+    },
     async update(serial, change: DeviceChange, at) {
       const when = at.toISOString();
       if ('ldevidSerial' in change)
@@ -683,6 +711,64 @@ function events(db: Db, dialect: Dialect): NetworkEvents {
         .where('device_serial', '=', serial)
         .orderBy('id')
         .execute();
+    },
+  };
+}
+
+function dppEnrollee(r: Selectable<NetworkDb['net_dpp_enrollees']>): DppEnrolleeRecord {
+  return {
+    keyHash: r.key_hash,
+    serial: r.serial,
+    curve: r.curve,
+    spkiDer: new Uint8Array(r.spki_der),
+    info: r.info,
+    uri: r.uri,
+    addedAt: r.added_at,
+  };
+}
+
+function dpp(db: Db): NetworkDpp {
+  return {
+    async add(e, at) {
+      const r = await db
+        .insertInto('net_dpp_enrollees')
+        .values({
+          key_hash: e.keyHash,
+          serial: e.serial,
+          curve: e.curve,
+          spki_der: e.spkiDer,
+          info: e.info,
+          uri: e.uri,
+          added_at: at.toISOString(),
+        })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      return r.numInsertedOrUpdatedRows === 1n;
+    },
+    async get(keyHash) {
+      const row = await db
+        .selectFrom('net_dpp_enrollees')
+        .selectAll()
+        .where('key_hash', '=', keyHash)
+        .executeTakeFirst();
+      return row && dppEnrollee(row);
+    },
+    async bySerial(serial) {
+      const row = await db
+        .selectFrom('net_dpp_enrollees')
+        .selectAll()
+        .where('serial', '=', serial)
+        .executeTakeFirst();
+      return row && dppEnrollee(row);
+    },
+    async list() {
+      const rows = await db
+        .selectFrom('net_dpp_enrollees')
+        .selectAll()
+        .orderBy('added_at')
+        .orderBy('serial')
+        .execute();
+      return rows.map(dppEnrollee);
     },
   };
 }
@@ -953,6 +1039,7 @@ function radius(db: Db): NetworkRepositories['radius'] {
 
 export function networkRepositories(db: Db, dialect: Dialect): NetworkRepositories {
   return {
+    dpp: dpp(db),
     policies: policies(db),
     mudSigners: mudSigners(db),
     intent: intent(db),

@@ -205,6 +205,16 @@ export interface NetworkDb {
     revocations: string;
     der: Uint8Array;
   };
+  /** DPP enrollees the owner added (migration 0009, docs/DPP.md). */
+  net_dpp_enrollees: {
+    key_hash: string;
+    serial: string;
+    curve: string;
+    spki_der: Uint8Array;
+    info: string | null;
+    uri: string;
+    added_at: string;
+  };
   net_psks: {
     id: string;
     device_serial: string;

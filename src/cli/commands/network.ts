@@ -164,6 +164,10 @@ export function networkCommand(program: Command): void {
       'ask every onboarded device for a fresh attestation this often (0: only `airlock network reattest`)',
       '3600',
     )
+    .option(
+      '--dpp-port <port>',
+      "also run the Wi-Fi Easy Connect (DPP) Configurator over TCP on this port (8908 is DPP's), on --host, for the devices added with `airlock network dpp add`: each gets the SSID and its own PSK (docs/DPP.md); prints the network's DPP URI",
+    )
     .action(
       async (o: {
         trust: string[];
@@ -178,9 +182,11 @@ export function networkCommand(program: Command): void {
         intent?: string;
         radius?: string;
         reattestEvery: string;
+        dppPort?: string;
       }) => {
         await run(async (created) => {
           const port = parsePort(o.port, '--port');
+          const dppPort = o.dppPort === undefined ? undefined : parsePort(o.dppPort, '--dpp-port');
           const reattest = Number(o.reattestEvery);
           if (!Number.isInteger(reattest) || reattest < 0 || reattest > 31_536_000)
             throw new AirlockError(
@@ -231,6 +237,18 @@ export function networkCommand(program: Command): void {
             } catch (e) {
               await n.close();
               throw e;
+            }
+          }
+          if (dppPort !== undefined) {
+            try {
+              const dpp = await n.serveDpp({ port: dppPort, host: o.host });
+              say(
+                `DPP Configurator on ${o.host}:${dpp.port} for the devices added (airlock network dpp add); the network's DPP URI: ${dpp.uri}`,
+              );
+            } catch (e) {
+              await radius?.stop();
+              await n.close();
+              throw portError(e, () => '--dpp-port');
             }
           }
           say(
@@ -382,6 +400,7 @@ export function networkCommand(program: Command): void {
         say(`${o.out}: ${n} device key(s)`);
       });
     });
+  dppCommands(net);
   const policy = net
     .command('policy')
     .description(
@@ -456,6 +475,84 @@ export function networkCommand(program: Command): void {
     .action(async (o: { dataDir: string }) => {
       await withLocal(o.dataDir, async ({ network, manufacturer }) => {
         printJson(await manufacturer.declarations.exportFor(network.owner.id));
+      });
+    });
+}
+
+/** Opens the network role alone (never creating it), runs `fn`, closes it; errors exit 1. */
+async function withNetwork(
+  o: { dataDir: string; databaseUrl?: string },
+  fn: (network: Network) => Promise<void>,
+): Promise<void> {
+  await run(async () => {
+    const dir = directoryPath(o.dataDir, '--data-dir');
+    const network = await openNetwork(
+      { crypto: new NodeCrypto(), clock: systemClock, logger: silentLogger },
+      dir,
+      [],
+      undefined,
+      { create: false, ...databaseUrlOption(o.databaseUrl) },
+    );
+    try {
+      await fn(network);
+    } finally {
+      await network.close();
+    }
+  });
+}
+
+/** `airlock network dpp ...`: the onboarder's part of Wi-Fi Easy Connect (docs/DPP.md). */
+function dppCommands(net: Command): void {
+  const dpp = net
+    .command('dpp')
+    .description(
+      'Wi-Fi Easy Connect (DPP, NIST IR 8350 section 6): add devices by their bootstrapping URI; `network serve --dpp-port` configures them',
+    );
+  dpp
+    .command('add <uri>')
+    .description(
+      "add a device by its DPP URI (scanned from its QR code, or pasted): its bootstrapping key is recorded, and the Configurator answers it. Its serial: the URI's I: value when it is SN=<serial> or a plain serial, else dpp-<first 16 hex digits of the key hash>. A bad URI is ERR_DPP_URI, a key or serial added already ERR_DPP_DUPLICATE; nothing is stored",
+    )
+    .option('--data-dir <dir>', 'where the network lives', './data')
+    .option('--database-url <url>', DATABASE_URL_HELP)
+    .option('--json', 'print JSON')
+    .action(async (uri: string, o: { dataDir: string; databaseUrl?: string; json?: boolean }) => {
+      await withNetwork(o, async (network) => {
+        const e = await network.dpp.add(uri);
+        if (o.json)
+          printJson({ serial: e.serial, keyHash: e.keyHash, curve: e.curve, info: e.info });
+        else say(`device ${e.serial} added (${e.curve}, key hash ${e.keyHash})`);
+      });
+    });
+  dpp
+    .command('list')
+    .description('the devices added by their DPP URI: serial, curve, key hash, I: information')
+    .option('--data-dir <dir>', 'where the network lives', './data')
+    .option('--database-url <url>', DATABASE_URL_HELP)
+    .option('--json', 'print JSON')
+    .action(async (o: { dataDir: string; databaseUrl?: string; json?: boolean }) => {
+      await withNetwork(o, async (network) => {
+        const rows = (await network.dpp.list()).map((e) => ({
+          serial: e.serial,
+          curve: e.curve,
+          keyHash: e.keyHash,
+          info: e.info,
+          added: e.addedAt,
+        }));
+        if (o.json) printJson(rows);
+        else printTable(rows);
+      });
+    });
+  dpp
+    .command('uri')
+    .description(
+      "print the network's own DPP URI, what an enrollee scans (its key is made, and sealed, the first time)",
+    )
+    .option('--data-dir <dir>', 'where the network lives', './data')
+    .option('--database-url <url>', DATABASE_URL_HELP)
+    .action(async (o: { dataDir: string; databaseUrl?: string }) => {
+      await withNetwork(o, async (network) => {
+        say(await network.dpp.uri());
       });
     });
 }

@@ -65,8 +65,8 @@ export const DppStatus = {
 } as const;
 
 /** The Capabilities octet: bit 0 Enrollee, bit 1 Configurator. */
-const CAPABILITY_ENROLLEE = 0x01;
-const CAPABILITY_CONFIGURATOR = 0x02;
+export const CAPABILITY_ENROLLEE = 0x01;
+export const CAPABILITY_CONFIGURATOR = 0x02;
 
 /** The DPP version this Responder speaks (R2), sent when the Initiator speaks 2 or more. */
 export const DPP_VERSION = 2;
@@ -163,7 +163,7 @@ export function required(
   return v;
 }
 
-function expectFrame(message: DppMessage, frameType: number): DppActionFrame {
+export function expectFrame(message: DppMessage, frameType: number): DppActionFrame {
   if (message.kind !== 'dpp' || message.frameType !== frameType)
     refuse(
       'unexpected-frame',
@@ -174,7 +174,8 @@ function expectFrame(message: DppMessage, frameType: number): DppActionFrame {
   return message;
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
+/** Constant-time equality of two byte strings. */
+export function equal(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let d = 0;
   for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
@@ -188,10 +189,15 @@ export interface AuthRequestOptions {
   rNonce?: Uint8Array;
   /** Initiators' bootstrapping keys we know: one the Request names makes it mutual. */
   peers?: readonly DppPeerBootstrap[];
+  /**
+   * Answer only an Initiator whose I-BKH names one of `peers` (mutual authentication only):
+   * any other is refused (`unknown-enrollee`), with no answer.
+   */
+  requirePeer?: boolean;
 }
 
 /** The public point of a SubjectPublicKeyInfo, uncompressed, when it is a point of `curve`. */
-function spkiPoint(
+export function spkiPoint(
   crypto: Pick<Crypto, 'ecPoint'>,
   curve: DppCurve,
   spkiDer: Uint8Array,
@@ -210,7 +216,8 @@ function spkiPoint(
  * Reads an Authentication Request addressed to `own` and builds our Authentication Response
  * (mutual when its I-BKH names one of `options.peers`).
  * Refused: another frame (`unexpected-frame`), a Responder Bootstrapping Key Hash that is not
- * ours (`not-for-us`), a protocol key not on our curve (`point`), Wrapped Data that does not
+ * ours (`not-for-us`), with `requirePeer`, an I-BKH that names none of `options.peers`
+ * (`unknown-enrollee`), a protocol key not on our curve (`point`), Wrapped Data that does not
  * open with k1 (`wrapped-data`), an Initiator that will not be the Enrollee (`roles`).
  */
 export function respondToAuthRequest(
@@ -235,6 +242,13 @@ export function respondToAuthRequest(
   const peer = iHash
     ? options.peers?.find((p) => equal(bootstrappingKeyHash(crypto, p.spkiDer), iHash))
     : undefined;
+  if (options.requirePeer && !peer)
+    refuse(
+      'unknown-enrollee',
+      iHash
+        ? 'the Initiator bootstrapping key is not one this Configurator was given'
+        : 'the Initiator did not name its bootstrapping key (mutual authentication is required)',
+    );
   const BI = peer ? spkiPoint(crypto, curve, peer.spkiDer) : undefined;
   if (peer && !BI) refuse('point', `the Initiator's known bootstrapping key is not on ${curve}`);
   const PI = protocolKeyPoint(

@@ -51,6 +51,7 @@ import { parseCertificate, type Certificate } from '../../protocols/x509/certifi
 import { MudFetcher, type MudFetchPolicy } from '../../adapters/http/mud-fetcher.js';
 import { DnsResolver, type AddressResolver } from '../../adapters/dns/resolver.js';
 import { IntentManager, type Enforcement, type IntentSettings } from './intent-manager.js';
+import { DppConfigurator, type DppConfiguratorHandle, type DppServeOptions } from './dpp.js';
 
 export interface NetworkOptions {
   ctx: RoleContext;
@@ -122,6 +123,8 @@ export class Network {
     readonly verifier: (VerifierPort & { close?(): Promise<void> }) | undefined,
     /** The device intent manager, when the network enforces intent. */
     readonly intent: IntentManager | undefined,
+    /** Wi-Fi Easy Connect: the devices the owner added by their URI, and the Configurator (dpp.ts). */
+    readonly dpp: DppConfigurator,
   ) {
     this.cacertsBody = encodeCertsOnly([pki.domainCa.cert.der]);
     this.access = new AccessControl({
@@ -236,6 +239,7 @@ export class Network {
       new AuthorizationService(opts.ctx, repos, manufacturers),
       opts.verifier,
       intent,
+      new DppConfigurator(opts.ctx, repos, sealer, credentials, config.ssid),
     );
   }
 
@@ -307,6 +311,15 @@ export class Network {
   /** Looks now for devices whose access changed; see access-control.ts. */
   checkAccess(): Promise<Array<{ serial: string; reason: string }>> {
     return this.access.checkAccess();
+  }
+
+  /**
+   * Wi-Fi Easy Connect (docs/DPP.md): the DPP Configurator over TCP, with the network's own
+   * bootstrapping key, for the devices the owner added (`dpp.add`); each gets its own PSK.
+   * Returns the port and the network's DPP URI.
+   */
+  serveDpp(o: DppServeOptions = {}): Promise<DppConfiguratorHandle> {
+    return this.dpp.serve(o);
   }
 
   /** The domain CA in PEM: what a device, or curl, trusts once onboarded. */
@@ -448,6 +461,7 @@ export class Network {
    */
   async close(drainMs = this.config.drainTimeoutMs): Promise<void> {
     clearInterval(this.#reattestTimer);
+    await this.dpp.stop();
     await this.access.stop();
     this.intent?.stop();
     if (this.server) await closeGracefully(this.server, drainMs);

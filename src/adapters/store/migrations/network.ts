@@ -332,4 +332,29 @@ export const networkMigrations: Record<string, Migration> = {
       }
     },
   },
+  /**
+   * Wi-Fi Easy Connect (docs/DPP.md): the enrollees the owner added by their bootstrapping URI.
+   * One row per key (its SHA-256, hex, the I-BKH an enrollee sends), one per serial: the
+   * Configurator answers these only. The network's own DPP key is in net_keys.
+   */
+  '0009_network_dpp_enrollees': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('net_dpp_enrollees')
+        .addColumn('key_hash', 'text', (c) => c.primaryKey())
+        .addColumn('serial', 'text', (c) => c.notNull())
+        .addColumn('curve', 'text', (c) => c.notNull())
+        .addColumn('spki_der', binaryType(db), (c) => c.notNull())
+        .addColumn('info', 'text')
+        .addColumn('uri', 'text', (c) => c.notNull())
+        .addColumn('added_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('net_dpp_enrollees_serial')
+        .on('net_dpp_enrollees')
+        .column('serial')
+        .unique()
+        .execute();
+    },
+  },
 };

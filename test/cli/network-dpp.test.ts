@@ -1,0 +1,118 @@
+/**
+ * `airlock network dpp add|list|uri` as an onboarder runs them (docs/DPP.md): a device is
+ * added by its DPP URI, its serial taken from the URI's I: token (SN=<serial> or a plain
+ * serial) or made from its key hash; a bad URI (ERR_DPP_URI) or a key added twice
+ * (ERR_DPP_DUPLICATE) exits 1 and stores nothing.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
+import { encodeBootstrappingKey } from '../../src/protocols/dpp/bootstrapping-key.js';
+import { dppCurveParams } from '../../src/protocols/dpp/crypto.js';
+import { formatDppUri, parseDppUri } from '../../src/protocols/dpp/uri.js';
+import { tempDir } from '../support/wire.js';
+
+const exec = promisify(execFile);
+const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
+const crypto = new NodeCrypto();
+
+async function airlock(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], { timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+function enrolleeUri(info?: string, curve: 'P-256' | 'P-384' = 'P-256'): string {
+  const pair = crypto.ecGenerate(dppCurveParams(curve).ecCurve);
+  const { spkiDer } = encodeBootstrappingKey(curve, pair.publicKey);
+  return formatDppUri({ version: 2, key: spkiDer, ...(info !== undefined ? { info } : {}) });
+}
+
+const hashOf = (uri: string) =>
+  Buffer.from(crypto.sha256(parseDppUri(uri).key.spkiDer)).toString('hex');
+
+describe('airlock network dpp', () => {
+  const root = tempDir('airlock-cli-dpp-');
+  const data = path.join(root, 'data');
+  const d = ['--data-dir', data];
+  const list = async () => {
+    const r = await airlock('network', 'dpp', 'list', ...d, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as Array<{ serial: string; keyHash: string; curve: string }>;
+  };
+
+  beforeAll(async () => {
+    expect((await airlock('network', 'init', ...d)).code).toBe(0);
+  }, 60_000);
+
+  it('refuses a bad URI with exit 1 and ERR_DPP_URI, storing nothing', async () => {
+    for (const bad of ['DPP:K:not-base64;;', 'https://example.com', `${enrolleeUri()};`]) {
+      const r = await airlock('network', 'dpp', 'add', bad, ...d);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('ERR_DPP_URI');
+    }
+    expect(await list()).toEqual([]);
+  });
+
+  it("adds a device under the URI's SN= serial, a plain serial, or its key hash; lists them", async () => {
+    const a = enrolleeUri('SN=cam-0042');
+    const b = enrolleeUri('thermo-7', 'P-384');
+    const c = enrolleeUri('not a serial!');
+    const outA = await airlock('network', 'dpp', 'add', a, ...d, '--json');
+    expect(outA.code, outA.stderr).toBe(0);
+    expect(JSON.parse(outA.stdout)).toEqual({
+      serial: 'cam-0042',
+      keyHash: hashOf(a),
+      curve: 'P-256',
+      info: 'SN=cam-0042',
+    });
+    const outB = await airlock('network', 'dpp', 'add', b, ...d);
+    expect(outB.code, outB.stderr).toBe(0);
+    expect(outB.stdout).toContain('device thermo-7 added (P-384');
+    expect((await airlock('network', 'dpp', 'add', c, ...d)).code).toBe(0);
+    expect(await list()).toEqual([
+      expect.objectContaining({ serial: 'cam-0042', keyHash: hashOf(a), curve: 'P-256' }),
+      expect.objectContaining({ serial: 'thermo-7', curve: 'P-384' }),
+      expect.objectContaining({ serial: `dpp-${hashOf(c).slice(0, 16)}` }),
+    ]);
+
+    // The same key again, or another key with the same serial: ERR_DPP_DUPLICATE, nothing stored.
+    for (const again of [a, enrolleeUri('SN=cam-0042')]) {
+      const r = await airlock('network', 'dpp', 'add', again, ...d);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('ERR_DPP_DUPLICATE');
+    }
+    expect(await list()).toHaveLength(3);
+  });
+
+  it("prints the network's own DPP URI, the same each time", async () => {
+    const one = await airlock('network', 'dpp', 'uri', ...d);
+    expect(one.code, one.stderr).toBe(0);
+    const uri = one.stdout.trim();
+    expect(parseDppUri(uri).key.curve).toBe('P-256');
+    expect((await airlock('network', 'dpp', 'uri', ...d)).stdout.trim()).toBe(uri);
+  });
+
+  it('refuses a data directory with no network, creating nothing', async () => {
+    const none = path.join(root, 'none');
+    const r = await airlock('network', 'dpp', 'add', enrolleeUri(), '--data-dir', none);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('ERR_CONFIG');
+    expect(fs.existsSync(none)).toBe(false);
+  });
+
+  it('is in --help, with `network serve --dpp-port`', async () => {
+    expect((await airlock('network', 'dpp', '--help')).stdout).toMatch(/add .*uri/);
+    expect((await airlock('network', 'serve', '--help')).stdout).toContain('--dpp-port');
+  });
+});

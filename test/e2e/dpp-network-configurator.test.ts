@@ -1,0 +1,306 @@
+/**
+ * Wi-Fi Easy Connect in the network role (docs/DPP.md): the owner adds devices by their DPP
+ * URI with `airlock network dpp add`; the network runs the DPP Configurator (Network.serveDpp)
+ * with its own bootstrapping key; a real wpa_supplicant 2.10 enrollee, on the host's loopback
+ * (`-Dnone -i lo`), scans the network's URI and initiates with its own key (`own=`). An added
+ * device gets the network's SSID and its own PSK, the one hostapd's key file holds for it, and
+ * is in the inventory with its audit trail; an enrollee not added gets nothing, and nothing is
+ * stored for it. Needs root and wpa_supplicant/wpa_cli: elsewhere it says `skipped: <reason>`.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
+import { silentLogger } from '../../src/adapters/log/logger.js';
+import { systemClock } from '../../src/core/ports.js';
+import { openNetwork } from '../../src/app/system.js';
+import type { Network } from '../../src/roles/network/index.js';
+import type { DppConfiguratorHandle, DppExchangeOutcome } from '../../src/roles/network/dpp.js';
+import { parseDppUri } from '../../src/protocols/dpp/uri.js';
+import { onPath } from '../support/tools.js';
+import { tempDir } from '../support/wire.js';
+
+const exec = promisify(execFile);
+const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
+const skip =
+  process.getuid?.() !== 0
+    ? 'wpa_supplicant is run as root here'
+    : ['wpa_supplicant', 'wpa_cli']
+        .map((t) => (onPath(t) ? undefined : `${t} is not installed`))
+        .find(Boolean);
+if (skip) console.log(`skipped: ${skip}`);
+
+const crypto = new NodeCrypto();
+const SSID = 'airlock-dpp-net';
+
+async function airlock(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], { timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+async function until<T>(what: string, f: () => T | undefined, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(skip !== undefined)(
+  'the network configures the devices its owner added, over DPP',
+  () => {
+    const root = tempDir('airlock-dpp-net-');
+    const data = path.join(root, 'data');
+    const log = path.join(root, 'enrollee.log');
+    const ctrl = path.join(root, 'ctrl');
+    const pidFile = path.join(root, 'enrollee.pid');
+    const keyFile = path.join(root, 'wpa_psk_file');
+    let network: Network;
+    let dpp: DppConfiguratorHandle;
+    const outcomes: DppExchangeOutcome[] = [];
+    /** The enrollees' bootstrapping keys in wpa_supplicant: A and B are added, C is not. */
+    const ids: Record<'A' | 'B' | 'C', string> = { A: '', B: '', C: '' };
+    const uris: Record<'A' | 'B' | 'C', string> = { A: '', B: '', C: '' };
+    let networkPeer = '';
+
+    const cli = (...args: string[]) =>
+      execFileSync('wpa_cli', ['-p', ctrl, '-i', 'lo', ...args], { encoding: 'utf8' }).trim();
+    const logText = () => fs.readFileSync(log, 'utf8');
+    const keyHashOf = (uri: string) =>
+      Buffer.from(crypto.sha256(parseDppUri(uri).key.spkiDer)).toString('hex');
+
+    beforeAll(async () => {
+      expect((await airlock('network', 'init', '--data-dir', data)).code).toBe(0);
+      const conf = path.join(root, 'enrollee.conf');
+      fs.writeFileSync(conf, `ctrl_interface=${ctrl}\n`);
+      fs.writeFileSync(log, '');
+      execFileSync('wpa_supplicant', [
+        '-B',
+        '-Dnone',
+        '-ilo',
+        '-c',
+        conf,
+        '-P',
+        pidFile,
+        '-f',
+        log,
+      ]);
+      for (let i = 0; i < 50 && !fs.existsSync(path.join(ctrl, 'lo')); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      for (const [name, extra] of [
+        ['A', ['info=SN=dpp-e2e-A']],
+        ['B', []],
+        ['C', []],
+      ] as const) {
+        ids[name] = cli('DPP_BOOTSTRAP_GEN', 'type=qrcode', 'curve=P-256', ...extra);
+        expect(ids[name]).toMatch(/^\d+$/);
+        uris[name] = cli('DPP_BOOTSTRAP_GET_URI', ids[name]);
+      }
+      // The owner's part: add A and B by their URIs.
+      for (const name of ['A', 'B'] as const) {
+        const added = await airlock(
+          'network',
+          'dpp',
+          'add',
+          uris[name],
+          '--data-dir',
+          data,
+          '--json',
+        );
+        expect(added.code, added.stderr).toBe(0);
+      }
+      network = await openNetwork(
+        { crypto, clock: systemClock, logger: silentLogger },
+        data,
+        [],
+        { ssid: SSID }, // as `airlock network serve --ssid` gives it
+        { create: false },
+      );
+      dpp = await network.serveDpp({
+        port: 0,
+        host: '127.0.0.1',
+        onExchange: (o) => outcomes.push(o),
+        idleTimeoutMs: 5_000,
+      });
+      networkPeer = cli('DPP_QR_CODE', dpp.uri);
+      expect(networkPeer).toMatch(/^\d+$/);
+    }, 120_000);
+
+    afterAll(async () => {
+      await dpp?.close();
+      await network?.close();
+      try {
+        const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+        if (pid > 0) process.kill(pid, 'SIGTERM');
+      } catch {
+        // not started
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    });
+
+    /** The enrollee initiates to the network's controller with its own key `own`. */
+    async function enroll(own: string) {
+      const from = logText().length;
+      const seen = outcomes.length;
+      expect(
+        cli(
+          'DPP_AUTH_INIT',
+          `peer=${networkPeer}`,
+          `own=${own}`,
+          'role=enrollee',
+          'tcp_addr=127.0.0.1',
+          `tcp_port=${dpp.port}`,
+          'neg_freq=2412',
+        ),
+      ).toBe('OK');
+      const outcome = await until('the exchange recorded', () => outcomes[seen]);
+      return { outcome, since: () => logText().slice(from) };
+    }
+
+    const passes: Record<string, string> = {};
+
+    it.each(['A', 'B'] as const)(
+      'device %s, added by its URI, receives the SSID and its own PSK, the one in the Wi-Fi key file',
+      async (name) => {
+        const { outcome, since } = await enroll(ids[name]);
+        const serial = name === 'A' ? 'dpp-e2e-A' : `dpp-${keyHashOf(uris.B).slice(0, 16)}`;
+        expect(outcome).toMatchObject({
+          serial,
+          authenticated: true,
+          mutual: true,
+          configurationDelivered: true,
+          resultStatus: 0,
+          status: 'ok',
+          enrolleeBootstrapKeyHash: keyHashOf(uris[name]),
+        });
+        const events = await until('DPP-CONF-RECEIVED', () =>
+          since().includes('DPP-CONF-RECEIVED') ? since() : undefined,
+        );
+        expect(events).toContain('DPP-AUTH-SUCCESS init=1');
+        expect(/DPP-CONFOBJ-SSID (.*)/.exec(events)?.[1]?.trim()).toBe(SSID);
+        const hex = /DPP-CONFOBJ-PASS ([0-9a-f]+)/.exec(events)?.[1];
+        expect(hex).toBeDefined();
+        const pass = Buffer.from(hex!, 'hex').toString('utf8');
+        passes[name] = pass;
+
+        const device = await network.inventory.device(serial);
+        expect(device).toMatchObject({ state: 'onboarded', onboardings: 1, manufacturer: null });
+        expect(device.psk_id).toMatch(/^psk-/);
+        await network.writeWifiKeyFile(keyFile);
+        const line = fs
+          .readFileSync(keyFile, 'utf8')
+          .split('\n')
+          .find((l) => l.startsWith(`keyid=${device.psk_id} `));
+        expect(line?.split(' ').at(-1)).toBe(pass);
+
+        const trail = await network.inventory.events(serial);
+        const byAction = (a: string) => trail.find((e) => e.action === a);
+        expect(byAction('dpp bootstrapping key added')?.outcome).toBe('ok');
+        expect(byAction('attestation')).toMatchObject({ step: 4, outcome: 'skipped' });
+        expect(byAction('intent')).toMatchObject({ step: 13, outcome: 'skipped' });
+        expect(byAction('authorization policy')).toMatchObject({ step: 8, outcome: 'skipped' });
+        expect(
+          trail.find((e) => e.step === 7 && e.action.startsWith('dpp mutual authentication'))
+            ?.outcome,
+        ).toBe('ok');
+        expect(byAction('dpp configuration delivered (sta-psk)')).toMatchObject({
+          step: 15,
+          outcome: 'ok',
+        });
+        const result = byAction('dpp configuration result');
+        expect(result?.outcome).toBe('ok');
+        expect(JSON.parse(result!.detail!)).toMatchObject({ status: 0, mutual: true });
+        // The passphrase is in no event, and not in the database in plain text.
+        expect(JSON.stringify(trail)).not.toContain(pass);
+        for (const f of fs.readdirSync(data).filter((f) => f.startsWith('network.db')))
+          expect(fs.readFileSync(path.join(data, f)).includes(Buffer.from(pass))).toBe(false);
+      },
+    );
+
+    it('two devices get two different PSKs', () => {
+      expect(passes.A).toBeDefined();
+      expect(passes.B).toBeDefined();
+      expect(passes.A).not.toBe(passes.B);
+    });
+
+    it('an enrollee whose URI was not added gets no configuration, and nothing is stored for it', async () => {
+      const devicesBefore = (await network.inventory.devices()).length;
+      const { outcome, since } = await enroll(ids.C);
+      expect(outcome).toMatchObject({
+        authenticated: false,
+        configurationDelivered: false,
+        status: 'failed',
+        error: 'ERR_DPP_AUTH',
+        reason: 'unknown-enrollee',
+        enrolleeBootstrapKeyHash: keyHashOf(uris.C),
+      });
+      expect(outcome.serial).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(since()).not.toContain('DPP-AUTH-SUCCESS');
+      expect(since()).not.toContain('DPP-CONF-RECEIVED');
+      expect((await network.inventory.devices()).length).toBe(devicesBefore);
+      expect((await network.dpp.list()).map((e) => e.keyHash)).not.toContain(keyHashOf(uris.C));
+      // The refusal is recorded, with no serial: the key hash it named.
+      const refused = await network.db
+        .selectFrom('net_events')
+        .selectAll()
+        .where('device_serial', 'is', null)
+        .where('action', '=', 'dpp authentication')
+        .execute();
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toMatchObject({ outcome: 'refused', code: 'ERR_DPP_AUTH' });
+      expect(JSON.parse(refused[0]!.detail!)).toMatchObject({
+        keyHash: keyHashOf(uris.C),
+        reason: 'unknown-enrollee',
+      });
+    });
+
+    it('a device decommissioned gets nothing when it comes back, and its key leaves the key file', async () => {
+      await network.decommission('dpp-e2e-A');
+      const { outcome, since } = await enroll(ids.A);
+      expect(outcome).toMatchObject({
+        serial: 'dpp-e2e-A',
+        authenticated: true,
+        configurationDelivered: false,
+        status: 'failed',
+        error: 'ERR_REGISTRAR_SEQUENCE',
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(since()).not.toContain('DPP-CONF-RECEIVED');
+      expect((await network.inventory.device('dpp-e2e-A')).state).toBe('decommissioned');
+      await network.writeWifiKeyFile(keyFile);
+      const file = fs.readFileSync(keyFile, 'utf8');
+      expect(file).not.toContain(passes.A!);
+      expect(file).toContain(passes.B!);
+      const trail = await network.inventory.events('dpp-e2e-A');
+      expect(trail.at(-1)).toMatchObject({
+        action: 'dpp exchange',
+        code: 'ERR_REGISTRAR_SEQUENCE',
+      });
+    });
+
+    it('`airlock network dpp list` names both devices added, and the same key twice is refused', async () => {
+      const list = await airlock('network', 'dpp', 'list', '--data-dir', data, '--json');
+      expect(list.code).toBe(0);
+      expect((JSON.parse(list.stdout) as Array<{ serial: string }>).map((e) => e.serial)).toEqual([
+        'dpp-e2e-A',
+        `dpp-${keyHashOf(uris.B).slice(0, 16)}`,
+      ]);
+      const again = await airlock('network', 'dpp', 'add', uris.A, '--data-dir', data);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('ERR_DPP_DUPLICATE');
+    });
+  },
+);
