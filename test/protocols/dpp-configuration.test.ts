@@ -122,14 +122,14 @@ describe('the Configuration exchange, as the Configurator', () => {
   it('gives Configure Failure without a configuration, or to a netRole other than sta', () => {
     const req = readConfigurationRequest(session, request());
     expect(buildConfigurationResponse(session, req, undefined).query[0]!.value).toEqual(
-      Uint8Array.of(10),
+      Uint8Array.of(5), // DPP_STATUS_CONFIGURE_FAILURE (10 would be NO_AP)
     );
     const ap = readConfigurationRequest(
       session,
       request('{"name":"x","wi-fi_tech":"infra","netRole":"ap"}'),
     );
     expect(buildConfigurationResponse(session, ap, CONFIG).query[0]!.value).toEqual(
-      Uint8Array.of(10),
+      Uint8Array.of(5), // DPP_STATUS_CONFIGURE_FAILURE (10 would be NO_AP)
     );
   });
 

@@ -278,7 +278,7 @@ describe('against Airlock’s Responder and Configurator', () => {
       enrollment,
       buildConfigurationResponse(rSession, req, undefined),
     );
-    expect(got).toEqual({ status: 10, objects: [] });
+    expect(got).toEqual({ status: 5, objects: [] }); // Configure Failure
   });
 });
 

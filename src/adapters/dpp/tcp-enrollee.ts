@@ -109,6 +109,14 @@ export function runDppTcpEnrollee(options: DppTcpEnrolleeOptions): Promise<DppEn
           : new AirlockError('ERR_INTERNAL', 'the DPP exchange failed', { cause: error }),
       );
     };
+    /** Ends the exchange with `error` once what was written has gone out. */
+    const refuseAfterWrite = (error: AirlockError) => {
+      if (settled) return;
+      finish();
+      socket.end();
+      socket.destroySoon();
+      reject(error);
+    };
     const succeed = (result: DppEnrolleeResult) => {
       if (settled) return;
       finish();
@@ -135,22 +143,28 @@ export function runDppTcpEnrollee(options: DppTcpEnrolleeOptions): Promise<DppEn
           const { session, enrollment } = state;
           const received = readConfigurationResponse(session, enrollment, message);
           const psk = received.objects.find((o) => o.kind === 'sta-psk');
-          const status =
-            received.status === DppStatus.OK && psk ? DppStatus.OK : DppStatus.CONFIGURE_FAILURE;
-          // The Configuration Result is DPP R2: only to a Configurator that spoke 2 or more.
-          if (session.peerVersion >= 2) send(buildConfigurationResult(session, enrollment, status));
+          // A Configuration Result goes back, as hostap sends it, only to a Configurator that
+          // spoke DPP 2 or more and gave a configuration: OK, or Config Rejected when this
+          // Enrollee cannot use what it gave. After a failure status, nothing goes back.
           if (received.status !== DppStatus.OK)
             throw new AirlockError(
               'ERR_DPP_AUTH',
               `the Configurator answered status ${received.status}`,
               { details: { reason: 'configure-failure' } },
             );
-          if (!psk)
-            throw new AirlockError(
-              'ERR_DPP_AUTH',
-              'no Configuration Object this Enrollee can use (only sta-psk is supported)',
-              { details: { reason: 'no-usable-configuration' } },
+          const status = psk ? DppStatus.OK : DppStatus.CONFIG_REJECTED;
+          if (session.peerVersion >= 2) send(buildConfigurationResult(session, enrollment, status));
+          if (!psk) {
+            // The rejection is written before the connection closes (end, not destroy).
+            refuseAfterWrite(
+              new AirlockError(
+                'ERR_DPP_AUTH',
+                'no Configuration Object this Enrollee can use (only sta-psk is supported)',
+                { details: { reason: 'no-usable-configuration' } },
+              ),
             );
+            return;
+          }
           succeed({
             mutual: session.mutual,
             objects: received.objects,

@@ -56,12 +56,17 @@ import {
   type DppMessage,
 } from './frames.js';
 
-/** DPP Status codes (hostap's enum dpp_status_error) this code uses. */
+/** DPP Status codes (Wi-Fi Easy Connect's table of them; hostap's enum dpp_status_error) this code uses. */
 export const DppStatus = {
   OK: 0,
   NOT_COMPATIBLE: 1,
   AUTH_FAILURE: 2,
-  CONFIGURE_FAILURE: 10,
+  /** The Configurator will not configure this Enrollee. */
+  CONFIGURE_FAILURE: 5,
+  /** The Enrollee cannot use the configuration it was given (its Configuration Result). */
+  CONFIG_REJECTED: 9,
+  /** 10 is NO_AP: the Enrollee found no AP of the network (Connection Status). */
+  NO_AP: 10,
 } as const;
 
 /** The Capabilities octet: bit 0 Enrollee, bit 1 Configurator. */
