@@ -167,6 +167,18 @@ describe('mutual authentication', () => {
       'ERR_DPP_AUTH/not-for-us',
     );
   });
+
+  it('a Confirm naming an Initiator key in a responder-only exchange is refused, as hostap does', () => {
+    const { own, options, request, confirm } = setup(fx);
+    const { peers: _peers, ...alone } = options;
+    const { pending } = respondToAuthRequest(crypto, own, request, alone);
+    expect(
+      confirm.attributes.some((a) => a.id === DppAttributeId.INITIATOR_BOOTSTRAPPING_KEY_HASH),
+    ).toBe(true);
+    expect(reasonOf(() => checkAuthConfirm(crypto, pending, confirm))).toBe(
+      'ERR_DPP_AUTH/not-for-us',
+    );
+  });
 });
 
 describe('refusals', () => {

@@ -367,6 +367,9 @@ export function checkAuthConfirm(
     refuse('not-for-us', 'the Confirm names another Responder bootstrapping key');
   const iHash = findDppAttribute(attrs, DppAttributeId.INITIATOR_BOOTSTRAPPING_KEY_HASH);
   if (iHash && iHash.length !== 32) malformed(`I-BKH has ${iHash.length} octets, not 32`);
+  // As hostap: an I-BKH in the Confirm must name the key this exchange authenticated mutually.
+  if (iHash && !pending.BI)
+    refuse('not-for-us', 'the Confirm names an Initiator bootstrapping key not authenticated');
   if (
     pending.BI &&
     !(iHash && pending.initiatorBootstrapHash && equal(iHash, pending.initiatorBootstrapHash))
