@@ -15,6 +15,9 @@ import { encodeBootstrappingKey } from '../../src/protocols/dpp/bootstrapping-ke
 import { dppCurveParams } from '../../src/protocols/dpp/crypto.js';
 import { formatDppUri, parseDppUri } from '../../src/protocols/dpp/uri.js';
 import { tempDir } from '../support/wire.js';
+import { silentLogger } from '../../src/adapters/log/logger.js';
+import { systemClock } from '../../src/core/ports.js';
+import { openNetwork } from '../../src/app/system.js';
 
 const exec = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
@@ -64,9 +67,17 @@ describe('airlock network dpp', () => {
     expect(await list()).toEqual([]);
   });
 
+  it("refuses a key on a curve other than the network's P-256 with ERR_DPP_URI naming it", async () => {
+    const r = await airlock('network', 'dpp', 'add', enrolleeUri('SN=p384-1', 'P-384'), ...d);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('ERR_DPP_URI');
+    expect(r.stderr).toContain('P-384');
+    expect(await list()).toEqual([]);
+  });
+
   it("adds a device under the URI's SN= serial, a plain serial, or its key hash; lists them", async () => {
     const a = enrolleeUri('SN=cam-0042');
-    const b = enrolleeUri('thermo-7', 'P-384');
+    const b = enrolleeUri('thermo-7');
     const c = enrolleeUri('not a serial!');
     const outA = await airlock('network', 'dpp', 'add', a, ...d, '--json');
     expect(outA.code, outA.stderr).toBe(0);
@@ -78,11 +89,11 @@ describe('airlock network dpp', () => {
     });
     const outB = await airlock('network', 'dpp', 'add', b, ...d);
     expect(outB.code, outB.stderr).toBe(0);
-    expect(outB.stdout).toContain('device thermo-7 added (P-384');
+    expect(outB.stdout).toContain('device thermo-7 added (P-256');
     expect((await airlock('network', 'dpp', 'add', c, ...d)).code).toBe(0);
     expect(await list()).toEqual([
       expect.objectContaining({ serial: 'cam-0042', keyHash: hashOf(a), curve: 'P-256' }),
-      expect.objectContaining({ serial: 'thermo-7', curve: 'P-384' }),
+      expect.objectContaining({ serial: 'thermo-7', curve: 'P-256' }),
       expect.objectContaining({ serial: `dpp-${hashOf(c).slice(0, 16)}` }),
     ]);
 
@@ -102,6 +113,33 @@ describe('airlock network dpp', () => {
     expect(parseDppUri(uri).key.curve).toBe('P-256');
     expect((await airlock('network', 'dpp', 'uri', ...d)).stdout.trim()).toBe(uri);
   });
+
+  it('refuses a DPP public key swapped in the database: ERR_SECURE_STORE (bound to its sealed key)', async () => {
+    const other = path.join(root, 'swapped');
+    expect((await airlock('network', 'init', '--data-dir', other)).code).toBe(0);
+    expect((await airlock('network', 'dpp', 'uri', '--data-dir', other)).code).toBe(0);
+    const network = await openNetwork(
+      { crypto, clock: systemClock, logger: silentLogger },
+      other,
+      [],
+      {},
+      { create: false },
+    );
+    try {
+      const pair = crypto.ecGenerate(dppCurveParams('P-256').ecCurve);
+      const { spkiDer } = encodeBootstrappingKey('P-256', pair.publicKey);
+      await network.db
+        .updateTable('net_keys')
+        .set({ cert_der: spkiDer })
+        .where('name', '=', 'dpp-bootstrap')
+        .execute();
+    } finally {
+      await network.close();
+    }
+    const r = await airlock('network', 'dpp', 'uri', '--data-dir', other);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('ERR_SECURE_STORE');
+  }, 60_000);
 
   it('refuses a data directory with no network, creating nothing', async () => {
     const none = path.join(root, 'none');

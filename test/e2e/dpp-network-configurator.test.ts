@@ -9,6 +9,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,21 @@ import { openNetwork } from '../../src/app/system.js';
 import type { Network } from '../../src/roles/network/index.js';
 import type { DppConfiguratorHandle, DppExchangeOutcome } from '../../src/roles/network/dpp.js';
 import { parseDppUri } from '../../src/protocols/dpp/uri.js';
+import { DppAttributeId } from '../../src/protocols/dpp/attributes.js';
+import {
+  DEFAULT_GAS_ADVERTISEMENT,
+  DppFrameType,
+  DppTcpDecoder,
+  decodeDppTcpMessage,
+  encodeDppTcpMessage,
+  frameDppTcpMessage,
+  type DppMessage,
+} from '../../src/protocols/dpp/frames.js';
+import { encodeDppAttributes } from '../../src/protocols/dpp/attributes.js';
+import { encodeBootstrappingKey } from '../../src/protocols/dpp/bootstrapping-key.js';
+import { dppCurveParams, wrapDppData } from '../../src/protocols/dpp/crypto.js';
+import { initiateAuth, readAuthResponse } from '../../src/protocols/dpp/initiation.js';
+import { formatDppUri } from '../../src/protocols/dpp/uri.js';
 import { onPath } from '../support/tools.js';
 import { tempDir } from '../support/wire.js';
 
@@ -215,10 +231,13 @@ describe.skipIf(skip !== undefined)(
           trail.find((e) => e.step === 7 && e.action.startsWith('dpp mutual authentication'))
             ?.outcome,
         ).toBe('ok');
-        expect(byAction('dpp configuration delivered (sta-psk)')).toMatchObject({
-          step: 15,
-          outcome: 'ok',
-        });
+        const delivered = byAction('dpp configuration delivered (sta-psk)');
+        expect(delivered).toMatchObject({ step: 15, outcome: 'ok' });
+        expect(JSON.parse(delivered!.detail!)).toMatchObject({ psk: device.psk_id, ssid: SSID });
+        // Recorded once the response was sent: after authentication, before the Result.
+        expect(trail.indexOf(delivered!)).toBeGreaterThan(
+          trail.indexOf(byAction('dpp: configuration protocol keyed (ke)')!),
+        );
         const result = byAction('dpp configuration result');
         expect(result?.outcome).toBe('ok');
         expect(JSON.parse(result!.detail!)).toMatchObject({ status: 0, mutual: true });
@@ -244,8 +263,9 @@ describe.skipIf(skip !== undefined)(
         status: 'failed',
         error: 'ERR_DPP_AUTH',
         reason: 'unknown-enrollee',
-        enrolleeBootstrapKeyHash: keyHashOf(uris.C),
+        claimedKeyHash: keyHashOf(uris.C),
       });
+      expect(outcome.enrolleeBootstrapKeyHash).toBeUndefined();
       expect(outcome.serial).toBeUndefined();
       await new Promise((r) => setTimeout(r, 300));
       expect(since()).not.toContain('DPP-AUTH-SUCCESS');
@@ -265,6 +285,112 @@ describe.skipIf(skip !== undefined)(
         keyHash: keyHashOf(uris.C),
         reason: 'unknown-enrollee',
       });
+    });
+
+    it('bogus Requests naming a real device’s key hash write nothing under its serial, and at most one refusal', async () => {
+      const serial = 'dpp-e2e-A';
+      const trailBefore = (await network.inventory.events(serial)).length;
+      const ownHash = crypto.sha256(parseDppUri(dpp.uri).key.spkiDer);
+      const bogus = frameDppTcpMessage(
+        encodeDppTcpMessage({
+          kind: 'dpp',
+          frameType: DppFrameType.AUTHENTICATION_REQUEST,
+          attributes: [
+            { id: DppAttributeId.RESPONDER_BOOTSTRAPPING_KEY_HASH, value: ownHash },
+            {
+              id: DppAttributeId.INITIATOR_BOOTSTRAPPING_KEY_HASH,
+              value: Buffer.from(keyHashOf(uris.A), 'hex'),
+            },
+          ],
+        }),
+      );
+      const seen = outcomes.length;
+      const N = 6;
+      for (let i = 0; i < N; i++) {
+        const socket = net.connect(dpp.port, '127.0.0.1');
+        await new Promise<void>((resolve) => {
+          socket.on('connect', () => socket.write(bogus));
+          socket.on('close', () => resolve());
+          socket.on('error', () => resolve());
+        });
+      }
+      await until('the bogus exchanges', () => (outcomes.length >= seen + N ? true : undefined));
+      for (const o of outcomes.slice(seen, seen + N)) {
+        expect(o).toMatchObject({ authenticated: false, status: 'failed' });
+        expect(o.serial).toBeUndefined();
+        expect(o.enrolleeBootstrapKeyHash).toBeUndefined();
+      }
+      expect((await network.inventory.events(serial)).length).toBe(trailBefore);
+      const refused = await network.db
+        .selectFrom('net_events')
+        .selectAll()
+        .where('device_serial', 'is', null)
+        .where('detail', 'like', `%${keyHashOf(uris.A)}%`)
+        .execute();
+      expect(refused.length).toBeLessThanOrEqual(1);
+    });
+
+    it('a Configuration Request for wi-fi_tech other than infra: Configure Failure, and nothing changes in the database', async () => {
+      const pair = crypto.ecGenerate(dppCurveParams('P-256').ecCurve);
+      const { spkiDer } = encodeBootstrappingKey('P-256', pair.publicKey);
+      const serial = 'dpp-e2e-mesh';
+      await network.dpp.add(formatDppUri({ version: 2, key: spkiDer, info: `SN=${serial}` }));
+      const trailBefore = (await network.inventory.events(serial)).length;
+      const { request, initiation } = initiateAuth(crypto, parseDppUri(dpp.uri).key, {
+        own: { curve: 'P-256', privateKey: pair.privateKey, publicKey: pair.publicKey, spkiDer },
+      });
+      const seen = outcomes.length;
+      const socket = net.connect(dpp.port, '127.0.0.1');
+      const decoder = new DppTcpDecoder(65535);
+      const inbox: DppMessage[] = [];
+      socket.on('data', (c: Buffer) => {
+        for (const f of decoder.push(new Uint8Array(c))) inbox.push(decodeDppTcpMessage(f));
+      });
+      socket.on('error', () => undefined);
+      const send = (m: DppMessage) => socket.write(frameDppTcpMessage(encodeDppTcpMessage(m)));
+      await new Promise((r) => socket.once('connect', r));
+      send(request);
+      const response = await until('the Authentication Response', () => inbox[0]);
+      const { confirm, session } = readAuthResponse(crypto, initiation, response);
+      expect(session.mutual).toBe(true);
+      send(confirm);
+      const eNonce = crypto.bytes(dppCurveParams('P-256').nonceLength);
+      const object = JSON.stringify({ name: 'mesh', 'wi-fi_tech': 'mesh', netRole: 'sta' });
+      send({
+        kind: 'gas-initial-request',
+        dialogToken: 7,
+        advertisement: { ...DEFAULT_GAS_ADVERTISEMENT },
+        query: [
+          {
+            id: DppAttributeId.WRAPPED_DATA,
+            value: wrapDppData(
+              session.ke,
+              [],
+              encodeDppAttributes([
+                { id: DppAttributeId.ENROLLEE_NONCE, value: eNonce },
+                {
+                  id: DppAttributeId.CONFIGURATION_ATTRIBUTES_OBJECT,
+                  value: new TextEncoder().encode(object),
+                },
+              ]),
+            ),
+          },
+        ],
+      });
+      const outcome = await until('the exchange recorded', () => outcomes[seen]);
+      socket.destroy();
+      expect(outcome).toMatchObject({
+        serial,
+        authenticated: true,
+        mutual: true,
+        configurationDelivered: false,
+        status: 'failed',
+      });
+      expect(inbox[1]?.kind).toBe('gas-initial-response');
+      // No device provisioned, no PSK issued, nothing delivered: only the exchange's error.
+      expect((await network.inventory.devices()).map((d) => d.serial)).not.toContain(serial);
+      const trail = await network.inventory.events(serial);
+      expect(trail.slice(trailBefore).map((e) => e.action)).toEqual(['dpp exchange']);
     });
 
     it('a device decommissioned gets nothing when it comes back, and its key leaves the key file', async () => {
@@ -297,6 +423,7 @@ describe.skipIf(skip !== undefined)(
       expect((JSON.parse(list.stdout) as Array<{ serial: string }>).map((e) => e.serial)).toEqual([
         'dpp-e2e-A',
         `dpp-${keyHashOf(uris.B).slice(0, 16)}`,
+        'dpp-e2e-mesh', // added in-process for the wi-fi_tech test
       ]);
       const again = await airlock('network', 'dpp', 'add', uris.A, '--data-dir', data);
       expect(again.code).toBe(1);

@@ -72,13 +72,13 @@ describe.skipIf(skip !== undefined)('DPP over TCP: Airlock configures wpa_suppli
     execFileSync('wpa_cli', ['-p', ctrl, '-i', 'lo', ...args], { encoding: 'utf8' }).trim();
   const logText = () => fs.readFileSync(log, 'utf8');
 
-  async function start(curve: DppCurve, peers?: DppPeerBootstrap[]) {
+  async function start(curve: DppCurve, peers?: DppPeerBootstrap[], give = true) {
     const own = bootstrap(curve);
     const controller = await startDppTcpController({
       crypto,
       bootstrap: own,
       ...(peers ? { peers } : {}),
-      configuration: () => ({ ssid: SSID, passphrase: PASSPHRASE }),
+      configuration: () => (give ? { ssid: SSID, passphrase: PASSPHRASE } : undefined),
       onResult: (r) => results.push(r),
       host: '127.0.0.1',
       port: 0,
@@ -178,6 +178,21 @@ describe.skipIf(skip !== undefined)('DPP over TCP: Airlock configures wpa_suppli
     expect(since()).toContain('DPP-AUTH-SUCCESS init=1');
   });
 
+  it('nothing to give: Configure Failure sent, and the exchange ends without waiting for a Result', async () => {
+    const { own, controller } = await start('P-256', undefined, false);
+    const began = Date.now();
+    const { result } = await enroll(uriOf(own), controller.port);
+    expect(result).toMatchObject({
+      authenticated: true,
+      configurationDelivered: false,
+      status: 'failed',
+      error: 'ERR_DPP_AUTH',
+      reason: 'configure-failure',
+    });
+    expect(result.resultStatus).toBeUndefined();
+    expect(Date.now() - began).toBeLessThan(5_000);
+  });
+
   it('an enrollee that scanned another key gets nothing; the connection is closed', async () => {
     const other = bootstrap('P-256');
     const { result, since } = await enroll(uriOf(other), p256.controller.port);
@@ -226,5 +241,74 @@ describe.skipIf(skip !== undefined)('DPP over TCP: Airlock configures wpa_suppli
 
     const { result } = await enroll(uriOf(p256.own), port);
     expect(result.status).toBe('ok');
+  });
+});
+
+describe('DPP over TCP: the controller’s limits', () => {
+  const results: DppExchangeResult[] = [];
+  let controller: DppTcpController;
+  let own: DppOwnBootstrap;
+
+  beforeAll(async () => {
+    own = bootstrap('P-256');
+    controller = await startDppTcpController({
+      crypto,
+      bootstrap: own,
+      configuration: () => ({ ssid: SSID, passphrase: PASSPHRASE }),
+      onResult: (r) => results.push(r),
+      host: '127.0.0.1',
+      port: 0,
+      idleTimeoutMs: 10_000,
+      firstMessageTimeoutMs: 300,
+      maxConnectionsPerAddress: 2,
+    });
+  });
+  afterAll(() => controller.close());
+
+  function open(): { socket: net.Socket; closed: Promise<number> } {
+    const socket = net.connect(controller.port, '127.0.0.1');
+    const began = Date.now();
+    const closed = new Promise<number>((resolve) => {
+      socket.on('close', () => resolve(Date.now() - began));
+      socket.on('error', () => undefined);
+    });
+    return { socket, closed };
+  }
+
+  it('a connection that sends nothing is closed after the first-message deadline: ERR_TRANSPORT timeout', async () => {
+    const seen = results.length;
+    const { closed } = open();
+    const after = await closed;
+    expect(after).toBeLessThan(5_000);
+    await until('the result', () => results[seen]);
+    expect(results[seen]).toMatchObject({
+      status: 'failed',
+      error: 'ERR_TRANSPORT',
+      reason: 'timeout',
+      authenticated: false,
+    });
+  });
+
+  it('a clean close with nothing sent is ERR_TRANSPORT closed; one cut short is ERR_DPP_FRAME', async () => {
+    const seen = results.length;
+    const a = open();
+    a.socket.on('connect', () => a.socket.end());
+    await a.closed;
+    const b = open();
+    b.socket.on('connect', () => b.socket.end(Uint8Array.of(0, 0, 0, 40, 0x09)));
+    await b.closed;
+    await until('two results', () => (results.length >= seen + 2 ? true : undefined));
+    expect(results[seen]).toMatchObject({ error: 'ERR_TRANSPORT', reason: 'closed' });
+    expect(results[seen + 1]).toMatchObject({ error: 'ERR_DPP_FRAME' });
+  });
+
+  it('at most maxConnectionsPerAddress connections from one address: the next is closed at once', async () => {
+    const first = open();
+    const second = open();
+    await Promise.all([first, second].map((c) => new Promise((r) => c.socket.once('connect', r))));
+    const third = open();
+    const after = await third.closed;
+    expect(after).toBeLessThan(250); // well before the first-message deadline
+    await Promise.all([first.closed, second.closed]);
   });
 });

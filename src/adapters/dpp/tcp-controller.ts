@@ -40,8 +40,13 @@ import {
 export interface DppExchangeResult {
   /** The peer's address and port. */
   peer: string;
-  /** Hex SHA-256 of the Enrollee's bootstrapping key, as it named it (verified when `mutual`). */
+  /**
+   * Hex SHA-256 of the Enrollee's bootstrapping key: set only once the Request named our key
+   * (R-BKH matched) and was answered; verified only when `authenticated` and `mutual`.
+   */
   enrolleeBootstrapKeyHash?: string;
+  /** The I-BKH a Request named, as it came, unchecked: never proof of who sent it. */
+  claimedKeyHash?: string;
   authenticated: boolean;
   /** Mutual authentication: the Enrollee proved it holds a bootstrapping key of `peers`. */
   mutual: boolean;
@@ -81,10 +86,16 @@ export interface DppTcpControllerOptions {
    * refused with no answer, ERR_DPP_AUTH `unknown-enrollee`.
    */
   onlyKnownEnrollees?: boolean;
-  /** The network to give an Enrollee; undefined: Configure Failure. A refusal (thrown) ends the exchange, no answer. */
+  /**
+   * The network to give an Enrollee; undefined: Configure Failure. A refusal (thrown) ends the
+   * exchange, no answer. Called only while the exchange is live; `live()` says whether it still
+   * is (a caller that commits something should ask it last: a configuration returned once the
+   * exchange ended is discarded, never sent).
+   */
   configuration: (
     request: DppConfigurationRequest,
     enrollee: DppEnrolleeIdentity,
+    live: () => boolean,
   ) => DppPskConfiguration | undefined | Promise<DppPskConfiguration | undefined>;
   onResult?: (result: DppExchangeResult) => void;
   host?: string;
@@ -93,6 +104,12 @@ export interface DppTcpControllerOptions {
   maxConnections?: number;
   /** Idle time allowed between messages; default 10 s. */
   idleTimeoutMs?: number;
+  /** Time allowed for the first message; default 5 s. */
+  firstMessageTimeoutMs?: number;
+  /** Connections at once from one remote address; default 4. */
+  maxConnectionsPerAddress?: number;
+  /** Heard when the server fails (the error's code only). */
+  onServerError?: (code: string) => void;
   /** Time allowed for a whole exchange; default 30 s. */
   exchangeTimeoutMs?: number;
   /** Largest TCP message accepted; default 16384. */
@@ -115,9 +132,23 @@ export async function startDppTcpController(
   options: DppTcpControllerOptions,
 ): Promise<DppTcpController> {
   const sockets = new Set<net.Socket>();
+  const perAddress = new Map<string, number>();
+  const perAddressCap = options.maxConnectionsPerAddress ?? 4;
   const server = net.createServer((socket) => {
+    const address = socket.remoteAddress ?? '?';
+    const count = perAddress.get(address) ?? 0;
+    if (count >= perAddressCap) {
+      socket.destroy();
+      return;
+    }
+    perAddress.set(address, count + 1);
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    });
     serve(socket, options);
   });
   server.maxConnections = options.maxConnections ?? 16;
@@ -125,6 +156,7 @@ export async function startDppTcpController(
     server.once('error', reject);
     server.listen(options.port ?? 8908, options.host ?? '127.0.0.1', () => {
       server.off('error', reject);
+      server.on('error', (e: NodeJS.ErrnoException) => options.onServerError?.(e.code ?? 'ERR'));
       resolve();
     });
   });
@@ -156,6 +188,7 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions): void {
     if (reported) return;
     reported = true;
     clearTimeout(timer);
+    clearTimeout(firstTimer);
     options.onResult?.(result);
   };
   const fail = (error: string, reason?: string) => {
@@ -166,7 +199,18 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions): void {
     report();
     socket.destroy();
   };
-  const timer = setTimeout(() => fail('ERR_TIMEOUT'), options.exchangeTimeoutMs ?? 30_000);
+  const timer = setTimeout(
+    () => fail('ERR_TRANSPORT', 'timeout'),
+    options.exchangeTimeoutMs ?? 30_000,
+  );
+  const firstTimer = setTimeout(() => {
+    if (state.step === 'auth-request') fail('ERR_TRANSPORT', 'timeout');
+  }, options.firstMessageTimeoutMs ?? 5_000);
+  const finish = () => {
+    state = { step: 'done' };
+    report();
+    socket.end();
+  };
   const send = (message: DppMessage) =>
     socket.write(frameDppTcpMessage(encodeDppTcpMessage(message)));
 
@@ -177,13 +221,21 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions): void {
           message.kind === 'dpp'
             ? findDppAttribute(message.attributes, DppAttributeId.INITIATOR_BOOTSTRAPPING_KEY_HASH)
             : undefined;
-        if (named?.length === 32)
-          result.enrolleeBootstrapKeyHash = Buffer.from(named).toString('hex');
+        if (named?.length === 32) result.claimedKeyHash = Buffer.from(named).toString('hex');
+        const ownNamed =
+          message.kind === 'dpp'
+            ? findDppAttribute(message.attributes, DppAttributeId.RESPONDER_BOOTSTRAPPING_KEY_HASH)
+            : undefined;
         let peers: readonly DppPeerBootstrap[] | undefined;
         if (typeof options.peers === 'function') {
-          const found = result.enrolleeBootstrapKeyHash
-            ? await options.peers(result.enrolleeBootstrapKeyHash)
-            : undefined;
+          // The database is asked only for a Request that names our key.
+          const forUs =
+            ownNamed !== undefined &&
+            Buffer.from(ownNamed).equals(
+              Buffer.from(options.crypto.sha256(options.bootstrap.spkiDer)),
+            );
+          const found =
+            forUs && result.claimedKeyHash ? await options.peers(result.claimedKeyHash) : undefined;
           peers = found ? [found] : [];
           if (state.step !== 'auth-request') return;
         } else peers = options.peers;
@@ -215,25 +267,37 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions): void {
         const request = readConfigurationRequest(state.session, message);
         result.enrollee = { name: request.name, netRole: request.netRole };
         const session = state.session;
-        const config = await options.configuration(request, {
-          ...(result.enrolleeBootstrapKeyHash !== undefined
-            ? { keyHash: result.enrolleeBootstrapKeyHash }
-            : {}),
-          mutual: session.mutual,
-        });
-        if (state.step !== 'conf-request') return;
+        const live = () => state.step === 'conf-request' && !socket.destroyed && socket.writable;
+        if (!live()) return;
+        const config = await options.configuration(
+          request,
+          {
+            ...(result.enrolleeBootstrapKeyHash !== undefined
+              ? { keyHash: result.enrolleeBootstrapKeyHash }
+              : {}),
+            mutual: session.mutual,
+          },
+          live,
+        );
+        if (!live() || state.step !== 'conf-request') return;
         const response = buildConfigurationResponse(state.session, request, config);
         send(response);
-        result.configurationDelivered = response.query[0]!.value[0] === 0;
+        const ok = response.query[0]!.value[0] === 0;
+        result.configurationDelivered = ok;
+        // hostap waits for a Configuration Result only from a version 2 peer given a configuration.
+        if (!ok || state.session.peerVersion < 2) {
+          if (!ok) result.error = 'ERR_DPP_AUTH';
+          if (!ok) result.reason = 'configure-failure';
+          finish();
+          return;
+        }
         state = { step: 'conf-result', session: state.session, request };
         return;
       }
       case 'conf-result': {
         result.resultStatus = readConfigurationResult(state.session, state.request, message);
         result.status = result.resultStatus === 0 ? 'ok' : 'failed';
-        state = { step: 'done' };
-        report();
-        socket.end();
+        finish();
         return;
       }
       case 'done':
@@ -260,21 +324,29 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions): void {
       later(() => failWith(e));
       return;
     }
+    if (frames.length > 0) clearTimeout(firstTimer);
     for (const frame of frames)
       later(async () => {
         if (state.step !== 'done') await step(decodeDppTcpMessage(frame));
       });
   });
-  socket.on('timeout', () => fail('ERR_TIMEOUT'));
-  socket.on('error', () => fail('ERR_CONNECTION'));
+  socket.on('timeout', () => fail('ERR_TRANSPORT', 'timeout'));
+  socket.on('error', () => fail('ERR_TRANSPORT', 'connection'));
   socket.on('end', () =>
     later(() => {
-      if (state.step !== 'done') fail('ERR_DPP_FRAME', 'closed');
+      if (state.step === 'done') return;
+      try {
+        decoder.end();
+      } catch (e) {
+        failWith(e); // a message cut short: ERR_DPP_FRAME
+        return;
+      }
+      fail('ERR_TRANSPORT', 'closed');
     }),
   );
   socket.on('close', () =>
     later(() => {
-      if (state.step !== 'done') fail('ERR_DPP_FRAME', 'closed');
+      if (state.step !== 'done') fail('ERR_TRANSPORT', 'closed');
       report();
     }),
   );

@@ -38,6 +38,9 @@ import type { CredentialIssuer } from './credentials.js';
 /** The name of the network's own DPP bootstrapping key in `net_keys`. */
 export const DPP_KEY_NAME = 'dpp-bootstrap';
 
+/** The curve of the network's own bootstrapping key. */
+const NETWORK_CURVE = 'P-256';
+
 /** A serial the network takes from a URI's I: token as it is. */
 const SERIAL = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
@@ -78,8 +81,15 @@ export interface DppConfiguratorHandle {
   close(): Promise<void>;
 }
 
+/** An unauthenticated refusal is recorded at most once per key hash in this window. */
+const REFUSAL_WINDOW_MS = 10 * 60_000;
+/** Key hashes remembered for that, at most. */
+const REFUSAL_MEMORY = 1024;
+
 export class DppConfigurator {
   #own: DppOwnBootstrap | undefined;
+  /** Key hash (or '' for none) → when its last refusal was recorded. */
+  readonly #refusals = new Map<string, number>();
   readonly #pending = new Set<Promise<void>>();
   readonly #controllers = new Set<DppTcpController>();
 
@@ -98,6 +108,13 @@ export class DppConfigurator {
    */
   async add(uri: string): Promise<DppEnrolleeRecord> {
     const parsed = parseDppUri(uri.trim());
+    // Mutual authentication takes the enrollee's key on the network's curve (its key is P-256).
+    if (parsed.key.curve !== NETWORK_CURVE)
+      throw new AirlockError(
+        'ERR_DPP_URI',
+        `the bootstrapping key is on ${parsed.key.curve}: the network's Configurator (${NETWORK_CURVE}) cannot authenticate it mutually`,
+        { details: { token: 'K', curve: parsed.key.curve } },
+      );
     const keyHash = toHex(bootstrappingKeyHash(this.ctx.crypto, parsed.key.spkiDer));
     const serial = dppSerial(parsed.info, keyHash);
     const at = this.ctx.clock.now();
@@ -146,7 +163,10 @@ export class DppConfigurator {
   /** The network's own bootstrapping key (P-256), made and sealed the first time it is asked for. */
   async ownBootstrap(): Promise<DppOwnBootstrap> {
     if (this.#own) return this.#own;
-    const aad = `net_keys:${DPP_KEY_NAME}`;
+    // The seal's associated data names the public key (its SubjectPublicKeyInfo's SHA-256): a
+    // public key swapped in the row does not open with the private scalar sealed for another.
+    const aad = (spkiDer: Uint8Array) =>
+      `net_keys:${DPP_KEY_NAME}:${toHex(this.ctx.crypto.sha256(spkiDer))}`;
     const read = async (): Promise<DppOwnBootstrap | undefined> => {
       const row = await this.store.run((r) => r.keys.get(DPP_KEY_NAME));
       if (!row) return undefined;
@@ -159,24 +179,29 @@ export class DppConfigurator {
       if (!publicKey) throw new AirlockError('ERR_SECURE_STORE', 'the DPP key cannot be read');
       return {
         curve: key.curve,
-        privateKey: this.sealer.open(row.sealedKey, aad),
+        privateKey: this.openBound(row.sealedKey, aad(row.certDer)),
         publicKey,
         spkiDer: row.certDer,
       };
     };
     let own = await read();
     if (!own) {
-      const pair = this.ctx.crypto.ecGenerate(dppCurveParams('P-256').ecCurve);
-      const { spkiDer } = encodeBootstrappingKey('P-256', pair.publicKey);
+      const pair = this.ctx.crypto.ecGenerate(dppCurveParams(NETWORK_CURVE).ecCurve);
+      const { spkiDer } = encodeBootstrappingKey(NETWORK_CURVE, pair.publicKey);
       try {
         await this.store.run((r) =>
           r.keys.put(
             DPP_KEY_NAME,
-            { sealedKey: this.sealer.seal(pair.privateKey, aad), certDer: spkiDer },
+            { sealedKey: this.sealer.seal(pair.privateKey, aad(spkiDer)), certDer: spkiDer },
             this.ctx.clock.now(),
           ),
         );
-        own = { curve: 'P-256', privateKey: pair.privateKey, publicKey: pair.publicKey, spkiDer };
+        own = {
+          curve: NETWORK_CURVE,
+          privateKey: pair.privateKey,
+          publicKey: pair.publicKey,
+          spkiDer,
+        };
       } catch (e) {
         // Another node sharing the database made it first: use that one.
         if (!isUniqueViolation(e)) throw e;
@@ -186,6 +211,20 @@ export class DppConfigurator {
     }
     this.#own = own;
     return own;
+  }
+
+  /** Opens the sealed scalar; one sealed for another public key is ERR_SECURE_STORE. */
+  private openBound(sealed: string, aad: string): Uint8Array {
+    try {
+      return this.sealer.open(sealed, aad);
+    } catch (e) {
+      if (isAirlockError(e) && e.code === 'ERR_SECURE_STORE')
+        throw new AirlockError(
+          'ERR_SECURE_STORE',
+          "the network's DPP key does not open for the public key stored with it",
+        );
+      throw e;
+    }
   }
 
   /** The network's own DPP URI (version 2, its key): what an enrollee scans. */
@@ -206,17 +245,18 @@ export class DppConfigurator {
         const e = await this.store.run((r) => r.dpp.get(keyHash));
         return e && { spkiDer: e.spkiDer };
       },
-      configuration: async (request, enrollee) => {
+      configuration: async (request, enrollee, live) => {
         if (!enrollee.mutual || enrollee.keyHash === undefined)
           throw new AirlockError('ERR_DPP_AUTH', 'the enrollee is not one the owner added', {
             details: { reason: 'unknown-enrollee' },
           });
-        if (request.netRole !== 'sta') return undefined;
-        const passphrase = await this.#configure(enrollee.keyHash, ssid, bootstrap.curve);
+        // Exactly what buildConfigurationResponse gives to: nothing is touched for anything else.
+        if (request.netRole !== 'sta' || request.wifiTech !== 'infra') return undefined;
+        const passphrase = await this.#configure(enrollee.keyHash, ssid, bootstrap.curve, live);
         return { ssid, passphrase };
       },
       onResult: (result) => {
-        const work = this.#recordResult(result)
+        const work = this.#recordResult(result, ssid)
           .then((serial) => o.onExchange?.({ ...result, ...(serial ? { serial } : {}) }))
           .catch((e: unknown) =>
             this.ctx.logger.error(
@@ -227,6 +267,8 @@ export class DppConfigurator {
           .finally(() => this.#pending.delete(work));
         this.#pending.add(work);
       },
+      onServerError: (code) =>
+        this.ctx.logger.error({ code }, 'network: the DPP Configurator server failed'),
       host: o.host ?? '127.0.0.1',
       port: o.port ?? 8908,
       ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
@@ -264,9 +306,15 @@ export class DppConfigurator {
   /**
    * In one unit of work: the device's record 'provisioned', a new per-device PSK (sealed, it
    * replaces the device's earlier ones), and the audit trail of the steps performed and not.
-   * Returns the passphrase, for the Configuration Object only.
+   * Returns the passphrase, for the Configuration Object only. Rolled back when the exchange
+   * is no longer live at the end; "delivered" is recorded by #recordResult, once it was sent.
    */
-  async #configure(keyHash: string, ssid: string, curve: string): Promise<string> {
+  async #configure(
+    keyHash: string,
+    ssid: string,
+    curve: string,
+    live: () => boolean,
+  ): Promise<string> {
     const at = this.ctx.clock.now();
     return this.store.transaction(async (r) => {
       const enrollee = await r.dpp.get(keyHash);
@@ -331,25 +379,37 @@ export class DppConfigurator {
               'pending: no MUD URL known for a DPP device (no declaration or birth certificate)',
           },
         },
-        {
-          serial,
-          step: OnboardingStep.Provisioning,
-          action: 'dpp configuration delivered (sta-psk)',
-          outcome: 'ok',
-          detail: { psk: psk.id, ssid },
-        },
       ];
       await r.events.record(events, at);
+      // The exchange ended while this was made: nothing of it is kept.
+      if (!live())
+        throw new AirlockError('ERR_TRANSPORT', 'the DPP exchange ended before configuration', {
+          details: { reason: 'closed' },
+        });
       return psk.psk;
     });
   }
 
   /** Records how an exchange ended; returns the device's serial when the key was added. */
-  async #recordResult(result: DppExchangeResult): Promise<string | undefined> {
+  async #recordResult(result: DppExchangeResult, ssid: string): Promise<string | undefined> {
     const at = this.ctx.clock.now();
-    const keyHash = result.enrolleeBootstrapKeyHash;
+    // An exchange is the device's only once the enrollee proved its key (authenticated, mutual).
+    const proven = result.authenticated && result.mutual;
+    const keyHash = proven ? result.enrolleeBootstrapKeyHash : result.claimedKeyHash;
+    if (!proven) {
+      // Anyone can send a Request naming any hash: at most one event per hash and window.
+      const last = this.#refusals.get(keyHash ?? '');
+      if (last !== undefined && at.getTime() - last < REFUSAL_WINDOW_MS) return undefined;
+      if (keyHash === undefined) return undefined;
+      this.#refusals.delete(keyHash);
+      if (this.#refusals.size >= REFUSAL_MEMORY) {
+        const oldest = this.#refusals.keys().next().value;
+        if (oldest !== undefined) this.#refusals.delete(oldest);
+      }
+      this.#refusals.set(keyHash, at.getTime());
+    }
     return this.store.transaction(async (r) => {
-      const enrollee = keyHash !== undefined ? await r.dpp.get(keyHash) : undefined;
+      const enrollee = proven && keyHash !== undefined ? await r.dpp.get(keyHash) : undefined;
       const detail = {
         ...(keyHash !== undefined ? { keyHash } : {}),
         ...(result.reason !== undefined ? { reason: result.reason } : {}),
@@ -357,7 +417,7 @@ export class DppConfigurator {
         mutual: result.mutual,
       };
       if (!enrollee) {
-        // Only an enrollee that named a key is worth a line: no serial, the hash it named.
+        // Only an enrollee that named a key is worth a line: no serial, the hash it named (unchecked).
         if (keyHash !== undefined)
           await r.events.record(
             [
@@ -395,6 +455,13 @@ export class DppConfigurator {
       }
       const device = await r.devices.get(serial, { lock: true });
       const ok = result.resultStatus === 0;
+      const delivered: EventInput = {
+        serial,
+        step: OnboardingStep.Provisioning,
+        action: 'dpp configuration delivered (sta-psk)',
+        outcome: 'ok',
+        detail: { ...(device?.pskId ? { psk: device.pskId } : {}), ssid: ssid },
+      };
       if (device?.state === 'provisioned') {
         if (ok)
           await r.devices.update(
@@ -412,6 +479,7 @@ export class DppConfigurator {
       }
       await r.events.record(
         [
+          delivered,
           {
             serial,
             step: OnboardingStep.Provisioning,
