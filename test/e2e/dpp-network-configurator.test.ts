@@ -378,6 +378,9 @@ describe.skipIf(skip !== undefined)(
         ],
       });
       const outcome = await until('the exchange recorded', () => outcomes[seen]);
+      // The controller records the exchange as it sends the response: the response may reach
+      // this socket a moment later.
+      await until('the Configuration Response', () => inbox[1]);
       socket.destroy();
       expect(outcome).toMatchObject({
         serial,
