@@ -21,7 +21,7 @@
  * Every refusal is ERR_DPP_AUTH (`details.reason`), or ERR_DPP_FRAME for attributes that are
  * not well-formed; the exchange then ends, with no answer. No message carries a key or nonce.
  */
-import { concatBytes } from '../../core/bytes.js';
+import { concatBytes, equalBytes as equal } from '../../core/bytes.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Crypto, EcKeyPair } from '../../core/ports.js';
 import {
@@ -180,13 +180,6 @@ export function expectFrame(message: DppMessage, frameType: number): DppActionFr
 }
 
 /** Constant-time equality of two byte strings. */
-export function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}
-
 export interface AuthRequestOptions {
   /** Our protocol key for this exchange; by default a fresh one from the port (tests set it). */
   protocolKey?: EcKeyPair;

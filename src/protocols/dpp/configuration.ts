@@ -19,6 +19,7 @@
  * Refusals: ERR_DPP_FRAME (attributes or JSON not well-formed), ERR_DPP_AUTH (Wrapped Data
  * that does not open, a nonce that does not match). No message carries the passphrase or ke.
  */
+import { equalBytes } from '../../core/bytes.js';
 import { AirlockError } from '../../core/errors.js';
 import { DppAttributeId, encodeDppAttributes, type DppAttribute } from './attributes.js';
 import {
@@ -184,8 +185,7 @@ export function readConfigurationResult(
     'the Configuration Result',
   );
   const eNonce = required(inner, DppAttributeId.ENROLLEE_NONCE, 'E-nonce', request.eNonce.length);
-  let d = 0;
-  for (let i = 0; i < eNonce.length; i++) d |= eNonce[i]! ^ request.eNonce[i]!;
-  if (d !== 0) refuse('nonce', 'the Configuration Result carries another E-nonce');
+  if (!equalBytes(eNonce, request.eNonce))
+    refuse('nonce', 'the Configuration Result carries another E-nonce');
   return required(inner, DppAttributeId.STATUS, 'the DPP Status', 1)[0]!;
 }

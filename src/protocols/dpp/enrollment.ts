@@ -17,14 +17,13 @@
  * Refusals: ERR_DPP_FRAME (attributes or JSON not well-formed), ERR_DPP_AUTH (Wrapped Data that
  * does not open, another E-nonce, a GAS failure or comeback). No message carries the passphrase.
  */
-import { fromBase64Url } from '../../core/bytes.js';
+import { equalBytes as equal, fromBase64Url } from '../../core/bytes.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Crypto } from '../../core/ports.js';
 import { DppAttributeId, encodeDppAttributes } from './attributes.js';
 import {
   DppStatus,
   dppFrameHeader,
-  equal,
   innerAttributes,
   required,
   splitWrapped,

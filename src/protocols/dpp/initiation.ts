@@ -16,6 +16,7 @@
  * Initiator writes (checked octet for octet in test/protocols/dpp-initiation.test.ts). Every
  * refusal is ERR_DPP_AUTH (`details.reason`) or ERR_DPP_FRAME. No message carries a key or nonce.
  */
+import { equalBytes as equal } from '../../core/bytes.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Crypto, EcKeyPair } from '../../core/ports.js';
 import {
@@ -30,7 +31,6 @@ import {
   DPP_VERSION,
   DppStatus,
   dppFrameHeader,
-  equal,
   expectFrame,
   innerAttributes,
   required,
