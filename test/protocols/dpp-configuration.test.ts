@@ -36,7 +36,9 @@ const crypto = new NodeCrypto();
 const session: DppSession = {
   curve: 'P-256',
   peerVersion: 2,
+  bk: crypto.bytes(32),
   ke: crypto.bytes(32),
+  enrolleeProtocolKey: crypto.ecGenerate('P-256').publicKey,
   mutual: false,
 };
 const eNonce = crypto.bytes(16);

@@ -187,7 +187,9 @@ describe('the recorded TCP exchanges', () => {
       const session: DppSession = {
         curve: peer.curve,
         peerVersion: 2,
+        bk: crypto.bytes(dppCurveParams(peer.curve).hashLength),
         ke: crypto.bytes(dppCurveParams(peer.curve).hashLength),
+        enrolleeProtocolKey: crypto.ecGenerate(dppCurveParams(peer.curve).ecCurve).publicKey,
         mutual: false,
       };
       const conf = buildConfigurationRequest(crypto, session, { name: 'Test' }).request;

@@ -106,6 +106,7 @@ export interface DppAuthPending {
   readonly BR: Uint8Array;
   /** The Initiator's bootstrapping key, uncompressed, when mutual. */
   readonly BI?: Uint8Array;
+  readonly bk: Uint8Array;
   readonly ke: Uint8Array;
 }
 
@@ -113,7 +114,13 @@ export interface DppAuthPending {
 export interface DppSession {
   readonly curve: DppCurve;
   readonly peerVersion: number;
+  /** The key from which ke was expanded: the CSR challengePassword is expanded from it too. */
+  readonly bk: Uint8Array;
   readonly ke: Uint8Array;
+  /** The Enrollee's protocol key, uncompressed: the netAccessKey a Connector names. */
+  readonly enrolleeProtocolKey: Uint8Array;
+  /** Its private scalar: on the Enrollee's side only (its netAccessKey, the key of its CSR). */
+  readonly enrolleeProtocolPrivateKey?: Uint8Array;
   /** The hash the Initiator sent of its own bootstrapping key; verified only when `mutual`. */
   readonly initiatorBootstrapHash?: Uint8Array;
   /** Mutual authentication: the Initiator proved it holds the key `initiatorBootstrapHash` names. */
@@ -281,7 +288,7 @@ export function respondToAuthRequest(
   const lx = BI
     ? deriveLResponder(crypto, curve, { bR: own.privateKey, pR: key.privateKey, BI })
     : undefined;
-  const { ke } = deriveKe(crypto, curve, { iNonce, rNonce, mx, nx, ...(lx ? { lx } : {}) });
+  const { bk, ke } = deriveKe(crypto, curve, { iNonce, rNonce, mx, nx, ...(lx ? { lx } : {}) });
   const BR = own.publicKey;
   const rAuth = responderAuthTag(crypto, curve, {
     iNonce,
@@ -335,6 +342,7 @@ export function respondToAuthRequest(
       PR,
       BR,
       ...(BI ? { BI } : {}),
+      bk,
       ke,
     },
   };
@@ -384,7 +392,9 @@ export function checkAuthConfirm(
   return {
     curve: pending.curve,
     peerVersion: pending.peerVersion,
+    bk: pending.bk,
     ke: pending.ke,
+    enrolleeProtocolKey: pending.PI,
     mutual: pending.BI !== undefined,
     ...(pending.initiatorBootstrapHash
       ? { initiatorBootstrapHash: pending.initiatorBootstrapHash }

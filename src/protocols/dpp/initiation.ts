@@ -234,7 +234,7 @@ export function readAuthResponse(
   const lx = mutual
     ? deriveLInitiator(crypto, curve, { bI: initiation.own!.bI, BR: initiation.BR, PR })
     : undefined;
-  const { ke } = deriveKe(crypto, curve, {
+  const { bk, ke } = deriveKe(crypto, curve, {
     iNonce,
     rNonce,
     mx: initiation.mx,
@@ -281,7 +281,10 @@ export function readAuthResponse(
     session: {
       curve,
       peerVersion,
+      bk,
       ke,
+      enrolleeProtocolKey: initiation.PI,
+      enrolleeProtocolPrivateKey: initiation.pI,
       mutual,
       initiatorBootstrapHash: initiation.ownHash,
     },
