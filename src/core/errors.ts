@@ -109,6 +109,9 @@ export const ErrorCodes = {
   ERR_DPP_FRAME: 'the DPP frame is not well-formed',
   ERR_DPP_AUTH: 'the DPP authentication failed',
   ERR_DPP_DUPLICATE: 'the DPP bootstrapping key, or the serial it gives, is added already',
+  ERR_DPP_NO_KEY: 'the device has no DPP bootstrapping key',
+  ERR_DPP_CONNECTOR: 'the DPP Connector is not valid',
+  ERR_DPP_CSR: 'the certificate request in the DPP Configuration Request is not valid',
   // Authorization policy (report section 5.1.2)
   ERR_POLICY_INVALID: 'the authorization policy is invalid',
   ERR_POLICY_DENIED: 'the authorization policy does not admit the device',

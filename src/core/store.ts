@@ -386,8 +386,14 @@ export interface DppEnrolleeRecord {
   info: string | null;
   /** The URI as added. */
   uri: string;
+  /** The credential the network gives it (its Configuration Object's AKM). */
+  akm: DppAkm;
   addedAt: string;
 }
+
+/** The credentials a DPP enrollee may be given: sta-psk, sta-sae, sta-dpp, sta-dot1x. */
+export const DPP_AKMS = ['psk', 'sae', 'dpp', 'dot1x'] as const;
+export type DppAkm = (typeof DPP_AKMS)[number];
 
 /** The DPP enrollees the owner added: the Configurator answers these only. */
 export interface NetworkDpp {

@@ -513,6 +513,7 @@ describe.each(backends)('the store contract on %s', (backend) => {
         spkiDer: der(7),
         info: 'SN=SN-1',
         uri: 'DPP:I:SN=SN-1;K:x;;',
+        akm: 'dot1x' as const,
       };
       expect(await s.run((r) => r.dpp.add(e1, T))).toBe(true);
       // The same key again, or another key that gives the same serial: refused, nothing stored.

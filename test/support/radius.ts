@@ -64,13 +64,22 @@ export async function eapolTest(o: {
 `,
     { mode: 0o600 },
   );
+  return eapolTestConfig(conf, o.port, o.secret);
+}
+
+/** One EAP authentication by eapol_test with the wpa_supplicant configuration file `conf`. */
+export async function eapolTestConfig(
+  conf: string,
+  port: number,
+  secret: string,
+): Promise<EapResult> {
   let output: string;
   let ok: boolean;
   try {
     output = (
       await run(
         'eapol_test',
-        ['-c', conf, '-a', '127.0.0.1', '-p', String(o.port), '-s', o.secret, '-t', '10'],
+        ['-c', conf, '-a', '127.0.0.1', '-p', String(port), '-s', secret, '-t', '10'],
         { maxBuffer: 8 * 1024 * 1024 },
       )
     ).stdout;

@@ -11,9 +11,10 @@
  * timeout, and a message size.
  */
 import * as net from 'node:net';
-import { isAirlockError } from '../../core/errors.js';
+import { AirlockError, isAirlockError } from '../../core/errors.js';
 import type { Crypto } from '../../core/ports.js';
 import {
+  DppStatus,
   checkAuthConfirm,
   respondToAuthRequest,
   type DppAuthPending,
@@ -23,11 +24,15 @@ import {
 } from '../../protocols/dpp/authentication.js';
 import {
   buildConfigurationResponse,
+  configurationAnswer,
   readConfigurationRequest,
   readConfigurationResult,
+  verifyEnrolleeCsr,
+  type DppConfigurationGiven,
   type DppConfigurationRequest,
-  type DppPskConfiguration,
 } from '../../protocols/dpp/configuration.js';
+import type { VerifiedCsr } from '../../protocols/est/csr.js';
+import type { DppCurve } from '../../protocols/dpp/bootstrapping-key.js';
 import { DppAttributeId, findDppAttribute } from '../../protocols/dpp/attributes.js';
 import {
   DppTcpDecoder,
@@ -70,11 +75,23 @@ export interface DppEnrolleeIdentity {
   keyHash?: string;
   /** It proved it holds the bootstrapping key `keyHash` names (one of `peers`). */
   mutual: boolean;
+  /** Its protocol key of this exchange (uncompressed): the netAccessKey of a Connector. */
+  protocolKey: { curve: DppCurve; point: Uint8Array };
+  /**
+   * The certificate request its Configuration Request carried, verified: signed, bound to this
+   * exchange (challengePassword) and for its protocol key. One that fails is answered CSR Bad
+   * without asking the callback.
+   */
+  csr?: VerifiedCsr;
 }
 
 export interface DppTcpControllerOptions {
   crypto: Crypto;
-  bootstrap: DppOwnBootstrap;
+  /**
+   * Our bootstrapping key, or keys (one per curve): a Request is answered with the key its
+   * R-BKH names.
+   */
+  bootstrap: DppOwnBootstrap | readonly DppOwnBootstrap[];
   /**
    * Enrollees' bootstrapping keys we scanned: with one of these, authentication is mutual. Or a
    * lookup by the key hash (hex) an Authentication Request names, asked for each Request.
@@ -87,7 +104,8 @@ export interface DppTcpControllerOptions {
    */
   onlyKnownEnrollees?: boolean;
   /**
-   * The network to give an Enrollee; undefined: Configure Failure. A refusal (thrown) ends the
+   * The network to give an Enrollee (or CSR Needed for sta-dot1x, then asked again with the
+   * verified request); undefined: Configure Failure. A refusal (thrown) ends the
    * exchange, no answer. Called only while the exchange is live; `live()` says whether it still
    * is (a caller that commits something should ask it last: a configuration returned once the
    * exchange ended is discarded, never sent).
@@ -96,7 +114,7 @@ export interface DppTcpControllerOptions {
     request: DppConfigurationRequest,
     enrollee: DppEnrolleeIdentity,
     live: () => boolean,
-  ) => DppPskConfiguration | undefined | Promise<DppPskConfiguration | undefined>;
+  ) => DppConfigurationGiven | Promise<DppConfigurationGiven>;
   onResult?: (result: DppExchangeResult) => void;
   host?: string;
   /** 0 for any free port; default 8908. */
@@ -124,13 +142,17 @@ export interface DppTcpController {
 type State =
   | { step: 'auth-request' }
   | { step: 'auth-confirm'; pending: DppAuthPending }
-  | { step: 'conf-request'; session: DppSession }
+  | { step: 'conf-request'; session: DppSession; csrAsked?: boolean }
   | { step: 'conf-result'; session: DppSession; request: DppConfigurationRequest }
   | { step: 'done' };
 
 export async function startDppTcpController(
   options: DppTcpControllerOptions,
 ): Promise<DppTcpController> {
+  const ownKeys: OwnKeys = (
+    Array.isArray(options.bootstrap) ? options.bootstrap : [options.bootstrap]
+  ).map((own: DppOwnBootstrap) => ({ own, hash: Buffer.from(options.crypto.sha256(own.spkiDer)) }));
+  if (ownKeys.length === 0) throw new AirlockError('ERR_CONFIG', 'no bootstrapping key to serve');
   const sockets = new Set<net.Socket>();
   const perAddress = new Map<string, number>();
   const perAddressCap = options.maxConnectionsPerAddress ?? 4;
@@ -149,7 +171,7 @@ export async function startDppTcpController(
       if (left > 0) perAddress.set(address, left);
       else perAddress.delete(address);
     });
-    serve(socket, options);
+    serve(socket, options, ownKeys);
   });
   server.maxConnections = options.maxConnections ?? 16;
   await new Promise<void>((resolve, reject) => {
@@ -171,7 +193,10 @@ export async function startDppTcpController(
   };
 }
 
-function serve(socket: net.Socket, options: DppTcpControllerOptions): void {
+/** Our keys with their hashes: what an Authentication Request's R-BKH is matched against. */
+type OwnKeys = readonly { own: DppOwnBootstrap; hash: Buffer }[];
+
+function serve(socket: net.Socket, options: DppTcpControllerOptions, ownKeys: OwnKeys): void {
   socket.setNoDelay(true);
   socket.setTimeout(options.idleTimeoutMs ?? 10_000);
   const decoder = new DppTcpDecoder(options.maxMessageSize ?? 16_384);
@@ -226,28 +251,22 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions): void {
           message.kind === 'dpp'
             ? findDppAttribute(message.attributes, DppAttributeId.RESPONDER_BOOTSTRAPPING_KEY_HASH)
             : undefined;
+        // The key the Request names; another is refused by the pure code (`not-for-us`).
+        const ours = ownNamed && ownKeys.find((k) => k.hash.equals(Buffer.from(ownNamed)));
+        const own = (ours || ownKeys[0]!).own;
         let peers: readonly DppPeerBootstrap[] | undefined;
         if (typeof options.peers === 'function') {
           // The database is asked only for a Request that names our key.
-          const forUs =
-            ownNamed !== undefined &&
-            Buffer.from(ownNamed).equals(
-              Buffer.from(options.crypto.sha256(options.bootstrap.spkiDer)),
-            );
+          const forUs = Boolean(ours);
           const found =
             forUs && result.claimedKeyHash ? await options.peers(result.claimedKeyHash) : undefined;
           peers = found ? [found] : [];
           if (state.step !== 'auth-request') return;
         } else peers = options.peers;
-        const { response, pending } = respondToAuthRequest(
-          options.crypto,
-          options.bootstrap,
-          message,
-          {
-            ...(peers ? { peers } : {}),
-            ...(options.onlyKnownEnrollees ? { requirePeer: true } : {}),
-          },
-        );
+        const { response, pending } = respondToAuthRequest(options.crypto, own, message, {
+          ...(peers ? { peers } : {}),
+          ...(options.onlyKnownEnrollees ? { requirePeer: true } : {}),
+        });
         if (pending.initiatorBootstrapHash)
           result.enrolleeBootstrapKeyHash = Buffer.from(pending.initiatorBootstrapHash).toString(
             'hex',
@@ -266,32 +285,56 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions): void {
       case 'conf-request': {
         const request = readConfigurationRequest(state.session, message);
         result.enrollee = { name: request.name, netRole: request.netRole };
-        const session = state.session;
+        const { session, csrAsked } = state;
         const live = () => state.step === 'conf-request' && !socket.destroyed && socket.writable;
         if (!live()) return;
-        const config = await options.configuration(
-          request,
-          {
-            ...(result.enrolleeBootstrapKeyHash !== undefined
-              ? { keyHash: result.enrolleeBootstrapKeyHash }
-              : {}),
-            mutual: session.mutual,
-          },
-          live,
-        );
+        let csr: VerifiedCsr | undefined;
+        let csrBad = false;
+        try {
+          csr = verifyEnrolleeCsr(options.crypto, session, request);
+        } catch (e) {
+          if (!isAirlockError(e) || e.code !== 'ERR_DPP_CSR') throw e;
+          csrBad = true;
+          result.reason = stringOrUndefined(e.details.reason);
+        }
+        const given: DppConfigurationGiven = csrBad
+          ? { status: 'csr-bad' }
+          : await options.configuration(
+              request,
+              {
+                ...(result.enrolleeBootstrapKeyHash !== undefined
+                  ? { keyHash: result.enrolleeBootstrapKeyHash }
+                  : {}),
+                mutual: session.mutual,
+                protocolKey: { curve: session.curve, point: session.enrolleeProtocolKey },
+                ...(csr ? { csr } : {}),
+              },
+              live,
+            );
         if (!live() || state.step !== 'conf-request') return;
-        const response = buildConfigurationResponse(state.session, request, config);
+        let answer = configurationAnswer(given);
+        // CSR Needed once per exchange: an Enrollee that asks again without one gets nothing.
+        if (answer.status === 'csr-needed' && (csrAsked || csr))
+          answer = { status: 'configure-failure' };
+        const response = buildConfigurationResponse(session, request, answer);
         send(response);
-        const ok = response.query[0]!.value[0] === 0;
+        const status = response.query[0]!.value[0];
+        if (answer.status === 'csr-needed' && status === DppStatus.CSR_NEEDED) {
+          state = { step: 'conf-request', session, csrAsked: true };
+          return;
+        }
+        const ok = status === DppStatus.OK;
         result.configurationDelivered = ok;
         // hostap waits for a Configuration Result only from a version 2 peer given a configuration.
-        if (!ok || state.session.peerVersion < 2) {
-          if (!ok) result.error = 'ERR_DPP_AUTH';
-          if (!ok) result.reason = 'configure-failure';
+        if (!ok || session.peerVersion < 2) {
+          if (!ok) {
+            result.error = csrBad ? 'ERR_DPP_CSR' : 'ERR_DPP_AUTH';
+            result.reason = csrBad ? (result.reason ?? 'csr-bad') : 'configure-failure';
+          }
           finish();
           return;
         }
-        state = { step: 'conf-result', session: state.session, request };
+        state = { step: 'conf-result', session, request };
         return;
       }
       case 'conf-result': {

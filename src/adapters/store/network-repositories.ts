@@ -10,6 +10,8 @@ import {
   type Kysely,
   type Selectable,
 } from 'kysely';
+import { AirlockError } from '../../core/errors.js';
+import { DPP_AKMS } from '../../core/store.js';
 import type {
   CertifiedKeyKind,
   RadiusDevice,
@@ -19,6 +21,7 @@ import type {
   NetworkDeclarationStore,
   NetworkDevices,
   NetworkDpp,
+  DppAkm,
   DppEnrolleeRecord,
   NetworkEvents,
   NetworkRepositories,
@@ -715,6 +718,12 @@ function events(db: Db, dialect: Dialect): NetworkEvents {
   };
 }
 
+function dppAkm(v: string): DppAkm {
+  if (!(DPP_AKMS as readonly string[]).includes(v))
+    throw new AirlockError('ERR_INTERNAL', 'a DPP enrollee row names an unknown credential');
+  return v as DppAkm;
+}
+
 function dppEnrollee(r: Selectable<NetworkDb['net_dpp_enrollees']>): DppEnrolleeRecord {
   return {
     keyHash: r.key_hash,
@@ -723,6 +732,7 @@ function dppEnrollee(r: Selectable<NetworkDb['net_dpp_enrollees']>): DppEnrollee
     spkiDer: new Uint8Array(r.spki_der),
     info: r.info,
     uri: r.uri,
+    akm: dppAkm(r.akm),
     addedAt: r.added_at,
   };
 }
@@ -739,6 +749,7 @@ function dpp(db: Db): NetworkDpp {
           spki_der: e.spkiDer,
           info: e.info,
           uri: e.uri,
+          akm: e.akm,
           added_at: at.toISOString(),
         })
         .onConflict((oc) => oc.doNothing())

@@ -214,6 +214,8 @@ export interface NetworkDb {
     info: string | null;
     uri: string;
     added_at: string;
+    /** Migration 0010: the credential it is given. */
+    akm: string;
   };
   net_psks: {
     id: string;

@@ -14,6 +14,8 @@ import { systemClock } from '../../core/ports.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Manufacturer } from '../../roles/manufacturer/index.js';
 import { forgetIntent, type Network } from '../../roles/network/index.js';
+import { DPP_NETWORK_CURVES } from '../../roles/network/dpp.js';
+import type { DppAkm } from '../../core/store.js';
 import {
   databaseUrlOf,
   hasRole,
@@ -166,7 +168,7 @@ export function networkCommand(program: Command): void {
     )
     .option(
       '--dpp-port <port>',
-      "also run the Wi-Fi Easy Connect (DPP) Configurator over TCP on this port (8908 is DPP's), on --host, for the devices added with `airlock network dpp add`: each gets the SSID and its own PSK (docs/DPP.md); prints the network's DPP URI",
+      "also run the Wi-Fi Easy Connect (DPP) Configurator over TCP on this port (8908 is DPP's), on --host, for the devices added with `airlock network dpp add`: each gets the SSID and the credential it was added with (docs/DPP.md); prints the network's DPP URI",
     )
     .action(
       async (o: {
@@ -511,19 +513,35 @@ function dppCommands(net: Command): void {
   dpp
     .command('add <uri>')
     .description(
-      "add a device by its DPP URI (scanned from its QR code, or pasted): its bootstrapping key is recorded, and the Configurator answers it. Its serial: the URI's I: value when it is SN=<serial> or a plain serial, else dpp-<first 16 hex digits of the key hash>. A bad URI is ERR_DPP_URI, a key or serial added already ERR_DPP_DUPLICATE; nothing is stored",
+      "add a device by its DPP URI (scanned from its QR code, or pasted): its bootstrapping key is recorded, and the Configurator answers it with the credential --akm names. Its serial: the URI's I: value when it is SN=<serial> or a plain serial, else dpp-<first 16 hex digits of the key hash>. A bad URI is ERR_DPP_URI, a key or serial added already ERR_DPP_DUPLICATE; nothing is stored",
+    )
+    .option(
+      '--akm <akm>',
+      "the credential it is given: psk (sta-psk, its own PSK), sae (sta-sae, its own SAE password), dpp (sta-dpp, a Connector signed by the network's C-sign key), dot1x (sta-dot1x, an LDevID for its certificate request, for EAP-TLS; P-256 or P-384 keys)",
+      'psk',
     )
     .option('--data-dir <dir>', 'where the network lives', './data')
     .option('--database-url <url>', DATABASE_URL_HELP)
     .option('--json', 'print JSON')
-    .action(async (uri: string, o: { dataDir: string; databaseUrl?: string; json?: boolean }) => {
-      await withNetwork(o, async (network) => {
-        const e = await network.dpp.add(uri);
-        if (o.json)
-          printJson({ serial: e.serial, keyHash: e.keyHash, curve: e.curve, info: e.info });
-        else say(`device ${e.serial} added (${e.curve}, key hash ${e.keyHash})`);
-      });
-    });
+    .action(
+      async (
+        uri: string,
+        o: { akm: string; dataDir: string; databaseUrl?: string; json?: boolean },
+      ) => {
+        await withNetwork(o, async (network) => {
+          const e = await network.dpp.add(uri, { akm: o.akm as DppAkm });
+          if (o.json)
+            printJson({
+              serial: e.serial,
+              keyHash: e.keyHash,
+              curve: e.curve,
+              akm: e.akm,
+              info: e.info,
+            });
+          else say(`device ${e.serial} added (${e.curve}, sta-${e.akm}, key hash ${e.keyHash})`);
+        });
+      },
+    );
   dpp
     .command('list')
     .description('the devices added by their DPP URI: serial, curve, key hash, I: information')
@@ -535,6 +553,7 @@ function dppCommands(net: Command): void {
         const rows = (await network.dpp.list()).map((e) => ({
           serial: e.serial,
           curve: e.curve,
+          akm: e.akm,
           keyHash: e.keyHash,
           info: e.info,
           added: e.addedAt,
@@ -546,13 +565,24 @@ function dppCommands(net: Command): void {
   dpp
     .command('uri')
     .description(
-      "print the network's own DPP URI, what an enrollee scans (its key is made, and sealed, the first time)",
+      "print the network's own DPP URI, what an enrollee scans (its key is made, and sealed, the first time); an enrollee authenticates mutually with the network's key on its own key's curve",
+    )
+    .option(
+      '--curve <curve>',
+      'the curve of the key: P-256, P-384, P-521, BP-256, BP-384 or BP-512',
+      'P-256',
     )
     .option('--data-dir <dir>', 'where the network lives', './data')
     .option('--database-url <url>', DATABASE_URL_HELP)
-    .action(async (o: { dataDir: string; databaseUrl?: string }) => {
+    .action(async (o: { curve: string; dataDir: string; databaseUrl?: string }) => {
+      const curve = DPP_NETWORK_CURVES.find((c) => c === o.curve);
+      if (!curve)
+        throw new AirlockError(
+          'ERR_CONFIG',
+          `--curve: ${o.curve} is not one of ${DPP_NETWORK_CURVES.join(', ')}`,
+        );
       await withNetwork(o, async (network) => {
-        say(await network.dpp.uri());
+        say(await network.dpp.uri(curve));
       });
     });
 }

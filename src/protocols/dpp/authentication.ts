@@ -67,6 +67,10 @@ export const DppStatus = {
   CONFIG_REJECTED: 9,
   /** 10 is NO_AP: the Enrollee found no AP of the network (Connection Status). */
   NO_AP: 10,
+  /** The Configurator needs a certificate request (sta-dot1x): the Enrollee asks again with one. */
+  CSR_NEEDED: 12,
+  /** The certificate request was not valid. */
+  CSR_BAD: 13,
 } as const;
 
 /** The Capabilities octet: bit 0 Enrollee, bit 1 Configurator. */

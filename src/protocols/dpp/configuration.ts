@@ -19,8 +19,12 @@
  * Refusals: ERR_DPP_FRAME (attributes or JSON not well-formed), ERR_DPP_AUTH (Wrapped Data
  * that does not open, a nonce that does not match). No message carries the passphrase or ke.
  */
-import { equalBytes } from '../../core/bytes.js';
-import { AirlockError } from '../../core/errors.js';
+import { equalBytes, fromBase64, toBase64 } from '../../core/bytes.js';
+import { AirlockError, isAirlockError } from '../../core/errors.js';
+import type { Crypto } from '../../core/ports.js';
+import { verifyCsr, type VerifiedCsr } from '../est/csr.js';
+import { DerReader, Tag } from '../x509/der.js';
+import type { DppJwk } from './connector.js';
 import { DppAttributeId, encodeDppAttributes, type DppAttribute } from './attributes.js';
 import {
   DppStatus,
@@ -109,42 +113,153 @@ export function readConfigurationRequest(
 
 const UTF8 = new TextEncoder();
 
+/** A Connector credential: the signed Connector, the C-sign key's JWK, the ppKey's. */
+export interface DppConnectorCredential {
+  signedConnector: string;
+  csign: DppJwk;
+  ppKey?: DppJwk;
+}
+
+/**
+ * The credential of a Configuration Object, by AKM, as hostap names them: `psk` (sta-psk),
+ * `sae` (sta-sae), `dpp` (sta-dpp: a Connector), `dot1x` (sta-dot1x: a certificate bag for
+ * EAP-TLS, and a Connector as hostap requires with it).
+ */
+export type DppCredential =
+  | { akm: 'psk'; passphrase: string }
+  | { akm: 'sae'; passphrase: string }
+  | { akm: 'psk+sae'; passphrase: string }
+  | { akm: 'dpp'; connector: DppConnectorCredential }
+  | {
+      akm: 'dot1x';
+      connector: DppConnectorCredential;
+      /** PKCS#7 certs-only (DER): the device's certificate and its CA's. */
+      certBag: Uint8Array;
+      /** DER certificate of the CA that signed the EAP server's certificate. */
+      caCert?: Uint8Array;
+      /** The EAP server's name the device should expect. */
+      trustedEapServerName?: string;
+    };
+
+/** A network to give an Enrollee: its SSID and credential. */
+export interface DppNetworkConfiguration {
+  ssid: string;
+  credential: DppCredential;
+}
+
+/**
+ * The Configurator's answer to a Configuration Request: a configuration; a request for a
+ * certificate request (CSR Needed, with the CSR Attributes the Enrollee should follow, DER
+ * CsrAttrs of RFC 7030); a refusal of the CSR received (CSR Bad); or nothing (Configure
+ * Failure).
+ */
+export type DppConfigurationAnswer =
+  | { status: 'ok'; configuration: DppNetworkConfiguration }
+  | { status: 'csr-needed'; csrAttributes: Uint8Array }
+  | { status: 'csr-bad' }
+  | { status: 'configure-failure' };
+
+/** What a Configurator callback may give: an answer, a PSK network (shorthand), or nothing. */
+export type DppConfigurationGiven =
+  DppConfigurationAnswer | DppNetworkConfiguration | DppPskConfiguration | undefined;
+
+/** The answer a callback's value means. */
+export function configurationAnswer(given: DppConfigurationGiven): DppConfigurationAnswer {
+  if (given === undefined) return { status: 'configure-failure' };
+  if ('status' in given) return given;
+  if ('credential' in given) return { status: 'ok', configuration: given };
+  return {
+    status: 'ok',
+    configuration: { ssid: given.ssid, credential: { akm: 'psk', passphrase: given.passphrase } },
+  };
+}
+
+const SSID_AND_PASS = (ssid: string, passphrase?: string) => {
+  const ssidLength = UTF8.encode(ssid).length;
+  if (ssidLength < 1 || ssidLength > 32)
+    throw new AirlockError('ERR_CONFIG', `the SSID has ${ssidLength} octets, not 1 to 32`);
+  if (passphrase !== undefined && !/^[\x20-\x7e]{8,63}$/.test(passphrase))
+    throw new AirlockError(
+      'ERR_CONFIG',
+      'the passphrase is not 8 to 63 printable ASCII characters',
+    );
+};
+
 /**
  * The `sta-psk` Configuration Object, as hostap writes it. The SSID is 1 to 32 octets of
  * UTF-8, the passphrase 8 to 63 printable ASCII characters (what the Enrollee accepts).
  */
 export function pskConfigurationObject(config: DppPskConfiguration): string {
-  const ssidLength = UTF8.encode(config.ssid).length;
-  if (ssidLength < 1 || ssidLength > 32)
-    throw new AirlockError('ERR_CONFIG', `the SSID has ${ssidLength} octets, not 1 to 32`);
-  if (!/^[\x20-\x7e]{8,63}$/.test(config.passphrase))
-    throw new AirlockError(
-      'ERR_CONFIG',
-      'the passphrase is not 8 to 63 printable ASCII characters',
-    );
-  return (
-    `{"wi-fi_tech":"infra","discovery":{"ssid":${JSON.stringify(config.ssid)}},` +
-    `"cred":{"akm":"psk","pass":${JSON.stringify(config.passphrase)}}}`
-  );
+  return configurationObject({
+    ssid: config.ssid,
+    credential: { akm: 'psk', passphrase: config.passphrase },
+  });
 }
 
 /**
- * The Configuration Response to `request`: with `config`, Status OK and the `sta-psk`
- * object; without (nothing to give this Enrollee, or a netRole other than `sta`), Status
- * Configure Failure and only E-nonce.
+ * A Configuration Object, written as hostap's dpp_build_conf_obj_legacy and
+ * dpp_build_conf_obj_dpp write them: members in their order, the JWKs with kty, crv, x, y
+ * (and the C-sign key's kid), the certificate bag and CA certificate in base64.
+ */
+export function configurationObject(config: DppNetworkConfiguration): string {
+  const { credential: c } = config;
+  const head = `{"wi-fi_tech":"infra","discovery":{"ssid":${JSON.stringify(config.ssid)}},`;
+  if (c.akm === 'psk' || c.akm === 'sae' || c.akm === 'psk+sae') {
+    SSID_AND_PASS(config.ssid, c.passphrase);
+    return `${head}"cred":{"akm":"${c.akm}","pass":${JSON.stringify(c.passphrase)}}}`;
+  }
+  SSID_AND_PASS(config.ssid);
+  const connector =
+    `"signedConnector":${JSON.stringify(c.connector.signedConnector)},` +
+    `"csign":${JSON.stringify(c.connector.csign)}` +
+    (c.connector.ppKey ? `,"ppKey":${JSON.stringify(c.connector.ppKey)}` : '');
+  if (c.akm === 'dpp') return `${head}"cred":{"akm":"dpp",${connector}}}`;
+  const ent = {
+    certBag: toBase64(c.certBag),
+    ...(c.caCert ? { caCert: toBase64(c.caCert) } : {}),
+    ...(c.trustedEapServerName !== undefined
+      ? { trustedEapServerName: c.trustedEapServerName }
+      : {}),
+    eapMethods: [13],
+  };
+  return `${head}"cred":{"akm":"dot1x","entCreds":${JSON.stringify(ent)},${connector}}}`;
+}
+
+const STATUS_OF = {
+  ok: DppStatus.OK,
+  'csr-needed': DppStatus.CSR_NEEDED,
+  'csr-bad': DppStatus.CSR_BAD,
+  'configure-failure': DppStatus.CONFIGURE_FAILURE,
+} as const;
+
+/**
+ * The Configuration Response to `request`. A configuration is given only to a `sta` Enrollee
+ * of `infra` (anything else is Configure Failure): Status OK, E-nonce and the object. CSR
+ * Needed carries E-nonce and the CSR Attributes Request (base64 of the DER CsrAttrs); CSR Bad
+ * and Configure Failure only E-nonce.
  */
 export function buildConfigurationResponse(
   session: DppSession,
   request: DppConfigurationRequest,
-  config: DppPskConfiguration | undefined,
+  given: DppConfigurationGiven,
 ): GasInitialResponse {
-  const give = config !== undefined && request.netRole === 'sta' && request.wifiTech === 'infra';
-  const status = give ? DppStatus.OK : DppStatus.CONFIGURE_FAILURE;
+  let answer = configurationAnswer(given);
+  if (
+    answer.status !== 'configure-failure' &&
+    (request.netRole !== 'sta' || request.wifiTech !== 'infra')
+  )
+    answer = { status: 'configure-failure' };
+  const status = STATUS_OF[answer.status];
   const clear: DppAttribute[] = [{ id: DppAttributeId.ENROLLEE_NONCE, value: request.eNonce }];
-  if (give)
+  if (answer.status === 'ok')
     clear.push({
       id: DppAttributeId.CONFIGURATION_OBJECT,
-      value: UTF8.encode(pskConfigurationObject(config)),
+      value: UTF8.encode(configurationObject(answer.configuration)),
+    });
+  if (answer.status === 'csr-needed')
+    clear.push({
+      id: DppAttributeId.CSR_ATTRIBUTES_REQUEST,
+      value: UTF8.encode(toBase64(answer.csrAttributes)),
     });
   const statusAttribute: DppAttribute = { id: DppAttributeId.STATUS, value: Uint8Array.of(status) };
   const wrapped = wrapDppData(
@@ -160,6 +275,66 @@ export function buildConfigurationResponse(
     advertisement: { ...DEFAULT_GAS_ADVERTISEMENT },
     query: [statusAttribute, { id: DppAttributeId.WRAPPED_DATA, value: wrapped }],
   };
+}
+
+/** The CSR challengePassword of an exchange: base64 of HKDF-Expand(bk, "CSR challengePassword", 64). */
+export function csrChallengePassword(
+  crypto: Pick<Crypto, 'hkdfExpand'>,
+  session: Pick<DppSession, 'curve' | 'bk'>,
+): string {
+  const { hash } = dppCurveParams(session.curve);
+  return toBase64(crypto.hkdfExpand(hash, session.bk, UTF8.encode('CSR challengePassword'), 64));
+}
+
+function csrRefuse(reason: string, detail: string): never {
+  throw new AirlockError('ERR_DPP_CSR', detail, { details: { reason } });
+}
+
+/**
+ * The certificate request a Configuration Request carries (`pkcs10`, base64 DER PKCS#10), if
+ * any, verified: its signature (proof of possession), a key type the domain CA certifies, the
+ * challengePassword of this exchange (it was made by the party that authenticated, for this
+ * exchange: hostap's dpp_validate_csr), and its key the Enrollee's protocol key (the key the
+ * authentication bound to the Enrollee; hostap's Enrollee always certifies that key). Refused
+ * with ERR_DPP_CSR: `malformed`, `signature`, `key`, `challenge-password`.
+ */
+export function verifyEnrolleeCsr(
+  crypto: Crypto,
+  session: DppSession,
+  request: DppConfigurationRequest,
+): VerifiedCsr | undefined {
+  const b64 = request.other.pkcs10;
+  if (b64 === undefined) return undefined;
+  const der = typeof b64 === 'string' ? fromBase64(b64) : undefined;
+  if (!der) csrRefuse('malformed', 'pkcs10 is not base64');
+  let csr: VerifiedCsr;
+  try {
+    csr = verifyCsr(crypto, der);
+  } catch (e) {
+    if (isAirlockError(e) && e.code === 'ERR_CSR_SIGNATURE')
+      csrRefuse('signature', 'the certificate request does not verify');
+    if (isAirlockError(e) && e.code === 'ERR_CSR_KEY')
+      csrRefuse('key', 'the certificate request is for a key the CA does not certify');
+    csrRefuse('malformed', 'the certificate request is not well-formed');
+  }
+  const expected = csrChallengePassword(crypto, session);
+  if (
+    csr.challengePassword === undefined ||
+    !equalBytes(UTF8.encode(csr.challengePassword), UTF8.encode(expected))
+  )
+    csrRefuse('challenge-password', "the challengePassword is not this exchange's");
+  const { ecCurve } = dppCurveParams(session.curve);
+  const point = csr.keyType === ecCurve ? crypto.ecPoint(ecCurve, spkiPoint(csr.spki)) : undefined;
+  if (!point || !equalBytes(point, session.enrolleeProtocolKey))
+    csrRefuse('key', "the certificate request is not for the Enrollee's protocol key");
+  return csr;
+}
+
+/** The subjectPublicKey octets of a SubjectPublicKeyInfo. */
+function spkiPoint(spkiDer: Uint8Array): Uint8Array {
+  const spki = new DerReader(spkiDer, 'ERR_DPP_CSR').enter(Tag.SEQUENCE);
+  spki.enter(Tag.SEQUENCE);
+  return spki.read(Tag.BIT_STRING).value.subarray(1);
 }
 
 /**

@@ -17,7 +17,7 @@
  * Refusals: ERR_DPP_FRAME (attributes or JSON not well-formed), ERR_DPP_AUTH (Wrapped Data that
  * does not open, another E-nonce, a GAS failure or comeback). No message carries the passphrase.
  */
-import { equalBytes as equal, fromBase64Url } from '../../core/bytes.js';
+import { equalBytes as equal, fromBase64, fromBase64Url } from '../../core/bytes.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Crypto } from '../../core/ports.js';
 import { DppAttributeId, encodeDppAttributes } from './attributes.js';
@@ -29,6 +29,7 @@ import {
   splitWrapped,
   type DppSession,
 } from './authentication.js';
+import { jwkPoint, verifyConnector, type DppConnectorPayload, type DppJwk } from './connector.js';
 import { dppCurveParams, unwrapDppData, wrapDppData } from './crypto.js';
 import {
   DEFAULT_GAS_ADVERTISEMENT,
@@ -77,7 +78,41 @@ export interface DppPskNetwork {
   pskHex?: string;
 }
 
-/** A Configuration Object this Enrollee cannot use yet (DPP Connector, 802.1X, ...). */
+/** A WPA3-Personal network (`sae`): SAE with a passphrase. Secret. */
+export interface DppSaeNetwork {
+  kind: 'sta-sae';
+  ssidBytes: Uint8Array;
+  ssid: string;
+  akm: string;
+  passphrase: string;
+}
+
+/**
+ * A DPP network (`dpp`): the Connector, verified with the C-sign key the object carries and
+ * naming our protocol key as its netAccessKey (whose private scalar the session holds), and
+ * the C-sign key and ppKey to keep. Secret only through the netAccessKey.
+ */
+export interface DppConnectorNetwork {
+  kind: 'sta-dpp';
+  ssidBytes: Uint8Array;
+  ssid: string;
+  akm: string;
+  signedConnector: string;
+  connector: DppConnectorPayload;
+  csign: DppJwk;
+  ppKey?: DppJwk;
+}
+
+/** An 802.1X network (`dot1x`): a certificate bag for EAP-TLS, with a Connector. */
+export interface DppDot1xNetwork extends Omit<DppConnectorNetwork, 'kind'> {
+  kind: 'sta-dot1x';
+  /** PKCS#7 certs-only, DER. */
+  certBag: Uint8Array;
+  caCert?: Uint8Array;
+  trustedEapServerName?: string;
+}
+
+/** A Configuration Object this Enrollee cannot use (another AKM, or a Connector it cannot check). */
 export interface DppUnsupportedObject {
   kind: 'unsupported';
   akm: string;
@@ -85,12 +120,21 @@ export interface DppUnsupportedObject {
   json: string;
 }
 
-export type DppConfigurationObject = DppPskNetwork | DppUnsupportedObject;
+export type DppConfigurationObject =
+  DppPskNetwork | DppSaeNetwork | DppConnectorNetwork | DppDot1xNetwork | DppUnsupportedObject;
 
 export interface DppConfigurationReceived {
   /** The DPP Status of the Response: 0 when the Configurator gave a configuration. */
   status: number;
   objects: DppConfigurationObject[];
+  /** With status CSR Needed: the CSR Attributes the Configurator asks for (DER CsrAttrs). */
+  csrAttributes?: Uint8Array;
+}
+
+/** What checking a Connector needs: without it, Connector objects are `unsupported`. */
+export interface ConnectorCheck {
+  crypto: Pick<Crypto, 'verifyEs256' | 'ecPoint' | 'sha256'>;
+  now: Date;
 }
 
 /** The Configuration Request: GAS Initial Request, {E-nonce, request object}ke. */
@@ -126,7 +170,11 @@ export function buildConfigurationRequest(
   };
 }
 
-function parseObject(raw: Uint8Array): DppConfigurationObject {
+function parseObject(
+  raw: Uint8Array,
+  session: DppSession,
+  check: ConnectorCheck | undefined,
+): DppConfigurationObject {
   let text: string;
   let json: unknown;
   try {
@@ -143,8 +191,18 @@ function parseObject(raw: Uint8Array): DppConfigurationObject {
     malformed('a Configuration Object has no cred');
   const akm = cred.akm;
   if (typeof akm !== 'string') malformed('a Configuration Object has no cred.akm');
-  const pskAkm = akm.split('+').includes('psk');
-  if (!pskAkm || o['wi-fi_tech'] !== 'infra') return { kind: 'unsupported', akm, json: text };
+  const akms = akm.split('+');
+  const kind = akms.includes('dot1x')
+    ? 'sta-dot1x'
+    : akms.includes('dpp')
+      ? 'sta-dpp'
+      : akms.includes('psk')
+        ? 'sta-psk'
+        : akms.includes('sae')
+          ? 'sta-sae'
+          : undefined;
+  const unsupported = { kind: 'unsupported' as const, akm, json: text };
+  if (!kind || o['wi-fi_tech'] !== 'infra') return unsupported;
   const discovery = o.discovery as Record<string, unknown> | undefined;
   if (typeof discovery !== 'object' || discovery === null || Array.isArray(discovery))
     malformed('a Configuration Object has no discovery');
@@ -153,21 +211,112 @@ function parseObject(raw: Uint8Array): DppConfigurationObject {
   else if (typeof discovery.ssid64 === 'string') ssidBytes = fromBase64Url(discovery.ssid64);
   if (!ssidBytes || ssidBytes.length < 1 || ssidBytes.length > 32)
     malformed('a Configuration Object has no SSID of 1 to 32 octets');
-  const network: DppPskNetwork = {
-    kind: 'sta-psk',
-    ssidBytes,
-    ssid: new TextDecoder('utf-8').decode(ssidBytes),
-    akm,
-  };
+  const ssid = new TextDecoder('utf-8').decode(ssidBytes);
+  if (kind === 'sta-dpp' || kind === 'sta-dot1x') {
+    if (!check) return unsupported;
+    const connector = readConnector(cred, session, check);
+    if (kind === 'sta-dpp') return { kind, ssidBytes, ssid, akm, ...connector };
+    const ent = cred.entCreds as Record<string, unknown> | undefined;
+    if (typeof ent !== 'object' || ent === null || Array.isArray(ent))
+      malformed('a dot1x Configuration Object has no entCreds');
+    const certBag = typeof ent.certBag === 'string' ? fromBase64(ent.certBag) : undefined;
+    if (!certBag || certBag.length === 0) malformed('a dot1x Configuration Object has no certBag');
+    const caCert = typeof ent.caCert === 'string' ? fromBase64(ent.caCert) : undefined;
+    if (ent.caCert !== undefined && !caCert) malformed('caCert is not base64');
+    const name = ent.trustedEapServerName;
+    if (name !== undefined && (typeof name !== 'string' || !/^[\x20-\x7e]*$/.test(name)))
+      malformed('trustedEapServerName is not printable text');
+    return {
+      kind,
+      ssidBytes,
+      ssid,
+      akm,
+      ...connector,
+      certBag,
+      ...(caCert ? { caCert } : {}),
+      ...(name !== undefined ? { trustedEapServerName: name } : {}),
+    };
+  }
+  let passphrase: string | undefined;
+  let pskHex: string | undefined;
   if (typeof cred.pass === 'string') {
     if (!/^[\x20-\x7e]{8,63}$/.test(cred.pass))
       malformed('the passphrase is not 8 to 63 printable ASCII characters');
-    network.passphrase = cred.pass;
-  } else if (typeof cred.psk_hex === 'string') {
+    passphrase = cred.pass;
+  } else if (typeof cred.psk_hex === 'string' && kind === 'sta-psk') {
     if (!/^[0-9a-fA-F]{64}$/.test(cred.psk_hex)) malformed('psk_hex is not 64 hex digits');
-    network.pskHex = cred.psk_hex.toLowerCase();
-  } else malformed('a psk Configuration Object has neither pass nor psk_hex');
-  return network;
+    pskHex = cred.psk_hex.toLowerCase();
+  } else
+    malformed(
+      kind === 'sta-sae'
+        ? 'a sae Configuration Object has no pass'
+        : 'a psk Configuration Object has neither pass nor psk_hex',
+    );
+  if (kind === 'sta-sae') return { kind, ssidBytes, ssid, akm, passphrase: passphrase! };
+  return {
+    kind,
+    ssidBytes,
+    ssid,
+    akm,
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    ...(pskHex !== undefined ? { pskHex } : {}),
+  };
+}
+
+/**
+ * The Connector of a `dpp` or `dot1x` credential, as hostap's dpp_parse_cred_dpp checks it:
+ * the C-sign key a P-256 JWK on its curve, the ppKey (if any) on the same curve, the Connector
+ * verified with the C-sign key and not expired, and its netAccessKey our protocol key.
+ */
+function readConnector(
+  cred: Record<string, unknown>,
+  session: DppSession,
+  check: ConnectorCheck,
+): Pick<DppConnectorNetwork, 'signedConnector' | 'connector' | 'csign' | 'ppKey'> {
+  const csign = cred.csign as DppJwk;
+  const c = jwkPoint(csign);
+  if (!check.crypto.ecPoint(dppCurveParams(c.curve).ecCurve, c.point))
+    throw new AirlockError('ERR_DPP_CONNECTOR', 'the C-sign key is not on its curve', {
+      details: { reason: 'key' },
+    });
+  let ppKey: DppJwk | undefined;
+  if (cred.ppKey !== undefined) {
+    ppKey = cred.ppKey as DppJwk;
+    if (jwkPoint(ppKey).curve !== c.curve)
+      throw new AirlockError('ERR_DPP_CONNECTOR', "the ppKey is not on the C-sign key's curve", {
+        details: { reason: 'key' },
+      });
+  }
+  const signedConnector = cred.signedConnector;
+  if (typeof signedConnector !== 'string' || /["\n]/.test(signedConnector))
+    malformed('the credential has no signedConnector');
+  const connector = verifyConnector(check.crypto, csign, signedConnector, check.now);
+  if (
+    connector.netAccessKey.curve !== session.curve ||
+    !equal(connector.netAccessKey.point, session.enrolleeProtocolKey)
+  )
+    throw new AirlockError(
+      'ERR_DPP_CONNECTOR',
+      "the Connector's netAccessKey is not this Enrollee's protocol key",
+      { details: { reason: 'key' } },
+    );
+  return {
+    signedConnector,
+    connector,
+    csign: { ...jwkFields(csign) },
+    ...(ppKey ? { ppKey: jwkFields(ppKey) } : {}),
+  };
+}
+
+/** The members of a JWK that DPP uses, nothing else. */
+function jwkFields(jwk: DppJwk): DppJwk {
+  return {
+    kty: jwk.kty,
+    crv: jwk.crv,
+    x: jwk.x,
+    y: jwk.y,
+    ...(typeof jwk.kid === 'string' ? { kid: jwk.kid } : {}),
+  };
 }
 
 /**
@@ -180,6 +329,7 @@ export function readConfigurationResponse(
   session: DppSession,
   enrollment: DppEnrollment,
   message: DppMessage,
+  check?: ConnectorCheck,
 ): DppConfigurationReceived {
   if (message.kind !== 'gas-initial-response')
     refuse(
@@ -208,10 +358,20 @@ export function readConfigurationResponse(
   );
   if (!equal(eNonce, enrollment.eNonce))
     refuse('nonce', 'the Configuration Response carries another E-nonce');
+  if (status === DppStatus.CSR_NEEDED) {
+    const b64 = required(
+      inner,
+      DppAttributeId.CSR_ATTRIBUTES_REQUEST,
+      'the CSR Attributes Request',
+    );
+    const csrAttributes = fromBase64(new TextDecoder().decode(b64));
+    if (!csrAttributes) malformed('the CSR Attributes Request is not base64');
+    return { status, objects: [], csrAttributes };
+  }
   if (status !== DppStatus.OK) return { status, objects: [] };
   const objects = inner
     .filter((a) => a.id === DppAttributeId.CONFIGURATION_OBJECT)
-    .map((a) => parseObject(a.value));
+    .map((a) => parseObject(a.value, session, check));
   if (objects.length === 0)
     malformed('the Configuration Response has Status OK and no Configuration Object');
   return { status, objects };

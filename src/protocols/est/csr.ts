@@ -28,6 +28,11 @@ export interface VerifiedCsr {
    * attribute, RFC 2985 section 5.4.2): the device's word for its intent (step 11).
    */
   readonly mudUrl: string | undefined;
+  /**
+   * The challengePassword attribute (RFC 2985 section 5.4.1), as text, when the request has
+   * one: Wi-Fi Easy Connect binds a request to its exchange with it.
+   */
+  readonly challengePassword?: string;
 }
 
 /** The smallest RSA modulus certified (NIST SP 800-131A: 112-bit security). */
@@ -88,6 +93,7 @@ export function verifyCsr(crypto: Crypto, der: Uint8Array): VerifiedCsr {
   const attributes = fields.readOptional(0xa0);
   fields.end();
   const mudUrl = attributes ? requestedMudUrl(attributes.value) : undefined;
+  const challengePassword = attributes ? challengePasswordOf(attributes.value) : undefined;
 
   const key = subjectKey(spkiTlv.value);
   const alg = SIGNATURE_ALGORITHMS[sigAlg];
@@ -110,7 +116,45 @@ export function verifyCsr(crypto: Crypto, der: Uint8Array): VerifiedCsr {
       ? crypto.verifyEs256(spkiTlv.raw, info.raw, sig.subarray(1), 'der')
       : crypto.verifySignature(spkiTlv.raw, alg.hash, info.raw, sig.subarray(1), 'der');
   ensure(ok, 'ERR_CSR_SIGNATURE');
-  return { der, spki: spkiTlv.raw, ...key, mudUrl };
+  return {
+    der,
+    spki: spkiTlv.raw,
+    ...key,
+    mudUrl,
+    ...(challengePassword !== undefined ? { challengePassword } : {}),
+  };
+}
+
+const CHALLENGE_PASSWORD = '1.2.840.113549.1.9.7';
+
+/**
+ * The challengePassword attribute's value: one DirectoryString (UTF8String, PrintableString or
+ * IA5String, as hostap accepts). Given twice, or of another type: ERR_CSR_MALFORMED.
+ */
+function challengePasswordOf(attributes: Uint8Array): string | undefined {
+  const attrs = new DerReader(attributes, CODE);
+  let found: string | undefined;
+  while (!attrs.done) {
+    const attr = attrs.enter(Tag.SEQUENCE);
+    const type = decodeOid(attr.read(Tag.OID).value, CODE);
+    const values = attr.enter(Tag.SET);
+    attr.end();
+    if (type !== CHALLENGE_PASSWORD) continue;
+    ensure(found === undefined, CODE, 'the challengePassword is given twice');
+    const value = values.read();
+    values.end();
+    ensure(
+      value.tag === Tag.UTF8String || value.tag === 0x13 || value.tag === 0x16,
+      CODE,
+      'the challengePassword is not a UTF8String, PrintableString or IA5String',
+    );
+    try {
+      found = new TextDecoder('utf-8', { fatal: true }).decode(value.value);
+    } catch {
+      throw new AirlockError(CODE, 'the challengePassword is not UTF-8');
+    }
+  }
+  return found;
 }
 
 const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';

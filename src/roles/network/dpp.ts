@@ -15,31 +15,83 @@ import { toHex } from '../../core/bytes.js';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { transition } from '../../core/onboarding-state.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
-import type { EventInput, NetworkStore, DppEnrolleeRecord } from '../../core/store.js';
+import {
+  DPP_AKMS,
+  type DppAkm,
+  type EventInput,
+  type NetworkRepositories,
+  type NetworkStore,
+  type DppEnrolleeRecord,
+} from '../../core/store.js';
+import { equalBytes } from '../../core/bytes.js';
+import { keyStoreOf } from '../shared/context.js';
 import type { Sealer } from '../../adapters/crypto/seal.js';
 import { isUniqueViolation } from '../../adapters/store/unique-violation.js';
 import {
   startDppTcpController,
+  type DppEnrolleeIdentity,
   type DppExchangeResult,
   type DppTcpController,
 } from '../../adapters/dpp/tcp-controller.js';
+import {
+  csignKid,
+  dppJwk,
+  signConnector,
+  type DppCsignKey,
+  type DppJwk,
+} from '../../protocols/dpp/connector.js';
+import type {
+  DppConfigurationGiven,
+  DppConnectorCredential,
+  DppCredential,
+} from '../../protocols/dpp/configuration.js';
+import { csrAttributes } from '../../protocols/est/csr.js';
+import { encodeCertsOnly } from '../../protocols/est/certs-only.js';
+import { fromBase64 } from '../../core/bytes.js';
 import type { DppOwnBootstrap } from '../../protocols/dpp/authentication.js';
 import {
   bootstrappingKeyHash,
   encodeBootstrappingKey,
   parseBootstrappingKey,
+  type DppCurve,
 } from '../../protocols/dpp/bootstrapping-key.js';
 import { dppCurveParams } from '../../protocols/dpp/crypto.js';
 import { formatDppUri, parseDppUri } from '../../protocols/dpp/uri.js';
 import { DerReader, Tag } from '../../protocols/x509/der.js';
 import type { RoleContext } from '../shared/context.js';
 import type { CredentialIssuer } from './credentials.js';
+import type { NetworkPki } from './pki.js';
+import { policyInForce } from '../../onboarding/registrar/authorization.js';
 
-/** The name of the network's own DPP bootstrapping key in `net_keys`. */
+/** The name of the network's own DPP bootstrapping key in `net_keys` (P-256; others add `-<curve>`). */
 export const DPP_KEY_NAME = 'dpp-bootstrap';
 
-/** The curve of the network's own bootstrapping key. */
-const NETWORK_CURVE = 'P-256';
+/** The names of the Configurator's C-sign key (signs Connectors) and privacy protection key. */
+export const DPP_CSIGN_KEY_NAME = 'dpp-csign';
+export const DPP_PPKEY_NAME = 'dpp-ppkey';
+
+/** The curves the network has a bootstrapping key on: every curve hostap supports. */
+export const DPP_NETWORK_CURVES: readonly DppCurve[] = [
+  'P-256',
+  'P-384',
+  'P-521',
+  'BP-256',
+  'BP-384',
+  'BP-512',
+];
+
+/** The curves whose keys the domain CA certifies: sta-dot1x certifies the protocol key. */
+const DOT1X_CURVES: readonly DppCurve[] = ['P-256', 'P-384'];
+
+function keyName(curve: DppCurve): string {
+  return curve === 'P-256' ? DPP_KEY_NAME : `${DPP_KEY_NAME}-${curve}`;
+}
+
+/** Options of `add`. */
+export interface DppAddOptions {
+  /** The credential the device is given; default `psk` (a unique per-device PSK). */
+  akm?: DppAkm;
+}
 
 /** A serial the network takes from a URI's I: token as it is. */
 const SERIAL = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
@@ -87,7 +139,8 @@ const REFUSAL_WINDOW_MS = 10 * 60_000;
 const REFUSAL_MEMORY = 1024;
 
 export class DppConfigurator {
-  #own: DppOwnBootstrap | undefined;
+  readonly #own = new Map<DppCurve, DppOwnBootstrap>();
+  #csign: { key: DppCsignKey; ppKey: DppJwk } | undefined;
   /** Key hash (or '' for none) → when its last refusal was recorded. */
   readonly #refusals = new Map<string, number>();
   readonly #pending = new Set<Promise<void>>();
@@ -97,23 +150,31 @@ export class DppConfigurator {
     private readonly ctx: RoleContext,
     private readonly store: NetworkStore,
     private readonly sealer: Sealer,
-    private readonly credentials: Pick<CredentialIssuer, 'newPsk'>,
+    private readonly credentials: Pick<CredentialIssuer, 'newPsk' | 'signLdevid' | 'recordLdevid'>,
+    private readonly pki: Pick<NetworkPki, 'domainCa' | 'registrar'>,
     private readonly ssid: string,
   ) {}
 
   /**
-   * Adds a device by its bootstrapping URI. ERR_DPP_URI for a URI that does not parse;
-   * ERR_DPP_DUPLICATE when its key, or the serial it gives, is added already, or a zero-touch
-   * device holds that serial. Nothing is stored on a refusal.
+   * Adds a device by its bootstrapping URI, with the credential it is to be given (`akm`).
+   * ERR_DPP_URI for a URI that does not parse; ERR_CONFIG for an unknown credential, or
+   * sta-dot1x for a key on a curve the domain CA does not certify; ERR_DPP_DUPLICATE when its
+   * key, or the serial it gives, is added already, or a zero-touch device holds that serial.
+   * Nothing is stored on a refusal.
    */
-  async add(uri: string): Promise<DppEnrolleeRecord> {
+  async add(uri: string, options: DppAddOptions = {}): Promise<DppEnrolleeRecord> {
     const parsed = parseDppUri(uri.trim());
-    // Mutual authentication takes the enrollee's key on the network's curve (its key is P-256).
-    if (parsed.key.curve !== NETWORK_CURVE)
+    const akm = options.akm ?? 'psk';
+    if (!DPP_AKMS.includes(akm))
+      throw new AirlockError('ERR_CONFIG', `unknown DPP credential ${JSON.stringify(akm)}`, {
+        details: { akm: String(akm), known: DPP_AKMS.join(', ') },
+      });
+    // sta-dot1x certifies the enrollee's protocol key, on its bootstrapping key's curve.
+    if (akm === 'dot1x' && !DOT1X_CURVES.includes(parsed.key.curve))
       throw new AirlockError(
-        'ERR_DPP_URI',
-        `the bootstrapping key is on ${parsed.key.curve}: the network's Configurator (${NETWORK_CURVE}) cannot authenticate it mutually`,
-        { details: { token: 'K', curve: parsed.key.curve } },
+        'ERR_CONFIG',
+        `sta-dot1x needs a P-256 or P-384 key: the domain CA does not certify ${parsed.key.curve}`,
+        { details: { curve: parsed.key.curve } },
       );
     const keyHash = toHex(bootstrappingKeyHash(this.ctx.crypto, parsed.key.spkiDer));
     const serial = dppSerial(parsed.info, keyHash);
@@ -125,6 +186,7 @@ export class DppConfigurator {
       spkiDer: parsed.key.spkiDer,
       info: parsed.info ?? null,
       uri: uri.trim(),
+      akm,
     };
     await this.store.transaction(async (r) => {
       const birth = await r.devices.birthCertificateOf(serial);
@@ -147,7 +209,7 @@ export class DppConfigurator {
             serial,
             action: 'dpp bootstrapping key added',
             outcome: 'ok',
-            detail: { keyHash, curve: record.curve },
+            detail: { keyHash, curve: record.curve, akm },
           },
         ],
         at,
@@ -160,15 +222,20 @@ export class DppConfigurator {
     return this.store.run((r) => r.dpp.list());
   }
 
-  /** The network's own bootstrapping key (P-256), made and sealed the first time it is asked for. */
-  async ownBootstrap(): Promise<DppOwnBootstrap> {
-    if (this.#own) return this.#own;
+  /**
+   * The network's own bootstrapping key on `curve` (default P-256), made and sealed the first
+   * time it is asked for. An enrollee authenticates mutually with the key on its own curve.
+   */
+  async ownBootstrap(curve: DppCurve = 'P-256'): Promise<DppOwnBootstrap> {
+    const cached = this.#own.get(curve);
+    if (cached) return cached;
+    const name = keyName(curve);
     // The seal's associated data names the public key (its SubjectPublicKeyInfo's SHA-256): a
     // public key swapped in the row does not open with the private scalar sealed for another.
     const aad = (spkiDer: Uint8Array) =>
-      `net_keys:${DPP_KEY_NAME}:${toHex(this.ctx.crypto.sha256(spkiDer))}`;
+      `net_keys:${name}:${toHex(this.ctx.crypto.sha256(spkiDer))}`;
     const read = async (): Promise<DppOwnBootstrap | undefined> => {
-      const row = await this.store.run((r) => r.keys.get(DPP_KEY_NAME));
+      const row = await this.store.run((r) => r.keys.get(name));
       if (!row) return undefined;
       // For this key the row's certificate column holds the DER SubjectPublicKeyInfo: DPP has no certificate.
       const key = parseBootstrappingKey(row.certDer);
@@ -176,7 +243,8 @@ export class DppConfigurator {
         dppCurveParams(key.curve).ecCurve,
         spkiPointOctets(row.certDer),
       );
-      if (!publicKey) throw new AirlockError('ERR_SECURE_STORE', 'the DPP key cannot be read');
+      if (!publicKey || key.curve !== curve)
+        throw new AirlockError('ERR_SECURE_STORE', 'the DPP key cannot be read');
       return {
         curve: key.curve,
         privateKey: this.openBound(row.sealedKey, aad(row.certDer)),
@@ -186,22 +254,17 @@ export class DppConfigurator {
     };
     let own = await read();
     if (!own) {
-      const pair = this.ctx.crypto.ecGenerate(dppCurveParams(NETWORK_CURVE).ecCurve);
-      const { spkiDer } = encodeBootstrappingKey(NETWORK_CURVE, pair.publicKey);
+      const pair = this.ctx.crypto.ecGenerate(dppCurveParams(curve).ecCurve);
+      const { spkiDer } = encodeBootstrappingKey(curve, pair.publicKey);
       try {
         await this.store.run((r) =>
           r.keys.put(
-            DPP_KEY_NAME,
+            name,
             { sealedKey: this.sealer.seal(pair.privateKey, aad(spkiDer)), certDer: spkiDer },
             this.ctx.clock.now(),
           ),
         );
-        own = {
-          curve: NETWORK_CURVE,
-          privateKey: pair.privateKey,
-          publicKey: pair.publicKey,
-          spkiDer,
-        };
+        own = { curve, privateKey: pair.privateKey, publicKey: pair.publicKey, spkiDer };
       } catch (e) {
         // Another node sharing the database made it first: use that one.
         if (!isUniqueViolation(e)) throw e;
@@ -209,8 +272,60 @@ export class DppConfigurator {
         if (!own) throw e;
       }
     }
-    this.#own = own;
+    this.#own.set(curve, own);
     return own;
+  }
+
+  /**
+   * The Configurator's C-sign key (P-256, signs every Connector) and its privacy protection
+   * key (ppKey, P-256), made in the key store and sealed the first time they are asked for.
+   */
+  async csign(): Promise<{ key: DppCsignKey; ppKey: DppJwk }> {
+    if (this.#csign) return this.#csign;
+    const signing = await this.sealedP256(DPP_CSIGN_KEY_NAME);
+    const pp = await this.sealedP256(DPP_PPKEY_NAME);
+    const point = (spki: Uint8Array) => spkiPointOctets(spki);
+    const publicKey = point(signing.spki);
+    this.#csign = {
+      key: { key: signing, publicKey, kid: csignKid(this.ctx.crypto, publicKey) },
+      ppKey: dppJwk('P-256', point(pp.spki)),
+    };
+    return this.#csign;
+  }
+
+  /** A P-256 key of the key store sealed in `net_keys` under `name`, bound to its public key. */
+  private async sealedP256(name: string) {
+    const keys = keyStoreOf(this.ctx);
+    const aad = (spki: Uint8Array) => `net_keys:${name}:${toHex(this.ctx.crypto.sha256(spki))}`;
+    const read = async () => {
+      const row = await this.store.run((r) => r.keys.get(name));
+      if (!row) return undefined;
+      const key = await keys.importPkcs8(this.openBound(row.sealedKey, aad(row.certDer)));
+      if (!equalBytes(key.spki, row.certDer))
+        throw new AirlockError('ERR_SECURE_STORE', `the ${name} key does not match its public key`);
+      return key;
+    };
+    const stored = await read();
+    if (stored) return stored;
+    const key = await keys.generateP256();
+    try {
+      await this.store.run(async (r) =>
+        r.keys.put(
+          name,
+          {
+            sealedKey: this.sealer.seal(await keys.exportPkcs8(key), aad(key.spki)),
+            certDer: key.spki,
+          },
+          this.ctx.clock.now(),
+        ),
+      );
+      return key;
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      const theirs = await read();
+      if (!theirs) throw e;
+      return theirs;
+    }
   }
 
   /** Opens the sealed scalar; one sealed for another public key is ERR_SECURE_STORE. */
@@ -227,19 +342,21 @@ export class DppConfigurator {
     }
   }
 
-  /** The network's own DPP URI (version 2, its key): what an enrollee scans. */
-  async uri(): Promise<string> {
-    return formatDppUri({ version: 2, key: (await this.ownBootstrap()).spkiDer });
+  /** The network's own DPP URI (version 2, its key on `curve`): what an enrollee scans. */
+  async uri(curve: DppCurve = 'P-256'): Promise<string> {
+    return formatDppUri({ version: 2, key: (await this.ownBootstrap(curve)).spkiDer });
   }
 
   /** Starts the DPP Controller over TCP for the devices added. */
   async serve(o: DppServeOptions = {}): Promise<DppConfiguratorHandle> {
-    const bootstrap = await this.ownBootstrap();
+    const bootstraps: DppOwnBootstrap[] = [];
+    for (const curve of DPP_NETWORK_CURVES) bootstraps.push(await this.ownBootstrap(curve));
+    await this.csign();
     const uri = await this.uri();
     const ssid = o.ssid ?? this.ssid;
     const controller = await startDppTcpController({
       crypto: this.ctx.crypto,
-      bootstrap,
+      bootstrap: bootstraps,
       onlyKnownEnrollees: true,
       peers: async (keyHash) => {
         const e = await this.store.run((r) => r.dpp.get(keyHash));
@@ -252,8 +369,7 @@ export class DppConfigurator {
           });
         // Exactly what buildConfigurationResponse gives to: nothing is touched for anything else.
         if (request.netRole !== 'sta' || request.wifiTech !== 'infra') return undefined;
-        const passphrase = await this.#configure(enrollee.keyHash, ssid, bootstrap.curve, live);
-        return { ssid, passphrase };
+        return this.#configure(enrollee.keyHash, enrollee, ssid, live);
       },
       onResult: (result) => {
         const work = this.#recordResult(result, ssid)
@@ -304,40 +420,55 @@ export class DppConfigurator {
   }
 
   /**
-   * In one unit of work: the device's record 'provisioned', a new per-device PSK (sealed, it
-   * replaces the device's earlier ones), and the audit trail of the steps performed and not.
-   * Returns the passphrase, for the Configuration Object only. Rolled back when the exchange
-   * is no longer live at the end; "delivered" is recorded by #recordResult, once it was sent.
+   * In one unit of work: the device's record 'provisioned', its credential, and the audit trail
+   * of the steps performed and not. The credential is the one it was added with: a new
+   * per-device PSK (sta-psk, sta-sae; sealed, it replaces the device's earlier ones), a
+   * Connector for its protocol key (sta-dpp), or an LDevID for the key of its certificate
+   * request (sta-dot1x; without a request yet, CSR Needed and nothing is changed). Rolled back
+   * when the exchange is no longer live at the end; "delivered" is recorded by #recordResult,
+   * once it was sent.
    */
   async #configure(
     keyHash: string,
+    identity: DppEnrolleeIdentity,
     ssid: string,
-    curve: string,
     live: () => boolean,
-  ): Promise<string> {
+  ): Promise<DppConfigurationGiven> {
     const at = this.ctx.clock.now();
+    const csign = await this.csign();
     return this.store.transaction(async (r) => {
       const enrollee = await r.dpp.get(keyHash);
       if (!enrollee)
         throw new AirlockError('ERR_DPP_AUTH', 'the enrollee is not one the owner added', {
           details: { reason: 'unknown-enrollee' },
         });
-      const { serial } = enrollee;
+      const { serial, akm } = enrollee;
+      if (akm === 'dot1x' && !identity.csr)
+        return { status: 'csr-needed', csrAttributes: csrAttributes() } as const;
       const device = await r.devices.get(serial, { lock: true });
       if (device) transition(device.state, 'dpp-configured');
       if (!(await r.devices.dppConfigured(serial, at)))
         throw new AirlockError('ERR_DPP_DUPLICATE', 'a zero-touch device holds that serial', {
           details: { serial, reason: 'serial-taken' },
         });
-      const psk = await this.credentials.newPsk(r, serial);
-      await r.devices.update(serial, { pskId: psk.id }, at);
+      // The policy judges birth certificates and attestation, which a DPP device has not: the
+      // owner's adding its URI authorized it, and it lands in the policy's default segment.
+      const inForce = await policyInForce(r);
+      const segment = inForce.policy.defaults.segment;
+      await r.devices.decided(
+        serial,
+        { decision: 'allow', segment, rule: 'dpp-added-by-owner', policyId: inForce.id },
+        at,
+        true,
+      );
+      const { credential, issued } = await this.#credential(r, serial, akm, identity, csign, at);
       const events: EventInput[] = [
         {
           serial,
           step: OnboardingStep.AttestationVerified,
           action: 'attestation',
           outcome: 'skipped',
-          detail: { reason: 'a DPP enrollee (wpa_supplicant) sends no attestation evidence' },
+          detail: { reason: 'a DPP enrollee sends no attestation evidence' },
         },
         {
           serial,
@@ -354,6 +485,7 @@ export class DppConfigurator {
           detail: {
             reason:
               'no birth certificate to judge; the owner authorized the device by adding its URI',
+            segment,
           },
         },
         {
@@ -361,13 +493,20 @@ export class DppConfigurator {
           step: OnboardingStep.NetworkAuthenticated,
           action: "dpp: the enrollee authenticated the network's bootstrapping key",
           outcome: 'ok',
-          detail: { curve },
+          detail: { curve: identity.protocolKey.curve },
         },
         {
           serial,
           step: OnboardingStep.SecureChannel,
           action: 'dpp: configuration protocol keyed (ke)',
           outcome: 'ok',
+        },
+        {
+          serial,
+          step: OnboardingStep.Provisioning,
+          action: `dpp credential made (sta-${akm})`,
+          outcome: 'ok',
+          detail: issued,
         },
         {
           serial,
@@ -386,8 +525,55 @@ export class DppConfigurator {
         throw new AirlockError('ERR_TRANSPORT', 'the DPP exchange ended before configuration', {
           details: { reason: 'closed' },
         });
-      return psk.psk;
+      return { ssid, credential };
     });
+  }
+
+  /** The credential of `akm` for the device, recorded in `r`; `issued` says what, never a secret. */
+  async #credential(
+    r: NetworkRepositories,
+    serial: string,
+    akm: DppAkm,
+    identity: DppEnrolleeIdentity,
+    csign: { key: DppCsignKey; ppKey: DppJwk },
+    at: Date,
+  ): Promise<{ credential: DppCredential; issued: Record<string, string> }> {
+    if (akm === 'psk' || akm === 'sae') {
+      const psk = await this.credentials.newPsk(r, serial);
+      await r.devices.update(serial, { pskId: psk.id }, at);
+      return { credential: { akm, passphrase: psk.psk }, issued: { psk: psk.id } };
+    }
+    const connector: DppConnectorCredential = {
+      signedConnector: signConnector(this.ctx.crypto, csign.key, {
+        groups: [{ groupId: '*', netRole: 'sta' }],
+        netAccessKey: identity.protocolKey,
+      }),
+      csign: dppJwk('P-256', csign.key.publicKey, csign.key.kid),
+      ppKey: csign.ppKey,
+    };
+    if (akm === 'dpp')
+      return { credential: { akm, connector }, issued: { connector: csign.key.kid } };
+    const csr = identity.csr!;
+    // The network's own keys are never a device's; any other key certified before is refused
+    // by recordLdevid (ERR_CSR_KEY), and nothing is issued.
+    if (
+      equalBytes(csr.spki, this.pki.domainCa.cert.spki) ||
+      equalBytes(csr.spki, this.pki.registrar.cert.spki)
+    )
+      throw new AirlockError('ERR_CSR_KEY', "the key is the network's own");
+    const cert = this.credentials.signLdevid(serial, csr.spki);
+    await this.credentials.recordLdevid(r, serial, cert);
+    await r.devices.update(serial, { state: 'provisioned', ldevidSerial: cert.serial }, at);
+    const ca = this.pki.domainCa.cert.der;
+    return {
+      credential: {
+        akm,
+        connector,
+        certBag: fromBase64(encodeCertsOnly([cert.der, ca]))!,
+        caCert: ca,
+      },
+      issued: { ldevid: cert.serial },
+    };
   }
 
   /** Records how an exchange ended; returns the device's serial when the key was added. */
@@ -458,9 +644,17 @@ export class DppConfigurator {
       const delivered: EventInput = {
         serial,
         step: OnboardingStep.Provisioning,
-        action: 'dpp configuration delivered (sta-psk)',
+        action: `dpp configuration delivered (sta-${enrollee.akm})`,
         outcome: 'ok',
-        detail: { ...(device?.pskId ? { psk: device.pskId } : {}), ssid: ssid },
+        detail: {
+          ...(device?.pskId && (enrollee.akm === 'psk' || enrollee.akm === 'sae')
+            ? { psk: device.pskId }
+            : {}),
+          ...(device?.ldevidSerial && enrollee.akm === 'dot1x'
+            ? { ldevid: device.ldevidSerial }
+            : {}),
+          ssid,
+        },
       };
       if (device?.state === 'provisioned') {
         if (ok)

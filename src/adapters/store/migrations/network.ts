@@ -357,4 +357,13 @@ export const networkMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // What a DPP enrollee is given (docs/DPP.md): sta-psk, sta-sae, sta-dpp or sta-dot1x.
+  '0010_network_dpp_akm': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('net_dpp_enrollees')
+        .addColumn('akm', 'text', (c) => c.notNull().defaultTo('psk'))
+        .execute();
+    },
+  },
 };
