@@ -36,17 +36,30 @@
  * The registrar's and the verifier's work for N attestations (default 2000), in one process,
  * alternately over the verifier's HTTPS API and directly (bench/verifier.ts): CPU and wall
  * time per attestation each way.
+ *
+ *   dpp [--devices N] [--concurrency C] [--rounds R] [--warmup W] [--auth mutual|responder] [--json]
+ *
+ * Wi-Fi Easy Connect (DPP) onboarding over TCP (bench/dpp.ts): Airlock's enrollee, a fresh P-256
+ * key per exchange, C in flight (default 4), configured by Airlock's DPP TCP controller (in a
+ * child process) and by a wpa_supplicant 2.10 Configurator/Controller, N devices (default 200)
+ * each side per round, the side that goes first alternating, R rounds (default 5) after a
+ * warm-up of W (default min(N, 50)): devicesPerSecond and wpaSupplicantPerSecond are the
+ * rounds' medians, ratio their quotient. --auth mutual (default): both configurators know every enrollee's key. Not
+ * root, or no wpa_supplicant: `skipped: <reason>`, Airlock's side alone, ratio null. The exit
+ * status is 0 only if every exchange ended configured (`failures` 0).
  */
 import { runOnboardingBenchmark, type OnboardingResult } from './onboarding.js';
 import { runVerifierBenchmark } from './verifier.js';
 import { runIntentBenchmark } from './intent.js';
 import { runConnectBenchmark } from './connect.js';
+import { runDppBenchmark } from './dpp.js';
 
 const USAGE = [
   'usage: npm run bench -- onboarding [--devices N] [--concurrency C] [--baseline-handshakes H] [--slices K] [--declarations installed|realtime] [--separate] [--nodes N] [--database sqlite|postgres] [--attestation on|off] [--phases] [--timeout S] [--json]',
   '       npm run bench -- verifier [--attestations N] [--concurrency C] [--json]',
   '       npm run bench -- intent [--devices N] [--json]',
   '       npm run bench -- connect [--devices N] [--clients P] [--auths A] [--changes C] [--json]',
+  '       npm run bench -- dpp [--devices N] [--concurrency C] [--rounds R] [--warmup W] [--auth mutual|responder] [--json]',
 ].join('\n');
 
 function parseArgs(argv: string[]): {
@@ -211,6 +224,34 @@ async function main(): Promise<number> {
             ].join('\n') + '\n',
       );
       return 0;
+    }
+    case 'dpp': {
+      const r = await runDppBenchmark(
+        {
+          devices: positiveInt(flags, 'devices', 200),
+          concurrency: positiveInt(flags, 'concurrency', 4),
+          rounds: positiveInt(flags, 'rounds', 5),
+          ...(flags.has('warmup') ? { warmup: positiveInt(flags, 'warmup', 50) } : {}),
+          auth: oneOf(flags, 'auth', ['mutual', 'responder'] as const, 'mutual'),
+        },
+        json ? undefined : (m) => process.stderr.write(`${m}\n`),
+      );
+      // On its own line; with --json on stderr, so that stdout stays one JSON object.
+      if (r.skipped) (json ? process.stderr : process.stdout).write(`skipped: ${r.skipped}\n`);
+      const w = r.wpaSupplicantPerSecond;
+      process.stdout.write(
+        json
+          ? `${JSON.stringify(r)}\n`
+          : [
+              `dpp: ${r.devices} devices per side per round, ${r.rounds} rounds alternately after ${r.warmupDevices} warm-up, concurrency ${r.concurrency}, ${r.curve}, ${r.authentication} (node ${r.node}, ${r.cpus} x ${r.cpuModel})`,
+              `  Airlock's configurator        ${r.devicesPerSecond} devices/s (rounds ${r.airlockRuns.join(', ')}), p50 ${r.p50Ms.airlock} ms`,
+              `  wpa_supplicant's configurator ${w === null ? '-' : `${w} devices/s (rounds ${r.wpaSupplicantRuns.join(', ')}), p50 ${r.p50Ms.wpaSupplicant} ms`}`,
+              `  ratio                         ${r.ratio ?? 'null'}${r.roundRatios.length ? ` (rounds ${r.roundRatios.join(', ')}; their median ${r.medianRoundRatio})` : ''}`,
+              `  CPU ms/device                 configurator: Airlock ${r.cpuMsPerDevice.airlockConfigurator}, wpa_supplicant ${r.cpuMsPerDevice.wpaSupplicantConfigurator ?? '-'}; enrollee: ${r.cpuMsPerDevice.enrolleeWithAirlock} / ${r.cpuMsPerDevice.enrolleeWithWpaSupplicant ?? '-'}`,
+              `  failures                      ${r.failures} (Airlock ${r.failuresBySide.airlock}, wpa_supplicant ${r.failuresBySide.wpaSupplicant ?? '-'}) of ${r.exchangesPerSide} exchanges per side${r.failures ? ` ${JSON.stringify(r.failureReasons)}` : ''}; configurators saw Result OK: ${r.configuratorConfirmed.airlock} / ${r.configuratorConfirmed.wpaSupplicant ?? '-'}`,
+            ].join('\n') + '\n',
+      );
+      return r.failures === 0 ? 0 : 1;
     }
     default:
       process.stderr.write(`${USAGE}\n`);
