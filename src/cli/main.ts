@@ -10,6 +10,7 @@ import { manufacturerCommand } from './commands/manufacturer.js';
 import { deviceCommand } from './commands/device.js';
 import { verifierCommand } from './commands/verifier.js';
 import { intentCommand } from './commands/intent.js';
+import { dppCommand } from './commands/dpp.js';
 import { logLevel } from '../adapters/log/logger.js';
 import { fail } from './output.js';
 
@@ -57,6 +58,7 @@ networkCommand(program);
 deviceCommand(program);
 verifierCommand(program);
 intentCommand(program);
+dppCommand(program);
 // -V, --version: the program's only when no command is named, for commander reads the
 // program's options anywhere on the line (`--log-level` after a command is meant to work),
 // and `airlock manufacturer firmware release --version 1.2` names a firmware version.

@@ -32,6 +32,13 @@ export interface BirthCredentials {
   supplyChainEvidence?: string;
   /** The firmware flashed at the factory: the latest released version of the model when minted, if any. */
   firmware?: { name: string; version: string };
+  /**
+   * The Wi-Fi Easy Connect (DPP) bootstrapping key (docs/DPP.md): `privateKey` its private
+   * scalar, big-endian, base64 (as the DPP code takes it; secret); `uri` its DPP URI (`I:` the
+   * serial as `SN=<serial>`, `V:2`, `K:` the public key), what its QR code shows. Absent on a
+   * device minted before DPP keys were.
+   */
+  dpp?: { curve: 'P-256'; privateKey: string; uri: string };
 }
 
 /** Onboarding credentials: locally significant, replaced on every onboarding. */

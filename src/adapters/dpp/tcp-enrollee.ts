@@ -62,9 +62,19 @@ export interface DppEnrolleeResult {
   mutual: boolean;
   /** The Configuration Objects received (secret: the passphrase is here). */
   objects: DppConfigurationObject[];
-  /** The first `sta-psk` network among them. */
+  /** The first object this Enrollee can use (sta-psk, sta-sae, or a verified Connector). */
+  configuration?: UsableConfigurationObject;
+  /** That object's network when it is sta-psk or sta-sae (secret). */
   network?: { ssid: string; passphrase?: string; pskHex?: string };
+  /**
+   * With a Connector: the private scalar of the netAccessKey it names (our protocol key of
+   * this exchange), which a DPP network admits. Secret.
+   */
+  netAccessKey?: Uint8Array;
 }
+
+/** A Configuration Object this Enrollee can use. */
+export type UsableConfigurationObject = Exclude<DppConfigurationObject, { kind: 'unsupported' }>;
 
 type State =
   | { step: 'auth-response'; initiation: DppInitiation }
@@ -141,8 +151,15 @@ export function runDppTcpEnrollee(options: DppTcpEnrolleeOptions): Promise<DppEn
         }
         case 'conf-response': {
           const { session, enrollment } = state;
-          const received = readConfigurationResponse(session, enrollment, message);
-          const psk = received.objects.find((o) => o.kind === 'sta-psk');
+          const received = readConfigurationResponse(session, enrollment, message, {
+            crypto,
+            now: new Date(),
+          });
+          // sta-dot1x needs a certificate request this Enrollee does not make yet.
+          const usable = received.objects.find(
+            (o): o is UsableConfigurationObject =>
+              o.kind !== 'unsupported' && o.kind !== 'sta-dot1x',
+          );
           // A Configuration Result goes back, as hostap sends it, only to a Configurator that
           // spoke DPP 2 or more and gave a configuration: OK, or Config Rejected when this
           // Enrollee cannot use what it gave. After a failure status, nothing goes back.
@@ -152,27 +169,39 @@ export function runDppTcpEnrollee(options: DppTcpEnrolleeOptions): Promise<DppEn
               `the Configurator answered status ${received.status}`,
               { details: { reason: 'configure-failure' } },
             );
-          const status = psk ? DppStatus.OK : DppStatus.CONFIG_REJECTED;
+          const status = usable ? DppStatus.OK : DppStatus.CONFIG_REJECTED;
           if (session.peerVersion >= 2) send(buildConfigurationResult(session, enrollment, status));
-          if (!psk) {
+          if (!usable) {
             // The rejection is written before the connection closes (end, not destroy).
             refuseAfterWrite(
               new AirlockError(
                 'ERR_DPP_AUTH',
-                'no Configuration Object this Enrollee can use (only sta-psk is supported)',
+                'no Configuration Object this Enrollee can use (sta-psk, sta-sae, sta-dpp)',
                 { details: { reason: 'no-usable-configuration' } },
               ),
             );
             return;
           }
+          const legacy =
+            usable.kind === 'sta-psk' || usable.kind === 'sta-sae' ? usable : undefined;
           succeed({
             mutual: session.mutual,
             objects: received.objects,
-            network: {
-              ssid: psk.ssid,
-              ...(psk.passphrase !== undefined ? { passphrase: psk.passphrase } : {}),
-              ...(psk.pskHex !== undefined ? { pskHex: psk.pskHex } : {}),
-            },
+            configuration: usable,
+            ...(legacy
+              ? {
+                  network: {
+                    ssid: legacy.ssid,
+                    ...(legacy.passphrase !== undefined ? { passphrase: legacy.passphrase } : {}),
+                    ...('pskHex' in legacy && legacy.pskHex !== undefined
+                      ? { pskHex: legacy.pskHex }
+                      : {}),
+                  },
+                }
+              : {}),
+            ...(usable.kind === 'sta-dpp' && session.enrolleeProtocolPrivateKey
+              ? { netAccessKey: session.enrolleeProtocolPrivateKey }
+              : {}),
           });
           return;
         }

@@ -23,7 +23,8 @@ interface FirmwareOptions {
   attestationUrl?: string;
 }
 
-async function agentAt(store: string, o: FirmwareOptions = {}): Promise<DeviceAgent> {
+/** The agent of the secure store `store` (`--store`), as every device command opens it. */
+export async function agentAt(store: string, o: FirmwareOptions = {}): Promise<DeviceAgent> {
   const dir = directoryPath(store, '--store');
   const secure = await FileSecureStore.open(dir, { create: false });
   const ctx = {

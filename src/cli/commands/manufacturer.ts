@@ -349,7 +349,7 @@ export function manufacturerCommand(program: Command): void {
   mfg
     .command('mint')
     .description(
-      "mint a device: key pair, IDevID, birth credentials in the device's secure store, declaration #0",
+      "mint a device: key pair, IDevID, DPP bootstrapping key, birth credentials in the device's secure store, declaration #0 (carrying its DPP URI, printed as dppUri)",
     )
     .requiredOption('--store <dir>', "the new device's secure store directory")
     .option('--model <model>', 'device model', 'thermostat-t1')
@@ -412,6 +412,7 @@ export function manufacturerCommand(program: Command): void {
               soldTo: buyer ?? null,
               secureBoot: birth.secureBoot,
               firmware: birth.firmware ?? null,
+              dppUri: birth.dpp?.uri ?? null,
             });
           };
           if (o.sell) {

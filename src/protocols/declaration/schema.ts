@@ -5,6 +5,17 @@
  */
 import { z } from 'zod';
 import { PARTY_ID } from '../../core/party.js';
+import { MAX_DPP_URI_LENGTH, parseDppUri } from '../dpp/uri.js';
+
+/** Whether `text` reads as a DPP URI (Wi-Fi Easy Connect section 5.2.1). */
+function isDppUri(text: string): boolean {
+  try {
+    parseDppUri(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const PartySchema = z.object({
   id: z.string().regex(PARTY_ID, 'base64url SHA-256'),
@@ -36,6 +47,13 @@ export const DeclarationBody = z.object({
     .max(2048)
     .regex(/^https:\/\/[^\s]+$/, 'an https URL')
     .optional(),
+  /**
+   * The device's Wi-Fi Easy Connect bootstrapping URI (docs/DPP.md), as minted: what its QR
+   * code shows, so that its owner can add it to a DPP Configurator without scanning. Optional:
+   * declarations made before it, of devices minted before it, and other manufacturers', have
+   * none; a reader that does not know it ignores it.
+   */
+  'dpp-uri': z.string().max(MAX_DPP_URI_LENGTH).refine(isDppUri, 'a DPP URI').optional(),
 });
 
 export const Declaration = z.object({ 'airlock-declaration': DeclarationBody });

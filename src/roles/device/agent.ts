@@ -33,6 +33,8 @@ import type { VoucherPolicy } from '../../protocols/voucher/voucher.js';
 import type { PledgeContext } from '../../onboarding/pledge/context.js';
 import { Journal, type JournalEntry } from '../../onboarding/pledge/journal.js';
 import { openBirthCredentials } from '../../onboarding/pledge/identity.js';
+import { openDppBootstrap } from '../../onboarding/pledge/dpp-bootstrap.js';
+import type { DppOwnBootstrap } from '../../protocols/dpp/authentication.js';
 import { enterOnboardingMode } from '../../onboarding/pledge/step-02-onboarding-mode.js';
 import { evidenceFields, measuredBoot } from '../../onboarding/pledge/step-03-attestation.js';
 import { generateEvidence } from '../../onboarding/pledge/step-01-attestation.js';
@@ -133,6 +135,25 @@ export class DeviceAgent {
       SecureStoreEntry.birth,
       'the device has no birth credentials',
     );
+  }
+
+  /**
+   * The device's own DPP bootstrapping key (Wi-Fi Easy Connect, docs/DPP.md), the one its URI
+   * carries, from the birth credentials: for an enrollee that initiates with its own key
+   * (`own`), or a responder.
+   * ERR_DPP_NO_KEY for a device minted before devices got one; ERR_SECURE_STORE when the key
+   * does not match its URI. Holds the private scalar: never log it.
+   */
+  async dppBootstrap(): Promise<DppOwnBootstrap> {
+    return openDppBootstrap(this.ctx.crypto, await this.birth()).bootstrap;
+  }
+
+  /**
+   * The device's DPP URI, what its QR code shows, once checked against the key it holds (a
+   * code it could not answer to is never shown). ERR_DPP_NO_KEY when it has none.
+   */
+  async dppUri(): Promise<string> {
+    return openDppBootstrap(this.ctx.crypto, await this.birth()).uri;
   }
 
   async onboardingCredentials(): Promise<OnboardingCredentials | undefined> {

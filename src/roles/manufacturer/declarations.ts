@@ -82,12 +82,18 @@ export class DeclarationService {
 
   /**
    * The first declaration of a newly minted device: the manufacturer owns it. `mudUrl`: the
-   * MUD URL its birth certificate carries, which every later declaration carries too.
+   * MUD URL its birth certificate carries; `dppUri`: its Wi-Fi Easy Connect bootstrapping URI
+   * (docs/DPP.md). Every later declaration carries both, so the purchaser receives them signed.
    */
-  async issueFirst(r: ManufacturerRepositories, serial: string, mudUrl?: string): Promise<void> {
+  async issueFirst(
+    r: ManufacturerRepositories,
+    serial: string,
+    mudUrl?: string,
+    dppUri?: string,
+  ): Promise<void> {
     // RFC 8520 section 10: a MUD URL is an https URL; anything else is not declared.
     const declared = mudUrl?.startsWith('https://') ? mudUrl : undefined;
-    await this.#append(r, serial, undefined, 'minted', this.manufacturer, [], declared);
+    await this.#append(r, serial, undefined, 'minted', this.manufacturer, [], declared, dppUri);
   }
 
   /** Sells (transfers) a device: the new owner starts with no authorized onboarders. */
@@ -217,6 +223,7 @@ export class DeclarationService {
     owner: Party,
     onboarders: Party[],
     mudUrl: string | undefined = prev?.body['mud-url'],
+    dppUri: string | undefined = prev?.body['dpp-uri'],
   ): Promise<void> {
     const body: DeclarationBody = {
       'serial-number': serial,
@@ -228,6 +235,7 @@ export class DeclarationService {
       owner,
       'authorized-onboarders': onboarders,
       ...(mudUrl !== undefined ? { 'mud-url': mudUrl } : {}),
+      ...(dppUri !== undefined ? { 'dpp-uri': dppUri } : {}),
     };
     const jws = signDeclaration(
       this.ctx.crypto,

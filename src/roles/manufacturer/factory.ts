@@ -8,6 +8,11 @@
  * device of a model without secure boot cannot attest: it gets instead the manufacturer's
  * supply-chain evidence (an EAT signed by the endorsements signer) naming its birth key and
  * the firmware flashed at the factory, so such a model needs a released firmware to be minted.
+ *
+ * Wi-Fi Easy Connect (docs/DPP.md): every device also gets a DPP bootstrapping key (P-256), its
+ * private scalar in the birth credentials beside the IDevID key, and its DPP URI (`I:SN=<serial>`,
+ * `V:2`, `K:` the key, compressed as wpa_supplicant writes it), which the declarations carry
+ * to the device's owner.
  */
 import { AirlockError } from '../../core/errors.js';
 import { toBase64, toHex, utf8 } from '../../core/bytes.js';
@@ -22,6 +27,10 @@ import {
 import { hwmodelOf, oemidOf, ueidOf } from '../../protocols/eat/identifiers.js';
 import { encodeMeasurement } from '../../protocols/eat/measured-component.js';
 import { signEat } from '../../protocols/eat/token.js';
+import { encodeBootstrappingKey } from '../../protocols/dpp/bootstrapping-key.js';
+import { dppCurveParams } from '../../protocols/dpp/crypto.js';
+import { formatDppUri } from '../../protocols/dpp/uri.js';
+import { dppInfoOf } from '../../onboarding/pledge/dpp-bootstrap.js';
 import { issueCertificate } from '../../protocols/x509/issue.js';
 import { attestationKeyProfile, idevidProfile } from '../../protocols/x509/profiles.js';
 import { keyStoreOf, type RoleContext } from '../shared/context.js';
@@ -89,6 +98,7 @@ export class Factory {
       ...(line.firmware
         ? { firmware: { name: line.firmware.name, version: line.firmware.version } }
         : {}),
+      dpp: this.dppBootstrap(serial),
     };
     if (line.secureBoot) {
       const ak = await keys.generateP256();
@@ -128,13 +138,30 @@ export class Factory {
     try {
       await this.store.transaction(async (r) => {
         await r.devices.add({ serial, model: opts.model, idevidDer: idevid, masaUrl, mudUrl }, at);
-        await this.declarations.issueFirst(r, serial, mudUrl);
+        await this.declarations.issueFirst(r, serial, mudUrl, birth.dpp?.uri);
       });
     } catch (e) {
       await store.erase(SecureStoreEntry.birth);
       throw e;
     }
     return birth;
+  }
+
+  /** A fresh DPP bootstrapping key (P-256) and its URI, for the birth credentials. */
+  private dppBootstrap(serial: string): NonNullable<BirthCredentials['dpp']> {
+    const curve = 'P-256';
+    const pair = this.ctx.crypto.ecGenerate(dppCurveParams(curve).ecCurve);
+    // SEC1 compressed (02 or 03 by the parity of y, then x): the shorter URI, as hostap writes it.
+    const size = (pair.publicKey.length - 1) / 2;
+    const compressed = new Uint8Array(1 + size);
+    compressed[0] = 0x02 | (pair.publicKey[2 * size]! & 1);
+    compressed.set(pair.publicKey.subarray(1, 1 + size), 1);
+    const { spkiDer } = encodeBootstrappingKey(curve, compressed);
+    return {
+      curve,
+      privateKey: toBase64(pair.privateKey),
+      uri: formatDppUri({ info: dppInfoOf(serial), version: 2, key: spkiDer }),
+    };
   }
 
   /** The manufacturer's word for a device that cannot attest (docs/ATTESTATION.md, Evidence). */
