@@ -3,8 +3,12 @@
  * 6.3). Responder-only authentication: the Initiator proves it scanned our bootstrapping key.
  * Mutual, when the Request's Initiator Bootstrapping Key Hash names a key we were given (we
  * scanned its URI): L.x joins the key schedule, and the Initiator proves it holds that key too.
- * An I-BKH we do not know is handed back to the caller, unverified. The Responder here is
- * always the Configurator: an Initiator that does not offer to be the Enrollee is refused.
+ * An I-BKH we do not know is handed back to the caller, unverified. The Responder is the
+ * Configurator (by default: an Initiator that offers to be the Enrollee) or, with `role:
+ * 'enrollee'`, the Enrollee (an Initiator that offers to configure), as hostap's dpp_auth_req_rx
+ * chooses: I-capabilities Enrollee gives R-capabilities Configurator and the reverse; both
+ * bits, the role we were given. A role we cannot take is NOT_COMPATIBLE (`answerAuthRequest`
+ * builds hostap's Response with that Status; `respondToAuthRequest` refuses, `roles`).
  *
  * Two steps, each a pure function: `respondToAuthRequest` reads the Authentication Request
  * and builds the Authentication Response; `checkAuthConfirm` reads the Authentication Confirm
@@ -112,6 +116,18 @@ export interface DppAuthPending {
   readonly BI?: Uint8Array;
   readonly bk: Uint8Array;
   readonly ke: Uint8Array;
+  /** Our role; absent: the Configurator. */
+  readonly role?: DppRole;
+  /** Our protocol key's private scalar, kept only when we are the Enrollee (its netAccessKey). */
+  readonly pR?: Uint8Array;
+}
+
+/** The role a party takes in the Configuration protocol. */
+export type DppRole = 'configurator' | 'enrollee';
+
+/** The Capabilities octet of a role. */
+export function capabilityOf(role: DppRole): number {
+  return role === 'configurator' ? CAPABILITY_CONFIGURATOR : CAPABILITY_ENROLLEE;
 }
 
 /** An authenticated session: the Configurator's side of the Configuration protocol. Secret. */
@@ -203,7 +219,19 @@ export interface AuthRequestOptions {
    * any other is refused (`unknown-enrollee`), with no answer.
    */
   requirePeer?: boolean;
+  /** Our role: the Configurator (default) or the Enrollee. */
+  role?: DppRole;
 }
+
+/**
+ * What an Authentication Request gets: the Response (then the Confirm is awaited), or, when the
+ * Initiator asks for the role we take ourselves, hostap's Response with Status NOT_COMPATIBLE
+ * (Status, R-BKH, [I-BKH], [Protocol Version], Wrapped Data {I-nonce, R-capabilities}k1), after
+ * which the exchange ends.
+ */
+export type DppAuthAnswer =
+  | { kind: 'response'; response: DppActionFrame; pending: DppAuthPending }
+  | { kind: 'not-compatible'; response: DppActionFrame; initiatorCapabilities: number };
 
 /** The public point of a SubjectPublicKeyInfo, uncompressed, when it is a point of `curve`. */
 export function spkiPoint(
@@ -226,18 +254,45 @@ export function spkiPoint(
  * (mutual when its I-BKH names one of `options.peers`).
  * Refused: another frame (`unexpected-frame`), a Responder Bootstrapping Key Hash that is not
  * ours (`not-for-us`), with `requirePeer`, an I-BKH that names none of `options.peers`
- * (`unknown-enrollee`), a protocol key not on our curve (`point`), Wrapped Data that does not
- * open with k1 (`wrapped-data`), an Initiator that will not be the Enrollee (`roles`).
+ * (`unknown-enrollee`; `unknown-configurator` when we are the Enrollee), a protocol key not on
+ * our curve (`point`), Wrapped Data that does not open with k1 (`wrapped-data`), an Initiator
+ * that does not offer the role we do not take: the Enrollee when we configure (the default),
+ * the Configurator with `role: 'enrollee'` (`roles`).
  */
 export function respondToAuthRequest(
-  crypto: Pick<
-    Crypto,
-    'ecdh' | 'ecGenerate' | 'ecPoint' | 'hkdfExtract' | 'hkdfExpand' | 'digest' | 'bytes' | 'sha256'
-  >,
+  crypto: ResponderCrypto,
   own: DppOwnBootstrap,
   message: DppMessage,
   options: AuthRequestOptions = {},
 ): { response: DppActionFrame; pending: DppAuthPending } {
+  const answer = answerAuthRequest(crypto, own, message, options);
+  if (answer.kind === 'not-compatible')
+    refuse(
+      'roles',
+      (options.role ?? 'configurator') === 'configurator'
+        ? 'the Initiator does not offer to be the Enrollee; this Responder configures'
+        : 'the Initiator does not offer to configure; this Responder is an Enrollee',
+    );
+  return answer;
+}
+
+type ResponderCrypto = Pick<
+  Crypto,
+  'ecdh' | 'ecGenerate' | 'ecPoint' | 'hkdfExtract' | 'hkdfExpand' | 'digest' | 'bytes' | 'sha256'
+>;
+
+/**
+ * Reads an Authentication Request as `respondToAuthRequest` does, and answers a role we cannot
+ * take with hostap's NOT_COMPATIBLE Response instead of refusing it. I-capabilities with
+ * neither role bit are refused (`roles`), with no answer, as hostap does.
+ */
+export function answerAuthRequest(
+  crypto: ResponderCrypto,
+  own: DppOwnBootstrap,
+  message: DppMessage,
+  options: AuthRequestOptions = {},
+): DppAuthAnswer {
+  const role = options.role ?? 'configurator';
   const frame = expectFrame(message, DppFrameType.AUTHENTICATION_REQUEST);
   const { curve } = own;
   const params = dppCurveParams(curve);
@@ -253,9 +308,9 @@ export function respondToAuthRequest(
     : undefined;
   if (options.requirePeer && !peer)
     refuse(
-      'unknown-enrollee',
+      role === 'configurator' ? 'unknown-enrollee' : 'unknown-configurator',
       iHash
-        ? 'the Initiator bootstrapping key is not one this Configurator was given'
+        ? `the Initiator bootstrapping key is not one this ${role === 'configurator' ? 'Configurator' : 'Enrollee'} was given`
         : 'the Initiator did not name its bootstrapping key (mutual authentication is required)',
     );
   const BI = peer ? spkiPoint(crypto, curve, peer.spkiDer) : undefined;
@@ -279,8 +334,38 @@ export function respondToAuthRequest(
   );
   const iNonce = required(inner, DppAttributeId.INITIATOR_NONCE, 'I-nonce', params.nonceLength);
   const iCaps = required(inner, DppAttributeId.INITIATOR_CAPABILITIES, 'I-capabilities', 1)[0]!;
-  if ((iCaps & CAPABILITY_ENROLLEE) === 0)
-    refuse('roles', 'the Initiator does not offer to be the Enrollee; this Responder configures');
+  const offered = iCaps & (CAPABILITY_ENROLLEE | CAPABILITY_CONFIGURATOR);
+  if (offered === 0) refuse('roles', 'the I-capabilities name no role');
+  // The Initiator must offer the role we do not take (both bits: it takes the other one).
+  const peerRole = role === 'configurator' ? CAPABILITY_ENROLLEE : CAPABILITY_CONFIGURATOR;
+  if ((offered & peerRole) === 0) {
+    const head: DppAttribute[] = [
+      { id: DppAttributeId.STATUS, value: Uint8Array.of(DppStatus.NOT_COMPATIBLE) },
+      { id: DppAttributeId.RESPONDER_BOOTSTRAPPING_KEY_HASH, value: ownHash },
+      ...(peer && iHash
+        ? [{ id: DppAttributeId.INITIATOR_BOOTSTRAPPING_KEY_HASH, value: iHash }]
+        : []),
+    ];
+    if (peerVersion >= 2)
+      head.push({ id: DppAttributeId.PROTOCOL_VERSION, value: Uint8Array.of(DPP_VERSION) });
+    const wrappedStatus = wrapDppData(
+      k1,
+      [dppFrameHeader(DppFrameType.AUTHENTICATION_RESPONSE), encodeDppAttributes(head)],
+      encodeDppAttributes([
+        { id: DppAttributeId.INITIATOR_NONCE, value: iNonce },
+        { id: DppAttributeId.RESPONDER_CAPABILITIES, value: Uint8Array.of(capabilityOf(role)) },
+      ]),
+    );
+    return {
+      kind: 'not-compatible',
+      response: {
+        kind: 'dpp',
+        frameType: DppFrameType.AUTHENTICATION_RESPONSE,
+        attributes: [...head, { id: DppAttributeId.WRAPPED_DATA, value: wrappedStatus }],
+      },
+      initiatorCapabilities: iCaps,
+    };
+  }
 
   // Our protocol key, N = pR * PI, k2, R-nonce, bk and ke, R-auth.
   const key = options.protocolKey ?? crypto.ecGenerate(params.ecCurve);
@@ -314,7 +399,7 @@ export function respondToAuthRequest(
   const plaintext = encodeDppAttributes([
     { id: DppAttributeId.RESPONDER_NONCE, value: rNonce },
     { id: DppAttributeId.INITIATOR_NONCE, value: iNonce },
-    { id: DppAttributeId.RESPONDER_CAPABILITIES, value: Uint8Array.of(CAPABILITY_CONFIGURATOR) },
+    { id: DppAttributeId.RESPONDER_CAPABILITIES, value: Uint8Array.of(capabilityOf(role)) },
     {
       id: DppAttributeId.WRAPPED_DATA,
       value: wrapDppData(
@@ -330,6 +415,7 @@ export function respondToAuthRequest(
     plaintext,
   );
   return {
+    kind: 'response',
     response: {
       kind: 'dpp',
       frameType: DppFrameType.AUTHENTICATION_RESPONSE,
@@ -348,6 +434,7 @@ export function respondToAuthRequest(
       ...(BI ? { BI } : {}),
       bk,
       ke,
+      ...(role === 'enrollee' ? { role, pR: key.privateKey } : {}),
     },
   };
 }
@@ -398,7 +485,13 @@ export function checkAuthConfirm(
     peerVersion: pending.peerVersion,
     bk: pending.bk,
     ke: pending.ke,
-    enrolleeProtocolKey: pending.PI,
+    // The Enrollee's protocol key: the Initiator's when we configure, ours (PR) when we enroll.
+    ...(pending.role === 'enrollee'
+      ? {
+          enrolleeProtocolKey: pending.PR,
+          ...(pending.pR ? { enrolleeProtocolPrivateKey: pending.pR } : {}),
+        }
+      : { enrolleeProtocolKey: pending.PI }),
     mutual: pending.BI !== undefined,
     ...(pending.initiatorBootstrapHash
       ? { initiatorBootstrapHash: pending.initiatorBootstrapHash }

@@ -1,10 +1,13 @@
 /**
  * The Initiator's side of the DPP Authentication protocol (Wi-Fi Easy Connect v2, section
- * 6.3), for an Enrollee that scanned a Configurator's URI: the mirror of authentication.ts.
+ * 6.3): the mirror of authentication.ts. By default the Initiator is an Enrollee that scanned a
+ * Configurator's URI; with `role: 'configurator'` it is a Configurator that scanned an
+ * Enrollee's URI (I-capabilities Configurator; the Responder must answer R-capabilities
+ * Enrollee, as hostap's dpp_auth_resp_rx requires: exactly the other role).
  *
  * - `initiateAuth` builds the Authentication Request: R-BKH (SHA-256 of the Configurator's URI
  *   key), I-BKH (of our own bootstrapping key), PI, Protocol Version 2, Wrapped Data {I-nonce,
- *   I-capabilities = Enrollee}k1, k1 from M = pI * BR. As hostap's dpp_auth_init does, an
+ *   I-capabilities = our role}k1, k1 from M = pI * BR. As hostap's dpp_auth_init does, an
  *   Initiator without a bootstrapping key of its own still sends an I-BKH: the hash of a key
  *   made for this exchange (the Responder cannot know it, so authentication is responder-only).
  * - `readAuthResponse` reads the Authentication Response (Status OK, our R-BKH, [I-BKH: the
@@ -30,6 +33,8 @@ import {
   CAPABILITY_ENROLLEE,
   DPP_VERSION,
   DppStatus,
+  capabilityOf,
+  type DppRole,
   dppFrameHeader,
   expectFrame,
   innerAttributes,
@@ -88,6 +93,8 @@ export interface InitiateAuthOptions {
    * (tests: the one wpa_supplicant generated). Never proves anything.
    */
   initiatorBootstrapHash?: Uint8Array;
+  /** Our role: the Enrollee (default) or the Configurator. */
+  role?: DppRole;
 }
 
 /** What the Initiator keeps between the Request and the Response. Holds secrets: never log it. */
@@ -103,11 +110,14 @@ export interface DppInitiation {
   readonly PI: Uint8Array;
   readonly iNonce: Uint8Array;
   readonly mx: Uint8Array;
+  /** Our role; absent: the Enrollee. */
+  readonly role?: DppRole;
 }
 
 /**
- * The Authentication Request to the Configurator whose URI key is `peer`. Refused: a key we
- * cannot use (`point`), our own key on another curve (`curve`).
+ * The Authentication Request to the Responder whose URI key is `peer` (a Configurator's, or with
+ * `role: 'configurator'` an Enrollee's). Refused: a key we cannot use (`point`), our own key on
+ * another curve (`curve`).
  */
 export function initiateAuth(
   crypto: InitiatorCrypto,
@@ -117,12 +127,12 @@ export function initiateAuth(
   const { curve } = peer;
   const params = dppCurveParams(curve);
   const BR = spkiPoint(crypto, curve, peer.spkiDer);
-  if (!BR) refuse('point', `the Configurator's bootstrapping key is not a point of ${curve}`);
+  if (!BR) refuse('point', `the Responder's bootstrapping key is not a point of ${curve}`);
   const peerHash = bootstrappingKeyHash(crypto, peer.spkiDer);
   if (options.own && options.own.curve !== curve)
     refuse(
       'curve',
-      `our bootstrapping key is on ${options.own.curve}, the Configurator's on ${curve}`,
+      `our bootstrapping key is on ${options.own.curve}, the Responder's on ${curve}`,
     );
   let ownHash: Uint8Array;
   if (options.own) ownHash = bootstrappingKeyHash(crypto, options.own.spkiDer);
@@ -153,7 +163,10 @@ export function initiateAuth(
     [dppFrameHeader(DppFrameType.AUTHENTICATION_REQUEST), encodeDppAttributes(head)],
     encodeDppAttributes([
       { id: DppAttributeId.INITIATOR_NONCE, value: iNonce },
-      { id: DppAttributeId.INITIATOR_CAPABILITIES, value: Uint8Array.of(CAPABILITY_ENROLLEE) },
+      {
+        id: DppAttributeId.INITIATOR_CAPABILITIES,
+        value: Uint8Array.of(capabilityOf(options.role ?? 'enrollee')),
+      },
     ]),
   );
   return {
@@ -172,6 +185,7 @@ export function initiateAuth(
       PI: key.publicKey,
       iNonce,
       mx,
+      ...(options.role === 'configurator' ? { role: options.role } : {}),
     },
   };
 }
@@ -179,10 +193,11 @@ export function initiateAuth(
 /**
  * Reads the Authentication Response and builds the Authentication Confirm; gives the session
  * (ke) for the Configuration protocol. Refused: another frame (`unexpected-frame`), a Status
- * other than OK (`status`), another R-BKH (`not-for-us`), an I-BKH that is not ours or asks for
+ * NOT_COMPATIBLE (`not-compatible`, once its {I-nonce, R-capabilities}k1 opened and carried our
+ * I-nonce), another Status than OK (`status`), another R-BKH (`not-for-us`), an I-BKH that is not ours or asks for
  * a key we do not hold (`mutual`), a key not on our curve (`point`), Wrapped Data that does not
- * open (`wrapped-data`), another I-nonce (`nonce`), a Responder that will not configure
- * (`roles`), an R-auth that is not the one expected (`r-auth`).
+ * open (`wrapped-data`), another I-nonce (`nonce`), a Responder that does not take exactly the
+ * other role (`roles`: hostap refuses R-capabilities with both bits too), an R-auth that is not the one expected (`r-auth`).
  */
 export function readAuthResponse(
   crypto: InitiatorCrypto,
@@ -193,7 +208,9 @@ export function readAuthResponse(
   const { curve } = initiation;
   const params = dppCurveParams(curve);
   const attrs = frame.attributes;
+  const role = initiation.role ?? 'enrollee';
   const status = required(attrs, DppAttributeId.STATUS, 'the DPP Status', 1)[0]!;
+  if (status === DppStatus.NOT_COMPATIBLE) notCompatible(crypto, initiation, attrs);
   if (status !== DppStatus.OK) refuse('status', `the Responder answered status ${status}`);
   const rHash = required(attrs, DppAttributeId.RESPONDER_BOOTSTRAPPING_KEY_HASH, 'R-BKH', 32);
   if (!equal(rHash, initiation.peerHash))
@@ -226,8 +243,14 @@ export function readAuthResponse(
   const iNonce = required(inner, DppAttributeId.INITIATOR_NONCE, 'I-nonce', params.nonceLength);
   if (!equal(iNonce, initiation.iNonce)) refuse('nonce', 'the Response carries another I-nonce');
   const rCaps = required(inner, DppAttributeId.RESPONDER_CAPABILITIES, 'R-capabilities', 1)[0]!;
-  if ((rCaps & CAPABILITY_CONFIGURATOR) === 0)
-    refuse('roles', 'the Responder does not offer to be the Configurator; we are an Enrollee');
+  const wanted = role === 'enrollee' ? CAPABILITY_CONFIGURATOR : CAPABILITY_ENROLLEE;
+  if ((rCaps & (CAPABILITY_ENROLLEE | CAPABILITY_CONFIGURATOR)) !== wanted)
+    refuse(
+      'roles',
+      role === 'enrollee'
+        ? 'the Responder does not take the Configurator role; we are an Enrollee'
+        : 'the Responder does not take the Enrollee role; we configure',
+    );
   const innerWrapped = required(inner, DppAttributeId.WRAPPED_DATA, '{R-auth}ke');
 
   const BI = mutual ? initiation.own!.BI : undefined;
@@ -283,10 +306,43 @@ export function readAuthResponse(
       peerVersion,
       bk,
       ke,
-      enrolleeProtocolKey: initiation.PI,
-      enrolleeProtocolPrivateKey: initiation.pI,
+      // The Enrollee's protocol key: ours when we enroll, the Responder's (PR) when we configure.
+      ...(role === 'enrollee'
+        ? { enrolleeProtocolKey: initiation.PI, enrolleeProtocolPrivateKey: initiation.pI }
+        : { enrolleeProtocolKey: PR }),
       mutual,
       initiatorBootstrapHash: initiation.ownHash,
     },
   };
+}
+
+/**
+ * A Response with Status NOT_COMPATIBLE: the Responder will not take the role we asked of it.
+ * As hostap's dpp_auth_resp_rx_status: it must name the key we initiated to and open with k1 to
+ * our I-nonce; then the exchange ends (`not-compatible`), R-capabilities named in the message.
+ */
+function notCompatible(
+  crypto: InitiatorCrypto,
+  initiation: DppInitiation,
+  attrs: readonly DppAttribute[],
+): never {
+  const rHash = required(attrs, DppAttributeId.RESPONDER_BOOTSTRAPPING_KEY_HASH, 'R-BKH', 32);
+  if (!equal(rHash, initiation.peerHash))
+    refuse('not-for-us', 'the Response names another Responder bootstrapping key');
+  const { before, wrapped } = splitWrapped(attrs, 'the Authentication Response');
+  const k1 = deriveK1(crypto, initiation.curve, initiation.mx);
+  const inner = innerAttributes(
+    unwrapDppData(k1, [dppFrameHeader(DppFrameType.AUTHENTICATION_RESPONSE), before], wrapped),
+    'the Authentication Response',
+  );
+  const { nonceLength } = dppCurveParams(initiation.curve);
+  const iNonce = required(inner, DppAttributeId.INITIATOR_NONCE, 'I-nonce', nonceLength);
+  if (!equal(iNonce, initiation.iNonce)) refuse('nonce', 'the Response carries another I-nonce');
+  const rCaps = required(inner, DppAttributeId.RESPONDER_CAPABILITIES, 'R-capabilities', 1)[0]!;
+  refuse(
+    'not-compatible',
+    `the Responder will not take the role asked (R-capabilities 0x${rCaps
+      .toString(16)
+      .padStart(2, '0')})`,
+  );
 }

@@ -62,6 +62,10 @@ import type { RoleContext } from '../shared/context.js';
 import type { CredentialIssuer } from './credentials.js';
 import type { NetworkPki } from './pki.js';
 import { policyInForce } from '../../onboarding/registrar/authorization.js';
+import type { EnforcedIntent, IntentPort } from '../../onboarding/registrar/ports.js';
+import type { Party } from '../../core/party.js';
+import { latestDeclared } from '../../protocols/declaration/verify.js';
+import type { DeclarationBody } from '../../protocols/declaration/schema.js';
 
 /** The name of the network's own DPP bootstrapping key in `net_keys` (P-256; others add `-<curve>`). */
 export const DPP_KEY_NAME = 'dpp-bootstrap';
@@ -153,6 +157,10 @@ export class DppConfigurator {
     private readonly credentials: Pick<CredentialIssuer, 'newPsk' | 'signLdevid' | 'recordLdevid'>,
     private readonly pki: Pick<NetworkPki, 'domainCa' | 'registrar'>,
     private readonly ssid: string,
+    /** The network's owner: a declaration naming it (owner or onboarder) pre-registers a device. */
+    private readonly owner: Party,
+    /** The device intent manager, when the network enforces intent. */
+    private readonly intent: IntentPort | undefined,
   ) {}
 
   /**
@@ -216,6 +224,87 @@ export class DppConfigurator {
       );
     });
     return { ...record, addedAt: at.toISOString() };
+  }
+
+  /**
+   * Pre-registered devices (report section 5.1.2): each of `serials` whose installed
+   * declaration names this network's owner, as owner or authorized onboarder, and carries the
+   * device's DPP URI (minted with it, signed by its manufacturer) is added as its owner would
+   * add it by scanning, with `akm`: no scan needed. A URI that gives another serial than the
+   * declaration's, and a device added already, are left as they are. Returns those added.
+   */
+  async addDeclared(
+    serials: readonly string[],
+    options: DppAddOptions = {},
+  ): Promise<DppEnrolleeRecord[]> {
+    const added: DppEnrolleeRecord[] = [];
+    for (const serial of serials) {
+      const body = await this.#declaration(serial);
+      const uri = body?.['dpp-uri'];
+      if (!body || !uri) continue;
+      const ours =
+        body.owner.id === this.owner.id ||
+        body['authorized-onboarders'].some((p) => p.id === this.owner.id);
+      if (!ours) continue;
+      const parsed = parseDppUri(uri);
+      const keyHash = toHex(bootstrappingKeyHash(this.ctx.crypto, parsed.key.spkiDer));
+      if (dppSerial(parsed.info, keyHash) !== serial) continue;
+      try {
+        added.push(await this.add(uri, options));
+      } catch (e) {
+        if (!isAirlockError(e) || e.code !== 'ERR_DPP_DUPLICATE') throw e;
+      }
+    }
+    return added;
+  }
+
+  /** The latest installed declaration of `serial`, if any. */
+  async #declaration(serial: string): Promise<DeclarationBody | undefined> {
+    const row = await this.store.run((r) => r.declarations.get(serial));
+    return row ? latestDeclared(row.chain) : undefined;
+  }
+
+  /**
+   * What the manufacturer declared of the enrollee whose key hash is `keyHash`, when its
+   * installed declaration carries the very key it authenticated with (its `dpp-uri`): the
+   * manufacturer, and the MUD URL, its intent (wpa_supplicant 2.10 sends none over TCP).
+   */
+  async #declared(keyHash: string): Promise<DeclarationBody | undefined> {
+    const enrollee = await this.store.run((r) => r.dpp.get(keyHash));
+    if (!enrollee) return undefined;
+    const body = await this.#declaration(enrollee.serial);
+    const uri = body?.['dpp-uri'];
+    if (!uri) return undefined;
+    const declaredHash = toHex(
+      bootstrappingKeyHash(this.ctx.crypto, parseDppUri(uri).key.spkiDer),
+    );
+    return declaredHash === keyHash ? body : undefined;
+  }
+
+  /**
+   * Steps 11 to 13 for a DPP device, before its credential and outside any unit of work (a MUD
+   * file may take seconds to fetch): its intent, from its declaration, enforced in the
+   * segment it will land in. Skipped, with the reason, where the network enforces no intent or
+   * no MUD URL is known. A MUD file refused refuses the configuration (nothing is given).
+   */
+  async #enforceIntent(keyHash: string): Promise<DppIntent> {
+    const declared = await this.#declared(keyHash);
+    const mudUrl = declared?.['mud-url'];
+    const manufacturer = declared?.manufacturer.name;
+    const base = manufacturer !== undefined ? { manufacturer } : {};
+    if (!this.intent) return { ...base, skipped: 'the network enforces no device intent' };
+    if (!mudUrl)
+      return {
+        ...base,
+        skipped: declared
+          ? "the device's declaration names no MUD URL"
+          : 'no MUD URL known: no installed declaration names this DPP key, and a DPP enrollee sends none',
+      };
+    const enrollee = await this.store.run((r) => r.dpp.get(keyHash));
+    if (!enrollee) return base;
+    const segment = (await this.store.run((r) => policyInForce(r))).policy.defaults.segment;
+    const enforced = await this.intent.enforce({ serial: enrollee.serial, mudUrl, segment });
+    return { ...base, mudUrl, segment, enforced };
   }
 
   list(): Promise<DppEnrolleeRecord[]> {
@@ -369,7 +458,9 @@ export class DppConfigurator {
           });
         // Exactly what buildConfigurationResponse gives to: nothing is touched for anything else.
         if (request.netRole !== 'sta' || request.wifiTech !== 'infra') return undefined;
-        return this.#configure(enrollee.keyHash, enrollee, ssid, live);
+        const intent = await this.#enforceIntent(enrollee.keyHash);
+        if (!live()) return undefined;
+        return this.#configure(enrollee.keyHash, enrollee, ssid, live, intent);
       },
       onResult: (result) => {
         const work = this.#recordResult(result, ssid)
@@ -433,6 +524,7 @@ export class DppConfigurator {
     identity: DppEnrolleeIdentity,
     ssid: string,
     live: () => boolean,
+    intent: DppIntent,
   ): Promise<DppConfigurationGiven> {
     const at = this.ctx.clock.now();
     const csign = await this.csign();
@@ -475,7 +567,13 @@ export class DppConfigurator {
           step: OnboardingStep.DeviceAuthenticated,
           action: 'dpp mutual authentication: the enrollee proved the bootstrapping key added',
           outcome: 'ok',
-          detail: { keyHash, curve: enrollee.curve },
+          detail: {
+            keyHash,
+            curve: enrollee.curve,
+            ...(intent.manufacturer !== undefined
+              ? { declaredBy: intent.manufacturer }
+              : {}),
+          },
         },
         {
           serial,
@@ -508,16 +606,7 @@ export class DppConfigurator {
           outcome: 'ok',
           detail: issued,
         },
-        {
-          serial,
-          step: OnboardingStep.IntentEnforced,
-          action: 'intent',
-          outcome: 'skipped',
-          detail: {
-            reason:
-              'pending: no MUD URL known for a DPP device (no declaration or birth certificate)',
-          },
-        },
+        ...intentEvents(serial, intent),
       ];
       await r.events.record(events, at);
       // The exchange ended while this was made: nothing of it is kept.
@@ -688,6 +777,58 @@ export class DppConfigurator {
       return serial;
     });
   }
+}
+
+/** Steps 11 to 13 of a DPP device: what #enforceIntent did, never a secret. */
+interface DppIntent {
+  /** The manufacturer whose declaration carries the device's DPP key. */
+  manufacturer?: string;
+  mudUrl?: string;
+  segment?: string;
+  enforced?: EnforcedIntent;
+  /** Why intent was not enforced. */
+  skipped?: string;
+}
+
+function intentEvents(serial: string, intent: DppIntent): EventInput[] {
+  if (!intent.enforced || intent.mudUrl === undefined)
+    return [
+      {
+        serial,
+        step: OnboardingStep.IntentEnforced,
+        action: 'intent',
+        outcome: 'skipped',
+        detail: { reason: intent.skipped ?? 'no MUD URL known' },
+      },
+    ];
+  const mud = { 'mud-url': intent.mudUrl, source: 'declaration' };
+  return [
+    {
+      serial,
+      step: OnboardingStep.IntentLocatorSent,
+      action: 'intent locator',
+      outcome: 'ok',
+      detail: mud,
+    },
+    {
+      serial,
+      step: OnboardingStep.IntentForwarded,
+      action: 'intent forwarded',
+      outcome: 'ok',
+      detail: { ...mud, segment: intent.segment ?? null },
+    },
+    {
+      serial,
+      step: OnboardingStep.IntentEnforced,
+      action: 'intent enforced',
+      outcome: 'ok',
+      detail: {
+        address: intent.enforced.address,
+        profile: intent.enforced.profile,
+        segment: intent.segment ?? null,
+      },
+    },
+  ];
 }
 
 /** The public point octets of a SubjectPublicKeyInfo: its BIT STRING, after the unused-bits octet. */

@@ -239,7 +239,7 @@ export class Network {
       new AuthorizationService(opts.ctx, repos, manufacturers),
       opts.verifier,
       intent,
-      new DppConfigurator(opts.ctx, repos, sealer, credentials, pki, config.ssid),
+      new DppConfigurator(opts.ctx, repos, sealer, credentials, pki, config.ssid, owner, intent),
     );
   }
 
