@@ -275,9 +275,7 @@ export class DppConfigurator {
     const body = await this.#declaration(enrollee.serial);
     const uri = body?.['dpp-uri'];
     if (!uri) return undefined;
-    const declaredHash = toHex(
-      bootstrappingKeyHash(this.ctx.crypto, parseDppUri(uri).key.spkiDer),
-    );
+    const declaredHash = toHex(bootstrappingKeyHash(this.ctx.crypto, parseDppUri(uri).key.spkiDer));
     return declaredHash === keyHash ? body : undefined;
   }
 
@@ -570,9 +568,7 @@ export class DppConfigurator {
           detail: {
             keyHash,
             curve: enrollee.curve,
-            ...(intent.manufacturer !== undefined
-              ? { declaredBy: intent.manufacturer }
-              : {}),
+            ...(intent.manufacturer !== undefined ? { declaredBy: intent.manufacturer } : {}),
           },
         },
         {
