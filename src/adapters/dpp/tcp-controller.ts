@@ -23,16 +23,12 @@ import {
   type DppSession,
 } from '../../protocols/dpp/authentication.js';
 import {
-  buildConfigurationResponse,
-  configurationAnswer,
   readConfigurationRequest,
   readConfigurationResult,
-  verifyEnrolleeCsr,
   type DppConfigurationGiven,
   type DppConfigurationRequest,
 } from '../../protocols/dpp/configuration.js';
-import type { VerifiedCsr } from '../../protocols/est/csr.js';
-import type { DppCurve } from '../../protocols/dpp/bootstrapping-key.js';
+import { answerConfigurationRequest, type DppConfigurationContext } from './configure.js';
 import { DppAttributeId, findDppAttribute } from '../../protocols/dpp/attributes.js';
 import {
   DppTcpDecoder,
@@ -70,19 +66,11 @@ export interface DppExchangeResult {
 }
 
 /** Who the Enrollee is, as authentication established it. */
-export interface DppEnrolleeIdentity {
+export interface DppEnrolleeIdentity extends DppConfigurationContext {
   /** Hex SHA-256 of its bootstrapping key, as it named it (verified when `mutual`). */
   keyHash?: string;
   /** It proved it holds the bootstrapping key `keyHash` names (one of `peers`). */
   mutual: boolean;
-  /** Its protocol key of this exchange (uncompressed): the netAccessKey of a Connector. */
-  protocolKey: { curve: DppCurve; point: Uint8Array };
-  /**
-   * The certificate request its Configuration Request carried, verified: signed, bound to this
-   * exchange (challengePassword) and for its protocol key. One that fails is answered CSR Bad
-   * without asking the callback.
-   */
-  csr?: VerifiedCsr;
 }
 
 export interface DppTcpControllerOptions {
@@ -288,38 +276,30 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions, ownKeys: Ow
         const { session, csrAsked } = state;
         const live = () => state.step === 'conf-request' && !socket.destroyed && socket.writable;
         if (!live()) return;
-        let csr: VerifiedCsr | undefined;
-        let csrBad = false;
-        try {
-          csr = verifyEnrolleeCsr(options.crypto, session, request);
-        } catch (e) {
-          if (!isAirlockError(e) || e.code !== 'ERR_DPP_CSR') throw e;
-          csrBad = true;
-          result.reason = stringOrUndefined(e.details.reason);
-        }
-        const given: DppConfigurationGiven = csrBad
-          ? { status: 'csr-bad' }
-          : await options.configuration(
-              request,
-              {
-                ...(result.enrolleeBootstrapKeyHash !== undefined
-                  ? { keyHash: result.enrolleeBootstrapKeyHash }
-                  : {}),
-                mutual: session.mutual,
-                protocolKey: { curve: session.curve, point: session.enrolleeProtocolKey },
-                ...(csr ? { csr } : {}),
-              },
-              live,
-            );
-        if (!live() || state.step !== 'conf-request') return;
-        let answer = configurationAnswer(given);
-        // CSR Needed once per exchange: an Enrollee that asks again without one gets nothing.
-        if (answer.status === 'csr-needed' && (csrAsked || csr))
-          answer = { status: 'configure-failure' };
-        const response = buildConfigurationResponse(session, request, answer);
-        send(response);
-        const status = response.query[0]!.value[0];
-        if (answer.status === 'csr-needed' && status === DppStatus.CSR_NEEDED) {
+        const answered = await answerConfigurationRequest(options.crypto, session, request, {
+          csrAsked: csrAsked === true,
+          live: () => live() && state.step === 'conf-request',
+          configuration: (context) =>
+            Promise.resolve(
+              options.configuration(
+                request,
+                {
+                  ...(result.enrolleeBootstrapKeyHash !== undefined
+                    ? { keyHash: result.enrolleeBootstrapKeyHash }
+                    : {}),
+                  mutual: session.mutual,
+                  ...context,
+                },
+                live,
+              ),
+            ),
+        });
+        if (!answered) return;
+        send(answered.response);
+        const { status } = answered;
+        const csrBad = answered.csrBad !== undefined;
+        if (csrBad) result.reason = answered.csrBad;
+        if (answered.csrNeeded) {
           state = { step: 'conf-request', session, csrAsked: true };
           return;
         }

@@ -19,10 +19,9 @@ import type { BootstrappingKey } from '../../protocols/dpp/bootstrapping-key.js'
 import {
   buildConfigurationRequest,
   buildConfigurationResult,
-  readConfigurationResponse,
-  type DppConfigurationObject,
   type DppEnrollment,
 } from '../../protocols/dpp/enrollment.js';
+import { receiveConfiguration, type DppEnrolleeResult } from './received.js';
 import {
   DppTcpDecoder,
   decodeDppTcpMessage,
@@ -57,24 +56,7 @@ export interface DppTcpEnrolleeOptions {
   maxMessageSize?: number;
 }
 
-export interface DppEnrolleeResult {
-  /** Mutual authentication: the Configurator proved it knows our bootstrapping key. */
-  mutual: boolean;
-  /** The Configuration Objects received (secret: the passphrase is here). */
-  objects: DppConfigurationObject[];
-  /** The first object this Enrollee can use (sta-psk, sta-sae, or a verified Connector). */
-  configuration?: UsableConfigurationObject;
-  /** That object's network when it is sta-psk or sta-sae (secret). */
-  network?: { ssid: string; passphrase?: string; pskHex?: string };
-  /**
-   * With a Connector: the private scalar of the netAccessKey it names (our protocol key of
-   * this exchange), which a DPP network admits. Secret.
-   */
-  netAccessKey?: Uint8Array;
-}
-
-/** A Configuration Object this Enrollee can use. */
-export type UsableConfigurationObject = Exclude<DppConfigurationObject, { kind: 'unsupported' }>;
+export type { DppEnrolleeResult, UsableConfigurationObject } from './received.js';
 
 type State =
   | { step: 'auth-response'; initiation: DppInitiation }
@@ -151,14 +133,12 @@ export function runDppTcpEnrollee(options: DppTcpEnrolleeOptions): Promise<DppEn
         }
         case 'conf-response': {
           const { session, enrollment } = state;
-          const received = readConfigurationResponse(session, enrollment, message, {
+          const { received, result } = receiveConfiguration(
             crypto,
-            now: new Date(),
-          });
-          // sta-dot1x needs a certificate request this Enrollee does not make yet.
-          const usable = received.objects.find(
-            (o): o is UsableConfigurationObject =>
-              o.kind !== 'unsupported' && o.kind !== 'sta-dot1x',
+            session,
+            enrollment,
+            message,
+            new Date(),
           );
           // A Configuration Result goes back, as hostap sends it, only to a Configurator that
           // spoke DPP 2 or more and gave a configuration: OK, or Config Rejected when this
@@ -169,9 +149,9 @@ export function runDppTcpEnrollee(options: DppTcpEnrolleeOptions): Promise<DppEn
               `the Configurator answered status ${received.status}`,
               { details: { reason: 'configure-failure' } },
             );
-          const status = usable ? DppStatus.OK : DppStatus.CONFIG_REJECTED;
+          const status = result ? DppStatus.OK : DppStatus.CONFIG_REJECTED;
           if (session.peerVersion >= 2) send(buildConfigurationResult(session, enrollment, status));
-          if (!usable) {
+          if (!result) {
             // The rejection is written before the connection closes (end, not destroy).
             refuseAfterWrite(
               new AirlockError(
@@ -182,27 +162,7 @@ export function runDppTcpEnrollee(options: DppTcpEnrolleeOptions): Promise<DppEn
             );
             return;
           }
-          const legacy =
-            usable.kind === 'sta-psk' || usable.kind === 'sta-sae' ? usable : undefined;
-          succeed({
-            mutual: session.mutual,
-            objects: received.objects,
-            configuration: usable,
-            ...(legacy
-              ? {
-                  network: {
-                    ssid: legacy.ssid,
-                    ...(legacy.passphrase !== undefined ? { passphrase: legacy.passphrase } : {}),
-                    ...('pskHex' in legacy && legacy.pskHex !== undefined
-                      ? { pskHex: legacy.pskHex }
-                      : {}),
-                  },
-                }
-              : {}),
-            ...(usable.kind === 'sta-dpp' && session.enrolleeProtocolPrivateKey
-              ? { netAccessKey: session.enrolleeProtocolPrivateKey }
-              : {}),
-          });
+          succeed(result);
           return;
         }
         default:

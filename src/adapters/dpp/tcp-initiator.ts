@@ -30,12 +30,12 @@ import {
   type BootstrappingKey,
 } from '../../protocols/dpp/bootstrapping-key.js';
 import {
-  buildConfigurationResponse,
   readConfigurationRequest,
   readConfigurationResult,
   type DppConfigurationRequest,
-  type DppPskConfiguration,
+  type DppConfigurationGiven,
 } from '../../protocols/dpp/configuration.js';
+import { answerConfigurationRequest, type DppConfigurationContext } from './configure.js';
 import {
   DppTcpDecoder,
   decodeDppTcpMessage,
@@ -53,8 +53,8 @@ import type { DppUri } from '../../protocols/dpp/uri.js';
 /** The TCP port of DPP (Wi-Fi Easy Connect v2 section 6.8; hostap's DPP_TCP_PORT). */
 export const DPP_TCP_PORT = 8908;
 
-/** Who the Enrollee is, as authentication established it. */
-export interface DppInitiatedEnrollee {
+/** Who the Enrollee is, as authentication established it, and what it asked with. */
+export interface DppInitiatedEnrollee extends Partial<DppConfigurationContext> {
   /**
    * Hex SHA-256 of its bootstrapping key (the URI's): always verified, since the Responder proves
    * it holds that key.
@@ -80,7 +80,7 @@ export interface DppTcpInitiatorOptions {
     request: DppConfigurationRequest,
     enrollee: DppInitiatedEnrollee,
     live: () => boolean,
-  ) => DppPskConfiguration | undefined | Promise<DppPskConfiguration | undefined>;
+  ) => DppConfigurationGiven | Promise<DppConfigurationGiven>;
   /** Overrides the URI's host (and the URI's port). */
   host?: string;
   port?: number;
@@ -110,7 +110,7 @@ export interface DppInitiatorResult {
 type State =
   | { step: 'connecting' }
   | { step: 'auth-response'; initiation: DppInitiation }
-  | { step: 'conf-request'; session: DppSession }
+  | { step: 'conf-request'; session: DppSession; csrAsked?: boolean }
   | { step: 'conf-result'; session: DppSession; request: DppConfigurationRequest }
   | { step: 'done' };
 
@@ -196,20 +196,41 @@ export function runDppTcpConfigurator(
           return;
         }
         case 'conf-request': {
-          const { session } = state;
+          const { session, csrAsked } = state;
           const request = readConfigurationRequest(session, message);
-          const given = await options.configuration(request, { ...enrollee }, live);
-          if (!live()) return;
-          const response = buildConfigurationResponse(session, request, given);
+          const answered = await answerConfigurationRequest(crypto, session, request, {
+            csrAsked: csrAsked === true,
+            live,
+            configuration: async (context) =>
+              options.configuration(request, { ...enrollee, ...context }, live),
+          });
+          if (!answered) return;
+          const { response } = answered;
           send(response);
+          if (answered.csrNeeded) {
+            state = { step: 'conf-request', session, csrAsked: true };
+            return;
+          }
           const delivered = response.query[0]!.value[0] === DppStatus.OK;
           const summary = { name: request.name, netRole: request.netRole };
           if (!delivered) {
             endAfterWrite(() =>
               reject(
-                new AirlockError('ERR_DPP_AUTH', 'there was no configuration for this Enrollee', {
-                  details: { reason: 'configure-failure' },
-                }),
+                answered.csrBad !== undefined
+                  ? new AirlockError(
+                      'ERR_DPP_CSR',
+                      "the Enrollee's certificate request was refused",
+                      {
+                        details: { reason: answered.csrBad },
+                      },
+                    )
+                  : new AirlockError(
+                      'ERR_DPP_AUTH',
+                      'there was no configuration for this Enrollee',
+                      {
+                        details: { reason: 'configure-failure' },
+                      },
+                    ),
               ),
             );
             return;

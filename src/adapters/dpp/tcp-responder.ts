@@ -38,9 +38,7 @@ import {
 import {
   buildConfigurationRequest,
   buildConfigurationResult,
-  readConfigurationResponse,
   type DppEnrollment,
-  type DppPskNetwork,
 } from '../../protocols/dpp/enrollment.js';
 import {
   DppTcpDecoder,
@@ -49,7 +47,7 @@ import {
   frameDppTcpMessage,
   type DppMessage,
 } from '../../protocols/dpp/frames.js';
-import type { DppEnrolleeResult } from './tcp-enrollee.js';
+import { receiveConfiguration, type DppEnrolleeResult } from './received.js';
 
 export interface DppTcpResponderOptions {
   crypto: Crypto;
@@ -88,7 +86,7 @@ export interface DppResponderExchange {
   authenticated: boolean;
   /** The Configurator proved it holds a bootstrapping key of `peers`. */
   mutual: boolean;
-  /** It configured us (the first `sta-psk` network was taken). */
+  /** It configured us (the first usable Configuration Object was taken). */
   configured: boolean;
   /** The error code that ended it, when it failed, and its `details.reason`. */
   error?: string;
@@ -247,24 +245,18 @@ function serve(
       }
       case 'conf-response': {
         const { session, enrollment } = state;
-        const received = readConfigurationResponse(session, enrollment, message);
+        const { received, result } = receiveConfiguration(
+          crypto,
+          session,
+          enrollment,
+          message,
+          new Date(),
+        );
         // A failure status: nothing goes back (hostap sends a Result only after Status OK).
         if (received.status !== DppStatus.OK) {
           endAfterWrite('ERR_DPP_AUTH', 'configure-failure');
           return;
         }
-        const psk = received.objects.find((o): o is DppPskNetwork => o.kind === 'sta-psk');
-        const result: DppEnrolleeResult | undefined = psk
-          ? {
-              mutual: session.mutual,
-              objects: received.objects,
-              network: {
-                ssid: psk.ssid,
-                ...(psk.passphrase !== undefined ? { passphrase: psk.passphrase } : {}),
-                ...(psk.pskHex !== undefined ? { pskHex: psk.pskHex } : {}),
-              },
-            }
-          : undefined;
         // Config Rejected when nothing usable came, or another exchange configured us first.
         const taken = result !== undefined && take(result);
         if (session.peerVersion >= 2)

@@ -1,0 +1,79 @@
+/**
+ * What an Enrollee makes of a Configuration Response, whichever side initiated: the first
+ * Configuration Object it can use (sta-psk, sta-sae, or a sta-dpp Connector verified with the
+ * C-sign key the object carries and naming its own protocol key), as tcp-enrollee.ts (the
+ * Enrollee initiating) and tcp-responder.ts (the Enrollee listening) both return it. sta-dot1x
+ * needs a certificate request this Enrollee does not make yet: such an object is not usable.
+ */
+import type { Crypto } from '../../core/ports.js';
+import type { DppSession } from '../../protocols/dpp/authentication.js';
+import {
+  readConfigurationResponse,
+  type DppConfigurationObject,
+  type DppConfigurationReceived,
+  type DppEnrollment,
+} from '../../protocols/dpp/enrollment.js';
+import type { DppMessage } from '../../protocols/dpp/frames.js';
+
+/** A Configuration Object this Enrollee can use. */
+export type UsableConfigurationObject = Exclude<
+  DppConfigurationObject,
+  { kind: 'unsupported' } | { kind: 'sta-dot1x' }
+>;
+
+export interface DppEnrolleeResult {
+  /** Mutual authentication: the Configurator proved it knows our bootstrapping key. */
+  mutual: boolean;
+  /** The Configuration Objects received (secret: the passphrase is here). */
+  objects: DppConfigurationObject[];
+  /** The first object this Enrollee can use. */
+  configuration: UsableConfigurationObject;
+  /** That object's network when it is sta-psk or sta-sae (secret). */
+  network?: { ssid: string; passphrase?: string; pskHex?: string };
+  /**
+   * With a Connector: the private scalar of the netAccessKey it names (our protocol key of
+   * this exchange), which a DPP network admits. Secret.
+   */
+  netAccessKey?: Uint8Array;
+}
+
+/**
+ * Reads the Response (Connectors verified at `now`) and gives what it received, and the
+ * result to keep when something in it is usable.
+ */
+export function receiveConfiguration(
+  crypto: Crypto,
+  session: DppSession,
+  enrollment: DppEnrollment,
+  message: DppMessage,
+  now: Date,
+): { received: DppConfigurationReceived; result?: DppEnrolleeResult } {
+  const received = readConfigurationResponse(session, enrollment, message, { crypto, now });
+  const usable = received.objects.find(
+    (o): o is UsableConfigurationObject => o.kind !== 'unsupported' && o.kind !== 'sta-dot1x',
+  );
+  if (!usable) return { received };
+  const legacy = usable.kind === 'sta-psk' || usable.kind === 'sta-sae' ? usable : undefined;
+  return {
+    received,
+    result: {
+      mutual: session.mutual,
+      objects: received.objects,
+      configuration: usable,
+      ...(legacy
+        ? {
+            network: {
+              ssid: legacy.ssid,
+              ...(legacy.passphrase !== undefined ? { passphrase: legacy.passphrase } : {}),
+              ...('pskHex' in legacy && legacy.pskHex !== undefined
+                ? { pskHex: legacy.pskHex }
+                : {}),
+            },
+          }
+        : {}),
+      ...(usable.kind === 'sta-dpp' && session.enrolleeProtocolPrivateKey
+        ? { netAccessKey: session.enrolleeProtocolPrivateKey }
+        : {}),
+    },
+  };
+}
