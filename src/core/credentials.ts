@@ -1,5 +1,32 @@
 /** The entries of a device's secure store. */
-export const SecureStoreEntry = { birth: 'birth', onboarding: 'onboarding' } as const;
+export const SecureStoreEntry = {
+  birth: 'birth',
+  onboarding: 'onboarding',
+  /** What a Wi-Fi Easy Connect Configurator gave the device (docs/DPP.md). */
+  dpp: 'dpp-configuration',
+} as const;
+
+/**
+ * The network a DPP Configurator gave the device, as its secure store keeps it: the SSID and
+ * the credential of its kind. Secret (the passphrase, the netAccessKey).
+ */
+export interface DppConfigurationRecord {
+  receivedAt: string;
+  /** The Configurator proved it knows the device's bootstrapping key (it scanned its URI). */
+  mutual: boolean;
+  /** Who initiated: the device (`initiator`, it scanned the Configurator's URI) or the Configurator. */
+  role: 'initiator' | 'responder';
+  kind: 'sta-psk' | 'sta-sae' | 'sta-dpp';
+  akm: string;
+  ssid: string;
+  passphrase?: string;
+  pskHex?: string;
+  /** sta-dpp: the signed Connector, the C-sign and ppKey JWKs, the netAccessKey's scalar (base64). */
+  signedConnector?: string;
+  csign?: Record<string, string>;
+  ppKey?: Record<string, string>;
+  netAccessKey?: string;
+}
 
 /**
  * What a device holds (NIST IR 8350 section 3), as stored in its secure store. Binary values

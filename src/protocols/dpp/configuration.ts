@@ -12,9 +12,14 @@
  *   Wrapped Data (none: an empty vector).
  *
  * As hostap's dpp.c (dpp_conf_req_rx, dpp_build_conf_resp, dpp_conf_result_rx) has it. The
- * only Configuration Object built here is the legacy PSK one (`sta-psk`), written as hostap's
- * dpp_build_conf_obj_legacy writes it:
- * {"wi-fi_tech":"infra","discovery":{"ssid":"..."},"cred":{"akm":"psk","pass":"..."}}.
+ * Configuration Objects are written as hostap writes them (dpp_build_conf_obj_legacy,
+ * dpp_build_conf_obj_dpp): `sta-psk` and `sta-sae` (a passphrase), `sta-dpp` (a Connector
+ * signed by the C-sign key, connector.ts, with the C-sign key and ppKey JWKs) and `sta-dot1x`
+ * (entCreds: the certBag, PKCS#7 certs-only, and caCert; and a Connector, as hostap requires).
+ * sta-dot1x takes two Configuration Requests: the first is answered CSR Needed with the CSR
+ * Attributes, the second carries the Enrollee's certificate request (`pkcs10`), verified by
+ * verifyEnrolleeCsr: bound to this exchange by its challengePassword (HKDF-Expand of bk, as
+ * hostap's dpp_build_csr and dpp_validate_csr) and to the Enrollee's protocol key.
  *
  * Refusals: ERR_DPP_FRAME (attributes or JSON not well-formed), ERR_DPP_AUTH (Wrapped Data
  * that does not open, a nonce that does not match). No message carries the passphrase or ke.

@@ -104,6 +104,38 @@ function expiryString(at: Date): string {
   return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/**
+ * YYYY-MM-DDTHH:MM:SS with Z or an offset, every field in its range (no 24:00, no 30
+ * February): the time it names, or undefined.
+ */
+function isoTime(text: string): Date | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(Z|([+-])(\d{2}):(\d{2}))$/.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const local = new Date(Date.UTC(y, mo - 1, d, h, mi, se));
+  if (
+    local.getUTCFullYear() !== y ||
+    local.getUTCMonth() !== mo - 1 ||
+    local.getUTCDate() !== d ||
+    local.getUTCHours() !== h ||
+    local.getUTCMinutes() !== mi ||
+    local.getUTCSeconds() !== se
+  )
+    return undefined;
+  if (m[7] === 'Z') return local;
+  const oh = Number(m[9]);
+  const om = Number(m[10]);
+  if (oh > 23 || om > 59) return undefined;
+  return new Date(local.getTime() - (m[8] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000);
+}
+
 /** Signs a Connector for `payload` with the C-sign key. */
 export function signConnector(
   crypto: Pick<Crypto, 'signEs256'>,
@@ -172,13 +204,8 @@ export function verifyConnector(
   const netAccessKey = jwkPoint(body.netAccessKey);
   let expiry: Date | undefined;
   if (body.expiry !== undefined) {
-    if (
-      typeof body.expiry !== 'string' ||
-      !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$/.test(body.expiry)
-    )
-      refuse('malformed', 'the Connector expiry is not an ISO 8601 time');
-    expiry = new Date(body.expiry);
-    if (Number.isNaN(expiry.getTime())) refuse('malformed', 'the Connector expiry is not a time');
+    expiry = typeof body.expiry === 'string' ? isoTime(body.expiry) : undefined;
+    if (!expiry) refuse('malformed', 'the Connector expiry is not an ISO 8601 time');
     if (expiry.getTime() <= now.getTime()) refuse('expired', 'the Connector has expired');
   }
   return { groups: read, netAccessKey, ...(expiry ? { expiry } : {}) };

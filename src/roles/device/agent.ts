@@ -13,6 +13,7 @@ import { fromBase64, fromUtf8, utf8 } from '../../core/bytes.js';
 import {
   SecureStoreEntry,
   type BirthCredentials,
+  type DppConfigurationRecord,
   type OnboardingCredentials,
 } from '../../core/credentials.js';
 import { OnboardingStep } from '../../core/onboarding-steps.js';
@@ -34,6 +35,12 @@ import type { PledgeContext } from '../../onboarding/pledge/context.js';
 import { Journal, type JournalEntry } from '../../onboarding/pledge/journal.js';
 import { openBirthCredentials } from '../../onboarding/pledge/identity.js';
 import { openDppBootstrap } from '../../onboarding/pledge/dpp-bootstrap.js';
+import {
+  enrollByDpp,
+  listenForDpp,
+  storedDppConfiguration,
+  type DppEnrollmentSummary,
+} from './dpp-enrollee.js';
 import type { DppOwnBootstrap } from '../../protocols/dpp/authentication.js';
 import { enterOnboardingMode } from '../../onboarding/pledge/step-02-onboarding-mode.js';
 import { evidenceFields, measuredBoot } from '../../onboarding/pledge/step-03-attestation.js';
@@ -154,6 +161,44 @@ export class DeviceAgent {
    */
   async dppUri(): Promise<string> {
     return openDppBootstrap(this.ctx.crypto, await this.birth()).uri;
+  }
+
+  /**
+   * Wi-Fi Easy Connect, the device initiating (docs/DPP.md): it scanned the network's URI
+   * `uri` and connects to its Configurator (the URI's `H:` host, or `host`), authenticating
+   * with its birth DPP key; what it is given is kept in its secure store.
+   */
+  async enrollByDpp(o: {
+    uri: string;
+    host?: string;
+    port?: number;
+  }): Promise<DppEnrollmentSummary> {
+    return enrollByDpp(await this.#dppContext(), o);
+  }
+
+  /**
+   * Wi-Fi Easy Connect, the device listening: a Configurator that scanned its URI connects and
+   * configures it; what it is given is kept in its secure store. `onListening` hears the URI to
+   * show, with the address it listens on.
+   */
+  async listenForDpp(o: Parameters<typeof listenForDpp>[1] = {}): Promise<DppEnrollmentSummary> {
+    return listenForDpp(await this.#dppContext(), o);
+  }
+
+  /** What a DPP Configurator gave the device, as its secure store keeps it (secret). */
+  async dppConfiguration(): Promise<DppConfigurationRecord | undefined> {
+    return storedDppConfiguration(this.store);
+  }
+
+  async #dppContext() {
+    const birth = await this.birth();
+    return {
+      crypto: this.ctx.crypto,
+      clock: this.ctx.clock,
+      store: this.store,
+      bootstrap: openDppBootstrap(this.ctx.crypto, birth).bootstrap,
+      name: birth.serialNumber,
+    };
   }
 
   async onboardingCredentials(): Promise<OnboardingCredentials | undefined> {
