@@ -518,7 +518,7 @@ export async function runDemo(
   const half = agents.slice(0, Math.ceil(agents.length / 2));
   const exported = await manufacturer.declarations.exportFor(network.owner.id);
   const wanted = new Set(await Promise.all(half.map(async (a) => (await a.birth()).serialNumber)));
-  const { installed } = await network.declarations.importExport({
+  const { installed } = await network.importDeclarations({
     ...exported,
     devices: exported.devices.filter((d) => wanted.has(d['serial-number'])),
   });

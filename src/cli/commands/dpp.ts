@@ -14,9 +14,11 @@ import {
   renderDppQrTerminal,
   type DppQrFormat,
 } from '../../adapters/dpp/qr.js';
-import { say } from '../output.js';
-import { run } from '../options.js';
+import { printJson, say } from '../output.js';
+import { DATABASE_URL_HELP, parsePort, run } from '../options.js';
+import { DPP_AKMS, type DppAkm } from '../../core/store.js';
 import { agentAt } from './device.js';
+import { withNetwork } from './network.js';
 
 /** `--qr`, checked: one of DPP_QR_FORMATS, else ERR_CONFIG naming them. */
 function parseQrFormat(value: string): DppQrFormat {
@@ -57,7 +59,7 @@ export function dppCommand(program: Command): void {
   const dpp = program
     .command('dpp')
     .description(
-      "Wi-Fi Easy Connect (DPP, docs/DPP.md) on the device's side: its bootstrapping URI and QR code",
+      "Wi-Fi Easy Connect (DPP, docs/DPP.md): the device's bootstrapping URI and QR code, the device enrolling (`enroll`, `listen`), the onboarder's part (`onboard`)",
     );
   dpp
     .command('uri')
@@ -101,4 +103,115 @@ export function dppCommand(program: Command): void {
         say(`wrote the QR code (${format}) to ${writeNewFile(o.out, image)}`);
       });
     });
+  dpp
+    .command('enroll <uri>')
+    .description(
+      "the device, as a DPP Enrollee, initiates to the Configurator whose URI it scanned (the network's: `airlock network dpp uri`), at the URI's H: address or --host, with its birth DPP key (mutual: the owner added the device's URI); what it is given (sta-psk, sta-sae or a sta-dpp Connector) is kept in its secure store. Prints what it received, never the passphrase or a key",
+    )
+    .requiredOption('--store <dir>', "the device's secure store")
+    .option('--host <address>', "the Configurator's address, when its URI has no H:")
+    .option('--port <port>', "the Configurator's TCP port (default the URI's, else 8908)")
+    .option('--json', 'print JSON')
+    .action(
+      async (uri: string, o: { store: string; host?: string; port?: string; json?: boolean }) => {
+        await run(async () => {
+          const port = o.port === undefined ? undefined : parsePort(o.port, '--port');
+          const agent = await agentAt(o.store);
+          const got = await agent.enrollByDpp({
+            uri,
+            ...(o.host !== undefined ? { host: o.host } : {}),
+            ...(port !== undefined ? { port } : {}),
+          });
+          if (o.json) printJson(got);
+          else say(`configured: ${got.kind} for "${got.ssid}"${got.mutual ? ' (mutual)' : ''}`);
+        });
+      },
+    );
+  dpp
+    .command('listen')
+    .description(
+      'the device, as a DPP Enrollee, listens (TCP, port 8908 by default) until a Configurator that scanned its URI configures it; prints its URI with the H: address it listens on (for the onboarder: `airlock dpp onboard`), then what it received (kept in its secure store), never the passphrase or a key',
+    )
+    .requiredOption('--store <dir>', "the device's secure store")
+    .option('--host <address>', 'the address to listen on', '127.0.0.1')
+    .option('--port <port>', 'the TCP port (0: any free port)', '8908')
+    .option('--json', 'print JSON')
+    .action(async (o: { store: string; host: string; port: string; json?: boolean }) => {
+      await run(async () => {
+        const port = o.port === '0' ? 0 : parsePort(o.port, '--port');
+        const agent = await agentAt(o.store);
+        const stop = new AbortController();
+        const interrupted = () => stop.abort();
+        process.once('SIGINT', interrupted);
+        process.once('SIGTERM', interrupted);
+        try {
+          const got = await agent.listenForDpp({
+            host: o.host,
+            port,
+            signal: stop.signal,
+            onListening: (uri) =>
+              say(o.json ? JSON.stringify({ listening: uri }) : `listening: ${uri}`),
+          });
+          if (o.json) printJson(got);
+          else say(`configured: ${got.kind} for "${got.ssid}"${got.mutual ? ' (mutual)' : ''}`);
+        } finally {
+          process.off('SIGINT', interrupted);
+          process.off('SIGTERM', interrupted);
+        }
+      });
+    });
+  dpp
+    .command('onboard <uri>')
+    .description(
+      "the onboarder's part (NIST IR 8350 section 6): the device's URI (scanned or pasted) is added to the network with the credential --akm names; when the URI says where the device listens (H:, or --host: `airlock dpp listen`), the network's Configurator connects and configures it now, else when it initiates to `airlock network serve --dpp-port`. The exchange is in the device's audit trail",
+    )
+    .option(
+      '--akm <akm>',
+      `the credential it is given: ${DPP_AKMS.join(', ')} (see \`network dpp add\`)`,
+      'psk',
+    )
+    .option('--host <address>', "the device's address, when its URI has no H:")
+    .option('--port <port>', "the device's TCP port (default the URI's, else 8908)")
+    .option('--ssid <ssid>', "the SSID it is given (default the network's)")
+    .option('--data-dir <dir>', 'where the network lives', './data')
+    .option('--database-url <url>', DATABASE_URL_HELP)
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        uri: string,
+        o: {
+          akm: string;
+          host?: string;
+          port?: string;
+          ssid?: string;
+          dataDir: string;
+          databaseUrl?: string;
+          json?: boolean;
+        },
+      ) => {
+        const port = o.port === undefined ? undefined : parsePort(o.port, '--port');
+        await withNetwork(o, async (network) => {
+          const done = await network.dpp.onboard(uri, {
+            akm: o.akm as DppAkm,
+            ...(o.host !== undefined ? { host: o.host } : {}),
+            ...(port !== undefined ? { port } : {}),
+            ...(o.ssid !== undefined ? { ssid: o.ssid } : {}),
+          });
+          const out = {
+            serial: done.enrollee.serial,
+            akm: done.enrollee.akm,
+            curve: done.enrollee.curve,
+            configured: done.exchange?.status === 'ok',
+            ...(done.exchange ? { mutual: done.exchange.mutual } : {}),
+          };
+          if (o.json) printJson(out);
+          else
+            say(
+              done.exchange
+                ? `device ${out.serial} configured (sta-${out.akm}${out.mutual ? ', mutual' : ''})`
+                : `device ${out.serial} added (sta-${out.akm}); it is configured when it initiates to the network's DPP Configurator`,
+            );
+        });
+      },
+    );
 }

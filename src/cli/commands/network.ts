@@ -460,12 +460,20 @@ export function networkCommand(program: Command): void {
     });
   net
     .command('import-declarations <file>')
-    .description("install a manufacturer's declaration export file (NIST IR 8350 section 5.1.2)")
+    .description(
+      "install a manufacturer's declaration export file (NIST IR 8350 section 5.1.2); the devices whose declarations carry their DPP URI are pre-registered for Wi-Fi Easy Connect (sta-psk), as if scanned",
+    )
     .option('--data-dir <dir>', 'the data directory of `airlock up`', './data')
     .action(async (file: string, o: { dataDir: string }) => {
       await withLocal(o.dataDir, async ({ network }) => {
-        const { installed } = await network.declarations.importExport(readJsonFile(file));
-        say(`installed ${installed} declaration chain(s)`);
+        const { installed, dppAdded } = await network.importDeclarations(readJsonFile(file));
+        say(
+          `installed ${installed} declaration chain(s)${
+            dppAdded.length > 0
+              ? `; pre-registered for DPP (their declarations carry their URIs): ${dppAdded.join(', ')}`
+              : ''
+          }`,
+        );
       });
     });
   net
@@ -482,7 +490,8 @@ export function networkCommand(program: Command): void {
 }
 
 /** Opens the network role alone (never creating it), runs `fn`, closes it; errors exit 1. */
-async function withNetwork(
+/** Opens the network in `--data-dir` (or `--database-url`), runs `fn`, closes it. */
+export async function withNetwork(
   o: { dataDir: string; databaseUrl?: string },
   fn: (network: Network) => Promise<void>,
 ): Promise<void> {

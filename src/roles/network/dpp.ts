@@ -29,10 +29,11 @@ import type { Sealer } from '../../adapters/crypto/seal.js';
 import { isUniqueViolation } from '../../adapters/store/unique-violation.js';
 import {
   startDppTcpController,
-  type DppEnrolleeIdentity,
   type DppExchangeResult,
   type DppTcpController,
 } from '../../adapters/dpp/tcp-controller.js';
+import { runDppTcpConfigurator } from '../../adapters/dpp/tcp-initiator.js';
+import type { DppConfigurationContext } from '../../adapters/dpp/configure.js';
 import {
   csignKid,
   dppJwk,
@@ -42,6 +43,7 @@ import {
 } from '../../protocols/dpp/connector.js';
 import type {
   DppConfigurationGiven,
+  DppConfigurationRequest,
   DppConnectorCredential,
   DppCredential,
 } from '../../protocols/dpp/configuration.js';
@@ -449,29 +451,16 @@ export class DppConfigurator {
         const e = await this.store.run((r) => r.dpp.get(keyHash));
         return e && { spkiDer: e.spkiDer };
       },
-      configuration: async (request, enrollee, live) => {
-        if (!enrollee.mutual || enrollee.keyHash === undefined)
-          throw new AirlockError('ERR_DPP_AUTH', 'the enrollee is not one the owner added', {
-            details: { reason: 'unknown-enrollee' },
-          });
-        // Exactly what buildConfigurationResponse gives to: nothing is touched for anything else.
-        if (request.netRole !== 'sta' || request.wifiTech !== 'infra') return undefined;
-        const intent = await this.#enforceIntent(enrollee.keyHash);
-        if (!live()) return undefined;
-        return this.#configure(enrollee.keyHash, enrollee, ssid, live, intent);
-      },
-      onResult: (result) => {
-        const work = this.#recordResult(result, ssid)
-          .then((serial) => o.onExchange?.({ ...result, ...(serial ? { serial } : {}) }))
-          .catch((e: unknown) =>
-            this.ctx.logger.error(
-              { code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' },
-              'network: a DPP exchange could not be recorded',
-            ),
-          )
-          .finally(() => this.#pending.delete(work));
-        this.#pending.add(work);
-      },
+      // The enrollee proved the key it named only when authentication was mutual.
+      configuration: (request, enrollee, live) =>
+        this.#configuration(
+          ssid,
+          request,
+          enrollee.mutual ? enrollee.keyHash : undefined,
+          enrollee,
+          live,
+        ),
+      onResult: (result) => this.#record(result, ssid, o.onExchange),
       onServerError: (code) =>
         this.ctx.logger.error({ code }, 'network: the DPP Configurator server failed'),
       host: o.host ?? '127.0.0.1',
@@ -492,6 +481,117 @@ export class DppConfigurator {
         await this.idle();
       },
     };
+  }
+
+  /**
+   * The onboarder's part (report section 6): the device's URI, scanned or pasted, is added with
+   * `akm` (a URI added already is taken as it is); when the URI says where the device listens
+   * (`H:`, or `host`), the Configurator connects and configures it now, authenticating it by the
+   * key of its URI (and mutually when the device scanned the network's URI on its curve). Else
+   * the device is configured when it initiates to `serve`. ERR_DPP_AUTH and the like when the
+   * exchange fails; what happened is recorded either way.
+   */
+  async onboard(
+    uri: string,
+    o: DppAddOptions & { host?: string; port?: number; ssid?: string } = {},
+  ): Promise<{ enrollee: DppEnrolleeRecord; exchange?: DppExchangeOutcome }> {
+    const parsed = parseDppUri(uri.trim());
+    const keyHash = toHex(bootstrappingKeyHash(this.ctx.crypto, parsed.key.spkiDer));
+    const known = await this.store.run((r) => r.dpp.get(keyHash));
+    const enrollee = known ?? (await this.add(uri, o.akm ? { akm: o.akm } : {}));
+    const host = o.host ?? parsed.host?.address;
+    if (host === undefined) return { enrollee };
+    // The URI's port goes with the URI's host; --host without --port means DPP's 8908.
+    const port = o.port ?? (o.host === undefined ? parsed.host?.port : undefined);
+    const ssid = o.ssid ?? this.ssid;
+    const own = await this.ownBootstrap(parsed.key.curve);
+    await this.csign();
+    const result: DppExchangeResult = {
+      peer: host,
+      enrolleeBootstrapKeyHash: keyHash,
+      authenticated: false,
+      mutual: false,
+      configurationDelivered: false,
+      status: 'failed',
+    };
+    let failure: unknown;
+    try {
+      const done = await runDppTcpConfigurator({
+        crypto: this.ctx.crypto,
+        enrollee: parsed,
+        own,
+        host,
+        ...(port !== undefined ? { port } : {}),
+        // As the Responder, the device proved it holds the key of the URI the owner gave.
+        configuration: (request, peer, live) => {
+          result.authenticated = true;
+          result.mutual = peer.mutual;
+          result.enrollee = { name: request.name, netRole: request.netRole };
+          return this.#configuration(
+            ssid,
+            request,
+            peer.keyHash,
+            { ...peer, protocolKey: peer.protocolKey! },
+            live,
+          );
+        },
+      });
+      result.configurationDelivered = done.configurationDelivered;
+      if (done.resultStatus !== undefined) result.resultStatus = done.resultStatus;
+      result.status = done.status;
+    } catch (e) {
+      failure = e;
+      result.error = isAirlockError(e) ? e.code : 'ERR_INTERNAL';
+      const reason = isAirlockError(e) ? e.details.reason : undefined;
+      if (typeof reason === 'string') result.reason = reason;
+    }
+    let exchange: DppExchangeOutcome | undefined;
+    await this.#record({ ...result, initiated: true }, ssid, (x) => (exchange = x));
+    await this.idle();
+    if (failure !== undefined) throw failure;
+    return { enrollee, ...(exchange ? { exchange } : {}) };
+  }
+
+  /**
+   * The configuration for an enrollee whose key `proven` names (the hash of the key it proved
+   * it holds), for either side's exchange: steps 11 to 13, then the credential it was added
+   * with. An enrollee that proved no key the owner added is refused.
+   */
+  async #configuration(
+    ssid: string,
+    request: DppConfigurationRequest,
+    proven: string | undefined,
+    identity: DppConfigurationContext,
+    live: () => boolean,
+  ): Promise<DppConfigurationGiven> {
+    if (proven === undefined)
+      throw new AirlockError('ERR_DPP_AUTH', 'the enrollee is not one the owner added', {
+        details: { reason: 'unknown-enrollee' },
+      });
+    // Exactly what buildConfigurationResponse gives to: nothing is touched for anything else.
+    if (request.netRole !== 'sta' || request.wifiTech !== 'infra') return undefined;
+    const intent = await this.#enforceIntent(proven);
+    if (!live()) return undefined;
+    return this.#configure(proven, identity, ssid, live, intent);
+  }
+
+  /** Records an exchange, then tells `onExchange`; a failure to record is logged (its code). */
+  #record(
+    result: DppExchangeResult & { initiated?: boolean },
+    ssid: string,
+    onExchange: ((o: DppExchangeOutcome) => void) | undefined,
+  ): Promise<void> {
+    const work = this.#recordResult(result, ssid)
+      .then((serial) => onExchange?.({ ...result, ...(serial ? { serial } : {}) }))
+      .catch((e: unknown) =>
+        this.ctx.logger.error(
+          { code: isAirlockError(e) ? e.code : 'ERR_INTERNAL' },
+          'network: a DPP exchange could not be recorded',
+        ),
+      )
+      .finally(() => this.#pending.delete(work));
+    this.#pending.add(work);
+    return work;
   }
 
   /** Resolves when every exchange heard so far is recorded. */
@@ -519,7 +619,7 @@ export class DppConfigurator {
    */
   async #configure(
     keyHash: string,
-    identity: DppEnrolleeIdentity,
+    identity: DppConfigurationContext,
     ssid: string,
     live: () => boolean,
     intent: DppIntent,
@@ -619,7 +719,7 @@ export class DppConfigurator {
     r: NetworkRepositories,
     serial: string,
     akm: DppAkm,
-    identity: DppEnrolleeIdentity,
+    identity: DppConfigurationContext,
     csign: { key: DppCsignKey; ppKey: DppJwk },
     at: Date,
   ): Promise<{ credential: DppCredential; issued: Record<string, string> }> {
@@ -662,10 +762,14 @@ export class DppConfigurator {
   }
 
   /** Records how an exchange ended; returns the device's serial when the key was added. */
-  async #recordResult(result: DppExchangeResult, ssid: string): Promise<string | undefined> {
+  async #recordResult(
+    result: DppExchangeResult & { initiated?: boolean },
+    ssid: string,
+  ): Promise<string | undefined> {
     const at = this.ctx.clock.now();
-    // An exchange is the device's only once the enrollee proved its key (authenticated, mutual).
-    const proven = result.authenticated && result.mutual;
+    // An exchange is the device's only once the enrollee proved its key: mutual authentication
+    // when it initiated; as the Responder, it proves the key of the URI we initiated to.
+    const proven = result.authenticated && (result.mutual || result.initiated === true);
     const keyHash = proven ? result.enrolleeBootstrapKeyHash : result.claimedKeyHash;
     if (!proven) {
       // Anyone can send a Request naming any hash: at most one event per hash and window.

@@ -51,6 +51,7 @@ import { parseCertificate, type Certificate } from '../../protocols/x509/certifi
 import { MudFetcher, type MudFetchPolicy } from '../../adapters/http/mud-fetcher.js';
 import { DnsResolver, type AddressResolver } from '../../adapters/dns/resolver.js';
 import { IntentManager, type Enforcement, type IntentSettings } from './intent-manager.js';
+import type { DppAkm } from '../../core/store.js';
 import { DppConfigurator, type DppConfiguratorHandle, type DppServeOptions } from './dpp.js';
 
 export interface NetworkOptions {
@@ -314,9 +315,26 @@ export class Network {
   }
 
   /**
+   * Installs a manufacturer's declaration export file (report section 5.1.2), all or nothing;
+   * then each device whose declaration names this network's owner and carries its DPP URI is
+   * pre-registered for Wi-Fi Easy Connect (`dpp.addDeclared`, with `dppAkm`): no scan needed.
+   */
+  async importDeclarations(
+    json: unknown,
+    o: { dppAkm?: DppAkm } = {},
+  ): Promise<{ installed: number; dppAdded: string[] }> {
+    const { installed } = await this.declarations.importExport(json);
+    const serials = (json as { devices: { 'serial-number': string }[] }).devices.map(
+      (d) => d['serial-number'],
+    );
+    const added = await this.dpp.addDeclared(serials, o.dppAkm ? { akm: o.dppAkm } : {});
+    return { installed, dppAdded: added.map((e) => e.serial) };
+  }
+
+  /**
    * Wi-Fi Easy Connect (docs/DPP.md): the DPP Configurator over TCP, with the network's own
-   * bootstrapping key, for the devices the owner added (`dpp.add`); each gets its own PSK.
-   * Returns the port and the network's DPP URI.
+   * bootstrapping keys, for the devices the owner added (`dpp.add`) or pre-registered; each gets
+   * the credential it was added with. Returns the port and the network's DPP URI (P-256).
    */
   serveDpp(o: DppServeOptions = {}): Promise<DppConfiguratorHandle> {
     return this.dpp.serve(o);
