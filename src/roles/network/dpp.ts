@@ -460,7 +460,7 @@ export class DppConfigurator {
           enrollee,
           live,
         ),
-      onResult: (result) => this.#record(result, ssid, o.onExchange),
+      onResult: (result) => void this.#record(result, ssid, o.onExchange),
       onServerError: (code) =>
         this.ctx.logger.error({ code }, 'network: the DPP Configurator server failed'),
       host: o.host ?? '127.0.0.1',
