@@ -35,7 +35,7 @@ async function airlock(
   }
 }
 
-function enrolleeUri(info?: string, curve: 'P-256' | 'P-384' = 'P-256'): string {
+function enrolleeUri(info?: string, curve: 'P-256' | 'P-384' | 'P-521' = 'P-256'): string {
   const pair = crypto.ecGenerate(dppCurveParams(curve).ecCurve);
   const { spkiDer } = encodeBootstrappingKey(curve, pair.publicKey);
   return formatDppUri({ version: 2, key: spkiDer, ...(info !== undefined ? { info } : {}) });
@@ -67,11 +67,30 @@ describe('airlock network dpp', () => {
     expect(await list()).toEqual([]);
   });
 
-  it("refuses a key on a curve other than the network's P-256 with ERR_DPP_URI naming it", async () => {
-    const r = await airlock('network', 'dpp', 'add', enrolleeUri('SN=p384-1', 'P-384'), ...d);
+  it('refuses sta-dot1x for a key the domain CA does not certify, and an unknown --akm: ERR_CONFIG, nothing stored', async () => {
+    const r = await airlock(
+      'network',
+      'dpp',
+      'add',
+      enrolleeUri('SN=p521-1', 'P-521'),
+      '--akm',
+      'dot1x',
+      ...d,
+    );
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('ERR_DPP_URI');
-    expect(r.stderr).toContain('P-384');
+    expect(r.stderr).toContain('ERR_CONFIG');
+    expect(r.stderr).toContain('P-521');
+    const wep = await airlock(
+      'network',
+      'dpp',
+      'add',
+      enrolleeUri('SN=wep-1'),
+      '--akm',
+      'wep',
+      ...d,
+    );
+    expect(wep.code).toBe(1);
+    expect(wep.stderr).toContain('ERR_CONFIG');
     expect(await list()).toEqual([]);
   });
 
@@ -85,15 +104,16 @@ describe('airlock network dpp', () => {
       serial: 'cam-0042',
       keyHash: hashOf(a),
       curve: 'P-256',
+      akm: 'psk',
       info: 'SN=cam-0042',
     });
-    const outB = await airlock('network', 'dpp', 'add', b, ...d);
+    const outB = await airlock('network', 'dpp', 'add', b, '--akm', 'sae', ...d);
     expect(outB.code, outB.stderr).toBe(0);
-    expect(outB.stdout).toContain('device thermo-7 added (P-256');
+    expect(outB.stdout).toContain('device thermo-7 added (P-256, sta-sae');
     expect((await airlock('network', 'dpp', 'add', c, ...d)).code).toBe(0);
     expect(await list()).toEqual([
       expect.objectContaining({ serial: 'cam-0042', keyHash: hashOf(a), curve: 'P-256' }),
-      expect.objectContaining({ serial: 'thermo-7', curve: 'P-256' }),
+      expect.objectContaining({ serial: 'thermo-7', curve: 'P-256', akm: 'sae' }),
       expect.objectContaining({ serial: `dpp-${hashOf(c).slice(0, 16)}` }),
     ]);
 
@@ -104,6 +124,12 @@ describe('airlock network dpp', () => {
       expect(r.stderr).toContain('ERR_DPP_DUPLICATE');
     }
     expect(await list()).toHaveLength(3);
+    // A key on another curve: the network authenticates it with its own key on that curve.
+    const p384 = await airlock('network', 'dpp', 'add', enrolleeUri('SN=p384-1', 'P-384'), ...d);
+    expect(p384.code, p384.stderr).toBe(0);
+    expect(p384.stdout).toContain('device p384-1 added (P-384, sta-psk');
+    const theirs = await airlock('network', 'dpp', 'uri', '--curve', 'P-384', ...d);
+    expect(parseDppUri(theirs.stdout.trim()).key.curve).toBe('P-384');
   });
 
   it("prints the network's own DPP URI, the same each time", async () => {
