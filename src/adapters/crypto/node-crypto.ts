@@ -1,7 +1,8 @@
 /**
  * The Crypto port on node:crypto: synchronous ECDSA P-256 (the onboarding hot path), key
  * generation, PKCS#8 import and export. Public keys are cached by SPKI, since the same CA
- * and signer keys are verified against on every onboarding.
+ * and signer keys are verified against on every onboarding; ECDH objects by private key, for as
+ * long as the caller keeps it (#agreement).
  */
 import * as nodeCrypto from 'node:crypto';
 import type { Crypto, EcCurve, EcKeyPair, HashName, PrivateKeyHandle } from '../../core/ports.js';
@@ -24,6 +25,11 @@ export class NodeCrypto implements Crypto {
   readonly #publicKeys = new Map<
     string,
     { id: string; key: nodeCrypto.KeyObject; p256: boolean }
+  >();
+  /** ECDH objects by their scalar's array (see #agreement). Secret: never logged. */
+  readonly #agreements = new WeakMap<
+    Uint8Array,
+    { curve: EcCurve; scalar: Uint8Array; ecdh: nodeCrypto.ECDH }
   >();
 
   bytes(length: number): Uint8Array {
@@ -114,11 +120,10 @@ export class NodeCrypto implements Crypto {
   ecGenerate(curve: EcCurve): EcKeyPair {
     const ecdh = nodeCrypto.createECDH(ECDH_CURVES[curve].name);
     ecdh.generateKeys();
-    return {
-      curve,
-      privateKey: padScalar(curve, ecdh.getPrivateKey()),
-      publicKey: new Uint8Array(ecdh.getPublicKey()),
-    };
+    const privateKey = padScalar(curve, ecdh.getPrivateKey());
+    // The ECDH object already holds the scalar: ecdh() on this key uses it (see #agreement).
+    this.#agreements.set(privateKey, { curve, scalar: privateKey.slice(), ecdh });
+    return { curve, privateKey, publicKey: new Uint8Array(ecdh.getPublicKey()) };
   }
 
   ecPoint(curve: EcCurve, point: Uint8Array): Uint8Array | undefined {
@@ -140,18 +145,42 @@ export class NodeCrypto implements Crypto {
   }
 
   ecdh(curve: EcCurve, privateKey: Uint8Array, peerPoint: Uint8Array): Uint8Array | undefined {
-    const { name, fieldLength } = ECDH_CURVES[curve];
+    const { fieldLength } = ECDH_CURVES[curve];
     if (peerPoint.length !== 1 + fieldLength && peerPoint.length !== 1 + 2 * fieldLength)
       return undefined;
     try {
-      const ecdh = nodeCrypto.createECDH(name);
-      ecdh.setPrivateKey(Buffer.from(privateKey));
+      const ecdh = this.#agreement(curve, privateKey);
       // Refuses a point off the curve (ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY) and the infinity.
-      const x = ecdh.computeSecret(Buffer.from(peerPoint));
+      const x = ecdh.computeSecret(
+        Buffer.from(peerPoint.buffer, peerPoint.byteOffset, peerPoint.byteLength),
+      );
       return x.length === fieldLength ? new Uint8Array(x) : undefined;
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * The ECDH object of a private scalar. Setting a scalar costs a fixed-base multiplication (a
+   * fifth of an ECDH), so the object is kept for as long as the caller keeps the scalar's array
+   * (a WeakMap: a bootstrapping key for the server's life, a protocol key for one exchange),
+   * with a copy of the scalar: an array changed since is set again. Throws for a scalar out of
+   * 1..n-1.
+   */
+  #agreement(curve: EcCurve, privateKey: Uint8Array): nodeCrypto.ECDH {
+    const known = this.#agreements.get(privateKey);
+    if (
+      known &&
+      known.curve === curve &&
+      known.scalar.length === privateKey.length &&
+      nodeCrypto.timingSafeEqual(known.scalar, privateKey)
+    )
+      return known.ecdh;
+    const ecdh = nodeCrypto.createECDH(ECDH_CURVES[curve].name);
+    // The array itself, not a Buffer.from copy: small copies land in Node's shared Buffer pool.
+    ecdh.setPrivateKey(privateKey);
+    this.#agreements.set(privateKey, { curve, scalar: privateKey.slice(), ecdh });
+    return ecdh;
   }
 
   hmac(hash: HashName, key: Uint8Array, data: Uint8Array): Uint8Array {
