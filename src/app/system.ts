@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NodeCrypto } from '../adapters/crypto/node-crypto.js';
+import { MemorySecureStore } from '../adapters/secure-store/memory-store.js';
 import { softwareKeyStore } from '../adapters/crypto/software-key-store.js';
 import { loadKek } from '../adapters/crypto/kek.js';
 import type { Logger } from '../adapters/log/logger.js';
@@ -469,6 +470,8 @@ export interface DemoResult {
     error?: string;
     steps?: number[];
   }>;
+  /** The device onboarded over Wi-Fi Easy Connect, when the demonstration ran one. */
+  dpp?: { serialNumber: string; ok: boolean; kind?: string };
 }
 
 export interface DemoEvents {
@@ -487,6 +490,8 @@ export async function runDemo(
     /** Where the devices' firmware image is kept (a copy of the agent's own code file). */
     firmwareDir: string;
     model?: string;
+    /** One more device onboarded over Wi-Fi Easy Connect (default: yes). */
+    dpp?: boolean;
   } & DemoEvents,
 ): Promise<DemoResult> {
   const say = opts.onStep ?? (() => undefined);
@@ -556,6 +561,7 @@ export async function runDemo(
       say(`  ${serial} FAILED: ${isAirlockError(e) ? e.code : (e as Error).message}`);
     }
   }
+  const dpp = opts.dpp === false ? undefined : await demoDpp(sys, model, say);
   const creds = await Promise.all(agents.map((a) => a.onboardingCredentials()));
   const fingerprints = creds
     .flatMap((c) => (c ? [c.ldevid, c.ldevidKey, c.wifi.psk] : []))
@@ -568,5 +574,42 @@ export async function runDemo(
     uniqueCredentials: onboarded > 0 && new Set(fingerprints).size === fingerprints.length,
     steps,
     results,
+    ...(dpp ? { dpp } : {}),
   };
+}
+
+/**
+ * Wi-Fi Easy Connect in the demonstration (docs/DPP.md): one more device, minted with its DPP
+ * key, listens; the onboarder gives the network its URI (what its QR code shows, with where it
+ * listens), and the network's Configurator connects and gives it a Connector signed by the
+ * network's C-sign key. On loopback, a free port.
+ */
+async function demoDpp(
+  sys: System,
+  model: string,
+  say: (message: string) => void,
+): Promise<DemoResult['dpp']> {
+  const { manufacturer, network } = sys;
+  const store = new MemorySecureStore();
+  const birth = await manufacturer.factory.mint(store, { model });
+  await manufacturer.sell(birth.serialNumber, network.owner);
+  const agent = new DeviceAgent(store, sys.ctx);
+  say(`Wi-Fi Easy Connect: ${birth.serialNumber} minted with its DPP key; it listens`);
+  let shown: string | undefined;
+  const listening = agent.listenForDpp({ port: 0, onListening: (uri) => (shown = uri) });
+  try {
+    while (shown === undefined) await new Promise((r) => setTimeout(r, 10));
+    say(`  the onboarder scans its QR code: ${shown}`);
+    const { exchange } = await network.dpp.onboard(shown, { akm: 'dpp' });
+    const got = await listening;
+    const rec = await network.inventory.device(birth.serialNumber);
+    say(
+      `  ${birth.serialNumber} configured by the network's Configurator: ${got.kind} for "${got.ssid}" (a Connector signed by the network's C-sign key); network: ${rec.state}, segment ${rec.segment ?? '-'}`,
+    );
+    return { serialNumber: birth.serialNumber, ok: exchange?.status === 'ok', kind: got.kind };
+  } catch (e) {
+    say(`  ${birth.serialNumber} FAILED: ${isAirlockError(e) ? e.code : (e as Error).message}`);
+    void listening.catch(() => undefined);
+    return { serialNumber: birth.serialNumber, ok: false };
+  }
 }

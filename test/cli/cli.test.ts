@@ -27,8 +27,11 @@ describe('airlock CLI', () => {
       failed: number;
       uniqueCredentials: boolean;
       steps: number[];
+      dpp: { serialNumber: string; ok: boolean; kind: string };
     };
     expect(result).toMatchObject({ devices: 2, onboarded: 2, failed: 0, uniqueCredentials: true });
+    // And one more, over Wi-Fi Easy Connect: the network's Configurator gave it a Connector.
+    expect(result.dpp).toMatchObject({ ok: true, kind: 'sta-dpp' });
     // The demonstration's devices attest (steps 1 and 3; 4 and 8 are the registrar's).
     expect(result.steps).toEqual([1, 2, 3, 5, 6, 7, 9, 10, 14, 15]);
   });

@@ -21,7 +21,7 @@ export function demoCommand(program: Command): void {
     .option('--devices <n>', 'how many devices', '3')
     .option(
       '--json',
-      'print the result as JSON: devices, onboarded, failed, uniqueCredentials, steps',
+      'print the result as JSON: devices, onboarded, failed, uniqueCredentials, steps, dpp (one more device onboarded over Wi-Fi Easy Connect)',
     )
     .option('--keep', 'keep the temporary directory')
     .action(async (o: { devices: string; json?: boolean; keep?: boolean }) => {
@@ -49,10 +49,11 @@ export function demoCommand(program: Command): void {
           else {
             say('');
             say(
-              `${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps: ${result.steps.join(', ')}`,
+              `${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps: ${result.steps.join(', ')}${result.dpp ? `; over Wi-Fi Easy Connect: ${result.dpp.ok ? result.dpp.kind : 'FAILED'}` : ''}`,
             );
           }
-          process.exitCode = result.failed === 0 && result.uniqueCredentials ? 0 : 1;
+          process.exitCode =
+            result.failed === 0 && result.uniqueCredentials && result.dpp?.ok !== false ? 0 : 1;
         } finally {
           await sys.close();
         }

@@ -131,7 +131,7 @@ export function upCommand(program: Command): void {
             });
             say('');
             say(
-              `${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps performed: ${result.steps.join(', ')}`,
+              `${result.onboarded}/${result.devices} onboarded, unique credentials: ${result.uniqueCredentials}, steps performed: ${result.steps.join(', ')}${result.dpp ? `; over Wi-Fi Easy Connect: ${result.dpp.ok ? result.dpp.kind : 'FAILED'}` : ''}`,
             );
             say('Inventory: `airlock network devices --data-dir ' + o.dataDir + '`');
           }
