@@ -219,6 +219,7 @@ describe('a running system', () => {
   let manufacturerPort: number;
   let networkPort: number;
   let upStderr = '';
+  let upStdout = '';
 
   beforeAll(async () => {
     dataDir = fresh('up');
@@ -240,15 +241,16 @@ describe('a running system', () => {
         // FreeRADIUS by `up` is test/e2e/radius.test.ts's.
         '--radius',
         'off',
+        '--dpp-port',
+        '0',
       ],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     up.stderr!.on('data', (d: Buffer) => (upStderr += d.toString()));
     await new Promise<void>((resolve, reject) => {
-      let out = '';
       up.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Serving.')) resolve();
+        upStdout += d.toString();
+        if (upStdout.includes('Serving.')) resolve();
       });
       up.once('exit', (code) => reject(new Error(`up exited ${code}: ${upStderr}`)));
     });
@@ -260,6 +262,61 @@ describe('a running system', () => {
       up.kill('SIGTERM');
       await exited;
     }
+  });
+
+  it('a device sold to the network, added by its URI, enrolls with the DPP Configurator `up --dpp-port` runs', async () => {
+    const dpp = /dpp +127\.0\.0\.1:(\d+) .*the network's URI: (DPP:\S+)/.exec(upStdout);
+    expect(dpp, upStdout).not.toBeNull();
+    const [, port, networkUri] = dpp!;
+    const store = fresh('dpp-dev');
+    const minted = await airlock(
+      'manufacturer',
+      'mint',
+      '--sell',
+      '--store',
+      store,
+      '--data-dir',
+      dataDir,
+    );
+    expect(minted.code, minted.stderr).toBe(0);
+    const { serialNumber, dppUri } = JSON.parse(minted.stdout) as {
+      serialNumber: string;
+      dppUri: string;
+    };
+    const added = await airlock(
+      'dpp',
+      'onboard',
+      dppUri,
+      '--akm',
+      'sae',
+      '--data-dir',
+      dataDir,
+      '--json',
+    );
+    expect(added.code, added.stderr).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({
+      serial: serialNumber,
+      akm: 'sae',
+      configured: false,
+    });
+    const enrolled = await airlock(
+      'dpp',
+      'enroll',
+      networkUri!,
+      '--store',
+      store,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      port!,
+      '--json',
+    );
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    expect(JSON.parse(enrolled.stdout)).toMatchObject({
+      kind: 'sta-sae',
+      mutual: true,
+      role: 'initiator',
+    });
   });
 
   it('up said on stderr that it created the keys', () => {

@@ -72,6 +72,25 @@ describe('the device agent onboarded over DPP, both ways', () => {
     expect(JSON.stringify(trail)).not.toContain(kept!.passphrase!);
   });
 
+  it('a DPP device follows the policy’s default segment when a policy is applied', async () => {
+    const dppDevices = (await sys.network.inventory.devices()).filter(
+      (x) => x.manufacturer === null && x.state === 'onboarded',
+    );
+    expect(dppDevices.length).toBeGreaterThan(0);
+    const applied = await sys.network.authorization.apply(
+      'version: 1\ndefaults:\n  segment: iot\nrules:\n  - name: all\n    require:\n      attestation: [affirming, warning, none]\n',
+    );
+    for (const x of dppDevices) {
+      expect(applied.changes).toContainEqual(
+        expect.objectContaining({
+          serial: x.serial,
+          to: { decision: 'allow', segment: 'iot', rule: 'dpp-added-by-owner' },
+        }),
+      );
+      expect(await sys.network.inventory.device(x.serial)).toMatchObject({ segment: 'iot' });
+    }
+  });
+
   it('a listening device is configured by the network’s Configurator with a Connector (jose verifies it)', async () => {
     const d = await sys.newDevice();
     let shown = '';

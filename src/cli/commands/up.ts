@@ -34,6 +34,10 @@ export function upCommand(program: Command): void {
       'FreeRADIUS for 802.1X (docs/RADIUS.md): a settings file as for `network serve --radius`, or `off`; by default, where FreeRADIUS is installed, it runs on 127.0.0.1 (--radius-port) for authenticators on loopback, its shared secret from AIRLOCK_RADIUS_SECRET',
     )
     .option('--radius-port <port>', "the default FreeRADIUS's UDP port", '1812')
+    .option(
+      '--dpp-port <port>',
+      "also run the Wi-Fi Easy Connect (DPP) Configurator over TCP on 127.0.0.1 at this port (8908 is DPP's), for the devices added (`airlock dpp onboard`, `network dpp add`) or pre-registered by their declarations (docs/DPP.md)",
+    )
     .option('--demo', 'mint, sell and onboard a few devices, step by step')
     .option('--devices <n>', 'devices in the demonstration', '3')
     .action(
@@ -44,6 +48,7 @@ export function upCommand(program: Command): void {
         verifierPort: string;
         radius?: string;
         radiusPort: string;
+        dppPort?: string;
         demo?: boolean;
         devices: string;
       }) => {
@@ -52,6 +57,7 @@ export function upCommand(program: Command): void {
           const networkPort = parsePort(o.networkPort, '--network-port');
           const verifierPort = parsePort(o.verifierPort, '--verifier-port');
           const radiusPort = parsePort(o.radiusPort, '--radius-port');
+          const dppPort = o.dppPort === undefined ? undefined : parsePort(o.dppPort, '--dpp-port');
           if (radiusPort === 0)
             throw new AirlockError('ERR_CONFIG', '--radius-port must name a port, 1 to 65535');
           const devices = Number(o.devices);
@@ -102,7 +108,18 @@ export function upCommand(program: Command): void {
               radius = await radiusByDefault(sys.network, dataDir, radiusPort);
             else if (o.radius !== 'off')
               radius = await radiusFromFile(sys.network, o.radius, dataDir);
+            if (dppPort !== undefined) {
+              const dpp = await sys.network
+                .serveDpp({ port: dppPort, host: '127.0.0.1' })
+                .catch((e: unknown) => {
+                  throw portError(e, () => '--dpp-port');
+                });
+              say(
+                `  dpp           127.0.0.1:${dpp.port}  Wi-Fi Easy Connect Configurator; the network's URI: ${dpp.uri}`,
+              );
+            }
           } catch (e) {
+            await radius?.stop();
             await sys.close();
             throw e;
           }

@@ -14,11 +14,13 @@ import { parsePolicy } from '../../protocols/policy/parse.js';
 import { parseCertificate } from '../../protocols/x509/certificate.js';
 import {
   decide,
+  type Decided,
   policyInForce,
   storedFacts,
   type PolicyInForce,
 } from '../../onboarding/registrar/authorization.js';
 import type { RoleContext } from '../shared/context.js';
+import { DPP_RULE } from './dpp.js';
 import { partyOfTrust, type TrustedManufacturers } from './manufacturers.js';
 import { subjectCommonName } from '../../protocols/x509/certificate.js';
 
@@ -69,20 +71,33 @@ export class AuthorizationService {
       for (const d of devices) {
         // A device refused at attestation stays refused; one not yet judged is judged when it onboards.
         if (d.decision === null || d.state === 'refused' || d.state === 'attesting') continue;
-        const idevid = parseCertificate(d.idevidDer);
-        let identified;
-        try {
-          identified = this.manufacturers.identifyVerified(idevid, at);
-        } catch (e) {
-          if (!isAirlockError(e)) throw e;
-          continue; // a manufacturer no longer trusted: its devices are not re-judged here
+        let next: Decided;
+        if (d.idevidDer.length === 0) {
+          // A DPP device has no birth certificate to judge: its owner's adding it authorized it,
+          // and it follows the policy's default segment (docs/DPP.md).
+          next = {
+            decision: 'allow',
+            segment: policy.defaults.segment,
+            rule: DPP_RULE,
+            policyId,
+            reasons: [],
+          };
+        } else {
+          const idevid = parseCertificate(d.idevidDer);
+          let identified;
+          try {
+            identified = this.manufacturers.identifyVerified(idevid, at);
+          } catch (e) {
+            if (!isAirlockError(e)) throw e;
+            continue; // a manufacturer no longer trusted: its devices are not re-judged here
+          }
+          next = decide(inForce, {
+            serial: d.serial,
+            manufacturer: partyOfTrust(this.ctx.crypto, identified.trust),
+            model: subjectCommonName(idevid),
+            attestation: storedFacts(d.attestationStatus, d.attestationClaims),
+          });
         }
-        const next = decide(inForce, {
-          serial: d.serial,
-          manufacturer: partyOfTrust(this.ctx.crypto, identified.trust),
-          model: subjectCommonName(idevid),
-          attestation: storedFacts(d.attestationStatus, d.attestationClaims),
-        });
         if (next.decision === d.decision && next.segment === d.segment) continue;
         const quarantined = next.decision === 'deny' && d.state === 'onboarded';
         await r.devices.decided(d.serial, next, at, false);

@@ -86,6 +86,13 @@ export const DPP_NETWORK_CURVES: readonly DppCurve[] = [
   'BP-512',
 ];
 
+/**
+ * The rule recorded for a DPP device's authorization: the policy judges birth certificates and
+ * attestation, which a DPP device has not; its owner's adding it authorized it, and it lands in
+ * (and follows) the policy's default segment.
+ */
+export const DPP_RULE = 'dpp-added-by-owner';
+
 /** The curves whose keys the domain CA certifies: sta-dot1x certifies the protocol key. */
 const DOT1X_CURVES: readonly DppCurve[] = ['P-256', 'P-384'];
 
@@ -647,7 +654,7 @@ export class DppConfigurator {
       const segment = inForce.policy.defaults.segment;
       await r.devices.decided(
         serial,
-        { decision: 'allow', segment, rule: 'dpp-added-by-owner', policyId: inForce.id },
+        { decision: 'allow', segment, rule: DPP_RULE, policyId: inForce.id },
         at,
         true,
       );
