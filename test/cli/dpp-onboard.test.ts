@@ -5,28 +5,12 @@
  * Configurator connects and configures it; the device prints what it received (no secret) and
  * exits. An unknown --akm is refused, and nothing is added.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDppUri } from '../../src/protocols/dpp/uri.js';
+import { airlock, airlockBin as bin } from '../support/cli.js';
 import { tempDir } from '../support/wire.js';
-
-const exec = promisify(execFile);
-const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
-
-async function airlock(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 describe('airlock dpp listen, then airlock dpp onboard', () => {
   const root = tempDir('airlock-cli-dpp-onboard-');

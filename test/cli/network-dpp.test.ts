@@ -4,36 +4,20 @@
  * serial) or made from its key hash; a bad URI (ERR_DPP_URI) or a key added twice
  * (ERR_DPP_DUPLICATE) exits 1 and stores nothing.
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { encodeBootstrappingKey } from '../../src/protocols/dpp/bootstrapping-key.js';
 import { dppCurveParams } from '../../src/protocols/dpp/crypto.js';
 import { formatDppUri, parseDppUri } from '../../src/protocols/dpp/uri.js';
+import { airlock } from '../support/cli.js';
 import { tempDir } from '../support/wire.js';
 import { silentLogger } from '../../src/adapters/log/logger.js';
 import { systemClock } from '../../src/core/ports.js';
 import { openNetwork } from '../../src/app/system.js';
 
-const exec = promisify(execFile);
-const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 const crypto = new NodeCrypto();
-
-async function airlock(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 function enrolleeUri(info?: string, curve: 'P-256' | 'P-384' | 'P-521' = 'P-256'): string {
   const pair = crypto.ecGenerate(dppCurveParams(curve).ecCurve);

@@ -6,13 +6,13 @@
  * wpa_supplicant reports DPP-CONF-SENT. Needs root and wpa_supplicant/wpa_cli: elsewhere it
  * says `skipped: <reason>`.
  */
-import * as net from 'node:net';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 import {
-  hexOf,
+  initiateAsConfigurator,
+  startWpaController,
   startWpaSupplicant,
   until,
   wpaSupplicantSkipReason,
@@ -24,14 +24,6 @@ if (skip) console.log(`skipped: ${skip}`);
 
 const SSID = 'wpa-configured-net';
 const PASSPHRASE = 'given-by-wpa-supplicant';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe.skipIf(skip !== undefined)(
   'the device agent configured by wpa_supplicant over DPP',
@@ -45,17 +37,7 @@ describe.skipIf(skip !== undefined)(
       const dir = path.join(sys.dir, 'wpa');
       fs.mkdirSync(dir, { mode: 0o700 });
       wpa = await startWpaSupplicant(dir);
-      configurator = wpa.cli('DPP_CONFIGURATOR_ADD');
-      expect(configurator).toMatch(/^\d+$/);
-      expect(
-        wpa.cli(
-          'SET',
-          'dpp_configurator_params',
-          ` conf=sta-psk ssid=${hexOf(SSID)} pass=${hexOf(PASSPHRASE)} configurator=${configurator}`,
-        ),
-      ).toBe('OK');
-      port = await freePort();
-      expect(wpa.cli('DPP_CONTROLLER_START', `tcp_port=${port}`)).toBe('OK');
+      ({ configurator, port } = await startWpaController(wpa, SSID, PASSPHRASE));
     }, 60_000);
     afterAll(async () => {
       await wpa?.stop();
@@ -88,20 +70,9 @@ describe.skipIf(skip !== undefined)(
       expect(peer).toMatch(/^\d+$/);
       const devicePort = /H:127\.0\.0\.1:(\d+)/.exec(shown)![1]!;
       const from = wpa.log().length;
-      expect(
-        wpa.cli(
-          'DPP_AUTH_INIT',
-          `peer=${peer}`,
-          `tcp_addr=127.0.0.1`,
-          `tcp_port=${devicePort}`,
-          'role=configurator',
-          `configurator=${configurator}`,
-          'neg_freq=2412',
-          'conf=sta-psk',
-          `ssid=${hexOf(SSID)}`,
-          `pass=${hexOf(PASSPHRASE)}`,
-        ),
-      ).toBe('OK');
+      expect(initiateAsConfigurator(wpa, peer, devicePort, configurator, SSID, PASSPHRASE)).toBe(
+        'OK',
+      );
       expect(await listening).toEqual({
         kind: 'sta-psk',
         ssid: SSID,

@@ -15,7 +15,6 @@
  * Needs root, wpa_supplicant/wpa_cli, freeradius and eapol_test: elsewhere it says
  * `skipped: <reason>`.
  */
-import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -29,27 +28,19 @@ import { parseCertificate } from '../../src/protocols/x509/certificate.js';
 import type { DppConfiguratorHandle, DppExchangeOutcome } from '../../src/roles/network/dpp.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 import { eapolTestConfig, freeUdpPort, radiusSkipReason } from '../support/radius.js';
-import { onPath } from '../support/tools.js';
+import {
+  initiateAsEnrollee,
+  startWpaSupplicant,
+  until,
+  wpaSupplicantSkipReason,
+  type WpaSupplicant,
+} from '../support/wpa-supplicant-dpp.js';
 
-const skip =
-  radiusSkipReason() ??
-  ['wpa_supplicant', 'wpa_cli']
-    .map((t) => (onPath(t) ? undefined : `${t} is not installed`))
-    .find(Boolean);
+const skip = radiusSkipReason() ?? wpaSupplicantSkipReason();
 if (skip) console.log(`skipped: ${skip}`);
 
 const SSID = 'airlock-dpp-creds';
 const SECRET = 'a-radius-secret-of-the-dpp-test';
-
-async function until<T>(what: string, f: () => T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The network blocks of a wpa_supplicant configuration file, each as its key=value lines. */
 function networkBlocks(text: string): Map<string, string>[] {
@@ -75,17 +66,10 @@ describe.skipIf(skip !== undefined)(
     let radius: FreeRadius;
     let radiusPort: number;
     let root: string;
-    let conf: string;
-    let log: string;
-    let ctrl: string;
-    let pidFile: string;
+    let wpa: WpaSupplicant;
     const outcomes: DppExchangeOutcome[] = [];
     /** wpa_supplicant's peer id of the network's URI, per curve. */
     const networkPeers = new Map<string, string>();
-
-    const cli = (...args: string[]) =>
-      execFileSync('wpa_cli', ['-p', ctrl, '-i', 'lo', ...args], { encoding: 'utf8' }).trim();
-    const logText = () => fs.readFileSync(log, 'utf8');
 
     beforeAll(async () => {
       sys = await startTestSystem();
@@ -106,36 +90,11 @@ describe.skipIf(skip !== undefined)(
         onExchange: (o) => outcomes.push(o),
         idleTimeoutMs: 5_000,
       });
-      conf = path.join(root, 'enrollee.conf');
-      log = path.join(root, 'enrollee.log');
-      ctrl = path.join(root, 'ctrl');
-      pidFile = path.join(root, 'enrollee.pid');
-      fs.writeFileSync(conf, `ctrl_interface=${ctrl}\nupdate_config=1\ndpp_config_processing=1\n`, {
-        mode: 0o600,
-      });
-      fs.writeFileSync(log, '');
-      execFileSync('wpa_supplicant', [
-        '-B',
-        '-Dnone',
-        '-ilo',
-        '-c',
-        conf,
-        '-P',
-        pidFile,
-        '-f',
-        log,
-      ]);
-      for (let i = 0; i < 50 && !fs.existsSync(path.join(ctrl, 'lo')); i++)
-        await new Promise((r) => setTimeout(r, 100));
+      wpa = await startWpaSupplicant(root, ['update_config=1', 'dpp_config_processing=1']);
     }, 120_000);
 
     afterAll(async () => {
-      try {
-        const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-        if (pid > 0) process.kill(pid, 'SIGTERM');
-      } catch {
-        // not started
-      }
+      await wpa?.stop();
       await dpp?.close();
       await radius?.stop();
       await sys?.close();
@@ -147,38 +106,33 @@ describe.skipIf(skip !== undefined)(
      * curve. Returns the exchange as the network recorded it, the log since, and the block.
      */
     async function enroll(curve: string, akm: 'psk' | 'sae' | 'dpp' | 'dot1x', serial: string) {
-      const own = cli('DPP_BOOTSTRAP_GEN', 'type=qrcode', `curve=${curve}`, `info=SN=${serial}`);
+      const own = wpa.cli(
+        'DPP_BOOTSTRAP_GEN',
+        'type=qrcode',
+        `curve=${curve}`,
+        `info=SN=${serial}`,
+      );
       expect(own).toMatch(/^\d+$/);
-      const uri = cli('DPP_BOOTSTRAP_GET_URI', own);
+      const uri = wpa.cli('DPP_BOOTSTRAP_GET_URI', own);
       const added = await sys.network.dpp.add(uri, { akm });
       expect(added).toMatchObject({ serial, akm, curve });
       let peer = networkPeers.get(curve);
       if (!peer) {
-        peer = cli('DPP_QR_CODE', await sys.network.dpp.uri(curve as never));
+        peer = wpa.cli('DPP_QR_CODE', await sys.network.dpp.uri(curve as never));
         expect(peer).toMatch(/^\d+$/);
         networkPeers.set(curve, peer);
       }
-      const from = logText().length;
+      const from = wpa.log().length;
       const seen = outcomes.length;
-      const blocksBefore = networkBlocks(fs.readFileSync(conf, 'utf8')).length;
-      expect(
-        cli(
-          'DPP_AUTH_INIT',
-          `peer=${peer}`,
-          `own=${own}`,
-          'role=enrollee',
-          'tcp_addr=127.0.0.1',
-          `tcp_port=${dpp.port}`,
-          'neg_freq=2412',
-        ),
-      ).toBe('OK');
+      const blocksBefore = networkBlocks(fs.readFileSync(wpa.conf, 'utf8')).length;
+      expect(initiateAsEnrollee(wpa, peer, dpp.port, own)).toBe('OK');
       const outcome = await until('the exchange recorded', () => outcomes[seen]);
       const since = await until('DPP-CONF-RECEIVED', () => {
-        const t = logText().slice(from);
+        const t = wpa.log().slice(from);
         return t.includes('DPP-CONF-RECEIVED') || t.includes('DPP-CONF-FAILED') ? t : undefined;
       });
       const text = await until('the network block saved', () => {
-        const t = fs.readFileSync(conf, 'utf8');
+        const t = fs.readFileSync(wpa.conf, 'utf8');
         return networkBlocks(t).length > blocksBefore ? t : undefined;
       });
       const block = networkBlocks(text).at(-1)!;

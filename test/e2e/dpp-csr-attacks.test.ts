@@ -51,19 +51,14 @@ import { parseCertificate } from '../../src/protocols/x509/certificate.js';
 import type { DppConfiguratorHandle, DppExchangeOutcome } from '../../src/roles/network/dpp.js';
 import { buildTestCsr, ecKeyFromScalar, spkiOf } from '../support/dpp-csr.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
+import { until as poll } from '../support/wpa-supplicant-dpp.js';
 
 const crypto = new NodeCrypto();
 const SSID = 'airlock-dot1x';
 
-async function until<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Everything is in this process: polled every 20 ms, 10 s at most. */
+const until = <T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> =>
+  poll(what, f, ms, 20);
 
 /** A TCP connection to the controller, its messages decoded as they arrive. */
 interface Peer {
@@ -232,6 +227,30 @@ describe('the certificate request of sta-dot1x, attacked on the running network'
   const allCertificates = () =>
     sys.network.db.selectFrom('net_certificates').select('serial').execute();
 
+  /** Sends message `at`: a Configuration Request for `device` with this `pkcs10`; its answer. */
+  async function requestWithCsr(
+    device: Device,
+    peer: Peer,
+    session: DppSession,
+    pkcs10: unknown,
+    at = 2,
+  ) {
+    const { request, enrollment } = configurationRequest(
+      session,
+      { name: device.serial, 'wi-fi_tech': 'infra', netRole: 'sta', pkcs10 },
+      at,
+    );
+    peer.send(request);
+    const answer = readConfigurationResponse(session, enrollment, await peer.message(at), CHECK);
+    return { answer, enrollment };
+  }
+
+  /** The exchange ends: the controller closes the connection; the outcome it recorded. */
+  async function ended(peer: Peer, seen: number) {
+    await until('the connection closed', () => (peer.closed() ? true : undefined));
+    return until('the exchange recorded', () => outcomes[seen]);
+  }
+
   it('(a) the first Configuration Request is answered CSR Needed, with the CSR Attributes', async () => {
     const seen = outcomes.length;
     const { peer, first } = await untilCsrNeeded(victim);
@@ -266,22 +285,15 @@ describe('the certificate request of sta-dot1x, attacked on the running network'
       signer: ecKeyFromScalar('P-256', foreign.privateKey, foreign.publicKey),
       challengePassword: csrChallengePassword(crypto, session),
     });
-    const { request, enrollment } = configurationRequest(
+    const { answer: second } = await requestWithCsr(
+      victim,
+      peer,
       session,
-      {
-        name: victim.serial,
-        'wi-fi_tech': 'infra',
-        netRole: 'sta',
-        pkcs10: Buffer.from(csr).toString('base64'),
-      },
-      2,
+      Buffer.from(csr).toString('base64'),
     );
-    peer.send(request);
-    const second = readConfigurationResponse(session, enrollment, await peer.message(2), CHECK);
     expect(second).toEqual({ status: 13, objects: [] });
     // The exchange ends: the controller closes, and says why.
-    await until('the connection closed', () => (peer.closed() ? true : undefined));
-    const outcome = await until('the exchange recorded', () => outcomes[seen]);
+    const outcome = await ended(peer, seen);
     expect(outcome).toMatchObject({
       serial: victim.serial,
       authenticated: true,
@@ -358,16 +370,9 @@ describe('the certificate request of sta-dot1x, attacked on the running network'
         ? await untilCsrNeeded(victim)
         : await authenticate(victim);
       const at = c.afterCsrNeeded ? 2 : 1;
-      const { request, enrollment } = configurationRequest(
-        session,
-        { name: victim.serial, 'wi-fi_tech': 'infra', netRole: 'sta', pkcs10: c.pkcs10(session) },
-        at,
-      );
-      peer.send(request);
-      const answer = readConfigurationResponse(session, enrollment, await peer.message(at), CHECK);
+      const { answer } = await requestWithCsr(victim, peer, session, c.pkcs10(session), at);
       expect(answer, c.reason).toEqual({ status: 13, objects: [] });
-      await until('the connection closed', () => (peer.closed() ? true : undefined));
-      const outcome = await until('the exchange recorded', () => outcomes[seen]);
+      const outcome = await ended(peer, seen);
       expect(outcome, c.reason).toMatchObject({
         serial: victim.serial,
         configurationDelivered: false,
@@ -388,21 +393,14 @@ describe('the certificate request of sta-dot1x, attacked on the running network'
     const stale = csrChallengePassword(crypto, earlierSession!);
     expect(stale).not.toBe(csrChallengePassword(crypto, session));
     const csr = buildTestCsr({ signer: protocolKeyOf(session), challengePassword: stale });
-    const { request, enrollment } = configurationRequest(
+    const { answer: second } = await requestWithCsr(
+      victim,
+      peer,
       session,
-      {
-        name: victim.serial,
-        'wi-fi_tech': 'infra',
-        netRole: 'sta',
-        pkcs10: Buffer.from(csr).toString('base64'),
-      },
-      2,
+      Buffer.from(csr).toString('base64'),
     );
-    peer.send(request);
-    const second = readConfigurationResponse(session, enrollment, await peer.message(2), CHECK);
     expect(second).toEqual({ status: 13, objects: [] });
-    await until('the connection closed', () => (peer.closed() ? true : undefined));
-    const outcome = await until('the exchange recorded', () => outcomes[seen]);
+    const outcome = await ended(peer, seen);
     expect(outcome).toMatchObject({
       serial: victim.serial,
       configurationDelivered: false,
@@ -422,18 +420,12 @@ describe('the certificate request of sta-dot1x, attacked on the running network'
       signer: key,
       challengePassword: csrChallengePassword(crypto, session),
     });
-    const { request, enrollment } = configurationRequest(
+    const { answer: second, enrollment } = await requestWithCsr(
+      victim,
+      peer,
       session,
-      {
-        name: victim.serial,
-        'wi-fi_tech': 'infra',
-        netRole: 'sta',
-        pkcs10: Buffer.from(csr).toString('base64'),
-      },
-      2,
+      Buffer.from(csr).toString('base64'),
     );
-    peer.send(request);
-    const second = readConfigurationResponse(session, enrollment, await peer.message(2), CHECK);
     expect(second.status).toBe(0);
     expect(second.objects).toHaveLength(1);
     const object = second.objects[0]!;
@@ -514,8 +506,7 @@ describe('the certificate request of sta-dot1x, attacked on the running network'
     const second = readConfigurationResponse(session, enrollment, await peer.message(2), CHECK);
     expect(second).toEqual({ status: 5, objects: [] });
     expect(second.csrAttributes).toBeUndefined();
-    await until('the connection closed', () => (peer.closed() ? true : undefined));
-    const outcome = await until('the exchange recorded', () => outcomes[seen]);
+    const outcome = await ended(peer, seen);
     expect(outcome).toMatchObject({
       serial: once.serial,
       configurationDelivered: false,
@@ -537,18 +528,12 @@ describe('the certificate request of sta-dot1x, attacked on the running network'
       hash: 'sha384',
       challengePassword: csrChallengePassword(crypto, session),
     });
-    const { request, enrollment } = configurationRequest(
+    const { answer: second, enrollment } = await requestWithCsr(
+      p384,
+      peer,
       session,
-      {
-        name: p384.serial,
-        'wi-fi_tech': 'infra',
-        netRole: 'sta',
-        pkcs10: Buffer.from(csr).toString('base64'),
-      },
-      2,
+      Buffer.from(csr).toString('base64'),
     );
-    peer.send(request);
-    const second = readConfigurationResponse(session, enrollment, await peer.message(2), CHECK);
     expect(second.status).toBe(0);
     const object = second.objects[0]!;
     if (object.kind !== 'sta-dot1x') throw new Error(`expected sta-dot1x, got ${object.kind}`);

@@ -7,12 +7,9 @@
  * is in the inventory with its audit trail; an enrollee not added gets nothing, and nothing is
  * stored for it. Needs root and wpa_supplicant/wpa_cli: elsewhere it says `skipped: <reason>`.
  */
-import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { silentLogger } from '../../src/adapters/log/logger.js';
@@ -36,53 +33,29 @@ import { encodeBootstrappingKey } from '../../src/protocols/dpp/bootstrapping-ke
 import { dppCurveParams, wrapDppData } from '../../src/protocols/dpp/crypto.js';
 import { initiateAuth, readAuthResponse } from '../../src/protocols/dpp/initiation.js';
 import { formatDppUri } from '../../src/protocols/dpp/uri.js';
-import { onPath } from '../support/tools.js';
+import { airlock } from '../support/cli.js';
 import { tempDir } from '../support/wire.js';
+import {
+  initiateAsEnrollee,
+  startWpaSupplicant,
+  until,
+  wpaSupplicantSkipReason,
+  type WpaSupplicant,
+} from '../support/wpa-supplicant-dpp.js';
 
-const exec = promisify(execFile);
-const bin = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
-const skip =
-  process.getuid?.() !== 0
-    ? 'wpa_supplicant is run as root here'
-    : ['wpa_supplicant', 'wpa_cli']
-        .map((t) => (onPath(t) ? undefined : `${t} is not installed`))
-        .find(Boolean);
+const skip = wpaSupplicantSkipReason();
 if (skip) console.log(`skipped: ${skip}`);
 
 const crypto = new NodeCrypto();
 const SSID = 'airlock-dpp-net';
-
-async function airlock(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-
-async function until<T>(what: string, f: () => T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(skip !== undefined)(
   'the network configures the devices its owner added, over DPP',
   () => {
     const root = tempDir('airlock-dpp-net-');
     const data = path.join(root, 'data');
-    const log = path.join(root, 'enrollee.log');
-    const ctrl = path.join(root, 'ctrl');
-    const pidFile = path.join(root, 'enrollee.pid');
     const keyFile = path.join(root, 'wpa_psk_file');
+    let wpa: WpaSupplicant;
     let network: Network;
     let dpp: DppConfiguratorHandle;
     const outcomes: DppExchangeOutcome[] = [];
@@ -91,38 +64,20 @@ describe.skipIf(skip !== undefined)(
     const uris: Record<'A' | 'B' | 'C', string> = { A: '', B: '', C: '' };
     let networkPeer = '';
 
-    const cli = (...args: string[]) =>
-      execFileSync('wpa_cli', ['-p', ctrl, '-i', 'lo', ...args], { encoding: 'utf8' }).trim();
-    const logText = () => fs.readFileSync(log, 'utf8');
     const keyHashOf = (uri: string) =>
       Buffer.from(crypto.sha256(parseDppUri(uri).key.spkiDer)).toString('hex');
 
     beforeAll(async () => {
       expect((await airlock('network', 'init', '--data-dir', data)).code).toBe(0);
-      const conf = path.join(root, 'enrollee.conf');
-      fs.writeFileSync(conf, `ctrl_interface=${ctrl}\n`);
-      fs.writeFileSync(log, '');
-      execFileSync('wpa_supplicant', [
-        '-B',
-        '-Dnone',
-        '-ilo',
-        '-c',
-        conf,
-        '-P',
-        pidFile,
-        '-f',
-        log,
-      ]);
-      for (let i = 0; i < 50 && !fs.existsSync(path.join(ctrl, 'lo')); i++)
-        await new Promise((r) => setTimeout(r, 100));
+      wpa = await startWpaSupplicant(root);
       for (const [name, extra] of [
         ['A', ['info=SN=dpp-e2e-A']],
         ['B', []],
         ['C', []],
       ] as const) {
-        ids[name] = cli('DPP_BOOTSTRAP_GEN', 'type=qrcode', 'curve=P-256', ...extra);
+        ids[name] = wpa.cli('DPP_BOOTSTRAP_GEN', 'type=qrcode', 'curve=P-256', ...extra);
         expect(ids[name]).toMatch(/^\d+$/);
-        uris[name] = cli('DPP_BOOTSTRAP_GET_URI', ids[name]);
+        uris[name] = wpa.cli('DPP_BOOTSTRAP_GET_URI', ids[name]);
       }
       // The owner's part: add A and B by their URIs.
       for (const name of ['A', 'B'] as const) {
@@ -150,39 +105,23 @@ describe.skipIf(skip !== undefined)(
         onExchange: (o) => outcomes.push(o),
         idleTimeoutMs: 5_000,
       });
-      networkPeer = cli('DPP_QR_CODE', dpp.uri);
+      networkPeer = wpa.cli('DPP_QR_CODE', dpp.uri);
       expect(networkPeer).toMatch(/^\d+$/);
     }, 120_000);
 
     afterAll(async () => {
       await dpp?.close();
       await network?.close();
-      try {
-        const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-        if (pid > 0) process.kill(pid, 'SIGTERM');
-      } catch {
-        // not started
-      }
-      await new Promise((r) => setTimeout(r, 200));
+      await wpa?.stop();
     });
 
     /** The enrollee initiates to the network's controller with its own key `own`. */
     async function enroll(own: string) {
-      const from = logText().length;
+      const from = wpa.log().length;
       const seen = outcomes.length;
-      expect(
-        cli(
-          'DPP_AUTH_INIT',
-          `peer=${networkPeer}`,
-          `own=${own}`,
-          'role=enrollee',
-          'tcp_addr=127.0.0.1',
-          `tcp_port=${dpp.port}`,
-          'neg_freq=2412',
-        ),
-      ).toBe('OK');
+      expect(initiateAsEnrollee(wpa, networkPeer, dpp.port, own)).toBe('OK');
       const outcome = await until('the exchange recorded', () => outcomes[seen]);
-      return { outcome, since: () => logText().slice(from) };
+      return { outcome, since: () => wpa.log().slice(from) };
     }
 
     const passes: Record<string, string> = {};

@@ -9,69 +9,23 @@
  * and log in a private temporary directory. Needs root and wpa_supplicant/wpa_cli: elsewhere it
  * says `skipped: <reason>`.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { runDppTcpConfigurator } from '../../src/adapters/dpp/tcp-initiator.js';
-import { isAirlockError } from '../../src/core/errors.js';
 import type { DppOwnBootstrap } from '../../src/protocols/dpp/authentication.js';
-import {
-  bootstrappingKeyHash,
-  encodeBootstrappingKey,
-  type DppCurve,
-} from '../../src/protocols/dpp/bootstrapping-key.js';
+import { bootstrappingKeyHash, type DppCurve } from '../../src/protocols/dpp/bootstrapping-key.js';
 import type { DppConfigurationRequest } from '../../src/protocols/dpp/configuration.js';
-import { dppCurveParams } from '../../src/protocols/dpp/crypto.js';
 import { formatDppUri, parseDppUri } from '../../src/protocols/dpp/uri.js';
-import { onPath } from '../support/tools.js';
+import { bootstrap, crypto, failure, freePort } from '../support/dpp.js';
+import {
+  startWpaSupplicantInTemp,
+  until,
+  wpaSupplicantSkipReason,
+  type WpaSupplicant,
+} from '../support/wpa-supplicant-dpp.js';
 
-const skip =
-  process.getuid?.() !== 0
-    ? 'wpa_supplicant is run as root here'
-    : ['wpa_supplicant', 'wpa_cli']
-        .map((t) => (onPath(t) ? undefined : `${t} is not installed`))
-        .find(Boolean);
+const skip = wpaSupplicantSkipReason();
 if (skip) console.log(`skipped: ${skip}`);
-
-const crypto = new NodeCrypto();
-
-function bootstrap(curve: DppCurve): DppOwnBootstrap {
-  const pair = crypto.ecGenerate(dppCurveParams(curve).ecCurve);
-  const { spkiDer } = encodeBootstrappingKey(curve, pair.publicKey);
-  return { curve, privateKey: pair.privateKey, publicKey: pair.publicKey, spkiDer };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function until<T>(what: string, f: () => T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function failure(p: Promise<unknown>): Promise<{ code: string; reason: unknown }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAirlockError(e)) return { code: e.code, reason: e.details.reason };
-    throw e;
-  }
-  throw new Error('it did not fail');
-}
 
 /** The network blocks of a wpa_supplicant configuration file, each as its key=value lines. */
 function networkBlocks(text: string): Record<string, string>[] {
@@ -90,71 +44,40 @@ function networkBlocks(text: string): Record<string, string>[] {
 describe.skipIf(skip !== undefined)(
   'DPP over TCP: Airlock’s Configurator initiates to a listening wpa_supplicant Enrollee',
   () => {
-    let dir: string;
-    let log: string;
-    let ctrl: string;
-    let conf: string;
-    let pidFile: string;
+    let wpa: WpaSupplicant;
     let port: number;
-
-    const cli = (...args: string[]) =>
-      execFileSync('wpa_cli', ['-p', ctrl, '-i', 'lo', ...args], { encoding: 'utf8' }).trim();
-    const logText = () => fs.readFileSync(log, 'utf8');
 
     /** A bootstrapping key of the wpa_supplicant Enrollee on `curve`: its URI, with `H:`. */
     function enrolleeUri(curve: DppCurve): string {
-      const id = cli('DPP_BOOTSTRAP_GEN', 'type=qrcode', `curve=${curve}`);
+      const id = wpa.cli('DPP_BOOTSTRAP_GEN', 'type=qrcode', `curve=${curve}`);
       expect(id).toMatch(/^\d+$/);
-      const uri = parseDppUri(cli('DPP_BOOTSTRAP_GET_URI', id));
+      const uri = parseDppUri(wpa.cli('DPP_BOOTSTRAP_GET_URI', id));
       // wpa_supplicant 2.10 writes no H: token; the URI the Configurator scans names the host.
       return formatDppUri({ ...uri, host: { address: '127.0.0.1', port } });
     }
 
     beforeAll(async () => {
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dppci-'));
-      log = path.join(dir, 'enrollee.log');
-      ctrl = path.join(dir, 'ctrl');
-      conf = path.join(dir, 'enrollee.conf');
-      pidFile = path.join(dir, 'enrollee.pid');
-      fs.writeFileSync(conf, `ctrl_interface=${ctrl}\nupdate_config=1\ndpp_config_processing=2\n`);
-      fs.writeFileSync(log, '');
-      execFileSync('wpa_supplicant', [
-        '-B',
-        '-Dnone',
-        '-ilo',
-        '-c',
-        conf,
-        '-P',
-        pidFile,
-        '-f',
-        log,
+      wpa = await startWpaSupplicantInTemp('dppci-', [
+        'update_config=1',
+        'dpp_config_processing=2',
       ]);
-      for (let i = 0; i < 50 && !fs.existsSync(path.join(ctrl, 'lo')); i++)
-        execFileSync('sleep', ['0.1']);
       port = await freePort();
-      expect(cli('DPP_CONTROLLER_START', `tcp_port=${port}`, 'role=enrollee')).toBe('OK');
+      expect(wpa.cli('DPP_CONTROLLER_START', `tcp_port=${port}`, 'role=enrollee')).toBe('OK');
     });
 
     afterAll(async () => {
       try {
-        cli('DPP_CONTROLLER_STOP');
+        wpa.cli('DPP_CONTROLLER_STOP');
       } catch {
         // not started
       }
-      try {
-        const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-        if (pid > 0) process.kill(pid, 'SIGTERM');
-      } catch {
-        // not started
-      }
-      await new Promise((r) => setTimeout(r, 200));
-      fs.rmSync(dir, { recursive: true, force: true });
+      await wpa?.stop();
     });
 
     async function configure(curve: DppCurve, own?: DppOwnBootstrap, uri = enrolleeUri(curve)) {
       const ssid = `airlock-init-${curve}${own ? '-mutual' : ''}`;
       const passphrase = `pass-${curve}-${Math.random().toString(36).slice(2, 10)}`;
-      const from = logText().length;
+      const from = wpa.log().length;
       const asked: DppConfigurationRequest[] = [];
       const result = await runDppTcpConfigurator({
         crypto,
@@ -165,12 +88,12 @@ describe.skipIf(skip !== undefined)(
           return { ssid, passphrase };
         },
       });
-      return { result, ssid, passphrase, asked, uri, since: () => logText().slice(from) };
+      return { result, ssid, passphrase, asked, uri, since: () => wpa.log().slice(from) };
     }
 
     async function savedNetwork(ssid: string) {
       return until(`the network block of ${ssid}`, () =>
-        networkBlocks(fs.readFileSync(conf, 'utf8')).find((b) => b.ssid === `"${ssid}"`),
+        networkBlocks(fs.readFileSync(wpa.conf, 'utf8')).find((b) => b.ssid === `"${ssid}"`),
       );
     }
 
@@ -203,7 +126,9 @@ describe.skipIf(skip !== undefined)(
       'mutual on %s: the Enrollee scanned the network’s URI and asks for it',
       async (curve) => {
         const own = bootstrap(curve);
-        expect(cli('DPP_QR_CODE', formatDppUri({ version: 2, key: own.spkiDer }))).toMatch(/^\d+$/);
+        expect(wpa.cli('DPP_QR_CODE', formatDppUri({ version: 2, key: own.spkiDer }))).toMatch(
+          /^\d+$/,
+        );
         const { result, ssid, passphrase } = await configure(curve, own);
         expect(result.enrollee.mutual).toBe(true);
         expect(result.status).toBe('ok');
@@ -215,7 +140,9 @@ describe.skipIf(skip !== undefined)(
     it('a network key on another curve: responder-only, still configured', async () => {
       // The network's key is P-256; this Enrollee's is P-384: no mutual authentication possible.
       const own = bootstrap('P-256');
-      expect(cli('DPP_QR_CODE', formatDppUri({ version: 2, key: own.spkiDer }))).toMatch(/^\d+$/);
+      expect(wpa.cli('DPP_QR_CODE', formatDppUri({ version: 2, key: own.spkiDer }))).toMatch(
+        /^\d+$/,
+      );
       const { result } = await configure('P-384', own);
       expect(result.enrollee.mutual).toBe(false);
       expect(result.status).toBe('ok');
@@ -228,8 +155,8 @@ describe.skipIf(skip !== undefined)(
         key: other.spkiDer,
         host: { address: '127.0.0.1', port },
       });
-      const before = fs.readFileSync(conf, 'utf8');
-      const from = logText().length;
+      const before = fs.readFileSync(wpa.conf, 'utf8');
+      const from = wpa.log().length;
       let asked = false;
       const outcome = await failure(
         runDppTcpConfigurator({
@@ -245,14 +172,14 @@ describe.skipIf(skip !== undefined)(
       // wpa_supplicant ignores a Request for a key it does not hold and closes the connection.
       expect(outcome).toEqual({ code: 'ERR_DPP_AUTH', reason: 'closed' });
       expect(asked).toBe(false);
-      expect(logText().slice(from)).not.toContain('DPP-CONF-RECEIVED');
-      expect(fs.readFileSync(conf, 'utf8')).toBe(before);
+      expect(wpa.log().slice(from)).not.toContain('DPP-CONF-RECEIVED');
+      expect(fs.readFileSync(wpa.conf, 'utf8')).toBe(before);
     });
 
     it('nothing to give: Configure Failure, and the Enrollee saves nothing', async () => {
       const uri = enrolleeUri('P-256');
-      const before = networkBlocks(fs.readFileSync(conf, 'utf8')).length;
-      const from = logText().length;
+      const before = networkBlocks(fs.readFileSync(wpa.conf, 'utf8')).length;
+      const from = wpa.log().length;
       const outcome = await failure(
         runDppTcpConfigurator({
           crypto,
@@ -263,12 +190,12 @@ describe.skipIf(skip !== undefined)(
       expect(outcome).toEqual({ code: 'ERR_DPP_AUTH', reason: 'configure-failure' });
       // wpa_supplicant 2.10's Enrollee reports a failure Status as DPP-FAIL (dpp_conf_resp_rx).
       await until('DPP-FAIL', () =>
-        logText().slice(from).includes('DPP-FAIL Configurator rejected configuration')
+        wpa.log().slice(from).includes('DPP-FAIL Configurator rejected configuration')
           ? true
           : undefined,
       );
-      expect(logText().slice(from)).not.toContain('DPP-CONF-RECEIVED');
-      expect(networkBlocks(fs.readFileSync(conf, 'utf8'))).toHaveLength(before);
+      expect(wpa.log().slice(from)).not.toContain('DPP-CONF-RECEIVED');
+      expect(networkBlocks(fs.readFileSync(wpa.conf, 'utf8'))).toHaveLength(before);
     });
   },
 );

@@ -8,7 +8,6 @@
  */
 import * as net from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { startDppTcpController } from '../../src/adapters/dpp/tcp-controller.js';
 import { runDppTcpEnrollee } from '../../src/adapters/dpp/tcp-enrollee.js';
 import { runDppTcpConfigurator } from '../../src/adapters/dpp/tcp-initiator.js';
@@ -17,17 +16,10 @@ import {
   type DppResponderExchange,
   type DppTcpResponderOptions,
 } from '../../src/adapters/dpp/tcp-responder.js';
-import { isAirlockError } from '../../src/core/errors.js';
 import { DppAttributeId } from '../../src/protocols/dpp/attributes.js';
-import {
-  DppStatus,
-  type DppOwnBootstrap,
-  type DppSession,
-} from '../../src/protocols/dpp/authentication.js';
-import {
-  encodeBootstrappingKey,
-  type DppCurve,
-} from '../../src/protocols/dpp/bootstrapping-key.js';
+import type { DppOwnBootstrap, DppSession } from '../../src/protocols/dpp/authentication.js';
+import { DppStatus } from '../../src/protocols/dpp/common.js';
+import type { DppCurve } from '../../src/protocols/dpp/bootstrapping-key.js';
 import { dppCurveParams } from '../../src/protocols/dpp/crypto.js';
 import { buildConfigurationRequest } from '../../src/protocols/dpp/enrollment.js';
 import {
@@ -39,36 +31,15 @@ import {
   type DppMessage,
 } from '../../src/protocols/dpp/frames.js';
 import { initiateAuth } from '../../src/protocols/dpp/initiation.js';
+import { bootstrap, crypto, failure } from '../support/dpp.js';
+import { until as poll } from '../support/wpa-supplicant-dpp.js';
 
-const crypto = new NodeCrypto();
 const SSID = 'airlock-both-ways';
 const PASSPHRASE = 'a-passphrase-for-both-ways';
 
-function bootstrap(curve: DppCurve): DppOwnBootstrap {
-  const pair = crypto.ecGenerate(dppCurveParams(curve).ecCurve);
-  const { spkiDer } = encodeBootstrappingKey(curve, pair.publicKey);
-  return { curve, privateKey: pair.privateKey, publicKey: pair.publicKey, spkiDer };
-}
-
-async function until<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function failure(p: Promise<unknown>): Promise<{ code: string; reason: unknown }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAirlockError(e)) return { code: e.code, reason: e.details.reason };
-    throw e;
-  }
-  throw new Error('it did not fail');
-}
+/** Everything is in this process: polled every 20 ms, 10 s at most. */
+const until = <T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> =>
+  poll(what, f, ms, 20);
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -6,71 +6,40 @@
  * loopback, its control socket and log in a private temporary directory.
  * Needs root and wpa_supplicant/wpa_cli: elsewhere it says `skipped: <reason>`.
  */
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import {
   startDppTcpController,
   type DppExchangeResult,
   type DppTcpController,
 } from '../../src/adapters/dpp/tcp-controller.js';
 import type { DppOwnBootstrap, DppPeerBootstrap } from '../../src/protocols/dpp/authentication.js';
-import {
-  encodeBootstrappingKey,
-  type DppCurve,
-} from '../../src/protocols/dpp/bootstrapping-key.js';
-import { dppCurveParams } from '../../src/protocols/dpp/crypto.js';
+import type { DppCurve } from '../../src/protocols/dpp/bootstrapping-key.js';
 import { frameDppTcpMessage } from '../../src/protocols/dpp/frames.js';
 import { formatDppUri, parseDppUri } from '../../src/protocols/dpp/uri.js';
-import { onPath } from '../support/tools.js';
+import { bootstrap, crypto } from '../support/dpp.js';
+import {
+  initiateAsEnrollee,
+  startWpaSupplicantInTemp,
+  until,
+  wpaSupplicantSkipReason,
+  type WpaSupplicant,
+} from '../support/wpa-supplicant-dpp.js';
 
-const skip =
-  process.getuid?.() !== 0
-    ? 'wpa_supplicant is run as root here'
-    : ['wpa_supplicant', 'wpa_cli']
-        .map((t) => (onPath(t) ? undefined : `${t} is not installed`))
-        .find(Boolean);
+const skip = wpaSupplicantSkipReason();
 if (skip) console.log(`skipped: ${skip}`);
 
-const crypto = new NodeCrypto();
 const SSID = 'airlock-dpp-e2e';
 const PASSPHRASE = 'a-test-passphrase-only';
-
-function bootstrap(curve: DppCurve): DppOwnBootstrap {
-  const pair = crypto.ecGenerate(dppCurveParams(curve).ecCurve);
-  const { spkiDer } = encodeBootstrappingKey(curve, pair.publicKey);
-  return { curve, privateKey: pair.privateKey, publicKey: pair.publicKey, spkiDer };
-}
 
 function uriOf(b: DppOwnBootstrap): string {
   return formatDppUri({ version: 2, key: b.spkiDer });
 }
 
-async function until<T>(what: string, f: () => T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe.skipIf(skip !== undefined)('DPP over TCP: Airlock configures wpa_supplicant', () => {
-  let dir: string;
-  let log: string;
-  let ctrl: string;
-  let pidFile: string;
+  let wpa: WpaSupplicant;
   const controllers: DppTcpController[] = [];
   const results: DppExchangeResult[] = [];
-
-  const cli = (...args: string[]) =>
-    execFileSync('wpa_cli', ['-p', ctrl, '-i', 'lo', ...args], { encoding: 'utf8' }).trim();
-  const logText = () => fs.readFileSync(log, 'utf8');
 
   async function start(curve: DppCurve, peers?: DppPeerBootstrap[], give = true) {
     const own = bootstrap(curve);
@@ -90,48 +59,22 @@ describe.skipIf(skip !== undefined)('DPP over TCP: Airlock configures wpa_suppli
 
   /** DPP_QR_CODE then DPP_AUTH_INIT as an enrollee; the log from then on, and the result. */
   async function enroll(uri: string, port: number, own?: string) {
-    const from = logText().length;
+    const from = wpa.log().length;
     const seen = results.length;
-    const peer = cli('DPP_QR_CODE', uri);
+    const peer = wpa.cli('DPP_QR_CODE', uri);
     expect(peer).toMatch(/^\d+$/);
-    expect(
-      cli(
-        'DPP_AUTH_INIT',
-        `peer=${peer}`,
-        ...(own ? [`own=${own}`] : []),
-        'role=enrollee',
-        'tcp_addr=127.0.0.1',
-        `tcp_port=${port}`,
-        'neg_freq=2412',
-      ),
-    ).toBe('OK');
+    expect(initiateAsEnrollee(wpa, peer, port, own)).toBe('OK');
     const result = await until('the controller result', () => results[seen]);
-    return { result, since: () => logText().slice(from) };
+    return { result, since: () => wpa.log().slice(from) };
   }
 
-  beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dppa-'));
-    log = path.join(dir, 'enrollee.log');
-    ctrl = path.join(dir, 'ctrl');
-    pidFile = path.join(dir, 'enrollee.pid');
-    const conf = path.join(dir, 'enrollee.conf');
-    fs.writeFileSync(conf, `ctrl_interface=${ctrl}\n`);
-    fs.writeFileSync(log, '');
-    execFileSync('wpa_supplicant', ['-B', '-Dnone', '-ilo', '-c', conf, '-P', pidFile, '-f', log]);
-    for (let i = 0; i < 50 && !fs.existsSync(path.join(ctrl, 'lo')); i++)
-      execFileSync('sleep', ['0.1']);
+  beforeAll(async () => {
+    wpa = await startWpaSupplicantInTemp('dppa-');
   });
 
   afterAll(async () => {
     for (const c of controllers) await c.close();
-    try {
-      const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-      if (pid > 0) process.kill(pid, 'SIGTERM');
-    } catch {
-      // not started
-    }
-    await new Promise((r) => setTimeout(r, 200));
-    fs.rmSync(dir, { recursive: true, force: true });
+    await wpa?.stop();
   });
 
   let p256: Awaited<ReturnType<typeof start>>;
@@ -162,9 +105,9 @@ describe.skipIf(skip !== undefined)('DPP over TCP: Airlock configures wpa_suppli
   );
 
   it('mutual: Airlock scanned the enrollee’s URI, and the enrollee proves its key', async () => {
-    const id = cli('DPP_BOOTSTRAP_GEN', 'type=qrcode', 'curve=P-256');
+    const id = wpa.cli('DPP_BOOTSTRAP_GEN', 'type=qrcode', 'curve=P-256');
     expect(id).toMatch(/^\d+$/);
-    const enrolleeUri = cli('DPP_BOOTSTRAP_GET_URI', id);
+    const enrolleeUri = wpa.cli('DPP_BOOTSTRAP_GET_URI', id);
     const { spkiDer } = parseDppUri(enrolleeUri).key;
     const { own, controller } = await start('P-256', [{ spkiDer }]);
     const { result, since } = await enroll(uriOf(own), controller.port, id);

@@ -9,137 +9,58 @@
  * Then Airlock's enrollee against Airlock's own controller, in this process: it is configured;
  * with one octet of the Authentication Response's Wrapped Data flipped in transit, it refuses.
  */
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { startDppTcpController } from '../../src/adapters/dpp/tcp-controller.js';
 import { runDppTcpEnrollee } from '../../src/adapters/dpp/tcp-enrollee.js';
-import { isAirlockError } from '../../src/core/errors.js';
-import type { DppOwnBootstrap } from '../../src/protocols/dpp/authentication.js';
-import {
-  encodeBootstrappingKey,
-  type DppCurve,
-} from '../../src/protocols/dpp/bootstrapping-key.js';
-import { dppCurveParams } from '../../src/protocols/dpp/crypto.js';
+import type { DppCurve } from '../../src/protocols/dpp/bootstrapping-key.js';
 import { DppTcpDecoder, frameDppTcpMessage } from '../../src/protocols/dpp/frames.js';
 import { formatDppUri, parseDppUri } from '../../src/protocols/dpp/uri.js';
-import { onPath } from '../support/tools.js';
+import { bootstrap, crypto, failure, freePort } from '../support/dpp.js';
+import {
+  startWpaController,
+  startWpaSupplicantInTemp,
+  until,
+  wpaSupplicantSkipReason,
+  type WpaSupplicant,
+} from '../support/wpa-supplicant-dpp.js';
 
-const skip =
-  process.getuid?.() !== 0
-    ? 'wpa_supplicant is run as root here'
-    : ['wpa_supplicant', 'wpa_cli']
-        .map((t) => (onPath(t) ? undefined : `${t} is not installed`))
-        .find(Boolean);
+const skip = wpaSupplicantSkipReason();
 if (skip) console.log(`skipped: ${skip}`);
 
-const crypto = new NodeCrypto();
 const SSID = 'airlock-enrollee-e2e';
 const PASSPHRASE = 'a-test-passphrase-for-dpp';
-const hexOf = (s: string) => Buffer.from(s, 'utf8').toString('hex');
-
-function bootstrap(curve: DppCurve): DppOwnBootstrap {
-  const pair = crypto.ecGenerate(dppCurveParams(curve).ecCurve);
-  const { spkiDer } = encodeBootstrappingKey(curve, pair.publicKey);
-  return { curve, privateKey: pair.privateKey, publicKey: pair.publicKey, spkiDer };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function until<T>(what: string, f: () => T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function failure(p: Promise<unknown>): Promise<{ code: string; reason: unknown }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAirlockError(e)) return { code: e.code, reason: e.details.reason };
-    throw e;
-  }
-  throw new Error('it did not fail');
-}
 
 describe.skipIf(skip !== undefined)('DPP over TCP: wpa_supplicant configures Airlock', () => {
-  let dir: string;
-  let log: string;
-  let ctrl: string;
-  let pidFile: string;
+  let wpa: WpaSupplicant;
   let port: number;
-  let configurator: string;
-
-  const cli = (...args: string[]) =>
-    execFileSync('wpa_cli', ['-p', ctrl, '-i', 'lo', ...args], { encoding: 'utf8' }).trim();
-  const logText = () => fs.readFileSync(log, 'utf8');
 
   /** A bootstrapping key of the wpa_supplicant Controller, on `curve`: its URI. */
   function controllerUri(curve: DppCurve): string {
-    const id = cli('DPP_BOOTSTRAP_GEN', 'type=qrcode', `curve=${curve}`);
+    const id = wpa.cli('DPP_BOOTSTRAP_GEN', 'type=qrcode', `curve=${curve}`);
     expect(id).toMatch(/^\d+$/);
-    return cli('DPP_BOOTSTRAP_GET_URI', id);
+    return wpa.cli('DPP_BOOTSTRAP_GET_URI', id);
   }
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dppe-'));
-    log = path.join(dir, 'configurator.log');
-    ctrl = path.join(dir, 'ctrl');
-    pidFile = path.join(dir, 'configurator.pid');
-    const conf = path.join(dir, 'configurator.conf');
-    fs.writeFileSync(conf, `ctrl_interface=${ctrl}\n`);
-    fs.writeFileSync(log, '');
-    execFileSync('wpa_supplicant', ['-B', '-Dnone', '-ilo', '-c', conf, '-P', pidFile, '-f', log]);
-    for (let i = 0; i < 50 && !fs.existsSync(path.join(ctrl, 'lo')); i++)
-      execFileSync('sleep', ['0.1']);
-    configurator = cli('DPP_CONFIGURATOR_ADD');
-    expect(configurator).toMatch(/^\d+$/);
-    expect(
-      cli(
-        'SET',
-        'dpp_configurator_params',
-        ` conf=sta-psk ssid=${hexOf(SSID)} pass=${hexOf(PASSPHRASE)} configurator=${configurator}`,
-      ),
-    ).toBe('OK');
-    port = await freePort();
-    expect(cli('DPP_CONTROLLER_START', `tcp_port=${port}`)).toBe('OK');
+    wpa = await startWpaSupplicantInTemp('dppe-');
+    ({ port } = await startWpaController(wpa, SSID, PASSPHRASE));
   });
 
   afterAll(async () => {
     try {
-      cli('DPP_CONTROLLER_STOP');
+      wpa.cli('DPP_CONTROLLER_STOP');
     } catch {
       // not started
     }
-    try {
-      const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-      if (pid > 0) process.kill(pid, 'SIGTERM');
-    } catch {
-      // not started
-    }
-    await new Promise((r) => setTimeout(r, 200));
-    fs.rmSync(dir, { recursive: true, force: true });
+    await wpa?.stop();
   });
 
   it.each(['P-256', 'P-384'] as const)(
     'on %s, Airlock authenticates the Controller and receives the SSID and passphrase it was given',
     async (curve) => {
       const uri = controllerUri(curve);
-      const from = logText().length;
+      const from = wpa.log().length;
       const result = await runDppTcpEnrollee({
         crypto,
         peer: parseDppUri(uri).key,
@@ -152,7 +73,7 @@ describe.skipIf(skip !== undefined)('DPP over TCP: wpa_supplicant configures Air
       // wpa_supplicant 2.10 prints DPP-CONF-SENT once it has read our Configuration Result,
       // status OK (DPP-CONF-FAILED otherwise).
       const events = await until('DPP-CONF-SENT', () =>
-        logText().slice(from).includes('DPP-CONF-SENT') ? logText().slice(from) : undefined,
+        wpa.log().slice(from).includes('DPP-CONF-SENT') ? wpa.log().slice(from) : undefined,
       );
       expect(events).toContain('DPP-AUTH-SUCCESS');
       expect(events).not.toContain('DPP-CONF-FAILED');
@@ -162,8 +83,8 @@ describe.skipIf(skip !== undefined)('DPP over TCP: wpa_supplicant configures Air
   it('mutual on P-256: the Controller scanned Airlock’s URI', async () => {
     const uri = controllerUri('P-256');
     const own = bootstrap('P-256');
-    expect(cli('DPP_QR_CODE', formatDppUri({ version: 2, key: own.spkiDer }))).toMatch(/^\d+$/);
-    const from = logText().length;
+    expect(wpa.cli('DPP_QR_CODE', formatDppUri({ version: 2, key: own.spkiDer }))).toMatch(/^\d+$/);
+    const from = wpa.log().length;
     const result = await runDppTcpEnrollee({
       crypto,
       peer: parseDppUri(uri).key,
@@ -175,13 +96,13 @@ describe.skipIf(skip !== undefined)('DPP over TCP: wpa_supplicant configures Air
     expect(result.mutual).toBe(true);
     expect(result.network).toEqual({ ssid: SSID, passphrase: PASSPHRASE });
     await until('DPP-CONF-SENT', () =>
-      logText().slice(from).includes('DPP-CONF-SENT') ? true : undefined,
+      wpa.log().slice(from).includes('DPP-CONF-SENT') ? true : undefined,
     );
   });
 
   it('a URI of another key: refused, typed, nothing received', async () => {
     const other = bootstrap('P-256');
-    const from = logText().length;
+    const from = wpa.log().length;
     const outcome = await failure(
       runDppTcpEnrollee({
         crypto,
@@ -194,7 +115,7 @@ describe.skipIf(skip !== undefined)('DPP over TCP: wpa_supplicant configures Air
     );
     // wpa_supplicant ignores a Request for a key it does not have and closes the connection.
     expect(outcome).toEqual({ code: 'ERR_DPP_AUTH', reason: 'closed' });
-    expect(logText().slice(from)).not.toContain('DPP-CONF-SENT');
+    expect(wpa.log().slice(from)).not.toContain('DPP-CONF-SENT');
   });
 });
 

@@ -12,7 +12,6 @@ import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { toHex } from '../../src/core/bytes.js';
-import { isAirlockError } from '../../src/core/errors.js';
 import {
   DppAttributeId,
   decodeDppAttributes,
@@ -21,10 +20,10 @@ import {
 } from '../../src/protocols/dpp/attributes.js';
 import {
   checkAuthConfirm,
-  dppFrameHeader,
   respondToAuthRequest,
   type DppOwnBootstrap,
 } from '../../src/protocols/dpp/authentication.js';
+import { dppFrameHeader } from '../../src/protocols/dpp/common.js';
 import { encodeBootstrappingKey } from '../../src/protocols/dpp/bootstrapping-key.js';
 import { dppCurveParams, wrapDppData } from '../../src/protocols/dpp/crypto.js';
 import {
@@ -33,7 +32,7 @@ import {
   type DppActionFrame,
 } from '../../src/protocols/dpp/frames.js';
 import { parseDppUri, type DppCurve } from '../../src/protocols/dpp/uri.js';
-import { codeOf } from '../support/errors.js';
+import { codeOf, reasonOf } from '../support/errors.js';
 import { interopPath, readInterop } from '../support/interop.js';
 
 const crypto = new NodeCrypto();
@@ -109,16 +108,6 @@ function setup(fx: Fixture) {
   );
   const response = frameOf(DppFrameType.AUTHENTICATION_RESPONSE, op('Authentication Response'));
   return { curve, own, options, request, confirm, response };
-}
-
-function reasonOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isAirlockError(e)) return `${e.code}/${String(e.details.reason ?? '')}`;
-    throw e;
-  }
-  return 'OK';
 }
 
 describe.each(fixtures)('%s: the Responder as wpa_supplicant', (_name, fx) => {

@@ -20,7 +20,8 @@ import {
   decodeDppAttributes,
   encodeDppAttributes,
 } from '../../src/protocols/dpp/attributes.js';
-import { dppFrameHeader, type DppSession } from '../../src/protocols/dpp/authentication.js';
+import type { DppSession } from '../../src/protocols/dpp/authentication.js';
+import { dppFrameHeader } from '../../src/protocols/dpp/common.js';
 import {
   buildConfigurationResponse,
   configurationObject,

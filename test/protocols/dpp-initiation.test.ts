@@ -13,7 +13,6 @@ import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
 import { toHex } from '../../src/core/bytes.js';
-import { isAirlockError } from '../../src/core/errors.js';
 import {
   DppAttributeId,
   decodeDppAttributes,
@@ -21,11 +20,11 @@ import {
 } from '../../src/protocols/dpp/attributes.js';
 import {
   checkAuthConfirm,
-  dppFrameHeader,
   respondToAuthRequest,
   type DppOwnBootstrap,
   type DppSession,
 } from '../../src/protocols/dpp/authentication.js';
+import { dppFrameHeader } from '../../src/protocols/dpp/common.js';
 import {
   buildConfigurationResponse,
   readConfigurationRequest,
@@ -49,6 +48,7 @@ import {
 import { initiateAuth, readAuthResponse } from '../../src/protocols/dpp/initiation.js';
 import { parseDppUri, type DppCurve } from '../../src/protocols/dpp/uri.js';
 import { interopPath, readInterop } from '../support/interop.js';
+import { reasonOf } from '../support/errors.js';
 
 const crypto = new NodeCrypto();
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
@@ -134,16 +134,6 @@ function setup(fx: Fixture) {
     ...(own ? { own } : { initiatorBootstrapHash: recordedIbkh }),
   };
   return { curve, peer, own, options, request, response, confirm };
-}
-
-function reasonOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isAirlockError(e)) return `${e.code}/${String(e.details.reason ?? '')}`;
-    throw e;
-  }
-  return 'OK';
 }
 
 const bytesOf = (f: DppActionFrame) => toHex(encodeDppTcpMessage(f));

@@ -7,7 +7,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
-import { isAirlockError } from '../../src/core/errors.js';
 import { DppAttributeId, decodeDppAttributes } from '../../src/protocols/dpp/attributes.js';
 import {
   respondToAuthRequest,
@@ -16,6 +15,7 @@ import {
 import { DppFrameType, type DppActionFrame } from '../../src/protocols/dpp/frames.js';
 import { parseDppUri } from '../../src/protocols/dpp/uri.js';
 import { readInterop } from '../support/interop.js';
+import { reasonOf } from '../support/errors.js';
 
 const crypto = new NodeCrypto();
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
@@ -45,16 +45,6 @@ function load(name: string) {
     ],
   };
   return { fx, own, request };
-}
-
-function reasonOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isAirlockError(e)) return `${e.code}/${String(e.details.reason ?? '')}`;
-    throw e;
-  }
-  return 'OK';
 }
 
 describe('a Configurator that answers only the enrollees it was given', () => {

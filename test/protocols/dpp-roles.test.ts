@@ -7,8 +7,6 @@
  * protocol key (PI or PR by who initiated), its private scalar on the Enrollee's side only.
  */
 import { describe, expect, it } from 'vitest';
-import { NodeCrypto } from '../../src/adapters/crypto/node-crypto.js';
-import { isAirlockError } from '../../src/core/errors.js';
 import {
   DppAttributeId,
   decodeDppAttributes,
@@ -16,18 +14,11 @@ import {
   findDppAttribute,
 } from '../../src/protocols/dpp/attributes.js';
 import {
-  DppStatus,
   answerAuthRequest,
   checkAuthConfirm,
-  dppFrameHeader,
   respondToAuthRequest,
-  type DppOwnBootstrap,
-  type DppRole,
 } from '../../src/protocols/dpp/authentication.js';
-import {
-  encodeBootstrappingKey,
-  type DppCurve,
-} from '../../src/protocols/dpp/bootstrapping-key.js';
+import { DppStatus, dppFrameHeader, type DppRole } from '../../src/protocols/dpp/common.js';
 import {
   deriveK1,
   dppCurveParams,
@@ -40,24 +31,8 @@ import {
   readAuthResponse,
   type DppInitiation,
 } from '../../src/protocols/dpp/initiation.js';
-
-const crypto = new NodeCrypto();
-
-function bootstrap(curve: DppCurve): DppOwnBootstrap {
-  const pair = crypto.ecGenerate(dppCurveParams(curve).ecCurve);
-  const { spkiDer } = encodeBootstrappingKey(curve, pair.publicKey);
-  return { curve, privateKey: pair.privateKey, publicKey: pair.publicKey, spkiDer };
-}
-
-function reasonOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isAirlockError(e)) return `${e.code}/${String(e.details.reason ?? '')}`;
-    throw e;
-  }
-  return 'OK';
-}
+import { bootstrap, crypto } from '../support/dpp.js';
+import { reasonOf } from '../support/errors.js';
 
 const other = (role: DppRole): DppRole => (role === 'configurator' ? 'enrollee' : 'configurator');
 

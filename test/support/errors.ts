@@ -22,6 +22,20 @@ export function codeOf(fn: () => unknown): string {
   return 'OK';
 }
 
+/**
+ * Runs `fn` and returns `code/reason` of the AirlockError it throws (its details' reason), or
+ * 'OK' when it throws nothing. Anything else it throws is rethrown.
+ */
+export function reasonOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (isAirlockError(e)) return `${e.code}/${String(e.details.reason ?? '')}`;
+    throw e;
+  }
+  return 'OK';
+}
+
 /** Runs `fn` and returns the code of the AirlockError it rejects with. */
 export async function errorCode(fn: () => unknown): Promise<string> {
   try {

@@ -5,7 +5,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'vitest';
+import { freePort } from './dpp.js';
 import { onPath } from './tools.js';
 
 /** Why wpa_supplicant cannot be run here, or undefined when it can. */
@@ -57,14 +60,116 @@ export async function startWpaSupplicant(
   };
 }
 
-/** Polls `f` every 50 ms until it gives a value; throws naming `what` after `ms`. */
-export async function until<T>(what: string, f: () => T | undefined, ms = 15_000): Promise<T> {
+/** startWpaSupplicant in a new private temporary directory (`prefix`...), removed by stop(). */
+export async function startWpaSupplicantInTemp(
+  prefix: string,
+  globals: string[] = [],
+): Promise<WpaSupplicant> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+  let wpa: WpaSupplicant;
+  try {
+    wpa = await startWpaSupplicant(dir, globals);
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  return {
+    ...wpa,
+    async stop() {
+      await wpa.stop();
+      remove();
+    },
+  };
+}
+
+/**
+ * DPP_AUTH_INIT as the Enrollee to the peer `peer` (a DPP_QR_CODE id), over TCP to
+ * 127.0.0.1:`port`, with its own bootstrapping key `own` (an id) when given: the answer.
+ */
+export function initiateAsEnrollee(
+  wpa: WpaSupplicant,
+  peer: string,
+  port: number,
+  own?: string,
+): string {
+  return wpa.cli(
+    'DPP_AUTH_INIT',
+    `peer=${peer}`,
+    ...(own ? [`own=${own}`] : []),
+    'role=enrollee',
+    'tcp_addr=127.0.0.1',
+    `tcp_port=${port}`,
+    'neg_freq=2412',
+  );
+}
+
+/**
+ * Makes `wpa` a DPP Configurator and Controller that gives sta-psk with `ssid` and `passphrase`,
+ * listening on a free TCP port: the Configurator's id and the port.
+ */
+export async function startWpaController(
+  wpa: WpaSupplicant,
+  ssid: string,
+  passphrase: string,
+): Promise<{ configurator: string; port: number }> {
+  const configurator = wpa.cli('DPP_CONFIGURATOR_ADD');
+  expect(configurator).toMatch(/^\d+$/);
+  expect(
+    wpa.cli(
+      'SET',
+      'dpp_configurator_params',
+      ` conf=sta-psk ssid=${hexOf(ssid)} pass=${hexOf(passphrase)} configurator=${configurator}`,
+    ),
+  ).toBe('OK');
+  const port = await freePort();
+  expect(wpa.cli('DPP_CONTROLLER_START', `tcp_port=${port}`)).toBe('OK');
+  return { configurator, port };
+}
+
+/**
+ * DPP_AUTH_INIT as the Configurator `configurator` (an id) to the peer `peer` (a DPP_QR_CODE
+ * id), over TCP to 127.0.0.1:`port`, giving sta-psk with `ssid` and `passphrase`; `extra`
+ * parameters (own=, ...) added: the answer.
+ */
+export function initiateAsConfigurator(
+  wpa: WpaSupplicant,
+  peer: string,
+  port: number | string,
+  configurator: string,
+  ssid: string,
+  passphrase: string,
+  extra: string[] = [],
+): string {
+  return wpa.cli(
+    'DPP_AUTH_INIT',
+    `peer=${peer}`,
+    ...extra,
+    'tcp_addr=127.0.0.1',
+    `tcp_port=${port}`,
+    'role=configurator',
+    `configurator=${configurator}`,
+    // With -Dnone there is no channel list: the exchange needs one frequency named.
+    'neg_freq=2412',
+    'conf=sta-psk',
+    `ssid=${hexOf(ssid)}`,
+    `pass=${hexOf(passphrase)}`,
+  );
+}
+
+/** Polls `f` every `every` ms until it gives a value; throws naming `what` after `ms`. */
+export async function until<T>(
+  what: string,
+  f: () => T | undefined,
+  ms = 15_000,
+  every = 50,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = f();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, every));
   }
 }
 

@@ -7,10 +7,11 @@
  * given at most once per exchange: an Enrollee that asks again without one, or a caller that
  * asks for one when a request came, gets Configure Failure.
  */
-import { isAirlockError } from '../../core/errors.js';
+import { AirlockError, isAirlockError } from '../../core/errors.js';
 import type { Crypto } from '../../core/ports.js';
-import { DppStatus, type DppSession } from '../../protocols/dpp/authentication.js';
+import type { DppSession } from '../../protocols/dpp/authentication.js';
 import type { DppCurve } from '../../protocols/dpp/bootstrapping-key.js';
+import { DppStatus } from '../../protocols/dpp/common.js';
 import {
   buildConfigurationResponse,
   configurationAnswer,
@@ -81,4 +82,19 @@ export async function answerConfigurationRequest(
     csrNeeded: status === DppStatus.CSR_NEEDED,
     ...(csrBad !== undefined ? { csrBad } : {}),
   };
+}
+
+/**
+ * The error that ends the exchange when `answered` gave no configuration (CSR Bad: ERR_DPP_CSR
+ * with its reason; else ERR_DPP_AUTH `configure-failure`); undefined when it gave one.
+ */
+export function notConfigured(answered: DppConfiguratorStep): AirlockError | undefined {
+  if (answered.status === DppStatus.OK) return undefined;
+  return answered.csrBad !== undefined
+    ? new AirlockError('ERR_DPP_CSR', "the Enrollee's certificate request was refused", {
+        details: { reason: answered.csrBad },
+      })
+    : new AirlockError('ERR_DPP_AUTH', 'there was no configuration for this Enrollee', {
+        details: { reason: 'configure-failure' },
+      });
 }

@@ -5,15 +5,18 @@
  * Enrollee initiating) and tcp-responder.ts (the Enrollee listening) both return it. sta-dot1x
  * needs a certificate request this Enrollee does not make yet: such an object is not usable.
  */
+import { AirlockError } from '../../core/errors.js';
 import type { Crypto } from '../../core/ports.js';
 import type { DppSession } from '../../protocols/dpp/authentication.js';
+import { DppStatus } from '../../protocols/dpp/common.js';
 import {
+  buildConfigurationResult,
   readConfigurationResponse,
   type DppConfigurationObject,
   type DppConfigurationReceived,
   type DppEnrollment,
 } from '../../protocols/dpp/enrollment.js';
-import type { DppMessage } from '../../protocols/dpp/frames.js';
+import type { DppActionFrame, DppMessage } from '../../protocols/dpp/frames.js';
 
 /** A Configuration Object this Enrollee can use. */
 export type UsableConfigurationObject = Exclude<
@@ -76,4 +79,56 @@ export function receiveConfiguration(
         : {}),
     },
   };
+}
+
+/**
+ * What the Enrollee does with a Configuration Response, as hostap does: after a failure status,
+ * nothing goes back (`refused`, ERR_DPP_AUTH `configure-failure`). Else, to a Configurator that
+ * spoke DPP 2 or more, a Configuration Result (`reply`): OK when `take` took the first usable
+ * configuration, Config Rejected when nothing usable came (`no-usable-configuration`) or `take`
+ * declined it (`already-configured`).
+ */
+export function answerConfigurationResponse(
+  crypto: Crypto,
+  { session, enrollment }: { session: DppSession; enrollment: DppEnrollment },
+  message: DppMessage,
+  take: (result: DppEnrolleeResult) => boolean,
+):
+  | { refused: AirlockError }
+  | { reply?: DppActionFrame; taken: DppEnrolleeResult }
+  | { reply?: DppActionFrame; rejected: AirlockError } {
+  const { received, result } = receiveConfiguration(
+    crypto,
+    session,
+    enrollment,
+    message,
+    new Date(),
+  );
+  if (received.status !== DppStatus.OK)
+    return {
+      refused: rejection(
+        'configure-failure',
+        `the Configurator answered status ${received.status}`,
+      ),
+    };
+  const taken = result !== undefined && take(result);
+  const status = taken ? DppStatus.OK : DppStatus.CONFIG_REJECTED;
+  const reply =
+    session.peerVersion >= 2
+      ? { reply: buildConfigurationResult(session, enrollment, status) }
+      : {};
+  if (taken) return { ...reply, taken: result };
+  return {
+    ...reply,
+    rejected: result
+      ? rejection('already-configured', 'another exchange configured this Enrollee first')
+      : rejection(
+          'no-usable-configuration',
+          'no Configuration Object this Enrollee can use (sta-psk, sta-sae, sta-dpp)',
+        ),
+  };
+}
+
+function rejection(reason: string, detail: string): AirlockError {
+  return new AirlockError('ERR_DPP_AUTH', detail, { details: { reason } });
 }

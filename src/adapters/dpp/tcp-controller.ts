@@ -10,11 +10,10 @@
  * server keeps serving. Limits: a connection count, an idle timeout and a whole-exchange
  * timeout, and a message size.
  */
-import * as net from 'node:net';
-import { AirlockError, isAirlockError } from '../../core/errors.js';
+import type * as net from 'node:net';
+import { AirlockError } from '../../core/errors.js';
 import type { Crypto } from '../../core/ports.js';
 import {
-  DppStatus,
   checkAuthConfirm,
   respondToAuthRequest,
   type DppAuthPending,
@@ -22,21 +21,27 @@ import {
   type DppPeerBootstrap,
   type DppSession,
 } from '../../protocols/dpp/authentication.js';
+import { DppStatus } from '../../protocols/dpp/common.js';
 import {
   readConfigurationRequest,
   readConfigurationResult,
   type DppConfigurationGiven,
   type DppConfigurationRequest,
 } from '../../protocols/dpp/configuration.js';
-import { answerConfigurationRequest, type DppConfigurationContext } from './configure.js';
-import { DppAttributeId, findDppAttribute } from '../../protocols/dpp/attributes.js';
 import {
-  DppTcpDecoder,
-  decodeDppTcpMessage,
-  encodeDppTcpMessage,
-  frameDppTcpMessage,
-  type DppMessage,
-} from '../../protocols/dpp/frames.js';
+  answerConfigurationRequest,
+  notConfigured,
+  type DppConfigurationContext,
+} from './configure.js';
+import { DppAttributeId, findDppAttribute } from '../../protocols/dpp/attributes.js';
+import type { DppMessage } from '../../protocols/dpp/frames.js';
+import {
+  dppTcpErrorOf,
+  dppTcpPeer,
+  listenDppTcp,
+  serveDppTcpExchange,
+  type DppTcpListenOptions,
+} from './dpp-tcp-connection.js';
 
 export interface DppExchangeResult {
   /** The peer's address and port. */
@@ -73,7 +78,12 @@ export interface DppEnrolleeIdentity extends DppConfigurationContext {
   mutual: boolean;
 }
 
-export interface DppTcpControllerOptions {
+/**
+ * Limits: connections at once, default 16, and from one remote address, default 4; the first
+ * message within 5 s, then at most 10 s idle, 30 s for a whole exchange; messages of at most
+ * 16384 octets. Listens on 127.0.0.1, port 8908, by default.
+ */
+export interface DppTcpControllerOptions extends DppTcpListenOptions {
   crypto: Crypto;
   /**
    * Our bootstrapping key, or keys (one per curve): a Request is answered with the key its
@@ -104,22 +114,8 @@ export interface DppTcpControllerOptions {
     live: () => boolean,
   ) => DppConfigurationGiven | Promise<DppConfigurationGiven>;
   onResult?: (result: DppExchangeResult) => void;
-  host?: string;
-  /** 0 for any free port; default 8908. */
-  port?: number;
-  maxConnections?: number;
-  /** Idle time allowed between messages; default 10 s. */
-  idleTimeoutMs?: number;
-  /** Time allowed for the first message; default 5 s. */
-  firstMessageTimeoutMs?: number;
-  /** Connections at once from one remote address; default 4. */
-  maxConnectionsPerAddress?: number;
   /** Heard when the server fails (the error's code only). */
   onServerError?: (code: string) => void;
-  /** Time allowed for a whole exchange; default 30 s. */
-  exchangeTimeoutMs?: number;
-  /** Largest TCP message accepted; default 16384. */
-  maxMessageSize?: number;
 }
 
 export interface DppTcpController {
@@ -131,8 +127,7 @@ type State =
   | { step: 'auth-request' }
   | { step: 'auth-confirm'; pending: DppAuthPending }
   | { step: 'conf-request'; session: DppSession; csrAsked?: boolean }
-  | { step: 'conf-result'; session: DppSession; request: DppConfigurationRequest }
-  | { step: 'done' };
+  | { step: 'conf-result'; session: DppSession; request: DppConfigurationRequest };
 
 export async function startDppTcpController(
   options: DppTcpControllerOptions,
@@ -141,91 +136,27 @@ export async function startDppTcpController(
     Array.isArray(options.bootstrap) ? options.bootstrap : [options.bootstrap]
   ).map((own: DppOwnBootstrap) => ({ own, hash: Buffer.from(options.crypto.sha256(own.spkiDer)) }));
   if (ownKeys.length === 0) throw new AirlockError('ERR_CONFIG', 'no bootstrapping key to serve');
-  const sockets = new Set<net.Socket>();
-  const perAddress = new Map<string, number>();
-  const perAddressCap = options.maxConnectionsPerAddress ?? 4;
-  const server = net.createServer((socket) => {
-    const address = socket.remoteAddress ?? '?';
-    const count = perAddress.get(address) ?? 0;
-    if (count >= perAddressCap) {
-      socket.destroy();
-      return;
-    }
-    perAddress.set(address, count + 1);
-    sockets.add(socket);
-    socket.on('close', () => {
-      sockets.delete(socket);
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left > 0) perAddress.set(address, left);
-      else perAddress.delete(address);
-    });
-    serve(socket, options, ownKeys);
-  });
-  server.maxConnections = options.maxConnections ?? 16;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8908, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      server.on('error', (e: NodeJS.ErrnoException) => options.onServerError?.(e.code ?? 'ERR'));
-      resolve();
-    });
-  });
-  const address = server.address() as net.AddressInfo;
-  return {
-    port: address.port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const listener = await listenDppTcp(
+    options,
+    { maxConnections: 16, maxConnectionsPerAddress: 4 },
+    (socket) => serve(socket, options, ownKeys),
+    options.onServerError ? { onServerError: options.onServerError } : {},
+  );
+  return { port: listener.port, close: listener.close };
 }
 
 /** Our keys with their hashes: what an Authentication Request's R-BKH is matched against. */
 type OwnKeys = readonly { own: DppOwnBootstrap; hash: Buffer }[];
 
 function serve(socket: net.Socket, options: DppTcpControllerOptions, ownKeys: OwnKeys): void {
-  socket.setNoDelay(true);
-  socket.setTimeout(options.idleTimeoutMs ?? 10_000);
-  const decoder = new DppTcpDecoder(options.maxMessageSize ?? 16_384);
   const result: DppExchangeResult = {
-    peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`,
+    peer: dppTcpPeer(socket),
     authenticated: false,
     mutual: false,
     configurationDelivered: false,
     status: 'failed',
   };
   let state: State = { step: 'auth-request' };
-  let reported = false;
-  const report = () => {
-    if (reported) return;
-    reported = true;
-    clearTimeout(timer);
-    clearTimeout(firstTimer);
-    options.onResult?.(result);
-  };
-  const fail = (error: string, reason?: string) => {
-    if (state.step === 'done') return;
-    state = { step: 'done' };
-    result.error = error;
-    if (reason !== undefined) result.reason = reason;
-    report();
-    socket.destroy();
-  };
-  const timer = setTimeout(
-    () => fail('ERR_TRANSPORT', 'timeout'),
-    options.exchangeTimeoutMs ?? 30_000,
-  );
-  const firstTimer = setTimeout(() => {
-    if (state.step === 'auth-request') fail('ERR_TRANSPORT', 'timeout');
-  }, options.firstMessageTimeoutMs ?? 5_000);
-  const finish = () => {
-    state = { step: 'done' };
-    report();
-    socket.end();
-  };
-  const send = (message: DppMessage) =>
-    socket.write(frameDppTcpMessage(encodeDppTcpMessage(message)));
 
   const step = async (message: DppMessage): Promise<void> => {
     switch (state.step) {
@@ -249,7 +180,7 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions, ownKeys: Ow
           const found =
             forUs && result.claimedKeyHash ? await options.peers(result.claimedKeyHash) : undefined;
           peers = found ? [found] : [];
-          if (state.step !== 'auth-request') return;
+          if (exchange.over) return;
         } else peers = options.peers;
         const { response, pending } = respondToAuthRequest(options.crypto, own, message, {
           ...(peers ? { peers } : {}),
@@ -259,7 +190,7 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions, ownKeys: Ow
           result.enrolleeBootstrapKeyHash = Buffer.from(pending.initiatorBootstrapHash).toString(
             'hex',
           );
-        send(response);
+        exchange.send(response);
         state = { step: 'auth-confirm', pending };
         return;
       }
@@ -274,11 +205,11 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions, ownKeys: Ow
         const request = readConfigurationRequest(state.session, message);
         result.enrollee = { name: request.name, netRole: request.netRole };
         const { session, csrAsked } = state;
-        const live = () => state.step === 'conf-request' && !socket.destroyed && socket.writable;
+        const live = () => state.step === 'conf-request' && exchange.live();
         if (!live()) return;
         const answered = await answerConfigurationRequest(options.crypto, session, request, {
           csrAsked: csrAsked === true,
-          live: () => live() && state.step === 'conf-request',
+          live,
           configuration: (context) =>
             Promise.resolve(
               options.configuration(
@@ -295,23 +226,17 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions, ownKeys: Ow
             ),
         });
         if (!answered) return;
-        send(answered.response);
-        const { status } = answered;
-        const csrBad = answered.csrBad !== undefined;
-        if (csrBad) result.reason = answered.csrBad;
+        exchange.send(answered.response);
+        if (answered.csrBad !== undefined) result.reason = answered.csrBad;
         if (answered.csrNeeded) {
           state = { step: 'conf-request', session, csrAsked: true };
           return;
         }
-        const ok = status === DppStatus.OK;
-        result.configurationDelivered = ok;
+        const refused = notConfigured(answered);
+        result.configurationDelivered = !refused;
         // hostap waits for a Configuration Result only from a version 2 peer given a configuration.
-        if (!ok || session.peerVersion < 2) {
-          if (!ok) {
-            result.error = csrBad ? 'ERR_DPP_CSR' : 'ERR_DPP_AUTH';
-            result.reason = csrBad ? (result.reason ?? 'csr-bad') : 'configure-failure';
-          }
-          finish();
+        if (refused || session.peerVersion < 2) {
+          exchange.end(refused);
           return;
         }
         state = { step: 'conf-result', session, request };
@@ -319,62 +244,21 @@ function serve(socket: net.Socket, options: DppTcpControllerOptions, ownKeys: Ow
       }
       case 'conf-result': {
         result.resultStatus = readConfigurationResult(state.session, state.request, message);
-        result.status = result.resultStatus === 0 ? 'ok' : 'failed';
-        finish();
+        result.status = result.resultStatus === DppStatus.OK ? 'ok' : 'failed';
+        exchange.end(undefined);
         return;
       }
-      case 'done':
-        return;
     }
   };
 
-  const failWith = (e: unknown) => {
-    if (isAirlockError(e)) fail(e.code, stringOrUndefined(e.details.reason));
-    else fail('ERR_INTERNAL');
-  };
-  // Messages are handled one after the other, each after the previous one's work (which may
-  // wait on the caller's `peers` and `configuration`) is done.
-  let queue: Promise<void> = Promise.resolve();
-  const later = (work: () => void | Promise<void>) => {
-    queue = queue.then(work).catch(failWith);
-  };
-  socket.on('data', (chunk: Buffer) => {
-    if (state.step === 'done') return;
-    let frames: Uint8Array[];
-    try {
-      frames = decoder.push(new Uint8Array(chunk));
-    } catch (e) {
-      later(() => failWith(e));
-      return;
-    }
-    if (frames.length > 0) clearTimeout(firstTimer);
-    for (const frame of frames)
-      later(async () => {
-        if (state.step !== 'done') await step(decodeDppTcpMessage(frame));
-      });
+  const exchange = serveDppTcpExchange(socket, options, {
+    peerName: 'Enrollee',
+    cutShort: { onEnd: true, onClose: false },
+    afterEnd: 'wait',
+    step,
+    ended: (error) => {
+      if (error) Object.assign(result, dppTcpErrorOf(error));
+      options.onResult?.(result);
+    },
   });
-  socket.on('timeout', () => fail('ERR_TRANSPORT', 'timeout'));
-  socket.on('error', () => fail('ERR_TRANSPORT', 'connection'));
-  socket.on('end', () =>
-    later(() => {
-      if (state.step === 'done') return;
-      try {
-        decoder.end();
-      } catch (e) {
-        failWith(e); // a message cut short: ERR_DPP_FRAME
-        return;
-      }
-      fail('ERR_TRANSPORT', 'closed');
-    }),
-  );
-  socket.on('close', () =>
-    later(() => {
-      if (state.step !== 'done') fail('ERR_TRANSPORT', 'closed');
-      report();
-    }),
-  );
-}
-
-function stringOrUndefined(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
 }

@@ -20,38 +20,39 @@
  * Any refusal, timeout or connection failure ends the exchange with a typed error and closes the
  * socket; nothing is configured once the exchange ended. Nothing is logged.
  */
-import * as net from 'node:net';
-import { AirlockError, isAirlockError } from '../../core/errors.js';
+import { AirlockError } from '../../core/errors.js';
 import type { Crypto } from '../../core/ports.js';
 import type { DppOwnBootstrap, DppSession } from '../../protocols/dpp/authentication.js';
-import { DppStatus } from '../../protocols/dpp/authentication.js';
 import {
   bootstrappingKeyHash,
   type BootstrappingKey,
 } from '../../protocols/dpp/bootstrapping-key.js';
+import { DppStatus } from '../../protocols/dpp/common.js';
 import {
   readConfigurationRequest,
   readConfigurationResult,
   type DppConfigurationRequest,
   type DppConfigurationGiven,
 } from '../../protocols/dpp/configuration.js';
-import { answerConfigurationRequest, type DppConfigurationContext } from './configure.js';
 import {
-  DppTcpDecoder,
-  decodeDppTcpMessage,
-  encodeDppTcpMessage,
-  frameDppTcpMessage,
-  type DppMessage,
-} from '../../protocols/dpp/frames.js';
+  answerConfigurationRequest,
+  notConfigured,
+  type DppConfigurationContext,
+} from './configure.js';
+import type { DppMessage } from '../../protocols/dpp/frames.js';
 import {
   initiateAuth,
   readAuthResponse,
   type DppInitiation,
 } from '../../protocols/dpp/initiation.js';
 import type { DppUri } from '../../protocols/dpp/uri.js';
+import {
+  DPP_TCP_PORT,
+  connectDppTcpExchange,
+  type DppTcpConnectOptions,
+} from './dpp-tcp-connection.js';
 
-/** The TCP port of DPP (Wi-Fi Easy Connect v2 section 6.8; hostap's DPP_TCP_PORT). */
-export const DPP_TCP_PORT = 8908;
+export { DPP_TCP_PORT } from './dpp-tcp-connection.js';
 
 /** Who the Enrollee is, as authentication established it, and what it asked with. */
 export interface DppInitiatedEnrollee extends Partial<DppConfigurationContext> {
@@ -64,7 +65,8 @@ export interface DppInitiatedEnrollee extends Partial<DppConfigurationContext> {
   mutual: boolean;
 }
 
-export interface DppTcpInitiatorOptions {
+/** Limits: 5 s to connect, then at most 10 s idle, 30 s for a whole exchange; messages of at most 16384 octets. */
+export interface DppTcpInitiatorOptions extends DppTcpConnectOptions {
   crypto: Crypto;
   /** The Enrollee's URI, as scanned: its key, and its `H:` host and port. */
   enrollee: Pick<DppUri, 'key' | 'host'>;
@@ -84,14 +86,6 @@ export interface DppTcpInitiatorOptions {
   /** Overrides the URI's host (and the URI's port). */
   host?: string;
   port?: number;
-  /** Time allowed to connect; default 5 s. */
-  connectTimeoutMs?: number;
-  /** Idle time allowed between messages; default 10 s. */
-  idleTimeoutMs?: number;
-  /** Time allowed for a whole exchange; default 30 s. */
-  exchangeTimeoutMs?: number;
-  /** Largest TCP message accepted; default 16384. */
-  maxMessageSize?: number;
 }
 
 export interface DppInitiatorResult {
@@ -111,8 +105,7 @@ type State =
   | { step: 'connecting' }
   | { step: 'auth-response'; initiation: DppInitiation }
   | { step: 'conf-request'; session: DppSession; csrAsked?: boolean }
-  | { step: 'conf-result'; session: DppSession; request: DppConfigurationRequest }
-  | { step: 'done' };
+  | { step: 'conf-result'; session: DppSession; request: DppConfigurationRequest };
 
 /**
  * Runs one exchange as the Configurator and Initiator. Resolves once it ended as the protocol
@@ -143,199 +136,83 @@ export function runDppTcpConfigurator(
     keyHash: Buffer.from(bootstrappingKeyHash(crypto, peer.spkiDer)).toString('hex'),
     mutual: false,
   };
-  return new Promise<DppInitiatorResult>((resolve, reject) => {
-    const decoder = new DppTcpDecoder(options.maxMessageSize ?? 16_384);
-    let state: State = { step: 'connecting' };
-    let settled = false;
-    const socket = net.connect({ host, port });
-    socket.setNoDelay(true);
-    socket.setTimeout(options.connectTimeoutMs ?? 5_000);
-    const timer = setTimeout(
-      () =>
-        fail(
-          new AirlockError('ERR_TRANSPORT', 'the DPP exchange took too long', {
-            details: { reason: 'timeout' },
-          }),
-        ),
-      options.exchangeTimeoutMs ?? 30_000,
-    );
-    const finish = () => {
-      settled = true;
-      state = { step: 'done' };
-      clearTimeout(timer);
-    };
-    const fail = (error: unknown) => {
-      if (settled) return;
-      finish();
-      socket.destroy();
-      reject(
-        isAirlockError(error)
-          ? error
-          : new AirlockError('ERR_INTERNAL', 'the DPP exchange failed', { cause: error }),
-      );
-    };
-    /** Ends the exchange once what was written has gone out. */
-    const endAfterWrite = (outcome: () => void) => {
-      if (settled) return;
-      finish();
-      socket.end();
-      socket.destroySoon();
-      outcome();
-    };
-    const send = (message: DppMessage) =>
-      socket.write(frameDppTcpMessage(encodeDppTcpMessage(message)));
-    const live = () => state.step === 'conf-request' && !socket.destroyed && socket.writable;
+  let state: State = { step: 'connecting' };
+  const live = () => state.step === 'conf-request' && exchange.live();
 
-    const step = async (message: DppMessage): Promise<void> => {
-      switch (state.step) {
-        case 'auth-response': {
-          const { confirm, session } = readAuthResponse(crypto, state.initiation, message);
-          send(confirm);
-          enrollee.mutual = session.mutual;
-          state = { step: 'conf-request', session };
-          return;
-        }
-        case 'conf-request': {
-          const { session, csrAsked } = state;
-          const request = readConfigurationRequest(session, message);
-          const answered = await answerConfigurationRequest(crypto, session, request, {
-            csrAsked: csrAsked === true,
-            live,
-            configuration: async (context) =>
-              options.configuration(request, { ...enrollee, ...context }, live),
-          });
-          if (!answered) return;
-          const { response } = answered;
-          send(response);
-          if (answered.csrNeeded) {
-            state = { step: 'conf-request', session, csrAsked: true };
-            return;
-          }
-          const delivered = response.query[0]!.value[0] === DppStatus.OK;
-          const summary = { name: request.name, netRole: request.netRole };
-          if (!delivered) {
-            endAfterWrite(() =>
-              reject(
-                answered.csrBad !== undefined
-                  ? new AirlockError(
-                      'ERR_DPP_CSR',
-                      "the Enrollee's certificate request was refused",
-                      {
-                        details: { reason: answered.csrBad },
-                      },
-                    )
-                  : new AirlockError(
-                      'ERR_DPP_AUTH',
-                      'there was no configuration for this Enrollee',
-                      {
-                        details: { reason: 'configure-failure' },
-                      },
-                    ),
-              ),
-            );
-            return;
-          }
-          // hostap's Enrollee sends a Configuration Result only when it speaks version 2 or more.
-          if (session.peerVersion < 2) {
-            endAfterWrite(() =>
-              resolve({
-                enrollee: { ...enrollee },
-                request: summary,
-                configurationDelivered: true,
-                status: 'ok',
-              }),
-            );
-            return;
-          }
-          state = { step: 'conf-result', session, request };
-          return;
-        }
-        case 'conf-result': {
-          const resultStatus = readConfigurationResult(state.session, state.request, message);
-          const { request } = state;
-          endAfterWrite(() =>
-            resolve({
-              enrollee: { ...enrollee },
-              request: { name: request.name, netRole: request.netRole },
-              configurationDelivered: true,
-              resultStatus,
-              status: resultStatus === DppStatus.OK ? 'ok' : 'failed',
-            }),
-          );
-          return;
-        }
-        default:
-          throw new AirlockError('ERR_DPP_AUTH', 'a message came when none was expected', {
-            details: { reason: 'unexpected-frame' },
-          });
-      }
-    };
-
-    // Messages are handled one after the other, each after the previous one's work (which may
-    // wait on the caller's `configuration`) is done.
-    let queue: Promise<void> = Promise.resolve();
-    const later = (work: () => void | Promise<void>) => {
-      queue = queue.then(work).catch(fail);
-    };
-    socket.once('connect', () => {
-      socket.setTimeout(options.idleTimeoutMs ?? 10_000);
-      try {
-        const own = options.own && options.own.curve === peer.curve ? options.own : undefined;
-        const { request, initiation } = initiateAuth(crypto, peer, {
-          role: 'configurator',
-          ...(own ? { own } : {}),
-        });
-        state = { step: 'auth-response', initiation };
-        send(request);
-      } catch (e) {
-        fail(e);
-      }
-    });
-    socket.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      let frames: Uint8Array[];
-      try {
-        frames = decoder.push(new Uint8Array(chunk));
-      } catch (e) {
-        later(() => fail(e));
+  const step = async (message: DppMessage): Promise<void> => {
+    switch (state.step) {
+      case 'auth-response': {
+        const { confirm, session } = readAuthResponse(crypto, state.initiation, message);
+        exchange.send(confirm);
+        enrollee.mutual = session.mutual;
+        state = { step: 'conf-request', session };
         return;
       }
-      for (const frame of frames)
-        later(async () => {
-          if (!settled) await step(decodeDppTcpMessage(frame));
+      case 'conf-request': {
+        const { session, csrAsked } = state;
+        const request = readConfigurationRequest(session, message);
+        const answered = await answerConfigurationRequest(crypto, session, request, {
+          csrAsked: csrAsked === true,
+          live,
+          configuration: async (context) =>
+            options.configuration(request, { ...enrollee, ...context }, live),
         });
-    });
-    socket.on('timeout', () =>
-      fail(
-        new AirlockError('ERR_TRANSPORT', 'the Enrollee did not answer in time', {
-          details: { reason: 'timeout' },
-        }),
-      ),
-    );
-    socket.on('error', (e) =>
-      fail(
-        new AirlockError('ERR_TRANSPORT', 'the connection to the Enrollee failed', {
-          cause: e,
-          details: { reason: 'connection' },
-        }),
-      ),
-    );
-    const closed = () =>
-      later(() => {
-        if (settled) return;
-        try {
-          decoder.end();
-        } catch (e) {
-          fail(e); // a message cut short: ERR_DPP_FRAME
+        if (!answered) return;
+        exchange.send(answered.response);
+        if (answered.csrNeeded) {
+          state = { step: 'conf-request', session, csrAsked: true };
           return;
         }
-        fail(
-          new AirlockError('ERR_DPP_AUTH', 'the Enrollee closed the connection', {
-            details: { reason: 'closed' },
-          }),
-        );
+        const refused = notConfigured(answered);
+        if (refused) {
+          exchange.end(refused);
+          return;
+        }
+        // hostap's Enrollee sends a Configuration Result only when it speaks version 2 or more.
+        if (session.peerVersion < 2) {
+          exchange.end({
+            enrollee: { ...enrollee },
+            request: { name: request.name, netRole: request.netRole },
+            configurationDelivered: true,
+            status: 'ok',
+          });
+          return;
+        }
+        state = { step: 'conf-result', session, request };
+        return;
+      }
+      case 'conf-result': {
+        const resultStatus = readConfigurationResult(state.session, state.request, message);
+        const { request } = state;
+        exchange.end({
+          enrollee: { ...enrollee },
+          request: { name: request.name, netRole: request.netRole },
+          configurationDelivered: true,
+          resultStatus,
+          status: resultStatus === DppStatus.OK ? 'ok' : 'failed',
+        });
+        return;
+      }
+      default:
+        throw new AirlockError('ERR_DPP_AUTH', 'a message came when none was expected', {
+          details: { reason: 'unexpected-frame' },
+        });
+    }
+  };
+
+  const { exchange, result } = connectDppTcpExchange<DppInitiatorResult>({ host, port }, options, {
+    peerName: 'Enrollee',
+    cutShort: { onEnd: true, onClose: true },
+    step,
+    connected: () => {
+      const own = options.own && options.own.curve === peer.curve ? options.own : undefined;
+      const { request, initiation } = initiateAuth(crypto, peer, {
+        role: 'configurator',
+        ...(own ? { own } : {}),
       });
-    socket.on('end', closed);
-    socket.on('close', closed);
+      state = { step: 'auth-response', initiation };
+      exchange.send(request);
+    },
   });
+  return result;
 }

@@ -11,7 +11,8 @@ import { equalBytes, fromBase64 } from '../../core/bytes.js';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import type { BirthCredentials } from '../../core/credentials.js';
 import type { Crypto } from '../../core/ports.js';
-import { spkiPoint, type DppOwnBootstrap } from '../../protocols/dpp/authentication.js';
+import type { DppOwnBootstrap } from '../../protocols/dpp/authentication.js';
+import { spkiPoint } from '../../protocols/dpp/common.js';
 import { dppCurveParams } from '../../protocols/dpp/crypto.js';
 import { parseDppUri } from '../../protocols/dpp/uri.js';
 

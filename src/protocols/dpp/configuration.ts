@@ -31,14 +31,16 @@ import { verifyCsr, type VerifiedCsr } from '../est/csr.js';
 import { DerReader, Tag } from '../x509/der.js';
 import type { DppJwk } from './connector.js';
 import { DppAttributeId, encodeDppAttributes, type DppAttribute } from './attributes.js';
+import type { DppSession } from './authentication.js';
 import {
   DppStatus,
   dppFrameHeader,
   innerAttributes,
+  malformed,
+  refuse,
   required,
   splitWrapped,
-  type DppSession,
-} from './authentication.js';
+} from './common.js';
 import { dppCurveParams, unwrapDppData, wrapDppData } from './crypto.js';
 import {
   DEFAULT_GAS_ADVERTISEMENT,
@@ -65,14 +67,6 @@ export interface DppConfigurationRequest {
 export interface DppPskConfiguration {
   ssid: string;
   passphrase: string;
-}
-
-function malformed(detail: string): never {
-  throw new AirlockError('ERR_DPP_FRAME', detail);
-}
-
-function refuse(reason: string, detail: string): never {
-  throw new AirlockError('ERR_DPP_AUTH', detail, { details: { reason } });
 }
 
 /** Reads the Configuration Request: a GAS Initial Request with {E-nonce, request object}ke. */

@@ -20,7 +20,7 @@ import { concatBytes, fromBase64Url, toBase64Url, utf8 } from '../../core/bytes.
 import type { Crypto, PrivateKeyHandle } from '../../core/ports.js';
 import { decodeCompact, payloadJson } from '../jws/compact.js';
 import { encodeBootstrappingKey, type DppCurve } from './bootstrapping-key.js';
-import { dppCurveParams } from './crypto.js';
+import { DPP_CURVES, dppCurveParams } from './curves.js';
 
 /** A public key as a JSON Web Key (RFC 7517), as DPP carries it. */
 export interface DppJwk {
@@ -52,8 +52,6 @@ export interface DppConnectorPayload {
   expiry?: Date;
 }
 
-const CURVES: readonly DppCurve[] = ['P-256', 'P-384', 'P-521', 'BP-256', 'BP-384', 'BP-512'];
-
 function refuse(reason: string, detail: string): never {
   throw new AirlockError('ERR_DPP_CONNECTOR', detail, { details: { reason } });
 }
@@ -81,7 +79,7 @@ export function jwkPoint(jwk: unknown): { curve: DppCurve; point: Uint8Array } {
     refuse('malformed', 'the JWK is not an object');
   const { kty, crv, x, y } = jwk as Record<string, unknown>;
   if (kty !== 'EC') refuse('malformed', 'the JWK is not of kty EC');
-  const curve = CURVES.find((c) => c === crv);
+  const curve = DPP_CURVES.find((c) => c === crv);
   if (!curve) refuse('malformed', 'the JWK names no DPP curve');
   const n = dppCurveParams(curve).primeLength;
   const xs = typeof x === 'string' ? fromBase64Url(x) : undefined;

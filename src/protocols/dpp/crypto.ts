@@ -19,114 +19,18 @@
  */
 import { aessiv } from '@noble/ciphers/aes.js';
 import { concatBytes } from '../../core/bytes.js';
-import { AirlockError } from '../../core/errors.js';
-import type { Crypto, EcCurve, HashName } from '../../core/ports.js';
-import type { DppCurve } from './bootstrapping-key.js';
+import type { Crypto } from '../../core/ports.js';
+import { refuse } from './common.js';
+import {
+  dppCurve,
+  modPow,
+  toBigInt,
+  type DppCurve,
+  type DppCurveMath,
+  type DppCurveParams,
+} from './curves.js';
 
-export interface DppCurveParams {
-  curve: DppCurve;
-  /** The port's name of the curve. */
-  ecCurve: EcCurve;
-  hash: HashName;
-  /** Octets of a hash: of k1, k2, bk, ke, R-auth, I-auth, and of the AES-SIV key. */
-  hashLength: number;
-  /** Octets of I-nonce and R-nonce. */
-  nonceLength: number;
-  /** Octets of a coordinate (and of M.x, N.x, L.x). */
-  primeLength: number;
-}
-
-interface CurveMath {
-  /** The field prime, the coefficient a of y^2 = x^3 + ax + b, and the group order. */
-  p: bigint;
-  a: bigint;
-  n: bigint;
-}
-
-const P256 = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
-const P384 =
-  0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffffn;
-const P521 = (1n << 521n) - 1n;
-
-/** hostap's dpp_curves table; p, a and n from `openssl ecparam -param_enc explicit`. */
-const CURVES: Readonly<Record<DppCurve, DppCurveParams & CurveMath>> = {
-  'P-256': {
-    curve: 'P-256',
-    ecCurve: 'P-256',
-    hash: 'sha256',
-    hashLength: 32,
-    nonceLength: 16,
-    primeLength: 32,
-    p: P256,
-    a: P256 - 3n,
-    n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
-  },
-  'P-384': {
-    curve: 'P-384',
-    ecCurve: 'P-384',
-    hash: 'sha384',
-    hashLength: 48,
-    nonceLength: 24,
-    primeLength: 48,
-    p: P384,
-    a: P384 - 3n,
-    n: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
-  },
-  'P-521': {
-    curve: 'P-521',
-    ecCurve: 'P-521',
-    hash: 'sha512',
-    hashLength: 64,
-    nonceLength: 32,
-    primeLength: 66,
-    p: P521,
-    a: P521 - 3n,
-    n: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
-  },
-  'BP-256': {
-    curve: 'BP-256',
-    ecCurve: 'brainpoolP256r1',
-    hash: 'sha256',
-    hashLength: 32,
-    nonceLength: 16,
-    primeLength: 32,
-    p: 0xa9fb57dba1eea9bc3e660a909d838d726e3bf623d52620282013481d1f6e5377n,
-    a: 0x7d5a0975fc2c3057eef67530417affe7fb8055c126dc5c6ce94a4b44f330b5d9n,
-    n: 0xa9fb57dba1eea9bc3e660a909d838d718c397aa3b561a6f7901e0e82974856a7n,
-  },
-  'BP-384': {
-    curve: 'BP-384',
-    ecCurve: 'brainpoolP384r1',
-    hash: 'sha384',
-    hashLength: 48,
-    nonceLength: 24,
-    primeLength: 48,
-    p: 0x8cb91e82a3386d280f5d6f7e50e641df152f7109ed5456b412b1da197fb71123acd3a729901d1a71874700133107ec53n,
-    a: 0x7bc382c63d8c150c3c72080ace05afa0c2bea28e4fb22787139165efba91f90f8aa5814a503ad4eb04a8c7dd22ce2826n,
-    n: 0x8cb91e82a3386d280f5d6f7e50e641df152f7109ed5456b31f166e6cac0425a7cf3ab6af6b7fc3103b883202e9046565n,
-  },
-  'BP-512': {
-    curve: 'BP-512',
-    ecCurve: 'brainpoolP512r1',
-    hash: 'sha512',
-    hashLength: 64,
-    nonceLength: 32,
-    primeLength: 64,
-    p: 0xaadd9db8dbe9c48b3fd4e6ae33c9fc07cb308db3b3c9d20ed6639cca703308717d4d9b009bc66842aecda12ae6a380e62881ff2f2d82c68528aa6056583a48f3n,
-    a: 0x7830a3318b603b89e2327145ac234cc594cbdd8d3df91610a83441caea9863bc2ded5d5aa8253aa10a2ef1c98b9ac8b57f1117a72bf2c7b9e7c1ac4d77fc94can,
-    n: 0xaadd9db8dbe9c48b3fd4e6ae33c9fc07cb308db3b3c9d20ed6639cca70330870553e5c414ca92619418661197fac10471db1d381085ddaddb58796829ca90069n,
-  },
-};
-
-/** The hash, nonce and coordinate lengths of a DPP curve. */
-export function dppCurveParams(curve: DppCurve): DppCurveParams {
-  const { p: _p, a: _a, n: _n, ...params } = CURVES[curve];
-  return params;
-}
-
-function refuse(reason: string, detail: string): never {
-  throw new AirlockError('ERR_DPP_AUTH', detail, { details: { reason } });
-}
+export { dppCurveParams, type DppCurveParams } from './curves.js';
 
 function checkLength(bytes: Uint8Array, length: number, reason: string, what: string): void {
   if (bytes.length !== length) refuse(reason, `${what} has ${bytes.length} octets, not ${length}`);
@@ -137,7 +41,7 @@ function checkLength(bytes: Uint8Array, length: number, reason: string, what: st
  * as the field. Only the length and form are checked here; ECDH checks the point itself.
  */
 function xOf(curve: DppCurve, point: Uint8Array, what: string): Uint8Array {
-  const { primeLength } = CURVES[curve];
+  const { primeLength } = dppCurve(curve);
   const form = point[0];
   const ok =
     (form === 0x04 && point.length === 1 + 2 * primeLength) ||
@@ -151,7 +55,7 @@ function xOf(curve: DppCurve, point: Uint8Array, what: string): Uint8Array {
  * uncompressed SEC1 point, for ECDH and the tags. Its length is checked, not the point.
  */
 export function protocolKeyPoint(curve: DppCurve, value: Uint8Array): Uint8Array {
-  checkLength(value, 2 * CURVES[curve].primeLength, 'point', 'the protocol key');
+  checkLength(value, 2 * dppCurve(curve).primeLength, 'point', 'the protocol key');
   const point = new Uint8Array(1 + value.length);
   point[0] = 0x04;
   point.set(value, 1);
@@ -169,7 +73,7 @@ export function dppEcdh(
   peerPoint: Uint8Array,
 ): Uint8Array {
   xOf(curve, peerPoint, 'the peer key');
-  const x = crypto.ecdh(CURVES[curve].ecCurve, privateKey, peerPoint);
+  const x = crypto.ecdh(dppCurve(curve).ecCurve, privateKey, peerPoint);
   if (!x) refuse('point', `the peer key is not a point of ${curve}, or the private key is invalid`);
   return x;
 }
@@ -178,20 +82,20 @@ type Hkdf = Pick<Crypto, 'hkdfExtract' | 'hkdfExpand'>;
 
 /** HKDF(<>, info, ikm): the salt is a hash length of zeros, as hostap has it. */
 function hkdfNoSalt(crypto: Hkdf, curve: DppCurve, info: string, ikm: Uint8Array): Uint8Array {
-  const { hash, hashLength } = CURVES[curve];
+  const { hash, hashLength } = dppCurve(curve);
   const prk = crypto.hkdfExtract(hash, new Uint8Array(hashLength), ikm);
   return crypto.hkdfExpand(hash, prk, new TextEncoder().encode(info), hashLength);
 }
 
 /** k1 = HKDF(<>, "first intermediate key", M.x): wraps the Authentication Request. */
 export function deriveK1(crypto: Hkdf, curve: DppCurve, mx: Uint8Array): Uint8Array {
-  checkLength(mx, CURVES[curve].primeLength, 'length', 'M.x');
+  checkLength(mx, dppCurve(curve).primeLength, 'length', 'M.x');
   return hkdfNoSalt(crypto, curve, 'first intermediate key', mx);
 }
 
 /** k2 = HKDF(<>, "second intermediate key", N.x): wraps the Authentication Response. */
 export function deriveK2(crypto: Hkdf, curve: DppCurve, nx: Uint8Array): Uint8Array {
-  checkLength(nx, CURVES[curve].primeLength, 'length', 'N.x');
+  checkLength(nx, dppCurve(curve).primeLength, 'length', 'N.x');
   return hkdfNoSalt(crypto, curve, 'second intermediate key', nx);
 }
 
@@ -213,7 +117,7 @@ export function deriveKe(
   curve: DppCurve,
   input: KeInput,
 ): { bk: Uint8Array; ke: Uint8Array } {
-  const { hash, hashLength, nonceLength, primeLength } = CURVES[curve];
+  const { hash, hashLength, nonceLength, primeLength } = dppCurve(curve);
   checkLength(input.iNonce, nonceLength, 'nonce', 'I-nonce');
   checkLength(input.rNonce, nonceLength, 'nonce', 'R-nonce');
   checkLength(input.mx, primeLength, 'length', 'M.x');
@@ -237,7 +141,7 @@ export function deriveLResponder(
   curve: DppCurve,
   input: { bR: Uint8Array; pR: Uint8Array; BI: Uint8Array },
 ): Uint8Array {
-  const c = CURVES[curve];
+  const c = dppCurve(curve);
   const sum = (toBigInt(input.bR) + toBigInt(input.pR)) % c.n;
   if (sum === 0n) refuse('point', 'bR + pR is zero');
   return dppEcdh(crypto, curve, toBytes(sum, byteLength(c.n)), input.BI);
@@ -252,7 +156,7 @@ export function deriveLInitiator(
   curve: DppCurve,
   input: { bI: Uint8Array; BR: Uint8Array; PR: Uint8Array },
 ): Uint8Array {
-  const c = CURVES[curve];
+  const c = dppCurve(curve);
   xOf(curve, input.BR, 'BR');
   xOf(curve, input.PR, 'PR');
   const br = crypto.ecPoint(c.ecCurve, input.BR);
@@ -281,7 +185,7 @@ function authTag(
   input: AuthTagInput,
   order: 'R' | 'I',
 ): Uint8Array {
-  const { hash, nonceLength } = CURVES[curve];
+  const { hash, nonceLength } = dppCurve(curve);
   checkLength(input.iNonce, nonceLength, 'nonce', 'I-nonce');
   checkLength(input.rNonce, nonceLength, 'nonce', 'R-nonce');
   const pi = xOf(curve, input.PI, 'PI');
@@ -370,7 +274,7 @@ function encodePoint(c: DppCurveParams, q: Affine): Uint8Array {
   return concatBytes(Uint8Array.of(0x04), toBytes(q.x, c.primeLength), toBytes(q.y, c.primeLength));
 }
 
-function addPoints(c: CurveMath, p1: Affine, p2: Affine): Affine | undefined {
+function addPoints(c: DppCurveMath, p1: Affine, p2: Affine): Affine | undefined {
   const { p } = c;
   const mod = (v: bigint) => ((v % p) + p) % p;
   let lambda: bigint;
@@ -382,22 +286,6 @@ function addPoints(c: CurveMath, p1: Affine, p2: Affine): Affine | undefined {
   }
   const x = mod(lambda * lambda - p1.x - p2.x);
   return { x, y: mod(lambda * (p1.x - x) - p1.y) };
-}
-
-function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
-  let result = 1n;
-  let b = base % modulus;
-  for (let e = exponent; e > 0n; e >>= 1n) {
-    if (e & 1n) result = (result * b) % modulus;
-    b = (b * b) % modulus;
-  }
-  return result;
-}
-
-function toBigInt(bytes: Uint8Array): bigint {
-  let v = 0n;
-  for (const byte of bytes) v = (v << 8n) | BigInt(byte);
-  return v;
 }
 
 function byteLength(v: bigint): number {

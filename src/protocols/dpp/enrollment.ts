@@ -21,14 +21,16 @@ import { equalBytes as equal, fromBase64, fromBase64Url } from '../../core/bytes
 import { AirlockError } from '../../core/errors.js';
 import type { Crypto } from '../../core/ports.js';
 import { DppAttributeId, encodeDppAttributes } from './attributes.js';
+import type { DppSession } from './authentication.js';
 import {
   DppStatus,
   dppFrameHeader,
   innerAttributes,
+  malformed,
+  refuse,
   required,
   splitWrapped,
-  type DppSession,
-} from './authentication.js';
+} from './common.js';
 import { jwkPoint, verifyConnector, type DppConnectorPayload, type DppJwk } from './connector.js';
 import { dppCurveParams, unwrapDppData, wrapDppData } from './crypto.js';
 import {
@@ -39,14 +41,6 @@ import {
   type DppMessage,
   type GasInitialRequest,
 } from './frames.js';
-
-function malformed(detail: string): never {
-  throw new AirlockError('ERR_DPP_FRAME', detail);
-}
-
-function refuse(reason: string, detail: string): never {
-  throw new AirlockError('ERR_DPP_AUTH', detail, { details: { reason } });
-}
 
 const UTF8 = new TextEncoder();
 

@@ -20,7 +20,6 @@
  * refusal is ERR_DPP_AUTH (`details.reason`) or ERR_DPP_FRAME. No message carries a key or nonce.
  */
 import { equalBytes as equal } from '../../core/bytes.js';
-import { AirlockError } from '../../core/errors.js';
 import type { Crypto, EcKeyPair } from '../../core/ports.js';
 import {
   DppAttributeId,
@@ -28,22 +27,23 @@ import {
   findDppAttribute,
   type DppAttribute,
 } from './attributes.js';
+import type { DppOwnBootstrap, DppSession } from './authentication.js';
 import {
   CAPABILITY_CONFIGURATOR,
   CAPABILITY_ENROLLEE,
   DPP_VERSION,
   DppStatus,
   capabilityOf,
-  type DppRole,
   dppFrameHeader,
   expectFrame,
   innerAttributes,
+  malformed,
+  refuse,
   required,
   spkiPoint,
   splitWrapped,
-  type DppOwnBootstrap,
-  type DppSession,
-} from './authentication.js';
+  type DppRole,
+} from './common.js';
 import {
   bootstrappingKeyHash,
   encodeBootstrappingKey,
@@ -69,14 +69,6 @@ type InitiatorCrypto = Pick<
   Crypto,
   'ecdh' | 'ecGenerate' | 'ecPoint' | 'hkdfExtract' | 'hkdfExpand' | 'digest' | 'bytes' | 'sha256'
 >;
-
-function refuse(reason: string, detail: string): never {
-  throw new AirlockError('ERR_DPP_AUTH', detail, { details: { reason } });
-}
-
-function malformed(detail: string): never {
-  throw new AirlockError('ERR_DPP_FRAME', detail);
-}
 
 export interface InitiateAuthOptions {
   /**
