@@ -9,13 +9,13 @@
  * `skipped: <reason>`.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FreeRadius } from '../../src/adapters/radius/freeradius.js';
 import { toPem } from '../../src/core/bytes.js';
 import { decodeCertsOnly } from '../../src/protocols/est/certs-only.js';
 import { parseCertificate } from '../../src/protocols/x509/certificate.js';
+import { freePort } from '../support/dpp.js';
 import { startTestSystem, type TestSystem } from '../support/harness.js';
 import { eapolTestConfig, freeUdpPort, radiusSkipReason } from '../support/radius.js';
 import {
@@ -30,14 +30,6 @@ if (skip) console.log(`skipped: ${skip}`);
 
 const SSID = 'airlock-dpp-initiates';
 const SECRET = 'a-radius-secret-of-the-initiator-test';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 const blocksOf = (text: string) => [...text.matchAll(/network=\{\n([\s\S]*?)\n\}/g)];
 
