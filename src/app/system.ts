@@ -595,12 +595,14 @@ async function demoDpp(
   await manufacturer.sell(birth.serialNumber, network.owner);
   const agent = new DeviceAgent(store, sys.ctx);
   say(`Wi-Fi Easy Connect: ${birth.serialNumber} minted with its DPP key; it listens`);
-  let shown: string | undefined;
-  const listening = agent.listenForDpp({ port: 0, onListening: (uri) => (shown = uri) });
+  let shown!: (uri: string) => void;
+  const uri = new Promise<string>((resolve) => (shown = resolve));
+  const listening = agent.listenForDpp({ port: 0, onListening: (u) => shown(u) });
   try {
-    while (shown === undefined) await new Promise((r) => setTimeout(r, 10));
-    say(`  the onboarder scans its QR code: ${shown}`);
-    const { exchange } = await network.dpp.onboard(shown, { akm: 'dpp' });
+    // The URI once it listens; a listener that could not start fails here instead.
+    const shownUri = await Promise.race([uri, listening.then(() => uri)]);
+    say(`  the onboarder scans its QR code: ${shownUri}`);
+    const { exchange } = await network.dpp.onboard(shownUri, { akm: 'dpp' });
     const got = await listening;
     const rec = await network.inventory.device(birth.serialNumber);
     say(

@@ -21,7 +21,9 @@ import { eapolTestConfig, freeUdpPort, radiusSkipReason } from '../support/radiu
 import {
   startWpaSupplicant,
   until,
+  networkBlocks,
   wpaSupplicantSkipReason,
+  writeSavedEapolConfig,
   type WpaSupplicant,
 } from '../support/wpa-supplicant-dpp.js';
 
@@ -30,21 +32,6 @@ if (skip) console.log(`skipped: ${skip}`);
 
 const SSID = 'airlock-dpp-initiates';
 const SECRET = 'a-radius-secret-of-the-initiator-test';
-
-const blocksOf = (text: string) => [...text.matchAll(/network=\{\n([\s\S]*?)\n\}/g)];
-
-/** The last network block of a wpa_supplicant configuration file, as its key=value lines. */
-function lastBlock(text: string): Map<string, string> {
-  const blocks = blocksOf(text);
-  const body = blocks.at(-1)?.[1] ?? '';
-  return new Map(
-    body
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]),
-  );
-}
 
 describe.skipIf(skip !== undefined)(
   'the network’s Configurator initiates to a listening wpa_supplicant: sta-dot1x and sta-dpp',
@@ -81,7 +68,7 @@ describe.skipIf(skip !== undefined)(
       const id = wpa.cli('DPP_BOOTSTRAP_GEN', 'type=qrcode', `curve=${curve}`, `info=SN=${serial}`);
       const uri = wpa.cli('DPP_BOOTSTRAP_GET_URI', id);
       const from = wpa.log().length;
-      const before = blocksOf(fs.readFileSync(wpa.conf, 'utf8')).length;
+      const before = networkBlocks(fs.readFileSync(wpa.conf, 'utf8')).length;
       const { enrollee, exchange } = await sys.network.dpp.onboard(uri, {
         akm,
         host: '127.0.0.1',
@@ -95,7 +82,7 @@ describe.skipIf(skip !== undefined)(
       );
       const text = await until('the block saved', () => {
         const t = fs.readFileSync(wpa.conf, 'utf8');
-        return blocksOf(t).length > before ? t : undefined;
+        return networkBlocks(t).length > before ? t : undefined;
       });
       return { events, text };
     }
@@ -111,20 +98,13 @@ describe.skipIf(skip !== undefined)(
       expect(ldevid!.serial).toBe(device.ldevid_serial);
       expect(ca!.der).toEqual(sys.network.pki.domainCa.cert.der);
 
-      const block = lastBlock(text);
+      const block = networkBlocks(text).at(-1)!;
       expect(block.get('client_cert')).toMatch(/blob:\/\/dpp-certs-\d+/);
       const caFile = path.join(sys.dir, 'wpa', 'domain-ca.pem');
       fs.writeFileSync(caFile, toPem('CERTIFICATE', sys.network.pki.domainCa.cert.der));
       // As wpa_supplicant saved it, with the two lines 2.10 leaves to the operator (identity, CA).
-      const lines = [...block.entries()]
-        .filter(([k]) => k !== 'identity')
-        .map(([k, v]) => `  ${k}=${v}`);
       const saved = path.join(sys.dir, 'wpa', 'eapol.conf');
-      fs.writeFileSync(
-        saved,
-        `${text.replace(/network=\{[\s\S]*?\n\}\n?/g, '').replace(/^ctrl_interface=.*$/m, '')}\nnetwork={\n${lines.join('\n')}\n  identity="${serial}"\n  ca_cert="${caFile}"\n  eapol_flags=0\n}\n`,
-        { mode: 0o600 },
-      );
+      writeSavedEapolConfig(saved, text, block, { identity: serial, caFile });
       const r = await eapolTestConfig(saved, radiusPort, SECRET);
       expect(r.ok, r.output.slice(-2000)).toBe(true);
       expect(r.vlan).toBe('101');

@@ -32,7 +32,9 @@ import {
   initiateAsEnrollee,
   startWpaSupplicant,
   until,
+  networkBlocks,
   wpaSupplicantSkipReason,
+  writeSavedEapolConfig,
   type WpaSupplicant,
 } from '../support/wpa-supplicant-dpp.js';
 
@@ -41,22 +43,6 @@ if (skip) console.log(`skipped: ${skip}`);
 
 const SSID = 'airlock-dpp-creds';
 const SECRET = 'a-radius-secret-of-the-dpp-test';
-
-/** The network blocks of a wpa_supplicant configuration file, each as its key=value lines. */
-function networkBlocks(text: string): Map<string, string>[] {
-  return [...text.matchAll(/network=\{\n([\s\S]*?)\n\}/g)].map(
-    (m) =>
-      new Map(
-        m[1]!
-          .split('\n')
-          .map((l) => l.trim())
-          .filter((l) => l.includes('='))
-          .map(
-            (l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string],
-          ),
-      ),
-  );
-}
 
 describe.skipIf(skip !== undefined)(
   'the credential the network chooses per DPP device, taken by wpa_supplicant',
@@ -248,21 +234,11 @@ describe.skipIf(skip !== undefined)(
       expect(unquote(block.get('client_cert'))).toMatch(/^blob:\/\/dpp-certs-\d+$/);
       expect(unquote(block.get('private_key'))).toMatch(/^blob:\/\/dpp-key-\d+$/);
 
-      // eapol_test with the saved configuration: its blobs and its network block, with two
-      // changes wpa_supplicant 2.10 leaves to the operator: the identity (it writes "dpp-ent";
-      // FreeRADIUS admits a certificate only under its own name) and the CA to trust.
+      // eapol_test with the saved configuration, but for the two lines 2.10 leaves to the operator.
       const ca = path.join(root, 'domain-ca.pem');
       fs.writeFileSync(ca, toPem('CERTIFICATE', sys.network.pki.domainCa.cert.der));
       const saved = path.join(root, 'eapol-dot1x.conf');
-      const globalsAndBlobs = text.replace(/network=\{[\s\S]*?\n\}\n?/g, '');
-      const lines = [...block.entries()]
-        .filter(([k]) => k !== 'identity')
-        .map(([k, v]) => `  ${k}=${v}`);
-      fs.writeFileSync(
-        saved,
-        `${globalsAndBlobs.replace(/^ctrl_interface=.*$/m, '')}\nnetwork={\n${lines.join('\n')}\n  identity="${serial}"\n  ca_cert="${ca}"\n  eapol_flags=0\n}\n`,
-        { mode: 0o600 },
-      );
+      writeSavedEapolConfig(saved, text, block, { identity: serial, caFile: ca });
       const ok = await eapolTestConfig(saved, radiusPort, SECRET);
       expect(ok.output).toMatch(/SUCCESS/);
       expect(ok.vlan).toBe('101');

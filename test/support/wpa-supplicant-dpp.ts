@@ -175,3 +175,44 @@ export async function until<T>(
 
 /** Text as wpa_supplicant's DPP parameters take it: hex. */
 export const hexOf = (s: string): string => Buffer.from(s, 'utf8').toString('hex');
+
+/** The network blocks of a wpa_supplicant configuration file, each as its key=value lines. */
+export function networkBlocks(text: string): Map<string, string>[] {
+  return [...text.matchAll(/network=\{\n([\s\S]*?)\n\}/g)].map(
+    (m) =>
+      new Map(
+        m[1]!
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l.includes('='))
+          .map(
+            (l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string],
+          ),
+      ),
+  );
+}
+
+/**
+ * An eapol_test configuration from what wpa_supplicant saved (`text`, its globals and blobs, and
+ * its network `block`), with the two lines wpa_supplicant 2.10 leaves to the operator after a
+ * sta-dot1x configuration: the identity (it writes "dpp-ent"; FreeRADIUS admits a certificate
+ * only under its own name) and the CA to trust (it keeps none). Written 0600 to `file`.
+ */
+export function writeSavedEapolConfig(
+  file: string,
+  text: string,
+  block: Map<string, string>,
+  o: { identity: string; caFile: string },
+): void {
+  const globalsAndBlobs = text
+    .replace(/network=\{[\s\S]*?\n\}\n?/g, '')
+    .replace(/^ctrl_interface=.*$/m, '');
+  const lines = [...block.entries()]
+    .filter(([k]) => k !== 'identity')
+    .map(([k, v]) => `  ${k}=${v}`);
+  fs.writeFileSync(
+    file,
+    `${globalsAndBlobs}\nnetwork={\n${lines.join('\n')}\n  identity="${o.identity}"\n  ca_cert="${o.caFile}"\n  eapol_flags=0\n}\n`,
+    { mode: 0o600 },
+  );
+}

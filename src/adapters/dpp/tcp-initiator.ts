@@ -54,8 +54,8 @@ import {
 
 export { DPP_TCP_PORT } from './dpp-tcp-connection.js';
 
-/** Who the Enrollee is, as authentication established it, and what it asked with. */
-export interface DppInitiatedEnrollee extends Partial<DppConfigurationContext> {
+/** Who the Enrollee is, as authentication established it. */
+export interface DppInitiatedEnrollee {
   /**
    * Hex SHA-256 of its bootstrapping key (the URI's): always verified, since the Responder proves
    * it holds that key.
@@ -80,7 +80,7 @@ export interface DppTcpInitiatorOptions extends DppTcpConnectOptions {
    */
   configuration: (
     request: DppConfigurationRequest,
-    enrollee: DppInitiatedEnrollee,
+    enrollee: DppInitiatedEnrollee & DppConfigurationContext,
     live: () => boolean,
   ) => DppConfigurationGiven | Promise<DppConfigurationGiven>;
   /** Overrides the URI's host (and the URI's port). */

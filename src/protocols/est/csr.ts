@@ -92,8 +92,9 @@ export function verifyCsr(crypto: Crypto, der: Uint8Array): VerifiedCsr {
   const spkiTlv = fields.read(Tag.SEQUENCE);
   const attributes = fields.readOptional(0xa0);
   fields.end();
-  const mudUrl = attributes ? requestedMudUrl(attributes.value) : undefined;
-  const challengePassword = attributes ? challengePasswordOf(attributes.value) : undefined;
+  const { mudUrl, challengePassword } = attributes
+    ? requestedAttributes(attributes.value)
+    : { mudUrl: undefined, challengePassword: undefined };
 
   const key = subjectKey(spkiTlv.value);
   const alg = SIGNATURE_ALGORITHMS[sigAlg];
@@ -126,52 +127,45 @@ export function verifyCsr(crypto: Crypto, der: Uint8Array): VerifiedCsr {
 }
 
 const CHALLENGE_PASSWORD = '1.2.840.113549.1.9.7';
-
-/**
- * The challengePassword attribute's value: one DirectoryString (UTF8String, PrintableString or
- * IA5String, as hostap accepts). Given twice, or of another type: ERR_CSR_MALFORMED.
- */
-function challengePasswordOf(attributes: Uint8Array): string | undefined {
-  const attrs = new DerReader(attributes, CODE);
-  let found: string | undefined;
-  while (!attrs.done) {
-    const attr = attrs.enter(Tag.SEQUENCE);
-    const type = decodeOid(attr.read(Tag.OID).value, CODE);
-    const values = attr.enter(Tag.SET);
-    attr.end();
-    if (type !== CHALLENGE_PASSWORD) continue;
-    ensure(found === undefined, CODE, 'the challengePassword is given twice');
-    const value = values.read();
-    values.end();
-    ensure(
-      value.tag === Tag.UTF8String || value.tag === 0x13 || value.tag === 0x16,
-      CODE,
-      'the challengePassword is not a UTF8String, PrintableString or IA5String',
-    );
-    try {
-      found = new TextDecoder('utf-8', { fatal: true }).decode(value.value);
-    } catch {
-      throw new AirlockError(CODE, 'the challengePassword is not UTF-8');
-    }
-  }
-  return found;
-}
-
 const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 
 /**
- * The MUD URL extension among the request's attributes, if it asks for one. Other attributes
- * and extensions are the registrar's to ignore (it decides the LDevID's contents itself); a
- * MUD URL given twice, or not one printable IA5String, is ERR_CSR_MALFORMED.
+ * What the request's attributes ask for, read in one pass:
+ * - the MUD URL extension (in an extensionRequest), if it asks for one; a MUD URL given twice,
+ *   or not one printable IA5String, is ERR_CSR_MALFORMED;
+ * - the challengePassword: one DirectoryString (UTF8String, PrintableString or IA5String, as
+ *   hostap accepts); given twice, or of another type, ERR_CSR_MALFORMED.
+ * Other attributes and extensions are the registrar's to ignore (it decides the LDevID's
+ * contents itself).
  */
-function requestedMudUrl(attributes: Uint8Array): string | undefined {
+function requestedAttributes(attributes: Uint8Array): {
+  mudUrl: string | undefined;
+  challengePassword: string | undefined;
+} {
   const attrs = new DerReader(attributes, CODE);
-  let found: string | undefined;
+  let mudUrl: string | undefined;
+  let challengePassword: string | undefined;
   while (!attrs.done) {
     const attr = attrs.enter(Tag.SEQUENCE);
     const type = decodeOid(attr.read(Tag.OID).value, CODE);
     const values = attr.enter(Tag.SET);
     attr.end();
+    if (type === CHALLENGE_PASSWORD) {
+      ensure(challengePassword === undefined, CODE, 'the challengePassword is given twice');
+      const value = values.read();
+      values.end();
+      ensure(
+        value.tag === Tag.UTF8String || value.tag === 0x13 || value.tag === 0x16,
+        CODE,
+        'the challengePassword is not a UTF8String, PrintableString or IA5String',
+      );
+      try {
+        challengePassword = new TextDecoder('utf-8', { fatal: true }).decode(value.value);
+      } catch {
+        throw new AirlockError(CODE, 'the challengePassword is not UTF-8');
+      }
+      continue;
+    }
     if (type !== EXTENSION_REQUEST) continue;
     while (!values.done) {
       const exts = values.enter(Tag.SEQUENCE);
@@ -182,16 +176,16 @@ function requestedMudUrl(attributes: Uint8Array): string | undefined {
         const value = ext.read(Tag.OCTET_STRING).value;
         ext.end();
         if (oid !== Oid.mudUrl) continue;
-        ensure(found === undefined, CODE, 'the MUD URL extension is requested twice');
+        ensure(mudUrl === undefined, CODE, 'the MUD URL extension is requested twice');
         try {
-          found = decodeIa5String(value);
+          mudUrl = decodeIa5String(value);
         } catch {
           throw new AirlockError(CODE, 'the requested MUD URL is not a printable IA5String');
         }
       }
     }
   }
-  return found;
+  return { mudUrl, challengePassword };
 }
 
 /** The key in a SubjectPublicKeyInfo: a type the policy certifies, or ERR_CSR_KEY. */

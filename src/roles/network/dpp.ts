@@ -274,18 +274,16 @@ export class DppConfigurator {
   }
 
   /**
-   * What the manufacturer declared of the enrollee whose key hash is `keyHash`, when its
-   * installed declaration carries the very key it authenticated with (its `dpp-uri`): the
-   * manufacturer, and the MUD URL, its intent (wpa_supplicant 2.10 sends none over TCP).
+   * What the manufacturer declared of `enrollee`, when its installed declaration carries the
+   * very key it authenticated with (its `dpp-uri`): the manufacturer, and the MUD URL, its
+   * intent (wpa_supplicant 2.10 sends none over TCP).
    */
-  async #declared(keyHash: string): Promise<DeclarationBody | undefined> {
-    const enrollee = await this.store.run((r) => r.dpp.get(keyHash));
-    if (!enrollee) return undefined;
+  async #declared(enrollee: DppEnrolleeRecord): Promise<DeclarationBody | undefined> {
     const body = await this.#declaration(enrollee.serial);
     const uri = body?.['dpp-uri'];
     if (!uri) return undefined;
     const declaredHash = toHex(bootstrappingKeyHash(this.ctx.crypto, parseDppUri(uri).key.spkiDer));
-    return declaredHash === keyHash ? body : undefined;
+    return declaredHash === enrollee.keyHash ? body : undefined;
   }
 
   /**
@@ -295,7 +293,10 @@ export class DppConfigurator {
    * no MUD URL is known. A MUD file refused refuses the configuration (nothing is given).
    */
   async #enforceIntent(keyHash: string): Promise<DppIntent> {
-    const declared = await this.#declared(keyHash);
+    const enrollee = await this.store.run((r) => r.dpp.get(keyHash));
+    // An enrollee not added is refused by #configure, in its unit of work.
+    if (!enrollee) return {};
+    const declared = await this.#declared(enrollee);
     const mudUrl = declared?.['mud-url'];
     const manufacturer = declared?.manufacturer.name;
     const base = manufacturer !== undefined ? { manufacturer } : {};
@@ -307,8 +308,6 @@ export class DppConfigurator {
           ? "the device's declaration names no MUD URL"
           : 'no MUD URL known: no installed declaration names this DPP key, and a DPP enrollee sends none',
       };
-    const enrollee = await this.store.run((r) => r.dpp.get(keyHash));
-    if (!enrollee) return base;
     const segment = (await this.store.run((r) => policyInForce(r))).policy.defaults.segment;
     const enforced = await this.intent.enforce({ serial: enrollee.serial, mudUrl, segment });
     return { ...base, mudUrl, segment, enforced };
@@ -534,13 +533,7 @@ export class DppConfigurator {
           result.authenticated = true;
           result.mutual = peer.mutual;
           result.enrollee = { name: request.name, netRole: request.netRole };
-          return this.#configuration(
-            ssid,
-            request,
-            peer.keyHash,
-            { ...peer, protocolKey: peer.protocolKey! },
-            live,
-          );
+          return this.#configuration(ssid, request, peer.keyHash, peer, live);
         },
       });
       result.configurationDelivered = done.configurationDelivered;
